@@ -1,0 +1,126 @@
+"""The record types every part of cdig speaks.
+
+One vocabulary for probe, collector, capture, exporter and TUI. Each type says
+who produces it. Times are nanoseconds; ``ts_ns`` is wall-clock (Unix epoch).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class EventKind(enum.IntEnum):
+    """What a record is. Values are shared with the BPF side (``CDIG_KIND_*``)."""
+
+    SYSCALL = 0  # a completed syscall: enter + exit paired in the kernel
+    SYSCALL_ENTER = 1  # enter-only: syscalls that do not return (execve ok, exit)
+    EXEC = 2  # sched_process_exec: a process image was replaced
+    FORK = 3  # sched_process_fork: a new task
+    EXIT = 4  # sched_process_exit: a task ended
+
+
+@dataclass(slots=True)
+class Container:
+    """A container (or the host). Produced by ``collector.containers``.
+
+    ``id`` is the runtime's full id (64 hex for docker/podman/CRI), the runc
+    container name, the unit name for systemd services, or ``host``.
+    """
+
+    id: str
+    name: str
+    runtime: str  # host, docker, podman, containerd, cri-o, kubernetes, runc, lxc, systemd
+    image: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    cgroup_path: str = ""
+    pod_name: str = ""
+    pod_namespace: str = ""
+    pod_uid: str = ""
+
+    @property
+    def short_id(self) -> str:
+        """The 12-character id users know from docker/podman ps."""
+        if self.runtime in ("docker", "podman", "containerd", "cri-o") and len(self.id) >= 12:
+            return self.id[:12]
+        return self.id
+
+    @property
+    def is_host(self) -> bool:
+        return self.runtime == "host"
+
+
+HOST = Container(id="host", name="host", runtime="host")
+
+
+@dataclass(slots=True)
+class FdInfo:
+    """What a file descriptor refers to. Produced by ``collector.state``.
+
+    ``type`` follows sysdig's fd.type: file, directory, ipv4, ipv6, unix, pipe,
+    event, signalfd, eventpoll, inotify, timerfd, memfd, netlink, other.
+    """
+
+    num: int
+    type: str
+    name: str  # path, "1.2.3.4:80->5.6.7.8:9000", "pipe:[1234]" ...
+    l4proto: str = ""  # tcp, udp, raw, "" for non-sockets
+    sip: str = ""
+    sport: int = 0
+    dip: str = ""
+    dport: int = 0
+
+
+@dataclass(slots=True)
+class Process:
+    """A process (thread group) as cdig knows it. Produced by ``collector.state``."""
+
+    pid: int
+    ppid: int
+    name: str  # comm, or basename of exe after an exec
+    exe: str = ""
+    args: list[str] = field(default_factory=list)  # argv[1:]
+    uid: int = -1
+    cgroup_id: int = 0
+    container: Container = field(default_factory=lambda: HOST)  # HOST is shared, not copied
+    start_ns: int = 0
+    exited: bool = False
+    namespaces: dict[str, int] = field(default_factory=dict)  # ns name -> inode
+
+    @property
+    def cmdline(self) -> str:
+        return " ".join([self.name, *self.args]) if self.args else self.name
+
+
+@dataclass(slots=True)
+class Event:
+    """One decoded, enriched event. Produced by ``collector.pipeline``.
+
+    Raw values come from the BPF record (``probes``); ``proc``, ``container``
+    and ``fd`` are filled from state at the time the event was seen.
+    """
+
+    num: int  # evt.num: sequence number within this session
+    ts_ns: int  # wall-clock ns of the exit (or of the enter, for enter-only)
+    cpu: int
+    kind: EventKind
+    type: str  # syscall name, or execve/clone/procexit for sched events
+    dir: str  # "<" exit (completed syscall), ">" enter-only
+    res: int  # return value (rawres); 0 for sched events
+    latency_ns: int
+    pid: int  # tgid
+    tid: int
+    uid: int
+    gid: int
+    comm: str
+    cgroup_id: int
+    syscall_nr: int = -1
+    args: dict[str, Any] = field(default_factory=dict)  # decoded arguments, in order
+    proc: Process | None = None
+    container: Container = field(default_factory=lambda: HOST)  # HOST is shared, not copied
+    fd: FdInfo | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.kind == EventKind.SYSCALL and self.res < 0 and self.res > -4096

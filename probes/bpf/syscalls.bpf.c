@@ -1,0 +1,359 @@
+/* cdig syscall probe: one record per completed syscall, plus process
+ * lifecycle records. Tracepoints only (no kprobes on hosts without
+ * CONFIG_KPROBES), and only tracepoint arguments, user memory and helpers:
+ * no kernel struct is dereferenced, so headers that do not match the running
+ * kernel are fine.
+ *
+ * Configured with -D defines by probes/loader.py:
+ *   SELF_TGID          cdig's own process, never traced (output feeds back)
+ *   EVENTS_PAGES, EXT_PAGES, INFLIGHT_MAX  sizes
+ *   NR_SYSCALLS        size of the sysinfo array
+ *   NR_CONNECT         connect(2)'s number, for the local-address capture
+ *   FILTER_PID, FILTER_CGROUP, FILTER_SYSCALL, FILTER_FAILED  pushdown
+ */
+#include <uapi/linux/ptrace.h>
+#include "cdig.h"
+
+#define ARGV_MAX 16
+#define TCP_SYN_SENT 2
+
+/* Two rings, each of fixed-size records, so userspace can view a whole drain
+ * as one numpy array: most syscalls carry no strings and cost 128 bytes, the
+ * few that do (open, exec, connect...) go to the ext ring. */
+BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
+BPF_RINGBUF_OUTPUT(events_ext, EXT_PAGES);
+BPF_PERCPU_ARRAY(stats, __u64, CDIG_STAT_MAX);
+BPF_ARRAY(sysinfo, struct cdig_sysinfo, NR_SYSCALLS);
+
+/* A syscall between enter and exit, keyed by tid: pairing gives latency and
+ * lets the exit handler read arguments after the kernel filled them in
+ * (accept's peer address). */
+struct inflight {
+    __u64 ts;
+    __u64 args[6];
+    __u32 nr;
+    __u16 lport;   /* set by inet_sock_set_state during connect */
+    __u16 lfamily;
+    __u8 laddr[16];
+};
+BPF_HASH(inflight, __u32, struct inflight, INFLIGHT_MAX);
+
+#ifdef FILTER_PID
+BPF_HASH(filter_pid, __u32, __u8, 4096);
+#endif
+#ifdef FILTER_CGROUP
+BPF_HASH(filter_cgroup, __u64, __u8, 4096);
+#endif
+
+static __always_inline void count(__u32 idx)
+{
+    __u64 *v = stats.lookup(&idx);
+    if (v)
+        (*v)++;
+}
+
+static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgroup,
+                                 __u32 nr, __u8 kind)
+{
+    __u64 uid_gid = bpf_get_current_uid_gid();
+    e->ts_ns = bpf_ktime_get_ns();
+    e->latency_ns = 0;
+    e->cgroup_id = cgroup;
+    e->ret = 0;
+    e->pid = pid_tgid >> 32;
+    e->tid = (__u32)pid_tgid;
+    e->uid = (__u32)uid_gid;
+    e->gid = uid_gid >> 32;
+    e->nr = nr;
+    e->kind = kind;
+    e->flags = 0;
+    e->cpu = bpf_get_smp_processor_id();
+    bpf_get_current_comm(&e->comm, sizeof(e->comm));
+}
+
+/* Process-level filters; the syscall filter is separate. */
+static __always_inline int selected(__u32 tgid, __u64 cgroup)
+{
+    if (tgid == SELF_TGID)
+        return 0;
+#ifdef FILTER_PID
+    if (!filter_pid.lookup(&tgid))
+        return 0;
+#endif
+#ifdef FILTER_CGROUP
+    if (!filter_cgroup.lookup(&cgroup))
+        return 0;
+#endif
+    return 1;
+}
+
+static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 cgroup,
+                                       __u32 nr, struct cdig_sysinfo *si)
+{
+    if (!(si->flags & CDIG_SYS_ARGV)) {
+        struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
+        if (!e) {
+            count(CDIG_STAT_DROP_EVENTS);
+            return;
+        }
+        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER);
+        #pragma unroll
+        for (int i = 0; i < 6; i++)
+            e->args[i] = args[i];
+        events.ringbuf_submit(e, 0);
+        count(CDIG_STAT_SEEN);
+        return;
+    }
+    /* execve/execveat: the filename and argv must be read now, before the
+     * old image (and its memory) is gone. */
+    struct cdig_event_ext *x = events_ext.ringbuf_reserve(sizeof(*x));
+    if (!x) {
+        count(CDIG_STAT_DROP_EXT);
+        return;
+    }
+    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER);
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        x->ev.args[i] = args[i];
+    x->len1 = 0;
+    x->len2 = 0;
+    x->argc = 0;
+    x->pad = 0;
+    if (si->str1_arg < 6)
+        x->len1 = bpf_probe_read_user_str(x->str1, sizeof(x->str1),
+                                          (void *)args[si->str1_arg & 7]);
+    const char *const *argv = (const char *const *)args[si->str1_arg == 0 ? 1 : 2];
+    __u32 off = 0;
+    #pragma unroll
+    for (int i = 0; i < ARGV_MAX; i++) {
+        const char *p = 0;
+        if (bpf_probe_read_user(&p, sizeof(p), &argv[i]) || !p)
+            break;
+        if (off > CDIG_STR2_LEN / 2 - 1) {
+            x->pad = 1; /* truncated */
+            break;
+        }
+        long n = bpf_probe_read_user_str(&x->str2[off & (CDIG_STR2_LEN / 2 - 1)],
+                                         CDIG_STR2_LEN / 2, p);
+        if (n <= 0)
+            break;
+        off += n;
+        x->argc++;
+    }
+    x->len2 = off;
+    events_ext.ringbuf_submit(x, 0);
+    count(CDIG_STAT_SEEN);
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+{
+    long id = args->id;
+    if (id < 0 || id >= NR_SYSCALLS)
+        return 0;
+    __u32 nr = id;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    if (!selected(pid_tgid >> 32, cgroup))
+        return 0;
+    struct cdig_sysinfo *si = sysinfo.lookup(&nr);
+    if (!si)
+        return 0;
+#ifdef FILTER_SYSCALL
+    if (!(si->flags & (CDIG_SYS_WANT | CDIG_SYS_STATE)))
+        return 0;
+#endif
+    struct inflight f = {};
+    f.ts = bpf_ktime_get_ns();
+    f.nr = nr;
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        f.args[i] = args->args[i];
+    if (si->flags & CDIG_SYS_ENTER) {
+        emit_enter(f.args, pid_tgid, cgroup, nr, si);
+        if (!(si->flags & CDIG_SYS_ARGV))
+            return 0; /* exit/exit_group never return */
+    }
+    __u32 tid = (__u32)pid_tgid;
+    if (inflight.update(&tid, &f))
+        count(CDIG_STAT_DROP_INFLIGHT);
+    return 0;
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)pid_tgid;
+    struct inflight *f = inflight.lookup(&tid);
+    if (!f)
+        return 0;
+    __u64 now = bpf_ktime_get_ns();
+    long ret = args->ret;
+    __u32 nr = f->nr;
+    struct cdig_sysinfo *si = sysinfo.lookup(&nr);
+    if (!si)
+        goto out;
+#ifdef FILTER_FAILED
+    /* failed-only still keeps state syscalls: userspace needs them */
+    if (ret >= 0 && !(si->flags & CDIG_SYS_STATE))
+        goto out;
+#endif
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT) {
+        struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
+        if (!e) {
+            count(CDIG_STAT_DROP_EVENTS);
+            goto out;
+        }
+        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL);
+        e->ts_ns = now;
+        e->latency_ns = now - f->ts;
+        e->ret = ret;
+        #pragma unroll
+        for (int i = 0; i < 6; i++)
+            e->args[i] = f->args[i];
+        events.ringbuf_submit(e, 0);
+        count(CDIG_STAT_SEEN);
+        goto out;
+    }
+    struct cdig_event_ext *x = events_ext.ringbuf_reserve(sizeof(*x));
+    if (!x) {
+        count(CDIG_STAT_DROP_EXT);
+        goto out;
+    }
+    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL);
+    x->ev.ts_ns = now;
+    x->ev.latency_ns = now - f->ts;
+    x->ev.ret = ret;
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        x->ev.args[i] = f->args[i];
+    x->len1 = 0;
+    x->len2 = 0;
+    x->argc = 0;
+    x->pad = 0;
+    /* Strings are read at exit: the kernel has filled output addresses
+     * (accept, recvfrom) and the input strings are still in place. */
+    if (si->str1_arg < 6)
+        x->len1 = bpf_probe_read_user_str(x->str1, sizeof(x->str1),
+                                          (void *)f->args[si->str1_arg & 7]);
+    if (si->str2_arg < 6) {
+        x->len2 = bpf_probe_read_user_str(x->str2, sizeof(x->str2),
+                                          (void *)f->args[si->str2_arg & 7]);
+    } else if (si->addr_arg < 5) {
+        __u64 len = f->args[(si->addr_arg + 1) & 7];
+        void *addr = (void *)f->args[si->addr_arg & 7];
+        if (si->flags & CDIG_SYS_ADDRP) {
+            __u32 l = 0;
+            if (!len || bpf_probe_read_user(&l, sizeof(l), (void *)len))
+                l = 0;
+            len = l;
+        }
+        if (addr && len) {
+            if (len > 128)
+                len = 128;
+            if (bpf_probe_read_user(x->str2, len & 255, addr) == 0)
+                x->len2 = len;
+            else
+                x->len2 = -1;
+        }
+    }
+    if (nr == NR_CONNECT && f->lfamily) {
+        /* a sockaddr_in/_in6 of the local end, captured during connect */
+        *(__u16 *)&x->str1[0] = f->lfamily;
+        x->str1[2] = f->lport >> 8;
+        x->str1[3] = f->lport & 0xff;
+        if (f->lfamily == 2) {
+            __builtin_memcpy(&x->str1[4], f->laddr, 4);
+            x->len1 = 16;
+        } else {
+            __builtin_memcpy(&x->str1[8], f->laddr, 16);
+            x->len1 = 28;
+        }
+        x->ev.flags |= CDIG_FLAG_LOCAL_ADDR;
+    }
+    events_ext.ringbuf_submit(x, 0);
+    count(CDIG_STAT_SEEN);
+out:
+    inflight.delete(&tid);
+    return 0;
+}
+
+/* The local address of a TCP connect is chosen inside connect(2); this
+ * tracepoint fires in the connecting thread's context with it. */
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+    if (args->newstate != TCP_SYN_SENT)
+        return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct inflight *f = inflight.lookup(&tid);
+    if (!f || f->nr != NR_CONNECT)
+        return 0;
+    f->lport = args->sport;
+    f->lfamily = args->family;
+    if (args->family == 2)
+        __builtin_memcpy(f->laddr, args->saddr, 4);
+    else
+        __builtin_memcpy(f->laddr, args->saddr_v6, 16);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    if (!selected(pid_tgid >> 32, cgroup))
+        return 0;
+    struct cdig_event_ext *x = events_ext.ringbuf_reserve(sizeof(*x));
+    if (!x) {
+        count(CDIG_STAT_DROP_EXT);
+        return 0;
+    }
+    fill(&x->ev, pid_tgid, cgroup, 0, CDIG_KIND_EXEC);
+    x->ev.args[0] = args->old_pid;
+    x->len2 = 0;
+    x->argc = 0;
+    x->pad = 0;
+    unsigned short loc = args->data_loc_filename & 0xFFFF;
+    x->len1 = bpf_probe_read_kernel_str(x->str1, sizeof(x->str1), (char *)args + loc);
+    events_ext.ringbuf_submit(x, 0);
+    count(CDIG_STAT_SEEN);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_fork)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    if (!selected(pid_tgid >> 32, cgroup))
+        return 0;
+    struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        count(CDIG_STAT_DROP_EVENTS);
+        return 0;
+    }
+    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_FORK);
+    e->args[0] = args->child_pid;
+    e->args[1] = args->parent_pid;
+    events.ringbuf_submit(e, 0);
+    count(CDIG_STAT_SEEN);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u32 tid = (__u32)pid_tgid;
+    inflight.delete(&tid); /* a thread killed inside a syscall never exits it */
+    if (!selected(pid_tgid >> 32, cgroup))
+        return 0;
+    struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        count(CDIG_STAT_DROP_EVENTS);
+        return 0;
+    }
+    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_EXIT);
+    events.ringbuf_submit(e, 0);
+    count(CDIG_STAT_SEEN);
+    return 0;
+}

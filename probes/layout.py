@@ -1,0 +1,89 @@
+"""numpy mirrors of the C records in ``bpf/cdig.h``.
+
+Both rings hold fixed-size records, so a whole drain is viewed as one
+structured array. The ``hdr`` field is the ring buffer's own 8-byte record
+header (length with BUSY/DISCARD bits, page offset); ``RECORD``/``EXT_RECORD``
+are what the probe wrote.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMM_LEN = 16
+STR1_LEN = 256
+STR2_LEN = 512
+
+KIND_SYSCALL = 0
+KIND_SYSCALL_ENTER = 1
+KIND_EXEC = 2
+KIND_FORK = 3
+KIND_EXIT = 4
+
+FLAG_LOCAL_ADDR = 1
+
+STAT_DROP_EVENTS = 0
+STAT_DROP_EXT = 1
+STAT_DROP_INFLIGHT = 2
+STAT_SEEN = 3
+STAT_MAX = 4
+
+SYS_WANT = 1
+SYS_STATE = 2
+SYS_ENTER = 4
+SYS_ADDRP = 8
+SYS_ARGV = 16
+NO_ARG = 0xFF
+
+# struct cdig_event (120 bytes)
+RECORD = np.dtype(
+    [
+        ("ts_ns", "<u8"),
+        ("latency_ns", "<u8"),
+        ("cgroup_id", "<u8"),
+        ("ret", "<i8"),
+        ("args", "<u8", (6,)),
+        ("pid", "<u4"),
+        ("tid", "<u4"),
+        ("uid", "<u4"),
+        ("gid", "<u4"),
+        ("nr", "<u2"),
+        ("kind", "u1"),
+        ("flags", "u1"),
+        ("cpu", "<u4"),
+        ("comm", f"S{COMM_LEN}"),
+    ]
+)
+
+# struct cdig_event_ext (896 bytes)
+EXT_RECORD = np.dtype(
+    [
+        ("ev", RECORD),
+        ("len1", "<i2"),
+        ("len2", "<i2"),
+        ("argc", "<u2"),
+        ("pad", "<u2"),
+        ("str1", f"V{STR1_LEN}"),
+        ("str2", f"V{STR2_LEN}"),
+    ]
+)
+
+# struct cdig_sysinfo
+SYSINFO = np.dtype([("flags", "u1"), ("str1_arg", "u1"), ("str2_arg", "u1"), ("addr_arg", "u1")])
+
+RINGBUF_HDR = 8
+BUSY_BIT = 1 << 31
+DISCARD_BIT = 1 << 30
+
+
+def slot_dtype(record: np.dtype) -> np.dtype:
+    """A ring slot: the 8-byte header, the record, padding to 8 bytes."""
+    size = (RINGBUF_HDR + record.itemsize + 7) & ~7
+    return np.dtype(
+        {"names": ["hdr_len", "hdr_pgoff", "rec"], "formats": ["<u4", "<u4", record],
+         "offsets": [0, 4, RINGBUF_HDR], "itemsize": size}
+    )
+
+
+EVENT_SLOT = slot_dtype(RECORD)
+EXT_SLOT = slot_dtype(EXT_RECORD)

@@ -1,0 +1,112 @@
+"""Bulk reader of a BPF ring buffer through its mmapped pages.
+
+bcc's ``open_ring_buffer(callback)`` calls into Python once per record; at a
+million records a second that costs more than the records and the ring
+overflows (measured on this project's reference machine: 46 % dropped). The
+ring's pages can instead be mapped directly (as libbpf does): the consumer
+position page read-write at offset 0, then the producer page and the data area
+read-only at offset PAGE_SIZE. The kernel maps the data area twice in a row,
+so a record range never wraps: a drain of fixed-size records is one numpy
+view, copied once, and the consumer position advances once per drain.
+
+This module does not import bcc: it needs only the map's fd and size.
+"""
+
+from __future__ import annotations
+
+import mmap
+import select
+import struct
+
+import numpy as np
+
+from .layout import BUSY_BIT, DISCARD_BIT
+
+PAGE_SIZE = mmap.PAGESIZE
+_U64 = struct.Struct("<Q")
+
+
+class RingBuffer:
+    """Consumer side of one BPF_MAP_TYPE_RINGBUF of fixed-size slots.
+
+    ``data_size`` is the ring's size in bytes (a power of two, a multiple of
+    the page size); ``slot`` is the numpy dtype of one slot (header + record).
+    """
+
+    def __init__(self, map_fd: int, data_size: int, slot: np.dtype) -> None:
+        if data_size & (data_size - 1) or data_size % PAGE_SIZE:
+            raise ValueError(f"ring size {data_size} is not a power-of-two number of pages")
+        self.fd = map_fd
+        self.size = data_size
+        self.mask = data_size - 1
+        self.slot = slot
+        self._cons = mmap.mmap(map_fd, PAGE_SIZE, mmap.MAP_SHARED,
+                               mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        self._prod = mmap.mmap(map_fd, PAGE_SIZE + 2 * data_size, mmap.MAP_SHARED,
+                               mmap.PROT_READ, offset=PAGE_SIZE)
+
+    def consumer_pos(self) -> int:
+        return _U64.unpack_from(self._cons, 0)[0]
+
+    def producer_pos(self) -> int:
+        return _U64.unpack_from(self._prod, 0)[0]
+
+    def pending(self) -> int:
+        """Bytes written by the kernel and not yet consumed."""
+        return self.producer_pos() - self.consumer_pos()
+
+    def drain(self, max_records: int = 1 << 20) -> np.ndarray:
+        """Copy out every committed record (up to ``max_records``) and release them.
+
+        Returns a structured array of slots (``rec`` holds the record). Stops
+        at the first record still being written (BUSY): records are committed
+        in reservation order from the consumer's point of view.
+        """
+        cons = self.consumer_pos()
+        prod = self.producer_pos()
+        avail = prod - cons
+        step = self.slot.itemsize
+        n = min(avail // step, max_records)
+        if n <= 0:
+            return np.empty(0, dtype=self.slot)
+        off = PAGE_SIZE + (cons & self.mask)
+        view = np.frombuffer(self._prod, dtype=self.slot, count=n, offset=off)
+        lens = view["hdr_len"]
+        busy = np.flatnonzero(lens & BUSY_BIT)
+        if busy.size:
+            n = int(busy[0])
+            view = view[:n]
+            lens = lens[:n]
+        out = view.copy()
+        if n:
+            discarded = (lens & DISCARD_BIT) != 0
+            if discarded.any():
+                out = out[~discarded]
+            # release the slots to the kernel only after the copy
+            _U64.pack_into(self._cons, 0, cons + n * step)
+        return out
+
+    def close(self) -> None:
+        for m in (self._cons, self._prod):
+            try:
+                m.close()
+            except BufferError:  # a numpy view is still alive; the GC will unmap
+                pass
+
+
+class RingPoller:
+    """Waits on several ring buffers' fds (the kernel wakes epoll on commit)."""
+
+    def __init__(self, rings: list[RingBuffer]) -> None:
+        self._ep = select.epoll()
+        for r in rings:
+            self._ep.register(r.fd, select.EPOLLIN)
+
+    def wait(self, timeout_s: float) -> None:
+        try:
+            self._ep.poll(timeout_s)
+        except InterruptedError:
+            pass
+
+    def close(self) -> None:
+        self._ep.close()
