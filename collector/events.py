@@ -64,12 +64,31 @@ class FdInfo:
 
     num: int
     type: str
-    name: str  # path, "1.2.3.4:80->5.6.7.8:9000", "pipe:[1234]" ...
+    name: str  # path, "client:port->server:port" for sockets, "pipe:[1234]" ...
     l4proto: str = ""  # tcp, udp, raw, "" for non-sockets
+    # Socket ends with sysdig's meaning: s = server, c = client (not source /
+    # destination). A connect()ed socket is the client end; accept()ed, the server.
+    cip: str = ""
+    cport: int = 0
     sip: str = ""
     sport: int = 0
-    dip: str = ""
-    dport: int = 0
+    local_is_client: bool = True
+
+    @property
+    def lip(self) -> str:
+        return self.cip if self.local_is_client else self.sip
+
+    @property
+    def lport(self) -> int:
+        return self.cport if self.local_is_client else self.sport
+
+    @property
+    def rip(self) -> str:
+        return self.sip if self.local_is_client else self.cip
+
+    @property
+    def rport(self) -> int:
+        return self.sport if self.local_is_client else self.cport
 
 
 @dataclass(slots=True)
@@ -87,6 +106,7 @@ class Process:
     start_ns: int = 0
     exited: bool = False
     namespaces: dict[str, int] = field(default_factory=dict)  # ns name -> inode
+    cwd: str = ""  # known working directory, "" until needed
 
     @property
     def cmdline(self) -> str:

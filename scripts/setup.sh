@@ -18,7 +18,7 @@ arch=$(dpkg --print-architecture)
 # runtimes the integration tests use, and reference tools the benchmarks compare to.
 pkgs=(bpfcc-tools python3-bpfcc libbpfcc "linux-headers-$arch" python3-venv
       runc podman busybox-static bpftrace tmux strace iproute2 procps
-      uidmap slirp4netns prometheus)
+      uidmap slirp4netns prometheus gcc sysdig)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -64,7 +64,10 @@ stamp="$venv/.cdig-installed"
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing cdig into $venv"
-    "$venv/bin/pip" install -q --upgrade pip >/dev/null
-    "$venv/bin/pip" install -q -e ".[test]"
+    # pip's own chatter goes to a log; shown only if the install fails
+    if ! "$venv/bin/pip" install -q -e ".[test]" > "$venv/pip.log" 2>&1; then
+        cat "$venv/pip.log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi

@@ -1,0 +1,28 @@
+# Two entry points a person needs: `make run` and `make test` (as root).
+# Both run the idempotent set-up first; nothing else has to be installed by hand.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test unit lint bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@$(VENV)/bin/cdig trace $(ARGS)
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+
+# unit tier (no root needed), then integration (root, BPF, real containers)
+test: setup lint
+	@$(PY) -m pytest -q -p no:cacheprovider tests
+
+unit: setup
+	@$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+bench: setup
+	@$(PY) benchmarks/trace_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

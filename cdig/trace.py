@@ -1,0 +1,193 @@
+"""``cdig trace``: assemble source → decode → state → filter → formatter."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .cli import EXIT_OK, EXIT_USAGE, CliError
+
+
+def _filter_text(args: argparse.Namespace) -> str:
+    text = " ".join(args.filter or [])
+    if getattr(args, "failed", False):
+        text = f"evt.failed=true and ({text})" if text.strip() else "evt.failed=true"
+    return text
+
+
+def _compile(text: str):  # -> Filter
+    from cdig.collector.filter import FilterError, compile_filter
+
+    try:
+        return compile_filter(text)
+    except FilterError as e:
+        # FilterError.format() renders message, filter and a caret under the column
+        raise CliError(e.format().removeprefix("cdig: "), EXIT_USAGE) from None
+
+
+# sysdig's -pk: the pod instead of the container name
+K8S_FORMAT = (
+    "*%evt.num %evt.outputtime %evt.cpu %k8s.pod.name (%container.id) "
+    "%proc.name (%thread.tid:%thread.vtid) %evt.dir %evt.type %evt.info"
+)
+
+
+def _formatter(args: argparse.Namespace):  # -> callable Event -> str | None
+    from cdig.collector.fields import UnknownFieldError
+    from cdig.collector.formatter import (
+        CONTAINER_FORMAT,
+        DEFAULT_FORMAT,
+        Formatter,
+        JsonFormatter,
+    )
+
+    fmt = args.format
+    named = {"c": CONTAINER_FORMAT, "container": CONTAINER_FORMAT, "k": K8S_FORMAT,
+             "kubernetes": K8S_FORMAT}
+    try:
+        if args.json:
+            if fmt and fmt not in named:
+                return Formatter(fmt).json
+            return JsonFormatter().format
+        return Formatter(named.get(fmt, fmt) if fmt else DEFAULT_FORMAT).format
+    except UnknownFieldError as e:
+        raise CliError(f"bad format: {e}", EXIT_USAGE) from None
+
+
+def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
+    """The KernelFilter (probe side) a user filter and ``-c`` imply."""
+    from cdig.probes.loader import KernelFilter
+    from cdig.probes.syscalls import table
+
+    push = flt.pushdown()
+    cgroup_ids: frozenset[int] | None = None
+    refs = set(push.container_refs or ())
+    if containers:
+        refs |= set(containers)
+    if refs and resolver is not None and resolver.cgroup_ids_usable():
+        # Push down only when every reference names a running container: one
+        # that has not started yet has no cgroup, so userspace filters alone.
+        ids: set[int] = set()
+        for ref in refs:
+            matches = resolver.by_ref(ref)
+            if not matches:
+                ids = set()
+                break
+            for c in matches:
+                ids |= resolver.cgroup_ids_for(c)
+        if ids:
+            cgroup_ids = frozenset(ids)
+    syscalls = None
+    if push.syscalls is not None:
+        known = table().by_name
+        syscalls = frozenset(s for s in push.syscalls if s in known)
+        if len(syscalls) != len(push.syscalls):
+            syscalls = None  # a sched event type (procexit...) or unknown: no pushdown
+    return KernelFilter(pids=push.pids, cgroup_ids=cgroup_ids, syscalls=syscalls,
+                        failed_only=push.failed_only)
+
+
+def dump_bpf(filter_text: str = "") -> str:
+    from cdig.probes.loader import ProbeConfig, SyscallProbe
+
+    flt = _compile(filter_text)
+    return SyscallProbe(ProbeConfig(filter=kernel_filter(flt))).dump()
+
+
+def _container_predicate(resolver, refs: list[str]):
+    """-c NAME|ID: match by name, full id or id prefix, also for containers that
+    start after the trace does."""
+    def match(ev) -> bool:
+        c = ev.container
+        for r in refs:
+            if c.name == r or c.id == r or (len(r) >= 3 and c.id.startswith(r)):
+                return True
+        return False
+    return match
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    if args.list:
+        from cdig.collector.fields import format_field_list
+
+        sys.stdout.write(format_field_list() + "\n")
+        return EXIT_OK
+    flt = _compile(_filter_text(args))
+    fmt = _formatter(args)
+    if args.numevents is not None and args.numevents <= 0:
+        raise CliError("-n needs a positive number of events", EXIT_USAGE)
+    if os.geteuid() != 0:
+        raise CliError("live tracing needs root (BPF); run with sudo")
+    mb = args.buffer_mb
+    if mb <= 0 or mb & (mb - 1):
+        raise CliError(f"--buffer-mb must be a power of two, not {mb}", EXIT_USAGE)
+
+    from cdig.collector.containers import ContainerResolver
+    from cdig.collector.decode import Decoder
+    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.sources import LiveSource
+    from cdig.collector.state import State
+    from cdig.probes.loader import ProbeConfig, ProbeError
+
+    resolver = ContainerResolver.for_host()
+    kf = kernel_filter(flt, resolver, args.container)
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=mb << 20, filter=kf))
+    state = State(container_of=resolver.resolve)
+    predicate = flt.match if flt.expr is not None else None
+    if args.container:
+        cpred = _container_predicate(resolver, args.container)
+        predicate = (lambda e, p=predicate, c=cpred: c(e) and p(e)) if predicate else cpred
+
+    out = sys.stdout
+    buf: list[str] = []
+    emit = buf.append
+    last_drops = [0, time.monotonic()]
+
+    def sink(ev) -> None:
+        line = fmt(ev)
+        if line is not None:
+            emit(line)
+
+    def flush() -> None:
+        if buf:
+            out.write("\n".join(buf))
+            out.write("\n")
+            out.flush()
+            buf.clear()
+        now = time.monotonic()
+        if now - last_drops[1] >= 1.0:  # report new drops at most once a second
+            last_drops[1] = now
+            d = source.drops()
+            if d > last_drops[0]:
+                print(f"cdig: {d - last_drops[0]} events dropped (kernel ring buffer full); "
+                      f"{d} in all", file=sys.stderr)
+                last_drops[0] = d
+
+    try:
+        try:
+            source.start()
+        except ProbeError as e:
+            raise CliError(str(e)) from None
+        state.seed()
+        pipe = Pipeline(source, Decoder(), state, predicate, [sink], on_batch=flush)
+        try:
+            pipe.run(max_events=args.numevents, duration_s=args.duration)
+        except KeyboardInterrupt:
+            pass
+        try:
+            flush()
+        except BrokenPipeError:
+            raise
+        c = pipe.counters
+        stats = source.stats()
+        dropped = source.drops()
+        print(f"cdig: {c.matched} events shown, {c.events} seen, {dropped} dropped"
+              + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
+                 f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else ""),
+              file=sys.stderr)
+    finally:
+        source.close()
+        resolver.close()
+    return EXIT_OK

@@ -1,0 +1,257 @@
+"""Raw probe records → ``Event`` objects.
+
+The probe's two rings (plain records, records with strings) are drained as
+numpy arrays; a ``RawBatch`` holds one drain of each. Decoding merges them by
+timestamp, converts columns to Python in bulk (``tolist``) and builds one
+``Event`` per record with its arguments decoded per the syscall table.
+Enrichment (process, container, fd) is ``collector.state``'s job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..probes import layout
+from ..probes.syscalls import SyscallSpec, SyscallTable, table
+from .events import Event, EventKind
+
+AT_FDCWD = -100
+
+_OPEN_FLAGS = [
+    (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"),
+    (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"), (0o4010000, "O_SYNC"), (0o10000000, "O_PATH"),
+    (0o20200000, "O_TMPFILE"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
+]
+_ACCMODE = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}
+O_DIRECTORY = 0o200000
+
+_CLONE_FLAGS = [
+    (0x100, "CLONE_VM"), (0x200, "CLONE_FS"), (0x400, "CLONE_FILES"), (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"), (0x2000, "CLONE_PTRACE"), (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"), (0x10000, "CLONE_THREAD"), (0x20000, "CLONE_NEWNS"),
+    (0x40000, "CLONE_SYSVSEM"), (0x80000, "CLONE_SETTLS"), (0x100000, "CLONE_PARENT_SETTID"),
+    (0x200000, "CLONE_CHILD_CLEARTID"), (0x800000, "CLONE_UNTRACED"),
+    (0x1000000, "CLONE_CHILD_SETTID"), (0x2000000, "CLONE_NEWCGROUP"),
+    (0x4000000, "CLONE_NEWUTS"), (0x8000000, "CLONE_NEWIPC"), (0x10000000, "CLONE_NEWUSER"),
+    (0x20000000, "CLONE_NEWPID"), (0x40000000, "CLONE_NEWNET"), (0x80000000, "CLONE_IO"),
+]
+CLONE_THREAD = 0x10000
+
+
+def open_flags(v: int) -> str:
+    """open(2) flags as ``O_WRONLY|O_CREAT|...``."""
+    names = [_ACCMODE.get(v & 3, "O_ACCMODE")]
+    for bit, name in _OPEN_FLAGS:
+        if v & bit == bit and bit:
+            names.append(name)
+    return "|".join(names)
+
+
+def clone_flags(v: int) -> str:
+    names = [name for bit, name in _CLONE_FLAGS if v & bit]
+    sig = v & 0xFF
+    if sig:
+        names.append(signal_name(sig))
+    return "|".join(names) or "0"
+
+
+def signal_name(v: int) -> str:
+    try:
+        return signal.Signals(v).name
+    except ValueError:
+        return str(v)
+
+
+def sockaddr(raw: bytes) -> str:
+    """A struct sockaddr as text: ``1.2.3.4:80``, ``[::1]:80``, ``/path`` or ``@abstract``."""
+    if len(raw) < 2:
+        return ""
+    family = struct.unpack_from("<H", raw)[0]
+    if family == 2 and len(raw) >= 8:
+        port = struct.unpack_from(">H", raw, 2)[0]
+        return f"{ipaddress.IPv4Address(raw[4:8])}:{port}"
+    if family == 10 and len(raw) >= 24:
+        port = struct.unpack_from(">H", raw, 2)[0]
+        return f"[{ipaddress.IPv6Address(raw[8:24])}]:{port}"
+    if family == 1:
+        path = raw[2:]
+        if path[:1] == b"\0":
+            return "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+        return path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+    if family == 16:
+        return "netlink"
+    return f"family={family}"
+
+
+def split_addr(text: str) -> tuple[str, int]:
+    """``1.2.3.4:80`` / ``[::1]:80`` → (ip, port); ("", 0) for non-IP addresses."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return "", 0
+    return host.strip("[]"), int(port)
+
+
+def _cstr(raw: bytes, n: int) -> str:
+    if n <= 0:
+        return ""
+    return raw[: n - 1 if raw[n - 1 : n] == b"\0" else n].decode("utf-8", "backslashreplace")
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def decode_args(spec: SyscallSpec, raw: list[int], str1: str, str2: str,
+                addr: str, argv: list[str] | None) -> dict[str, Any]:
+    """Decode a syscall's arguments per its spec. Strings come from the ext record."""
+    out: dict[str, Any] = {}
+    paths = iter((str1, str2))
+    for a in spec.args:
+        v = raw[a.index]
+        k = a.kind
+        if k in ("fd", "int", "dirfd"):
+            out[a.name] = _s32(v)
+        elif k == "uint":
+            out[a.name] = v
+        elif k == "hex":
+            out[a.name] = hex(v)
+        elif k == "oct":
+            out[a.name] = f"0{v & 0xFFFFFFFF:o}" if v & 0xFFFFFFFF else "0"
+        elif k == "path":
+            out[a.name] = next(paths)
+        elif k in ("addr", "addrp"):
+            out[a.name] = addr
+        elif k == "oflags":
+            out[a.name] = open_flags(v)
+        elif k == "signal":
+            out[a.name] = signal_name(_s32(v))
+        elif k == "cflags":
+            out[a.name] = clone_flags(v)
+        elif k == "argv":
+            out[a.name] = argv if argv is not None else []
+        else:
+            out[a.name] = v
+    return out
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """One drain of the probe's rings (or one batch of a capture)."""
+
+    events: np.ndarray  # layout.RECORD
+    ext: np.ndarray  # layout.EXT_RECORD
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.ext)
+
+
+class Decoder:
+    """Turns RawBatches into Events, numbering them and converting clocks.
+
+    ``mono_to_wall_ns`` is added to the probe's CLOCK_MONOTONIC timestamps.
+    """
+
+    def __init__(self, syscalls: SyscallTable | None = None,
+                 mono_to_wall_ns: int | None = None) -> None:
+        self.table = syscalls or table()
+        if mono_to_wall_ns is None:
+            mono_to_wall_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        self.offset = mono_to_wall_ns
+        self.num = 0
+
+    def decode(self, batch: RawBatch) -> Iterator[Event]:
+        ev, ext = batch.events, batch.ext
+        n_small = len(ev)
+        if n_small and len(ext):
+            base = np.concatenate([ev, ext["ev"]])
+        elif n_small:
+            base = ev
+        elif len(ext):
+            base = ext["ev"]
+        else:
+            return
+        order = np.argsort(base["ts_ns"], kind="stable")
+        base = base[order]
+        cols = {name: base[name].tolist() for name in
+                ("ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid",
+                 "gid", "nr", "kind", "flags", "cpu", "comm")}
+        order_l = order.tolist()
+        if len(ext):
+            len1 = ext["len1"].tolist()
+            len2 = ext["len2"].tolist()
+            argc = ext["argc"].tolist()
+            pad = ext["pad"].tolist()
+            str1 = ext["str1"]
+            str2 = ext["str2"]
+        offset = self.offset
+        by_nr = self.table.by_nr
+        name_of = self.table.name
+        for i in range(len(order_l)):
+            src = order_l[i]
+            kind = cols["kind"][i]
+            nr = cols["nr"][i]
+            raw_args = cols["args"][i]
+            comm = cols["comm"][i].decode("utf-8", "backslashreplace")
+            self.num += 1
+            s1 = s2 = addr = ""
+            argv: list[str] | None = None
+            x = src - n_small
+            if x >= 0:
+                b1 = bytes(str1[x])
+                b2 = bytes(str2[x])
+                l1, l2 = len1[x], len2[x]
+            if kind == EventKind.SYSCALL or kind == EventKind.SYSCALL_ENTER:
+                spec = by_nr.get(nr)
+                if spec is None:
+                    typ = name_of(nr)
+                    args: dict[str, Any] = {f"arg{j}": hex(raw_args[j]) for j in range(3)}
+                else:
+                    typ = spec.name
+                    if x >= 0:
+                        s1 = _cstr(b1, l1)
+                        if spec.argv_arg != 255:
+                            argv = [a.decode("utf-8", "backslashreplace")
+                                    for a in b2[:max(l2, 0)].split(b"\0")[: argc[x]]]
+                            if pad[x]:
+                                argv.append("...")
+                        elif spec.addr_arg != 255:
+                            addr = sockaddr(b2[:l2]) if l2 > 0 else ""
+                        else:
+                            s2 = _cstr(b2, l2)
+                    args = decode_args(spec, raw_args, s1, s2, addr, argv)
+                    if x >= 0 and cols["flags"][i] & layout.FLAG_LOCAL_ADDR:
+                        args["local"] = sockaddr(b1[:l1])
+                res = cols["ret"][i] if kind == EventKind.SYSCALL else 0
+                yield Event(
+                    num=self.num, ts_ns=cols["ts_ns"][i] + offset, cpu=cols["cpu"][i],
+                    kind=EventKind(kind), type=typ,
+                    dir="<" if kind == EventKind.SYSCALL else ">",
+                    res=res, latency_ns=cols["latency_ns"][i], pid=cols["pid"][i],
+                    tid=cols["tid"][i], uid=cols["uid"][i], gid=cols["gid"][i], comm=comm,
+                    cgroup_id=cols["cgroup_id"][i], syscall_nr=nr, args=args,
+                )
+                continue
+            if kind == EventKind.EXEC:
+                typ, args = "procexec", {"filename": _cstr(b1, l1) if x >= 0 else "",
+                                          "old_pid": raw_args[0]}
+            elif kind == EventKind.FORK:
+                typ, args = "procfork", {"child_tid": raw_args[0], "parent_tid": raw_args[1]}
+            else:
+                typ, args = "procexit", {}
+            yield Event(
+                num=self.num, ts_ns=cols["ts_ns"][i] + offset, cpu=cols["cpu"][i],
+                kind=EventKind(kind), type=typ, dir=">", res=0, latency_ns=0,
+                pid=cols["pid"][i], tid=cols["tid"][i], uid=cols["uid"][i], gid=cols["gid"][i],
+                comm=comm, cgroup_id=cols["cgroup_id"][i], args=args,
+            )

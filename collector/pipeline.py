@@ -1,0 +1,73 @@
+"""source → decode → state → filter → sinks, one way.
+
+The pipeline owns no policy: the CLI and the TUI assemble it. Sinks are
+callables taking an Event; they must not reach back into the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .decode import Decoder
+from .events import Event
+from .sources import EventSource
+from .state import State
+
+Sink = Callable[[Event], None]
+Predicate = Callable[[Event], bool]
+
+
+@dataclass
+class Counters:
+    """What the pipeline saw: ``events`` decoded, ``matched`` the filter."""
+
+    events: int = 0
+    matched: int = 0
+    batches: int = 0
+    first_event_at: float | None = None  # time.monotonic() of the first matched event
+
+
+class Pipeline:
+    def __init__(self, source: EventSource, decoder: Decoder, state: State,
+                 predicate: Predicate | None, sinks: list[Sink],
+                 on_batch: Callable[[], None] | None = None) -> None:
+        self.source = source
+        self.decoder = decoder
+        self.state = state
+        self.predicate = predicate
+        self.sinks = sinks
+        self.on_batch = on_batch
+        self.counters = Counters()
+
+    def run(self, max_events: int | None = None, duration_s: float | None = None) -> Counters:
+        """Run until the source ends, ``max_events`` matched, or ``duration_s`` passed."""
+        c = self.counters
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        pred = self.predicate
+        update = self.state.update
+        sinks = self.sinks
+        done = False
+        for batch in self.source.batches():
+            c.batches += 1
+            for ev in self.decoder.decode(batch):
+                c.events += 1
+                update(ev)
+                if pred is not None and not pred(ev):
+                    continue
+                c.matched += 1
+                if c.first_event_at is None:
+                    c.first_event_at = time.monotonic()
+                for sink in sinks:
+                    sink(ev)
+                if max_events is not None and c.matched >= max_events:
+                    done = True
+                    break
+            if self.on_batch is not None:
+                self.on_batch()
+            if done or (deadline is not None and time.monotonic() >= deadline):
+                self.source.stop()
+                if done:
+                    break
+        return c

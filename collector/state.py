@@ -1,0 +1,297 @@
+"""Process and fd tables, kept current from events; enrichment of events.
+
+Seeded from /proc (a process that started before cdig still has a name),
+then updated from exec/fork/exit and open/close/dup/socket/connect/accept
+events. Both tables are bounded: exited processes are evicted after a grace
+period, and the oldest entries go first when a table is full.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import OrderedDict
+from collections.abc import Callable
+
+from . import procfs
+from .decode import AT_FDCWD, split_addr
+from .events import HOST, Container, Event, EventKind, FdInfo, Process
+
+ContainerLookup = Callable[[int, int], Container]  # (cgroup_id, pid) -> Container
+
+_SOCK_DOMAIN = {1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink"}
+_SOCK_TYPE = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}  # SOCK_STREAM, DGRAM, RAW, SEQPACKET
+_OPEN_CALLS = frozenset({"open", "openat", "openat2", "creat", "memfd_create"})
+_ANON_TYPES = {
+    "[eventfd]": "event", "[signalfd]": "signalfd", "[eventpoll]": "eventpoll",
+    "inotify": "inotify", "[timerfd]": "timerfd", "[pidfd]": "pidfd", "[io_uring]": "other",
+}
+
+
+def fd_from_target(pid: int, fd: int, target: str, proc_root: str) -> FdInfo:
+    """An FdInfo from a ``/proc/PID/fd`` link target."""
+    if target.startswith("/"):
+        typ = "directory" if procfs.is_dir(target) else "file"
+        if target.startswith("/memfd:"):
+            typ = "memfd"
+        return FdInfo(num=fd, type=typ, name=target)
+    if target.startswith("socket:["):
+        inode = int(target[8:-1])
+        t = procfs.socket_tuple(pid, inode, proc_root)
+        if t is None:
+            return FdInfo(num=fd, type="unix", name=target)
+        proto, lip, lport, rip, rport = t
+        typ = "ipv6" if ":" in lip else "ipv4"
+        if rport == 0:  # listening or unconnected: the local end is a server
+            return FdInfo(num=fd, type=typ, name=f"{lip}:{lport}", l4proto=proto,
+                          sip=lip, sport=lport, local_is_client=False)
+        return FdInfo(num=fd, type=typ, name=f"{lip}:{lport}->{rip}:{rport}", l4proto=proto,
+                      cip=lip, cport=lport, sip=rip, sport=rport)
+    if target.startswith("pipe:"):
+        return FdInfo(num=fd, type="pipe", name=target)
+    if target.startswith("anon_inode:"):
+        kind = target[11:]
+        return FdInfo(num=fd, type=_ANON_TYPES.get(kind, "other"), name=target)
+    return FdInfo(num=fd, type="other", name=target)
+
+
+class State:
+    """The collector's view of processes and their fds.
+
+    ``container_of(cgroup_id, pid)`` names the container of a record; it is
+    called once per new (cgroup, pid) and cached by the caller's resolver.
+    """
+
+    def __init__(self, container_of: ContainerLookup | None = None,
+                 proc_root: str = procfs.PROC_ROOT, max_procs: int = 65536,
+                 max_fds_per_proc: int = 4096, exit_grace_s: float = 5.0) -> None:
+        self.proc_root = proc_root
+        self.container_of = container_of or (lambda cg, pid: HOST)
+        self.procs: OrderedDict[int, Process] = OrderedDict()
+        self.fds: dict[int, dict[int, FdInfo]] = {}
+        self.max_procs = max_procs
+        self.max_fds = max_fds_per_proc
+        self.exit_grace_ns = int(exit_grace_s * 1e9)
+        self._parent_of: dict[int, int] = {}  # child tid -> parent tgid, from fork records
+        self._argv: dict[int, tuple[str, list[str]]] = {}  # tid -> execve (filename, argv)
+        self._exited: dict[int, int] = {}  # pid -> ts_ns of its exit
+        self._containers: dict[int, Container] = {}  # cgroup id -> container
+        self._last_sweep = 0
+
+    # -- processes -----------------------------------------------------------------
+    def seed(self) -> int:
+        """Read every process from /proc; returns how many were found."""
+        for pid in procfs.list_pids(self.proc_root):
+            if pid not in self.procs:
+                self._from_proc(pid, None, 0)
+        return len(self.procs)
+
+    def _container(self, cgroup_id: int, pid: int) -> Container:
+        c = self._containers.get(cgroup_id)
+        if c is None:
+            c = self.container_of(cgroup_id, pid)
+            if cgroup_id:
+                self._containers[cgroup_id] = c
+        return c
+
+    def _from_proc(self, pid: int, comm: str | None, cgroup_id: int) -> Process:
+        info = procfs.read_proc(pid, self.proc_root)
+        if info is None:  # vanished: what the record says is all we have
+            p = Process(pid=pid, ppid=self._parent_of.pop(pid, 0), name=comm or "<NA>",
+                        cgroup_id=cgroup_id)
+        else:
+            args = info.argv[1:] if info.argv else []
+            p = Process(pid=pid, ppid=info.ppid, name=comm or info.name, exe=info.exe,
+                        args=args, uid=info.uid, cgroup_id=cgroup_id)
+        p.container = self._container(cgroup_id, pid)
+        self._add(p)
+        return p
+
+    def _add(self, p: Process) -> None:
+        self.procs[p.pid] = p
+        if len(self.procs) > self.max_procs:
+            old, _ = self.procs.popitem(last=False)
+            self.fds.pop(old, None)
+
+    def process(self, ev: Event) -> Process:
+        """The Process of an event's tgid, created on first sight."""
+        p = self.procs.get(ev.pid)
+        if p is None:
+            parent = self._parent_of.pop(ev.pid, None)
+            if parent is not None:
+                # a fork we saw: the child inherits the parent's image
+                pp = self.procs.get(parent)
+                p = Process(pid=ev.pid, ppid=parent, name=ev.comm, cgroup_id=ev.cgroup_id,
+                            exe=pp.exe if pp else "", args=list(pp.args) if pp else [],
+                            uid=ev.uid, start_ns=ev.ts_ns, cwd=pp.cwd if pp else "")
+                p.container = self._container(ev.cgroup_id, ev.pid)
+                self._add(p)
+                if pp is not None and ev.pid not in self.fds and pp.pid in self.fds:
+                    self.fds[ev.pid] = dict(self.fds[pp.pid])
+            else:
+                p = self._from_proc(ev.pid, ev.comm, ev.cgroup_id)
+        elif p.cgroup_id != ev.cgroup_id and ev.cgroup_id:
+            # moved to another cgroup (e.g. runc puts its init into the container's)
+            p.cgroup_id = ev.cgroup_id
+            p.container = self._container(ev.cgroup_id, ev.pid)
+        return p
+
+    # -- fds -----------------------------------------------------------------------
+    def fd(self, pid: int, fd: int) -> FdInfo | None:
+        """What ``fd`` of ``pid`` refers to, from events or else from /proc."""
+        if fd < 0:
+            return None
+        table = self.fds.setdefault(pid, {})
+        info = table.get(fd)
+        if info is None:
+            target = procfs.fd_target(pid, fd, self.proc_root)
+            if target is None:
+                return None
+            info = fd_from_target(pid, fd, target, self.proc_root)
+            self._set_fd(pid, info)
+        return info
+
+    def _set_fd(self, pid: int, info: FdInfo) -> None:
+        table = self.fds.setdefault(pid, {})
+        table[info.num] = info
+        if len(table) > self.max_fds:
+            table.pop(next(iter(table)))
+
+    def _abspath(self, proc: Process, dirfd: int, path: str) -> str:
+        if not path or path.startswith("/"):
+            return posixpath.normpath(path) if path else path
+        if dirfd == AT_FDCWD:
+            if not proc.cwd:
+                proc.cwd = procfs.cwd(proc.pid, self.proc_root) or ""
+            base = proc.cwd
+        else:
+            d = self.fd(proc.pid, dirfd)
+            base = d.name if d else ""
+        return posixpath.normpath(posixpath.join(base, path)) if base else path
+
+    # -- the update ----------------------------------------------------------------
+    def update(self, ev: Event) -> Event:
+        """Attach process, container and fd to ``ev`` and apply its effects."""
+        kind = ev.kind
+        if kind == EventKind.FORK:
+            self._parent_of[ev.args["child_tid"]] = ev.pid
+            if len(self._parent_of) > self.max_procs:
+                self._parent_of.pop(next(iter(self._parent_of)))
+        proc = self.process(ev)
+        ev.proc = proc
+        ev.container = proc.container if proc.cgroup_id == ev.cgroup_id else \
+            self._container(ev.cgroup_id, ev.pid)
+        if kind == EventKind.SYSCALL:
+            self._syscall(ev, proc)
+        elif kind == EventKind.SYSCALL_ENTER:
+            if ev.type in ("execve", "execveat"):
+                self._argv[ev.tid] = (ev.args.get("filename", ""), ev.args.get("argv", []))
+            elif ev.type == "exit_group":
+                pass
+        elif kind == EventKind.EXEC:
+            filename, argv = self._argv.pop(ev.tid, ("", []))
+            proc.name = ev.comm
+            proc.exe = ev.args.get("filename") or filename
+            proc.args = argv[1:] if argv else []
+            if ev.args.get("old_pid") and ev.args["old_pid"] != ev.pid:
+                # a non-leader thread exec'd: the kernel gave it the leader's pid
+                self.procs.pop(ev.args["old_pid"], None)
+        elif kind == EventKind.EXIT:
+            self._argv.pop(ev.tid, None)
+            if ev.tid == ev.pid:
+                proc.exited = True
+                self._exited[ev.pid] = ev.ts_ns
+        if ev.ts_ns - self._last_sweep > self.exit_grace_ns:
+            self._sweep(ev.ts_ns)
+        return ev
+
+    def _sweep(self, now_ns: int) -> None:
+        self._last_sweep = now_ns
+        for pid, ts in list(self._exited.items()):
+            if now_ns - ts > self.exit_grace_ns:
+                del self._exited[pid]
+                p = self.procs.get(pid)
+                if p is not None and p.exited:
+                    del self.procs[pid]
+                    self.fds.pop(pid, None)
+
+    def _syscall(self, ev: Event, proc: Process) -> None:
+        typ = ev.type
+        args = ev.args
+        pid = ev.pid
+        res = ev.res
+        fdnum = args.get("fd", args.get("oldfd", args.get("out_fd", args.get("epfd"))))
+        if isinstance(fdnum, int) and typ not in ("close_range", "signalfd4", "epoll_ctl"):
+            ev.fd = self.fd(pid, fdnum)
+        if res < 0:
+            return
+        if typ in _OPEN_CALLS:
+            if typ == "memfd_create":
+                info = FdInfo(num=res, type="memfd", name="memfd:" + args.get("name", ""))
+            else:
+                path = self._abspath(proc, args.get("dirfd", AT_FDCWD), args.get("path", ""))
+                flags = args.get("flags", "")
+                typ_ = "directory" if "O_DIRECTORY" in str(flags) else "file"
+                info = FdInfo(num=res, type=typ_, name=path)
+            self._set_fd(pid, info)
+            ev.fd = info
+        elif typ == "close":
+            self.fds.get(pid, {}).pop(args.get("fd", -1), None)
+        elif typ in ("dup", "dup2", "dup3") or (typ == "fcntl" and args.get("cmd") in (0, 1030)):
+            old = ev.fd
+            if old is not None:
+                new = FdInfo(**{s: getattr(old, s) for s in FdInfo.__slots__})
+                new.num = res
+                self._set_fd(pid, new)
+        elif typ == "socket":
+            domain = args.get("domain", 0)
+            stype = args.get("type", 0) & 0xF
+            info = FdInfo(num=res, type=_SOCK_DOMAIN.get(domain, "other"), name="",
+                          l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
+            self._set_fd(pid, info)
+            ev.fd = info
+        elif typ in ("connect", "bind", "sendto") and ev.fd is not None:
+            self._address(ev.fd, typ, args.get("addr", ""), args.get("local", ""))
+        elif typ in ("accept", "accept4"):
+            lst = ev.fd
+            peer_ip, peer_port = split_addr(args.get("addr", ""))
+            info = FdInfo(num=res, type=lst.type if lst else "ipv4", name="",
+                          l4proto=lst.l4proto if lst else "tcp",
+                          sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
+                          cip=peer_ip, cport=peer_port, local_is_client=False)
+            if not peer_ip:  # no address asked for: ask /proc
+                target = procfs.fd_target(pid, res, self.proc_root)
+                if target:
+                    info = fd_from_target(pid, res, target, self.proc_root)
+                    info.local_is_client = False
+            info.name = _sock_name(info)
+            self._set_fd(pid, info)
+            ev.fd = info
+        elif typ in ("pipe", "pipe2", "socketpair"):
+            pass  # the fds are in user memory; named from /proc when first used
+        elif typ in ("chdir", "fchdir"):
+            proc.cwd = ""  # re-read lazily
+
+    def _address(self, info: FdInfo, typ: str, addr: str, local: str) -> None:
+        if info.type == "unix" or addr.startswith("/") or addr.startswith("@"):
+            if addr:
+                info.name = addr
+            return
+        ip, port = split_addr(addr)
+        if typ == "bind":
+            info.sip, info.sport, info.local_is_client = ip, port, False
+            info.name = f"{ip}:{port}"
+            return
+        if not ip:
+            return
+        info.sip, info.sport, info.local_is_client = ip, port, True
+        lip, lport = split_addr(local)
+        if lip:
+            info.cip, info.cport = lip, lport
+        info.name = _sock_name(info)
+
+
+def _sock_name(info: FdInfo) -> str:
+    if info.cip or info.cport:
+        return f"{info.cip}:{info.cport}->{info.sip}:{info.sport}"
+    return f"{info.sip}:{info.sport}"
+
