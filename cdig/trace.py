@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import signal
 import sys
 import time
 
@@ -165,27 +167,45 @@ def run_trace(args: argparse.Namespace) -> int:
                       f"{d} in all", file=sys.stderr)
                 last_drops[0] = d
 
+    stopping = [False]
+
+    def on_sigint(signum, frame) -> None:
+        # first Ctrl-C: stop reading, show what was already read; second: now
+        if stopping[0]:
+            raise KeyboardInterrupt
+        stopping[0] = True
+        source.stop()
+
+    interrupted = False
     try:
         try:
             source.start()
         except ProbeError as e:
             raise CliError(str(e)) from None
         state.seed()
+        # Millions of short-lived Event objects: the cyclic GC's young-generation
+        # passes cost more than the work; the objects form no cycles.
+        gc.freeze()
+        gc.set_threshold(200_000, 50, 1000)
+        # the ring reader thread must get the GIL often, or the kernel ring fills
+        sys.setswitchinterval(0.001)
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGTERM, on_sigint)
         pipe = Pipeline(source, Decoder(), state, predicate, [sink], on_batch=flush)
         try:
             pipe.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
-            pass
-        try:
-            flush()
-        except BrokenPipeError:
-            raise
+            interrupted = True
+        flush()
         c = pipe.counters
         stats = source.stats()
         dropped = source.drops()
+        lost = ""
+        if interrupted and source.backlog_bytes():
+            lost = f", {source.backlog_bytes()} bytes read but not shown (interrupted)"
         print(f"cdig: {c.matched} events shown, {c.events} seen, {dropped} dropped"
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
-                 f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else ""),
+                 f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)
     finally:
         source.close()

@@ -13,7 +13,7 @@ import ipaddress
 import signal
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +145,26 @@ def decode_args(spec: SyscallSpec, raw: list[int], str1: str, str2: str,
     return out
 
 
+_KINDS = tuple(EventKind)
+
+
+def _plain_decoder(spec: SyscallSpec) -> Callable[[list[int]], dict[str, Any]]:
+    """A fast decoder for records that carry no strings, built once per syscall."""
+    simple = all(a.kind in ("fd", "int", "dirfd", "uint") for a in spec.args)
+    if not simple:
+        return lambda raw: decode_args(spec, raw, "", "", "", None)
+    signed = tuple((a.name, a.index, a.kind != "uint") for a in spec.args)
+    if len(signed) == 1:
+        (name, idx, sgn), = signed
+        if sgn:
+            return lambda raw: {name: _s32(raw[idx])}
+        return lambda raw: {name: raw[idx]}
+
+    def dec(raw: list[int]) -> dict[str, Any]:
+        return {n: (_s32(raw[i]) if sg else raw[i]) for n, i, sg in signed}
+    return dec
+
+
 @dataclass(slots=True)
 class RawBatch:
     """One drain of the probe's rings (or one batch of a capture)."""
@@ -169,89 +189,99 @@ class Decoder:
             mono_to_wall_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         self.offset = mono_to_wall_ns
         self.num = 0
+        self._comms: dict[bytes, str] = {}
+        self._plain: dict[int, Callable[[list[int]], dict[str, Any]]] = {}
 
     def decode(self, batch: RawBatch) -> Iterator[Event]:
         ev, ext = batch.events, batch.ext
         n_small = len(ev)
         if n_small and len(ext):
             base = np.concatenate([ev, ext["ev"]])
+            order = np.argsort(base["ts_ns"], kind="stable")
+            base = base[order]
+            src_l = order.tolist()
         elif n_small:
             base = ev
+            src_l = range(n_small)
         elif len(ext):
             base = ext["ev"]
+            src_l = range(len(ext))
         else:
             return
-        order = np.argsort(base["ts_ns"], kind="stable")
-        base = base[order]
-        cols = {name: base[name].tolist() for name in
-                ("ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid",
-                 "gid", "nr", "kind", "flags", "cpu", "comm")}
-        order_l = order.tolist()
         if len(ext):
-            len1 = ext["len1"].tolist()
-            len2 = ext["len2"].tolist()
-            argc = ext["argc"].tolist()
-            pad = ext["pad"].tolist()
-            str1 = ext["str1"]
-            str2 = ext["str2"]
+            xlen1 = ext["len1"].tolist()
+            xlen2 = ext["len2"].tolist()
+            xargc = ext["argc"].tolist()
+            xpad = ext["pad"].tolist()
+            xstr1 = ext["str1"]
+            xstr2 = ext["str2"]
         offset = self.offset
         by_nr = self.table.by_nr
-        name_of = self.table.name
-        for i in range(len(order_l)):
-            src = order_l[i]
-            kind = cols["kind"][i]
-            nr = cols["nr"][i]
-            raw_args = cols["args"][i]
-            comm = cols["comm"][i].decode("utf-8", "backslashreplace")
-            self.num += 1
-            s1 = s2 = addr = ""
-            argv: list[str] | None = None
+        comms = self._comms
+        kinds = _KINDS
+        num = self.num
+        plain = self._plain
+        SYSCALL, ENTER = EventKind.SYSCALL, EventKind.SYSCALL_ENTER
+        ts_l = (base["ts_ns"] + np.uint64(offset)).tolist() if offset >= 0 else \
+            [t + offset for t in base["ts_ns"].tolist()]
+        for (src, ts, lat, cg, ret, raw_args, pid, tid, uid, gid, nr, kind, flags, cpu,
+             comm_b) in zip(src_l, ts_l, base["latency_ns"].tolist(),
+                            base["cgroup_id"].tolist(), base["ret"].tolist(),
+                            base["args"].tolist(), base["pid"].tolist(), base["tid"].tolist(),
+                            base["uid"].tolist(), base["gid"].tolist(), base["nr"].tolist(),
+                            base["kind"].tolist(), base["flags"].tolist(), base["cpu"].tolist(),
+                            base["comm"].tolist(), strict=True):
+            comm = comms.get(comm_b)
+            if comm is None:
+                comm = comms[comm_b] = comm_b.decode("utf-8", "backslashreplace")
+                if len(comms) > 4096:
+                    comms.clear()
+            num += 1
             x = src - n_small
-            if x >= 0:
-                b1 = bytes(str1[x])
-                b2 = bytes(str2[x])
-                l1, l2 = len1[x], len2[x]
-            if kind == EventKind.SYSCALL or kind == EventKind.SYSCALL_ENTER:
+            ekind = kinds[kind]
+            if ekind is SYSCALL or ekind is ENTER:
                 spec = by_nr.get(nr)
                 if spec is None:
-                    typ = name_of(nr)
+                    typ = f"syscall_{nr}"
                     args: dict[str, Any] = {f"arg{j}": hex(raw_args[j]) for j in range(3)}
+                elif x < 0:
+                    typ = spec.name
+                    dec = plain.get(nr)
+                    if dec is None:
+                        dec = plain[nr] = _plain_decoder(spec)
+                    args = dec(raw_args)
                 else:
                     typ = spec.name
-                    if x >= 0:
-                        s1 = _cstr(b1, l1)
-                        if spec.argv_arg != 255:
-                            argv = [a.decode("utf-8", "backslashreplace")
-                                    for a in b2[:max(l2, 0)].split(b"\0")[: argc[x]]]
-                            if pad[x]:
-                                argv.append("...")
-                        elif spec.addr_arg != 255:
-                            addr = sockaddr(b2[:l2]) if l2 > 0 else ""
-                        else:
-                            s2 = _cstr(b2, l2)
+                    s1 = s2 = addr = ""
+                    argv: list[str] | None = None
+                    b1 = bytes(xstr1[x])
+                    b2 = bytes(xstr2[x])
+                    l1, l2 = xlen1[x], xlen2[x]
+                    s1 = _cstr(b1, l1)
+                    if spec.argv_arg != 255:
+                        argv = [a.decode("utf-8", "backslashreplace")
+                                for a in b2[: max(l2, 0)].split(b"\0")[: xargc[x]]]
+                        if xpad[x]:
+                            argv.append("...")
+                    elif spec.addr_arg != 255:
+                        addr = sockaddr(b2[:l2]) if l2 > 0 else ""
+                    else:
+                        s2 = _cstr(b2, l2)
                     args = decode_args(spec, raw_args, s1, s2, addr, argv)
-                    if x >= 0 and cols["flags"][i] & layout.FLAG_LOCAL_ADDR:
+                    if flags & layout.FLAG_LOCAL_ADDR:
                         args["local"] = sockaddr(b1[:l1])
-                res = cols["ret"][i] if kind == EventKind.SYSCALL else 0
-                yield Event(
-                    num=self.num, ts_ns=cols["ts_ns"][i] + offset, cpu=cols["cpu"][i],
-                    kind=EventKind(kind), type=typ,
-                    dir="<" if kind == EventKind.SYSCALL else ">",
-                    res=res, latency_ns=cols["latency_ns"][i], pid=cols["pid"][i],
-                    tid=cols["tid"][i], uid=cols["uid"][i], gid=cols["gid"][i], comm=comm,
-                    cgroup_id=cols["cgroup_id"][i], syscall_nr=nr, args=args,
-                )
+                yield Event(num, ts, cpu, ekind, typ, "<" if ekind is SYSCALL else ">",
+                            ret if ekind is SYSCALL else 0, lat, pid, tid, uid, gid, comm,
+                            cg, nr, args)
                 continue
-            if kind == EventKind.EXEC:
-                typ, args = "procexec", {"filename": _cstr(b1, l1) if x >= 0 else "",
-                                          "old_pid": raw_args[0]}
-            elif kind == EventKind.FORK:
+            if ekind is EventKind.EXEC:
+                typ = "procexec"
+                args = {"filename": _cstr(bytes(xstr1[x]), xlen1[x]) if x >= 0 else "",
+                        "old_pid": raw_args[0]}
+            elif ekind is EventKind.FORK:
                 typ, args = "procfork", {"child_tid": raw_args[0], "parent_tid": raw_args[1]}
             else:
                 typ, args = "procexit", {}
-            yield Event(
-                num=self.num, ts_ns=cols["ts_ns"][i] + offset, cpu=cols["cpu"][i],
-                kind=EventKind(kind), type=typ, dir=">", res=0, latency_ns=0,
-                pid=cols["pid"][i], tid=cols["tid"][i], uid=cols["uid"][i], gid=cols["gid"][i],
-                comm=comm, cgroup_id=cols["cgroup_id"][i], args=args,
-            )
+            yield Event(num, ts, cpu, ekind, typ, ">", 0, 0, pid, tid, uid, gid, comm, cg,
+                        -1, args)
+        self.num = num

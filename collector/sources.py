@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -34,50 +35,101 @@ class EventSource(Protocol):
 class LiveSource:
     """Records from the kernel, drained in bulk from the probe's two rings.
 
-    Yields an empty batch at least every ``tick_s`` seconds so the consumer
-    can check its own limits (``-M``) even when nothing happens.
+    A reader thread empties the rings as fast as the kernel fills them (one
+    numpy copy per drain) into an in-memory backlog; ``batches()`` hands the
+    backlog to the consumer. Bursts that Python cannot decode as fast as the
+    kernel produces them wait in userspace memory instead of overflowing the
+    ring. Past ``max_backlog_bytes`` the reader stops draining, the ring fills
+    and the kernel counts what it drops: loss is never silent.
+
+    ``batches()`` yields an empty batch at least every ``tick_s`` seconds so the
+    consumer can check its own limits (``-M``) even when nothing happens.
     """
 
-    def __init__(self, config: ProbeConfig | None = None, tick_s: float = 0.1) -> None:
+    def __init__(self, config: ProbeConfig | None = None, tick_s: float = 0.1,
+                 max_backlog_bytes: int = 1 << 30) -> None:
         self.probe = SyscallProbe(config)
         self.tick_s = tick_s
+        self.max_backlog = max_backlog_bytes
         self._stop = threading.Event()
-        self.loaded_at: float | None = None
+        self._done = threading.Event()
+        self._backlog: deque[RawBatch] = deque()
+        self._backlog_bytes = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._reader: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.peak_backlog_bytes = 0
 
     def start(self) -> None:
         """Compile, load and attach (seconds: bcc compiles the C here)."""
         self.probe.load()
-        self.loaded_at = time.monotonic()
 
-    def batches(self) -> Iterator[RawBatch]:
-        if not self.probe.rings:
-            self.start()
+    def _read(self) -> None:
         small, ext = self.probe.rings
         poller = RingPoller(self.probe.rings)
         empty_small = np.empty(0, dtype=layout.RECORD)
         empty_ext = np.empty(0, dtype=layout.EXT_RECORD)
         try:
-            while not self._stop.is_set():
+            while True:
+                stopping = self._stop.is_set()
+                if self._backlog_bytes > self.max_backlog and not stopping:
+                    time.sleep(0.01)  # let the consumer catch up; the kernel counts drops
+                    continue
                 a = small.drain()
                 b = ext.drain()
-                if len(a) or len(b):
-                    yield RawBatch(a["rec"] if len(a) else empty_small,
-                                   b["rec"] if len(b) else empty_ext)
-                    # at high rates, let records accumulate: fewer, larger drains
-                    if len(a) + len(b) < 256:
-                        poller.wait(0.01)
-                else:
-                    yield RawBatch(empty_small, empty_ext)
-                    poller.wait(self.tick_s)
-            # what the kernel wrote before the stop is still delivered
-            a, b = small.drain(), ext.drain()
-            if len(a) or len(b):
-                yield RawBatch(a["rec"] if len(a) else empty_small,
-                               b["rec"] if len(b) else empty_ext)
+                n = len(a) + len(b)
+                if n:
+                    batch = RawBatch(a["rec"] if len(a) else empty_small,
+                                     b["rec"] if len(b) else empty_ext)
+                    with self._ready:
+                        self._backlog.append(batch)
+                        self._backlog_bytes += a.nbytes + b.nbytes
+                        self.peak_backlog_bytes = max(self.peak_backlog_bytes,
+                                                      self._backlog_bytes)
+                        self._ready.notify()
+                if stopping:
+                    break  # what the kernel wrote before the stop has been drained
+                if n < 1024:
+                    # few records: wait for more (the kernel wakes epoll on commit)
+                    poller.wait(self.tick_s if n == 0 else 0.005)
+        except BaseException as e:  # surfaced in batches(), never lost in a thread
+            self._error = e
         finally:
             poller.close()
+            with self._ready:
+                self._done.set()
+                self._ready.notify()
+
+    def batches(self) -> Iterator[RawBatch]:
+        if not self.probe.rings:
+            self.start()
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, name="cdig-ring-reader",
+                                            daemon=True)
+            self._reader.start()
+        empty = RawBatch(np.empty(0, dtype=layout.RECORD), np.empty(0, dtype=layout.EXT_RECORD))
+        while True:
+            with self._ready:
+                if not self._backlog and not self._done.is_set():
+                    self._ready.wait(self.tick_s)
+                if self._backlog:
+                    batch = self._backlog.popleft()
+                    self._backlog_bytes -= batch.events.nbytes + batch.ext.nbytes
+                elif self._done.is_set():
+                    break
+                else:
+                    batch = empty
+            yield batch
+        if self._error is not None:
+            raise self._error
+
+    def backlog_bytes(self) -> int:
+        """Bytes drained from the kernel and not yet handed to the consumer."""
+        return self._backlog_bytes
 
     def stop(self) -> None:
+        """Stop reading; batches() ends after what was already read."""
         self._stop.set()
 
     def stats(self) -> dict[str, int]:
@@ -88,4 +140,7 @@ class LiveSource:
         return s.get("dropped_ring", 0) + s.get("dropped_ext", 0) + s.get("dropped_inflight", 0)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
         self.probe.close()
