@@ -98,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as e:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("CDIG_DEBUG"):
+            raise
+        print(f"cdig: internal error: {type(e).__name__}: {e} "
+              "(set CDIG_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

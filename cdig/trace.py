@@ -68,7 +68,7 @@ def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     refs = set(push.container_refs or ())
     if containers:
         refs |= set(containers)
-    if refs and resolver is not None and resolver.cgroup_ids_usable():
+    if refs and resolver is not None and resolver.cgroup_ids_usable:
         # Push down only when every reference names a running container: one
         # that has not started yet has no cgroup, so userspace filters alone.
         ids: set[int] = set()

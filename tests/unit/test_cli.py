@@ -1,0 +1,78 @@
+"""The CLI's user-facing failures: one line, non-zero exit, no traceback (no root needed)."""
+
+import os
+
+import pytest
+
+from cdig import cli
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_bad_filter_is_positioned_usage_error(capsys):
+    code, _, err = run(capsys, "trace", "proc.name", "=")
+    assert code == cli.EXIT_USAGE
+    lines = err.splitlines()
+    assert lines[0].startswith("cdig: bad filter:") and "column" in lines[0]
+    assert lines[2].strip() == "^"
+
+
+def test_unknown_field_in_format_suggests(capsys):
+    code, _, err = run(capsys, "trace", "-p", "%proc.nme")
+    assert code == cli.EXIT_USAGE
+    assert err.strip() == "cdig: bad format: unknown field 'proc.nme'; did you mean 'proc.name'?"
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (("trace", "-n", "0"), "-n needs a positive number"),
+    (("trace", "--buffer-mb", "3"), "power of two"),
+    (("probe",), "try --dump-bpf"),
+])
+def test_bad_options(capsys, monkeypatch, argv, needle):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    code, _, err = run(capsys, *argv)
+    assert code != 0 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_live_trace_without_root_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    code, _, err = run(capsys, "trace", "evt.type=open")
+    assert code == cli.EXIT_ERROR and err.strip() == "cdig: live tracing needs root (BPF); run with sudo"
+
+
+def test_field_list(capsys):
+    code, out, _ = run(capsys, "trace", "-l")
+    assert code == 0
+    for name in ("evt.type", "proc.name", "container.name", "k8s.pod.name", "fd.sip"):
+        assert f"\n{name} " in out
+
+
+def test_dump_bpf_applies_filter_pushdown(capsys):
+    code, out, _ = run(capsys, "probe", "--dump-bpf", "proc.pid=1 and evt.type=write")
+    assert code == 0 and "#define FILTER_PID" in out and "#define FILTER_SYSCALL" in out
+
+
+def test_internal_errors_are_one_line(capsys, monkeypatch):
+    def boom(args):
+        raise RuntimeError("x")
+    monkeypatch.setattr(cli, "cmd_doctor", boom)
+    monkeypatch.delenv("CDIG_DEBUG", raising=False)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), boom))
+    code, _, err = run(capsys, "doctor")
+    assert code == cli.EXIT_ERROR and err.startswith("cdig: internal error: RuntimeError: x")
+
+
+def _with(parser, func):
+    parser._subparsers._group_actions[0].choices["doctor"].set_defaults(func=func)
+    return parser
+
+
+def test_no_command_prints_help(capsys):
+    code, _, err = run(capsys)
+    assert code == cli.EXIT_USAGE and "usage:" in err

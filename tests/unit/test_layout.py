@@ -1,0 +1,77 @@
+"""The numpy mirrors in probes/layout.py agree with the C structs in cdig.h."""
+
+import shutil
+import subprocess
+from importlib import resources
+
+import pytest
+
+from cdig.probes import layout
+from cdig.probes.loader import KernelFilter, ProbeConfig, SyscallProbe
+
+FIELDS = ["ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid", "gid", "nr",
+          "kind", "flags", "cpu", "comm"]
+EXT_FIELDS = ["len1", "len2", "argc", "pad", "str1", "str2"]
+
+PROGRAM = """
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "cdig.h"
+int main(void) {
+    printf("size %zu %zu\\n", sizeof(struct cdig_event), sizeof(struct cdig_event_ext));
+%s
+    return 0;
+}
+"""
+
+
+def test_dtype_matches_c_offsets(tmp_path):
+    if not shutil.which("gcc"):
+        pytest.fail("gcc is needed to check the C layout")  # installed by scripts/setup.sh
+    lines = [f'    printf("{f} %zu\\n", offsetof(struct cdig_event, {f}));' for f in FIELDS]
+    lines += [f'    printf("x.{f} %zu\\n", offsetof(struct cdig_event_ext, {f}));'
+              for f in EXT_FIELDS]
+    src = tmp_path / "layout.c"
+    src.write_text(PROGRAM.replace("%s", "\n".join(lines), 1))
+    bpf_dir = resources.files("cdig.probes") / "bpf"
+    with resources.as_file(bpf_dir) as d:
+        subprocess.run(["gcc", f"-I{d}", "-o", str(tmp_path / "layout"), str(src)], check=True)
+    out = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    got = dict(line.split(" ", 1) for line in out if line)
+    assert got["size"] == f"{layout.RECORD.itemsize} {layout.EXT_RECORD.itemsize}"
+    for f in FIELDS:
+        assert int(got[f]) == layout.RECORD.fields[f][1], f
+    for f in EXT_FIELDS:
+        assert int(got["x." + f]) == layout.EXT_RECORD.fields[f][1], f
+
+
+def test_slots_are_8_byte_aligned_and_hold_the_header():
+    for slot, rec in ((layout.EVENT_SLOT, layout.RECORD), (layout.EXT_SLOT, layout.EXT_RECORD)):
+        assert slot.itemsize % 8 == 0
+        assert slot.itemsize >= rec.itemsize + layout.RINGBUF_HDR
+    assert layout.EVENT_SLOT.itemsize == 128
+
+
+def test_dump_bpf_shows_pushdown_defines_without_root():
+    p = SyscallProbe(ProbeConfig(filter=KernelFilter(pids=frozenset({1}),
+                                                     syscalls=frozenset({"write"}),
+                                                     failed_only=True)), self_tgid=42)
+    text = p.dump()
+    for define in ("#define FILTER_PID", "#define FILTER_SYSCALL", "#define FILTER_FAILED",
+                   "#define SELF_TGID 42", "TRACEPOINT_PROBE(raw_syscalls, sys_enter)"):
+        assert define in text
+    assert "#define FILTER_CGROUP" not in text
+
+
+def test_sysinfo_marks_state_syscalls_and_wanted_ones():
+    p = SyscallProbe(ProbeConfig(filter=KernelFilter(syscalls=frozenset({"write"}))))
+    info = p.sysinfo()
+    t = p.table
+    assert info[t.nr("write")]["flags"] & layout.SYS_WANT
+    assert not info[t.nr("read")]["flags"] & (layout.SYS_WANT | layout.SYS_STATE)
+    assert info[t.nr("close")]["flags"] & layout.SYS_STATE  # always passes: names fds
+    assert info[t.nr("openat")]["str1_arg"] == 1
+    assert info[t.nr("accept4")]["flags"] & layout.SYS_ADDRP
+    assert info[t.nr("execve")]["flags"] & layout.SYS_ARGV

@@ -1,0 +1,143 @@
+"""The process and fd tables, driven by synthetic decoded events and a fake /proc."""
+
+import os
+
+import numpy as np
+from records import T, ext, record, sockaddr_in
+
+from cdig.collector.decode import Decoder, RawBatch
+from cdig.collector.events import HOST, Container
+from cdig.collector.state import State, fd_from_target
+from cdig.probes import layout
+
+WEB = Container(id="a" * 64, name="web", runtime="podman")
+
+
+def fake_proc(tmp_path, pid, name="app", ppid=1, argv=(b"app",), fds=None, cwd=None):
+    d = tmp_path / str(pid)
+    (d / "fd").mkdir(parents=True)
+    (d / "status").write_text(f"Name:\t{name}\nPPid:\t{ppid}\nUid:\t1000\t1000\t1000\t1000\n")
+    (d / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    for n, target in (fds or {}).items():
+        os.symlink(target, d / "fd" / str(n))
+    if cwd:
+        os.symlink(cwd, d / "cwd")
+    return d
+
+
+def run(state, *recs):
+    small = [r for r in recs if r.dtype == layout.RECORD]
+    exts = [r for r in recs if r.dtype == layout.EXT_RECORD]
+    batch = RawBatch(np.concatenate(small) if small else np.zeros(0, layout.RECORD),
+                     np.concatenate(exts) if exts else np.zeros(0, layout.EXT_RECORD))
+    return [state.update(e) for e in Decoder(T, 0).decode(batch)]
+
+
+def make_state(tmp_path, containers=None):
+    containers = containers or {}
+    return State(container_of=lambda cg, pid: containers.get(cg, HOST), proc_root=str(tmp_path))
+
+
+def test_process_seeded_from_proc_before_the_trace(tmp_path):
+    fake_proc(tmp_path, 100, name="nginx", ppid=1, argv=(b"nginx", b"-g", b"daemon off;"))
+    st = make_state(tmp_path, {7: WEB})
+    assert st.seed() == 1
+    (ev,) = run(st, record("getppid", pid=100, comm=b"nginx"))
+    assert ev.proc.name == "nginx" and ev.proc.args == ["-g", "daemon off;"]
+    assert ev.container is WEB and ev.proc.uid == 1000
+
+
+def test_vanished_process_keeps_what_the_record_says(tmp_path):
+    st = make_state(tmp_path)
+    (ev,) = run(st, record("getppid", pid=4242, comm=b"shortlived"))
+    assert ev.proc.name == "shortlived" and ev.proc.pid == 4242
+
+
+def test_open_names_fd_until_close(tmp_path):
+    fake_proc(tmp_path, 100, cwd="/srv")
+    st = make_state(tmp_path)
+    evs = run(st,
+              ext("openat", ts=1, ret=3, args=(0xFFFFFF9C, 0, 1), str1=b"data/x.log\0"),
+              record("write", ts=2, ret=5, args=(3, 0, 5)),
+              record("close", ts=3, args=(3,)),
+              record("write", ts=4, ret=-9, args=(3, 0, 5)))
+    assert evs[0].fd.name == "/srv/data/x.log"  # relative to the cwd from /proc
+    assert evs[1].fd.name == "/srv/data/x.log" and evs[1].fd.type == "file"
+    assert evs[2].fd.name == "/srv/data/x.log"  # close still names what it closes
+    assert evs[3].fd is None  # closed, and /proc has no fd 3
+
+
+def test_fd_from_proc_when_opened_before_the_trace(tmp_path):
+    fake_proc(tmp_path, 100, fds={1: "/dev/null", 4: "pipe:[99]"})
+    st = make_state(tmp_path)
+    evs = run(st, record("write", ret=1, args=(1, 0, 1)), record("read", ts=2, args=(4, 0, 9)))
+    assert evs[0].fd.name == "/dev/null" and evs[0].fd.type == "file"
+    assert evs[1].fd.type == "pipe"
+
+
+def test_dup_copies_and_socket_connect_names_both_ends(tmp_path):
+    st = make_state(tmp_path)
+    evs = run(st,
+              ext("openat", ts=1, ret=3, args=(0xFFFFFF9C,), str1=b"/etc/hosts\0"),
+              record("dup2", ts=2, ret=9, args=(3, 9)),
+              record("read", ts=3, ret=1, args=(9, 0, 1)),
+              record("socket", ts=4, ret=5, args=(2, 1, 0)),
+              ext("connect", ts=5, ret=0, args=(5, 0, 16), str2=sockaddr_in("127.0.0.1", 8080),
+                  str1=sockaddr_in("127.0.0.1", 40000), flags=layout.FLAG_LOCAL_ADDR),
+              record("write", ts=6, ret=3, args=(5, 0, 3)))
+    assert evs[2].fd.name == "/etc/hosts" and evs[2].fd.num == 9
+    fd = evs[5].fd
+    assert fd.type == "ipv4" and fd.l4proto == "tcp"
+    assert (fd.cip, fd.cport, fd.sip, fd.sport) == ("127.0.0.1", 40000, "127.0.0.1", 8080)
+    assert fd.name == "127.0.0.1:40000->127.0.0.1:8080"
+    assert (fd.lport, fd.rport) == (40000, 8080)
+
+
+def test_accept_makes_server_side_fd(tmp_path):
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=3, args=(2, 1, 0)),
+              ext("bind", ts=2, ret=0, args=(3, 0, 16), str2=sockaddr_in("127.0.0.1", 8080)),
+              ext("accept4", ts=3, ret=4, args=(3, 0, 0), str2=sockaddr_in("127.0.0.1", 51000)),
+              record("read", ts=4, ret=3, args=(4, 0, 10)))
+    fd = evs[3].fd
+    assert not fd.local_is_client and fd.sport == 8080 and fd.cport == 51000
+    assert fd.name == "127.0.0.1:51000->127.0.0.1:8080"
+
+
+def test_fork_exec_exit_lifecycle(tmp_path):
+    fake_proc(tmp_path, 100, name="sh", argv=(b"sh",))
+    st = make_state(tmp_path, {7: WEB})
+    st.seed()
+    evs = run(st,
+              record(kind=layout.KIND_FORK, ts=1, pid=100, args=(200, 100)),
+              record("getppid", ts=2, pid=200, comm=b"sh"),
+              ext("execve", kind=layout.KIND_SYSCALL_ENTER, ts=3, pid=200, comm=b"sh",
+                  str1=b"/bin/id\0", str2=b"id\0-u\0", argc=2),
+              ext(kind=layout.KIND_EXEC, ts=4, pid=200, comm=b"id", str1=b"/bin/id\0",
+                  args=(200,)),
+              record("getuid", ts=5, pid=200, comm=b"id"),
+              record(kind=layout.KIND_EXIT, ts=6, pid=200, comm=b"id"))
+    child = evs[1].proc
+    assert child.ppid == 100 and child.container is WEB  # known from the fork, not /proc
+    assert evs[4].proc.name == "id" and evs[4].proc.exe == "/bin/id"
+    assert evs[4].proc.args == ["-u"] and evs[4].proc.cmdline == "id -u"
+    assert child.exited
+    # evicted after the grace period
+    run(st, record("getppid", ts=6 + st.exit_grace_ns + 1, pid=100))
+    assert 200 not in st.procs
+
+
+def test_tables_are_bounded(tmp_path):
+    st = State(proc_root=str(tmp_path), max_procs=10, max_fds_per_proc=4)
+    run(st, *[record("getppid", ts=i, pid=1000 + i) for i in range(25)])
+    assert len(st.procs) == 10
+    run(st, *[ext("openat", ts=100 + i, ret=10 + i, args=(0xFFFFFF9C,), str1=b"/x\0", pid=1)
+              for i in range(9)])
+    assert len(st.fds[1]) == 4
+
+
+def test_fd_from_target_kinds(tmp_path):
+    assert fd_from_target(1, 3, str(tmp_path), "/").type == "directory"
+    assert fd_from_target(1, 3, "anon_inode:[eventfd]", "/").type == "event"
+    assert fd_from_target(1, 3, "socket:[123]", str(tmp_path)).type == "unix"
