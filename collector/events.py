@@ -31,7 +31,8 @@ class Container:
 
     id: str
     name: str
-    runtime: str  # host, docker, podman, containerd, cri-o, kubernetes, runc, lxc, systemd
+    runtime: str  # host, docker, podman, containerd, cri-o, kubernetes, runc, lxc, systemd,
+    # or unknown (a container-shaped cgroup no runtime claims)
     image: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     cgroup_path: str = ""
@@ -41,8 +42,8 @@ class Container:
 
     @property
     def short_id(self) -> str:
-        """The 12-character id users know from docker/podman ps."""
-        if self.runtime in ("docker", "podman", "containerd", "cri-o") and len(self.id) >= 12:
+        """The 12-character id users know from docker/podman ps (for 64-hex ids)."""
+        if len(self.id) == 64 and all(c in "0123456789abcdef" for c in self.id):
             return self.id[:12]
         return self.id
 

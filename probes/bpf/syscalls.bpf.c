@@ -38,6 +38,12 @@ struct inflight {
 };
 BPF_HASH(inflight, __u32, struct inflight, INFLIGHT_MAX);
 
+/* cdig's own helper processes (e.g. `podman inspect` run to name a
+ * container) and their descendants: tracing them would show cdig's work as
+ * if it were the host's, and feed back. Filled at fork, emptied when the
+ * task is freed (a group leader is freed only after its last thread). */
+BPF_HASH(ignored, __u32, __u8, 1024);
+
 #ifdef FILTER_PID
 BPF_HASH(filter_pid, __u32, __u8, 4096);
 #endif
@@ -74,7 +80,7 @@ static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgr
 /* Process-level filters; the syscall filter is separate. */
 static __always_inline int selected(__u32 tgid, __u64 cgroup)
 {
-    if (tgid == SELF_TGID)
+    if (tgid == SELF_TGID || ignored.lookup(&tgid))
         return 0;
 #ifdef FILTER_PID
     if (!filter_pid.lookup(&tgid))
@@ -324,6 +330,16 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u64 cgroup = bpf_get_current_cgroup_id();
+    __u32 parent = pid_tgid >> 32;
+    if (parent == SELF_TGID || ignored.lookup(&parent)) {
+        /* a new task of cdig or of one of its helpers. Entries are tids;
+         * a thread's entry is never looked up (lookups use the tgid) and
+         * goes at its exit, so a reused tid starts clean. */
+        __u32 child = args->child_pid;
+        __u8 one = 1;
+        ignored.update(&child, &one);
+        return 0;
+    }
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
     struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
@@ -355,5 +371,12 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     fill(e, pid_tgid, cgroup, 0, CDIG_KIND_EXIT);
     events.ringbuf_submit(e, 0);
     count(CDIG_STAT_SEEN);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_free)
+{
+    __u32 tid = args->pid;
+    ignored.delete(&tid);
     return 0;
 }

@@ -1,0 +1,544 @@
+"""Which container (or Kubernetes pod, or the host) a cgroup belongs to.
+
+Two layers:
+
+- ``parse_cgroup_path(path)`` is pure: it reads the runtime, the container id
+  and the pod uid / QoS class out of a cgroup path's shape, for docker, podman,
+  containerd/CRI, CRI-O, Kubernetes pod slices (systemd and cgroupfs drivers),
+  LXC, runc's systemd driver and systemd services.
+- ``ContainerResolver`` turns BPF cgroup ids (through ``cgroups.CgroupIndex``)
+  and pids into shared ``events.Container`` records, asks the runtimes for
+  names, images and labels (``runtimes.RuntimeClient``) off the caller's thread,
+  and answers the questions the CLI and the kernel-side filter ask: which
+  containers are there, which one is "web1", which cgroup ids does it cover.
+
+Decisions (the rest of cdig relies on them):
+
+- Host: ``/``, ``/init.scope``, ``/user.slice/...`` (sessions and user
+  services), other slices and scopes, and runtime helpers that are not the
+  container (podman's ``conmon``/``libpod-conmon-*``, ``crio-conmon-*``,
+  ``lxc.monitor*``) all resolve to ``events.HOST``.
+- systemd services (``/system.slice/nginx.service``, any ``*.service`` outside
+  ``user.slice``) are reported as ``Container(runtime="systemd", id=name=unit)``:
+  a unit is the natural grouping of host daemons and csysdig-like views want it.
+  They are not containers in the runtime sense: ``container.type`` shows
+  ``systemd``, and ``ContainerResolver(systemd_services=False)`` folds them into
+  the host the way sysdig does.
+- A 64-hex component that no runtime pattern claims (``docker
+  --cgroup-parent=/x`` gives ``/x/<id>``, nerdctl's cgroupfs driver gives
+  ``/default/<id>``) is a ``Container(runtime="unknown")``; the runtimes are
+  then asked about the id and the one that knows it names the runtime. Any
+  other unrecognised path is the host, unless a runc state file places a runc
+  container at it (plain ``runc run NAME`` uses ``/NAME``).
+- Nested containers (``/docker/<a>/docker/<b>``, kind's
+  ``/docker/<node>/kubepods/...``): the innermost container is the process's
+  container; ``ContainerRef.parent`` keeps the outer one, and the outer
+  container's cgroup ids (``cgroup_ids_for``) include the inner ones.
+- v1-only hosts: BPF cgroup ids carry no information (see ``collector.cgroups``);
+  ``resolve(cgroup_id, pid)`` falls back to ``resolve_pid(pid)``, which reads
+  ``/proc/PID/cgroup``, and ``cgroup_ids_for`` returns an empty set (no
+  kernel-side filtering by container: the filter runs in userspace). On hybrid
+  hosts the same fallback covers processes whose cgroup2 path is the root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from .cgroups import CgroupIndex, CgroupLayout, cgroup_layout, cgroup_of_pid
+from .events import HOST, Container
+from .runtimes import Metadata, RuntimeClient
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ContainerRef", "ContainerResolver", "parse_cgroup_path"]
+
+_HEX64 = r"[0-9a-f]{64}"
+_IS_HEX64 = re.compile(_HEX64)
+
+# One cgroup path component that is a container's own cgroup -> runtime.
+# fullmatch, so "libpod-conmon-<id>.scope" and "crio-conmon-<id>" never match.
+_COMPONENT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"docker-({_HEX64})\.scope"), "docker"),  # systemd driver
+    (re.compile(rf"libpod-({_HEX64})(?:\.scope)?"), "podman"),  # both drivers
+    (re.compile(rf"cri-containerd-({_HEX64})\.scope"), "containerd"),
+    (re.compile(rf"nerdctl-({_HEX64})\.scope"), "containerd"),
+    (re.compile(rf"crio-({_HEX64})(?:\.scope)?"), "cri-o"),  # both drivers
+    (re.compile(r"runc-([A-Za-z0-9][A-Za-z0-9_.+-]*)\.scope"), "runc"),  # runc --systemd-cgroup
+    (re.compile(r"lxc\.payload\.(.+)"), "lxc"),  # LXC >= 4 / LXD
+)
+
+# Kubernetes pod hierarchy, systemd driver: kubepods.slice,
+# kubepods-burstable.slice, kubepods-burstable-pod<uid with _>.slice,
+# kubepods-pod<uid>.slice (Guaranteed). A kubelet --cgroup-root adds a prefix
+# (kind: kubelet-kubepods-...).
+_K8S_SLICE = re.compile(
+    r"(?:[A-Za-z0-9_.-]*-)?kubepods(?:-(besteffort|burstable))?(?:-pod([0-9a-fA-F_]+))?\.slice"
+)
+# cgroupfs driver: kubepods/[besteffort|burstable/]pod<uid>/<container id>
+_K8S_POD_DIR = re.compile(r"pod([0-9a-fA-F][0-9a-fA-F_-]*)")
+_K8S_QOS = ("besteffort", "burstable")
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    """What a cgroup path says about its container. Produced by ``parse_cgroup_path``.
+
+    ``runtime`` is one of docker, podman, containerd, cri-o, kubernetes (a pod's
+    container under the cgroupfs driver, runtime not in the path), lxc, runc,
+    systemd, unknown. ``cgroup_path`` is the container's own cgroup (a prefix of
+    the parsed path). ``qos`` is guaranteed, burstable or besteffort inside a
+    Kubernetes pod, else "".
+    """
+
+    runtime: str
+    id: str
+    cgroup_path: str
+    pod_uid: str = ""
+    qos: str = ""
+    parent: ContainerRef | None = None
+
+
+def _match_component(comp: str, prev: str, in_pod: bool) -> tuple[str, str] | None:
+    """(runtime, id) if cgroup path component ``comp`` is a container's cgroup."""
+    for pattern, runtime in _COMPONENT_PATTERNS:
+        m = pattern.fullmatch(comp)
+        if m:
+            return runtime, m.group(1)
+    if prev == "docker" and _IS_HEX64.fullmatch(comp):
+        return "docker", comp  # cgroupfs driver: /docker/<id>
+    if prev in ("lxc", "lxc.payload") and comp:
+        return "lxc", comp  # LXC 1-3: /lxc/<name>, /lxc.payload/<name>
+    if _IS_HEX64.fullmatch(comp):
+        if in_pod:
+            return "kubernetes", comp  # cgroupfs driver: runtime not in the path
+        if prev == "libpod_parent":
+            return None  # podman pod (cgroupfs); its containers are libpod-<id> inside
+        return "unknown", comp
+    return None
+
+
+def parse_cgroup_path(path: str) -> ContainerRef | None:
+    """The container a cgroup path belongs to, or ``None`` for the host.
+
+    ``path`` is a cgroup path as in ``/proc/PID/cgroup`` (v1 or v2), e.g.
+    ``/system.slice/docker-<64 hex>.scope/init.scope``. See the module
+    docstring for what counts as host, systemd service and unknown.
+    """
+    comps = [c for c in path.split("/") if c]
+    found: ContainerRef | None = None
+    in_k8s = False
+    qos = pod_uid = ""
+    in_pod = False
+    prev = ""
+    for i, comp in enumerate(comps):
+        m = _K8S_SLICE.fullmatch(comp)
+        if m:
+            in_k8s = True
+            qos = m.group(1) or qos
+            if m.group(2):
+                pod_uid, in_pod = m.group(2).replace("_", "-"), True
+        elif comp == "kubepods":
+            in_k8s, qos, pod_uid, in_pod = True, "", "", False
+        elif in_k8s and prev == "kubepods" and comp in _K8S_QOS:
+            qos = comp
+        elif in_k8s and not in_pod and (pm := _K8S_POD_DIR.fullmatch(comp)):
+            pod_uid, in_pod = pm.group(1).replace("_", "-"), True
+        else:
+            hit = _match_component(comp, prev, in_pod)
+            if hit is not None:
+                runtime, cid = hit
+                found = ContainerRef(
+                    runtime=runtime,
+                    id=cid,
+                    cgroup_path="/" + "/".join(comps[: i + 1]),
+                    pod_uid=pod_uid if in_pod else "",
+                    qos=(qos or "guaranteed") if in_pod else "",
+                    parent=found,
+                )
+                # a pod's context applies to its own containers only
+                in_k8s, qos, pod_uid, in_pod = False, "", "", False
+        prev = comp
+    if found is not None:
+        return found
+    if comps and comps[0] != "user.slice":
+        for i, comp in enumerate(comps):
+            if comp.endswith(".service") and len(comp) > len(".service"):
+                return ContainerRef("systemd", comp, "/" + "/".join(comps[: i + 1]))
+    return None
+
+
+def _is_within(path: str, ancestor: str) -> bool:
+    """Whether cgroup ``path`` is ``ancestor`` or below it."""
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def _default_name(ref: ContainerRef) -> str:
+    """The name shown until (or unless) the runtime names the container."""
+    return ref.id[:12] if _IS_HEX64.fullmatch(ref.id) else ref.id
+
+
+_PID_CACHE_MAX = 65536  # entries; the per-pid cache is cleared when it fills up
+# An unrecognised path is the host unless runc claims it; runc may do so a moment
+# after the container's first syscalls. Such answers are re-checked this often
+# (seconds) during this long (seconds) before they are final.
+_PROVISIONAL_RECHECK = 0.5
+_PROVISIONAL_WINDOW = 10.0
+
+# Runtimes ``RuntimeClient`` can ask; lxc and systemd have nothing more to say.
+_ASKABLE = frozenset({"docker", "podman", "containerd", "cri-o", "runc", "kubernetes", "unknown"})
+
+
+class ContainerResolver:
+    """cgroup id / pid -> ``Container``, with runtime metadata filled in.
+
+    ``resolve`` and ``resolve_pid`` never wait for a runtime: a container seen
+    for the first time is returned at once with its id (and pod uid) and its
+    name, image and labels are fetched on a background thread, then written
+    into that same ``Container`` object, so every process and event holding it
+    sees them. ``wait_for_metadata`` waits for lookups in flight (e.g. at
+    start-up). With ``background=False`` lookups run inline instead, each
+    still bounded by the runtime client's timeout. One ``Container`` object per
+    container; ``HOST`` for the host. Thread-safe.
+
+    Lookups that found nothing are retried ``retries`` times, ``retry_delay``
+    seconds apart (a container's first syscalls can precede the runtime's
+    bookkeeping). Where the cgroup id cannot place a task (v1-only hosts, the
+    root cgroup of hybrid hosts) ``resolve(id, pid)`` reads ``/proc/PID/cgroup``
+    and remembers the answer for ``pid_cache_ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        cgroups: CgroupIndex | None,
+        *,
+        proc_root: str = "/proc",
+        layout: CgroupLayout | None = None,
+        runtimes: RuntimeClient | None = None,
+        runc_root: str = "/run/runc",
+        systemd_services: bool = True,
+        background: bool = True,
+        retries: int = 2,
+        retry_delay: float = 2.0,
+        pid_cache_ttl: float = 1.0,
+    ) -> None:
+        self.cgroups = cgroups
+        self.proc_root = proc_root
+        self.layout = layout if layout is not None else cgroup_layout(proc_root)
+        self.runtimes = runtimes or RuntimeClient(runc_root=runc_root, layout=self.layout)
+        self.systemd_services = systemd_services
+        self.background = background
+        self.retries = retries
+        self.retry_delay = retry_delay  # seconds
+        self.pid_cache_ttl = pid_cache_ttl  # seconds
+        self._by_pid: dict[int, tuple[float, Container]] = {}  # pid -> (monotonic s, container)
+        self._lock = threading.RLock()
+        self._by_cgid: dict[int, Container] = {}
+        self._by_path: dict[str, Container] = {}
+        self._containers: dict[tuple[str, str], Container] = {}
+        self._index_paths: set[str] = set()  # paths that came from the cgroup2 index
+        # path -> (first seen, next check), monotonic seconds: host answers that
+        # a runc state file may still overturn (see _classify)
+        self._provisional: dict[str, tuple[float, float]] = {}
+        self._root_id = cgroups.root_id if cgroups is not None else None
+        # background metadata lookups
+        self._queue: queue.Queue[tuple[Container, str, int] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+        self._closed = False
+
+    @classmethod
+    def for_host(cls, proc_root: str = "/proc", **kwargs: object) -> ContainerResolver:
+        """A resolver for this host: finds the cgroup mounts, indexes cgroup2."""
+        layout = cgroup_layout(proc_root)
+        index = CgroupIndex.for_host(proc_root, layout)
+        return cls(index, proc_root=proc_root, layout=layout, **kwargs)  # type: ignore[arg-type]
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the background worker (lookups in flight finish on their own)."""
+        with self._lock:
+            self._closed = True
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            self._queue.put(None)
+            worker.join(timeout=0.1)
+
+    def __enter__(self) -> ContainerResolver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- resolution ------------------------------------------------------------
+
+    @property
+    def cgroup_ids_usable(self) -> bool:
+        """Whether BPF cgroup ids identify containers here (False on v1-only hosts:
+        resolve by pid instead)."""
+        return self.cgroups is not None
+
+    def resolve(self, cgroup_id: int, pid: int | None = None) -> Container:
+        """The container of a task whose BPF cgroup id is ``cgroup_id``.
+
+        ``pid`` (optional) is used when the id cannot tell: no cgroup2 (v1-only
+        host), an id not (or no longer) in the tree, or the root cgroup on a
+        hybrid host. Cheap when the id was seen before.
+        """
+        if pid is not None and (
+            self.cgroups is None or (cgroup_id == self._root_id and self.layout.mode != "v2")
+        ):
+            return self._resolve_pid_cached(pid)  # v1 controllers may say more; per pid
+        c = self._by_cgid.get(cgroup_id)
+        if c is not None:
+            return c
+        if self.cgroups is None:
+            return HOST
+        path = self.cgroups.path_of(cgroup_id)
+        if path is None:
+            # gone already (short-lived cgroup) or not created yet: do not cache
+            return self.resolve_pid(pid) if pid is not None else HOST
+        c = self.resolve_path(path)
+        if path in self._by_path:  # final, not a provisional host answer
+            with self._lock:
+                self._by_cgid[cgroup_id] = c
+                self._index_paths.add(path)
+        return c
+
+    def _resolve_pid_cached(self, pid: int) -> Container:
+        """``resolve_pid`` behind a short-lived per-pid cache: on v1-only and
+        hybrid hosts ``resolve(root_id, pid)`` may come once per event."""
+        now = time.monotonic()
+        hit = self._by_pid.get(pid)
+        if hit is not None and now - hit[0] < self.pid_cache_ttl:
+            return hit[1]
+        c = self.resolve_pid(pid)
+        with self._lock:
+            if len(self._by_pid) >= _PID_CACHE_MAX:
+                self._by_pid.clear()
+            self._by_pid[pid] = (now, c)
+        return c
+
+    def forget_pid(self, pid: int) -> None:
+        """Drop what the per-pid cache holds for ``pid`` (call on process exit/exec)."""
+        with self._lock:
+            self._by_pid.pop(pid, None)
+
+    def resolve_pid(self, pid: int) -> Container:
+        """The container of process ``pid`` from ``/proc/PID/cgroup``; ``HOST``
+        if the process is gone. Reads /proc each time: callers cache per process."""
+        path = cgroup_of_pid(pid, self.proc_root)
+        return HOST if path is None else self.resolve_path(path)
+
+    def resolve_path(self, cgroup_path: str) -> Container:
+        """The container of the cgroup at hierarchy path ``cgroup_path``."""
+        c = self._by_path.get(cgroup_path)
+        if c is not None:
+            return c
+        now = time.monotonic()
+        prov = self._provisional.get(cgroup_path)
+        if prov is not None and now < prov[1]:
+            return HOST
+        c, final = self._classify(cgroup_path)
+        with self._lock:
+            if final or (prov is not None and now - prov[0] >= _PROVISIONAL_WINDOW):
+                self._by_path[cgroup_path] = c
+                self._provisional.pop(cgroup_path, None)
+            else:
+                first = prov[0] if prov is not None else now
+                self._provisional[cgroup_path] = (first, now + _PROVISIONAL_RECHECK)
+        return c
+
+    def _classify(self, cgroup_path: str) -> tuple[Container, bool]:
+        """(container, final) for a path. Not final: a host answer for a path a
+        runc container may still claim (runc writes its state file after the
+        container's init already runs), so it is checked again for a while."""
+        ref = parse_cgroup_path(cgroup_path)
+        if ref is None or ref.runtime == "unknown":
+            st = self.runtimes.runc_for_cgroup(cgroup_path)
+            if st is not None:
+                own = max(
+                    (p for p in st.cgroup_paths if _is_within(cgroup_path, p)), key=len, default="/"
+                )
+                ref = ContainerRef("runc", st.id, own)
+        if ref is None:
+            return HOST, cgroup_path.strip("/") == ""
+        if ref.runtime == "systemd" and not self.systemd_services:
+            return HOST, True
+        return self._container_for(ref), True
+
+    def _container_for(self, ref: ContainerRef) -> Container:
+        key = (ref.runtime, ref.id)
+        with self._lock:
+            c = self._containers.get(key)
+            if c is not None:
+                return c
+            c = Container(
+                id=ref.id,
+                name=_default_name(ref),
+                runtime=ref.runtime,
+                cgroup_path=ref.cgroup_path,
+                pod_uid=ref.pod_uid,
+            )
+            self._containers[key] = c
+        if ref.runtime in _ASKABLE:
+            self._lookup(c, ref.runtime, attempt=0)
+        return c
+
+    # --- metadata ----------------------------------------------------------------
+
+    def _lookup(self, c: Container, runtime: str, attempt: int) -> None:
+        if not self.background:
+            self._apply(c, self.runtimes.metadata(runtime, c.id))
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._pending += 1
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="cdig-container-metadata", daemon=True
+                )
+                self._worker.start()
+        self._queue.put((c, runtime, attempt))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            c, runtime, attempt = item
+            try:
+                md = self.runtimes.metadata(runtime, c.id)  # never raises, bounded
+                self._apply(c, md)
+                if not md.found and attempt < self.retries and not self._closed:
+                    t = threading.Timer(self.retry_delay, self._lookup, (c, runtime, attempt + 1))
+                    t.daemon = True
+                    t.start()
+            except Exception:  # noqa: BLE001 - a bug here must not stop all later lookups
+                log.exception("container metadata for %s %s", runtime, c.id)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _apply(self, c: Container, md: Metadata) -> None:
+        """Write what the runtime said into the shared ``Container``."""
+        if not md.found:
+            return
+        with self._lock:
+            if md.runtime and c.runtime in ("kubernetes", "unknown"):
+                c.runtime = md.runtime
+            if md.name:
+                c.name = md.name
+            c.image = md.image or c.image
+            c.labels = md.labels or c.labels
+            c.pod_name = md.pod_name or c.pod_name
+            c.pod_namespace = md.pod_namespace or c.pod_namespace
+            c.pod_uid = md.pod_uid or c.pod_uid
+
+    def wait_for_metadata(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for lookups in flight; True if none is left."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    # --- queries -------------------------------------------------------------------
+
+    def list(self, include_host: bool = False) -> list[Container]:
+        """The containers seen so far (resolved or found by ``scan``), by runtime and id."""
+        with self._lock:
+            out = sorted(self._containers.values(), key=lambda c: (c.runtime, c.id))
+        return [HOST, *out] if include_host else out
+
+    def scan(self) -> list[Container]:
+        """Resolve every cgroup now (every process on a v1-only host) so containers
+        that have not made a syscall yet are known; returns ``list()``."""
+        if self.cgroups is not None:
+            for cgid, path in self.cgroups.items(refresh=True):
+                c = self.resolve_path(path)
+                if path in self._by_path:
+                    with self._lock:
+                        self._by_cgid.setdefault(cgid, c)
+                        self._index_paths.add(path)
+        else:
+            try:
+                pids = [int(p) for p in os.listdir(self.proc_root) if p.isdigit()]
+            except OSError as e:
+                log.debug("cannot list %s: %s", self.proc_root, e)
+                pids = []
+            for pid in pids:
+                self.resolve_pid(pid)
+        return self.list()
+
+    def by_ref(self, name_or_id: str) -> list[Container]:
+        """Containers that ``name_or_id`` names, as users type it after ``-c``.
+
+        Exact id matches first; else exact names; else ids starting with it (at
+        least 3 characters). ``host`` is the host. Scans and waits (bounded)
+        for metadata when nothing seen so far matches.
+        """
+        if name_or_id in ("host", HOST.id):
+            return [HOST]
+
+        def find() -> list[Container]:
+            seen = self.list()
+            for ok in (
+                lambda c: c.id == name_or_id,
+                lambda c: c.name == name_or_id,
+                lambda c: len(name_or_id) >= 3 and c.id.startswith(name_or_id),
+            ):
+                hits = [c for c in seen if ok(c)]
+                if hits:
+                    return hits
+            return []
+
+        hits = find()
+        if not hits:
+            self.scan()
+            self.wait_for_metadata(self.runtimes.timeout * 2)
+            hits = find()
+        return hits
+
+    def cgroup_ids_for(self, container: Container) -> set[int]:
+        """Ids of every cgroup that belongs to ``container`` now, child cgroups
+        included (for kernel-side filtering). Empty on v1-only hosts. Cgroups
+        created later are not included: call again to refresh."""
+        if self.cgroups is None:
+            return set()
+        out: set[int] = set()
+        for cgid, path in self.cgroups.items(refresh=True):
+            c = self.resolve_path(path)
+            if c is container or (c.id == container.id and c.runtime == container.runtime):
+                out.add(cgid)
+        return out
+
+    def prune(self) -> list[Container]:
+        """Forget cgroups that no longer exist and containers left with none;
+        returns the containers forgotten (e.g. to drop their metrics series).
+
+        Only cgroups known from the cgroup2 index can be checked; containers
+        known only from v1 paths (``resolve_pid`` on v1/hybrid hosts) are kept.
+        """
+        if self.cgroups is None:
+            return []
+        live = self.cgroups.items(refresh=True)
+        live_ids = {i for i, _ in live}
+        live_paths = {p for _, p in live}
+        with self._lock:
+            dead_paths = self._index_paths - live_paths
+            self._index_paths -= dead_paths
+            self._by_cgid = {i: c for i, c in self._by_cgid.items() if i in live_ids}
+            self._by_path = {p: c for p, c in self._by_path.items() if p not in dead_paths}
+            self._provisional = {p: v for p, v in self._provisional.items() if p in live_paths}
+            alive = {id(c) for c in (*self._by_cgid.values(), *self._by_path.values())}
+            gone = [c for c in self._containers.values() if id(c) not in alive]
+            self._containers = {k: c for k, c in self._containers.items() if id(c) in alive}
+        return gone

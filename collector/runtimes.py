@@ -1,0 +1,650 @@
+"""Container metadata from the container runtimes: names, images, labels.
+
+The runtime-specific half of container resolution (``collector.containers``
+parses cgroup paths; this module asks runtimes about the ids found there).
+``RuntimeClient.metadata(runtime, id)`` tries, in order, for each runtime:
+
+- podman: the API socket (``/run/podman/podman.sock``, Docker-compatible
+  ``GET /containers/ID/json``), then ``podman container inspect`` run with a
+  timeout, then containers-storage's ``containers.json`` (name and image, no
+  labels: podman keeps labels only in its BoltDB, which we do not parse);
+- docker: the Engine API socket (``/var/run/docker.sock``), then
+  ``/var/lib/docker/containers/ID/config.v2.json``;
+- containerd (CRI): the OCI ``config.json`` of the task bundle under
+  ``/run/containerd/io.containerd.runtime.v2.task/NS/ID``, whose CRI annotations
+  name the container, image and pod (containerd keeps labels in its BoltDB);
+- cri-o: the OCI ``config.json`` in the container's ``userdata`` directory
+  (annotations, including the ``io.kubernetes.cri-o.Labels`` JSON);
+- runc: ``/run/runc/ID/state.json`` (labels = the bundle's annotations);
+- kubernetes (cgroupfs driver, runtime unknown) and unknown: containerd, cri-o,
+  docker, runc in that order, and the first that knows the id says the runtime.
+
+Every lookup is bounded: sockets and the podman child process get ``timeout``
+seconds each (at most two such calls per lookup), local files are small and
+read with size caps. No error leaves ``metadata()``: a failing source is logged
+once at debug level and the next one is tried; with none left the result is
+empty ``Metadata`` (the caller keeps the id only). Names and labels are
+untrusted data: they are bounded in size and never interpreted.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cgroups import CgroupLayout
+
+log = logging.getLogger(__name__)
+
+MAX_LABELS = 256
+MAX_KEY = 256  # characters
+MAX_VALUE = 4096  # characters
+MAX_NAME = 256  # characters
+MAX_RESPONSE = 8 << 20  # bytes read from a socket or a child process
+MAX_STATE_FILE = 8 << 20  # bytes read from one state/config file
+
+POD_NAME = "io.kubernetes.pod.name"
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+POD_UID = "io.kubernetes.pod.uid"
+K8S_CONTAINER_NAME = "io.kubernetes.container.name"
+
+# containerd's CRI plugin annotates the OCI spec with these (pkg/cri/annotations).
+_CRI_CONTAINERD = {
+    "io.kubernetes.cri.sandbox-name": POD_NAME,
+    "io.kubernetes.cri.sandbox-namespace": POD_NAMESPACE,
+    "io.kubernetes.cri.sandbox-uid": POD_UID,
+    "io.kubernetes.cri.container-name": K8S_CONTAINER_NAME,
+}
+
+
+@dataclass(slots=True)
+class Metadata:
+    """What a runtime told us about one container. Produced by ``RuntimeClient``.
+
+    Empty strings mean unknown. ``runtime`` is set when the source pins down a
+    runtime the cgroup path left open (``kubernetes``/``unknown`` paths).
+    """
+
+    name: str = ""
+    image: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    runtime: str = ""
+    pod_name: str = ""
+    pod_namespace: str = ""
+    pod_uid: str = ""
+    source: str = ""  # which source answered, e.g. "podman-cli"; "" for none
+
+    @property
+    def found(self) -> bool:
+        return bool(self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class RuncState:
+    """One runc container from ``RUNC_ROOT/ID/state.json``."""
+
+    id: str
+    init_pid: int
+    bundle: str
+    labels: dict[str, str]
+    cgroup_paths: frozenset[str]  # hierarchy paths of its cgroups (v2 and each v1)
+
+
+# --- untrusted data --------------------------------------------------------------
+
+
+def _text(value: Any, limit: int) -> str:
+    """``value`` as a string of at most ``limit`` characters ("" for non-strings)."""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)[:limit]
+    return ""
+
+
+def clean_labels(raw: Any) -> dict[str, str]:
+    """A bounded str -> str copy of a labels mapping from a runtime.
+
+    Non-string keys and values that are not strings or numbers are dropped;
+    at most ``MAX_LABELS`` labels, keys and values truncated.
+    """
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        if len(out) >= MAX_LABELS:
+            break
+        if not isinstance(k, str) or not k:
+            continue
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
+            out[k[:MAX_KEY]] = _text(v, MAX_VALUE)
+    return out
+
+
+def _labels_from_kv_list(items: Any) -> dict[str, str]:
+    """runc keeps labels as ``["key=value", ...]``."""
+    if not isinstance(items, list):
+        return {}
+    pairs = {}
+    for it in items:
+        if isinstance(it, str) and "=" in it:
+            k, v = it.split("=", 1)
+            pairs[k] = v
+    return clean_labels(pairs)
+
+
+def _with_pod_fields(md: Metadata) -> Metadata:
+    """Fill pod name/namespace/uid from the standard Kubernetes labels."""
+    md.pod_name = md.pod_name or md.labels.get(POD_NAME, "")
+    md.pod_namespace = md.pod_namespace or md.labels.get(POD_NAMESPACE, "")
+    md.pod_uid = md.pod_uid or md.labels.get(POD_UID, "")
+    if not md.name:
+        md.name = md.labels.get(K8S_CONTAINER_NAME, "")
+    return md
+
+
+# --- parsers of runtime documents (pure; unit-tested with fixtures) -------------------
+
+
+def parse_docker_inspect(doc: Any, source: str) -> Metadata:
+    """Metadata from a Docker Engine ``/containers/ID/json`` document (also
+    podman's compatible API, and docker's on-disk ``config.v2.json``)."""
+    if not isinstance(doc, dict):
+        return Metadata()
+    cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
+    md = Metadata(
+        name=_text(doc.get("Name"), MAX_NAME).lstrip("/"),
+        image=_text(cfg.get("Image"), MAX_NAME),
+        labels=clean_labels(cfg.get("Labels")),
+        source=source,
+    )
+    return _with_pod_fields(md)
+
+
+def parse_podman_inspect(doc: Any, source: str = "podman-cli") -> Metadata:
+    """Metadata from ``podman container inspect --format json`` output (a list
+    of one object) or from one object of it."""
+    if isinstance(doc, list):
+        doc = doc[0] if doc else None
+    if not isinstance(doc, dict):
+        return Metadata()
+    cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
+    md = Metadata(
+        name=_text(doc.get("Name"), MAX_NAME),
+        image=_text(doc.get("ImageName"), MAX_NAME) or _text(cfg.get("Image"), MAX_NAME),
+        labels=clean_labels(cfg.get("Labels")),
+        source=source,
+    )
+    return _with_pod_fields(md)
+
+
+def parse_storage_containers(doc: Any, container_id: str) -> Metadata:
+    """Metadata from containers-storage's ``overlay-containers/containers.json``."""
+    if not isinstance(doc, list):
+        return Metadata()
+    for c in doc:
+        if not isinstance(c, dict) or c.get("id") != container_id:
+            continue
+        names = c.get("names")
+        name = _text(names[0], MAX_NAME) if isinstance(names, list) and names else ""
+        image = ""
+        try:
+            extra = json.loads(c.get("metadata") or "{}")
+        except (TypeError, ValueError):
+            extra = {}
+        if isinstance(extra, dict):
+            image = _text(extra.get("image-name"), MAX_NAME)
+            name = name or _text(extra.get("name"), MAX_NAME)
+        return Metadata(name=name, image=image, source="containers-storage")
+    return Metadata()
+
+
+def parse_oci_config(doc: Any, runtime: str) -> Metadata:
+    """Metadata from the annotations of an OCI runtime spec (``config.json``),
+    as containerd's CRI plugin and CRI-O write them."""
+    if not isinstance(doc, dict):
+        return Metadata()
+    ann = clean_labels(doc.get("annotations"))
+    labels: dict[str, str] = {}
+    if runtime == "cri-o":
+        try:
+            crio_labels = json.loads(ann.get("io.kubernetes.cri-o.Labels", "{}"))
+        except ValueError:
+            crio_labels = {}
+        labels = clean_labels(crio_labels)
+        for k in (POD_NAME, POD_NAMESPACE, POD_UID, K8S_CONTAINER_NAME):
+            if k in ann:
+                labels.setdefault(k, ann[k])
+        image = ann.get("io.kubernetes.cri-o.ImageName", "")
+    else:
+        for src, dst in _CRI_CONTAINERD.items():
+            if src in ann:
+                labels[dst] = ann[src]
+        image = ann.get("io.kubernetes.cri.image-name", "")
+    md = Metadata(image=image, labels=labels, runtime=runtime, source=f"{runtime}-config")
+    return _with_pod_fields(md)
+
+
+def parse_runc_state(doc: Any, mountpoints: Iterable[tuple[str, str]] = ()) -> RuncState | None:
+    """A ``RuncState`` from runc's ``state.json``.
+
+    ``mountpoints`` are (mountpoint, hierarchy root) pairs used to turn the
+    absolute directories in ``cgroup_paths`` into hierarchy paths.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+        return None
+    cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    labels = _labels_from_kv_list(cfg.get("labels"))
+    paths: set[str] = set()
+    mps = sorted(mountpoints, key=lambda m: len(m[0]), reverse=True)
+    cg_paths = doc.get("cgroup_paths")
+    if isinstance(cg_paths, dict):
+        for d in cg_paths.values():
+            if not isinstance(d, str):
+                continue
+            for mp, root in mps:
+                if d == mp or d.startswith(mp.rstrip("/") + "/"):
+                    rel = d[len(mp.rstrip("/")) :].strip("/")
+                    base = root.rstrip("/")
+                    paths.add(f"{base}/{rel}" if rel else (base or "/"))
+                    break
+    cgroups = cfg.get("cgroups") if isinstance(cfg.get("cgroups"), dict) else {}
+    if isinstance(cgroups.get("path"), str) and cgroups["path"].startswith("/"):
+        paths.add(cgroups["path"].rstrip("/") or "/")
+    elif not paths and isinstance(cgroups.get("name"), str) and cgroups["name"]:
+        # runc's cgroupfs default when the spec has no cgroupsPath: /<parent>/<name>
+        parent = cgroups.get("parent") if isinstance(cgroups.get("parent"), str) else ""
+        paths.add("/" + "/".join(p.strip("/") for p in (parent, cgroups["name"]) if p.strip("/")))
+    pid = doc.get("init_process_pid")
+    return RuncState(
+        id=doc["id"][:MAX_NAME],
+        init_pid=pid if isinstance(pid, int) else 0,
+        bundle=labels.get("bundle", ""),
+        labels=labels,
+        cgroup_paths=frozenset(paths),
+    )
+
+
+def runc_metadata(state: RuncState) -> Metadata:
+    """Metadata from runc's state: runc keeps the bundle's OCI annotations as
+    labels. Containers that podman, CRI-O or containerd created through runc are
+    recognised by their annotations; for a plain runc container the id is its
+    name and the annotations are its labels."""
+    ann = state.labels
+    if ann.get("io.container.manager") == "libpod":
+        md = Metadata(name="", labels={}, runtime="podman")
+    elif any(k.startswith("io.kubernetes.cri-o.") for k in ann):
+        md = parse_oci_config({"annotations": ann}, "cri-o")
+    elif any(k.startswith("io.kubernetes.cri.") for k in ann):
+        md = parse_oci_config({"annotations": ann}, "containerd")
+    else:
+        md = Metadata(
+            name=state.id,
+            image=ann.get("org.opencontainers.image.ref.name", ""),
+            labels=dict(ann),
+            runtime="runc",
+        )
+    md.source = "runc-state"
+    return _with_pod_fields(md)
+
+
+# --- transport -----------------------------------------------------------------
+
+
+class _BytesSocket:
+    """Just enough of a socket for ``http.client.HTTPResponse`` to parse bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BytesIO:
+        return io.BytesIO(self._data)
+
+
+def unix_http_get(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """``GET path`` over the unix socket ``socket_path``: (status, body).
+
+    The whole exchange, connect to last byte, takes at most ``timeout`` seconds
+    (a server that trickles bytes cannot stretch it) and at most
+    ``MAX_RESPONSE`` bytes. HTTP/1.0, so the server closes after the response.
+    Raises ``OSError`` (``TimeoutError`` included) or ``http.client.HTTPException``.
+    """
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(socket_path)
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode("ascii"))
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{socket_path}: no complete response in {timeout}s")
+            s.settimeout(left)
+            b = s.recv(65536)
+            if not b:
+                break
+            size += len(b)
+            if size > MAX_RESPONSE:
+                raise OSError(f"{socket_path}: response larger than {MAX_RESPONSE} bytes")
+            chunks.append(b)
+    resp = http.client.HTTPResponse(_BytesSocket(b"".join(chunks)))  # type: ignore[arg-type]
+    resp.begin()
+    return resp.status, resp.read()
+
+
+def run_bounded(argv: list[str], timeout: float) -> tuple[int, bytes, bytes]:
+    """Run ``argv``: (exit code, stdout, stderr), in at most ``timeout`` seconds.
+
+    The child runs in its own session and on timeout its whole process group is
+    killed, so helpers it forked cannot hold the pipes open. Raises
+    ``subprocess.TimeoutExpired`` or ``OSError``.
+    """
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.communicate()
+            raise
+        return p.returncode, out, err
+
+
+def _read_json(path: str) -> Any:
+    """The JSON document in file ``path`` (at most ``MAX_STATE_FILE`` bytes).
+
+    Raises ``OSError`` or ``ValueError``.
+    """
+    with open(path, "rb") as f:
+        data = f.read(MAX_STATE_FILE + 1)
+    if len(data) > MAX_STATE_FILE:
+        raise ValueError(f"{path}: larger than {MAX_STATE_FILE} bytes")
+    return json.loads(data)
+
+
+# --- the facade ---------------------------------------------------------------------
+
+
+class RuntimeClient:
+    """Asks the container runtimes of this host about containers.
+
+    All locations are parameters (for fixture trees in tests, and for running
+    in a container with the host's directories mounted elsewhere).
+    ``timeout`` (seconds) bounds each socket request and each podman child.
+    ``podman_bin=None`` disables the podman CLI (e.g. to avoid tracing it).
+    Thread-safe.
+    """
+
+    def __init__(
+        self,
+        *,
+        runc_root: str | Iterable[str] = "/run/runc",
+        docker_socket: str = "/var/run/docker.sock",
+        docker_root: str = "/var/lib/docker",
+        podman_socket: str = "/run/podman/podman.sock",
+        podman_bin: str | None = "podman",
+        containers_storage: str = "/var/lib/containers/storage",
+        containers_run: str = "/run/containers/storage",
+        containerd_tasks: str = "/run/containerd/io.containerd.runtime.v2.task",
+        layout: CgroupLayout | None = None,
+        timeout: float = 2.0,
+    ) -> None:
+        self.runc_roots = (runc_root,) if isinstance(runc_root, str) else tuple(runc_root)
+        self.docker_socket = docker_socket
+        self.docker_root = docker_root
+        self.podman_socket = podman_socket
+        self.podman_bin = podman_bin
+        self.containers_storage = containers_storage
+        self.containers_run = containers_run
+        self.containerd_tasks = containerd_tasks
+        self.timeout = timeout
+        self._mountpoints = tuple((m.mountpoint, m.root) for m in (layout.mounts if layout else ()))
+        self._lock = threading.Lock()
+        self._logged: set[str] = set()
+        # runc root -> (its directory's mtime in ns, states by container id). A
+        # root is re-read only when its listing changed (container added/removed).
+        self._runc: dict[str, tuple[int, dict[str, RuncState]]] = {}
+
+    # --- logging -----------------------------------------------------------
+
+    def _log_once(self, key: str, msg: str, *args: Any, level: int = logging.DEBUG) -> None:
+        """Log ``msg`` the first time ``key`` is seen; runtimes fail the same way
+        for every container, and a trace must not drown in the same line."""
+        with self._lock:
+            if key in self._logged:
+                return
+            self._logged.add(key)
+        log.log(level, msg, *args, exc_info=level > logging.DEBUG)
+
+    # --- runc --------------------------------------------------------------
+
+    def _refresh_runc(self) -> None:
+        """Re-read the runc roots whose directory listing changed since last time."""
+        for root in self.runc_roots:
+            try:
+                mtime = os.stat(root).st_mtime_ns
+            except OSError:
+                mtime = -1  # no such root: no runc containers there
+            with self._lock:
+                if root in self._runc and self._runc[root][0] == mtime:
+                    continue
+            states: dict[str, RuncState] = {}
+            complete = True
+            names: list[str] = []
+            if mtime != -1:
+                try:
+                    names = os.listdir(root)
+                except OSError as e:
+                    self._log_once(f"runc-list:{root}", "cannot list %s: %s", root, e)
+            for name in names:
+                try:
+                    doc = _read_json(os.path.join(root, name, "state.json"))
+                except (OSError, ValueError) as e:
+                    # A container being created (runc writes state.json after its
+                    # init already runs) or deleted right now: normal. Read the
+                    # root again next time, its listing may not change again.
+                    complete = False
+                    self._log_once(
+                        f"runc-state:{root}/{name}", "runc state %s/%s: %s", root, name, e
+                    )
+                    continue
+                st = parse_runc_state(doc, self._mountpoints)
+                if st is not None:
+                    states[st.id] = st
+            with self._lock:
+                self._runc[root] = (mtime if complete else -2, states)
+
+    def runc_states(self) -> list[RuncState]:
+        """The runc containers under the runc roots now."""
+        self._refresh_runc()
+        with self._lock:
+            return [st for _, states in self._runc.values() for st in states.values()]
+
+    def runc_for_cgroup(self, cgroup_path: str) -> RuncState | None:
+        """The runc container whose cgroup is ``cgroup_path`` or an ancestor of it."""
+        best: tuple[int, RuncState] | None = None
+        for st in self.runc_states():
+            for p in st.cgroup_paths:
+                if p == "/":
+                    continue
+                if cgroup_path == p or cgroup_path.startswith(p + "/"):
+                    if best is None or len(p) > best[0]:
+                        best = (len(p), st)
+        return best[1] if best else None
+
+    def runc_state(self, container_id: str) -> RuncState | None:
+        """The runc state of ``container_id`` under any runc root, if any."""
+        for st in self.runc_states():
+            if st.id == container_id:
+                return st
+        return None
+
+    # --- sources -------------------------------------------------------------
+
+    def _api_inspect(self, sock: str, container_id: str, source: str) -> Metadata:
+        if not os.path.exists(sock):
+            return Metadata()
+        try:
+            status, body = unix_http_get(sock, f"/containers/{container_id}/json", self.timeout)
+            if status != 200:
+                self._log_once(
+                    f"{source}:{status}", "%s: HTTP %d for %s", sock, status, container_id
+                )
+                return Metadata()
+            return parse_docker_inspect(json.loads(body), source)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            self._log_once(f"{source}:{type(e).__name__}", "%s: %s", sock, e)
+            return Metadata()
+
+    def _podman_cli(self, container_id: str) -> Metadata:
+        if not self.podman_bin:
+            return Metadata()
+        exe = shutil.which(self.podman_bin)
+        if exe is None:
+            return Metadata()
+        try:
+            rc, out, err = run_bounded(
+                [exe, "container", "inspect", "--format", "json", "--", container_id],
+                self.timeout,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            self._log_once(f"podman-cli:{type(e).__name__}", "podman inspect: %s", e)
+            return Metadata()
+        if rc != 0 or len(out) > MAX_RESPONSE:
+            self._log_once(
+                f"podman-cli:rc{rc}", "podman inspect %s: rc %d: %r", container_id, rc, err[:200]
+            )
+            return Metadata()
+        try:
+            return parse_podman_inspect(json.loads(out))
+        except ValueError as e:
+            self._log_once("podman-cli:json", "podman inspect output: %s", e)
+            return Metadata()
+
+    def _file_source(self, path: str, parse: Callable[[Any], Metadata], key: str) -> Metadata:
+        try:
+            doc = _read_json(path)
+        except FileNotFoundError:
+            return Metadata()
+        except (OSError, ValueError) as e:
+            self._log_once(f"{key}:{type(e).__name__}", "%s: %s", path, e)
+            return Metadata()
+        return parse(doc)
+
+    def _podman_storage(self, container_id: str) -> Metadata:
+        path = os.path.join(self.containers_storage, "overlay-containers", "containers.json")
+        return self._file_source(
+            path, lambda d: parse_storage_containers(d, container_id), "containers-storage"
+        )
+
+    def _docker_config(self, container_id: str) -> Metadata:
+        path = os.path.join(self.docker_root, "containers", container_id, "config.v2.json")
+        return self._file_source(
+            path, lambda d: parse_docker_inspect(d, "docker-config"), "docker-config"
+        )
+
+    def _containerd_config(self, container_id: str) -> Metadata:
+        try:
+            namespaces = os.listdir(self.containerd_tasks)
+        except OSError:
+            return Metadata()
+        for ns in namespaces:
+            path = os.path.join(self.containerd_tasks, ns, container_id, "config.json")
+            md = self._file_source(
+                path, lambda d: parse_oci_config(d, "containerd"), "containerd-config"
+            )
+            if md.found:
+                return md
+        return Metadata()
+
+    def _crio_config(self, container_id: str) -> Metadata:
+        for base in (self.containers_run, self.containers_storage):
+            path = os.path.join(base, "overlay-containers", container_id, "userdata", "config.json")
+            md = self._file_source(path, lambda d: parse_oci_config(d, "cri-o"), "crio-config")
+            # podman writes the same file; only CRI-O's carries its annotations
+            if md.found and any(k.startswith("io.kubernetes.") for k in md.labels):
+                return md
+        return Metadata()
+
+    def _runc_source(self, container_id: str) -> Metadata:
+        st = self.runc_state(container_id)
+        return runc_metadata(st) if st else Metadata()
+
+    def _docker(self, container_id: str) -> Metadata:
+        md = self._api_inspect(self.docker_socket, container_id, "docker-api")
+        return md if md.found else self._docker_config(container_id)
+
+    def _podman(self, container_id: str) -> Metadata:
+        for source in (
+            lambda: self._api_inspect(self.podman_socket, container_id, "podman-api"),
+            lambda: self._podman_cli(container_id),
+            lambda: self._podman_storage(container_id),
+        ):
+            md = source()
+            if md.found:
+                return md
+        return Metadata()
+
+    def metadata(self, runtime: str, container_id: str) -> Metadata:
+        """What the runtime knows about ``container_id``; empty ``Metadata`` if
+        nothing answers. Never raises (see the module docstring for bounds)."""
+        chains: dict[str, tuple[tuple[str, Callable[[str], Metadata]], ...]] = {
+            "podman": (("podman", self._podman),),
+            "docker": (("docker", self._docker),),
+            "containerd": (("containerd", self._containerd_config),),
+            "cri-o": (("cri-o", self._crio_config), ("cri-o", self._runc_source)),
+            "runc": (("runc", self._runc_source),),
+        }
+        ambiguous = (
+            ("containerd", self._containerd_config),
+            ("cri-o", self._crio_config),
+            ("docker", self._docker),
+            ("runc", self._runc_source),
+        )
+        if runtime in chains:
+            chain = chains[runtime]
+        elif runtime in ("kubernetes", "unknown"):
+            chain = ambiguous
+        else:
+            return Metadata()
+        for rt, fn in chain:
+            try:
+                md = fn(container_id)
+            except Exception as e:  # noqa: BLE001 - a parser bug must not kill the resolver
+                self._log_once(
+                    f"bug:{rt}",
+                    "metadata lookup %s %s failed: %r",
+                    rt,
+                    container_id,
+                    e,
+                    level=logging.WARNING,
+                )
+                continue
+            if md.found:
+                if runtime in chains:
+                    md.runtime = runtime  # the cgroup path already said which runtime
+                else:
+                    md.runtime = md.runtime or rt
+                return md
+        return Metadata()
