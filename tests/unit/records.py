@@ -7,7 +7,6 @@ import struct
 from typing import Any
 
 import numpy as np
-
 from cdig.probes import layout
 from cdig.probes.syscalls import table
 

@@ -42,7 +42,8 @@ def test_bad_options(capsys, monkeypatch, argv, needle):
 def test_live_trace_without_root_says_so(capsys, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     code, _, err = run(capsys, "trace", "evt.type=open")
-    assert code == cli.EXIT_ERROR and err.strip() == "cdig: live tracing needs root (BPF); run with sudo"
+    assert code == cli.EXIT_ERROR
+    assert err.strip() == "cdig: live tracing needs root (BPF); run with sudo"
 
 
 def test_field_list(capsys):

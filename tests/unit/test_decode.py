@@ -2,11 +2,9 @@
 
 import numpy as np
 import pytest
-
 from cdig.collector.decode import Decoder, RawBatch, clone_flags, open_flags, sockaddr
 from cdig.collector.events import EventKind
 from cdig.probes import layout
-
 from records import T, ext, record, sockaddr_in, sockaddr_in6
 
 EMPTY_EV = np.zeros(0, dtype=layout.RECORD)
