@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-x", "--failed", action="store_true", help="only failed syscalls")
     t.add_argument("-l", "--list", action="store_true", help="list the fields and exit")
     t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
-                   help="size of each kernel ring buffer (power of two, default 32)")
+                   help="kernel ring buffer size (power of two, default 32; the ring for "
+                        "records with strings gets twice that)")
     t.set_defaults(func=cmd_trace)
 
     d = sub.add_parser("doctor", help="check that this host can run cdig, and say how to fix it")

@@ -29,6 +29,9 @@ def _compile(text: str):  # -> Filter
         raise CliError(e.format().removeprefix("cdig: "), EXIT_USAGE) from None
 
 
+# Longest start-up wait for the runtimes to name the running containers.
+METADATA_WAIT_S = 3.0
+
 # sysdig's -pk: the pod instead of the container name
 K8S_FORMAT = (
     "*%evt.num %evt.outputtime %evt.cpu %k8s.pod.name (%container.id) "
@@ -129,13 +132,17 @@ def run_trace(args: argparse.Namespace) -> int:
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.decode import Decoder
     from cdig.collector.pipeline import Pipeline
+    from cdig.collector.prefilter import build_prefilter
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
     from cdig.probes.loader import ProbeConfig, ProbeError
 
     resolver = ContainerResolver.for_host()
+    # Look up names, images and pod labels of the containers already running
+    # (on the resolver's thread) while the probe compiles; waited for below.
+    resolver.scan()
     kf = kernel_filter(flt, resolver, args.container)
-    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=mb << 20, filter=kf))
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf))
     state = State(container_of=resolver.resolve)
     predicate = flt.match if flt.expr is not None else None
     if args.container:
@@ -183,6 +190,10 @@ def run_trace(args: argparse.Namespace) -> int:
         except ProbeError as e:
             raise CliError(str(e)) from None
         state.seed()
+        # Events of containers that ran before the trace must show their names
+        # and pod labels from the first event on: filters such as
+        # k8s.pod.name=web-0 match nothing until the metadata has landed.
+        resolver.wait_for_metadata(METADATA_WAIT_S)
         # Millions of short-lived Event objects: the cyclic GC's young-generation
         # passes cost more than the work; the objects form no cycles.
         gc.freeze()
@@ -191,7 +202,10 @@ def run_trace(args: argparse.Namespace) -> int:
         sys.setswitchinterval(0.001)
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
-        pipe = Pipeline(source, Decoder(), state, predicate, [sink], on_batch=flush)
+        decoder = Decoder()
+        prefilter = build_prefilter(flt, decoder.table)
+        pipe = Pipeline(source, decoder, state, predicate, [sink], on_batch=flush,
+                        prefilter=prefilter)
         try:
             pipe.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
@@ -203,7 +217,7 @@ def run_trace(args: argparse.Namespace) -> int:
         lost = ""
         if interrupted and source.backlog_bytes():
             lost = f", {source.backlog_bytes()} bytes read but not shown (interrupted)"
-        print(f"cdig: {c.matched} events shown, {c.events} seen, {dropped} dropped"
+        print(f"cdig: {c.matched} events shown, {c.records} seen, {dropped} dropped"
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
                  f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)

@@ -192,22 +192,41 @@ class Decoder:
         self._comms: dict[bytes, str] = {}
         self._plain: dict[int, Callable[[list[int]], dict[str, Any]]] = {}
 
-    def decode(self, batch: RawBatch) -> Iterator[Event]:
+    def decode(self, batch: RawBatch,
+               keep: tuple[np.ndarray, np.ndarray] | None = None) -> Iterator[Event]:
+        """Events of ``batch`` in timestamp order.
+
+        ``keep`` (masks over the plain and ext records, from a prefilter) skips
+        records without decoding them; they still count in ``evt.num``, so the
+        numbering is the same with or without a prefilter.
+        """
         ev, ext = batch.events, batch.ext
         n_small = len(ev)
+        n_total = n_small + len(ext)
+        if not n_total:
+            return
         if n_small and len(ext):
             base = np.concatenate([ev, ext["ev"]])
             order = np.argsort(base["ts_ns"], kind="stable")
+        else:
+            base = ev if n_small else ext["ev"]
+            order = None
+        if keep is not None:
+            kept = np.concatenate(keep) if n_small and len(ext) else keep[0 if n_small else 1]
+            if order is not None:
+                kept = kept[order]
+            pos = np.flatnonzero(kept)
+            order = pos if order is None else order[pos]
+        else:
+            pos = None
+        if order is not None:
             base = base[order]
             src_l = order.tolist()
-        elif n_small:
-            base = ev
-            src_l = range(n_small)
-        elif len(ext):
-            base = ext["ev"]
-            src_l = range(len(ext))
         else:
-            return
+            src_l = range(n_total)
+        nums = (pos + (self.num + 1)).tolist() if pos is not None else \
+            range(self.num + 1, self.num + 1 + n_total)
+        self.num += n_total
         if len(ext):
             xlen1 = ext["len1"].tolist()
             xlen2 = ext["len2"].tolist()
@@ -219,13 +238,12 @@ class Decoder:
         by_nr = self.table.by_nr
         comms = self._comms
         kinds = _KINDS
-        num = self.num
         plain = self._plain
         SYSCALL, ENTER = EventKind.SYSCALL, EventKind.SYSCALL_ENTER
         ts_l = (base["ts_ns"] + np.uint64(offset)).tolist() if offset >= 0 else \
             [t + offset for t in base["ts_ns"].tolist()]
-        for (src, ts, lat, cg, ret, raw_args, pid, tid, uid, gid, nr, kind, flags, cpu,
-             comm_b) in zip(src_l, ts_l, base["latency_ns"].tolist(),
+        for (num, src, ts, lat, cg, ret, raw_args, pid, tid, uid, gid, nr, kind, flags, cpu,
+             comm_b) in zip(nums, src_l, ts_l, base["latency_ns"].tolist(),
                             base["cgroup_id"].tolist(), base["ret"].tolist(),
                             base["args"].tolist(), base["pid"].tolist(), base["tid"].tolist(),
                             base["uid"].tolist(), base["gid"].tolist(), base["nr"].tolist(),
@@ -236,7 +254,6 @@ class Decoder:
                 comm = comms[comm_b] = comm_b.decode("utf-8", "backslashreplace")
                 if len(comms) > 4096:
                     comms.clear()
-            num += 1
             x = src - n_small
             ekind = kinds[kind]
             if ekind is SYSCALL or ekind is ENTER:
@@ -284,4 +301,3 @@ class Decoder:
                 typ, args = "procexit", {}
             yield Event(num, ts, cpu, ekind, typ, ">", 0, 0, pid, tid, uid, gid, comm, cg,
                         -1, args)
-        self.num = num

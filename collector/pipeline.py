@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .decode import Decoder
 from .events import Event
+from .prefilter import Prefilter
 from .sources import EventSource
 from .state import State
 
@@ -23,7 +24,8 @@ Predicate = Callable[[Event], bool]
 class Counters:
     """What the pipeline saw: ``events`` decoded, ``matched`` the filter."""
 
-    events: int = 0
+    records: int = 0  # raw records received from the source
+    events: int = 0  # decoded (not skipped by the prefilter)
     matched: int = 0
     batches: int = 0
     first_event_at: float | None = None  # time.monotonic() of the first matched event
@@ -32,13 +34,15 @@ class Counters:
 class Pipeline:
     def __init__(self, source: EventSource, decoder: Decoder, state: State,
                  predicate: Predicate | None, sinks: list[Sink],
-                 on_batch: Callable[[], None] | None = None) -> None:
+                 on_batch: Callable[[], None] | None = None,
+                 prefilter: Prefilter | None = None) -> None:
         self.source = source
         self.decoder = decoder
         self.state = state
         self.predicate = predicate
         self.sinks = sinks
         self.on_batch = on_batch
+        self.prefilter = prefilter
         self.counters = Counters()
 
     def run(self, max_events: int | None = None, duration_s: float | None = None) -> Counters:
@@ -51,7 +55,9 @@ class Pipeline:
         done = False
         for batch in self.source.batches():
             c.batches += 1
-            for ev in self.decoder.decode(batch):
+            c.records += len(batch)
+            keep = self.prefilter(batch) if self.prefilter is not None and len(batch) else None
+            for ev in self.decoder.decode(batch, keep):
                 c.events += 1
                 update(ev)
                 if pred is not None and not pred(ev):

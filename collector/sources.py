@@ -47,8 +47,9 @@ class LiveSource:
     """
 
     def __init__(self, config: ProbeConfig | None = None, tick_s: float = 0.1,
-                 max_backlog_bytes: int = 1 << 30) -> None:
+                 max_backlog_bytes: int = 1 << 30, max_drain: int = 16384) -> None:
         self.probe = SyscallProbe(config)
+        self.max_drain = max_drain
         self.tick_s = tick_s
         self.max_backlog = max_backlog_bytes
         self._stop = threading.Event()
@@ -76,8 +77,11 @@ class LiveSource:
                 if self._backlog_bytes > self.max_backlog and not stopping:
                     time.sleep(0.01)  # let the consumer catch up; the kernel counts drops
                     continue
-                a = small.drain()
-                b = ext.drain()
+                # bounded drains: the consumer converts each batch to Python
+                # objects while holding the GIL; small batches keep those holds
+                # short, so this thread gets back to the rings in time
+                a = small.drain(self.max_drain)
+                b = ext.drain(self.max_drain // 4)
                 n = len(a) + len(b)
                 if n:
                     batch = RawBatch(a["rec"] if len(a) else empty_small,

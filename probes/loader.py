@@ -42,7 +42,7 @@ class ProbeConfig:
     """Sizes of the kernel-side buffers, in bytes (ring sizes: powers of two)."""
 
     events_bytes: int = 32 << 20
-    ext_bytes: int = 32 << 20
+    ext_bytes: int = 64 << 20  # 904-byte records: ~74k of them
     inflight_max: int = 65536
     filter: KernelFilter = field(default_factory=KernelFilter)
 

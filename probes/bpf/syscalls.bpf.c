@@ -35,6 +35,7 @@ struct inflight {
     __u16 lport;   /* set by inet_sock_set_state during connect */
     __u16 lfamily;
     __u8 laddr[16];
+    __u64 sk;      /* the connecting socket's address (a key, never read) */
 };
 BPF_HASH(inflight, __u32, struct inflight, INFLIGHT_MAX);
 
@@ -284,22 +285,52 @@ out:
     return 0;
 }
 
-/* The local address of a TCP connect is chosen inside connect(2); this
- * tracepoint fires in the connecting thread's context with it. */
+/* The local address of a TCP connect is chosen inside connect(2). The
+ * SYN_SENT transition fires in the connecting thread with the source address,
+ * but before the kernel picks the ephemeral source port (tcp_v4_connect sets
+ * SYN_SENT, then inet_hash_connect), so sport is 0 there unless the socket
+ * was bound. The port is known when the socket leaves SYN_SENT (established,
+ * or closed on failure), which may run in softirq context on any task:
+ * `connecting` maps the socket (its address, used only as a key) to the
+ * connecting thread until then. */
+BPF_HASH(connecting, __u64, __u32, 4096);
+
+/* the local end as the tracepoint reports it, into the in-flight connect */
+#define SET_LOCAL(f, args)                                       \
+    do {                                                         \
+        (f)->lport = (args)->sport;                              \
+        (f)->lfamily = (args)->family;                           \
+        if ((args)->family == 2)                                 \
+            __builtin_memcpy((f)->laddr, (args)->saddr, 4);      \
+        else                                                     \
+            __builtin_memcpy((f)->laddr, (args)->saddr_v6, 16);  \
+    } while (0)
+
 TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
-    if (args->newstate != TCP_SYN_SENT)
+    __u64 sk = (__u64)args->skaddr;
+    if (args->newstate == TCP_SYN_SENT) {
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+        struct inflight *f = inflight.lookup(&tid);
+        if (!f || f->nr != NR_CONNECT)
+            return 0;
+        SET_LOCAL(f, args);
+        f->sk = sk;
+        if (!args->sport)
+            connecting.update(&sk, &tid);
         return 0;
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    }
+    if (args->oldstate != TCP_SYN_SENT)
+        return 0;
+    __u32 *tidp = connecting.lookup(&sk);
+    if (!tidp)
+        return 0;
+    __u32 tid = *tidp;
+    connecting.delete(&sk);
     struct inflight *f = inflight.lookup(&tid);
-    if (!f || f->nr != NR_CONNECT)
-        return 0;
-    f->lport = args->sport;
-    f->lfamily = args->family;
-    if (args->family == 2)
-        __builtin_memcpy(f->laddr, args->saddr, 4);
-    else
-        __builtin_memcpy(f->laddr, args->saddr_v6, 16);
+    /* still inside that connect (a non-blocking one has returned by now) */
+    if (f && f->nr == NR_CONNECT && f->sk == sk && args->sport)
+        SET_LOCAL(f, args);
     return 0;
 }
 
