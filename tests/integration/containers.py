@@ -1,0 +1,998 @@
+"""Real-container harness for cdig's integration tests.
+
+Everything here drives the real tools (gcc, podman, runc) with subprocess; the
+pytest fixtures in ``conftest.py`` are thin wrappers around these classes.
+
+The central idea: a container starts *idle*, blocked on a gate, so a tracer can
+be attached before the measured work begins::
+
+    c = podman_container(Workload().write(100), labels={...})   # running, blocked
+    tracer.start()
+    c.go()                     # release the gate
+    assert c.wait(10) == 0     # exit code
+    tracer.stop()
+
+The workload is ``cdigwork`` (``workload.c``), a libc-free static program whose
+syscall sequence is a pure function of its argv (see :class:`Workload`), so the
+exact number of each syscall a tracer must see is known in advance.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+WORKLOAD_SRC = HERE / "workload.c"
+WORKLOAD_NAME = "cdigwork"  # the comm of the workload process
+CONTAINER_WORKLOAD = "/bin/" + WORKLOAD_NAME  # its path inside the test rootfs
+CONTAINER_GATE_DIR = "/cdig-gate"  # bind mount of the host gate dir
+CONTAINER_GATE = CONTAINER_GATE_DIR + "/go"  # the gate FIFO inside containers
+#: a line for shell-script workloads: blocks until .go() (one byte per gate)
+SHELL_GATE = f"{CONTAINER_WORKLOAD} gate {CONTAINER_GATE}"
+
+PODMAN_IMAGE = "localhost/cdig-bb:test"
+NAME_PREFIX = "cdigt-"
+OWNER_LABEL = "cdig.test.owner"
+HASH_LABEL = "cdig.test.rootfs-hash"
+GCC_FLAGS = [
+    "-static",
+    "-nostdlib",
+    "-no-pie",
+    "-ffreestanding",
+    "-fno-builtin",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-O2",
+    "-Wall",
+]
+ROOTFS_LAYOUT_VERSION = "1"  # bump when build_rootfs() changes what it writes
+# podman's default ulimits need CAP_SYS_RESOURCE, which this machine lacks
+PODMAN_RUN_BASE = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+_counter = itertools.count(1)
+
+
+# --------------------------------------------------------------------------
+# capabilities
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+def _which(tool: str) -> str | None:
+    return None if shutil.which(tool) else f"`{tool}` not found on PATH"
+
+
+def _check_root() -> str | None:
+    return None if os.geteuid() == 0 else f"not root (euid {os.geteuid()})"
+
+
+def _check_bpf() -> str | None:
+    if os.geteuid() != 0:
+        return "BPF needs root"
+    # BPF_MAP_CREATE of a 1-entry array map: the smallest real use of bpf(2)
+    attr = (ctypes.c_uint32 * 32)()
+    attr[0], attr[1], attr[2], attr[3] = 2, 4, 4, 1  # ARRAY, key 4, value 4, 1 entry
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(321, 0, ctypes.byref(attr), ctypes.sizeof(attr))
+    if fd < 0:
+        e = ctypes.get_errno()
+        return f"bpf(BPF_MAP_CREATE) failed: {errno.errorcode.get(e, e)}"
+    os.close(fd)
+    return None
+
+
+def _check_bcc() -> str | None:
+    try:
+        import bcc  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - any import failure means "no bcc"
+        return f"python module bcc not importable ({e.__class__.__name__}: {e})"
+    return None
+
+
+def _check_tracefs() -> str | None:
+    for line in Path("/proc/mounts").read_text().splitlines():
+        if line.split()[2:3] == ["tracefs"]:
+            return None
+    return "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"
+
+
+def _check_podman() -> str | None:
+    return _which("podman") or _which("runc")  # podman runs with --runtime runc
+
+
+def _check_busybox() -> str | None:
+    try:
+        bb = find_busybox()
+    except RuntimeError as e:
+        return str(e)
+    r = subprocess.run(["file", "-L", str(bb)], capture_output=True, text=True)
+    if r.returncode == 0 and "statically linked" not in r.stdout:
+        return f"{bb} is not statically linked (apt-get install busybox-static)"
+    return None
+
+
+CAPABILITIES = {
+    "root": _check_root,
+    "busybox": _check_busybox,
+    "bpf": _check_bpf,
+    "bcc": _check_bcc,
+    "tracefs": _check_tracefs,
+    "podman": _check_podman,
+    "runc": lambda: _which("runc"),
+    "gcc": lambda: _which("gcc"),
+    "strace": lambda: _which("strace"),
+    "tmux": lambda: _which("tmux"),
+    "bpftrace": lambda: _which("bpftrace"),
+    "prometheus": lambda: _which("prometheus"),
+    "promtool": lambda: _which("promtool"),
+    "sysdig": lambda: _which("sysdig"),
+}
+
+
+def missing(*caps: str) -> list[str]:
+    """The reasons why the named capabilities are unavailable (empty: all there)."""
+    out = []
+    for cap in caps:
+        try:
+            check = CAPABILITIES[cap]
+        except KeyError:
+            known = sorted(CAPABILITIES)
+            raise ValueError(f"unknown capability {cap!r}; known: {known}") from None
+        reason = check()
+        if reason:
+            out.append(f"{cap}: {reason}")
+    return out
+
+
+def require(*caps: str) -> None:
+    """Skip the test (pytest.fail when CI=true) unless every capability is there.
+
+    Capabilities: root, busybox, bpf, bcc, tracefs, podman, runc, gcc, strace,
+    tmux, bpftrace, prometheus, promtool, sysdig.
+    """
+    reasons = missing(*caps)
+    if not reasons:
+        return
+    msg = "MISSING CAPABILITY for integration test: " + "; ".join(reasons)
+    if _in_ci():
+        pytest.fail(msg + " (CI=true: a missing capability is a failure)", pytrace=False)
+    pytest.skip(msg)
+
+
+# --------------------------------------------------------------------------
+# the workload program and its syscall contract
+
+
+class Workload:
+    """Builder for a ``cdigwork`` argv, and its exact syscall sequence.
+
+    Every method appends one step and returns self. The syscalls each step makes
+    do not depend on whether they succeed (x86_64 names)::
+
+        write(n, path)    openat ; n x write(fd, "x", 1) ; close
+        open(n, path)     n x (openat(O_RDONLY) ; close)
+        getppid(n)        n x getppid
+        listen(port)      socket ; bind(127.0.0.1:port) ; listen
+        connect(n, port)  n x (socket ; connect(127.0.0.1:port) ; close)
+        accept(n)         n x (accept ; close)           (after listen)
+        fork(n)           n x (fork ; [child: exit_group(0)] ; wait4)
+        sleep(ms)         nanosleep
+        name(comm)        prctl(PR_SET_NAME, comm)
+        exec(path)        execve(path, [path, remaining steps...])
+        exit(k)           exit_group(k) (ends the program)
+
+    The program starts with the kernel's ``execve`` and ends with
+    ``exit_group(code)`` (code 0 without an ``exit`` step). A gate (added by the
+    containers, see :meth:`argv`) is ``openat(FIFO, O_RDWR) ; read ; close``:
+    the ``read`` blocks until ``go()``.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, ...]] = []
+
+    # -- steps
+    def _add(self, *step: object) -> Workload:
+        if self.steps and self.steps[-1][0] == "exit":
+            raise ValueError("no step can follow exit()")
+        self.steps.append(tuple(str(s) for s in step))
+        return self
+
+    @staticmethod
+    def _n(n: int) -> int:
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"count must be a non-negative int, not {n!r}")
+        return n
+
+    def write(self, n: int, path: str = "/dev/null") -> Workload:
+        return self._add("write", self._n(n), path)
+
+    def open(self, n: int, path: str) -> Workload:
+        return self._add("open", self._n(n), path)
+
+    def getppid(self, n: int) -> Workload:
+        return self._add("getppid", self._n(n))
+
+    def listen(self, port: int) -> Workload:
+        return self._add("listen", self._n(port))
+
+    def connect(self, n: int, port: int) -> Workload:
+        return self._add("connect", self._n(n), self._n(port))
+
+    def accept(self, n: int) -> Workload:
+        return self._add("accept", self._n(n))
+
+    def fork(self, n: int) -> Workload:
+        return self._add("fork", self._n(n))
+
+    def sleep(self, ms: int) -> Workload:
+        return self._add("sleep", self._n(ms))
+
+    def name(self, comm: str) -> Workload:
+        if not comm or len(comm.encode()) > 15:
+            raise ValueError("comm must be 1..15 bytes")
+        return self._add("name", comm)
+
+    def exec(self, path: str = CONTAINER_WORKLOAD) -> Workload:
+        return self._add("exec", path)
+
+    def exit(self, code: int) -> Workload:
+        if not 0 <= code <= 255:
+            raise ValueError("exit code must be 0..255")
+        return self._add("exit", code)
+
+    # -- derived
+    @property
+    def exit_code(self) -> int:
+        if self.steps and self.steps[-1][0] == "exit":
+            return int(self.steps[-1][1])
+        return 0
+
+    def args(self) -> list[str]:
+        """The steps as argv words (without program and gate)."""
+        return [w for step in self.steps for w in step]
+
+    def argv(self, program: str = CONTAINER_WORKLOAD, gate: str | None = None) -> list[str]:
+        """Full argv: ``program [gate PATH] steps...``."""
+        return [program] + (["gate", gate] if gate else []) + self.args()
+
+    def syscalls(self, gated: bool = True, phase: str = "all") -> list[str]:
+        """The exact syscalls, in program order (a forked child's exit_group right
+        after its fork), of every process of this workload.
+
+        phase="all": from the initial execve to the final exit_group.
+        phase="after_go": the syscalls *entered* after go() — with a gate that
+        is ``close`` (of the gate fd), the steps, ``exit_group``. (The gate's
+        ``read`` is entered before go() and returns after it.)
+        """
+        if phase not in ("all", "after_go"):
+            raise ValueError("phase must be 'all' or 'after_go'")
+        out: list[str] = []
+        if phase == "all":
+            out.append("execve")
+            if gated:
+                out += ["openat", "read"]
+        if gated:
+            out.append("close")
+        for step in self.steps:
+            kind, rest = step[0], step[1:]
+            if kind == "write":
+                out += ["openat"] + ["write"] * int(rest[0]) + ["close"]
+            elif kind == "open":
+                out += ["openat", "close"] * int(rest[0])
+            elif kind == "getppid":
+                out += ["getppid"] * int(rest[0])
+            elif kind == "listen":
+                out += ["socket", "bind", "listen"]
+            elif kind == "connect":
+                out += ["socket", "connect", "close"] * int(rest[0])
+            elif kind == "accept":
+                out += ["accept", "close"] * int(rest[0])
+            elif kind == "fork":
+                out += ["fork", "exit_group", "wait4"] * int(rest[0])
+            elif kind == "sleep":
+                out.append("nanosleep")
+            elif kind == "name":
+                out.append("prctl")
+            elif kind == "exec":
+                out.append("execve")
+            elif kind == "exit":
+                break
+        out.append("exit_group")
+        return out
+
+    def counts(self, gated: bool = True, phase: str = "all") -> Counter:
+        return Counter(self.syscalls(gated=gated, phase=phase))
+
+    def __repr__(self) -> str:
+        return f"Workload({' '.join(self.args())!r})"
+
+
+def workload_hash() -> str:
+    h = hashlib.sha256()
+    h.update(WORKLOAD_SRC.read_bytes())
+    h.update(" ".join(GCC_FLAGS).encode())
+    return h.hexdigest()
+
+
+def build_workload(out: Path) -> Path:
+    """Compile workload.c into ``out`` (a file path) with gcc; return ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["gcc", *GCC_FLAGS, "-o", str(out), str(WORKLOAD_SRC)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")
+    return out
+
+
+def find_busybox() -> Path:
+    for p in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.exists(p):
+            return Path(os.path.realpath(p))
+    raise RuntimeError("busybox not found (apt-get install busybox-static)")
+
+
+def build_rootfs(dest: Path, workload_bin: Path) -> Path:
+    """A minimal busybox root filesystem at ``dest`` with cdigwork in /bin."""
+    bb = find_busybox()
+    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", CONTAINER_GATE_DIR[1:]):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    os.chmod(dest / "tmp", 0o1777)
+    shutil.copy2(bb, dest / "bin" / "busybox")
+    # chroot so the links point at /bin/busybox, not at the host path
+    subprocess.run(["chroot", str(dest), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    shutil.copy2(workload_bin, dest / "bin" / WORKLOAD_NAME)
+    (dest / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+    )
+    (dest / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (dest / "etc" / "hostname").write_text("cdig-test\n")
+    return dest
+
+
+def rootfs_hash() -> str:
+    h = hashlib.sha256()
+    h.update(ROOTFS_LAYOUT_VERSION.encode())
+    h.update(find_busybox().read_bytes())
+    h.update(workload_hash().encode())
+    return h.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------
+# host-side helpers
+
+
+def _run(
+    cmd: Sequence[str], timeout: float = 60, check: bool = True
+) -> subprocess.CompletedProcess:
+    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}".rstrip())
+    return r
+
+
+def cgroup2_mountpoint() -> Path | None:
+    """Where cgroup2 is mounted (pure v2: /sys/fs/cgroup; hybrid: …/unified)."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        pre, _, post = line.partition(" - ")
+        if post.split()[:1] == ["cgroup2"]:
+            return Path(pre.split()[4])
+    return None
+
+
+def proc_cgroup(pid: int) -> str:
+    """The cgroup path of a process: the cgroup2 one if any, else the first v1."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    for line in lines:
+        if line.startswith("0::"):
+            return line[3:]
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[2] != "/":
+            return parts[2]
+    return "/"
+
+
+def cgroup_id(path: str) -> int | None:
+    """The cgroup2 id of a cgroup path (= its directory's inode), as
+    bpf_get_current_cgroup_id() reports it; None without cgroup2."""
+    root = cgroup2_mountpoint()
+    if root is None:
+        return None
+    try:
+        return os.stat(root / path.lstrip("/")).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def pids_in_cgroup(path: str) -> list[int]:
+    """Host pids (thread-group leaders) whose cgroup is ``path``."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if proc_cgroup(int(d)) == path:
+                    out.append(int(d))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        st = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return st.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _blocked_on(fifo: Path) -> list[int]:
+    """Tasks blocked in read(2) (syscall 0) on an fd that is ``fifo``."""
+    try:
+        want = os.stat(fifo)
+    except FileNotFoundError:
+        return []
+    me = os.getpid()
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            for t in os.listdir(f"/proc/{d}/task"):
+                sc = Path(f"/proc/{d}/task/{t}/syscall").read_text().split()
+                if not sc or sc[0] != "0":
+                    continue
+                st = os.stat(f"/proc/{d}/fd/{int(sc[1], 16)}")
+                if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+                    out.append(int(t))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:24] or "c"
+
+
+def unique_name(hint: str = "") -> str:
+    """cdigt-<owner pid>-<n>[-hint]: the owner pid lets a later session sweep
+    the leftovers of a crashed one without touching a live parallel session."""
+    name = f"{NAME_PREFIX}{os.getpid()}-{next(_counter)}"
+    return f"{name}-{_slug(hint)}" if hint else name
+
+
+def _owner_dead(name: str) -> bool:
+    m = re.match(rf"{NAME_PREFIX}(\d+)-", name)
+    if not m:
+        return False
+    pid = int(m.group(1))
+    return pid != os.getpid() and not _is_alive(pid)
+
+
+class Gate:
+    """A FIFO in a host directory that is bind-mounted at /cdig-gate.
+
+    The host keeps the FIFO open read-write for its whole life, so go() never
+    blocks and a byte written before the workload reaches the gate is not lost.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.path = self.dir / "go"
+        if not self.path.exists():
+            os.mkfifo(self.path, 0o666)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def waiting(self) -> list[int]:
+        """Host tids blocked in the gate's read()."""
+        return _blocked_on(self.path)
+
+    def open(self, n: int = 1) -> None:
+        if self._fd is None:
+            raise RuntimeError("gate closed")
+        os.write(self._fd, b"g" * n)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _Base:
+    """Common life cycle: start (idle at the gate) → go → wait → remove."""
+
+    kind = "?"
+    gated = True
+
+    def __init__(
+        self,
+        workdir: Path,
+        workload: Workload | None,
+        script: str | None,
+        gated: bool,
+        name: str | None,
+    ) -> None:
+        if (workload is None) == (script is None):
+            raise ValueError("give exactly one of workload= or script=")
+        self.name = name or unique_name()
+        self.workdir = workdir
+        self.workload = workload
+        self.script = script
+        self.gated = gated
+        self.gate = Gate(workdir / "gate")
+        self.pid: int | None = None
+        self.exit_code: int | None = None
+        self.started_at: float | None = None
+        self._cgroup: str | None = None
+
+    def command(self) -> list[str]:
+        if self.workload is not None:
+            return self.workload.argv(CONTAINER_WORKLOAD, CONTAINER_GATE if self.gated else None)
+        return ["/bin/sh", "-c", self.script]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CDIG_GATE": CONTAINER_GATE, "CDIG_WORK": CONTAINER_WORKLOAD}
+
+    # subclasses: _launch() -> sets self.pid; running(); _wait_exit(timeout) -> code;
+    # logs(); remove()
+
+    def start(self, ready_timeout: float = 20.0, gates: int | None = None) -> _Base:
+        """Start the container and return once ``gates`` tasks are blocked at
+        the gate (nothing of the measured work has run yet). ``gates`` defaults
+        to 1 for a gated Workload and 0 (don't wait) otherwise; a script that
+        runs SHELL_GATE k times in parallel passes gates=k."""
+        if gates is None:
+            gates = 1 if (self.gated and self.workload is not None) else 0
+        self.started_at = time.monotonic()
+        self._launch()
+        if gates:
+            self.wait_ready(ready_timeout, gates)
+        return self
+
+    def wait_ready(self, timeout: float = 20.0, gates: int = 1) -> list[int]:
+        """Wait until ``gates`` tasks are blocked in the gate's read(); their tids."""
+        deadline = time.monotonic() + timeout
+        while True:
+            tids = self.gate.waiting()
+            if len(tids) >= gates:
+                return tids
+            if not self.running():
+                raise RuntimeError(
+                    f"{self.kind} container {self.name} stopped before reaching its gate "
+                    f"(exit {self.exit_code}); logs:\n{self.logs()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.kind} container {self.name}: {len(tids)}/{gates} tasks at the "
+                    f"gate after {timeout}s; logs:\n{self.logs()}"
+                )
+            time.sleep(0.01)
+
+    def go(self, n: int = 1) -> None:
+        """Release the gate (n bytes: one per gated process)."""
+        self.gate.open(n)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for the container to exit; its exit code."""
+        if self.exit_code is None:
+            self.exit_code = self._wait_exit(timeout)
+        return self.exit_code
+
+    def run(self, timeout: float = 30.0) -> int:
+        """start() + go() + wait(): the whole workload, no tracer window."""
+        self.start()
+        self.go()
+        return self.wait(timeout)
+
+    @property
+    def cgroup(self) -> str:
+        """The container's cgroup path (cgroup2 if any), e.g. /libpod_parent/libpod-<id>."""
+        if self._cgroup is None:
+            if self.pid is None:
+                raise RuntimeError(f"{self.name}: no pid (not started, or exited too soon)")
+            self._cgroup = proc_cgroup(self.pid)
+        return self._cgroup
+
+    @property
+    def cgroup_id(self) -> int | None:
+        return cgroup_id(self.cgroup)
+
+    def pids(self) -> list[int]:
+        return pids_in_cgroup(self.cgroup)
+
+    def __enter__(self) -> _Base:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} pid={self.pid} exit={self.exit_code}>"
+
+
+class PodmanContainer(_Base):
+    """A podman (runtime runc) container of the test image.
+
+    ``labels`` become ``--label k=v`` (e.g. io.kubernetes.pod.name=web-0),
+    ``annotations`` ``--annotation k=v``;
+    ``network`` defaults to "none" (loopback only); ``extra_args`` are passed to
+    ``podman run`` before the image.
+    """
+
+    kind = "podman"
+
+    def __init__(
+        self,
+        image: str,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        gated: bool = True,
+        name: str | None = None,
+        network: str = "none",
+        extra_args: Iterable[str] = (),
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.image = image
+        self.labels = dict(labels or {})
+        self.annotations = dict(annotations or {})
+        self.network = network
+        self.extra_args = list(extra_args)
+        self.id: str | None = None
+
+    def _launch(self) -> None:
+        cmd = [
+            "podman",
+            "--runtime",
+            "runc",
+            "run",
+            "-d",
+            *PODMAN_RUN_BASE,
+            "--name",
+            self.name,
+            "--network",
+            self.network,
+            "--label",
+            f"{OWNER_LABEL}={os.getpid()}",
+            "-v",
+            f"{self.gate.dir}:{CONTAINER_GATE_DIR}",
+        ]
+        for k, v in self.labels.items():
+            cmd += ["--label", f"{k}={v}"]
+        for k, v in self.annotations.items():
+            cmd += ["--annotation", f"{k}={v}"]
+        for k, v in self.env.items():
+            cmd += ["--env", f"{k}={v}"]
+        cmd += [*self.extra_args, self.image, *self.command()]
+        self.id = _run(cmd).stdout.strip().splitlines()[-1]
+        info = self.inspect()
+        self.pid = int(info["State"]["Pid"]) or None
+        if self.pid is None:  # already exited
+            self.exit_code = int(info["State"]["ExitCode"])
+
+    def inspect(self) -> dict:
+        return json.loads(_run(["podman", "inspect", "--type", "container", self.name]).stdout)[0]
+
+    def running(self) -> bool:
+        return self.pid is not None and self.exit_code is None and _is_alive(self.pid)
+
+    def _wait_exit(self, timeout: float) -> int:
+        try:
+            r = _run(["podman", "wait", self.name], timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"podman container {self.name} still running after {timeout}s; logs:\n{self.logs()}"
+            ) from None
+        return int(r.stdout.strip().splitlines()[-1])
+
+    def logs(self) -> str:
+        r = _run(["podman", "logs", self.name], check=False)
+        return r.stdout + r.stderr
+
+    def remove(self) -> None:
+        try:
+            _run(["podman", "rm", "-f", "-t", "0", self.name], check=False, timeout=60)
+        finally:
+            self.gate.close()
+
+
+class RuncContainer(_Base):
+    """A plain runc container: bundle = copy of the test rootfs + config.json
+    from ``runc spec``. Runs ``runc run`` in the foreground (in a new session)
+    so its exit status is the container's; output goes to ``<workdir>/output``.
+    ``annotations`` go into config.json (where runc-based CRI runtimes keep
+    pod metadata; ``runc state`` shows them); ``config_hook(cfg)`` may edit it.
+    """
+
+    kind = "runc"
+
+    def __init__(
+        self,
+        rootfs: Path,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        gated: bool = True,
+        name: str | None = None,
+        hostname: str = "cdig-runc",
+        annotations: dict[str, str] | None = None,
+        config_hook=None,
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.annotations = dict(annotations or {})
+        self.rootfs_src = rootfs
+        self.bundle = workdir / "bundle"
+        self.hostname = hostname
+        self.config_hook = config_hook  # callable(dict) to edit config.json
+        self.output = workdir / "output"
+        self._proc: subprocess.Popen | None = None
+        self.id = self.name
+
+    def _make_bundle(self) -> None:
+        self.bundle.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", str(self.rootfs_src), str(self.bundle / "rootfs")], check=True)
+        _run(["runc", "spec", "--bundle", str(self.bundle)])
+        cfg_path = self.bundle / "config.json"
+        cfg = json.loads(cfg_path.read_text())
+        proc = cfg["process"]
+        proc["terminal"] = False
+        proc["args"] = self.command()
+        proc["env"] = [e for e in proc.get("env", []) if not e.startswith("TERM=")]
+        proc["env"] += [f"{k}={v}" for k, v in self.env.items()]
+        cfg["root"] = {"path": "rootfs", "readonly": False}
+        cfg["hostname"] = self.hostname
+        cfg["mounts"].append(
+            {
+                "destination": CONTAINER_GATE_DIR,
+                "type": "bind",
+                "source": str(self.gate.dir),
+                "options": ["rbind", "rw"],
+            }
+        )
+        if self.annotations:
+            cfg.setdefault("annotations", {}).update(self.annotations)
+        if self.config_hook:
+            self.config_hook(cfg)
+        cfg_path.write_text(json.dumps(cfg, indent=1))
+
+    def _launch(self) -> None:
+        self._make_bundle()
+        pidfile = self.workdir / "pid"
+        out = open(self.output, "wb")
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    "runc",
+                    "run",
+                    "--bundle",
+                    str(self.bundle),
+                    "--pid-file",
+                    str(pidfile),
+                    self.name,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            out.close()
+        deadline = time.monotonic() + 20
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            code = self._proc.poll()
+            if code is not None:  # exited without a pid file: never started
+                if pidfile.exists() and pidfile.read_text().strip():
+                    break
+                raise RuntimeError(f"runc run {self.name} failed ({code}):\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runc run {self.name}: no pid file after 20s\n{self.logs()}")
+            time.sleep(0.005)
+        self.pid = int(pidfile.read_text().strip())
+
+    def state(self) -> dict | None:
+        r = _run(["runc", "state", self.name], check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _wait_exit(self, timeout: float) -> int:
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"runc container {self.name} still running after {timeout}s; logs:\n{self.logs()}"
+            ) from None
+
+    def logs(self) -> str:
+        try:
+            return self.output.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def remove(self) -> None:
+        try:
+            _run(["runc", "delete", "-f", self.name], check=False, timeout=60)
+            if self._proc is not None and self._proc.poll() is None:
+                try:
+                    self._proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(10)
+        finally:
+            self.gate.close()
+            shutil.rmtree(self.bundle, ignore_errors=True)
+
+
+class HostWorkload(_Base):
+    """The same workload run directly on the host (no container), same API.
+    ``cgroup`` is then the pytest process's own."""
+
+    kind = "host"
+
+    def __init__(
+        self,
+        binary: Path,
+        workdir: Path,
+        workload: Workload,
+        *,
+        gated: bool = True,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        super().__init__(workdir, workload, None, gated, None)
+        self.binary = binary
+        self.wrapper = list(wrapper)  # e.g. ["strace", "-f", "-o", FILE]
+        self.output = workdir / "output"
+        self._proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        assert self.workload is not None
+        return self.workload.argv(str(self.binary), str(self.gate.path) if self.gated else None)
+
+    def _launch(self) -> None:
+        out = open(self.output, "wb")
+        try:
+            self._proc = subprocess.Popen(
+                [*self.wrapper, *self.command()],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            out.close()
+        self.pid = self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _wait_exit(self, timeout: float) -> int:
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"host workload still running after {timeout}s") from None
+
+    def logs(self) -> str:
+        try:
+            return self.output.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def remove(self) -> None:
+        try:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait(10)
+        finally:
+            self.gate.close()
+
+
+# --------------------------------------------------------------------------
+# the podman image, and sweeping leftovers
+
+
+def ensure_podman_image(rootfs: Path, tar_dir: Path, image: str = PODMAN_IMAGE) -> str:
+    """Import ``rootfs`` as ``image`` unless an image of the same content (by
+    the hash label) is already there. Returns the image reference."""
+    want = rootfs_hash()
+    r = _run(
+        ["podman", "image", "inspect", "--format", '{{index .Labels "' + HASH_LABEL + '"}}', image],
+        check=False,
+    )
+    if r.returncode == 0 and r.stdout.strip() == want:
+        return image
+    old = _run(["podman", "image", "inspect", "--format", "{{.Id}}", image], check=False)
+    tar = tar_dir / "rootfs.tar"
+    _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tar), "."])
+    _run(
+        [
+            "podman",
+            "import",
+            "--change",
+            f"LABEL {HASH_LABEL}={want}",
+            "--change",
+            "CMD /bin/sh",
+            str(tar),
+            image,
+        ],
+        timeout=120,
+    )
+    tar.unlink()
+    if old.returncode == 0 and old.stdout.strip():
+        _run(["podman", "rmi", old.stdout.strip()], check=False)  # in use: stays
+    return image
+
+
+def sweep_leftovers(all_of_mine: bool = False) -> list[str]:
+    """Remove test containers whose owner process is dead (a crashed session),
+    and with ``all_of_mine`` also this process's own. Never touches containers
+    of a live parallel session or ones not named cdigt-*. Returns what it removed."""
+    removed = []
+
+    def doomed(name: str) -> bool:
+        if not name.startswith(NAME_PREFIX):
+            return False
+        if all_of_mine and name.startswith(f"{NAME_PREFIX}{os.getpid()}-"):
+            return True
+        return _owner_dead(name)
+
+    if shutil.which("podman"):
+        r = _run(
+            ["podman", "ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{NAME_PREFIX}"],
+            check=False,
+        )
+        for name in r.stdout.split():
+            if doomed(name):
+                _run(["podman", "rm", "-f", "-t", "0", name], check=False)
+                removed.append("podman:" + name)
+    if shutil.which("runc"):
+        r = _run(["runc", "list", "--format", "json"], check=False)
+        try:
+            entries = json.loads(r.stdout or "null") or []
+        except json.JSONDecodeError:
+            entries = []
+        for e in entries:
+            if doomed(e.get("id", "")):
+                _run(["runc", "delete", "-f", e["id"]], check=False)
+                removed.append("runc:" + e["id"])
+    return removed
+
+
+def leftovers() -> dict[str, list[str]]:
+    """This process's containers that still exist (should be none after teardown)."""
+    mine = f"{NAME_PREFIX}{os.getpid()}-"
+    out: dict[str, list[str]] = {"podman": [], "runc": []}
+    if shutil.which("podman"):
+        r = _run(["podman", "ps", "-a", "--format", "{{.Names}}"], check=False)
+        out["podman"] = [n for n in r.stdout.split() if n.startswith(mine)]
+    if shutil.which("runc"):
+        r = _run(["runc", "list", "--format", "json"], check=False)
+        try:
+            entries = json.loads(r.stdout or "null") or []
+        except json.JSONDecodeError:
+            entries = []
+        out["runc"] = [e["id"] for e in entries if e.get("id", "").startswith(mine)]
+    return out
