@@ -39,6 +39,32 @@ examples:
   cdig trace -j -n 100 fd.sport=8080           # 100 events as JSON lines
   cdig trace -M 10 -x                          # failed syscalls for 10 seconds
   cdig trace -l                                # list the filter/format fields
+  cdig trace -w web.cdig container.name=web1   # capture to a file (mode 0600)
+  cdig trace -w cap -C 100 -W 5                # rotate: cap0, cap1 … 100 MB each, keep 5
+  cdig trace -r web.cdig -pc evt.type=openat   # read it back: no root, no BPF
+  cdig trace -r 'cap*' -n 20                   # a rotation set, in capture order
+""")
+
+SUMMARY_EPILOG = _fmt("""
+views (sysdig chisels):
+  proc       busiest processes: events, syscall time, errors   (topprocs)
+  container  the same per container
+  syscall    calls, errors, total and mean time per syscall     (topscalls, topscalls_time)
+  file       bytes read and written per file                    (topfiles_bytes)
+  conn       bytes in and out per connection                    (topconns)
+  errors     failed syscalls by errno                           (errors)
+  user       commands run per user                              (spy_users)
+examples:
+  cdig summary -r web.cdig --by container
+  cdig summary -r web.cdig --by file container.name=web1 --top 5
+  cdig summary -r 'cap*' --by syscall --sort time --json
+""")
+
+EXPORT_EPILOG = _fmt("""
+examples:
+  cdig export -r web.cdig --format parquet -o web.parquet
+  cdig export -r web.cdig --format csv -o opens.csv evt.type=openat
+  duckdb -c 'SELECT "container.name", count(*) FROM "web.parquet" GROUP BY 1'
 """)
 
 
@@ -64,7 +90,66 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
                    help="kernel ring buffer size (power of two, default 32; the ring for "
                         "records with strings gets twice that)")
+    t.add_argument("-w", "--write", metavar="FILE",
+                   help="write the events that pass the filter to a capture file (mode 0600); "
+                        "nothing is printed unless -p or -j is given too")
+    t.add_argument("-r", "--read", metavar="FILE", action="append",
+                   help="read a capture instead of tracing live (no root needed); repeat it "
+                        "or use a glob for a rotation set")
+    t.add_argument("-C", "--file-size", type=float, metavar="MB",
+                   help="with -w: start a new file (FILE0, FILE1 …) when one passes MB "
+                        "million bytes")
+    t.add_argument("-G", "--seconds", type=float, metavar="SECS",
+                   help="with -w: start a new file every SECS seconds (FILE may hold "
+                        "strftime %%-codes, else a timestamp is appended)")
+    t.add_argument("-W", "--files", type=int, metavar="N",
+                   help="with -C or -G: keep only the N newest files")
+    t.add_argument("-s", "--snaplen", type=int, metavar="BYTES",
+                   help="with -w: keep at most BYTES of each captured path and argv "
+                        "(socket addresses are kept whole)")
     t.set_defaults(func=cmd_trace)
+
+    sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",
+                        epilog=SUMMARY_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sm.add_argument("filter", nargs="*", help="filter expression (sysdig syntax)")
+    sm.add_argument("-r", "--read", metavar="FILE", action="append", required=True,
+                    help="capture file (repeatable, globs allowed)")
+    sm.add_argument("--by", default="proc",
+                    choices=("proc", "container", "syscall", "file", "conn", "errors", "user"),
+                    help="what to group by (default proc)")
+    sm.add_argument("--top", type=int, default=20, metavar="N",
+                    help="show the N first rows (default 20; 0 = all)")
+    sm.add_argument("--sort", metavar="COLUMN", help="sort by this column instead")
+    sm.add_argument("-j", "--json", action="store_true", help="JSON output")
+    sm.set_defaults(func=cmd_summary)
+
+    from cdig.collector.export import columns_help
+
+    ex = sub.add_parser("export", help="a capture as Parquet, JSON lines or CSV",
+                        epilog=EXPORT_EPILOG + "\n\n" + columns_help(),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("filter", nargs="*", help="filter expression (sysdig syntax)")
+    ex.add_argument("-r", "--read", metavar="FILE", action="append",
+                    help="capture file (repeatable, globs allowed)")
+    ex.add_argument("--format", choices=("parquet", "jsonl", "csv"), default="parquet",
+                    help="output format (default parquet)")
+    ex.add_argument("-o", "--output", metavar="OUT",
+                    help="output file ('-' for stdout with jsonl/csv); created mode 0600")
+    ex.add_argument("--fields", metavar="F1,F2",
+                    help="columns to export (filter field names; default: the list below)")
+    ex.add_argument("--list-columns", action="store_true",
+                    help="print the columns with their types and meanings, and exit")
+    ex.set_defaults(func=cmd_export)
+
+    from .exporter_cmd import EXPORTER_EPILOG
+    from .exporter_cmd import add_arguments as add_exporter_arguments
+
+    xp = sub.add_parser("exporter", help="serve per-container metrics to Prometheus",
+                        epilog=EXPORTER_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_exporter_arguments(xp)
+    xp.set_defaults(func=cmd_exporter)
 
     d = sub.add_parser("doctor", help="check that this host can run cdig, and say how to fix it")
     d.set_defaults(func=cmd_doctor)
@@ -111,6 +196,24 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
 
     return run_trace(args)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .summary_cmd import run_summary
+
+    return run_summary(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export_cmd import run_export
+
+    return run_export(args)
+
+
+def cmd_exporter(args: argparse.Namespace) -> int:
+    from .exporter_cmd import run_exporter
+
+    return run_exporter(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

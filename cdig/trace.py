@@ -123,6 +123,12 @@ def run_trace(args: argparse.Namespace) -> int:
     fmt = _formatter(args)
     if args.numevents is not None and args.numevents <= 0:
         raise CliError("-n needs a positive number of events", EXIT_USAGE)
+    from .capture_cmd import check_capture_args, run_trace_replay
+
+    check_capture_args(args)
+    if args.read:  # a capture: no root, no BPF, the same pipeline
+        cpred = _container_predicate(None, args.container) if args.container else None
+        return run_trace_replay(args, flt, fmt, _filter_text(args), cpred)
     if os.geteuid() != 0:
         raise CliError("live tracing needs root (BPF); run with sudo")
     mb = args.buffer_mb
@@ -144,6 +150,12 @@ def run_trace(args: argparse.Namespace) -> int:
     kf = kernel_filter(flt, resolver, args.container)
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf))
     state = State(container_of=resolver.resolve)
+    rec = None
+    if args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
+        from .capture_cmd import close_recorder, open_recorder, start_recorder
+
+        rec = open_recorder(args, _filter_text(args), resolver.resolve)
+        state = State(container_of=rec.container_of, procfs=rec.procfs)
     predicate = flt.match if flt.expr is not None else None
     if args.container:
         cpred = _container_predicate(resolver, args.container)
@@ -204,8 +216,12 @@ def run_trace(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, on_sigint)
         decoder = Decoder()
         prefilter = build_prefilter(flt, decoder.table)
-        pipe = Pipeline(source, decoder, state, predicate, [sink], on_batch=flush,
-                        prefilter=prefilter)
+        sinks = [sink] if rec is None or args.format or args.json else []
+        if rec is not None:
+            start_recorder(rec, state, decoder, source, resolver)
+            sinks.append(rec.sink)
+        pipe = Pipeline(rec.tee(source) if rec else source, decoder, state, predicate, sinks,
+                        on_batch=flush, prefilter=prefilter)
         try:
             pipe.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
@@ -221,7 +237,11 @@ def run_trace(args: argparse.Namespace) -> int:
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
                  f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)
+        if rec is not None:
+            print(close_recorder(rec), file=sys.stderr)
     finally:
+        if rec is not None:
+            rec.writer.close()
         source.close()
         resolver.close()
     return EXIT_OK

@@ -167,10 +167,18 @@ def _plain_decoder(spec: SyscallSpec) -> Callable[[list[int]], dict[str, Any]]:
 
 @dataclass(slots=True)
 class RawBatch:
-    """One drain of the probe's rings (or one batch of a capture)."""
+    """One drain of the probe's rings (or one batch of a capture).
+
+    A capture replays its records in the order and with the numbers the live
+    session gave them: ``order`` (indexes into ``events`` then ``ext``, in
+    decoding order) replaces the timestamp merge, ``num`` (one per record, in
+    decoding order) replaces the running ``evt.num``. Live batches leave both None.
+    """
 
     events: np.ndarray  # layout.RECORD
     ext: np.ndarray  # layout.EXT_RECORD
+    order: np.ndarray | None = None
+    num: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.events) + len(self.ext)
@@ -207,7 +215,8 @@ class Decoder:
             return
         if n_small and len(ext):
             base = np.concatenate([ev, ext["ev"]])
-            order = np.argsort(base["ts_ns"], kind="stable")
+            order = batch.order if batch.order is not None else \
+                np.argsort(base["ts_ns"], kind="stable")
         else:
             base = ev if n_small else ext["ev"]
             order = None
@@ -224,9 +233,13 @@ class Decoder:
             src_l = order.tolist()
         else:
             src_l = range(n_total)
-        nums = (pos + (self.num + 1)).tolist() if pos is not None else \
-            range(self.num + 1, self.num + 1 + n_total)
-        self.num += n_total
+        if batch.num is not None:  # a capture: the live session's numbers
+            nums = (batch.num[pos] if pos is not None else batch.num).tolist()
+            self.num = max(self.num, int(batch.num.max()))
+        else:
+            nums = (pos + (self.num + 1)).tolist() if pos is not None else \
+                range(self.num + 1, self.num + 1 + n_total)
+            self.num += n_total
         if len(ext):
             xlen1 = ext["len1"].tolist()
             xlen2 = ext["len2"].tolist()

@@ -139,3 +139,35 @@ def socket_tuple(pid: int, inode: int, proc_root: str = PROC_ROOT
             rip, rport = _hex_addr(parts[2].decode())
             return proto.rstrip("6"), lip, lport, rip, rport
     return None
+
+
+class ProcFS:
+    """The questions ``collector.state`` asks /proc, bound to one proc root.
+
+    A seam, not an abstraction for its own sake: a capture writer wraps it to
+    record every answer the live state got (``collector.capture``), and replay
+    answers from that record, so a capture read on another machine names
+    processes and fds exactly as the live trace did, without reading this
+    machine's /proc.
+    """
+
+    def __init__(self, root: str = PROC_ROOT) -> None:
+        self.root = root
+
+    def list_pids(self) -> list[int]:
+        return list_pids(self.root)
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        return read_proc(pid, self.root)
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        return fd_target(pid, fd, self.root)
+
+    def cwd(self, pid: int) -> str | None:
+        return cwd(pid, self.root)
+
+    def is_dir(self, path: str) -> bool:
+        return is_dir(path)
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        return socket_tuple(pid, inode, self.root)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +18,56 @@ from ..probes import layout
 from ..probes.loader import ProbeConfig, SyscallProbe
 from ..probes.ringbuf import RingPoller
 from .decode import RawBatch
+
+# The probe writes to two rings (records with and without strings). One
+# thread's records can land in either, and draining the two is not one
+# instant: a record committed to the first ring just after its drain can be
+# older than one taken from the second ring just after. Decoding needs each
+# process's records in order (socket before connect, close before the open
+# that reuses the fd), so a record is released only once it is older than a
+# watermark: the drain's start minus this slack, a bound on the time between
+# a record's timestamp (taken in the BPF program) and its commit to the ring
+# (BPF programs run without preemption: microseconds). Costs this much latency.
+WATERMARK_SLACK_NS = 20_000_000
+
+
+class _Held:
+    """Drained slots of one ring not released yet, in ring order, as the
+    drained chunks themselves: a chunk is copied only when the watermark cuts
+    through it (through a byte view: copying structured arrays field by field
+    is an order of magnitude slower)."""
+
+    def __init__(self, slot: np.dtype, ts: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.slot = slot
+        self.raw = np.dtype((np.void, slot.itemsize))
+        self.ts = ts
+        self.chunks: list[np.ndarray] = []
+
+    def add(self, slots: np.ndarray) -> None:
+        if len(slots):
+            self.chunks.append(slots)
+
+    def take(self, mark: int | None) -> np.ndarray:
+        """The held slots older than ``mark`` (None: all), in ring order."""
+        out: list[np.ndarray] = []
+        keep: list[np.ndarray] = []
+        for c in self.chunks:
+            ts = self.ts(c) if mark is not None else None
+            if ts is None or int(ts.max()) < mark:
+                out.append(c)
+            elif int(ts.min()) >= mark:
+                keep.append(c)
+            else:
+                young = ts >= mark
+                raw = c.view(self.raw)
+                out.append(raw[~young].view(self.slot))
+                keep.append(raw[young].view(self.slot))
+        self.chunks = keep
+        if len(out) == 1:
+            return out[0]
+        if not out:
+            return np.empty(0, dtype=self.slot)
+        return np.concatenate([c.view(self.raw) for c in out]).view(self.slot)
 
 
 class EventSource(Protocol):
@@ -69,8 +119,10 @@ class LiveSource:
     def _read(self) -> None:
         small, ext = self.probe.rings
         poller = RingPoller(self.probe.rings)
-        empty_small = np.empty(0, dtype=layout.RECORD)
-        empty_ext = np.empty(0, dtype=layout.EXT_RECORD)
+        # drained, not yet released: younger than the watermark
+        held_small = _Held(layout.EVENT_SLOT, lambda c: c["rec"]["ts_ns"])
+        held_ext = _Held(layout.EXT_SLOT, lambda c: c["rec"]["ev"]["ts_ns"])
+        slack = WATERMARK_SLACK_NS
         try:
             while True:
                 stopping = self._stop.is_set()
@@ -80,23 +132,38 @@ class LiveSource:
                 # bounded drains: the consumer converts each batch to Python
                 # objects while holding the GIL; small batches keep those holds
                 # short, so this thread gets back to the rings in time
+                t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)  # bpf_ktime_get_ns's clock
                 a = small.drain(self.max_drain)
                 b = ext.drain(self.max_drain // 4)
                 n = len(a) + len(b)
-                if n:
-                    batch = RawBatch(a["rec"] if len(a) else empty_small,
-                                     b["rec"] if len(b) else empty_ext)
+                # The watermark: every record older than it has been drained
+                # from both rings (see WATERMARK_SLACK_NS). A truncated drain
+                # left records behind that are no older than its last one.
+                mark: int | None = None if stopping else t0 - slack
+                if mark is not None and len(a) >= self.max_drain:
+                    mark = min(mark, int(a["rec"]["ts_ns"][-1]) - slack)
+                if mark is not None and len(b) >= self.max_drain // 4:
+                    mark = min(mark, int(b["rec"]["ev"]["ts_ns"][-1]) - slack)
+                held_small.add(a)
+                held_ext.add(b)
+                out_a = held_small.take(mark)  # stopping: everything drained
+                out_b = held_ext.take(mark)
+                if len(out_a) or len(out_b):
+                    batch = RawBatch(out_a["rec"], out_b["rec"])
+                    size = batch.events.nbytes + batch.ext.nbytes
                     with self._ready:
                         self._backlog.append(batch)
-                        self._backlog_bytes += a.nbytes + b.nbytes
+                        self._backlog_bytes += size
                         self.peak_backlog_bytes = max(self.peak_backlog_bytes,
                                                       self._backlog_bytes)
                         self._ready.notify()
                 if stopping:
                     break  # what the kernel wrote before the stop has been drained
                 if n < 1024:
-                    # few records: wait for more (the kernel wakes epoll on commit)
-                    poller.wait(self.tick_s if n == 0 else 0.005)
+                    # few records: wait for more (the kernel wakes epoll on
+                    # commit), or until held records are older than the mark
+                    idle = 0.005 if n or held_small.chunks or held_ext.chunks else self.tick_s
+                    poller.wait(idle)
         except BaseException as e:  # surfaced in batches(), never lost in a thread
             self._error = e
         finally:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from . import procfs
 from .decode import AT_FDCWD, split_addr
 from .events import HOST, Container, Event, EventKind, FdInfo, Process
+from .procfs import ProcFS
 
 ContainerLookup = Callable[[int, int], Container]  # (cgroup_id, pid) -> Container
 
@@ -27,16 +28,18 @@ _ANON_TYPES = {
 }
 
 
-def fd_from_target(pid: int, fd: int, target: str, proc_root: str) -> FdInfo:
-    """An FdInfo from a ``/proc/PID/fd`` link target."""
+def fd_from_target(pid: int, fd: int, target: str, proc: str | ProcFS) -> FdInfo:
+    """An FdInfo from a ``/proc/PID/fd`` link target (``proc``: a proc root or a ProcFS)."""
+    if isinstance(proc, str):
+        proc = ProcFS(proc)
     if target.startswith("/"):
-        typ = "directory" if procfs.is_dir(target) else "file"
+        typ = "directory" if proc.is_dir(target) else "file"
         if target.startswith("/memfd:"):
             typ = "memfd"
         return FdInfo(num=fd, type=typ, name=target)
     if target.startswith("socket:["):
         inode = int(target[8:-1])
-        t = procfs.socket_tuple(pid, inode, proc_root)
+        t = proc.socket_tuple(pid, inode)
         if t is None:
             return FdInfo(num=fd, type="unix", name=target)
         proto, lip, lport, rip, rport = t
@@ -59,12 +62,16 @@ class State:
 
     ``container_of(cgroup_id, pid)`` names the container of a record; it is
     called once per new (cgroup, pid) and cached by the caller's resolver.
+    ``procfs`` answers the /proc questions (default: ``ProcFS(proc_root)``);
+    capture and replay substitute recording and recorded ones.
     """
 
     def __init__(self, container_of: ContainerLookup | None = None,
                  proc_root: str = procfs.PROC_ROOT, max_procs: int = 65536,
-                 max_fds_per_proc: int = 4096, exit_grace_s: float = 5.0) -> None:
+                 max_fds_per_proc: int = 4096, exit_grace_s: float = 5.0,
+                 procfs: ProcFS | None = None) -> None:
         self.proc_root = proc_root
+        self.procfs = procfs or ProcFS(proc_root)
         self.container_of = container_of or (lambda cg, pid: HOST)
         self.procs: OrderedDict[int, Process] = OrderedDict()
         self.fds: dict[int, dict[int, FdInfo]] = {}
@@ -80,7 +87,7 @@ class State:
     # -- processes -----------------------------------------------------------------
     def seed(self) -> int:
         """Read every process from /proc; returns how many were found."""
-        for pid in procfs.list_pids(self.proc_root):
+        for pid in self.procfs.list_pids():
             if pid not in self.procs:
                 self._from_proc(pid, None, 0)
         return len(self.procs)
@@ -94,7 +101,7 @@ class State:
         return c
 
     def _from_proc(self, pid: int, comm: str | None, cgroup_id: int) -> Process:
-        info = procfs.read_proc(pid, self.proc_root)
+        info = self.procfs.read_proc(pid)
         if info is None:  # vanished: what the record says is all we have
             p = Process(pid=pid, ppid=self._parent_of.pop(pid, 0), name=comm or "<NA>",
                         cgroup_id=cgroup_id)
@@ -143,10 +150,10 @@ class State:
         table = self.fds.setdefault(pid, {})
         info = table.get(fd)
         if info is None:
-            target = procfs.fd_target(pid, fd, self.proc_root)
+            target = self.procfs.fd_target(pid, fd)
             if target is None:
                 return None
-            info = fd_from_target(pid, fd, target, self.proc_root)
+            info = fd_from_target(pid, fd, target, self.procfs)
             self._set_fd(pid, info)
         return info
 
@@ -161,7 +168,7 @@ class State:
             return posixpath.normpath(path) if path else path
         if dirfd == AT_FDCWD:
             if not proc.cwd:
-                proc.cwd = procfs.cwd(proc.pid, self.proc_root) or ""
+                proc.cwd = self.procfs.cwd(proc.pid) or ""
             base = proc.cwd
         else:
             d = self.fd(proc.pid, dirfd)
@@ -259,9 +266,9 @@ class State:
                           sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
                           cip=peer_ip, cport=peer_port, local_is_client=False)
             if not peer_ip:  # no address asked for: ask /proc
-                target = procfs.fd_target(pid, res, self.proc_root)
+                target = self.procfs.fd_target(pid, res)
                 if target:
-                    info = fd_from_target(pid, res, target, self.proc_root)
+                    info = fd_from_target(pid, res, target, self.procfs)
                     info.local_is_client = False
             info.name = _sock_name(info)
             self._set_fd(pid, info)

@@ -1,0 +1,218 @@
+"""CLI glue for capture files: ``cdig trace -w`` (record) and ``-r`` (replay).
+
+The format, the writer and the reader live in ``collector.capture``; this
+module turns options into them and their errors into one-line CliErrors.
+Nothing here imports bcc or the probe loader: reading needs neither root nor BPF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .cli import EXIT_OK, EXIT_USAGE, CliError
+
+
+def check_capture_args(args: argparse.Namespace) -> None:
+    """Usage errors of -w/-r/-C/-G/-W/-s, before anything starts."""
+    write = getattr(args, "write", None)
+    for flag, name in (("file_size", "-C"), ("seconds", "-G"), ("files", "-W"),
+                       ("snaplen", "-s")):
+        v = getattr(args, flag, None)
+        if v is None:
+            continue
+        if not write:
+            raise CliError(f"{name} applies to a capture being written: add -w FILE", EXIT_USAGE)
+        if v <= 0:
+            raise CliError(f"{name} needs a positive number, not {v}", EXIT_USAGE)
+    reads = getattr(args, "read", None) or []
+    if write and any(os.path.abspath(write) == os.path.abspath(r) or
+                     os.path.abspath(r).startswith(os.path.abspath(write)) for r in reads):
+        raise CliError(f"-w {write} would overwrite a capture being read", EXIT_USAGE)
+    if getattr(args, "files", None) is not None and args.file_size is None and \
+            args.seconds is None:
+        raise CliError("-W needs -C or -G (it limits how many rotated files are kept)",
+                       EXIT_USAGE)
+
+
+def rotation(args: argparse.Namespace):  # -> collector.capture.Rotation
+    from cdig.collector.capture import MB, Rotation
+
+    size = getattr(args, "file_size", None)
+    return Rotation(size_bytes=int(size * MB) if size is not None else None,
+                    period_s=getattr(args, "seconds", None), keep=getattr(args, "files", None))
+
+
+def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Callable,
+                  procfs=None, syscalls=None, host: dict[str, Any] | None = None):
+    """A CaptureRecorder for ``-w`` (its file is created by ``start_recorder``).
+
+    ``host`` (a capture's header, when re-capturing a capture) replaces this host's
+    info; the decoder's clock offset and syscall table are set at start."""
+    from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
+    from cdig.probes.syscalls import table
+
+    where = os.path.dirname(os.path.abspath(args.write))
+    if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK):
+        # say so now, not after seconds of BPF compilation
+        why = "no such directory" if not os.path.isdir(where) else "permission denied"
+        raise CliError(f"cannot write {args.write}: {why} ({where})")
+    syscalls = syscalls or table()
+    header = dict(host) if host else host_info(syscalls, 0)
+    for k in ("session", "session_started_ns", "file_index", "file_started_ns"):
+        header.pop(k, None)
+    header.update(filter=filter_text, snaplen=getattr(args, "snaplen", None))
+    writer = CaptureWriter(args.write, header, rotation(args))
+    return CaptureRecorder(writer, syscalls, live_container_of=container_of, live_procfs=procfs,
+                           snaplen=getattr(args, "snaplen", None))
+
+
+def start_recorder(rec, state, decoder, source, resolver=None) -> None:
+    """Open the first file; CliError if it cannot be created."""
+    if resolver is not None and resolver.cgroups is not None:
+        # the containers running now, with their cgroup ids, for the file's header
+        known = []
+        for cgid, path in resolver.cgroups.items():
+            c = resolver.resolve_path(path)
+            if not c.is_host:
+                known.append((cgid, c))
+        rec.add_containers(known)
+    rec.writer.header.update(mono_to_wall_ns=decoder.offset, syscall_arch=decoder.table.arch)
+    try:
+        rec.start(state, decoder, source)
+    except OSError as e:
+        raise CliError(f"cannot write {rec.writer.base}: {e.strerror or e}") from None
+
+
+def close_recorder(rec) -> str:
+    """Close the capture; the line that says what it holds."""
+    try:
+        rec.close()
+    except OSError as e:
+        raise CliError(f"writing the capture failed: {e.strerror or e}") from None
+    w = rec.writer
+    files = w.files[0] if len(w.files) == 1 else f"{len(w.files)} files ({w.files[0]} …)"
+    extra = f" + {rec.context} state records" if rec.context else ""
+    return f"cdig: {rec.written} events{extra} written to {files}, {w.bytes_written} bytes"
+
+
+def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
+    """A ReplaySource over capture files; each loss is reported on stderr as found."""
+    from cdig.collector.capture import CaptureError, ReplaySource
+
+    def report(loss) -> None:
+        if not quiet:
+            print(f"cdig: {loss.message()}", file=sys.stderr)
+
+    try:
+        return ReplaySource(paths, on_loss=report)
+    except CaptureError as e:
+        raise CliError(str(e)) from None
+
+
+def replay_parts(src):  # -> (State, Decoder)
+    """The State and Decoder of a replay: answers from the capture, never this host."""
+    from cdig.collector.decode import Decoder
+    from cdig.collector.state import State
+
+    state = State(container_of=src.container_of, procfs=src.procfs)
+    src.attach(state)
+    return state, Decoder(src.syscalls, src.mono_to_wall_ns)
+
+
+def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,
+                  max_events: int | None = None) -> tuple[Any, Any]:
+    """Run a replay pipeline: every shown event passing ``flt`` goes to ``on_event``.
+
+    Returns (counters, source). Used by ``summary`` and ``export``."""
+    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.prefilter import build_prefilter
+
+    src = open_replay(paths, quiet)
+    state, decoder = replay_parts(src)
+    pred = _replay_predicate(src, flt)
+    pipe = Pipeline(src, decoder, state, pred, [on_event],
+                    prefilter=build_prefilter(flt, decoder.table))
+    gc.freeze()  # millions of acyclic Event objects: see trace.py
+    try:
+        pipe.run(max_events=max_events)
+    finally:
+        gc.unfreeze()
+        src.close()
+    return pipe.counters, src
+
+
+def _replay_predicate(src, flt, extra: Callable | None = None) -> Callable:
+    shown = src.shown
+    match = flt.match if flt is not None and flt.expr is not None else None
+    if match is None and extra is None:
+        return shown
+    if extra is None:
+        return lambda e: shown(e) and match(e)
+    if match is None:
+        return lambda e: shown(e) and extra(e)
+    return lambda e: shown(e) and extra(e) and match(e)
+
+
+def run_trace_replay(args: argparse.Namespace, flt, fmt: Callable, filter_text: str,
+                     container_predicate: Callable | None) -> int:
+    """``cdig trace -r FILE…``: the live pipeline over a capture's records."""
+    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.prefilter import build_prefilter
+
+    src = open_replay(args.read)
+    rec = None
+    try:
+        state, decoder = replay_parts(src)
+        if args.write:  # re-filter a capture into a new one
+            rec = open_recorder(args, filter_text, src.container_of, src.procfs,
+                                syscalls=src.syscalls, host=src.header)
+            from cdig.collector.state import State
+
+            state = State(container_of=rec.container_of, procfs=rec.procfs)
+            src.attach(state)
+            start_recorder(rec, state, decoder, src)
+        show = rec is None or args.format or args.json
+        out = sys.stdout
+        buf: list[str] = []
+
+        def sink(ev) -> None:
+            line = fmt(ev)
+            if line is not None:
+                buf.append(line)
+
+        def flush() -> None:
+            if buf:
+                out.write("\n".join(buf))
+                out.write("\n")
+                out.flush()
+                buf.clear()
+
+        sinks = ([sink] if show else []) + ([rec.sink] if rec is not None else [])
+        source = rec.tee(src) if rec is not None else src
+        pipe = Pipeline(source, decoder, state, _replay_predicate(src, flt, container_predicate),
+                        sinks, on_batch=flush, prefilter=build_prefilter(flt, decoder.table))
+        gc.freeze()
+        signal.signal(signal.SIGINT, lambda s, f: src.stop())
+        try:
+            pipe.run(max_events=args.numevents, duration_s=args.duration)
+        finally:
+            gc.unfreeze()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        flush()
+        c = pipe.counters
+        print(f"cdig: {c.matched} events shown, {c.records} seen, {src.drops()} dropped"
+              + (" (while capturing)" if src.drops() else ""), file=sys.stderr)
+        if rec is not None:
+            print(close_recorder(rec), file=sys.stderr)
+            rec = None
+    finally:
+        if rec is not None:
+            rec.writer.close()
+        src.close()
+    return EXIT_OK

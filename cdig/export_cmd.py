@@ -1,0 +1,54 @@
+"""``cdig export``: a capture as Parquet, CSV or JSON lines (columns named like fields)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .cli import EXIT_OK, EXIT_USAGE, CliError
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from cdig.collector.capture import open_private
+    from cdig.collector.export import EXPORT_FIELDS, columns_help, exporter
+    from cdig.collector.fields import UnknownFieldError, resolve
+
+    from .capture_cmd import replay_events
+    from .trace import _compile
+
+    fields = list(EXPORT_FIELDS)
+    if args.fields:
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+        try:
+            for f in fields:
+                resolve(f)
+        except UnknownFieldError as e:
+            raise CliError(f"--fields: {e}", EXIT_USAGE) from None
+    if args.list_columns:
+        sys.stdout.write(columns_help(fields) + "\n")
+        return EXIT_OK
+    if not args.read or not args.output:
+        raise CliError("export needs -r CAPTURE and -o OUT", EXIT_USAGE)
+    flt = _compile(" ".join(args.filter or []))
+    to_stdout = args.output == "-"
+    if to_stdout and args.format == "parquet":
+        raise CliError("parquet needs a file (-o FILE); use jsonl or csv for stdout", EXIT_USAGE)
+    if not to_stdout and os.path.abspath(args.output) in {os.path.abspath(p)
+                                                          for p in args.read}:
+        raise CliError(f"-o {args.output} is one of the captures being read", EXIT_USAGE)
+    try:
+        out = sys.stdout.buffer if to_stdout else open_private(args.output)
+    except OSError as e:
+        raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
+    sink = exporter(out, args.format, fields)
+    try:
+        counters, src = replay_events(args.read, flt, sink)
+        sink.close()
+    finally:
+        if not to_stdout:
+            out.close()
+    where = "stdout" if to_stdout else args.output
+    print(f"cdig: {sink.rows} events exported to {where} ({args.format}), "
+          f"{counters.records} records read", file=sys.stderr)
+    return EXIT_OK

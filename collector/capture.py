@@ -1,0 +1,1244 @@
+"""Capture files: ``cdig trace -w`` writes them, ``-r`` reads them back as a source.
+
+Format (``cdig-capture`` version 1): an Arrow IPC **stream** of zstd-compressed
+record batches, readable as is by pyarrow, DuckDB, polars and pandas.
+
+* One row per **raw probe record** (both rings merged in the order the decoder
+  processes them): replay runs the very same Decoder → State → Filter → sinks
+  path as live, so ``cdig trace -r`` prints what ``cdig trace`` printed.
+  Columns: ``num`` (the live ``evt.num``), ``ctx`` (true for a record kept only
+  because it changes the fd/process tables; replay does not show it), the
+  ``probes.layout.RECORD`` fields (``ts_ns`` is CLOCK_MONOTONIC as the probe
+  gave it; ``args`` as ``arg0``..``arg5``; ``comm`` as binary), and for
+  records with strings ``len1 len2 argc pad str1 str2`` (null for plain
+  records; strings trimmed to their length, at most the snaplen).
+* Schema metadata: ``cdig.format``, ``cdig.version``, ``cdig.header`` (JSON:
+  host name, kernel, architecture, syscall table, the ``mono_to_wall_ns``
+  offset, cdig version, boot id, session id, file index, snaplen, filter) and
+  ``cdig.snapshot`` (JSON: the collector's tables when the file starts:
+  processes, their fds, containers with their cgroup ids, cgroup → container).
+  JSON values longer than 4 KiB are zlib-compressed under the key + ``.z``
+  (``cdig.snapshot.z``, ``cdig.state.z``): Arrow does not compress metadata.
+* Batch metadata (``cdig.state``, JSON): what changed while the batch's
+  records were processed live — containers first seen or whose metadata
+  arrived, cgroup ids resolved, and a journal of every answer the live state
+  got from /proc (process info, fd targets, cwd, sockets) — so a reader names
+  processes, fds and containers exactly as the live trace did, on any machine.
+  Also the drop counter. Applied by the reader *before* the batch's records.
+* Crash safety: a batch is written (and flushed to the kernel) every
+  ``flush_rows`` records or every ``flush_s`` seconds, so a killed writer loses
+  at most the last second. Every batch carries a CRC-32 (``cdig.digest``) of
+  its columns and metadata: a truncated or damaged file reads back every
+  complete, intact batch before the damage; the reader then reports the loss.
+* Files are created mode 0600 (captures hold paths, argv and addresses).
+* Rotation as sysdig: ``-C`` MB (10^6 bytes), ``-G`` seconds, ``-W`` files
+  kept. Each file starts with its own snapshot, so every file of a rotation
+  set can be read alone; read together, they continue one another.
+
+Only this module knows the format. It imports neither bcc nor the probe loader.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import platform
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from ..probes import layout
+from ..probes.syscalls import NO_ARG, SyscallTable, table
+from .decode import RawBatch
+from .events import HOST, Container, Event, FdInfo, Process
+from .procfs import PROC_ROOT, ProcFS, ProcInfo
+from .state import State
+
+FORMAT_NAME = "cdig-capture"
+FORMAT_VERSION = 1
+MB = 1_000_000  # sysdig's -C unit
+
+_U64, _I64, _U32, _U16, _I16, _U8 = (pa.uint64(), pa.int64(), pa.uint32(), pa.uint16(),
+                                     pa.int16(), pa.uint8())
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = False) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+SCHEMA = pa.schema([
+    _f("num", _U64), _f("ctx", pa.bool_()),
+    _f("ts_ns", _U64), _f("latency_ns", _U64), _f("cgroup_id", _U64), _f("ret", _I64),
+    *[_f(f"arg{i}", _U64) for i in range(6)],
+    _f("pid", _U32), _f("tid", _U32), _f("uid", _U32), _f("gid", _U32),
+    _f("nr", _U16), _f("kind", _U8), _f("flags", _U8), _f("cpu", _U32),
+    _f("comm", pa.binary()),
+    _f("len1", _I16, True), _f("len2", _I16, True), _f("argc", _U16, True),
+    _f("pad", _U16, True), _f("str1", pa.binary(), True), _f("str2", pa.binary(), True),
+])
+_PLAIN_INT_COLUMNS = ("ts_ns", "latency_ns", "cgroup_id", "ret", "pid", "tid", "uid", "gid",
+                      "nr", "kind", "flags", "cpu")
+_EXT_INT_COLUMNS = ("len1", "len2", "argc", "pad")
+_K_FORMAT, _K_VERSION = b"cdig.format", b"cdig.version"
+_K_HEADER, _K_SNAPSHOT, _K_STATE, _K_DIGEST = (b"cdig.header", b"cdig.snapshot", b"cdig.state",
+                                               b"cdig.digest")
+_STREAM_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+_PACK_OVER = 4096  # JSON metadata longer than this is stored zlib-compressed, key + ".z"
+
+
+def _pack(key: bytes, obj: Any) -> tuple[bytes, bytes]:
+    """(key, value) for a JSON metadata value: Arrow does not compress metadata, and
+    a snapshot of a busy host's processes (argv and all) can be megabytes."""
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    if len(raw) > _PACK_OVER:
+        return key + b".z", zlib.compress(raw, 6)
+    return key, raw
+
+
+def _unpacked(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[bytes, bytes]:
+    """(stored bytes, JSON bytes) of a metadata value written by _pack."""
+    if key + b".z" in meta:
+        stored = meta[key + b".z"]
+        return stored, zlib.decompress(stored)
+    stored = meta.get(key, default)
+    return stored, stored
+
+
+class CaptureError(Exception):
+    """A file that cannot be read as a capture at all. The message is one line."""
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _binary_column(n: int, rows: np.ndarray, lengths: np.ndarray,
+                   valid: np.ndarray | None = None) -> pa.Array:
+    """A binary column from fixed-width byte rows (``rows``: (m, w) uint8, one
+    per valid row) cut to ``lengths`` (one per valid row); null where not valid."""
+    lengths = lengths.astype(np.int32, copy=False)
+    w = rows.shape[1] if rows.ndim == 2 else 0
+    data = rows[np.arange(w) < lengths[:, None]] if len(rows) else np.zeros(0, np.uint8)
+    full = lengths
+    validity = None
+    nulls = 0
+    if valid is not None:
+        full = np.zeros(n, dtype=np.int32)
+        full[valid] = lengths
+        nulls = int(n - np.count_nonzero(valid))
+        if nulls:
+            validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(full, out=offsets[1:])
+    return pa.Array.from_buffers(pa.binary(), n, [validity, pa.py_buffer(offsets),
+                                                  pa.py_buffer(np.ascontiguousarray(data))],
+                                 null_count=nulls)
+
+
+def _fixed_rows(col: pa.Array, width: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """A binary column's values (at ``rows``, default all) as zero-padded (m, width)
+    uint8 rows: the fixed-size buffers the probe wrote."""
+    n = len(col)
+    bufs = col.buffers()
+    offs = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=col.offset * 4)
+    if rows is None:
+        starts, ends = offs[:-1], offs[1:]
+    else:
+        starts, ends = offs[rows], offs[rows + 1]
+    lens = np.minimum(ends - starts, width).astype(np.int64)
+    m = len(lens)
+    out = np.zeros((m, width), dtype=np.uint8)
+    total = int(lens.sum())
+    if total:
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        cum = np.cumsum(lens) - lens
+        rel = np.arange(total, dtype=np.int64) - np.repeat(cum, lens)
+        src = np.repeat(starts.astype(np.int64), lens) + rel
+        dst = np.repeat(np.arange(m, dtype=np.int64) * width, lens) + rel
+        out.reshape(-1)[dst] = data[src]
+    return out
+
+
+def _values(col: pa.Array) -> np.ndarray:
+    """A primitive column's values buffer as numpy (nulls hold whatever was written)."""
+    if not len(col):
+        return np.zeros(0, dtype=np.dtype(col.type.to_pandas_dtype()))
+    if pa.types.is_boolean(col.type):
+        return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False))
+    dt = np.dtype(col.type.to_pandas_dtype())
+    return np.frombuffer(col.buffers()[1], dtype=dt, count=len(col),
+                         offset=col.offset * dt.itemsize)
+
+
+def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
+    """CRC-32 of a batch's column contents and metadata, as 8 hex digits.
+
+    Computed on the values (not the file bytes), so the writer and the reader
+    compute it the same way; a flipped bit anywhere in a batch is caught even
+    where zstd and Arrow's own checks would not notice."""
+    crc = zlib.crc32(meta)
+    crc = zlib.crc32(rb.num_rows.to_bytes(8, "little"), crc)
+    for col in rb.columns:
+        crc = zlib.crc32(col.null_count.to_bytes(8, "little"), crc)  # metadata, not bitmap
+        if not len(col):
+            continue
+        valid = None
+        if col.null_count:
+            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
+            crc = zlib.crc32(np.packbits(valid).tobytes(), crc)
+        if pa.types.is_binary(col.type):
+            bufs = col.buffers()
+            offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1,
+                                 offset=col.offset * 4)
+            crc = zlib.crc32((offs - offs[0]).tobytes(), crc)
+            if bufs[2] is not None and offs[-1] > offs[0]:
+                crc = zlib.crc32(memoryview(bufs[2])[offs[0]:offs[-1]], crc)
+        else:
+            v = _values(col)
+            if valid is not None:
+                v = v[valid]
+            crc = zlib.crc32(np.ascontiguousarray(v).tobytes(), crc)
+    return f"{crc:08x}"
+
+
+def _comm_lengths(comm2d: np.ndarray) -> np.ndarray:
+    """Length of each comm up to its last non-NUL byte (numpy's S16 semantics)."""
+    nz = comm2d != 0
+    w = comm2d.shape[1]
+    last = w - np.argmax(nz[:, ::-1], axis=1)
+    return np.where(nz.any(axis=1), last, 0)
+
+
+@dataclass
+class _Rows:
+    """Records chosen for a capture, in decoding order (one piece of a batch)."""
+
+    records: np.ndarray  # layout.RECORD
+    ext: np.ndarray  # layout.EXT_RECORD, one per True in is_ext, in order
+    is_ext: np.ndarray  # bool per record
+    num: np.ndarray  # uint64 per record
+    ctx: np.ndarray  # bool per record
+
+
+def _slice(rows: _Rows, a: int, b: int) -> _Rows:
+    xa = int(np.count_nonzero(rows.is_ext[:a]))
+    xb = xa + int(np.count_nonzero(rows.is_ext[a:b]))
+    return _Rows(rows.records[a:b], rows.ext[xa:xb], rows.is_ext[a:b], rows.num[a:b],
+                 rows.ctx[a:b])
+
+
+class _Snaplen:
+    """Where the probe's strings are cut: paths and argv at the snaplen, socket
+    addresses (str2 of addr syscalls, str1 with FLAG_LOCAL_ADDR) never."""
+
+    def __init__(self, snaplen: int | None, syscalls: SyscallTable) -> None:
+        self.snaplen = snaplen
+        self.addr2 = np.zeros(1 << 16, dtype=bool)
+        for spec in syscalls.by_nr.values():
+            if spec.addr_arg != NO_ARG:
+                self.addr2[spec.nr] = True
+
+    def lengths(self, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        l1 = np.clip(ext["len1"].astype(np.int32), 0, layout.STR1_LEN)
+        l2 = np.clip(ext["len2"].astype(np.int32), 0, layout.STR2_LEN)
+        if self.snaplen is not None:
+            ev = ext["ev"]
+            syscall = ev["kind"] <= layout.KIND_SYSCALL_ENTER
+            addr1 = (ev["flags"] & layout.FLAG_LOCAL_ADDR) != 0
+            addr2 = syscall & self.addr2[ev["nr"]]
+            l1 = np.where(addr1, l1, np.minimum(l1, self.snaplen))
+            l2 = np.where(addr2, l2, np.minimum(l2, self.snaplen))
+        return l1, l2
+
+
+def rows_to_batch(rows: _Rows, snap: _Snaplen) -> pa.RecordBatch:
+    """The Arrow batch of some chosen records (see the module docstring)."""
+    rec = rows.records
+    n = len(rec)
+    cols: dict[str, pa.Array] = {
+        "num": pa.array(rows.num.astype(np.uint64, copy=False)),
+        "ctx": pa.array(rows.ctx.astype(bool, copy=False)),
+    }
+    for name in ("ts_ns", "latency_ns", "cgroup_id", "ret"):
+        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
+    args = rec["args"]
+    for i in range(6):
+        cols[f"arg{i}"] = pa.array(np.ascontiguousarray(args[:, i]))
+    for name in ("pid", "tid", "uid", "gid", "nr", "kind", "flags", "cpu"):
+        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
+    comm2d = np.ascontiguousarray(rec["comm"]).view(np.uint8).reshape(n, layout.COMM_LEN)
+    cols["comm"] = _binary_column(n, comm2d, _comm_lengths(comm2d))
+    ext = rows.ext
+    valid = rows.is_ext
+    mask = ~valid
+    l1, l2 = snap.lengths(ext)
+    cut1 = np.where(ext["len1"] > l1, l1, ext["len1"]).astype(np.int16)
+    cut2 = np.where(ext["len2"] > l2, l2, ext["len2"]).astype(np.int16)
+    for name, vals in (("len1", cut1), ("len2", cut2), ("argc", ext["argc"]),
+                       ("pad", ext["pad"])):
+        full = np.zeros(n, dtype=vals.dtype)
+        full[valid] = vals
+        cols[name] = pa.array(full, mask=mask)
+    s1 = np.ascontiguousarray(ext["str1"]).view(np.uint8).reshape(len(ext), layout.STR1_LEN)
+    s2 = np.ascontiguousarray(ext["str2"]).view(np.uint8).reshape(len(ext), layout.STR2_LEN)
+    cols["str1"] = _binary_column(n, s1, l1, valid)
+    cols["str2"] = _binary_column(n, s2, l2, valid)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
+    """A capture batch back as the RawBatch the live decoder saw (with its order and
+    numbers), and the ``ctx`` mask in decoding order."""
+    n = rb.num_rows
+    col = rb.column
+    idx = {f.name: i for i, f in enumerate(SCHEMA)}
+    rec = np.zeros(n, dtype=layout.RECORD)
+    for name in _PLAIN_INT_COLUMNS:
+        rec[name] = _values(col(idx[name]))
+    args = rec["args"]
+    for i in range(6):
+        args[:, i] = _values(col(idx[f"arg{i}"]))
+    rec["comm"] = _fixed_rows(col(idx["comm"]), layout.COMM_LEN).view(
+        f"S{layout.COMM_LEN}").reshape(n)
+    len1 = col(idx["len1"])
+    is_ext = np.asarray(len1.is_valid().to_numpy(zero_copy_only=False)) if len1.null_count \
+        else np.ones(n, dtype=bool)
+    ext_rows = np.flatnonzero(is_ext)
+    plain_rows = np.flatnonzero(~is_ext)
+    n_plain = len(plain_rows)
+    ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
+    ext["ev"] = rec[ext_rows]
+    for name in _EXT_INT_COLUMNS:
+        ext[name] = _values(col(idx[name]))[ext_rows]
+    ext["str1"] = _fixed_rows(col(idx["str1"]), layout.STR1_LEN, ext_rows).view(
+        f"V{layout.STR1_LEN}").reshape(len(ext_rows))
+    ext["str2"] = _fixed_rows(col(idx["str2"]), layout.STR2_LEN, ext_rows).view(
+        f"V{layout.STR2_LEN}").reshape(len(ext_rows))
+    order = np.empty(n, dtype=np.int64)
+    order[plain_rows] = np.arange(n_plain)
+    order[ext_rows] = n_plain + np.arange(len(ext_rows))
+    num = _values(col(idx["num"])).copy()
+    ctx = _values(col(idx["ctx"]))
+    return RawBatch(rec[plain_rows], ext, order, num), ctx
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _container_dict(key: int, c: Container, cgroup_ids: Sequence[int] = ()) -> dict[str, Any]:
+    return {"key": key, "id": c.id, "name": c.name, "runtime": c.runtime, "image": c.image,
+            "labels": dict(c.labels), "cgroup_path": c.cgroup_path, "pod_name": c.pod_name,
+            "pod_namespace": c.pod_namespace, "pod_uid": c.pod_uid,
+            "cgroup_ids": sorted(cgroup_ids)}
+
+
+def _container_fingerprint(c: Container) -> tuple:
+    """Cheap enough per event: the resolver replaces ``labels`` (never edits it) when
+    the runtime answers, so the dict's identity stands for its content."""
+    return (c.id, c.name, c.runtime, c.image, id(c.labels), c.cgroup_path, c.pod_name,
+            c.pod_namespace, c.pod_uid)
+
+
+def _fd_list(info: FdInfo) -> list[Any]:
+    return [info.num, info.type, info.name, info.l4proto, info.cip, info.cport, info.sip,
+            info.sport, info.local_is_client]
+
+
+def _fd_from_list(v: list[Any]) -> FdInfo:
+    return FdInfo(num=v[0], type=v[1], name=v[2], l4proto=v[3], cip=v[4], cport=v[5],
+                  sip=v[6], sport=v[7], local_is_client=v[8])
+
+
+def _info_json(info: ProcInfo | None) -> list[Any] | None:
+    if info is None:
+        return None
+    return [info.ppid, info.name, info.exe, info.argv, info.uid]
+
+
+def _info_from_json(pid: int, v: list[Any] | None) -> ProcInfo | None:
+    if v is None:
+        return None
+    return ProcInfo(pid=pid, ppid=v[0], name=v[1], exe=v[2], argv=list(v[3]), uid=v[4])
+
+
+class RecordingProcFS(ProcFS):
+    """Answers from the real /proc, each one appended to ``journal``."""
+
+    def __init__(self, inner: ProcFS, journal: list[list[Any]]) -> None:
+        super().__init__(inner.root)
+        self.inner = inner
+        self.journal = journal
+
+    def list_pids(self) -> list[int]:
+        pids = self.inner.list_pids()
+        self.journal.append(["pids", pids])
+        return pids
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        info = self.inner.read_proc(pid)
+        self.journal.append(["proc", pid, _info_json(info)])
+        return info
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        t = self.inner.fd_target(pid, fd)
+        self.journal.append(["fd", pid, fd, t])
+        return t
+
+    def cwd(self, pid: int) -> str | None:
+        c = self.inner.cwd(pid)
+        self.journal.append(["cwd", pid, c])
+        return c
+
+    def is_dir(self, path: str) -> bool:
+        d = self.inner.is_dir(path)
+        self.journal.append(["dir", path, d])
+        return d
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        t = self.inner.socket_tuple(pid, inode)
+        self.journal.append(["sock", pid, inode, list(t) if t else None])
+        return t
+
+
+class ReplayProcFS(ProcFS):
+    """Answers from a capture's journal: what the live state was told; unknown
+    questions get the answer of a process that is gone (None)."""
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+        self.pids: list[int] = []
+        self.answers: dict[tuple, Any] = {}
+
+    def apply(self, journal: list[list[Any]]) -> None:
+        a = self.answers
+        for entry in journal:
+            kind = entry[0]
+            if kind == "pids":
+                self.pids = list(entry[1])
+            elif kind == "proc":
+                a["proc", entry[1]] = _info_from_json(entry[1], entry[2])
+            elif kind == "fd":
+                a["fd", entry[1], entry[2]] = entry[3]
+            elif kind == "cwd":
+                a["cwd", entry[1]] = entry[2]
+            elif kind == "dir":
+                a["dir", entry[1]] = bool(entry[2])
+            elif kind == "sock":
+                a["sock", entry[1], entry[2]] = tuple(entry[3]) if entry[3] else None
+        if len(a) > 1 << 20:  # bounded, as the live tables are
+            for k in list(a)[: len(a) // 2]:
+                del a[k]
+
+    def list_pids(self) -> list[int]:
+        return list(self.pids)
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        return self.answers.get(("proc", pid))
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        return self.answers.get(("fd", pid, fd))
+
+    def cwd(self, pid: int) -> str | None:
+        return self.answers.get(("cwd", pid))
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self.answers.get(("dir", path), False))
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        return self.answers.get(("sock", pid, inode))
+
+
+def snapshot_state(state: State, key_of: Callable[[Container], int]) -> dict[str, Any]:
+    """The collector's tables as JSON-able data (for a file's header).
+
+    Reads State's internals on purpose: the capture format is the one place
+    that must persist them (restore_state is the inverse)."""
+    procs = []
+    for p in state.procs.values():
+        procs.append({"pid": p.pid, "ppid": p.ppid, "name": p.name, "exe": p.exe,
+                      "args": list(p.args), "uid": p.uid, "cgroup_id": p.cgroup_id,
+                      "container": key_of(p.container), "start_ns": p.start_ns,
+                      "exited": p.exited, "cwd": p.cwd})
+    fds = {str(pid): [_fd_list(i) for i in t.values()] for pid, t in state.fds.items() if t}
+    return {
+        "processes": procs,
+        "fds": fds,
+        "cgroups": {str(cg): key_of(c) for cg, c in state._containers.items()},
+        "parent_of": {str(k): v for k, v in state._parent_of.items()},
+        "argv": {str(k): [v[0], v[1]] for k, v in state._argv.items()},
+        "exited": {str(k): v for k, v in state._exited.items()},
+        "last_sweep": state._last_sweep,
+    }
+
+
+def restore_state(state: State, snap: dict[str, Any], container: Callable[[int], Container]
+                  ) -> None:
+    """Replace a State's tables with a snapshot's (see snapshot_state)."""
+    state.procs.clear()
+    state.fds.clear()
+    for d in snap.get("processes", []):
+        p = Process(pid=d["pid"], ppid=d["ppid"], name=d["name"], exe=d["exe"],
+                    args=list(d["args"]), uid=d["uid"], cgroup_id=d["cgroup_id"],
+                    container=container(d["container"]), start_ns=d["start_ns"],
+                    exited=d["exited"], cwd=d["cwd"])
+        state.procs[p.pid] = p
+    for pid, lst in snap.get("fds", {}).items():
+        state.fds[int(pid)] = {v[0]: _fd_from_list(v) for v in lst}
+    state._containers = {int(cg): container(k) for cg, k in snap.get("cgroups", {}).items()}
+    state._parent_of = {int(k): v for k, v in snap.get("parent_of", {}).items()}
+    state._argv = {int(k): (v[0], list(v[1])) for k, v in snap.get("argv", {}).items()}
+    state._exited = {int(k): v for k, v in snap.get("exited", {}).items()}
+    state._last_sweep = snap.get("last_sweep", 0)
+
+
+def host_info(syscalls: SyscallTable, mono_to_wall_ns: int) -> dict[str, Any]:
+    """What a reader needs to know about the machine a capture was taken on."""
+    from .. import __version__
+
+    u = os.uname()
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+    except OSError:
+        boot_id = ""
+    return {"hostname": u.nodename, "kernel": u.release, "arch": platform.machine(),
+            "syscall_arch": syscalls.arch, "mono_to_wall_ns": mono_to_wall_ns,
+            "cdig_version": __version__, "boot_id": boot_id}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class Rotation:
+    """sysdig's -C/-G/-W: ``size_bytes`` per file, ``period_s`` per file, ``keep`` files."""
+
+    size_bytes: int | None = None
+    period_s: float | None = None
+    keep: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.size_bytes is not None or self.period_s is not None
+
+
+def open_private(path: str) -> Any:
+    """Create (or truncate) ``path`` mode 0600, never through a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
+                 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class CaptureWriter:
+    """Writes capture files: one Arrow stream per file, rotated per ``Rotation``.
+
+    ``header`` (host info, filter …) goes into every file with the file's index;
+    ``open(snapshot)``/``rotate(snapshot)`` start a file with the tables as they
+    are at that moment. ``clock`` (wall seconds) is a parameter for tests.
+    """
+
+    def __init__(self, path: str, header: dict[str, Any], rotation: Rotation | None = None,
+                 clock: Callable[[], float] = time.time, compression_level: int = 3,
+                 sync: bool = True) -> None:
+        self.base = path
+        self.rotation = rotation or Rotation()
+        self.clock = clock
+        self.header = dict(header)
+        self.header.setdefault("session", uuid.uuid4().hex)
+        self.header.setdefault("session_started_ns", int(clock() * 1e9))
+        self.options = ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level))
+        self.sync = sync
+        self.files: list[str] = []  # every file created, in order
+        self.index = -1
+        self.bytes_closed = 0  # bytes in files already closed
+        self.rows = 0
+        self._file: Any = None
+        self._writer: ipc.RecordBatchStreamWriter | None = None
+        self._opened_at = 0.0
+        self._file_rows = 0
+
+    # -- files ------------------------------------------------------------------
+    def _name(self, index: int, now: float) -> str:
+        r = self.rotation
+        if r.period_s is not None:
+            if "%" in self.base:
+                name = time.strftime(self.base, time.localtime(now))
+            else:
+                name = self.base + time.strftime(".%Y%m%d-%H%M%S", time.localtime(now))
+            if name in self.files or os.path.lexists(name) and index:
+                name = f"{name}.{index}"
+            return name
+        if r.size_bytes is not None:
+            return f"{self.base}{index}"
+        return self.base
+
+    def open(self, snapshot: dict[str, Any]) -> str:
+        """Start the next file with ``snapshot``; returns its name."""
+        now = self.clock()
+        self.index += 1
+        name = self._name(self.index, now)
+        f = open_private(name)
+        header = dict(self.header, file_index=self.index, file_started_ns=int(now * 1e9))
+        hb = json.dumps(header, separators=(",", ":")).encode()
+        skey, sb = _pack(_K_SNAPSHOT, snapshot)
+        meta = {_K_FORMAT: FORMAT_NAME.encode(), _K_VERSION: str(FORMAT_VERSION).encode(),
+                _K_HEADER: hb, skey: sb,
+                _K_DIGEST: f"{zlib.crc32(sb, zlib.crc32(hb)):08x}".encode()}
+        self._file = f
+        self._writer = ipc.new_stream(f, SCHEMA.with_metadata(meta), options=self.options)
+        self._opened_at = now
+        self._file_rows = 0
+        self.files.append(name)
+        # the schema goes out with the first batch: write an empty one now, so a
+        # file exists with its header even if nothing matches for a while
+        self.write(_empty_batch(), {})
+        self._prune()
+        return name
+
+    def _prune(self) -> None:
+        keep = self.rotation.keep
+        if keep is None:
+            return
+        live = [p for p in self.files if os.path.lexists(p)]
+        for old in live[: max(0, len(live) - keep)]:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
+
+    def write(self, rb: pa.RecordBatch, state: dict[str, Any]) -> None:
+        """Append one batch with its state changes; flushed to the kernel at once."""
+        assert self._writer is not None, "open() first"
+        key, sb = _pack(_K_STATE, state)
+        self._writer.write_batch(rb, custom_metadata={
+            key: sb, _K_DIGEST: batch_digest(rb, sb).encode()})
+        self._file.flush()
+        if self.sync and rb.num_rows:
+            os.fdatasync(self._file.fileno())  # a power cut loses at most this second
+        self.rows += rb.num_rows
+        self._file_rows += rb.num_rows
+
+    def size(self) -> int:
+        """Bytes in the current file."""
+        return self._file.tell() if self._file is not None else 0
+
+    @property
+    def bytes_written(self) -> int:
+        return self.bytes_closed + self.size()
+
+    def due(self) -> bool:
+        """Whether the current file is full (-C) or old enough (-G)."""
+        r = self.rotation
+        if self._writer is None:
+            return False
+        if not self._file_rows:  # never rotate a file that holds no records yet
+            return False
+        if r.size_bytes is not None and self.size() >= r.size_bytes:
+            return True
+        return r.period_s is not None and self.clock() - self._opened_at >= r.period_s
+
+    def rotate(self, snapshot: dict[str, Any]) -> str:
+        self._close_file()
+        return self.open(snapshot)
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()  # writes the end-of-stream marker
+            self._file.flush()
+            if self.sync:
+                os.fsync(self._file.fileno())
+            self.bytes_closed += self._file.tell()
+            self._file.close()
+            self._writer = None
+            self._file = None
+
+    def close(self) -> None:
+        self._close_file()
+
+
+def _empty_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in SCHEMA],
+                                      schema=SCHEMA)
+
+
+class CaptureRecorder:
+    """Glue between a live pipeline and a ``CaptureWriter``.
+
+    * ``container_of``/``procfs`` wrap the live lookups State uses and record
+      their answers; pass them to ``State``.
+    * ``tee(source)`` passes the source's batches through and, once the pipeline
+      is done with one, writes its records that matched (``sink`` is told which:
+      add it to the pipeline's sinks) plus those that change state, so the
+      reader can name fds and processes as live did.
+    * Batches are written every ``flush_rows`` records or ``flush_s`` seconds;
+      files rotate per the writer's Rotation.
+
+    Decoding order and numbers: live records are numbered in the decoder's
+    order (timestamp merge of the two rings) starting at ``decoder.num + 1``
+    when the batch is handed over; the recorder computes the same order.
+    """
+
+    def __init__(self, writer: CaptureWriter, syscalls: SyscallTable,
+                 live_container_of: Callable[[int, int], Container] | None = None,
+                 live_procfs: ProcFS | None = None, snaplen: int | None = None,
+                 flush_rows: int = 65536, flush_s: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.writer = writer
+        self.syscalls = syscalls
+        self.snap = _Snaplen(snaplen, syscalls)
+        self.flush_rows = flush_rows
+        self.flush_s = flush_s
+        self.monotonic = monotonic
+        self._live_container_of = live_container_of or (lambda cg, pid: HOST)
+        self.journal: list[list[Any]] = []
+        self.procfs = RecordingProcFS(live_procfs or ProcFS(PROC_ROOT), self.journal)
+        self._keys: dict[int, int] = {id(HOST): 0}  # id(Container) -> key
+        self._tracked: list[tuple[int, Container]] = []
+        self._seen: dict[int, tuple] = {}  # key -> fingerprint last recorded
+        self._queued: list[tuple[int, dict[str, Any]]] = []  # container dicts for next batch
+        self._changes: list[tuple[int, int, dict[str, Any]]] = []  # (evt.num, key, dict)
+        self._cgroup_ids: dict[int, set[int]] = {}  # key -> cgroup ids seen
+        self._cg_map: dict[str, int] = {}
+        self._pid_map: dict[str, int] = {}
+        self.state: State | None = None
+        self.decoder: Any = None
+        self.source: Any = None
+        self._pending: list[_Rows] = []
+        self._pending_rows = 0
+        self._last_flush = monotonic()
+        self._batch: RawBatch | None = None
+        self._first = 0
+        self._matched: list[int] = []
+        self.written = 0  # records shown on replay (matched the filter)
+        self.context = 0  # records written only for state
+        state_nr = np.zeros(1 << 16, dtype=bool)
+        for spec in syscalls.by_nr.values():
+            if spec.state:
+                state_nr[spec.nr] = True
+        self._state_nr = state_nr
+
+    # -- lookups State makes --------------------------------------------------------
+    def key_of(self, c: Container) -> int:
+        k = self._keys.get(id(c))
+        if k is None:
+            k = self._keys[id(c)] = len(self._keys)
+            self._tracked.append((k, c))
+            self._seen[k] = _container_fingerprint(c)
+            self._queued.append((k, _container_dict(k, c)))  # as it is when first seen
+        return k
+
+    def container_of(self, cgroup_id: int, pid: int) -> Container:
+        c = self._live_container_of(cgroup_id, pid)
+        k = self.key_of(c)
+        if cgroup_id:
+            self._cg_map[str(cgroup_id)] = k
+            self._cgroup_ids.setdefault(k, set()).add(cgroup_id)
+        else:
+            self._pid_map[str(pid)] = k
+        return c
+
+    def add_containers(self, by_cgroup: Sequence[tuple[int, Container]]) -> None:
+        """Containers known at start with their cgroup ids (for the header)."""
+        for cg, c in by_cgroup:
+            self._cgroup_ids.setdefault(self.key_of(c), set()).add(cg)
+
+    def _containers_changed(self, everything: bool = False) -> list[dict[str, Any]]:
+        """Container dicts to write: those queued (as they were when seen), then any
+        whose metadata changed unseen since (all of them with ``everything``)."""
+        out = []
+        queued, self._queued = self._queued, []
+        for k, d in queued:
+            d["cgroup_ids"] = sorted(self._cgroup_ids.get(k, ()))
+            out.append(d)
+        for k, c in self._tracked:
+            fp = _container_fingerprint(c)
+            if everything or self._seen.get(k) != fp:
+                self._seen[k] = fp
+                out.append(_container_dict(k, c, self._cgroup_ids.get(k, ())))
+        return out
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self, state: State, decoder: Any, source: Any = None) -> str:
+        """Open the first file with the state as it is now (after seed)."""
+        self.state, self.decoder, self.source = state, decoder, source
+        return self.writer.open(self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        assert self.state is not None
+        snap = snapshot_state(self.state, self.key_of)
+        snap["containers"] = self._containers_changed(everything=True)
+        snap["pids"] = dict(self._pid_map)  # seeded processes' containers, by pid
+        self.journal.clear()  # answers the snapshot's tables already hold
+        self._cg_map.clear()
+        self._pid_map.clear()
+        return snap
+
+    def tee(self, source: Any) -> _Tee:
+        return _Tee(self, source)
+
+    def sink(self, ev: Event) -> None:
+        """Add to the pipeline's sinks: told each event that passed the filter."""
+        self._matched.append(ev.num)
+        c = ev.container
+        if c is not HOST:
+            # Runtime metadata lands on a background thread, between two events of a
+            # batch: note the first shown event that sees it, so the capture switches
+            # names exactly there (the batch is cut at that event).
+            k = self._keys.get(id(c))
+            if k is not None:
+                fp = _container_fingerprint(c)
+                if fp != self._seen.get(k):
+                    self._seen[k] = fp
+                    self._changes.append((ev.num, k, _container_dict(k, c)))
+
+    def _take(self, batch: RawBatch) -> None:
+        self._commit()
+        self._batch = batch
+        self._first = self.decoder.num + 1 if self.decoder is not None else 1
+        self._matched = []
+
+    def _commit(self) -> None:
+        """Choose the records of the batch the pipeline just finished."""
+        batch, self._batch = self._batch, None
+        if batch is not None and len(batch):
+            self._choose(batch)
+        now = self.monotonic()
+        if self._pending_rows >= self.flush_rows or (
+                now - self._last_flush >= self.flush_s and (self._pending_rows or self.journal
+                                                            or self._cg_map or self._pid_map)):
+            self.flush()
+        if self.writer.due():
+            self.flush()
+            self.writer.rotate(self._snapshot())
+
+    def _choose(self, batch: RawBatch) -> None:
+        ev, ext = batch.events, batch.ext
+        n_small, n = len(ev), len(batch)
+        if n_small and len(ext):
+            base = np.concatenate([ev, ext["ev"]])
+            order = batch.order if batch.order is not None else \
+                np.argsort(base["ts_ns"], kind="stable")
+            base = base[order]
+        else:
+            base = ev if n_small else ext["ev"]
+            order = np.arange(n)
+        if batch.num is not None:
+            nums = batch.num.astype(np.uint64)
+            matched = np.isin(nums, np.array(self._matched, dtype=np.uint64))
+        else:
+            nums = np.arange(self._first, self._first + n, dtype=np.uint64)
+            matched = np.zeros(n, dtype=bool)
+            if self._matched:
+                pos = np.array(self._matched, dtype=np.int64) - self._first
+                matched[pos[(pos >= 0) & (pos < n)]] = True
+        kind = base["kind"]
+        is_state = (kind >= layout.KIND_EXEC) | self._state_nr[base["nr"]]
+        keep = matched | is_state
+        if not keep.any():
+            return
+        src = order[keep]
+        is_ext = src >= n_small
+        rows = _Rows(base[keep], ext[src[is_ext] - n_small] if len(ext) else
+                     np.zeros(0, layout.EXT_RECORD), is_ext, nums[keep], ~matched[keep])
+        k = int(matched.sum())
+        self.written += k
+        self.context += len(rows.records) - k
+        changes, self._changes = self._changes, []
+        start = 0
+        for num, key, d in changes:  # cut where container metadata changed
+            cut = int(np.searchsorted(rows.num, np.uint64(num)))
+            if cut > start:
+                self._add(_slice(rows, start, cut))
+                start = cut
+            if self._pending:
+                self.flush()
+            self._queued.append((key, d))
+        if start < len(rows.records):
+            self._add(_slice(rows, start, len(rows.records)))
+
+    def _add(self, rows: _Rows) -> None:
+        self._pending.append(rows)
+        self._pending_rows += len(rows.records)
+
+    def flush(self) -> None:
+        """Write what is pending as one batch, with the state changes behind it."""
+        self._last_flush = self.monotonic()
+        pieces, self._pending, self._pending_rows = self._pending, [], 0
+        if pieces:
+            rows = _Rows(*(np.concatenate([getattr(p, f) for p in pieces])
+                           for f in ("records", "ext", "is_ext", "num", "ctx")))
+            rb = rows_to_batch(rows, self.snap)
+        else:
+            rb = _empty_batch()
+        state: dict[str, Any] = {}
+        changed = self._containers_changed()
+        if changed:
+            state["containers"] = changed
+        if self._cg_map:
+            state["cgroups"] = dict(self._cg_map)
+        if self._pid_map:
+            state["pids"] = dict(self._pid_map)
+        if self.journal:
+            state["journal"] = self.journal[:]
+        if self.source is not None:
+            state["drops"] = int(self.source.drops())
+        self.journal.clear()
+        self._cg_map.clear()
+        self._pid_map.clear()
+        self.writer.write(rb, state)
+
+    def close(self) -> None:
+        """Write the last batch and close the file (also after -n or Ctrl-C)."""
+        if self.state is None:
+            self.writer.close()
+            return
+        self._commit()
+        self.flush()
+        self.writer.close()
+
+
+class _Tee:
+    """A source that hands its batches on and records them (see CaptureRecorder)."""
+
+    def __init__(self, rec: CaptureRecorder, source: Any) -> None:
+        self.rec = rec
+        self.source = source
+
+    def batches(self) -> Iterator[RawBatch]:
+        for batch in self.source.batches():
+            self.rec._take(batch)
+            yield batch
+        self.rec._commit()
+
+    def stop(self) -> None:
+        self.source.stop()
+
+    def drops(self) -> int:
+        return self.source.drops()
+
+    def __getattr__(self, name: str) -> Any:  # stats(), backlog_bytes() … of the source
+        return getattr(self.source, name)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Loss:
+    """What a damaged file lost: ``events`` read before the damage, bytes after it."""
+
+    path: str
+    events: int
+    unreadable: int
+    reason: str
+
+    def message(self) -> str:
+        return (f"capture {self.reason} after {self.events} events "
+                f"({self.unreadable} bytes unreadable) in {self.path}")
+
+
+@dataclass
+class CaptureBatch:
+    """One batch of a capture file: its records and the state changes before them."""
+
+    records: pa.RecordBatch
+    state: dict[str, Any]
+
+
+@dataclass
+class CaptureFile:
+    """One capture file, opened: header and snapshot read, batches on demand."""
+
+    path: str
+    header: dict[str, Any]
+    snapshot: dict[str, Any]
+    size: int
+    loss: Loss | None = None
+    events: int = 0  # records read so far
+    _source: Any = field(default=None, repr=False)
+    _reader: Any = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: str) -> CaptureFile:
+        """Read the header; CaptureError (one line) if this is not a capture."""
+        try:
+            size = os.path.getsize(path)
+            src = pa.memory_map(path) if size else None
+        except OSError as e:
+            raise CaptureError(f"{path}: {e.strerror or e}") from None
+        if not size:
+            raise CaptureError(f"{path}: not a cdig capture (empty file)")
+        with open(path, "rb") as f:
+            head = f.read(8)
+        try:
+            reader = ipc.open_stream(src)
+            meta = reader.schema.metadata or {}
+            same = _same_columns(reader.schema)
+        except Exception as e:  # noqa: BLE001 - damaged bytes surface as any error type
+            if head[:4] == b"\xff\xff\xff\xff":  # an Arrow stream cut inside its schema
+                f = cls(path, {}, {}, size, _source=src)
+                f.loss = Loss(path, 0, size, f._cause())
+                return f
+            raise CaptureError(f"{path}: not a cdig capture ({_one_line(e)})") from None
+        if meta.get(_K_FORMAT) != FORMAT_NAME.encode():
+            raise CaptureError(f"{path}: not a cdig capture (an Arrow stream without cdig "
+                               "metadata)")
+        version = meta.get(_K_VERSION, b"?").decode("ascii", "replace")
+        if version != str(FORMAT_VERSION):
+            raise CaptureError(f"{path}: capture format version {version} is not supported "
+                               f"(this cdig reads version {FORMAT_VERSION})")
+        hb = meta.get(_K_HEADER, b"")
+        stored = meta.get(_K_SNAPSHOT + b".z", meta.get(_K_SNAPSHOT, b""))
+        digest = f"{zlib.crc32(stored, zlib.crc32(hb)):08x}".encode()
+        if meta.get(_K_DIGEST) != digest or not same:
+            raise CaptureError(f"{path}: damaged capture header (checksum mismatch)")
+        try:
+            header, snapshot = json.loads(hb), json.loads(_unpacked(meta, _K_SNAPSHOT, b"")[1])
+        except (ValueError, zlib.error):
+            raise CaptureError(f"{path}: damaged capture header (bad JSON)") from None
+        return cls(path, header, snapshot, size, _source=src, _reader=reader)
+
+    def batches(self) -> Iterator[CaptureBatch]:
+        """Every complete, intact batch; then ``loss`` says what could not be read."""
+        reader, src = self._reader, self._source
+        if reader is None:
+            return
+        end = src.tell()
+        while True:
+            try:
+                rb, md = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                tail = self.size - end
+                if tail != len(_STREAM_EOS):  # no end marker: the writer did not close
+                    self.loss = Loss(self.path, self.events, max(0, tail), self._cause())
+                return
+            except Exception:  # noqa: BLE001 - damaged bytes surface as any error type
+                self.loss = Loss(self.path, self.events, self.size - end, self._cause())
+                return
+            md = md or {}
+            try:
+                stored, sb = _unpacked(md, _K_STATE, b"{}")
+                ok = md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
+                    rb.schema.equals(SCHEMA)
+                state = json.loads(sb) if ok else None
+            except Exception:  # noqa: BLE001 - as above
+                ok, state = False, None
+            if not ok or not isinstance(state, dict):
+                self.loss = Loss(self.path, self.events, self.size - end, self._cause())
+                return
+            end = src.tell()
+            self.events += rb.num_rows
+            yield CaptureBatch(rb, state)
+
+    def _cause(self) -> str:
+        """A file the writer closed ends with the stream's end marker: damage inside
+        it is damage; without the marker the writer stopped early (kill -9, power)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(max(0, self.size - len(_STREAM_EOS)))
+                ends_well = f.read() == _STREAM_EOS
+        except OSError:
+            ends_well = False
+        return "damaged" if ends_well else "truncated"
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+
+def _same_columns(schema: pa.Schema) -> bool:
+    return [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in SCHEMA]
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def expand_paths(specs: Sequence[str]) -> list[str]:
+    """Files, and globs of rotation sets; CaptureError if one names nothing."""
+    out: list[str] = []
+    for spec in specs:
+        if any(ch in spec for ch in "*?[") and not os.path.exists(spec):
+            hits = sorted(glob.glob(spec))
+            if not hits:
+                raise CaptureError(f"{spec}: no such file")
+            out += hits
+        else:
+            out.append(spec)
+    seen: set[str] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+
+class ReplaySource:
+    """Records from capture files, as the ``EventSource`` of a replay pipeline.
+
+    Files are put in capture order (session start, file index), whatever order
+    they were named in. ``attach(state)`` gives the source the State to seed
+    from each file's snapshot; build that State with ``container_of`` and
+    ``procfs`` from here, so it answers from the capture, never from this host.
+    A damaged file yields its intact batches, then ``losses`` says what was lost
+    (``on_loss`` is called at once); the next file is read as usual.
+    """
+
+    def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None
+                 ) -> None:
+        files: list[CaptureFile] = []
+        try:
+            for p in expand_paths(paths):
+                files.append(CaptureFile.open(p))
+        except CaptureError:
+            for f in files:
+                f.close()
+            raise
+        if not files:
+            raise CaptureError("no capture file given")
+        self.losses: list[Loss] = [f.loss for f in files if f.loss is not None]
+        readable = [f for f in files if f.header]
+        readable.sort(key=lambda f: (f.header.get("session_started_ns", 0),
+                                     f.header.get("session", ""), f.header.get("file_index", 0)))
+        self.files = readable
+        self.on_loss = on_loss
+        for loss in self.losses:
+            if on_loss:
+                on_loss(loss)
+        first = readable[0].header if readable else {}
+        self.header = first
+        arches = {f.header.get("syscall_arch") for f in readable}
+        if len(arches) > 1:
+            raise CaptureError("these captures come from different architectures: "
+                               + ", ".join(sorted(str(a) for a in arches)))
+        arch = first.get("syscall_arch") or platform.machine()
+        try:
+            self.syscalls = table(arch)
+        except ValueError as e:
+            raise CaptureError(f"{readable[0].path}: {e}") from None
+        self.mono_to_wall_ns = int(first.get("mono_to_wall_ns", 0))
+        self.procfs = ReplayProcFS()
+        self.containers: dict[int, Container] = {0: HOST}
+        self._cg_map: dict[int, int] = {}
+        self._pid_map: dict[int, int] = {}
+        self._state: State | None = None
+        self._restored: CaptureFile | None = None
+        self._stop = False
+        self._drops = 0
+        self._ctx: frozenset[int] = frozenset()
+        self.records = 0
+
+    # -- what State asks ------------------------------------------------------------
+    def container_of(self, cgroup_id: int, pid: int) -> Container:
+        key = self._cg_map.get(cgroup_id) if cgroup_id else self._pid_map.get(pid)
+        return self.containers.get(key, HOST) if key is not None else HOST
+
+    def _container(self, key: int) -> Container:
+        return self.containers.get(key, HOST)
+
+    def attach(self, state: State) -> None:
+        """Seed ``state`` from the first file's snapshot (replay's ``State.seed``)."""
+        self._state = state
+        if self.files:
+            self._restore(self.files[0])
+            self._restored = self.files[0]
+
+    def _restore(self, f: CaptureFile) -> None:
+        snap = f.snapshot
+        self._apply({"containers": snap.get("containers", ()),
+                     "cgroups": snap.get("cgroups", {}), "pids": snap.get("pids", {})})
+        if self._state is not None:
+            restore_state(self._state, snap, self._container)
+
+    def _apply(self, state: dict[str, Any]) -> None:
+        for d in state.get("containers", ()):
+            key = int(d["key"])
+            if key == 0:
+                continue
+            c = self.containers.get(key)
+            if c is None:
+                c = self.containers[key] = Container(id=d["id"], name=d["name"],
+                                                     runtime=d["runtime"])
+            c.id, c.name, c.runtime = d["id"], d["name"], d["runtime"]
+            c.image, c.labels, c.cgroup_path = d["image"], dict(d["labels"]), d["cgroup_path"]
+            c.pod_name, c.pod_namespace, c.pod_uid = (d["pod_name"], d["pod_namespace"],
+                                                      d["pod_uid"])
+            for cg in d.get("cgroup_ids", ()):
+                self._cg_map.setdefault(int(cg), key)
+        for cg, key in state.get("cgroups", {}).items():
+            self._cg_map[int(cg)] = int(key)
+        for pid, key in state.get("pids", {}).items():
+            self._pid_map[int(pid)] = int(key)
+        if "journal" in state:
+            self.procfs.apply(state["journal"])
+        if "drops" in state:
+            self._drops = int(state["drops"])
+
+    # -- EventSource -----------------------------------------------------------------
+    def batches(self) -> Iterator[RawBatch]:
+        prev: CaptureFile | None = None
+        for f in self.files:
+            if self._stop:
+                break
+            continues = prev is not None and prev.loss is None and \
+                prev.header.get("session") == f.header.get("session") and \
+                prev.header.get("file_index", 0) + 1 == f.header.get("file_index")
+            if f is not self._restored:
+                if continues:  # the state goes on; only learn the file's containers
+                    self._apply({"containers": f.snapshot.get("containers", ())})
+                else:
+                    self._restore(f)
+            self._restored = None
+            shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
+                self.mono_to_wall_ns
+            for cb in f.batches():
+                self._apply(cb.state)
+                if not cb.records.num_rows:
+                    continue
+                raw, ctx = batch_to_raw(cb.records)
+                if shift:
+                    _shift_ts(raw, shift)
+                self._ctx = frozenset(raw.num[ctx].tolist()) if ctx.any() else frozenset()
+                self.records += cb.records.num_rows
+                yield raw
+                if self._stop:
+                    break
+            if f.loss is not None:
+                self.losses.append(f.loss)
+                if self.on_loss:
+                    self.on_loss(f.loss)
+            f.close()
+            prev = f
+
+    def shown(self, ev: Event) -> bool:
+        """False for records kept in the capture only for state (not to be shown)."""
+        return not self._ctx or ev.num not in self._ctx
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def drops(self) -> int:
+        """Events the live capture dropped (as recorded in the file)."""
+        return self._drops
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+
+def _shift_ts(raw: RawBatch, delta: int) -> None:
+    """Move monotonic timestamps so one decoder offset serves several sessions."""
+    d = np.uint64(delta & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        raw.events["ts_ns"] += d
+        if len(raw.ext):
+            raw.ext["ev"]["ts_ns"] += d
