@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test unit lint bench clean
+.PHONY: setup run test unit lint bench bench-exporter clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,9 @@ unit: setup
 
 bench: setup
 	@$(PY) benchmarks/trace_throughput.py
+
+bench-exporter: setup
+	@$(PY) benchmarks/exporter_overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

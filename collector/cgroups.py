@@ -99,11 +99,11 @@ class CgroupLayout:
         return m.mountpoint if m else None
 
     def v1_mount(self, controller: str) -> CgroupMount | None:
-        """The v1 mount holding ``controller`` (``"memory"``, ``"name=systemd"``)."""
-        for m in self.mounts:
-            if m.version == 1 and controller in m.controllers:
-                return m
-        return None
+        """The v1 mount holding ``controller`` (``"memory"``, ``"name=systemd"``);
+        with several (a container that also sees the host's hierarchy), one
+        that shows the whole hierarchy."""
+        found = [m for m in self.mounts if m.version == 1 and controller in m.controllers]
+        return min(found, key=lambda m: m.root != "/", default=None)
 
     @property
     def cgroup_ids_usable(self) -> bool:

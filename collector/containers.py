@@ -357,6 +357,12 @@ class ContainerResolver:
                 self._provisional[cgroup_path] = (first, now + _PROVISIONAL_RECHECK)
         return c
 
+    def is_final(self, cgroup_path: str) -> bool:
+        """Whether ``resolve_path``'s answer for this path is final, not a
+        provisional host answer that a runc state file may still overturn
+        (the exporter waits for final answers before it attributes counts)."""
+        return cgroup_path in self._by_path
+
     def _classify(self, cgroup_path: str) -> tuple[Container, bool]:
         """(container, final) for a path. Not final: a host answer for a path a
         runc container may still claim (runc writes its state file after the

@@ -7,14 +7,18 @@ shows exactly what is compiled.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
 
-from . import layout
+from . import layout, metrics
 from .ringbuf import PAGE_SIZE, RingBuffer
 from .syscalls import NO_ARG, SyscallTable, table
 
@@ -140,11 +144,18 @@ class SyscallProbe:
             raise ProbeError(
                 f"the bcc Python module is not importable ({e}); run scripts/setup.sh"
             ) from None
-        with resources.as_file(_bpf_dir()) as bpf_dir:
+        failed: Exception | None = None
+        with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
             try:
                 self._bpf = BPF(text=self.source(), cflags=[f"-I{bpf_dir}", *self.cflags()])
             except Exception as e:  # bcc raises bare Exception for compile/load failures
-                raise ProbeError(f"cannot load the BPF program: {_one_line(e)}") from None
+                failed = e
+        if failed is not None:
+            raise ProbeError(
+                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
+            ) from None
+        if diagnostics[0].strip():  # warnings of a successful load stay visible
+            os.write(2, diagnostics[0].encode())
         b = self._bpf
         try:
             arr = b["sysinfo"]
@@ -168,6 +179,13 @@ class SyscallProbe:
             RingBuffer(b["events_ext"].map_fd, self.config.ext_bytes, layout.EXT_SLOT),
         ]
 
+    def prog_fds(self) -> dict[str, int]:
+        """Name -> fd of each loaded program (for ``prog_run_stats``)."""
+        if self._bpf is None:
+            return {}
+        return {str(name.decode() if isinstance(name, bytes) else name): f.fd
+                for name, f in self._bpf.funcs.items()}
+
     def stats(self) -> dict[str, int]:
         """Kernel-side counters summed over CPUs: drops by cause and records sent."""
         if self._bpf is None:
@@ -189,6 +207,215 @@ class SyscallProbe:
             self._bpf = None
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Collect what is written to file descriptor 2 meanwhile (bcc, clang and
+    libbpf print their diagnostics there, not through Python), so a failed
+    load is reported as one line instead of a screenful. Yields a list that
+    holds the text once the block has ended."""
+    out: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield out
+            finally:
+                os.dup2(saved, 2)
+                tmp.seek(0)
+                out.append(tmp.read(1 << 20).decode("utf-8", "replace"))
+    finally:
+        os.close(saved)
+
+
+def _load_reason(e: BaseException, diagnostics: str) -> str:
+    """One line saying why bcc could not load the program."""
+    lines = [ln.strip() for ln in diagnostics.splitlines() if ln.strip()]
+    text = " ".join([*lines, str(e)])
+    if "Operation not permitted" in text or "Permission denied" in text:
+        return ("the kernel refused (Operation not permitted): BPF needs root with "
+                "CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN")
+    detail = next((ln for ln in lines if "error" in ln.lower()), None)
+    return f"{_one_line(e)}: {detail}" if detail else _one_line(e)
+
+
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[-1] if text else type(e).__name__
+
+
+class MetricsProbe:
+    """The in-kernel aggregation probe of ``cdig exporter`` (``bpf/metrics.bpf.c``).
+
+    After ``load()``, ``maps`` is a ``metrics.MapReader`` over its maps.
+    ``pairing`` says how latency is measured: ``task`` (task-local storage),
+    ``hash`` (a tid-keyed hash, where task storage is not available) or
+    ``off``. With ``config.pairing == "auto"`` task storage is tried first.
+    """
+
+    def __init__(self, config: metrics.MetricsConfig | None = None,
+                 syscalls: SyscallTable | None = None,
+                 features: metrics.Features | None = None) -> None:
+        self.config = config or metrics.MetricsConfig()
+        self.table = syscalls or table()
+        self.features = features or metrics.Features.detect()
+        if self.config.pairing not in ("auto", "task", "hash"):
+            raise ProbeError(f"unknown latency pairing {self.config.pairing!r}")
+        self.pairing = "off"
+        if self.config.latency:
+            want_task = self.config.pairing == "task" or (
+                self.config.pairing == "auto" and self.features.task_storage)
+            self.pairing = "task" if want_task else "hash"
+        self._bpf = None
+        self.maps: metrics.MetricsMaps | None = None
+
+    def source(self) -> str:
+        return (_bpf_dir() / "metrics.bpf.c").read_text()
+
+    def cflags(self) -> list[str]:
+        return metrics.cflags(self.config, self.features, self.table, self.pairing == "task")
+
+    def dump(self) -> str:
+        """The program as bcc will compile it: defines, then header, then source."""
+        defines = "\n".join("#define " + f[2:].replace("=", " ", 1) for f in self.cflags())
+        header = (_bpf_dir() / "metrics.h").read_text()
+        return (f"/* cflags */\n{defines}\n\n/* metrics.h */\n{header}\n/* metrics.bpf.c */\n"
+                + self.source())
+
+    def load(self) -> None:
+        """Compile, load and attach. Raises ProbeError with a one-line reason."""
+        try:
+            self._compile()
+        except ProbeError:
+            if self.pairing != "task" or self.config.pairing == "task":
+                raise
+            self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
+            self._compile()
+        b = self._bpf
+        try:
+            arr = b["sysclass"]
+            for nr, cls in enumerate(metrics.sysclass(self.table).tolist()):
+                if cls:
+                    arr[ctypes.c_int(nr)] = ctypes.c_uint8(cls)
+            names = ["syscalls", "errors", "procs", "mstats"]
+            if self.config.latency:
+                names.append("latency")
+            fds = {name: b[name].map_fd for name in names}
+            self.maps = metrics.MetricsMaps(fds, latency=self.config.latency)
+        except Exception as e:
+            self.close()
+            raise ProbeError(f"cannot configure the BPF maps: {_one_line(e)}") from None
+
+    def _compile(self) -> None:
+        try:
+            from bcc import BPF  # noqa: PLC0415 - only here: unit tests need no bcc
+        except ImportError as e:
+            raise ProbeError(
+                f"the bcc Python module is not importable ({e}); run scripts/setup.sh"
+            ) from None
+        failed: Exception | None = None
+        with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
+            try:
+                self._bpf = BPF(text=self.source(), cflags=[f"-I{bpf_dir}", *self.cflags()])
+            except Exception as e:  # bcc raises bare Exception for compile/load failures
+                failed = e
+        if failed is not None:
+            raise ProbeError(
+                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
+            ) from None
+        if diagnostics[0].strip():
+            os.write(2, diagnostics[0].encode())
+
+    def close(self) -> None:
+        self.maps = None
+        if self._bpf is not None:
+            self._bpf.cleanup()
+            self._bpf = None
+
+
+# -- the kernel's per-program run-time statistics (what bpftop shows) ---------------
+# bpf(2) through ctypes: BPF_ENABLE_STATS turns the statistics on for as long as
+# the returned fd is open (kernel >= 5.8), so they are off again however cdig
+# ends; BPF_OBJ_GET_INFO_BY_FD reads run_time_ns / run_cnt of a program.
+_BPF_OBJ_GET_INFO_BY_FD = 15
+_BPF_ENABLE_STATS = 32
+_BPF_STATS_RUN_TIME = 0
+_PROG_INFO_SIZE = 232  # sizeof(struct bpf_prog_info) in linux/bpf.h of 6.x
+_RUN_TIME_OFF, _RUN_CNT_OFF = 192, 200  # offsetof(struct bpf_prog_info, run_time_ns/run_cnt)
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def _sys_bpf(cmd: int, attr: ctypes.Array) -> int:
+    import platform
+
+    nr = _SYS_BPF.get(platform.machine())
+    if nr is None:
+        return -1
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
+
+
+class BpfRunStats:
+    """Keeps the kernel's BPF run-time statistics on while open.
+
+    ``BPF_ENABLE_STATS`` first; where the kernel lacks it, the sysctl
+    ``kernel.bpf_stats_enabled`` (set back to what it was by ``close``).
+    ``enabled`` says whether either worked (it needs root)."""
+
+    def __init__(self, sysctl: str = BPF_STATS_SYSCTL) -> None:
+        self.sysctl = sysctl
+        self._fd = -1
+        self._restore: str | None = None
+        attr = ctypes.create_string_buffer(16)
+        ctypes.c_uint32.from_buffer(attr, 0).value = _BPF_STATS_RUN_TIME
+        try:
+            self._fd = _sys_bpf(_BPF_ENABLE_STATS, attr)
+        except OSError:
+            self._fd = -1
+        if self._fd < 0:
+            try:
+                with open(sysctl) as f:
+                    old = f.read().strip()
+                if old != "1":
+                    with open(sysctl, "w") as f:
+                        f.write("1")
+                    self._restore = old
+            except OSError:
+                pass
+
+    @property
+    def enabled(self) -> bool:
+        if self._fd >= 0:
+            return True
+        try:
+            with open(self.sysctl) as f:
+                return f.read().strip() == "1"
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._restore is not None:
+            with contextlib.suppress(OSError), open(self.sysctl, "w") as f:
+                f.write(self._restore)
+            self._restore = None
+
+
+def prog_run_stats(fds: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Name -> (run_time_ns, run_cnt) of programs by fd (zeros while statistics are off)."""
+    out: dict[str, tuple[int, int]] = {}
+    for name, fd in fds.items():
+        info = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+        attr = ctypes.create_string_buffer(16)
+        ctypes.c_uint32.from_buffer(attr, 0).value = fd
+        ctypes.c_uint32.from_buffer(attr, 4).value = _PROG_INFO_SIZE
+        ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(info)
+        if _sys_bpf(_BPF_OBJ_GET_INFO_BY_FD, attr) < 0:
+            continue
+        out[name] = (ctypes.c_uint64.from_buffer(info, _RUN_TIME_OFF).value,
+                     ctypes.c_uint64.from_buffer(info, _RUN_CNT_OFF).value)
+    return out

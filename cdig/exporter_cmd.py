@@ -1,0 +1,188 @@
+"""``cdig exporter``: per-container syscall, file, network, process and resource
+metrics for Prometheus, counted in the kernel and read at scrape time."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .cli import EXIT_OK, EXIT_USAGE, CliError
+
+log = logging.getLogger("cdig.exporter")
+
+EXPORTER_EPILOG = """\
+examples:
+  cdig exporter                                  # http://127.0.0.1:9464/metrics
+  cdig exporter --no-latency                     # counts, errors, bytes only: cheapest
+  cdig exporter --listen :9464 --web-config web.yml     # TLS and/or basic auth
+  cdig exporter --max-containers 50 --syscalls read,write,openat,connect
+  curl -s 127.0.0.1:9464/metrics | grep '^cdig_syscalls_total'
+
+--web-config takes the Prometheus exporter-toolkit format (tls_server_config:
+cert_file/key_file, basic_auth_users with bcrypt hashes). A non-loopback
+--listen needs TLS or basic auth there, or --insecure."""
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return v
+
+    return parse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
+                   help="address to serve on (default 127.0.0.1:9464; ':9464' = all addresses)")
+    p.add_argument("--web-config", metavar="FILE",
+                   help="TLS and basic auth (Prometheus exporter-toolkit web config format)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback address without TLS or basic auth")
+    p.add_argument("--no-latency", action="store_true",
+                   help="no latency histogram: only the syscall exit is hooked (cheaper)")
+    p.add_argument("--max-containers", type=_positive(int), default=100, metavar="N",
+                   help="containers with their own series (default 100); later ones are "
+                        "counted as container_id=\"other\"")
+    p.add_argument("--max-syscalls", type=_positive(int), default=100, metavar="N",
+                   help="syscall label values (default 100), the busiest first; the rest are "
+                        "syscall=\"other\"")
+    p.add_argument("--syscalls", metavar="LIST",
+                   help="comma-separated allow-list of syscall names with their own series")
+    p.add_argument("--grace", type=_positive(float), default=60.0, metavar="SECS",
+                   help="how long a removed container's series stay (default 60)")
+    p.add_argument("--interval", type=_positive(float), default=5.0, metavar="SECS",
+                   help="how often the cgroup tree is walked and the maps read between "
+                        "scrapes (default 5)")
+    p.add_argument("--map-entries", type=_positive(int), default=16384, metavar="N",
+                   help="capacity of the (cgroup, syscall) map (default 16384; errors get "
+                        "half, per-cgroup process counts a quarter)")
+    p.add_argument("--systemd-services", action="store_true",
+                   help="export systemd services as containers instead of counting them "
+                        "as the host")
+    p.add_argument("--pairing", choices=("auto", "task", "hash"), default="auto",
+                   help=argparse.SUPPRESS)  # latency pairing, for benchmarks
+    p.add_argument("--dump-bpf", action="store_true",
+                   help="print the BPF program as it would be compiled, and exit")
+
+
+def _options(args: argparse.Namespace, table):
+    from cdig.exporters.series import Options
+
+    allow = None
+    if args.syscalls:
+        allow = frozenset(s.strip() for s in args.syscalls.split(",") if s.strip())
+        unknown = sorted(n for n in allow if table.nr(n) is None)
+        if unknown:
+            raise CliError(f"--syscalls: unknown syscall {unknown[0]!r}", EXIT_USAGE)
+    return Options(max_containers=args.max_containers, max_syscalls=args.max_syscalls,
+                   syscall_allow=allow, grace=args.grace, walk_interval=args.interval)
+
+
+def run_exporter(args: argparse.Namespace) -> int:
+    from cdig.exporters import web
+    from cdig.probes.loader import MetricsProbe, ProbeError
+    from cdig.probes.metrics import MetricsConfig
+    from cdig.probes.syscalls import table
+
+    try:
+        listen = web.parse_listen(args.listen)
+    except ValueError as e:
+        raise CliError(f"--listen {args.listen!r}: {e}", EXIT_USAGE) from None
+    config = None
+    if args.web_config:
+        try:
+            config = web.load_web_config(args.web_config)
+        except web.WebConfigError as e:
+            raise CliError(f"--web-config {args.web_config}: {e}") from None
+    tbl = table()
+    options = _options(args, tbl)
+    n = args.map_entries
+    mconf = MetricsConfig(latency=not args.no_latency, syscalls_max=n, latency_max=n,
+                          errors_max=max(1024, n // 2), procs_max=max(1024, n // 4),
+                          pairing=args.pairing)
+    probe = MetricsProbe(mconf, tbl)
+    if args.dump_bpf:
+        sys.stdout.write(probe.dump())
+        return EXIT_OK
+
+    if not web.is_loopback(listen) and not (config and (config.tls or config.auth)):
+        if not args.insecure:
+            raise CliError(f"refusing to serve metrics on {listen} without TLS or basic auth: "
+                           "give --web-config, listen on loopback, or pass --insecure",
+                           EXIT_USAGE)
+    if os.geteuid() != 0:
+        raise CliError("the exporter needs root (BPF); run with sudo")
+
+    try:
+        server = web.MetricsServer(listen, config.ssl_context() if config else None)
+    except web.WebConfigError as e:
+        raise CliError(f"--web-config {args.web_config}: {e}") from None
+    except OSError as e:
+        reason = e.strerror.lower() if e.strerror else str(e)
+        raise CliError(f"cannot listen on {listen}: {reason}") from None
+    try:
+        try:
+            probe.load()
+        except ProbeError as e:
+            raise CliError(str(e)) from None
+        return _serve(args, server, probe, options, config, tbl)
+    finally:
+        server.stop()
+        probe.close()
+
+
+def _serve(args, server, probe, options, config, tbl) -> int:
+    from prometheus_client import CollectorRegistry, disable_created_metrics
+
+    from cdig.collector.containers import ContainerResolver
+    from cdig.exporters import web
+    from cdig.exporters.names import ResolverNames
+    from cdig.exporters.prometheus import ExporterCollector
+    from cdig.exporters.resources import CgroupResources
+
+    disable_created_metrics()
+    resolver = ContainerResolver.for_host(systemd_services=args.systemd_services)
+    feats = probe.features
+    collector = ExporterCollector(
+        probe.maps, ResolverNames(resolver), tbl, options=options,
+        resources=CgroupResources(resolver.layout),
+        build_info={"pairing": probe.pairing,
+                    "socket_split": "true" if feats.sock_split else "false"})
+    registry = CollectorRegistry()
+    registry.register(collector)
+    resolver.scan()  # containers known (and being named) before the first scrape
+    collector.update()
+    # the registry is the prometheus_client view (tests read it); HTTP serves the
+    # collector's own rendering of the same families, which is much faster
+    server.start(web.make_app(web.exposition_app(collector.exposition), config))
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    what = (f"latency histogram: {probe.pairing} pairing" if probe.pairing != "off"
+            else "latency histogram off")
+    print(f"cdig exporter: serving {server.url} ({what})", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(options.walk_interval):
+            try:
+                collector.update()
+            except OSError as e:
+                log.warning("cannot read the BPF maps: %s", e)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        resolver.close()
+    print("cdig exporter: stopped", file=sys.stderr, flush=True)
+    return EXIT_OK

@@ -1,0 +1,271 @@
+/* cdig metrics probe: in-kernel aggregation for `cdig exporter`.
+ *
+ * Nothing is sent to userspace per event: every syscall exit bumps per-CPU
+ * counters keyed by (cgroup id, syscall number), and the exporter reads the
+ * maps when Prometheus scrapes. Tracepoints only, tracepoint arguments and
+ * helpers only (no kernel struct is dereferenced), like syscalls.bpf.c.
+ *
+ * Configured with -D defines by probes/loader.py (MetricsProbe):
+ *   NR_SYSCALLS                size of the sysclass array
+ *   SYSCALLS_MAX, ERRORS_MAX, PROCS_MAX, LATENCY_MAX, SOCKIO_MAX, INFLIGHT_MAX
+ *                              map sizes
+ *   LAT_MAP_FLAGS              BPF_F_NO_PREALLOC for the latency map where the
+ *                              kernel allows it in tracing programs (>= 6.1)
+ *   LATENCY                    pair sys_enter/sys_exit and keep a histogram
+ *   LAT_TASK_STORAGE           ... pairing through task-local storage (cheap;
+ *                              kernel >= 5.11 with BTF), else a tid hash
+ *   SOCK_SPLIT                 sock:sock_{send,recv}_length exist (>= 6.3):
+ *                              read/write bytes on sockets count as network
+ *   HAVE_GROUP_DEAD            sched_process_exit has group_dead (>= 6.x)
+ *
+ * Why these hooks:
+ * - raw_syscalls:sys_exit carries the syscall id and the return value, so
+ *   counts, errors (by errno) and byte counts need the exit alone: without
+ *   LATENCY there is one program per syscall and no per-thread state.
+ * - Latency needs the enter time. A hash keyed by tid costs an insert and a
+ *   delete per syscall (design.md: +830 ns); task-local storage is a slot on
+ *   the task itself, created once per thread and freed with it.
+ * - read/write/sendfile on a socket cannot be told from the same calls on a
+ *   file at sys_exit without fd state. The socket layer's length tracepoints
+ *   fire in the calling thread for every socket send/receive, whatever the
+ *   syscall, so they mark the thread; the exit of the read/write that carried
+ *   them consumes the mark. Without them (older kernels) read/write count as
+ *   file I/O, and only sendto/recvfrom/sendmsg/recvmsg as network.
+ * - sched_process_exec/fork/exit: per-cgroup process churn.
+ */
+#include <uapi/linux/ptrace.h>
+#include "metrics.h"
+
+/* Per-CPU: every syscall of every CPU updates these; per-CPU copies need no
+ * atomics and share no cache lines. Userspace sums the copies. */
+BPF_PERCPU_HASH(syscalls, struct cdig_mkey, struct cdig_sysstat, SYSCALLS_MAX);
+BPF_PERCPU_HASH(errors, struct cdig_mkey, __u64, ERRORS_MAX);
+BPF_PERCPU_HASH(procs, __u64, struct cdig_procstat, PROCS_MAX);
+BPF_PERCPU_ARRAY(mstats, __u64, CDIG_MSTAT_MAX);
+BPF_ARRAY(sysclass, __u8, NR_SYSCALLS);
+
+static __always_inline void mcount(__u32 idx)
+{
+    __u64 *v = mstats.lookup(&idx);
+    if (v)
+        (*v)++;
+}
+
+#ifdef LATENCY
+struct lat_start {
+    __u64 ts;
+    __u64 nr;
+};
+#ifdef LAT_TASK_STORAGE
+BPF_TASK_STORAGE(lat_start, struct lat_start);
+#else
+BPF_HASH(lat_start, __u32, struct lat_start, INFLIGHT_MAX);
+#endif
+BPF_F_TABLE("percpu_hash", struct cdig_mkey, struct cdig_latstat, latency, LATENCY_MAX,
+            LAT_MAP_FLAGS);
+
+TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+{
+#ifdef LAT_TASK_STORAGE
+    struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0,
+                                                     BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!s) {
+        mcount(CDIG_MSTAT_LAT_NOSTORE);
+        return 0;
+    }
+    s->ts = bpf_ktime_get_ns();
+    s->nr = args->id;
+#else
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = args->id};
+    if (lat_start.update(&tid, &s))
+        mcount(CDIG_MSTAT_LAT_NOSTORE);
+#endif
+    return 0;
+}
+
+/* floor(log2(v)), 0 for v <= 1 */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+    __u32 r = 0;
+    if (v >> 32) {
+        v >>= 32;
+        r += 32;
+    }
+    if (v >> 16) {
+        v >>= 16;
+        r += 16;
+    }
+    if (v >> 8) {
+        v >>= 8;
+        r += 8;
+    }
+    if (v >> 4) {
+        v >>= 4;
+        r += 4;
+    }
+    if (v >> 2) {
+        v >>= 2;
+        r += 2;
+    }
+    if (v >> 1)
+        r += 1;
+    return r;
+}
+#endif /* LATENCY */
+
+#ifdef SOCK_SPLIT
+/* threads whose current syscall moved bytes through a socket (see above) */
+BPF_TABLE("lru_hash", __u32, __u8, sockio, SOCKIO_MAX);
+
+static __always_inline void mark_socket_io(int ret)
+{
+    if (ret <= 0)
+        return;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    __u8 one = 1;
+    sockio.update(&tid, &one);
+}
+
+TRACEPOINT_PROBE(sock, sock_send_length)
+{
+    mark_socket_io(args->ret);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sock, sock_recv_length)
+{
+    mark_socket_io(args->ret);
+    return 0;
+}
+#endif
+
+TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+{
+    long id = args->id;
+    if (id < 0 || id >= NR_SYSCALLS)
+        return 0;
+    __u32 nr = id;
+    long ret = args->ret;
+    __u8 *cls = sysclass.lookup(&nr);
+    __u8 c = cls ? *cls : 0;
+    /* a new task "returns" from fork/clone (with 0) without having entered
+     * it: one call, not two */
+    if ((c & CDIG_CLS_FORK) && ret == 0)
+        return 0;
+    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    struct cdig_sysstat zero = {};
+    struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
+    if (!v) {
+        mcount(CDIG_MSTAT_SYSCALLS_FULL);
+        return 0;
+    }
+    v->count++;
+    if (ret < 0 && ret >= -4095) {
+        v->errors++;
+        key.errno_ = -ret;
+        __u64 none = 0;
+        __u64 *e = errors.lookup_or_try_init(&key, &none);
+        if (e)
+            (*e)++;
+        else
+            mcount(CDIG_MSTAT_ERRORS_FULL);
+    }
+
+    if (c & (CDIG_CLS_RW | CDIG_CLS_NET | CDIG_CLS_SOCKCLR)) {
+        int sock = 0;
+#ifdef SOCK_SPLIT
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+        if (sockio.lookup(&tid)) {
+            sock = 1;
+            sockio.delete(&tid);
+        }
+#endif
+        if (ret > 0) {
+            if ((c & CDIG_CLS_NET) || ((c & CDIG_CLS_RW) && sock))
+                v->net_bytes += ret;
+            else if (c & CDIG_CLS_RW)
+                v->file_bytes += ret;
+        }
+    }
+
+#ifdef LATENCY
+#ifdef LAT_TASK_STORAGE
+    struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+#else
+    __u32 ltid = (__u32)bpf_get_current_pid_tgid();
+    struct lat_start *s = lat_start.lookup(&ltid);
+#endif
+    if (!s || !s->ts || s->nr != nr) {
+        mcount(CDIG_MSTAT_LAT_UNPAIRED);
+        return 0;
+    }
+    __u64 d = bpf_ktime_get_ns() - s->ts;
+#ifdef LAT_TASK_STORAGE
+    s->ts = 0; /* consumed: a later exit without an enter is not paired with it */
+#else
+    lat_start.delete(&ltid);
+#endif
+    __u32 slot = d <= 1 ? 0 : log2_u64(d - 1) / 2;
+    if (slot > CDIG_LAT_SLOTS - 1)
+        slot = CDIG_LAT_SLOTS - 1;
+    key.errno_ = 0;
+    struct cdig_latstat lzero = {};
+    struct cdig_latstat *l = latency.lookup_or_try_init(&key, &lzero);
+    if (!l) {
+        mcount(CDIG_MSTAT_LAT_FULL);
+        return 0;
+    }
+    l->sum_ns += d;
+    l->slots[slot & 31]++;
+#endif
+    return 0;
+}
+
+static __always_inline struct cdig_procstat *procstat(void)
+{
+    __u64 cg = bpf_get_current_cgroup_id();
+    struct cdig_procstat zero = {};
+    struct cdig_procstat *p = procs.lookup_or_try_init(&cg, &zero);
+    if (!p)
+        mcount(CDIG_MSTAT_PROCS_FULL);
+    return p;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+    struct cdig_procstat *p = procstat();
+    if (p)
+        p->execs++;
+    return 0;
+}
+
+/* Runs in the parent, whose cgroup the child starts in. Threads are tasks
+ * too: the tracepoint cannot tell them apart without reading task_struct. */
+TRACEPOINT_PROBE(sched, sched_process_fork)
+{
+    struct cdig_procstat *p = procstat();
+    if (p)
+        p->forks++;
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+#if defined(LATENCY) && !defined(LAT_TASK_STORAGE)
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    lat_start.delete(&tid); /* a thread killed inside a syscall never exits it */
+#endif
+#ifdef HAVE_GROUP_DEAD
+    if (!args->group_dead)
+        return 0;
+#else
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if ((__u32)pid_tgid != pid_tgid >> 32)
+        return 0; /* approximation: the group leader's exit */
+#endif
+    struct cdig_procstat *p = procstat();
+    if (p)
+        p->exits++;
+    return 0;
+}

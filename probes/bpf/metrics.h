@@ -1,0 +1,64 @@
+/* cdig metrics maps: shared by metrics.bpf.c and, through
+ * probes/metrics.py, by the exporter that reads them at scrape time.
+ * Keep the two in step; tests/unit/test_metrics_layout.py checks the sizes. */
+#ifndef CDIG_METRICS_H
+#define CDIG_METRICS_H
+
+/* Latency histogram: base-4 slots over nanoseconds. Slot k counts durations
+ * d with 4^k < d <= 4^(k+1) (slot 0 also takes d <= 1), i.e.
+ * slot = floor(log2(d - 1) / 2): slots 0..k together count d <= 4^(k+1) ns
+ * exactly, which is what a Prometheus bucket `le` means. The last slot is the
+ * overflow (d > 4^(CDIG_LAT_SLOTS - 1) ns = 2^34 ns, about 17 s). */
+#define CDIG_LAT_SLOTS 18
+
+/* per-syscall class bits, in the `sysclass` array (filled by probes/loader.py) */
+#define CDIG_CLS_RW 1      /* read/write family: file bytes, unless a socket moved them */
+#define CDIG_CLS_NET 2     /* socket-only calls (sendto, recvmsg...): network bytes */
+#define CDIG_CLS_SOCKCLR 4 /* may touch sockets but returns no byte count: clears the mark */
+#define CDIG_CLS_FORK 8    /* fork/vfork/clone/clone3: the child's return (0) is not a call */
+
+/* per-CPU counters in the `mstats` array */
+#define CDIG_MSTAT_SYSCALLS_FULL 0 /* (cgroup, syscall) not counted: map full */
+#define CDIG_MSTAT_ERRORS_FULL 1   /* (cgroup, syscall, errno) not counted: map full */
+#define CDIG_MSTAT_PROCS_FULL 2    /* per-cgroup exec/fork/exit not counted: map full */
+#define CDIG_MSTAT_LAT_UNPAIRED 3  /* exits without a recorded enter (latency not measured) */
+#define CDIG_MSTAT_LAT_NOSTORE 4   /* enter not recorded: pairing storage unavailable/full */
+#define CDIG_MSTAT_LAT_FULL 5      /* duration not recorded: latency map full (or no memory) */
+#define CDIG_MSTAT_MAX 6
+
+struct cdig_mkey {
+    __u64 cgroup_id; /* cgroup v2 id == inode of its directory */
+    __u32 nr;        /* syscall number */
+    __u32 errno_;    /* errno for the `errors` map, 0 in the others */
+};
+
+/* `syscalls`: preallocated, so a burst of new keys never fails for lack of
+ * memory; counts are exact up to the map's capacity. */
+struct cdig_sysstat {
+    __u64 count;      /* completed syscalls (sys_exit seen) */
+    __u64 errors;     /* of which returned -4095..-1 */
+    __u64 file_bytes; /* sum of byte-count returns classified as file I/O */
+    __u64 net_bytes;  /* ... as socket I/O */
+};
+
+/* `latency`: apart, because its per-CPU values are 5x larger. Allocated on
+ * demand where the kernel allows it, so its memory follows the (cgroup,
+ * syscall) pairs in use rather than the capacity; an allocation that fails
+ * loses a duration (counted), never a count. */
+struct cdig_latstat {
+    __u64 sum_ns; /* sum of measured durations */
+    __u64 slots[CDIG_LAT_SLOTS];
+};
+
+struct cdig_procstat {
+    __u64 execs; /* sched_process_exec */
+    __u64 forks; /* sched_process_fork: new tasks, threads included */
+    __u64 exits; /* sched_process_exit of a whole process (group_dead) */
+};
+
+_Static_assert(sizeof(struct cdig_mkey) == 16, "cdig_mkey size");
+_Static_assert(sizeof(struct cdig_sysstat) == 32, "cdig_sysstat size");
+_Static_assert(sizeof(struct cdig_latstat) == 8 * (1 + CDIG_LAT_SLOTS), "cdig_latstat size");
+_Static_assert(sizeof(struct cdig_procstat) == 24, "cdig_procstat size");
+
+#endif
