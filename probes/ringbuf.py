@@ -14,16 +14,15 @@ This module does not import bcc: it needs only the map's fd and size.
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import select
-import struct
 
 import numpy as np
 
 from .layout import BUSY_BIT, DISCARD_BIT
 
 PAGE_SIZE = mmap.PAGESIZE
-_U64 = struct.Struct("<Q")
 
 
 class RingBuffer:
@@ -44,12 +43,18 @@ class RingBuffer:
                                mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
         self._prod = mmap.mmap(map_fd, PAGE_SIZE + 2 * data_size, mmap.MAP_SHARED,
                                mmap.PROT_READ, offset=PAGE_SIZE)
+        # The positions are read and written with single aligned 8-byte
+        # accesses, as the kernel does. struct.pack_into stores byte by byte:
+        # the kernel could see a half-written consumer position, far behind
+        # the real one, and refuse reservations as if the ring were full.
+        self._cons_pos = ctypes.c_uint64.from_buffer(self._cons)
+        self._prod_pos = np.frombuffer(self._prod, dtype=np.uint64, count=1)
 
     def consumer_pos(self) -> int:
-        return _U64.unpack_from(self._cons, 0)[0]
+        return self._cons_pos.value
 
     def producer_pos(self) -> int:
-        return _U64.unpack_from(self._prod, 0)[0]
+        return int(self._prod_pos[0])
 
     def pending(self) -> int:
         """Bytes written by the kernel and not yet consumed."""
@@ -83,10 +88,12 @@ class RingBuffer:
             if discarded.any():
                 out = out[~discarded]
             # release the slots to the kernel only after the copy
-            _U64.pack_into(self._cons, 0, cons + n * step)
+            self._cons_pos.value = cons + n * step
         return out
 
     def close(self) -> None:
+        for view in ("_cons_pos", "_prod_pos"):  # views must go before the maps close
+            self.__dict__.pop(view, None)
         for m in (self._cons, self._prod):
             try:
                 m.close()
