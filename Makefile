@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@$(VENV)/bin/cdig trace $(ARGS)
+	@$(VENV)/bin/cdig top $(ARGS)
 
 lint: setup
 	@$(VENV)/bin/ruff check .

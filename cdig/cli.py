@@ -45,6 +45,17 @@ examples:
   cdig trace -r 'cap*' -n 20                   # a rotation set, in capture order
 """)
 
+TOP_EPILOG = _fmt("""
+keys: Enter drill down, Backspace up, F2 views (1-9), / or F4 filter, F5/e echo,
+F6/d dig, s/S/r sort, p pause, space/n play/step (replay), ? help, q quit
+examples:
+  cdig top                                     # every container and process, live
+  cdig top container.name=web1                 # only what web1 does
+  cdig top -d 2 --view procs                   # refresh every 2 s, start in Processes
+  cdig top -r web.cdig                         # replay a capture (no root)
+  cdig top -r web.cdig --speed 0 --view syscalls   # read it to the end at once
+""")
+
 SUMMARY_EPILOG = _fmt("""
 views (sysdig chisels):
   proc       busiest processes: events, syscall time, errors   (topprocs)
@@ -108,6 +119,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with -w: keep at most BYTES of each captured path and argv "
                         "(socket addresses are kept whole)")
     t.set_defaults(func=cmd_trace)
+
+    tp = sub.add_parser("top", help="interactive TUI: containers, processes, syscalls … "
+                        "(like csysdig)", epilog=TOP_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tp.add_argument("filter", nargs="*", help="filter expression (sysdig syntax)")
+    tp.add_argument("-d", "--delay", type=float, default=1.0, metavar="SECS",
+                    help="refresh interval (default 1)")
+    tp.add_argument("-r", "--read", metavar="FILE", action="append",
+                    help="replay a capture instead of tracing live (no root needed)")
+    tp.add_argument("--speed", type=float, default=1.0, metavar="X",
+                    help="replay: capture seconds per second (default 1; 0 = as fast as "
+                         "possible)")
+    tp.add_argument("--paused", action="store_true", help="replay: start paused (n steps)")
+    tp.add_argument("--view", default="containers", metavar="VIEW",
+                    help="first view: procs containers syscalls errors files conns execs "
+                         "events security (default containers)")
+    tp.add_argument("--max-rows", type=int, default=500, metavar="N",
+                    help="rows shown per view, after sorting (default 500)")
+    tp.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
+                    help="kernel ring buffer size (power of two, default 32)")
+    tp.set_defaults(func=cmd_top)
 
     sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",
                         epilog=SUMMARY_EPILOG,
@@ -196,6 +228,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
 
     return run_trace(args)
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from .top_cmd import run_top
+
+    return run_top(args)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

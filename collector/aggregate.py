@@ -14,11 +14,26 @@ enrichment and the filter). It keeps, per view, one row per key:
 ``table(view)`` returns a ``Table`` (columns + rows of plain values) sorted by
 the view's natural key, for text, JSON, the TUI or tests. Bytes count only
 I/O syscalls that succeeded (their return value is the byte count).
+
+With ``detail=True`` (what ``cdig top`` asks for) the aggregator also keeps what
+the TUI's views and drill-downs need, keyed so that a drill-down is a projection
+of what is already counted, not a new pass over the events:
+
+    pids          pid: name, container, uid, events, errors, time, file/net bytes
+    pid_syscalls  (pid, evt.type): calls, errors, time, sparse latency histogram
+    pid_files     (pid, path): read, written, ops, opens
+    pid_conns     (pid, l4proto, name): in, out, ops
+    err_detail    (evt.type, errno, pid): count
+    lat_hist      evt.type: a log-linear latency histogram (for p99)
+    file_opens    path: successful opens
+    execs         the last ``max_execs`` execs: time, pid, uid, container, cmdline
+
+The summary views above are unchanged by it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +51,77 @@ _FILE_TYPES = frozenset({"file", "directory"})
 _NET_TYPES = frozenset({"ipv4", "ipv6"})
 # calls that never return: only their enter record exists (execve has both)
 _NO_RETURN = frozenset({"exit", "exit_group"})
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+
+# Latency histogram: 4 buckets per power of two (log-linear, like HDR histograms at
+# two significant bits), so a percentile read from it is at most 25 % high.
+_SUB_BITS = 2
+LAT_BUCKETS = 64 << _SUB_BITS
+
+
+def latency_bucket(ns: int) -> int:
+    """The histogram bucket of a latency in ns."""
+    if ns < (1 << _SUB_BITS):
+        return max(ns, 0)
+    b = ns.bit_length()
+    return ((b - _SUB_BITS) << _SUB_BITS) | ((ns >> (b - 1 - _SUB_BITS)) & ((1 << _SUB_BITS) - 1))
+
+
+def bucket_upper(bucket: int) -> int:
+    """The largest latency (ns) that falls in ``bucket``."""
+    if bucket < (1 << _SUB_BITS):
+        return bucket
+    e, m = bucket >> _SUB_BITS, bucket & ((1 << _SUB_BITS) - 1)
+    low = ((1 << _SUB_BITS) | m) << (e - 1)
+    return low + (1 << (e - 1)) - 1
+
+
+def percentile(hist: list[int] | dict[int, int], q: float) -> int:
+    """The ``q`` quantile (0..1) of a latency histogram (a list of buckets, or a
+    sparse {bucket: count}), as its bucket's upper bound."""
+    if isinstance(hist, dict):
+        dense = [0] * LAT_BUCKETS
+        for b, n in hist.items():
+            dense[b] = n
+        hist = dense
+    total = sum(hist)
+    if not total:
+        return 0
+    want = q * total
+    seen = 0
+    for i, n in enumerate(hist):
+        seen += n
+        if n and seen >= want:
+            return bucket_upper(i)
+    return bucket_upper(len(hist) - 1)
+
+
+@dataclass(slots=True)
+class ProcStats:
+    """Per pid, in detail mode: who it is and what it did."""
+
+    name: str
+    container: Any  # events.Container
+    uid: int
+    events: int = 0
+    errors: int = 0
+    time_ns: int = 0
+    file_in: int = 0
+    file_out: int = 0
+    net_in: int = 0
+    net_out: int = 0
+    exited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecRecord:
+    """One exec seen, in detail mode (the TUI's execs / spy-users view)."""
+
+    ts_ns: int
+    pid: int
+    uid: int
+    container: Any  # events.Container
+    cmdline: str
 
 
 @dataclass(frozen=True)
@@ -96,7 +182,8 @@ def columns(view: str) -> tuple[Column, ...]:
 class Aggregator:
     """A sink that keeps the summary tables of ``views`` (default: all of them)."""
 
-    def __init__(self, views: Iterable[str] = VIEWS, max_commands: int = 5) -> None:
+    def __init__(self, views: Iterable[str] = VIEWS, max_commands: int = 5,
+                 detail: bool = False, max_execs: int = 5000) -> None:
         self.views = frozenset(views)
         unknown = self.views - set(VIEWS)
         if unknown:
@@ -110,6 +197,18 @@ class Aggregator:
         self.conns: dict[tuple[str, str], _Stats] = {}
         self.errors: dict[str, Counter[str]] = {}
         self.users: dict[int, _Stats] = {}
+        self.detail = detail
+        self.failed = 0
+        self.pids: dict[int, ProcStats] = {}
+        # [calls, errors, time, {bucket: count}]
+        self.pid_syscalls: dict[tuple[int, str], list[Any]] = {}
+        self.pid_files: dict[tuple[int, str], list[int]] = {}  # [read, written, ops, opens]
+        self.pid_conns: dict[tuple[int, str, str], list[int]] = {}  # [in, out, ops]
+        self.err_detail: Counter[tuple[str, str, int]] = Counter()
+        self.lat_hist: dict[str, list[int]] = {}
+        self.file_opens: Counter[str] = Counter()
+        self.execs: deque[ExecRecord] = deque(maxlen=max_execs)
+        self.execs_seen = 0
 
     def __call__(self, ev: Event) -> None:
         self.events += 1
@@ -168,7 +267,8 @@ class Aggregator:
                 key = (fd.l4proto, fd.name)
                 s = self.conns.get(key)
                 if s is None:
-                    s = self.conns[key] = _Stats(extra={"proc": ev.comm, "container": c.name})
+                    s = self.conns[key] = _Stats(extra={"proc": ev.comm, "container": c.name,
+                                                        "pid": ev.pid, "cid": c.id})
                 s.events += 1
                 if is_read:
                     s.read += nbytes
@@ -187,6 +287,81 @@ class Aggregator:
             s.events += 1
             if ev.kind == EventKind.EXEC:
                 s.extra["commands"][ev.proc.cmdline if ev.proc is not None else ev.comm] += 1
+        if self.detail:
+            self._detail(ev, syscall, failed, lat, nbytes, is_read, fd)
+
+    def _detail(self, ev: Event, syscall: bool, failed: bool, lat: int, nbytes: int,
+                is_read: bool, fd) -> None:
+        """What the TUI needs beyond the summary views (see the module doc)."""
+        pid, typ = ev.pid, ev.type
+        self.failed += failed
+        p = self.pids.get(pid)
+        if p is None:
+            p = self.pids[pid] = ProcStats(ev.comm, ev.container, ev.uid)
+        else:
+            p.name, p.container, p.uid = ev.comm, ev.container, ev.uid
+        p.events += 1
+        p.errors += failed
+        p.time_ns += lat
+        kind = ev.kind
+        if kind == EventKind.EXIT and ev.tid == pid:
+            p.exited = True
+        elif kind == EventKind.EXEC:
+            self.execs_seen += 1
+            self.execs.append(ExecRecord(ev.ts_ns, pid, ev.uid, ev.container,
+                                         ev.proc.cmdline if ev.proc is not None else ev.comm))
+        if syscall or typ in _NO_RETURN:
+            k = (pid, typ)
+            v = self.pid_syscalls.get(k)
+            if v is None:
+                v = self.pid_syscalls[k] = [0, 0, 0, {}]
+            v[0] += 1
+            v[1] += failed
+            v[2] += lat
+            if syscall:
+                b = latency_bucket(lat)
+                h = self.lat_hist.get(typ)
+                if h is None:
+                    h = self.lat_hist[typ] = [0] * LAT_BUCKETS
+                h[b] += 1
+                ph = v[3]  # per process: sparse (a few buckets each)
+                ph[b] = ph.get(b, 0) + 1
+        if failed:
+            self.err_detail[(typ, errno_name(-ev.res), pid)] += 1
+        elif syscall and typ in _OPENS and ev.fd is not None and ev.fd.type in _FILE_TYPES:
+            name = ev.fd.name
+            self.file_opens[name] += 1
+            k2 = (pid, name)
+            v = self.pid_files.get(k2)
+            if v is None:
+                self.pid_files[k2] = [0, 0, 0, 1]
+            else:
+                v[3] += 1
+        if fd is not None:
+            if fd.type in _FILE_TYPES:
+                k2 = (pid, fd.name)
+                v = self.pid_files.get(k2)
+                if v is None:
+                    v = self.pid_files[k2] = [0, 0, 0, 0]
+                if is_read:
+                    p.file_in += nbytes
+                    v[0] += nbytes
+                else:
+                    p.file_out += nbytes
+                    v[1] += nbytes
+                v[2] += 1
+            elif fd.type in _NET_TYPES:
+                k3 = (pid, fd.l4proto, fd.name)
+                v = self.pid_conns.get(k3)
+                if v is None:
+                    v = self.pid_conns[k3] = [0, 0, 0]
+                if is_read:
+                    p.net_in += nbytes
+                    v[0] += nbytes
+                else:
+                    p.net_out += nbytes
+                    v[1] += nbytes
+                v[2] += 1
 
     # -- results ---------------------------------------------------------------------
     def rows(self, view: str) -> list[dict[str, Any]]:

@@ -1,1 +1,1 @@
-"""cdig."""
+"""``cdig top``: the Textual TUI over the collector's aggregator (see ``app.py``)."""

@@ -1,0 +1,96 @@
+"""``cdig top``: the interactive TUI (``cdig.tui``), live or on a capture.
+
+Everything the user can get wrong (a bad filter, no root, an unreadable
+capture, no terminal) is a one-line CliError before the screen is taken over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+
+from .cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
+
+METADATA_WAIT_S = 3.0
+
+
+def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
+    from cdig.collector.containers import ContainerResolver
+    from cdig.collector.sources import LiveSource
+    from cdig.collector.state import State
+    from cdig.probes.loader import BpfRunStats, ProbeConfig, ProbeError, prog_run_stats
+    from cdig.tui.feeds import LiveFeed
+
+    if os.geteuid() != 0:
+        raise CliError("live cdig top needs root (BPF); run with sudo, or read a capture "
+                       "with -r FILE")
+    mb = args.buffer_mb
+    if mb <= 0 or mb & (mb - 1):
+        raise CliError(f"--buffer-mb must be a power of two, not {mb}", EXIT_USAGE)
+    resolver = ContainerResolver.for_host()
+    resolver.scan()
+    # A smaller userspace backlog than `trace`: a TUI that cannot keep up should
+    # show drops (in its header) rather than grow to gigabytes.
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20),
+                        max_backlog_bytes=256 << 20)
+    print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
+    try:
+        source.start()
+    except ProbeError as e:
+        resolver.close()
+        raise CliError(str(e)) from None
+    stats = BpfRunStats()
+    fds = source.probe.prog_fds()
+    state = State(container_of=resolver.resolve)
+    state.seed()
+    resolver.wait_for_metadata(METADATA_WAIT_S)
+    return LiveFeed(source, resolver, state, bpf_stats=lambda: prog_run_stats(fds),
+                    on_close=stats.close)
+
+
+def run_top(args: argparse.Namespace) -> int:
+    from cdig.tui.views import VIEWS
+
+    from .trace import _compile
+
+    filter_text = " ".join(args.filter or [])
+    _compile(filter_text)  # a bad filter: CliError with the caret, before the screen
+    if args.delay <= 0:
+        raise CliError("-d needs a positive number of seconds", EXIT_USAGE)
+    if args.view not in VIEWS:
+        raise CliError(f"--view: no view {args.view!r}; views: {', '.join(VIEWS)}",
+                       EXIT_USAGE)
+    if args.speed < 0:
+        raise CliError("--speed needs 0 (as fast as possible) or a positive factor",
+                       EXIT_USAGE)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError("cdig top needs a terminal; for a stream use cdig trace, for "
+                       "tables cdig summary -r FILE", EXIT_USAGE)
+    if args.read:
+        from cdig.collector.capture import CaptureError
+        from cdig.tui.feeds import ReplayFeed
+
+        try:
+            feed = ReplayFeed(args.read)
+        except CaptureError as e:
+            raise CliError(str(e)) from None
+    else:
+        feed = _feed_live(args)
+    from cdig.tui.app import make_app
+
+    # Events form no reference cycles: young-generation GC passes are pure cost.
+    gc.set_threshold(100_000, 50, 100)
+    sys.setswitchinterval(0.002)  # the ring reader and the UI both need the GIL often
+    try:
+        app = make_app(feed, interval=args.delay, filter_text=filter_text,
+                       max_rows=args.max_rows, speed=args.speed, start_view=args.view,
+                       start_paused=args.paused)
+        app.run()
+    finally:
+        feed.close()
+    if app.feed_error:
+        print(f"cdig: the collector stopped: {app.feed_error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,374 @@
+"""cdig top driven by Pilot (``App.run_test``): every view, every key, bad input.
+
+Synthetic events (``tui_data.scenario``) are fed through ``EventFeed``; refreshes
+are driven by ``app.refresh_now()`` (``auto_refresh=False``), so what is on screen
+is deterministic. No root, no BPF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from cdig.collector.events import EventKind
+from cdig.tui.app import make_app
+from cdig.tui.feeds import EventFeed
+from cdig.tui.screens.help import HelpScreen
+from cdig.tui.screens.picker import ViewPicker
+from cdig.tui.views import VIEWS
+from cdig.tui.widgets.breadcrumb import Breadcrumb
+from cdig.tui.widgets.events_log import EventsLog
+from cdig.tui.widgets.filter_bar import FilterBar
+from cdig.tui.widgets.message_line import MessageLine
+from cdig.tui.widgets.view_table import ViewTable
+from factories import make_event
+from tui_data import DB, EVIL, N_ROUNDS, scenario
+
+pytestmark = pytest.mark.tui
+
+SIZE = (100, 30)
+
+
+def app_for(events=None, **kw):
+    kw.setdefault("speed", 0)
+    kw.setdefault("auto_refresh", False)
+    return make_app(EventFeed(scenario() if events is None else events,
+                              live=kw.pop("live", False)), **kw)
+
+
+async def ready(app, pilot):
+    if not app.feed.live:
+        await app.wait_ended()
+    else:
+        await asyncio.sleep(0.1)
+    frame = await app.refresh_now()
+    await pilot.pause()
+    return frame
+
+
+async def show(app, pilot, *keys):
+    if keys:
+        await pilot.press(*keys)
+    frame = await app.refresh_now()
+    await pilot.pause()
+    return frame
+
+
+def plain_rows(frame):
+    return {k: [c.plain for c in cells] for k, cells in frame.data.rows}
+
+
+def crumb(app) -> str:
+    return str(app.main.query_one(Breadcrumb).render())
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+async def test_every_view_has_rows_and_totals(view):
+    app = app_for(start_view=view)
+    async with app.run_test(size=SIZE) as pilot:
+        f = await ready(app, pilot)
+        assert f.data.view == view
+        assert f.data.totals
+        if view == "events":
+            assert len(f.data.lines) == len(scenario())
+            assert app.main.query_one(EventsLog).display
+            assert app.main.query_one(EventsLog).line_count == len(scenario())
+        else:
+            assert f.data.rows, view
+            table = app.main.query_one(ViewTable)
+            assert table.display and table.row_count == len(f.data.rows)
+        assert VIEWS[view] in crumb(app)
+
+
+async def test_number_keys_switch_views():
+    app = app_for(start_view="containers")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        for key, view in zip("123456789", VIEWS, strict=True):
+            f = await show(app, pilot, key)
+            assert app.main.view == view and f.data.view == view
+
+
+async def test_figures_of_the_views():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        f = await ready(app, pilot)
+        rows = plain_rows(f)
+        assert set(rows) == {"50", "60", "70", "90"}  # postgres (80) exited
+        cols = [c.key for c in f.data.columns]
+        assert rows["50"][cols.index("events")] == str(4 * N_ROUNDS)
+        assert rows["50"][cols.index("container")] == "web"
+        f = await show(app, pilot, "3")
+        sc = plain_rows(f)
+        cols = [c.key for c in f.data.columns]
+        assert sc["openat"][cols.index("count")] == str(2 * N_ROUNDS)
+        assert sc["openat"][cols.index("errors")] == str(N_ROUNDS)
+        assert sc["write"][cols.index("p99")].endswith("us")
+        f = await show(app, pilot, "4")
+        (key, cells), = f.data.rows
+        assert key == "openat/ENOENT/60"
+        f = await show(app, pilot, "7")
+        (key, cells), = f.data.rows
+        assert "ls -l /tmp" in [c.plain for c in cells]
+        f = await show(app, pilot, "9")
+        assert {r.values["name"] for r in f.data.meta.values()} == {"web", "db"}
+        assert "not available in a replay" in f.data.note
+
+
+async def test_drill_down_and_back_with_breadcrumb():
+    app = app_for(start_view="containers")
+    async with app.run_test(size=SIZE) as pilot:
+        f = await ready(app, pilot)
+        assert f.data.rows[0][0] == WEB_ID  # busiest first
+        f = await show(app, pilot, "enter")
+        assert app.main.view == "procs" and set(plain_rows(f)) == {"50"}
+        assert "Containers › web › Processes" in crumb(app)
+        f = await show(app, pilot, "enter")
+        assert app.main.view == "syscalls"
+        assert set(plain_rows(f)) == {"openat", "read", "write", "sendto"}
+        assert f.data.meta["read"].values["p99"] == 4095  # 4000 ns, in its bucket
+        assert "Processes › nginx (50) › Syscalls" in crumb(app)
+        f = await show(app, pilot, "5")  # files of that process
+        assert set(plain_rows(f)) == {"/etc/nginx.conf", "/var/log/access.log"}
+        f = await show(app, pilot, "6")  # its connections
+        assert len(f.data.rows) == 1 and f.data.meta[f.data.rows[0][0]].pid == 50
+        f = await show(app, pilot, "8")  # its events
+        assert f.data.lines and all("nginx (50:" in line for _, line in f.data.lines)
+        await show(app, pilot, "backspace")
+        assert app.main.view == "procs"
+        f = await show(app, pilot, "backspace")
+        assert app.main.view == "containers"
+        assert app.main.query_one(ViewTable).selected_key() == WEB_ID
+        await show(app, pilot, "backspace")  # at the top: nothing happens
+        assert app.main.view == "containers" and len(app.main.levels) == 1
+
+
+WEB_ID = "3f2a9c1b7d4e" + "0" * 52
+
+
+async def test_echo_and_dig_of_the_selected_process():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)  # nginx is the busiest: the cursor is on it
+        f = await show(app, pilot, "e")
+        assert app.main.view == "events" and f.request.scope.io
+        types = {line.split(" < ")[1].split()[0] for _, line in f.data.lines}
+        assert types == {"read", "write", "sendto"}
+        assert "echo nginx (50)" in crumb(app)
+        await show(app, pilot, "backspace")
+        f = await show(app, pilot, "f6")
+        types = {line.split(" < ")[1].split()[0] for _, line in f.data.lines}
+        assert types == {"openat", "read", "write", "sendto"}
+        await show(app, pilot, "backspace")
+        f = await show(app, pilot, "f5")
+        assert f.request.scope.io and f.request.scope.pid == 50
+        await show(app, pilot, "backspace")
+        f = await show(app, pilot, "d")
+        assert f.request.scope.pid == 50 and not f.request.scope.io
+
+
+async def test_sort_keys_and_header_click():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        f = await ready(app, pilot)
+        assert (f.data.sort, f.data.desc) == ("sc", True)
+        f = await show(app, pilot, "s")
+        assert f.data.sort == "err" and f.data.rows[0][0] == "60"
+        f = await show(app, pilot, "r")
+        assert f.data.sort == "err" and not f.data.desc
+        f = await show(app, pilot, "S", "S")
+        assert f.data.sort == "cpu"
+        table = app.main.query_one(ViewTable)
+        table.post_message(table.HeaderSelected(table, table.columns[_ck("name")].key, 1,
+                                                table.columns[_ck("name")].label))
+        await pilot.pause()
+        f = await show(app, pilot)
+        assert f.data.sort == "name" and not f.data.desc
+        names = [cells[1].plain for _, cells in f.data.rows]
+        assert names == sorted(names, key=str.lower)
+        assert "NAME ▲" in str(table.columns[_ck("name")].label)
+
+
+def _ck(key):
+    from textual.widgets.data_table import ColumnKey
+
+    return ColumnKey(key)
+
+
+async def test_filter_applies_restarts_and_shows_in_breadcrumb():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("slash")
+        assert app.main.query_one(FilterBar).display
+        await pilot.press(*"proc.name=curl", "enter")
+        await pilot.pause()
+        assert not app.main.query_one(FilterBar).display
+        await asyncio.sleep(0.05)
+        f = await ready(app, pilot)
+        assert set(plain_rows(f)) == {"70"}
+        assert "filter: proc.name=curl" in crumb(app)
+        await pilot.press("f4")
+        await pilot.press("ctrl+u", "enter")  # an empty filter clears it
+        await pilot.pause()
+        await asyncio.sleep(0.05)
+        f = await ready(app, pilot)
+        assert len(f.data.rows) == 4 and "filter:" not in crumb(app)
+
+
+async def test_bad_filter_is_shown_inline_and_the_last_good_one_kept():
+    app = app_for(start_view="procs", filter_text="proc.name=nginx")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("slash", "ctrl+u", *"proc.name==", "enter")
+        await pilot.pause()
+        bar = app.main.query_one(FilterBar)
+        assert bar.display
+        err = bar.error_text
+        assert "expected a value" in err and "^" in err and "proc.name==" in err
+        assert app.model.filter.text == "proc.name=nginx"
+        await pilot.press("ctrl+u", *"evt.nope=1", "enter")
+        await pilot.pause()
+        assert "evt.nope" in bar.error_text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not bar.display
+        f = await show(app, pilot)
+        assert set(plain_rows(f)) == {"50"}
+
+
+async def test_help_and_view_picker_and_palette():
+    app = app_for(start_view="containers")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is app.main
+        await pilot.press("f2")
+        assert isinstance(app.screen, ViewPicker)
+        await pilot.press("down", "enter")  # containers -> syscalls
+        await pilot.pause()
+        assert app.screen is app.main and app.main.view == "syscalls"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"View: Files")
+        await asyncio.sleep(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main.view == "files"
+
+
+async def test_pause_freezes_a_live_display():
+    app = app_for(live=True, start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.refresher.display_paused
+        f = await app.refresh_now()
+        assert "PAUSED" in f.header.plain
+        await pilot.press("p")
+        assert not app.refresher.display_paused
+
+
+async def test_replay_play_pause_and_step():
+    app = app_for(start_view="procs", speed=1.0, start_paused=True, interval=0.25)
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.2)
+        f = await show(app, pilot)
+        assert f.events <= 7  # paused at the first event
+        assert "PAUSED" in f.header.plain
+        await pilot.press("n")  # one interval (0.25 s of capture) forward
+        await asyncio.sleep(0.3)
+        f = await show(app, pilot)
+        assert 0 < f.events < len(scenario()) / 2
+        assert "t+0.2" in f.header.plain or "t+0.3" in f.header.plain
+        app.model.playback.speed = 0  # then as fast as possible
+        await pilot.press("space")
+        await app.wait_ended()
+        f = await show(app, pilot)
+        assert f.events == len(scenario()) and "end of capture" in f.header.plain
+
+
+async def test_untrusted_names_are_shown_literally():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=(140, 30)) as pilot:
+        f = await ready(app, pilot)
+        cells = dict(f.data.rows)["60"]
+        assert cells[1].plain.startswith("[bold red]x\\x1b")  # escaped, never markup
+        assert cells[-1].plain == "[bold red]x\\x1b[2J --\\x1b[31mred"  # the command line
+        assert not cells[1].spans and not cells[-1].spans
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
+        assert "[bold&#160;red]x\\x1b[2J" in svg or "[bold red]x\\x1b[2J" in svg
+        f = await show(app, pilot, "7")
+        f = await show(app, pilot, "8")
+        assert any(EVIL.replace("\x1b", "\\x1b") in line for _, line in f.data.lines)
+        assert not any("\x1b" in line for _, line in f.data.lines)
+
+
+async def test_a_container_exiting_while_drilled_into():
+    events = scenario(rounds=10, db_exits=False)
+    app = app_for(events, live=True, start_view="containers")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        table = app.main.query_one(ViewTable)
+        table.move_cursor(row=app.main.last_frame.data.rows.index(
+            next(r for r in app.main.last_frame.data.rows if r[0] == DB.id)))
+        f = await show(app, pilot, "enter")
+        assert set(plain_rows(f)) == {"80"}
+        app.feed.push([make_event(num=9999, ts_ns=events[-1].ts_ns + 1, pid=80, tid=80,
+                                  comm="postgres", container=DB, type="procexit",
+                                  kind=EventKind.EXIT, dir=">", res=0, fd=None, args={})])
+        await asyncio.sleep(0.2)
+        f = await show(app, pilot)
+        assert f.gone == "container db exited"
+        assert "container db exited" in app.main.query_one(MessageLine).text
+        assert "exited" in crumb(app)
+        assert plain_rows(f) == {}
+        await show(app, pilot, "backspace")
+        assert app.main.view == "containers"
+
+
+async def test_usable_at_80x24():
+    app = app_for(start_view="procs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        table = app.main.query_one(ViewTable)
+        assert table.region.height >= 12 and table.region.width == 80
+        for key in ("2", "3", "8", "slash"):
+            await show(app, pilot, key)
+        assert app.main.query_one(FilterBar).region.height >= 3
+        await pilot.resize_terminal(60, 16) if hasattr(pilot, "resize_terminal") else None
+        await pilot.pause()
+
+
+async def test_q_quits():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.model.stopping
+    assert app.return_code in (0, None)
+
+
+async def test_timed_refresh_rearms():
+    app = app_for(start_view="syscalls", auto_refresh=True, interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_ended()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if app.frames >= 3:
+                break
+        assert app.frames >= 3 and app.last_frame.data.rows
+        await pilot.press("2")  # a key refreshes at once
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if app.last_frame.request.view == "containers":
+                break
+        assert app.last_frame.request.view == "containers"

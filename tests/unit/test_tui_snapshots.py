@@ -1,0 +1,68 @@
+"""SVG snapshots of cdig top's main views (pytest-textual-snapshot).
+
+Deterministic: synthetic events (``tui_data.scenario``), replay mode (rates over
+the events' own clock, no host readings), refreshes driven by the test, times in
+UTC. Regenerate after an intended change with ``pytest --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from cdig.collector.fields import clear_time_cache
+from cdig.tui.app import make_app
+from cdig.tui.feeds import EventFeed
+from tui_data import scenario
+
+pytestmark = pytest.mark.tui
+SIZE = (100, 24)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    clear_time_cache()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+    clear_time_cache()
+
+
+def app_at(view: str):
+    return make_app(EventFeed(scenario(), label="scenario"), speed=0, auto_refresh=False,
+                    start_view=view)
+
+
+def steps(*keys: str):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await app.wait_ended()
+        await app.refresh_now()
+        await pilot.pause()
+        for k in keys:
+            await pilot.press(k)
+            await app.refresh_now()
+            await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("view", ["containers", "procs", "syscalls", "errors", "files",
+                                  "events", "security"])
+def test_view_snapshot(snap_compare, view):
+    assert snap_compare(app_at(view), terminal_size=SIZE, run_before=steps())
+
+
+def test_drilled_into_a_container(snap_compare):
+    assert snap_compare(app_at("containers"), terminal_size=SIZE, run_before=steps("enter"))
+
+
+def test_bad_filter_snapshot(snap_compare):
+    assert snap_compare(app_at("procs"), terminal_size=(80, 24),
+                        run_before=steps("slash", *"proc.name ~ x", "enter"))
+
+
+def test_help_snapshot(snap_compare):
+    assert snap_compare(app_at("containers"), terminal_size=(100, 30),
+                        run_before=steps("question_mark"))

@@ -1,0 +1,227 @@
+"""``cdig top``: the Textual app.
+
+    feed (live probe | capture | events) ──► collector worker (thread)
+        pipeline: decode → state → model.predicate (filter) → model.sink
+                                                   │ Aggregator(detail) + events ring
+    one-shot timer ──► refresh worker (thread)     ▼
+        model.snapshot() under the lock → rates, CPU%, cgroups → views.build → Frame
+    FrameReady ──► MainScreen.show_frame (UI thread: only copies cells) ──► re-arm timer
+
+The collector never touches a widget; the refresh worker reads the model only
+through a snapshot; the UI thread only applies finished frames. The timer is
+re-armed after each frame is shown (as dolphie does), so a slow refresh delays
+the next one instead of piling up. ``make_app`` builds the app from a feed, so
+live, replay and tests share one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.css.query import NoMatches
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .feeds import Feed
+from .messages import FeedEnded, FeedFailed, FrameReady
+from .model import Restart, TopModel
+from .refresher import Frame, Refresher
+from .screens.main import MainScreen
+from .views import VIEWS
+
+
+class CdigTop(App):
+    CSS_PATH = "cdig.tcss"
+    TITLE = "cdig top"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, feed: Feed, *, interval: float = 1.0, filter_text: str = "",
+                 max_rows: int = 500, speed: float = 1.0, start_view: str = "containers",
+                 start_paused: bool = False, auto_refresh: bool = True) -> None:
+        super().__init__()
+        if start_view not in VIEWS:
+            raise ValueError(f"unknown view {start_view!r}; views: {', '.join(VIEWS)}")
+        self.feed = feed
+        self.interval = interval
+        self.max_rows = max_rows
+        self.timed_refresh = auto_refresh
+        self.model = TopModel(live=feed.live, filter_text=filter_text, speed=speed,
+                              start_paused=start_paused)
+        self.refresher = Refresher(self.model, feed.resources, interval, feed.label)
+        self.main = MainScreen(start_view, live=feed.live)
+        self.main.filter_text = filter_text.strip()
+        self.frames = 0
+        self.last_frame: Frame | None = None
+        self.feed_error: str | None = None
+        self._timer: Any = None
+        path = os.environ.get("CDIG_TOP_TIMINGS")
+        # frame build ms, UI apply ms, rows, view: one line per frame shown
+        self.timings = open(path, "a") if path else None  # noqa: SIM115 - open for the run
+
+    # -- start and stop ---------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.push_screen(self.main)
+        self._collect()
+        if self.timed_refresh:
+            self._arm(0.05)
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(max(delay, 0.01), self._tick)
+
+    async def action_quit(self) -> None:
+        self.model.stop()
+        self.feed.close()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.model.stop()
+
+    # -- the collector worker (thread) ------------------------------------------------
+    @work(thread=True, exclusive=True, group="collector", exit_on_error=False)
+    def _collect(self) -> None:
+        model, feed = self.model, self.feed
+        worker = get_current_worker()
+        model.watch_cancel(lambda: worker.is_cancelled)
+        try:
+            while not model.stopping and not worker.is_cancelled:
+                try:
+                    feed.run(model)
+                except Restart:
+                    pass
+                if model.stopping:
+                    break
+                if model.restart_pending:
+                    continue
+                model.end_run()
+                self.post_message(FeedEnded(model.agg.events))
+                while not model.stopping and not model.restart_pending:
+                    if worker.is_cancelled:
+                        model.stop()
+                        break
+                    time.sleep(0.05)
+        except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
+            self.post_message(FeedFailed(f"{type(e).__name__}: {e}"))
+        finally:
+            if model.stopping or worker.is_cancelled:
+                model.stop()
+                feed.close()
+
+    # -- the refresh cycle ---------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.refresher.display_paused:
+            self._arm(self.interval)
+            return
+        self._build_frame(self.main.request(self.max_rows))
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _build_frame(self, req) -> None:
+        frame = self.refresher.frame(req)
+        if not get_current_worker().is_cancelled:
+            self.post_message(FrameReady(frame))
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        if self.main.is_attached and not self.model.stopping:
+            try:
+                self._show(message.frame)
+            except NoMatches:  # the screen is still being built, or already taken down
+                pass
+        if self.timed_refresh:
+            self._arm(self.interval)
+
+    def _show(self, frame: Frame) -> None:
+        self.frames += 1
+        self.last_frame = frame
+        t0 = time.perf_counter()
+        self.main.show_frame(frame)
+        if self.timings is not None:  # CDIG_TOP_TIMINGS=FILE (benchmarks/tui_cost.py)
+            apply_ms = (time.perf_counter() - t0) * 1000
+            self.timings.write(f"{frame.elapsed_ms:.2f} {apply_ms:.2f} "
+                               f"{frame.data.total_rows} {frame.request.view}\n")
+            self.timings.flush()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "refresh" and event.state == WorkerState.ERROR:
+            self.main.query_one("#message").say(f"refresh failed: {event.worker.error}",
+                                                "bold red")
+            if self.timed_refresh:
+                self._arm(self.interval)
+
+    def refresh_soon(self) -> None:
+        """Rebuild the frame now (after a key changed what is shown), paused or not;
+        the timer is re-armed when it is shown."""
+        if self.timed_refresh:
+            if self._timer is not None:
+                self._timer.stop()
+            self._build_frame(self.main.request(self.max_rows))
+
+    async def refresh_now(self) -> Frame:
+        """Build and show a frame, and wait for it (tests, screenshots)."""
+        frame = await asyncio.to_thread(self.refresher.frame, self.main.request(self.max_rows))
+        self._show(frame)
+        return frame
+
+    async def wait_ended(self, timeout: float = 10.0) -> None:
+        """Wait until a finite feed has been read to its end (tests)."""
+        deadline = time.monotonic() + timeout
+        while not self.model.ended and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if not self.model.ended:
+            raise TimeoutError("the feed did not end")
+
+    def on_feed_ended(self, message: FeedEnded) -> None:
+        self.refresh_soon()
+
+    def on_feed_failed(self, message: FeedFailed) -> None:
+        self.feed_error = message.error
+        self.main.query_one("#message").say(f"collector stopped: {message.error}", "bold red")
+        self.notify(message.error, title="collector stopped", severity="error")
+
+    # -- what keys do ----------------------------------------------------------------------
+    def apply_filter(self, text: str) -> str | None:
+        """Set the filter; the error text (message, filter, caret) if it is bad."""
+        err = self.model.set_filter(text.strip())
+        if err is None:
+            return None
+        return err.format("filter").removeprefix("filter: ")
+
+    def toggle_pause(self) -> None:
+        pb = self.model.playback
+        if pb is not None:
+            pb.set_paused(not pb.paused)
+        else:
+            self.refresher.display_paused = not self.refresher.display_paused
+            if not self.refresher.display_paused:
+                self.refresh_soon()
+                return
+        self.refresh_soon()  # shows PAUSED at once
+
+    def step(self) -> None:
+        pb = self.model.playback
+        if pb is None:
+            return
+        pb.step(int(self.interval * 1e9))
+        self.set_timer(0.15, self.refresh_soon)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for v, title in VIEWS.items():
+            yield SystemCommand(f"View: {title}", f"show the {title} view",
+                                partial(self.main.action_view, v))
+        yield SystemCommand("Filter", "set a filter (cdig's filter language)",
+                            self.main.action_filter)
+        yield SystemCommand("Pause / play", "pause the display or a replay", self.toggle_pause)
+        yield SystemCommand("Echo", "the I/O of the selected process", self.main.action_echo)
+        yield SystemCommand("Dig", "the events of the selected process", self.main.action_dig)
+        yield SystemCommand("Help", "keys and views", self.main.action_help)
+
+
+def make_app(feed: Feed, **kwargs: Any) -> CdigTop:
+    """The app over a feed: ``feeds.LiveFeed``, ``feeds.ReplayFeed`` or ``feeds.EventFeed``."""
+    return CdigTop(feed, **kwargs)

@@ -1,0 +1,171 @@
+"""Where ``cdig top``'s events come from: the live probe, a capture, or a list.
+
+A feed's ``run(model)`` runs on the collector thread: it builds the usual
+pipeline (source → decode → state → ``model.predicate`` → ``model.sink``) and
+returns when the source ends; ``model`` raises ``Restart`` through it to end a
+run early. A finite feed is run again from its start after a filter change.
+Only ``LiveFeed`` touches the probe, through ``collector.sources``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from cdig.collector.events import Event
+
+from .model import Restart, TopModel
+from .resources import NoResources, Resources
+
+
+class Feed(Protocol):
+    live: bool
+    label: str
+    resources: Any
+
+    def run(self, model: TopModel) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EventFeed:
+    """Events already decoded and enriched (tests, synthetic data). ``live=True``
+    makes it behave as a live source: the events are fed, then it idles until
+    stopped (rates over the wall clock)."""
+
+    def __init__(self, events: Iterable[Event], live: bool = False, label: str = "events",
+                 resources: Any = None, drops: int = 0) -> None:
+        self.events = list(events)
+        self.live = live
+        self.label = label
+        self.resources = resources if resources is not None else NoResources()
+        self._drops = drops
+        self._stop = threading.Event()
+        self.more: list[Event] = []  # tests append here to feed more while running
+        self._more_lock = threading.Lock()
+
+    def push(self, events: Iterable[Event]) -> None:
+        """More events for a running live feed (tests)."""
+        with self._more_lock:
+            self.more.extend(events)
+
+    def run(self, model: TopModel) -> None:
+        model.drops_fn = lambda: self._drops
+        model.begin_run(None)
+        pred, sink = model.predicate, model.sink
+        for ev in self.events:
+            if pred(ev):
+                sink(ev)
+        model.on_batch()
+        while self.live and not model.stopping:
+            with self._more_lock:
+                more, self.more = self.more, []
+            for ev in more:
+                if pred(ev):
+                    sink(ev)
+            model.on_batch()
+            self._stop.wait(0.02)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class ReplayFeed:
+    """A capture (or a rotation set): ``collector.capture.ReplaySource`` through
+    the same decode → state path as ``cdig trace -r``. Damage is reported to the
+    model as a note (shown in the UI), never raised."""
+
+    live = False
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        from cdig.collector.capture import ReplaySource
+
+        self.paths = list(paths)
+        self.label = ", ".join(paths) if len(paths) <= 2 else f"{paths[0]} (+{len(paths) - 1})"
+        self.resources = NoResources()
+        src = ReplaySource(self.paths)  # CaptureError now, before the TUI starts
+        self.header = src.header
+        src.close()
+        self._src: Any = None
+
+    def run(self, model: TopModel) -> None:
+        from cdig.collector.capture import ReplaySource
+        from cdig.collector.decode import Decoder
+        from cdig.collector.pipeline import Pipeline
+        from cdig.collector.prefilter import build_prefilter
+        from cdig.collector.state import State
+
+        src = self._src = ReplaySource(self.paths,
+                                       on_loss=lambda loss: model.note(loss.message()))
+        try:
+            state = State(container_of=src.container_of, procfs=src.procfs)
+            src.attach(state)
+            decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
+            model.drops_fn = src.drops
+            model.begin_run(state)
+            shown, pred = src.shown, model.predicate
+            flt = model.filter
+            pipe = Pipeline(src, decoder, state, lambda e: shown(e) and pred(e), [model.sink],
+                            on_batch=model.on_batch,
+                            prefilter=build_prefilter(flt, decoder.table) if flt.expr else None)
+            pipe.run()
+        finally:
+            src.close()
+
+    def close(self) -> None:
+        if self._src is not None:
+            self._src.stop()
+
+
+class LiveFeed:
+    """The kernel probe: a started ``LiveSource``, its ``ContainerResolver`` and a
+    ``State`` seeded from /proc. Runs once; a new filter resets the counters
+    without stopping the probe. ``close()`` detaches everything."""
+
+    live = True
+    label = "live"
+
+    def __init__(self, source: Any, resolver: Any, state: Any,
+                 bpf_stats: Callable[[], dict[str, tuple[int, int]]] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
+        self.source = source
+        self.resolver = resolver
+        self.state = state
+        layout = resolver.layout if resolver is not None else None
+        v1 = {ctl: m.mountpoint for m in (layout.mounts if layout else ()) if m.version == 1
+              for ctl in m.controllers}
+        self.resources = Resources(cgroup_root=layout.unified_root if layout else None,
+                                   bpf_stats=bpf_stats, v1_memory=v1.get("memory"),
+                                   v1_cpu=v1.get("cpu"), v1_cpuacct=v1.get("cpuacct"))
+        self.on_close = on_close
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    def run(self, model: TopModel) -> None:
+        from cdig.collector.decode import Decoder
+        from cdig.collector.pipeline import Pipeline
+
+        model.drops_fn = self.source.drops
+        model.begin_run(self.state)
+        pipe = Pipeline(self.source, Decoder(), self.state, model.predicate, [model.sink],
+                        on_batch=model.on_batch)
+        try:
+            pipe.run()
+        except Restart:
+            self.source.stop()
+            raise
+
+    def close(self) -> None:
+        with self._close_lock:  # the UI (quit) and the collector thread (its end) both call
+            if self._closed:
+                return
+            self._closed = True
+        self.source.stop()
+        try:
+            self.source.close()
+        finally:
+            if self.resolver is not None:
+                self.resolver.close()
+            if self.on_close is not None:
+                self.on_close()

@@ -1,0 +1,472 @@
+"""What ``cdig top`` knows, shared by the collector thread and the UI.
+
+The collector thread (a Textual thread worker, see ``app.py``) runs a pipeline
+whose predicate is ``TopModel.predicate`` and whose sink is ``TopModel.sink``:
+every event that passes the filter goes into an ``Aggregator(detail=True)`` and
+into a bounded ring of recent events. The UI never reads those directly: it
+asks for a ``Snapshot`` (``TopModel.snapshot``), a copy taken under the model's
+lock, and builds its tables from that copy on another thread (``views.py``).
+
+The lock is held per event by the collector and for the copy by the snapshot, so
+neither waits long for the other. Replays are paced here too (``Playback``): the
+sink blocks the collector thread while the capture's clock is ahead of the play
+position, or while paused; live collection never blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdig.collector.aggregate import Aggregator, ExecRecord, ProcStats
+from cdig.collector.events import Container, Event, EventKind
+from cdig.collector.filter import Filter, FilterError, compile_filter
+
+ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
+
+
+class Restart(Exception):
+    """Raised inside the collector thread to end a run early (new filter on a
+    finite source, or quitting): the feed starts again or stops."""
+
+
+@dataclass
+class ProcInfoRow:
+    """A process as the Processes view lists it (from State or from events)."""
+
+    pid: int
+    ppid: int
+    name: str
+    container: Container
+    uid: int
+    cmdline: str
+
+
+@dataclass
+class Snapshot:
+    """A consistent copy of the model at one moment (``clock_ns``).
+
+    Counters are cumulative since ``since_ns`` (the start, or the last filter
+    change); the views turn two snapshots into rates.
+    """
+
+    clock_ns: int
+    since_ns: int
+    generation: int
+    events: int
+    failed: int
+    drops: int
+    filter_text: str
+    pids: dict[int, ProcStats]
+    procs: dict[int, ProcInfoRow]  # every live process known (state + events)
+    containers: dict[str, tuple[Container, dict[str, int]]]  # id -> (c, counters)
+    container_pids: dict[str, int]  # id -> live processes
+    exited_containers: dict[str, Container]
+    exited_pids: set[int]
+    syscalls: dict[str, tuple[int, int, int]]  # type -> calls, errors, time
+    lat_hist: dict[str, list[int]]
+    err_detail: dict[tuple[str, str, int], int]
+    files: dict[str, tuple[int, int, int, int]]  # path -> read, written, ops, opens
+    conns: dict[tuple[str, str], tuple[int, int, int, str, int, str]]
+    # (proto, name) -> in, out, ops, proc name, pid, container id
+    execs: list[ExecRecord]
+    execs_seen: int
+    events_ring: list[Event]
+    ring_seq: int  # events ever put in the ring (to know what is new)
+    scope_key: tuple[int | None, str | None] = (None, None)  # what pid_* are summed over
+    pid_syscalls: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    pid_lat: dict[str, dict[int, int]] = field(default_factory=dict)  # sparse histograms
+    pid_files: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    pid_conns: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
+    live: bool = True
+    ended: bool = False
+    position: str = ""  # replay: where the play position is
+    paused: bool = False
+    notes: list[str] = field(default_factory=list)  # messages from the collector
+    filtered: bool = False  # a filter is set: only what matched is listed
+    activity: dict[str, list[float]] = field(default_factory=dict)  # id -> events/s, 60 s
+
+
+class Playback:
+    """Pacing of a finite source: the capture's own clock against the wall.
+
+    ``speed`` is capture seconds per wall second (0: as fast as possible). The
+    collector calls ``gate(ts_ns)`` for each event; it returns at once while the
+    event is behind the play position, else waits. ``step(ns)`` moves a paused
+    play position forward by ``ns``.
+    """
+
+    def __init__(self, speed: float = 1.0, paused: bool = False,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self.paused = paused
+        self.monotonic = monotonic
+        self.cond = threading.Condition()
+        self.origin_ts: int | None = None  # capture ts at origin_wall
+        self.origin_wall = 0.0
+        self.position: int | None = None  # capture ts of the play position while paused
+        self.until = -1  # events with ts <= until pass without locking
+        self.aborted = False
+        self.cancelled: Callable[[], bool] = lambda: False  # the worker was cancelled
+
+    def _target(self) -> float:
+        if self.origin_ts is None:
+            return float("-inf")
+        if self.paused:
+            return float(self.position if self.position is not None else self.origin_ts)
+        if self.speed <= 0:
+            return float("inf")
+        return self.origin_ts + (self.monotonic() - self.origin_wall) * self.speed * 1e9
+
+    def gate(self, ts: int) -> None:
+        if ts <= self.until:
+            return
+        with self.cond:
+            if self.origin_ts is None:  # the first event: the play position starts here
+                self.origin_ts, self.origin_wall = ts, self.monotonic()
+                if self.position is None:
+                    self.position = ts
+            while not self.aborted:
+                if self.cancelled():
+                    break
+                target = self._target()
+                if ts <= target:
+                    self.until = int(min(target, 2**62))
+                    return
+                if not self.paused:
+                    wait = (ts - target) / 1e9 / self.speed if self.speed > 0 else 0.05
+                    self.cond.wait(min(max(wait, 0.001), 0.05))
+                else:
+                    self.cond.wait(0.1)
+            raise Restart
+
+    def now(self) -> int | None:
+        """The play position (capture ns), None before the first event."""
+        with self.cond:
+            t = self._target()
+        if t in (float("inf"), float("-inf")):
+            return None
+        return int(t)
+
+    def set_paused(self, paused: bool) -> None:
+        with self.cond:
+            if paused == self.paused:
+                return
+            if paused:
+                t = self._target()
+                self.position = int(t) if t not in (float("inf"), float("-inf")) else \
+                    self.position
+                self.paused = True
+            else:
+                self.paused = False
+                if self.position is not None:
+                    self.origin_ts, self.origin_wall = self.position, self.monotonic()
+            self.until = -1
+            self.cond.notify_all()
+
+    def step(self, ns: int) -> None:
+        """Pause (if playing) and move the play position ``ns`` forward."""
+        with self.cond:
+            if not self.paused:
+                self.set_paused(True)
+            if self.position is not None:
+                self.position += ns
+            self.until = -1
+            self.cond.notify_all()
+
+    def abort(self) -> None:
+        with self.cond:
+            self.aborted = True
+            self.until = -1
+            self.cond.notify_all()
+
+    def reset(self) -> None:
+        """Back to the start (a restart of the source)."""
+        with self.cond:
+            self.origin_ts = None
+            self.position = None
+            self.until = -1
+            self.aborted = False
+            self.cond.notify_all()
+
+
+class TopModel:
+    """The aggregator, the recent events and the liveness of processes/containers.
+
+    ``live``: a live source (rates over wall time, nothing paced); otherwise a
+    finite source (capture, synthetic events) played through ``playback`` with
+    rates over the capture's clock.
+    """
+
+    def __init__(self, *, live: bool, filter_text: str = "", ring_size: int = 20000,
+                 speed: float = 1.0, start_paused: bool = False,
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+        self.live = live
+        self.lock = threading.RLock()
+        self.wall_ns = wall_ns
+        self.filter: Filter = compile_filter(filter_text)
+        self._match = self.filter.match if self.filter.expr is not None else None
+        self.ring_size = ring_size
+        self.playback = None if live else Playback(speed=speed, paused=start_paused)
+        self.state: Any = None  # collector.state.State of the running feed, if any
+        self.drops_fn: Callable[[], int] = lambda: 0
+        self.generation = 0
+        self.restart_pending = False
+        self.stopping = False
+        self.ended = False
+        self.notes: list[str] = []
+        self.cancelled: Callable[[], bool] = lambda: False
+        self.alive: dict[int, Container] = {}  # pid -> container, from events
+        self.exited_pids: dict[int, Container] = {}
+        self.procinfo: dict[int, tuple[int, int, str]] = {}  # pid -> ppid, uid, cmdline
+        self._reset()
+
+    # -- the collector side (worker thread) ----------------------------------------
+    def _reset(self) -> None:
+        self.agg = Aggregator(detail=True)
+        self.ring: deque[Event] = deque(maxlen=self.ring_size)
+        self.ring_seq = 0
+        # container id -> [second of the feed's clock, events] for the last minute
+        self.activity: dict[str, deque[list[int]]] = {}
+        self.first_ts = 0
+        self.last_ts = 0
+        self.since_wall = self.wall_ns()
+
+    def predicate(self, ev: Event) -> bool:
+        """The pipeline's predicate: notes process lives and exits, then filters."""
+        if ev.kind == EventKind.EXIT:
+            if ev.tid == ev.pid:
+                with self.lock:
+                    c = self.alive.pop(ev.pid, None)
+                    self.procinfo.pop(ev.pid, None)
+                    self.exited_pids[ev.pid] = c if c is not None else ev.container
+                    if len(self.exited_pids) > 65536:
+                        self.exited_pids.pop(next(iter(self.exited_pids)))
+        elif ev.pid not in self.alive or ev.kind == EventKind.EXEC:
+            with self.lock:
+                self.alive[ev.pid] = ev.container
+                self.exited_pids.pop(ev.pid, None)
+                p = ev.proc
+                if p is not None:
+                    self.procinfo[ev.pid] = (p.ppid, p.uid, p.cmdline)
+        elif self.alive[ev.pid] is not ev.container:
+            self.alive[ev.pid] = ev.container
+        m = self._match
+        return m is None or m(ev)
+
+    def sink(self, ev: Event) -> None:
+        pb = self.playback
+        if pb is not None:
+            pb.gate(ev.ts_ns)
+        if self.restart_pending or self.stopping:
+            raise Restart
+        with self.lock:
+            self.agg(ev)
+            sec = ev.ts_ns // 1_000_000_000
+            h = self.activity.get(ev.container.id)
+            if h is None:
+                h = self.activity[ev.container.id] = deque(maxlen=ACTIVITY_S)
+            if h and h[-1][0] == sec:
+                h[-1][1] += 1
+            else:
+                h.append([sec, 1])
+            self.ring.append(ev)
+            self.ring_seq += 1
+            if not self.first_ts:
+                self.first_ts = ev.ts_ns
+            self.last_ts = ev.ts_ns
+
+    def on_batch(self) -> None:
+        if not self.stopping and self.cancelled():
+            self.stop()
+        if self.restart_pending or self.stopping:
+            raise Restart
+
+    def watch_cancel(self, cancelled: Callable[[], bool]) -> None:
+        """Stop when ``cancelled()`` turns true (the worker's flag: Textual cancels
+        its workers when the app ends, however it ends)."""
+        self.cancelled = cancelled
+        if self.playback is not None:
+            self.playback.cancelled = cancelled
+
+    def begin_run(self, state: Any = None) -> None:
+        """A (re)start of the feed: fresh counters for a finite source."""
+        with self.lock:
+            self.state = state
+            self.restart_pending = False
+            self.ended = False
+            if not self.live:
+                self._reset()
+                self.alive.clear()
+                self.exited_pids.clear()
+                self.procinfo.clear()
+                self.generation += 1
+        if self.playback is not None:
+            self.playback.reset()
+
+    def end_run(self) -> None:
+        with self.lock:
+            self.ended = True
+
+    def note(self, text: str) -> None:
+        """A message for the UI (a damaged capture, a source error)."""
+        with self.lock:
+            self.notes.append(text)
+
+    # -- the UI side --------------------------------------------------------------
+    def set_filter(self, text: str) -> FilterError | None:
+        """Apply a new filter; a bad one is returned and the old one kept.
+
+        Counters restart: a live source from now on, a finite one from its start."""
+        try:
+            flt = compile_filter(text)
+        except FilterError as e:
+            return e
+        with self.lock:
+            self.filter = flt
+            self._match = flt.match if flt.expr is not None else None
+            if self.live:
+                self._reset()
+                self.generation += 1
+            else:
+                self.restart_pending = True
+        if self.playback is not None:
+            self.playback.abort()
+        return None
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.playback is not None:
+            self.playback.abort()
+
+    def clock_ns(self) -> int:
+        """Now: the wall clock live, the play position in a replay."""
+        if self.live:
+            return self.wall_ns()
+        pos = self.playback.now() if self.playback is not None else None
+        if self.ended or pos is None:
+            return self.last_ts
+        return max(pos, self.first_ts)
+
+    def snapshot(self, scope_pid: int | None = None,
+                 scope_container: str | None = None) -> Snapshot:
+        """A copy of everything the views read; with a scope, also the per-process
+        detail (syscalls, files, connections) summed over the scope's processes."""
+        state = self.state
+        with self.lock:
+            a = self.agg
+            clock = self.clock_ns()
+            since = self.since_wall if self.live else (self.first_ts or clock)
+            pids = {pid: ProcStats(p.name, p.container, p.uid, p.events, p.errors, p.time_ns,
+                                   p.file_in, p.file_out, p.net_in, p.net_out, p.exited)
+                    for pid, p in a.pids.items()}
+            containers = {}
+            for cid, s in a.containers.items():
+                containers[cid] = (s.extra["c"], {
+                    "events": s.events, "errors": s.errors, "time": s.time_ns,
+                    "file_in": s.read, "file_out": s.written, "net_in": s.extra["in"],
+                    "net_out": s.extra["out"]})
+            syscalls = {t: (s.events, s.errors, s.time_ns) for t, s in a.syscalls.items()}
+            lat_hist = {t: list(h) for t, h in a.lat_hist.items()}
+            files = {}
+            for name, s in a.files.items():
+                files[name] = (s.read, s.written, s.events, a.file_opens.get(name, 0))
+            for name, n in a.file_opens.items():
+                if name not in files:
+                    files[name] = (0, 0, 0, n)
+            conns = {}
+            for (proto, name), s in a.conns.items():
+                conns[(proto, name)] = (s.read, s.written, s.events, s.extra["proc"],
+                                        s.extra.get("pid", 0), s.extra.get("cid", ""))
+            now_s = clock // 1_000_000_000
+            activity = {}
+            for cid, h in self.activity.items():
+                row = [0.0] * ACTIVITY_S
+                for sec, n in h:
+                    i = ACTIVITY_S - 1 - (now_s - sec)
+                    if 0 <= i < ACTIVITY_S:
+                        row[i] = float(n)
+                activity[cid] = row
+            alive = dict(self.alive)
+            procinfo = dict(self.procinfo)
+            exited = dict(self.exited_pids)
+            filtered = self.filter.expr is not None
+            snap = Snapshot(
+                clock_ns=clock, since_ns=since, generation=self.generation, events=a.events,
+                failed=a.failed, drops=0, filter_text=self.filter.text, pids=pids, procs={},
+                containers=containers, container_pids={}, exited_containers={},
+                exited_pids=set(exited), syscalls=syscalls, lat_hist=lat_hist,
+                err_detail=dict(a.err_detail), files=files, conns=conns,
+                execs=list(a.execs), execs_seen=a.execs_seen, events_ring=list(self.ring),
+                ring_seq=self.ring_seq, scope_key=(scope_pid, scope_container),
+                live=self.live,
+                ended=self.ended, notes=self.notes[:])
+            self.notes.clear()
+            if scope_pid is not None or scope_container is not None:
+                if scope_pid is not None:
+                    want = {scope_pid}
+                else:
+                    want = {pid for pid, p in a.pids.items()
+                            if p.container.id == scope_container}
+                mine = [(t, v) for (pid, t), v in a.pid_syscalls.items() if pid in want]
+                snap.pid_syscalls = _summed(mine, 3)
+                lat: dict[str, dict[int, int]] = {}
+                for t, v in mine:
+                    h = lat.setdefault(t, {})
+                    for b, n in v[3].items():
+                        h[b] = h.get(b, 0) + n
+                snap.pid_lat = lat
+                snap.pid_files = _summed(((n, v) for (pid, n), v in a.pid_files.items()
+                                          if pid in want), 4)
+                snap.pid_conns = _summed((((pr, n), v) for (pid, pr, n), v
+                                          in a.pid_conns.items() if pid in want), 3)
+        # outside the lock: the State's table (list() of a dict is atomic under the GIL)
+        procs: dict[int, ProcInfoRow] = {}
+        snap.filtered = filtered
+        if state is not None and not filtered:
+            for p in list(state.procs.values()):
+                if not p.exited and p.pid not in exited:
+                    procs[p.pid] = ProcInfoRow(p.pid, p.ppid, p.name, p.container, p.uid,
+                                               p.cmdline)
+        for pid, c in alive.items():
+            if filtered and pid not in pids:
+                continue
+            if pid not in procs:
+                s = pids.get(pid)
+                name = s.name if s else "?"
+                ppid, uid, cmd = procinfo.get(pid, (0, s.uid if s else -1, name))
+                procs[pid] = ProcInfoRow(pid, ppid, name, c, uid, cmd)
+        counts: dict[str, int] = {}
+        for p in procs.values():
+            counts[p.container.id] = counts.get(p.container.id, 0) + 1
+            if p.container.id not in containers and not filtered:
+                containers[p.container.id] = (p.container, {})
+        snap.procs = procs
+        snap.container_pids = counts
+        snap.activity = activity
+        for c in exited.values():
+            if c is not None and counts.get(c.id, 0) == 0:
+                snap.exited_containers[c.id] = c
+        try:
+            snap.drops = int(self.drops_fn())
+        except Exception:  # noqa: BLE001 - a source closing under us: keep the last figure
+            snap.drops = 0
+        if self.playback is not None:
+            snap.paused = self.playback.paused
+        return snap
+
+
+def _summed(items, width: int) -> dict:
+    out: dict = {}
+    for k, v in items:
+        o = out.get(k)
+        if o is None:
+            out[k] = list(v[:width])
+        else:
+            for i in range(width):
+                o[i] += v[i]
+    return {k: tuple(v) for k, v in out.items()}

@@ -1,0 +1,146 @@
+"""One refresh of ``cdig top``: snapshot → rates → the current view's rows → a Frame.
+
+Runs on the refresh worker's thread (``app.py``), so reading /proc for CPU%,
+the cgroup files and the BPF statistics never holds up the UI. Keeps what rates
+need between refreshes: the previous snapshot. (The sparklines' minute of
+activity is counted by the model, per second of the events' own clock, so a
+replay read at full speed draws the same lines as live.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdig.collector.fields import format_datetime
+from rich.text import Text
+
+from .format import human_count, human_ns, safe
+from .model import Snapshot, TopModel
+from .resources import NoResources, SelfCost
+from .views import Ctx, Scope, ViewData, build
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the UI wants to see."""
+
+    view: str
+    scope: Scope = field(default_factory=Scope)
+    sort: str | None = None
+    desc: bool | None = None
+    max_rows: int = 500
+
+
+@dataclass
+class Frame:
+    request: Request
+    data: ViewData
+    header: Text
+    notes: list[str]
+    gone: str | None  # the container/process drilled into has exited
+    generation: int
+    ended: bool
+    events: int
+    drops: int
+    elapsed_ms: float  # how long building the frame took
+    snapshot: Snapshot | None = None
+
+
+class Refresher:
+    def __init__(self, model: TopModel, resources: Any = None, interval: float = 1.0,
+                 label: str = "live") -> None:
+        self.model = model
+        self.resources = resources if resources is not None else NoResources()
+        self.interval = interval
+        self.label = label
+        self.base: Snapshot | None = None
+        self.last: Snapshot | None = None
+        self.lock = threading.Lock()
+        self.display_paused = False
+
+    def frame(self, req: Request) -> Frame:
+        with self.lock:
+            return self._frame(req)
+
+    def _frame(self, req: Request) -> Frame:
+        t0 = time.perf_counter()
+        sc = req.scope
+        snap = self.model.snapshot(scope_pid=sc.pid, scope_container=sc.container)
+        last = self.last
+        advanced = last is None or last.generation != snap.generation or \
+            snap.clock_ns > last.clock_ns
+        if last is not None and last.generation == snap.generation:
+            base = last if advanced else self.base
+        else:
+            base = None
+        if advanced:
+            self.base, self.last = base, snap
+        live = self.resources.live
+        cpu = {}
+        if live and req.view in ("procs", "containers"):
+            cpu = self.resources.cpu_percent(list(snap.procs))
+        cost = self.resources.self_cost() if live else SelfCost()
+        ctx = Ctx(snap, base, sc, self.resources, cpu, snap.activity, req.max_rows)
+        if live and req.view == "containers":
+            ctx.container_cpu = self.resources.container_cpu(
+                c for c, _ in snap.containers.values())
+        data = build(req.view, ctx, req.sort, req.desc)
+        gone = None
+        if sc.pid is not None and sc.pid in snap.exited_pids:
+            st = snap.pids.get(sc.pid)
+            gone = f"process {safe(st.name) if st else '?'} ({sc.pid}) exited"
+        elif sc.container is not None and sc.container in snap.exited_containers:
+            c = snap.exited_containers[sc.container]
+            gone = f"container {safe(c.name or c.short_id)} exited"
+        header = self._header(snap, ctx, cost)
+        return Frame(req, data, header, snap.notes, gone, snap.generation, snap.ended,
+                     snap.events, snap.drops, (time.perf_counter() - t0) * 1000, snap)
+
+    def _header(self, snap: Snapshot, ctx: Ctx, cost: SelfCost) -> Text:
+        base = ctx.base
+        ev_rate = ctx.rate(snap.events, base.events if base is not None else 0)
+        err_rate = ctx.rate(snap.failed, base.failed if base is not None else 0)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("cdig top ", style="bold")
+        if snap.live:
+            t.append("live", style="bold green")
+        else:
+            t.append("replay ", style="bold cyan")
+            t.append(safe(self.label, 30))
+        t.append(f"  events {human_count(snap.events)} ({human_count(ev_rate)}/s)")
+        t.append(f"  errors {human_count(err_rate)}/s")
+        t.append("  dropped ")
+        t.append(human_count(snap.drops), style="bold red" if snap.drops else "")
+        if not snap.live and snap.drops:
+            t.append(" while capturing")
+        t.append("\n")
+        if snap.live:
+            t.append(format_datetime(snap.clock_ns)[11:19] if snap.clock_ns else "")
+            t.append("  cdig cpu ")
+            t.append("-" if cost.cpu_pct is None else f"{cost.cpu_pct:.1f}%")
+            t.append("  bpf ")
+            if cost.bpf_pct is None:
+                t.append("-")
+            else:
+                t.append(f"{cost.bpf_pct:.1f}% ({human_count(cost.bpf_runs)} runs, "
+                         f"{human_ns(cost.bpf_avg_ns)} avg)")
+            t.append(f"  every {self.interval:g}s")
+            if self.display_paused:
+                t.append("  PAUSED", style="bold yellow")
+        else:
+            if snap.clock_ns and snap.since_ns:
+                t.append(f"t+{(snap.clock_ns - snap.since_ns) / 1e9:.1f}s "
+                         f"({format_datetime(snap.clock_ns)[11:23]})")
+            else:
+                t.append("t+0.0s")
+            pb = self.model.playback
+            if snap.ended:
+                t.append("  end of capture", style="bold")
+            elif snap.paused:
+                t.append("  PAUSED (space: play, n: step)", style="bold yellow")
+            elif pb is not None:
+                t.append("  playing" + (f" x{pb.speed:g}" if pb.speed > 0 else " max"))
+        return t

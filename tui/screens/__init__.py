@@ -1,0 +1,1 @@
+"""Screens of ``cdig top``: the main screen, help, view picker."""

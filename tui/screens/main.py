@@ -1,0 +1,286 @@
+"""The main screen: header, breadcrumb, totals, the current view, filter bar, footer.
+
+It holds the navigation state (csysdig's model): a stack of levels, each a view
+and the scope the drill-down narrowed to. Enter pushes a level, Backspace pops
+one, a view switch replaces the top level's view and keeps its scope. The app
+asks ``request()`` what to build and hands back a Frame to ``show_frame``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ..messages import FilterSubmitted
+from ..refresher import Frame, Request
+from ..views import COLUMNS, DEFAULT_SORT, VIEW_KEYS, VIEWS, Drill, Scope
+from ..widgets.breadcrumb import Breadcrumb
+from ..widgets.events_log import EventsLog
+from ..widgets.filter_bar import FilterBar
+from ..widgets.message_line import MessageLine
+from ..widgets.status_header import StatusHeader
+from ..widgets.view_table import ViewTable
+
+
+@dataclass
+class Level:
+    view: str
+    scope: Scope
+    label: str = ""  # the row drilled into to get here
+    selected: str | None = None  # the row under the cursor when we drilled down from here
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("f2", "pick_view", "Views"),
+        Binding("slash,f4", "filter", "Filter"),
+        Binding("backspace", "back", "Back"),
+        Binding("e,f5", "echo", "Echo"),
+        Binding("d,f6", "dig", "Dig"),
+        Binding("p", "pause", "Pause"),
+        Binding("space", "play", "Play", show=False),
+        Binding("n", "step", "Step"),
+        Binding("s", "sort(1)", "Sort", show=False),
+        Binding("S", "sort(-1)", "Sort back", show=False),
+        Binding("r", "reverse", "Reverse", show=False),
+        Binding("escape", "close_filter", "Close", show=False),
+        Binding("q,f10", "app.quit", "Quit"),
+        *[Binding(k, f"view('{v}')", VIEWS[v], show=False) for v, k in VIEW_KEYS.items()],
+    ]
+
+    def __init__(self, start_view: str = "containers", live: bool = True) -> None:
+        super().__init__()
+        self.live = live
+        self.levels: list[Level] = [Level(start_view, Scope())]
+        self.sorts: dict[str, tuple[str, bool]] = dict(DEFAULT_SORT)
+        self.last_frame: Frame | None = None
+        self.filter_text = ""
+        self._gone_said: set[str] = set()
+
+    # -- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader("", id="status")
+        yield Breadcrumb("", id="crumb")
+        yield Static("", id="totals")
+        yield ViewTable(id="table")
+        yield EventsLog(id="events")
+        yield FilterBar(id="filter-bar")
+        yield MessageLine("", id="message")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(FilterBar).display = False
+        self._show_view_widgets()
+        self.query_one(ViewTable).focus()
+
+    @property
+    def level(self) -> Level:
+        return self.levels[-1]
+
+    @property
+    def view(self) -> str:
+        return self.level.view
+
+    def request(self, max_rows: int) -> Request:
+        sort, desc = self.sorts[self.view]
+        return Request(self.view, self.level.scope, sort, desc, max_rows)
+
+    def _show_view_widgets(self) -> None:
+        events = self.view == "events"
+        self.query_one(ViewTable).display = not events
+        self.query_one(EventsLog).display = events
+        (self.query_one(EventsLog) if events else self.query_one(ViewTable)).focus()
+        self._crumb()
+
+    def _crumb(self, gone: str | None = None) -> None:
+        path = [(a.view, b.label) for a, b in zip(self.levels, self.levels[1:], strict=False)]
+        self.query_one(Breadcrumb).show(path, self.view, self.filter_text, gone)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("play", "step"):
+            return not self.live  # hidden live: there is nothing to play
+        return True
+
+    # -- frames -----------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        """Put a frame on screen (a stale one, for another view, is dropped)."""
+        req = frame.request
+        if req.view != self.view or req.scope != self.level.scope:
+            return
+        self.last_frame = frame
+        self.query_one(StatusHeader).show(frame.header)
+        totals = frame.data.totals + (f"   ({frame.data.note})" if frame.data.note else "")
+        self.query_one("#totals", Static).update(totals)
+        if req.view == "events":
+            key = (frame.generation, req.scope, self.filter_text)
+            self.query_one(EventsLog).show(frame.data.lines, key)
+        else:
+            table = self.query_one(ViewTable)
+            table.apply(frame.data)
+            sel = self.level.selected
+            if sel is not None and table.selected_key() != sel and sel in frame.data.meta:
+                table.move_cursor(row=table._order.index(sel), animate=False)
+                self.level.selected = None
+        msg = self.query_one(MessageLine)
+        for note in frame.notes:
+            msg.say(note, "bold red")
+            self.app.notify(note, severity="error", timeout=10)
+        if frame.gone:
+            self._crumb(frame.gone)
+            if frame.gone not in self._gone_said:
+                self._gone_said.add(frame.gone)
+                msg.say(f"{frame.gone} — Backspace goes back up", "bold yellow")
+        else:
+            self._crumb()
+
+    def refresh_soon(self) -> None:
+        refresh = getattr(self.app, "refresh_soon", None)
+        if refresh is not None:
+            refresh()
+
+    # -- navigation ---------------------------------------------------------------------
+    def _selected_row(self):
+        if self.view == "events" or self.last_frame is None:
+            return None
+        key = self.query_one(ViewTable).selected_key()
+        return self.last_frame.data.meta.get(key) if key is not None else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_drill()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        col = event.column_key.value or ""
+        sort, desc = self.sorts[self.view]
+        self.sorts[self.view] = (col, not desc) if col == sort else (col, self._default_desc(col))
+        self.refresh_soon()
+
+    def _default_desc(self, col: str) -> bool:
+        kind = next((c.kind for c in COLUMNS[self.view] if c.key == col), "int")
+        return kind != "text"
+
+    def action_drill(self) -> None:
+        row = self._selected_row()
+        if row is None or row.drill is None:
+            return
+        self.push(row.drill, row.key)
+
+    def push(self, drill: Drill, from_key: str | None = None) -> None:
+        self.level.selected = from_key
+        self.levels.append(Level(drill.view, drill.scope, drill.label))
+        self._after_move()
+
+    def action_back(self) -> None:
+        if len(self.levels) > 1:
+            self.levels.pop()
+            self._after_move()
+
+    def action_view(self, view: str) -> None:
+        if view not in VIEWS or view == self.view:
+            return
+        lvl = self.level
+        self.levels[-1] = Level(view, lvl.scope.narrow(io=False), lvl.label)
+        self._after_move()
+
+    def _after_move(self) -> None:
+        self.query_one(MessageLine).clear_message()
+        self._show_view_widgets()
+        self.refresh_soon()
+
+    def _selection_scope(self) -> tuple[Scope, str] | None:
+        """The process (or container) the cursor or the scope is on, for echo/dig."""
+        row = self._selected_row()
+        scope = self.level.scope
+        if row is not None and row.pid is not None:
+            name = row.values.get("name") or row.values.get("proc") or ""
+            return scope.narrow(pid=row.pid), f"{name} ({row.pid})"
+        if row is not None and row.container is not None and self.view in ("containers",
+                                                                             "security"):
+            return scope.narrow(container=row.container), str(row.values.get("name", ""))
+        if scope.pid is not None or scope.container is not None:
+            return scope, self.level.label
+        return None
+
+    def action_echo(self) -> None:
+        sel = self._selection_scope()
+        if sel is None:
+            self.query_one(MessageLine).say("echo: select a process first")
+            return
+        scope, label = sel
+        self.push(Drill("events", scope.narrow(io=True), f"echo {label}"),
+                  self.query_one(ViewTable).selected_key())
+
+    def action_dig(self) -> None:
+        sel = self._selection_scope()
+        scope, label = sel if sel is not None else (self.level.scope, "all")
+        self.push(Drill("events", scope, f"dig {label}"),
+                  self.query_one(ViewTable).selected_key())
+
+    def action_sort(self, step: int) -> None:
+        cols = [c.key for c in COLUMNS[self.view]]
+        if not cols:
+            return
+        sort, _ = self.sorts[self.view]
+        i = cols.index(sort) if sort in cols else -1
+        col = cols[(i + step) % len(cols)]
+        self.sorts[self.view] = (col, self._default_desc(col))
+        self.refresh_soon()
+
+    def action_reverse(self) -> None:
+        sort, desc = self.sorts[self.view]
+        self.sorts[self.view] = (sort, not desc)
+        self.refresh_soon()
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    def action_pick_view(self) -> None:
+        from .picker import ViewPicker
+
+        def chosen(view: str | None) -> None:
+            if view:
+                self.action_view(view)
+
+        self.app.push_screen(ViewPicker(self.view), chosen)
+
+    # -- filter, pause, play ---------------------------------------------------------
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter_text)
+
+    def action_close_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        if bar.display:
+            bar.close()
+            self._show_view_widgets()
+
+    def on_filter_submitted(self, message: FilterSubmitted) -> None:
+        err = self.app.apply_filter(message.text)  # type: ignore[attr-defined]
+        bar = self.query_one(FilterBar)
+        if err is not None:
+            bar.show_error(err)
+            self.query_one(Input).focus()
+            return
+        self.filter_text = message.text.strip()
+        bar.close()
+        self._gone_said.clear()
+        self.query_one(MessageLine).say(
+            f"filter: {self.filter_text}" if self.filter_text else "filter cleared", "dim")
+        self._show_view_widgets()
+        self.refresh_soon()
+
+    def action_pause(self) -> None:
+        self.app.toggle_pause()  # type: ignore[attr-defined]
+
+    def action_play(self) -> None:
+        self.app.toggle_pause()  # type: ignore[attr-defined]
+
+    def action_step(self) -> None:
+        self.app.step()  # type: ignore[attr-defined]

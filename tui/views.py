@@ -1,0 +1,535 @@
+"""The views of ``cdig top``: from snapshots to rows, with no Textual in sight.
+
+``build(view, ctx)`` turns the latest ``Snapshot`` (and the one before it, for
+rates) into a ``ViewData``: columns, sorted rows capped at ``max_rows`` with their
+cells already rendered (``format.plain`` for every untrusted string), a line of
+totals, and for each row what Enter on it drills into. It runs on the refresh
+worker's thread; the UI thread only copies cells into a DataTable.
+
+A ``Scope`` is what the drill-down path has narrowed to (a container, a process,
+a syscall, a file); every view honours the parts of it that apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from cdig.collector.aggregate import READS, WRITES, percentile
+from cdig.collector.events import Container, Event
+from cdig.collector.fields import user_name
+from cdig.collector.formatter import CONTAINER_FORMAT, Formatter
+from rich.text import Text
+
+from .format import human_bytes, human_count, human_ns, num, pct, plain, sparkline
+from .model import Snapshot
+from .resources import SHARED_KINDS, NoResources
+
+VIEWS: dict[str, str] = {
+    "procs": "Processes",
+    "containers": "Containers",
+    "syscalls": "Syscalls",
+    "errors": "Errors",
+    "files": "Files",
+    "conns": "Connections",
+    "execs": "Execs",
+    "events": "Live events",
+    "security": "Security",
+}
+# one key per view, shown in the help and the view picker
+VIEW_KEYS: dict[str, str] = {v: str(i + 1) for i, v in enumerate(VIEWS)}
+IO_TYPES = READS | WRITES
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the drill-down path narrowed to; None: everything."""
+
+    container: str | None = None  # container id
+    pid: int | None = None
+    syscall: str | None = None
+    fd: str | None = None  # a file path or a connection's name
+    io: bool = False  # echo: only I/O events
+    failed: bool = False
+
+    def narrow(self, **kw: Any) -> Scope:
+        return replace(self, **kw)
+
+    def admits(self, ev: Event) -> bool:
+        """Whether an event of the ring is inside this scope."""
+        if self.pid is not None and ev.pid != self.pid:
+            return False
+        if self.container is not None and ev.container.id != self.container:
+            return False
+        if self.syscall is not None and ev.type != self.syscall:
+            return False
+        if self.fd is not None and (ev.fd is None or ev.fd.name != self.fd):
+            return False
+        if self.io and ev.type not in IO_TYPES:
+            return False
+        return not self.failed or ev.failed
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Where Enter on a row goes: a view, a narrower scope, a label for the crumb."""
+
+    view: str
+    scope: Scope  # builders give a dict of Scope.narrow arguments; build() resolves it
+    label: str
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    label: str
+    kind: str = "int"  # text, int, rate, bytes, brate, pct, ns, spark
+    width: int | None = None  # text columns: cut to this many columns
+
+
+@dataclass
+class Row:
+    key: str
+    values: dict[str, Any]
+    drill: Drill | None = None
+    pid: int | None = None  # the process this row is about (echo / dig)
+    container: str | None = None
+
+
+@dataclass
+class ViewData:
+    view: str
+    columns: tuple[Col, ...]
+    rows: list[tuple[str, tuple[Text, ...]]]
+    meta: dict[str, Row]
+    total_rows: int
+    totals: str
+    sort: str
+    desc: bool
+    lines: list[tuple[int, str]] = field(default_factory=list)  # events view: (num, text)
+    note: str = ""  # e.g. "not recorded in captures"
+
+
+@dataclass
+class Ctx:
+    """Everything a view is built from."""
+
+    snap: Snapshot
+    base: Snapshot | None  # the snapshot rates are measured from (None: the start)
+    scope: Scope = field(default_factory=Scope)
+    resources: Any = field(default_factory=NoResources)
+    cpu: dict[int, float] = field(default_factory=dict)  # pid -> % of one CPU
+    history: dict[str, list[float]] = field(default_factory=dict)  # container id -> ev/s
+    max_rows: int = 500
+    spark_width: int = 20
+    container_cpu: dict[str, float] = field(default_factory=dict)  # id -> % (cgroup usage)
+
+    @cached_property
+    def dt(self) -> float:
+        t0 = self.base.clock_ns if self.base is not None else self.snap.since_ns
+        return max(0.0, (self.snap.clock_ns - t0) / 1e9)
+
+    def rate(self, cur: float, prev: float) -> float:
+        dt = self.dt
+        return (cur - prev) / dt if dt > 0 else 0.0
+
+
+# -- columns of each view ------------------------------------------------------------
+COLUMNS: dict[str, tuple[Col, ...]] = {
+    "procs": (Col("pid", "PID"), Col("name", "NAME", "text", 16), Col("cpu", "CPU%", "pct"),
+              Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
+              Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+              Col("container", "CONTAINER", "text", 16), Col("events", "EVENTS"),
+              Col("user", "USER", "text", 10), Col("cmd", "COMMAND", "text", 60)),
+    "containers": (Col("name", "CONTAINER", "text", 20), Col("cpu", "CPU%", "pct"),
+                   Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
+                   Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+                   Col("pids", "PROCS"), Col("mem", "MEMORY", "bytes"),
+                   Col("spark", "ACTIVITY 60s", "spark"), Col("events", "EVENTS"),
+                   Col("image", "IMAGE", "text", 30), Col("pod", "POD", "text", 24),
+                   Col("runtime", "RUNTIME", "text"), Col("id", "ID", "text", 12)),
+    "syscalls": (Col("syscall", "SYSCALL", "text", 18), Col("count", "COUNT"),
+                 Col("rate", "RATE/S", "rate"), Col("errors", "ERRORS"),
+                 Col("avg", "AVG", "ns"), Col("p99", "P99", "ns"), Col("time", "TIME", "ns")),
+    "errors": (Col("count", "COUNT"), Col("rate", "RATE/S", "rate"),
+               Col("syscall", "SYSCALL", "text", 16), Col("errno", "ERRNO", "text", 12),
+               Col("pid", "PID"), Col("name", "PROCESS", "text", 16),
+               Col("container", "CONTAINER", "text", 16)),
+    "files": (Col("path", "PATH", "text", 48), Col("in_rate", "IN B/S", "brate"),
+              Col("out_rate", "OUT B/S", "brate"), Col("read", "READ", "bytes"),
+              Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"), Col("ops", "OPS")),
+    "conns": (Col("name", "CONNECTION", "text", 44), Col("proto", "L4", "text"),
+              Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
+              Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"),
+              Col("proc", "PROCESS", "text", 16), Col("pid", "PID"),
+              Col("container", "CONTAINER", "text", 16)),
+    "execs": (Col("time", "TIME", "text"), Col("pid", "PID"), Col("user", "USER", "text", 10),
+              Col("container", "CONTAINER", "text", 16), Col("cmd", "COMMAND", "text", 80)),
+    "events": (),
+    "security": (Col("name", "CONTAINER", "text", 20), Col("net", "NET", "text"),
+                 Col("pid", "PID", "text"), Col("ipc", "IPC", "text"),
+                 Col("uts", "UTS", "text"), Col("user", "USER", "text"),
+                 Col("root", "ROOT", "text"), Col("cpu_lim", "CPU LIM", "text"),
+                 Col("mem_lim", "MEM LIM", "text"), Col("risks", "RISKS", "text", 60),
+                 Col("runtime", "RUNTIME", "text")),
+}
+# natural sort of each view: column, descending
+DEFAULT_SORT: dict[str, tuple[str, bool]] = {
+    "procs": ("sc", True), "containers": ("sc", True), "syscalls": ("count", True),
+    "errors": ("count", True), "files": ("ops", True), "conns": ("in", True),
+    "execs": ("time", True), "events": ("", False), "security": ("risks", True),
+}
+
+
+def _cname(c: Container) -> str:
+    return c.name or c.short_id
+
+
+def _in_container(scope: Scope, c: Container) -> bool:
+    return scope.container is None or c.id == scope.container
+
+
+# -- builders: raw rows ---------------------------------------------------------------
+def _procs(ctx: Ctx) -> tuple[list[Row], str]:
+    s, b, sc = ctx.snap, ctx.base, ctx.scope
+    rows = []
+    tot_sc = tot_err = 0.0
+    keys = set(s.procs) | {p for p, st in s.pids.items() if not st.exited}
+    for pid in keys:
+        info = s.procs.get(pid)
+        st = s.pids.get(pid)
+        c = info.container if info is not None else st.container  # type: ignore[union-attr]
+        if not _in_container(sc, c) or (sc.pid is not None and pid != sc.pid):
+            continue
+        old = b.pids.get(pid) if b is not None else None
+        ev = st.events if st else 0
+        err = st.errors if st else 0
+        fio = (st.file_in + st.file_out) if st else 0
+        nio = (st.net_in + st.net_out) if st else 0
+        r_sc = ctx.rate(ev, old.events if old else 0)
+        r_err = ctx.rate(err, old.errors if old else 0)
+        tot_sc += r_sc
+        tot_err += r_err
+        name = st.name if st else info.name  # type: ignore[union-attr]
+        uid = info.uid if info is not None else (st.uid if st else -1)
+        rows.append(Row(str(pid), {
+            "pid": pid, "name": name, "cpu": ctx.cpu.get(pid), "sc": r_sc, "err": r_err,
+            "file": ctx.rate(fio, (old.file_in + old.file_out) if old else 0),
+            "net": ctx.rate(nio, (old.net_in + old.net_out) if old else 0),
+            "container": _cname(c), "events": ev,
+            "user": user_name(uid) if uid >= 0 else "",
+            "cmd": info.cmdline if info is not None else name},
+            Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, c.id))
+    return rows, (f"{len(rows)} processes · {human_count(tot_sc)} syscalls/s · "
+                  f"{human_count(tot_err)} errors/s")
+
+
+def _containers(ctx: Ctx) -> tuple[list[Row], str]:
+    s, b, sc = ctx.snap, ctx.base, ctx.scope
+    cpu_by: dict[str, float] = {}
+    uids: dict[str, list[int]] = {}
+    for pid, info in s.procs.items():
+        cid = info.container.id
+        if pid in ctx.cpu:
+            cpu_by[cid] = cpu_by.get(cid, 0.0) + ctx.cpu[pid]
+        uids.setdefault(cid, []).append(info.uid)
+    rows = []
+    tot = 0.0
+    for cid, (c, cnt) in s.containers.items():
+        if not _in_container(sc, c):
+            continue
+        old = b.containers.get(cid, (c, {}))[1] if b is not None else {}
+        ev = cnt.get("events", 0)
+        r_sc = ctx.rate(ev, old.get("events", 0))
+        tot += r_sc
+        res = ctx.resources.container(c)
+        rows.append(Row(cid, {
+            "name": _cname(c),
+            "cpu": ctx.container_cpu.get(cid, cpu_by.get(cid) if ctx.cpu else None), "sc": r_sc,
+            "err": ctx.rate(cnt.get("errors", 0), old.get("errors", 0)),
+            "file": ctx.rate(cnt.get("file_in", 0) + cnt.get("file_out", 0),
+                             old.get("file_in", 0) + old.get("file_out", 0)),
+            "net": ctx.rate(cnt.get("net_in", 0) + cnt.get("net_out", 0),
+                            old.get("net_in", 0) + old.get("net_out", 0)),
+            "pids": s.container_pids.get(cid, 0), "mem": res.memory,
+            "spark": ctx.history.get(cid, []), "events": ev, "image": c.image,
+            "pod": f"{c.pod_namespace}/{c.pod_name}" if c.pod_name else "",
+            "runtime": c.runtime, "id": c.short_id},
+            Drill("procs", dict(container=cid), _cname(c)), None, cid))
+    return rows, f"{len(rows)} containers · {human_count(tot)} syscalls/s · " \
+                 f"{human_count(s.events)} events in all"
+
+
+def _sum_pids(ctx: Ctx, pick: Callable[[Snapshot], dict]) -> tuple[dict, dict]:
+    """A scoped detail table (pid_syscalls …) now and at the base."""
+    cur = pick(ctx.snap)
+    old = pick(ctx.base) if ctx.base is not None and ctx.base.scope_key == ctx.snap.scope_key \
+        else {}
+    return cur, old
+
+
+def _syscalls(ctx: Ctx) -> tuple[list[Row], str]:
+    s, sc = ctx.snap, ctx.scope
+    rows = []
+    if sc.pid is not None or sc.container is not None:
+        cur, old = _sum_pids(ctx, lambda x: x.pid_syscalls)
+        hist: dict[str, Any] = s.pid_lat
+    else:
+        cur = s.syscalls
+        old = ctx.base.syscalls if ctx.base is not None else {}
+        hist = s.lat_hist  # type: ignore[assignment]
+    calls = errs = 0
+    for typ, (n, e, t) in cur.items():
+        if sc.syscall is not None and typ != sc.syscall:
+            continue
+        calls += n
+        errs += e
+        o = old.get(typ, (0, 0, 0))
+        h = hist.get(typ)
+        rows.append(Row(typ, {"syscall": typ, "count": n, "rate": ctx.rate(n, o[0]),
+                              "errors": e, "avg": t // n if n else 0,
+                              "p99": percentile(h, 0.99) if h else None, "time": t},
+                        Drill("events", dict(syscall=typ), typ), sc.pid, sc.container))
+    where = f" of pid {sc.pid}" if sc.pid is not None else \
+        (" in this container" if sc.container is not None else "")
+    return rows, f"{len(rows)} syscalls{where} · {human_count(calls)} calls · " \
+                 f"{human_count(errs)} errors"
+
+
+def _errors(ctx: Ctx) -> tuple[list[Row], str]:
+    s, sc = ctx.snap, ctx.scope
+    old = ctx.base.err_detail if ctx.base is not None else {}
+    rows = []
+    total = 0
+    for (typ, errno, pid), n in s.err_detail.items():
+        st = s.pids.get(pid)
+        c = st.container if st else None
+        if sc.pid is not None and pid != sc.pid:
+            continue
+        if sc.container is not None and (c is None or c.id != sc.container):
+            continue
+        if sc.syscall is not None and typ != sc.syscall:
+            continue
+        total += n
+        name = st.name if st else "?"
+        rows.append(Row(f"{typ}/{errno}/{pid}", {
+            "count": n, "rate": ctx.rate(n, old.get((typ, errno, pid), 0)), "syscall": typ,
+            "errno": errno, "pid": pid, "name": name,
+            "container": _cname(c) if c else ""},
+            Drill("events", dict(pid=pid, syscall=typ, failed=True),
+                  f"{typ} {errno} ({pid})"), pid, c.id if c else None))
+    return rows, f"{len(rows)} kinds of error · {human_count(total)} failed syscalls"
+
+
+def _files(ctx: Ctx) -> tuple[list[Row], str]:
+    sc = ctx.scope
+    if sc.pid is not None or sc.container is not None:
+        cur, old = _sum_pids(ctx, lambda x: x.pid_files)
+    else:
+        cur = ctx.snap.files
+        old = ctx.base.files if ctx.base is not None else {}
+    rows = []
+    tin = tout = 0
+    for path, (rd, wr, ops, opens) in cur.items():
+        o = old.get(path, (0, 0, 0, 0))
+        tin += rd
+        tout += wr
+        rows.append(Row(path, {"path": path, "in_rate": ctx.rate(rd, o[0]),
+                               "out_rate": ctx.rate(wr, o[1]), "read": rd, "written": wr,
+                               "opens": opens, "ops": ops},
+                        Drill("events", dict(fd=path), path), sc.pid, sc.container))
+    return rows, f"{len(rows)} files · {human_bytes(tin)} read · {human_bytes(tout)} written"
+
+
+def _conns(ctx: Ctx) -> tuple[list[Row], str]:
+    s, sc = ctx.snap, ctx.scope
+    rows = []
+    tin = tout = 0
+    if sc.pid is not None:
+        cur, old = _sum_pids(ctx, lambda x: x.pid_conns)
+        st = s.pids.get(sc.pid)
+        for (proto, name), (bi, bo, _ops) in cur.items():
+            o = old.get((proto, name), (0, 0, 0))
+            tin += bi
+            tout += bo
+            rows.append(Row(f"{proto}/{name}", {
+                "name": name, "proto": proto, "in_rate": ctx.rate(bi, o[0]),
+                "out_rate": ctx.rate(bo, o[1]), "in": bi, "out": bo,
+                "proc": st.name if st else "", "pid": sc.pid,
+                "container": _cname(st.container) if st else ""},
+                Drill("events", dict(fd=name), name), sc.pid, sc.container))
+    else:
+        old_all = ctx.base.conns if ctx.base is not None else {}
+        for (proto, name), (bi, bo, _ops, proc, pid, cid) in s.conns.items():
+            if sc.container is not None and cid != sc.container:
+                continue
+            o = old_all.get((proto, name), (0, 0))
+            tin += bi
+            tout += bo
+            c = s.containers.get(cid, (None, {}))[0]
+            rows.append(Row(f"{proto}/{name}", {
+                "name": name, "proto": proto, "in_rate": ctx.rate(bi, o[0]),
+                "out_rate": ctx.rate(bo, o[1]), "in": bi, "out": bo, "proc": proc,
+                "pid": pid, "container": _cname(c) if c is not None else ""},
+                Drill("events", dict(fd=name), name), pid, cid))
+    return rows, f"{len(rows)} connections · {human_bytes(tin)} in · {human_bytes(tout)} out"
+
+
+def _execs(ctx: Ctx) -> tuple[list[Row], str]:
+    from cdig.collector.fields import format_time
+
+    sc = ctx.scope
+    rows = []
+    for i, x in enumerate(ctx.snap.execs):
+        if sc.pid is not None and x.pid != sc.pid:
+            continue
+        if not _in_container(sc, x.container):
+            continue
+        rows.append(Row(f"{x.ts_ns}/{x.pid}/{i}", {
+            "time": format_time(x.ts_ns)[:12], "ts": x.ts_ns, "pid": x.pid,
+            "user": user_name(x.uid), "container": _cname(x.container), "cmd": x.cmdline},
+            Drill("syscalls", dict(pid=x.pid), f"{x.cmdline.split(' ')[0]} ({x.pid})"),
+            x.pid, x.container.id))
+    return rows, f"{len(rows)} commands run ({ctx.snap.execs_seen} in all)"
+
+
+def _mark(v: bool | None, bad_if: bool = True) -> str:
+    if v is None:
+        return "?"
+    return "yes" if v else "no"
+
+
+def _security(ctx: Ctx) -> tuple[list[Row], str]:
+    s, sc = ctx.snap, ctx.scope
+    by_c: dict[str, list[int]] = {}
+    uids: dict[str, list[int]] = {}
+    for pid, info in s.procs.items():
+        by_c.setdefault(info.container.id, []).append(pid)
+        uids.setdefault(info.container.id, []).append(info.uid)
+    rows = []
+    risky = 0
+    for cid, (c, _cnt) in s.containers.items():
+        if c.is_host or not _in_container(sc, c):
+            continue
+        row = ctx.resources.security(c, sorted(by_c.get(cid, [])), uids.get(cid, []))
+        v: dict[str, Any] = {"name": _cname(c), "runtime": c.runtime}
+        risks = []
+        for k in SHARED_KINDS:
+            shared = k in row.shared if row.known else None
+            v[k] = "host" if shared else ("own" if shared is False else "?")
+            if shared:
+                risks.append(f"host {k} ns")
+        v["root"] = _mark(row.root)
+        if row.root and row.userns is False:
+            risks.append("root without user ns")
+        v["cpu_lim"] = "?" if row.cpu_limit is None else ("yes" if row.cpu_limit else "none")
+        v["mem_lim"] = "?" if row.memory_limit is None else ("yes" if row.memory_limit
+                                                             else "none")
+        if row.cpu_limit is False:
+            risks.append("no CPU limit")
+        if row.memory_limit is False:
+            risks.append("no memory limit")
+        v["risks"] = ", ".join(risks) if row.known else "unknown (not live)"
+        v["nrisks"] = len(risks)
+        risky += bool(risks)
+        rows.append(Row(cid, v, Drill("procs", dict(container=cid), _cname(c)), None, cid))
+    return rows, f"{len(rows)} containers · {risky} with risks"
+
+
+BUILDERS: dict[str, Callable[[Ctx], tuple[list[Row], str]]] = {
+    "procs": _procs, "containers": _containers, "syscalls": _syscalls, "errors": _errors,
+    "files": _files, "conns": _conns, "execs": _execs, "security": _security,
+}
+
+# columns whose sort uses another value than the one shown
+_SORT_KEY = {("execs", "time"): "ts", ("security", "risks"): "nrisks"}
+_EVENT_FMT: Formatter | None = None
+
+
+def render_cell(col: Col, v: Any, ctx: Ctx) -> Text:
+    k = col.kind
+    if k == "text":
+        return plain("" if v is None else v, col.width)
+    if k == "int":
+        return num(v)
+    if k == "rate":
+        return num(float(v) if v is not None else None)
+    if k == "bytes":
+        return Text(human_bytes(v), justify="right", no_wrap=True)
+    if k == "brate":
+        return Text(human_bytes(v) if v is not None else "-", justify="right", no_wrap=True)
+    if k == "pct":
+        return Text(pct(v), justify="right", no_wrap=True)
+    if k == "ns":
+        return Text(human_ns(v), justify="right", no_wrap=True)
+    if k == "spark":
+        return Text(sparkline(v or [], ctx.spark_width), style="green", no_wrap=True)
+    return plain(v)
+
+
+def _sort_rows(view: str, rows: list[Row], sort: str, desc: bool,
+               cols: Iterable[Col]) -> None:
+    kinds = {c.key: c.kind for c in cols}
+    key = _SORT_KEY.get((view, sort), sort)
+    text = kinds.get(sort) == "text" and key == sort
+    rows.sort(key=lambda r: r.key)  # a stable order for ties
+
+    def k(r: Row) -> Any:
+        v = r.values.get(key)
+        if text:
+            return str(v or "").lower()
+        if isinstance(v, list):
+            return v[-1] if v else 0
+        return v if v is not None else -1
+
+    rows.sort(key=k, reverse=desc)
+
+
+def event_lines(ctx: Ctx, limit: int = 2000) -> list[tuple[int, str]]:
+    global _EVENT_FMT
+    if _EVENT_FMT is None:
+        _EVENT_FMT = Formatter(CONTAINER_FORMAT)
+    sc = ctx.scope
+    out = []
+    for ev in reversed(ctx.snap.events_ring):
+        if sc.admits(ev):
+            line = _EVENT_FMT.format(ev)
+            if line is not None:
+                out.append((ev.num, line))
+            if len(out) >= limit:
+                break
+    out.reverse()
+    return out
+
+
+def build(view: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None) -> ViewData:
+    """The rows of ``view`` for this context, sorted and cut to ``ctx.max_rows``."""
+    cols = COLUMNS[view]
+    dsort, ddesc = DEFAULT_SORT[view]
+    sort = sort if sort and any(c.key == sort for c in cols) else dsort
+    desc = ddesc if desc is None else desc
+    if view == "events":
+        lines = event_lines(ctx)
+        what = "I/O events" if ctx.scope.io else "events"
+        return ViewData(view, cols, [], {}, len(lines), f"{len(lines)} recent {what} "
+                        f"(of {human_count(ctx.snap.events)} since the start)", sort, desc,
+                        lines=lines)
+    rows, totals = BUILDERS[view](ctx)
+    _sort_rows(view, rows, sort, desc, cols)
+    total = len(rows)
+    shown = rows[: ctx.max_rows] if ctx.max_rows else rows
+    for r in shown:  # narrowed scopes only for the rows shown (thousands of rows)
+        d = r.drill
+        if d is not None and isinstance(d.scope, dict):
+            r.drill = Drill(d.view, ctx.scope.narrow(**d.scope), d.label)
+    out = [(r.key, tuple(render_cell(c, r.values.get(c.key), ctx) for c in cols))
+           for r in shown]
+    if total > len(shown):
+        totals += f" · showing {len(shown)} of {total}"
+    note = ""
+    if view == "security" and not ctx.resources.live:
+        note = "namespaces and limits are read from this host: not available in a replay"
+    return ViewData(view, cols, out, {r.key: r for r in shown}, total, totals, sort, desc,
+                    note=note)

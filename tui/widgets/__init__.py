@@ -1,0 +1,1 @@
+"""Widgets of ``cdig top``, one per module."""

@@ -1,0 +1,31 @@
+"""Where the drill-down is: ``Containers › web › Processes › nginx (42) › Syscalls``,
+then the active filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..format import safe
+from ..views import VIEWS
+
+
+class Breadcrumb(Static):
+    def show(self, path: Sequence[tuple[str, str]], view: str, filter_text: str,
+             gone: str | None = None) -> None:
+        """``path``: (view, label of the row drilled into) for each level above."""
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for v, label in path:
+            t.append(VIEWS[v], style="dim")
+            t.append(" › ", style="dim")
+            t.append(safe(label, 32), style="bold")
+            t.append(" › ", style="dim")
+        t.append(VIEWS[view], style="bold reverse")
+        if gone:
+            t.append(f"  ({gone})", style="bold red")
+        if filter_text:
+            t.append("   filter: ", style="dim")
+            t.append(safe(filter_text, 60), style="bold yellow")
+        self.update(t)
