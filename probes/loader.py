@@ -62,6 +62,35 @@ def _pages(nbytes: int) -> int:
     return pages
 
 
+def compile_bpf(source: str, cflags: list[str]):  # -> bcc.BPF
+    """Compile and load ``source`` with bcc (``bpf/`` on the include path).
+
+    bcc prints compiler and verifier diagnostics on fd 2 itself; they are
+    captured and folded into one ProbeError line. Warnings of a successful
+    load stay visible.
+    """
+    try:
+        from bcc import BPF  # noqa: PLC0415 - only here: replay and unit tests need no bcc
+    except ImportError as e:
+        raise ProbeError(
+            f"the bcc Python module is not importable ({e}); run scripts/setup.sh"
+        ) from None
+    failed: Exception | None = None
+    bpf = None
+    with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
+        try:
+            bpf = BPF(text=source, cflags=[f"-I{bpf_dir}", *cflags])
+        except Exception as e:  # bcc raises bare Exception for compile/load failures
+            failed = e
+    if failed is not None:
+        raise ProbeError(
+            f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
+        ) from None
+    if diagnostics[0].strip():
+        os.write(2, diagnostics[0].encode())
+    return bpf
+
+
 class SyscallProbe:
     """The syscall + process-lifecycle probe (``bpf/syscalls.bpf.c``)."""
 
@@ -138,24 +167,7 @@ class SyscallProbe:
     # -- loading ------------------------------------------------------------------
     def load(self) -> None:
         """Compile, load and attach. Raises ProbeError with a one-line reason."""
-        try:
-            from bcc import BPF  # noqa: PLC0415 - only here: replay needs no bcc
-        except ImportError as e:
-            raise ProbeError(
-                f"the bcc Python module is not importable ({e}); run scripts/setup.sh"
-            ) from None
-        failed: Exception | None = None
-        with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
-            try:
-                self._bpf = BPF(text=self.source(), cflags=[f"-I{bpf_dir}", *self.cflags()])
-            except Exception as e:  # bcc raises bare Exception for compile/load failures
-                failed = e
-        if failed is not None:
-            raise ProbeError(
-                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
-            ) from None
-        if diagnostics[0].strip():  # warnings of a successful load stay visible
-            os.write(2, diagnostics[0].encode())
+        self._bpf = compile_bpf(self.source(), self.cflags())
         b = self._bpf
         try:
             arr = b["sysinfo"]
@@ -308,24 +320,7 @@ class MetricsProbe:
             raise ProbeError(f"cannot configure the BPF maps: {_one_line(e)}") from None
 
     def _compile(self) -> None:
-        try:
-            from bcc import BPF  # noqa: PLC0415 - only here: unit tests need no bcc
-        except ImportError as e:
-            raise ProbeError(
-                f"the bcc Python module is not importable ({e}); run scripts/setup.sh"
-            ) from None
-        failed: Exception | None = None
-        with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
-            try:
-                self._bpf = BPF(text=self.source(), cflags=[f"-I{bpf_dir}", *self.cflags()])
-            except Exception as e:  # bcc raises bare Exception for compile/load failures
-                failed = e
-        if failed is not None:
-            raise ProbeError(
-                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
-            ) from None
-        if diagnostics[0].strip():
-            os.write(2, diagnostics[0].encode())
+        self._bpf = compile_bpf(self.source(), self.cflags())
 
     def close(self) -> None:
         self.maps = None
