@@ -108,13 +108,11 @@ def _teardown(made: list) -> None:
         raise RuntimeError("container teardown failed: " + "; ".join(errors))
 
 
-@pytest.fixture
-def podman_container(request, podman_image, tmp_path):
-    """Factory: ``podman_container(workload=None, *, script=None, labels=None,
-    annotations=None, gated=True, network="none", extra_args=(), start=True,
-    gates=None, name=None) -> PodmanContainer`` — started (idle at its gate for
-    a gated Workload) unless start=False."""
-    made: list[PodmanContainer] = []
+def _factory(cls, base, prefix: str, request, tmp_path):
+    """The container factory both runtimes share: each container gets its own
+    directory and a unique name, starts unless start=False, and is removed at
+    teardown even when the test failed."""
+    made: list = []
 
     def make(
         workload: Workload | None = None,
@@ -123,11 +121,10 @@ def podman_container(request, podman_image, tmp_path):
         gates: int | None = None,
         name: str | None = None,
         **kw,
-    ) -> PodmanContainer:
-        n = len(made)
-        c = PodmanContainer(
-            podman_image,
-            tmp_path / f"podman{n}",
+    ):
+        c = cls(
+            base,
+            tmp_path / f"{prefix}{len(made)}",
             workload,
             name=name or unique_name(request.node.name),
             **kw,
@@ -139,6 +136,15 @@ def podman_container(request, podman_image, tmp_path):
 
     yield make
     _teardown(made)
+
+
+@pytest.fixture
+def podman_container(request, podman_image, tmp_path):
+    """Factory: ``podman_container(workload=None, *, script=None, labels=None,
+    annotations=None, gated=True, network="none", extra_args=(), start=True,
+    gates=None, name=None) -> PodmanContainer`` — started (idle at its gate for
+    a gated Workload) unless start=False."""
+    yield from _factory(PodmanContainer, podman_image, "podman", request, tmp_path)
 
 
 @pytest.fixture
@@ -147,31 +153,7 @@ def runc_container(request, busybox_rootfs, tmp_path):
     hostname="cdig-runc", annotations=None, config_hook=None, start=True,
     gates=None, name=None) -> RuncContainer``."""
     require("root", "runc")
-    made: list[RuncContainer] = []
-
-    def make(
-        workload: Workload | None = None,
-        *,
-        start: bool = True,
-        gates: int | None = None,
-        name: str | None = None,
-        **kw,
-    ) -> RuncContainer:
-        n = len(made)
-        c = RuncContainer(
-            busybox_rootfs,
-            tmp_path / f"runc{n}",
-            workload,
-            name=name or unique_name(request.node.name),
-            **kw,
-        )
-        made.append(c)
-        if start:
-            c.start(gates=gates)
-        return c
-
-    yield make
-    _teardown(made)
+    yield from _factory(RuncContainer, busybox_rootfs, "runc", request, tmp_path)
 
 
 @pytest.fixture
