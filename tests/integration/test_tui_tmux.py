@@ -82,6 +82,9 @@ def test_top_live_in_tmux(session, podman_container):
     text = wait_for(session, lambda s: "CONTAINER ▲" in s, 10, "sorted by name")
     rows = table_rows(text, "CONTAINER")
     idx = next(i for i, r in enumerate(rows) if r.split()[0] == c.name)
+    # the cursor follows its row when the sort reorders rows: go to the top
+    # first (Up at row 0 stays), then down to the container
+    tmux("send-keys", "-t", session, *["Up"] * (len(rows) + 1))
     for _ in range(idx):
         tmux("send-keys", "-t", session, "Down")
     tmux("send-keys", "-t", session, "Enter")
