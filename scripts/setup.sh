@@ -15,10 +15,12 @@ fi
 
 arch=$(dpkg --print-architecture)
 # bcc from Debian (no bcc on PyPI), headers it compiles against, the container
-# runtimes the integration tests use, and reference tools the benchmarks compare to.
+# runtimes the integration tests use (podman, runc, docker, containerd, LXC,
+# systemd-nspawn), and reference tools the benchmarks compare to.
 pkgs=(bpfcc-tools python3-bpfcc libbpfcc "linux-headers-$arch" python3-venv
       runc podman busybox-static bpftrace tmux strace iproute2 procps
-      uidmap slirp4netns prometheus gcc sysdig)
+      uidmap slirp4netns prometheus gcc sysdig
+      docker.io containerd lxc systemd-container)
 
 missing=()
 for p in "${pkgs[@]}"; do
