@@ -140,6 +140,76 @@ TRACEPOINT_PROBE(sock, sock_recv_length)
 }
 #endif
 
+#ifdef TOP_COUNTERS
+/* cdig top's exact counters (tui/counters.py reads them at each refresh):
+ * the same sys_exit, keyed by (cgroup, process, syscall), so the TUI's
+ * per-container, per-process and per-syscall counts are exact whatever the
+ * event stream drops. -D TOP_MAX, TOP_ERR_MAX: map sizes. Preallocated: a
+ * burst of new processes never fails for lack of memory; a full map is
+ * counted in top_lost, never silent. Userspace deletes the rows of processes
+ * that are gone, after showing them for one refresh. */
+struct cdig_tkey {
+    __u64 cgroup_id;
+    __u32 tgid;
+    __u32 nr;
+};
+struct cdig_tstat {
+    __u64 count;
+    __u64 errors;
+    __u64 file_bytes;
+    __u64 net_bytes;
+    __u64 time_ns; /* sum of measured durations (LATENCY) */
+};
+struct cdig_tekey {
+    __u64 cgroup_id;
+    __u32 tgid;
+    __u16 nr;
+    __u16 errno_;
+};
+BPF_PERCPU_HASH(top_sys, struct cdig_tkey, struct cdig_tstat, TOP_MAX);
+BPF_PERCPU_HASH(top_err, struct cdig_tekey, __u64, TOP_ERR_MAX);
+BPF_PERCPU_ARRAY(top_lost, __u64, 2); /* 0: top_sys full, 1: top_err full */
+
+static __always_inline void top_lost_inc(__u32 idx)
+{
+    __u64 *v = top_lost.lookup(&idx);
+    if (v)
+        (*v)++;
+}
+
+static __always_inline struct cdig_tstat *top_count(__u64 cg, __u32 nr, long ret)
+{
+    struct cdig_tkey k = {.cgroup_id = cg, .tgid = bpf_get_current_pid_tgid() >> 32, .nr = nr};
+    struct cdig_tstat zero = {};
+    struct cdig_tstat *t = top_sys.lookup_or_try_init(&k, &zero);
+    if (!t) {
+        top_lost_inc(0);
+        return 0;
+    }
+    t->count++;
+    if (ret < 0 && ret >= -4095) {
+        t->errors++;
+        struct cdig_tekey ek = {.cgroup_id = cg, .tgid = k.tgid, .nr = nr, .errno_ = -ret};
+        __u64 none = 0;
+        __u64 *e = top_err.lookup_or_try_init(&ek, &none);
+        if (e)
+            (*e)++;
+        else
+            top_lost_inc(1);
+    }
+    return t;
+}
+#define TOP_COUNT(cg, nr, ret) struct cdig_tstat *top = top_count(cg, nr, ret)
+#define TOP_ADD(field, n) \
+    do { \
+        if (top) \
+            top->field += (n); \
+    } while (0)
+#else
+#define TOP_COUNT(cg, nr, ret)
+#define TOP_ADD(field, n)
+#endif /* TOP_COUNTERS */
+
 TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 {
     long id = args->id;
@@ -154,6 +224,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
     if ((c & CDIG_CLS_FORK) && ret == 0)
         return 0;
     struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    TOP_COUNT(key.cgroup_id, nr, ret);
     struct cdig_sysstat zero = {};
     struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
     if (!v) {
@@ -182,10 +253,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         }
 #endif
         if (ret > 0) {
-            if ((c & CDIG_CLS_NET) || ((c & CDIG_CLS_RW) && sock))
+            if ((c & CDIG_CLS_NET) || ((c & CDIG_CLS_RW) && sock)) {
                 v->net_bytes += ret;
-            else if (c & CDIG_CLS_RW)
+                TOP_ADD(net_bytes, ret);
+            } else if (c & CDIG_CLS_RW) {
                 v->file_bytes += ret;
+                TOP_ADD(file_bytes, ret);
+            }
         }
     }
 
@@ -201,6 +275,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         return 0;
     }
     __u64 d = bpf_ktime_get_ns() - s->ts;
+    TOP_ADD(time_ns, d);
 #ifdef LAT_TASK_STORAGE
     s->ts = 0; /* consumed: a later exit without an enter is not paired with it */
 #else
