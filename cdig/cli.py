@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .collector.errors import OneLineError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -209,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as e:
         print(f"cdig: {e}", file=sys.stderr)
         return e.code
+    except OneLineError as e:  # raised deep down (a full disk, an output refused)
+        print(f"cdig: {e}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

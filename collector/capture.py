@@ -30,7 +30,8 @@ record batches, readable as is by pyarrow, DuckDB, polars and pandas.
   at most the last second. Every batch carries a CRC-32 (``cdig.digest``) of
   its columns and metadata: a truncated or damaged file reads back every
   complete, intact batch before the damage; the reader then reports the loss.
-* Files are created mode 0600 (captures hold paths, argv and addresses).
+* Files are created mode 0600 (captures hold paths, argv and addresses), each a
+  new inode of the effective user: never another user's file (``safe_open``).
 * Rotation as sysdig: ``-C`` MB (10^6 bytes), ``-G`` seconds, ``-W`` files
   kept. Each file starts with its own snapshot, so every file of a rotation
   set can be read alone; read together, they continue one another.
@@ -60,6 +61,7 @@ from ..probes.syscalls import NO_ARG, SyscallTable, table
 from .decode import RawBatch
 from .events import HOST, Container, Event, FdInfo, Process
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
+from .safe_open import check_replaceable, create_private, same_file
 from .state import State
 
 FORMAT_NAME = "cdig-capture"
@@ -530,15 +532,9 @@ class Rotation:
 
 
 def open_private(path: str) -> Any:
-    """Create (or truncate) ``path`` mode 0600, never through a symlink."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
-                 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
-        return os.fdopen(fd, "wb")
-    except BaseException:
-        os.close(fd)
-        raise
+    """A new file at ``path``, mode 0600, of the effective user (never an existing
+    inode: another user's file is refused, an own file replaced; see safe_open)."""
+    return create_private(path)[0]
 
 
 class CaptureWriter:
@@ -568,6 +564,10 @@ class CaptureWriter:
         self._writer: ipc.RecordBatchStreamWriter | None = None
         self._opened_at = 0.0
         self._file_rows = 0
+        self._identity: dict[str, os.stat_result] = {}  # name -> the inode created
+        first = self._name(0, clock())
+        if os.path.lexists(first):  # refused now, not after the probe has compiled
+            check_replaceable(first, os.lstat(first))
 
     # -- files ------------------------------------------------------------------
     def _name(self, index: int, now: float) -> str:
@@ -589,7 +589,8 @@ class CaptureWriter:
         now = self.clock()
         self.index += 1
         name = self._name(self.index, now)
-        f = open_private(name)
+        f, st = create_private(name)
+        self._identity[name] = st
         header = dict(self.header, file_index=self.index, file_started_ns=int(now * 1e9))
         hb = json.dumps(header, separators=(",", ":")).encode()
         skey, sb = _pack(_K_SNAPSHOT, snapshot)
@@ -611,8 +612,12 @@ class CaptureWriter:
         keep = self.rotation.keep
         if keep is None:
             return
-        live = [p for p in self.files if os.path.lexists(p)]
+        # only files cdig created and that are still there: never what someone put
+        # at one of their names since
+        live = [p for p in self.files if p in self._identity and
+                same_file(self._identity[p], p)]
         for old in live[: max(0, len(live) - keep)]:
+            del self._identity[old]
             try:
                 os.unlink(old)
             except OSError:

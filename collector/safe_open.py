@@ -1,0 +1,122 @@
+"""Creating output files that nobody else can read or have prepared.
+
+cdig runs as root and writes what it saw of the whole host (paths, argv,
+addresses). Opening an existing path with ``O_TRUNC`` writes into whatever
+inode is there: a file another user created first (in /tmp, with
+``fs.protected_regular=0``) would receive root's capture and stay readable by
+that user, and a hard link would truncate its target. So an output file is
+always a new inode of the effective user, mode 0600:
+
+* no file at the path: create it with ``O_EXCL`` (never through a symlink);
+* a regular file of the effective user: write a new file next to it (same
+  directory, ``O_EXCL``) and rename it over the old one, so the old inode
+  (and every other link to it) is left alone;
+* anything else (another user's file, a symlink, a FIFO, a device, a
+  directory) is refused with one line saying why.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import stat
+from typing import BinaryIO
+
+from .errors import OneLineError
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class OutputRefused(PermissionError, OneLineError):
+    """An output path cdig will not write to; ``strerror`` is the one-line reason."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+def _user(uid: int) -> str:
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _refuse(path: str, why: str) -> OutputRefused:
+    return OutputRefused(errno.EPERM, why, path)
+
+
+def check_replaceable(path: str, st: os.stat_result) -> None:
+    """Raise OutputRefused unless ``st`` (an lstat of ``path``) is a regular file of
+    the effective user, the only kind of existing file cdig replaces."""
+    if stat.S_ISLNK(st.st_mode):
+        raise _refuse(path, "is a symbolic link (cdig does not write through links)")
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(path, "exists and is not a regular file")
+    me = os.geteuid()
+    if st.st_uid != me:
+        raise _refuse(path, f"exists and belongs to {_user(st.st_uid)}, not to {_user(me)}: "
+                            "remove it or write elsewhere")
+
+
+def create_private(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """A new file at ``path``, mode 0600, owned by the effective user, open for writing;
+    with its fstat (the identity to check before removing it later).
+
+    Raises OutputRefused (see the module docstring) or the OSError of the system."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, _FLAGS, 0o600)
+            break
+        except FileExistsError:
+            try:
+                fd = _replace(path)
+                break
+            except FileNotFoundError:  # removed in between: create it anew
+                continue
+    else:
+        raise FileExistsError(errno.EEXIST, "keeps appearing and disappearing", path)
+    try:
+        os.fchmod(fd, 0o600)  # the umask may only remove bits; make it exact
+        st = os.fstat(fd)
+        return os.fdopen(fd, "wb"), st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _replace(path: str) -> int:
+    """A file descriptor of a new file renamed over ``path`` (an own regular file)."""
+    check_replaceable(path, os.lstat(path))
+    d, base = os.path.split(path)
+    for _ in range(100):
+        tmp = os.path.join(d, f".{base}.{os.urandom(6).hex()}.tmp")
+        try:
+            fd = os.open(tmp, _FLAGS, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 48 random bits taken a hundred times
+        raise FileExistsError(errno.EEXIST, "cannot create a temporary file", d)
+    try:
+        # checked again just before: what the rename replaces is only ever
+        # unlinked, never written, so a swap in between leaks nothing
+        check_replaceable(path, os.lstat(path))
+        os.rename(tmp, path)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return fd
+
+
+def same_file(st: os.stat_result, path: str) -> bool:
+    """Whether ``path`` still names the inode ``st`` describes (not through a link)."""
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
