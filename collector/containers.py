@@ -47,11 +47,20 @@ import logging
 import os
 import queue
 import re
+import select
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .cgroups import CgroupIndex, CgroupLayout, cgroup_layout, cgroup_of_pid
+from .cgroups import (
+    CgroupChange,
+    CgroupIndex,
+    CgroupLayout,
+    CgroupWatcher,
+    cgroup_layout,
+    cgroup_of_pid,
+)
 from .events import HOST, Container
 from .runtimes import Metadata, RuntimeClient
 
@@ -191,6 +200,15 @@ _PID_CACHE_MAX = 65536  # entries; the per-pid cache is cleared when it fills up
 _PROVISIONAL_RECHECK = 0.5
 _PROVISIONAL_WINDOW = 10.0
 
+# How long (seconds) ``pending`` says True for a cgroup id the index does not hold
+# yet (the watcher has not reported it) or for an unrecognised cgroup made while
+# a runc container is being created (its state file may still claim it).
+_PENDING_GRACE = 0.5
+# While such cgroups wait for a runc state file, the watcher re-checks this often (s).
+_RUNC_POLL = 0.01
+_UNKNOWN_MAX = 4096  # cgroup ids remembered as "not in the index yet"
+_TIMINGS_MAX = 1024  # lookups whose timing is kept (``lookup_times``)
+
 # Runtimes ``RuntimeClient`` can ask; lxc and systemd have nothing more to say.
 _ASKABLE = frozenset({"docker", "podman", "containerd", "cri-o", "runc", "kubernetes", "unknown"})
 
@@ -212,6 +230,15 @@ class ContainerResolver:
     bookkeeping). Where the cgroup id cannot place a task (v1-only hosts, the
     root cgroup of hybrid hosts) ``resolve(id, pid)`` reads ``/proc/PID/cgroup``
     and remembers the answer for ``pid_cache_ttl`` seconds.
+
+    New containers before their first syscall: ``watch()`` (or ``watch=True``)
+    starts a thread that sees every cgroup the moment it is made (inotify on the
+    hierarchy, ``cgroups.CgroupWatcher``), classifies it and starts its metadata
+    lookup at once, so ``resolve`` answers from its cache. A consumer that must
+    not judge a record before its container is named (a ``container.name=``
+    filter) asks ``pending(cgroup_id)`` and holds the record while it is True,
+    or blocks in ``wait_for(ids, timeout)``. ``workers`` lookups run at once
+    (one slow runtime does not delay the others' containers).
     """
 
     def __init__(
@@ -227,6 +254,9 @@ class ContainerResolver:
         retries: int = 2,
         retry_delay: float = 2.0,
         pid_cache_ttl: float = 1.0,
+        watch: bool = False,
+        workers: int = 4,
+        pending_grace: float = _PENDING_GRACE,
     ) -> None:
         self.cgroups = cgroups
         self.proc_root = proc_root
@@ -247,12 +277,27 @@ class ContainerResolver:
         # a runc state file may still overturn (see _classify)
         self._provisional: dict[str, tuple[float, float]] = {}
         self._root_id = cgroups.root_id if cgroups is not None else None
+        self._v1_watch = False
         # background metadata lookups
         self._queue: queue.Queue[tuple[Container, str, int] | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self.max_workers = max(1, workers)
         self._pending = 0
         self._idle = threading.Condition(self._lock)
         self._closed = False
+        # id(container) -> lookups queued or running for it (``pending``)
+        self._looking: dict[int, int] = {}
+        # (runtime, id) -> (lookup queued, metadata landed or gave up, source), monotonic s
+        self._timings: dict[tuple[str, str], tuple[float, float, str]] = {}
+        self.pending_grace = pending_grace  # seconds
+        # cgroup id -> when ``pending`` first saw it missing from the index (monotonic s)
+        self._unknown: dict[int, float] = {}
+        # the cgroup watcher (``watch``)
+        self._watcher: CgroupWatcher | None = None
+        self._watch_thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None  # pipe that stops the watch thread
+        if watch:
+            self.watch()
 
     @classmethod
     def for_host(cls, proc_root: str = "/proc", **kwargs: object) -> ContainerResolver:
@@ -264,13 +309,28 @@ class ContainerResolver:
     # --- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the background worker (lookups in flight finish on their own)."""
+        """Stop the watcher and the background workers (lookups in flight
+        finish on their own). Idempotent."""
         with self._lock:
             self._closed = True
-            worker, self._worker = self._worker, None
-        if worker is not None:
+            workers, self._workers = self._workers, []
+            thread, self._watch_thread = self._watch_thread, None
+            wake, self._wake = self._wake, None
+        for _ in workers:
             self._queue.put(None)
-            worker.join(timeout=0.1)
+        for w in workers:
+            w.join(timeout=0.1)
+        if wake is not None:
+            os.write(wake[1], b"x")
+        if thread is not None:
+            thread.join(timeout=2.0)
+        if wake is not None:
+            os.close(wake[0])
+            os.close(wake[1])
+        with self._lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
 
     def __enter__(self) -> ContainerResolver:
         return self
@@ -369,6 +429,11 @@ class ContainerResolver:
         container's init already runs), so it is checked again for a while."""
         ref = parse_cgroup_path(cgroup_path)
         if ref is None or ref.runtime == "unknown":
+            task = self.runtimes.containerd_task(cgroup_path)
+            if task is not None:
+                return self._container_for(
+                    ContainerRef("containerd", task[1], f"/{task[0]}/{task[1]}")
+                ), True
             st = self.runtimes.runc_for_cgroup(cgroup_path)
             if st is not None:
                 own = max(
@@ -402,19 +467,38 @@ class ContainerResolver:
     # --- metadata ----------------------------------------------------------------
 
     def _lookup(self, c: Container, runtime: str, attempt: int) -> None:
+        key = (runtime, c.id)
+        if attempt == 0:
+            with self._lock:
+                if len(self._timings) >= _TIMINGS_MAX:
+                    self._timings.clear()
+                self._timings[key] = (time.monotonic(), 0.0, "")
         if not self.background:
-            self._apply(c, self.runtimes.metadata(runtime, c.id))
+            md = self.runtimes.metadata(runtime, c.id)
+            self._apply(c, md)
+            self._landed(key, md)
             return
         with self._lock:
             if self._closed:
                 return
             self._pending += 1
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._work, name="cdig-container-metadata", daemon=True
+            self._looking[id(c)] = self._looking.get(id(c), 0) + 1
+            if len(self._workers) < self.max_workers and self._pending > len(self._workers):
+                w = threading.Thread(
+                    target=self._work,
+                    name=f"cdig-container-metadata-{len(self._workers)}",
+                    daemon=True,
                 )
-                self._worker.start()
+                self._workers.append(w)
+                w.start()
         self._queue.put((c, runtime, attempt))
+
+    def _landed(self, key: tuple[str, str], md: Metadata) -> None:
+        """Note when a lookup ended: the first attempt, or a retry that found it."""
+        with self._lock:
+            t = self._timings.get(key)
+            if t is not None and (not t[1] or (md.found and not t[2])):
+                self._timings[key] = (t[0], time.monotonic(), md.source)
 
     def _work(self) -> None:
         while True:
@@ -425,6 +509,7 @@ class ContainerResolver:
             try:
                 md = self.runtimes.metadata(runtime, c.id)  # never raises, bounded
                 self._apply(c, md)
+                self._landed((runtime, c.id), md)
                 if not md.found and attempt < self.retries and not self._closed:
                     t = threading.Timer(self.retry_delay, self._lookup, (c, runtime, attempt + 1))
                     t.daemon = True
@@ -434,6 +519,11 @@ class ContainerResolver:
             finally:
                 with self._lock:
                     self._pending -= 1
+                    n = self._looking.get(id(c), 0) - 1
+                    if n > 0:
+                        self._looking[id(c)] = n
+                    else:
+                        self._looking.pop(id(c), None)
                     self._idle.notify_all()
 
     def _apply(self, c: Container, md: Metadata) -> None:
@@ -455,6 +545,171 @@ class ContainerResolver:
         """Wait up to ``timeout`` seconds for lookups in flight; True if none is left."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def lookup_times(self) -> dict[tuple[str, str], tuple[float, float, str]]:
+        """(runtime, id) -> (lookup started, ended or 0.0 while in flight, source
+        that answered or ""), ``time.monotonic()`` seconds, for the most recent
+        containers (benchmarks, ``cdig doctor``)."""
+        with self._lock:
+            return dict(self._timings)
+
+    # --- new cgroups, the moment they appear -----------------------------------------
+
+    @property
+    def watching(self) -> bool:
+        """Whether the cgroup watcher runs (``watch()`` succeeded)."""
+        return self._watch_thread is not None
+
+    def watch(self) -> bool:
+        """Start seeing cgroups as they are made; True if the watcher runs.
+
+        Returns once every cgroup that exists now is known and its container's
+        metadata lookup has started (a ``scan()``); from then on a new cgroup is
+        classified within milliseconds of its ``mkdir`` — before the runtime
+        moves the container's first process into it — and its lookup starts at
+        once. False (logged once) without cgroups or inotify: then ``pending``
+        cannot know about cgroups the index has not seen and answers False for
+        them. Idempotent.
+        """
+        with self._lock:
+            if self._watch_thread is not None or self._closed:
+                return self._watch_thread is not None
+        try:
+            watcher = CgroupWatcher.for_layout(self.layout)
+            if watcher is None:
+                log.info("no cgroup hierarchy to watch: new containers resolved on first sight")
+                return False
+            changes = watcher.start()
+        except OSError as e:
+            log.warning("cannot watch cgroups (%s): new containers resolved on first sight", e)
+            return False
+        self._v1_watch = self.cgroups is None  # the watcher sees v1 paths, not cgroup2 ids
+        for ch in changes:
+            self._learn(ch)
+        wake = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        t = threading.Thread(target=self._watch_loop, name="cdig-cgroup-watch", daemon=True)
+        with self._lock:
+            self._watcher, self._wake, self._watch_thread = watcher, wake, t
+        t.start()
+        return True
+
+    def _learn(self, ch: CgroupChange) -> None:
+        """A cgroup appeared (or went): index it, classify it, start its lookup."""
+        if ch.kind == "created":
+            if self.cgroups is not None and not self._v1_watch:
+                self.cgroups.add(ch.id, ch.path)
+            c = self.resolve_path(ch.path)
+            if ch.path in self._by_path and self.cgroups is not None and not self._v1_watch:
+                with self._lock:
+                    self._by_cgid[ch.id] = c
+                    self._index_paths.add(ch.path)
+                    self._unknown.pop(ch.id, None)
+            with self._idle:
+                self._idle.notify_all()
+        elif ch.kind == "removed" and self.cgroups is not None and not self._v1_watch:
+            # Keep _by_cgid: the ring may still hold its events. prune() forgets it.
+            self.cgroups.discard(ch.path)
+
+    def _recheck_provisional(self) -> bool:
+        """Classify again the unrecognised cgroups a runc container being created
+        may still claim; True while some are left to wait for."""
+        now = time.monotonic()
+        with self._lock:
+            young = [p for p, (first, _) in self._provisional.items()
+                     if now - first < self.pending_grace]
+        if not young or not self.runtimes.runc_in_creation():
+            return False
+        for path in young:
+            with self._lock:
+                prov = self._provisional.get(path)
+                if prov is not None:
+                    self._provisional[path] = (prov[0], 0.0)  # due now
+            self.resolve_path(path)
+            if path in self._by_path and self.cgroups is not None:
+                cgid = self.cgroups.id_of(path)
+                if cgid is not None:
+                    with self._lock:
+                        self._by_cgid[cgid] = self._by_path[path]
+                        self._index_paths.add(path)
+        with self._idle:
+            self._idle.notify_all()
+        return True
+
+    def _watch_loop(self) -> None:
+        watcher, wake = self._watcher, self._wake
+        assert watcher is not None and wake is not None
+        timeout = 1.0
+        while True:
+            try:
+                ready, _, _ = select.select([watcher.fd, wake[0]], [], [], timeout)
+                if wake[0] in ready or self._closed:
+                    return
+                if watcher.fd in ready:
+                    for ch in watcher.read(0):
+                        self._learn(ch)
+                # runc writes its state file after the container's cgroup exists
+                timeout = _RUNC_POLL if self._recheck_provisional() else 1.0
+            except Exception:  # noqa: BLE001 - keep watching; a bug is logged, not fatal
+                log.exception("cgroup watcher")
+                timeout = 1.0
+
+    def pending(self, cgroup_id: int) -> bool:
+        """Whether records of ``cgroup_id`` should wait for its container's metadata.
+
+        True while the cgroup is a container's and its metadata lookup is queued
+        or running; for a cgroup id the index does not hold yet (the watcher has
+        not reported it; ``pending_grace`` seconds at most, and only while
+        watching); and for an unrecognised cgroup made while a runc container
+        is being created (its state file may claim it; ``pending_grace`` at
+        most). False once the container is named or its lookup found nothing,
+        and for the host. Never blocks on a runtime; thread-safe. Cheap for ids
+        seen before (a dict lookup); the first call for an id may classify its
+        path. On v1-only hosts ids say nothing: always False.
+        """
+        c = self._by_cgid.get(cgroup_id)
+        if c is not None:
+            return id(c) in self._looking
+        if self.cgroups is None:
+            return False
+        path = self.cgroups.peek(cgroup_id)
+        now = time.monotonic()
+        if path is None:
+            if not self.watching:
+                return False
+            with self._lock:
+                if len(self._unknown) >= _UNKNOWN_MAX:
+                    self._unknown.clear()
+                first = self._unknown.setdefault(cgroup_id, now)
+            return now - first < self.pending_grace
+        c = self.resolve_path(path)
+        if path in self._by_path:
+            with self._lock:
+                self._by_cgid[cgroup_id] = c
+                self._index_paths.add(path)
+            return id(c) in self._looking
+        prov = self._provisional.get(path)
+        return (
+            prov is not None
+            and now - prov[0] < self.pending_grace
+            and self.runtimes.runc_in_creation()
+        )
+
+    def wait_for(self, cgroup_ids: Iterable[int], timeout: float) -> bool:
+        """Block until no id in ``cgroup_ids`` is ``pending``, at most ``timeout``
+        seconds; True if none is left pending."""
+        ids = set(cgroup_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            ids = {i for i in ids if self.pending(i)}
+            if not ids:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self._idle:
+                # woken by every lookup that ends and every cgroup learned; the
+                # slice bounds the wait for grace periods that run out silently
+                self._idle.wait(min(left, 0.02))
 
     # --- queries -------------------------------------------------------------------
 

@@ -10,9 +10,14 @@ parses cgroup paths; this module asks runtimes about the ids found there).
   labels: podman keeps labels only in its BoltDB, which we do not parse);
 - docker: the Engine API socket (``/var/run/docker.sock``), then
   ``/var/lib/docker/containers/ID/config.v2.json``;
-- containerd (CRI): the OCI ``config.json`` of the task bundle under
+- containerd: the OCI ``config.json`` of the task bundle under
   ``/run/containerd/io.containerd.runtime.v2.task/NS/ID``, whose CRI annotations
-  name the container, image and pod (containerd keeps labels in its BoltDB);
+  name the container, image and pod, then containerd itself through
+  ``ctr -n NS containers info ID`` run with a timeout (image and labels: what
+  ``ctr run --label`` and nerdctl set; containerd keeps them in its BoltDB).
+  Containers of clients without a kubelet (``ctr``, nerdctl's cgroupfs driver)
+  live in cgroup ``/NS/ID``; ``containerd_task`` recognises them by their
+  task directory;
 - cri-o: the OCI ``config.json`` in the container's ``userdata`` directory
   (annotations, including the ``io.kubernetes.cri-o.Labels`` JSON);
 - runc: ``/run/runc/ID/state.json`` (labels = the bundle's annotations);
@@ -277,6 +282,29 @@ def parse_runc_state(doc: Any, mountpoints: Iterable[tuple[str, str]] = ()) -> R
     )
 
 
+NERDCTL_NAME = "nerdctl/name"
+DOCKER_NAMESPACE = "moby"  # the containerd namespace dockerd uses
+
+
+def parse_ctr_info(doc: Any) -> Metadata:
+    """Metadata from ``ctr containers info ID`` (containerd's container record:
+    ``ID``, ``Image``, ``Labels``). The name is nerdctl's ``nerdctl/name``
+    label, the CRI container name, or the id (containerd has no names)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("ID"), str):
+        return Metadata()
+    labels = clean_labels(doc.get("Labels"))
+    md = Metadata(
+        name=labels.get(NERDCTL_NAME, "")[:MAX_NAME],
+        image=_text(doc.get("Image"), MAX_NAME),
+        labels=labels,
+        runtime="containerd",
+        source="containerd-ctr",
+    )
+    md = _with_pod_fields(md)
+    md.name = md.name or doc["ID"][:MAX_NAME]
+    return md
+
+
 def runc_metadata(state: RuncState) -> Metadata:
     """Metadata from runc's state: runc keeps the bundle's OCI annotations as
     labels. Containers that podman, CRI-O or containerd created through runc are
@@ -407,6 +435,8 @@ class RuntimeClient:
         containers_storage: str = "/var/lib/containers/storage",
         containers_run: str = "/run/containers/storage",
         containerd_tasks: str = "/run/containerd/io.containerd.runtime.v2.task",
+        containerd_socket: str = "/run/containerd/containerd.sock",
+        ctr_bin: str | None = "ctr",
         layout: CgroupLayout | None = None,
         timeout: float = 2.0,
     ) -> None:
@@ -418,6 +448,8 @@ class RuntimeClient:
         self.containers_storage = containers_storage
         self.containers_run = containers_run
         self.containerd_tasks = containerd_tasks
+        self.containerd_socket = containerd_socket
+        self.ctr_bin = ctr_bin
         self.timeout = timeout
         self._mountpoints = tuple((m.mountpoint, m.root) for m in (layout.mounts if layout else ()))
         self._lock = threading.Lock()
@@ -474,6 +506,15 @@ class RuntimeClient:
                     states[st.id] = st
             with self._lock:
                 self._runc[root] = (mtime if complete else -2, states)
+
+    def runc_in_creation(self) -> bool:
+        """Whether a runc container is being created (or deleted) now: a runc
+        root holds a container directory without a readable state file. runc
+        makes that directory before the container's cgroup and writes the state
+        file after the container's init already runs in it."""
+        self._refresh_runc()
+        with self._lock:
+            return any(mtime == -2 for mtime, _ in self._runc.values())
 
     def runc_states(self) -> list[RuncState]:
         """The runc containers under the runc roots now."""
@@ -564,17 +605,74 @@ class RuntimeClient:
             path, lambda d: parse_docker_inspect(d, "docker-config"), "docker-config"
         )
 
-    def _containerd_config(self, container_id: str) -> Metadata:
+    def containerd_task(self, cgroup_path: str) -> tuple[str, str] | None:
+        """(namespace, id) if ``cgroup_path`` is ``/NS/ID[/...]`` and containerd
+        has a task ID in namespace NS (how ``ctr run`` and nerdctl's cgroupfs
+        driver place containers). The task directory exists before the
+        container's cgroup does (containerd makes the bundle, then runc the
+        cgroup), so a new cgroup is recognised at once."""
+        comps = [c for c in cgroup_path.split("/") if c]
+        if len(comps) < 2 or comps[0] in (".", "..", DOCKER_NAMESPACE) or comps[1] in (".", ".."):
+            return None
+        if os.path.isdir(os.path.join(self.containerd_tasks, comps[0], comps[1])):
+            return comps[0], comps[1]
+        return None
+
+    def _containerd_namespaces(self, container_id: str) -> list[str]:
+        """The containerd namespaces that have a task ``container_id``."""
         try:
-            namespaces = os.listdir(self.containerd_tasks)
+            namespaces = sorted(os.listdir(self.containerd_tasks))
         except OSError:
+            return []
+        # "moby" is dockerd's namespace: its containers are docker's to describe
+        return [
+            ns
+            for ns in namespaces
+            if ns != DOCKER_NAMESPACE
+            and os.path.isdir(os.path.join(self.containerd_tasks, ns, container_id))
+        ]
+
+    def _ctr_info(self, namespace: str, container_id: str) -> Metadata:
+        if not self.ctr_bin:
             return Metadata()
-        for ns in namespaces:
+        exe = shutil.which(self.ctr_bin)
+        if exe is None:
+            return Metadata()
+        argv = [exe, "--address", self.containerd_socket, "-n", namespace,
+                "containers", "info", "--", container_id]  # fmt: skip
+        try:
+            rc, out, err = run_bounded(argv, self.timeout)
+        except (OSError, subprocess.SubprocessError) as e:
+            self._log_once(f"ctr:{type(e).__name__}", "ctr containers info: %s", e)
+            return Metadata()
+        if rc != 0 or len(out) > MAX_RESPONSE:
+            self._log_once(f"ctr:rc{rc}", "ctr containers info %s: rc %d: %r",
+                           container_id, rc, err[:200])  # fmt: skip
+            return Metadata()
+        try:
+            return parse_ctr_info(json.loads(out))
+        except ValueError as e:
+            self._log_once("ctr:json", "ctr containers info output: %s", e)
+            return Metadata()
+
+    def _containerd_config(self, container_id: str) -> Metadata:
+        """The task bundle's CRI annotations, completed by containerd's own
+        record (labels, image) where ``ctr`` answers."""
+        for ns in self._containerd_namespaces(container_id):
             path = os.path.join(self.containerd_tasks, ns, container_id, "config.json")
             md = self._file_source(
                 path, lambda d: parse_oci_config(d, "containerd"), "containerd-config"
             )
+            info = self._ctr_info(ns, container_id)
+            if info.found:
+                labels = {**info.labels, **md.labels} if md.found else info.labels
+                if md.found and md.name:  # a CRI container: its Kubernetes name
+                    info.name = md.name
+                info.image = md.image or info.image
+                info.labels = labels
+                return _with_pod_fields(info)
             if md.found:
+                md.name = md.name or container_id
                 return md
         return Metadata()
 

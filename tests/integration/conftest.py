@@ -1,7 +1,8 @@
 """Fixtures for cdig's real-container integration tests (root, podman, runc).
 
 Session fixtures:  workload_bin, busybox_rootfs, podman_image
-Factories:         podman_container, runc_container, host_workload
+Factories:         podman_container, runc_container, host_workload, docker_container,
+                   ctr_container, lxc_container (docker_image, ctr_images)
 Helpers (import):  from tests.integration.containers import Workload, require, SHELL_GATE
 
     def test_writes(podman_container):
@@ -24,13 +25,19 @@ from pathlib import Path
 import pytest
 
 from .containers import (
+    DOCKER_IMAGE,
     PODMAN_IMAGE,
+    CtrContainer,
+    DockerContainer,
     HostWorkload,
+    LxcContainer,
     PodmanContainer,
     RuncContainer,
     Workload,
     build_rootfs,
     build_workload,
+    ensure_ctr_image,
+    ensure_docker_image,
     ensure_podman_image,
     require,
     sweep_leftovers,
@@ -171,3 +178,55 @@ def host_workload(workload_bin, tmp_path):
 
     yield make
     _teardown(made)
+
+
+@pytest.fixture(scope="session")
+def docker_image(busybox_rootfs, _integration_dir, session_timings) -> str:
+    """``cdig-bb:test`` in dockerd (started by the harness if it is not running),
+    imported from busybox_rootfs."""
+    require("root", "docker")
+    t = time.monotonic()
+    ref = ensure_docker_image(busybox_rootfs, _integration_dir, DOCKER_IMAGE)
+    session_timings["docker_image"] = time.monotonic() - t
+    return ref
+
+
+@pytest.fixture
+def docker_container(request, docker_image, tmp_path):
+    """Factory: ``docker_container(workload=None, *, script=None, labels=None,
+    gated=True, start=True, gates=None, name=None) -> DockerContainer``."""
+    yield from _factory(DockerContainer, docker_image, "docker", request, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def ctr_images(docker_image) -> dict[str, str]:
+    """The test image in containerd namespaces ``k8s.io`` and ``default``."""
+    require("root", "containerd")
+    return {ns: ensure_ctr_image(ns, docker_image) for ns in ("k8s.io", "default")}
+
+
+@pytest.fixture
+def ctr_container(request, ctr_images, tmp_path):
+    """Factory: ``ctr_container(workload=None, *, namespace="k8s.io", labels=None,
+    script=None, gated=True, start=True, gates=None, name=None) -> CtrContainer``."""
+    made: list = []
+
+    def make(workload: Workload | None = None, *, namespace: str = "k8s.io",
+             start: bool = True, gates: int | None = None, name: str | None = None, **kw):
+        c = CtrContainer(ctr_images[namespace], tmp_path / f"ctr{len(made)}", workload,
+                         namespace=namespace, name=name or unique_name(request.node.name), **kw)
+        made.append(c)
+        if start:
+            c.start(gates=gates)
+        return c
+
+    yield make
+    _teardown(made)
+
+
+@pytest.fixture
+def lxc_container(request, workload_bin, tmp_path):
+    """Factory: ``lxc_container(workload=None, *, script=None, gated=True,
+    start=True, gates=None, name=None) -> LxcContainer`` (busybox template)."""
+    require("root", "lxc")
+    yield from _factory(LxcContainer, workload_bin, "lxc", request, tmp_path)

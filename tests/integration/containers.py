@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,8 @@ CONTAINER_GATE = CONTAINER_GATE_DIR + "/go"  # the gate FIFO inside containers
 SHELL_GATE = f"{CONTAINER_WORKLOAD} gate {CONTAINER_GATE}"
 
 PODMAN_IMAGE = "localhost/cdig-bb:test"
+DOCKER_IMAGE = "cdig-bb:test"
+CTR_IMAGE = "docker.io/library/cdig-bb:test"  # how containerd names the docker image
 NAME_PREFIX = "cdigt-"
 OWNER_LABEL = "cdig.test.owner"
 HASH_LABEL = "cdig.test.rootfs-hash"
@@ -127,6 +130,85 @@ def _check_busybox() -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------
+# daemons: containerd and dockerd are installed by scripts/setup.sh but nothing
+# starts them at boot; the harness starts them (once, detached, left running for
+# later sessions) when they do not answer.
+
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def _answers(argv: Sequence[str], timeout: float = 10) -> bool:
+    try:
+        return subprocess.run(list(argv), capture_output=True, timeout=timeout).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _start_daemon(
+    name: str, argv: Sequence[str], probe: Sequence[str], timeout: float
+) -> str | None:
+    """Start ``argv`` detached unless ``probe`` already succeeds; None once it does."""
+    if _answers(probe):
+        return None
+    log_path = Path(tempfile.gettempdir()) / f"cdig-test-{name}.log"
+    with open(log_path, "ab") as log:
+        subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives the test session, like a service
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers(probe):
+            return None
+        time.sleep(0.2)
+    tail = log_path.read_text(errors="replace")[-2000:]
+    return f"{name} did not answer within {timeout}s (log {log_path}):\n{tail}"
+
+
+def docker_cli() -> str:
+    """The docker client shipped with dockerd (same directory) if there is one,
+    else the first on PATH: a newer client elsewhere on PATH works too."""
+    dockerd = shutil.which("dockerd")
+    if dockerd:
+        beside = Path(dockerd).with_name("docker")
+        if beside.exists():
+            return str(beside)
+    return shutil.which("docker") or "docker"
+
+
+def ensure_containerd() -> str | None:
+    """containerd running and answering ``ctr version``; the reason if not."""
+    reason = _which("containerd") or _which("ctr") or _check_root()
+    if reason:
+        return reason
+    return _start_daemon("containerd", ["containerd"], ["ctr", "version"], 30)
+
+
+def ensure_dockerd() -> str | None:
+    """dockerd (over the shared containerd) answering ``docker version``. No
+    default bridge and no iptables rules: test containers use --network none,
+    and the host's network is not touched."""
+    reason = _which("dockerd") or ensure_containerd()
+    if reason:
+        return reason
+    argv = ["dockerd", "--containerd", CONTAINERD_SOCKET, "--bridge=none", "--iptables=false",
+            "--ip-masq=false"]
+    return _start_daemon("dockerd", argv, [docker_cli(), "version"], 60)
+
+
+def _check_lxc() -> str | None:
+    return _which("lxc-create") or _which("lxc-start") or _check_root()
+
+
+def _check_nspawn() -> str | None:
+    return _which("systemd-nspawn") or _check_root()
+
+
 CAPABILITIES = {
     "root": _check_root,
     "busybox": _check_busybox,
@@ -142,6 +224,10 @@ CAPABILITIES = {
     "prometheus": lambda: _which("prometheus"),
     "promtool": lambda: _which("promtool"),
     "sysdig": lambda: _which("sysdig"),
+    "containerd": ensure_containerd,
+    "docker": ensure_dockerd,
+    "lxc": _check_lxc,
+    "nspawn": _check_nspawn,
 }
 
 
@@ -847,6 +933,261 @@ class RuncContainer(_Base):
             shutil.rmtree(self.bundle, ignore_errors=True)
 
 
+class DockerContainer(_Base):
+    """A docker container of the test image (``ensure_docker_image``), run with
+    ``--network none``; ``labels`` become ``--label k=v``."""
+
+    kind = "docker"
+
+    def __init__(
+        self,
+        image: str,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        labels: dict[str, str] | None = None,
+        gated: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.image = image
+        self.labels = dict(labels or {})
+        self.id: str | None = None
+        self.docker = docker_cli()
+
+    def _launch(self) -> None:
+        cmd = [self.docker, "run", "-d", "--name", self.name, "--network", "none",
+               "--label", f"{OWNER_LABEL}={os.getpid()}",
+               "-v", f"{self.gate.dir}:{CONTAINER_GATE_DIR}"]  # fmt: skip
+        for k, v in self.labels.items():
+            cmd += ["--label", f"{k}={v}"]
+        for k, v in self.env.items():
+            cmd += ["--env", f"{k}={v}"]
+        cmd += [self.image, *self.command()]
+        self.id = _run(cmd).stdout.strip().splitlines()[-1]
+        info = self.inspect()
+        self.pid = int(info["State"]["Pid"]) or None
+        if self.pid is None:
+            self.exit_code = int(info["State"]["ExitCode"])
+
+    def inspect(self) -> dict:
+        r = _run([self.docker, "inspect", "--type", "container", self.name])
+        return json.loads(r.stdout)[0]
+
+    def running(self) -> bool:
+        return self.pid is not None and self.exit_code is None and _is_alive(self.pid)
+
+    def _wait_exit(self, timeout: float) -> int:
+        try:
+            r = _run([self.docker, "wait", self.name], timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"docker container {self.name} still running after {timeout}s"
+            ) from None
+        return int(r.stdout.strip().splitlines()[-1])
+
+    def logs(self) -> str:
+        r = _run([self.docker, "logs", self.name], check=False)
+        return r.stdout + r.stderr
+
+    def remove(self) -> None:
+        try:
+            _run([self.docker, "rm", "-f", self.name], check=False, timeout=60)
+        finally:
+            self.gate.close()
+
+
+class CtrContainer(_Base):
+    """A container run by containerd alone (``ctr run``), as a client without
+    a kubelet makes it: cgroup ``/<namespace>/<name>``, the name is the id,
+    ``labels`` are containerd labels (``ctr run --label``)."""
+
+    kind = "containerd"
+
+    def __init__(
+        self,
+        image: str,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        labels: dict[str, str] | None = None,
+        namespace: str = "k8s.io",
+        gated: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.image = image
+        self.labels = dict(labels or {})
+        self.namespace = namespace
+        self.id = self.name
+
+    def _ctr(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return _run(["ctr", "-n", self.namespace, *args], **kw)
+
+    def _launch(self) -> None:
+        gate = f"type=bind,src={self.gate.dir},dst={CONTAINER_GATE_DIR},options=rbind:rw"
+        cmd = ["run", "-d", "--label", f"{OWNER_LABEL}={os.getpid()}", "--mount", gate]
+        for k, v in self.labels.items():
+            cmd += ["--label", f"{k}={v}"]
+        for k, v in self.env.items():
+            cmd += ["--env", f"{k}={v}"]
+        self._ctr(*cmd, self.image, self.name, *self.command())
+        self.pid = self._task()[0] or None
+
+    def _task(self) -> tuple[int, str]:
+        """(pid, status) of the container's task, (0, "") without one."""
+        for line in self._ctr("task", "ls", check=False).stdout.splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 3 and f[0] == self.name:
+                return int(f[1]), f[2]
+        return 0, ""
+
+    def running(self) -> bool:
+        return self.pid is not None and self.exit_code is None and _is_alive(self.pid)
+
+    def _wait_exit(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self._task()[1] not in ("STOPPED", ""):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ctr container {self.name} still running after {timeout}s")
+            time.sleep(0.05)
+        r = self._ctr("task", "delete", self.name, check=False)
+        m = re.search(r"exit code (\d+)", r.stderr)
+        return int(m.group(1)) if m else 0
+
+    def logs(self) -> str:
+        return ""  # ctr run -d keeps no logs
+
+    def remove(self) -> None:
+        try:
+            self._ctr("task", "kill", "-s", "SIGKILL", self.name, check=False)
+            deadline = time.monotonic() + 10
+            while self._task()[1] not in ("STOPPED", "") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._ctr("task", "delete", "-f", self.name, check=False)
+            self._ctr("containers", "rm", self.name, check=False)
+        finally:
+            self.gate.close()
+
+
+class LxcContainer(_Base):
+    """An LXC container from the busybox template (no download), no network
+    (``lxc.net.0.type = empty``), whose init is the workload itself
+    (``lxc.init.cmd``): cgroup ``/lxc.payload.<name>``."""
+
+    kind = "lxc"
+
+    def __init__(
+        self,
+        workload_bin: Path,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        gated: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.workload_bin = workload_bin
+        self.id = self.name
+        self.lxcpath = _run(["lxc-config", "lxc.lxcpath"]).stdout.strip() or "/var/lib/lxc"
+        self.dir = Path(self.lxcpath) / self.name
+
+    def _launch(self) -> None:
+        _run(["lxc-create", "-n", self.name, "-t", "busybox"], timeout=120)
+        rootfs = self.dir / "rootfs"
+        shutil.copy2(self.workload_bin, rootfs / "bin" / WORKLOAD_NAME)
+        (rootfs / CONTAINER_GATE_DIR.lstrip("/")).mkdir(exist_ok=True)
+        cfg = self.dir / "config"
+        lines = [ln for ln in cfg.read_text().splitlines()
+                 if not ln.strip().startswith(("lxc.net.0.", "lxc.init.cmd"))]
+        lines += [
+            "lxc.net.0.type = empty",
+            f"lxc.mount.entry = {self.gate.dir} {CONTAINER_GATE_DIR.lstrip('/')} none bind,rw 0 0",
+            "lxc.init.cmd = " + " ".join(self.command()),
+        ]
+        lines += [f"lxc.environment = {k}={v}" for k, v in self.env.items()]
+        cfg.write_text("\n".join(lines) + "\n")
+        _run(["lxc-start", "-n", self.name, "-d", "-o", str(self.workdir / "lxc.log"),
+              "-l", "INFO"], timeout=60)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            r = _run(["lxc-info", "-n", self.name, "-p", "-H"], check=False)
+            if r.stdout.strip().isdigit():
+                self.pid = int(r.stdout.strip())
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lxc container {self.name}: no init pid:\n{self.logs()}")
+            time.sleep(0.02)
+
+    def running(self) -> bool:
+        return self.pid is not None and _is_alive(self.pid)
+
+    def _wait_exit(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lxc container {self.name} still running after {timeout}s")
+            time.sleep(0.02)
+        m = re.findall(r"exited with status (\d+)|exit status (\d+)", self.logs())
+        return int(next(x for x in m[-1] if x)) if m else 0
+
+    def logs(self) -> str:
+        try:
+            return (self.workdir / "lxc.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def remove(self) -> None:
+        try:
+            _run(["lxc-stop", "-n", self.name, "-k"], check=False, timeout=60)
+            _run(["lxc-destroy", "-n", self.name, "-f"], check=False, timeout=60)
+        finally:
+            self.gate.close()
+
+
+def ensure_docker_image(rootfs: Path, tar_dir: Path, image: str = DOCKER_IMAGE) -> str:
+    """``docker import`` of ``rootfs`` as ``image`` unless one with the same
+    content hash label is there. Returns the image reference."""
+    docker = docker_cli()
+    want = rootfs_hash()
+    r = _run([docker, "image", "inspect", "--format",
+              '{{index .Config.Labels "' + HASH_LABEL + '"}}', image], check=False)  # fmt: skip
+    if r.returncode == 0 and r.stdout.strip() == want:
+        return image
+    tar = tar_dir / "rootfs-docker.tar"
+    _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tar), "."])
+    _run([docker, "import", "--change", f"LABEL {HASH_LABEL}={want}", "--change", "CMD /bin/sh",
+          str(tar), image], timeout=120)  # fmt: skip
+    tar.unlink()
+    return image
+
+
+def ensure_ctr_image(namespace: str, image: str = DOCKER_IMAGE) -> str:
+    """The docker test image imported into containerd namespace ``namespace``
+    (``docker save | ctr images import``); its containerd reference."""
+    ref = CTR_IMAGE
+    docker = docker_cli()
+    want = _run([docker, "image", "inspect", "--format", "{{.Id}}", image]).stdout.strip()
+    have = _run(["ctr", "-n", namespace, "images", "ls"], check=False).stdout
+    for line in have.splitlines()[1:]:
+        f = line.split()
+        if f and f[0] == ref and want.split(":")[-1][:12] in line:
+            return ref
+    save = subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run(["ctr", "-n", namespace, "images", "import", "-"], stdin=save.stdout,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        save.stdout.close()
+        save.wait(60)
+    if r.returncode != 0:
+        raise RuntimeError(f"ctr images import failed:\n{r.stdout}{r.stderr}")
+    return ref
+
+
 class HostWorkload(_Base):
     """The same workload run directly on the host (no container), same API.
     ``cgroup`` is then the pytest process's own."""
@@ -978,7 +1319,40 @@ def sweep_leftovers(all_of_mine: bool = False) -> list[str]:
             if doomed(e.get("id", "")):
                 _run(["runc", "delete", "-f", e["id"]], check=False)
                 removed.append("runc:" + e["id"])
+    for kind, names in _other_runtime_names().items():
+        for name in names:
+            if not doomed(name.split("/")[-1]):
+                continue
+            if kind == "docker":
+                _run([docker_cli(), "rm", "-f", name], check=False, timeout=60)
+            elif kind == "containerd":
+                ns, cid = name.split("/", 1)
+                _run(["ctr", "-n", ns, "task", "kill", "-s", "SIGKILL", cid], check=False)
+                _run(["ctr", "-n", ns, "task", "delete", "-f", cid], check=False)
+                _run(["ctr", "-n", ns, "containers", "rm", cid], check=False)
+            elif kind == "lxc":
+                _run(["lxc-stop", "-n", name, "-k"], check=False, timeout=60)
+                _run(["lxc-destroy", "-n", name, "-f"], check=False, timeout=60)
+            removed.append(f"{kind}:{name}")
     return removed
+
+
+def _other_runtime_names() -> dict[str, list[str]]:
+    """Names of cdig test containers of docker, containerd (``ns/id``) and LXC,
+    asking only daemons that already run (a sweep never starts one)."""
+    out: dict[str, list[str]] = {"docker": [], "containerd": [], "lxc": []}
+    if shutil.which("dockerd") and os.path.exists(DOCKER_SOCKET):
+        r = _run([docker_cli(), "ps", "-a", "--format", "{{.Names}}"], check=False, timeout=30)
+        out["docker"] = [n for n in r.stdout.split() if n.startswith(NAME_PREFIX)]
+    if shutil.which("ctr") and os.path.exists(CONTAINERD_SOCKET):
+        for ns in _run(["ctr", "namespaces", "ls", "-q"], check=False, timeout=30).stdout.split():
+            r = _run(["ctr", "-n", ns, "containers", "ls", "-q"], check=False, timeout=30)
+            mine = [c for c in r.stdout.split() if c.startswith(NAME_PREFIX)]
+            out["containerd"] += [f"{ns}/{c}" for c in mine]
+    if shutil.which("lxc-ls"):
+        r = _run(["lxc-ls", "-1"], check=False, timeout=30)
+        out["lxc"] = [n for n in r.stdout.split() if n.startswith(NAME_PREFIX)]
+    return out
 
 
 def leftovers() -> dict[str, list[str]]:
@@ -995,4 +1369,6 @@ def leftovers() -> dict[str, list[str]]:
         except json.JSONDecodeError:
             entries = []
         out["runc"] = [e["id"] for e in entries if e.get("id", "").startswith(mine)]
+    for kind, names in _other_runtime_names().items():
+        out[kind] = [n for n in names if n.split("/")[-1].startswith(mine)]
     return out

@@ -1,0 +1,79 @@
+"""Every container runtime on this host, live: docker, containerd (``ctr``, two
+namespaces), LXC, podman, runc, systemd-nspawn. Each runs a known workload
+(``containers.Workload``) that a live ``cdig trace -j`` must count exactly and
+attribute to the container with its name, image, runtime and (where labels
+carry them) pod and namespace; ``cdig containers`` must name every one of them
+on its first run.
+
+dockerd and containerd are started by the harness when they do not run
+(``containers.ensure_dockerd``). Needs root, BPF and the runtimes: a failure,
+not a skip, when CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from cdig.collector.containers import ContainerResolver
+
+from .containers import WORKLOAD_NAME, Workload, require
+from .test_trace_live import cdig_command, check_writes, start_all
+
+pytestmark = pytest.mark.integration
+
+POD = {"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop"}
+N_WRITES = 500
+
+
+@pytest.fixture
+def resolver():
+    require("root")
+    r = ContainerResolver.for_host(watch=True)
+    yield r
+    r.close()
+
+
+def _named(resolver: ContainerResolver, pid: int, timeout: float = 15):
+    got = resolver.resolve_pid(pid)
+    assert resolver.wait_for_metadata(timeout)
+    return got
+
+
+# --- the resolver names each runtime's container ------------------------------------
+
+
+def test_docker_resolved(docker_container, docker_image, resolver):
+    c = docker_container(Workload().getppid(1), labels=POD)
+    got = _named(resolver, c.pid)
+    assert (got.runtime, got.id, got.name, got.image) == ("docker", c.id, c.name, docker_image)
+    assert (got.pod_name, got.pod_namespace) == ("web-0", "shop")
+    assert got.cgroup_path == c.cgroup
+    if resolver.cgroup_ids_usable:
+        assert resolver.resolve(c.cgroup_id, pid=c.pid) is got
+        assert not resolver.pending(c.cgroup_id)
+
+
+@pytest.mark.parametrize("namespace", ["k8s.io", "default"])
+def test_containerd_resolved(ctr_container, ctr_images, resolver, namespace):
+    c = ctr_container(Workload().getppid(1), namespace=namespace, labels=POD)
+    assert c.cgroup == f"/{namespace}/{c.name}"
+    got = _named(resolver, c.pid)
+    assert (got.runtime, got.id, got.name) == ("containerd", c.name, c.name)
+    assert got.image == ctr_images[namespace]
+    assert (got.pod_name, got.pod_namespace) == ("web-0", "shop")
+    assert got.labels["io.kubernetes.pod.name"] == "web-0"
+    if resolver.cgroup_ids_usable:
+        assert resolver.resolve(c.cgroup_id, pid=c.pid) is got
+
+
+def test_lxc_resolved(lxc_container, resolver):
+    c = lxc_container(Workload().getppid(1))
+    assert c.cgroup.startswith(f"/lxc.payload.{c.name}")
+    got = _named(resolver, c.pid)
+    assert (got.runtime, got.id, got.name) == ("lxc", c.name, c.name)
+    if resolver.cgroup_ids_usable:
+        assert resolver.resolve(c.cgroup_id, pid=c.pid) is got
