@@ -19,16 +19,21 @@ With ``detail=True`` (what ``cdig top`` asks for) the aggregator also keeps what
 the TUI's views and drill-downs need, keyed so that a drill-down is a projection
 of what is already counted, not a new pass over the events:
 
-    pids          pid: name, container, uid, events, errors, time, file/net bytes
+    pids          pid: name (the process's comm, not a thread's), container, uid,
+                  events, errors, time, file/net bytes, last seen, exit time
     pid_syscalls  (pid, evt.type): calls, errors, time, sparse latency histogram
     pid_files     (pid, path): read, written, ops, opens
     pid_conns     (pid, l4proto, name): in, out, ops
     err_detail    (evt.type, errno, pid): count
+    err_totals    (evt.type, errno, container id): count (kept when processes go)
     lat_hist      evt.type: a log-linear latency histogram (for p99)
     file_opens    path: successful opens
     execs         the last ``max_execs`` execs: time, pid, uid, container, cmdline
 
-The summary views above are unchanged by it.
+The summary views above are unchanged by it. ``prune(before_ns)`` forgets
+processes that exited and connections that were closed before ``before_ns``
+(the TUI keeps them for one interval, marked, then lets them go), so a long
+run does not pile up dead rows.
 """
 
 from __future__ import annotations
@@ -111,6 +116,8 @@ class ProcStats:
     net_in: int = 0
     net_out: int = 0
     exited: bool = False
+    last_ns: int = 0  # the last event seen
+    exited_ns: int = 0  # its exit (0: not seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +212,7 @@ class Aggregator:
         self.pid_files: dict[tuple[int, str], list[int]] = {}  # [read, written, ops, opens]
         self.pid_conns: dict[tuple[int, str, str], list[int]] = {}  # [in, out, ops]
         self.err_detail: Counter[tuple[str, str, int]] = Counter()
+        self.err_totals: Counter[tuple[str, str, str]] = Counter()
         self.lat_hist: dict[str, list[int]] = {}
         self.file_opens: Counter[str] = Counter()
         self.execs: deque[ExecRecord] = deque(maxlen=max_execs)
@@ -270,6 +278,7 @@ class Aggregator:
                     s = self.conns[key] = _Stats(extra={"proc": ev.comm, "container": c.name,
                                                         "pid": ev.pid, "cid": c.id})
                 s.events += 1
+                s.extra["closed_ns"] = 0  # a name in use again (a new connection)
                 if is_read:
                     s.read += nbytes
                 else:
@@ -296,16 +305,20 @@ class Aggregator:
         pid, typ = ev.pid, ev.type
         self.failed += failed
         p = self.pids.get(pid)
+        # the process's name (its comm, or its exe after an exec), not the thread's
+        name = ev.proc.name if ev.proc is not None else ev.comm
         if p is None:
-            p = self.pids[pid] = ProcStats(ev.comm, ev.container, ev.uid)
+            p = self.pids[pid] = ProcStats(name, ev.container, ev.uid)
         else:
-            p.name, p.container, p.uid = ev.comm, ev.container, ev.uid
+            p.name, p.container, p.uid = name, ev.container, ev.uid
+        p.last_ns = ev.ts_ns
         p.events += 1
         p.errors += failed
         p.time_ns += lat
         kind = ev.kind
         if kind == EventKind.EXIT and ev.tid == pid:
             p.exited = True
+            p.exited_ns = ev.ts_ns
         elif kind == EventKind.EXEC:
             self.execs_seen += 1
             self.execs.append(ExecRecord(ev.ts_ns, pid, ev.uid, ev.container,
@@ -327,7 +340,13 @@ class Aggregator:
                 ph = v[3]  # per process: sparse (a few buckets each)
                 ph[b] = ph.get(b, 0) + 1
         if failed:
-            self.err_detail[(typ, errno_name(-ev.res), pid)] += 1
+            en = errno_name(-ev.res)
+            self.err_detail[(typ, en, pid)] += 1
+            self.err_totals[(typ, en, ev.container.id)] += 1
+        elif typ == "close" and ev.fd is not None and ev.fd.type in _NET_TYPES:
+            s = self.conns.get((ev.fd.l4proto, ev.fd.name))
+            if s is not None:
+                s.extra["closed_ns"] = ev.ts_ns
         elif syscall and typ in _OPENS and ev.fd is not None and ev.fd.type in _FILE_TYPES:
             name = ev.fd.name
             self.file_opens[name] += 1
@@ -362,6 +381,27 @@ class Aggregator:
                     p.net_out += nbytes
                     v[1] += nbytes
                 v[2] += 1
+
+    def prune(self, before_ns: int) -> int:
+        """Forget processes that exited, and connections closed, before
+        ``before_ns`` (detail mode); returns how many rows went."""
+        dead = {pid for pid, p in self.pids.items() if p.exited and p.exited_ns < before_ns}
+        closed = {k for k, s in self.conns.items()
+                  if 0 < s.extra.get("closed_ns", 0) < before_ns}
+        if dead:
+            for pid in dead:
+                del self.pids[pid]
+            for d in (self.pid_syscalls, self.pid_files):
+                for k in [k for k in d if k[0] in dead]:
+                    del d[k]
+            for k in [k for k in self.err_detail if k[2] in dead]:
+                del self.err_detail[k]
+        if dead or closed:
+            for k in [k for k in self.pid_conns if k[0] in dead or (k[1], k[2]) in closed]:
+                del self.pid_conns[k]
+        for k in closed:
+            del self.conns[k]
+        return len(dead) + len(closed)
 
     # -- results ---------------------------------------------------------------------
     def rows(self, view: str) -> list[dict[str, Any]]:

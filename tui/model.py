@@ -89,6 +89,16 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)  # messages from the collector
     filtered: bool = False  # a filter is set: only what matched is listed
     activity: dict[str, list[float]] = field(default_factory=dict)  # id -> events/s, 60 s
+    err_totals: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (type, errno, container id) -> count: kept when the processes go
+    lat_slots: dict[str, list[int]] = field(default_factory=dict)  # kernel: base-4 slots
+    exact: bool = False  # counts from the kernel's counters (tui/counters.py)
+    stream: dict[str, int] = field(default_factory=dict)  # container id -> events received
+    syscall_pids: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # scope.syscall: pid -> calls, errors, time of that syscall
+    lost: dict[str, int] = field(default_factory=dict)  # the counters' own losses
+    alive_cids: set[str] = field(default_factory=set)  # containers with a live process
+    argv: dict[int, str] = field(default_factory=dict)  # pid -> argv seen at its exec
 
 
 class Playback:
@@ -223,6 +233,8 @@ class TopModel:
         self.alive: dict[int, Container] = {}  # pid -> container, from events
         self.exited_pids: dict[int, Container] = {}
         self.procinfo: dict[int, tuple[int, int, str]] = {}  # pid -> ppid, uid, cmdline
+        self.argv: dict[int, str] = {}  # pid -> its argv as run (argv[0] included)
+        self._argv_of_tid: dict[int, list[str]] = {}  # execve in progress
         self._reset()
 
     # -- the collector side (worker thread) ----------------------------------------
@@ -238,11 +250,22 @@ class TopModel:
 
     def predicate(self, ev: Event) -> bool:
         """The pipeline's predicate: notes process lives and exits, then filters."""
+        if ev.kind == EventKind.EXEC:
+            argv = self._argv_of_tid.pop(ev.tid, None)
+            if argv:
+                self.argv[ev.pid] = " ".join(argv)
+            else:
+                self.argv.pop(ev.pid, None)
+        elif ev.type == "execve" and "argv" in ev.args:
+            if len(self._argv_of_tid) > 4096:
+                self._argv_of_tid.clear()
+            self._argv_of_tid[ev.tid] = ev.args["argv"]
         if ev.kind == EventKind.EXIT:
             if ev.tid == ev.pid:
                 with self.lock:
                     c = self.alive.pop(ev.pid, None)
                     self.procinfo.pop(ev.pid, None)
+                    self.argv.pop(ev.pid, None)
                     self.exited_pids[ev.pid] = c if c is not None else ev.container
                     if len(self.exited_pids) > 65536:
                         self.exited_pids.pop(next(iter(self.exited_pids)))
@@ -330,13 +353,24 @@ class TopModel:
             self.filter = flt
             self._match = flt.match if flt.expr is not None else None
             if self.live:
+                # the event tables restart under the new filter; the minute of
+                # activity, the liveness of processes and the kernel's counters
+                # (which no filter touches) are kept
+                activity = self.activity
                 self._reset()
+                self.activity = activity
                 self.generation += 1
             else:
                 self.restart_pending = True
         if self.playback is not None:
             self.playback.abort()
         return None
+
+    def prune(self, before_ns: int) -> None:
+        """Forget processes that exited and connections closed before ``before_ns``
+        (they were listed, marked, for one refresh)."""
+        with self.lock:
+            self.agg.prune(before_ns)
 
     def stop(self) -> None:
         self.stopping = True
@@ -347,13 +381,19 @@ class TopModel:
         """Now: the wall clock live, the play position in a replay."""
         if self.live:
             return self.wall_ns()
-        pos = self.playback.now() if self.playback is not None else None
+        pb = self.playback
+        pos = pb.now() if pb is not None else None
         if self.ended or pos is None:
             return self.last_ts
+        if pb is not None and not pb.paused:
+            # playing: the capture's time of the last event read, not the wall
+            # clock's target, which runs ahead when reading lags behind
+            return max(min(pos, self.last_ts), self.first_ts)
         return max(pos, self.first_ts)
 
     def snapshot(self, scope_pid: int | None = None,
-                 scope_container: str | None = None) -> Snapshot:
+                 scope_container: str | None = None,
+                 scope_syscall: str | None = None) -> Snapshot:
         """A copy of everything the views read; with a scope, also the per-process
         detail (syscalls, files, connections) summed over the scope's processes."""
         state = self.state
@@ -404,8 +444,15 @@ class TopModel:
                 execs=list(a.execs), execs_seen=a.execs_seen, events_ring=list(self.ring),
                 ring_seq=self.ring_seq, scope_key=(scope_pid, scope_container),
                 live=self.live,
-                ended=self.ended, notes=self.notes[:])
+                ended=self.ended, notes=self.notes[:], err_totals=dict(a.err_totals),
+                stream={cid: s.events for cid, s in a.containers.items()})
             self.notes.clear()
+            if scope_syscall is not None:
+                sp: dict[int, list[int]] = {}
+                for (pid, t), v in a.pid_syscalls.items():
+                    if t == scope_syscall:
+                        sp[pid] = [v[0], v[1], v[2]]
+                snap.syscall_pids = {k: (v[0], v[1], v[2]) for k, v in sp.items()}
             if scope_pid is not None or scope_container is not None:
                 if scope_pid is not None:
                     want = {scope_pid}
@@ -448,8 +495,16 @@ class TopModel:
         snap.procs = procs
         snap.container_pids = counts
         snap.activity = activity
+        # a container has exited when no process of it is alive, filter or not:
+        # a filter that hides its processes does not end it
+        alive_cids = {c.id for c in alive.values()}
+        if state is not None:
+            alive_cids.update(p.container.id for p in list(state.procs.values())
+                              if not p.exited and p.pid not in exited)
+        snap.alive_cids = alive_cids
+        snap.argv = dict(self.argv)
         for c in exited.values():
-            if c is not None and counts.get(c.id, 0) == 0:
+            if c is not None and c.id not in alive_cids:
                 snap.exited_containers[c.id] = c
         try:
             snap.drops = int(self.drops_fn())

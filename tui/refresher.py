@@ -49,10 +49,42 @@ class Frame:
     snapshot: Snapshot | None = None
 
 
+def apply_counters(snap: Snapshot, t: Any, counters: Any, scope: Scope) -> None:
+    """Put the kernel's exact counts (``counters.CounterTables``) in the snapshot
+    in place of the event stream's: containers, processes, syscalls, errors."""
+    snap.exact = True
+    snap.events, snap.failed = t.events, t.failed
+    containers = dict(t.containers)
+    for cid, v in snap.containers.items():
+        containers.setdefault(cid, (v[0], {}))
+    snap.containers = containers
+    snap.pids = t.pids
+    snap.syscalls = t.syscalls
+    snap.lat_hist = {}
+    snap.lat_slots = t.lat_slots
+    snap.err_totals = t.err_totals
+    snap.err_detail = t.err_detail
+    snap.lost = t.lost
+    if scope.pid is not None or scope.container is not None:
+        snap.pid_syscalls = counters.scoped(t, scope.pid, scope.container)
+        snap.pid_lat = {}
+    if scope.syscall is not None:
+        rows = t.rows
+        out: dict[int, list[int]] = {}
+        for r in rows:
+            if counters._sysname(int(r["nr"])) == scope.syscall:
+                v = out.setdefault(int(r["tgid"]), [0, 0, 0])
+                v[0] += int(r["count"])
+                v[1] += int(r["errors"])
+                v[2] += int(r["time_ns"])
+        snap.syscall_pids = {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
+
 class Refresher:
     def __init__(self, model: TopModel, resources: Any = None, interval: float = 1.0,
-                 label: str = "live") -> None:
+                 label: str = "live", counters: Any = None) -> None:
         self.model = model
+        self.counters = counters  # counters.KernelCounters, or None: counts from events
         self.resources = resources if resources is not None else NoResources()
         self.interval = interval
         self.label = label
@@ -68,7 +100,15 @@ class Refresher:
     def _frame(self, req: Request) -> Frame:
         t0 = time.perf_counter()
         sc = req.scope
-        snap = self.model.snapshot(scope_pid=sc.pid, scope_container=sc.container)
+        snap = self.model.snapshot(scope_pid=sc.pid, scope_container=sc.container,
+                                   scope_syscall=sc.syscall)
+        counters = self.counters
+        if counters is not None and not counters.closed:
+            # read at every refresh (it also retires processes that are gone); used
+            # unless a filter is set: a filter can only be applied to events
+            t = counters.sample(snap.clock_ns)
+            if not snap.filtered:
+                apply_counters(snap, t, counters, sc)
         last = self.last
         advanced = last is None or last.generation != snap.generation or \
             snap.clock_ns > last.clock_ns
@@ -78,12 +118,16 @@ class Refresher:
             base = None
         if advanced:
             self.base, self.last = base, snap
+            if base is not None:  # listed, marked, during one interval: now let go
+                self.model.prune(base.clock_ns)
         live = self.resources.live
         cpu = {}
         if live and req.view in ("procs", "containers"):
             cpu = self.resources.cpu_percent(list(snap.procs))
         cost = self.resources.self_cost() if live else SelfCost()
         ctx = Ctx(snap, base, sc, self.resources, cpu, snap.activity, req.max_rows)
+        argv, res = snap.argv, self.resources
+        ctx.cmdlines = lambda pid: argv.get(pid) or res.cmdline(pid)
         if live and req.view == "containers":
             ctx.container_cpu = self.resources.container_cpu(
                 c for c, _ in snap.containers.values())
@@ -110,12 +154,18 @@ class Refresher:
         else:
             t.append("replay ", style="bold cyan")
             t.append(safe(self.label, 30))
-        t.append(f"  events {human_count(snap.events)} ({human_count(ev_rate)}/s)")
+        if snap.exact:
+            t.append(f"  syscalls {snap.events} ({human_count(ev_rate)}/s, exact)")
+        else:
+            t.append(f"  events {human_count(snap.events)} ({human_count(ev_rate)}/s)")
         t.append(f"  errors {human_count(err_rate)}/s")
-        t.append("  dropped ")
+        t.append("  stream dropped " if snap.exact else "  dropped ")
         t.append(human_count(snap.drops), style="bold red" if snap.drops else "")
         if not snap.live and snap.drops:
             t.append(" while capturing")
+        lost = sum(v for k, v in snap.lost.items() if k.endswith("map_full"))
+        if lost:
+            t.append(f"  counters lost {lost} (map full)", style="bold red")
         t.append("\n")
         if snap.live:
             t.append(format_datetime(snap.clock_ns)[11:19] if snap.clock_ns else "")

@@ -122,6 +122,7 @@ class Resources:
         self._ccpu_last: dict[str, int] = {}
         self._ccpu_at = 0.0
         self.cpu = CpuSampler(proc_root, monotonic)
+        self._cmd: dict[int, tuple[str | None, float]] = {}
         self.bpf_stats = bpf_stats
         self.monotonic = monotonic
         self._self_last: tuple[float, int] | None = None
@@ -130,6 +131,23 @@ class Resources:
 
     def cpu_percent(self, pids: Iterable[int]) -> dict[int, float]:
         return self.cpu.sample(pids)
+
+    def cmdline(self, pid: int) -> str | None:
+        """argv of a live process (argv[0] included), from /proc; cached for 10 s."""
+        now = self.monotonic()
+        got = self._cmd.get(pid)
+        if got is not None and now - got[1] < 10:
+            return got[0]
+        try:
+            with open(f"{self.proc_root}/{pid}/cmdline", "rb") as f:
+                raw = f.read(4096)
+        except OSError:
+            return got[0] if got is not None else None
+        cmd = " ".join(a.decode("utf-8", "backslashreplace") for a in raw.split(b"\0") if a)
+        if len(self._cmd) > 65536:
+            self._cmd.clear()
+        self._cmd[pid] = (cmd or None, now)
+        return cmd or None
 
     def container_cpu(self, containers: Iterable[Container]) -> dict[str, float]:
         """CPU% (of one CPU) of containers from their cgroup's usage counter: it
@@ -248,6 +266,9 @@ class NoResources:
 
     def cpu_percent(self, pids: Iterable[int]) -> dict[int, float]:
         return {}
+
+    def cmdline(self, pid: int) -> str | None:
+        return None
 
     def container(self, c: Container) -> ContainerResources:
         return ContainerResources()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from cdig.collector.aggregate import READS, WRITES, percentile
+from cdig.collector.aggregate import READS, WRITES, ProcStats, percentile
 from cdig.collector.events import Container, Event
 from cdig.collector.fields import user_name
 from cdig.collector.formatter import CONTAINER_FORMAT, Formatter
@@ -51,6 +51,7 @@ class Scope:
     pid: int | None = None
     syscall: str | None = None
     fd: str | None = None  # a file path or a connection's name
+    errno: str | None = None  # the Errors view: one errno (then its syscalls, processes)
     io: bool = False  # echo: only I/O events
     failed: bool = False
 
@@ -85,7 +86,7 @@ class Drill:
 class Col:
     key: str
     label: str
-    kind: str = "int"  # text, int, rate, bytes, brate, pct, ns, spark
+    kind: str = "int"  # text, int, exact, id, rate, bytes, brate, pct, ns, spark
     width: int | None = None  # text columns: cut to this many columns
 
 
@@ -125,6 +126,10 @@ class Ctx:
     max_rows: int = 500
     spark_width: int = 20
     container_cpu: dict[str, float] = field(default_factory=dict)  # id -> % (cgroup usage)
+    cmdlines: Callable[[int], str | None] | None = None  # pid -> argv (argv[0] included)
+
+    def cmdline(self, pid: int) -> str | None:
+        return self.cmdlines(pid) if self.cmdlines is not None else None
 
     @cached_property
     def dt(self) -> float:
@@ -133,39 +138,45 @@ class Ctx:
 
     def rate(self, cur: float, prev: float) -> float:
         dt = self.dt
-        return (cur - prev) / dt if dt > 0 else 0.0
+        # under a millisecond (a replay paused at its first event) is no interval
+        # to measure a rate over; a count never goes down (max: rows retired)
+        return max(0.0, (cur - prev) / dt) if dt >= 1e-3 else 0.0
 
 
 # -- columns of each view ------------------------------------------------------------
 COLUMNS: dict[str, tuple[Col, ...]] = {
-    "procs": (Col("pid", "PID"), Col("name", "NAME", "text", 16), Col("cpu", "CPU%", "pct"),
+    "procs": (Col("pid", "PID", "id"), Col("name", "NAME", "text", 16),
+              Col("cpu", "CPU%", "pct"),
               Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
               Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
-              Col("container", "CONTAINER", "text", 16), Col("events", "EVENTS"),
+              Col("container", "CONTAINER", "text", 16), Col("events", "SYSCALLS", "exact"),
+              Col("state", "ST", "text"),
               Col("user", "USER", "text", 10), Col("cmd", "COMMAND", "text", 60)),
     "containers": (Col("name", "CONTAINER", "text", 20), Col("cpu", "CPU%", "pct"),
                    Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
                    Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
                    Col("pids", "PROCS"), Col("mem", "MEMORY", "bytes"),
-                   Col("spark", "ACTIVITY 60s", "spark"), Col("events", "EVENTS"),
+                   Col("spark", "ACTIVITY 60s", "spark"), Col("events", "SYSCALLS", "exact"),
+                   Col("stream", "STREAM%", "pct"),
                    Col("image", "IMAGE", "text", 30), Col("pod", "POD", "text", 24),
                    Col("runtime", "RUNTIME", "text"), Col("id", "ID", "text", 12)),
-    "syscalls": (Col("syscall", "SYSCALL", "text", 18), Col("count", "COUNT"),
-                 Col("rate", "RATE/S", "rate"), Col("errors", "ERRORS"),
+    "syscalls": (Col("syscall", "SYSCALL", "text", 18), Col("count", "COUNT", "exact"),
+                 Col("rate", "RATE/S", "rate"), Col("errors", "ERRORS", "exact"),
                  Col("avg", "AVG", "ns"), Col("p99", "P99", "ns"), Col("time", "TIME", "ns")),
-    "errors": (Col("count", "COUNT"), Col("rate", "RATE/S", "rate"),
-               Col("syscall", "SYSCALL", "text", 16), Col("errno", "ERRNO", "text", 12),
-               Col("pid", "PID"), Col("name", "PROCESS", "text", 16),
-               Col("container", "CONTAINER", "text", 16)),
+    # the Errors view groups by errno; Enter: that errno's syscalls, then their processes
+    "errors": (Col("count", "COUNT", "exact"), Col("rate", "RATE/S", "rate"),
+               Col("errno", "ERRNO", "text", 12), Col("syscall", "SYSCALL", "text", 24),
+               Col("pid", "PID", "id"), Col("name", "PROCESS", "text", 16),
+               Col("container", "CONTAINER", "text", 24)),
     "files": (Col("path", "PATH", "text", 48), Col("in_rate", "IN B/S", "brate"),
               Col("out_rate", "OUT B/S", "brate"), Col("read", "READ", "bytes"),
               Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"), Col("ops", "OPS")),
     "conns": (Col("name", "CONNECTION", "text", 44), Col("proto", "L4", "text"),
               Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
               Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"),
-              Col("proc", "PROCESS", "text", 16), Col("pid", "PID"),
+              Col("proc", "PROCESS", "text", 16), Col("pid", "PID", "id"),
               Col("container", "CONTAINER", "text", 16)),
-    "execs": (Col("time", "TIME", "text"), Col("pid", "PID"), Col("user", "USER", "text", 10),
+    "execs": (Col("time", "TIME", "text"), Col("pid", "PID", "id"), Col("user", "USER", "text", 10),
               Col("container", "CONTAINER", "text", 16), Col("cmd", "COMMAND", "text", 80)),
     "events": (),
     "security": (Col("name", "CONTAINER", "text", 20), Col("net", "NET", "text"),
@@ -196,34 +207,62 @@ def _procs(ctx: Ctx) -> tuple[list[Row], str]:
     s, b, sc = ctx.snap, ctx.base, ctx.scope
     rows = []
     tot_sc = tot_err = 0.0
-    keys = set(s.procs) | {p for p, st in s.pids.items() if not st.exited}
+    # live processes, and those that exited during this interval (short-lived ones
+    # included): listed once, marked, then let go (the model prunes them)
+    keys = set(s.procs) | set(s.pids)
+    per_call = s.syscall_pids if sc.syscall is not None else None
+    if per_call is not None:  # Syscalls > Enter: the processes making that syscall
+        keys = set(per_call)
     for pid in keys:
         info = s.procs.get(pid)
         st = s.pids.get(pid)
+        if info is None and st is None:
+            continue
         c = info.container if info is not None else st.container  # type: ignore[union-attr]
         if not _in_container(sc, c) or (sc.pid is not None and pid != sc.pid):
             continue
         old = b.pids.get(pid) if b is not None else None
+        if st is not None and st.exited and info is None and b is not None and \
+                old is not None and old.exited and old.events == st.events:
+            continue  # exited before this interval, nothing since: gone
         ev = st.events if st else 0
         err = st.errors if st else 0
+        if per_call is not None:
+            ev, err = per_call[pid][0], per_call[pid][1]
+            oc = b.syscall_pids.get(pid) if b is not None else None
+            old = ProcStats("", c, -1, oc[0], oc[1]) if oc else None
         fio = (st.file_in + st.file_out) if st else 0
         nio = (st.net_in + st.net_out) if st else 0
         r_sc = ctx.rate(ev, old.events if old else 0)
         r_err = ctx.rate(err, old.errors if old else 0)
         tot_sc += r_sc
         tot_err += r_err
-        name = st.name if st else info.name  # type: ignore[union-attr]
+        name = info.name if info is not None else st.name  # type: ignore[union-attr]
+        if st is not None and st.name and st.name != "?":
+            name = st.name
         uid = info.uid if info is not None else (st.uid if st else -1)
+        exited = st is not None and st.exited and info is None
+        cmd = ctx.cmdline(pid) or (info.cmdline if info is not None else name)
         rows.append(Row(str(pid), {
             "pid": pid, "name": name, "cpu": ctx.cpu.get(pid), "sc": r_sc, "err": r_err,
             "file": ctx.rate(fio, (old.file_in + old.file_out) if old else 0),
             "net": ctx.rate(nio, (old.net_in + old.net_out) if old else 0),
-            "container": _cname(c), "events": ev,
+            "container": _cname(c), "events": ev, "state": "exit" if exited else "",
             "user": user_name(uid) if uid >= 0 else "",
-            "cmd": info.cmdline if info is not None else name},
+            "cmd": cmd},
             Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, c.id))
-    return rows, (f"{len(rows)} processes · {human_count(tot_sc)} syscalls/s · "
-                  f"{human_count(tot_err)} errors/s")
+    what = f" making {sc.syscall}" if sc.syscall is not None else ""
+    return rows, (f"{len(rows)} processes{what} · {human_count(tot_sc)} syscalls/s · "
+                  f"{human_count(tot_err)} errors/s{_source(ctx)}")
+
+
+def _source(ctx: Ctx) -> str:
+    """Where the counts come from, for the totals line."""
+    if ctx.snap.exact:
+        return " · exact (kernel counters)"
+    if ctx.snap.filtered:
+        return " · from the event stream (filtered)"
+    return ""
 
 
 def _containers(ctx: Ctx) -> tuple[list[Row], str]:
@@ -245,7 +284,14 @@ def _containers(ctx: Ctx) -> tuple[list[Row], str]:
         r_sc = ctx.rate(ev, old.get("events", 0))
         tot += r_sc
         res = ctx.resources.container(c)
+        stream = None
+        if s.exact:  # how much of this container's syscalls reached the event stream
+            d_sys = ev - old.get("events", 0)
+            d_ev = s.stream.get(cid, 0) - (b.stream.get(cid, 0) if b is not None else 0)
+            if d_sys > 0:
+                stream = min(100.0, 100.0 * d_ev / d_sys)
         rows.append(Row(cid, {
+            "stream": stream,
             "name": _cname(c),
             "cpu": ctx.container_cpu.get(cid, cpu_by.get(cid) if ctx.cpu else None), "sc": r_sc,
             "err": ctx.rate(cnt.get("errors", 0), old.get("errors", 0)),
@@ -259,7 +305,7 @@ def _containers(ctx: Ctx) -> tuple[list[Row], str]:
             "runtime": c.runtime, "id": c.short_id},
             Drill("procs", dict(container=cid), _cname(c)), None, cid))
     return rows, f"{len(rows)} containers · {human_count(tot)} syscalls/s · " \
-                 f"{human_count(s.events)} events in all"
+                 f"{s.events} {'syscalls' if s.exact else 'events'} in all{_source(ctx)}"
 
 
 def _sum_pids(ctx: Ctx, pick: Callable[[Snapshot], dict]) -> tuple[dict, dict]:
@@ -280,6 +326,7 @@ def _syscalls(ctx: Ctx) -> tuple[list[Row], str]:
         cur = s.syscalls
         old = ctx.base.syscalls if ctx.base is not None else {}
         hist = s.lat_hist  # type: ignore[assignment]
+    slots = s.lat_slots if sc.pid is None and sc.container is None else {}
     calls = errs = 0
     for typ, (n, e, t) in cur.items():
         if sc.syscall is not None and typ != sc.syscall:
@@ -288,39 +335,93 @@ def _syscalls(ctx: Ctx) -> tuple[list[Row], str]:
         errs += e
         o = old.get(typ, (0, 0, 0))
         h = hist.get(typ)
+        p99 = percentile(h, 0.99) if h else (slot_percentile(slots[typ], 0.99)
+                                               if typ in slots else None)
+        # Enter: the processes making this syscall (of a process: its events)
+        drill = Drill("events", dict(syscall=typ), typ) if sc.pid is not None else \
+            Drill("procs", dict(syscall=typ), typ)
         rows.append(Row(typ, {"syscall": typ, "count": n, "rate": ctx.rate(n, o[0]),
                               "errors": e, "avg": t // n if n else 0,
-                              "p99": percentile(h, 0.99) if h else None, "time": t},
-                        Drill("events", dict(syscall=typ), typ), sc.pid, sc.container))
+                              "p99": p99, "time": t}, drill, sc.pid, sc.container))
     where = f" of pid {sc.pid}" if sc.pid is not None else \
         (" in this container" if sc.container is not None else "")
-    return rows, f"{len(rows)} syscalls{where} · {human_count(calls)} calls · " \
-                 f"{human_count(errs)} errors"
+    return rows, f"{len(rows)} syscalls{where} · {calls} calls · " \
+                 f"{errs} errors{_source(ctx)}"
+
+
+def slot_percentile(slots: list[int], q: float) -> int | None:
+    """The ``q`` quantile of a kernel latency histogram (base-4 slots), as its
+    slot's upper bound in ns (the last slot: its lower bound)."""
+    total = sum(slots)
+    if not total:
+        return None
+    seen = 0
+    for i, n in enumerate(slots):
+        seen += n
+        if n and seen >= q * total:
+            return 4 ** (i + 1) if i < len(slots) - 1 else 4 ** i
+    return 4 ** (len(slots) - 1)
 
 
 def _errors(ctx: Ctx) -> tuple[list[Row], str]:
+    """By errno; with an errno in the scope, its syscalls; with both, the processes."""
     s, sc = ctx.snap, ctx.scope
-    old = ctx.base.err_detail if ctx.base is not None else {}
+    base = ctx.base
     rows = []
     total = 0
-    for (typ, errno, pid), n in s.err_detail.items():
-        st = s.pids.get(pid)
-        c = st.container if st else None
-        if sc.pid is not None and pid != sc.pid:
+    if sc.pid is not None or (sc.errno is not None and sc.syscall is not None):
+        old_d = base.err_detail if base is not None else {}
+        for (typ, errno, pid), n in s.err_detail.items():
+            st = s.pids.get(pid)
+            c = st.container if st else None
+            if sc.pid is not None and pid != sc.pid:
+                continue
+            if sc.container is not None and (c is None or c.id != sc.container):
+                continue
+            if (sc.syscall is not None and typ != sc.syscall) or \
+                    (sc.errno is not None and errno != sc.errno):
+                continue
+            total += n
+            name = st.name if st else "?"
+            rows.append(Row(f"{typ}/{errno}/{pid}", {
+                "count": n, "rate": ctx.rate(n, old_d.get((typ, errno, pid), 0)),
+                "syscall": typ, "errno": errno, "pid": pid, "name": name,
+                "container": _cname(c) if c else ""},
+                Drill("events", dict(pid=pid, syscall=typ, failed=True),
+                      f"{typ} {errno} ({pid})"), pid, c.id if c else None))
+        return rows, f"{len(rows)} processes · {total} failed syscalls{_source(ctx)}"
+    old_t = base.err_totals if base is not None else {}
+    groups: dict[str, list[Any]] = {}  # key -> [count, old count, {syscalls or errnos}]
+    for (typ, errno, cid), n in s.err_totals.items():
+        if sc.container is not None and cid != sc.container:
             continue
-        if sc.container is not None and (c is None or c.id != sc.container):
+        if (sc.syscall is not None and typ != sc.syscall) or \
+                (sc.errno is not None and errno != sc.errno):
             continue
-        if sc.syscall is not None and typ != sc.syscall:
-            continue
+        key = typ if sc.errno is not None else errno
+        g = groups.setdefault(key, [0, 0, {}, set()])
+        g[0] += n
+        g[1] += old_t.get((typ, errno, cid), 0)
+        other = errno if sc.errno is not None else typ
+        g[2][other] = g[2].get(other, 0) + n
+        g[3].add(cid)
         total += n
-        name = st.name if st else "?"
-        rows.append(Row(f"{typ}/{errno}/{pid}", {
-            "count": n, "rate": ctx.rate(n, old.get((typ, errno, pid), 0)), "syscall": typ,
-            "errno": errno, "pid": pid, "name": name,
-            "container": _cname(c) if c else ""},
-            Drill("events", dict(pid=pid, syscall=typ, failed=True),
-                  f"{typ} {errno} ({pid})"), pid, c.id if c else None))
-    return rows, f"{len(rows)} kinds of error · {human_count(total)} failed syscalls"
+    names = {cid: _cname(c) for cid, (c, _) in s.containers.items()}
+    for key, (n, o, parts, cids) in groups.items():
+        top = sorted(parts.items(), key=lambda kv: -kv[1])
+        part = " ".join(f"{k}:{v}" for k, v in top[:4]) + (" …" if len(top) > 4 else "")
+        where = ", ".join(sorted(names.get(c, c[:12]) for c in cids))
+        if sc.errno is None:
+            v = {"count": n, "rate": ctx.rate(n, o), "errno": key, "syscall": part,
+                 "container": where}
+            drill = Drill("errors", dict(errno=key), key)
+        else:
+            v = {"count": n, "rate": ctx.rate(n, o), "errno": sc.errno, "syscall": key,
+                 "container": where}
+            drill = Drill("errors", dict(syscall=key), key)
+        rows.append(Row(key, v, drill, None, sc.container))
+    what = "syscalls failing with " + sc.errno if sc.errno is not None else "kinds of error"
+    return rows, f"{len(rows)} {what} · {total} failed syscalls{_source(ctx)}"
 
 
 def _files(ctx: Ctx) -> tuple[list[Row], str]:
@@ -454,6 +555,8 @@ def render_cell(col: Col, v: Any, ctx: Ctx) -> Text:
         return plain("" if v is None else v, col.width)
     if k == "int":
         return num(v)
+    if k in ("exact", "id"):  # counts and pids: every digit (a PID is acted on)
+        return Text("-" if v is None else str(v), justify="right", no_wrap=True)
     if k == "rate":
         return num(float(v) if v is not None else None)
     if k == "bytes":

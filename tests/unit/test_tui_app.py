@@ -94,8 +94,11 @@ async def test_figures_of_the_views():
     async with app.run_test(size=SIZE) as pilot:
         f = await ready(app, pilot)
         rows = plain_rows(f)
-        assert set(rows) == {"50", "60", "70", "90"}  # postgres (80) exited
+        # postgres (80) exited during this interval: listed once more, marked
+        assert set(rows) == {"50", "60", "70", "80", "90"}
         cols = [c.key for c in f.data.columns]
+        assert rows["80"][cols.index("state")] == "exit"
+        assert rows["50"][cols.index("state")] == ""
         assert rows["50"][cols.index("events")] == str(4 * N_ROUNDS)
         assert rows["50"][cols.index("container")] == "web"
         f = await show(app, pilot, "3")
@@ -104,9 +107,17 @@ async def test_figures_of_the_views():
         assert sc["openat"][cols.index("count")] == str(2 * N_ROUNDS)
         assert sc["openat"][cols.index("errors")] == str(N_ROUNDS)
         assert sc["write"][cols.index("p99")].endswith("us")
-        f = await show(app, pilot, "4")
+        f = await show(app, pilot, "4")  # errors: one row per errno
         (key, cells), = f.data.rows
-        assert key == "openat/ENOENT/60"
+        assert key == "ENOENT" and f.data.meta[key].values["count"] == N_ROUNDS
+        f = await show(app, pilot, "enter")  # its syscalls
+        (key, cells), = f.data.rows
+        assert key == "openat" and "ENOENT" in crumb(app)
+        f = await show(app, pilot, "enter")  # the processes failing so
+        (key, cells), = f.data.rows
+        assert key == "openat/ENOENT/60" and f.data.meta[key].values["count"] == N_ROUNDS
+        await show(app, pilot, "backspace")
+        await show(app, pilot, "backspace")
         f = await show(app, pilot, "7")
         (key, cells), = f.data.rows
         assert "ls -l /tmp" in [c.plain for c in cells]
@@ -213,7 +224,7 @@ async def test_filter_applies_restarts_and_shows_in_breadcrumb():
         await pilot.pause()
         await asyncio.sleep(0.05)
         f = await ready(app, pilot)
-        assert len(f.data.rows) == 4 and "filter:" not in crumb(app)
+        assert len(f.data.rows) == 5 and "filter:" not in crumb(app)  # 80: exited
 
 
 async def test_bad_filter_is_shown_inline_and_the_last_good_one_kept():
@@ -329,6 +340,10 @@ async def test_a_container_exiting_while_drilled_into():
         assert f.gone == "container db exited"
         assert "container db exited" in app.main.query_one(MessageLine).text
         assert "exited" in crumb(app)
+        # listed once more, marked; at the next refresh it is gone
+        assert list(plain_rows(f)) == ["80"] and f.data.meta["80"].values["state"] == "exit"
+        await asyncio.sleep(0.05)
+        f = await show(app, pilot)
         assert plain_rows(f) == {}
         await show(app, pilot, "backspace")
         assert app.main.view == "containers"
