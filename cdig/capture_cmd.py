@@ -110,6 +110,10 @@ def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
             print(f"cdig: {loss.message()}", file=sys.stderr)
 
     try:
+        from cdig.collector.scap import any_scap, replay_source
+
+        if any_scap(paths):  # a sysdig/Falco .scap: the same interface (collector.scap)
+            return replay_source(paths, on_loss=report)
         return ReplaySource(paths, on_loss=report)
     except CaptureError as e:
         raise CliError(str(e)) from None

@@ -79,25 +79,25 @@ class ReplayFeed:
     live = False
 
     def __init__(self, paths: Sequence[str]) -> None:
-        from cdig.collector.capture import ReplaySource
+        from cdig.collector.scap import replay_source  # .scap or cdig capture
 
         self.paths = list(paths)
         self.label = ", ".join(paths) if len(paths) <= 2 else f"{paths[0]} (+{len(paths) - 1})"
         self.resources = NoResources()
-        src = ReplaySource(self.paths)  # CaptureError now, before the TUI starts
+        src = replay_source(self.paths)  # CaptureError now, before the TUI starts
         self.header = src.header
         src.close()
         self._src: Any = None
 
     def run(self, model: TopModel) -> None:
-        from cdig.collector.capture import ReplaySource
         from cdig.collector.decode import Decoder
         from cdig.collector.pipeline import Pipeline
         from cdig.collector.prefilter import build_prefilter
+        from cdig.collector.scap import replay_source  # .scap or cdig capture
         from cdig.collector.state import State
 
-        src = self._src = ReplaySource(self.paths,
-                                       on_loss=lambda loss: model.note(loss.message()))
+        src = self._src = replay_source(self.paths,
+                                        on_loss=lambda loss: model.note(loss.message()))
         try:
             state = State(container_of=src.container_of, procfs=src.procfs)
             src.attach(state)

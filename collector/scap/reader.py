@@ -1,0 +1,820 @@
+""".scap files as a replay source: ``ScapSource`` yields the probe's RawBatches.
+
+A .scap file records each syscall as an enter event and an exit event with
+named parameters; cdig's probe records one completed syscall with its raw
+arguments (``probes.layout.RECORD``). The reader walks the event blocks once,
+pairs each exit with the pending enter of its thread (latency = exit − enter),
+and appends one record per pair to column lists that become numpy arrays per
+batch; an enter whose exit never came (exit, exit_group, a file cut short) is
+an enter-only record, as the probe gives for syscalls that do not return.
+Process events follow the probe's conventions: an execve exit that succeeded
+adds an EXEC record (new comm, filename), a clone exit in the child a FORK
+record of the parent, procexit an EXIT record.
+
+``num`` is sysdig's ``evt.num`` of the exit event (or of the enter, for
+enter-only records), so ``cdig trace -r x.scap -p %evt.num`` and
+``sysdig -r x.scap -p %evt.num`` name the same events.
+
+State comes from the blocks before the events (process list, fd lists, users,
+machine info) and from the container JSON events; every thread's container is
+found from its cgroups (PL entry, clone/execve exit), as sysdig does. Each
+container gets a synthetic cgroup id, so the rest of cdig attributes records to
+containers exactly as for a live capture.
+
+Unknown block types and event types (newer libs) are skipped and counted
+(``skipped``); a damaged or truncated file yields its intact blocks and then one
+``Loss``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...probes import layout
+from ...probes.syscalls import SyscallTable, table
+from ..capture import CaptureError, Loss, expand_paths
+from ..containers import parse_cgroup_path
+from ..decode import RawBatch
+from ..events import HOST, Container, Event, FdInfo, Process
+from ..procfs import ProcFS, ProcInfo
+from ..state import State
+from . import blocks as B
+from . import events as E
+
+BATCH = 65536  # records per RawBatch
+SYNTH_CGROUP_BASE = 0x5CA9 << 48  # synthetic cgroup ids of a .scap's containers
+_MASK64 = (1 << 64) - 1
+_EVHDR = struct.Struct("<QQIH")
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+
+# scap container type -> cdig runtime (sinsp_container_type.h)
+CONTAINER_TYPES = {0: "docker", 1: "lxc", 2: "libvirt-lxc", 3: "mesos", 4: "rkt", 5: "custom",
+                   6: "cri", 7: "containerd", 8: "cri-o", 9: "bpm", 10: "static", 11: "podman"}
+# runtimes whose cgroup names a container the way sysdig's engines see it (not systemd units)
+_CONTAINER_RUNTIMES = frozenset({"docker", "podman", "containerd", "cri-o", "kubernetes",
+                                 "unknown"})
+
+
+class _Thread:
+    """What the reader knows about one thread, for the records of its events."""
+
+    __slots__ = ("tid", "pid", "ptid", "comm", "uid", "gid", "cgroup", "exe", "args", "cwd")
+
+    def __init__(self, tid: int, pid: int, ptid: int, comm: bytes, uid: int, gid: int,
+                 cgroup: int, exe: str = "", args: list[str] | None = None,
+                 cwd: str = "") -> None:
+        self.tid, self.pid, self.ptid, self.comm = tid, pid, ptid, comm
+        self.uid, self.gid, self.cgroup = uid, gid, cgroup
+        self.exe, self.args, self.cwd = exe, args or [], cwd
+
+
+class ScapProcFS(ProcFS):
+    """Answers State's /proc questions from the capture's threads (never this host)."""
+
+    def __init__(self, src: ScapSource) -> None:
+        super().__init__("/nonexistent")
+        self.src = src
+
+    def list_pids(self) -> list[int]:
+        return sorted({t.pid for t in self.src.threads.values()})
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        t = self.src.threads.get(pid)
+        if t is None:
+            return None
+        name = t.comm.decode("utf-8", "backslashreplace")
+        parent = self.src.threads.get(t.ptid)
+        return ProcInfo(pid=pid, ppid=parent.pid if parent else t.ptid, name=name, exe=t.exe,
+                        argv=[t.exe, *t.args], uid=t.uid)
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        return None
+
+    def cwd(self, pid: int) -> str | None:
+        t = self.src.threads.get(pid)
+        return t.cwd if t is not None and t.cwd else None
+
+    def is_dir(self, path: str) -> bool:
+        return False
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        return None
+
+
+class _Columns:
+    """Records of one batch as column lists (then numpy arrays)."""
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.lat: list[int] = []
+        self.cg: list[int] = []
+        self.ret: list[int] = []
+        self.args: list[tuple[int, ...]] = []
+        self.pid: list[int] = []
+        self.tid: list[int] = []
+        self.uid: list[int] = []
+        self.gid: list[int] = []
+        self.nr: list[int] = []
+        self.kind: list[int] = []
+        self.flags: list[int] = []
+        self.cpu: list[int] = []
+        self.comm: list[bytes] = []
+        self.num: list[int] = []
+        self.shown: list[bool] = []
+        self.ext_row: list[int] = []  # index of the record of each ext entry
+        self.s1: list[bytes] = []
+        self.s2: list[bytes] = []
+        self.l1: list[int] = []
+        self.l2: list[int] = []
+        self.argc: list[int] = []
+        self.pad: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def to_batch(self) -> tuple[RawBatch, np.ndarray]:
+        n = len(self.ts)
+        rec = np.zeros(n, dtype=layout.RECORD)
+        rec["ts_ns"] = self.ts
+        rec["latency_ns"] = self.lat
+        rec["cgroup_id"] = self.cg
+        rec["ret"] = self.ret
+        if n:
+            rec["args"] = np.array(self.args, dtype=np.uint64).reshape(n, 6)
+        rec["pid"] = self.pid
+        rec["tid"] = self.tid
+        rec["uid"] = self.uid
+        rec["gid"] = self.gid
+        rec["nr"] = self.nr
+        rec["kind"] = self.kind
+        rec["flags"] = self.flags
+        rec["cpu"] = self.cpu
+        rec["comm"] = self.comm
+        ext_rows = np.array(self.ext_row, dtype=np.int64)
+        is_ext = np.zeros(n, dtype=bool)
+        is_ext[ext_rows] = True
+        ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
+        if len(ext_rows):
+            ext["ev"] = rec[ext_rows]
+            ext["len1"] = self.l1
+            ext["len2"] = self.l2
+            ext["argc"] = self.argc
+            ext["pad"] = self.pad
+            ext["str1"] = np.array(self.s1, dtype=f"S{layout.STR1_LEN}").view(
+                f"V{layout.STR1_LEN}")
+            ext["str2"] = np.array(self.s2, dtype=f"S{layout.STR2_LEN}").view(
+                f"V{layout.STR2_LEN}")
+        plain_rows = np.flatnonzero(~is_ext)
+        order = np.empty(n, dtype=np.int64)
+        order[plain_rows] = np.arange(len(plain_rows))
+        order[ext_rows] = len(plain_rows) + np.arange(len(ext_rows))
+        num = np.array(self.num, dtype=np.uint64)
+        return RawBatch(rec[plain_rows], ext, order, num), np.array(self.shown, dtype=bool)
+
+
+def _s(b: Any) -> str:
+    return b.decode("utf-8", "backslashreplace") if isinstance(b, bytes) else ""
+
+
+class ScapFile:
+    """One .scap file, opened: header and state blocks read, events on demand."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self.size = os.path.getsize(path)
+            self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as e:
+            raise CaptureError(f"{path}: {e.strerror or e}") from None
+        self.stream = B.BlockStream(self.f, path)
+        try:
+            self.stream.read_header()
+        except B.ScapError as e:
+            self.f.close()
+            raise CaptureError(str(e)) from None
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class ScapSource:
+    """Events of .scap files as the ``EventSource`` of a replay pipeline.
+
+    The same interface as ``collector.capture.ReplaySource``: ``attach(state)``
+    seeds a State (built with ``container_of`` and ``procfs`` from here) from the
+    files' process and fd lists; ``batches()`` yields RawBatches; ``losses``
+    says what a damaged file lost (``on_loss`` is called at once).
+    """
+
+    def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None,
+                 batch: int = BATCH) -> None:
+        files: list[ScapFile] = []
+        try:
+            for p in expand_paths(paths):
+                files.append(ScapFile(p))
+        except CaptureError:
+            for f in files:
+                f.close()
+            raise
+        if not files:
+            raise CaptureError("no capture file given")
+        self.files = files
+        self.on_loss = on_loss
+        self.losses: list[Loss] = []
+        self.batch_size = batch
+        self.syscalls: SyscallTable = table("x86_64")  # the drivers' events carry x86_64 ids
+        self.mono_to_wall_ns = 0  # scap timestamps are wall-clock already
+        self.procfs = ScapProcFS(self)
+        self.threads: dict[int, _Thread] = {}
+        self.fdlists: dict[int, list[B.FdEntry]] = {}
+        self.users: dict[int, str] = {}
+        self.machine = B.MachineInfo()
+        self.containers: dict[int, Container] = {0: HOST}  # synthetic cgroup id -> container
+        self._cg_of_id: dict[str, int] = {}  # 12-hex container id -> synthetic cgroup id
+        self._cg_of_path: dict[str, int] = {}
+        self.skipped_blocks: dict[int, int] = {}
+        self.skipped_events: dict[int, int] = {}
+        self.internal_events = 0  # procinfo, switch, drop … : not syscalls
+        self.state_only = 0
+        self.records = 0
+        self.events = 0  # scap events read (sysdig's evt.num)
+        self._state: State | None = None
+        self._stop = False
+        self._hidden: frozenset[int] = frozenset()
+        self._pending_chunk: tuple[bytes, list[tuple[int, int, int, int]], int] | None = None
+        self._by_nr = self.syscalls.by_name
+        self._prepare_handlers()
+        self._read_state(files[0])
+        self.header: dict[str, Any] = {
+            "format": "scap", "hostname": self.machine.hostname, "ncpus": self.machine.num_cpus,
+            "syscall_arch": self.syscalls.arch, "mono_to_wall_ns": 0,
+            "scap_version": ".".join(map(str, getattr(files[0].stream, "version", (0, 0)))),
+        }
+
+    # -- state blocks ----------------------------------------------------------------
+    def _read_state(self, f: ScapFile) -> None:
+        """Read the blocks before the first event: machine, threads, fds, users."""
+        for buf, blks in f.stream.chunks():
+            mv = memoryview(buf)
+            for i, (btype, s, e, _off) in enumerate(blks):
+                if btype in B.EVENT_BLOCKS:
+                    self._pending_chunk = (buf, blks, i)
+                    return
+                self._state_block(btype, mv[s:e])
+        self._pending_chunk = None
+
+    def _state_block(self, btype: int, body: memoryview) -> None:
+        if btype in (B.MI, B.MI_INT):
+            self.machine = B.parse_machine_info(body)
+        elif btype in B.PL_VERSION:
+            for t in B.parse_proclist(body, btype):
+                self.threads[t.tid] = _Thread(
+                    t.tid, t.pid, t.ptid, t.comm.encode()[:layout.COMM_LEN], t.uid, t.gid,
+                    self._cgroup_of(t.cgroups), t.exe, t.args, t.cwd)
+        elif btype in (B.FDL, B.FDL_INT, B.FDL_V2):
+            tid, fds = B.parse_fdlist(body, btype)
+            if tid >= 0:
+                self.fdlists.setdefault(tid, []).extend(fds)
+        elif btype in (B.UL, B.UL_INT, B.UL_V2):
+            self.users.update(B.parse_userlist(body, btype))
+        elif btype in (B.IL, B.IL_INT, B.IL_V2):
+            pass  # interfaces: cdig names sockets by their addresses alone
+        else:
+            self.skipped_blocks[btype] = self.skipped_blocks.get(btype, 0) + 1
+
+    # -- containers ------------------------------------------------------------------
+    def _cgroup_of(self, cgroups: str) -> int:
+        """The synthetic cgroup id of the container a cgroup path belongs to (0: host)."""
+        cg = self._cg_of_path.get(cgroups)
+        if cg is not None:
+            return cg
+        ref = parse_cgroup_path(cgroups) if cgroups else None
+        cg = 0
+        if ref is not None and ref.runtime in _CONTAINER_RUNTIMES:
+            short = ref.id[:12]
+            cg = self._cg_of_id.get(short, 0)
+            if not cg:
+                cg = self._new_container(short, Container(id=ref.id, name=short,
+                                                          runtime=ref.runtime,
+                                                          cgroup_path=ref.cgroup_path))
+            c = self.containers[cg]
+            if len(c.id) < len(ref.id):
+                c.id = ref.id
+            if not c.cgroup_path:
+                c.cgroup_path = ref.cgroup_path
+        self._cg_of_path[cgroups] = cg
+        return cg
+
+    def _new_container(self, short: str, c: Container) -> int:
+        cg = SYNTH_CGROUP_BASE + len(self._cg_of_id) + 1
+        self._cg_of_id[short] = cg
+        self.containers[cg] = c
+        return cg
+
+    def _container_json(self, raw: bytes) -> None:
+        try:
+            d = json.loads(raw.rstrip(b"\0").decode("utf-8", "replace"))["container"]
+            cid = str(d.get("id") or "")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        if not cid or cid == "host":
+            return
+        short = cid[:12]
+        cg = self._cg_of_id.get(short)
+        if cg is None:
+            cg = self._new_container(short, Container(id=cid, name=short, runtime="unknown"))
+        c = self.containers[cg]
+        full = str(d.get("full_id") or "")
+        if len(full) > len(c.id):
+            c.id = full
+        c.name = str(d.get("name") or c.name)
+        c.image = str(d.get("image") or "")
+        try:
+            c.runtime = CONTAINER_TYPES.get(int(d.get("type", -1)), c.runtime)
+        except (TypeError, ValueError):
+            pass
+        labels = d.get("labels")
+        if isinstance(labels, dict):
+            c.labels = {str(k): str(v) for k, v in labels.items()}
+            c.pod_name = c.labels.get("io.kubernetes.pod.name", "")
+            c.pod_namespace = c.labels.get("io.kubernetes.pod.namespace", "")
+            c.pod_uid = c.labels.get("io.kubernetes.pod.uid", "")
+
+    def container_of(self, cgroup_id: int, pid: int) -> Container:
+        return self.containers.get(cgroup_id, HOST)
+
+    # -- State -----------------------------------------------------------------------
+    def attach(self, state: State) -> None:
+        """Seed ``state`` with the file's processes and their fds."""
+        self._state = state
+        for t in self.threads.values():
+            if t.tid != t.pid:
+                continue
+            parent = self.threads.get(t.ptid)
+            p = Process(pid=t.pid, ppid=parent.pid if parent else t.ptid,
+                        name=t.comm.decode("utf-8", "backslashreplace"), exe=t.exe,
+                        args=list(t.args), uid=t.uid, cgroup_id=t.cgroup,
+                        container=self.containers.get(t.cgroup, HOST), cwd=t.cwd)
+            state.procs[p.pid] = p
+        # sinsp's rule for a connected socket of the fd list (local end first in the
+        # file): if its local port is a port something listens on, the local end is
+        # the server, else the client.
+        server_ports = {e.sport for fds in self.fdlists.values() for e in fds
+                        if not e.local_is_client}
+        for fds in self.fdlists.values():
+            for e in fds:
+                if e.local_is_client and e.type in ("ipv4", "ipv6") and e.cport in server_ports:
+                    e.cip, e.cport, e.sip, e.sport = e.sip, e.sport, e.cip, e.cport
+                    e.local_is_client = False
+                    e.name = B.sock_name(e)
+        for tid, fds in self.fdlists.items():
+            t = self.threads.get(tid)
+            pid = t.pid if t is not None else tid
+            table_ = state.fds.setdefault(pid, {})
+            for e in fds:
+                table_[e.fd] = FdInfo(num=e.fd, type=e.type, name=e.name, l4proto=e.l4proto,
+                                      cip=e.cip, cport=e.cport, sip=e.sip, sport=e.sport,
+                                      local_is_client=e.local_is_client)
+
+    def shown(self, ev: Event) -> bool:
+        """False for records of state-only events (EVF blocks with SCAP_DF_STATE_ONLY)."""
+        return not self._hidden or ev.num not in self._hidden
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def drops(self) -> int:
+        return self.dropped
+
+    dropped = 0
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    # -- events ----------------------------------------------------------------------
+    def _prepare_handlers(self) -> None:
+        """Per event type: the cdig syscall and where its arguments come from."""
+        by_name = self.syscalls.by_name
+        self._spec_of: dict[int, Any] = {}
+        for info in E.INFO:
+            name = E.NAME_ALIAS.get(info.name, info.name)
+            spec = by_name.get(name)
+            if spec is not None:
+                self._spec_of[info.id] = spec
+        self._pending: dict[int, tuple] = {}
+
+    def batches(self) -> Iterator[RawBatch]:
+        for i, f in enumerate(self.files):
+            if self._stop:
+                break
+            if i:
+                self._read_state(f)
+            cols = _Columns()
+            chunk = self._pending_chunk
+            self._pending_chunk = None
+            if chunk is not None:
+                for batch in self._events(f, chunk, cols):
+                    yield batch
+                    if self._stop:
+                        break
+            if not self._stop:
+                self._flush_pending(cols)
+                if len(cols):
+                    yield self._emit_batch(cols)
+            st = f.stream
+            if st.stop:
+                unread = max(0, self.size_of(f) - st.offset) if not f.stream.inp.gz else \
+                    getattr(st, "unread", 0)
+                loss = Loss(f.path, self.events, unread,
+                            "damaged" if st.stop == "damaged" else "truncated")
+                self.losses.append(loss)
+                if self.on_loss:
+                    self.on_loss(loss)
+            f.close()
+
+    @staticmethod
+    def size_of(f: ScapFile) -> int:
+        return f.size
+
+    def _emit_batch(self, cols: _Columns) -> RawBatch:
+        raw, shown = cols.to_batch()
+        hidden = ~shown
+        self._hidden = frozenset(raw.num[hidden].tolist()) if hidden.any() else frozenset()
+        self.records += len(cols)
+        return raw
+
+    def _events(self, f: ScapFile, chunk: tuple, cols: _Columns) -> Iterator[RawBatch]:
+        buf, blks, first = chunk
+        it = f.stream.chunks()
+        while True:
+            yield from self._chunk_events(buf, blks, first, cols)
+            if self._stop:
+                return
+            nxt = next(it, None)
+            if nxt is None:
+                return
+            buf, blks = nxt
+            first = 0
+
+    def _chunk_events(self, buf: bytes, blks: list, first: int, cols: _Columns
+                      ) -> Iterator[RawBatch]:
+        evblocks = B.EVENT_BLOCKS
+        info = E.INFO
+        evmax = E.MAX
+        hdr_unpack = _EVHDR.unpack_from
+        u32 = _U32.unpack_from
+        u16 = _U16.unpack_from
+        lens_struct = E.lens_struct
+        handle = self._event
+        for k in range(first, len(blks)):
+            btype, s, e, _off = blks[k]
+            kind = evblocks.get(btype)
+            if kind is None:
+                # libscap stops at a non-event block after the first event; read on
+                self.skipped_blocks[btype] = self.skipped_blocks.get(btype, 0) + 1
+                continue
+            v2, has_flags = kind
+            if e - s < 24:
+                self.skipped_blocks[btype] = self.skipped_blocks.get(btype, 0) + 1
+                continue
+            cpu = u16(buf, s)[0]
+            p = s + 2
+            dflags = 0
+            if has_flags:
+                dflags = u32(buf, p)[0]
+                p += 4
+            ts, tid, elen, etype = hdr_unpack(buf, p)
+            if etype >= evmax:
+                self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
+                continue
+            ei = info[etype]
+            end = p + elen if v2 else p + elen
+            if end > e:
+                end = e
+            if v2:
+                nparams = u32(buf, p + 22)[0]
+                lp = p + 26
+            else:
+                lp = p + 22
+                nparams = E.v1_nparams(buf, lp, end, len(ei.params))
+                if nparams < 0:
+                    self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
+                    continue
+            self.events += 1
+            n = min(nparams, len(ei.params))
+            large = ei.large
+            slot = 4 if large else 2
+            vals = lp + nparams * slot
+            raw: list[bytes] = []
+            if n:
+                lens = lens_struct(n, large).unpack_from(buf, lp)
+                pos = vals
+                for ln in lens:
+                    raw.append(buf[pos:pos + ln])
+                    pos += ln
+            handle(ei, ts, tid, cpu, raw, dflags, cols)
+            if len(cols) >= self.batch_size:
+                yield self._emit_batch(cols)
+                cols.__init__()  # type: ignore[misc]
+                if self._stop:
+                    return
+
+    # -- one event -------------------------------------------------------------------
+    def _thread(self, tid: int) -> _Thread:
+        t = self.threads.get(tid)
+        if t is None:
+            t = self.threads[tid] = _Thread(tid, tid, 0, b"<NA>", 0, 0, 0)
+        return t
+
+    def _event(self, ei: E.EventInfo, ts: int, tid: int, cpu: int, raw: list[bytes],
+               dflags: int, cols: _Columns) -> None:
+        etype = ei.id
+        if ei.enter:
+            if etype in (E.PROCEXIT_E, E.PROCEXIT_OLD_E):
+                self._flush_tid(tid, cols)
+                self._record(cols, layout.KIND_EXIT, ts, 0, tid, 0, 0, (0,) * 6, cpu,
+                             self.events, dflags)
+                return
+            if etype in (E.CONTAINER_E, E.CONTAINER_JSON_2_E):
+                if raw:
+                    self._container_json(raw[0])
+                return
+            if etype == E.GENERIC_E or etype in self._spec_of:
+                old = self._pending.get(tid)
+                if old is not None:
+                    self._enter_only(old, cols)
+                self._pending[tid] = (ei, ts, cpu, raw, self.events, dflags, tid)
+                return
+            self.internal_events += 1  # switch, procinfo, drop, signaldeliver …
+            return
+        # an exit event
+        pend = self._pending.pop(tid, None)
+        if pend is not None and pend[0].id != etype - 1:
+            self._enter_only(pend, cols)
+            pend = None
+        if etype == E.GENERIC_X:
+            if pend is None:
+                nr = self._ppm_sc_nr(raw)
+            else:
+                native = E.value("u2", pend[3][1]) if len(pend[3]) > 1 else None
+                nr = native if isinstance(native, int) else self._ppm_sc_nr(raw)
+            if nr is None:
+                self.internal_events += 1
+                return
+            spec = self.syscalls.by_nr.get(nr)
+            ret = 0
+            self._syscall_record(spec, nr, ei, pend, ts, tid, cpu, raw, ret, dflags, cols,
+                                 generic=True)
+            return
+        spec = self._spec_of.get(etype)
+        if spec is None:
+            self.internal_events += 1
+            return
+        first = ei.params[0] if ei.params else None
+        ret = 0
+        if first is not None and raw and first[0] in ("res", "fd", "res_or_fd") and \
+                first[1] != "d":
+            v = E.value(first[1], raw[0])
+            ret = v if isinstance(v, int) else 0
+        if etype in E.CLONE_EXITS:
+            self._clone_exit(ei, pend, ts, tid, cpu, raw, ret, dflags, cols, spec)
+            return
+        if etype in E.EXECVE_EXITS:
+            self._execve_exit(ei, pend, ts, tid, cpu, raw, ret, dflags, cols, spec)
+            return
+        self._syscall_record(spec, spec.nr, ei, pend, ts, tid, cpu, raw, ret, dflags, cols)
+
+    def _ppm_sc_nr(self, raw: list[bytes]) -> int | None:
+        if not raw:
+            return None
+        sc = E.value("u2", raw[0])
+        name = E.PPM_SC.get(sc) if isinstance(sc, int) else None
+        spec = self.syscalls.by_name.get(name) if name else None
+        return spec.nr if spec is not None else None
+
+    def _params(self, ei: E.EventInfo, raw: list[bytes]) -> dict[str, Any]:
+        return {name: E.value(pt, raw[i]) for i, (name, pt) in enumerate(ei.params[:len(raw)])
+                if raw[i]}
+
+    def _args(self, spec: Any, p: dict[str, Any], cols_strs: list[bytes]) -> list[int]:
+        """cdig raw arguments of ``spec`` from merged scap parameters ``p``; paths are
+        appended to ``cols_strs``."""
+        args = [0] * 6
+        for a in spec.args:
+            k = a.kind
+            if k in ("addr", "addrp", "argv"):
+                continue
+            v = None
+            for name in (a.name, *E.PARAM_ALIAS.get(a.name, ())):
+                if name in p:
+                    v = p[name]
+                    break
+            if k == "path":
+                cols_strs.append(v if isinstance(v, bytes) else b"")
+                continue
+            if not isinstance(v, int):
+                if k in ("fd", "dirfd"):  # not in the file: no fd, rather than fd 0
+                    args[a.index] = _MASK64
+                continue
+            if k == "oflags":
+                v = E.open_flags_from_ppm(v)
+            elif k == "cflags":
+                v = E.clone_flags_from_ppm(v)
+            args[a.index] = v & _MASK64
+        return args
+
+    def _syscall_record(self, spec: Any, nr: int, ei: E.EventInfo, pend: tuple | None, ts: int,
+                        tid: int, cpu: int, raw: list[bytes], ret: int, dflags: int,
+                        cols: _Columns, generic: bool = False) -> None:
+        if spec is None:  # a syscall cdig's table does not know: name it by number
+            self._record(cols, layout.KIND_SYSCALL, ts, ts - pend[1] if pend else 0, tid, nr,
+                         ret, (0,) * 6, cpu, self.events, dflags)
+            return
+        p: dict[str, Any] = {}
+        if not generic:
+            if pend is not None:
+                p = self._params(pend[0], pend[3])
+            xp = self._params(ei, raw)
+            if ei.params and ei.params[0][0] in ("res", "fd"):
+                xp.pop(ei.params[0][0], None)  # the return value, not an argument
+            for k, v in xp.items():
+                p.setdefault(k, v)
+        strs: list[bytes] = []
+        args = self._args(spec, p, strs)
+        s1 = strs[0] if strs else None
+        s2 = strs[1] if len(strs) > 1 else None
+        flags = 0
+        if spec.addr_arg != 255:
+            s2, s1, flags = self._addr(spec.name, p)
+            if s1 is None and strs:
+                s1 = strs[0]
+        lat = ts - pend[1] if pend is not None else 0
+        self._record(cols, layout.KIND_SYSCALL, ts, lat, tid, nr, ret, args, cpu, self.events,
+                     dflags, s1, s2, flags=flags, s2_raw=spec.addr_arg != 255)
+
+    def _addr(self, name: str, p: dict[str, Any]) -> tuple[bytes | None, bytes | None, int]:
+        """(str2 sockaddr, str1 local sockaddr or None, record flags) of a socket call."""
+        tup = p.get("tuple")
+        addr = p.get("addr")
+        if name == "connect":
+            if isinstance(tup, bytes) and tup:
+                src, dst = E.tuple_ends(tup)
+                if dst:
+                    return dst, src or None, layout.FLAG_LOCAL_ADDR if src else 0
+            if isinstance(addr, bytes):
+                return E.sockaddr_to_linux(addr), None, 0
+            return b"", None, 0
+        if name == "bind":
+            return (E.sockaddr_to_linux(addr) if isinstance(addr, bytes) else b""), None, 0
+        if isinstance(tup, bytes) and tup:
+            src, dst = E.tuple_ends(tup)
+            if name in ("accept", "accept4", "recvfrom", "recvmsg"):
+                return src, None, 0
+            return dst, None, 0
+        return b"", None, 0
+
+    def _enter_only(self, pend: tuple, cols: _Columns) -> None:
+        ei, ts, cpu, raw, num, dflags, tid = pend
+        strs: list[bytes] = []
+        if ei.id == E.GENERIC_E:
+            native = E.value("u2", raw[1]) if len(raw) > 1 else None
+            if not isinstance(native, int):
+                return
+            nr = native
+            args: list[int] | tuple[int, ...] = (0,) * 6
+        else:
+            spec = self._spec_of[ei.id]
+            nr = spec.nr
+            args = self._args(spec, self._params(ei, raw), strs)
+        self._record(cols, layout.KIND_SYSCALL_ENTER, ts, 0, tid, nr, 0, args, cpu, num, dflags,
+                     strs[0] if strs else None, strs[1] if len(strs) > 1 else None)
+
+    def _flush_tid(self, tid: int, cols: _Columns) -> None:
+        pend = self._pending.pop(tid, None)
+        if pend is not None:
+            self._enter_only(pend, cols)
+
+    def _flush_pending(self, cols: _Columns) -> None:
+        for _tid, pend in sorted(self._pending.items(), key=lambda kv: kv[1][4]):
+            self._enter_only(pend, cols)
+        self._pending.clear()
+
+    def _clone_exit(self, ei: E.EventInfo, pend: tuple | None, ts: int, tid: int, cpu: int,
+                    raw: list[bytes], ret: int, dflags: int, cols: _Columns, spec: Any) -> None:
+        p = self._params(ei, raw)
+        pflags = p.get("flags", 0) if isinstance(p.get("flags"), int) else 0
+        if ret == 0:  # in the child: its thread info, and the probe's FORK record
+            child = p.get("tid", tid)
+            ptid = p.get("ptid", 0)
+            parent = self.threads.get(ptid) if isinstance(ptid, int) else None
+            pid = p.get("pid", tid)
+            cg = self._cgroup_of(B.cgroup_path(p["cgroups"])) if isinstance(
+                p.get("cgroups"), bytes) else (parent.cgroup if parent else 0)
+            args = p.get("args")
+            argv = [_s(a) for a in args.split(b"\0")] if isinstance(args, bytes) and args else []
+            if argv and not argv[-1]:
+                argv.pop()
+            comm = p.get("comm") if isinstance(p.get("comm"), bytes) else \
+                (parent.comm if parent else b"<NA>")
+            self.threads[tid] = _Thread(tid, pid if isinstance(pid, int) else tid,
+                                        ptid if isinstance(ptid, int) else 0,
+                                        comm[:layout.COMM_LEN],
+                                        p.get("uid", 0) if isinstance(p.get("uid"), int) else 0,
+                                        p.get("gid", 0) if isinstance(p.get("gid"), int) else 0,
+                                        cg, _s(p.get("exe")), argv, _s(p.get("cwd")))
+            if parent is not None:  # the probe's FORK record, in the parent
+                self._record(cols, layout.KIND_FORK, ts, 0, parent.tid, 0, 0,
+                             (child & _MASK64, parent.tid, 0, 0, 0, 0), cpu, self.events, 0)
+            # sysdig shows the child's return from clone (cdig's probe cannot see it):
+            # a completed record too, hidden when the writer marked it state-only
+            self._record(cols, layout.KIND_SYSCALL, ts, 0, tid, spec.nr, 0,
+                         (E.clone_flags_from_ppm(pflags) if spec.name == "clone" else 0,
+                          0, 0, 0, 0, 0), cpu, self.events, dflags)
+            return
+        args6 = [0] * 6
+        if spec.name == "clone":
+            args6[0] = E.clone_flags_from_ppm(pflags)
+        lat = ts - pend[1] if pend is not None else 0
+        self._record(cols, layout.KIND_SYSCALL, ts, lat, tid, spec.nr, ret, args6, cpu,
+                     self.events, dflags)
+
+    def _execve_exit(self, ei: E.EventInfo, pend: tuple | None, ts: int, tid: int, cpu: int,
+                     raw: list[bytes], ret: int, dflags: int, cols: _Columns, spec: Any) -> None:
+        p = self._params(ei, raw)
+        filename = b""
+        if pend is not None:
+            ep = self._params(pend[0], pend[3])
+            v = ep.get("filename", ep.get("pathname"))
+            filename = v if isinstance(v, bytes) else b""
+        exe = p.get("exe") if isinstance(p.get("exe"), bytes) else b""
+        args = p.get("args") if isinstance(p.get("args"), bytes) else b""
+        argv = [exe] + [a for a in args.split(b"\0")] if exe or args else []
+        if argv and argv[-1] == b"" and len(argv) > 1:
+            argv.pop()
+        packed = b"\0".join(argv) + b"\0" if argv else b""
+        if pend is not None:  # the probe's enter-only record: filename and argv
+            self._record(cols, layout.KIND_SYSCALL_ENTER, pend[1], 0, tid, spec.nr, 0,
+                         (0,) * 6, pend[2], pend[4], pend[5], filename or exe,
+                         packed[:layout.STR2_LEN], argc=len(argv), s2_raw=True)
+        t = self._thread(tid)
+        if ret == 0:
+            comm = p.get("comm")
+            if isinstance(comm, bytes):
+                t.comm = comm[:layout.COMM_LEN]
+            if isinstance(p.get("cgroups"), bytes):
+                t.cgroup = self._cgroup_of(B.cgroup_path(p["cgroups"]))
+            t.exe = _s(exe)
+            t.args = [_s(a) for a in argv[1:]]
+            if isinstance(p.get("cwd"), bytes):
+                t.cwd = _s(p["cwd"])
+            if isinstance(p.get("pid"), int):
+                t.pid = p["pid"]
+            self._record(cols, layout.KIND_EXEC, ts, 0, tid, 0, 0, (t.pid, 0, 0, 0, 0, 0), cpu,
+                         self.events, dflags, filename or exe)
+        self._record(cols, layout.KIND_SYSCALL, ts, ts - pend[1] if pend else 0, tid, spec.nr,
+                     ret, (0,) * 6, cpu, self.events, dflags, filename or exe)
+
+    def _record(self, cols: _Columns, kind: int, ts: int, lat: int, tid: int, nr: int, ret: int,
+                args: Sequence[int], cpu: int, num: int, dflags: int, s1: bytes | None = None,
+                s2: bytes | None = None, flags: int = 0, argc: int = 0,
+                s2_raw: bool = False) -> None:
+        t = self._thread(tid)
+        row = len(cols.ts)
+        cols.ts.append(ts)
+        cols.lat.append(max(lat, 0))
+        cols.cg.append(t.cgroup)
+        cols.ret.append(ret)
+        cols.args.append(tuple(args))
+        cols.pid.append(t.pid)
+        cols.tid.append(tid)
+        cols.uid.append(t.uid)
+        cols.gid.append(t.gid)
+        cols.nr.append(nr)
+        cols.kind.append(kind)
+        cols.flags.append(flags)
+        cols.cpu.append(cpu)
+        cols.comm.append(t.comm)
+        cols.num.append(num)
+        cols.shown.append(not dflags & B.STATE_ONLY)
+        if s1 is not None or s2 is not None or kind == layout.KIND_EXEC:
+            b1 = (s1 or b"")[:layout.STR1_LEN - 1]
+            b2 = (s2 or b"")[:layout.STR2_LEN if s2_raw else layout.STR2_LEN - 1]
+            cols.ext_row.append(row)
+            cols.s1.append(b1)
+            cols.s2.append(b2)
+            # C strings count their NUL, as bpf_probe_read_user_str does; sockaddrs
+            # and packed argv are raw bytes
+            cols.l1.append(len(b1) if flags & layout.FLAG_LOCAL_ADDR or s1 is None
+                           else len(b1) + 1)
+            cols.l2.append(len(b2) if s2_raw or s2 is None else min(len(b2) + 1,
+                                                                   layout.STR2_LEN))
+            cols.argc.append(argc)
+            cols.pad.append(0)
