@@ -188,6 +188,16 @@ def _is_within(path: str, ancestor: str) -> bool:
     return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
 
 
+def _surely_host(path: str) -> bool:
+    """Unrecognised paths that are the host's for sure: a runc container being
+    created will not claim them (sessions, init, runtime monitors)."""
+    comps = [c for c in path.split("/") if c]
+    if not comps or comps[0] in ("user.slice", "init.scope"):
+        return True
+    last = comps[-1]
+    return last == "conmon" or last.startswith(("libpod-conmon-", "crio-conmon-", "lxc.monitor"))
+
+
 def _default_name(ref: ContainerRef) -> str:
     """The name shown until (or unless) the runtime names the container."""
     return ref.id[:12] if _IS_HEX64.fullmatch(ref.id) else ref.id
@@ -204,8 +214,10 @@ _PROVISIONAL_WINDOW = 10.0
 # yet (the watcher has not reported it) or for an unrecognised cgroup made while
 # a runc container is being created (its state file may still claim it).
 _PENDING_GRACE = 0.5
-# While such cgroups wait for a runc state file, the watcher re-checks this often (s).
+# While such cgroups wait for a runc state file, the watcher re-checks this often (s),
+# for at most this long (s) after the cgroup appeared.
 _RUNC_POLL = 0.01
+_RUNC_WAIT = 2.0
 _UNKNOWN_MAX = 4096  # cgroup ids remembered as "not in the index yet"
 _TIMINGS_MAX = 1024  # lookups whose timing is kept (``lookup_times``)
 
@@ -610,30 +622,37 @@ class ContainerResolver:
             # Keep _by_cgid: the ring may still hold its events. prune() forgets it.
             self.cgroups.discard(ch.path)
 
+    def _reclassify(self, path: str, cgroup_id: int | None = None) -> Container | None:
+        """Classify a provisional path again now; its container once final."""
+        with self._lock:
+            prov = self._provisional.get(path)
+            if prov is not None:
+                self._provisional[path] = (prov[0], 0.0)  # due now
+        c = self.resolve_path(path)
+        if path not in self._by_path:
+            return None
+        if cgroup_id is None and self.cgroups is not None and not self._v1_watch:
+            cgroup_id = self.cgroups.id_of(path)
+        if cgroup_id is not None:
+            with self._lock:
+                self._by_cgid[cgroup_id] = c
+                self._index_paths.add(path)
+        return c
+
     def _recheck_provisional(self) -> bool:
         """Classify again the unrecognised cgroups a runc container being created
         may still claim; True while some are left to wait for."""
         now = time.monotonic()
         with self._lock:
-            young = [p for p, (first, _) in self._provisional.items()
-                     if now - first < self.pending_grace]
-        if not young or not self.runtimes.runc_in_creation():
+            young = [p for p, (first, _) in self._provisional.items() if now - first < _RUNC_WAIT]
+        if not young:
             return False
-        for path in young:
-            with self._lock:
-                prov = self._provisional.get(path)
-                if prov is not None:
-                    self._provisional[path] = (prov[0], 0.0)  # due now
-            self.resolve_path(path)
-            if path in self._by_path and self.cgroups is not None:
-                cgid = self.cgroups.id_of(path)
-                if cgid is not None:
-                    with self._lock:
-                        self._by_cgid[cgid] = self._by_path[path]
-                        self._index_paths.add(path)
+        creating = self.runtimes.runc_in_creation()  # before: a state file landing
+        for path in young:  # after this check is read by the next round
+            self._reclassify(path)
         with self._idle:
             self._idle.notify_all()
-        return True
+        return creating and any(p in self._provisional for p in young)
 
     def _watch_loop(self) -> None:
         watcher, wake = self._watcher, self._wake
@@ -660,9 +679,9 @@ class ContainerResolver:
         or running; for a cgroup id the index does not hold yet (the watcher has
         not reported it; ``pending_grace`` seconds at most, and only while
         watching); and for an unrecognised cgroup made while a runc container
-        is being created (its state file may claim it; ``pending_grace`` at
-        most). False once the container is named or its lookup found nothing,
-        and for the host. Never blocks on a runtime; thread-safe. Cheap for ids
+        is being created (its state file, written after the container's init
+        runs, may claim it; 2 s at most). False once the container is named
+        or its lookup found nothing, and for the host. Never blocks on a runtime; thread-safe. Cheap for ids
         seen before (a dict lookup); the first call for an id may classify its
         path. On v1-only hosts ids say nothing: always False.
         """
@@ -688,11 +707,13 @@ class ContainerResolver:
                 self._index_paths.add(path)
             return id(c) in self._looking
         prov = self._provisional.get(path)
-        return (
-            prov is not None
-            and now - prov[0] < self.pending_grace
-            and self.runtimes.runc_in_creation()
-        )
+        if prov is None or now - prov[0] >= _RUNC_WAIT or _surely_host(path):
+            return False
+        creating = self.runtimes.runc_in_creation()
+        c = self._reclassify(path, cgroup_id)
+        if c is not None:
+            return id(c) in self._looking
+        return creating
 
     def wait_for(self, cgroup_ids: Iterable[int], timeout: float) -> bool:
         """Block until no id in ``cgroup_ids`` is ``pending``, at most ``timeout``

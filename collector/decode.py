@@ -21,6 +21,7 @@ import numpy as np
 
 from ..probes import layout
 from ..probes.syscalls import SyscallSpec, SyscallTable, table
+from .batch import EventBatch
 from .events import Event, EventKind
 
 AT_FDCWD = -100
@@ -185,7 +186,8 @@ class RawBatch:
 
 
 class Decoder:
-    """Turns RawBatches into Events, numbering them and converting clocks.
+    """Turns RawBatches into columnar EventBatches (and rows into Events on demand),
+    numbering records and converting clocks.
 
     ``mono_to_wall_ns`` is added to the probe's CLOCK_MONOTONIC timestamps.
     """
@@ -199,76 +201,104 @@ class Decoder:
         self.num = 0
         self._comms: dict[bytes, str] = {}
         self._plain: dict[int, Callable[[list[int]], dict[str, Any]]] = {}
+        # per syscall number: the argument that names the Event's fd (or -1)
+        fd_arg = np.full(1 << 16, -1, dtype=np.int8)
+        for spec in self.table.by_nr.values():
+            if spec.name in _NO_FD_LOOKUP:
+                continue
+            names = {a.name: a for a in spec.args}
+            for key in _FD_ARG_ORDER:
+                a = names.get(key)
+                if a is not None:
+                    if a.kind in ("fd", "int", "dirfd", "uint"):
+                        fd_arg[spec.nr] = a.index
+                    break
+        self._fd_arg = fd_arg
 
-    def decode(self, batch: RawBatch,
-               keep: tuple[np.ndarray, np.ndarray] | None = None) -> Iterator[Event]:
-        """Events of ``batch`` in timestamp order.
-
-        ``keep`` (masks over the plain and ext records, from a prefilter) skips
-        records without decoding them; they still count in ``evt.num``, so the
-        numbering is the same with or without a prefilter.
-        """
-        ev, ext = batch.events, batch.ext
+    # -- columns ------------------------------------------------------------------------
+    def batch(self, raw: RawBatch) -> EventBatch:
+        """The records of ``raw`` as one EventBatch, in decoding order, numbered."""
+        ev, ext = raw.events, raw.ext
         n_small = len(ev)
         n_total = n_small + len(ext)
-        if not n_total:
-            return
         if n_small and len(ext):
             base = np.concatenate([ev, ext["ev"]])
-            order = batch.order if batch.order is not None else \
+            order = raw.order if raw.order is not None else \
                 np.argsort(base["ts_ns"], kind="stable")
-        else:
-            base = ev if n_small else ext["ev"]
-            order = None
-        if keep is not None:
-            kept = np.concatenate(keep) if n_small and len(ext) else keep[0 if n_small else 1]
-            if order is not None:
-                kept = kept[order]
-            pos = np.flatnonzero(kept)
-            order = pos if order is None else order[pos]
-        else:
-            pos = None
-        if order is not None:
             base = base[order]
-            src_l = order.tolist()
+            src = order.astype(np.int64)
+        elif n_small:
+            base = ev
+            src = np.arange(n_small, dtype=np.int64)
         else:
-            src_l = range(n_total)
-        if batch.num is not None:  # a capture: the live session's numbers
-            nums = (batch.num[pos] if pos is not None else batch.num).tolist()
-            self.num = max(self.num, int(batch.num.max()))
+            base = ext["ev"].copy() if len(ext) else np.zeros(0, dtype=layout.RECORD)
+            src = np.arange(len(ext), dtype=np.int64)
+        ext_row = np.where(src >= n_small, src - n_small, -1)
+        if raw.num is not None:  # a capture: the live session's numbers
+            num = raw.num.astype(np.uint64, copy=False)
+            if len(num):
+                self.num = max(self.num, int(num.max()))
         else:
-            nums = (pos + (self.num + 1)).tolist() if pos is not None else \
-                range(self.num + 1, self.num + 1 + n_total)
+            num = np.arange(self.num + 1, self.num + 1 + n_total, dtype=np.uint64)
             self.num += n_total
-        if len(ext):
-            xlen1 = ext["len1"].tolist()
-            xlen2 = ext["len2"].tolist()
-            xargc = ext["argc"].tolist()
-            xpad = ext["pad"].tolist()
-            xstr1 = ext["str1"]
-            xstr2 = ext["str2"]
         offset = self.offset
-        by_nr = self.table.by_nr
+        if offset >= 0:
+            ts = base["ts_ns"] + np.uint64(offset)
+        else:
+            ts = base["ts_ns"].astype(np.int64) + np.int64(offset)
+        return EventBatch(self, base, ext, ext_row, num, ts, src=src)
+
+    def fd_numbers(self, rec: np.ndarray) -> np.ndarray:
+        """Per record, the fd number the Event looks up (-1: none), as the decoder
+        names arguments: ``fd``, else ``oldfd``, ``out_fd``, ``epfd`` when an int."""
+        if not len(rec):
+            return np.zeros(0, dtype=np.int64)
+        idx = self._fd_arg[rec["nr"]].astype(np.int64)
+        syscall = (rec["kind"] == layout.KIND_SYSCALL) | (rec["kind"] == layout.KIND_SYSCALL_ENTER)
+        has = (idx >= 0) & syscall
+        raw = rec["args"][np.arange(len(rec)), np.where(has, idx, 0)]
+        fd = (raw & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        fd = np.where(fd >= 1 << 31, fd - (1 << 32), fd)
+        return np.where(has & (fd >= 0), fd, -1)
+
+    # -- rows ---------------------------------------------------------------------------
+    def _comm(self, comm_b: bytes) -> str:
         comms = self._comms
-        kinds = _KINDS
+        comm = comms.get(comm_b)
+        if comm is None:
+            comm = comms[comm_b] = comm_b.decode("utf-8", "backslashreplace")
+            if len(comms) > 4096:
+                comms.clear()
+        return comm
+
+    def events_at(self, batch: EventBatch, rows: list[int]) -> list[Event]:
+        """Rows of ``batch`` as Events (arguments decoded; no enrichment).
+
+        Columns are converted to Python once for all the rows asked (``tolist``),
+        as the per-record decoder did."""
+        if not rows:
+            return []
+        idx = np.asarray(rows, dtype=np.int64)
+        base = batch.rec[idx]
+        xs = batch.ext_row[idx].tolist()
+        ts_l = batch.ts[idx].tolist()
+        nums = batch.num[idx].tolist()
+        ext = batch.ext
+        by_nr = self.table.by_nr
+        comm_of = self._comm
         plain = self._plain
         SYSCALL, ENTER = EventKind.SYSCALL, EventKind.SYSCALL_ENTER
-        ts_l = (base["ts_ns"] + np.uint64(offset)).tolist() if offset >= 0 else \
-            [t + offset for t in base["ts_ns"].tolist()]
-        for (num, src, ts, lat, cg, ret, raw_args, pid, tid, uid, gid, nr, kind, flags, cpu,
-             comm_b) in zip(nums, src_l, ts_l, base["latency_ns"].tolist(),
+        out: list[Event] = []
+        append = out.append
+        for (num, x, ts, lat, cg, ret, raw_args, pid, tid, uid, gid, nr, kind, flags, cpu,
+             comm_b) in zip(nums, xs, ts_l, base["latency_ns"].tolist(),
                             base["cgroup_id"].tolist(), base["ret"].tolist(),
                             base["args"].tolist(), base["pid"].tolist(), base["tid"].tolist(),
                             base["uid"].tolist(), base["gid"].tolist(), base["nr"].tolist(),
                             base["kind"].tolist(), base["flags"].tolist(), base["cpu"].tolist(),
                             base["comm"].tolist(), strict=True):
-            comm = comms.get(comm_b)
-            if comm is None:
-                comm = comms[comm_b] = comm_b.decode("utf-8", "backslashreplace")
-                if len(comms) > 4096:
-                    comms.clear()
-            x = src - n_small
-            ekind = kinds[kind]
+            comm = comm_of(comm_b)
+            ekind = _KINDS[kind]
             if ekind is SYSCALL or ekind is ENTER:
                 spec = by_nr.get(nr)
                 if spec is None:
@@ -282,35 +312,60 @@ class Decoder:
                     args = dec(raw_args)
                 else:
                     typ = spec.name
-                    s1 = s2 = addr = ""
-                    argv: list[str] | None = None
-                    b1 = bytes(xstr1[x])
-                    b2 = bytes(xstr2[x])
-                    l1, l2 = xlen1[x], xlen2[x]
-                    s1 = _cstr(b1, l1)
-                    if spec.argv_arg != 255:
-                        argv = [a.decode("utf-8", "backslashreplace")
-                                for a in b2[: max(l2, 0)].split(b"\0")[: xargc[x]]]
-                        if xpad[x]:
-                            argv.append("...")
-                    elif spec.addr_arg != 255:
-                        addr = sockaddr(b2[:l2]) if l2 > 0 else ""
-                    else:
-                        s2 = _cstr(b2, l2)
-                    args = decode_args(spec, raw_args, s1, s2, addr, argv)
-                    if flags & layout.FLAG_LOCAL_ADDR:
-                        args["local"] = sockaddr(b1[:l1])
-                yield Event(num, ts, cpu, ekind, typ, "<" if ekind is SYSCALL else ">",
-                            ret if ekind is SYSCALL else 0, lat, pid, tid, uid, gid, comm,
-                            cg, nr, args)
+                    args = self._ext_args(spec, raw_args, ext[x], flags)
+                append(Event(num, ts, cpu, ekind, typ, "<" if ekind is SYSCALL else ">",
+                             ret if ekind is SYSCALL else 0, lat, pid, tid, uid, gid, comm,
+                             cg, nr, args))
                 continue
             if ekind is EventKind.EXEC:
                 typ = "procexec"
-                args = {"filename": _cstr(bytes(xstr1[x]), xlen1[x]) if x >= 0 else "",
-                        "old_pid": raw_args[0]}
+                args = {"filename": _cstr(bytes(ext[x]["str1"]), int(ext[x]["len1"]))
+                        if x >= 0 else "", "old_pid": raw_args[0]}
             elif ekind is EventKind.FORK:
                 typ, args = "procfork", {"child_tid": raw_args[0], "parent_tid": raw_args[1]}
             else:
                 typ, args = "procexit", {}
-            yield Event(num, ts, cpu, ekind, typ, ">", 0, 0, pid, tid, uid, gid, comm, cg,
-                        -1, args)
+            append(Event(num, ts, cpu, ekind, typ, ">", 0, 0, pid, tid, uid, gid, comm, cg,
+                         -1, args))
+        return out
+
+    @staticmethod
+    def _ext_args(spec: SyscallSpec, raw_args: list[int], xr: Any, flags: int) -> dict[str, Any]:
+        s2 = addr = ""
+        argv: list[str] | None = None
+        b1 = bytes(xr["str1"])
+        b2 = bytes(xr["str2"])
+        l1, l2 = int(xr["len1"]), int(xr["len2"])
+        s1 = _cstr(b1, l1)
+        if spec.argv_arg != 255:
+            argv = [a.decode("utf-8", "backslashreplace")
+                    for a in b2[: max(l2, 0)].split(b"\0")[: int(xr["argc"])]]
+            if int(xr["pad"]):
+                argv.append("...")
+        elif spec.addr_arg != 255:
+            addr = sockaddr(b2[:l2]) if l2 > 0 else ""
+        else:
+            s2 = _cstr(b2, l2)
+        args = decode_args(spec, raw_args, s1, s2, addr, argv)
+        if flags & layout.FLAG_LOCAL_ADDR:
+            args["local"] = sockaddr(b1[:l1])
+        return args
+
+    def decode(self, raw: RawBatch,
+               keep: tuple[np.ndarray, np.ndarray] | None = None) -> Iterator[Event]:
+        """Events of ``raw`` in decoding order (row by row; the engine uses :meth:`batch`).
+
+        ``keep`` (masks over the plain and ext records) skips records; they still
+        count in ``evt.num``.
+        """
+        b = self.batch(raw)
+        rows = np.arange(len(b))
+        if keep is not None:
+            full = np.concatenate([keep[0][: len(raw.events)], keep[1][: len(raw.ext)]])
+            rows = rows[full[b.src]] if len(full) else rows[:0]
+        yield from self.events_at(b, rows.tolist())
+
+
+# The Event's fd is the first of these arguments that holds an int (State._syscall).
+_FD_ARG_ORDER = ("fd", "oldfd", "out_fd", "epfd")
+_NO_FD_LOOKUP = frozenset({"close_range", "signalfd4", "epoll_ctl"})

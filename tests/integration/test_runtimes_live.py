@@ -12,16 +12,10 @@ not a skip, when CI=true.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import time
-from collections import Counter
-
 import pytest
 from cdig.collector.containers import ContainerResolver
 
-from .containers import WORKLOAD_NAME, Workload, require
-from .test_trace_live import cdig_command, check_writes, start_all
+from .containers import Workload, require
 
 pytestmark = pytest.mark.integration
 

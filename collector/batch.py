@@ -1,0 +1,172 @@
+"""The columnar batch: one drain of the probe (or one capture batch) as columns.
+
+An :class:`EventBatch` is what flows from the decoder to the sinks. Its rows are
+the raw records of both rings merged in decoding order (timestamp order live, the
+recorded order on replay), numbered (``evt.num``) and stamped with wall-clock
+time, all as numpy columns. Enrichment (``collector.enrich``) adds three code
+columns — which process, fd and container each row belongs to *as of that row* —
+over small per-batch tables of those objects. Filters, formatters, the capture
+writer and the aggregators read the columns; per-row Python objects
+(:class:`~collector.events.Event`) are built only for the rows that need them
+(:meth:`EventBatch.event`), e.g. the few that change state, or one
+representative row per distinct key when a field is evaluated once per key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..probes import layout
+
+if TYPE_CHECKING:
+    from .decode import Decoder
+    from .events import Container, Event, FdInfo, Process
+
+_SYSCALL = layout.KIND_SYSCALL
+_ENTER = layout.KIND_SYSCALL_ENTER
+
+
+@dataclass(eq=False)
+class EventBatch:
+    """One batch as columns (see the module docstring).
+
+    ``rec`` holds the plain part of every row (``layout.RECORD``, in decoding
+    order); ``ext_row`` is each row's index into ``ext`` (the records with strings)
+    or -1. ``proc_code``/``fd_code``/``cont_code`` index ``procs``/``fds``/
+    ``containers`` (``fds[0]`` is None: no fd); they are None until enriched.
+    ``ctx`` marks capture rows kept only for state (a replay does not show them).
+    """
+
+    decoder: Decoder
+    rec: np.ndarray
+    ext: np.ndarray
+    ext_row: np.ndarray
+    num: np.ndarray
+    ts: np.ndarray
+    ctx: np.ndarray | None = None
+    src: np.ndarray | None = None  # each row's index into [plain records, ext records]
+    proc_code: np.ndarray | None = None
+    procs: list[Process | None] = field(default_factory=list)
+    fd_code: np.ndarray | None = None
+    fds: list[FdInfo | None] = field(default_factory=lambda: [None])
+    cont_code: np.ndarray | None = None
+    containers: list[Container] = field(default_factory=list)
+    _events: dict[int, Event] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rec)
+
+    # -- columns --------------------------------------------------------------------
+    @property
+    def kind(self) -> np.ndarray:
+        return self.rec["kind"]
+
+    @property
+    def nr(self) -> np.ndarray:
+        return self.rec["nr"]
+
+    @property
+    def ret(self) -> np.ndarray:
+        return self.rec["ret"]
+
+    def is_syscall(self) -> np.ndarray:
+        """Rows that are completed syscalls (they have a result and a latency)."""
+        c = self._cache.get("is_syscall")
+        if c is None:
+            c = self._cache["is_syscall"] = self.rec["kind"] == _SYSCALL
+        return c
+
+    def fd_numbers(self) -> np.ndarray:
+        """The fd each row refers to (the Event's fd lookup), -1 for none."""
+        c = self._cache.get("fdnum")
+        if c is None:
+            c = self._cache["fdnum"] = self.decoder.fd_numbers(self.rec)
+        return c
+
+    def comm_codes(self) -> np.ndarray:
+        """A small integer per distinct comm (equal comms, equal codes)."""
+        c = self._cache.get("comm")
+        if c is None:
+            words = np.ascontiguousarray(self.rec["comm"]).view("<u8").reshape(-1, 2)
+            key = words[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ words[:, 1]
+            _, c = np.unique(key, return_inverse=True)
+            c = self._cache["comm"] = c.reshape(-1).astype(np.int64)
+        return c
+
+    # -- rows as objects --------------------------------------------------------------
+    def event(self, i: int) -> Event:
+        """Row ``i`` as an Event, with its process, fd and container when enriched."""
+        ev = self._events.get(i)
+        if ev is None:
+            self.materialize([i])
+            ev = self._events[i]
+        return ev
+
+    def materialize(self, rows: list[int]) -> None:
+        """Build the Events of ``rows`` at once (columns converted once)."""
+        todo = [i for i in rows if i not in self._events]
+        if not todo:
+            return
+        evs = self.decoder.events_at(self, todo)
+        pc, fc, cc = self.proc_code, self.fd_code, self.cont_code
+        procs, fds, conts = self.procs, self.fds, self.containers
+        for i, ev in zip(todo, evs, strict=True):
+            if pc is not None:
+                ev.proc = procs[pc[i]]
+            if fc is not None:
+                ev.fd = fds[fc[i]]
+            if cc is not None:
+                ev.container = conts[cc[i]]
+            self._events[i] = ev
+
+    def put_event(self, i: int, ev: Event) -> None:
+        """Remember the Event of row ``i`` (the enricher builds state rows' itself)."""
+        self._events[i] = ev
+
+    def events(self, rows: np.ndarray | None = None) -> list[Event]:
+        """Events of ``rows`` (default all), in row order."""
+        idx = list(range(len(self))) if rows is None else rows.tolist()
+        self.materialize(idx)
+        ev = self._events
+        return [ev[i] for i in idx]
+
+    def take(self, rows: np.ndarray) -> EventBatch:
+        """A batch of some rows (in the order given), sharing the object tables."""
+        sub = EventBatch(self.decoder, self.rec[rows], self.ext, self.ext_row[rows],
+                         self.num[rows], self.ts[rows],
+                         None if self.ctx is None else self.ctx[rows],
+                         None if self.src is None else self.src[rows],
+                         None if self.proc_code is None else self.proc_code[rows], self.procs,
+                         None if self.fd_code is None else self.fd_code[rows], self.fds,
+                         None if self.cont_code is None else self.cont_code[rows],
+                         self.containers)
+        pos = {int(r): j for j, r in enumerate(rows.tolist())} if self._events else {}
+        for i, ev in self._events.items():
+            j = pos.get(i)
+            if j is not None:
+                sub._events[j] = ev
+        return sub
+
+
+def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first row of each code): rows equal on every column share a code.
+
+    Exact: columns are combined through successive ``np.unique`` inverse codes, never
+    hashed, so two rows share a code only when all their values are equal.
+    """
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    key = columns[0]
+    for col in columns[1:]:
+        _, a = np.unique(key, return_inverse=True)
+        _, b = np.unique(col, return_inverse=True)
+        a = a.reshape(-1).astype(np.int64)
+        b = b.reshape(-1).astype(np.int64)
+        key = a * (int(b.max()) + 1) + b
+    _, first, codes = np.unique(key, return_index=True, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), first.astype(np.int64)
