@@ -15,6 +15,11 @@ node_exporter's ``--web.config.file`` reads)::
     basic_auth_users:
       prometheus: $2y$10$...         # bcrypt hashes (htpasswd -nBC 10 "" | tr -d ':')
 
+Parsing is strict, as exporter-toolkit's (go-yaml UnmarshalStrict): a key given
+twice and an unknown key are errors, ``headers`` takes only the headers
+exporter-toolkit allows (``ALLOWED_HEADERS``), and the file is read whole
+(at most ``WEB_CONFIG_MAX_BYTES``) or not at all.
+
 Keys this implementation cannot honour (cipher_suites, curve_preferences...)
 are errors, not silently ignored: a security setting that does nothing is
 worse than a refusal. ``parse_web_config`` raises ``WebConfigError`` with one
@@ -39,7 +44,9 @@ import re
 import socket
 import socketserver
 import ssl
+import stat
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
@@ -77,11 +84,27 @@ _KNOWN = {
                           "min_version", "max_version"},
     "http_server_config": {"headers", "http2"},
 }
+# the headers exporter-toolkit lets a web config set (web/handler.go extraHTTPHeaders),
+# with the values allowed where they are an enumeration (None: any one-line value)
+ALLOWED_HEADERS: dict[str, tuple[str, ...] | None] = {
+    "Strict-Transport-Security": None,
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": None,
+    "Content-Security-Policy": None,
+}
 _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
+WEB_CONFIG_MAX_BYTES = 1 << 20  # a web config is a few hundred bytes; read all or refuse
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds
 REQUEST_TIMEOUT = 30.0  # seconds a connection may idle
+MAX_CONNECTIONS = 512  # open at once; more are closed at accept (each is a thread)
+# failed basic-auth checks (bcrypt, tens of ms of CPU each) allowed per second, and
+# as a burst: beyond, requests get 429 without any bcrypt work
+AUTH_FAILURES_PER_S = 5.0
+AUTH_FAILURE_BURST = 10
+BCRYPT_MAX_PASSWORD = 72  # bytes bcrypt uses; htpasswd and Go's bcrypt ignore the rest
 
 
 class WebConfigError(ValueError):
@@ -163,12 +186,44 @@ def _check_keys(section: str, d: dict[str, Any]) -> None:
             raise WebConfigError(f"{section}: unknown key {k!r}")
 
 
+def _strict_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last of duplicate keys: a second, empty ``basic_auth_users:``
+    silently removed every user. exporter-toolkit parses with go-yaml's
+    UnmarshalStrict, for which a duplicate key is an error; so is it here."""
+    import yaml  # noqa: PLC0415 - only needed with --web-config
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        loader.flatten_mapping(node)  # merge keys (<<) as YAML defines them
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+            except TypeError:  # an unhashable key (a list): refused below
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key that is not a string", key_node.start_mark) from None
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first at line "
+                    f"{seen[key].line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return loader.construct_mapping(node, deep=True)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_web_config(text: str, base_dir: str = ".") -> WebConfig:
     """Parse and check the text of a web config file. Raises WebConfigError."""
     import yaml  # noqa: PLC0415 - only needed with --web-config
 
     try:
-        doc = yaml.safe_load(text)
+        doc = _strict_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -227,10 +282,19 @@ def parse_web_config(text: str, base_dir: str = ".") -> WebConfig:
         for k, v in headers.items():
             if not isinstance(k, str) or not _HEADER_NAME.match(k):
                 raise WebConfigError(f"http_server_config.headers: bad header name {k!r}")
-            if not isinstance(v, str) or "\n" in v or "\r" in v:
+            if k not in ALLOWED_HEADERS:  # as exporter-toolkit: Content-Type, Set-Cookie...
+                raise WebConfigError(f"http_server_config.headers: {k!r} cannot be configured "
+                                     f"(allowed: {', '.join(ALLOWED_HEADERS)})")
+            if not isinstance(v, str) or "\n" in v or "\r" in v or "\0" in v:
                 raise WebConfigError(f"http_server_config.headers.{k}: expected a one-line "
                                      "string")
+            allowed = ALLOWED_HEADERS[k]
+            if allowed is not None and v not in allowed:
+                raise WebConfigError(f"http_server_config.headers.{k}: {v!r} is not one of "
+                                     f"{', '.join(allowed)}")
             cfg.headers[k] = v
+        if "http2" in http and not isinstance(http["http2"], bool):
+            raise WebConfigError("http_server_config.http2: expected true or false")
         # http2: accepted for compatibility; this server speaks HTTP/1.1
 
     users = _mapping(doc.get("basic_auth_users"), "basic_auth_users")
@@ -245,12 +309,37 @@ def parse_web_config(text: str, base_dir: str = ".") -> WebConfig:
     return cfg
 
 
-def load_web_config(path: str) -> WebConfig:
+def read_config_file(path: str, limit: int = WEB_CONFIG_MAX_BYTES) -> str:
+    """The whole text of a small regular file, or WebConfigError (one line).
+
+    Never a prefix: a file cut at ``limit`` could lose its last section (its
+    users). Never a FIFO or a device: opened non-blocking and refused unless
+    regular, where a plain open() of a FIFO waited for a writer forever."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 20)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise WebConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise WebConfigError(f"cannot read {path}: not a regular file")
+        if st.st_size > limit:
+            raise WebConfigError(f"{path} is {st.st_size} bytes, over the limit of {limit} "
+                                 "bytes for a web config")
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise WebConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise WebConfigError(f"{path} grew over the limit of {limit} bytes while read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WebConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def load_web_config(path: str) -> WebConfig:
+    text = read_config_file(path)
     return parse_web_config(text, os.path.dirname(os.path.abspath(path)))
 
 
@@ -313,9 +402,22 @@ class BasicAuth:
     remembered by a keyed digest of the credentials so that a scrape every few
     seconds does not pay it each time. Unknown users cost a bcrypt check too,
     so timing does not tell which users exist.
+
+    Wrong credentials must not buy unbounded CPU: bcrypt runs one check at a
+    time (as exporter-toolkit's bcryptMtx), and failed checks draw on a bucket
+    of ``burst`` tokens refilled at ``failures_per_s``; when it is empty a
+    request that would need bcrypt is answered 429 at once. A successful check
+    costs no token, and cached credentials skip bcrypt entirely, so Prometheus
+    keeps scraping through a flood of wrong passwords once it got in.
+
+    Passwords are cut at 72 bytes, as bcrypt itself, htpasswd and Go's bcrypt
+    (exporter-toolkit) do; Python's bcrypt 5 refuses longer ones instead.
     """
 
-    def __init__(self, users: dict[str, bytes], cache_max: int = 256) -> None:
+    def __init__(self, users: dict[str, bytes], cache_max: int = 256,
+                 failures_per_s: float = AUTH_FAILURES_PER_S,
+                 burst: int = AUTH_FAILURE_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.users = users
         cost = min((int(h[4:6]) for h in users.values()), default=10)
         self._dummy = bcrypt.hashpw(b"cdig-no-such-user", bcrypt.gensalt(rounds=max(4, cost)))
@@ -323,38 +425,98 @@ class BasicAuth:
         self._ok: dict[bytes, None] = {}
         self._cache_max = cache_max
         self._lock = threading.Lock()
+        self._bcrypt_lock = threading.Lock()
+        self._rate = failures_per_s
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._t = clock()
+        self.throttled = 0  # requests answered 429
+        self.bcrypt_checks = 0
+
+    def _take_token(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._t) * self._rate)
+            self._t = now
+            if self._tokens < 1.0:
+                self.throttled += 1
+                return False
+            self._tokens -= 1.0
+            return True
+
+    def _refund(self) -> None:
+        with self._lock:
+            self._tokens = min(self._burst, self._tokens + 1.0)
 
     def check(self, header: str | None) -> bool:
+        return self.verify(header) == 200
+
+    def verify(self, header: str | None) -> int:
+        """200 (let in), 401 (wrong or no credentials) or 429 (too many failures now)."""
         if not header or not header.startswith("Basic "):
-            return False
+            return 401
         try:
             raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return False
+            return 401
         user, sep, password = raw.partition(":")
         if not sep:
-            return False
+            return 401
         digest = hmac.new(self._key, raw.encode(), hashlib.sha256).digest()
         with self._lock:
             if digest in self._ok:
-                return True
+                return 200
+        if not self._take_token():
+            return 429
         h = self.users.get(user)
         try:
-            ok = bcrypt.checkpw(password.encode(), h if h is not None else self._dummy)
+            with self._bcrypt_lock:
+                self.bcrypt_checks += 1
+                ok = bcrypt.checkpw(password.encode()[:BCRYPT_MAX_PASSWORD],
+                                    h if h is not None else self._dummy)
         except ValueError:
-            return False
+            ok = False
         ok = ok and h is not None
         if ok:
+            self._refund()
             with self._lock:
                 if len(self._ok) >= self._cache_max:
                     self._ok.clear()
                 self._ok[digest] = None
-        return ok
+        return 200 if ok else 401
 
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110 12.5.3): ``gzip``
+    or ``x-gzip`` with a q-value above 0, else ``*`` with one; ``gzip;q=0`` refuses it."""
+    q_gzip: float | None = None
+    q_star: float | None = None
+    for item in header.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, eq, value = param.partition("=")
+            if eq and name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0  # a q we cannot read is no consent
+                if not 0.0 <= q <= 1.0:  # also nan
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            q_gzip = q if q_gzip is None else max(q_gzip, q)
+        elif coding == "*":
+            q_star = q
+    if q_gzip is not None:
+        return q_gzip > 0
+    return q_star is not None and q_star > 0
 
 
 def exposition_app(render: Callable[[], bytes]) -> WSGIApp:
@@ -370,7 +532,7 @@ def exposition_app(render: Callable[[], bytes]) -> WSGIApp:
             return [b"Method Not Allowed\n"]
         body = render()
         headers = [("Content-Type", CONTENT_TYPE)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
@@ -390,7 +552,12 @@ def make_app(metrics_app: WSGIApp, config: WebConfig | None = None) -> WSGIApp:
         def respond(status: str, headers: list, exc_info: Any = None) -> Any:
             return start_response(status, [*headers, *extra], exc_info)
 
-        if auth is not None and not auth.check(environ.get("HTTP_AUTHORIZATION")):
+        verdict = auth.verify(environ.get("HTTP_AUTHORIZATION")) if auth is not None else 200
+        if verdict == 429:
+            respond("429 Too Many Requests", [("Retry-After", "1"),
+                                              ("Content-Type", "text/plain")])
+            return [b"Too Many Requests\n"]
+        if verdict != 200:
             respond("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="cdig"'),
                                          ("Content-Type", "text/plain")])
             return [b"Unauthorized\n"]
@@ -412,6 +579,18 @@ def make_app(metrics_app: WSGIApp, config: WebConfig | None = None) -> WSGIApp:
 class _Handler(WSGIRequestHandler):
     timeout = REQUEST_TIMEOUT
 
+    def parse_request(self) -> bool:
+        # "GET /" alone is HTTP/0.9: the base class would answer with a bare body,
+        # no status line and no headers. Refused, with a status line.
+        words = self.raw_requestline.decode("iso-8859-1").split()
+        if len(words) == 2:
+            self.command, self.request_version = None, "HTTP/1.0"
+            self.requestline = " ".join(words)
+            self.close_connection = True
+            self.send_error(400, "HTTP/0.9 is not supported")
+            return False
+        return super().parse_request()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
         pass  # no per-request logging
 
@@ -422,10 +601,15 @@ class MetricsServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr: ListenAddress, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, addr: ListenAddress, ssl_context: ssl.SSLContext | None = None,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         fam, host = resolve(addr)[0]
         self.address_family = fam
         self.ssl_context = ssl_context
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self.rejected = 0  # connections closed at accept: max_connections were open
+        self._slots = threading.Lock()
         super().__init__((host, addr.port), _Handler)
         self._thread: threading.Thread | None = None
 
@@ -444,6 +628,34 @@ class MetricsServer(ThreadingMixIn, WSGIServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
         self.setup_environ()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # a thread per connection, but not without end: idle sockets (slowloris)
+        # hold a slot for at most REQUEST_TIMEOUT, then the slot is free again
+        with self._slots:
+            full = self.open_connections >= self.max_connections
+            if full:
+                self.rejected += 1
+            else:
+                self.open_connections += 1
+        if full:
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        with self._slots:
+            self.open_connections -= 1
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # runs in the connection's own thread: the handshake cannot stall accept()
