@@ -87,8 +87,9 @@ def _comm_in(path: str, mount: str) -> bool:
     return False
 
 
-def one_run(kind: str, make, resolver: ContainerResolver, births: Births, mount: str,
-            poll: float) -> dict[str, float] | None:
+def one_run(
+    kind: str, make, resolver: ContainerResolver, births: Births, mount: str, poll: float
+) -> dict[str, float] | None:
     c = make()
     errors: list[BaseException] = []
 
@@ -125,8 +126,10 @@ def one_run(kind: str, make, resolver: ContainerResolver, births: Births, mount:
         if errors:
             raise errors[0]
         if path is None or path not in births.seen or not (t_exec and t_named):
-            print(f"  {kind}: incomplete run (path={path}, exec={t_exec}, named={t_named})",
-                  file=sys.stderr)
+            print(
+                f"  {kind}: incomplete run (path={path}, exec={t_exec}, named={t_named})",
+                file=sys.stderr,
+            )
             return None
         t_cg = births.seen[path]
         key = (resolver.resolve(births.ids[path]).runtime, getattr(c, "id", c.name))
@@ -165,27 +168,35 @@ def main() -> int:
     w = h.Workload().getppid(1)
     if "podman" in kinds:
         img = h.ensure_podman_image(rootfs, work)
-        makers["podman"] = lambda: h.PodmanContainer(img, work / f"c{next(n)}", w,
-                                                      name=h.unique_name("bench"))
+        makers["podman"] = lambda: h.PodmanContainer(
+            img, work / f"c{next(n)}", w, name=h.unique_name("bench")
+        )
     if "runc" in kinds:
-        makers["runc"] = lambda: h.RuncContainer(rootfs, work / f"c{next(n)}", w,
-                                                 name=h.unique_name("bench"))
+        makers["runc"] = lambda: h.RuncContainer(
+            rootfs, work / f"c{next(n)}", w, name=h.unique_name("bench")
+        )
     if "docker" in kinds or "containerd" in kinds:
         reason = h.ensure_dockerd()
         if reason:
             raise SystemExit(reason)
         dimg = h.ensure_docker_image(rootfs, work)
         if "docker" in kinds:
-            makers["docker"] = lambda: h.DockerContainer(dimg, work / f"c{next(n)}", w,
-                                                          name=h.unique_name("bench"))
+            makers["docker"] = lambda: h.DockerContainer(
+                dimg, work / f"c{next(n)}", w, name=h.unique_name("bench")
+            )
         if "containerd" in kinds:
             cimg = h.ensure_ctr_image("k8s.io", dimg)
             makers["containerd"] = lambda: h.CtrContainer(
-                cimg, work / f"c{next(n)}", w, name=h.unique_name("bench"),
-                labels={"io.kubernetes.pod.name": "bench-0"})
+                cimg,
+                work / f"c{next(n)}",
+                w,
+                name=h.unique_name("bench"),
+                labels={"io.kubernetes.pod.name": "bench-0"},
+            )
     if "lxc" in kinds:
-        makers["lxc"] = lambda: h.LxcContainer(wl, work / f"c{next(n)}", w,
-                                               name=h.unique_name("bench"))
+        makers["lxc"] = lambda: h.LxcContainer(
+            wl, work / f"c{next(n)}", w, name=h.unique_name("bench")
+        )
     layout = cgroup_layout()
     mount = layout.unified_root
     if mount is None:
@@ -206,19 +217,26 @@ def main() -> int:
         births.close()
         h.sweep_leftovers(all_of_mine=True)
     ms = lambda xs: f"{statistics.median(xs) * 1000:8.1f} ({max(xs) * 1000:7.1f})"  # noqa: E731
-    print(f"{'runtime':<11} {'runs':>4}  {'named-cgroup ms':>18}  {'exec-cgroup ms':>18}  "
-          f"{'named-exec ms':>18}  source", file=sys.stderr)
+    print(
+        f"{'runtime':<11} {'runs':>4}  {'named-cgroup ms':>18}  {'exec-cgroup ms':>18}  "
+        f"{'named-exec ms':>18}  source",
+        file=sys.stderr,
+    )
     for kind, rows in results.items():
         if not rows:
             print(f"{kind:<11} {0:>4}  (no complete run)", file=sys.stderr)
             continue
         srcs = sorted({r["source"] for r in rows})
-        print(f"{kind:<11} {len(rows):>4}  {ms([r['named'] for r in rows]):>18}  "
-              f"{ms([r['exec'] for r in rows]):>18}  "
-              f"{ms([r['named_minus_exec'] for r in rows]):>18}  {','.join(srcs)}",
-              file=sys.stderr)
-    print("(medians, max in parentheses; named-exec < 0: named before the program ran)",
-          file=sys.stderr)
+        print(
+            f"{kind:<11} {len(rows):>4}  {ms([r['named'] for r in rows]):>18}  "
+            f"{ms([r['exec'] for r in rows]):>18}  "
+            f"{ms([r['named_minus_exec'] for r in rows]):>18}  {','.join(srcs)}",
+            file=sys.stderr,
+        )
+    print(
+        "(medians, max in parentheses; named-exec < 0: named before the program ran)",
+        file=sys.stderr,
+    )
     if args.json:
         print(json.dumps(results, indent=1))
     return 0

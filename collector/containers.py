@@ -681,9 +681,9 @@ class ContainerResolver:
         watching); and for an unrecognised cgroup made while a runc container
         is being created (its state file, written after the container's init
         runs, may claim it; 2 s at most). False once the container is named
-        or its lookup found nothing, and for the host. Never blocks on a runtime; thread-safe. Cheap for ids
-        seen before (a dict lookup); the first call for an id may classify its
-        path. On v1-only hosts ids say nothing: always False.
+        or its lookup found nothing, and for the host. Never blocks on a
+        runtime; thread-safe. Cheap for ids seen before (a dict lookup); the
+        first call for an id may classify its path. On v1-only hosts ids say nothing: always False.
         """
         c = self._by_cgid.get(cgroup_id)
         if c is not None:

@@ -211,10 +211,23 @@ def ctr_container(request, ctr_images, tmp_path):
     script=None, gated=True, start=True, gates=None, name=None) -> CtrContainer``."""
     made: list = []
 
-    def make(workload: Workload | None = None, *, namespace: str = "k8s.io",
-             start: bool = True, gates: int | None = None, name: str | None = None, **kw):
-        c = CtrContainer(ctr_images[namespace], tmp_path / f"ctr{len(made)}", workload,
-                         namespace=namespace, name=name or unique_name(request.node.name), **kw)
+    def make(
+        workload: Workload | None = None,
+        *,
+        namespace: str = "k8s.io",
+        start: bool = True,
+        gates: int | None = None,
+        name: str | None = None,
+        **kw,
+    ):
+        c = CtrContainer(
+            ctr_images[namespace],
+            tmp_path / f"ctr{len(made)}",
+            workload,
+            namespace=namespace,
+            name=name or unique_name(request.node.name),
+            **kw,
+        )
         made.append(c)
         if start:
             c.start(gates=gates)

@@ -196,8 +196,14 @@ def ensure_dockerd() -> str | None:
     reason = _which("dockerd") or ensure_containerd()
     if reason:
         return reason
-    argv = ["dockerd", "--containerd", CONTAINERD_SOCKET, "--bridge=none", "--iptables=false",
-            "--ip-masq=false"]
+    argv = [
+        "dockerd",
+        "--containerd",
+        CONTAINERD_SOCKET,
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
+    ]
     return _start_daemon("dockerd", argv, [docker_cli(), "version"], 60)
 
 
@@ -1101,8 +1107,11 @@ class LxcContainer(_Base):
         shutil.copy2(self.workload_bin, rootfs / "bin" / WORKLOAD_NAME)
         (rootfs / CONTAINER_GATE_DIR.lstrip("/")).mkdir(exist_ok=True)
         cfg = self.dir / "config"
-        lines = [ln for ln in cfg.read_text().splitlines()
-                 if not ln.strip().startswith(("lxc.net.0.", "lxc.init.cmd"))]
+        lines = [
+            ln
+            for ln in cfg.read_text().splitlines()
+            if not ln.strip().startswith(("lxc.net.0.", "lxc.init.cmd"))
+        ]
         lines += [
             "lxc.net.0.type = empty",
             f"lxc.mount.entry = {self.gate.dir} {CONTAINER_GATE_DIR.lstrip('/')} none bind,rw 0 0",

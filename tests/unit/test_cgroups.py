@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import struct
+import time
 from pathlib import Path
 
 import pytest
 from cdig.collector.cgroups import (
+    CgroupChange,
     CgroupIndex,
     CgroupLayout,
     CgroupMount,
+    CgroupWatcher,
     cgroup_layout,
     cgroup_of_pid,
     classify,
@@ -17,6 +21,7 @@ from cdig.collector.cgroups import (
     parse_proc_cgroup,
     pick_cgroup_path,
 )
+from cdig.collector.inotify import IN_CREATE, IN_ISDIR, parse_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "containers"
 
@@ -338,3 +343,119 @@ def test_for_host_uses_unified_mount(tree):
     layout = CgroupLayout("hybrid", (CgroupMount(str(tree), 2, "/"),))
     idx = CgroupIndex.for_host(layout=layout)
     assert idx is not None and idx.mountpoint == str(tree)
+
+
+# --- inotify and the watcher ---------------------------------------------------------
+
+
+def test_parse_events_names_padding_and_truncation():
+    def ev(wd: int, mask: int, name: bytes, pad: int) -> bytes:
+        raw = name + b"\0" * pad
+        return struct.pack("iIII", wd, mask, 0, len(raw)) + raw
+
+    buf = ev(1, IN_CREATE | IN_ISDIR, b"libpod-abc", 6) + ev(2, IN_CREATE, b"", 0)
+    buf += ev(3, IN_CREATE, b"\xffodd", 4)
+    got = parse_events(buf + struct.pack("iIII", 4, 0, 0, 32) + b"cut")  # truncated: ignored
+    assert [(e.wd, e.name) for e in got] == [
+        (1, "libpod-abc"),
+        (2, ""),
+        (3, os.fsdecode(b"\xffodd")),
+    ]
+    assert got[0].mask & IN_ISDIR
+
+
+def _changes(w: CgroupWatcher, want: int, timeout: float = 5.0) -> list[CgroupChange]:
+    """Read until ``want`` changes came (inotify delivers promptly; bounded)."""
+    out: list[CgroupChange] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < deadline:
+        out += w.read(0.05)
+    return out
+
+
+def test_watcher_reports_existing_then_new_and_nested(tmp_path):
+    (tmp_path / "libpod_parent").mkdir()
+    w = CgroupWatcher(str(tmp_path))
+    try:
+        first = w.start()
+        assert [(c.kind, c.path) for c in first] == [
+            ("created", "/"),
+            ("created", "/libpod_parent"),
+        ]
+        assert first[1].id == os.stat(tmp_path / "libpod_parent").st_ino
+        (tmp_path / "libpod_parent" / "libpod-x").mkdir()
+        # a tree made in one go (parent's watch added after its children exist)
+        (tmp_path / "k8s.io" / "ctr1" / "inner").mkdir(parents=True)
+        got = _changes(w, 4)
+        paths = {c.path: c for c in got if c.kind == "created"}
+        assert set(paths) >= {
+            "/libpod_parent/libpod-x",
+            "/k8s.io",
+            "/k8s.io/ctr1",
+            "/k8s.io/ctr1/inner",
+        }
+        assert paths["/k8s.io/ctr1"].id == os.stat(tmp_path / "k8s.io" / "ctr1").st_ino
+        # deeper levels are watched too
+        (tmp_path / "k8s.io" / "ctr1" / "inner" / "deeper").mkdir()
+        assert [c.path for c in _changes(w, 1)] == ["/k8s.io/ctr1/inner/deeper"]
+        (tmp_path / "libpod_parent" / "libpod-x").rmdir()
+        assert ("removed", "/libpod_parent/libpod-x") in [(c.kind, c.path) for c in _changes(w, 1)]
+        (tmp_path / "file").write_text("not a cgroup")  # files are not cgroups
+        assert w.read(0.05) == []
+    finally:
+        w.close()
+
+
+def test_watcher_paths_under_a_mounted_subtree(tmp_path):
+    w = CgroupWatcher(str(tmp_path), mount_root="/kubepods/pod1")
+    try:
+        assert w.start()[0].path == "/kubepods/pod1"
+        (tmp_path / "c1").mkdir()
+        assert [c.path for c in _changes(w, 1)] == ["/kubepods/pod1/c1"]
+    finally:
+        w.close()
+
+
+def test_watcher_bounded_watches(tmp_path):
+    for i in range(5):
+        (tmp_path / f"d{i}").mkdir()
+    w = CgroupWatcher(str(tmp_path), max_watches=3)
+    try:
+        assert len(w.start()) == 6  # every directory is still reported
+        assert w.watches == 3 and not w.complete
+    finally:
+        w.close()
+
+
+def test_watcher_for_layout_picks_cgroup2_else_a_v1_hierarchy(tmp_path):
+    v2 = CgroupLayout(
+        "hybrid",
+        (
+            CgroupMount(str(tmp_path / "pids"), 1, "/", ("pids",)),
+            CgroupMount(str(tmp_path), 2, "/"),
+        ),
+    )
+    v1 = CgroupLayout(
+        "v1",
+        (
+            CgroupMount(str(tmp_path / "memory"), 1, "/", ("memory",)),
+            CgroupMount(str(tmp_path / "systemd"), 1, "/", ("name=systemd",)),
+        ),
+    )
+    for layout, where in ((v2, tmp_path), (v1, tmp_path / "systemd")):
+        w = CgroupWatcher.for_layout(layout)
+        assert w is not None and w.mountpoint == str(where)
+        w.close()
+    assert CgroupWatcher.for_layout(CgroupLayout("none")) is None
+
+
+def test_index_add_discard_peek(tmp_path):
+    idx = CgroupIndex(str(tmp_path), min_rescan_interval=3600)
+    idx.refresh()
+    assert idx.peek(4242) is None
+    idx.add(4242, "/new")
+    assert idx.peek(4242) == "/new" and idx.path_of(4242) == "/new" and 4242 in idx
+    idx.add(4343, "/new")  # the same name made again is another cgroup
+    assert idx.peek(4242) is None and idx.peek(4343) == "/new"
+    assert idx.discard("/new") == 4343 and idx.peek(4343) is None
+    assert idx.discard("/never") is None
