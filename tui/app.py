@@ -42,7 +42,8 @@ class CdigTop(App):
 
     def __init__(self, feed: Feed, *, interval: float = 1.0, filter_text: str = "",
                  max_rows: int = 500, speed: float = 1.0, start_view: str = "containers",
-                 start_paused: bool = False, auto_refresh: bool = True) -> None:
+                 start_paused: bool = False, auto_refresh: bool = True,
+                 counters: Any = "auto") -> None:
         super().__init__()
         if start_view not in VIEWS:
             raise ValueError(f"unknown view {start_view!r}; views: {', '.join(VIEWS)}")
@@ -53,6 +54,11 @@ class CdigTop(App):
         self.model = TopModel(live=feed.live, filter_text=filter_text, speed=speed,
                               start_paused=start_paused)
         self.refresher = Refresher(self.model, feed.resources, interval, feed.label)
+        # exact counts from the kernel (tui/counters.py): given, or "auto": loaded
+        # at start for a live feed that knows its container resolver
+        self._want_counters = counters
+        if counters not in (None, "auto"):
+            self.refresher.counters = counters
         self.main = MainScreen(start_view, live=feed.live)
         self.main.filter_text = filter_text.strip()
         self.frames = 0
@@ -67,6 +73,9 @@ class CdigTop(App):
     def on_mount(self) -> None:
         self.push_screen(self.main)
         self._collect()
+        if self._want_counters == "auto" and self.feed.live and \
+                getattr(self.feed, "resolver", None) is not None:
+            self._load_counters()
         if self.timed_refresh:
             self._arm(0.05)
 
@@ -78,10 +87,40 @@ class CdigTop(App):
     async def action_quit(self) -> None:
         self.model.stop()
         self.feed.close()
+        self._close_counters()
         self.exit()
 
     def on_unmount(self) -> None:
         self.model.stop()
+        self._close_counters()
+
+    def _close_counters(self) -> None:
+        c = self.refresher.counters
+        if c is not None and not c.closed:
+            with self.refresher.lock:  # not while a refresh reads the maps
+                c.close()
+
+    @work(thread=True, exclusive=True, group="counters", exit_on_error=False)
+    def _load_counters(self) -> None:
+        from .counters import load_top_counters
+
+        feed = self.feed
+        state = getattr(feed, "state", None)
+
+        def name_of(tgid: int) -> tuple[str, int] | None:
+            p = state.procs.get(tgid) if state is not None else None
+            return (p.name, p.uid) if p is not None and not p.exited else None
+
+        try:
+            counters = load_top_counters(feed.resolver.resolve, name_of=name_of)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - one line in the UI: counts from events
+            self.model.note(f"kernel counters unavailable ({e}); counts from the event "
+                            "stream")
+            return
+        if self.model.stopping:
+            counters.close()
+            return
+        self.refresher.counters = counters
 
     # -- the collector worker (thread) ------------------------------------------------
     @work(thread=True, exclusive=True, group="collector", exit_on_error=False)

@@ -129,9 +129,10 @@ class KernelCounters:
         self.container_of = container_of
         self.syscall_name = syscall_name
         self.proc_root = proc_root
-        self.name_of = name_of or self._proc_name
+        self.name_of = name_of
         self.alive = alive or (lambda tgid: os.path.exists(f"{self.proc_root}/{tgid}"))
-        self._names: dict[int, tuple[str, int]] = {}
+        self._names: dict[int, tuple[str, int, int]] = {}  # tgid -> name, uid, sample no
+        self._samples = 0
         self._dying: set[int] = set()  # gone at the last sample: listed once, exited
         self._cg: dict[int, Container] = {}
         self._sc: dict[int, str] = {}
@@ -193,12 +194,19 @@ class KernelCounters:
             # a process's cgroup: the one of its last row (a move is rare)
             last_cg = np.zeros(n, np.uint64)
             last_cg[inv] = rows["cgroup_id"]
+            self._samples += 1
             for i, t in enumerate(tgids.tolist()):
-                info = self._names.get(t)
-                if info is None:
-                    info = self.name_of(t)
-                    if info is not None:
-                        self._names[t] = info
+                info = self.name_of(t) if self.name_of is not None else None
+                if info is None:  # not in the process table: /proc, re-read now and then
+                    got = self._names.get(t)
+                    if got is None or self._samples - got[2] > 5:
+                        info = self._proc_name(t)
+                        if info is not None:
+                            self._names[t] = (*info, self._samples)
+                        elif got is not None:
+                            info = got[:2]
+                    else:
+                        info = got[:2]
                 exited = not self.alive(t)
                 if exited:
                     dying.add(t)

@@ -387,3 +387,50 @@ async def test_timed_refresh_rearms():
             if app.last_frame.request.view == "containers":
                 break
         assert app.last_frame.request.view == "containers"
+
+
+def _many_procs(n=80):
+    return [make_event(num=i + 1, ts_ns=1_000_000_000 + i * 1000, pid=10_000 + i,
+                       tid=10_000 + i, comm=f"p{i}") for i in range(n)
+            for _ in range(1 + i % 7)]
+
+
+async def test_viewport_goes_to_the_top_after_a_sort_and_on_entering_a_view():
+    """Chosen behaviour: after a sort change and on entering a view the cursor is on
+    the first row and the view at the top; Backspace returns to the row drilled
+    from; between refreshes the cursor stays on its row."""
+    app = app_for(_many_procs(), start_view="procs")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await ready(app, pilot)
+        table = app.main.query_one(ViewTable)
+        assert table.row_count == 80
+        table.move_cursor(row=60)
+        await pilot.pause()
+        assert table.scroll_y > 0
+        key = table.selected_key()
+        f = await show(app, pilot)  # a refresh: the cursor stays on its row
+        assert table.selected_key() == key
+        await show(app, pilot, "s")  # a new sort: first row, top of the table
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        table.move_cursor(row=50)
+        await pilot.pause()
+        drilled_from = table.selected_key()
+        await show(app, pilot, "enter")  # a new view: from its top
+        await show(app, pilot, "backspace")  # back: on the row drilled from
+        await pilot.pause()
+        assert table.selected_key() == drilled_from
+        table.move_cursor(row=70)
+        await pilot.pause()
+        await show(app, pilot, "3")
+        f = await show(app, pilot, "1")  # Processes again: the top
+        await pilot.pause()
+        assert f.data.view == "procs" and table.cursor_row == 0 and table.scroll_y == 0
+        table.move_cursor(row=70)
+        await pilot.pause()
+        await pilot.press("home")
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.scroll_y == 0 and table.scroll_x == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.cursor_row == 79

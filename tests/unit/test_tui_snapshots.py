@@ -66,3 +66,23 @@ def test_bad_filter_snapshot(snap_compare):
 def test_help_snapshot(snap_compare):
     assert snap_compare(app_at("containers"), terminal_size=(100, 30),
                         run_before=steps("question_mark"))
+
+
+def test_pids_are_exact_snapshot(snap_compare):
+    """Neighbouring PIDs above 10,000 read apart (the count formatter made both 24.1k)."""
+    from factories import make_event
+
+    evs = [make_event(num=i + 1, ts_ns=1_000_000_000 + i * 1000, pid=pid, tid=pid,
+                      comm=name)
+           for i, (pid, name) in enumerate([(24101, "worker"), (24149, "worker"),
+                                            (10500, "sh"), (10501, "sh")] * 5)]
+    app = make_app(EventFeed(evs, label="pids"), speed=0, auto_refresh=False,
+                   start_view="procs")
+
+    async def check(pilot) -> None:
+        await steps()(pilot)
+        cells = {k: c[0].plain for k, c in pilot.app.last_frame.data.rows}
+        assert cells == {"24101": "24101", "24149": "24149", "10500": "10500",
+                         "10501": "10501"}
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=check)

@@ -121,10 +121,13 @@ class MainScreen(Screen):
             self.query_one(EventsLog).show(frame.data.lines, key)
         else:
             table = self.query_one(ViewTable)
-            table.apply(frame.data)
             sel = self.level.selected
-            if sel is not None and table.selected_key() != sel and sel in frame.data.meta:
-                table.move_cursor(row=table._order.index(sel), animate=False)
+            if sel is not None and sel in frame.data.meta:
+                table.to_top = False  # back up: to the row drilled from
+            table.apply(frame.data)
+            if sel is not None and sel in frame.data.meta:
+                if table.selected_key() != sel:
+                    table.move_cursor(row=table._order.index(sel), animate=False)
                 self.level.selected = None
         msg = self.query_one(MessageLine)
         for note in frame.notes:
@@ -179,7 +182,7 @@ class MainScreen(Screen):
     def action_back(self) -> None:
         if len(self.levels) > 1:
             self.levels.pop()
-            self._after_move()
+            self._after_move(to_top=False)
 
     def action_view(self, view: str) -> None:
         if view not in VIEWS or view == self.view:
@@ -188,7 +191,8 @@ class MainScreen(Screen):
         self.levels[-1] = Level(view, lvl.scope.narrow(io=False), lvl.label)
         self._after_move()
 
-    def _after_move(self) -> None:
+    def _after_move(self, to_top: bool = True) -> None:
+        self.query_one(ViewTable).to_top = to_top
         self.query_one(MessageLine).clear_message()
         self._show_view_widgets()
         self.refresh_soon()

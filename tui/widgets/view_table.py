@@ -1,6 +1,11 @@
 """A DataTable that is updated in place: rows keyed, only changed cells rewritten,
 rows reordered without being rebuilt, the cursor kept on the same row.
 
+Where the cursor goes (csysdig's and htop's habit): after a sort change and on
+entering a view the cursor is on the first row and the view at the top
+(``to_top``); between refreshes it stays on its row (the process looked at),
+scrolling only as far as keeps that row in sight. Home/End: first/last row.
+
 With thousands of rows a rebuild at every refresh costs more than the refresh
 interval; here a refresh costs what changed. The view caps the rows it sends.
 Column widths are fixed and computed here from the cells' lengths (one pass):
@@ -31,7 +36,9 @@ def _label(c: Col, sort: str, desc: bool) -> Text:
 
 class ViewTable(DataTable):
     # DataTable's own Enter (select the row: the screen drills down), shown in the footer
-    BINDINGS = [Binding("enter", "select_cursor", "Drill", show=True)]
+    BINDINGS = [Binding("enter", "select_cursor", "Drill", show=True),
+                Binding("home", "first_row", "First row", show=False),
+                Binding("end", "last_row", "Last row", show=False)]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, cursor_type="row", **kwargs)
@@ -40,6 +47,16 @@ class ViewTable(DataTable):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []
         self._sort: tuple[str, bool] = ("", False)
+        self.to_top = True  # the next apply puts the cursor on the first row
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0, column=0, scroll=False)
+        self.scroll_to(0, 0, animate=False)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     def selected_key(self) -> str | None:
         if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
@@ -65,6 +82,7 @@ class ViewTable(DataTable):
             keep = None
         else:
             if self._sort != (data.sort, data.desc):
+                self.to_top = True  # a new order: start from its top
                 for c in data.columns:
                     self.columns[ColumnKey(c.key)].label = _label(c, data.sort, data.desc)
                 self._sort = (data.sort, data.desc)
@@ -99,7 +117,12 @@ class ViewTable(DataTable):
                         self.update_cell(key, ck, b)
             self._cells[key] = cells
         self._reorder(keys)
-        if keep is not None and keep in wanted:
+        if self.to_top:
+            self.to_top = False
+            if self.row_count:
+                self.move_cursor(row=0, scroll=False)
+            self.scroll_to(y=0, animate=False, immediate=True)
+        elif keep is not None and keep in wanted:
             row = self._order.index(keep)
             if row != self.cursor_row:
                 self.move_cursor(row=row, animate=False)

@@ -1,0 +1,147 @@
+"""cdig top's exact counters (``tui/counters.py``) over synthetic map contents,
+and the views reading them (Pilot). The kernel side is covered live by
+``tests/integration/test_tui_tmux.py``; here the reader is a fake with the same
+``read()``/``forget()`` as ``TopCounterMaps``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from cdig.collector.events import HOST
+from cdig.probes.syscalls import table
+from cdig.tui.app import make_app
+from cdig.tui.counters import CounterReading, KernelCounters
+from cdig.tui.feeds import EventFeed
+from factories import WEB, make_event
+
+pytestmark = pytest.mark.tui
+
+T = table("x86_64")
+NR = {n: T.nr(n) for n in ("write", "openat", "getppid", "read")}
+CG_WEB, CG_HOST = 7001, 1
+
+
+class FakeMaps:
+    """The kernel's maps as dicts; ``forget`` deletes like TopCounterMaps."""
+
+    def __init__(self) -> None:
+        self.procs: dict[tuple[int, int, int], dict[str, int]] = {}
+        self.errors: dict[tuple[int, int, int, int], int] = {}
+        self.totals: dict[tuple[int, int], dict[str, int]] = {}
+        self.total_errors: dict[tuple[int, int, int], int] = {}
+        self.forgotten: list[set[int]] = []
+
+    def add(self, cg: int, tgid: int, name: str, n: int, errno: int = 0, nbytes: int = 0):
+        nr = NR[name]
+        p = self.procs.setdefault((cg, tgid, nr), {"count": 0, "errors": 0, "file_bytes": 0})
+        t = self.totals.setdefault((cg, nr), {"count": 0, "errors": 0, "file_bytes": 0})
+        for d in (p, t):
+            d["count"] += n
+            d["file_bytes"] += nbytes
+            if errno:
+                d["errors"] += n
+        if errno:
+            self.errors[(cg, tgid, nr, errno)] = self.errors.get((cg, tgid, nr, errno), 0) + n
+            self.total_errors[(cg, nr, errno)] = self.total_errors.get((cg, nr, errno), 0) + n
+
+    def read(self) -> CounterReading:
+        from cdig.probes.metrics import MapSnapshot
+
+        return CounterReading.build(self.procs, self.errors, MapSnapshot.build(
+            self.totals, self.total_errors, latency=True))
+
+    def forget(self, tgids) -> None:
+        tg = set(tgids)
+        self.forgotten.append(tg)
+        self.procs = {k: v for k, v in self.procs.items() if k[1] not in tg}
+        self.errors = {k: v for k, v in self.errors.items() if k[1] not in tg}
+
+
+def counters(maps: FakeMaps, alive: set[int]) -> KernelCounters:
+    names = {100: ("nginx", 0), 200: ("cat", 0), 300: ("storm", 0)}
+    return KernelCounters(maps, lambda cg: WEB if cg == CG_WEB else HOST, T.name,
+                          name_of=names.get, alive=lambda t: t in alive)
+
+
+def test_sample_sums_exactly_and_retires_a_gone_process_after_one_listing():
+    m = FakeMaps()
+    m.add(CG_WEB, 100, "write", 4_500_000, nbytes=4_500_000)
+    m.add(CG_WEB, 100, "write", 4_500_000, nbytes=4_500_000)  # the second thread: same tgid
+    m.add(CG_WEB, 200, "openat", 10, errno=2)
+    m.add(CG_HOST, 300, "getppid", 123_456_789)
+    alive = {100, 300}
+    kc = counters(m, alive)
+    t = kc.sample(1)
+    assert t.containers[WEB.id][1]["events"] == 9_000_010
+    assert t.containers[WEB.id][1]["file_out"] == 9_000_000
+    assert t.pids[100].events == 9_000_000 and t.pids[100].file_out == 9_000_000
+    assert t.pids[100].name == "nginx" and t.pids[100].container is WEB
+    assert t.pids[200].exited and t.pids[200].errors == 10  # gone: listed, marked
+    assert t.syscalls["getppid"] == (123_456_789, 0, 0)
+    assert t.err_totals == {("openat", "ENOENT", WEB.id): 10}
+    assert t.err_detail == {("openat", "ENOENT", 200): 10}
+    assert t.events == 123_456_789 + 9_000_010
+    t2 = kc.sample(2)  # the next refresh: its rows are deleted from the maps
+    assert m.forgotten == [{200}] and 200 not in t2.pids
+    # the container's and the errno's totals keep counting it
+    assert t2.containers[WEB.id][1]["events"] == 9_000_010
+    assert t2.err_totals == {("openat", "ENOENT", WEB.id): 10}
+    assert kc.scoped(t2, None, WEB.id) == {"write": (9_000_000, 0, 0)}
+    assert kc.scoped(t2, 300, None) == {"getppid": (123_456_789, 0, 0)}
+
+
+def test_reading_from_dicts_sums_the_totals():
+    r = CounterReading.build({(5, 1, 0): {"count": 3, "errors": 1, "time_ns": 30},
+                              (5, 2, 0): {"count": 4}})
+    assert int(r.totals.syscalls["count"][0]) == 7
+    assert int(r.totals.syscalls["lat_sum_ns"][0]) == 30
+    assert r.procs.dtype.names[:3] == ("cgroup_id", "tgid", "nr")
+    assert np.array_equal(np.sort(r.procs["tgid"]), [1, 2])
+
+
+async def test_views_show_the_kernel_counts_not_the_stream():
+    """The stream delivered 3 events of web's 9,000,010 syscalls: the views show
+    9,000,010, exactly, and say how much of it the stream carried."""
+    m = FakeMaps()
+    m.add(CG_WEB, 100, "write", 9_000_000, nbytes=9_000_000)
+    m.add(CG_WEB, 200, "openat", 10, errno=2)
+    kc = counters(m, {100})
+    evs = [make_event(num=i + 1, ts_ns=1_000_000_000 + i, pid=100, tid=100, comm="nginx",
+                      container=WEB) for i in range(3)]
+    app = make_app(EventFeed(evs, live=True), auto_refresh=False, start_view="containers",
+                   counters=kc)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await asyncio.sleep(0.1)
+        f = await app.refresh_now()
+        await pilot.pause()
+        web = f.data.meta[WEB.id].values
+        assert web["events"] == 9_000_010
+        cells = dict(f.data.rows)[WEB.id]
+        assert "9000010" in [c.plain for c in cells]
+        assert "exact" in f.header.plain and "exact (kernel counters)" in f.data.totals
+        m.add(CG_WEB, 100, "write", 1000)
+        await asyncio.sleep(0.05)
+        f = await app.refresh_now()
+        stream = f.data.meta[WEB.id].values["stream"]
+        assert stream == 0.0  # 1,000 syscalls in the interval, no event of them
+        await pilot.press("1")
+        f = await app.refresh_now()
+        await pilot.pause()
+        assert f.data.meta["100"].values["events"] == 9_001_000
+        await pilot.press("4")
+        f = await app.refresh_now()
+        await pilot.pause()
+        assert [(k, r.values["count"]) for k, r in f.data.meta.items()] == [("ENOENT", 10)]
+        # a filter needs events: the views say where their counts come from
+        assert app.apply_filter("proc.name=nginx") is None
+        await asyncio.sleep(0.05)
+        await pilot.press("1")
+        f = await app.refresh_now()
+        assert "from the event stream (filtered)" in f.data.totals
+        assert "100" not in f.data.meta  # no event of it since the filter
+        assert app.apply_filter("") is None
+        await asyncio.sleep(0.05)
+        f = await app.refresh_now()
+        assert f.data.meta["100"].values["events"] == 9_001_000  # kept across filters
