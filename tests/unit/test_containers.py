@@ -782,3 +782,182 @@ def test_pid_fallback_is_cached_briefly(host):
     assert r2.resolve(1, pid=101) is HOST
     (host.proc / "101" / "cgroup").write_text(f"4:pids:/docker/{DOCKER_ID}\n")
     assert r2.resolve(1, pid=101).id == DOCKER_ID
+
+
+# --- new cgroups resolved the moment they appear (watch / pending / wait_for) ------------
+
+
+def _until(cond, timeout: float = 5.0) -> bool:
+    """Poll ``cond`` until true (bounded); its last value."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.fixture
+def watching(host):
+    """A resolver watching the fixture tree, lookups in the background."""
+    made = []
+
+    def make(answers=None, delay: float = 0.0, **kw) -> ContainerResolver:
+        r = host.resolver(answers, background=True, **kw)
+        r.runtimes.delay = delay
+        assert r.watch()
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_watch_knows_existing_cgroups_without_a_rescan(host, watching):
+    r = watching({PODMAN_ID: WEB1})
+    assert r.watching
+    scans = r.cgroups.scans
+    cgid = host.id(f"libpod_parent/libpod-{PODMAN_ID}")
+    assert r.wait_for([cgid], 5)
+    c = r.resolve(cgid)
+    assert (c.runtime, c.name) == ("podman", "web1")
+    assert ("podman", PODMAN_ID) in r.runtimes.asked
+    assert r.cgroups.scans == scans  # answered from what the watcher learned
+
+
+def test_new_container_pending_until_named(host, watching):
+    new_id = "ab" * 32
+    md = Metadata(name="late", image="img:1", labels={"k": "v"}, source="podman-cli")
+    r = watching({new_id: md}, delay=0.3)
+    d = host.cgroups / "libpod_parent" / f"libpod-{new_id}"
+    d.mkdir()
+    cgid = _ino(d)
+    # the watcher classified it and started the lookup before anything asked
+    assert _until(lambda: ("podman", new_id) in r.runtimes.asked)
+    assert r.pending(cgid)
+    assert r.resolve(cgid).id == new_id  # id only, meanwhile
+    t = time.monotonic()
+    assert r.wait_for([cgid], 5)
+    assert time.monotonic() - t < 2
+    assert not r.pending(cgid)
+    c = r.resolve(cgid)
+    assert (c.name, c.image, c.labels) == ("late", "img:1", {"k": "v"})
+    started, landed, source = r.lookup_times()[("podman", new_id)]
+    assert 0.25 < landed - started < 2 and source == "podman-cli"
+
+
+def test_container_without_metadata_is_not_pending_once_asked(host, watching):
+    r = watching({}, delay=0.1, retries=0)
+    cgid = host.id(f"libpod_parent/libpod-{PODMAN_ID}")
+    assert r.wait_for([cgid], 5)
+    assert not r.pending(cgid)
+    assert r.resolve(cgid).name == PODMAN_ID[:12]
+
+
+def test_host_and_services_are_never_pending(host, watching):
+    r = watching()
+    for rel in ("", "init.scope", "system.slice/nginx.service", "libpod_parent/conmon"):
+        assert not r.pending(host.id(rel)), rel
+
+
+def test_unknown_id_pending_only_briefly_while_watching(host, watching):
+    r = watching(pending_grace=0.2)
+    assert r.pending(987654321)  # the watcher may not have reported it yet
+    assert _until(lambda: not r.pending(987654321), 2)
+    unwatched = host.resolver(background=True)
+    try:
+        assert not unwatched.pending(987654321)  # without a watcher it cannot know
+    finally:
+        unwatched.close()
+
+
+def test_runc_container_pending_until_its_state_file(host, watching, monkeypatch):
+    """runc makes /run/runc/NAME, then the cgroup, starts init in it, and only
+    then writes state.json: the cgroup is pending meanwhile, then runc's."""
+    r = watching()
+    (host.runc / "newbox").mkdir()
+    d = host.cgroups / "newbox"
+    d.mkdir()
+    cgid = _ino(d)
+    assert _until(lambda: r.cgroups.peek(cgid) == "/newbox")
+    assert r.pending(cgid)
+    assert r.resolve(cgid) is HOST  # not known yet
+    time.sleep(0.05)
+    assert r.pending(cgid)
+    _runc_state(host, "newbox", "/newbox", ["bundle=/b"], mkdir=False)
+    assert r.wait_for([cgid], 2)
+    c = r.resolve(cgid)
+    assert (c.runtime, c.id, c.name) == ("runc", "newbox", "newbox")
+
+
+def test_unrecognised_cgroup_not_pending_without_runc_activity(host, watching):
+    r = watching()
+    d = host.cgroups / "plainhost"
+    d.mkdir()
+    cgid = _ino(d)
+    assert _until(lambda: r.cgroups.peek(cgid) is not None)
+    assert not r.pending(cgid)
+    assert r.resolve(cgid) is HOST
+
+
+def test_lookups_run_in_parallel(host, watching):
+    ids = [f"{i:02x}" * 32 for i in range(3)]
+    r = watching({i: Metadata(name=f"n{i[:2]}", source="podman-cli") for i in ids}, delay=0.4)
+    t = time.monotonic()
+    cgids = []
+    for i in ids:
+        d = host.cgroups / "libpod_parent" / f"libpod-{i}"
+        d.mkdir()
+        cgids.append(_ino(d))
+    assert r.wait_for(cgids, 5)
+    assert time.monotonic() - t < 1.0  # 3 x 0.4 s one after the other would be 1.2 s
+    assert {r.resolve(g).name for g in cgids} == {f"n{i[:2]}" for i in ids}
+
+
+def test_wait_for_is_bounded(host, watching):
+    new_id = "cd" * 32
+    r = watching({new_id: Metadata(name="slow", source="podman-cli")}, delay=1.5)
+    d = host.cgroups / "libpod_parent" / f"libpod-{new_id}"
+    d.mkdir()
+    t = time.monotonic()
+    assert not r.wait_for([_ino(d)], 0.2)
+    assert time.monotonic() - t < 0.6
+
+
+def test_containerd_task_cgroup_is_containerd(host, tmp_path):
+    tasks = tmp_path / "tasks"
+    (tasks / "k8s.io" / "web").mkdir(parents=True)
+    (tasks / "moby" / DOCKER_ID).mkdir(parents=True)
+    (host.cgroups / "k8s.io" / "web" / "sub").mkdir(parents=True)
+    (host.cgroups / "moby" / DOCKER_ID).mkdir(parents=True)
+    layout = CgroupLayout("v2", (CgroupMount(str(host.cgroups), 2, "/"),))
+    rt = StubRuntimes(
+        {"web": Metadata(name="web", image="docker.io/library/bb:1", source="containerd-ctr")},
+        runc_root=str(host.runc),
+        containerd_tasks=str(tasks),
+        layout=layout,
+    )
+    r = ContainerResolver(
+        CgroupIndex(str(host.cgroups)), layout=layout, runtimes=rt, background=False
+    )
+    c = r.resolve(host.id("k8s.io/web/sub"))
+    assert (c.runtime, c.id, c.name, c.image) == (
+        "containerd",
+        "web",
+        "web",
+        "docker.io/library/bb:1",
+    )
+    assert c.cgroup_path == "/k8s.io/web"
+    assert rt.asked == [("containerd", "web")]
+    assert r.resolve(host.id(f"moby/{DOCKER_ID}")).runtime != "containerd"  # dockerd's namespace
+
+
+def test_close_stops_the_watcher(host):
+    r = host.resolver(background=True)
+    assert r.watch()
+    t = r._watch_thread
+    r.close()
+    assert t is not None and not t.is_alive()
+    assert not r.watching
+    r.close()  # idempotent
