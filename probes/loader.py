@@ -47,7 +47,10 @@ class ProbeConfig:
 
     events_bytes: int = 32 << 20
     ext_bytes: int = 64 << 20  # 904-byte records: ~74k of them
-    inflight_max: int = 65536
+    inflight_max: int = 65536  # threads inside a syscall (hash pairing only)
+    connecting_max: int = 4096  # TCP connects waiting for their local port
+    # a ring wakes its reader at most this often (syscalls.bpf.c: wakeup())
+    wakeup_ns: int = 1_000_000
     filter: KernelFilter = field(default_factory=KernelFilter)
 
 
@@ -92,13 +95,26 @@ def compile_bpf(source: str, cflags: list[str]):  # -> bcc.BPF
 
 
 class SyscallProbe:
-    """The syscall + process-lifecycle probe (``bpf/syscalls.bpf.c``)."""
+    """The syscall + process-lifecycle probe (``bpf/syscalls.bpf.c``).
+
+    ``pairing`` says where a syscall's enter waits for its exit: ``task``
+    (task-local storage, kernel >= 5.11 with BTF) or ``hash`` (a tid-keyed
+    hash, about 3x the per-syscall cost: ``benchmarks/probe_overhead.py``).
+    ``auto`` picks task storage where the kernel has it, and falls back to
+    the hash if the kernel refuses the program anyway.
+    """
 
     def __init__(self, config: ProbeConfig | None = None, syscalls: SyscallTable | None = None,
-                 self_tgid: int | None = None) -> None:
+                 self_tgid: int | None = None, pairing: str = "auto") -> None:
+        if pairing not in ("auto", "task", "hash"):
+            raise ProbeError(f"unknown enter/exit pairing {pairing!r}")
         self.config = config or ProbeConfig()
         self.table = syscalls or table()
         self.self_tgid = os.getpid() if self_tgid is None else self_tgid
+        self._want_pairing = pairing
+        if pairing == "auto":
+            pairing = "task" if metrics.Features.detect().task_storage else "hash"
+        self.pairing = pairing
         self._bpf = None
         self.rings: list[RingBuffer] = []
 
@@ -115,9 +131,13 @@ class SyscallProbe:
             f"-DEVENTS_PAGES={_pages(cfg.events_bytes)}",
             f"-DEXT_PAGES={_pages(cfg.ext_bytes)}",
             f"-DINFLIGHT_MAX={cfg.inflight_max}",
+            f"-DCONNECTING_MAX={cfg.connecting_max}",
+            f"-DWAKEUP_NS={cfg.wakeup_ns}",
             f"-DNR_SYSCALLS={self.table.max_nr}",
             f"-DNR_CONNECT={self.table.nr('connect')}",
         ]
+        if self.pairing == "hash":
+            flags.append("-DPAIR_HASH")
         if flt.pids is not None:
             flags.append("-DFILTER_PID")
         if flt.cgroup_ids is not None:
@@ -167,7 +187,13 @@ class SyscallProbe:
     # -- loading ------------------------------------------------------------------
     def load(self) -> None:
         """Compile, load and attach. Raises ProbeError with a one-line reason."""
-        self._bpf = compile_bpf(self.source(), self.cflags())
+        try:
+            self._bpf = compile_bpf(self.source(), self.cflags())
+        except ProbeError:
+            if self.pairing != "task" or self._want_pairing == "task":
+                raise
+            self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
+            self._bpf = compile_bpf(self.source(), self.cflags())
         b = self._bpf
         try:
             arr = b["sysinfo"]

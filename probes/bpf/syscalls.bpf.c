@@ -6,10 +6,14 @@
  *
  * Configured with -D defines by probes/loader.py:
  *   SELF_TGID          cdig's own process, never traced (output feeds back)
- *   EVENTS_PAGES, EXT_PAGES, INFLIGHT_MAX  sizes
+ *   EVENTS_PAGES, EXT_PAGES, INFLIGHT_MAX, CONNECTING_MAX  sizes
+ *   WAKEUP_NS          a ring wakes its reader at most this often
  *   NR_SYSCALLS        size of the sysinfo array
  *   NR_CONNECT         connect(2)'s number, for the local-address capture
  *   FILTER_PID, FILTER_CGROUP, FILTER_SYSCALL, FILTER_FAILED  pushdown
+ *   PAIR_HASH          pair enter/exit through a tid-keyed hash instead of
+ *                      task-local storage (kernels < 5.11 or without BTF;
+ *                      also what benchmarks/probe_overhead.py compares against)
  */
 #include <uapi/linux/ptrace.h>
 #include "cdig.h"
@@ -25,9 +29,16 @@ BPF_RINGBUF_OUTPUT(events_ext, EXT_PAGES);
 BPF_PERCPU_ARRAY(stats, __u64, CDIG_STAT_MAX);
 BPF_ARRAY(sysinfo, struct cdig_sysinfo, NR_SYSCALLS);
 
-/* A syscall between enter and exit, keyed by tid: pairing gives latency and
- * lets the exit handler read arguments after the kernel filled them in
- * (accept's peer address). */
+/* The syscall a thread is inside, between enter and exit: pairing gives
+ * latency and lets the exit handler read arguments after the kernel filled
+ * them in (accept's peer address).
+ *
+ * Kept in task-local storage: a slot on the thread itself, created at its
+ * first traced syscall and freed with it, so a syscall costs a store and a
+ * load instead of a hash insert, lookup and delete (benchmarks/
+ * probe_overhead.py). `ts == 0` marks the slot empty (consumed at exit).
+ * Only the current task's slot is ever reached (bpf_get_current_task_btf()
+ * is passed through to the helper, never dereferenced). */
 struct inflight {
     __u64 ts;
     __u64 args[6];
@@ -36,8 +47,59 @@ struct inflight {
     __u16 lfamily;
     __u8 laddr[16];
     __u64 sk;      /* the connecting socket's address (a key, never read) */
+    __u8 sel;      /* task storage: SEL_*, process_selected() of this thread */
 };
+#define SEL_YES 1
+#define SEL_NO 2
+#ifdef PAIR_HASH
 BPF_HASH(inflight, __u32, struct inflight, INFLIGHT_MAX);
+#else
+BPF_TASK_STORAGE(inflight, struct inflight);
+#endif
+
+/* the current thread's in-flight syscall, or NULL (bcc's map calls cannot
+ * sit in macros, hence functions) */
+static __always_inline struct inflight *inflight_get(__u32 tid)
+{
+#ifdef PAIR_HASH
+    return inflight.lookup(&tid);
+#else
+    return inflight.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+#endif
+}
+
+static __always_inline void inflight_done(struct inflight *f, __u32 tid)
+{
+#ifdef PAIR_HASH
+    inflight.delete(&tid);
+#else
+    f->ts = 0;
+#endif
+}
+
+/* The local address of a TCP connect is chosen inside connect(2). The
+ * SYN_SENT transition fires in the connecting thread with the source address,
+ * but before the kernel picks the ephemeral source port (tcp_v4_connect sets
+ * SYN_SENT, then inet_hash_connect), so sport is 0 there unless the socket
+ * was bound. The port is known when the socket leaves SYN_SENT (established,
+ * or closed on failure), which may run in softirq context on any task:
+ * `connecting` maps the socket (its address, used only as a key) to the
+ * connecting thread until then. */
+#ifdef PAIR_HASH
+BPF_HASH(connecting, __u64, __u32, CONNECTING_MAX);
+#else
+/* With task storage only the current thread's in-flight slot can be
+ * reached, so the port found in softirq context waits here, keyed by the
+ * socket, for the connect's own sys_exit to pick it up (and delete the
+ * entry). LRU: an entry whose connect never exits (thread killed, or a
+ * non-blocking connect that had returned already) is evicted, not leaked. */
+struct connecting {
+    __u16 lport;   /* 0 until the socket leaves SYN_SENT with its port */
+    __u16 lfamily;
+    __u8 laddr[16];
+};
+BPF_TABLE("lru_hash", __u64, struct connecting, connecting, CONNECTING_MAX);
+#endif
 
 /* cdig's own helper processes (e.g. `podman inspect` run to name a
  * container) and their descendants: tracing them would show cdig's work as
@@ -59,11 +121,35 @@ static __always_inline void count(__u32 idx)
         (*v)++;
 }
 
+/* When the consumer keeps up, the kernel's default policy wakes it (an
+ * irq_work, i.e. a self-IPI: a VM exit here) for nearly every few records,
+ * and that wake-up was the largest single cost of a record: ~250 ns a
+ * syscall on the getppid loop, more than the record itself
+ * (benchmarks/probe_overhead.py). So each ring wakes its consumer at most
+ * once per WAKEUP_NS, on the first record after that; the records in
+ * between wait for the next wake-up or for the consumer's own poll timeout
+ * (collector/sources.py: 5 ms after a non-empty drain). An idle consumer is
+ * woken by the first record at once, so a quiet stream is not delayed. */
+BPF_ARRAY(last_wakeup, __u64, 2);
+
+static __always_inline __u64 wakeup(__u32 ring, __u64 now)
+{
+    __u64 *last = last_wakeup.lookup(&ring);
+    if (!last || WAKEUP_NS == 0) /* 0: the kernel's own policy */
+        return 0;
+    if (now - *last < WAKEUP_NS)
+        return BPF_RB_NO_WAKEUP;
+    *last = now; /* racy between CPUs: at worst one more wake-up */
+    return BPF_RB_FORCE_WAKEUP;
+}
+#define RING_EVENTS 0
+#define RING_EXT 1
+
 static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgroup,
-                                 __u32 nr, __u8 kind)
+                                 __u32 nr, __u8 kind, __u64 now)
 {
     __u64 uid_gid = bpf_get_current_uid_gid();
-    e->ts_ns = bpf_ktime_get_ns();
+    e->ts_ns = now;
     e->latency_ns = 0;
     e->cgroup_id = cgroup;
     e->ret = 0;
@@ -78,8 +164,11 @@ static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgr
     bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
-/* Process-level filters; the syscall filter is separate. */
-static __always_inline int selected(__u32 tgid, __u64 cgroup)
+/* Process-level filters; the syscall filter is separate. The first two
+ * never change for a given process while it lives (`ignored` is filled at
+ * fork, before the child runs; the pid filter is fixed at load), so
+ * sys_enter caches them in the thread's in-flight slot. */
+static __always_inline int process_selected(__u32 tgid)
 {
     if (tgid == SELF_TGID || ignored.lookup(&tgid))
         return 0;
@@ -87,6 +176,15 @@ static __always_inline int selected(__u32 tgid, __u64 cgroup)
     if (!filter_pid.lookup(&tgid))
         return 0;
 #endif
+    return 1;
+}
+
+/* ... and the cgroup: a task moves between cgroups (runc moves a
+ * container's first process into its cgroup), so it is checked every time */
+static __always_inline int selected(__u32 tgid, __u64 cgroup)
+{
+    if (!process_selected(tgid))
+        return 0;
 #ifdef FILTER_CGROUP
     if (!filter_cgroup.lookup(&cgroup))
         return 0;
@@ -95,7 +193,7 @@ static __always_inline int selected(__u32 tgid, __u64 cgroup)
 }
 
 static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 cgroup,
-                                       __u32 nr, struct cdig_sysinfo *si)
+                                       __u32 nr, struct cdig_sysinfo *si, __u64 now)
 {
     if (!(si->flags & CDIG_SYS_ARGV)) {
         struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
@@ -103,11 +201,11 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
             count(CDIG_STAT_DROP_EVENTS);
             return;
         }
-        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER);
+        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
         #pragma unroll
         for (int i = 0; i < 6; i++)
             e->args[i] = args[i];
-        events.ringbuf_submit(e, 0);
+        events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
         count(CDIG_STAT_SEEN);
         return;
     }
@@ -118,7 +216,7 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
         count(CDIG_STAT_DROP_EXT);
         return;
     }
-    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER);
+    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
     #pragma unroll
     for (int i = 0; i < 6; i++)
         x->ev.args[i] = args[i];
@@ -148,7 +246,7 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
         x->argc++;
     }
     x->len2 = off;
-    events_ext.ringbuf_submit(x, 0);
+    events_ext.ringbuf_submit(x, wakeup(RING_EXT, now));
     count(CDIG_STAT_SEEN);
 }
 
@@ -159,9 +257,30 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
         return 0;
     __u32 nr = id;
     __u64 pid_tgid = bpf_get_current_pid_tgid();
+#ifdef PAIR_HASH
     __u64 cgroup = bpf_get_current_cgroup_id();
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
+    struct inflight slot = {};
+    struct inflight *f = &slot;
+#else
+    /* no memory for a new thread's slot: that syscall goes unrecorded (counted) */
+    struct inflight *f = inflight.task_storage_get(bpf_get_current_task_btf(), 0,
+                                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!f) {
+        count(CDIG_STAT_DROP_INFLIGHT);
+        return 0;
+    }
+    if (!f->sel)
+        f->sel = process_selected(pid_tgid >> 32) ? SEL_YES : SEL_NO;
+    if (f->sel != SEL_YES)
+        return 0;
+    __u64 cgroup = bpf_get_current_cgroup_id();
+#ifdef FILTER_CGROUP
+    if (!filter_cgroup.lookup(&cgroup))
+        return 0;
+#endif
+#endif
     struct cdig_sysinfo *si = sysinfo.lookup(&nr);
     if (!si)
         return 0;
@@ -169,32 +288,45 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     if (!(si->flags & (CDIG_SYS_WANT | CDIG_SYS_STATE)))
         return 0;
 #endif
-    struct inflight f = {};
-    f.ts = bpf_ktime_get_ns();
-    f.nr = nr;
+#ifndef PAIR_HASH
+    f->lfamily = 0;
+    f->sk = 0;
+#endif
+    f->ts = bpf_ktime_get_ns();
+    f->nr = nr;
     #pragma unroll
     for (int i = 0; i < 6; i++)
-        f.args[i] = args->args[i];
+        f->args[i] = args->args[i];
     if (si->flags & CDIG_SYS_ENTER) {
-        emit_enter(f.args, pid_tgid, cgroup, nr, si);
-        if (!(si->flags & CDIG_SYS_ARGV))
-            return 0; /* exit/exit_group never return */
+        emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
+        if (!(si->flags & CDIG_SYS_ARGV)) {
+            f->ts = 0; /* exit/exit_group never return */
+            return 0;
+        }
     }
+#ifdef PAIR_HASH
     __u32 tid = (__u32)pid_tgid;
-    if (inflight.update(&tid, &f))
+    if (inflight.update(&tid, f))
         count(CDIG_STAT_DROP_INFLIGHT);
+#endif
     return 0;
 }
 
-TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+/* A raw tracepoint: its context is the tracepoint's own arguments
+ * (struct pt_regs *regs, long ret), with no per-call copy into a trace
+ * buffer first, which costs a classic tracepoint program ~50 ns more a
+ * syscall here (benchmarks/probe_overhead.py: empty-raw vs empty-tp). Only
+ * `ret` is read; regs is not touched: the syscall number and arguments come
+ * from the in-flight slot. */
+RAW_TRACEPOINT_PROBE(sys_exit)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)pid_tgid;
-    struct inflight *f = inflight.lookup(&tid);
-    if (!f)
+    struct inflight *f = inflight_get(tid);
+    if (!f || !f->ts)
         return 0;
     __u64 now = bpf_ktime_get_ns();
-    long ret = args->ret;
+    long ret = (long)ctx->args[1];
     __u32 nr = f->nr;
     struct cdig_sysinfo *si = sysinfo.lookup(&nr);
     if (!si)
@@ -211,14 +343,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
             count(CDIG_STAT_DROP_EVENTS);
             goto out;
         }
-        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL);
+        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
         e->ts_ns = now;
         e->latency_ns = now - f->ts;
         e->ret = ret;
         #pragma unroll
         for (int i = 0; i < 6; i++)
             e->args[i] = f->args[i];
-        events.ringbuf_submit(e, 0);
+        events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
         count(CDIG_STAT_SEEN);
         goto out;
     }
@@ -227,7 +359,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         count(CDIG_STAT_DROP_EXT);
         goto out;
     }
-    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL);
+    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
     x->ev.ts_ns = now;
     x->ev.latency_ns = now - f->ts;
     x->ev.ret = ret;
@@ -264,6 +396,20 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
                 x->len2 = -1;
         }
     }
+#ifndef PAIR_HASH
+    if (nr == NR_CONNECT && f->sk) {
+        __u64 sk = f->sk;
+        struct connecting *c = connecting.lookup(&sk);
+        if (c) {
+            if (c->lport) {
+                f->lport = c->lport;
+                f->lfamily = c->lfamily;
+                __builtin_memcpy(f->laddr, c->laddr, sizeof(f->laddr));
+            }
+            connecting.delete(&sk);
+        }
+    }
+#endif
     if (nr == NR_CONNECT && f->lfamily) {
         /* a sockaddr_in/_in6 of the local end, captured during connect */
         *(__u16 *)&x->str1[0] = f->lfamily;
@@ -278,22 +424,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         }
         x->ev.flags |= CDIG_FLAG_LOCAL_ADDR;
     }
-    events_ext.ringbuf_submit(x, 0);
+    events_ext.ringbuf_submit(x, wakeup(RING_EXT, now));
     count(CDIG_STAT_SEEN);
 out:
-    inflight.delete(&tid);
+    inflight_done(f, tid);
     return 0;
 }
 
-/* The local address of a TCP connect is chosen inside connect(2). The
- * SYN_SENT transition fires in the connecting thread with the source address,
- * but before the kernel picks the ephemeral source port (tcp_v4_connect sets
- * SYN_SENT, then inet_hash_connect), so sport is 0 there unless the socket
- * was bound. The port is known when the socket leaves SYN_SENT (established,
- * or closed on failure), which may run in softirq context on any task:
- * `connecting` maps the socket (its address, used only as a key) to the
- * connecting thread until then. */
-BPF_HASH(connecting, __u64, __u32, 4096);
 
 /* the local end as the tracepoint reports it, into the in-flight connect */
 #define SET_LOCAL(f, args)                                       \
@@ -310,18 +447,31 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
     __u64 sk = (__u64)args->skaddr;
     if (args->newstate == TCP_SYN_SENT) {
+        /* in the connecting thread, inside connect(2) */
         __u32 tid = (__u32)bpf_get_current_pid_tgid();
-        struct inflight *f = inflight.lookup(&tid);
-        if (!f || f->nr != NR_CONNECT)
+        struct inflight *f = inflight_get(tid);
+        if (!f || !f->ts || f->nr != NR_CONNECT)
             return 0;
         SET_LOCAL(f, args);
         f->sk = sk;
-        if (!args->sport)
+        if (!args->sport) {
+#ifdef PAIR_HASH
             connecting.update(&sk, &tid);
+#else
+            struct connecting c = {};
+            connecting.update(&sk, &c);
+#endif
+        }
         return 0;
     }
     if (args->oldstate != TCP_SYN_SENT)
         return 0;
+#ifndef PAIR_HASH
+    struct connecting *c = connecting.lookup(&sk);
+    if (c && args->sport)
+        SET_LOCAL(c, args); /* the connect's sys_exit takes it from here */
+    return 0;
+#else
     __u32 *tidp = connecting.lookup(&sk);
     if (!tidp)
         return 0;
@@ -332,6 +482,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
     if (f && f->nr == NR_CONNECT && f->sk == sk && args->sport)
         SET_LOCAL(f, args);
     return 0;
+#endif
 }
 
 TRACEPOINT_PROBE(sched, sched_process_exec)
@@ -345,14 +496,15 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
         count(CDIG_STAT_DROP_EXT);
         return 0;
     }
-    fill(&x->ev, pid_tgid, cgroup, 0, CDIG_KIND_EXEC);
+    __u64 now = bpf_ktime_get_ns();
+    fill(&x->ev, pid_tgid, cgroup, 0, CDIG_KIND_EXEC, now);
     x->ev.args[0] = args->old_pid;
     x->len2 = 0;
     x->argc = 0;
     x->pad = 0;
     unsigned short loc = args->data_loc_filename & 0xFFFF;
     x->len1 = bpf_probe_read_kernel_str(x->str1, sizeof(x->str1), (char *)args + loc);
-    events_ext.ringbuf_submit(x, 0);
+    events_ext.ringbuf_submit(x, wakeup(RING_EXT, now));
     count(CDIG_STAT_SEEN);
     return 0;
 }
@@ -378,10 +530,11 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         count(CDIG_STAT_DROP_EVENTS);
         return 0;
     }
-    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_FORK);
+    __u64 now = bpf_ktime_get_ns();
+    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_FORK, now);
     e->args[0] = args->child_pid;
     e->args[1] = args->parent_pid;
-    events.ringbuf_submit(e, 0);
+    events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
     count(CDIG_STAT_SEEN);
     return 0;
 }
@@ -390,8 +543,10 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u64 cgroup = bpf_get_current_cgroup_id();
+#ifdef PAIR_HASH
     __u32 tid = (__u32)pid_tgid;
     inflight.delete(&tid); /* a thread killed inside a syscall never exits it */
+#endif
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
     struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
@@ -399,8 +554,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
         count(CDIG_STAT_DROP_EVENTS);
         return 0;
     }
-    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_EXIT);
-    events.ringbuf_submit(e, 0);
+    __u64 now = bpf_ktime_get_ns();
+    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_EXIT, now);
+    events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
     count(CDIG_STAT_SEEN);
     return 0;
 }
