@@ -19,6 +19,7 @@ from cdig.collector.runtimes import (
     Metadata,
     RuntimeClient,
     clean_labels,
+    parse_ctr_info,
     parse_docker_inspect,
     parse_oci_config,
     parse_podman_inspect,
@@ -273,6 +274,7 @@ def _client(tmp_path: Path, **kw) -> RuntimeClient:
         containers_storage=str(tmp_path / "storage"),
         containers_run=str(tmp_path / "run-storage"),
         containerd_tasks=str(tmp_path / "containerd"),
+        ctr_bin=None,
         timeout=1.0,
     )
     defaults.update(kw)
@@ -471,3 +473,115 @@ def test_runc_root_reread_only_when_listing_changes(tmp_path, monkeypatch):
     os.utime(tmp_path / "runc", ns=(1, 1))  # the listing changed (a container came or went)
     assert len(c.runc_states()) == 1
     assert len(reads) == 2
+
+
+# --- containerd through ctr, docker's file first, runc being created --------------------
+
+
+def test_ctr_info_fixture():
+    """``ctr -n k8s.io containers info`` of ``ctr run --label ...`` (captured here)."""
+    md = parse_ctr_info(_fixture("ctr_containers_info.json"))
+    assert (md.name, md.image, md.runtime, md.source) == (
+        "cdigxc",
+        "docker.io/library/cdigx:1",
+        "containerd",
+        "containerd-ctr",
+    )
+    assert (md.pod_name, md.pod_namespace) == ("P1", "ns1")
+    assert md.labels["io.kubernetes.pod.name"] == "P1"
+
+
+def test_ctr_info_names():
+    assert parse_ctr_info({"ID": "x", "Labels": {"nerdctl/name": "web"}}).name == "web"
+    k8s = {"ID": "x", "Labels": {"io.kubernetes.container.name": "app"}}
+    assert parse_ctr_info(k8s).name == "app"
+    assert not parse_ctr_info({"Labels": {}}).found
+    assert not parse_ctr_info(["not", "a", "record"]).found
+
+
+def _fake_ctr(tmp_path: Path, doc: dict, expect_ns: str) -> str:
+    """A ctr that answers ``-n NS containers info ID`` for one namespace."""
+    (tmp_path / "ctr.json").write_text(json.dumps(doc))
+    exe = tmp_path / "bin" / "ctr"
+    exe.parent.mkdir(exist_ok=True)
+    exe.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *"-n {expect_ns} containers info -- "*) cat {tmp_path}/ctr.json;;'
+        " *) echo no such container >&2; exit 1;; esac\n"
+    )
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return str(exe)
+
+
+def test_containerd_labels_from_ctr(tmp_path):
+    doc = _fixture("ctr_containers_info.json")
+    (tmp_path / "containerd/default/cdigxc").mkdir(parents=True)  # a task, no CRI bundle
+    (tmp_path / "containerd/k8s.io").mkdir(parents=True)
+    c = _client(tmp_path, ctr_bin=_fake_ctr(tmp_path, doc, "default"))
+    md = c.metadata("containerd", "cdigxc")
+    assert (md.source, md.name, md.image, md.pod_name) == (
+        "containerd-ctr",
+        "cdigxc",
+        "docker.io/library/cdigx:1",
+        "P1",
+    )
+    assert c.containerd_task("/default/cdigxc/sub") == ("default", "cdigxc")
+    assert c.containerd_task("/k8s.io/cdigxc") is None  # no such task there
+    assert c.containerd_task("/default") is None
+
+
+def test_containerd_cri_bundle_keeps_kubernetes_name_with_ctr_labels(tmp_path):
+    _put(
+        tmp_path / "containerd/k8s.io" / CTD_ID / "config.json", _fixture("containerd_config.json")
+    )
+    doc = {"ID": CTD_ID, "Image": "ignored:1", "Labels": {"team": "a"}}
+    c = _client(tmp_path, ctr_bin=_fake_ctr(tmp_path, doc, "k8s.io"))
+    md = c.metadata("containerd", CTD_ID)
+    assert (md.name, md.image, md.pod_namespace) == (
+        "nginx",
+        "docker.io/library/nginx:1.25",
+        "shop",
+    )
+    assert md.labels["team"] == "a" and md.labels["io.kubernetes.pod.name"] == "web-0"
+
+
+def test_containerd_without_ctr_answer_names_the_id(tmp_path):
+    (tmp_path / "containerd/default/plain").mkdir(parents=True)
+    _put(tmp_path / "containerd/default/plain/config.json", {"annotations": {}})
+    md = _client(tmp_path).metadata("containerd", "plain")
+    assert (md.source, md.name) == ("containerd-config", "plain")
+
+
+def test_dockers_containerd_namespace_is_left_to_docker(tmp_path):
+    (tmp_path / "containerd/moby" / DOCKER_ID).mkdir(parents=True)
+    c = _client(tmp_path)
+    assert c.containerd_task(f"/moby/{DOCKER_ID}") is None
+    assert not c.metadata("containerd", DOCKER_ID).found
+
+
+def test_docker_config_file_before_the_api(tmp_path, unix_server):
+    """dockerd holds the container's lock during its start: inspect answers
+    late. config.v2.json is written at create and has name, image, labels."""
+    doc = _fixture("docker_config_v2.json")
+    doc["Name"] = "/from-the-api"
+    sock = unix_server(_respond(json.dumps(doc).encode()))
+    _put(
+        tmp_path / "docker/containers" / DOCKER_ID / "config.v2.json",
+        _fixture("docker_config_v2.json"),
+    )
+    md = _client(tmp_path, docker_socket=sock).metadata("docker", DOCKER_ID)
+    assert (md.source, md.name) == ("docker-config", "web1")
+
+
+def test_runc_in_creation(tmp_path):
+    c = _client(tmp_path)
+    assert not c.runc_in_creation()  # no root at all
+    (tmp_path / "runc").mkdir()
+    assert not c.runc_in_creation()
+    (tmp_path / "runc" / "box").mkdir()  # runc made the directory, no state yet
+    assert c.runc_in_creation()
+    doc = _fixture("runc_state_plain.json")
+    doc["id"] = "box"
+    _put(tmp_path / "runc" / "box" / "state.json", doc)
+    assert not c.runc_in_creation()
+    assert c.runc_state("box") is not None
