@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -142,5 +143,76 @@ def test_exited_container_is_pruned(podman_container):
         subprocess.run(["podman", "rm", "-f", "-t", "0", c.name], check=True, capture_output=True)
         assert got in r.prune()
         assert got not in r.list()
+    finally:
+        r.close()
+
+
+def test_new_podman_container_named_from_its_cgroup(podman_container):
+    """With the watcher running, a podman container started afterwards is
+    classified when its cgroup is made and named within a bounded time of its
+    first process (``pending`` says True meanwhile, then False)."""
+    layout = cgroup_layout()
+    if layout.unified is None:
+        pytest.skip("cgroup ids need cgroup2; this host has none")
+    r = ContainerResolver.for_host(watch=True)
+    try:
+        assert r.watching
+        c = podman_container(Workload().getppid(1), start=False)
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                c.start()
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+
+        t0 = time.monotonic()
+        th = threading.Thread(target=start)
+        th.start()
+        first_proc: dict[str, float] = {}  # cgroup path -> first time it held a process
+        pending_seen: dict[str, tuple[bool, float, float]] = {}  # (pending, asked in)
+        mount = layout.unified.mountpoint
+        while th.is_alive() or not first_proc:
+            for cont in r.list():
+                started = r.lookup_times().get(("podman", cont.id), (0.0,))[0]
+                if cont.runtime != "podman" or started < t0 or cont.cgroup_path in first_proc:
+                    continue
+                d = os.path.join(mount, cont.cgroup_path.lstrip("/"))
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        if f.read().split():
+                            first_proc[cont.cgroup_path] = t_a = time.monotonic()
+                            p = r.pending(os.stat(d).st_ino)
+                            pending_seen[cont.cgroup_path] = (p, t_a, time.monotonic())
+                except OSError:
+                    pass
+            assert time.monotonic() - t0 < 60, "podman run did not return"
+            time.sleep(0.001)
+        th.join()
+        if errors:
+            raise errors[0]
+        assert c.cgroup in first_proc, (c.cgroup, first_proc)
+        started, landed, source = r.lookup_times()[("podman", c.id)]
+        t_first = first_proc[c.cgroup]
+        # the lookup began when the cgroup was made, not when a process was seen in it
+        assert started <= t_first, (started, t_first)
+        assert r.wait_for([c.cgroup_id], 5)
+        started, landed, source = r.lookup_times()[("podman", c.id)]
+        assert source == "podman-cli"
+        assert 0 < landed - t_first < 2.0, landed - t_first  # bounded
+        got = r.resolve(c.cgroup_id, pid=c.pid)
+        assert (got.name, got.image) == (c.name, c.image)
+        assert (got.pod_name, got.pod_namespace) == ("", "")
+        assert not r.pending(c.cgroup_id)
+        # pending said True while its lookup ran, False once it had landed
+        was_pending, t_a, t_b = pending_seen[c.cgroup]
+        if was_pending:
+            assert landed > t_a - 0.05, (landed, t_a)
+        else:
+            assert landed < t_b, (landed, t_b)
+        print(
+            f"lookup began {(t_first - started) * 1000:.1f} ms before the first process; "
+            f"landed {(landed - t_first) * 1000:.1f} ms after it; pending then: {was_pending}"
+        )
     finally:
         r.close()
