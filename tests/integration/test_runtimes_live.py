@@ -16,6 +16,11 @@ import pytest
 from cdig.collector.containers import ContainerResolver
 
 from .containers import Workload, require
+from .test_trace_live import (
+    check_writes,
+    start_all,
+    tracer,  # noqa: F401 - the tracer fixture
+)
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +76,52 @@ def test_lxc_resolved(lxc_container, resolver):
     assert (got.runtime, got.id, got.name) == ("lxc", c.name, c.name)
     if resolver.cgroup_ids_usable:
         assert resolver.resolve(c.cgroup_id, pid=c.pid) is got
+
+
+# --- a live trace counts each runtime's workload exactly, with its names ----------------
+
+
+def _check_pod(r, pod: dict[str, str] | None) -> None:
+    want = {(pod["io.kubernetes.pod.name"], pod["io.kubernetes.pod.namespace"])} if pod else None
+    got = {(e["k8s.pod.name"], e["k8s.ns.name"]) for e in r.events}
+    if want:
+        assert got == want, got
+
+
+def _trace_both(c, tracer, w: Workload):
+    """A tracer filtering by container name and one by the workload's pid only
+    (attribution from cdig's resolution alone), both started before go()."""
+    by_name = tracer(f"container.name={c.name}", start=False)
+    by_pid = tracer(f"proc.pid={c.pid}", start=False)
+    start_all(by_name, by_pid)
+    c.go()
+    assert c.wait(30) == 0
+    return [t.stop() for t in (by_name, by_pid)]
+
+
+def test_docker_trace_exact(docker_container, docker_image, tracer):
+    require("bpf", "bcc", "tracefs")
+    w = Workload().write(N_WRITES)
+    c = docker_container(w, labels=POD)
+    for r in _trace_both(c, tracer, w):
+        check_writes(r, w, cid=c.id[:12], name=c.name, ctype="docker", image=docker_image)
+        assert {e["container.full_id"] for e in r.events} == {c.id}
+        _check_pod(r, POD)
+
+
+@pytest.mark.parametrize("namespace", ["k8s.io", "default"])
+def test_containerd_trace_exact(ctr_container, ctr_images, tracer, namespace):
+    require("bpf", "bcc", "tracefs")
+    w = Workload().write(N_WRITES)
+    c = ctr_container(w, namespace=namespace, labels=POD)
+    for r in _trace_both(c, tracer, w):
+        check_writes(r, w, cid=c.name, name=c.name, ctype="containerd", image=ctr_images[namespace])
+        _check_pod(r, POD)
+
+
+def test_lxc_trace_exact(lxc_container, tracer):
+    require("bpf", "bcc", "tracefs")
+    w = Workload().write(N_WRITES)
+    c = lxc_container(w)
+    for r in _trace_both(c, tracer, w):
+        check_writes(r, w, cid=c.name, name=c.name, ctype="lxc", image=None)
