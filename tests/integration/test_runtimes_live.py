@@ -16,16 +16,30 @@ import pytest
 from cdig.collector.containers import ContainerResolver
 
 from .containers import Workload, require
-from .test_trace_live import (
-    check_writes,
-    start_all,
-    tracer,  # noqa: F401 - the tracer fixture
-)
+from .test_trace_live import Tracer, check_writes, start_all
 
 pytestmark = pytest.mark.integration
 
 POD = {"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop"}
 N_WRITES = 500
+
+
+@pytest.fixture
+def tracer(tmp_path):
+    """Factory: ``tracer(*args, start=True) -> Tracer`` (``cdig trace -j`` with
+    every field, as in test_trace_live); killed in teardown."""
+    made: list[Tracer] = []
+
+    def make(*args: str, start: bool = True) -> Tracer:
+        t = Tracer(list(args), tmp_path / f"tracer{len(made)}")
+        made.append(t)
+        if start:
+            t.start()
+        return t
+
+    yield make
+    for t in made:
+        t.kill()
 
 
 @pytest.fixture
