@@ -61,7 +61,13 @@ from ..probes.syscalls import NO_ARG, SyscallTable, table
 from .decode import RawBatch
 from .events import HOST, Container, Event, FdInfo, Process
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
-from .safe_open import check_replaceable, create_private, same_file
+from .safe_open import (
+    OutputFailed,
+    OutputRefused,
+    check_replaceable,
+    create_private,
+    same_file,
+)
 from .state import State
 
 FORMAT_NAME = "cdig-capture"
@@ -565,6 +571,7 @@ class CaptureWriter:
         self._opened_at = 0.0
         self._file_rows = 0
         self._identity: dict[str, os.stat_result] = {}  # name -> the inode created
+        self._failed: OutputFailed | None = None  # a write failed: the file is given up
         first = self._name(0, clock())
         if os.path.lexists(first):  # refused now, not after the probe has compiled
             check_replaceable(first, os.lstat(first))
@@ -589,7 +596,14 @@ class CaptureWriter:
         now = self.clock()
         self.index += 1
         name = self._name(self.index, now)
-        f, st = create_private(name)
+        try:
+            f, st = create_private(name)
+        except OutputRefused:
+            raise
+        except OSError as e:
+            if not self.index:  # the first file: the caller says "cannot write"
+                raise
+            raise self._fail(e, name, 0) from None  # a rotation on a full disk
         self._identity[name] = st
         header = dict(self.header, file_index=self.index, file_started_ns=int(now * 1e9))
         hb = json.dumps(header, separators=(",", ":")).encode()
@@ -624,14 +638,22 @@ class CaptureWriter:
                 pass
 
     def write(self, rb: pa.RecordBatch, state: dict[str, Any]) -> None:
-        """Append one batch with its state changes; flushed to the kernel at once."""
+        """Append one batch with its state changes; flushed to the kernel at once.
+
+        A failed write (full disk, quota, EIO) raises OutputFailed, one line with
+        how much was written; the file is given up (what it holds stays readable)."""
+        if self._failed is not None:
+            raise self._failed
         assert self._writer is not None, "open() first"
         key, sb = _pack(_K_STATE, state)
-        self._writer.write_batch(rb, custom_metadata={
-            key: sb, _K_DIGEST: batch_digest(rb, sb).encode()})
-        self._file.flush()
-        if self.sync and rb.num_rows:
-            os.fdatasync(self._file.fileno())  # a power cut loses at most this second
+        try:
+            self._writer.write_batch(rb, custom_metadata={
+                key: sb, _K_DIGEST: batch_digest(rb, sb).encode()})
+            self._file.flush()
+            if self.sync and rb.num_rows:
+                os.fdatasync(self._file.fileno())  # a power cut loses at most this second
+        except (OSError, OutputFailed) as e:
+            raise self._fail(e) from None
         self.rows += rb.num_rows
         self._file_rows += rb.num_rows
 
@@ -660,16 +682,46 @@ class CaptureWriter:
 
     def _close_file(self) -> None:
         if self._writer is not None:
-            self._writer.close()  # writes the end-of-stream marker
-            self._file.flush()
-            if self.sync:
-                os.fsync(self._file.fileno())
-            self.bytes_closed += self._file.tell()
-            self._file.close()
+            try:
+                self._writer.close()  # writes the end-of-stream marker
+                self._file.flush()
+                if self.sync:
+                    os.fsync(self._file.fileno())
+                self.bytes_closed += self._file.tell()
+                self._file.close()
+            except (OSError, OutputFailed) as e:
+                raise self._fail(e) from None
             self._writer = None
             self._file = None
 
+    def _fail(self, e: OSError | OutputFailed, name: str | None = None,
+              size: int | None = None) -> OutputFailed:
+        """Give the current file up after ``e``; the error to raise (and re-raise)."""
+        name = name or (self.files[-1] if self.files else self.base)
+        if size is None:
+            size = e.size if isinstance(e, OutputFailed) else 0
+            try:
+                size = os.fstat(self._file.fileno()).st_size
+            except (OSError, ValueError, AttributeError):
+                pass
+        reason = e.reason if isinstance(e, OutputFailed) else (e.strerror or str(e))
+        where = f" in {len(self.files)} files" if len(self.files) > 1 else ""
+        self._failed = OutputFailed(
+            name, reason, size, f" ({self.rows} events in complete batches{where}, readable "
+            "with cdig trace -r)")
+        f, self._file, self._writer = self._file, None, None
+        if f is not None:
+            self.bytes_closed += size
+            try:
+                f.close()
+            except (OSError, OutputFailed):
+                pass  # the same failure again, from the buffered rest
+        return self._failed
+
     def close(self) -> None:
+        """Close the file; after a failed write, just let the descriptor go."""
+        if self._failed is not None:
+            return
         self._close_file()
 
 
@@ -1210,6 +1262,7 @@ class ReplaySource:
                 if not cb.records.num_rows:
                     continue
                 raw, ctx = batch_to_raw(cb.records)
+                raw.ctx = ctx if ctx.any() else None
                 if shift:
                     _shift_ts(raw, shift)
                 self._ctx = frozenset(raw.num[ctx].tolist()) if ctx.any() else frozenset()

@@ -18,10 +18,11 @@ always a new inode of the effective user, mode 0600:
 from __future__ import annotations
 
 import errno
+import io
 import os
 import pwd
 import stat
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import OneLineError
 
@@ -59,6 +60,61 @@ def check_replaceable(path: str, st: os.stat_result) -> None:
                             "remove it or write elsewhere")
 
 
+class OutputFailed(OneLineError):
+    """Writing an output file failed (a full disk, a quota, EIO): one line with how
+    much the file holds, instead of an internal error with an errno."""
+
+    def __init__(self, path: str, reason: str, size: int, extra: str = "") -> None:
+        super().__init__(path, reason, size)
+        self.path, self.reason, self.size, self.extra = path, reason, size, extra
+
+    def __str__(self) -> str:
+        return (f"writing {self.path} failed: {self.reason}; {self.size} bytes were written"
+                f"{self.extra}")
+
+
+class GuardedFile(io.BufferedWriter):
+    """A buffered output file whose write errors are OutputFailed (see there)."""
+
+    def __init__(self, fd: int, path: str) -> None:
+        super().__init__(io.FileIO(fd, "wb", closefd=True))
+        self.path = path
+
+    def _failed(self, e: OSError) -> OutputFailed:
+        try:
+            size = os.fstat(self.raw.fileno()).st_size
+        except (OSError, ValueError):
+            size = 0
+        return OutputFailed(self.path, e.strerror or str(e), size)
+
+    def write(self, b: Any) -> int:  # type: ignore[override]
+        try:
+            return super().write(b)
+        except OSError as e:
+            raise self._failed(e) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as e:
+            raise self._failed(e) from None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        failed: OutputFailed | None = None
+        try:
+            self.flush()  # while the descriptor is open, to tell the file's size
+        except OutputFailed as e:
+            failed = e
+        try:
+            super().close()  # closes the descriptor also when its flush fails again
+        except OSError as e:
+            failed = failed or OutputFailed(self.path, e.strerror or str(e), 0)
+        if failed is not None:
+            raise failed
+
+
 def create_private(path: str) -> tuple[BinaryIO, os.stat_result]:
     """A new file at ``path``, mode 0600, owned by the effective user, open for writing;
     with its fstat (the identity to check before removing it later).
@@ -79,7 +135,7 @@ def create_private(path: str) -> tuple[BinaryIO, os.stat_result]:
     try:
         os.fchmod(fd, 0o600)  # the umask may only remove bits; make it exact
         st = os.fstat(fd)
-        return os.fdopen(fd, "wb"), st
+        return GuardedFile(fd, path), st
     except BaseException:
         os.close(fd)
         raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -67,15 +68,21 @@ def test_prepared_capture_path_gets_nothing(shared_dir):
     untouched(target)
 
 
-def test_prepared_export_and_rotation_paths_get_nothing(shared_dir, tmp_path):
-    # a real capture of this host, in root's own directory
-    src = tmp_path / "src.cdig"
-    p, _, err = live_capture(tmp_path, ["-w", str(src)])
-    for _ in range(20):  # some activity to record
+@pytest.fixture(scope="module")
+def host_capture(tmp_path_factory) -> Path:
+    """A real capture of this host (a few hundred kB), in root's own directory."""
+    d = tmp_path_factory.mktemp("host-capture")
+    src = d / "src.cdig"
+    p, _, err = live_capture(d, ["-w", str(src)])
+    for _ in range(40):  # some activity to record
         subprocess.run(["ls", "-la", "/proc/self/fd", "/etc"], capture_output=True)
     text = stop(p, err)
-    assert f"written to {src}" in text and src.stat().st_size > 20_000, text
+    assert f"written to {src}" in text and src.stat().st_size > 100_000, text
+    return src
 
+
+def test_prepared_export_and_rotation_paths_get_nothing(shared_dir, host_capture):
+    src = host_capture
     out = shared_dir / "events.jsonl"
     prepared(out)
     one_refusal(run("export", "-r", str(src), "-o", str(out), "--format", "jsonl"), out)
@@ -105,3 +112,42 @@ def test_prepared_export_and_rotation_paths_get_nothing(shared_dir, tmp_path):
         assert r.returncode == 0, r.stderr
         assert early.read() == b"old"
     assert mine.stat().st_size > 1000
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 kB tmpfs: the disk that fills up."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "cdig-test-full",
+                    str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_one_line_with_what_was_written(small_disk, host_capture):
+    out = small_disk / "out.cdig"
+    busy = subprocess.Popen(["sh", "-c", "while :; do ls /etc > /dev/null; done"])
+    try:  # a live capture of a busy host fills 64 kB within seconds
+        r = subprocess.run([*cdig(), "trace", "-M", "60", "-w", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr
+    m = re.fullmatch(rf"cdig: writing {out} failed: No space left on device; (\d+) bytes were "
+                     r"written \((\d+) events in complete batches, readable with cdig trace -r\)",
+                     r.stderr.splitlines()[-1])
+    assert m, r.stderr
+    assert int(m.group(1)) == out.stat().st_size
+    # what it says can be read is what a reader gets
+    back = run("trace", "-r", str(out), "-p", "%evt.num")
+    assert f"capture truncated after {m.group(2)} events" in back.stderr, back.stderr
+
+    jl = small_disk / "out.jsonl"
+    out.unlink()
+    r = run("export", "-r", str(host_capture), "-o", str(jl), "--format", "jsonl")
+    assert r.returncode == 1, r.stderr
+    m = re.fullmatch(rf"cdig: writing {jl} failed: No space left on device; (\d+) bytes were "
+                     r"written\n", r.stderr)
+    assert m and int(m.group(1)) == jl.stat().st_size > 0, r.stderr
