@@ -175,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the columns with their types and meanings, and exit")
     ex.set_defaults(func=cmd_export)
 
+    from .convert_cmd import CONVERT_EPILOG
+    from .convert_cmd import add_arguments as add_convert_arguments
+
+    cv = sub.add_parser("convert", help="convert between cdig captures and sysdig/Falco .scap",
+                        epilog=CONVERT_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_convert_arguments(cv)
+    cv.set_defaults(func=cmd_convert)
+
     from .exporter_cmd import EXPORTER_EPILOG
     from .exporter_cmd import add_arguments as add_exporter_arguments
 
@@ -250,6 +259,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export_cmd import run_export
 
     return run_export(args)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert_cmd import run_convert
+
+    return run_convert(args)
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ from . import blocks as B
 from . import events as E
 
 BATCH = 65536  # records per RawBatch
+EVF_BLOCK = 1 << 31  # in the flags passed along: the event came in an EVF block
 SYNTH_CGROUP_BASE = 0x5CA9 << 48  # synthetic cgroup ids of a .scap's containers
 _MASK64 = (1 << 64) - 1
 _EVHDR = struct.Struct("<QQIH")
@@ -239,6 +240,7 @@ class ScapSource:
         self.containers: dict[int, Container] = {0: HOST}  # synthetic cgroup id -> container
         self._cg_of_id: dict[str, int] = {}  # 12-hex container id -> synthetic cgroup id
         self._cg_of_path: dict[str, int] = {}
+        self._json_named: set[int] = set()  # containers named by a cdig-written JSON
         self.skipped_blocks: dict[int, int] = {}
         self.skipped_events: dict[int, int] = {}
         self.internal_events = 0  # procinfo, switch, drop … : not syscalls
@@ -305,7 +307,7 @@ class ScapSource:
                                                           runtime=ref.runtime,
                                                           cgroup_path=ref.cgroup_path))
             c = self.containers[cg]
-            if len(c.id) < len(ref.id):
+            if len(c.id) < len(ref.id) and cg not in self._json_named:
                 c.id = ref.id
             if not c.cgroup_path:
                 c.cgroup_path = ref.cgroup_path
@@ -334,12 +336,18 @@ class ScapSource:
         full = str(d.get("full_id") or "")
         if len(full) > len(c.id):
             c.id = full
+        if d.get("cdig_id"):  # written by cdig: its own id, runtime and cgroup path
+            c.id = str(d["cdig_id"])
+            self._json_named.add(cg)
+            c.cgroup_path = str(d.get("cdig_cgroup_path") or c.cgroup_path)
         c.name = str(d.get("name") or c.name)
         c.image = str(d.get("image") or "")
         try:
             c.runtime = CONTAINER_TYPES.get(int(d.get("type", -1)), c.runtime)
         except (TypeError, ValueError):
             pass
+        if d.get("cdig_runtime"):
+            c.runtime = str(d["cdig_runtime"])
         labels = d.get("labels")
         if isinstance(labels, dict):
             c.labels = {str(k): str(v) for k, v in labels.items()}
@@ -488,8 +496,8 @@ class ScapSource:
             cpu = u16(buf, s)[0]
             p = s + 2
             dflags = 0
-            if has_flags:
-                dflags = u32(buf, p)[0]
+            if has_flags:  # marked: cdig's writer puts its FORK records in EVF blocks
+                dflags = u32(buf, p)[0] | EVF_BLOCK
                 p += 4
             ts, tid, elen, etype = hdr_unpack(buf, p)
             if etype >= evmax:
@@ -730,11 +738,15 @@ class ScapSource:
                                         p.get("uid", 0) if isinstance(p.get("uid"), int) else 0,
                                         p.get("gid", 0) if isinstance(p.get("gid"), int) else 0,
                                         cg, _s(p.get("exe")), argv, _s(p.get("cwd")))
+            if dflags & B.STATE_ONLY:  # cdig's writer introducing a thread: state only
+                return
             if parent is not None:  # the probe's FORK record, in the parent
                 self._record(cols, layout.KIND_FORK, ts, 0, parent.tid, 0, 0,
                              (child & _MASK64, parent.tid, 0, 0, 0, 0), cpu, self.events, 0)
+            if dflags & EVF_BLOCK:  # cdig's writer: the FORK record alone
+                return
             # sysdig shows the child's return from clone (cdig's probe cannot see it):
-            # a completed record too, hidden when the writer marked it state-only
+            # a completed record too
             self._record(cols, layout.KIND_SYSCALL, ts, 0, tid, spec.nr, 0,
                          (E.clone_flags_from_ppm(pflags) if spec.name == "clone" else 0,
                           0, 0, 0, 0, 0), cpu, self.events, dflags)

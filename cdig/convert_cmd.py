@@ -1,0 +1,136 @@
+"""``cdig convert IN OUT``: cdig capture ↔ sysdig/Falco ``.scap``, either way.
+
+The input is read by the replay source its first bytes call for (a .scap file
+by ``collector.scap.reader.ScapSource``, a cdig capture by
+``collector.capture.ReplaySource``); the output format is chosen by ``--to``,
+else by OUT's extension (``.scap``/``.scap.gz`` → scap, anything else → cdig
+capture), else the other format than the input's. Every record goes through the
+same Decoder → State path as ``cdig trace -r``, so the output names processes,
+fds and containers as a replay of the input does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+
+from .cli import EXIT_OK, EXIT_USAGE, CliError
+
+CONVERT_EPILOG = """
+examples:
+  cdig convert web.cdig web.scap          # for sysdig -r, Stratoshark, Falco
+  cdig convert web.cdig web.scap.gz       # the same, gzip-compressed (sysdig -z)
+  cdig convert incident.scap incident.cdig   # a sysdig/Falco capture for DuckDB, cdig summary
+  cdig convert web.cdig - --to scap | sysdig -r -
+""".strip("\n")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="IN", help="a cdig capture or a .scap file (plain or gzip)")
+    p.add_argument("output", metavar="OUT", help="the file to write (mode 0600); '-' = stdout")
+    p.add_argument("--to", choices=("scap", "cdig"),
+                   help="output format (default: by OUT's extension, else the other one)")
+    p.add_argument("-z", "--compress", action="store_true",
+                   help="gzip the .scap output (implied by a .gz extension)")
+
+
+def _target(args: argparse.Namespace, input_is_scap: bool) -> str:
+    if args.to:
+        return args.to
+    out = args.output.lower()
+    if out.endswith((".scap", ".scap.gz")):
+        return "scap"
+    if out.endswith((".cdig", ".arrow")):
+        return "cdig"
+    return "cdig" if input_is_scap else "scap"
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from cdig.collector.scap import any_scap
+
+    from .capture_cmd import open_replay
+
+    if args.output != "-" and os.path.exists(args.input) and os.path.exists(args.output) and \
+            os.path.samefile(args.input, args.output):
+        raise CliError(f"{args.output} would overwrite the input", EXIT_USAGE)
+    input_is_scap = any_scap([args.input])
+    target = _target(args, input_is_scap)
+    if target == "cdig" and args.output == "-":
+        raise CliError("a cdig capture cannot go to stdout: name a file, or use --to scap",
+                       EXIT_USAGE)
+    src = open_replay([args.input])
+    try:
+        if target == "scap":
+            n, size = _to_scap(args, src)
+            print(f"cdig: {n} records written to {args.output} as .scap, {size} bytes"
+                  + _losses(src), file=sys.stderr)
+        else:
+            line = _to_cdig(args, src)
+            print(line + _losses(src), file=sys.stderr)
+    finally:
+        src.close()
+    return EXIT_OK
+
+
+def _losses(src) -> str:
+    return f" (input {src.losses[0].message()})" if getattr(src, "losses", None) else ""
+
+
+def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
+    from cdig.collector.scap.writer import ScapWriter
+
+    from .capture_cmd import replay_parts
+
+    state, decoder = replay_parts(src)
+    compress = args.compress or args.output.lower().endswith(".gz")
+    try:
+        writer = ScapWriter(args.output, src.syscalls, src.mono_to_wall_ns,
+                            container_of=src.container_of,
+                            hostname=src.header.get("hostname") or None, compress=compress)
+    except OSError as e:
+        raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
+    gc.freeze()
+    try:
+        for batch in src.batches():
+            # the writer wants the State as it was before the batch (see ScapWriter.write)
+            # records a cdig capture kept for state only stay state-only (hidden)
+            writer.write(batch, state, hidden=getattr(src, "_ctx", None))
+            for ev in decoder.decode(batch):
+                state.update(ev)
+        writer.close()
+    except OSError as e:
+        raise CliError(f"writing {args.output} failed: {e.strerror or e}") from None
+    finally:
+        gc.unfreeze()
+    return writer.records, writer.bytes_written
+
+
+def _to_cdig(args: argparse.Namespace, src) -> str:
+    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.state import State
+
+    from .capture_cmd import close_recorder, open_recorder, replay_parts, start_recorder
+
+    ns = argparse.Namespace(write=args.output, snaplen=None, file_size=None, seconds=None,
+                            files=None)
+    state, decoder = replay_parts(src)
+    rec = open_recorder(ns, "", src.container_of, src.procfs, syscalls=src.syscalls,
+                        host=src.header)
+    try:
+        state = State(container_of=rec.container_of, procfs=rec.procfs)
+        src.attach(state)
+        start_recorder(rec, state, decoder, src)
+        pipe = Pipeline(rec.tee(src), decoder, state, src.shown, [rec.sink])
+        gc.freeze()
+        try:
+            pipe.run()
+        finally:
+            gc.unfreeze()
+        line = close_recorder(rec)
+        rec = None
+        return line
+    finally:
+        if rec is not None:
+            rec.writer.close()

@@ -1,0 +1,575 @@
+""".scap writer: what cdig sees, as a file sysdig 0.29.3 and current libs read.
+
+``ScapWriter(path_or_file)`` then ``write(raw, state)`` per RawBatch (after the
+pipeline has applied the batch to ``state``) and ``close()``. The first write
+puts the state blocks first, as ``scap_setup_dump`` does: a 28-byte section
+header, machine info, the process list (v9, 0.29 layout) with each process's
+cgroups, one fd list (v2) per process, and one ``CONTAINER_JSON_2_E`` per
+container (FORMAT.md §1.8). Then each record becomes what sysdig expects:
+
+* a completed syscall: its enter event (arguments) and its exit event (result,
+  and the parameters the exit carries), at ``ts - latency`` and ``ts``;
+* an enter-only record: the enter event alone (execve's filename, exit_group);
+* a completed execve: its exit with the 20 parameters sysdig takes the new
+  process image from (exe, args, comm, cgroups …); the EXEC record itself has
+  no event of its own;
+* a FORK record: the child's clone exit (res=0, the child's thread info), in
+  an EVF block with flags 0 — cdig's reader takes such a block for the FORK
+  record alone, sysdig shows it as the child's ``clone <``;
+* a thread first seen after the process list was written: a state-only
+  (``SCAP_DF_STATE_ONLY``) child clone exit before its first event, so sysdig
+  names it; neither reader shows it;
+* an EXIT record: ``procexit``.
+
+Containers are written as sysdig's docker engine recognises them: the cgroups
+of a process are ``/docker/<64 hex>`` (the container's id, or a SHA-256 of it
+when it is not 64 hex, e.g. a runc name), and the JSON names that id with the
+container's name, image and labels, ``type`` 0 (0.29.3 prints no type for
+podman). cdig's own id, runtime and cgroup path ride along in ``cdig_*`` keys
+that sysdig ignores and cdig's reader prefers, so a round trip keeps them.
+
+Writing to a pipe (``-``) flushes after every batch: ``cdig trace -w - |
+sysdig -r -`` sees events as they come.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import ipaddress
+import json
+import os
+import struct
+import sys
+from collections.abc import Callable, Collection
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ...probes import layout
+from ...probes.syscalls import SyscallSpec, SyscallTable, table
+from ..decode import RawBatch
+from ..events import HOST, Container, FdInfo, Process
+from ..state import State
+from . import blocks as B
+from . import events as E
+
+_MASK64 = (1 << 64) - 1
+_PACK = {"i1": "<b", "u1": "<B", "i2": "<h", "u2": "<H", "i4": "<i", "u4": "<I",
+         "i8": "<q", "u8": "<Q", "f8": "<d"}
+_PACKERS = {k: struct.Struct(v) for k, v in _PACK.items()}
+_RANGE = {k: (-(1 << (8 * s.size - 1)), (1 << (8 * s.size - 1)) - 1) if k[0] == "i"
+          else (0, (1 << (8 * s.size)) - 1) for k, s in _PACKERS.items() if k != "f8"}
+EVF_NOT_STATE = 0  # an EVF block with flags 0: cdig's FORK record (see the module docstring)
+
+# runtime -> sysdig container type (0.29.3 has no name for podman's 11: say docker)
+_CONTAINER_TYPE = {"docker": 0, "podman": 0, "lxc": 1, "containerd": 7, "cri-o": 8,
+                   "kubernetes": 6}
+
+
+def _u64(v: int) -> int:
+    return v & _MASK64
+
+
+def _s64(v: int) -> int:
+    v &= _MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _cstr(b: bytes) -> bytes:
+    return b.split(b"\0", 1)[0] + b"\0"
+
+
+def container_hex_id(c: Container) -> str:
+    """The 64-hex id sysdig's engines find in a cgroup path, for any container."""
+    if len(c.id) == 64 and all(ch in "0123456789abcdef" for ch in c.id):
+        return c.id
+    return hashlib.sha256(c.id.encode()).hexdigest()
+
+
+def block(btype: int, body: bytes) -> bytes:
+    """One block: header, body, padding to 4 bytes, trailer."""
+    pad = (-len(body)) & 3
+    total = 12 + len(body) + pad
+    return struct.pack("<II", btype, total) + body + b"\0" * pad + struct.pack("<I", total)
+
+
+def encode_event(etype: int, ts: int, tid: int, values: list[bytes]) -> bytes:
+    """``ppm_evt_hdr`` (26 bytes) + parameter length slots + values."""
+    info = E.INFO[etype]
+    lens = struct.pack(f"<{len(values)}{'I' if info.large else 'H'}",
+                       *[len(v) for v in values]) if values else b""
+    payload = lens + b"".join(values)
+    return struct.pack("<QQIHI", ts, _u64(tid), 26 + len(payload), etype, len(values)) + payload
+
+
+def encode_param(ptype: str, v: Any) -> bytes:
+    """A parameter value as scap stores it (ints clamped to their type's range)."""
+    p = _PACKERS.get(ptype)
+    if p is not None:
+        if ptype == "f8":
+            return p.pack(float(v or 0))
+        n = int(v or 0)
+        lo, hi = _RANGE[ptype]
+        if n < lo or n > hi:
+            n = _s64(n) if ptype[0] == "i" else n & hi
+            n = max(lo, min(hi, n))
+        return p.pack(n)
+    if ptype == "s":
+        return _cstr(v if isinstance(v, bytes) else str(v or "").encode())
+    return v if isinstance(v, bytes) else b""
+
+
+# --------------------------------------------------------------------------- state blocks
+
+
+def shb() -> bytes:
+    return block(B.SHB, struct.pack("<IHHq", B.BYTE_ORDER_MAGIC, 1, 2, -1))
+
+
+def machine_info(hostname: str, ncpus: int, memory: int = 0, max_pid: int = 4194304) -> bytes:
+    host = hostname.encode()[:127].ljust(128, b"\0")
+    return block(B.MI, struct.pack("<IQQ", ncpus, memory, max_pid) + host + b"\0" * 32)
+
+
+def _lstr(b: bytes) -> bytes:
+    b = b[:0xFFFF]
+    return struct.pack("<H", len(b)) + b
+
+
+def cgroups_param(c: Container) -> bytes:
+    """sysdig's cgroups list for a process of ``c`` (empty for the host)."""
+    if c.is_host:
+        return b"cpu=/\0memory=/\0cpuset=/\0"
+    path = f"/docker/{container_hex_id(c)}".encode()
+    return b"".join(sub + b"=" + path + b"\0" for sub in (b"cpu", b"memory", b"cpuset"))
+
+
+def proclist_entry(tid: int, pid: int, ptid: int, comm: str, exe: str, args: list[str], cwd: str,
+                   uid: int, gid: int, cgroups: bytes) -> bytes:
+    argb = b"\0".join(a.encode() for a in args)
+    body = struct.pack("<QQQqq", tid, pid, ptid, pid, pid) + _lstr(comm.encode()) + \
+        _lstr(exe.encode()) + _lstr(exe.encode()) + _lstr(argb) + _lstr(cwd.encode()) + \
+        struct.pack("<QIII", 1024, 0, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF) + \
+        struct.pack("<IIIQQ", 0, 0, 0, 0, 0) + _lstr(b"") + struct.pack("<qq", tid, pid) + \
+        _lstr(cgroups) + _lstr(b"/") + struct.pack("<iB", -1, 0)
+    return struct.pack("<I", 4 + len(body)) + body
+
+
+def _ip_bytes(ip: str, v6: bool) -> bytes:
+    try:
+        a = ipaddress.ip_address(ip or ("::" if v6 else "0.0.0.0"))
+    except ValueError:
+        a = ipaddress.ip_address("::" if v6 else "0.0.0.0")
+    if v6 and a.version == 4:
+        a = ipaddress.IPv6Address("::ffff:" + str(a))
+    if not v6 and a.version == 6:
+        return b"\0" * 4
+    return a.packed
+
+
+_FD_TYPES = {"file": B.FD_FILE, "memfd": B.FD_FILE, "directory": B.FD_DIRECTORY,
+             "pipe": B.FD_FIFO, "event": B.FD_EVENT, "signalfd": B.FD_SIGNALFD,
+             "eventpoll": B.FD_EVENTPOLL, "inotify": B.FD_INOTIFY, "timerfd": B.FD_TIMERFD,
+             "netlink": B.FD_NETLINK}
+
+
+def fd_entry(info: FdInfo) -> bytes:
+    """One FDL v2 entry for a cdig FdInfo."""
+    head = struct.pack("<qQ", info.num, 0)
+    proto = B.L4PROTO_ID.get(info.l4proto, 0)
+    if info.type in ("ipv4", "ipv6"):
+        v6 = info.type == "ipv6"
+        if not info.local_is_client and not info.cip and not info.cport:  # listening
+            body = head + bytes([B.FD_IPV6_SERVSOCK if v6 else B.FD_IPV4_SERVSOCK]) + \
+                _ip_bytes(info.sip, v6) + struct.pack("<HB", info.sport, proto)
+        else:  # the local end first, as the proc scanner writes it
+            if info.local_is_client:
+                l_ip, l_port, r_ip, r_port = info.cip, info.cport, info.sip, info.sport
+            else:
+                l_ip, l_port, r_ip, r_port = info.sip, info.sport, info.cip, info.cport
+            body = head + bytes([B.FD_IPV6_SOCK if v6 else B.FD_IPV4_SOCK]) + \
+                _ip_bytes(l_ip, v6) + _ip_bytes(r_ip, v6) + \
+                struct.pack("<HHB", l_port, r_port, proto)
+    elif info.type == "unix":
+        body = head + bytes([B.FD_UNIX_SOCK]) + b"\0" * 16 + _lstr(info.name.encode())
+    else:
+        body = head + bytes([_FD_TYPES.get(info.type, B.FD_UNSUPPORTED)]) + \
+            _lstr(info.name.encode())
+    return struct.pack("<I", 4 + len(body)) + body
+
+
+def container_json(c: Container) -> bytes:
+    hexid = container_hex_id(c)
+    d = {"container": {
+        "id": hexid[:12], "full_id": hexid, "type": _CONTAINER_TYPE.get(c.runtime, 0),
+        "name": c.name, "image": c.image, "imageid": "", "imagerepo": "", "imagetag": "",
+        "imagedigest": "", "privileged": False, "is_pod_sandbox": False, "lookup_state": 1,
+        "Mounts": [], "labels": dict(c.labels),
+        "cdig_id": c.id, "cdig_runtime": c.runtime, "cdig_cgroup_path": c.cgroup_path,
+    }}
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+class _Proc:
+    """What the writer has told sysdig about a process (the clone/execve parameters)."""
+
+    __slots__ = ("name", "exe", "args", "cwd", "ppid", "uid", "container")
+
+    def __init__(self, name: str, exe: str, args: list[str], cwd: str, ppid: int, uid: int,
+                 container: Container) -> None:
+        self.name, self.exe, self.args, self.cwd = name, exe, args, cwd
+        self.ppid, self.uid, self.container = ppid, uid, container
+
+    @classmethod
+    def of(cls, p: Process) -> _Proc:
+        return cls(p.name, p.exe, list(p.args), p.cwd, p.ppid, max(p.uid, 0), p.container)
+
+    def copy(self) -> _Proc:
+        return _Proc(self.name, self.exe, list(self.args), self.cwd, self.ppid, self.uid,
+                     self.container)
+
+
+class ScapWriter:
+    """Writes RawBatches (with the State the pipeline keeps) as a .scap stream.
+
+    ``out``: a path (created mode 0600; ``-`` is stdout) or a binary file object.
+    ``container_of(cgroup_id, pid)`` names a record's container (default: the
+    State's own lookup); ``mono_to_wall_ns`` turns the probe's monotonic
+    timestamps into the wall clock .scap files use; ``compress`` gzips the file
+    (as ``sysdig -z``).
+    """
+
+    def __init__(self, out: str | BinaryIO, syscalls: SyscallTable | None = None,
+                 mono_to_wall_ns: int = 0, container_of: Callable[[int, int], Container] | None
+                 = None, hostname: str | None = None, ncpus: int | None = None,
+                 compress: bool = False) -> None:
+        self.path = out if isinstance(out, str) else getattr(out, "name", "<stream>")
+        self._own = isinstance(out, str)
+        self.pipe = out == "-"
+        if out == "-":
+            f: BinaryIO = sys.stdout.buffer
+            self._own = False
+        elif isinstance(out, str):
+            from ..capture import open_private
+
+            f = open_private(out)
+        else:
+            f = out
+        self.raw_file = f
+        self.f: BinaryIO = gzip.GzipFile(fileobj=f, mode="wb", compresslevel=5) \
+            if compress else f  # type: ignore[assignment]
+        self.syscalls = syscalls or table()
+        self.offset = mono_to_wall_ns
+        self.container_of = container_of
+        self.hostname = hostname if hostname is not None else os.uname().nodename
+        self.ncpus = ncpus if ncpus is not None else (os.cpu_count() or 1)
+        self.pairs = E.event_pairs()
+        self.started = False
+        self.closed = False
+        self.events = 0  # scap events written
+        self.bytes_written = 0
+        self.records = 0
+        self._threads: set[int] = set()  # tids sysdig knows (PL, clone exits)
+        self._containers: dict[int, Container] = {}  # id(container) -> written
+        self._argv: dict[int, list[bytes]] = {}  # tid -> argv of its pending execve
+        self._out: list[bytes] = []
+        self._pid_of: dict[int, int] = {}  # tid -> pid, from the batch being written
+        self._procs: dict[int, _Proc] = {}  # pid -> what sysdig was told about it
+        self._evf: int | None = None  # EVF flags of the record being written
+
+    # -- helpers --------------------------------------------------------------------
+    def _emit(self, data: bytes) -> None:
+        self._out.append(data)
+
+    def _event(self, etype: int, ts: int, tid: int, cpu: int, values: list[bytes],
+               evf_flags: int | None = None) -> None:
+        ev = encode_event(etype, ts, tid, values)
+        large = E.INFO[etype].large
+        if evf_flags is None:
+            evf_flags = self._evf
+        if evf_flags is None:
+            self._emit(block(B.EV_V2_LARGE if large else B.EV_V2, struct.pack("<H", cpu) + ev))
+        else:
+            self._emit(block(B.EVF_V2_LARGE if large else B.EVF_V2,
+                             struct.pack("<HI", cpu, evf_flags) + ev))
+        self.events += 1
+
+    def _container(self, state: State, cg: int, pid: int) -> Container:
+        p = state.procs.get(pid)
+        if p is not None and p.cgroup_id == cg:
+            return p.container
+        if self.container_of is not None:
+            return self.container_of(cg, pid)
+        return state.container_of(cg, pid)
+
+    def _note_container(self, c: Container, ts: int) -> None:
+        if c.is_host or id(c) in self._containers:
+            return
+        self._containers[id(c)] = c
+        self._event(E.CONTAINER_JSON_2_E, ts, -1, 0, [encode_param("s", container_json(c))])
+
+    # -- the header -----------------------------------------------------------------
+    def _start(self, raw: RawBatch, state: State) -> None:
+        self.started = True
+        self._emit(shb())
+        self._emit(machine_info(self.hostname, self.ncpus))
+        entries: list[bytes] = []
+        for p in state.procs.values():
+            self._procs[p.pid] = _Proc.of(p)
+        for pid, wp in self._procs.items():
+            entries.append(self._pl_entry(pid, pid, wp))
+            self._threads.add(pid)
+        # threads of the first batch, so that sysdig names them from the start
+        base = np.concatenate([raw.events, raw.ext["ev"]]) if len(raw.ext) else raw.events
+        for pid, tid in set(zip(base["pid"].tolist(), base["tid"].tolist(), strict=True)):
+            if tid not in self._threads and pid in self._procs:
+                entries.append(self._pl_entry(tid, pid, self._procs[pid]))
+                self._threads.add(tid)
+        self._emit(block(B.PL_V9, b"".join(entries)))
+        for pid, fds in state.fds.items():
+            if pid in self._threads and fds:
+                self._emit(block(B.FDL_V2, struct.pack("<Q", pid)
+                                 + b"".join(fd_entry(i) for i in fds.values())))
+        ts0 = int(base["ts_ns"].min()) + self.offset if len(base) else 0
+        for wp in self._procs.values():
+            self._note_container(wp.container, ts0)
+
+    def _pl_entry(self, tid: int, pid: int, p: _Proc) -> bytes:
+        return proclist_entry(tid, pid, p.ppid, p.name, p.exe, list(p.args), p.cwd, p.uid, 0,
+                              cgroups_param(p.container))
+
+    def _proc(self, pid: int, comm: bytes, uid: int, c: Container) -> _Proc:
+        wp = self._procs.get(pid)
+        if wp is None:
+            wp = self._procs[pid] = _Proc(comm.rstrip(b"\0").decode("utf-8", "replace"), "",
+                                          [], "", 0, uid, c)
+        return wp
+
+    # -- records --------------------------------------------------------------------
+    def write(self, raw: RawBatch, state: State, hidden: Collection[int] | None = None
+              ) -> None:
+        """Append a batch; ``state`` is the pipeline's State as it was *before* this batch
+        (tee the source, as the capture recorder does), so the process list written first
+        holds the names processes had before the batch's execs. Records whose ``num`` is
+        in ``hidden`` (kept for state only) are written state-only: sysdig applies them
+        and does not show them."""
+        if not self.started:
+            self._start(raw, state)
+        ev, ext = raw.events, raw.ext
+        n_small = len(ev)
+        base = np.concatenate([ev, ext["ev"]]) if len(ext) else ev
+        if len(base):
+            order = raw.order if raw.order is not None else \
+                np.argsort(base["ts_ns"], kind="stable")
+            cols = [base[name][order].tolist() for name in
+                    ("ts_ns", "latency_ns", "cgroup_id", "ret", "pid", "tid", "uid", "gid", "nr",
+                     "kind", "flags", "cpu")]
+            args_l = base["args"][order].tolist()
+            comm_l = base["comm"][order].tolist()
+            src_l = order.tolist()
+            if len(ext):
+                l1, l2 = ext["len1"].tolist(), ext["len2"].tolist()
+                argc = ext["argc"].tolist()
+            nums = raw.num[order].tolist() if hidden and raw.num is not None else None
+            self._pid_of = dict(zip(reversed(cols[5]), reversed(cols[4]), strict=True))
+            for i, (ts, lat, cg, ret, pid, tid, uid, gid, nr, kind, flags, cpu) in \
+                    enumerate(zip(*cols, strict=True)):
+                x = src_l[i] - n_small
+                s1 = s2 = None
+                ac = 0
+                if x >= 0:
+                    s1 = bytes(ext["str1"][x])[:max(l1[x], 0)]
+                    s2 = bytes(ext["str2"][x])[:max(l2[x], 0)]
+                    ac = argc[x]
+                self._evf = B.STATE_ONLY if nums is not None and nums[i] in hidden else None
+                self._record(state, ts + self.offset, lat, cg, _s64(ret), pid, tid, uid, gid,
+                             nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac)
+                self.records += 1
+        self._evf = None
+        self.flush()
+
+    def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self.f.write(data)
+            self.bytes_written += len(data)
+        self.f.flush()
+        if self.f is not self.raw_file:
+            self.raw_file.flush()
+
+    def _intro_thread(self, wp: _Proc, tid: int, pid: int, ts: int, cpu: int) -> None:
+        """A thread sysdig has not seen: a state-only clone exit that describes it."""
+        self._threads.add(tid)
+        self._clone_child(wp, tid, pid, wp.ppid if tid == pid else pid, ts, cpu, B.STATE_ONLY)
+
+    def _clone_child(self, p: _Proc, tid: int, pid: int, ptid: int, ts: int, cpu: int,
+                     evf_flags: int) -> None:
+        vals = {"res": 0, "exe": p.exe.encode(), "args": b"\0".join(a.encode() for a in p.args),
+                "tid": tid, "pid": pid, "ptid": ptid, "cwd": p.cwd.encode(), "fdlimit": 1024,
+                "comm": p.name.encode(), "cgroups": cgroups_param(p.container),
+                "flags": E.PPM_CL_CLONE_THREAD if tid != pid else 0,
+                "uid": p.uid, "gid": 0, "vtid": tid, "vpid": pid}
+        self._note_container(p.container, ts)
+        self._event(223, ts, tid, cpu, self._values(223, vals), evf_flags)
+
+    def _values(self, etype: int, vals: dict[str, Any]) -> list[bytes]:
+        return [encode_param(pt, vals.get(name)) for name, pt in E.INFO[etype].params]
+
+    def _record(self, state: State, ts: int, lat: int, cg: int, ret: int, pid: int, tid: int,
+                uid: int, gid: int, nr: int, kind: int, flags: int, cpu: int, comm: bytes,
+                args: list[int], s1: bytes | None, s2: bytes | None, argc: int) -> None:
+        c = self._container(state, cg, pid)
+        self._note_container(c, ts)
+        wp = self._proc(pid, comm, uid, c)
+        if tid not in self._threads:
+            self._intro_thread(wp, tid, pid, ts - lat, cpu)
+        if kind == layout.KIND_FORK:
+            child = args[0] & 0xFFFFFFFF
+            self._threads.add(child)
+            cpid = self._pid_of.get(child, child)  # a thread of pid, or a new process
+            info = wp
+            if cpid == child:
+                info = self._procs[child] = wp.copy()
+                info.ppid = pid
+                info.name = comm.rstrip(b"\0").decode("utf-8", "replace")
+            self._clone_child(info, child, cpid, tid, ts, cpu, EVF_NOT_STATE)
+            return
+        if kind == layout.KIND_EXIT:
+            self._event(E.PROCEXIT_E, ts, tid, cpu, self._values(E.PROCEXIT_E, {}))
+            return
+        if kind == layout.KIND_EXEC:
+            return  # the completed execve's exit event carries the new image
+        spec = self.syscalls.by_nr.get(nr)
+        if kind == layout.KIND_SYSCALL_ENTER:
+            if spec is not None and spec.name in ("execve", "execveat") and s2 is not None:
+                self._argv[tid] = s2.split(b"\0")[:argc] if argc else []
+            self._enter(spec, nr, ts, tid, cpu, args, s1, s2, flags)
+            return
+        self._completed(state, spec, nr, ts, lat, ret, pid, tid, cpu, comm, args, s1, s2, flags,
+                        c)
+
+    def _enter(self, spec: SyscallSpec | None, nr: int, ts: int, tid: int, cpu: int,
+               args: list[int], s1: bytes | None, s2: bytes | None, flags: int) -> None:
+        pair = self.pairs.get(spec.name) if spec is not None else None
+        if pair is None:
+            sc = E.PPM_SC_ID.get(spec.name, 0) if spec is not None else 0
+            self._event(E.GENERIC_E, ts, tid, cpu, [struct.pack("<H", sc),
+                                                     struct.pack("<H", nr & 0xFFFF)])
+            return
+        assert spec is not None
+        vals = self._arg_values(spec, args, s1, s2, flags, enter=True)
+        self._event(pair[0], ts, tid, cpu, self._values(pair[0], vals))
+
+    def _arg_values(self, spec: SyscallSpec, args: list[int], s1: bytes | None,
+                    s2: bytes | None, flags: int, enter: bool) -> dict[str, Any]:
+        vals: dict[str, Any] = {}
+        paths = iter((s1, s2))
+        for a in spec.args:
+            k = a.kind
+            if k in ("addr", "addrp", "argv"):
+                continue
+            if k == "path":
+                v: Any = next(paths) or b""
+                v = v.split(b"\0", 1)[0]
+            else:
+                v = args[a.index]
+                if k in ("fd", "dirfd", "int", "signal"):  # ints: the low 32 bits, signed
+                    v &= 0xFFFFFFFF
+                    v = v - (1 << 32) if v & 0x80000000 else v
+                elif k == "oflags":
+                    v = E.open_flags_to_ppm(v)
+                elif k == "cflags":
+                    v = E.clone_flags_to_ppm(v)
+            for name in (a.name, *E.PARAM_ALIAS.get(a.name, ())):
+                vals.setdefault(name, v)
+        # sockets: the kernel sockaddrs the probe copied
+        name = spec.name
+        remote = s2 or b""
+        local = s1 if flags & layout.FLAG_LOCAL_ADDR and s1 else b""
+        if name == "connect":
+            vals["addr"] = E.sockaddr_from_linux(remote)
+            vals["tuple"] = E.tuple_from_linux(local, remote) if local else b""
+        elif name == "bind":
+            vals["addr"] = E.sockaddr_from_linux(remote)
+        elif name in ("accept", "accept4", "recvfrom", "recvmsg"):
+            vals["tuple"] = E.tuple_from_linux(remote, b"\0" * len(remote)) if remote and \
+                len(remote) >= 8 else b""
+        elif name in ("sendto", "sendmsg"):
+            vals["tuple"] = E.tuple_from_linux(b"", remote) if remote else b""
+        return vals
+
+    def _completed(self, state: State, spec: SyscallSpec | None, nr: int, ts: int, lat: int,
+                   ret: int, pid: int, tid: int, cpu: int, comm: bytes, args: list[int],
+                   s1: bytes | None, s2: bytes | None, flags: int, c: Container) -> None:
+        t_enter = ts - lat
+        name = spec.name if spec is not None else ""
+        pair = self.pairs.get(name)
+        if pair is None:
+            sc = E.PPM_SC_ID.get(name, 0)
+            self._event(E.GENERIC_E, t_enter, tid, cpu, [struct.pack("<H", sc),
+                                                          struct.pack("<H", nr & 0xFFFF)])
+            self._event(E.GENERIC_X, ts, tid, cpu, [struct.pack("<H", sc)])
+            return
+        assert spec is not None
+        enter_id, exit_id = pair
+        vals = self._arg_values(spec, args, s1, s2, flags, enter=False)
+        if name in ("execve", "execveat"):
+            argv = self._argv.pop(tid, None)
+            if argv is None:  # no enter-only record before it: write the enter event
+                self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
+                argv = [(s1 or b"").split(b"\0", 1)[0]]
+            wp = self._proc(pid, comm, 0, c)
+            vals.update(res=ret, exe=argv[0] if argv else b"",
+                        args=b"\0".join(argv[1:]) + (b"\0" if len(argv) > 1 else b""),
+                        tid=tid, pid=pid, ptid=wp.ppid, cwd=wp.cwd.encode(), fdlimit=1024,
+                        comm=comm.rstrip(b"\0"), cgroups=cgroups_param(c), env=b"", tty=0,
+                        pgid=pid, loginuid=-1, flags=0)
+            self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
+            if ret == 0:  # the new image, for the clones that follow
+                wp.name = comm.rstrip(b"\0").decode("utf-8", "replace")
+                wp.exe = (s1 or (argv[0] if argv else b"")).split(b"\0", 1)[0].decode(
+                    "utf-8", "replace")
+                wp.args = [a.decode("utf-8", "replace") for a in argv[1:]]
+                wp.container = c
+            return
+        self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
+        if name in ("clone", "fork", "vfork", "clone3"):
+            wp = self._proc(pid, comm, 0, c)
+            vals.update(res=ret, exe=wp.exe.encode(),
+                        args=b"\0".join(a.encode() for a in wp.args), tid=tid, pid=pid,
+                        ptid=wp.ppid, cwd=wp.cwd.encode(), fdlimit=1024,
+                        comm=comm.rstrip(b"\0"), cgroups=cgroups_param(c), uid=wp.uid,
+                        gid=0, vtid=tid, vpid=pid)
+            self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
+            return
+        xinfo = E.INFO[exit_id]
+        if xinfo.params and xinfo.params[0][0] in ("res", "fd"):
+            vals[xinfo.params[0][0]] = ret
+        if name in ("readv", "recvmsg", "preadv") and ret >= 0:
+            vals["size"] = ret
+        self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if not self.started:  # an empty capture is still a valid file
+            self._emit(shb())
+            self._emit(machine_info(self.hostname, self.ncpus))
+            self._emit(block(B.PL_V9, b""))
+            self.started = True
+        self.flush()
+        if self.f is not self.raw_file:
+            self.f.close()
+        if self._own:
+            self.raw_file.close()
+        else:
+            self.raw_file.flush()
+
+
+__all__ = ["ScapWriter", "container_hex_id", "HOST"]
