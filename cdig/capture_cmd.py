@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
+from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 
 
 def check_capture_args(args: argparse.Namespace) -> None:
@@ -219,4 +219,4 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Callable, filter_text: 
         if rec is not None:
             rec.writer.close()
         src.close()
-    return EXIT_OK
+    return replay_status(src)  # 3 if a capture was damaged or truncated

@@ -15,6 +15,7 @@ from . import __version__
 from .collector.errors import OneLineError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_DAMAGED = 3  # a capture read with -r was damaged or cut short (see REPLAY_EXIT_HELP)
 
 
 class CliError(Exception):
@@ -78,6 +79,19 @@ examples:
   cdig export -r web.cdig --format csv -o opens.csv evt.type=openat
   duckdb -c 'SELECT "container.name", count(*) FROM "web.parquet" GROUP BY 1'
 """)
+
+REPLAY_EXIT_HELP = _fmt("""
+exit status: 0 done, 1 error, 2 usage error, 3 a capture read with -r was damaged or
+truncated (its intact events before the damage were still processed)
+""")
+TRACE_EPILOG += "\n" + REPLAY_EXIT_HELP
+SUMMARY_EPILOG += "\n" + REPLAY_EXIT_HELP
+EXPORT_EPILOG += "\n" + REPLAY_EXIT_HELP
+
+
+def replay_status(src: object) -> int:
+    """The exit status after a replay: EXIT_DAMAGED if a capture lost something."""
+    return EXIT_DAMAGED if getattr(src, "losses", None) else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,11 @@
 """``cdig containers``: the containers running on this host, from /proc and
-the runtimes' metadata (no BPF needed)."""
+the runtimes' metadata (no BPF needed).
+
+Every runtime is asked at once (the resolver's parallel lookups) and the table
+is printed when they all answered, or after ``METADATA_WAIT_S`` seconds: a
+runtime that did not answer by then is named on stderr and its containers are
+shown by id, so a hung daemon delays the listing by a second, not forever.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import sys
 from collections import Counter
 
 from .cli import EXIT_OK
+
+METADATA_WAIT_S = 1.0  # seconds
 
 
 def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
@@ -25,13 +33,44 @@ def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
                   key=lambda cn: (cn[0].runtime == "host", cn[0].runtime, cn[0].name))
 
 
-def run_containers(args: argparse.Namespace, out=None) -> int:
+def unanswered(resolver, containers) -> list[tuple[str, str, int]]:
+    """(runtime, what happened, number of containers) for the runtimes whose
+    lookups did not end (``did not answer``) or found nothing (``knew nothing
+    about``), from ``resolver.lookup_times()``."""
+    by_id: dict[str, tuple[str, float, str]] = {}
+    for (runtime, cid), (_, landed, source) in resolver.lookup_times().items():
+        by_id[cid] = (runtime, landed, source)
+    out: Counter[tuple[str, str]] = Counter()
+    for c in containers:
+        hit = by_id.get(c.id)
+        if hit is None:
+            continue  # not a runtime's (lxc, systemd units, host): nothing to ask
+        runtime, landed, source = hit
+        if not landed:
+            out[(c.runtime if c.runtime not in ("unknown", "kubernetes") else runtime,
+                 "did not answer")] += 1
+        elif not source:
+            out[(c.runtime, "knew nothing about")] += 1
+    return sorted((rt, what, n) for (rt, what), n in out.items())
+
+
+def run_containers(args: argparse.Namespace, out=None, err=None) -> int:
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.formatter import escape_text
 
     out = out or sys.stdout
+    err = err or sys.stderr
     with ContainerResolver.for_host() as resolver:
         rows = collect(resolver)
+        resolver.wait_for_metadata(METADATA_WAIT_S)
+        silent = unanswered(resolver, [c for c, _ in rows])
+    for runtime, what, n in silent:
+        some = f"{n} container{'s' if n != 1 else ''}"
+        if what == "did not answer":
+            line = f"{runtime} did not answer within {METADATA_WAIT_S:g} s ({some} shown by id)"
+        else:
+            line = f"{runtime} knew nothing about {some} (shown by id)"
+        err.write(f"cdig: {escape_text(line)}\n")
     if args.json:
         for c, n in rows:
             out.write(json.dumps({

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import os
 import platform
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,17 +146,26 @@ def check_cgroups() -> Check:
     return Check("cgroups", "ok", detail)
 
 
-def check_runtimes() -> Check:
-    found = []
-    for name, sock in (("podman", "/run/podman/podman.sock"), ("docker", "/var/run/docker.sock"),
-                       ("containerd", "/run/containerd/containerd.sock"),
-                       ("cri-o", "/var/run/crio/crio.sock"), ("runc", None), ("crun", None),
-                       ("lxc-start", None)):
-        if shutil.which(name.replace("cri-o", "crio")) or (sock and os.path.exists(sock)):
-            found.append(name)
+def check_runtimes() -> list[Check]:
+    """One line per container runtime found: is its metadata source answering
+    (what names, images and labels come from)? Bounded: 2 s per source."""
+    from cdig.collector.cgroups import cgroup_layout
+    from cdig.collector.runtimes import RuntimeClient
+
+    found = RuntimeClient(layout=cgroup_layout()).probe()
     if not found:
-        return Check("container runtimes", "info", "none found (host processes only)")
-    return Check("container runtimes", "ok", ", ".join(found))
+        return [Check("container runtimes", "info", "none found (host processes only)")]
+    out = []
+    for st in found:
+        if st.answers is None:
+            out.append(Check(f"runtime {st.runtime}", "info", st.detail))
+        elif st.answers:
+            out.append(Check(f"runtime {st.runtime}", "ok", st.detail))
+        else:
+            out.append(Check(f"runtime {st.runtime}", "warn",
+                             f"{st.detail}: its containers are shown by id",
+                             f"start {st.runtime} or check its socket permissions"))
+    return out
 
 
 def run_doctor(out=None) -> int:
@@ -168,8 +176,9 @@ def run_doctor(out=None) -> int:
         checks.append(check_load())
     else:
         checks.append(Check("BPF load", "MISSING", "not tried: fix the items above first"))
-    extra: list[Callable[[], Check]] = [check_cgroups, check_runtimes]
+    extra: list[Callable[[], Check]] = [check_cgroups]
     checks += [f() for f in extra]
+    checks += check_runtimes()
     w = max(len(c.name) for c in checks)
     for c in checks:
         line = f"{c.name:<{w}}  {c.status:<7}  {c.detail}"

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
+from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -51,4 +51,4 @@ def run_export(args: argparse.Namespace) -> int:
     where = "stdout" if to_stdout else args.output
     print(f"cdig: {sink.rows} events exported to {where} ({args.format}), "
           f"{counters.records} records read", file=sys.stderr)
-    return EXIT_OK
+    return replay_status(src)  # 3 if a capture was damaged or truncated

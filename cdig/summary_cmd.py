@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
+from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 
 
 def format_ns(ns: int) -> str:
@@ -71,11 +71,11 @@ def run_summary(args: argparse.Namespace) -> int:
         out = {"view": args.by, "events": agg.events, "rows": table.rows,
                "total_rows": table.total_rows, "dropped": src.drops()}
         sys.stdout.write(json.dumps(out) + "\n")
-        return EXIT_OK
+        return replay_status(src)
     sys.stdout.write(render_table(table) + "\n")
     more = f" ({table.total_rows - len(table.rows)} more rows)" \
         if table.total_rows > len(table.rows) else ""
     print(f"cdig: {agg.events} events summarised, {counters.records} records read"
           + (f", {src.drops()} dropped while capturing" if src.drops() else "") + more,
           file=sys.stderr)
-    return EXIT_OK
+    return replay_status(src)  # 3 if a capture was damaged or truncated

@@ -961,3 +961,30 @@ def test_close_stops_the_watcher(host):
     assert t is not None and not t.is_alive()
     assert not r.watching
     r.close()  # idempotent
+
+
+def test_containers_command_names_runtimes_that_did_not_answer():
+    from cdig.collector.events import Container
+
+    from cdig.containers_cmd import unanswered
+
+    class FakeResolver:
+        def lookup_times(self):
+            return {
+                ("podman", "a" * 64): (1.0, 0.0, ""),  # still in flight
+                ("podman", "b" * 64): (1.0, 0.0, ""),
+                ("docker", "c" * 64): (1.0, 1.2, ""),  # answered: knew nothing
+                ("unknown", "d" * 64): (1.0, 0.0, ""),
+                ("containerd", "web"): (1.0, 1.1, "containerd-ctr"),  # named
+            }
+
+    cs = [
+        Container(i * 64, i * 12, rt)
+        for i, rt in (("a", "podman"), ("b", "podman"), ("c", "docker"), ("d", "unknown"))
+    ]
+    cs += [Container("web", "web", "containerd"), Container("box", "box", "lxc")]
+    assert unanswered(FakeResolver(), cs) == [
+        ("docker", "knew nothing about", 1),
+        ("podman", "did not answer", 2),
+        ("unknown", "did not answer", 1),
+    ]
