@@ -12,11 +12,16 @@ not a skip, when CI=true.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import time
+
 import pytest
 from cdig.collector.containers import ContainerResolver
 
 from .containers import Workload, require
-from .test_trace_live import Tracer, check_writes, start_all
+from .test_trace_live import Tracer, cdig_command, check_writes, start_all
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +144,80 @@ def test_lxc_trace_exact(lxc_container, tracer):
     c = lxc_container(w)
     for r in _trace_both(c, tracer, w):
         check_writes(r, w, cid=c.name, name=c.name, ctype="lxc", image=None)
+
+
+# --- cdig containers names every runtime's containers on its first run -----------------
+
+
+def test_cdig_containers_names_every_runtime_first_run(
+    podman_container,
+    podman_image,
+    runc_container,
+    docker_container,
+    docker_image,
+    ctr_container,
+    ctr_images,
+    lxc_container,
+):
+    made = {
+        "podman": podman_container(Workload().getppid(1), labels=POD),
+        "runc": runc_container(
+            Workload().getppid(1),
+            annotations={"org.opencontainers.image.ref.name": "cdig-bb:test", **POD},
+        ),
+        "docker": docker_container(Workload().getppid(1), labels=POD),
+        "ctr-k8s": ctr_container(Workload().getppid(1), namespace="k8s.io", labels=POD),
+        "ctr-default": ctr_container(Workload().getppid(1), namespace="default", labels=POD),
+        "lxc": lxc_container(Workload().getppid(1)),
+    }
+    want = {
+        "podman": ("podman", podman_image),
+        "runc": ("runc", "cdig-bb:test"),
+        "docker": ("docker", docker_image),
+        "ctr-k8s": ("containerd", ctr_images["k8s.io"]),
+        "ctr-default": ("containerd", ctr_images["default"]),
+        "lxc": ("lxc", ""),
+    }
+    t = time.monotonic()
+    r = subprocess.run(
+        [*cdig_command(), "containers", "--json"], capture_output=True, text=True, timeout=60
+    )
+    took = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    assert "did not answer" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    rows = {row["container.name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    for key, c in made.items():
+        row = rows.get(c.name)
+        assert row is not None, (key, c.name, sorted(rows))
+        runtime, image = want[key]
+        assert (row["container.type"], row["container.image"]) == (runtime, image), (key, row)
+        if key != "lxc":
+            assert (row["k8s.pod.name"], row["k8s.ns.name"]) == ("web-0", "shop"), (key, row)
+        assert row["pids"] >= 1
+    assert took < 15, took  # bounded: ~1 s of metadata wait plus start-up
+
+
+def test_cdig_containers_says_which_runtime_did_not_answer(podman_container, tmp_path):
+    """A podman that hangs: the listing comes after the bounded wait, with the
+    container by id and one line naming podman."""
+    c = podman_container(Workload().getppid(1))
+    hang = tmp_path / "bin" / "podman"
+    hang.parent.mkdir()
+    hang.write_text("#!/bin/sh\nexec sleep 30\n")
+    hang.chmod(0o755)
+    env = {**os.environ, "PATH": f"{hang.parent}:{os.environ['PATH']}"}
+    t = time.monotonic()
+    r = subprocess.run(
+        [*cdig_command(), "containers", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    took = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    assert "podman did not answer within 1 s" in r.stderr, r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    mine = [x for x in rows if x["container.full_id"] == c.id]
+    assert mine and mine[0]["container.name"] == c.id[:12]
+    assert took < 10, took

@@ -375,7 +375,7 @@ def test_truncation_reported_by_the_cli(damaged_base, tmp_path, capsys):
     _, data, ends, good = damaged_base
     p = tmp_path / "t.cdig"
     p.write_bytes(data[: ends[2] + 100])
-    assert main(["trace", "-r", str(p), "-p", "%evt.num"]) == 0
+    assert main(["trace", "-r", str(p), "-p", "%evt.num"]) == 3  # EXIT_DAMAGED
     out, err = capsys.readouterr()
     n = sum(b.num_rows for b in good[:3])
     assert f"cdig: capture truncated after {n} events (100 bytes unreadable)" in err
