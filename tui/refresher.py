@@ -32,6 +32,7 @@ class Request:
     sort: str | None = None
     desc: bool | None = None
     max_rows: int = 500
+    row_text: str = ""  # only rows whose cells contain this (case-insensitive)
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Refresher:
         if live and req.view == "containers":
             ctx.container_cpu = self.resources.container_cpu(
                 c for c, _ in snap.containers.values())
-        data = build(req.view, ctx, req.sort, req.desc)
+        data = build(req.view, ctx, req.sort, req.desc, req.row_text)
         gone = None
         if sc.pid is not None and sc.pid in snap.exited_pids:
             st = snap.pids.get(sc.pid)

@@ -607,7 +607,8 @@ def event_lines(ctx: Ctx, limit: int = 2000) -> list[tuple[int, str]]:
     return out
 
 
-def build(view: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None) -> ViewData:
+def build(view: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None,
+          row_text: str = "") -> ViewData:
     """The rows of ``view`` for this context, sorted and cut to ``ctx.max_rows``."""
     cols = COLUMNS[view]
     dsort, ddesc = DEFAULT_SORT[view]
@@ -620,6 +621,12 @@ def build(view: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None
                         f"(of {human_count(ctx.snap.events)} since the start)", sort, desc,
                         lines=lines)
     rows, totals = BUILDERS[view](ctx)
+    if row_text:  # the row text filter: the cells as they would be shown
+        needle = row_text.lower()
+        rows = [r for r in rows if any(
+            needle in render_cell(c, r.values.get(c.key), ctx).plain.lower() for c in cols
+            if c.kind in ("text", "id", "exact"))]
+        totals += f" · {len(rows)} containing {row_text!r}"
     _sort_rows(view, rows, sort, desc, cols)
     total = len(rows)
     shown = rows[: ctx.max_rows] if ctx.max_rows else rows
@@ -636,3 +643,79 @@ def build(view: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None
         note = "namespaces and limits are read from this host: not available in a replay"
     return ViewData(view, cols, out, {r.key: r for r in shown}, total, totals, sort, desc,
                     note=note)
+
+
+# -- F7: what each column means, and its unit ------------------------------------------
+_COMMON = {
+    "cpu": "CPU used, % of ONE core (a process busy on 2 cores reads 200); from "
+           "/proc/PID/stat, a container's from its cgroup's usage counter",
+    "sc": "syscalls completed per second over the last interval (kernel counters: exact)",
+    "err": "failed syscalls (returned -1..-4095) per second",
+    "file": "bytes per second read + written by file I/O syscalls (B/K/M/G: 1024-based)",
+    "net": "bytes per second sent + received on sockets",
+    "events": "syscalls completed since cdig top started (exact, every digit)",
+    "container": "the container (name, or short id); host: not in a container",
+    "pid": "process id (thread group id), exact",
+    "name": "the process's name: its comm (main thread), or its container's name",
+    "user": "user name of the process's uid (the host's database)",
+    "cmd": "the command line: argv, argv[0] included",
+    "rate": "per second over the last interval",
+    "count": "how many since the start (exact)",
+    "errors": "how many failed since the start",
+    "syscall": "the syscall (or the syscalls, with their counts)",
+}
+LEGEND: dict[str, dict[str, str]] = {
+    "procs": {**_COMMON, "state": "exit: the process exited during the last interval "
+                                  "(listed once more, then removed)"},
+    "containers": {**_COMMON, "pids": "live processes in the container",
+                   "mem": "memory used by the container's cgroup (bytes)",
+                   "spark": "events per second over the last 60 s (the event stream)",
+                   "stream": "% of the container's syscalls in the last interval that "
+                             "reached the event stream (files, connections, dig and echo "
+                             "see only those); below 100: the stream dropped or was "
+                             "narrowed in the kernel",
+                   "image": "the container's image", "pod": "Kubernetes namespace/pod",
+                   "runtime": "podman, docker, containerd, cri-o, lxc, systemd, runc…",
+                   "id": "the container id (12 characters)"},
+    "syscalls": {**_COMMON, "avg": "mean latency (enter to exit), ns/us/ms/s",
+                 "p99": "99th percentile latency, the upper bound of its histogram "
+                        "bucket (kernel: base-4 buckets, so up to 4x high)",
+                 "time": "total time spent in the syscall since the start"},
+    "errors": {**_COMMON, "errno": "the error (ENOENT: no such file…); Enter: its "
+                                   "syscalls, then the processes getting it",
+               "name": "the process", "container": "the containers where it happened"},
+    "files": {"path": "the file", "in_rate": "bytes read per second",
+              "out_rate": "bytes written per second", "read": "bytes read since the start",
+              "written": "bytes written since the start", "opens": "successful opens",
+              "ops": "read/write syscalls on it (the event stream)"},
+    "conns": {"name": "local → remote address:port", "proto": "tcp, udp…",
+              "in_rate": "bytes received per second", "out_rate": "bytes sent per second",
+              "in": "bytes received since the start", "out": "bytes sent since the start",
+              "proc": "the process", "pid": "its pid", "container": "its container"},
+    "execs": {"time": "when (HH:MM:SS.mmm)", "pid": "the new program's pid",
+              "user": "its user", "container": "its container",
+              "cmd": "the command line run (argv)"},
+    "events": {},
+    "security": {"name": "the container",
+                 "net": "host: shares the host's network namespace; own: its own",
+                 "pid": "the pid namespace, host or own", "ipc": "the ipc namespace",
+                 "uts": "the uts namespace (hostname)", "user": "the user namespace",
+                 "root": "a process runs as uid 0 (host uid)",
+                 "cpu_lim": "a CPU limit (cgroup cpu.max) is set",
+                 "mem_lim": "a memory limit (memory.max) is set",
+                 "risks": "what of the above is risky", "runtime": "the runtime"},
+}
+
+
+def legend_lines(view: str) -> list[str]:
+    """F7: one line per column of ``view``: its header, what it is, its unit."""
+    meanings = LEGEND.get(view, {})
+    out = [f"{VIEWS[view]}:"]
+    if view == "events":
+        out.append("one line per event, as `cdig trace -pc` prints it")
+    for c in COLUMNS[view]:
+        out.append(f"  {c.label:<14} {meanings.get(c.key, '')}")
+    out.append("")
+    out.append("Rates are per second over the last refresh interval (the capture's "
+               "clock in a replay).")
+    return out

@@ -86,3 +86,16 @@ def test_pids_are_exact_snapshot(snap_compare):
                          "10501": "10501"}
 
     assert snap_compare(app, terminal_size=SIZE, run_before=check)
+
+
+def test_legend_snapshot(snap_compare):
+    assert snap_compare(app_at("containers"), terminal_size=(110, 30),
+                        run_before=steps("f7"))
+
+
+def test_errors_drilled_to_syscalls_snapshot(snap_compare):
+    assert snap_compare(app_at("errors"), terminal_size=SIZE, run_before=steps("enter"))
+
+
+def test_processes_of_a_syscall_snapshot(snap_compare):
+    assert snap_compare(app_at("syscalls"), terminal_size=SIZE, run_before=steps("enter"))

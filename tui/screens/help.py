@@ -18,6 +18,12 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("/  F4", "filter in cdig's language, e.g. proc.name=nginx and evt.failed=true"),
     ("F5  e", "echo: the I/O events (reads, writes, sends, receives) of the selection"),
     ("F6  d", "dig: every recent event of the selection"),
+    ("F7", "legend: what each column of this view means, and its unit"),
+    ("F8", "actions on the selected process/container: kill, kill -9, renice, lsof, "
+           "a shell in the container (asks first)"),
+    ("Ctrl+F  F3", "find a row as you type / the next one"),
+    ("\\", "show only the rows containing a text (empty: all rows)"),
+    ("Home  End", "first / last row"),
     ("s  S", "sort by the next / previous column (or click a column header)"),
     ("r", "reverse the sort"),
     ("p", "pause the display (a replay: pause playing)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -22,6 +23,7 @@ from ..widgets.breadcrumb import Breadcrumb
 from ..widgets.events_log import EventsLog
 from ..widgets.filter_bar import FilterBar
 from ..widgets.message_line import MessageLine
+from ..widgets.search_bar import SearchBar
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_table import ViewTable
 
@@ -42,15 +44,21 @@ class MainScreen(Screen):
         Binding("backspace", "back", "Back"),
         Binding("e,f5", "echo", "Echo"),
         Binding("d,f6", "dig", "Dig"),
+        Binding("f7", "legend", "Legend"),
+        Binding("ctrl+f", "search", "Find"),
+        Binding("f3", "search_next", "Next", show=False),
+        Binding("backslash", "row_filter", "Rows", show=False),
+        Binding("f8", "actions", "Actions"),
         Binding("p", "pause", "Pause"),
         Binding("space", "play", "Play", show=False),
         Binding("n", "step", "Step"),
-        Binding("s", "sort(1)", "Sort", show=False),
+        Binding("s", "sort(1)", "Sort", key_display="s/S"),
         Binding("S", "sort(-1)", "Sort back", show=False),
-        Binding("r", "reverse", "Reverse", show=False),
+        Binding("r", "reverse", "Rev"),
         Binding("escape", "close_filter", "Close", show=False),
         Binding("q,f10", "app.quit", "Quit"),
-        *[Binding(k, f"view('{v}')", VIEWS[v], show=False) for v, k in VIEW_KEYS.items()],
+        *[Binding(k, f"view('{v}')", "Views" if k == "1" else VIEWS[v], show=k == "1",
+                  key_display="1-9" if k == "1" else None) for v, k in VIEW_KEYS.items()],
     ]
 
     def __init__(self, start_view: str = "containers", live: bool = True) -> None:
@@ -60,6 +68,8 @@ class MainScreen(Screen):
         self.sorts: dict[str, tuple[str, bool]] = dict(DEFAULT_SORT)
         self.last_frame: Frame | None = None
         self.filter_text = ""
+        self.search_text = ""
+        self.row_text = ""  # the row text filter (\\)
         self._gone_said: set[str] = set()
 
     # -- layout ---------------------------------------------------------------------
@@ -70,11 +80,13 @@ class MainScreen(Screen):
         yield ViewTable(id="table")
         yield EventsLog(id="events")
         yield FilterBar(id="filter-bar")
+        yield SearchBar(id="search")
         yield MessageLine("", id="message")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
+        self.query_one(SearchBar).display = False
         self._show_view_widgets()
         self.query_one(ViewTable).focus()
 
@@ -88,7 +100,7 @@ class MainScreen(Screen):
 
     def request(self, max_rows: int) -> Request:
         sort, desc = self.sorts[self.view]
-        return Request(self.view, self.level.scope, sort, desc, max_rows)
+        return Request(self.view, self.level.scope, sort, desc, max_rows, self.row_text)
 
     def _show_view_widgets(self) -> None:
         events = self.view == "events"
@@ -99,7 +111,8 @@ class MainScreen(Screen):
 
     def _crumb(self, gone: str | None = None) -> None:
         path = [(a.view, b.label) for a, b in zip(self.levels, self.levels[1:], strict=False)]
-        self.query_one(Breadcrumb).show(path, self.view, self.filter_text, gone)
+        self.query_one(Breadcrumb).show(path, self.view, self.filter_text, gone,
+                                        getattr(self, "row_text", ""))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("play", "step"):
@@ -115,7 +128,8 @@ class MainScreen(Screen):
         self.last_frame = frame
         self.query_one(StatusHeader).show(frame.header)
         totals = frame.data.totals + (f"   ({frame.data.note})" if frame.data.note else "")
-        self.query_one("#totals", Static).update(totals)
+        self.query_one("#totals", Static).update(Text(totals, no_wrap=True,
+                                                       overflow="ellipsis"))
         if req.view == "events":
             key = (frame.generation, req.scope, self.filter_text)
             self.query_one(EventsLog).show(frame.data.lines, key)
@@ -241,6 +255,131 @@ class MainScreen(Screen):
         self.sorts[self.view] = (sort, not desc)
         self.refresh_soon()
 
+    # -- F8: actions ---------------------------------------------------------------
+    def _target(self):
+        from ..actions import Target
+
+        row = self._selected_row()
+        frame = self.last_frame
+        conts = frame.snapshot.containers if frame is not None and frame.snapshot else {}
+        if row is None:
+            return None
+        cid = row.container
+        c = conts.get(cid, (None, {}))[0] if cid is not None else None
+        if row.pid is not None:
+            name = row.values.get("name") or row.values.get("proc") or "?"
+            return Target(f"{name} ({row.pid})", row.pid, c)
+        if c is not None:
+            return Target(f"container {c.name or c.short_id}", None, c)
+        return None
+
+    def action_actions(self) -> None:
+        from ..actions import applicable
+        from .actions import ActionMenu
+
+        msg = self.query_one(MessageLine)
+        if not self.live:
+            msg.say("actions: only live (this is a replay)")
+            return
+        target = self._target()
+        if target is None:
+            msg.say("actions: select a process or a container first")
+            return
+        acts = applicable(target)
+        if not acts:
+            msg.say("actions: nothing applies to this row")
+            return
+        self.app.push_screen(ActionMenu(acts, target.label),
+                             lambda a: self._chosen(a, target))
+
+    def _chosen(self, action, target) -> None:
+        from ..actions import question
+        from .actions import ConfirmLine
+
+        if action is None:
+            return
+        if not action.confirm:
+            self._do(action, target)
+            return
+        self.app.push_screen(ConfirmLine(question(action, target)),
+                             lambda yes: self._do(action, target) if yes else
+                             self.query_one(MessageLine).say("cancelled", "dim"))
+
+    def _do(self, action, target) -> None:
+        from ..actions import lsof_lines, run_action, shell_command
+        from .actions import TextPopup
+
+        msg = self.query_one(MessageLine)
+        if action.key == "l":
+            state = getattr(self.app, "model", None)
+            state = getattr(state, "state", None)
+            fds = state.fds.get(target.pid) if state is not None else None
+            self.app.push_screen(TextPopup(f"lsof {target.label}", lsof_lines(fds)))
+            return
+        if action.key == "b":
+            import subprocess
+
+            cmd = shell_command(target.container, target.pid)
+            if cmd is None:
+                msg.say(f"no way to open a shell in {target.label}")
+                return
+            with self.app.suspend():
+                subprocess.run(cmd, check=False)
+            msg.say(f"shell in {target.label} closed", "dim")
+            return
+        msg.say(run_action(action, target), "bold")
+        self.refresh_soon()
+
+    # -- Ctrl+F: find a row; \\: only the rows containing a text -----------------------
+    def action_search(self) -> None:
+        if self.view != "events":
+            self.query_one(SearchBar).open("search", self.search_text)
+
+    def action_row_filter(self) -> None:
+        if self.view != "events":
+            self.query_one(SearchBar).open("rows", self.row_text)
+
+    def action_search_next(self) -> None:
+        self._find(self.search_text, after_cursor=True)
+
+    def _find(self, text: str, after_cursor: bool = False) -> bool:
+        frame = self.last_frame
+        if not text or frame is None or frame.request.view != self.view:
+            return False
+        table = self.query_one(ViewTable)
+        needle = text.lower()
+        rows = frame.data.rows
+        start = table.cursor_row + 1 if after_cursor else 0
+        order = list(range(start, len(rows))) + list(range(0, start))
+        for i in order:
+            if any(needle in c.plain.lower() for c in rows[i][1]):
+                table.move_cursor(row=i)
+                return True
+        return False
+
+    def on_search_bar_typed(self, message: SearchBar.Typed) -> None:
+        msg = self.query_one(MessageLine)
+        if message.mode == "search":
+            self.search_text = message.text
+            if message.text and not self._find(message.text):
+                msg.say(f"not found: {message.text}", "bold yellow")
+            elif message.text:
+                msg.clear_message()
+        elif message.done:
+            self.row_text = message.text.strip()
+            self.query_one(ViewTable).to_top = True
+            self._crumb()
+            self.refresh_soon()
+        if message.done:
+            self.query_one(ViewTable).focus()
+
+    def action_legend(self) -> None:
+        from ..views import legend_lines
+        from .actions import TextPopup
+
+        self.app.push_screen(TextPopup(f"F7 legend: {VIEWS[self.view]}",
+                                       legend_lines(self.view)))
+
     def action_help(self) -> None:
         from .help import HelpScreen
 
@@ -270,7 +409,7 @@ class MainScreen(Screen):
         bar = self.query_one(FilterBar)
         if err is not None:
             bar.show_error(err)
-            self.query_one(Input).focus()
+            self.query_one("#filter-input", Input).focus()
             return
         self.filter_text = message.text.strip()
         bar.close()

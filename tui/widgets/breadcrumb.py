@@ -14,7 +14,7 @@ from ..views import VIEWS
 
 class Breadcrumb(Static):
     def show(self, path: Sequence[tuple[str, str]], view: str, filter_text: str,
-             gone: str | None = None) -> None:
+             gone: str | None = None, row_text: str = "") -> None:
         """``path``: (view, label of the row drilled into) for each level above."""
         t = Text(no_wrap=True, overflow="ellipsis")
         for v, label in path:
@@ -28,4 +28,7 @@ class Breadcrumb(Static):
         if filter_text:
             t.append("   filter: ", style="dim")
             t.append(safe(filter_text, 60), style="bold yellow")
+        if row_text:
+            t.append("   rows containing: ", style="dim")
+            t.append(safe(row_text, 40), style="bold yellow")
         self.update(t)
