@@ -136,6 +136,7 @@ class BlockStream:
         self.offset = 0  # bytes of stream consumed (complete blocks)
         self.stop = ""  # "", "truncated" or "damaged"
         self.stop_detail = ""
+        self.unread = 0  # bytes of an incomplete last block
         self.shb_read = False
 
     def read_header(self) -> None:
@@ -379,7 +380,7 @@ FD_FILE, FD_DIRECTORY, FD_IPV4_SOCK, FD_IPV6_SOCK = 1, 2, 3, 4
 FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK, FD_FIFO, FD_UNIX_SOCK = 5, 6, 7, 8
 FD_EVENT, FD_UNSUPPORTED, FD_SIGNALFD, FD_EVENTPOLL = 9, 10, 11, 12
 FD_INOTIFY, FD_TIMERFD, FD_NETLINK, FD_FILE_V2 = 13, 14, 15, 16
-L4PROTO = {1: "tcp", 2: "udp", 3: "icmp", 4: "raw"}  # SCAP_L4_*
+L4PROTO = {2: "tcp", 3: "udp", 4: "icmp", 5: "raw"}  # SCAP_L4_*
 L4PROTO_ID = {v: k for k, v in L4PROTO.items()}
 
 

@@ -200,6 +200,7 @@ class ScapFile:
         except B.ScapError as e:
             self.f.close()
             raise CaptureError(str(e)) from None
+        self.chunks = self.stream.chunks()
 
     def close(self) -> None:
         self.f.close()
@@ -263,7 +264,7 @@ class ScapSource:
     # -- state blocks ----------------------------------------------------------------
     def _read_state(self, f: ScapFile) -> None:
         """Read the blocks before the first event: machine, threads, fds, users."""
-        for buf, blks in f.stream.chunks():
+        for buf, blks in f.chunks:
             mv = memoryview(buf)
             for i, (btype, s, e, _off) in enumerate(blks):
                 if btype in B.EVENT_BLOCKS:
@@ -439,18 +440,15 @@ class ScapSource:
                     yield self._emit_batch(cols)
             st = f.stream
             if st.stop:
-                unread = max(0, self.size_of(f) - st.offset) if not f.stream.inp.gz else \
-                    getattr(st, "unread", 0)
+                # bytes of the (uncompressed) stream after the last intact block
+                unread = max(0, f.size - st.offset) if st.inp.gz is None and \
+                    not st.inp.started_member else st.unread
                 loss = Loss(f.path, self.events, unread,
                             "damaged" if st.stop == "damaged" else "truncated")
                 self.losses.append(loss)
                 if self.on_loss:
                     self.on_loss(loss)
             f.close()
-
-    @staticmethod
-    def size_of(f: ScapFile) -> int:
-        return f.size
 
     def _emit_batch(self, cols: _Columns) -> RawBatch:
         raw, shown = cols.to_batch()
@@ -461,7 +459,7 @@ class ScapSource:
 
     def _events(self, f: ScapFile, chunk: tuple, cols: _Columns) -> Iterator[RawBatch]:
         buf, blks, first = chunk
-        it = f.stream.chunks()
+        it = f.chunks  # the same generator: it holds the bytes of a block cut by a chunk end
         while True:
             yield from self._chunk_events(buf, blks, first, cols)
             if self._stop:
@@ -517,7 +515,8 @@ class ScapSource:
                     self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
                     continue
             self.events += 1
-            n = min(nparams, len(ei.params))
+            # a generic exit from cdig's writer carries res and the raw arguments too
+            n = min(nparams, 8 if etype == E.GENERIC_X else len(ei.params))
             large = ei.large
             slot = 4 if large else 2
             vals = lp + nparams * slot
@@ -579,8 +578,12 @@ class ScapSource:
                 return
             spec = self.syscalls.by_nr.get(nr)
             ret = 0
+            args6: tuple[int, ...] | None = None
+            if len(raw) >= 8 and len(raw[1]) == 8 and all(len(a) == 8 for a in raw[2:8]):
+                ret = struct.unpack("<q", raw[1])[0]
+                args6 = struct.unpack("<6Q", b"".join(raw[2:8]))
             self._syscall_record(spec, nr, ei, pend, ts, tid, cpu, raw, ret, dflags, cols,
-                                 generic=True)
+                                 generic=True, raw_args=args6)
             return
         spec = self._spec_of.get(etype)
         if spec is None:
@@ -641,10 +644,11 @@ class ScapSource:
 
     def _syscall_record(self, spec: Any, nr: int, ei: E.EventInfo, pend: tuple | None, ts: int,
                         tid: int, cpu: int, raw: list[bytes], ret: int, dflags: int,
-                        cols: _Columns, generic: bool = False) -> None:
-        if spec is None:  # a syscall cdig's table does not know: name it by number
+                        cols: _Columns, generic: bool = False,
+                        raw_args: tuple[int, ...] | None = None) -> None:
+        if spec is None or raw_args is not None:  # unknown to cdig's table, or cdig-written
             self._record(cols, layout.KIND_SYSCALL, ts, ts - pend[1] if pend else 0, tid, nr,
-                         ret, (0,) * 6, cpu, self.events, dflags)
+                         ret, raw_args or (0,) * 6, cpu, self.events, dflags)
             return
         p: dict[str, Any] = {}
         if not generic:

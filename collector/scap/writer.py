@@ -513,15 +513,17 @@ class ScapWriter:
             sc = E.PPM_SC_ID.get(name, 0)
             self._event(E.GENERIC_E, t_enter, tid, cpu, [struct.pack("<H", sc),
                                                           struct.pack("<H", nr & 0xFFFF)])
-            self._event(E.GENERIC_X, ts, tid, cpu, [struct.pack("<H", sc)])
+            # cdig extension: res and the six raw arguments after ID (0.29.3 reads only
+            # the table's one parameter; cdig's reader reads them back)
+            self._event(E.GENERIC_X, ts, tid, cpu, [struct.pack("<H", sc), struct.pack("<q", ret),
+                                                     *(struct.pack("<Q", a) for a in args)])
             return
         assert spec is not None
         enter_id, exit_id = pair
         vals = self._arg_values(spec, args, s1, s2, flags, enter=False)
         if name in ("execve", "execveat"):
             argv = self._argv.pop(tid, None)
-            if argv is None:  # no enter-only record before it: write the enter event
-                self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
+            if argv is None:  # its enter came before the capture: the exit alone
                 argv = [(s1 or b"").split(b"\0", 1)[0]]
             wp = self._proc(pid, comm, 0, c)
             vals.update(res=ret, exe=argv[0] if argv else b"",
