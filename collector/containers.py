@@ -81,6 +81,9 @@ _COMPONENT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"crio-({_HEX64})(?:\.scope)?"), "cri-o"),  # both drivers
     (re.compile(r"runc-([A-Za-z0-9][A-Za-z0-9_.+-]*)\.scope"), "runc"),  # runc --systemd-cgroup
     (re.compile(r"lxc\.payload\.(.+)"), "lxc"),  # LXC >= 4 / LXD
+    # systemd-nspawn registered with machined, or run as a machinectl unit
+    (re.compile(r"machine-(.+)\.scope"), "nspawn"),
+    (re.compile(r"systemd-nspawn@(.+)\.service"), "nspawn"),
 )
 
 # Kubernetes pod hierarchy, systemd driver: kubepods.slice,
@@ -119,7 +122,7 @@ def _match_component(comp: str, prev: str, in_pod: bool) -> tuple[str, str] | No
     for pattern, runtime in _COMPONENT_PATTERNS:
         m = pattern.fullmatch(comp)
         if m:
-            return runtime, m.group(1)
+            return runtime, _systemd_unescape(m.group(1)) if runtime == "nspawn" else m.group(1)
     if prev == "docker" and _IS_HEX64.fullmatch(comp):
         return "docker", comp  # cgroupfs driver: /docker/<id>
     if prev in ("lxc", "lxc.payload") and comp:
@@ -131,6 +134,34 @@ def _match_component(comp: str, prev: str, in_pod: bool) -> tuple[str, str] | No
             return None  # podman pod (cgroupfs); its containers are libpod-<id> inside
         return "unknown", comp
     return None
+
+
+def _systemd_unescape(name: str) -> str:
+    """Undo systemd's unit-name escaping (``\\x2d`` for "-")."""
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), name)
+
+
+def nspawn_machine_name(argv: list[str]) -> str:
+    """The machine name a ``systemd-nspawn`` command line gives its container:
+    ``-M/--machine``, else the basename of ``-D/--directory`` or ``-i/--image``."""
+    opts: dict[str, str] = {}
+    it = iter(argv[1:])
+    for a in it:
+        if a == "--" or not a.startswith("-"):
+            break  # the container's own command follows
+        for short, long_ in (("-M", "--machine"), ("-D", "--directory"), ("-i", "--image")):
+            if a in (short, long_):
+                opts[long_] = next(it, "")
+            elif a.startswith(long_ + "="):
+                opts[long_] = a.split("=", 1)[1]
+            elif a.startswith(short) and len(a) > 2 and a[2] != "-":
+                opts[long_] = a[2:]
+    if opts.get("--machine"):
+        return opts["--machine"][:256]
+    for k in ("--directory", "--image"):
+        if opts.get(k):
+            return os.path.basename(opts[k].rstrip("/")).split(".raw")[0][:256]
+    return ""
 
 
 def parse_cgroup_path(path: str) -> ContainerRef | None:
@@ -446,6 +477,10 @@ class ContainerResolver:
                 return self._container_for(
                     ContainerRef("containerd", task[1], f"/{task[0]}/{task[1]}")
                 ), True
+            if ref is None and cgroup_path.endswith("/payload"):
+                name = self._nspawn_supervised(cgroup_path)
+                if name:
+                    return self._container_for(ContainerRef("nspawn", name, cgroup_path)), True
             st = self.runtimes.runc_for_cgroup(cgroup_path)
             if st is not None:
                 own = max(
@@ -457,6 +492,31 @@ class ContainerResolver:
         if ref.runtime == "systemd" and not self.systemd_services:
             return HOST, True
         return self._container_for(ref), True
+
+    def _nspawn_supervised(self, payload: str) -> str:
+        """The machine name if ``payload`` is the cgroup ``systemd-nspawn
+        --keep-unit`` made for its container (without machined it splits its
+        own cgroup into ``supervisor``, where it stays, and ``payload``); ""
+        if not (yet)."""
+        if self.cgroups is None:
+            return ""
+        try:
+            procs = os.path.join(
+                self.cgroups._dir_of(payload[: -len("payload")] + "supervisor"), "cgroup.procs"
+            )
+            with open(procs, encoding="ascii") as f:
+                pids = f.read().split()[:8]
+        except (OSError, ValueError):
+            return ""
+        for pid in pids:
+            try:
+                with open(os.path.join(self.proc_root, pid, "cmdline"), "rb") as f:
+                    argv = [os.fsdecode(a) for a in f.read(65536).split(b"\0") if a]
+            except OSError:
+                continue
+            if argv and os.path.basename(argv[0]) == "systemd-nspawn":
+                return nspawn_machine_name(argv) or payload.rstrip("/").split("/")[-2]
+        return ""
 
     def _container_for(self, ref: ContainerRef) -> Container:
         key = (ref.runtime, ref.id)
@@ -709,7 +769,7 @@ class ContainerResolver:
         prov = self._provisional.get(path)
         if prov is None or now - prov[0] >= _RUNC_WAIT or _surely_host(path):
             return False
-        creating = self.runtimes.runc_in_creation()
+        creating = self.runtimes.runc_in_creation() or path.endswith("/payload")
         c = self._reclassify(path, cgroup_id)
         if c is not None:
             return id(c) in self._looking

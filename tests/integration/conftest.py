@@ -31,6 +31,7 @@ from .containers import (
     DockerContainer,
     HostWorkload,
     LxcContainer,
+    NspawnContainer,
     PodmanContainer,
     RuncContainer,
     Workload,
@@ -243,3 +244,11 @@ def lxc_container(request, workload_bin, tmp_path):
     start=True, gates=None, name=None) -> LxcContainer`` (busybox template)."""
     require("root", "lxc")
     yield from _factory(LxcContainer, workload_bin, "lxc", request, tmp_path)
+
+
+@pytest.fixture
+def nspawn_container(request, busybox_rootfs, tmp_path):
+    """Factory: ``nspawn_container(workload=None, *, script=None, gated=True,
+    start=True, gates=None, name=None) -> NspawnContainer``."""
+    require("root", "nspawn")
+    yield from _factory(NspawnContainer, busybox_rootfs, "nspawn", request, tmp_path)

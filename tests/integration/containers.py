@@ -1157,6 +1157,123 @@ class LxcContainer(_Base):
             self.gate.close()
 
 
+class NspawnContainer(_Base):
+    """A systemd-nspawn container over a copy of the test rootfs.
+
+    This machine has no systemd as pid 1 (no machined, no D-Bus), so nspawn
+    runs with ``--register=no --keep-unit``: it splits the cgroup it was
+    started in into ``supervisor`` (itself) and ``payload`` (the container).
+    The harness starts it in a cgroup of its own, ``/<name>`` (cgroup2), so the
+    container's cgroup is ``/<name>/payload``. The workload is the container's
+    pid 1 (no init), so its syscalls are exactly the workload's.
+    """
+
+    kind = "nspawn"
+
+    def __init__(
+        self,
+        rootfs: Path,
+        workdir: Path,
+        workload: Workload | None = None,
+        *,
+        script: str | None = None,
+        gated: bool = True,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workdir, workload, script, gated, name)
+        self.rootfs_src = rootfs
+        self.root = workdir / "root"
+        self.id = self.name
+        self.output = workdir / "output"
+        self._proc: subprocess.Popen | None = None
+        mount = cgroup2_mountpoint()
+        if mount is None:
+            raise RuntimeError("systemd-nspawn --keep-unit needs cgroup2 here")
+        self.cg_dir = mount / self.name
+
+    def _launch(self) -> None:
+        subprocess.run(["cp", "-a", str(self.rootfs_src), str(self.root)], check=True)
+        for d in ("usr/lib", "etc"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        (self.root / "usr/lib/os-release").write_text("ID=cdig-busybox\n")  # nspawn wants one
+        (self.root / "etc/os-release").write_text("ID=cdig-busybox\n")
+        self.cg_dir.mkdir(exist_ok=True)
+        argv = ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "-D", str(self.root),
+                "-M", self.name, f"--bind={self.gate.dir}:{CONTAINER_GATE_DIR}"]  # fmt: skip
+        argv += [f"--setenv={k}={v}" for k, v in self.env.items()]
+        argv += ["--", *self.command()]
+        procs = self.cg_dir / "cgroup.procs"
+        out = open(self.output, "wb")
+        try:
+            # join the cgroup in the child before exec: nspawn splits the cgroup
+            # it starts in (preexec_fn is fine here: the test process is
+            # single-threaded when it starts containers)
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=lambda: procs.write_text(str(os.getpid())),  # noqa: PLW1509
+            )
+        finally:
+            out.close()
+        deadline = time.monotonic() + 20
+        payload = self.cg_dir / "payload" / "cgroup.procs"
+        while True:
+            try:
+                pids = payload.read_text().split()
+            except OSError:
+                pids = []
+            if pids:
+                self.pid = int(pids[0])
+                return
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"systemd-nspawn {self.name} exited:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"systemd-nspawn {self.name}: no payload\n{self.logs()}")
+            time.sleep(0.01)
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _wait_exit(self, timeout: float) -> int:
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"nspawn container {self.name} still running") from None
+
+    def logs(self) -> str:
+        try:
+            return self.output.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def remove(self) -> None:
+        try:
+            for sub in ("payload", "supervisor"):  # the container's pid 1 ignores signals
+                kill = self.cg_dir / sub / "cgroup.kill"
+                if kill.exists():
+                    kill.write_text("1")
+            if self._proc is not None and self._proc.poll() is None:
+                os.killpg(self._proc.pid, 9)
+            if self._proc is not None:
+                self._proc.wait(10)
+            for d in (self.cg_dir / "payload", self.cg_dir / "supervisor", self.cg_dir):
+                deadline = time.monotonic() + 10
+                while d.exists():
+                    try:
+                        d.rmdir()
+                    except OSError:  # still has (exiting) tasks
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.02)
+        finally:
+            self.gate.close()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
 def ensure_docker_image(rootfs: Path, tar_dir: Path, image: str = DOCKER_IMAGE) -> str:
     """``docker import`` of ``rootfs`` as ``image`` unless one with the same
     content hash label is there. Returns the image reference."""
@@ -1342,6 +1459,8 @@ def sweep_leftovers(all_of_mine: bool = False) -> list[str]:
             elif kind == "lxc":
                 _run(["lxc-stop", "-n", name, "-k"], check=False, timeout=60)
                 _run(["lxc-destroy", "-n", name, "-f"], check=False, timeout=60)
+            elif kind == "nspawn":
+                _remove_cgroup_tree(Path(name))
             removed.append(f"{kind}:{name}")
     return removed
 
@@ -1349,7 +1468,7 @@ def sweep_leftovers(all_of_mine: bool = False) -> list[str]:
 def _other_runtime_names() -> dict[str, list[str]]:
     """Names of cdig test containers of docker, containerd (``ns/id``) and LXC,
     asking only daemons that already run (a sweep never starts one)."""
-    out: dict[str, list[str]] = {"docker": [], "containerd": [], "lxc": []}
+    out: dict[str, list[str]] = {"docker": [], "containerd": [], "lxc": [], "nspawn": []}
     if shutil.which("dockerd") and os.path.exists(DOCKER_SOCKET):
         r = _run([docker_cli(), "ps", "-a", "--format", "{{.Names}}"], check=False, timeout=30)
         out["docker"] = [n for n in r.stdout.split() if n.startswith(NAME_PREFIX)]
@@ -1361,7 +1480,29 @@ def _other_runtime_names() -> dict[str, list[str]]:
     if shutil.which("lxc-ls"):
         r = _run(["lxc-ls", "-1"], check=False, timeout=30)
         out["lxc"] = [n for n in r.stdout.split() if n.startswith(NAME_PREFIX)]
+    mount = cgroup2_mountpoint()  # NspawnContainer's cgroups (their dir is the name)
+    if mount is not None:
+        out["nspawn"] = [str(d) for d in mount.glob(NAME_PREFIX + "*") if d.is_dir()]
     return out
+
+
+def _remove_cgroup_tree(top: Path) -> None:
+    """Kill every task of a cgroup tree of ours and remove its directories."""
+    for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        kill = d / "cgroup.kill"
+        if kill.exists():
+            kill.write_text("1")
+    for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        deadline = time.monotonic() + 10
+        while d.exists():
+            try:
+                d.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    if top.exists():
+        top.rmdir()
 
 
 def leftovers() -> dict[str, list[str]]:

@@ -221,3 +221,20 @@ def test_cdig_containers_says_which_runtime_did_not_answer(podman_container, tmp
     mine = [x for x in rows if x["container.full_id"] == c.id]
     assert mine and mine[0]["container.name"] == c.id[:12]
     assert took < 10, took
+
+
+def test_nspawn_resolved(nspawn_container, resolver):
+    c = nspawn_container(Workload().getppid(1))
+    assert c.cgroup == f"/{c.name}/payload"
+    got = _named(resolver, c.pid)
+    assert (got.runtime, got.id, got.name) == ("nspawn", c.name, c.name)
+    if resolver.cgroup_ids_usable:
+        assert resolver.resolve(c.cgroup_id, pid=c.pid) is got
+
+
+def test_nspawn_trace_exact(nspawn_container, tracer):
+    require("bpf", "bcc", "tracefs")
+    w = Workload().write(N_WRITES)
+    c = nspawn_container(w)
+    for r in _trace_both(c, tracer, w):
+        check_writes(r, w, cid=c.name, name=c.name, ctype="nspawn", image=None)

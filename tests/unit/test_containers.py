@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from cdig.collector.cgroups import CgroupIndex, CgroupLayout, CgroupMount
-from cdig.collector.containers import ContainerRef, ContainerResolver, parse_cgroup_path
+from cdig.collector.containers import (
+    ContainerRef,
+    ContainerResolver,
+    nspawn_machine_name,
+    parse_cgroup_path,
+)
 from cdig.collector.events import HOST
 from cdig.collector.runtimes import Metadata, RuntimeClient
 
@@ -988,3 +993,59 @@ def test_containers_command_names_runtimes_that_did_not_answer():
         ("podman", "did not answer", 2),
         ("unknown", "did not answer", 1),
     ]
+
+
+# --- systemd-nspawn ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, name, own",
+    [
+        ("/machine.slice/machine-web.scope/payload", "web", "/machine.slice/machine-web.scope"),
+        (
+            r"/machine.slice/machine-my\x2dbox.scope",
+            "my-box",
+            r"/machine.slice/machine-my\x2dbox.scope",
+        ),
+        (
+            "/machine.slice/systemd-nspawn@deb.service/payload",
+            "deb",
+            "/machine.slice/systemd-nspawn@deb.service",
+        ),
+    ],
+)
+def test_nspawn_paths(path, name, own):
+    ref = parse_cgroup_path(path)
+    assert (ref.runtime, ref.id, ref.cgroup_path) == ("nspawn", name, own)
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["systemd-nspawn", "-q", "-M", "web", "-D", "/srv/x", "--", "sh"], "web"),
+        (["systemd-nspawn", "--machine=web", "/bin/sh", "-M", "no"], "web"),
+        (["/usr/bin/systemd-nspawn", "-Mweb"], "web"),
+        (["systemd-nspawn", "-D", "/var/lib/machines/deb/"], "deb"),
+        (["systemd-nspawn", "--image=/img/fedora.raw", "--", "-M", "x"], "fedora"),
+        (["systemd-nspawn", "/bin/sh"], ""),
+    ],
+)
+def test_nspawn_machine_name(argv, name):
+    assert nspawn_machine_name(argv) == name
+
+
+def test_nspawn_keep_unit_payload(host):
+    """Without machined, ``systemd-nspawn --keep-unit`` splits its cgroup into
+    supervisor (itself) and payload (the container): captured on this machine."""
+    (host.cgroups / "box1" / "supervisor").mkdir(parents=True)
+    (host.cgroups / "box1" / "payload").mkdir()
+    (host.cgroups / "box2" / "payload").mkdir(parents=True)  # no supervisor: not nspawn
+    (host.cgroups / "box1" / "supervisor" / "cgroup.procs").write_text("41\n")
+    host.pid(41, "0::/box1/supervisor\n")
+    cmd = b"systemd-nspawn\0-q\0-D\0/tmp/r\0--register=no\0--keep-unit\0-M\0web1\0/bin/sh\0"
+    (host.proc / "41" / "cmdline").write_bytes(cmd)
+    r = host.resolver()
+    c = r.resolve(host.id("box1/payload"))
+    assert (c.runtime, c.id, c.name, c.cgroup_path) == ("nspawn", "web1", "web1", "/box1/payload")
+    assert r.resolve(host.id("box2/payload")) is HOST
+    assert r.runtimes.asked == []  # nothing to ask
