@@ -240,7 +240,29 @@ def parse_oci_config(doc: Any, runtime: str) -> Metadata:
                 labels[dst] = ann[src]
         image = ann.get("io.kubernetes.cri.image-name", "")
     md = Metadata(image=image, labels=labels, runtime=runtime, source=f"{runtime}-config")
-    return _with_pod_fields(md)
+    md = _with_pod_fields(md)
+    if runtime == "cri-o":
+        _crio_names(md, ann)
+    return md
+
+
+def _crio_names(md: Metadata, ann: dict[str, str]) -> None:
+    """CRI-O's own annotations where the Kubernetes ones are missing (pods made
+    with ``crictl runp``): the container name in ``io.kubernetes.cri-o.Metadata``
+    (the CRI ContainerMetadata, JSON), the pod in ``io.kubernetes.cri-o.SandboxName``
+    (``k8s_<pod>_<namespace>_<uid>_<attempt>``; Kubernetes names hold no "_")."""
+    if not md.name:
+        try:
+            meta = json.loads(ann.get("io.kubernetes.cri-o.Metadata", "{}"))
+        except ValueError:
+            meta = {}
+        if isinstance(meta, dict):
+            md.name = _text(meta.get("name"), MAX_NAME)
+    parts = ann.get("io.kubernetes.cri-o.SandboxName", "").split("_")
+    if len(parts) == 5 and parts[0] == "k8s":
+        md.pod_name = md.pod_name or parts[1]
+        md.pod_namespace = md.pod_namespace or parts[2]
+        md.pod_uid = md.pod_uid or parts[3]
 
 
 def parse_runc_state(doc: Any, mountpoints: Iterable[tuple[str, str]] = ()) -> RuncState | None:

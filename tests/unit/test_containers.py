@@ -1049,3 +1049,12 @@ def test_nspawn_keep_unit_payload(host):
     assert (c.runtime, c.id, c.name, c.cgroup_path) == ("nspawn", "web1", "web1", "/box1/payload")
     assert r.resolve(host.id("box2/payload")) is HOST
     assert r.runtimes.asked == []  # nothing to ask
+
+
+def test_crio_real_cgroup_paths():
+    """CRI-O's systemd driver turns cgroupsPath ``pod_123-456.slice:crio:<id>``
+    (a real ``crictl inspect``) into ``/pod_123-456.slice/crio-<id>.scope``."""
+    cid = "19b7277b9d905f981af64396c9c6bed34d39504ac63e53a75417cb5746887c21"
+    ref = parse_cgroup_path(f"/pod_123-456.slice/crio-{cid}.scope")
+    assert (ref.runtime, ref.id) == ("cri-o", cid)
+    assert parse_cgroup_path(f"/pod_123-456.slice/crio-conmon-{cid}.scope") is None

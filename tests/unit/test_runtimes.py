@@ -600,3 +600,36 @@ def test_probe_says_which_metadata_source_answers(tmp_path, unix_server):
     }
     if "docker" in gone:  # dockerd installed on this host, not running at that path
         assert gone["docker"].answers is None
+
+
+def test_crio_real_kubelet_node_sample(tmp_path):
+    """Annotations of a coredns container on a real CRI-O node, at its real path."""
+    cid = "438e2ba9d5970597608a7df68ae72f6085a1460f976f964ed5f369c793eaa4fe"
+    _put(
+        tmp_path / "run-storage/overlay-containers" / cid / "userdata/config.json",
+        _fixture("crio_config_coredns.json"),
+    )
+    md = _client(tmp_path).metadata("cri-o", cid)
+    assert (md.runtime, md.name, md.image) == (
+        "cri-o",
+        "coredns",
+        "k8s.gcr.io/coredns/coredns:v1.8.6",
+    )
+    assert (md.pod_name, md.pod_namespace, md.pod_uid) == (
+        "coredns-6d4b75cb6d-4mtdm",
+        "kube-system",
+        "5b5e07db-f1b9-4530-81ef-b7d04d66b83e",
+    )
+
+
+def test_crio_crictl_sample_names_from_cri_metadata():
+    """A container of a ``crictl runp`` pod: no Kubernetes annotations, CRI-O's own."""
+    doc = _fixture("crio_crictl_redis.json")
+    md = parse_oci_config(doc, "cri-o")
+    assert (md.name, md.image) == ("podsandbox1-redis", "docker.io/library/redis:alpine")
+    assert md.labels == {"tier": "backend"}
+    assert (md.pod_name, md.pod_namespace, md.pod_uid) == (
+        "podsandbox1",
+        "redhat.test.crio",
+        "redhat-test-crio",
+    )
