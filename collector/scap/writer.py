@@ -374,7 +374,7 @@ class ScapWriter:
             if len(ext):
                 l1, l2 = ext["len1"].tolist(), ext["len2"].tolist()
                 argc = ext["argc"].tolist()
-            nums = raw.num[order].tolist() if hidden and raw.num is not None else None
+            nums = raw.num.tolist() if hidden and raw.num is not None else None  # in order
             self._pid_of = dict(zip(reversed(cols[5]), reversed(cols[4]), strict=True))
             for i, (ts, lat, cg, ret, pid, tid, uid, gid, nr, kind, flags, cpu) in \
                     enumerate(zip(*cols, strict=True)):

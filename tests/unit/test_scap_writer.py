@@ -1,0 +1,230 @@
+""".scap writer: byte layout, and cdig records → .scap → cdig records (no root).
+
+The real reader (sysdig 0.29.3) checks the same files in
+tests/integration/test_scap_sysdig.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+
+import numpy as np
+from cdig.collector.decode import Decoder, RawBatch
+from cdig.collector.events import HOST, Container, Process
+from cdig.collector.scap import blocks as B
+from cdig.collector.scap.reader import ScapSource
+from cdig.collector.scap.writer import ScapWriter, block, container_hex_id, encode_event
+from cdig.collector.state import State
+from cdig.probes import layout
+from records import T, ext, record, sockaddr_in
+
+WEB = Container(id="a" * 64, name="web1", runtime="podman", image="localhost/bb:1",
+                labels={"io.kubernetes.pod.name": "web-0"})
+RUNC = Container(id="ctr7", name="ctr7", runtime="runc")
+AT_FDCWD = -100
+
+
+def test_close_exit_layout_matches_libscap():
+    """FORMAT.md §1.4's measured example: a close exit (type 5, res=0) is a 36-byte
+    event in a 52-byte EV v2 block."""
+    ev = encode_event(5, 0x1122, 7, [b"\0" * 8])
+    assert len(ev) == 36
+    assert struct.unpack_from("<QQIHI", ev) == (0x1122, 7, 36, 5, 1)
+    blk = block(B.EV_V2, b"\0\0" + ev)
+    assert len(blk) == 52 and blk[:8] == struct.pack("<II", 0x216, 52)
+    assert blk[-4:] == struct.pack("<I", 52)
+
+
+def test_empty_capture_is_a_valid_file():
+    buf = io.BytesIO()
+    w = ScapWriter(buf, T, hostname="h", ncpus=2)
+    w.close()
+    data = buf.getvalue()
+    assert data[:4] == struct.pack("<I", B.SHB) and len(data) == 28 + 192 + 12
+    assert struct.unpack_from("<I", data, 28)[0] == B.MI
+
+
+def _state() -> State:
+    conts = {7: WEB, 9: RUNC}
+    st = State(container_of=lambda cg, pid: conts.get(cg, HOST))
+    st.procs[100] = Process(pid=100, ppid=1, name="app", exe="/bin/app", args=["-x"], uid=0,
+                            cgroup_id=7, container=WEB, cwd="/srv")
+    st.procs[200] = Process(pid=200, ppid=1, name="worker", exe="/bin/worker", cgroup_id=9,
+                            container=RUNC, cwd="/")
+    st.procs[300] = Process(pid=300, ppid=1, name="hostd", exe="/usr/sbin/hostd", cgroup_id=0)
+    return st
+
+
+def _records() -> RawBatch:
+    t = iter(range(1_000_000, 10**9, 10_000))
+    plain, exts = [], []
+
+    def lat(kw):  # the probe measures latency of completed syscalls only
+        kw.setdefault("latency", 500 if kw.get("kind", 0) == layout.KIND_SYSCALL else 0)
+        return kw
+
+    def p(name, **kw):
+        plain.append(record(name, ts=next(t), **lat(kw)))
+
+    def x(name, **kw):
+        exts.append(ext(name, ts=next(t), **lat(kw)))
+
+    o_rdonly, o_wr = os.O_RDONLY | os.O_CLOEXEC, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    x("openat", str1=b"/etc/hosts\0", ret=3, args=(AT_FDCWD, 0, o_rdonly, 0))
+    p("read", ret=10, args=(3, 0, 4096))
+    for _ in range(3):
+        p("write", ret=1, args=(1, 0, 1))
+    p("close", args=(3,))
+    x("openat", str1=b"/nope\0", ret=-2, args=(AT_FDCWD, 0, o_rdonly, 0))
+    x("openat", str1=b"out.log\0", ret=5, args=(AT_FDCWD, 0, o_wr, 0o644))  # relative: cwd
+    p("write", ret=4, args=(5, 0, 4))
+    p("socket", ret=4, args=(2, 1, 0))
+    x("connect", str1=sockaddr_in("127.0.0.1", 5555), str2=sockaddr_in("127.0.0.1", 8080),
+      ret=0, args=(4, 0, 16), flags=layout.FLAG_LOCAL_ADDR)
+    p("write", ret=5, args=(4, 0, 5))
+    p("getpid", ret=100)  # a generic event in scap
+    p("fcntl", ret=0, args=(4, 1, 0))
+    x("execve", kind=layout.KIND_SYSCALL_ENTER, str1=b"/bin/ls\0", str2=b"ls\0-l\0/tmp\0",
+      argc=3, len2=11)
+    x(None, kind=layout.KIND_EXEC, str1=b"/bin/ls\0", args=(100,), comm=b"ls")
+    x("execve", str1=b"/bin/ls\0", ret=0, comm=b"ls", latency=20_000)  # since its enter
+    p(None, kind=layout.KIND_FORK, args=(101, 100), comm=b"ls")
+    p("clone", ret=101, args=(0x1200011,), comm=b"ls")
+    p("getppid", pid=101, ret=100, comm=b"ls")
+    p("exit_group", kind=layout.KIND_SYSCALL_ENTER, pid=101, comm=b"ls")
+    p(None, kind=layout.KIND_EXIT, pid=101, comm=b"ls")
+    p("read", pid=200, tid=201, ret=-11, args=(0, 0, 10), comm=b"worker", cgroup=9)  # a thread
+    p("nanosleep", pid=300, ret=0, comm=b"hostd", cgroup=0)
+    return RawBatch(np.concatenate(plain), np.concatenate(exts))
+
+
+def _decode(raw: RawBatch, state: State, dec: Decoder, shown=lambda e: True) -> list[tuple]:
+    out = []
+    for ev in dec.decode(raw):
+        state.update(ev)
+        if not shown(ev):
+            continue
+        fd = ev.fd.name if ev.fd is not None else None
+        args = {k: v for k, v in ev.args.items() if k in ("path", "addr", "local", "filename",
+                                                         "argv", "child_tid", "fd", "size",
+                                                         "flags", "mode", "domain")}
+        out.append((ev.type, ev.dir, ev.res, ev.pid, ev.tid, ev.comm, ev.container.name,
+                    ev.container.id, ev.container.runtime, ev.container.image, fd, args,
+                    ev.ts_ns, ev.latency_ns))
+    return out
+
+
+def test_round_trip_keeps_every_record(tmp_path):
+    raw = _records()
+    state = _state()
+    offset = 1_700_000_000 * 10**9
+    path = tmp_path / "rt.scap"
+    w = ScapWriter(str(path), T, offset, hostname="node-1", ncpus=4)
+    w.write(raw, state)  # the State as it was before the batch
+    w.close()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    want = _decode(raw, _state(), Decoder(T, offset))
+
+    src = ScapSource([str(path)])
+    assert src.machine.hostname == "node-1" and src.machine.num_cpus == 4
+    st2 = State(container_of=src.container_of, procfs=src.procfs)
+    src.attach(st2)
+    dec2 = Decoder(src.syscalls, src.mono_to_wall_ns)
+    got = []
+    for b in src.batches():
+        got += _decode(b, st2, dec2, src.shown)
+    assert src.losses == [] and src.skipped_events == {}
+    # what .scap cannot say: fcntl's third argument (its enter has fd and cmd only), the
+    # exit signal in clone's flags (PPM_CL_* has no bits for it), and the moment of the
+    # exec apart from the execve's exit (procexec takes the exit's time)
+    for g, w_ in zip(got, want, strict=True):
+        if w_[0] == "fcntl":
+            assert g[:11] == w_[:11]
+        elif w_[0] == "clone":
+            assert g[:11] == w_[:11] and g[12:] == w_[12:]
+            assert g[11]["flags"] + "|SIGCHLD" == w_[11]["flags"]
+        elif w_[0] == "procexec":
+            assert g[:12] == w_[:12] and g[12] - w_[12] == 10_000
+        else:
+            assert g == w_
+
+
+def test_processes_containers_and_threads_before_the_events(tmp_path):
+    raw = _records()
+    path = tmp_path / "h.scap"
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.write(raw, _state())
+    w.close()
+    with open(path, "rb") as f:
+        bs = B.BlockStream(f)
+        bs.read_header()
+        blocks = [(t, bytes(buf[s:e])) for buf, blks in bs.chunks() for t, s, e, _ in blks]
+    types = [t for t, _ in blocks]
+    assert types[:2] == [B.MI, B.PL_V9]
+    threads = B.parse_proclist(memoryview(blocks[1][1]), B.PL_V9)
+    by_tid = {t.tid: t for t in threads}
+    assert set(by_tid) == {100, 200, 201, 300}  # 201: a thread of the first batch
+    assert by_tid[201].pid == 200
+    assert by_tid[100].cgroups == f"/docker/{'a' * 64}"
+    assert by_tid[200].cgroups == f"/docker/{container_hex_id(RUNC)}"  # a non-hex id: hashed
+    assert by_tid[300].cgroups == "/"
+    assert (by_tid[100].exe, by_tid[100].args, by_tid[100].cwd) == ("/bin/app", ["-x"], "/srv")
+    # one container event per container, before the first syscall event
+    jsons = [i for i, (t, b) in enumerate(blocks) if t == B.EV_V2_LARGE]
+    first_sys = next(i for i, (t, _) in enumerate(blocks) if t == B.EV_V2)
+    assert len(jsons) == 2 and max(jsons) < first_sys
+
+
+def test_state_only_records_stay_hidden(tmp_path):
+    raw = _records()
+    raw.num = np.arange(1, len(raw) + 1, dtype=np.uint64)
+    raw.order = np.argsort(np.concatenate([raw.events["ts_ns"], raw.ext["ev"]["ts_ns"]]),
+                           kind="stable")
+    path = tmp_path / "s.scap"
+    w = ScapWriter(str(path), T, 0)
+    # the capture kept the first read and the socket only for state
+    nums = raw.num.tolist()
+    base = np.concatenate([raw.events, raw.ext["ev"]])[raw.order]
+    names = [T.name(nr) for nr in base["nr"].tolist()]
+    hidden = {nums[names.index("read")], nums[names.index("socket")]}
+    w.write(raw, _state(), hidden=hidden)
+    w.close()
+    src = ScapSource([str(path)])
+    st = State(container_of=src.container_of, procfs=src.procfs)
+    src.attach(st)
+    dec = Decoder(src.syscalls, 0)
+    shown, all_ = [], []
+    for b in src.batches():
+        for ev in dec.decode(b):
+            st.update(ev)
+            all_.append(ev.type)
+            if src.shown(ev):
+                shown.append(ev.type)
+    assert len(all_) == len(shown) + 2
+    assert shown.count("read") == all_.count("read") - 1 and "socket" not in shown
+    # the hidden socket still names the fd of the connect that follows
+    assert any(t == "connect" for t in shown)
+
+
+def test_stdout_stream_is_flushed_per_batch(tmp_path):
+    r, wfd = os.pipe()
+    with os.fdopen(wfd, "wb", buffering=0) as pipe:
+        w = ScapWriter(pipe, T, 0)
+        w.write(_records(), _state())
+        os.set_blocking(r, False)
+        first = os.read(r, 1 << 20)  # already there: nothing waits for close()
+        w.close()
+    os.close(r)
+    assert first[:4] == struct.pack("<I", B.SHB) and len(first) == w.bytes_written
+
+
+def test_gzip_output_reads_back(tmp_path):
+    path = tmp_path / "z.scap.gz"
+    w = ScapWriter(str(path), T, 0, compress=True)
+    w.write(_records(), _state())
+    w.close()
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    src = ScapSource([str(path)])
+    assert sum(len(b) for b in src.batches()) == len(_records()) and src.losses == []
