@@ -20,6 +20,8 @@ examples:
   cdig exporter --no-latency                     # counts, errors, bytes only: cheapest
   cdig exporter --listen :9464 --web-config web.yml     # TLS and/or basic auth
   cdig exporter --max-containers 50 --syscalls read,write,openat,connect
+  cdig exporter --latency-syscalls read,write,connect   # + per-syscall histograms for these
+  cdig exporter --labels namespace,pod                  # series per pod, not per container
   curl -s 127.0.0.1:9464/metrics | grep '^cdig_syscalls_total'
 
 --web-config takes the Prometheus exporter-toolkit format (tls_server_config:
@@ -57,6 +59,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "syscall=\"other\"")
     p.add_argument("--syscalls", metavar="LIST",
                    help="comma-separated allow-list of syscall names with their own series")
+    p.add_argument("--latency-syscalls", metavar="LIST",
+                   help="syscalls that get a latency histogram of their own "
+                        "(cdig_syscall_duration_seconds), besides the per-class histograms "
+                        "every container has; 'all' for every syscall label (large scrapes)")
+    p.add_argument("--latency-buckets", choices=("coarse", "fine"), default="coarse",
+                   help="histogram buckets: coarse (default: 1us, 16us, 262us, 4.2ms, 67ms, "
+                        "1.07s) or fine (every power of four ns from 1us to 17s)")
+    p.add_argument("--labels", "--metrics-label-filter", metavar="LIST", dest="labels",
+                   help="container labels the series carry (default all: container_id, "
+                        "container_name, image, pod, namespace); containers that agree on "
+                        "these share one series")
     p.add_argument("--grace", type=_positive(float), default=60.0, metavar="SECS",
                    help="how long a removed container's series stay (default 60)")
     p.add_argument("--interval", type=_positive(float), default=5.0, metavar="SECS",
@@ -83,8 +96,26 @@ def _options(args: argparse.Namespace, table):
         unknown = sorted(n for n in allow if table.nr(n) is None)
         if unknown:
             raise CliError(f"--syscalls: unknown syscall {unknown[0]!r}", EXIT_USAGE)
+    lat: frozenset[str] | None = frozenset()
+    if args.latency_syscalls:
+        if args.latency_syscalls.strip() == "all":
+            lat = None
+        else:
+            lat = frozenset(s.strip() for s in args.latency_syscalls.split(",") if s.strip())
+            unknown = sorted(n for n in lat if table.nr(n) is None)
+            if unknown:
+                raise CliError(f"--latency-syscalls: unknown syscall {unknown[0]!r}", EXIT_USAGE)
+    labels = None
+    if args.labels is not None:
+        from cdig.exporters.prometheus import check_labels
+
+        try:
+            labels = check_labels([s.strip() for s in args.labels.split(",") if s.strip()])
+        except ValueError as e:
+            raise CliError(f"--labels: {e}", EXIT_USAGE) from None
     return Options(max_containers=args.max_containers, max_syscalls=args.max_syscalls,
-                   syscall_allow=allow, grace=args.grace, walk_interval=args.interval)
+                   syscall_allow=allow, grace=args.grace, walk_interval=args.interval,
+                   latency_syscalls=lat, labels=labels)
 
 
 def run_exporter(args: argparse.Namespace) -> int:
@@ -146,7 +177,11 @@ def _serve(args, server, probe, options, config, tbl) -> int:
     from cdig.collector.containers import ContainerResolver
     from cdig.exporters import web
     from cdig.exporters.names import ResolverNames
-    from cdig.exporters.prometheus import ExporterCollector
+    from cdig.exporters.prometheus import (
+        DEFAULT_BUCKET_SLOTS,
+        FINE_BUCKET_SLOTS,
+        ExporterCollector,
+    )
     from cdig.exporters.resources import CgroupResources
 
     disable_created_metrics()
@@ -155,6 +190,7 @@ def _serve(args, server, probe, options, config, tbl) -> int:
     collector = ExporterCollector(
         probe.maps, ResolverNames(resolver), tbl, options=options,
         resources=CgroupResources(resolver.layout),
+        bucket_slots=FINE_BUCKET_SLOTS if args.latency_buckets == "fine" else DEFAULT_BUCKET_SLOTS,
         build_info={"pairing": probe.pairing,
                     "socket_split": "true" if feats.sock_split else "false"})
     registry = CollectorRegistry()

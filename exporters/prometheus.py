@@ -16,9 +16,11 @@ byte for byte what ``generate_latest`` makes of ``collect()``.
 Families (labels ``container_id, container_name, image, pod, namespace``,
 abbreviated ``C``):
 
-    cdig_syscalls_total{C,syscall}                 completed syscalls
+    cdig_syscalls_total{C,syscall}                 syscalls, under their entry number
     cdig_syscall_errors_total{C,syscall,errno}     failed ones (-4095..-1), by errno
-    cdig_syscall_duration_seconds{C,syscall}       histogram (unless --no-latency)
+    cdig_syscall_class_duration_seconds{C,class}   histogram per syscall class
+                                                   (syscall_classes; unless --no-latency)
+    cdig_syscall_duration_seconds{C,syscall}       histogram, for --latency-syscalls only
     cdig_file_bytes_total{C,direction}             read/write bytes to files
     cdig_network_bytes_total{C,direction}          receive/transmit bytes through sockets
     cdig_process_execs_total{C} / _forks_total / _exits_total
@@ -27,7 +29,9 @@ abbreviated ``C``):
     cdig_bpf_map_capacity{map}, cdig_label_limit{label}, cdig_label_values{label},
     cdig_containers_folded, cdig_scrape_duration_seconds, cdig_build_info{...}
 
-The host is ``container_id="host"``; see ``series`` for "other".
+The host is ``container_id="host"``; see ``series`` for "other". ``C`` can be
+narrowed to an allow-list (``Options.labels``): containers that agree on the
+labels kept share one series, their values summed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -49,38 +54,51 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from .. import __version__
-from ..probes.metrics import LAT_SLOTS, MapReader, slot_upper_ns
+from ..probes.metrics import LAT_SLOTS, MapReader, byte_direction, slot_upper_ns
 from ..probes.syscalls import SyscallTable
 from .resources import CgroupResources, Resources
 from .series import (
     COUNT,
+    FILE_BYTES,
     LAT_SUM,
+    NET_BYTES,
     OTHER,
     OTHER_KEY,
     PROC_FIELDS,
-    SLOTS,
     CgroupNames,
     Options,
     Owner,
     SeriesState,
-    by_syscall_label,
-    bytes_by_direction,
-    errors_by_label,
+    errno_name,
 )
+from .syscall_classes import CLASSES, syscall_class
 
 log = logging.getLogger(__name__)
 
 CONTAINER_LABELS = ("container_id", "container_name", "image", "pod", "namespace")
 
-# Latency buckets exported by default: every kernel slot boundary from 4^5 ns
-# (~1 us) to 4^17 ns (~17 s), 13 buckets + Inf. Bounds are exact powers of
-# four nanoseconds, so each bucket is exactly the kernel's slots below it.
-DEFAULT_BUCKET_SLOTS: tuple[int, ...] = tuple(range(4, LAT_SLOTS - 1))
+# Latency buckets exported by default: every second kernel slot boundary from
+# 4^5 ns (~1 us) to 4^15 ns (~1.07 s), i.e. 1 us, 16 us, 262 us, 4.2 ms, 67 ms,
+# 1.07 s and +Inf: a factor of 16 apart, 6 buckets instead of the kernel's 13
+# (the scrape size is mostly bucket lines). Bounds are exact powers of four
+# nanoseconds, so each bucket is exactly the kernel's slots below it.
+DEFAULT_BUCKET_SLOTS: tuple[int, ...] = tuple(range(4, 15, 2))
+# ... and all of them (--latency-buckets fine)
+FINE_BUCKET_SLOTS: tuple[int, ...] = tuple(range(4, LAT_SLOTS - 1))
 
 DROP_REASONS = ("syscalls_map_full", "errors_map_full", "procs_map_full",
                 "latency_map_full", "latency_no_storage")
 
 SCRAPE_HELP = "Time the previous scrape took to read the maps and render the metrics."
+
+
+def check_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """An allow-list of container labels, in CONTAINER_LABELS order; ValueError
+    names the first unknown one."""
+    for name in labels:
+        if name not in CONTAINER_LABELS:
+            raise ValueError(f"unknown label {name!r} (known: {', '.join(CONTAINER_LABELS)})")
+    return tuple(n for n in CONTAINER_LABELS if n in labels)
 
 
 def container_labels(owner: Owner) -> tuple[str, ...]:
@@ -140,11 +158,35 @@ class _Escapes(dict):
         return e
 
 
-def render(families: Sequence[Family], out: list[str] | None = None) -> list[str]:
+class LabelCache:
+    """Rendered label sets, kept from one scrape to the next: the series are
+    mostly the same at every scrape, and building ``k="v",...`` strings was
+    most of the rendering time. Bounded: cleared when it outgrows ``limit``."""
+
+    def __init__(self, limit: int = 500_000) -> None:
+        self.limit = limit
+        self.esc = _Escapes()
+        self.plain: dict[tuple, str] = {}
+        self.hist: dict[tuple, tuple[list[str], str, str]] = {}
+
+    def trim(self) -> None:
+        if len(self.plain) + len(self.hist) > self.limit:
+            self.plain.clear()
+            self.hist.clear()
+        if len(self.esc) > self.limit:
+            self.esc.clear()
+
+
+def render(families: Sequence[Family], out: list[str] | None = None,
+           cache: LabelCache | None = None) -> list[str]:
     """The text exposition (format 0.0.4) of ``families``, as generate_latest
     would write it: labels sorted by name, values as Go floats."""
     out = [] if out is None else out
-    esc = _Escapes()
+    cache = LabelCache() if cache is None else cache
+    cache.trim()
+    esc = cache.esc
+    plain = cache.plain
+    hist = cache.hist
     for f in families:
         mname = f.name + "_total" if f.type == "counter" else f.name
         doc = f.doc.replace("\\", r"\\").replace("\n", r"\n")
@@ -152,25 +194,36 @@ def render(families: Sequence[Family], out: list[str] | None = None) -> list[str
         names = f.labels
         order = sorted(range(len(names)), key=names.__getitem__)
         if f.type != "histogram":
-            for values, x in f.rows:
-                if names:
-                    lab = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
-                    out.append(f"{mname}{{{lab}}} {_go_float(x)}\n")
-                else:
+            if not names:
+                for _values, x in f.rows:
                     out.append(f"{mname} {_go_float(x)}\n")
+                continue
+            for values, x in f.rows:
+                key = (names, values)
+                lab = plain.get(key)
+                if lab is None:
+                    lab = plain[key] = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
+                out.append(f"{mname}{{{lab}}} {_go_float(x)}\n")
             continue
         # le sorts among the other labels: split them around it
         before = [i for i in order if names[i] < "le"]
         after = [i for i in order if names[i] > "le"]
         for values, buckets, total in f.rows:
-            pre = "".join(f'{names[i]}="{esc[values[i]]}",' for i in before)
-            post = "".join(f',{names[i]}="{esc[values[i]]}"' for i in after)
-            for le, n in buckets:
-                out.append(f'{mname}_bucket{{{pre}le="{le}"{post}}} {_go_float(n)}\n')
-            all_ = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
-            count = buckets[-1][1]
-            out.append(f"{mname}_count{{{all_}}} {_go_float(count)}\n")
-            out.append(f"{mname}_sum{{{all_}}} {_go_float(total)}\n")
+            # the bounds are the family's, the same for every row
+            key = (mname, names, values, len(buckets), buckets[0][0])
+            parts = hist.get(key)
+            if parts is None:
+                les = [le for le, _ in buckets]
+                pre = "".join(f'{names[i]}="{esc[values[i]]}",' for i in before)
+                post = "".join(f',{names[i]}="{esc[values[i]]}"' for i in after)
+                all_ = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
+                parts = hist[key] = (
+                    [f'{mname}_bucket{{{pre}le="{le}"{post}}} ' for le in les],
+                    f"{mname}_count{{{all_}}} ", f"{mname}_sum{{{all_}}} ")
+            heads, count_head, sum_head = parts
+            out.extend([f"{h}{_go_float(n)}\n" for h, (_, n) in zip(heads, buckets, strict=True)])
+            out.append(f"{count_head}{_go_float(buckets[-1][1])}\n")
+            out.append(f"{sum_head}{_go_float(total)}\n")
     return out
 
 
@@ -196,6 +249,13 @@ class ExporterCollector(Collector):
     ) -> None:
         self.state = SeriesState(reader, names, table, options, clock)
         self.table = table
+        opts = self.state.options
+        self.labels = CONTAINER_LABELS if opts.labels is None else check_labels(opts.labels)
+        self._label_idx = tuple(CONTAINER_LABELS.index(n) for n in self.labels)
+        self._render_cache = LabelCache()
+        # per syscall number: its class and, for byte counters, the direction
+        self._class_of = np.zeros(0, np.intp)
+        self._dir_of = np.zeros(0, np.intp)
         self.resources = resources
         if not bucket_slots or any(not 0 <= s < LAT_SLOTS - 1 for s in bucket_slots):
             raise ValueError(f"bucket slots must be within 0..{LAT_SLOTS - 2}")
@@ -231,23 +291,56 @@ class ExporterCollector(Collector):
     def exposition(self) -> bytes:
         """What ``generate_latest`` would make of ``collect()``, faster."""
         t0 = time.perf_counter()
-        text = "".join(render(self.families()))
+        fams = self.families()
+        with self._lock:  # the label cache is shared between scrapes
+            text = "".join(render(fams, cache=self._render_cache))
         self.last_scrape_seconds = time.perf_counter() - t0
         return text.encode("utf-8")
 
     # -- building ----------------------------------------------------------------------
+    def _labels_of(self, owner: Owner) -> tuple[str, ...]:
+        full = container_labels(owner)
+        return tuple(full[i] for i in self._label_idx)
+
+    def _per_nr(self, nrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index in CLASSES of the class, byte direction: 0 read-like, 1 write-like,
+        -1 none) of each syscall number."""
+        if len(nrs) and int(nrs.max()) >= len(self._class_of):
+            self._grow_per_nr(int(nrs.max()) + 1)
+        return self._class_of[nrs], self._dir_of[nrs]
+
+    def _grow_per_nr(self, n: int) -> None:
+        n = max(n, self.table.max_nr, 1024)
+        names = [self.table.name(nr) for nr in range(n)]
+        self._class_of = np.array([CLASSES.index(syscall_class(x)) for x in names], np.intp)
+        ways = [byte_direction(x) for x in names]
+        self._dir_of = np.array([-1 if w is None else (0 if w == "read" else 1) for w in ways],
+                                np.intp)
+
     def _families(self) -> list[Family]:
         st = self.state
-        lab = CONTAINER_LABELS
-        calls = Family("cdig_syscalls", "counter", "Completed system calls (exit and "
-                       "exit_group never complete: see cdig_process_exits_total).",
-                       (*lab, "syscall"))
+        opts = st.options
+        lab = self.labels
+        allow = opts.latency_syscalls  # None: every syscall label
+        if st.latency:
+            calls_doc = ("System calls, by the number they were entered with (exit and "
+                         "exit_group included: counted at entry, the others at exit).")
+        else:
+            calls_doc = ("System calls, counted at exit by the number they were entered with. "
+                         "exit and exit_group never return, so --no-latency (which hooks only "
+                         "the exit) does not count them: see cdig_process_exits_total.")
+        calls = Family("cdig_syscalls", "counter", calls_doc, (*lab, "syscall"))
         errs = Family("cdig_syscall_errors", "counter",
                       "System calls that returned an error (-4095..-1), by errno.",
                       (*lab, "syscall", "errno"))
-        hist = Family("cdig_syscall_duration_seconds", "histogram",
-                      "Time from syscall entry to exit. Bucket bounds are powers of four "
-                      "nanoseconds.", (*lab, "syscall")) if st.latency else None
+        chist = Family("cdig_syscall_class_duration_seconds", "histogram",
+                       "Time from syscall entry to exit, by syscall class (file, net, memory, "
+                       "process, wait: calls that block by design, other). Bucket bounds are "
+                       "powers of four nanoseconds.", (*lab, "class")) if st.latency else None
+        shist = Family("cdig_syscall_duration_seconds", "histogram",
+                       "Time from syscall entry to exit, for the syscalls given to "
+                       "--latency-syscalls. Bucket bounds are powers of four nanoseconds.",
+                       (*lab, "syscall")) if st.latency and allow != frozenset() else None
         fbytes = Family(
             "cdig_file_bytes", "counter", "Bytes read and written by read/write-family "
             "syscalls on anything that is not a socket: files, pipes, terminals, devices.",
@@ -263,37 +356,90 @@ class ExporterCollector(Collector):
             "exits": Family("cdig_process_exits", "counter", "Processes that exited.", lab),
         }
         groups = st.groups()
+        label = st.syscall_label
+        # accumulated per label set (with an allow-list of labels, containers
+        # that agree on them share series): insertion order = first owner seen
+        calls_acc: dict[tuple, dict[str, int]] = {}
+        errs_acc: dict[tuple, dict[tuple[str, str], int]] = {}
+        cls_acc: dict[tuple, dict[str, np.ndarray]] = {}
+        sys_acc: dict[tuple, dict[str, np.ndarray]] = {}
+        bytes_acc: dict[tuple, list[int]] = {}
+        procs_acc: dict[tuple, np.ndarray] = {}
         syscall_values: set[str] = set()
-        les = self._les
-        slots = self.bucket_slots
         for owner, acc in groups:
-            cl = container_labels(owner)
-            for name, v in sorted(by_syscall_label(acc, st.syscall_label).items()):
-                syscall_values.add(name)
-                calls.add((*cl, name), int(v[COUNT]))
-                if hist is not None:
-                    counts = v[SLOTS:SLOTS + LAT_SLOTS].cumsum().tolist()
-                    buckets = [(le, counts[s]) for le, s in zip(les, slots, strict=True)]
-                    buckets.append(("+Inf", counts[-1]))
-                    hist.rows.append(((*cl, name), buckets, int(v[LAT_SUM]) / 1e9))
-            for (name, en), n in sorted(errors_by_label(acc, st.syscall_label).items()):
-                errs.add((*cl, name, en), n)
-            b = bytes_by_direction(acc, self.table)
-            fbytes.add((*cl, "read"), b[("file", "read")])
-            fbytes.add((*cl, "write"), b[("file", "write")])
-            nbytes.add((*cl, "receive"), b[("network", "read")])
-            nbytes.add((*cl, "transmit"), b[("network", "write")])
+            cl = self._labels_of(owner)
+            c_d = calls_acc.setdefault(cl, {})
+            b = bytes_acc.setdefault(cl, [0, 0, 0, 0])  # file r/w, network r/w
+            if acc.sys:
+                # one matrix per owner: numpy per row costs more than the rows
+                nrs = list(acc.sys)
+                mat = np.stack(list(acc.sys.values()))
+                names = [label(nr) for nr in nrs]
+                for name, n in zip(names, mat[:, COUNT].tolist(), strict=True):
+                    c_d[name] = c_d.get(name, 0) + n
+                cidx, way = self._per_nr(np.array(nrs, dtype=np.intp))
+                for j in (0, 1):
+                    sel = way == j
+                    if sel.any():
+                        b[j] += int(mat[sel, FILE_BYTES].sum())
+                        b[2 + j] += int(mat[sel, NET_BYTES].sum())
+                if st.latency:
+                    lat = mat[:, LAT_SUM:]  # sum, then the slots
+                    per = np.zeros((len(CLASSES), lat.shape[1]), dtype=np.uint64)
+                    np.add.at(per, cidx, lat)
+                    k_d = cls_acc.setdefault(cl, {})
+                    for ci in np.unique(cidx).tolist():
+                        k = CLASSES[ci]
+                        cur = k_d.get(k)
+                        k_d[k] = per[ci] if cur is None else cur + per[ci]
+                    s_d = sys_acc.setdefault(cl, {})
+                    for i, name in enumerate(names):
+                        if shist is not None and (allow is None or name in allow):
+                            cur = s_d.get(name)
+                            s_d[name] = lat[i] if cur is None else cur + lat[i]
+            e_d = errs_acc.setdefault(cl, {})
+            for (nr, en), n in acc.err.items():
+                k2 = (label(nr), errno_name(en))
+                e_d[k2] = e_d.get(k2, 0) + n
+            cur = procs_acc.get(cl)
+            procs_acc[cl] = acc.proc if cur is None else cur + acc.proc
+        rows = calls.rows
+        for cl, c_d in calls_acc.items():
+            syscall_values.update(c_d)
+            rows.extend(((*cl, name), c_d[name]) for name in sorted(c_d))
+        rows = errs.rows
+        for cl, e_d in errs_acc.items():
+            rows.extend(((*cl, *k2), e_d[k2]) for k2 in sorted(e_d))
+        for fam, acc_d in ((chist, cls_acc), (shist, sys_acc)):
+            if fam is None:
+                continue
+            for cl, d_ in acc_d.items():
+                for name in sorted(d_):
+                    fam.rows.append(((*cl, name), *self._buckets(d_[name])))
+        for cl, b in bytes_acc.items():
+            fbytes.add((*cl, "read"), b[0])
+            fbytes.add((*cl, "write"), b[1])
+            nbytes.add((*cl, "receive"), b[2])
+            nbytes.add((*cl, "transmit"), b[3])
+        for cl, pv in procs_acc.items():
             for i, f in enumerate(PROC_FIELDS):
-                procs[f].add(cl, int(acc.proc[i]))
-        out = [calls, errs, *([hist] if hist is not None else []), fbytes, nbytes,
+                procs[f].add(cl, int(pv[i]))
+        out = [calls, errs, *(f for f in (chist, shist) if f is not None), fbytes, nbytes,
                *procs.values()]
         if self.resources is not None:
             out += self._resource_families(st.live_containers())
-        out += self._self_families(len(groups), len(syscall_values))
+        out += self._self_families(len(calls_acc), len(syscall_values))
         return out
 
+    def _buckets(self, lat: np.ndarray) -> tuple[list[tuple[str, int]], float]:
+        """(cumulative buckets, sum in seconds) of a [sum_ns, slots...] vector."""
+        counts = lat[1:].cumsum().tolist()
+        buckets = [(le, counts[s]) for le, s in zip(self._les, self.bucket_slots, strict=True)]
+        buckets.append(("+Inf", counts[-1]))
+        return buckets, int(lat[0]) / 1e9
+
     def _resource_families(self, owners: list[Owner]) -> list[Family]:
-        lab = CONTAINER_LABELS
+        lab = self.labels
         cpu = Family("cdig_container_cpu_usage_seconds", "counter",
                      "CPU time used by the container's cgroup.", lab)
         periods = Family("cdig_container_cpu_periods", "counter",
@@ -311,22 +457,32 @@ class ExporterCollector(Collector):
         pids = Family("cdig_container_pids", "gauge", "Tasks in the container's cgroup.", lab)
         pids_l = Family("cdig_container_pids_limit", "gauge",
                         "Task limit (absent when unlimited).", lab)
+        fams = [cpu, periods, thr, thr_s, mem, mem_l, io, pids, pids_l]
+        # summed per label set: with a label allow-list, containers share series
+        sums: list[dict[tuple, float]] = [{} for _ in fams]
+
+        def put(i: int, key: tuple, val: float) -> None:
+            sums[i][key] = sums[i].get(key, 0) + val
+
         for owner in owners:
             c = owner.container
             if c is None or not c.cgroup_path:
                 continue
             r: Resources = self.resources.read(c.cgroup_path)  # type: ignore[union-attr]
-            cl = container_labels(owner)
-            for fam, val in ((cpu, r.cpu_seconds), (periods, r.cpu_periods),
-                             (thr, r.cpu_throttled_periods), (thr_s, r.cpu_throttled_seconds),
-                             (mem, r.memory_bytes), (mem_l, r.memory_limit_bytes),
-                             (pids, r.pids), (pids_l, r.pids_limit)):
+            cl = self._labels_of(owner)
+            for i, val in ((0, r.cpu_seconds), (1, r.cpu_periods),
+                           (2, r.cpu_throttled_periods), (3, r.cpu_throttled_seconds),
+                           (4, r.memory_bytes), (5, r.memory_limit_bytes),
+                           (7, r.pids), (8, r.pids_limit)):
                 if val is not None:
-                    fam.add(cl, val)
+                    put(i, cl, val)
             if r.io_read_bytes is not None:
-                io.add((*cl, "read"), r.io_read_bytes)
-                io.add((*cl, "write"), r.io_write_bytes or 0)
-        return [cpu, periods, thr, thr_s, mem, mem_l, io, pids, pids_l]
+                put(6, (*cl, "read"), r.io_read_bytes)
+                put(6, (*cl, "write"), r.io_write_bytes or 0)
+        for fam, d in zip(fams, sums, strict=True):
+            for key, val in d.items():
+                fam.add(key, val)
+        return fams
 
     def _self_families(self, container_values: int, syscall_values: int) -> list[Family]:
         st = self.state

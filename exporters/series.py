@@ -192,6 +192,13 @@ class Options:
     max_containers: int = 100  # own label values besides host and other
     max_syscalls: int = 100  # syscall names besides "other"
     syscall_allow: frozenset[str] | None = None  # only these names may be admitted
+    # latency histograms per syscall class always; per syscall only for these
+    # names (None: for every syscall label, as before the classes)
+    latency_syscalls: frozenset[str] | None = frozenset()
+    # container labels the series carry (a subset of prometheus.CONTAINER_LABELS,
+    # like Tetragon's --metrics-label-filter); containers that agree on all of
+    # them share series, summed
+    labels: tuple[str, ...] | None = None
     grace: float = 60.0  # seconds a gone container's series stay
     walk_interval: float = 5.0  # seconds between full walks of the cgroup tree
     settle_timeout: float = 1.0  # seconds to wait for a new container's name

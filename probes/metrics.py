@@ -25,6 +25,7 @@ CLS_RW = 1
 CLS_NET = 2
 CLS_SOCKCLR = 4
 CLS_FORK = 8
+CLS_NORET = 16
 
 MSTAT_NAMES = ("syscalls_map_full", "errors_map_full", "procs_map_full",
                "latency_unpaired", "latency_no_storage", "latency_map_full")  # CDIG_MSTAT_*
@@ -83,6 +84,8 @@ def sysclass(table: SyscallTable) -> np.ndarray:
             out[nr] = CLS_SOCKCLR
         elif spec.name in FORKS:
             out[nr] = CLS_FORK
+        elif spec.name == "rt_sigreturn":
+            out[nr] = CLS_NORET
     return out
 
 
@@ -147,7 +150,13 @@ class MetricsConfig:
     procs_max: int = 4096  # cgroups with exec/fork/exit activity
     sockio_max: int = 16384  # threads inside a syscall that moved socket bytes
     inflight_max: int = 65536  # threads inside a syscall (latency without task storage)
+    entry_max: int = 4096  # threads inside execveat/rt_sigreturn (--no-latency)
     pairing: str = "auto"  # latency pairing: "task" storage, tid "hash", or "auto"
+
+
+def _nr(table: SyscallTable, name: str) -> int:
+    nr = table.nr(name)
+    return -2 if nr is None else nr  # never a syscall number, nor the -1 of sys_exit
 
 
 def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
@@ -161,6 +170,11 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         f"-DPROCS_MAX={config.procs_max}",
         f"-DSOCKIO_MAX={config.sockio_max}",
         f"-DINFLIGHT_MAX={config.inflight_max}",
+        f"-DENTRY_MAX={config.entry_max}",
+        # syscalls whose number at exit is not the one they were entered with,
+        # and the two that never exit
+        *(f"-DNR_{name.upper()}={_nr(table, name)}"
+          for name in ("execve", "execveat", "rt_sigreturn", "exit", "exit_group")),
     ]
     if config.latency:
         # preallocated, the latency map costs capacity x 152 bytes x CPUs: on

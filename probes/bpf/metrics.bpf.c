@@ -64,8 +64,17 @@ BPF_HASH(lat_start, __u32, struct lat_start, INFLIGHT_MAX);
 BPF_F_TABLE("percpu_hash", struct cdig_mkey, struct cdig_latstat, latency, LATENCY_MAX,
             LAT_MAP_FLAGS);
 
-TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+/* Raw tracepoints: their context is the tracepoint's own arguments,
+ * (struct pt_regs *regs, long id) here and (regs, long ret) at exit, with
+ * no copy into a trace buffer first (a classic tracepoint program costs
+ * ~50 ns more per hook here: benchmarks/probe_overhead.py). regs is never
+ * read: the exit takes the syscall number from the entry's slot, which is
+ * also the number the syscall was *entered* with (rt_sigreturn restores a
+ * register frame whose number is -1, a successful execveat exits as
+ * execve). */
+RAW_TRACEPOINT_PROBE(sys_enter)
 {
+    long id = (long)ctx->args[1];
 #ifdef LAT_TASK_STORAGE
     struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0,
                                                      BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -74,10 +83,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
         return 0;
     }
     s->ts = bpf_ktime_get_ns();
-    s->nr = args->id;
+    s->nr = id;
 #else
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = args->id};
+    struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = id};
     if (lat_start.update(&tid, &s))
         mcount(CDIG_MSTAT_LAT_NOSTORE);
 #endif
@@ -210,13 +219,105 @@ static __always_inline struct cdig_tstat *top_count(__u64 cg, __u32 nr, long ret
 #define TOP_ADD(field, n)
 #endif /* TOP_COUNTERS */
 
+/* exit and exit_group never reach sys_exit: they are counted at entry, on
+ * their own typed tracepoints (which fire for that syscall only). */
+static __always_inline int count_entry(__u32 nr)
+{
+    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    struct cdig_sysstat zero = {};
+    struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
+    if (v)
+        v->count++;
+    else
+        mcount(CDIG_MSTAT_SYSCALLS_FULL);
+    return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_exit)
+{
+    return count_entry(NR_EXIT);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_exit_group)
+{
+    return count_entry(NR_EXIT_GROUP);
+}
+
+#ifndef LATENCY
+/* Without LATENCY only sys_exit is hooked, and it sees the number in the
+ * registers at exit: -1 after rt_sigreturn (it restored a frame), execve's
+ * after a successful execveat. These two mark the thread at entry on their
+ * typed tracepoints (no cost for other syscalls), and the exit of such a
+ * number looks the mark up. */
+BPF_TABLE("lru_hash", __u32, __u32, entry_nr, ENTRY_MAX);
+
+static __always_inline int mark_entry(__u32 nr)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    entry_nr.update(&tid, &nr);
+    return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_execveat)
+{
+    return mark_entry(NR_EXECVEAT);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_rt_sigreturn)
+{
+    return mark_entry(NR_RT_SIGRETURN);
+}
+
+/* the number the syscall that exits now was entered with (-1: unknown) */
+static __always_inline long entry_of(long id)
+{
+    if (id != -1 && id != NR_EXECVE && id != NR_EXECVEAT && id != NR_RT_SIGRETURN)
+        return id;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    __u32 *m = entry_nr.lookup(&tid);
+    if (!m)
+        return id; /* a plain execve (or a -1 nobody marked: not counted) */
+    long nr = *m;
+    entry_nr.delete(&tid);
+    if (id == NR_EXECVE && nr != NR_EXECVEAT)
+        return id;
+    return nr;
+}
+#endif
+
+#ifdef LATENCY
+RAW_TRACEPOINT_PROBE(sys_exit)
+{
+    long ret = (long)ctx->args[1];
+#ifdef LAT_TASK_STORAGE
+    struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+#else
+    __u32 ltid = (__u32)bpf_get_current_pid_tgid();
+    struct lat_start *s = lat_start.lookup(&ltid);
+#endif
+    /* no entry seen: a new task's first return (from fork/clone: not a
+     * call of its own), or a syscall already in flight when the probe was
+     * attached (its number is not known: not counted) */
+    if (!s || !s->ts) {
+        mcount(CDIG_MSTAT_LAT_UNPAIRED);
+        return 0;
+    }
+    long id = s->nr;
+    __u64 d = bpf_ktime_get_ns() - s->ts;
+#ifdef LAT_TASK_STORAGE
+    s->ts = 0; /* consumed: a later exit without an enter is not paired with it */
+#else
+    lat_start.delete(&ltid);
+#endif
+#else
 TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 {
-    long id = args->id;
+    long id = entry_of(args->id);
+    long ret = args->ret;
+#endif
     if (id < 0 || id >= NR_SYSCALLS)
         return 0;
     __u32 nr = id;
-    long ret = args->ret;
     __u8 *cls = sysclass.lookup(&nr);
     __u8 c = cls ? *cls : 0;
     /* a new task "returns" from fork/clone (with 0) without having entered
@@ -232,7 +333,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         return 0;
     }
     v->count++;
-    if (ret < 0 && ret >= -4095) {
+    /* rt_sigreturn "returns" the register it restored: not a result */
+    if ((c & CDIG_CLS_NORET) == 0 && ret < 0 && ret >= -4095) {
         v->errors++;
         key.errno_ = -ret;
         __u64 none = 0;
@@ -264,23 +366,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
     }
 
 #ifdef LATENCY
-#ifdef LAT_TASK_STORAGE
-    struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0, 0);
-#else
-    __u32 ltid = (__u32)bpf_get_current_pid_tgid();
-    struct lat_start *s = lat_start.lookup(&ltid);
-#endif
-    if (!s || !s->ts || s->nr != nr) {
-        mcount(CDIG_MSTAT_LAT_UNPAIRED);
-        return 0;
-    }
-    __u64 d = bpf_ktime_get_ns() - s->ts;
     TOP_ADD(time_ns, d);
-#ifdef LAT_TASK_STORAGE
-    s->ts = 0; /* consumed: a later exit without an enter is not paired with it */
-#else
-    lat_start.delete(&ltid);
-#endif
     __u32 slot = d <= 1 ? 0 : log2_u64(d - 1) / 2;
     if (slot > CDIG_LAT_SLOTS - 1)
         slot = CDIG_LAT_SLOTS - 1;

@@ -16,12 +16,13 @@
 #define CDIG_CLS_NET 2     /* socket-only calls (sendto, recvmsg...): network bytes */
 #define CDIG_CLS_SOCKCLR 4 /* may touch sockets but returns no byte count: clears the mark */
 #define CDIG_CLS_FORK 8    /* fork/vfork/clone/clone3: the child's return (0) is not a call */
+#define CDIG_CLS_NORET 16  /* rt_sigreturn: its return value is a restored register */
 
 /* per-CPU counters in the `mstats` array */
 #define CDIG_MSTAT_SYSCALLS_FULL 0 /* (cgroup, syscall) not counted: map full */
 #define CDIG_MSTAT_ERRORS_FULL 1   /* (cgroup, syscall, errno) not counted: map full */
 #define CDIG_MSTAT_PROCS_FULL 2    /* per-cgroup exec/fork/exit not counted: map full */
-#define CDIG_MSTAT_LAT_UNPAIRED 3  /* exits without a recorded enter (latency not measured) */
+#define CDIG_MSTAT_LAT_UNPAIRED 3  /* LATENCY: exits without a recorded enter (not counted) */
 #define CDIG_MSTAT_LAT_NOSTORE 4   /* enter not recorded: pairing storage unavailable/full */
 #define CDIG_MSTAT_LAT_FULL 5      /* duration not recorded: latency map full (or no memory) */
 #define CDIG_MSTAT_MAX 6

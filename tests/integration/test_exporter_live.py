@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cdig.exporters.syscall_classes import syscall_class
 from prometheus_client.parser import text_string_to_metric_families
 
 from .containers import SHELL_GATE, Workload, cgroup2_mountpoint, require
@@ -72,11 +73,21 @@ class Exporter:
     def start(self, timeout: float = 60.0) -> Exporter:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.err_path = self.workdir / "stderr"
-        cmd = [*cdig_command(), "exporter", "--listen", "127.0.0.1:0", "--grace", str(GRACE),
-               "--interval", str(INTERVAL), *self.args]
+        cmd = [
+            *cdig_command(),
+            "exporter",
+            "--listen",
+            "127.0.0.1:0",
+            "--grace",
+            str(GRACE),
+            "--interval",
+            str(INTERVAL),
+            *self.args,
+        ]
         with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err)
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             m = re.search(r"serving (\S+)", self.stderr())
@@ -158,7 +169,8 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.2):
 @pytest.fixture(scope="module")
 def exporter(tmp_path_factory):
     """One exporter (latency on) shared by the module's tests."""
-    e = Exporter(tmp_path_factory.mktemp("exporter"), "--max-syscalls", "400").start()
+    e = Exporter(tmp_path_factory.mktemp("exporter"), "--max-syscalls", "400",
+                 "--latency-syscalls", "getppid,write").start()
     yield e
     assert e.stop() == 0, e.stderr()
     assert "Traceback" not in e.stderr()
@@ -167,9 +179,12 @@ def exporter(tmp_path_factory):
 def named(exporter: Exporter, name: str, timeout: float = 15.0) -> dict:
     """Scrape until the container ``name`` has series (it is named by then)."""
     return wait_for(
-        lambda: (s := exporter.scrape()) and select(s, "cdig_syscalls_total",
-                                                    container_name=name) and s,
-        timeout, f"series of container {name}")
+        lambda: (
+            (s := exporter.scrape()) and select(s, "cdig_syscalls_total", container_name=name) and s
+        ),
+        timeout,
+        f"series of container {name}",
+    )
 
 
 def diff(after: Counter, before: Counter) -> Counter:
@@ -188,8 +203,9 @@ def test_exact_counts_errors_and_bytes(exporter, podman_container, podman_image)
     require("podman")
     n, m, k, f = 1234, 57, 300, 5
     w = Workload().getppid(n).open(m, "/nonexistent").write(k, "/dev/null").fork(f)
-    c = podman_container(w, labels={"io.kubernetes.pod.name": "web-0",
-                                    "io.kubernetes.pod.namespace": "shop"})
+    c = podman_container(
+        w, labels={"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop"}
+    )
     who = {"container_name": c.name}
     s1 = named(exporter, c.name)
     c.go()
@@ -197,8 +213,11 @@ def test_exact_counts_errors_and_bytes(exporter, podman_container, podman_image)
     s2 = exporter.scrape()
 
     # resource metrics from the cgroup files while it ran (v1 controllers here)
-    for metric in ("cdig_container_memory_usage_bytes", "cdig_container_pids",
-                   "cdig_container_cpu_usage_seconds_total"):
+    for metric in (
+        "cdig_container_memory_usage_bytes",
+        "cdig_container_pids",
+        "cdig_container_cpu_usage_seconds_total",
+    ):
         vals = list(select(s1, metric, **who).values())
         assert vals and vals[0] > 0, metric
 
@@ -206,36 +225,65 @@ def test_exact_counts_errors_and_bytes(exporter, podman_container, podman_image)
     assert lab["container_id"] == c.id and lab["image"] == podman_image
     assert (lab["pod"], lab["namespace"]) == ("web-0", "shop")
 
-    # every syscall entered after go(), as sys_exit sees them: exit_group never
-    # returns (not counted), the gate's read returns after go() (counted)
+    # every syscall entered after go(), under its entry number: exit_group
+    # (counted at entry: it never returns) of the main process and of each
+    # forked child; the gate's read returns after go() (counted at its exit)
     want = w.counts(phase="after_go")
-    del want["exit_group"]
     want["read"] += 1
-    got = diff(by(s2, "cdig_syscalls_total", "syscall", **who),
-               by(s1, "cdig_syscalls_total", "syscall", **who))
+    got = diff(
+        by(s2, "cdig_syscalls_total", "syscall", **who),
+        by(s1, "cdig_syscalls_total", "syscall", **who),
+    )
     assert got == want
     assert got["getppid"] == n and got["fork"] == f
 
-    errs = diff(Counter({(dict(lab)["syscall"], dict(lab)["errno"]): v for lab, v in
-                         select(s2, "cdig_syscall_errors_total", **who).items()}),
-                Counter({(dict(lab)["syscall"], dict(lab)["errno"]): v for lab, v in
-                         select(s1, "cdig_syscall_errors_total", **who).items()}))
+    errs = diff(
+        Counter(
+            {
+                (dict(lab)["syscall"], dict(lab)["errno"]): v
+                for lab, v in select(s2, "cdig_syscall_errors_total", **who).items()
+            }
+        ),
+        Counter(
+            {
+                (dict(lab)["syscall"], dict(lab)["errno"]): v
+                for lab, v in select(s1, "cdig_syscall_errors_total", **who).items()
+            }
+        ),
+    )
     assert errs == Counter({("openat", "ENOENT"): m, ("close", "EBADF"): m})
 
-    fb = diff(by(s2, "cdig_file_bytes_total", "direction", **who),
-              by(s1, "cdig_file_bytes_total", "direction", **who))
+    fb = diff(
+        by(s2, "cdig_file_bytes_total", "direction", **who),
+        by(s1, "cdig_file_bytes_total", "direction", **who),
+    )
     assert fb == Counter({"write": k, "read": 1})  # the gate's one byte from its FIFO
-    nb = diff(by(s2, "cdig_network_bytes_total", "direction", **who),
-              by(s1, "cdig_network_bytes_total", "direction", **who))
+    nb = diff(
+        by(s2, "cdig_network_bytes_total", "direction", **who),
+        by(s1, "cdig_network_bytes_total", "direction", **who),
+    )
     assert nb == Counter()
 
-    hist = diff(by(s2, "cdig_syscall_duration_seconds_count", "syscall", **who),
-                by(s1, "cdig_syscall_duration_seconds_count", "syscall", **who))
+    hist = diff(
+        by(s2, "cdig_syscall_duration_seconds_count", "syscall", **who),
+        by(s1, "cdig_syscall_duration_seconds_count", "syscall", **who),
+    )
     assert hist["getppid"] == n  # every call timed
-    for metric, want_n in (("cdig_process_exits_total", f + 1),
-                           ("cdig_process_forks_total", f)):
-        assert diff(by(s2, metric, "container_name", **who),
-                    by(s1, metric, "container_name", **who)) == Counter({c.name: want_n})
+    assert hist["write"] == k and "openat" not in hist  # only --latency-syscalls
+    # per class, every call of the class is timed, except exit_group (never returns)
+    classes = diff(
+        by(s2, "cdig_syscall_class_duration_seconds_count", "class", **who),
+        by(s1, "cdig_syscall_class_duration_seconds_count", "class", **who),
+    )
+    per_class: Counter = Counter()
+    for name, count in want.items():
+        if name not in ("exit", "exit_group"):
+            per_class[syscall_class(name)] += count
+    assert classes == per_class
+    for metric, want_n in (("cdig_process_exits_total", f + 1), ("cdig_process_forks_total", f)):
+        assert diff(
+            by(s2, metric, "container_name", **who), by(s1, metric, "container_name", **who)
+        ) == Counter({c.name: want_n})
 
 
 def test_socket_bytes_are_network_bytes(exporter, podman_container):
@@ -244,21 +292,27 @@ def test_socket_bytes_are_network_bytes(exporter, podman_container):
     require("podman")
     # busybox httpd serves a 5000-byte file over loopback (inside the
     # container's own network namespace); wget fetches it to /dev/null
-    script = ("mkdir -p /www && head -c 5000 /dev/zero > /www/f && "
-              "httpd -p 127.0.0.1:8080 -h /www && " + SHELL_GATE + " && "
-              "wget -q -O /dev/null http://127.0.0.1:8080/f; killall httpd")
+    script = (
+        "mkdir -p /www && head -c 5000 /dev/zero > /www/f && "
+        "httpd -p 127.0.0.1:8080 -h /www && " + SHELL_GATE + " && "
+        "wget -q -O /dev/null http://127.0.0.1:8080/f; killall httpd"
+    )
     c = podman_container(script=script, gates=1)
     who = {"container_name": c.name}
     s1 = named(exporter, c.name)
     c.go()
     assert c.wait(20) == 0
     s2 = exporter.scrape()
-    nb = diff(by(s2, "cdig_network_bytes_total", "direction", **who),
-              by(s1, "cdig_network_bytes_total", "direction", **who))
+    nb = diff(
+        by(s2, "cdig_network_bytes_total", "direction", **who),
+        by(s1, "cdig_network_bytes_total", "direction", **who),
+    )
     # the file's bytes cross the socket once each way (plus HTTP headers)
     assert 5000 < nb["transmit"] < 6000 and 5000 < nb["receive"] < 6000, nb
-    fb = diff(by(s2, "cdig_file_bytes_total", "direction", **who),
-              by(s1, "cdig_file_bytes_total", "direction", **who))
+    fb = diff(
+        by(s2, "cdig_file_bytes_total", "direction", **who),
+        by(s1, "cdig_file_bytes_total", "direction", **who),
+    )
     assert fb["write"] >= 5000  # wget writing to /dev/null: a file, not a socket
     assert fb["write"] < 5000 + 1000 and fb["read"] < 5000 + 5000, fb
 
@@ -271,17 +325,20 @@ def test_removed_container_series_go_after_grace(exporter, podman_container):
     assert c.wait(20) == 0
     c.remove()
     t0 = time.monotonic()
-    wait_for(lambda: not select(exporter.scrape(), "cdig_syscalls_total",
-                                container_name=c.name),
-             GRACE + 10, f"removal of {c.name}'s series")
+    wait_for(
+        lambda: not select(exporter.scrape(), "cdig_syscalls_total", container_name=c.name),
+        GRACE + 10,
+        f"removal of {c.name}'s series",
+    )
     assert time.monotonic() - t0 >= GRACE - INTERVAL  # not before the grace period
 
 
 def test_promtool_check_metrics(exporter):
     require("promtool")
     text = exporter.text()
-    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
     assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
 
 
@@ -301,13 +358,22 @@ def test_real_prometheus_scrapes_it(exporter, podman_container, tmp_path):
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: cdig\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n")
+        f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+    )
     log = open(tmp_path / "prometheus.log", "wb")
     prom = subprocess.Popen(
-        ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        [
+            "prometheus",
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def query(q: str) -> list:
             url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
             try:
@@ -351,8 +417,9 @@ def test_cardinality_bound_with_200_cgroups(tmp_path):
     root = cgroup2_mountpoint()
     if root is None:
         pytest.skip("no cgroup2 hierarchy")
-    e = Exporter(tmp_path / "exp", "--max-containers", "20", "--syscalls", "getppid",
-                 "--no-latency").start()
+    e = Exporter(
+        tmp_path / "exp", "--max-containers", "20", "--syscalls", "getppid", "--no-latency"
+    ).start()
     n, k = 200, 7
     made: list[Path] = []
     pids: list[int] = []
@@ -381,16 +448,21 @@ def test_cardinality_bound_with_200_cgroups(tmp_path):
             os.close(wfd)
         for pid in pids:
             assert os.waitpid(pid, 0)[1] == 0
+
         def mine(s: dict) -> dict[str, float]:
-            return {dict(lab)["container_id"]: v for lab, v in
-                    select(s, "cdig_syscalls_total", syscall="getppid").items()
-                    if dict(lab)["container_id"].startswith(tag) or
-                    dict(lab)["container_id"] == "other"}
+            return {
+                dict(lab)["container_id"]: v
+                for lab, v in select(s, "cdig_syscalls_total", syscall="getppid").items()
+                if dict(lab)["container_id"].startswith(tag) or dict(lab)["container_id"] == "other"
+            }
 
         # other tests' or other users' containers on this host may take some of
         # the 20 slots and add to "other": the checks allow for them
-        s = wait_for(lambda: (s := e.scrape()) and sum(mine(s).values()) >= n * k and s,
-                     15, "all getppid calls exported")
+        s = wait_for(
+            lambda: (s := e.scrape()) and sum(mine(s).values()) >= n * k and s,
+            15,
+            "all getppid calls exported",
+        )
         ids = {dict(lab)["container_id"] for lab in select(s, "cdig_file_bytes_total")}
         assert len(ids) == 20 + 2 and {"host", "other"} <= ids
         got = mine(s)
@@ -426,15 +498,35 @@ def test_tls_and_basic_auth(tmp_path):
     require("root")
     if shutil.which("openssl") is None:
         pytest.fail("openssl is needed to make a test certificate")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(tmp_path / "k.pem"),
+            "-out",
+            str(tmp_path / "c.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (tmp_path / "web.yml").write_text(
         "tls_server_config: {cert_file: c.pem, key_file: k.pem}\n"
-        f"basic_auth_users:\n  prom: '{HASH_SECRET}'\n")
-    e = Exporter(tmp_path / "exp", "--web-config", str(tmp_path / "web.yml"),
-                 "--no-latency").start()
+        f"basic_auth_users:\n  prom: '{HASH_SECRET}'\n"
+    )
+    e = Exporter(
+        tmp_path / "exp", "--web-config", str(tmp_path / "web.yml"), "--no-latency"
+    ).start()
     try:
         assert e.url.startswith("https://127.0.0.1:")
         e.ctx = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
@@ -454,8 +546,13 @@ def test_tls_and_basic_auth(tmp_path):
 
 def run_cli(*args: str, caps: bool = True) -> subprocess.CompletedProcess:
     pre = [] if caps else ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
-    return subprocess.run([*pre, *cdig_command(), "exporter", *args], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*pre, *cdig_command(), "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_error(r: subprocess.CompletedProcess, pattern: str, code: int) -> None:
@@ -473,16 +570,27 @@ def test_port_in_use():
         port = s.getsockname()[1]
         t = time.monotonic()
         r = run_cli("--listen", f"127.0.0.1:{port}")
-        assert_one_error(r, rf"^cdig: cannot listen on 127\.0\.0\.1:{port}: address already "
-                            "in use$", 1)
+        assert_one_error(
+            r,
+            rf"^cdig: cannot listen on 127\.0\.0\.1:{port}: address already "
+            "in use$",
+            1,
+        )
         assert time.monotonic() - t < 10  # refused before the BPF program is compiled
 
 
-@pytest.mark.parametrize("args,pattern,code", [
-    (("--listen", "localhost"), r"--listen 'localhost': expected HOST:PORT", 2),
-    (("--listen", "127.0.0.1:70000"), r"port 70000 is out of range", 2),
-    (("--listen", "0.0.0.0:9464"), r"refusing to serve metrics on 0\.0\.0\.0:9464 without TLS", 2),
-])
+@pytest.mark.parametrize(
+    "args,pattern,code",
+    [
+        (("--listen", "localhost"), r"--listen 'localhost': expected HOST:PORT", 2),
+        (("--listen", "127.0.0.1:70000"), r"port 70000 is out of range", 2),
+        (
+            ("--listen", "0.0.0.0:9464"),
+            r"refusing to serve metrics on 0\.0\.0\.0:9464 without TLS",
+            2,
+        ),
+    ],
+)
 def test_bad_listen(args, pattern, code):
     assert_one_error(run_cli(*args), pattern, code)
 

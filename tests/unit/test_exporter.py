@@ -17,7 +17,11 @@ import pytest
 from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
 from cdig.exporters import web
-from cdig.exporters.prometheus import ExporterCollector
+from cdig.exporters.prometheus import (
+    DEFAULT_BUCKET_SLOTS,
+    FINE_BUCKET_SLOTS,
+    ExporterCollector,
+)
 from cdig.exporters.resources import CgroupResources
 from cdig.exporters.series import Options
 from cdig.probes import metrics
@@ -130,7 +134,7 @@ class Clock:
 class Rig:
     """A collector in its own registry over the fakes."""
 
-    def __init__(self, latency: bool = True, **opts) -> None:
+    def __init__(self, latency: bool = True, bucket_slots=DEFAULT_BUCKET_SLOTS, **opts) -> None:
         self.reader = FakeReader(latency)
         self.names = FakeNames()
         self.clock = Clock()
@@ -138,7 +142,7 @@ class Rig:
         opts.setdefault("grace", 30.0)
         self.collector = ExporterCollector(
             self.reader, self.names, T, options=Options(**opts), clock=self.clock,
-            build_info={"version": "test", "python": "test"})
+            bucket_slots=bucket_slots, build_info={"version": "test", "python": "test"})
         self.registry = CollectorRegistry()
         self.registry.register(self.collector)
 
@@ -221,7 +225,7 @@ def test_kernel_restart_codes_are_named():
 
 
 def test_histogram_buckets_are_cumulative_with_sum_and_count():
-    rig = Rig()
+    rig = Rig(bucket_slots=FINE_BUCKET_SLOTS, latency_syscalls=frozenset({"read"}))
     # base-4 slots: slot k counts 4^k < d <= 4^(k+1) ns. 3 calls of <= 4^5 ns
     # (~1 us), 4 of (4^5, 4^6], 2 of (4^16, 4^17], 1 beyond 4^17 ns (~17 s)
     slots = {1: 1, 4: 2, 5: 4, 16: 2, LAT_SLOTS - 1: 1}
@@ -245,6 +249,71 @@ def test_histogram_buckets_are_cumulative_with_sum_and_count():
     assert rig.registry.get_sample_value("cdig_syscall_duration_seconds_count", lab) == 10
     assert rig.registry.get_sample_value("cdig_syscall_duration_seconds_sum", lab) == \
         pytest.approx(123.456789)
+
+
+def test_latency_by_class_by_default_and_per_syscall_only_for_the_allow_list():
+    rig = Rig()
+    rig.names.add(10, WEB1.cgroup_path, WEB1)
+    rig.reader.bump(10, "read", 3, lat_sum_ns=3000, lat_slots={4: 3})
+    rig.reader.bump(10, "write", 2, lat_sum_ns=9000, lat_slots={6: 2})
+    rig.reader.bump(10, "futex", 4, lat_sum_ns=4 * 10 ** 9, lat_slots={15: 4})
+    rig.reader.bump(10, "connect", 1, lat_sum_ns=70_000, lat_slots={7: 1})
+    text = rig.text()
+    assert "cdig_syscall_duration_seconds" not in text  # no per-syscall histogram
+    cnt = "cdig_syscall_class_duration_seconds_count"
+    assert rig.value(cnt, WEB1, **{"class": "file"}) == 5  # read + write
+    assert rig.value(cnt, WEB1, **{"class": "wait"}) == 4  # futex blocks by design
+    assert rig.value(cnt, WEB1, **{"class": "net"}) == 1
+    assert rig.value(cnt, WEB1, **{"class": "memory"}) is None  # none seen: no series
+    assert rig.value("cdig_syscall_class_duration_seconds_sum", WEB1,
+                     **{"class": "file"}) == pytest.approx(12e-6)
+    les = [s.labels["le"] for s in rig.samples("cdig_syscall_class_duration_seconds_bucket")
+           if s.labels["class"] == "file"]
+    assert les == ["1.024e-06", "1.6384e-05", "0.000262144", "0.004194304", "0.067108864",
+                   "1.073741824", "+Inf"]
+    b = "cdig_syscall_class_duration_seconds_bucket"
+    assert rig.value(b, WEB1, **{"class": "file", "le": "1.024e-06"}) == 3
+    assert rig.value(b, WEB1, **{"class": "file", "le": "1.6384e-05"}) == 5
+    assert rig.value(b, WEB1, **{"class": "wait", "le": "1.073741824"}) == 0
+    assert rig.value(b, WEB1, **{"class": "wait", "le": "+Inf"}) == 4
+
+    rig = Rig(latency_syscalls=frozenset({"write"}))
+    rig.reader.bump(1, "read", 3, lat_sum_ns=3000, lat_slots={4: 3})
+    rig.reader.bump(1, "write", 2, lat_sum_ns=9000, lat_slots={6: 2})
+    assert rig.value("cdig_syscall_duration_seconds_count", HOST, syscall="write") == 2
+    assert rig.value("cdig_syscall_duration_seconds_count", HOST, syscall="read") is None
+    assert rig.value(cnt, HOST, **{"class": "file"}) == 5
+
+    rig = Rig(latency_syscalls=None)  # --latency-syscalls all
+    rig.reader.bump(1, "read", 3, lat_sum_ns=3000, lat_slots={4: 3})
+    assert rig.value("cdig_syscall_duration_seconds_count", HOST, syscall="read") == 3
+
+
+def test_label_allow_list_merges_containers_that_agree():
+    rig = Rig(labels=("namespace", "pod"))
+    web2 = Container(id="c" * 64, name="web2", runtime="podman", image="localhost/bb:2",
+                     cgroup_path="/libpod_parent/libpod-" + "c" * 64, pod_name="web-0",
+                     pod_namespace="shop")
+    rig.names.add(10, WEB1.cgroup_path, WEB1)
+    rig.names.add(11, web2.cgroup_path, web2)
+    rig.names.add(12, DB1.cgroup_path, DB1)
+    rig.reader.bump(10, "write", 100, file_bytes=100, lat_sum_ns=100, lat_slots={4: 100})
+    rig.reader.bump(11, "write", 5, file_bytes=50, lat_sum_ns=5, lat_slots={4: 5})
+    rig.reader.fail(10, "openat", 2, 2)
+    rig.reader.fail(11, "openat", 2, 3)
+    rig.reader.bump(12, "write", 7)
+    shop = {"namespace": "shop", "pod": "web-0"}
+    g = rig.registry.get_sample_value
+    assert g("cdig_syscalls_total", {**shop, "syscall": "write"}) == 105
+    assert g("cdig_syscall_errors_total", {**shop, "syscall": "openat", "errno": "ENOENT"}) == 5
+    assert g("cdig_file_bytes_total", {**shop, "direction": "write"}) == 150
+    assert g("cdig_syscall_class_duration_seconds_count", {**shop, "class": "file"}) == 105
+    assert g("cdig_syscalls_total", {"namespace": "", "pod": "", "syscall": "write"}) == 7
+    text = rig.text()
+    assert not re.search(r"[{,](container_id|container_name|image)=", text)
+    _same(rig)
+    with pytest.raises(ValueError, match="unknown label 'binary'"):
+        Rig(labels=("binary",))
 
 
 def test_no_latency_means_no_histogram():
@@ -523,6 +592,9 @@ def _same(rig: Rig) -> None:
 
 def test_fast_rendering_equals_generate_latest():
     _same(_golden_rig())
+    fine = Rig(bucket_slots=FINE_BUCKET_SLOTS, latency_syscalls=None)
+    fine.reader.bump(1, "write", 100, lat_sum_ns=150_000, lat_slots={4: 60, 5: 40})
+    _same(fine)
     rig = Rig(max_containers=1, max_syscalls=2, latency=False)
     _containers(rig, 3)
     for i in range(3):
