@@ -121,9 +121,19 @@ def test_podman_api_socket(podman_container, podman_image, tmp_path):
             svc.wait(10)
 
 
-def test_podman_without_cli_or_socket_uses_storage(podman_container, podman_image):
+def test_podman_database_answers_without_cli_or_socket(podman_container, podman_image):
     c = podman_container(Workload().getppid(1), labels=POD_LABELS)
     rt = RuntimeClient(podman_bin=None, podman_socket="/nonexistent.sock")
+    md = rt.metadata("podman", c.id)
+    assert (md.source, md.name, md.image) == ("podman-db", c.name, podman_image)
+    assert (md.pod_name, md.pod_namespace) == ("web-0", "shop")
+    # the run's labels, and those the image carries
+    assert md.labels.items() >= {**POD_LABELS, "cdig.test.owner": str(os.getpid())}.items()
+
+
+def test_podman_without_cli_socket_or_database_uses_storage(podman_container, podman_image):
+    c = podman_container(Workload().getppid(1), labels=POD_LABELS)
+    rt = RuntimeClient(podman_bin=None, podman_socket="/nonexistent.sock", podman_db=None)
     md = rt.metadata("podman", c.id)
     assert (md.source, md.name, md.image) == ("containers-storage", c.name, podman_image)
     assert md.labels == {}  # podman keeps labels only in its database
@@ -198,7 +208,7 @@ def test_new_podman_container_named_from_its_cgroup(podman_container):
         assert started <= t_first, (started, t_first)
         assert r.wait_for([c.cgroup_id], 5)
         started, landed, source = r.lookup_times()[("podman", c.id)]
-        assert source == "podman-cli"
+        assert source == "podman-db"
         assert 0 < landed - t_first < 2.0, landed - t_first  # bounded
         got = r.resolve(c.cgroup_id, pid=c.pid)
         assert (got.name, got.image) == (c.name, c.image)

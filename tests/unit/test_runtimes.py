@@ -274,7 +274,9 @@ def _client(tmp_path: Path, **kw) -> RuntimeClient:
         containers_storage=str(tmp_path / "storage"),
         containers_run=str(tmp_path / "run-storage"),
         containerd_tasks=str(tmp_path / "containerd"),
+        containerd_db=str(tmp_path / "containerd-meta.db"),
         ctr_bin=None,
+        podman_db=str(tmp_path / "bolt_state.db"),
         timeout=1.0,
     )
     defaults.update(kw)
