@@ -55,6 +55,7 @@ static __always_inline void mcount(__u32 idx)
 struct lat_start {
     __u64 ts;
     __u64 nr;
+    __u64 cgroup_id; /* at entry: a task moved meanwhile (runc init) counts where it entered */
 };
 #ifdef LAT_TASK_STORAGE
 BPF_TASK_STORAGE(lat_start, struct lat_start);
@@ -84,9 +85,11 @@ RAW_TRACEPOINT_PROBE(sys_enter)
     }
     s->ts = bpf_ktime_get_ns();
     s->nr = id;
+    s->cgroup_id = bpf_get_current_cgroup_id();
 #else
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = id};
+    struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = id,
+                          .cgroup_id = bpf_get_current_cgroup_id()};
     if (lat_start.update(&tid, &s))
         mcount(CDIG_MSTAT_LAT_NOSTORE);
 #endif
@@ -303,6 +306,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         return 0;
     }
     long id = s->nr;
+    __u64 cg = s->cgroup_id;
     __u64 d = bpf_ktime_get_ns() - s->ts;
 #ifdef LAT_TASK_STORAGE
     s->ts = 0; /* consumed: a later exit without an enter is not paired with it */
@@ -314,6 +318,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 {
     long id = entry_of(args->id);
     long ret = args->ret;
+    __u64 cg = bpf_get_current_cgroup_id();
 #endif
     if (id < 0 || id >= NR_SYSCALLS)
         return 0;
@@ -324,7 +329,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
      * it: one call, not two */
     if ((c & CDIG_CLS_FORK) && ret == 0)
         return 0;
-    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    struct cdig_mkey key = {.cgroup_id = cg, .nr = nr, .errno_ = 0};
     TOP_COUNT(key.cgroup_id, nr, ret);
     struct cdig_sysstat zero = {};
     struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);

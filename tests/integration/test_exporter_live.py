@@ -608,3 +608,102 @@ def test_bpf_unavailable():
     """Root without capabilities (setpriv): the kernel refuses bpf(2)."""
     r = run_cli("--listen", "127.0.0.1:0", caps=False)
     assert_one_error(r, r"^cdig: cannot load the BPF program: .*not permitted", 1)
+
+
+# --------------------------------------------------------------------------
+# against bpftrace, on a real program
+
+APP = r'''
+import os, signal, subprocess, sys, tempfile, threading, time
+import http.server, urllib.request
+
+gate = sys.argv[1]
+while not os.path.exists(os.path.join(gate, "go")):  # the test learns our cgroup meanwhile
+    time.sleep(0.01)
+signal.signal(signal.SIGUSR1, lambda s, f: None)
+for _ in range(3):
+    os.kill(os.getpid(), signal.SIGUSR1)  # a handler runs, then rt_sigreturn
+www = tempfile.mkdtemp()
+with open(os.path.join(www, "f"), "wb") as f:
+    f.write(os.urandom(20000))
+handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=www)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+for _ in range(20):
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.server_address[1]}/f", timeout=10) as r:
+        assert len(r.read()) == 20000
+srv.shutdown()
+# fork + execve, and fork + execveat (os.execve on an fd is fexecve)
+subprocess.run(["/bin/true"], check=True)
+subprocess.run([sys.executable, "-S", "-c", "import os; "
+                "os.execve(os.open('/bin/true', os.O_RDONLY), ['true'], {})"], check=True)
+'''
+
+BPFTRACE_ENTERS = "tracepoint:raw_syscalls:sys_enter { @[cgroup, args->id] = count(); }"
+
+
+@pytest.mark.parametrize("mode", ["latency", "no-latency"])
+def test_every_syscall_kind_equals_bpftrace_sys_enter_counts(mode, tmp_path):
+    """A real program (CPython: http.server and urllib over loopback, files,
+    signals, fork + execve and execveat) in a podman container over the host's
+    root: the exporter's per-syscall counts for the container equal bpftrace's
+    count of sys_enter per (cgroup, syscall id), for every syscall kind —
+    rt_sigreturn, execveat and exit_group included."""
+    require("root", "bpf", "podman", "bpftrace")
+    from cdig.probes.syscalls import table
+
+    tbl = table()
+    args = ["--grace", "300", "--max-syscalls", "1000"]
+    exp = Exporter(tmp_path / "exp", *args, *(["--no-latency"] if mode == "no-latency" else []))
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "app.py").write_text(APP)
+    name = f"cdigt-bt-{mode}-{os.getpid()}"
+    bt = subprocess.Popen(["bpftrace", "-e", BPFTRACE_ENTERS], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(5):  # a warning about RLIMIT_MEMLOCK may come first
+            line = bt.stdout.readline()
+            if b"Attaching" in line or not line:
+                break
+        assert b"Attaching" in line, line
+        exp.start()
+        subprocess.run(
+            ["podman", "--runtime", "runc", "run", "-d", "--ulimit", "nofile=1024:1024",
+             "--ulimit", "nproc=1024:1024", "--name", name, "--network", "none",
+             "--label", f"cdig.test.owner={os.getpid()}", "-v", f"{gate}:/cdiggate",
+             "--rootfs", "/:O", "/usr/bin/python3", "/cdiggate/app.py", "/cdiggate"],
+            check=True, capture_output=True, timeout=60)
+        info = json.loads(subprocess.run(["podman", "inspect", "--type", "container", name],
+                                         check=True, capture_output=True).stdout)[0]
+        pid = int(info["State"]["Pid"])
+        from .containers import cgroup_id, proc_cgroup
+
+        cg = cgroup_id(proc_cgroup(pid))
+        assert cg, "no cgroup2 id for the container"
+        (gate / "go").touch()
+        code = subprocess.run(["podman", "wait", name], check=True, capture_output=True,
+                              text=True, timeout=120).stdout.strip().splitlines()[-1]
+        assert code == "0", subprocess.run(["podman", "logs", name], capture_output=True,
+                                           text=True).stderr
+        # final once the container's cgroup is gone and retired: two equal scrapes
+        last: list[Counter] = []
+
+        def settled():
+            got = by(exp.scrape(), "cdig_syscalls_total", "syscall", container_name=name)
+            last.append(got)
+            return got if len(last) >= 2 and got and got == last[-2] else None
+
+        ours = wait_for(settled, 30, f"final counts of {name}", interval=1.0)
+    finally:
+        bt.send_signal(signal.SIGINT)
+        out, _ = bt.communicate(timeout=60)
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True)
+        assert exp.stop() == 0, exp.stderr()
+    theirs: Counter = Counter()
+    for m in re.finditer(rb"^@\[(\d+), (-?\d+)\]: (\d+)$", out, re.M):
+        if int(m[1]) == cg:
+            theirs[tbl.name(int(m[2]))] += int(m[3])
+    assert theirs["execveat"] == 1 and theirs["rt_sigreturn"] >= 3 and theirs["connect"] >= 20
+    assert len(theirs) > 40, theirs
+    assert Counter({k: int(v) for k, v in ours.items()}) == theirs
