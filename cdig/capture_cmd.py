@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
+from .cli import EXIT_USAGE, CliError, replay_status
 
 
 def check_capture_args(args: argparse.Namespace) -> None:
@@ -131,43 +131,37 @@ def replay_parts(src):  # -> (State, Decoder)
 
 def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,
                   max_events: int | None = None) -> tuple[Any, Any]:
-    """Run a replay pipeline: every shown event passing ``flt`` goes to ``on_event``.
+    """Run a replay session: every shown event passing ``flt`` goes to ``on_event``.
 
-    Returns (counters, source). Used by ``summary`` and ``export``."""
-    from cdig.collector.pipeline import Pipeline
-    from cdig.collector.prefilter import build_prefilter
+    Returns (counters, source). ``on_event`` may also be a batch sink (it has
+    ``batch_sink = True``): it then gets (batch, matched mask) instead."""
+    from cdig.collector.session import EventSink, Session
 
     src = open_replay(paths, quiet)
     state, decoder = replay_parts(src)
-    pred = _replay_predicate(src, flt)
-    pipe = Pipeline(src, decoder, state, pred, [on_event],
-                    prefilter=build_prefilter(flt, decoder.table))
-    gc.freeze()  # millions of acyclic Event objects: see trace.py
+    sink = on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)
+    session = Session(src, decoder, state, _batch_filter(flt, decoder), [sink])
+    gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:
-        pipe.run(max_events=max_events)
+        session.run(max_events=max_events)
     finally:
         gc.unfreeze()
         src.close()
-    return pipe.counters, src
+    return session.counters, src
 
 
-def _replay_predicate(src, flt, extra: Callable | None = None) -> Callable:
-    shown = src.shown
-    match = flt.match if flt is not None and flt.expr is not None else None
-    if match is None and extra is None:
-        return shown
-    if extra is None:
-        return lambda e: shown(e) and match(e)
-    if match is None:
-        return lambda e: shown(e) and extra(e)
-    return lambda e: shown(e) and extra(e) and match(e)
+def _batch_filter(flt, decoder):  # -> BatchFilter | None
+    from cdig.collector.batch_filter import BatchFilter
+
+    if flt is None or flt.expr is None:
+        return None
+    return BatchFilter(flt, decoder.table)
 
 
-def run_trace_replay(args: argparse.Namespace, flt, fmt: Callable, filter_text: str,
-                     container_predicate: Callable | None) -> int:
-    """``cdig trace -r FILE…``: the live pipeline over a capture's records."""
-    from cdig.collector.pipeline import Pipeline
-    from cdig.collector.prefilter import build_prefilter
+def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
+                     select: Callable | None) -> int:
+    """``cdig trace -r FILE…``: the live session over a capture's records."""
+    from cdig.collector.session import LineSink, Session
 
     src = open_replay(args.read)
     rec = None
@@ -183,33 +177,19 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Callable, filter_text: 
             start_recorder(rec, state, decoder, src)
         show = rec is None or args.format or args.json
         out = sys.stdout
-        buf: list[str] = []
-
-        def sink(ev) -> None:
-            line = fmt(ev)
-            if line is not None:
-                buf.append(line)
-
-        def flush() -> None:
-            if buf:
-                out.write("\n".join(buf))
-                out.write("\n")
-                out.flush()
-                buf.clear()
-
-        sinks = ([sink] if show else []) + ([rec.sink] if rec is not None else [])
-        source = rec.tee(src) if rec is not None else src
-        pipe = Pipeline(source, decoder, state, _replay_predicate(src, flt, container_predicate),
-                        sinks, on_batch=flush, prefilter=build_prefilter(flt, decoder.table))
+        lines = LineSink(fmt(decoder.table), out) if show else None
+        sinks = ([lines] if lines else []) + ([rec] if rec is not None else [])
+        session = Session(src, decoder, state, _batch_filter(flt, decoder), sinks,
+                          select=select, on_batch=out.flush if lines else None)
         gc.freeze()
         signal.signal(signal.SIGINT, lambda s, f: src.stop())
         try:
-            pipe.run(max_events=args.numevents, duration_s=args.duration)
+            session.run(max_events=args.numevents, duration_s=args.duration)
         finally:
             gc.unfreeze()
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        flush()
-        c = pipe.counters
+        out.flush()
+        c = session.counters
         print(f"cdig: {c.matched} events shown, {c.records} seen, {src.drops()} dropped"
               + (" (while capturing)" if src.drops() else ""), file=sys.stderr)
         if rec is not None:

@@ -39,26 +39,26 @@ K8S_FORMAT = (
 )
 
 
-def _formatter(args: argparse.Namespace):  # -> callable Event -> str | None
+def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
+    """What -p/-j ask for, checked now (a bad field is a usage error); the renderer
+    is built once the syscall table of the source is known."""
     from cdig.collector.fields import UnknownFieldError
-    from cdig.collector.formatter import (
-        CONTAINER_FORMAT,
-        DEFAULT_FORMAT,
-        Formatter,
-        JsonFormatter,
-    )
+    from cdig.collector.formatter import CONTAINER_FORMAT, DEFAULT_FORMAT, Formatter
+    from cdig.collector.session import renderer_for
 
     fmt = args.format
     named = {"c": CONTAINER_FORMAT, "container": CONTAINER_FORMAT, "k": K8S_FORMAT,
              "kubernetes": K8S_FORMAT}
+    if args.json:
+        fmt = None if not fmt or fmt in named else fmt
+    else:
+        fmt = named.get(fmt, fmt) if fmt else DEFAULT_FORMAT
     try:
-        if args.json:
-            if fmt and fmt not in named:
-                return Formatter(fmt).json
-            return JsonFormatter().format
-        return Formatter(named.get(fmt, fmt) if fmt else DEFAULT_FORMAT).format
+        if fmt is not None:
+            Formatter(fmt)
     except UnknownFieldError as e:
         raise CliError(f"bad format: {e}", EXIT_USAGE) from None
+    return lambda syscalls: renderer_for(fmt, args.json, syscalls, DEFAULT_FORMAT)
 
 
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
@@ -101,16 +101,23 @@ def dump_bpf(filter_text: str = "") -> str:
     return SyscallProbe(ProbeConfig(filter=kernel_filter(flt))).dump()
 
 
-def _container_predicate(resolver, refs: list[str]):
-    """-c NAME|ID: match by name, full id or id prefix, also for containers that
-    start after the trace does."""
-    def match(ev) -> bool:
-        c = ev.container
+def container_select(refs: list[str]):  # -> Select (EventBatch -> mask)
+    """-c NAME|ID: rows whose container matches by name, full id or id prefix, also
+    for containers that start after the trace does. Tested once per container."""
+    import numpy as np
+
+    def match(c) -> bool:
         for r in refs:
             if c.name == r or c.id == r or (len(r) >= 3 and c.id.startswith(r)):
                 return True
         return False
-    return match
+
+    def select(b):
+        lut = np.fromiter((match(c) for c in b.containers), dtype=bool,
+                          count=len(b.containers))
+        return lut[b.cont_code] if len(lut) else np.zeros(len(b), dtype=bool)
+
+    return select
 
 
 def run_trace(args: argparse.Namespace) -> int:
@@ -127,8 +134,8 @@ def run_trace(args: argparse.Namespace) -> int:
 
     check_capture_args(args)
     if args.read:  # a capture: no root, no BPF, the same pipeline
-        cpred = _container_predicate(None, args.container) if args.container else None
-        return run_trace_replay(args, flt, fmt, _filter_text(args), cpred)
+        select = container_select(args.container) if args.container else None
+        return run_trace_replay(args, flt, fmt, _filter_text(args), select)
     if os.geteuid() != 0:
         raise CliError("live tracing needs root (BPF); run with sudo")
     mb = args.buffer_mb
@@ -137,11 +144,12 @@ def run_trace(args: argparse.Namespace) -> int:
 
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.decode import Decoder
-    from cdig.collector.pipeline import Pipeline
-    from cdig.collector.prefilter import build_prefilter
+    from cdig.collector.session import LineSink, Session
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
     from cdig.probes.loader import ProbeConfig, ProbeError
+
+    from .capture_cmd import _batch_filter
 
     resolver = ContainerResolver.for_host()
     # Look up names, images and pod labels of the containers already running
@@ -156,27 +164,13 @@ def run_trace(args: argparse.Namespace) -> int:
 
         rec = open_recorder(args, _filter_text(args), resolver.resolve)
         state = State(container_of=rec.container_of, procfs=rec.procfs)
-    predicate = flt.match if flt.expr is not None else None
-    if args.container:
-        cpred = _container_predicate(resolver, args.container)
-        predicate = (lambda e, p=predicate, c=cpred: c(e) and p(e)) if predicate else cpred
+    select = container_select(args.container) if args.container else None
 
     out = sys.stdout
-    buf: list[str] = []
-    emit = buf.append
     last_drops = [0, time.monotonic()]
 
-    def sink(ev) -> None:
-        line = fmt(ev)
-        if line is not None:
-            emit(line)
-
-    def flush() -> None:
-        if buf:
-            out.write("\n".join(buf))
-            out.write("\n")
-            out.flush()
-            buf.clear()
+    def on_batch() -> None:
+        out.flush()
         now = time.monotonic()
         if now - last_drops[1] >= 1.0:  # report new drops at most once a second
             last_drops[1] = now
@@ -206,8 +200,8 @@ def run_trace(args: argparse.Namespace) -> int:
         # and pod labels from the first event on: filters such as
         # k8s.pod.name=web-0 match nothing until the metadata has landed.
         resolver.wait_for_metadata(METADATA_WAIT_S)
-        # Millions of short-lived Event objects: the cyclic GC's young-generation
-        # passes cost more than the work; the objects form no cycles.
+        # The State's objects live long and form no cycles: the cyclic GC's
+        # passes over them cost more than the work.
         gc.freeze()
         gc.set_threshold(200_000, 50, 1000)
         # the ring reader thread must get the GIL often, or the kernel ring fills
@@ -215,19 +209,20 @@ def run_trace(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
         decoder = Decoder()
-        prefilter = build_prefilter(flt, decoder.table)
-        sinks = [sink] if rec is None or args.format or args.json else []
+        lines = LineSink(fmt(decoder.table), out) if rec is None or args.format or args.json \
+            else None
+        sinks: list = [lines] if lines is not None else []
         if rec is not None:
             start_recorder(rec, state, decoder, source, resolver)
-            sinks.append(rec.sink)
-        pipe = Pipeline(rec.tee(source) if rec else source, decoder, state, predicate, sinks,
-                        on_batch=flush, prefilter=prefilter)
+            sinks.append(rec)
+        session = Session(source, decoder, state, _batch_filter(flt, decoder), sinks,
+                          select=select, on_batch=on_batch)
         try:
-            pipe.run(max_events=args.numevents, duration_s=args.duration)
+            session.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
             interrupted = True
-        flush()
-        c = pipe.counters
+        out.flush()
+        c = session.counters
         stats = source.stats()
         dropped = source.drops()
         lost = ""

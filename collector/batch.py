@@ -54,6 +54,7 @@ class EventBatch:
     fds: list[FdInfo | None] = field(default_factory=lambda: [None])
     cont_code: np.ndarray | None = None
     containers: list[Container] = field(default_factory=list)
+    container_origin: list[Container] | None = None  # the live objects (see session)
     _events: dict[int, Event] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
@@ -143,7 +144,7 @@ class EventBatch:
                          None if self.proc_code is None else self.proc_code[rows], self.procs,
                          None if self.fd_code is None else self.fd_code[rows], self.fds,
                          None if self.cont_code is None else self.cont_code[rows],
-                         self.containers)
+                         self.containers, self.container_origin)
         pos = {int(r): j for j, r in enumerate(rows.tolist())} if self._events else {}
         for i, ev in self._events.items():
             j = pos.get(i)

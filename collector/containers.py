@@ -707,8 +707,11 @@ class ContainerResolver:
             young = [p for p, (first, _) in self._provisional.items() if now - first < _RUNC_WAIT]
         if not young:
             return False
-        creating = self.runtimes.runc_in_creation()  # before: a state file landing
-        for path in young:  # after this check is read by the next round
+        # before: a state file landing after this check is read by the next round
+        creating = self.runtimes.runc_in_creation()
+        # systemd-nspawn --keep-unit makes payload before it moves into supervisor
+        creating = creating or any(p.endswith("/payload") for p in young)
+        for path in young:
             self._reclassify(path)
         with self._idle:
             self._idle.notify_all()

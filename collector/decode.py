@@ -180,6 +180,7 @@ class RawBatch:
     ext: np.ndarray  # layout.EXT_RECORD
     order: np.ndarray | None = None
     num: np.ndarray | None = None
+    ctx: np.ndarray | None = None  # a capture: records kept only for state, decoding order
 
     def __len__(self) -> int:
         return len(self.events) + len(self.ext)
@@ -246,7 +247,7 @@ class Decoder:
             ts = base["ts_ns"] + np.uint64(offset)
         else:
             ts = base["ts_ns"].astype(np.int64) + np.int64(offset)
-        return EventBatch(self, base, ext, ext_row, num, ts, src=src)
+        return EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
 
     def fd_numbers(self, rec: np.ndarray) -> np.ndarray:
         """Per record, the fd number the Event looks up (-1: none), as the decoder

@@ -167,10 +167,28 @@ _time_text = _SecondCache("%H:%M:%S")
 _datetime_text = _SecondCache("%Y-%m-%d %H:%M:%S")
 
 
+_SECOND_TEXTS: dict[tuple[str, int], str] = {}
+
+
+def second_texts(fmt: str, seconds: list[int]) -> list[str]:
+    """``strftime(fmt)`` of each epoch second, local time (cached): the part of
+    evt.time/evt.datetime before the nanoseconds, for a batch's distinct seconds."""
+    out = []
+    for s in seconds:
+        t = _SECOND_TEXTS.get((fmt, s))
+        if t is None:
+            if len(_SECOND_TEXTS) > 4096:
+                _SECOND_TEXTS.clear()
+            t = _SECOND_TEXTS[fmt, s] = time.strftime(fmt, time.localtime(s))
+        out.append(t)
+    return out
+
+
 def clear_time_cache() -> None:
     """Forget the cached seconds text (after a time zone change, e.g. in tests)."""
     _time_text.clear()
     _datetime_text.clear()
+    _SECOND_TEXTS.clear()
 
 
 def format_time(ts_ns: int) -> str:

@@ -8,9 +8,11 @@ period, and the oldest entries go first when a table is full.
 
 from __future__ import annotations
 
+import copy
 import posixpath
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from . import procfs
 from .decode import AT_FDCWD, split_addr
@@ -113,6 +115,14 @@ class State:
         self._add(p)
         return p
 
+    def _replace(self, p: Process) -> Process:
+        """A copy of ``p`` put in its place: events already enriched keep the old
+        one (what was true when they happened), later ones see the copy."""
+        q = copy.copy(p)
+        q.args = list(p.args)
+        self.procs[p.pid] = q
+        return q
+
     def _add(self, p: Process) -> None:
         self.procs[p.pid] = p
         if len(self.procs) > self.max_procs:
@@ -138,6 +148,7 @@ class State:
                 p = self._from_proc(ev.pid, ev.comm, ev.cgroup_id)
         elif p.cgroup_id != ev.cgroup_id and ev.cgroup_id:
             # moved to another cgroup (e.g. runc puts its init into the container's)
+            p = self._replace(p)
             p.cgroup_id = ev.cgroup_id
             p.container = self._container(ev.cgroup_id, ev.pid)
         return p
@@ -196,6 +207,7 @@ class State:
                 pass
         elif kind == EventKind.EXEC:
             filename, argv = self._argv.pop(ev.tid, ("", []))
+            proc = ev.proc = self._replace(proc)
             proc.name = ev.comm
             proc.exe = ev.args.get("filename") or filename
             proc.args = argv[1:] if argv else []
@@ -257,7 +269,10 @@ class State:
             self._set_fd(pid, info)
             ev.fd = info
         elif typ in ("connect", "bind", "sendto") and ev.fd is not None:
-            self._address(ev.fd, typ, args.get("addr", ""), args.get("local", ""))
+            # a copy: events before this one keep the socket's name as it was then
+            info = ev.fd = copy.copy(ev.fd)
+            self._set_fd(pid, info)
+            self._address(info, typ, args.get("addr", ""), args.get("local", ""))
         elif typ in ("accept", "accept4"):
             lst = ev.fd
             peer_ip, peer_port = split_addr(args.get("addr", ""))
@@ -295,6 +310,56 @@ class State:
         if lip:
             info.cip, info.cport = lip, lport
         info.name = _sock_name(info)
+
+
+    # -- persistence ---------------------------------------------------------------
+    def snapshot(self, key_of: Callable[[Container], int]) -> dict[str, Any]:
+        """The tables as JSON-able data (a capture file's header); ``key_of`` names
+        each container by the key the capture stores it under."""
+        procs = []
+        for p in self.procs.values():
+            procs.append({"pid": p.pid, "ppid": p.ppid, "name": p.name, "exe": p.exe,
+                          "args": list(p.args), "uid": p.uid, "cgroup_id": p.cgroup_id,
+                          "container": key_of(p.container), "start_ns": p.start_ns,
+                          "exited": p.exited, "cwd": p.cwd})
+        fds = {str(pid): [_fd_list(i) for i in t.values()] for pid, t in self.fds.items() if t}
+        return {
+            "processes": procs,
+            "fds": fds,
+            "cgroups": {str(cg): key_of(c) for cg, c in self._containers.items()},
+            "parent_of": {str(k): v for k, v in self._parent_of.items()},
+            "argv": {str(k): [v[0], v[1]] for k, v in self._argv.items()},
+            "exited": {str(k): v for k, v in self._exited.items()},
+            "last_sweep": self._last_sweep,
+        }
+
+    def restore(self, snap: dict[str, Any], container: Callable[[int], Container]) -> None:
+        """Replace the tables with a snapshot's (the inverse of :meth:`snapshot`)."""
+        self.procs.clear()
+        self.fds.clear()
+        for d in snap.get("processes", []):
+            p = Process(pid=d["pid"], ppid=d["ppid"], name=d["name"], exe=d["exe"],
+                        args=list(d["args"]), uid=d["uid"], cgroup_id=d["cgroup_id"],
+                        container=container(d["container"]), start_ns=d["start_ns"],
+                        exited=d["exited"], cwd=d["cwd"])
+            self.procs[p.pid] = p
+        for pid, lst in snap.get("fds", {}).items():
+            self.fds[int(pid)] = {v[0]: _fd_from_list(v) for v in lst}
+        self._containers = {int(cg): container(k) for cg, k in snap.get("cgroups", {}).items()}
+        self._parent_of = {int(k): v for k, v in snap.get("parent_of", {}).items()}
+        self._argv = {int(k): (v[0], list(v[1])) for k, v in snap.get("argv", {}).items()}
+        self._exited = {int(k): v for k, v in snap.get("exited", {}).items()}
+        self._last_sweep = snap.get("last_sweep", 0)
+
+
+def _fd_list(info: FdInfo) -> list[Any]:
+    return [info.num, info.type, info.name, info.l4proto, info.cip, info.cport, info.sip,
+            info.sport, info.local_is_client]
+
+
+def _fd_from_list(v: list[Any]) -> FdInfo:
+    return FdInfo(num=v[0], type=v[1], name=v[2], l4proto=v[3], cip=v[4], cport=v[5],
+                  sip=v[6], sport=v[7], local_is_client=v[8])
 
 
 def _sock_name(info: FdInfo) -> str:

@@ -20,7 +20,14 @@ import time
 import pytest
 from cdig.collector.containers import ContainerResolver
 
-from .containers import Workload, cgroup2_mountpoint, require, unique_name
+from .containers import (
+    Workload,
+    cgroup2_mountpoint,
+    cgroup_id,
+    proc_cgroup,
+    require,
+    unique_name,
+)
 from .test_trace_live import Tracer, cdig_command, check_writes, start_all
 
 pytestmark = pytest.mark.integration
@@ -56,6 +63,12 @@ def resolver():
 
 
 def _named(resolver: ContainerResolver, pid: int, timeout: float = 15):
+    """The container of ``pid`` once the watching resolver no longer holds it
+    pending (how a consumer of ``pending`` sees it), metadata landed."""
+    if resolver.cgroup_ids_usable:
+        cgid = cgroup_id(proc_cgroup(pid))
+        assert cgid is not None
+        assert resolver.wait_for([cgid], timeout)
     got = resolver.resolve_pid(pid)
     assert resolver.wait_for_metadata(timeout)
     return got

@@ -28,8 +28,9 @@ from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.filter import compile_filter
 from cdig.collector.formatter import Formatter, JsonFormatter
-from cdig.collector.pipeline import Pipeline
-from cdig.collector.prefilter import build_prefilter
+from cdig.collector.batch_filter import BatchFilter
+from cdig.collector.render import BatchRenderer
+from cdig.collector.session import EventSink, LineSink, Session
 from cdig.collector.procfs import ProcFS, ProcInfo
 from cdig.collector.state import State
 from cdig.probes import layout
@@ -170,16 +171,37 @@ def live_capture(path, bs, filter_text="", rotation=None, clock=None, flush_rows
     if not name_late:
         land()
 
-    def show(ev):
-        lines.append(f.format(ev))
-        land()  # between two events of a batch (as the resolver's thread does)
-
-    pipe = Pipeline(rec.tee(ListSource(bs, drops=3)), dec, state,
-                    flt.match if flt.expr else None, [rec.sink, show], on_batch=land,
-                    prefilter=build_prefilter(flt, T))
-    pipe.run()
+    out = _Lines()
+    # the runtime's answer lands between two sinks of a batch (the resolver's
+    # thread can answer at any moment): both must still agree on the names
+    session = Session(ListSource(bs, drops=3), dec, state, _flt(flt, T),
+                      [rec, lambda b, m: land(), LineSink(BatchRenderer.text(fmt, T), out)],
+                      on_batch=land)
+    session.run()
     rec.close()
-    return lines, rec
+    del f
+    return out.lines(), rec
+
+
+class _Lines:
+    """A text stream that keeps what is written, as lines."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, s: str) -> None:
+        self.parts.append(s)
+
+    def flush(self) -> None:
+        pass
+
+    def lines(self) -> list[str]:
+        text = "".join(self.parts)
+        return text.split("\n")[:-1] if text else []
+
+
+def _flt(flt, syscalls):
+    return BatchFilter(flt, syscalls) if flt.expr is not None else None
 
 
 def replay(paths, filter_text="", fmt=FMT, losses=None):
@@ -191,9 +213,8 @@ def replay(paths, filter_text="", fmt=FMT, losses=None):
     flt = compile_filter(filter_text)
     f = Formatter(fmt)
     lines: list[str] = []
-    pred = (lambda e: src.shown(e) and flt.match(e)) if flt.expr else src.shown
-    Pipeline(src, dec, state, pred, [lambda e: lines.append(f.format(e))],
-             prefilter=build_prefilter(flt, dec.table)).run()
+    Session(src, dec, state, _flt(flt, dec.table),
+            [EventSink(lambda e: lines.append(f.format(e)))]).run()
     src.close()
     return lines, src
 
@@ -227,8 +248,8 @@ def test_round_trip_json_and_names_from_before_the_capture(tmp_path):
     st = State(container_of=src.container_of, procfs=src.procfs)
     src.attach(st)
     evs = []
-    Pipeline(src, Decoder(src.syscalls, src.mono_to_wall_ns), st, src.shown,
-             [lambda e: evs.append(json.loads(j.format(e)))]).run()
+    Session(src, Decoder(src.syscalls, src.mono_to_wall_ns), st, None,
+            [EventSink(lambda e: evs.append(json.loads(j.format(e))))]).run()
     assert {e["proc.pid"] for e in evs} == {50}
 
 
@@ -479,8 +500,8 @@ def test_rotation_by_time_with_fake_clock(tmp_path, monkeypatch):
     rec.start(state, dec)
     lines = []
     f = Formatter(FMT)
-    Pipeline(rec.tee(ListSource(_ticking(bs, clock, 25))), dec, state, None,
-             [lambda e: lines.append(f.format(e)), rec.sink]).run()
+    Session(ListSource(_ticking(bs, clock, 25)), dec, state, None,
+            [EventSink(lambda e: lines.append(f.format(e))), rec]).run()
     rec.close()
     # 10 batches, 25 s apart: a file per 60 s (at the batch boundary past it)
     assert len(writer.files) == 4

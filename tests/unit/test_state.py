@@ -121,7 +121,9 @@ def test_fork_exec_exit_lifecycle(tmp_path):
     assert child.ppid == 100 and child.container is WEB  # known from the fork, not /proc
     assert evs[4].proc.name == "id" and evs[4].proc.exe == "/bin/id"
     assert evs[4].proc.args == ["-u"] and evs[4].proc.cmdline == "id -u"
-    assert child.exited
+    assert st.procs[200].exited and evs[5].proc.exited
+    # as of each event: the exec replaced the process, the fork's child keeps its name
+    assert child.name == "sh" and evs[5].proc is evs[4].proc
     # evicted after the grace period
     run(st, record("getppid", ts=6 + st.exit_grace_ns + 1, pid=100))
     assert 200 not in st.procs

@@ -1,0 +1,7 @@
+"""``python -m cdig``: the same entry point as the ``cdig`` console script."""
+
+import sys
+
+from cdig.cli import main
+
+sys.exit(main())

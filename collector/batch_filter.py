@@ -1,0 +1,155 @@
+"""A filter evaluated over a whole batch: a boolean mask, column-wise.
+
+The expression tree is compiled once. Each subtree becomes one of:
+
+* a **raw mask**: only fields of the raw record (evt.type, proc.pid, evt.res …):
+  numpy over the record columns (``filter.compile_vectorized``);
+* a **keyed test**: no row-level field (fd.name, container.name, proc.cmdline …):
+  the per-event predicate runs once per distinct value of what the subtree reads
+  (``collector.vector``) and is taken back onto the rows;
+* otherwise ``and``/``or``/``not`` of its children, and row-level comparisons
+  (evt.num, evt.rawtime, evt.cpu) as numpy; string tests on the time texts run
+  per row (nothing faster gives the same answers).
+
+Each path computes exactly what the per-event predicate computes;
+``tests/unit/test_batch_filter.py`` checks that on random filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..probes.syscalls import SyscallTable
+from .batch import EventBatch
+from .filter import (
+    VECTOR_FIELDS,
+    And,
+    Compare,
+    Expr,
+    Filter,
+    Not,
+    Or,
+    RawColumns,
+    _compile_compare,
+    _convert,
+    _vec_int,
+    _vec_isin,
+    compile_expr,
+    compile_vectorized,
+    fields_used,
+)
+from .vector import ROW_FIELDS, ArgRelevance, depends, group
+
+Mask = Callable[[EventBatch], np.ndarray]
+
+# row-level fields numpy can compare directly: name -> column of the batch
+_ROW_INT = {"evt.num": lambda b: b.num, "evt.rawtime": lambda b: b.ts,
+            "evt.cpu": lambda b: b.rec["cpu"]}
+
+
+class BatchFilter:
+    """``mask(batch)``: the rows of an enriched batch that pass ``flt``."""
+
+    def __init__(self, flt: Filter, syscalls: SyscallTable) -> None:
+        self.filter = flt
+        self.rel = ArgRelevance(syscalls)
+        self.cols = RawColumns(syscall_name=syscalls.name)
+        self._mask = None if flt.expr is None else self._compile(flt.expr)
+        # the raw part: what can be decided before enrichment (see raw_prefilter)
+        self.raw = _raw_part(flt.expr, self.cols)
+
+    @property
+    def everything(self) -> bool:
+        return self._mask is None
+
+    def mask(self, b: EventBatch) -> np.ndarray:
+        if self._mask is None:
+            return np.ones(len(b), dtype=bool)
+        return self._mask(b)
+
+    # -- compilation -------------------------------------------------------------------
+    def _compile(self, expr: Expr) -> Mask:
+        used = fields_used(expr)
+        if used <= VECTOR_FIELDS:
+            raw = compile_vectorized(expr, self.cols)
+            if raw is not None:
+                return lambda b: raw(b.rec)
+        if not (used & ROW_FIELDS):
+            return self._keyed(expr, used)
+        if isinstance(expr, Not):
+            inner = self._compile(expr.item)
+            return lambda b: ~inner(b)
+        if isinstance(expr, And | Or):
+            parts = [self._compile(e) for e in expr.items]
+            combine = np.logical_and if isinstance(expr, And) else np.logical_or
+
+            def combined(b: EventBatch) -> np.ndarray:
+                m = parts[0](b)
+                for p in parts[1:]:
+                    m = combine(m, p(b))
+                return m
+
+            return combined
+        assert isinstance(expr, Compare)
+        return self._row_compare(expr)
+
+    def _keyed(self, expr: Expr, used: frozenset[str]) -> Mask:
+        pred = compile_expr(expr)
+        keys: frozenset[str] = frozenset().union(*(depends(f) for f in used))
+        rel = self.rel
+
+        def keyed(b: EventBatch) -> np.ndarray:
+            codes, first = group(b, keys, rel)
+            if not len(first):
+                return np.zeros(len(b), dtype=bool)
+            reps = b.events(first)
+            lut = np.fromiter((bool(pred(e)) for e in reps), dtype=bool, count=len(reps))
+            return lut[codes]
+
+        return keyed
+
+    def _row_compare(self, node: Compare) -> Mask:
+        name, op = node.field, node.op
+        if op == "exists":
+            return lambda b: np.ones(len(b), dtype=bool)
+        if name == "evt.latency":
+            raw = compile_vectorized(node, self.cols)
+            assert raw is not None
+            return lambda b: raw(b.rec)
+        col = _ROW_INT.get(name)
+        if col is not None:
+            from .fields import resolve
+
+            val = _convert(node, resolve(name), "")
+            if op == "in":
+                return lambda b: _vec_isin(_signed(col(b)), val.typed, np)
+            if op in ("=", "==", "!=", "<", "<=", ">", ">="):
+                x = val.typed[0]
+                return lambda b: _vec_int(_signed(col(b)), op, x, np)
+        pred = _compile_compare(node, "")  # evt.time texts and string ops: per row
+
+        def per_row(b: EventBatch) -> np.ndarray:
+            return np.fromiter((bool(pred(e)) for e in b.events()), dtype=bool, count=len(b))
+
+        return per_row
+
+
+def _signed(col: np.ndarray) -> np.ndarray:
+    """uint64 counters and timestamps as int64 (they stay far below 2**63)."""
+    return col.astype(np.int64) if col.dtype == np.uint64 else col
+
+
+def _raw_part(expr: Expr | None, cols: RawColumns) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A records → mask function for the top-level ``and`` terms of the filter that
+    read only raw-record fields; rows it rejects fail the whole filter, so they need
+    no enrichment (state-changing rows are kept anyway by the caller)."""
+    if expr is None:
+        return None
+    items = expr.items if isinstance(expr, And) else (expr,)
+    keep = [e for e in items if fields_used(e) <= VECTOR_FIELDS]
+    if not keep:
+        return None
+    part = keep[0] if len(keep) == 1 else And(tuple(keep))
+    return compile_vectorized(part, cols)

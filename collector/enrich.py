@@ -1,0 +1,158 @@
+"""State over columns: which process, fd and container each row of a batch has.
+
+The State (``collector.state``) is kept current by the few records that change it —
+exec/fork/exit, open/close/dup/socket/connect/accept … — applied one by one, in
+order, exactly as the per-event pipeline did. Every other row only *reads* state,
+and what it reads can change only at a state-changing row of its own process. So
+rows are grouped by (process, segment), where a process's segment number counts
+its state-changing rows before the row: within a group nothing the rows read can
+change. The first row of each group (and of each (process, fd, segment) group) is
+looked up in order like a state-changing row; every other row takes the objects
+of its group's first row. That is an as-of join by (pid, fd) and time, with the
+per-record Python work limited to the rows that change state and one row per group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..probes import layout
+from ..probes.syscalls import SyscallTable
+from .batch import EventBatch
+from .events import Container, FdInfo, Process
+from .state import State
+
+# Syscalls whose records State.update() changes something for (besides lookups):
+# the fd/process-table syscalls, and sendto, which names an unconnected socket.
+EXTRA_MUTATING = frozenset({"sendto"})
+
+
+class Enricher:
+    """Applies a batch's state changes to ``state`` and fills the batch's code columns."""
+
+    def __init__(self, state: State, syscalls: SyscallTable) -> None:
+        self.state = state
+        mutating = np.zeros(1 << 16, dtype=bool)
+        for spec in syscalls.by_nr.values():
+            if spec.state or spec.name in EXTRA_MUTATING:
+                mutating[spec.nr] = True
+        self._mutating = mutating
+        state_nr = np.zeros(1 << 16, dtype=bool)
+        for spec in syscalls.by_nr.values():
+            if spec.state:
+                state_nr[spec.nr] = True
+        self.state_nr = state_nr
+
+    def state_rows(self, rec: np.ndarray) -> np.ndarray:
+        """Records that keep the fd/process tables current (a capture keeps them)."""
+        return (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
+
+    def mutating_rows(self, rec: np.ndarray) -> np.ndarray:
+        """Records whose State.update() changes state (sched records included)."""
+        return (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
+
+    def enrich(self, b: EventBatch) -> list[int]:
+        """Apply ``b``'s state changes in order and fill its proc/fd/container codes.
+
+        Returns the rows handled one by one (their Events are built and cached)."""
+        n = len(b)
+        procs: list[Process | None] = []
+        fds: list[FdInfo | None] = [None]
+        conts: list[Container] = []
+        b.procs, b.fds, b.containers = procs, fds, conts
+        if n == 0:
+            b.proc_code = np.zeros(0, dtype=np.int64)
+            b.fd_code = np.zeros(0, dtype=np.int64)
+            b.cont_code = np.zeros(0, dtype=np.int64)
+            return []
+        rec = b.rec
+        mut = self.mutating_rows(rec)
+        pid = rec["pid"].astype(np.int64)
+        seg = _segments(pid, mut)
+        k_ps = (pid << 24) | seg
+        cg = rec["cgroup_id"]
+        if cg[0] == cg.min() == cg.max():
+            _, p_first, p_inv = np.unique(k_ps, return_index=True, return_inverse=True)
+        else:
+            _, cg_code = np.unique(cg, return_inverse=True)
+            _, ps_code = np.unique(k_ps, return_inverse=True)
+            key = ps_code.reshape(-1).astype(np.int64) * (int(cg_code.max()) + 1) + \
+                cg_code.reshape(-1)
+            _, p_first, p_inv = np.unique(key, return_index=True, return_inverse=True)
+        p_inv = p_inv.reshape(-1)
+        fdnum = b.fd_numbers()
+        has_fd = fdnum >= 0
+        ordered = mut.copy()
+        ordered[p_first] = True
+        f_inv = None
+        if has_fd.any():
+            _, ps_code = np.unique(k_ps, return_inverse=True)
+            fkey = np.where(has_fd, (ps_code.reshape(-1).astype(np.int64) << 32) | fdnum, -1)
+            _, f_first, f_inv = np.unique(fkey, return_index=True, return_inverse=True)
+            f_inv = f_inv.reshape(-1)
+            ordered[f_first[fkey[f_first] >= 0]] = True
+        rows = np.flatnonzero(ordered).tolist()
+        b.materialize(rows)
+        update = self.state.update
+        ev_of = b._events
+        pcode: dict[int, int] = {}
+        fcode: dict[int, int] = {id(None): 0}
+        ccode: dict[int, int] = {}
+        o_proc = np.empty(len(rows), dtype=np.int64)
+        o_fd = np.empty(len(rows), dtype=np.int64)
+        o_cont = np.empty(len(rows), dtype=np.int64)
+        for j, i in enumerate(rows):
+            ev = update(ev_of[i])
+            p = ev.proc
+            c = pcode.get(id(p))
+            if c is None:
+                c = pcode[id(p)] = len(procs)
+                procs.append(p)
+            o_proc[j] = c
+            f = ev.fd
+            c = fcode.get(id(f))
+            if c is None:
+                c = fcode[id(f)] = len(fds)
+                fds.append(f)
+            o_fd[j] = c
+            k = ev.container
+            c = ccode.get(id(k))
+            if c is None:
+                c = ccode[id(k)] = len(conts)
+                conts.append(k)
+            o_cont[j] = c
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[rows] = np.arange(len(rows))
+        # every row: its group's first row's objects; ordered rows: their own
+        first_pos = pos[p_first][p_inv]
+        proc_code = o_proc[first_pos]
+        cont_code = o_cont[first_pos]
+        if f_inv is not None:
+            ffirst = pos[f_first][f_inv]
+            fd_code = np.where(has_fd, o_fd[np.maximum(ffirst, 0)], 0)
+        else:
+            fd_code = np.zeros(n, dtype=np.int64)
+        own = pos >= 0
+        opos = pos[own]
+        proc_code[own] = o_proc[opos]
+        cont_code[own] = o_cont[opos]
+        fd_code[own] = o_fd[opos]
+        b.proc_code, b.fd_code, b.cont_code = proc_code, fd_code, cont_code
+        return rows
+
+
+def _segments(pid: np.ndarray, mut: np.ndarray) -> np.ndarray:
+    """Per row: how many state-changing rows of its process come before it."""
+    n = len(pid)
+    if not mut.any():
+        return np.zeros(n, dtype=np.int64)
+    order = np.argsort(pid, kind="stable")
+    ps = pid[order]
+    ms = mut[order].astype(np.int64)
+    cs = np.cumsum(ms) - ms  # exclusive running count over the sorted rows
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = ps[1:] != ps[:-1]
+    start_idx = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    seg = np.empty(n, dtype=np.int64)
+    seg[order] = cs - cs[start_idx]
+    return seg

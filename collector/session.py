@@ -1,0 +1,225 @@
+"""One Session: source → decode → enrich → filter → sinks, batch by batch.
+
+Every command assembles its pipeline here — ``trace`` (live, ``-r``, ``-w``),
+``top``, ``summary``, ``export`` — from a source (the live probe or a capture),
+a filter and sinks. A batch stays columnar from the ring drain to the sinks:
+
+1. ``Decoder.batch``: the drain's two rings merged in order, numbered, timed;
+2. rows the raw part of the filter rejects and that change no state are dropped
+   (they still count in ``evt.num``);
+3. ``Enricher``: state-changing rows applied in order; every row gets its
+   process, fd and container as of that row (``collector.enrich``);
+4. ``BatchFilter``: the filter as a mask; rows a capture kept only for state
+   (``ctx``) and rows of ``select`` (``-c``) apply too;
+5. sinks get ``(batch, matched mask)``: lines (``LineSink``), a capture writer,
+   aggregators, or per-event callbacks (``EventSink``) where one is needed.
+
+Data flows one way; sinks never reach back into the session.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from .batch import EventBatch
+from .batch_filter import BatchFilter
+from .decode import Decoder
+from .enrich import Enricher
+from .events import Event
+from .render import BatchRenderer
+from .state import State
+
+BatchSink = Callable[[EventBatch, np.ndarray], None]
+Select = Callable[[EventBatch], np.ndarray]
+
+
+class Source(Protocol):
+    def batches(self) -> Iterable[Any]: ...
+
+    def stop(self) -> None: ...
+
+    def drops(self) -> int: ...
+
+
+@dataclass
+class Counters:
+    """What the session saw: ``records`` from the source, ``events`` enriched,
+    ``matched`` by the filter (and passed to the sinks)."""
+
+    records: int = 0
+    events: int = 0
+    matched: int = 0
+    batches: int = 0
+    first_event_at: float | None = None  # time.monotonic() of the first matched event
+
+
+class Session:
+    """Runs a source through the columnar stages into ``sinks`` (see module doc)."""
+
+    def __init__(self, source: Source, decoder: Decoder, state: State,
+                 flt: BatchFilter | None = None, sinks: Sequence[BatchSink] = (),
+                 select: Select | None = None, on_batch: Callable[[], None] | None = None,
+                 hold: Any = None) -> None:
+        self.source = source
+        self.decoder = decoder
+        self.state = state
+        self.filter = flt
+        self.sinks = list(sinks)
+        self.select = select
+        self.on_batch = on_batch
+        self.hold = hold  # collector.hold.ContainerHold: rows of cgroups being named
+        self.enricher = Enricher(state, decoder.table)
+        self.counters = Counters()
+        self._raw = flt.raw if flt is not None else None
+
+    def step(self, raw: Any) -> EventBatch:
+        """One source batch through every stage (also what ``run`` does per batch)."""
+        c = self.counters
+        c.batches += 1
+        c.records += len(raw)
+        b = self.decoder.batch(raw)
+        if self.hold is not None:
+            b = self.hold.admit(b)
+        if self._raw is not None and len(b):
+            keep = self._raw(b.rec) | self.enricher.state_rows(b.rec)
+            if not keep.all():
+                b = b.take(np.flatnonzero(keep))
+        self.enricher.enrich(b)
+        freeze_containers(b)
+        c.events += len(b)
+        matched = self.filter.mask(b) if self.filter is not None else \
+            np.ones(len(b), dtype=bool)
+        if b.ctx is not None:
+            matched &= ~b.ctx
+        if self.select is not None:
+            matched &= self.select(b)
+        self._last = b
+        return self._deliver(b, matched)
+
+    def _deliver(self, b: EventBatch, matched: np.ndarray) -> EventBatch:
+        c = self.counters
+        if self._limit is not None:
+            room = self._limit - c.matched
+            hits = np.flatnonzero(matched)
+            if len(hits) > room:
+                matched = matched.copy()
+                matched[hits[max(room, 0):]] = False
+        k = int(np.count_nonzero(matched))
+        if k and c.first_event_at is None:
+            c.first_event_at = time.monotonic()
+        c.matched += k
+        for sink in self.sinks:
+            sink(b, matched)
+        return b
+
+    _limit: int | None = None
+    _last: EventBatch | None = None
+
+    def run(self, max_events: int | None = None, duration_s: float | None = None) -> Counters:
+        """Until the source ends, ``max_events`` matched, or ``duration_s`` passed."""
+        c = self.counters
+        self._limit = max_events
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        hold = self.hold
+        for raw in self.source.batches():
+            self.step(raw)
+            if self.on_batch is not None:
+                self.on_batch()
+            done = max_events is not None and c.matched >= max_events
+            if done or (deadline is not None and time.monotonic() >= deadline):
+                self.source.stop()
+                if done:
+                    break
+        if hold is not None:  # what was held back when the source ended
+            for b in hold.drain():
+                self._finish_held(b)
+        return c
+
+    def _finish_held(self, b: EventBatch) -> None:
+        self.enricher.enrich(b)
+        freeze_containers(b)
+        self.counters.events += len(b)
+        matched = self.filter.mask(b) if self.filter is not None else \
+            np.ones(len(b), dtype=bool)
+        if self.select is not None:
+            matched &= self.select(b)
+        self._deliver(b, matched)
+
+
+def freeze_containers(b: EventBatch) -> None:
+    """Give every sink of ``b`` the same view of its containers.
+
+    A runtime's answer (name, image, labels) lands on the resolver's thread at any
+    moment; sinks run one after the other. Each sink sees copies taken once per
+    batch, so the lines printed and the capture written agree on the names.
+    ``b.container_origin`` keeps the live objects (the capture keys them)."""
+    origin = b.containers
+    frozen = [copy.copy(c) for c in origin]
+    by_id = {id(o): f for o, f in zip(origin, frozen, strict=True)}
+    for ev in b._events.values():
+        ev.container = by_id.get(id(ev.container), ev.container)
+    b.containers = frozen
+    b.container_origin = origin
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class LineSink:
+    """``-p``/``-j`` lines of the matched rows, written to ``out`` per batch."""
+
+    def __init__(self, renderer: BatchRenderer, out: IO[str]) -> None:
+        self.renderer = renderer
+        self.out = out
+        self.printed = 0
+        self.skipped = 0  # matched, but a field of the format was missing
+
+    def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
+        rows = np.flatnonzero(matched)
+        if not len(rows):
+            return
+        lines, skipped = self.renderer.lines(b, rows)
+        self.skipped += skipped
+        if lines:
+            self.printed += len(lines)
+            lines.append("")
+            self.out.write("\n".join(lines))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+class EventSink:
+    """Calls ``fn(event)`` for each matched row (for consumers that want Events).
+
+    Their Events hold the live Container objects (not the batch's frozen copies):
+    a consumer that keeps them, as the aggregators do, shows a container's latest
+    name and image."""
+
+    def __init__(self, fn: Callable[[Event], None]) -> None:
+        self.fn = fn
+
+    def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
+        rows = np.flatnonzero(matched)
+        if len(rows):
+            fn = self.fn
+            origin = b.container_origin
+            codes = b.cont_code.tolist() if origin is not None and b.cont_code is not None \
+                else None
+            for i, ev in zip(rows.tolist(), b.events(rows), strict=True):
+                if codes is not None:
+                    ev.container = origin[codes[i]]
+                fn(ev)
+
+
+def renderer_for(fmt: str | None, json: bool, syscalls: Any, default: str) -> BatchRenderer:
+    """The renderer of ``-p FMT`` / ``-j`` / ``-j -p FMT`` (``default``: the -p format)."""
+    if json:
+        return BatchRenderer.json(syscalls, fmt)
+    return BatchRenderer.text(fmt or default, syscalls)

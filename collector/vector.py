@@ -1,0 +1,169 @@
+"""Fields over columns: what each field depends on, and rows grouped by it.
+
+A field's value is a function of a few of a row's attributes (``fd.name`` of its
+fd, ``proc.cmdline`` of its process, ``evt.type`` of kind and syscall number …).
+Rows equal on those attributes have equal values, so a filter term, a formatted
+field or a group-by key is computed once per distinct combination — on one
+representative row, with the very getter the per-event path uses, so the result
+is the same by construction — and taken back onto the rows. Fields that differ on
+every row (``evt.num``, the timestamps, the latency, the CPU) are *row-level*:
+computed straight from their column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..probes import layout
+from ..probes.syscalls import SyscallTable
+from .batch import EventBatch
+
+# Row attributes a field can depend on (besides the row-level columns).
+KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP = (
+    "kind", "nr", "ret", "args", "ext", "pid", "tid", "uid", "comm", "proc", "fd", "cont",
+    "cgroup")
+ALL_KEYS = frozenset({KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP})
+
+# Row-level fields: a column each, different on (nearly) every row.
+ROW_FIELDS = frozenset({"evt.num", "evt.time", "evt.outputtime", "evt.datetime",
+                        "evt.rawtime", "evt.cpu", "evt.latency"})
+
+_ARGS = frozenset({KIND, NR, ARGS, EXT})
+DEPENDS: dict[str, frozenset[str]] = {
+    "evt.type": frozenset({KIND, NR}),
+    "evt.dir": frozenset({KIND}),
+    "evt.res": frozenset({KIND, RET}),
+    "evt.rawres": frozenset({KIND, RET}),
+    "evt.failed": frozenset({KIND, RET}),
+    "evt.args": _ARGS | {FD},
+    "evt.info": _ARGS | {FD, RET},
+    "proc.name": frozenset({COMM}),
+    "proc.pid": frozenset({PID}),
+    "proc.ppid": frozenset({PROC}),
+    "proc.cmdline": frozenset({PROC}),
+    "proc.exe": frozenset({PROC}),
+    "proc.args": frozenset({PROC}),
+    "thread.tid": frozenset({TID}),
+    "thread.vtid": frozenset({TID, CONT}),
+    "user.uid": frozenset({UID}),
+    "user.name": frozenset({UID}),
+    "fd.num": _ARGS | {FD},
+    "fs.path.name": _ARGS | {FD},
+}
+
+
+def depends(name: str) -> frozenset[str]:
+    """The row attributes field ``name`` reads (row-level fields: none here)."""
+    d = DEPENDS.get(name)
+    if d is not None:
+        return d
+    if name in ROW_FIELDS:
+        return frozenset()
+    cls = name.split(".", 1)[0]
+    if cls in ("container", "k8s"):
+        return frozenset({CONT})
+    if cls == "fd":
+        return frozenset({FD})
+    if name.startswith("evt.arg."):
+        return _ARGS
+    return ALL_KEYS  # unknown to this table: group by everything (still exact)
+
+
+class ArgRelevance:
+    """Which raw arguments the decoder shows, per syscall number: other arguments
+    (buffers, structs) do not split groups."""
+
+    def __init__(self, syscalls: SyscallTable) -> None:
+        rel = np.zeros((1 << 16, 6), dtype=bool)
+        rel[:, :3] = True  # syscalls the table does not know: three raw arguments
+        for spec in syscalls.by_nr.values():
+            rel[spec.nr] = False
+            for a in spec.args:
+                rel[spec.nr, a.index] = True
+        self.rel = rel
+
+    def masked(self, rec: np.ndarray) -> np.ndarray:
+        """The (n, 6) arguments with the ones not shown zeroed (sched records keep
+        args 0–1: child/parent tid, old pid)."""
+        syscall = rec["kind"] <= layout.KIND_SYSCALL_ENTER
+        rel = np.where(syscall[:, None], self.rel[rec["nr"]], np.array([True, True] + [False] * 4))
+        return np.where(rel, rec["args"], np.uint64(0))
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _columns(b: EventBatch, keys: Iterable[str], rel: ArgRelevance) -> list[np.ndarray]:
+    rec = b.rec
+    out: list[np.ndarray] = []
+    for k in sorted(keys):
+        if k == ARGS:
+            m = b._cache.get("masked_args")
+            if m is None:
+                m = b._cache["masked_args"] = rel.masked(rec)
+            out.extend(m[:, i] for i in range(6))
+        elif k == EXT:
+            out.append(b.ext_row)
+        elif k == COMM:
+            out.append(b.comm_codes())
+        elif k == PROC:
+            out.append(_need(b.proc_code))
+        elif k == FD:
+            out.append(_need(b.fd_code))
+        elif k == CONT:
+            out.append(_need(b.cont_code))
+        elif k == CGROUP:
+            out.append(rec["cgroup_id"])
+        elif k == RET:
+            out.append(rec["ret"])
+        else:
+            out.append(rec[k])
+    return out
+
+
+def _need(col: np.ndarray | None) -> np.ndarray:
+    if col is None:
+        raise RuntimeError("batch not enriched")
+    return col
+
+
+def group(b: EventBatch, keys: frozenset[str], rel: ArgRelevance) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, first row of each code) for rows equal on ``keys``.
+
+    Cached per batch. Many columns are hashed into one 64-bit key, then every
+    group is checked against its first row column by column; on a collision
+    (never seen, but possible) the exact combination of ``np.unique`` codes is used.
+    """
+    cache_key = ("group", keys)
+    hit = b._cache.get(cache_key)
+    if hit is not None:
+        return hit
+    n = len(b)
+    if n == 0 or not keys:
+        res = (np.zeros(n, dtype=np.int64), np.zeros(1 if n else 0, dtype=np.int64))
+        b._cache[cache_key] = res
+        return res
+    cols = _columns(b, keys, rel)
+    if len(cols) == 1:
+        _, first, codes = np.unique(cols[0], return_index=True, return_inverse=True)
+        res = (codes.reshape(-1).astype(np.int64), first.astype(np.int64))
+    else:
+        h = np.zeros(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for c in cols:
+                h = (h ^ c.astype(np.uint64, copy=False)) * _MIX
+                h ^= h >> np.uint64(29)
+        _, first, codes = np.unique(h, return_index=True, return_inverse=True)
+        codes = codes.reshape(-1).astype(np.int64)
+        first = first.astype(np.int64)
+        rep = first[codes]
+        if all(np.array_equal(c, c[rep]) for c in cols):
+            res = (codes, first)
+        else:  # a hash collision: group exactly
+            from .batch import group_codes
+
+            res = group_codes(*cols)
+    b._cache[cache_key] = res
+    return res
