@@ -59,7 +59,7 @@ import pyarrow.ipc as ipc
 from ..probes import layout
 from ..probes.syscalls import NO_ARG, SyscallTable, table
 from .decode import RawBatch
-from .events import HOST, Container, Event, FdInfo, Process
+from .events import HOST, Container, Event
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
 from .safe_open import (
     OutputFailed,
@@ -354,16 +354,6 @@ def _container_fingerprint(c: Container) -> tuple:
             c.pod_namespace, c.pod_uid)
 
 
-def _fd_list(info: FdInfo) -> list[Any]:
-    return [info.num, info.type, info.name, info.l4proto, info.cip, info.cport, info.sip,
-            info.sport, info.local_is_client]
-
-
-def _fd_from_list(v: list[Any]) -> FdInfo:
-    return FdInfo(num=v[0], type=v[1], name=v[2], l4proto=v[3], cip=v[4], cport=v[5],
-                  sip=v[6], sport=v[7], local_is_client=v[8])
-
-
 def _info_json(info: ProcInfo | None) -> list[Any] | None:
     if info is None:
         return None
@@ -464,46 +454,14 @@ class ReplayProcFS(ProcFS):
 
 
 def snapshot_state(state: State, key_of: Callable[[Container], int]) -> dict[str, Any]:
-    """The collector's tables as JSON-able data (for a file's header).
-
-    Reads State's internals on purpose: the capture format is the one place
-    that must persist them (restore_state is the inverse)."""
-    procs = []
-    for p in state.procs.values():
-        procs.append({"pid": p.pid, "ppid": p.ppid, "name": p.name, "exe": p.exe,
-                      "args": list(p.args), "uid": p.uid, "cgroup_id": p.cgroup_id,
-                      "container": key_of(p.container), "start_ns": p.start_ns,
-                      "exited": p.exited, "cwd": p.cwd})
-    fds = {str(pid): [_fd_list(i) for i in t.values()] for pid, t in state.fds.items() if t}
-    return {
-        "processes": procs,
-        "fds": fds,
-        "cgroups": {str(cg): key_of(c) for cg, c in state._containers.items()},
-        "parent_of": {str(k): v for k, v in state._parent_of.items()},
-        "argv": {str(k): [v[0], v[1]] for k, v in state._argv.items()},
-        "exited": {str(k): v for k, v in state._exited.items()},
-        "last_sweep": state._last_sweep,
-    }
+    """The collector's tables as JSON-able data (``State.snapshot``)."""
+    return state.snapshot(key_of)
 
 
 def restore_state(state: State, snap: dict[str, Any], container: Callable[[int], Container]
                   ) -> None:
-    """Replace a State's tables with a snapshot's (see snapshot_state)."""
-    state.procs.clear()
-    state.fds.clear()
-    for d in snap.get("processes", []):
-        p = Process(pid=d["pid"], ppid=d["ppid"], name=d["name"], exe=d["exe"],
-                    args=list(d["args"]), uid=d["uid"], cgroup_id=d["cgroup_id"],
-                    container=container(d["container"]), start_ns=d["start_ns"],
-                    exited=d["exited"], cwd=d["cwd"])
-        state.procs[p.pid] = p
-    for pid, lst in snap.get("fds", {}).items():
-        state.fds[int(pid)] = {v[0]: _fd_from_list(v) for v in lst}
-    state._containers = {int(cg): container(k) for cg, k in snap.get("cgroups", {}).items()}
-    state._parent_of = {int(k): v for k, v in snap.get("parent_of", {}).items()}
-    state._argv = {int(k): (v[0], list(v[1])) for k, v in snap.get("argv", {}).items()}
-    state._exited = {int(k): v for k, v in snap.get("exited", {}).items()}
-    state._last_sweep = snap.get("last_sweep", 0)
+    """Replace a State's tables with a snapshot's (``State.restore``)."""
+    state.restore(snap, container)
 
 
 def host_info(syscalls: SyscallTable, mono_to_wall_ns: int) -> dict[str, Any]:
@@ -731,21 +689,18 @@ def _empty_batch() -> pa.RecordBatch:
 
 
 class CaptureRecorder:
-    """Glue between a live pipeline and a ``CaptureWriter``.
+    """The capture writer as a session stage (a batch sink of ``collector.session``).
 
     * ``container_of``/``procfs`` wrap the live lookups State uses and record
       their answers; pass them to ``State``.
-    * ``tee(source)`` passes the source's batches through and, once the pipeline
-      is done with one, writes its records that matched (``sink`` is told which:
-      add it to the pipeline's sinks) plus those that change state, so the
-      reader can name fds and processes as live did.
+    * Called with each enriched batch and its matched mask, it keeps the matched
+      rows plus those that change state (so a reader names fds and processes as
+      live did; marked ``ctx``), with the batch's own numbers.
     * Batches are written every ``flush_rows`` records or ``flush_s`` seconds;
       files rotate per the writer's Rotation.
-
-    Decoding order and numbers: live records are numbered in the decoder's
-    order (timestamp merge of the two rings) starting at ``decoder.num + 1``
-    when the batch is handed over; the recorder computes the same order.
     """
+
+    batch_sink = True
 
     def __init__(self, writer: CaptureWriter, syscalls: SyscallTable,
                  live_container_of: Callable[[int, int], Container] | None = None,
@@ -765,19 +720,14 @@ class CaptureRecorder:
         self._tracked: list[tuple[int, Container]] = []
         self._seen: dict[int, tuple] = {}  # key -> fingerprint last recorded
         self._queued: list[tuple[int, dict[str, Any]]] = []  # container dicts for next batch
-        self._changes: list[tuple[int, int, dict[str, Any]]] = []  # (evt.num, key, dict)
         self._cgroup_ids: dict[int, set[int]] = {}  # key -> cgroup ids seen
         self._cg_map: dict[str, int] = {}
         self._pid_map: dict[str, int] = {}
         self.state: State | None = None
-        self.decoder: Any = None
         self.source: Any = None
         self._pending: list[_Rows] = []
         self._pending_rows = 0
         self._last_flush = monotonic()
-        self._batch: RawBatch | None = None
-        self._first = 0
-        self._matched: list[int] = []
         self.written = 0  # records shown on replay (matched the filter)
         self.context = 0  # records written only for state
         state_nr = np.zeros(1 << 16, dtype=bool)
@@ -787,13 +737,16 @@ class CaptureRecorder:
         self._state_nr = state_nr
 
     # -- lookups State makes --------------------------------------------------------
-    def key_of(self, c: Container) -> int:
+    def key_of(self, c: Container, seen_as: Container | None = None) -> int:
+        """The capture's key of a live container (``seen_as``: the copy a batch's
+        sinks saw, recorded when the container is new)."""
         k = self._keys.get(id(c))
         if k is None:
             k = self._keys[id(c)] = len(self._keys)
             self._tracked.append((k, c))
-            self._seen[k] = _container_fingerprint(c)
-            self._queued.append((k, _container_dict(k, c)))  # as it is when first seen
+            shown = seen_as if seen_as is not None else c
+            self._seen[k] = _container_fingerprint(shown)
+            self._queued.append((k, _container_dict(k, shown)))  # as it is when first seen
         return k
 
     def container_of(self, cgroup_id: int, pid: int) -> Container:
@@ -819,22 +772,21 @@ class CaptureRecorder:
         for k, d in queued:
             d["cgroup_ids"] = sorted(self._cgroup_ids.get(k, ()))
             out.append(d)
-        for k, c in self._tracked:
-            fp = _container_fingerprint(c)
-            if everything or self._seen.get(k) != fp:
-                self._seen[k] = fp
+        if everything:  # a new file: every container as it is now
+            for k, c in self._tracked:
+                self._seen[k] = _container_fingerprint(c)
                 out.append(_container_dict(k, c, self._cgroup_ids.get(k, ())))
         return out
 
     # -- life cycle -------------------------------------------------------------------
-    def start(self, state: State, decoder: Any, source: Any = None) -> str:
+    def start(self, state: State, decoder: Any = None, source: Any = None) -> str:
         """Open the first file with the state as it is now (after seed)."""
-        self.state, self.decoder, self.source = state, decoder, source
+        self.state, self.source = state, source
         return self.writer.open(self._snapshot())
 
     def _snapshot(self) -> dict[str, Any]:
         assert self.state is not None
-        snap = snapshot_state(self.state, self.key_of)
+        snap = self.state.snapshot(self.key_of)
         snap["containers"] = self._containers_changed(everything=True)
         snap["pids"] = dict(self._pid_map)  # seeded processes' containers, by pid
         self.journal.clear()  # answers the snapshot's tables already hold
@@ -842,35 +794,35 @@ class CaptureRecorder:
         self._pid_map.clear()
         return snap
 
-    def tee(self, source: Any) -> _Tee:
-        return _Tee(self, source)
-
-    def sink(self, ev: Event) -> None:
-        """Add to the pipeline's sinks: told each event that passed the filter."""
-        self._matched.append(ev.num)
-        c = ev.container
-        if c is not HOST:
-            # Runtime metadata lands on a background thread, between two events of a
-            # batch: note the first shown event that sees it, so the capture switches
-            # names exactly there (the batch is cut at that event).
-            k = self._keys.get(id(c))
-            if k is not None:
-                fp = _container_fingerprint(c)
-                if fp != self._seen.get(k):
-                    self._seen[k] = fp
-                    self._changes.append((ev.num, k, _container_dict(k, c)))
-
-    def _take(self, batch: RawBatch) -> None:
-        self._commit()
-        self._batch = batch
-        self._first = self.decoder.num + 1 if self.decoder is not None else 1
-        self._matched = []
-
-    def _commit(self) -> None:
-        """Choose the records of the batch the pipeline just finished."""
-        batch, self._batch = self._batch, None
-        if batch is not None and len(batch):
-            self._choose(batch)
+    def __call__(self, b: Any, matched: np.ndarray) -> None:
+        """A session stage: keep the batch's matched rows and its state rows."""
+        origin = b.container_origin or b.containers
+        changed = []
+        for live, seen in zip(origin, b.containers, strict=True):
+            k = self.key_of(live, seen)
+            fp = _container_fingerprint(seen)
+            if fp != self._seen.get(k):  # metadata landed: from this batch on
+                self._seen[k] = fp
+                changed.append((k, _container_dict(k, seen)))
+        if changed:
+            if self._pending:
+                self.flush()
+            self._queued += changed
+        rec = b.rec
+        if len(rec):
+            is_state = (rec["kind"] >= layout.KIND_EXEC) | self._state_nr[rec["nr"]]
+            keep = matched | is_state
+            if keep.any():
+                rows = np.flatnonzero(keep)
+                xr = b.ext_row[rows]
+                is_ext = xr >= 0
+                k = int(np.count_nonzero(matched))
+                self.written += k
+                self.context += len(rows) - k
+                ctx = ~matched[rows]
+                self._pending.append(_Rows(rec[rows], b.ext[xr[is_ext]], is_ext,
+                                           b.num[rows].astype(np.uint64), ctx))
+                self._pending_rows += len(rows)
         now = self.monotonic()
         if self._pending_rows >= self.flush_rows or (
                 now - self._last_flush >= self.flush_s and (self._pending_rows or self.journal
@@ -879,55 +831,6 @@ class CaptureRecorder:
         if self.writer.due():
             self.flush()
             self.writer.rotate(self._snapshot())
-
-    def _choose(self, batch: RawBatch) -> None:
-        ev, ext = batch.events, batch.ext
-        n_small, n = len(ev), len(batch)
-        if n_small and len(ext):
-            base = np.concatenate([ev, ext["ev"]])
-            order = batch.order if batch.order is not None else \
-                np.argsort(base["ts_ns"], kind="stable")
-            base = base[order]
-        else:
-            base = ev if n_small else ext["ev"]
-            order = np.arange(n)
-        if batch.num is not None:
-            nums = batch.num.astype(np.uint64)
-            matched = np.isin(nums, np.array(self._matched, dtype=np.uint64))
-        else:
-            nums = np.arange(self._first, self._first + n, dtype=np.uint64)
-            matched = np.zeros(n, dtype=bool)
-            if self._matched:
-                pos = np.array(self._matched, dtype=np.int64) - self._first
-                matched[pos[(pos >= 0) & (pos < n)]] = True
-        kind = base["kind"]
-        is_state = (kind >= layout.KIND_EXEC) | self._state_nr[base["nr"]]
-        keep = matched | is_state
-        if not keep.any():
-            return
-        src = order[keep]
-        is_ext = src >= n_small
-        rows = _Rows(base[keep], ext[src[is_ext] - n_small] if len(ext) else
-                     np.zeros(0, layout.EXT_RECORD), is_ext, nums[keep], ~matched[keep])
-        k = int(matched.sum())
-        self.written += k
-        self.context += len(rows.records) - k
-        changes, self._changes = self._changes, []
-        start = 0
-        for num, key, d in changes:  # cut where container metadata changed
-            cut = int(np.searchsorted(rows.num, np.uint64(num)))
-            if cut > start:
-                self._add(_slice(rows, start, cut))
-                start = cut
-            if self._pending:
-                self.flush()
-            self._queued.append((key, d))
-        if start < len(rows.records):
-            self._add(_slice(rows, start, len(rows.records)))
-
-    def _add(self, rows: _Rows) -> None:
-        self._pending.append(rows)
-        self._pending_rows += len(rows.records)
 
     def flush(self) -> None:
         """Write what is pending as one batch, with the state changes behind it."""
@@ -961,32 +864,12 @@ class CaptureRecorder:
         if self.state is None:
             self.writer.close()
             return
-        self._commit()
         self.flush()
         self.writer.close()
 
-
-class _Tee:
-    """A source that hands its batches on and records them (see CaptureRecorder)."""
-
-    def __init__(self, rec: CaptureRecorder, source: Any) -> None:
-        self.rec = rec
-        self.source = source
-
-    def batches(self) -> Iterator[RawBatch]:
-        for batch in self.source.batches():
-            self.rec._take(batch)
-            yield batch
-        self.rec._commit()
-
-    def stop(self) -> None:
-        self.source.stop()
-
-    def drops(self) -> int:
-        return self.source.drops()
-
-    def __getattr__(self, name: str) -> Any:  # stats(), backlog_bytes() … of the source
-        return getattr(self.source, name)
+    @property
+    def sink(self) -> CaptureRecorder:
+        return self
 
 
 # --------------------------------------------------------------------------- reading

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+from cdig.collector.batch_filter import BatchFilter
 from cdig.collector.capture import (
     MB,
     CaptureError,
@@ -28,10 +29,9 @@ from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.filter import compile_filter
 from cdig.collector.formatter import Formatter, JsonFormatter
-from cdig.collector.batch_filter import BatchFilter
+from cdig.collector.procfs import ProcFS, ProcInfo
 from cdig.collector.render import BatchRenderer
 from cdig.collector.session import EventSink, LineSink, Session
-from cdig.collector.procfs import ProcFS, ProcInfo
 from cdig.collector.state import State
 from cdig.probes import layout
 from hypothesis import HealthCheck, given, settings
@@ -161,8 +161,6 @@ def live_capture(path, bs, filter_text="", rotation=None, clock=None, flush_rows
     dec = Decoder(T, OFFSET)
     rec.start(state, dec, ListSource(bs, drops=3))
     flt = compile_filter(filter_text)
-    f = Formatter(fmt)
-    lines: list[str] = []
 
     def land():
         if web.name != "web":  # the runtime's answer lands
@@ -179,7 +177,6 @@ def live_capture(path, bs, filter_text="", rotation=None, clock=None, flush_rows
                       on_batch=land)
     session.run()
     rec.close()
-    del f
     return out.lines(), rec
 
 
