@@ -80,6 +80,7 @@ def _losses(src) -> str:
 
 def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
     from cdig.collector.scap.writer import ScapWriter
+    from cdig.collector.session import Session
 
     from .capture_cmd import replay_parts
 
@@ -91,15 +92,14 @@ def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
                             hostname=src.header.get("hostname") or None, compress=compress)
     except OSError as e:
         raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
+    # the writer sees each batch before the session applies it to the State
+    session = Session(writer.tee(src, state), decoder, state)
     gc.freeze()
     try:
-        for batch in src.batches():
-            # the writer wants the State as it was before the batch (see ScapWriter.write)
-            # records a cdig capture kept for state only stay state-only (hidden)
-            writer.write(batch, state, hidden=getattr(src, "_ctx", None))
-            for ev in decoder.decode(batch):
-                state.update(ev)
+        session.run()
         writer.close()
+    except BrokenPipeError:
+        raise CliError(f"{args.output}: the reader went away") from None
     except OSError as e:
         raise CliError(f"writing {args.output} failed: {e.strerror or e}") from None
     finally:
@@ -108,24 +108,24 @@ def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
 
 
 def _to_cdig(args: argparse.Namespace, src) -> str:
-    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.session import Session
     from cdig.collector.state import State
 
     from .capture_cmd import close_recorder, open_recorder, replay_parts, start_recorder
 
     ns = argparse.Namespace(write=args.output, snaplen=None, file_size=None, seconds=None,
                             files=None)
-    state, decoder = replay_parts(src)
+    _, decoder = replay_parts(src)
     rec = open_recorder(ns, "", src.container_of, src.procfs, syscalls=src.syscalls,
                         host=src.header)
     try:
         state = State(container_of=rec.container_of, procfs=rec.procfs)
         src.attach(state)
         start_recorder(rec, state, decoder, src)
-        pipe = Pipeline(rec.tee(src), decoder, state, src.shown, [rec.sink])
+        session = Session(src, decoder, state, None, [rec])
         gc.freeze()
         try:
-            pipe.run()
+            session.run()
         finally:
             gc.unfreeze()
         line = close_recorder(rec)

@@ -158,6 +158,25 @@ def clone_flags_to_ppm(v: int) -> int:
     return out
 
 
+# PPM_FCNTL_* -> the kernel's F_* (x86_64)
+_PPM_FCNTL = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 8: 6, 9: 7, 10: 8, 12: 9, 13: 10, 15: 11,
+              17: 5, 18: 6, 19: 7, 21: 15, 22: 16, 23: 1024, 24: 1025, 25: 1029, 26: 1030,
+              27: 1026, 28: 1031, 29: 1032, 30: 36, 31: 37, 32: 38}
+_FCNTL_PPM = {v: k for k, v in _PPM_FCNTL.items() if k not in (17, 18, 19)}
+
+
+def fcntl_cmd_from_ppm(v: int) -> int:
+    return _PPM_FCNTL.get(v, 0xFFFF)  # PPM_FCNTL_UNKNOWN: no kernel command
+
+
+def fcntl_cmd_to_ppm(v: int) -> int:
+    return _FCNTL_PPM.get(v & 0xFFFFFFFF, 0)
+
+
+# (cdig syscall, argument) -> how scap encodes it: (from scap, to scap)
+ARG_CODECS = {("fcntl", "cmd"): (fcntl_cmd_from_ppm, fcntl_cmd_to_ppm)}
+
+
 # --------------------------------------------------------------------------- addresses
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10

@@ -49,6 +49,8 @@ from . import events as E
 
 BATCH = 65536  # records per RawBatch
 EVF_BLOCK = 1 << 31  # in the flags passed along: the event came in an EVF block
+CDIG_FD_EVENT = 4096  # cdig's writer: what /proc told the live session about an fd
+FD_INTRO = 0x100  # EVF flag of cdig's writer: a state-only open naming that fd for sysdig
 SYNTH_CGROUP_BASE = 0x5CA9 << 48  # synthetic cgroup ids of a .scap's containers
 _MASK64 = (1 << 64) - 1
 _EVHDR = struct.Struct("<QQIH")
@@ -82,6 +84,7 @@ class ScapProcFS(ProcFS):
     def __init__(self, src: ScapSource) -> None:
         super().__init__("/nonexistent")
         self.src = src
+        self.answers: dict[tuple, Any] = {}  # from CDIG_FD_EVENTs (cdig-written files)
 
     def list_pids(self) -> list[int]:
         return sorted({t.pid for t in self.src.threads.values()})
@@ -96,17 +99,17 @@ class ScapProcFS(ProcFS):
                         argv=[t.exe, *t.args], uid=t.uid)
 
     def fd_target(self, pid: int, fd: int) -> str | None:
-        return None
+        return self.answers.get(("fd", pid, fd))
 
     def cwd(self, pid: int) -> str | None:
         t = self.src.threads.get(pid)
         return t.cwd if t is not None and t.cwd else None
 
     def is_dir(self, path: str) -> bool:
-        return False
+        return bool(self.answers.get(("dir", path), False))
 
     def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
-        return None
+        return self.answers.get(("sock", pid, inode))
 
 
 class _Columns:
@@ -180,6 +183,25 @@ class _Columns:
         return RawBatch(rec[plain_rows], ext, order, num), np.array(self.shown, dtype=bool)
 
 
+def _sockaddr(ip: str, port: int) -> bytes:
+    """A kernel struct sockaddr for an address of the fd list."""
+    import ipaddress
+
+    a = ipaddress.ip_address(ip or "0.0.0.0")
+    if a.version == 4:
+        return struct.pack("<H", 2) + struct.pack(">H", port) + a.packed + b"\0" * 8
+    return struct.pack("<H", 10) + struct.pack(">H", port) + b"\0" * 4 + a.packed + b"\0" * 4
+
+
+def _same_endpoint(bound: bytes, server: bytes) -> bool:
+    """A socket bound to ``bound`` (maybe the wildcard address) serves ``server``."""
+    if bound[:4] != server[:4]:  # family and port
+        return False
+    if bound[:2] == b"\2\0":
+        return bound[4:8] in (server[4:8], b"\0\0\0\0")
+    return bound[8:24] in (server[8:24], b"\0" * 16)
+
+
 def _s(b: Any) -> str:
     return b.decode("utf-8", "backslashreplace") if isinstance(b, bytes) else ""
 
@@ -242,6 +264,7 @@ class ScapSource:
         self._cg_of_id: dict[str, int] = {}  # 12-hex container id -> synthetic cgroup id
         self._cg_of_path: dict[str, int] = {}
         self._json_named: set[int] = set()  # containers named by a cdig-written JSON
+        self._listening: dict[int, dict[int, bytes]] = {}  # pid -> fd -> bound sockaddr
         self.skipped_blocks: dict[int, int] = {}
         self.skipped_events: dict[int, int] = {}
         self.internal_events = 0  # procinfo, switch, drop … : not syscalls
@@ -386,6 +409,9 @@ class ScapSource:
         for tid, fds in self.fdlists.items():
             t = self.threads.get(tid)
             pid = t.pid if t is not None else tid
+            for e in fds:
+                if not e.local_is_client and e.type in ("ipv4", "ipv6") and not e.cport:
+                    self._listening.setdefault(pid, {})[e.fd] = _sockaddr(e.sip, e.sport)
             table_ = state.fds.setdefault(pid, {})
             for e in fds:
                 table_[e.fd] = FdInfo(num=e.fd, type=e.type, name=e.name, l4proto=e.l4proto,
@@ -454,6 +480,8 @@ class ScapSource:
         raw, shown = cols.to_batch()
         hidden = ~shown
         self._hidden = frozenset(raw.num[hidden].tolist()) if hidden.any() else frozenset()
+        if hidden.any() and hasattr(raw, "ctx"):  # the session's "kept for state only"
+            raw.ctx = hidden
         self.records += len(cols)
         return raw
 
@@ -498,6 +526,11 @@ class ScapSource:
                 dflags = u32(buf, p)[0] | EVF_BLOCK
                 p += 4
             ts, tid, elen, etype = hdr_unpack(buf, p)
+            if etype == CDIG_FD_EVENT and v2:
+                self._fd_answer(buf, p, e)
+                continue
+            if dflags & FD_INTRO:  # cdig's writer naming an fd for sysdig: done above
+                continue
             if etype >= evmax:
                 self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
                 continue
@@ -533,6 +566,25 @@ class ScapSource:
                 cols.__init__()  # type: ignore[misc]
                 if self._stop:
                     return
+
+    def _fd_answer(self, buf: bytes, p: int, end: int) -> None:
+        """A CDIG_FD_EVENT: the /proc answers about one fd, for ScapProcFS."""
+        try:
+            ln = _U16.unpack_from(buf, p + 26)[0]
+            d = json.loads(bytes(buf[p + 28:min(p + 28 + ln, end)]))
+            pid, fd, target = int(d["pid"]), int(d["fd"]), str(d["target"])
+        except (ValueError, KeyError, TypeError, struct.error):
+            self.skipped_events[CDIG_FD_EVENT] = self.skipped_events.get(CDIG_FD_EVENT, 0) + 1
+            return
+        a = self.procfs.answers
+        a["fd", pid, fd] = target
+        if "dir" in d:
+            a["dir", target] = bool(d["dir"])
+        if target.startswith("socket:[") and target[8:-1].isdigit():
+            t = d.get("sock")
+            a["sock", pid, int(target[8:-1])] = (str(t[0]), str(t[1]), int(t[2]), str(t[3]),
+                                                 int(t[4])) if isinstance(t, list) and \
+                len(t) == 5 else None
 
     # -- one event -------------------------------------------------------------------
     def _thread(self, tid: int) -> _Thread:
@@ -635,7 +687,10 @@ class ScapSource:
                 if k in ("fd", "dirfd"):  # not in the file: no fd, rather than fd 0
                     args[a.index] = _MASK64
                 continue
-            if k == "oflags":
+            codec = E.ARG_CODECS.get((spec.name, a.name))
+            if codec is not None:
+                v = codec[0](v)
+            elif k == "oflags":
                 v = E.open_flags_from_ppm(v)
             elif k == "cflags":
                 v = E.clone_flags_from_ppm(v)
@@ -668,6 +723,18 @@ class ScapSource:
             s2, s1, flags = self._addr(spec.name, p)
             if s1 is None and strs:
                 s1 = strs[0]
+            name = spec.name
+            pid = self._thread(tid).pid
+            if name == "bind" and ret == 0 and s2 and isinstance(p.get("fd"), int):
+                self._listening.setdefault(pid, {})[p["fd"]] = s2[:8] if s2[:2] == b"\2\0" \
+                    else s2[:24]
+            elif name in ("accept", "accept4") and args[0] == _MASK64:
+                # scap's accept has no listening fd: the one bound to the tuple's server end
+                server = E.tuple_ends(p["tuple"])[1] if isinstance(p.get("tuple"), bytes) else b""
+                for fd, bound in self._listening.get(pid, {}).items():
+                    if server and _same_endpoint(bound, server):
+                        args[0] = fd
+                        break
         lat = ts - pend[1] if pend is not None else 0
         self._record(cols, layout.KIND_SYSCALL, ts, lat, tid, nr, ret, args, cpu, self.events,
                      dflags, s1, s2, flags=flags, s2_raw=spec.addr_arg != 255)

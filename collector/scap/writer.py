@@ -61,6 +61,13 @@ _PACKERS = {k: struct.Struct(v) for k, v in _PACK.items()}
 _RANGE = {k: (-(1 << (8 * s.size - 1)), (1 << (8 * s.size - 1)) - 1) if k[0] == "i"
           else (0, (1 << (8 * s.size)) - 1) for k, s in _PACKERS.items() if k != "f8"}
 EVF_NOT_STATE = 0  # an EVF block with flags 0: cdig's FORK record (see the module docstring)
+FD_INTRO = 0x100  # EVF flag (with STATE_ONLY): names an fd for sysdig; cdig's reader skips it
+CDIG_FD_EVENT = 4096  # what /proc told cdig about an fd; type >= 336: sysdig skips it
+
+# syscalls whose result is a new fd (the fds the writer has told sysdig about)
+_NEW_FD = frozenset("""open openat openat2 creat socket accept accept4 dup dup2 dup3
+    epoll_create epoll_create1 eventfd eventfd2 timerfd_create signalfd signalfd4 memfd_create
+    inotify_init inotify_init1 fanotify_init pidfd_open userfaultfd perf_event_open bpf""".split())
 
 # runtime -> sysdig container type (0.29.3 has no name for podman's 11: say docker)
 _CONTAINER_TYPE = {"docker": 0, "podman": 0, "lxc": 1, "containerd": 7, "cri-o": 8,
@@ -74,6 +81,14 @@ def _u64(v: int) -> int:
 def _s64(v: int) -> int:
     v &= _MASK64
     return v - (1 << 64) if v >> 63 else v
+
+
+def _sockaddr(ip: str, port: int, v6: bool) -> bytes:
+    """A kernel struct sockaddr (what the probe copies) for an address and port."""
+    raw = _ip_bytes(ip, v6)
+    if v6:
+        return struct.pack("<H", 10) + struct.pack(">H", port) + b"\0" * 4 + raw + b"\0" * 4
+    return struct.pack("<H", 2) + struct.pack(">H", port) + raw + b"\0" * 8
 
 
 def _cstr(b: bytes) -> bytes:
@@ -280,6 +295,7 @@ class ScapWriter:
         self._pid_of: dict[int, int] = {}  # tid -> pid, from the batch being written
         self._procs: dict[int, _Proc] = {}  # pid -> what sysdig was told about it
         self._evf: int | None = None  # EVF flags of the record being written
+        self._fds: dict[int, set[int]] = {}  # pid -> fds sysdig knows (fd list, results)
 
     # -- helpers --------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
@@ -331,6 +347,7 @@ class ScapWriter:
                 self._threads.add(tid)
         self._emit(block(B.PL_V9, b"".join(entries)))
         for pid, fds in state.fds.items():
+            self._fds[pid] = set(fds)
             if pid in self._threads and fds:
                 self._emit(block(B.FDL_V2, struct.pack("<Q", pid)
                                  + b"".join(fd_entry(i) for i in fds.values())))
@@ -374,7 +391,13 @@ class ScapWriter:
             if len(ext):
                 l1, l2 = ext["len1"].tolist(), ext["len2"].tolist()
                 argc = ext["argc"].tolist()
-            nums = raw.num.tolist() if hidden and raw.num is not None else None  # in order
+            ctx = getattr(raw, "ctx", None)  # a capture's records kept for state only
+            if ctx is not None and len(ctx) == len(base):
+                hidden_rows: list[bool] | None = ctx.tolist()
+            elif hidden and raw.num is not None:
+                hidden_rows = [n in hidden for n in raw.num.tolist()]  # in decoding order
+            else:
+                hidden_rows = None
             self._pid_of = dict(zip(reversed(cols[5]), reversed(cols[4]), strict=True))
             for i, (ts, lat, cg, ret, pid, tid, uid, gid, nr, kind, flags, cpu) in \
                     enumerate(zip(*cols, strict=True)):
@@ -385,12 +408,17 @@ class ScapWriter:
                     s1 = bytes(ext["str1"][x])[:max(l1[x], 0)]
                     s2 = bytes(ext["str2"][x])[:max(l2[x], 0)]
                     ac = argc[x]
-                self._evf = B.STATE_ONLY if nums is not None and nums[i] in hidden else None
+                self._evf = B.STATE_ONLY if hidden_rows is not None and hidden_rows[i] else None
                 self._record(state, ts + self.offset, lat, cg, _s64(ret), pid, tid, uid, gid,
                              nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac)
                 self.records += 1
         self._evf = None
         self.flush()
+
+    def tee(self, source: Any, state: State) -> ScapTee:
+        """``source`` with every batch written here before it is handed on: the one-line
+        way to add this writer to a session (``Session(writer.tee(src, state), …)``)."""
+        return ScapTee(self, source, state)
 
     def flush(self) -> None:
         if self._out:
@@ -416,6 +444,74 @@ class ScapWriter:
                 "uid": p.uid, "gid": 0, "vtid": tid, "vpid": pid}
         self._note_container(p.container, ts)
         self._event(223, ts, tid, cpu, self._values(223, vals), evf_flags)
+
+    def _known_fds(self, state: State, spec: SyscallSpec, pid: int, tid: int,
+                   args: list[int], ts: int, cpu: int) -> None:
+        """Fds a record uses that sysdig was never told about (opened before the capture,
+        pipes, fds cdig named from /proc): what /proc says about them, for cdig's reader
+        (a CDIG_FD_EVENT) and for sysdig (a state-only open exit with the fd's name)."""
+        known = self._fds.setdefault(pid, set())
+        for a in spec.args:
+            if a.kind != "fd":
+                continue
+            fd = args[a.index] & 0xFFFFFFFF
+            if fd & 0x80000000 or fd in known:
+                continue
+            known.add(fd)
+            target = state.procfs.fd_target(pid, fd)
+            if target is None:
+                continue
+            from ..state import fd_from_target
+
+            info = fd_from_target(pid, fd, target, state.procfs)
+            answer: dict[str, Any] = {"pid": pid, "fd": fd, "target": target}
+            if target.startswith("/"):
+                answer["dir"] = info.type == "directory"
+            elif target.startswith("socket:[") and target[8:-1].isdigit():
+                t = state.procfs.socket_tuple(pid, int(target[8:-1]))
+                answer["sock"] = list(t) if t else None
+            self._event_raw(CDIG_FD_EVENT, ts, tid, cpu,
+                            [json.dumps(answer, separators=(",", ":")).encode()])
+            self._intro_for_sysdig(info, fd, ts, tid, cpu)
+
+    def _intro_for_sysdig(self, info: FdInfo, fd: int, ts: int, tid: int, cpu: int) -> None:
+        """State-only events after which sysdig names ``fd`` as cdig does: an open exit for
+        a path, socket + connect/accept/bind exits for an inet socket."""
+        flags = B.STATE_ONLY | FD_INTRO
+
+        def ev(etype: int, **vals: Any) -> None:
+            self._event(etype, ts, tid, cpu, self._values(etype, vals), flags)
+
+        if info.type in ("file", "directory", "memfd") and info.name.startswith("/"):
+            oflags = E.open_flags_to_ppm(0o200000 if info.type == "directory" else 0)
+            ev(3, fd=fd, name=info.name.encode(), flags=oflags, mode=0, dev=0)
+            return
+        if info.type not in ("ipv4", "ipv6") or not (info.sip or info.cip):
+            return  # sysdig has no name for pipes and anonymous fds: cdig's reader does
+        v6 = info.type == "ipv6"
+        fam = 10 if v6 else 2
+        ev(18, domain=fam, type=1 if info.l4proto != "udp" else 2, proto=0)
+        ev(19, fd=fd)
+        server = _sockaddr(info.sip, info.sport, v6)
+        if not info.cip and not info.cport:  # a listening / bound server socket
+            ev(20, fd=fd)
+            ev(21, res=0, addr=E.sockaddr_from_linux(server))
+            return
+        client = _sockaddr(info.cip, info.cport, v6)
+        tup = E.tuple_from_linux(client, server)
+        if info.local_is_client:
+            ev(22, fd=fd, addr=E.sockaddr_from_linux(server))
+            ev(23, res=0, tuple=tup)
+        else:  # an accepted connection: the new fd and its tuple
+            ev(246)
+            ev(247, fd=fd, tuple=tup, queuepct=0, queuelen=0, queuemax=0)
+
+    def _event_raw(self, etype: int, ts: int, tid: int, cpu: int, values: list[bytes]) -> None:
+        """An event of a type outside the table (u16 slots)."""
+        lens = struct.pack(f"<{len(values)}H", *[len(v) for v in values])
+        payload = lens + b"".join(values)
+        ev = struct.pack("<QQIHI", ts, _u64(tid), 26 + len(payload), etype, len(values)) + payload
+        self._emit(block(B.EV_V2, struct.pack("<H", cpu) + ev))
 
     def _values(self, etype: int, vals: dict[str, Any]) -> list[bytes]:
         return [encode_param(pt, vals.get(name)) for name, pt in E.INFO[etype].params]
@@ -445,6 +541,14 @@ class ScapWriter:
         if kind == layout.KIND_EXEC:
             return  # the completed execve's exit event carries the new image
         spec = self.syscalls.by_nr.get(nr)
+        if spec is not None:
+            self._known_fds(state, spec, pid, tid, args, ts - lat, cpu)
+        if kind == layout.KIND_SYSCALL and spec is not None:
+            if spec.name in _NEW_FD and ret >= 0 or spec.name == "fcntl" and ret >= 0 and \
+                    args[1] in (0, 1030):
+                self._fds.setdefault(pid, set()).add(ret)
+            elif spec.name == "close":
+                self._fds.get(pid, set()).discard(args[0] & 0xFFFFFFFF)
         if kind == layout.KIND_SYSCALL_ENTER:
             if spec is not None and spec.name in ("execve", "execveat") and s2 is not None:
                 self._argv[tid] = s2.split(b"\0")[:argc] if argc else []
@@ -478,7 +582,10 @@ class ScapWriter:
                 v = v.split(b"\0", 1)[0]
             else:
                 v = args[a.index]
-                if k in ("fd", "dirfd", "int", "signal"):  # ints: the low 32 bits, signed
+                codec = E.ARG_CODECS.get((spec.name, a.name))
+                if codec is not None:
+                    v = codec[1](v)
+                elif k in ("fd", "dirfd", "int", "signal"):  # ints: the low 32 bits, signed
                     v &= 0xFFFFFFFF
                     v = v - (1 << 32) if v & 0x80000000 else v
                 elif k == "oflags":
@@ -574,4 +681,20 @@ class ScapWriter:
             self.raw_file.flush()
 
 
-__all__ = ["ScapWriter", "container_hex_id", "HOST"]
+class ScapTee:
+    """A source that writes each batch to a ScapWriter (with the State as it is before
+    the session applies the batch) and hands it on; everything else is the source's."""
+
+    def __init__(self, writer: ScapWriter, source: Any, state: State) -> None:
+        self.writer, self.source, self.state = writer, source, state
+
+    def batches(self) -> Any:
+        for raw in self.source.batches():
+            self.writer.write(raw, self.state)
+            yield raw
+
+    def __getattr__(self, name: str) -> Any:  # stop(), drops(), stats() … of the source
+        return getattr(self.source, name)
+
+
+__all__ = ["HOST", "ScapTee", "ScapWriter", "container_hex_id"]
