@@ -171,6 +171,7 @@ def test_cdig_containers_names_every_runtime_first_run(
     ctr_container,
     ctr_images,
     lxc_container,
+    nspawn_container,
 ):
     made = {
         "podman": podman_container(Workload().getppid(1), labels=POD),
@@ -182,6 +183,7 @@ def test_cdig_containers_names_every_runtime_first_run(
         "ctr-k8s": ctr_container(Workload().getppid(1), namespace="k8s.io", labels=POD),
         "ctr-default": ctr_container(Workload().getppid(1), namespace="default", labels=POD),
         "lxc": lxc_container(Workload().getppid(1)),
+        "nspawn": nspawn_container(Workload().getppid(1)),
     }
     want = {
         "podman": ("podman", podman_image),
@@ -190,6 +192,7 @@ def test_cdig_containers_names_every_runtime_first_run(
         "ctr-k8s": ("containerd", ctr_images["k8s.io"]),
         "ctr-default": ("containerd", ctr_images["default"]),
         "lxc": ("lxc", ""),
+        "nspawn": ("nspawn", ""),
     }
     t = time.monotonic()
     r = subprocess.run(
@@ -204,7 +207,7 @@ def test_cdig_containers_names_every_runtime_first_run(
         assert row is not None, (key, c.name, sorted(rows))
         runtime, image = want[key]
         assert (row["container.type"], row["container.image"]) == (runtime, image), (key, row)
-        if key != "lxc":
+        if key not in ("lxc", "nspawn"):
             assert (row["k8s.pod.name"], row["k8s.ns.name"]) == ("web-0", "shop"), (key, row)
         assert row["pids"] >= 1
     assert took < 15, took  # bounded: ~1 s of metadata wait plus start-up
