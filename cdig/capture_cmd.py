@@ -134,12 +134,16 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     """Run a replay session: every shown event passing ``flt`` goes to ``on_event``.
 
     Returns (counters, source). ``on_event`` may also be a batch sink (it has
-    ``batch_sink = True``): it then gets (batch, matched mask) instead."""
+    ``batch_sink = True``): it then gets (batch, matched mask) instead; or a
+    factory of one (``batch_sink_factory = True``), called with the syscall table."""
     from cdig.collector.session import EventSink, Session
 
     src = open_replay(paths, quiet)
     state, decoder = replay_parts(src)
-    sink = on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)
+    if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
+        sink = on_event(decoder.table)
+    else:
+        sink = on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)
     session = Session(src, decoder, state, _batch_filter(flt, decoder), [sink])
     gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
+from .cli import EXIT_USAGE, CliError, replay_status
 
 
 def format_ns(ns: int) -> str:
@@ -54,6 +54,7 @@ def render_table(table) -> str:
 
 def run_summary(args: argparse.Namespace) -> int:
     from cdig.collector.aggregate import Aggregator, columns
+    from cdig.collector.summary import BatchAggregator
 
     from .capture_cmd import replay_events
     from .trace import _compile
@@ -65,7 +66,11 @@ def run_summary(args: argparse.Namespace) -> int:
                        + ", ".join(c.name for c in columns(args.by)), EXIT_USAGE)
     flt = _compile(" ".join(args.filter or []))
     agg = Aggregator([args.by])
-    counters, src = replay_events(args.read, flt, agg)
+    def sink(syscalls):  # vectorised group-bys over whole batches
+        return BatchAggregator(agg, syscalls)
+
+    sink.batch_sink_factory = True  # type: ignore[attr-defined]
+    counters, src = replay_events(args.read, flt, sink)
     table = agg.table(args.by, sort=args.sort, top=args.top)
     if args.json:
         out = {"view": args.by, "events": agg.events, "rows": table.rows,
