@@ -8,6 +8,8 @@ configurations interleaved round by round (medians reported):
   floor-exit       an empty BPF program on raw_syscalls:sys_exit (the floor for
                    --no-latency: what any program on that tracepoint costs)
   floor-both       empty programs on sys_enter and sys_exit (the floor with latency)
+  floor-raw-both   empty RAW_TRACEPOINT_PROBE programs on sys_enter and sys_exit
+                   (the hooks cdig's latency mode uses)
   bpftrace         bpftrace -e 'tracepoint:raw_syscalls:sys_exit
                    { @[cgroup, args->id] = count(); }'   (the same count map)
   cdig-nolat       cdig exporter --no-latency
@@ -18,7 +20,13 @@ Each cdig configuration is the real CLI, scraped once a second meanwhile
 (as Prometheus would). Reported: ns per call, ns added over baseline, the
 ratio to baseline, and the added cost relative to bpftrace and to the floor.
 
-Scrape latency with 100 containers x 50 syscalls:
+Goals (issue 14), from the same run: --no-latency adds <= 1.2x what floor-exit
+adds; latency mode adds <= 1.0x what bpftrace adds.
+
+Scrape latency with 100 containers x 50 syscalls (as served: the default
+per-class histograms, and the per-syscall fine histograms of
+--latency-syscalls all --latency-buckets fine for comparison; goal <= 2 MB
+and <= 50 ms with latency on):
 
   synthetic        the collector over synthetic map contents (no kernel):
                    Python cost of one scrape as served (exposition + gzip), next
@@ -81,6 +89,8 @@ int main(int argc, char **argv) {
 
 EMPTY_EXIT = "TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }"
 EMPTY_BOTH = ("TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }\n" + EMPTY_EXIT)
+EMPTY_RAW_BOTH = ("RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n"
+                  "RAW_TRACEPOINT_PROBE(sys_exit) { return 0; }")
 BPFTRACE = "tracepoint:raw_syscalls:sys_exit { @[cgroup, args->id] = count(); }"
 
 
@@ -173,6 +183,7 @@ CONFIGS = {
     "baseline": lambda: nothing(),
     "floor-exit": lambda: bcc_program(EMPTY_EXIT),
     "floor-both": lambda: bcc_program(EMPTY_BOTH),
+    "floor-raw-both": lambda: bcc_program(EMPTY_RAW_BOTH),
     "bpftrace": lambda: bpftrace(),
     "cdig-nolat": lambda: exporter("--no-latency"),
     "cdig-lat": lambda: exporter(),
@@ -224,8 +235,8 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def overhead(binary: Path, calls: int, rounds: int,
-             runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def overhead(binary: Path, calls: int, rounds: int, runs: int,
+             configs: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Per config, one figure per round: the lowest CPU ns/call of ``runs`` runs
     (the least disturbed by other load on the machine). Configs run in a
     different order each round; runs during which another process held BPF
@@ -233,12 +244,12 @@ def overhead(binary: Path, calls: int, rounds: int,
     import random
 
     rng = random.Random(5)
-    results: dict[str, list[float]] = {k: [] for k in CONFIGS}
-    walls: dict[str, list[float]] = {k: [] for k in CONFIGS}
+    results: dict[str, list[float]] = {k: [] for k in configs}
+    walls: dict[str, list[float]] = {k: [] for k in configs}
     commands: dict[str, str] = {}
     discarded = 0
     for r in range(rounds):
-        order = list(CONFIGS)
+        order = list(configs)
         rng.shuffle(order)
         for name in order:
             with CONFIGS[name]() as what:
@@ -267,8 +278,8 @@ def overhead(binary: Path, calls: int, rounds: int,
             log(f"round {r + 1}/{rounds} {name:14s} cpu {results[name][-1]:8.1f} "
                 f"wall {walls[name][-1]:8.1f} ns/call")
     print("\ncommands:")
-    for name in CONFIGS:
-        print(f"  {name:14s} {commands[name]}")
+    for name in configs:
+        print(f"  {name:14s} {commands.get(name, '(no run)')}")
     print(f"runs discarded because another process held BPF programs: {discarded}")
     return results, walls
 
@@ -287,16 +298,25 @@ def report_overhead(results: dict[str, list[float]], walls: dict[str, list[float
           "spread = min..max)")
     print(f"  {'config (rounds)':18s} {'ns/call':>9s} {'added ns':>9s} {'x base':>7s} "
           f"{'added/bpftrace':>15s} {'added/floor':>12s}  {'spread':>9s}  wall ns/call")
-    for k in CONFIGS:
-        floor = add["floor-both"] if k in ("cdig-lat", "cdig-lat-hash", "floor-both") \
-            else add["floor-exit"]
-        rel_bt = f"{add[k] / add['bpftrace']:.2f}" if add["bpftrace"] > 0 else "-"
+    for k in results:
+        floor = add.get("floor-both", 0) if k in ("cdig-lat", "cdig-lat-hash", "floor-both",
+                                           "floor-raw-both") else add.get("floor-exit", 0)
+        rel_bt = f"{add[k] / add['bpftrace']:.2f}" if add.get("bpftrace", 0) > 0 else "-"
         rel_fl = f"{add[k] / floor:.2f}" if floor > 0 and k != "baseline" else "-"
         lo, hi = min(results[k]), max(results[k])
         k_n = f"{k} ({len(results[k])})"
         print(f"  {k_n:18s} {med[k]:9.1f} {add[k]:9.1f} {med[k] / base:7.2f} "
               f"{rel_bt:>15s} {rel_fl:>12s}  {f'{lo:.0f}..{hi:.0f}':>9s}  "
               f"{statistics.median(walls[k]):.1f}")
+    print("  (added/floor: over floor-both for latency modes, floor-exit otherwise)")
+    if add.get("floor-exit", 0) > 0 and add.get("bpftrace", 0) > 0 and "cdig-nolat" in add \
+            and "cdig-lat" in add:
+        nolat = add["cdig-nolat"] / add["floor-exit"]
+        lat = add["cdig-lat"] / add["bpftrace"]
+        print(f"goal --no-latency <= 1.2x floor-exit: {nolat:.2f}x "
+              f"({'met' if nolat <= 1.2 else 'NOT met'})")
+        print(f"goal latency <= 1.0x bpftrace's count map: {lat:.2f}x "
+              f"({'met' if lat <= 1.0 else 'NOT met'})")
 
 
 # --------------------------------------------------------------------------- scrape latency
@@ -355,6 +375,9 @@ class Names:
         return self.c[int(path.rsplit("-", 1)[1])]
 
 
+_CPU = [0.0]  # the last time_scrapes' median CPU seconds per scrape
+
+
 def time_scrapes(collector, n: int = 20) -> tuple[float, float, int]:
     """Median seconds of (what the HTTP server does: exposition + gzip level 1,
     prometheus_client's generate_latest over collect()), and the text size."""
@@ -365,14 +388,17 @@ def time_scrapes(collector, n: int = 20) -> tuple[float, float, int]:
     reg = CollectorRegistry()
     reg.register(collector)
     collector.exposition()  # the first scrape admits containers and syscalls
-    fast, slow = [], []
+    fast, slow, cpu = [], [], []
     size = 0
     for _ in range(n):
         t = time.perf_counter()
+        c = time.thread_time()
         body = collector.exposition()
         gzip.compress(body, compresslevel=1)
+        cpu.append(time.thread_time() - c)
         fast.append(time.perf_counter() - t)
         size = len(body)
+    _CPU[0] = statistics.median(cpu)
     for _ in range(max(3, n // 5)):
         t = time.perf_counter()
         generate_latest(reg)
@@ -380,29 +406,51 @@ def time_scrapes(collector, n: int = 20) -> tuple[float, float, int]:
     return statistics.median(fast), statistics.median(slow), size
 
 
+SHAPES = {  # name -> (latency, per-syscall histograms, fine buckets)
+    "off": (False, frozenset(), False),
+    "on": (True, frozenset(), False),
+    "on, all syscalls, fine": (True, None, True),
+}
+
+
+def _collector(reader, names, tbl, containers: int, syscalls: int, shape: str):
+    from cdig.exporters.prometheus import (
+        DEFAULT_BUCKET_SLOTS,
+        FINE_BUCKET_SLOTS,
+        ExporterCollector,
+    )
+    from cdig.exporters.series import Options
+
+    _, per_syscall, fine = SHAPES[shape]
+    return ExporterCollector(
+        reader, names, tbl, bucket_slots=FINE_BUCKET_SLOTS if fine else DEFAULT_BUCKET_SLOTS,
+        options=Options(max_containers=containers, max_syscalls=syscalls,
+                        latency_syscalls=per_syscall))
+
+
 def scrape_latency(containers: int, syscalls: int) -> None:
     print(f"\nscrape latency, {containers} containers x {syscalls} syscalls "
-          f"({containers * syscalls:,} (cgroup, syscall) entries), median of 20 scrapes:")
-    for latency in (False, True):
+          f"({containers * syscalls:,} (cgroup, syscall) entries), median of 20 scrapes "
+          "(wall time; CPU time of the scraping thread in brackets):")
+    for shape, (latency, _, _) in SHAPES.items():
         reader, _, _, _, Container, ExporterCollector, Options, tbl = synthetic(
             containers, syscalls, latency)
         cs = {1000 + i: Container(id=f"{i:064x}", name=f"c{i}", runtime="podman",
                                   image="bench:1") for i in range(containers)}
         names = Names(cs)
         names.settle = lambda timeout: None
-        col = ExporterCollector(reader, names, tbl, options=Options(max_containers=containers,
-                                                                    max_syscalls=syscalls))
+        col = _collector(reader, names, tbl, containers, syscalls, shape)
         t, slow, size = time_scrapes(col)
-        print(f"  synthetic  latency={'on ' if latency else 'off'} {t * 1e3:8.1f} ms "
+        print(f"  synthetic  latency {shape:24s} {t * 1e3:8.1f} ms [{_CPU[0] * 1e3:.1f}] "
               f"(prometheus_client generate_latest: {slow * 1e3:.0f} ms; "
-              f"{size / 1e6:.1f} MB of text)")
+              f"{size / 1e6:.2f} MB of text)")
     if os.geteuid() != 0:
         print("  real-maps  skipped (needs root)")
         return
     from cdig.probes.loader import MetricsProbe
     from cdig.probes.metrics import MetricsConfig
 
-    for latency in (False, True):
+    for shape, (latency, _, _) in SHAPES.items():
         reader, _, _, _, Container, ExporterCollector, Options, tbl = synthetic(
             containers, syscalls, latency)
         probe = MetricsProbe(MetricsConfig(latency=latency))
@@ -420,13 +468,11 @@ def scrape_latency(containers: int, syscalls: int) -> None:
                                       image="bench:1") for i in range(containers)}
             names = Names(cs)
             names.settle = lambda timeout: None
-            col = ExporterCollector(maps, names, tbl,
-                                    options=Options(max_containers=containers,
-                                                    max_syscalls=1000))
+            col = _collector(maps, names, tbl, containers, 1000, shape)
             t, _, size = time_scrapes(col)
-            print(f"  real-maps  latency={'on ' if latency else 'off'} bpf(2) read of {n:,} "
-                  f"entries {statistics.median(ts) * 1e3:6.1f} ms; whole scrape "
-                  f"{t * 1e3:7.1f} ms ({size / 1e6:.1f} MB)")
+            print(f"  real-maps  latency {shape:24s} bpf(2) read of {n:,} entries "
+                  f"{statistics.median(ts) * 1e3:6.1f} ms; whole scrape {t * 1e3:7.1f} ms "
+                  f"[{_CPU[0] * 1e3:.1f}] ({size / 1e6:.2f} MB)")
         finally:
             probe.close()
 
@@ -439,6 +485,9 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--syscalls", type=int, default=50)
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--skip-scrape", action="store_true")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help=f"overhead configurations (default all: {','.join(CONFIGS)})")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (BPF)", file=sys.stderr)
@@ -455,9 +504,15 @@ def main() -> int:
             src.write_text(LOOP_C)
             binary = Path(d) / "getppid-loop"
             subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
-            results, walls = overhead(binary, args.calls, args.rounds, args.runs)
+            configs = [c for c in args.configs.split(",") if c]
+            bad = [c for c in configs if c not in CONFIGS]
+            if bad or "baseline" not in configs:
+                print(f"--configs: unknown {bad} (or no baseline)", file=sys.stderr)
+                return 2
+            results, walls = overhead(binary, args.calls, args.rounds, args.runs, configs)
         report_overhead(results, walls, args.calls, args.rounds)
-    scrape_latency(args.containers, args.syscalls)
+    if not args.skip_scrape:
+        scrape_latency(args.containers, args.syscalls)
     print(f"load average {os.getloadavg()[0]:.2f} at end")
     return 0
 

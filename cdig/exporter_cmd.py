@@ -64,8 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(cdig_syscall_duration_seconds), besides the per-class histograms "
                         "every container has; 'all' for every syscall label (large scrapes)")
     p.add_argument("--latency-buckets", choices=("coarse", "fine"), default="coarse",
-                   help="histogram buckets: coarse (default: 1us, 16us, 262us, 4.2ms, 67ms, "
-                        "1.07s) or fine (every power of four ns from 1us to 17s)")
+                   help="histogram buckets: coarse (default: 1us, 66us, 4.2ms, 268ms) or "
+                        "fine (every power of four ns from 1us to 17s)")
     p.add_argument("--labels", "--metrics-label-filter", metavar="LIST", dest="labels",
                    help="container labels the series carry (default all: container_id, "
                         "container_name, image, pod, namespace); containers that agree on "

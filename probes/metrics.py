@@ -357,4 +357,20 @@ class MetricsMaps:
         if self.lat is not None and snapshot.latency:
             lv = np.zeros(len(s), dtype=LATSTAT)
             lv["sum_ns"], lv["slots"] = s["lat_sum_ns"], s["lat_slots"]
-            self.lat.update(keys, lv)
+            # allocated on demand: the kernel's per-CPU element caches refill
+            # asynchronously, so a burst of updates from userspace can see
+            # ENOMEM for a moment; an update is idempotent, so retry it
+            import errno  # noqa: PLC0415
+            import time  # noqa: PLC0415
+
+            from .bpfmap import BpfMapError  # noqa: PLC0415
+
+            for i in range(0, len(keys), 256):
+                for attempt in range(100):
+                    try:
+                        self.lat.update(keys[i:i + 256], lv[i:i + 256])
+                        break
+                    except BpfMapError as e:
+                        if e.errno != errno.ENOMEM or attempt == 99:
+                            raise
+                        time.sleep(0.01)
