@@ -19,6 +19,21 @@ from .model import Restart, TopModel
 from .resources import NoResources, Resources
 
 
+def model_sink(model: TopModel) -> Any:
+    """The session stage feeding ``model``: every shown event goes through
+    ``model.predicate`` (it notes process lives, then filters), those it passes
+    to ``model.sink``."""
+    from cdig.collector.session import EventSink
+
+    pred, sink = model.predicate, model.sink
+
+    def feed(ev: Event) -> None:
+        if pred(ev):
+            sink(ev)
+
+    return EventSink(feed)
+
+
 class Feed(Protocol):
     live: bool
     label: str
@@ -91,9 +106,8 @@ class ReplayFeed:
 
     def run(self, model: TopModel) -> None:
         from cdig.collector.decode import Decoder
-        from cdig.collector.pipeline import Pipeline
-        from cdig.collector.prefilter import build_prefilter
         from cdig.collector.scap import replay_source  # .scap or cdig capture
+        from cdig.collector.session import Session
         from cdig.collector.state import State
 
         src = self._src = replay_source(self.paths,
@@ -104,12 +118,8 @@ class ReplayFeed:
             decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
             model.drops_fn = src.drops
             model.begin_run(state)
-            shown, pred = src.shown, model.predicate
-            flt = model.filter
-            pipe = Pipeline(src, decoder, state, lambda e: shown(e) and pred(e), [model.sink],
-                            on_batch=model.on_batch,
-                            prefilter=build_prefilter(flt, decoder.table) if flt.expr else None)
-            pipe.run()
+            Session(src, decoder, state, sinks=[model_sink(model)],
+                    on_batch=model.on_batch).run()
         finally:
             src.close()
 
@@ -144,14 +154,14 @@ class LiveFeed:
 
     def run(self, model: TopModel) -> None:
         from cdig.collector.decode import Decoder
-        from cdig.collector.pipeline import Pipeline
+        from cdig.collector.session import Session
 
         model.drops_fn = self.source.drops
         model.begin_run(self.state)
-        pipe = Pipeline(self.source, Decoder(), self.state, model.predicate, [model.sink],
-                        on_batch=model.on_batch)
+        session = Session(self.source, Decoder(), self.state, sinks=[model_sink(model)],
+                          on_batch=model.on_batch)
         try:
-            pipe.run()
+            session.run()
         except Restart:
             self.source.stop()
             raise
