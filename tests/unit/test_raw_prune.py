@@ -11,7 +11,6 @@ from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.filter import compile_filter
 from cdig.collector.session import EventSink, Session
 from cdig.collector.state import State
-from cdig.probes import layout
 from records import T, ext, record
 
 
