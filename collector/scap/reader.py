@@ -45,9 +45,13 @@ from ..events import HOST, Container, Event, FdInfo, Process
 from ..procfs import ProcFS, ProcInfo
 from ..state import State
 from . import blocks as B
+from . import bulk
 from . import events as E
 
-BATCH = 65536  # records per RawBatch
+BATCH = 65536  # records per RawBatch (of the per-event path; the bulk path: per chunk)
+_EV_TYPES = np.array(sorted(B.EVENT_BLOCKS), dtype=np.int64)
+_V2_TYPES = np.array([t for t, (v2, _) in B.EVENT_BLOCKS.items() if v2], dtype=np.int64)
+_EVF_TYPES = np.array([t for t, (_, f) in B.EVENT_BLOCKS.items() if f], dtype=np.int64)
 EVF_BLOCK = 1 << 31  # in the flags passed along: the event came in an EVF block
 CDIG_FD_EVENT = 4096  # cdig's writer: what /proc told the live session about an fd
 FD_INTRO = 0x100  # EVF flag of cdig's writer: a state-only open naming that fd for sysdig
@@ -139,48 +143,102 @@ class _Columns:
         self.l2: list[int] = []
         self.argc: list[int] = []
         self.pad: list[int] = []
+        self.key: list[int] = []  # position in the chunk (event index * 8 + sub-index)
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def to_batch(self) -> tuple[RawBatch, np.ndarray]:
-        n = len(self.ts)
+    def to_batch(self, fast: dict[str, np.ndarray] | None = None
+                 ) -> tuple[RawBatch, np.ndarray]:
+        """These records, merged with the fast path's (``fast``) by position."""
+        n_slow = len(self.ts)
+        n_fast = len(fast["ts"]) if fast is not None else 0
+        n = n_slow + n_fast
         rec = np.zeros(n, dtype=layout.RECORD)
-        rec["ts_ns"] = self.ts
-        rec["latency_ns"] = self.lat
-        rec["cgroup_id"] = self.cg
-        rec["ret"] = self.ret
-        if n:
-            rec["args"] = np.array(self.args, dtype=np.uint64).reshape(n, 6)
-        rec["pid"] = self.pid
-        rec["tid"] = self.tid
-        rec["uid"] = self.uid
-        rec["gid"] = self.gid
-        rec["nr"] = self.nr
-        rec["kind"] = self.kind
-        rec["flags"] = self.flags
-        rec["cpu"] = self.cpu
-        rec["comm"] = self.comm
-        ext_rows = np.array(self.ext_row, dtype=np.int64)
+        s1 = np.zeros((n, layout.STR1_LEN), dtype=np.uint8)
+        s2 = np.zeros((n, layout.STR2_LEN), dtype=np.uint8)
+        l1 = np.zeros(n, dtype=np.int16)
+        l2 = np.zeros(n, dtype=np.int16)
+        argc = np.zeros(n, dtype=np.uint16)
         is_ext = np.zeros(n, dtype=bool)
-        is_ext[ext_rows] = True
+        num = np.zeros(n, dtype=np.uint64)
+        shown = np.ones(n, dtype=bool)
+        key = np.zeros(n, dtype=np.int64)
+        if n_slow:
+            sl = slice(0, n_slow)
+            rec["ts_ns"][sl] = self.ts
+            rec["latency_ns"][sl] = self.lat
+            rec["cgroup_id"][sl] = self.cg
+            rec["ret"][sl] = self.ret
+            rec["args"][sl] = np.array(self.args, dtype=np.uint64).reshape(n_slow, 6)
+            rec["pid"][sl] = self.pid
+            rec["tid"][sl] = self.tid
+            rec["uid"][sl] = self.uid
+            rec["gid"][sl] = self.gid
+            rec["nr"][sl] = self.nr
+            rec["kind"][sl] = self.kind
+            rec["flags"][sl] = self.flags
+            rec["cpu"][sl] = self.cpu
+            rec["comm"][sl] = self.comm
+            num[sl] = self.num
+            shown[sl] = self.shown
+            key[sl] = self.key if len(self.key) == n_slow else np.arange(n_slow)
+            rows = np.array(self.ext_row, dtype=np.int64)
+            if len(rows):
+                is_ext[rows] = True
+                l1[rows] = self.l1
+                l2[rows] = self.l2
+                argc[rows] = self.argc
+                s1[rows] = np.frombuffer(b"".join(b.ljust(layout.STR1_LEN, b"\0")
+                                                  for b in self.s1),
+                                         np.uint8).reshape(len(rows), layout.STR1_LEN)
+                s2[rows] = np.frombuffer(b"".join(b.ljust(layout.STR2_LEN, b"\0")
+                                                  for b in self.s2),
+                                         np.uint8).reshape(len(rows), layout.STR2_LEN)
+        if n_fast:
+            assert fast is not None
+            fl = slice(n_slow, n)
+            for name, col in (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"),
+                              ("ret", "ret"), ("pid", "pid"), ("tid", "tid"), ("uid", "uid"),
+                              ("gid", "gid"), ("nr", "nr"), ("kind", "kind"), ("cpu", "cpu"),
+                              ("comm", "comm")):
+                rec[name][fl] = fast[col]
+            rec["args"][fl] = fast["args"]
+            num[fl] = fast["num"]
+            shown[fl] = fast["shown"]
+            key[fl] = fast["key"]
+            x = fast["is_ext"]
+            if x.any():
+                is_ext[fl] = x
+                s1[fl] = fast["s1"]
+                s2[fl] = fast["s2"]
+                l1[fl] = fast["l1"]
+                l2[fl] = fast["l2"]
+        if n_fast and n_slow:
+            o = np.argsort(key, kind="stable")
+            rec, s1, s2, l1, l2, argc = rec[o], s1[o], s2[o], l1[o], l2[o], argc[o]
+            is_ext, num, shown = is_ext[o], num[o], shown[o]
+        elif n_fast:
+            o = np.argsort(key, kind="stable")
+            if (o != np.arange(n)).any():
+                rec, s1, s2, l1, l2, argc = rec[o], s1[o], s2[o], l1[o], l2[o], argc[o]
+                is_ext, num, shown = is_ext[o], num[o], shown[o]
+        ext_rows = np.flatnonzero(is_ext)
         ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
         if len(ext_rows):
             ext["ev"] = rec[ext_rows]
-            ext["len1"] = self.l1
-            ext["len2"] = self.l2
-            ext["argc"] = self.argc
-            ext["pad"] = self.pad
-            ext["str1"] = np.array(self.s1, dtype=f"S{layout.STR1_LEN}").view(
-                f"V{layout.STR1_LEN}")
-            ext["str2"] = np.array(self.s2, dtype=f"S{layout.STR2_LEN}").view(
-                f"V{layout.STR2_LEN}")
+            ext["len1"] = l1[ext_rows]
+            ext["len2"] = l2[ext_rows]
+            ext["argc"] = argc[ext_rows]
+            ext["str1"] = np.ascontiguousarray(s1[ext_rows]).view(
+                f"V{layout.STR1_LEN}").reshape(len(ext_rows))
+            ext["str2"] = np.ascontiguousarray(s2[ext_rows]).view(
+                f"V{layout.STR2_LEN}").reshape(len(ext_rows))
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))
         order[ext_rows] = len(plain_rows) + np.arange(len(ext_rows))
-        num = np.array(self.num, dtype=np.uint64)
-        return RawBatch(rec[plain_rows], ext, order, num), np.array(self.shown, dtype=bool)
+        return RawBatch(rec[plain_rows], ext, order, num), shown
 
 
 def _sockaddr(ip: str, port: int) -> bytes:
@@ -445,6 +503,8 @@ class ScapSource:
             if spec is not None:
                 self._spec_of[info.id] = spec
         self._pending: dict[int, tuple] = {}
+        self._key = 0  # sort key of the next record (see _Columns.key)
+        self._fast_plan()
 
     def batches(self) -> Iterator[RawBatch]:
         for i, f in enumerate(self.files):
@@ -489,7 +549,9 @@ class ScapSource:
         buf, blks, first = chunk
         it = f.chunks  # the same generator: it holds the bytes of a block cut by a chunk end
         while True:
-            yield from self._chunk_events(buf, blks, first, cols)
+            raw = self._chunk(buf, blks, first)
+            if raw is not None:
+                yield raw
             if self._stop:
                 return
             nxt = next(it, None)
@@ -498,74 +560,380 @@ class ScapSource:
             buf, blks = nxt
             first = 0
 
-    def _chunk_events(self, buf: bytes, blks: list, first: int, cols: _Columns
-                      ) -> Iterator[RawBatch]:
-        evblocks = B.EVENT_BLOCKS
-        info = E.INFO
-        evmax = E.MAX
-        hdr_unpack = _EVHDR.unpack_from
-        u32 = _U32.unpack_from
-        u16 = _U16.unpack_from
-        lens_struct = E.lens_struct
-        handle = self._event
-        for k in range(first, len(blks)):
-            btype, s, e, _off = blks[k]
-            kind = evblocks.get(btype)
-            if kind is None:
-                # libscap stops at a non-event block after the first event; read on
-                self.skipped_blocks[btype] = self.skipped_blocks.get(btype, 0) + 1
+    # -- the bulk path ---------------------------------------------------------------
+    def _fast_plan(self) -> None:
+        """Per event type: slow (Python, per event) or fast (numpy), and for the fast
+        ones which parameter fills which argument of the probe's record."""
+        n = E.MAX
+        self._cat = np.zeros(n, dtype=np.int8)  # 0 internal, 1 fast, 2 slow
+        self._nr_of = np.full(n, -1, dtype=np.int64)
+        self._argmap: dict[int, list[tuple[int, str, int, str, Any]]] = {}
+        self._pathmap: dict[int, list[tuple[int, int]]] = {}
+        self._ret_param: dict[int, str] = {}
+        slow = {E.PROCEXIT_E, E.PROCEXIT_OLD_E, E.CONTAINER_E, E.CONTAINER_JSON_2_E}
+        slow |= set(E.CLONE_EXITS) | {i - 1 for i in E.CLONE_EXITS}
+        slow |= set(E.EXECVE_EXITS) | {i - 1 for i in E.EXECVE_EXITS}
+        for info in E.INFO:
+            i = info.id
+            if i in slow:
+                self._cat[i] = 2
                 continue
-            v2, has_flags = kind
-            if e - s < 24:
-                self.skipped_blocks[btype] = self.skipped_blocks.get(btype, 0) + 1
+            if i in (E.GENERIC_E, E.GENERIC_X):
+                self._cat[i] = 1
                 continue
-            cpu = u16(buf, s)[0]
-            p = s + 2
-            dflags = 0
-            if has_flags:  # marked: cdig's writer puts its FORK records in EVF blocks
-                dflags = u32(buf, p)[0] | EVF_BLOCK
-                p += 4
-            ts, tid, elen, etype = hdr_unpack(buf, p)
-            if etype == CDIG_FD_EVENT and v2:
-                self._fd_answer(buf, p, e)
+            spec = self._spec_of.get(i)
+            if spec is None or info.unused:
                 continue
-            if dflags & FD_INTRO:  # cdig's writer naming an fd for sysdig: done above
+            kinds = {a.kind for a in spec.args}
+            if spec.addr_arg != 255 or "argv" in kinds:
+                self._cat[i] = 2
                 continue
-            if etype >= evmax:
-                self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
-                continue
-            ei = info[etype]
-            end = p + elen if v2 else p + elen
-            if end > e:
-                end = e
-            if v2:
-                nparams = u32(buf, p + 22)[0]
-                lp = p + 26
-            else:
-                lp = p + 22
-                nparams = E.v1_nparams(buf, lp, end, len(ei.params))
-                if nparams < 0:
-                    self.skipped_events[etype] = self.skipped_events.get(etype, 0) + 1
+            self._cat[i] = 1
+            self._nr_of[i] = spec.nr
+            names = {pn: (k, pt) for k, (pn, pt) in enumerate(info.params)}
+            amap, pmap = [], []
+            npath = 0
+            for a in spec.args:
+                hit = next((names[c] for c in (a.name, *E.PARAM_ALIAS.get(a.name, ()))
+                            if c in names), None)
+                if a.kind == "path":
+                    if hit is not None and hit[1] == "s":
+                        pmap.append((hit[0], npath))
+                    npath += 1
                     continue
-            self.events += 1
-            # a generic exit from cdig's writer carries res and the raw arguments too
-            n = min(nparams, 8 if etype == E.GENERIC_X else len(ei.params))
-            large = ei.large
-            slot = 4 if large else 2
-            vals = lp + nparams * slot
-            raw: list[bytes] = []
-            if n:
-                lens = lens_struct(n, large).unpack_from(buf, lp)
-                pos = vals
-                for ln in lens:
-                    raw.append(buf[pos:pos + ln])
-                    pos += ln
-            handle(ei, ts, tid, cpu, raw, dflags, cols)
-            if len(cols) >= self.batch_size:
-                yield self._emit_batch(cols)
-                cols.__init__()  # type: ignore[misc]
-                if self._stop:
-                    return
+                if hit is None or hit[1] not in ("i1", "i2", "i4", "i8", "u1", "u2", "u4",
+                                                 "u8"):
+                    continue
+                if not info.enter and hit[0] == 0 and info.params[0][0] in ("res", "fd"):
+                    continue  # the exit's first parameter is the result
+                codec = bulk.ARG_CODECS.get((spec.name, a.name)) or bulk.CODECS.get(a.kind)
+                amap.append((hit[0], hit[1], a.index, a.kind, codec))
+            self._argmap[i] = amap
+            self._pathmap[i] = pmap
+            if not info.enter and info.params and info.params[0][0] in ("res", "fd") and \
+                    info.params[0][1] != "d":
+                self._ret_param[i] = info.params[0][1]
+        self._sc_nr = np.full(1024, -1, dtype=np.int64)  # PPM_SC id -> x86_64 nr
+        for sc, name in E.PPM_SC.items():
+            spec = self.syscalls.by_name.get(name)
+            if spec is not None and sc < 1024:
+                self._sc_nr[sc] = spec.nr
+
+    def _chunk(self, buf: bytes, blks: list, first: int) -> RawBatch | None:
+        """The events of one decompressed chunk as one RawBatch (see the module doc)."""
+        arr = np.asarray(blks[first:], dtype=np.int64).reshape(-1, 4)
+        if not len(arr):
+            return None
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        bt, s, e = arr[:, 0], arr[:, 1], arr[:, 2]
+        is_ev = np.isin(bt, _EV_TYPES)
+        v2 = np.isin(bt, _V2_TYPES)
+        hasf = np.isin(bt, _EVF_TYPES)
+        need = 2 + 4 * hasf + np.where(v2, 26, 22)
+        ok = is_ev & (e - s >= need)
+        if not ok.all():
+            for t, c in zip(*np.unique(bt[~ok], return_counts=True), strict=True):
+                self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
+            s, e, v2, hasf = s[ok], e[ok], v2[ok], hasf[ok]
+        p = s + 2 + 4 * hasf
+        etype = bulk.gather(u8, p + 20, "<u2").astype(np.int64)
+        dflags = np.where(hasf, bulk.gather(u8, s + 2, "<u4").astype(np.int64) | EVF_BLOCK, 0)
+        fdev = (etype == CDIG_FD_EVENT) & v2
+        for k in np.flatnonzero(fdev).tolist():
+            self._fd_answer(buf, int(p[k]), int(e[k]))
+        intro = (dflags & FD_INTRO) != 0
+        unknown = (etype >= E.MAX) & ~fdev
+        if unknown.any():
+            for t, c in zip(*np.unique(etype[unknown], return_counts=True), strict=True):
+                self.skipped_events[int(t)] = self.skipped_events.get(int(t), 0) + int(c)
+        valid = ~fdev & ~intro & ~unknown
+        lp = p + np.where(v2, 26, 22)
+        nparams = np.where(v2, bulk.gather(u8, p + 22, "<u4").astype(np.int64), -1)
+        elen = bulk.gather(u8, p + 16, "<u4").astype(np.int64)
+        for k in np.flatnonzero(valid & ~v2).tolist():  # old captures: count the parameters
+            end = min(int(p[k] + elen[k]), int(e[k]))
+            n_ = E.v1_nparams(buf, int(lp[k]), end, len(E.INFO[int(etype[k])].params))
+            if n_ < 0:
+                valid[k] = False
+                t = int(etype[k])
+                self.skipped_events[t] = self.skipped_events.get(t, 0) + 1
+            nparams[k] = n_
+        idx = np.flatnonzero(valid)
+        if not len(idx):
+            return None
+        s, e, p, lp = s[idx], e[idx], p[idx], lp[idx]
+        etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+        cpu = bulk.gather(u8, s, "<u2").astype(np.int64)
+        ts = bulk.gather(u8, p, "<u8").view(np.int64)
+        tid = bulk.gather(u8, p + 8, "<u8").view(np.int64)
+        n = len(idx)
+        num = self.events + 1 + np.arange(n, dtype=np.int64)
+        self.events += n
+        cat = self._cat[etype]
+        self.internal_events += int(np.count_nonzero(cat == 0))
+        is_enter = etype % 2 == 0
+        container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
+        # pair each exit with its thread's previous event when that is its enter
+        part = np.flatnonzero((cat > 0) & ~container)
+        o = part[np.argsort(tid[part], kind="stable")]
+        a, b = o[:-1], o[1:]
+        same = tid[a] == tid[b]
+        m = same & is_enter[a] & (etype[b] == etype[a] + 1)
+        enter_of = np.full(n, -1, dtype=np.int64)
+        enter_of[b[m]] = a[m]
+        paired = np.zeros(n, dtype=bool)
+        paired[a[m]] = True
+        first_of = np.zeros(n, dtype=bool)
+        last_of = np.zeros(n, dtype=bool)
+        if len(o):
+            first_of[o[np.concatenate([[True], ~same])]] = True
+            last_of[o[np.concatenate([~same, [True]])]] = True
+        cols = _Columns()
+        override = np.zeros(n, dtype=bool)
+        # enters left pending by the previous chunk
+        if self._pending:
+            for k in np.flatnonzero(first_of).tolist():
+                t = int(tid[k])
+                pend = self._pending.get(t)
+                if pend is None:
+                    continue
+                if not is_enter[k] and etype[k] == pend[0].id + 1:
+                    override[k] = True  # its exit: the slow path pairs them
+                else:
+                    del self._pending[t]
+                    self._key = k * 8
+                    self._enter_only(pend, cols)
+        carry = is_enter & ~paired & last_of & (cat > 0) & ~container & \
+            (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
+        slow = ((cat == 2) | override) & ~carry
+        # the threads as the chunk starts, for the fast rows (the slow path changes them)
+        utids = np.unique(tid[cat > 0]).tolist()
+        base = {t: self._thread(t) for t in utids}
+        base_attrs = {t: (th.pid, th.comm, th.uid, th.gid, th.cgroup) for t, th in base.items()}
+        changes: list[tuple[int, int, tuple]] = []
+        info = E.INFO
+        clone_execve = E.CLONE_EXITS | E.EXECVE_EXITS
+        for k in np.flatnonzero(slow).tolist():
+            t = int(tid[k])
+            et = int(etype[k])
+            ei = info[et]
+            raw = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et)
+            self.events = int(num[k])
+            self._key = k * 8 + 1
+            df = int(dflags[k])
+            if ei.enter and et not in (E.PROCEXIT_E, E.PROCEXIT_OLD_E, E.CONTAINER_E,
+                                       E.CONTAINER_JSON_2_E):
+                if paired[k]:
+                    continue  # its exit makes the record
+                self._key = k * 8
+                self._enter_only((ei, int(ts[k]), int(cpu[k]), raw, int(num[k]), df, t), cols)
+                continue
+            j = int(enter_of[k])
+            if j >= 0:
+                ej = info[int(etype[j])]
+                self._pending[t] = (ej, int(ts[j]), int(cpu[j]),
+                                    self._raw_params(buf, ej, int(lp[j]), int(nparams[j]),
+                                                     int(etype[j])),
+                                    int(num[j]), int(dflags[j]), t)
+            self._event(ei, int(ts[k]), t, int(cpu[k]), raw, df, cols)
+            if et in clone_execve:
+                th = self._thread(t)
+                changes.append((t, k, (th.pid, th.comm, th.uid, th.gid, th.cgroup)))
+        # enters whose exit may come in the next chunk
+        for k in np.flatnonzero(carry).tolist():
+            t = int(tid[k])
+            et = int(etype[k])
+            ei = info[et]
+            old = self._pending.pop(t, None)
+            if old is not None:
+                self._key = k * 8
+                self._enter_only(old, cols)
+            self._pending[t] = (ei, int(ts[k]), int(cpu[k]),
+                                self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et),
+                                int(num[k]), int(dflags[k]), t)
+        self.events = int(num[-1])
+        fast = self._fast_rows(u8, etype, is_enter, cat, slow | carry, enter_of, paired, ts,
+                               tid, cpu, num, dflags, lp, nparams)
+        if fast is not None:
+            self._thread_columns(fast, base_attrs, changes)
+        if not len(cols) and fast is None:
+            return None
+        raw, shown = cols.to_batch(fast)
+        return self._finish_batch(raw, shown)
+
+    def _finish_batch(self, raw: RawBatch, shown: np.ndarray) -> RawBatch:
+        hidden = ~shown
+        self._hidden = frozenset(raw.num[hidden].tolist()) if hidden.any() else frozenset()
+        if hidden.any() and hasattr(raw, "ctx"):  # the session's "kept for state only"
+            raw.ctx = hidden
+        self.records += len(raw)
+        return raw
+
+    def _raw_params(self, buf: bytes, ei: E.EventInfo, lp: int, nparams: int, et: int
+                    ) -> list[bytes]:
+        n = min(nparams, 8 if et == E.GENERIC_X else len(ei.params))
+        if n <= 0:
+            return []
+        large = ei.large
+        lens = E.lens_struct(n, large).unpack_from(buf, lp)
+        pos = lp + nparams * (4 if large else 2)
+        raw = []
+        for ln in lens:
+            raw.append(buf[pos:pos + ln])
+            pos += ln
+        return raw
+
+    def _fast_rows(self, u8: np.ndarray, etype: np.ndarray, is_enter: np.ndarray,
+                   cat: np.ndarray, handled: np.ndarray, enter_of: np.ndarray,
+                   paired: np.ndarray, ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray,
+                   num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray
+                   ) -> dict[str, np.ndarray] | None:
+        """The records of the fast event types, column-wise (thread columns added later)."""
+        fast = (cat == 1) & ~handled
+        exits = fast & ~is_enter
+        lone = fast & is_enter & ~paired  # enter-only
+        rows = np.flatnonzero(exits | lone)
+        if not len(rows):
+            return None
+        m = len(rows)
+        out: dict[str, np.ndarray] = {
+            "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
+            "cpu": cpu[rows], "num": num[rows].copy(), "key": rows * 8 + 1,
+            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+            "ret": np.zeros(m, np.int64), "nr": np.full(m, -1, np.int64),
+            "args": np.zeros((m, 6), np.uint64), "shown": (dflags[rows] & B.STATE_ONLY) == 0,
+            "is_ext": np.zeros(m, bool),
+            "s1": np.zeros((m, layout.STR1_LEN), np.uint8),
+            "s2": np.zeros((m, layout.STR2_LEN), np.uint8),
+            "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
+        }
+        args = out["args"].view(np.int64)
+        have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
+        ent = np.where(is_enter[rows], rows, enter_of[rows])  # the enter of each row, or -1
+        paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
+        out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
+        # parameters: the exit's first, then the enter's over them
+        for side in ("exit", "enter"):
+            if side == "exit":
+                who = np.flatnonzero(~is_enter[rows])
+                ev = rows[who]
+            else:
+                who = np.flatnonzero(ent >= 0)
+                ev = ent[who]
+            if not len(who):
+                continue
+            et_ev = etype[ev]
+            key = et_ev * 4096 + np.minimum(nparams[ev], 4095)
+            for kv in np.unique(key).tolist():
+                sel = key == kv
+                w, evs = who[sel], ev[sel]
+                et, npar = kv // 4096, kv % 4096
+                self._fill(u8, et, npar, w, evs, lp, out, args, have, side)
+        # an fd the file does not give is no fd (-1), not fd 0
+        by_nr = self.syscalls.by_nr
+        for nr in np.unique(out["nr"]).tolist():
+            spec = by_nr.get(nr)
+            if spec is None:
+                continue
+            sel = out["nr"] == nr
+            for a in spec.args:
+                if a.kind in ("fd", "dirfd"):
+                    miss = sel & (have[:, a.index] == 0)
+                    args[miss, a.index] = -1
+        ok = out["nr"] >= 0
+        self.internal_events += int(np.count_nonzero(~ok))
+        if not ok.all():
+            out = {k: v[ok] for k, v in out.items()}
+        return out
+
+    def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
+              lp: np.ndarray, out: dict, args: np.ndarray, have: np.ndarray, side: str) -> None:
+        """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``."""
+        info = E.INFO[et]
+        large = info.large
+        if et in (E.GENERIC_E, E.GENERIC_X):
+            n = min(npar, 8 if et == E.GENERIC_X else 2)
+            lens, starts = bulk.param_offsets(u8, lp[evs], npar, n, large)
+            if et == E.GENERIC_E:
+                if n >= 2:
+                    v, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "u2")
+                    out["nr"][w[pres]] = v[pres]
+            else:
+                if n >= 1:
+                    sc, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], "u2")
+                    nr = np.where(pres, self._sc_nr[np.clip(sc, 0, 1023)], -1)
+                    unset = out["nr"][w] < 0
+                    out["nr"][w[unset]] = nr[unset]
+                if n >= 8:  # cdig's writer: res and the six raw arguments
+                    r, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "i8")
+                    out["ret"][w[pres]] = r[pres]
+                    for j in range(6):
+                        v, pj = bulk.int_param(u8, lens[:, 2 + j], starts[:, 2 + j], "u8")
+                        args[w[pj], j] = v[pj]
+                        have[w[pj], j] = 2
+            return
+        nr = self._nr_of[et]
+        out["nr"][w] = nr
+        amap = self._argmap.get(et, [])
+        pmap = self._pathmap.get(et, [])
+        need = max([x[0] for x in amap] + [x[0] for x in pmap] +
+                   ([0] if et in self._ret_param else []) + [-1]) + 1
+        n = min(npar, need, len(info.params))
+        if n <= 0:
+            return
+        lens, starts = bulk.param_offsets(u8, lp[evs], npar, n, large)
+        rank = 2 if side == "enter" else 1
+        if side == "exit" and et in self._ret_param:
+            v, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], self._ret_param[et])
+            out["ret"][w[pres]] = v[pres]
+        for pi, pt, ai, _kind, codec in amap:
+            if pi >= n:
+                continue
+            v, pres = bulk.int_param(u8, lens[:, pi], starts[:, pi], pt)
+            if codec is not None:
+                v = codec(v)
+            take = pres & (have[w, ai] < rank)
+            args[w[take], ai] = v[take]
+            have[w[take], ai] = rank
+        for pi, which in pmap:
+            if pi >= n or which > 1:
+                continue
+            width = bulk.STR_WIDTH[which]
+            rows_, slen = bulk.str_param(u8, lens[:, pi], starts[:, pi], width)
+            lcol = "l1" if which == 0 else "l2"
+            scol = "s1" if which == 0 else "s2"
+            pres = lens[:, pi] > 0
+            take = pres & ((out[lcol][w] == 0) | (rank == 2))
+            out[scol][w[take]] = rows_[take]
+            out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
+            out["is_ext"][w[take]] = True
+
+    def _thread_columns(self, fast: dict[str, np.ndarray], base: dict[int, tuple],
+                        changes: list[tuple[int, int, tuple]]) -> None:
+        """pid, comm, uid, gid, cgroup of each fast row: its thread as of that row."""
+        tids = fast["tid"]
+        uniq, inv = np.unique(tids, return_inverse=True)
+        attrs = [base.get(int(t)) or self._attrs(int(t)) for t in uniq.tolist()]
+        pid = np.array([a[0] for a in attrs], dtype=np.int64)[inv]
+        comm = np.array([a[1] for a in attrs], dtype=f"S{layout.COMM_LEN}")[inv]
+        uid = np.array([a[2] for a in attrs], dtype=np.int64)[inv]
+        gid = np.array([a[3] for a in attrs], dtype=np.int64)[inv]
+        cg = np.array([a[4] for a in attrs], dtype=np.uint64)[inv]
+        if changes:
+            changes.sort(key=lambda c: (c[0], c[1]))
+            ck = np.array([(c[0] << 32) | c[1] for c in changes], dtype=np.int64)
+            fk = (tids << 32) | (fast["key"] // 8)
+            at = np.searchsorted(ck, fk, side="right") - 1
+            ok = at >= 0
+            ok[ok] = np.array([changes[i][0] for i in at[ok].tolist()]) == tids[ok]
+            for r in np.flatnonzero(ok).tolist():
+                a = changes[int(at[r])][2]
+                pid[r], comm[r], uid[r], gid[r], cg[r] = a[0], a[1], a[2], a[3], a[4]
+        fast["pid"], fast["comm"], fast["uid"], fast["gid"], fast["cg"] = pid, comm, uid, gid, cg
+
+    def _attrs(self, tid: int) -> tuple:
+        th = self._thread(tid)
+        return (th.pid, th.comm, th.uid, th.gid, th.cgroup)
 
     def _fd_answer(self, buf: bytes, p: int, end: int) -> None:
         """A CDIG_FD_EVENT: the /proc answers about one fd, for ScapProcFS."""
@@ -871,6 +1239,8 @@ class ScapSource:
                 s2_raw: bool = False) -> None:
         t = self._thread(tid)
         row = len(cols.ts)
+        cols.key.append(self._key)
+        self._key += 1
         cols.ts.append(ts)
         cols.lat.append(max(lat, 0))
         cols.cg.append(t.cgroup)

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Reading a large .scap: cdig against sysdig 0.29.3 on the same file, in one run.
+
+A live capture of a static C workload (``tests/integration/workload.c``: opens of
+/etc/hostname, 1-byte writes to /dev/null, getppid), taken with ``cdig trace -w
+F.cdig proc.pid=PID``, is converted with ``cdig convert F.cdig F.scap``. Then, on
+F.scap, each of these runs ``--repeat`` times (medians; process start included):
+
+  filter    ``cdig trace -r F.scap -p FMT 'evt.type=openat and fd.name=/etc/hostname'``
+            vs ``sysdig -r F.scap -p FMT`` with the same filter (the outputs must
+            name the same events)
+  summary   ``cdig summary -r F.scap --by syscall`` vs ``sysdig -r F.scap -c topscalls``
+            (calls per syscall; the counts must agree)
+  files     ``cdig summary -r F.scap --by file`` vs ``sysdig -r F.scap -c topfiles_bytes``
+
+Rates are the file's scap events (enter + exit, sysdig's ``evt.num``) per second
+of wall time; the ratio is cdig's rate over sysdig's. Also reported: the
+in-process reader alone (``ScapSource.batches()``), and ``cdig convert`` itself.
+
+Needs root, BPF, gcc and sysdig. Run under the shared lock:
+    flock /tmp/cdig-heavy.lock sudo .venv/bin/python benchmarks/scap_read.py [--calls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SELECTIVE = "evt.type=openat and fd.name=/etc/hostname"
+FMT = "%evt.num %proc.name %evt.type %fd.name"
+
+
+def cdig() -> list[str]:
+    script = Path(sys.executable).with_name("cdig")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cdig.cli"]
+
+
+def timed(cmd: list[str], repeat: int) -> tuple[float, str]:
+    """Median wall seconds of ``cmd`` over ``repeat`` runs, and its last stdout."""
+    print("  $ " + shlex.join(cmd), flush=True)
+    times, out = [], ""
+    for _ in range(repeat):
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.monotonic() - t0)
+        if r.returncode:
+            sys.exit(f"{shlex.join(cmd)} failed: {r.stderr}")
+        out = r.stdout
+    return statistics.median(times), out
+
+
+def reader_alone(path: Path, repeat: int) -> tuple[float, int, int]:
+    from cdig.collector.scap.reader import ScapSource
+
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        src = ScapSource([str(path)])
+        records = sum(len(b) for b in src.batches())
+        times.append(time.perf_counter() - t0)
+        src.close()
+    return statistics.median(times), src.events, records
+
+
+def topscalls(text: str) -> dict[str, int]:
+    out = {}
+    for ln in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+(\S+)\s*$", ln)
+        if m:
+            out[m.group(2)] = int(m.group(1))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=400_000,
+                    help="getppid calls of the workload (default 400000)")
+    ap.add_argument("--opens", type=int, default=20_000, help="opens of /etc/hostname")
+    ap.add_argument("--writes", type=int, default=100_000, help="1-byte writes")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", metavar="DIR", help="keep the files in DIR")
+    ap.add_argument("--json", action="store_true", help="results as JSON on stdout")
+    a = ap.parse_args()
+    sysdig = shutil.which("sysdig")
+    if not sysdig:
+        sys.exit("sysdig is not installed (scripts/setup.sh installs it)")
+    from benchmarks.capture_throughput import live
+    from tests.integration.containers import build_workload
+
+    tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-scap-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    work = build_workload(tmp / f"cdigbench{__import__('os').getpid()}")
+    cap, scap = tmp / "big.cdig", tmp / "big.scap"
+    steps = ["open", str(a.opens), "/etc/hostname", "write", str(a.writes), "/dev/null",
+             "getppid", str(a.calls)]
+    print("capture:", flush=True)
+    got = live(["-w", str(cap)], tmp / "live.out", [str(work), *steps])
+    if got["dropped"]:
+        print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
+    print("convert:", flush=True)
+    t_conv, _ = timed([*cdig(), "convert", str(cap), str(scap)], 1)
+    t_read, events, records = reader_alone(scap, a.repeat)
+    print(f"  {events} scap events, {records} cdig records, {scap.stat().st_size} bytes",
+          flush=True)
+
+    rows = []
+
+    def pair(name: str, mine: list[str], theirs: list[str]) -> tuple[str, str]:
+        t_c, out_c = timed(mine, a.repeat)
+        t_s, out_s = timed(theirs, a.repeat)
+        rows.append({"what": name, "cdig_s": t_c, "sysdig_s": t_s,
+                     "cdig_events_per_s": events / t_c, "sysdig_events_per_s": events / t_s,
+                     "ratio": t_s / t_c})
+        return out_c, out_s
+
+    print("runs:", flush=True)
+    c_out, s_out = pair("trace -r, selective filter",
+                        [*cdig(), "trace", "-r", str(scap), "-p", FMT, SELECTIVE],
+                        [sysdig, "-r", str(scap), "-p", FMT, SELECTIVE])
+    c_lines = [ln.split(" ", 1)[1] for ln in c_out.splitlines()]
+    s_lines = [ln.split(" ", 1)[1] for ln in s_out.splitlines()]
+    if c_lines != s_lines or len(c_lines) != a.opens:
+        sys.exit(f"the outputs differ: cdig {len(c_lines)} lines, sysdig {len(s_lines)}")
+    c_out, s_out = pair("summary --by syscall / -c topscalls",
+                        [*cdig(), "summary", "-r", str(scap), "--by", "syscall", "--json",
+                         "--top", "0"],
+                        [sysdig, "-r", str(scap), "-c", "topscalls"])
+    mine = {r["evt.type"]: r["calls"] for r in json.loads(c_out)["rows"]}
+    theirs = topscalls(s_out)
+    for name in ("openat", "write", "getppid"):
+        if mine.get(name) != theirs.get(name):
+            sys.exit(f"{name}: cdig {mine.get(name)} calls, sysdig {theirs.get(name)}")
+    pair("summary --by file / -c topfiles_bytes",
+         [*cdig(), "summary", "-r", str(scap), "--by", "file"],
+         [sysdig, "-r", str(scap), "-c", "topfiles_bytes"])
+
+    print(f"\n{events} scap events ({records} cdig records) in {scap.name}; medians of "
+          f"{a.repeat}; events/s = scap events / wall seconds\n")
+    print(f"{'':42} {'cdig ev/s':>12} {'sysdig ev/s':>12} {'cdig/sysdig':>12}")
+    for r in rows:
+        print(f"{r['what']:42} {r['cdig_events_per_s']:12,.0f} "
+              f"{r['sysdig_events_per_s']:12,.0f} {r['ratio']:12.2f}")
+    print(f"{'ScapSource.batches() alone (in-process)':42} {events / t_read:12,.0f}")
+    print(f"{'cdig convert .cdig -> .scap':42} {records / t_conv:12,.0f}  records/s")
+    if a.json:
+        json.dump({"events": events, "records": records, "rows": rows,
+                   "reader_events_per_s": events / t_read,
+                   "convert_records_per_s": records / t_conv}, sys.stdout)
+        print()
+    if not a.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Vectorised reads out of a decompressed .scap chunk (numpy over the whole chunk).
+
+The reader's fast path: the event headers of every block of a chunk, the
+parameter offsets of every event of one type, and integer or string parameters,
+each gathered with one fancy-indexing operation instead of a Python loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...probes import layout
+from . import events as E
+
+_U8 = np.uint8
+
+
+def gather(u8: np.ndarray, off: np.ndarray, dtype: str) -> np.ndarray:
+    """The ``dtype`` value at each byte offset ``off`` of ``u8`` (little-endian)."""
+    dt = np.dtype(dtype)
+    if not len(off):
+        return np.zeros(0, dtype=dt)
+    idx = off[:, None] + np.arange(dt.itemsize)
+    return np.ascontiguousarray(u8[idx]).view(dt).reshape(len(off))
+
+
+def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(lengths, value offsets), each (m, n), of the first ``n`` parameters of events
+    whose length slots start at ``lp`` and that have ``nparams`` parameters."""
+    m = len(lp)
+    if not n or not m:
+        return np.zeros((m, n), np.int64), np.zeros((m, n), np.int64)
+    slot = 4 if large else 2
+    idx = lp[:, None] + np.arange(n * slot)
+    lens = np.ascontiguousarray(u8[idx]).view("<u4" if large else "<u2").reshape(m, n)
+    lens = lens.astype(np.int64)
+    starts = np.empty((m, n), np.int64)
+    starts[:, 0] = lp + nparams * slot
+    if n > 1:
+        starts[:, 1:] = starts[:, :1] + np.cumsum(lens[:, :-1], axis=1)
+    return lens, starts
+
+
+def int_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, ptype: str
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(values as int64, present) of an integer parameter (absent: length 0)."""
+    size = {"1": 1, "2": 2, "4": 4, "8": 8}[ptype[1]]
+    present = lens >= size
+    out = np.zeros(len(lens), dtype=np.int64)
+    if present.any():
+        rows = np.flatnonzero(present)
+        v = gather(u8, starts[rows], "<" + ptype)
+        out[rows] = v.astype(np.int64) if ptype != "u8" else v.view(np.int64)
+    return out, present
+
+
+def str_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (m, width) uint8, string lengths without NUL) of a string parameter, cut to
+    ``width - 1`` bytes (the probe's buffers keep room for the NUL)."""
+    m = len(lens)
+    out = np.zeros((m, width), dtype=_U8)
+    ln = np.minimum(lens, width - 1)
+    total = int(ln.sum())
+    if total:
+        cum = np.cumsum(ln) - ln
+        rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
+        src = np.repeat(starts, ln) + rel
+        dst = np.repeat(np.arange(m, dtype=np.int64) * width, ln) + rel
+        out.reshape(-1)[dst] = u8[src]
+    # the stored length counts a trailing NUL when there is one: drop it
+    has_nul = (ln > 0) & (out[np.arange(m), np.maximum(ln - 1, 0)] == 0)
+    slen = np.where(has_nul, ln - 1, ln)
+    # a NUL inside (never in a path) ends the C string
+    nz = out[:, :width] == 0
+    pos = np.arange(width)[None, :]
+    first_nul = np.where(nz & (pos < slen[:, None]), pos, width).min(axis=1)
+    slen = np.minimum(slen, first_nul)
+    out[pos >= slen[:, None]] = 0
+    return out, slen
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+def open_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+    acc = v & 3
+    out = np.select([acc == 2, acc == 3], [1, 2], 0).astype(np.int64)
+    for ppm, linux in E._PPM_O:
+        out |= np.where(v & ppm, linux, 0)
+    return out
+
+
+def clone_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(v), dtype=np.int64)
+    for ppm, linux in E._PPM_CL:
+        out |= np.where(v & ppm, linux, 0)
+    return out
+
+
+def fcntl_cmd_from_ppm(v: np.ndarray) -> np.ndarray:
+    lut = np.full(64, 0xFFFF, dtype=np.int64)
+    for k, val in E._PPM_FCNTL.items():
+        lut[k] = val
+    return lut[np.clip(v, 0, 63)]
+
+
+CODECS = {"oflags": open_flags_from_ppm, "cflags": clone_flags_from_ppm}
+ARG_CODECS = {("fcntl", "cmd"): fcntl_cmd_from_ppm}
+
+STR_WIDTH = (layout.STR1_LEN, layout.STR2_LEN)
