@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+
 SHB = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 SHB_MAGIC_BYTES = struct.pack("<I", SHB)
@@ -45,6 +47,11 @@ STATE_ONLY = 1  # EVF flag SCAP_DF_STATE_ONLY: apply the event's effects, do not
 _HDR = struct.Struct("<II")
 _U16, _U32, _U64, _I64 = (struct.Struct(f) for f in ("<H", "<I", "<Q", "<q"))
 CHUNK = 8 << 20
+
+
+def _gather_u32(u8: np.ndarray, off: np.ndarray) -> np.ndarray:
+    idx = off[:, None] + np.arange(4)
+    return np.ascontiguousarray(u8[idx]).view("<u4").reshape(len(off)).astype(np.int64)
 
 
 class ScapError(Exception):
@@ -178,34 +185,44 @@ class BlockStream:
         self.offset = blen
         self.shb_read = True
 
-    def chunks(self) -> Iterator[tuple[bytes, list[tuple[int, int, int, int]]]]:
+    def chunks(self) -> Iterator[tuple[bytes, np.ndarray]]:
+        """(buffer, blocks): blocks is an (n, 4) int64 array of (type, body start, body
+        end, stream offset) rows, for every complete block in the buffer."""
         buf = self._rest
         self._rest = b""
         base = self.offset
-        unpack = _HDR.unpack_from
         u32 = _U32.unpack_from
         while True:
             more = self.inp.read(CHUNK)
             if more:
                 buf = buf + more if buf else more
-            blocks: list[tuple[int, int, int, int]] = []
+            starts: list[int] = []
+            app = starts.append
             pos = 0
             n = len(buf)
-            while pos + 12 <= n:
-                btype, blen = unpack(buf, pos)
+            while pos + 12 <= n:  # the only per-block Python: follow the lengths
+                blen = u32(buf, pos + 4)[0]
                 if blen < 12 or blen & 3:
                     self._damaged(f"bad block length {blen} at offset {base + pos}")
                     break
                 end = pos + blen
                 if end > n:
                     break
-                if u32(buf, end - 4)[0] != blen:
-                    self._damaged(f"block trailer mismatch at offset {base + pos}")
-                    break
-                blocks.append((btype, pos + 8, end - 4, base + pos))
+                app(pos)
                 pos = end
-            if blocks:
-                yield buf, blocks
+            if starts:
+                st = np.array(starts, dtype=np.int64)
+                u8 = np.frombuffer(buf, dtype=np.uint8)
+                btype = _gather_u32(u8, st)
+                blen_a = _gather_u32(u8, st + 4)
+                bad = np.flatnonzero(_gather_u32(u8, st + blen_a - 4) != blen_a)
+                if len(bad):  # the first block whose trailer does not repeat its length
+                    k = int(bad[0])
+                    self._damaged(f"block trailer mismatch at offset {base + int(st[k])}")
+                    st, btype, blen_a = st[:k], btype[:k], blen_a[:k]
+                    pos = int(st[-1] + blen_a[-1]) if k else 0
+                if len(st):
+                    yield buf, np.stack([btype, st + 8, st + blen_a - 4, base + st], axis=1)
             if self.stop:
                 self.offset = base + pos
                 return

@@ -155,8 +155,6 @@ class _Columns:
         n_fast = len(fast["ts"]) if fast is not None else 0
         n = n_slow + n_fast
         rec = np.zeros(n, dtype=layout.RECORD)
-        s1 = np.zeros((n, layout.STR1_LEN), dtype=np.uint8)
-        s2 = np.zeros((n, layout.STR2_LEN), dtype=np.uint8)
         l1 = np.zeros(n, dtype=np.int16)
         l2 = np.zeros(n, dtype=np.int16)
         argc = np.zeros(n, dtype=np.uint16)
@@ -164,6 +162,7 @@ class _Columns:
         num = np.zeros(n, dtype=np.uint64)
         shown = np.ones(n, dtype=bool)
         key = np.zeros(n, dtype=np.int64)
+        s1_parts, s2_parts = [], []  # strings of the ext rows, in row order (slow, fast)
         if n_slow:
             sl = slice(0, n_slow)
             rec["ts_ns"][sl] = self.ts
@@ -189,12 +188,12 @@ class _Columns:
                 l1[rows] = self.l1
                 l2[rows] = self.l2
                 argc[rows] = self.argc
-                s1[rows] = np.frombuffer(b"".join(b.ljust(layout.STR1_LEN, b"\0")
-                                                  for b in self.s1),
-                                         np.uint8).reshape(len(rows), layout.STR1_LEN)
-                s2[rows] = np.frombuffer(b"".join(b.ljust(layout.STR2_LEN, b"\0")
-                                                  for b in self.s2),
-                                         np.uint8).reshape(len(rows), layout.STR2_LEN)
+                s1_parts.append(np.frombuffer(b"".join(b.ljust(layout.STR1_LEN, b"\0")
+                                                       for b in self.s1),
+                                              np.uint8).reshape(len(rows), layout.STR1_LEN))
+                s2_parts.append(np.frombuffer(b"".join(b.ljust(layout.STR2_LEN, b"\0")
+                                                       for b in self.s2),
+                                              np.uint8).reshape(len(rows), layout.STR2_LEN))
         if n_fast:
             assert fast is not None
             fl = slice(n_slow, n)
@@ -210,30 +209,30 @@ class _Columns:
             x = fast["is_ext"]
             if x.any():
                 is_ext[fl] = x
-                s1[fl] = fast["s1"]
-                s2[fl] = fast["s2"]
                 l1[fl] = fast["l1"]
                 l2[fl] = fast["l2"]
-        if n_fast and n_slow:
-            o = np.argsort(key, kind="stable")
-            rec, s1, s2, l1, l2, argc = rec[o], s1[o], s2[o], l1[o], l2[o], argc[o]
-            is_ext, num, shown = is_ext[o], num[o], shown[o]
-        elif n_fast:
-            o = np.argsort(key, kind="stable")
-            if (o != np.arange(n)).any():
-                rec, s1, s2, l1, l2, argc = rec[o], s1[o], s2[o], l1[o], l2[o], argc[o]
-                is_ext, num, shown = is_ext[o], num[o], shown[o]
+                xr = np.flatnonzero(x)
+                s1_parts.append(fast["s1"][xr])
+                s2_parts.append(fast["s2"][xr])
+        rank = np.cumsum(is_ext) - 1  # row -> its place among the ext rows, before sorting
+        o = np.argsort(key, kind="stable")
+        if (o != np.arange(n)).any():
+            rec, l1, l2, argc = rec[o], l1[o], l2[o], argc[o]
+            is_ext, num, shown, rank = is_ext[o], num[o], shown[o], rank[o]
         ext_rows = np.flatnonzero(is_ext)
         ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
         if len(ext_rows):
+            pick = rank[ext_rows]
+            s1 = np.concatenate(s1_parts)[pick]
+            s2 = np.concatenate(s2_parts)[pick]
             ext["ev"] = rec[ext_rows]
             ext["len1"] = l1[ext_rows]
             ext["len2"] = l2[ext_rows]
             ext["argc"] = argc[ext_rows]
-            ext["str1"] = np.ascontiguousarray(s1[ext_rows]).view(
-                f"V{layout.STR1_LEN}").reshape(len(ext_rows))
-            ext["str2"] = np.ascontiguousarray(s2[ext_rows]).view(
-                f"V{layout.STR2_LEN}").reshape(len(ext_rows))
+            ext["str1"] = np.ascontiguousarray(s1).view(f"V{layout.STR1_LEN}").reshape(
+                len(ext_rows))
+            ext["str2"] = np.ascontiguousarray(s2).view(f"V{layout.STR2_LEN}").reshape(
+                len(ext_rows))
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))
@@ -347,7 +346,7 @@ class ScapSource:
         """Read the blocks before the first event: machine, threads, fds, users."""
         for buf, blks in f.chunks:
             mv = memoryview(buf)
-            for i, (btype, s, e, _off) in enumerate(blks):
+            for i, (btype, s, e, _off) in enumerate(blks.tolist()):
                 if btype in B.EVENT_BLOCKS:
                     self._pending_chunk = (buf, blks, i)
                     return
@@ -621,7 +620,7 @@ class ScapSource:
 
     def _chunk(self, buf: bytes, blks: list, first: int) -> RawBatch | None:
         """The events of one decompressed chunk as one RawBatch (see the module doc)."""
-        arr = np.asarray(blks[first:], dtype=np.int64).reshape(-1, 4)
+        arr = blks[first:]
         if not len(arr):
             return None
         u8 = np.frombuffer(buf, dtype=np.uint8)
@@ -919,16 +918,21 @@ class ScapSource:
         uid = np.array([a[2] for a in attrs], dtype=np.int64)[inv]
         gid = np.array([a[3] for a in attrs], dtype=np.int64)[inv]
         cg = np.array([a[4] for a in attrs], dtype=np.uint64)[inv]
-        if changes:
+        if changes:  # as-of: the last change of the row's thread at or before the row
             changes.sort(key=lambda c: (c[0], c[1]))
-            ck = np.array([(c[0] << 32) | c[1] for c in changes], dtype=np.int64)
+            ct = np.array([c[0] for c in changes], dtype=np.int64)
+            ck = (ct << 32) | np.array([c[1] for c in changes], dtype=np.int64)
             fk = (tids << 32) | (fast["key"] // 8)
             at = np.searchsorted(ck, fk, side="right") - 1
             ok = at >= 0
-            ok[ok] = np.array([changes[i][0] for i in at[ok].tolist()]) == tids[ok]
-            for r in np.flatnonzero(ok).tolist():
-                a = changes[int(at[r])][2]
-                pid[r], comm[r], uid[r], gid[r], cg[r] = a[0], a[1], a[2], a[3], a[4]
+            ok[ok] = ct[at[ok]] == tids[ok]
+            if ok.any():
+                r, i = np.flatnonzero(ok), at[ok]
+                pid[r] = np.array([c[2][0] for c in changes], dtype=np.int64)[i]
+                comm[r] = np.array([c[2][1] for c in changes], dtype=f"S{layout.COMM_LEN}")[i]
+                uid[r] = np.array([c[2][2] for c in changes], dtype=np.int64)[i]
+                gid[r] = np.array([c[2][3] for c in changes], dtype=np.int64)[i]
+                cg[r] = np.array([c[2][4] for c in changes], dtype=np.uint64)[i]
         fast["pid"], fast["comm"], fast["uid"], fast["gid"], fast["cg"] = pid, comm, uid, gid, cg
 
     def _attrs(self, tid: int) -> tuple:
