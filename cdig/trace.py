@@ -144,6 +144,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.decode import Decoder
+    from cdig.collector.hold import ContainerHold
     from cdig.collector.session import LineSink, Session
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
@@ -215,8 +216,11 @@ def run_trace(args: argparse.Namespace) -> int:
         if rec is not None:
             start_recorder(rec, state, decoder, source, resolver)
             sinks.append(rec)
+        # a container that starts now is named from its first syscall on: its
+        # cgroup's metadata lookup starts at mkdir, the stream waits for it
+        hold = ContainerHold(resolver.pending) if resolver.watch() else None
         session = Session(source, decoder, state, _batch_filter(flt, decoder), sinks,
-                          select=select, on_batch=on_batch)
+                          select=select, on_batch=on_batch, hold=hold)
         try:
             session.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
@@ -232,6 +236,11 @@ def run_trace(args: argparse.Namespace) -> int:
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
                  f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)
+        if hold is not None and hold.held_batches:
+            late = f", {hold.released_early} passed unnamed after {hold.timeout_s:g} s" \
+                if hold.released_early else ""
+            print(f"cdig: the stream waited up to {hold.max_held_s * 1000:.1f} ms for new "
+                  f"containers' names ({hold.held_batches} batches{late})", file=sys.stderr)
         if rec is not None:
             print(close_recorder(rec), file=sys.stderr)
     finally:

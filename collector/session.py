@@ -73,36 +73,37 @@ class Session:
         self.sinks = list(sinks)
         self.select = select
         self.on_batch = on_batch
-        self.hold = hold  # collector.hold.ContainerHold: rows of cgroups being named
+        self.hold = hold  # collector.hold.ContainerHold: batches wait for new containers' names
         self.enricher = Enricher(state, decoder.table)
         self.counters = Counters()
         self._raw = flt.raw if flt is not None else None
 
-    def step(self, raw: Any) -> EventBatch:
+    def step(self, raw: Any) -> None:
         """One source batch through every stage (also what ``run`` does per batch)."""
         c = self.counters
         c.batches += 1
         c.records += len(raw)
         b = self.decoder.batch(raw)
-        if self.hold is not None:
-            b = self.hold.admit(b)
+        for ready in (self.hold.admit(b) if self.hold is not None else (b,)):
+            self._process(ready)
+
+    def _process(self, b: EventBatch) -> None:
         if self._raw is not None and len(b):
             keep = self._raw(b.rec) | self.enricher.state_rows(b.rec)
             if not keep.all():
                 b = b.take(np.flatnonzero(keep))
         self.enricher.enrich(b)
         freeze_containers(b)
-        c.events += len(b)
+        self.counters.events += len(b)
         matched = self.filter.mask(b) if self.filter is not None else \
             np.ones(len(b), dtype=bool)
         if b.ctx is not None:
             matched &= ~b.ctx
         if self.select is not None:
             matched &= self.select(b)
-        self._last = b
-        return self._deliver(b, matched)
+        self._deliver(b, matched)
 
-    def _deliver(self, b: EventBatch, matched: np.ndarray) -> EventBatch:
+    def _deliver(self, b: EventBatch, matched: np.ndarray) -> None:
         c = self.counters
         if self._limit is not None:
             room = self._limit - c.matched
@@ -116,10 +117,8 @@ class Session:
         c.matched += k
         for sink in self.sinks:
             sink(b, matched)
-        return b
 
     _limit: int | None = None
-    _last: EventBatch | None = None
 
     def run(self, max_events: int | None = None, duration_s: float | None = None) -> Counters:
         """Until the source ends, ``max_events`` matched, or ``duration_s`` passed."""
@@ -138,18 +137,8 @@ class Session:
                     break
         if hold is not None:  # what was held back when the source ended
             for b in hold.drain():
-                self._finish_held(b)
+                self._process(b)
         return c
-
-    def _finish_held(self, b: EventBatch) -> None:
-        self.enricher.enrich(b)
-        freeze_containers(b)
-        self.counters.events += len(b)
-        matched = self.filter.mask(b) if self.filter is not None else \
-            np.ones(len(b), dtype=bool)
-        if self.select is not None:
-            matched &= self.select(b)
-        self._deliver(b, matched)
 
 
 def freeze_containers(b: EventBatch) -> None:
