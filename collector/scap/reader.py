@@ -503,6 +503,7 @@ class ScapSource:
                 self._spec_of[info.id] = spec
         self._pending: dict[int, tuple] = {}
         self._key = 0  # sort key of the next record (see _Columns.key)
+        self._enter_key: int | None = None  # key of the enter of the exit being handled
         self._fast_plan()
 
     def batches(self) -> Iterator[RawBatch]:
@@ -728,6 +729,7 @@ class ScapSource:
                 self._enter_only((ei, int(ts[k]), int(cpu[k]), raw, int(num[k]), df, t), cols)
                 continue
             j = int(enter_of[k])
+            self._enter_key = j * 8 if j >= 0 else None
             if j >= 0:
                 ej = info[int(etype[j])]
                 self._pending[t] = (ej, int(ts[j]), int(cpu[j]),
@@ -873,6 +875,11 @@ class ScapSource:
             return
         nr = self._nr_of[et]
         out["nr"][w] = nr
+        if side == "exit" and not info.params and npar >= 1:  # cdig's writer: the result
+            lens, starts = bulk.param_offsets(u8, lp[evs], npar, 1, large)
+            v, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], "i8")
+            out["ret"][w[pres]] = v[pres]
+            return
         amap = self._argmap.get(et, [])
         pmap = self._pathmap.get(et, [])
         need = max([x[0] for x in amap] + [x[0] for x in pmap] +
@@ -1216,9 +1223,13 @@ class ScapSource:
             argv.pop()
         packed = b"\0".join(argv) + b"\0" if argv else b""
         if pend is not None:  # the probe's enter-only record: filename and argv
+            key = self._key
+            if self._enter_key is not None:  # in the place of the enter
+                self._key = self._enter_key
             self._record(cols, layout.KIND_SYSCALL_ENTER, pend[1], 0, tid, spec.nr, 0,
                          (0,) * 6, pend[2], pend[4], pend[5], filename or exe,
                          packed[:layout.STR2_LEN], argc=len(argv), s2_raw=True)
+            self._key = key
         t = self._thread(tid)
         if ret == 0:
             comm = p.get("comm")

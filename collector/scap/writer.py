@@ -64,10 +64,11 @@ EVF_NOT_STATE = 0  # an EVF block with flags 0: cdig's FORK record (see the modu
 FD_INTRO = 0x100  # EVF flag (with STATE_ONLY): names an fd for sysdig; cdig's reader skips it
 CDIG_FD_EVENT = 4096  # what /proc told cdig about an fd; type >= 336: sysdig skips it
 
-# syscalls whose result is a new fd (the fds the writer has told sysdig about)
-_NEW_FD = frozenset("""open openat openat2 creat socket accept accept4 dup dup2 dup3
-    epoll_create epoll_create1 eventfd eventfd2 timerfd_create signalfd signalfd4 memfd_create
-    inotify_init inotify_init1 fanotify_init pidfd_open userfaultfd perf_event_open bpf""".split())
+# syscalls whose result is an fd that cdig's State (and sysdig) then name from the event
+# itself; others (pipes, eventfds …) are named from /proc when first used, so the writer
+# introduces them then (see _known_fds)
+_NEW_FD = frozenset("open openat openat2 creat socket accept accept4 memfd_create".split())
+_DUP_FD = frozenset("dup dup2 dup3".split())  # the new fd is known if the old one is
 
 # runtime -> sysdig container type (0.29.3 has no name for podman's 11: say docker)
 _CONTAINER_TYPE = {"docker": 0, "podman": 0, "lxc": 1, "containerd": 7, "cri-o": 8,
@@ -283,6 +284,8 @@ class ScapWriter:
         self.hostname = hostname if hostname is not None else os.uname().nodename
         self.ncpus = ncpus if ncpus is not None else (os.cpu_count() or 1)
         self.pairs = E.event_pairs()
+        self._exec_nrs = {n for n in (self.syscalls.nr("execve"), self.syscalls.nr("execveat"))
+                          if n is not None}
         self.started = False
         self.closed = False
         self.events = 0  # scap events written
@@ -296,6 +299,7 @@ class ScapWriter:
         self._procs: dict[int, _Proc] = {}  # pid -> what sysdig was told about it
         self._evf: int | None = None  # EVF flags of the record being written
         self._fds: dict[int, set[int]] = {}  # pid -> fds sysdig knows (fd list, results)
+        self._comm: dict[int, bytes] = {}  # tid -> the name sysdig knows it by
 
     # -- helpers --------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
@@ -339,12 +343,14 @@ class ScapWriter:
         for pid, wp in self._procs.items():
             entries.append(self._pl_entry(pid, pid, wp))
             self._threads.add(pid)
+            self._comm[pid] = wp.name.encode()[:layout.COMM_LEN]
         # threads of the first batch, so that sysdig names them from the start
         base = np.concatenate([raw.events, raw.ext["ev"]]) if len(raw.ext) else raw.events
         for pid, tid in set(zip(base["pid"].tolist(), base["tid"].tolist(), strict=True)):
             if tid not in self._threads and pid in self._procs:
                 entries.append(self._pl_entry(tid, pid, self._procs[pid]))
                 self._threads.add(tid)
+                self._comm[tid] = self._procs[pid].name.encode()[:layout.COMM_LEN]
         self._emit(block(B.PL_V9, b"".join(entries)))
         for pid, fds in state.fds.items():
             self._fds[pid] = set(fds)
@@ -430,10 +436,16 @@ class ScapWriter:
         if self.f is not self.raw_file:
             self.raw_file.flush()
 
-    def _intro_thread(self, wp: _Proc, tid: int, pid: int, ts: int, cpu: int) -> None:
-        """A thread sysdig has not seen: a state-only clone exit that describes it."""
+    def _intro_thread(self, wp: _Proc, tid: int, pid: int, ts: int, cpu: int,
+                      comm: bytes) -> None:
+        """A thread sysdig has not seen: a state-only clone exit that describes it (with
+        the thread's own name: threads rename themselves)."""
         self._threads.add(tid)
-        self._clone_child(wp, tid, pid, wp.ppid if tid == pid else pid, ts, cpu, B.STATE_ONLY)
+        self._comm[tid] = comm.rstrip(b"\0")
+        info = wp.copy()
+        info.name = comm.rstrip(b"\0").decode("utf-8", "replace")
+        self._clone_child(info, tid, pid, wp.ppid if tid == pid else pid, ts, cpu,
+                          B.STATE_ONLY)
 
     def _clone_child(self, p: _Proc, tid: int, pid: int, ptid: int, ts: int, cpu: int,
                      evf_flags: int) -> None:
@@ -457,10 +469,10 @@ class ScapWriter:
             fd = args[a.index] & 0xFFFFFFFF
             if fd & 0x80000000 or fd in known:
                 continue
-            known.add(fd)
             target = state.procfs.fd_target(pid, fd)
-            if target is None:
+            if target is None:  # cdig's State cannot name it either (yet)
                 continue
+            known.add(fd)
             from ..state import fd_from_target
 
             info = fd_from_target(pid, fd, target, state.procfs)
@@ -522,11 +534,15 @@ class ScapWriter:
         c = self._container(state, cg, pid)
         self._note_container(c, ts)
         wp = self._proc(pid, comm, uid, c)
-        if tid not in self._threads:
-            self._intro_thread(wp, tid, pid, ts - lat, cpu)
+        if tid not in self._threads or (self._comm.get(tid) != comm.rstrip(b"\0") and
+                                        kind in (layout.KIND_SYSCALL, layout.KIND_SYSCALL_ENTER)
+                                        and nr not in self._exec_nrs):
+            # new to sysdig, or renamed (prctl PR_SET_NAME): describe the thread again
+            self._intro_thread(wp, tid, pid, ts - lat, cpu, comm)
         if kind == layout.KIND_FORK:
             child = args[0] & 0xFFFFFFFF
             self._threads.add(child)
+            self._comm[child] = comm.rstrip(b"\0")
             cpid = self._pid_of.get(child, child)  # a thread of pid, or a new process
             info = wp
             if cpid == child:
@@ -543,12 +559,18 @@ class ScapWriter:
         spec = self.syscalls.by_nr.get(nr)
         if spec is not None:
             self._known_fds(state, spec, pid, tid, args, ts - lat, cpu)
-        if kind == layout.KIND_SYSCALL and spec is not None:
-            if spec.name in _NEW_FD and ret >= 0 or spec.name == "fcntl" and ret >= 0 and \
-                    args[1] in (0, 1030):
-                self._fds.setdefault(pid, set()).add(ret)
-            elif spec.name == "close":
-                self._fds.get(pid, set()).discard(args[0] & 0xFFFFFFFF)
+        if kind == layout.KIND_SYSCALL and spec is not None and ret >= 0:
+            known = self._fds.setdefault(pid, set())
+            name = spec.name
+            if name in _NEW_FD:
+                known.add(ret)
+            elif name in _DUP_FD or name == "fcntl" and args[1] & 0xFFFFFFFF in (0, 1030):
+                if args[0] & 0xFFFFFFFF in known:
+                    known.add(ret)
+                else:
+                    known.discard(ret)
+            elif name == "close":
+                known.discard(args[0] & 0xFFFFFFFF)
         if kind == layout.KIND_SYSCALL_ENTER:
             if spec is not None and spec.name in ("execve", "execveat") and s2 is not None:
                 self._argv[tid] = s2.split(b"\0")[:argc] if argc else []
@@ -630,8 +652,11 @@ class ScapWriter:
         vals = self._arg_values(spec, args, s1, s2, flags, enter=False)
         if name in ("execve", "execveat"):
             argv = self._argv.pop(tid, None)
-            if argv is None:  # its enter came before the capture: the exit alone
+            if argv is None:  # no enter-only record: a state-only enter keeps the latency
                 argv = [(s1 or b"").split(b"\0", 1)[0]]
+                evf, self._evf = self._evf, B.STATE_ONLY
+                self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
+                self._evf = evf
             wp = self._proc(pid, comm, 0, c)
             vals.update(res=ret, exe=argv[0] if argv else b"",
                         args=b"\0".join(argv[1:]) + (b"\0" if len(argv) > 1 else b""),
@@ -640,6 +665,7 @@ class ScapWriter:
                         pgid=pid, loginuid=-1, flags=0)
             self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
             if ret == 0:  # the new image, for the clones that follow
+                self._comm[tid] = comm.rstrip(b"\0")
                 wp.name = comm.rstrip(b"\0").decode("utf-8", "replace")
                 wp.exe = (s1 or (argv[0] if argv else b"")).split(b"\0", 1)[0].decode(
                     "utf-8", "replace")
@@ -659,6 +685,9 @@ class ScapWriter:
         xinfo = E.INFO[exit_id]
         if xinfo.params and xinfo.params[0][0] in ("res", "fd"):
             vals[xinfo.params[0][0]] = ret
+        elif not xinfo.params:  # an exit without parameters: the result, as cdig's extension
+            self._event(exit_id, ts, tid, cpu, [struct.pack("<q", ret)])
+            return
         if name in ("readv", "recvmsg", "preadv") and ret >= 0:
             vals["size"] = ret
         self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
