@@ -18,6 +18,7 @@ Each path computes exactly what the per-event predicate computes;
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,9 @@ class BatchFilter:
         self.rel = ArgRelevance(syscalls)
         self.cols = RawColumns(syscall_name=syscalls.name)
         self._mask = None if flt.expr is None else self._compile(flt.expr)
-        # the raw part: what can be decided before enrichment (see raw_prefilter)
+        # what can be decided before enrichment: the raw part, the container part
         self.raw = _raw_part(flt.expr, self.cols)
+        self.container = _container_part(flt.expr)
 
     @property
     def everything(self) -> bool:
@@ -139,6 +141,30 @@ class BatchFilter:
 def _signed(col: np.ndarray) -> np.ndarray:
     """uint64 counters and timestamps as int64 (they stay far below 2**63)."""
     return col.astype(np.int64) if col.dtype == np.uint64 else col
+
+
+class _OnlyContainer:
+    """Enough of an Event for the getters of container.* and k8s.* fields."""
+
+    __slots__ = ("container",)
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+
+def _container_part(expr: Expr | None) -> Callable[[Any], bool] | None:
+    """A Container → bool test for the top-level ``and`` terms that read only the
+    container (container.*, k8s.*): rows of a container that fails it fail the
+    filter, whatever else they hold."""
+    if expr is None:
+        return None
+    items = expr.items if isinstance(expr, And) else (expr,)
+    keep = [e for e in items if fields_used(e) and all(
+        f.split(".", 1)[0] in ("container", "k8s") for f in fields_used(e))]
+    if not keep:
+        return None
+    pred = compile_expr(keep[0] if len(keep) == 1 else And(tuple(keep)))
+    return lambda c: bool(pred(_OnlyContainer(c)))
 
 
 def _raw_part(expr: Expr | None, cols: RawColumns) -> Callable[[np.ndarray], np.ndarray] | None:

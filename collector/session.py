@@ -77,6 +77,23 @@ class Session:
         self.enricher = Enricher(state, decoder.table)
         self.counters = Counters()
         self._raw = flt.raw if flt is not None else None
+        self._by_container = flt.container if flt is not None else None
+
+    def _container_prune(self, b: EventBatch) -> EventBatch:
+        """Drop the rows of containers the filter's container terms reject — state
+        rows too, as the kernel's cgroup pushdown does: a process outside the
+        containers asked for is never shown, and one that moves into one is named
+        from /proc on first sight like any process seen first."""
+        cg = b.rec["cgroup_id"]
+        uniq, first, inv = np.unique(cg, return_index=True, return_inverse=True)
+        pids = b.rec["pid"][first].tolist()
+        test = self._by_container
+        state = self.state
+        lut = np.fromiter((c == 0 or test(state._container(c, p))
+                           for c, p in zip(uniq.tolist(), pids, strict=True)),
+                          dtype=bool, count=len(uniq))
+        keep = lut[inv.reshape(-1)]
+        return b if keep.all() else b.take(np.flatnonzero(keep))
 
     def step(self, raw: Any) -> None:
         """One source batch through every stage (also what ``run`` does per batch)."""
@@ -88,6 +105,8 @@ class Session:
             self._process(ready)
 
     def _process(self, b: EventBatch) -> None:
+        if self._by_container is not None and len(b):
+            b = self._container_prune(b)
         if self._raw is not None and len(b):
             keep = self._raw(b.rec) | self.enricher.state_rows(b.rec)
             if not keep.all():
