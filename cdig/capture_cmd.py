@@ -103,20 +103,17 @@ def close_recorder(rec) -> str:
 
 def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     """A ReplaySource over capture files; each loss is reported on stderr as found."""
-    from cdig.collector.capture import CaptureError, ReplaySource
+    from cdig.collector.capture import ReplaySource
+    from cdig.collector.scap import any_scap, replay_source
 
     def report(loss) -> None:
         if not quiet:
             print(f"cdig: {loss.message()}", file=sys.stderr)
 
-    try:
-        from cdig.collector.scap import any_scap, replay_source
-
-        if any_scap(paths):  # a sysdig/Falco .scap: the same interface (collector.scap)
-            return replay_source(paths, on_loss=report)
-        return ReplaySource(paths, on_loss=report)
-    except CaptureError as e:
-        raise CliError(str(e)) from None
+    # a CaptureError (one line) reaches main(), which prints it (cdig/errors.py)
+    if any_scap(paths):  # a sysdig/Falco .scap: the same interface (collector.scap)
+        return replay_source(paths, on_loss=report)
+    return ReplaySource(paths, on_loss=report)
 
 
 def replay_parts(src):  # -> (State, Decoder)

@@ -12,18 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .collector.errors import OneLineError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-EXIT_DAMAGED = 3  # a capture read with -r was damaged or cut short (see REPLAY_EXIT_HELP)
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as ``cdig: <message>``."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
+from .errors import (  # noqa: F401 - re-exported for the subcommand modules
+    EXIT_DAMAGED,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    user_message,
+)
 
 
 def _fmt(text: str) -> str:
@@ -230,12 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except CliError as e:
-        print(f"cdig: {e}", file=sys.stderr)
-        return e.code
-    except OneLineError as e:  # raised deep down (a full disk, an output refused)
-        print(f"cdig: {e}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -243,7 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except Exception as e:  # a bug: one line for the user, the traceback on request
+    except Exception as e:
+        known = user_message(e)  # the one mapping of errors to lines (cdig/errors.py)
+        if known is not None:
+            print(known[0], file=sys.stderr)
+            return known[1]
+        # a bug: one line for the user, the traceback on request
         if os.environ.get("CDIG_DEBUG"):
             raise
         print(f"cdig: internal error: {type(e).__name__}: {e} "

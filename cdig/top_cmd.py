@@ -20,7 +20,7 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
-    from cdig.probes.loader import BpfRunStats, ProbeConfig, ProbeError, prog_run_stats
+    from cdig.probes.loader import BpfRunStats, ProbeConfig, prog_run_stats
     from cdig.tui.feeds import LiveFeed
 
     if os.geteuid() != 0:
@@ -37,10 +37,10 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
                         max_backlog_bytes=256 << 20)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
-        source.start()
-    except ProbeError as e:
+        source.start()  # a ProbeError is worded by the loader, printed by main()
+    except BaseException:
         resolver.close()
-        raise CliError(str(e)) from None
+        raise
     stats = BpfRunStats()
     fds = source.probe.prog_fds()
     state = State(container_of=resolver.resolve)
@@ -69,13 +69,9 @@ def run_top(args: argparse.Namespace) -> int:
         raise CliError("cdig top needs a terminal; for a stream use cdig trace, for "
                        "tables cdig summary -r FILE", EXIT_USAGE)
     if args.read:
-        from cdig.collector.capture import CaptureError
         from cdig.tui.feeds import ReplayFeed
 
-        try:
-            feed = ReplayFeed(args.read)
-        except CaptureError as e:
-            raise CliError(str(e)) from None
+        feed = ReplayFeed(args.read)  # a CaptureError: one line, from main()
     else:
         feed = _feed_live(args)
     from cdig.tui.app import make_app

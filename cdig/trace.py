@@ -20,13 +20,11 @@ def _filter_text(args: argparse.Namespace) -> str:
 
 
 def _compile(text: str):  # -> Filter
-    from cdig.collector.filter import FilterError, compile_filter
+    """The compiled filter; a FilterError goes up to main(), which prints the
+    message, the filter and a caret under the column (cdig/errors.py)."""
+    from cdig.collector.filter import compile_filter
 
-    try:
-        return compile_filter(text)
-    except FilterError as e:
-        # FilterError.format() renders message, filter and a caret under the column
-        raise CliError(e.format().removeprefix("cdig: "), EXIT_USAGE) from None
+    return compile_filter(text)
 
 
 # Longest start-up wait for the runtimes to name the running containers.
@@ -148,7 +146,7 @@ def run_trace(args: argparse.Namespace) -> int:
     from cdig.collector.session import LineSink, Session
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
-    from cdig.probes.loader import ProbeConfig, ProbeError
+    from cdig.probes.loader import ProbeConfig
 
     from .capture_cmd import _batch_filter
 
@@ -192,10 +190,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
     interrupted = False
     try:
-        try:
-            source.start()
-        except ProbeError as e:
-            raise CliError(str(e)) from None
+        source.start()
         state.seed()
         # Events of containers that ran before the trace must show their names
         # and pod labels from the first event on: filters such as
