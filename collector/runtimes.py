@@ -868,6 +868,8 @@ class RuntimeClient:
                 why = "podman container inspect (CLI) " + ("answers" if ok else f"fails: {why}")
             else:
                 ok, why = False, "no API socket and the CLI is disabled"
+            if self._bolt(self.podman_db, "podman-db") is not None:
+                ok, why = True, f"database {self.podman_db} readable; " + why
             out.append(RuntimeStatus("podman", bool(have("podman")), ok, why))
         if have("dockerd") or os.path.exists(self.docker_socket):
             if os.path.exists(self.docker_socket):
@@ -883,6 +885,8 @@ class RuntimeClient:
                 why = f"ctr containers info via {self.containerd_socket} " + (
                     "answers" if ok else f"fails: {why}"
                 )
+                if self._bolt(self.containerd_db, "containerd-db") is not None:
+                    why = f"database {self.containerd_db} readable; " + why
                 out.append(RuntimeStatus("containerd", bool(have("containerd")), ok, why))
             else:
                 why = "no ctr: labels unknown, CRI bundle annotations only"
@@ -903,7 +907,7 @@ class RuntimeClient:
             why = "named from cgroup paths (lxc.payload.NAME)"
             out.append(RuntimeStatus("lxc", True, True, why))
         if have("systemd-nspawn"):
-            why = "named from cgroup paths (machine-NAME.scope)"
+            why = "named from cgroup paths (machine-NAME.scope; --keep-unit: payload)"
             out.append(RuntimeStatus("systemd-nspawn", True, True, why))
         return out
 

@@ -274,3 +274,17 @@ def test_nspawn_trace_exact(nspawn_container, tracer):
     c = nspawn_container(w)
     for r in _trace_both(c, tracer, w):
         check_writes(r, w, cid=c.name, name=c.name, ctype="nspawn", image=None)
+
+
+def test_cdig_doctor_lists_the_runtimes_and_their_sources(docker_image, ctr_images):
+    """With dockerd and containerd running (the fixtures start them), doctor
+    names each runtime installed here and says its metadata source answers."""
+    require("root", "podman", "runc", "lxc", "nspawn")
+    r = subprocess.run([*cdig_command(), "doctor"], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr
+    lines = {ln.split()[1]: ln for ln in r.stdout.splitlines() if ln.startswith("runtime ")}
+    for rt in ("podman", "docker", "containerd", "runc", "lxc", "systemd-nspawn"):
+        assert rt in lines, (rt, r.stdout)
+        assert lines[rt].split()[2] == "ok", lines[rt]
+    assert "docker.sock answers" in lines["docker"]
+    assert "ctr containers info" in lines["containerd"] and "answers" in lines["containerd"]

@@ -1058,3 +1058,29 @@ def test_crio_real_cgroup_paths():
     ref = parse_cgroup_path(f"/pod_123-456.slice/crio-{cid}.scope")
     assert (ref.runtime, ref.id) == ("cri-o", cid)
     assert parse_cgroup_path(f"/pod_123-456.slice/crio-conmon-{cid}.scope") is None
+
+
+def test_v1_only_host_watch_starts_lookups_at_mkdir(tmp_path):
+    """No cgroup2: ids say nothing (pending is False), but the watcher on the
+    v1 hierarchy still starts the lookup when the container's cgroup is made,
+    so resolve_pid finds it named."""
+    v1 = tmp_path / "pids"
+    (v1 / "libpod_parent").mkdir(parents=True)
+    (tmp_path / "proc").mkdir()
+    layout = CgroupLayout("v1", (CgroupMount(str(v1), 1, "/", ("pids",)),))
+    new_id = "ef" * 32
+    rt = StubRuntimes({new_id: WEB1}, runc_root=str(tmp_path / "runc"), layout=layout)
+    r = ContainerResolver(None, proc_root=str(tmp_path / "proc"), layout=layout, runtimes=rt)
+    try:
+        assert r.watch()
+        (v1 / "libpod_parent" / f"libpod-{new_id}").mkdir()
+        assert _until(lambda: ("podman", new_id) in rt.asked)
+        assert r.wait_for_metadata(5)
+        assert not r.pending(12345)
+        (tmp_path / "proc" / "77").mkdir()
+        (tmp_path / "proc" / "77" / "cgroup").write_text(f"1:pids:/libpod_parent/libpod-{new_id}\n")
+        c = r.resolve(1, pid=77)
+        assert (c.runtime, c.name) == ("podman", "web1")
+        assert rt.asked.count(("podman", new_id)) == 1  # asked once, at mkdir
+    finally:
+        r.close()
