@@ -152,7 +152,7 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
 
 
 def _batch_filter(flt, decoder):  # -> BatchFilter | None
-    from cdig.collector.batch_filter import BatchFilter
+    from cdig.collector.filter.batch import BatchFilter
 
     if flt is None or flt.expr is None:
         return None

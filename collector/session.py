@@ -28,10 +28,10 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from .batch import EventBatch
-from .batch_filter import BatchFilter
 from .decode import Decoder
 from .enrich import Enricher
 from .events import Event
+from .filter.batch import BatchFilter
 from .render import BatchRenderer
 from .state import State
 

@@ -12,7 +12,7 @@ The expression tree is compiled once. Each subtree becomes one of:
   per row (nothing faster gives the same answers).
 
 Each path computes exactly what the per-event predicate computes;
-``tests/unit/test_batch_filter.py`` checks that on random filters.
+``tests/unit/test_batch_engine.py`` checks that on random filters.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..probes.syscalls import SyscallTable
-from .batch import EventBatch
-from .filter import (
+from ...probes.syscalls import SyscallTable
+from ..batch import EventBatch
+from ..vector import ROW_FIELDS, ArgRelevance, depends, group
+from . import (
     VECTOR_FIELDS,
     And,
     Compare,
@@ -41,7 +42,6 @@ from .filter import (
     compile_vectorized,
     fields_used,
 )
-from .vector import ROW_FIELDS, ArgRelevance, depends, group
 
 Mask = Callable[[EventBatch], np.ndarray]
 
@@ -122,7 +122,7 @@ class BatchFilter:
             return lambda b: raw(b.rec)
         col = _ROW_INT.get(name)
         if col is not None:
-            from .fields import resolve
+            from ..fields import resolve
 
             val = _convert(node, resolve(name), "")
             if op == "in":

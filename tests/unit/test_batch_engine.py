@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 from cdig.collector.aggregate import VIEWS, Aggregator
-from cdig.collector.batch_filter import BatchFilter
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.filter import FilterError, compile_filter
+from cdig.collector.filter.batch import BatchFilter
 from cdig.collector.formatter import CONTAINER_FORMAT, DEFAULT_JSON_FIELDS, Formatter, JsonFormatter
 from cdig.collector.render import BatchRenderer
 from cdig.collector.session import LineSink, Session

@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
-from cdig.collector.batch_filter import BatchFilter
 from cdig.collector.capture import (
     MB,
     CaptureError,
@@ -28,6 +27,7 @@ from cdig.collector.capture import (
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.filter import compile_filter
+from cdig.collector.filter.batch import BatchFilter
 from cdig.collector.formatter import Formatter, JsonFormatter
 from cdig.collector.procfs import ProcFS, ProcInfo
 from cdig.collector.render import BatchRenderer

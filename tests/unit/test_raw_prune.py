@@ -6,9 +6,9 @@ events keep their numbers) and state rows (close) are kept, so fds stay named.
 """
 
 import numpy as np
-from cdig.collector.batch_filter import BatchFilter
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.filter import compile_filter
+from cdig.collector.filter.batch import BatchFilter
 from cdig.collector.session import EventSink, Session
 from cdig.collector.state import State
 from records import T, ext, record

@@ -1,0 +1,382 @@
+"""The filter language's syntax: the AST, the parser with positioned errors, and
+the AST back to text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..fields import (
+    UnknownFieldError,
+    resolve,
+)
+from ..formatter import escape_text
+
+if TYPE_CHECKING:
+    pass
+
+MAX_DEPTH = 100  # nesting of parentheses and 'not'; keeps recursion far from Python's limit
+
+COMPARE_OPS = ("=", "==", "!=", "<", "<=", ">", ">=")
+STRING_OPS = ("contains", "icontains", "startswith", "endswith", "glob")
+LIST_OPS = ("in", "pmatch")
+WORD_OPS = (*STRING_OPS, *LIST_OPS, "exists")
+OPERATORS = (*COMPARE_OPS, *WORD_OPS)
+KEYWORDS = ("and", "or", "not")
+
+_WS_RE = re.compile(r"\s*")
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_BARE_RE = re.compile(r"""[^\s(),="']+""")
+_INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _display_width(s: str) -> int:
+    """Terminal columns ``s`` takes (wide CJK = 2, combining marks = 0), for the caret."""
+    w = 0
+    for ch in s:
+        if unicodedata.combining(ch):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return w
+
+
+class FilterError(ValueError):
+    """A filter that cannot be parsed or compiled.
+
+    ``message`` says what is wrong, ``column`` is the 0-based offset into ``text``.
+    """
+
+    def __init__(self, message: str, column: int, text: str = "") -> None:
+        self.message = message
+        self.column = column
+        self.text = text
+        super().__init__(f"{message} at column {column}")
+
+    def format(self, prog: str = "cdig") -> str:
+        """Three lines for the user: the message, the filter, a caret under the column."""
+        shown = escape_text(self.text)  # the filter may hold control characters
+        pad = _display_width(escape_text(self.text[: self.column]))
+        return f"{prog}: bad filter: {self}\n  {shown}\n  {' ' * pad}^"
+
+
+def _quote(s: str, limit: int = 40) -> str:
+    """A piece of user input for an error message: quoted, escaped, shortened."""
+    short = s if len(s) <= limit else s[:limit] + "…"
+    return "'" + escape_text(short) + "'"
+
+
+# --------------------------------------------------------------------------- AST
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``field op value`` / ``field in (v, …)`` / ``field exists``. Values are raw text."""
+
+    field: str
+    op: str
+    values: tuple[str, ...] = ()
+    pos: int = field(default=0, compare=False)  # column of the field name
+    value_pos: tuple[int, ...] = field(default=(), compare=False)  # column of each value
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Expr
+
+
+Expr = Compare | And | Or | Not
+
+
+def walk(expr: Expr | None) -> Iterator[Expr]:
+    """Every node of an AST, depth first."""
+    if expr is None:
+        return
+    yield expr
+    if isinstance(expr, And | Or):
+        for item in expr.items:
+            yield from walk(item)
+    elif isinstance(expr, Not):
+        yield from walk(expr.item)
+
+
+def fields_used(expr: Expr | None) -> frozenset[str]:
+    """The field names an AST reads."""
+    return frozenset(n.field for n in walk(expr) if isinstance(n, Compare))
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    """Recursive descent over the text; lexes on demand, so a value's lexing can
+    depend on where it is (bare values may hold '<', '!', ':' …)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.depth = 0
+        self.last = ""  # the last keyword/operator consumed, for "expected … after X"
+
+    def error(self, message: str, pos: int | None = None) -> FilterError:
+        return FilterError(message, self.pos if pos is None else pos, self.text)
+
+    def skip_ws(self) -> None:
+        self.pos = _WS_RE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+
+    def at_end(self) -> bool:
+        self.skip_ws()
+        return self.pos >= len(self.text)
+
+    def peek_word(self) -> str | None:
+        self.skip_ws()
+        m = _WORD_RE.match(self.text, self.pos)
+        return m.group(0) if m else None
+
+    def accept_keyword(self, kw: str) -> bool:
+        if self.peek_word() == kw:
+            self.pos += len(kw)
+            self.last = kw
+            return True
+        return False
+
+    def describe_here(self) -> str:
+        if self.pos >= len(self.text):
+            return "the end of the filter"
+        m = _WORD_RE.match(self.text, self.pos) or _BARE_RE.match(self.text, self.pos)
+        return _quote(m.group(0) if m else self.text[self.pos])
+
+    # expr := or
+    def parse(self) -> Expr | None:
+        if self.at_end():
+            return None
+        expr = self.parse_or()
+        if not self.at_end():
+            if self.text[self.pos] == ")":
+                raise self.error("unexpected ')' without a matching '('")
+            raise self.error(
+                f"unexpected {self.describe_here()}; expected 'and', 'or' or the end of the filter"
+            )
+        return expr
+
+    def parse_or(self) -> Expr:
+        items = [self.parse_and()]
+        while self.accept_keyword("or"):
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self) -> Expr:
+        items = [self.parse_not()]
+        while self.accept_keyword("and"):
+            items.append(self.parse_not())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"filter nested too deeply (more than {MAX_DEPTH} levels)")
+
+    def parse_not(self) -> Expr:
+        if self.accept_keyword("not"):
+            self.enter()
+            item = self.parse_not()
+            self.depth -= 1
+            return Not(item)
+        return self.parse_primary()
+
+    def parse_primary(self) -> Expr:
+        self.skip_ws()
+        if self.pos < len(self.text) and self.text[self.pos] == "(":
+            open_pos = self.pos
+            self.pos += 1
+            self.enter()
+            self.last = "("
+            expr = self.parse_or()
+            self.depth -= 1
+            self.skip_ws()
+            if self.pos >= len(self.text) or self.text[self.pos] != ")":
+                if self.pos < len(self.text):
+                    raise self.error(
+                        f"unexpected {self.describe_here()}; expected 'and', 'or' or ')' "
+                        f"to close '(' from column {open_pos}"
+                    )
+                raise self.error(f"expected ')' to close '(' from column {open_pos}")
+            self.pos += 1
+            return expr
+        return self.parse_compare()
+
+    def parse_compare(self) -> Expr:
+        start = self.pos
+        m = _WORD_RE.match(self.text, self.pos)
+        if m is None or m.group(0) in KEYWORDS:
+            after = f" after '{self.last}'" if self.last else ""
+            raise self.error(f"expected a field name{after}, got {self.describe_here()}")
+        name = m.group(0)
+        try:
+            resolve(name)
+        except UnknownFieldError as exc:
+            hint = f"; did you mean '{exc.suggestion}'?" if exc.suggestion else ""
+            raise self.error(f"unknown field '{name}'{hint}", start) from None
+        self.pos = m.end()
+        op = self.parse_operator(name)
+        self.last = op
+        if op == "exists":
+            return Compare(name, op, (), start, ())
+        if op in LIST_OPS:
+            values, positions = self.parse_list(op)
+            return Compare(name, op, values, start, positions)
+        self.skip_ws()
+        value_start = self.pos
+        value = self.parse_value(f"expected a value after '{op}'")
+        return Compare(name, op, (value,), start, (value_start,))
+
+    def parse_operator(self, name: str) -> str:
+        self.skip_ws()
+        text, pos = self.text, self.pos
+        two = text[pos : pos + 2]
+        if two in ("==", "!=", "<=", ">="):
+            self.pos += 2
+            return two
+        if text[pos : pos + 1] in ("=", "<", ">"):
+            self.pos += 1
+            return text[pos]
+        m = _WORD_RE.match(text, pos)
+        if m and m.group(0) in WORD_OPS:
+            self.pos = m.end()
+            return m.group(0)
+        raise self.error(f"expected an operator after '{name}', got {self.describe_here()}")
+
+    def parse_list(self, op: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        self.skip_ws()
+        if self.text[self.pos : self.pos + 1] != "(":
+            raise self.error(f"expected '(' and a list of values after '{op}'")
+        self.pos += 1
+        values: list[str] = []
+        positions: list[int] = []
+        while True:
+            self.skip_ws()
+            positions.append(self.pos)
+            values.append(self.parse_value("expected a value in the list"))
+            self.skip_ws()
+            c = self.text[self.pos : self.pos + 1]
+            if c == ",":
+                self.pos += 1
+            elif c == ")":
+                self.pos += 1
+                return tuple(values), tuple(positions)
+            else:
+                raise self.error(f"expected ',' or ')' in the list, got {self.describe_here()}")
+
+    def parse_value(self, missing: str) -> str:
+        text, pos = self.text, self.pos
+        c = text[pos : pos + 1]
+        if c in ('"', "'"):
+            return self.parse_quoted(c)
+        m = _BARE_RE.match(text, pos)
+        if m is None:
+            raise self.error(missing)
+        self.pos = m.end()
+        return m.group(0)
+
+    def parse_quoted(self, quote: str) -> str:
+        text = self.text
+        start = self.pos
+        i = start + 1
+        out: list[str] = []
+        while True:
+            j = i
+            while j < len(text) and text[j] != quote and text[j] != "\\":
+                j += 1
+            out.append(text[i:j])
+            if j >= len(text):
+                raise self.error("unterminated string", start)
+            if text[j] == quote:
+                self.pos = j + 1
+                return "".join(out)
+            i = self.parse_escape(j, out)
+
+    def parse_escape(self, j: int, out: list[str]) -> int:
+        """Decode the backslash escape at ``j`` into ``out``; return the index after it."""
+        text = self.text
+        c = text[j + 1 : j + 2]
+        if c and c in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[c])
+            return j + 2
+        width = {"x": 2, "u": 4, "U": 8}.get(c)
+        if width is not None:
+            digits = text[j + 2 : j + 2 + width]
+            if len(digits) == width and all(d in _HEX for d in digits):
+                cp = int(digits, 16)
+                if c == "x" and cp >= 0x80:
+                    cp += 0xDC00  # \x80-\xff are bytes, as the output shows undecodable ones
+                if cp <= 0x10FFFF:
+                    out.append(chr(cp))
+                    return j + 2 + width
+        raise self.error(f"bad escape {_quote(text[j : j + 2 + (width or 0)])} in string", j)
+
+
+def parse(text: str) -> Expr | None:
+    """Parse a filter into its AST; None for an empty (match-all) filter.
+
+    Checks syntax and field names; types are checked by :func:`compile_expr`.
+    Raises FilterError, and nothing else, whatever the text.
+    """
+    return _Parser(text).parse()
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _render_char(ch: str) -> str:
+    if ch.isprintable():
+        return "\\" + ch if ch in ('"', "\\") else ch
+    cp = ord(ch)
+    if 0xDC80 <= cp <= 0xDCFF:  # an undecodable byte: \xNN, which parses back to it
+        return f"\\x{cp - 0xDC00:02x}"
+    return f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
+
+
+def _render_value(v: str) -> str:
+    if _BARE_RE.fullmatch(v) and v not in KEYWORDS and v.isprintable():
+        return v
+    return '"' + "".join(map(_render_char, v)) + '"'
+
+
+def to_text(expr: Expr | None) -> str:
+    """Render an AST back to filter text that parses to the same AST."""
+    if expr is None:
+        return ""
+    if isinstance(expr, Compare):
+        if expr.op == "exists":
+            return f"{expr.field} exists"
+        if expr.op in LIST_OPS:
+            return f"{expr.field} {expr.op} ({', '.join(map(_render_value, expr.values))})"
+        return f"{expr.field} {expr.op} {_render_value(expr.values[0])}"
+    if isinstance(expr, Not):
+        return "not " + _wrap(expr.item)
+    joiner = " and " if isinstance(expr, And) else " or "
+    return joiner.join(_wrap(item) for item in expr.items)
+
+
+def _wrap(expr: Expr) -> str:
+    text = to_text(expr)
+    return f"({text})" if isinstance(expr, And | Or) else text
+
+
