@@ -327,7 +327,8 @@ class ExporterCollector(Collector):
             calls_doc = ("System calls, by the number they were entered with (exit and "
                          "exit_group included: counted at entry, the others at exit).")
         else:
-            calls_doc = ("System calls, counted at exit by the number they were entered with. "
+            calls_doc = ("System calls, counted at exit (in the cgroup they exit in) by the "
+                         "number they were entered with. "
                          "exit and exit_group never return, so --no-latency (which hooks only "
                          "the exit) does not count them: see cdig_process_exits_total.")
         calls = Family("cdig_syscalls", "counter", calls_doc, (*lab, "syscall"))

@@ -294,25 +294,32 @@ class MetricsMaps:
 
     def read(self) -> MapSnapshot:
         k, v = self.syscalls.read()
-        rows = np.zeros(len(k), dtype=syscall_rows_dtype(self.latency))
-        rows["cgroup_id"], rows["nr"] = k["cgroup_id"], k["nr"]
-        for name in SYSSTAT_FIELDS:
-            rows[name] = v[name]
+        sys_n = len(k)
         lat_n = 0
-        if self.lat is not None:
+        if self.lat is None:
+            rows = np.zeros(sys_n, dtype=syscall_rows_dtype(False))
+            rows["cgroup_id"], rows["nr"] = k["cgroup_id"], k["nr"]
+            for name in SYSSTAT_FIELDS:
+                rows[name] = v[name]
+        else:
+            # With latency, a timed call is counted by its histogram slot only
+            # (metrics.bpf.c: one map update per syscall); `syscalls` holds
+            # errors, bytes and untimed calls. One row per key of either map.
             lk, lv = self.lat.read()
             lat_n = len(lk)
-            if lat_n and len(k):
-                # join on the 16-byte key: sort the latency keys, search the others
-                lkey = lk.view("V16")
-                order = np.argsort(lkey)
-                skey = k.view("V16")
-                pos = np.searchsorted(lkey[order], skey)
-                pos = np.minimum(pos, lat_n - 1)
-                hit = lkey[order][pos] == skey
-                src = order[pos[hit]]
-                rows["lat_sum_ns"][hit] = lv["sum_ns"][src]
-                rows["lat_slots"][hit] = lv["slots"][src]
+            keys = np.unique(np.concatenate([k.view("V16"), lk.view("V16")]))
+            rows = np.zeros(len(keys), dtype=syscall_rows_dtype(True))
+            both = keys.view(MKEY)
+            rows["cgroup_id"], rows["nr"] = both["cgroup_id"], both["nr"]
+            if sys_n:
+                at = np.searchsorted(keys, k.view("V16"))
+                for name in SYSSTAT_FIELDS:
+                    rows[name][at] = v[name]
+            if lat_n:
+                at = np.searchsorted(keys, lk.view("V16"))
+                rows["lat_sum_ns"][at] = lv["sum_ns"]
+                rows["lat_slots"][at] = lv["slots"]
+                rows["count"][at] += lv["slots"].sum(axis=1, dtype=np.uint64)
         ek, ev = self.errors.read()
         err = np.zeros(len(ek), dtype=ERROR_ROWS)
         err["cgroup_id"], err["nr"], err["errno"], err["count"] = (
@@ -326,7 +333,7 @@ class MetricsMaps:
         drops = {MSTAT_NAMES[int(i)]: int(n) for i, n in zip(sk, sv, strict=True)
                  if int(i) < len(MSTAT_NAMES)}
         maps = [
-            MapUsage("syscalls", len(rows), self.syscalls.capacity),
+            MapUsage("syscalls", sys_n, self.syscalls.capacity),
             *([MapUsage("latency", lat_n, self.lat.capacity)] if self.lat is not None else []),
             MapUsage("errors", len(err), self.errors.capacity),
             MapUsage("procs", len(pr), self.procs.capacity),
@@ -353,6 +360,9 @@ class MetricsMaps:
         vals = np.zeros(len(s), dtype=SYSSTAT)
         for name in SYSSTAT_FIELDS:
             vals[name] = s[name]
+        if self.lat is not None and snapshot.latency:  # read() adds the slots back
+            timed = s["lat_slots"].sum(axis=1, dtype=np.uint64)
+            vals["count"] = np.where(vals["count"] >= timed, vals["count"] - timed, 0)
         self.syscalls.update(keys, vals)
         if self.lat is not None and snapshot.latency:
             lv = np.zeros(len(s), dtype=LATSTAT)

@@ -331,15 +331,50 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         return 0;
     struct cdig_mkey key = {.cgroup_id = cg, .nr = nr, .errno_ = 0};
     TOP_COUNT(key.cgroup_id, nr, ret);
+    /* rt_sigreturn "returns" the register it restored: not a result */
+    int failed = (c & CDIG_CLS_NORET) == 0 && ret < 0 && ret >= -4095;
+    int bytes = (c & (CDIG_CLS_RW | CDIG_CLS_NET)) && ret > 0;
+    int sock = 0;
+    if (c & (CDIG_CLS_RW | CDIG_CLS_NET | CDIG_CLS_SOCKCLR)) {
+#ifdef SOCK_SPLIT
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+        if (sockio.lookup(&tid)) {
+            sock = 1;
+            sockio.delete(&tid);
+        }
+#endif
+    }
+    int counted = 0;
+#ifdef LATENCY
+    /* A timed call is counted by its histogram slot (userspace adds the
+     * slots to `count`): one map update per syscall instead of two; the
+     * `syscalls` entry is touched only for errors, byte counts, and calls
+     * whose duration could not be recorded (their count must not be lost). */
+    TOP_ADD(time_ns, d);
+    __u32 slot = d <= 1 ? 0 : log2_u64(d - 1) / 2;
+    if (slot > CDIG_LAT_SLOTS - 1)
+        slot = CDIG_LAT_SLOTS - 1;
+    struct cdig_latstat lzero = {};
+    struct cdig_latstat *l = latency.lookup_or_try_init(&key, &lzero);
+    if (l) {
+        l->sum_ns += d;
+        l->slots[slot & 31]++;
+        counted = 1;
+    } else {
+        mcount(CDIG_MSTAT_LAT_FULL);
+    }
+#endif
+    if (counted && !failed && !bytes)
+        return 0;
     struct cdig_sysstat zero = {};
     struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
     if (!v) {
         mcount(CDIG_MSTAT_SYSCALLS_FULL);
         return 0;
     }
-    v->count++;
-    /* rt_sigreturn "returns" the register it restored: not a result */
-    if ((c & CDIG_CLS_NORET) == 0 && ret < 0 && ret >= -4095) {
+    if (!counted)
+        v->count++;
+    if (failed) {
         v->errors++;
         key.errno_ = -ret;
         __u64 none = 0;
@@ -349,42 +384,15 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
         else
             mcount(CDIG_MSTAT_ERRORS_FULL);
     }
-
-    if (c & (CDIG_CLS_RW | CDIG_CLS_NET | CDIG_CLS_SOCKCLR)) {
-        int sock = 0;
-#ifdef SOCK_SPLIT
-        __u32 tid = (__u32)bpf_get_current_pid_tgid();
-        if (sockio.lookup(&tid)) {
-            sock = 1;
-            sockio.delete(&tid);
-        }
-#endif
-        if (ret > 0) {
-            if ((c & CDIG_CLS_NET) || ((c & CDIG_CLS_RW) && sock)) {
-                v->net_bytes += ret;
-                TOP_ADD(net_bytes, ret);
-            } else if (c & CDIG_CLS_RW) {
-                v->file_bytes += ret;
-                TOP_ADD(file_bytes, ret);
-            }
+    if (bytes) {
+        if ((c & CDIG_CLS_NET) || sock) {
+            v->net_bytes += ret;
+            TOP_ADD(net_bytes, ret);
+        } else {
+            v->file_bytes += ret;
+            TOP_ADD(file_bytes, ret);
         }
     }
-
-#ifdef LATENCY
-    TOP_ADD(time_ns, d);
-    __u32 slot = d <= 1 ? 0 : log2_u64(d - 1) / 2;
-    if (slot > CDIG_LAT_SLOTS - 1)
-        slot = CDIG_LAT_SLOTS - 1;
-    key.errno_ = 0;
-    struct cdig_latstat lzero = {};
-    struct cdig_latstat *l = latency.lookup_or_try_init(&key, &lzero);
-    if (!l) {
-        mcount(CDIG_MSTAT_LAT_FULL);
-        return 0;
-    }
-    l->sum_ns += d;
-    l->slots[slot & 31]++;
-#endif
     return 0;
 }
 

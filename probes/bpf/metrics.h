@@ -36,7 +36,7 @@ struct cdig_mkey {
 /* `syscalls`: preallocated, so a burst of new keys never fails for lack of
  * memory; counts are exact up to the map's capacity. */
 struct cdig_sysstat {
-    __u64 count;      /* completed syscalls (sys_exit seen) */
+    __u64 count;      /* syscalls; with LATENCY only those not in a latency slot */
     __u64 errors;     /* of which returned -4095..-1 */
     __u64 file_bytes; /* sum of byte-count returns classified as file I/O */
     __u64 net_bytes;  /* ... as socket I/O */

@@ -23,6 +23,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -613,13 +614,15 @@ def test_bpf_unavailable():
 # --------------------------------------------------------------------------
 # against bpftrace, on a real program
 
-APP = r'''
+APP = r"""
 import os, signal, subprocess, sys, tempfile, threading, time
 import http.server, urllib.request
 
 gate = sys.argv[1]
 while not os.path.exists(os.path.join(gate, "go")):  # the test learns our cgroup meanwhile
     time.sleep(0.01)
+with open(os.path.join(gate, "fifo"), "rb") as f:  # blocks in openat: no syscall meanwhile
+    f.read(1)
 signal.signal(signal.SIGUSR1, lambda s, f: None)
 for _ in range(3):
     os.kill(os.getpid(), signal.SIGUSR1)  # a handler runs, then rt_sigreturn
@@ -637,9 +640,51 @@ srv.shutdown()
 subprocess.run(["/bin/true"], check=True)
 subprocess.run([sys.executable, "-S", "-c", "import os; "
                 "os.execve(os.open('/bin/true', os.O_RDONLY), ['true'], {})"], check=True)
-'''
+"""
 
-BPFTRACE_ENTERS = "tracepoint:raw_syscalls:sys_enter { @[cgroup, args->id] = count(); }"
+# BEGIN runs once every probe is attached ("Attaching..." is printed before)
+BPFTRACE_ENTERS = ('BEGIN { printf("ready\\n"); } '
+                   "tracepoint:raw_syscalls:sys_enter { @[cgroup, args->id] = count(); }")
+MAP_LINE = re.compile(rb"^@\[(\d+), (-?\d+)\]: (\d+)$")
+
+
+class Bpftrace:
+    """bpftrace counting sys_enter per (cgroup, syscall id) from its start;
+    ``final()`` stops it and returns one cgroup's counts."""
+
+    def __init__(self, table) -> None:
+        self.table = table
+        self.proc = subprocess.Popen(["bpftrace", "-B", "line", "-e", BPFTRACE_ENTERS],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.lines: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        wait_for(lambda: b"ready" in self.lines, 60, "bpftrace attached")
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip(b"\n"))
+
+    def _counts(self, lines: list[bytes], cg: int) -> Counter:
+        out: Counter = Counter()
+        for ln in lines:
+            m = MAP_LINE.match(ln)
+            if m and int(m[1]) == cg:
+                out[self.table.name(int(m[2]))] += int(m[3])
+        return out
+
+    def final(self, cg: int) -> Counter:
+        start = len(self.lines)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(60)
+        self._reader.join(10)
+        return self._counts(self.lines[start:], cg)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.mark.parametrize("mode", ["latency", "no-latency"])
@@ -648,25 +693,27 @@ def test_every_syscall_kind_equals_bpftrace_sys_enter_counts(mode, tmp_path):
     signals, fork + execve and execveat) in a podman container over the host's
     root: the exporter's per-syscall counts for the container equal bpftrace's
     count of sys_enter per (cgroup, syscall id), for every syscall kind —
-    rt_sigreturn, execveat and exit_group included."""
+    rt_sigreturn, execveat and exit_group included.
+
+    From the moment the program waits at its gate, in both modes. For the
+    container's whole life only with latency on: --no-latency counts a call in
+    the cgroup it exits in, and runc moves the container's first task into its
+    cgroup while that task is inside a syscall (bpftrace counts it outside)."""
     require("root", "bpf", "podman", "bpftrace")
     from cdig.probes.syscalls import table
 
-    tbl = table()
+    from .containers import cgroup_id, proc_cgroup
+
     args = ["--grace", "300", "--max-syscalls", "1000"]
     exp = Exporter(tmp_path / "exp", *args, *(["--no-latency"] if mode == "no-latency" else []))
     gate = tmp_path / "gate"
     gate.mkdir()
     (gate / "app.py").write_text(APP)
+    os.mkfifo(gate / "fifo")
     name = f"cdigt-bt-{mode}-{os.getpid()}"
-    bt = subprocess.Popen(["bpftrace", "-e", BPFTRACE_ENTERS], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    bt = Bpftrace(table())  # the whole life of the container
+    bt_gate = None  # from the gate on
     try:
-        for _ in range(5):  # a warning about RLIMIT_MEMLOCK may come first
-            line = bt.stdout.readline()
-            if b"Attaching" in line or not line:
-                break
-        assert b"Attaching" in line, line
         exp.start()
         subprocess.run(
             ["podman", "--runtime", "runc", "run", "-d", "--ulimit", "nofile=1024:1024",
@@ -677,11 +724,20 @@ def test_every_syscall_kind_equals_bpftrace_sys_enter_counts(mode, tmp_path):
         info = json.loads(subprocess.run(["podman", "inspect", "--type", "container", name],
                                          check=True, capture_output=True).stdout)[0]
         pid = int(info["State"]["Pid"])
-        from .containers import cgroup_id, proc_cgroup
-
         cg = cgroup_id(proc_cgroup(pid))
         assert cg, "no cgroup2 id for the container"
         (gate / "go").touch()
+
+        def at_gate() -> bool:  # blocked opening the FIFO: makes no syscall now
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+            return fields[0] == str(table().nr("openat"))
+
+        wait_for(at_gate, 30, "the program blocked at its gate")
+        ours1 = by(named(exp, name), "cdig_syscalls_total", "syscall", container_name=name)
+        bt_gate = Bpftrace(table())
+        fd = os.open(gate / "fifo", os.O_WRONLY)
+        os.write(fd, b"x")
+        os.close(fd)
         code = subprocess.run(["podman", "wait", name], check=True, capture_output=True,
                               text=True, timeout=120).stdout.strip().splitlines()[-1]
         assert code == "0", subprocess.run(["podman", "logs", name], capture_output=True,
@@ -695,15 +751,20 @@ def test_every_syscall_kind_equals_bpftrace_sys_enter_counts(mode, tmp_path):
             return got if len(last) >= 2 and got and got == last[-2] else None
 
         ours = wait_for(settled, 30, f"final counts of {name}", interval=1.0)
+        theirs = bt.final(cg)
+        theirs_after = bt_gate.final(cg)
     finally:
-        bt.send_signal(signal.SIGINT)
-        out, _ = bt.communicate(timeout=60)
+        bt.stop()
+        if bt_gate is not None:
+            bt_gate.stop()
         subprocess.run(["podman", "rm", "-f", name], capture_output=True)
         assert exp.stop() == 0, exp.stderr()
-    theirs: Counter = Counter()
-    for m in re.finditer(rb"^@\[(\d+), (-?\d+)\]: (\d+)$", out, re.M):
-        if int(m[1]) == cg:
-            theirs[tbl.name(int(m[2]))] += int(m[3])
-    assert theirs["execveat"] == 1 and theirs["rt_sigreturn"] >= 3 and theirs["connect"] >= 20
-    assert len(theirs) > 40, theirs
-    assert Counter({k: int(v) for k, v in ours.items()}) == theirs
+    ours = Counter({k: int(v) for k, v in ours.items()})
+    ours1 = Counter({k: int(v) for k, v in ours1.items()})
+    after_gate = diff(ours, ours1)
+    assert theirs_after["execveat"] == 1 and theirs_after["rt_sigreturn"] == 3
+    assert theirs_after["connect"] >= 20 and len(theirs_after) > 30, theirs_after
+    # the gate's openat was entered before bt_gate attached, and exits after ours1
+    assert after_gate == theirs_after + Counter(openat=1)
+    if mode == "latency":
+        assert ours == theirs
