@@ -250,6 +250,11 @@ def _sockaddr(ip: str, port: int) -> bytes:
     return struct.pack("<H", 10) + struct.pack(">H", port) + b"\0" * 4 + a.packed + b"\0" * 4
 
 
+def _s64(v: int) -> int:
+    v &= _MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
 def _same_endpoint(bound: bytes, server: bytes) -> bool:
     """A socket bound to ``bound`` (maybe the wildcard address) serves ``server``."""
     if bound[:4] != server[:4]:  # family and port
@@ -447,10 +452,13 @@ class ScapSource:
             if t.tid != t.pid:
                 continue
             parent = self.threads.get(t.ptid)
+            # through the State's lookup: a capture recorder wrapping it learns the
+            # (synthetic) cgroup ids of these containers too
+            c = state.container_of(t.cgroup, t.pid) if t.cgroup else HOST
             p = Process(pid=t.pid, ppid=parent.pid if parent else t.ptid,
                         name=t.comm.decode("utf-8", "backslashreplace"), exe=t.exe,
-                        args=list(t.args), uid=t.uid, cgroup_id=t.cgroup,
-                        container=self.containers.get(t.cgroup, HOST), cwd=t.cwd)
+                        args=list(t.args), uid=t.uid, cgroup_id=t.cgroup, container=c,
+                        cwd=t.cwd)
             state.procs[p.pid] = p
         # sinsp's rule for a connected socket of the fd list (local end first in the
         # file): if its local port is a port something listens on, the local end is
@@ -504,6 +512,7 @@ class ScapSource:
         self._pending: dict[int, tuple] = {}
         self._key = 0  # sort key of the next record (see _Columns.key)
         self._enter_key: int | None = None  # key of the enter of the exit being handled
+        self._evend = np.zeros(0, dtype=np.int64)  # per event of the chunk: where it ends
         self._fast_plan()
 
     def batches(self) -> Iterator[RawBatch]:
@@ -663,6 +672,9 @@ class ScapSource:
             return None
         s, e, p, lp = s[idx], e[idx], p[idx], lp[idx]
         etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+        # where each event's parameters must end: its length, within its block
+        evend = np.minimum(p + elen[idx], e)
+        self._evend = evend
         cpu = bulk.gather(u8, s, "<u2").astype(np.int64)
         ts = bulk.gather(u8, p, "<u8").view(np.int64)
         tid = bulk.gather(u8, p + 8, "<u8").view(np.int64)
@@ -717,7 +729,7 @@ class ScapSource:
             t = int(tid[k])
             et = int(etype[k])
             ei = info[et]
-            raw = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et)
+            raw = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et, int(evend[k]))
             self.events = int(num[k])
             self._key = k * 8 + 1
             df = int(dflags[k])
@@ -734,7 +746,7 @@ class ScapSource:
                 ej = info[int(etype[j])]
                 self._pending[t] = (ej, int(ts[j]), int(cpu[j]),
                                     self._raw_params(buf, ej, int(lp[j]), int(nparams[j]),
-                                                     int(etype[j])),
+                                                     int(etype[j]), int(evend[j])),
                                     int(num[j]), int(dflags[j]), t)
             self._event(ei, int(ts[k]), t, int(cpu[k]), raw, df, cols)
             if et in clone_execve:
@@ -749,9 +761,9 @@ class ScapSource:
             if old is not None:
                 self._key = k * 8
                 self._enter_only(old, cols)
-            self._pending[t] = (ei, int(ts[k]), int(cpu[k]),
-                                self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et),
-                                int(num[k]), int(dflags[k]), t)
+            params = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et, int(evend[k]))
+            self._pending[t] = (ei, int(ts[k]), int(cpu[k]), params, int(num[k]),
+                                int(dflags[k]), t)
         self.events = int(num[-1])
         fast = self._fast_rows(u8, etype, is_enter, cat, slow | carry, enter_of, paired, ts,
                                tid, cpu, num, dflags, lp, nparams)
@@ -770,16 +782,21 @@ class ScapSource:
         self.records += len(raw)
         return raw
 
-    def _raw_params(self, buf: bytes, ei: E.EventInfo, lp: int, nparams: int, et: int
-                    ) -> list[bytes]:
+    def _raw_params(self, buf: bytes, ei: E.EventInfo, lp: int, nparams: int, et: int,
+                    end: int) -> list[bytes]:
+        """The parameters of one event (none if its lengths overrun the event)."""
         n = min(nparams, 8 if et == E.GENERIC_X else len(ei.params))
         if n <= 0:
             return []
         large = ei.large
-        lens = E.lens_struct(n, large).unpack_from(buf, lp)
         pos = lp + nparams * (4 if large else 2)
+        if pos > end:
+            return []
+        lens = E.lens_struct(n, large).unpack_from(buf, lp)
         raw = []
         for ln in lens:
+            if pos + ln > end:
+                return []
             raw.append(buf[pos:pos + ln])
             pos += ln
         return raw
@@ -849,9 +866,24 @@ class ScapSource:
 
     def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
               lp: np.ndarray, out: dict, args: np.ndarray, have: np.ndarray, side: str) -> None:
-        """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``."""
+        """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
+        Events whose length slots or lengths overrun the event (a damaged file) give none."""
         info = E.INFO[et]
         large = info.large
+        slot = 4 if large else 2
+        n_all = min(npar, 8 if et == E.GENERIC_X else max(len(info.params), 1))
+        if npar > 4096 or ((lp[evs] + npar * slot) > self._evend[evs]).any():
+            sane = (lp[evs] + npar * slot) <= self._evend[evs]
+            w, evs = w[sane], evs[sane]
+            if npar > 4096 or not len(evs):
+                return
+        if n_all:
+            lens_, starts_ = bulk.param_offsets(u8, lp[evs], npar, n_all, large)
+            fits = (starts_ + lens_).max(axis=1) <= self._evend[evs]
+            if not fits.all():
+                w, evs = w[fits], evs[fits]
+                if not len(evs):
+                    return
         if et in (E.GENERIC_E, E.GENERIC_X):
             n = min(npar, 8 if et == E.GENERIC_X else 2)
             lens, starts = bulk.param_offsets(u8, lp[evs], npar, n, large)
@@ -1256,19 +1288,21 @@ class ScapSource:
         row = len(cols.ts)
         cols.key.append(self._key)
         self._key += 1
-        cols.ts.append(ts)
-        cols.lat.append(max(lat, 0))
+        # values from the file go into fixed-width columns: a damaged file must not
+        # overflow them (the probe's widths: u64 times, u32 ids, u16 syscall numbers)
+        cols.ts.append(ts & _MASK64)
+        cols.lat.append(min(max(lat, 0), _MASK64))
         cols.cg.append(t.cgroup)
-        cols.ret.append(ret)
-        cols.args.append(tuple(args))
-        cols.pid.append(t.pid)
-        cols.tid.append(tid)
-        cols.uid.append(t.uid)
-        cols.gid.append(t.gid)
-        cols.nr.append(nr)
+        cols.ret.append(_s64(ret))
+        cols.args.append(tuple(a & _MASK64 for a in args))
+        cols.pid.append(t.pid & 0xFFFFFFFF)
+        cols.tid.append(tid & 0xFFFFFFFF)
+        cols.uid.append(t.uid & 0xFFFFFFFF)
+        cols.gid.append(t.gid & 0xFFFFFFFF)
+        cols.nr.append(nr & 0xFFFF)
         cols.kind.append(kind)
         cols.flags.append(flags)
-        cols.cpu.append(cpu)
+        cols.cpu.append(cpu & 0xFFFFFFFF)
         cols.comm.append(t.comm)
         cols.num.append(num)
         cols.shown.append(not dflags & B.STATE_ONLY)

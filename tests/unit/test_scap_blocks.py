@@ -18,6 +18,8 @@ from cdig.collector.scap import blocks as B
 from cdig.collector.scap import events as E
 from cdig.collector.scap.reader import ScapSource
 from cdig.collector.state import State
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
 SAMPLES = sorted(FIXTURES.glob("*.scap"))
@@ -328,3 +330,36 @@ def test_sockaddr_conversions_round_trip():
     assert E.tuple_ends(E.tuple_from_linux(v4, peer)) == (v4, peer)
     peer6 = v6[:2] + struct.pack(">H", 8443) + v6[4:]
     assert E.tuple_ends(E.tuple_from_linux(v6, peer6)) == (v6, peer6)
+
+
+# --------------------------------------------------------------------------- fuzz
+
+_FUZZ_BASE = gzip.decompress((FIXTURES / "curl_google.scap").read_bytes())
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, len(_FUZZ_BASE) - 1), st.integers(0, 255)),
+                      min_size=1, max_size=8),
+       cut=st.integers(28, len(_FUZZ_BASE)))
+def test_damaged_bytes_never_raise(tmp_path, flips, cut):
+    """Flipped bytes and cuts anywhere: the reader yields what it can, never a traceback
+    (a CaptureError only for a header that is not a .scap one)."""
+    data = bytearray(_FUZZ_BASE[:cut])
+    for at, v in flips:
+        if at < len(data):
+            data[at] = v
+    p = tmp_path / "fuzz.scap"
+    p.write_bytes(bytes(data))
+    try:
+        src = ScapSource([str(p)])
+    except CaptureError as e:
+        assert "\n" not in str(e)
+        return
+    state = State(container_of=src.container_of, procfs=src.procfs)
+    src.attach(state)
+    dec = Decoder(src.syscalls, 0)
+    for b in src.batches():
+        for ev in dec.decode(b):
+            state.update(ev)
+    assert len(src.losses) <= 1
