@@ -6,6 +6,8 @@ One run measures, on a static C program that calls getppid() N times
 
   baseline      the loop untraced (ns/call)
   cdig-null     ``cdig trace -j proc.name=<comm> > /dev/null``
+  cdig-write    ``cdig trace -w FILE proc.name=<comm>`` to tmpfs: the loop's
+                records in the capture counted
   cdig-file     the same, stdout to a tmpfs file: the loop's lines counted (by
                 pid), and the file's mtime says when the last line was written
   drain         cdig's probe (probes/loader.py) + bulk ring reader
@@ -17,8 +19,9 @@ One run measures, on a static C program that calls getppid() N times
                 { printf(...) }'``
   ttfe          time from starting ``cdig trace -n 1`` to its first line, and
                 where that time goes
-  profile       where cdig's per-event userspace time goes (decode, state,
-                filter, JSON, write), on a recorded batch
+  profile       where cdig's userspace time goes per record (decode to
+                columns, pruning, enrichment, filter, JSON lines, write), on
+                recorded batches
 
 Every configuration is repeated ``--repeat`` times; medians are reported. The
 workload waits on a FIFO ("gate") until the tracer is attached, so the timed
@@ -57,7 +60,8 @@ GCC_FLAGS = ["-static", "-nostdlib", "-no-pie", "-ffreestanding", "-fno-builtin"
              "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-O2"]
 SYS_GETPPID = 110  # x86_64; workload.c is x86_64-only
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-ALL_CONFIGS = ("baseline", "cdig-null", "cdig-file", "drain", "stock", "bulk48", "bpftrace",
+ALL_CONFIGS = ("baseline", "cdig-null", "cdig-file", "cdig-write", "drain", "stock", "bulk48",
+               "bpftrace",
                "ttfe", "profile")
 BPFTRACE_PROG = ('tracepoint:raw_syscalls:sys_exit /pid == {pid}/ '
                  '{{ printf("%d %d %d %ld\\n", pid, tid, args->id, args->ret); }}')
@@ -174,6 +178,20 @@ def count_in_file(path: Path, patterns: list[bytes]) -> list[int]:
                 counts[i] += data.count(p) - tail.count(p)
             tail = data[-keep:] if keep else b""
     return counts
+
+
+def capture_rows_of(path: Path, pid: int) -> int:
+    """Records of ``pid`` a cdig capture shows (not kept only for state)."""
+    import pyarrow.compute as pc
+    import pyarrow.ipc as ipc
+
+    n = 0
+    with ipc.open_stream(str(path)) as r:
+        for rb in r:
+            if rb.num_rows:
+                mask = pc.and_(pc.equal(rb.column("pid"), pid), pc.invert(rb.column("ctx")))
+                n += pc.sum(mask.cast("int64")).as_py() or 0
+    return n
 
 
 def med(values: Iterable[float | int | None]) -> float | None:
@@ -358,15 +376,21 @@ class Bench:
         m.update(q)
         return m
 
-    def run_cdig(self, to_file: bool) -> dict[str, Any]:
+    def run_cdig(self, to_file: bool, capture: bool = False) -> dict[str, Any]:
+        """``cdig trace -j`` to /dev/null or a file, or (``capture``) ``cdig trace -w``."""
         n = self.args.calls
         g = self.gate(n)
         argv = [self.cdig, "trace", "-j", f"proc.name={self.comm}"]
         out = self.outdir / "cdig.jsonl"
         err = self.outdir / "cdig.err"
         label = "cdig-file" if to_file else "cdig-null"
-        self.record(label, argv, f"> {out if to_file else '/dev/null'} 2> {err}")
-        with open(err, "wb") as fe, open(out if to_file else os.devnull, "wb") as fo:
+        if capture:
+            out = self.outdir / "cdig.cdig"
+            argv = [self.cdig, "trace", "-w", str(out), f"proc.name={self.comm}"]
+            label, to_file = "cdig-write", True
+        self.record(label, argv, f"> {out if to_file and not capture else '/dev/null'} 2> {err}")
+        with open(err, "wb") as fe, open(out if to_file and not capture else os.devnull,
+                                          "wb") as fo:
             t_spawn = time.perf_counter()
             p = self.spawn(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
         try:
@@ -411,7 +435,15 @@ class Bench:
         m["consumer_us_per_event"] = cpu_s / max(seen, 1) * 1e6
         m["consumer_us_per_event_shown"] = cpu_s / max(shown, 1) * 1e6
         m["capacity_events_per_cpu_s"] = seen / cpu_s if cpu_s > 0 else None
-        if to_file:
+        if capture:
+            t_last = out.stat().st_mtime_ns
+            mine = capture_rows_of(out, g.proc.pid)
+            out.unlink()
+            m.update(delivered=mine, deliver_s=(t_last - m["t_release_wall_ns"]) / 1e9,
+                     drain_after_end_s=(t_last - m["t_end_wall_ns"]) / 1e9,
+                     last_line_to_exit_s=(t_exit - t_last) / 1e9)
+            m["events_per_s"] = mine / m["deliver_s"]
+        elif to_file:
             lines, mine = count_in_file(out, [b"\n", b'"proc.pid":%d,' % g.proc.pid])
             t_last = out.stat().st_mtime_ns
             out.unlink()
@@ -923,32 +955,19 @@ def child_profile(a: argparse.Namespace) -> None:
     less than it would wall time (cache and SMT sharing still show)."""
     import cProfile
     import gc
-    import inspect
     import pstats
 
     import numpy as np
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.decode import Decoder, RawBatch
-    from cdig.collector.fields import resolve
     from cdig.collector.filter import compile_filter
-    from cdig.collector.formatter import (
-        _JSON_ENCODERS,
-        DEFAULT_FORMAT,
-        DEFAULT_JSON_FIELDS,
-        Formatter,
-        JsonFormatter,
-        _json_value,
-    )
-    from cdig.collector.pipeline import Pipeline
+    from cdig.collector.filter.batch import BatchFilter
+    from cdig.collector.render import BatchRenderer
+    from cdig.collector.session import LineSink, Session
     from cdig.collector.state import State
     from cdig.probes import layout
     from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
-
-    try:
-        from cdig.collector.prefilter import build_prefilter
-    except ImportError:  # older trees: no prefilter
-        build_prefilter = None
 
     probe = SyscallProbe(ProbeConfig())
     probe.load()
@@ -1005,137 +1024,90 @@ def child_profile(a: argparse.Namespace) -> None:
 
     resolver = ContainerResolver.for_host()
     flt = compile_filter(f"proc.name={a.comm}")
-    takes_keep = "keep" in inspect.signature(Decoder.decode).parameters
-    pipe_takes_prefilter = "prefilter" in inspect.signature(Pipeline.__init__).parameters
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)  # as cdig trace does
     devnull = open(os.devnull, "w")
 
-    def fresh() -> tuple[Any, Any, Any]:
+    def fresh() -> tuple[Any, Any, Any, Any]:
         dec = Decoder()
         st = State(container_of=resolver.resolve)
         st.seed()
-        pre = build_prefilter(flt, dec.table) if build_prefilter is not None else None
-        return dec, st, pre
+        session = Session(_ListSource([]), dec, st, BatchFilter(flt, dec.table))
+        return dec, st, session, BatchRenderer.json(dec.table)
 
-    def split_pass(sink: Callable[[Any], Any] | None = None) -> list[int]:
-        """Pipeline.run's work, one stage at a time per batch, each stage timed
-        within the same pass (so noise cannot make a stage negative): prefilter,
-        decode, state update, filter, JSON format, join + write. ns per stage."""
-        dec, st, pre = fresh()
-        update, pred, fmt = st.update, flt.match, JsonFormatter().format
+    def split_pass() -> tuple[list[int], int]:
+        """The Session's stages one at a time per batch, each timed within the same
+        pass: decode to columns, raw-part pruning, enrichment, filter mask, JSON
+        lines, join + write. ns per stage, and the events matched."""
+        dec, st, session, rend = fresh()
         clock = time.thread_time_ns
         acc = [0] * 6
-        for batch in recorded:
+        matched_n = 0
+        for raw in recorded:
             c0 = clock()
-            keep = pre(batch) if pre is not None else None
+            b = dec.batch(raw)
             c1 = clock()
-            evs = list(dec.decode(batch, keep) if takes_keep else dec.decode(batch))
+            keep = session.filter.raw(b.rec) | session.enricher.state_rows(b.rec)
+            if not keep.all():
+                b = b.take(np.flatnonzero(keep))
             c2 = clock()
-            for ev in evs:
-                update(ev)
+            session.enricher.enrich(b)
             c3 = clock()
-            matched = [ev for ev in evs if pred(ev)]
+            rows = np.flatnonzero(session.filter.mask(b))
             c4 = clock()
-            lines = [fmt(ev) for ev in matched]
+            lines, _ = rend.lines(b, rows)
             c5 = clock()
             if lines:
+                lines.append("")
                 devnull.write("\n".join(lines))
-                devnull.write("\n")
                 devnull.flush()
             c6 = clock()
+            matched_n += len(rows)
             for i, (x, y) in enumerate(((c0, c1), (c1, c2), (c2, c3), (c3, c4), (c4, c5),
                                         (c5, c6))):
                 acc[i] += y - x
-            if sink is not None:
-                for ev in matched:
-                    sink(ev)
-        return acc
+        return acc, matched_n
 
-    def real_pipeline(batches: list[Any] | None = None) -> int:
-        """cdig's own Pipeline over the recorded batches, with trace.py's sink/flush."""
-        dec, st, pre = fresh()
-        fmt = JsonFormatter().format
-        buf: list[str] = []
-
-        def sink(ev: Any) -> None:
-            line = fmt(ev)
-            if line is not None:
-                buf.append(line)
-
-        def flush() -> None:
-            if buf:
-                devnull.write("\n".join(buf))
-                devnull.write("\n")
-                devnull.flush()
-                buf.clear()
-
-        kw = {"prefilter": pre} if pipe_takes_prefilter else {}
-        pipe = Pipeline(_ListSource(recorded if batches is None else batches), dec, st,
-                        flt.match, [sink], on_batch=flush, **kw)
+    def real_session(batches: list[Any] | None = None) -> int:
+        """cdig's own Session over the recorded batches, with trace's LineSink."""
+        dec, st, _, rend = fresh()
+        session = Session(_ListSource(recorded if batches is None else batches), dec, st,
+                          BatchFilter(flt, dec.table), [LineSink(rend, devnull)],
+                          on_batch=devnull.flush)
         t0 = time.thread_time_ns()
-        pipe.run()
+        session.run()
         return time.thread_time_ns() - t0
 
-    names = ["prefilter (vectorised, raw records)", "decode (numpy → Event objects)",
-             "state update", "filter (proc.name=…, per event)", "JSON format", "join + write"]
+    names = ["decode (rings → columns)", "raw-part pruning", "enrich (state as of each row)",
+             "filter mask (proc.name=…)", "JSON lines (per-key segments + f-string)",
+             "join + write"]
     best = [float("inf")] * 6
+    events = 0
     for _ in range(a.profile_rounds):
-        for i, ns in enumerate(split_pass()):
+        acc, events = split_pass()
+        for i, ns in enumerate(acc):
             best[i] = min(best[i], ns)
-    evs: list[Any] = []
-    split_pass(sink=evs.append)
-    events = len(evs)
-    # the prefilter on everything else the probe recorded meanwhile
-    pre_all = build_prefilter(flt, Decoder().table) if build_prefilter is not None else None
-    pre_ns = kept_others = None
-    if pre_all is not None and len(others_small):
-        t0 = time.thread_time_ns()
-        keep_masks = [pre_all(RawBatch(others_small[i:i + 1024], empty_ext))[0]
-                      for i in range(0, len(others_small), 1024)]
-        pre_ns = (time.thread_time_ns() - t0) / len(others_small)
-        kept_others = int(sum(int(k.sum()) for k in keep_masks))
     stages = []
     cum = 0.0
     for name, ns in zip(names, best, strict=True):
         cum += ns
         stages.append({"stage": name, "ns_per_record": ns / n_records,
                        "cumulative_ns_per_record": cum / n_records})
-    real_ns = min(real_pipeline() for _ in range(a.profile_rounds))
+    real_ns = min(real_session() for _ in range(a.profile_rounds))
     sweep = []
-    for size in (8, 64, 512, 4096, 16384):
+    for size in (64, 512, 4096, 16384, 131072):
         batches = rebatch(size)
-        ns = min(real_pipeline(batches) for _ in range(max(1, a.profile_rounds // 2)))
+        ns = min(real_session(batches) for _ in range(max(1, a.profile_rounds // 2)))
         sweep.append({"batch": size, "ns_per_record": ns / n_records})
-
-    # per JSON field: getter + encoder, on decoded + enriched events
-    fields = []
-    for name in DEFAULT_JSON_FIELDS:
-        f = resolve(name)
-        enc = _JSON_ENCODERS.get(f.type, _json_value)
-        get = f.get
-        t0 = time.thread_time_ns()
-        for e in evs:
-            v = get(e)
-            if v is not None:
-                enc(v)
-        fields.append({"field": name, "ns_per_event": (time.thread_time_ns() - t0) / len(evs)})
-    fields.sort(key=lambda d: -d["ns_per_event"])
-    whole = JsonFormatter().format
-    t0 = time.thread_time_ns()
-    for e in evs:
-        whole(e)
-    json_ns = (time.thread_time_ns() - t0) / len(evs)
-    text = Formatter(DEFAULT_FORMAT).format
-    t0 = time.thread_time_ns()
-    for e in evs:
-        text(e)
-    text_ns = (time.thread_time_ns() - t0) / len(evs)
-    line_bytes = sum(len(whole(e)) + 1 for e in evs[:10000]) / min(len(evs), 10000)
+    dec, _, _, rend = fresh()
+    sample = dec.batch(recorded[0])
+    Session(_ListSource([]), dec, State(container_of=resolver.resolve)).enricher.enrich(sample)
+    some, _ = rend.lines(sample, np.arange(min(len(sample), 1000)))
+    line_bytes = sum(len(x) + 1 for x in some) / max(len(some), 1)
 
     prof = cProfile.Profile()
     prof.enable()
-    real_pipeline()
+    real_session()
     prof.disable()
     ps = pstats.Stats(prof)
     top = []
@@ -1148,15 +1120,10 @@ def child_profile(a: argparse.Namespace) -> None:
     devnull.close()
     resolver.close()
     _say({"records": n_records, "records_of_workload": mine, "events_decoded": events,
-          "other_records": len(others_small), "prefilter_ns_per_other_record": pre_ns,
-          "other_records_kept_by_prefilter": kept_others,
-          "matched": len(evs), "live_batches": live_batches,
+          "other_records": len(others_small), "matched": events, "live_batches": live_batches,
           "live_mean_batch": n_records / max(1, live_batches), "batch": a.profile_batch,
-          "batch_sweep": sweep, "kernel_stats": stats,
-          "prefilter": build_prefilter is not None, "stages": stages,
-          "real_pipeline_ns_per_record": real_ns / n_records,
-          "json_fields": fields, "json_format_ns_per_event": json_ns,
-          "text_format_ns_per_event": text_ns, "json_line_bytes": line_bytes,
+          "batch_sweep": sweep, "kernel_stats": stats, "stages": stages,
+          "real_pipeline_ns_per_record": real_ns / n_records, "json_line_bytes": line_bytes,
           "cprofile_top": top})
 
 
@@ -1179,6 +1146,7 @@ ROW_LABELS = {
     "baseline": "baseline (untraced)",
     "cdig-null": "cdig trace -j > /dev/null",
     "cdig-file": "cdig trace -j > tmpfs file",
+    "cdig-write": "cdig trace -w tmpfs file",
     "drain": "cdig probe + bulk drain, no decode",
     "stock": "bcc stock callback (48 B recs)",
     "bulk48": "same 48 B prog + cdig bulk drain",
@@ -1290,7 +1258,7 @@ def render(meta: dict[str, Any], summary: dict[str, Any], results: dict[str, Any
     L.append("/bpftr, /stock: events/s ÷ bpftrace's, ÷ the stock callback's. drain s: last")
     L.append("event out − loop end. us/ev: the consumer's CPU per record it read (cdig: per")
     L.append("event decoded, all processes, both threads); ev/CPU-s: records per CPU-second.")
-    for key in ("cdig-null", "cdig-file"):
+    for key in ("cdig-null", "cdig-file", "cdig-write"):
         s = summary.get(key)
         if s and "error" not in s:
             L.append(f"{key}: seen {_fmt(s.get('seen'))} events (all processes), "
@@ -1300,7 +1268,7 @@ def render(meta: dict[str, Any], summary: dict[str, Any], results: dict[str, Any
                      f"{_fmt(s.get('tracer_cpus'), '.2f')}; SIGINT → exit "
                      f"{_fmt(s.get('signal_to_exit_s'), '.1f')} s"
                      + (f"; last line → exit {_fmt(s.get('last_line_to_exit_s'), '.2f')} s"
-                        if key == "cdig-file" else ""))
+                        if key in ("cdig-file", "cdig-write") else ""))
     t = results.get("ttfe")
     if t and "error" not in t:
         L.append("")
@@ -1345,21 +1313,11 @@ def render(meta: dict[str, Any], summary: dict[str, Any], results: dict[str, Any
             L.append(f"  {st['stage']:40} {st['ns_per_record']:7,.0f} ns   (cumulative "
                      f"{cum:6,.0f} ns = {1e9 / cum if cum else 0:9,.0f} events/s, one core)")
         rp = p["real_pipeline_ns_per_record"]
-        L.append(f"  {'cdig Pipeline.run, all of it (check)':40} {rp:7,.0f} ns   "
-                 f"= {1e9 / rp:,.0f} events/s; its per-event loop and sink calls: "
-                 f"{rp - p['stages'][-1]['cumulative_ns_per_record']:,.0f} ns")
-        if p.get("prefilter_ns_per_other_record") is not None and p["other_records"] >= 10000:
-            L.append(f"  prefilter on the {p['other_records']:,} records of other processes "
-                     f"recorded meanwhile: {p['prefilter_ns_per_other_record']:.0f} ns each; "
-                     f"{p['other_records_kept_by_prefilter']:,} kept (state-changing)")
-        L.append("  Pipeline.run by batch size, ns/record: " + ", ".join(
+        L.append(f"  {'cdig Session.run, all of it (check)':40} {rp:7,.0f} ns   "
+                 f"= {1e9 / rp:,.0f} events/s")
+        L.append("  Session.run by batch size, ns/record: " + ", ".join(
             f"{b['batch']}: {b['ns_per_record']:,.0f}" for b in p["batch_sweep"]))
-        L.append(f"  the whole list of events formatted once, cache-cold: JSON "
-                 f"{p['json_format_ns_per_event']:,.0f} ns per event, the default text format "
-                 f"(-p) {p['text_format_ns_per_event']:,.0f} ns")
-        L.append("  JSON fields (getter + encoder), ns per event, top 10: " + ", ".join(
-            f"{f['field']} {f['ns_per_event']:.0f}" for f in p["json_fields"][:10]))
-        L.append("  cProfile of Pipeline.run (it inflates small calls), by own time, "
+        L.append("  cProfile of Session.run (it inflates small calls), by own time, "
                  "ns per record:")
         for f in p["cprofile_top"]:
             L.append(f"    {f['tottime_ns_per_record']:7,.0f}  x{f['calls_per_record']:<5.2f} "
@@ -1483,6 +1441,7 @@ def run(args: argparse.Namespace) -> int:
             ("baseline", bench.run_baseline),
             ("cdig-null", lambda: bench.run_cdig(to_file=False)),
             ("cdig-file", lambda: bench.run_cdig(to_file=True)),
+            ("cdig-write", lambda: bench.run_cdig(to_file=True, capture=True)),
             ("drain", lambda: bench.run_ring_child("drain")),
             ("stock", lambda: bench.run_ring_child("stock")),
             ("bulk48", lambda: bench.run_ring_child("bulk48")),

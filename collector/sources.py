@@ -159,8 +159,12 @@ class LiveSource:
                         self.peak_backlog_bytes = max(self.peak_backlog_bytes,
                                                       self._backlog_bytes)
                         self._ready.notify()
+                if stopping and len(a) < self.max_drain and len(b) < self.max_drain // 4:
+                    # the rings are empty: what the kernel wrote before the stop is
+                    # drained (a bounded drain that came back full leaves more)
+                    break
                 if stopping:
-                    break  # what the kernel wrote before the stop has been drained
+                    continue
                 if n < 1024:
                     # few records: wait for more (the kernel wakes epoll on
                     # commit), or until held records are older than the mark

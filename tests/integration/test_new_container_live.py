@@ -64,3 +64,28 @@ def test_container_started_after_the_trace_is_captured_whole(tmp_path):
     tids = Counter(r["thread.tid"] for r in rows)
     assert len(tids) == THREADS and set(tids.values()) == {WRITES}
     assert len({r["proc.pid"] for r in rows}) == 1
+
+
+def test_records_in_the_ring_at_ctrl_c_are_all_written(tmp_path, workload_bin):
+    """Ctrl-C right as a storm ends: what the kernel already wrote to the rings is
+    drained to the end, so nothing is lost without being counted. (The reader used
+    to stop after one bounded drain; the benchmark's cdig-write run lost 10 % of a
+    300 k storm with 0 drops that way. Here the consumer usually keeps up, so this
+    guards the count more than it reproduces that race.)"""
+    require("root", "bpf")
+    import shutil
+
+    prog = tmp_path / "cdigstorm"
+    shutil.copy(workload_bin, prog)
+    n = 400_000
+    cap = tmp_path / "storm.cdig"
+    p, _, err = live_capture(tmp_path, ["-w", str(cap), "proc.name=cdigstorm"])
+    try:
+        subprocess.run([str(prog), "getppid", str(n)], check=True, timeout=120)
+    finally:
+        text = stop(p, err)  # at once: the tail of the storm is still in the rings
+    assert " 0 dropped" in text, text
+    out = subprocess.run([*cdig(), "trace", "-r", str(cap), "-p", "%evt.type",
+                          "evt.type=getppid"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("getppid") == n
