@@ -1,0 +1,43 @@
+"""Capture files read back under an adversary (issue 11, items 2, 3, 4 and 7):
+exit status of damage, bounded decompression and metadata, a file that shrinks
+while read, outputs that alias inputs. No root needed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from test_capture import batches, live_capture
+
+from cdig.cli import main
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    p = tmp_path / "c.cdig"
+    live_capture(p, batches(4, 40), flush_rows=20)
+    data = p.read_bytes()
+    cut = tmp_path / "cut.cdig"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    return p, cut
+
+
+def test_a_damaged_capture_exits_3(damaged, tmp_path, capsys):
+    good, cut = damaged
+    assert main(["trace", "-r", str(good)]) == 0
+    capsys.readouterr()
+    assert main(["trace", "-r", str(cut)]) == 3
+    assert "capture truncated after" in capsys.readouterr().err
+    assert main(["summary", "-r", str(cut)]) == 3
+    assert main(["summary", "-r", str(cut), "--json"]) == 3
+    assert main(["export", "-r", str(cut), "-o", str(tmp_path / "o.jsonl"),
+                 "--format", "jsonl"]) == 3
+    assert main(["summary", "-r", str(good)]) == 0
+    capsys.readouterr()
+    for cmd in ("trace", "summary", "export"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "3 a capture read with -r was damaged or truncated" in out, cmd
+    assert os.path.exists(tmp_path / "o.jsonl")
