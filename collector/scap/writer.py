@@ -60,6 +60,11 @@ _PACK = {"i1": "<b", "u1": "<B", "i2": "<h", "u2": "<H", "i4": "<i", "u4": "<I",
 _PACKERS = {k: struct.Struct(v) for k, v in _PACK.items()}
 _RANGE = {k: (-(1 << (8 * s.size - 1)), (1 << (8 * s.size - 1)) - 1) if k[0] == "i"
           else (0, (1 << (8 * s.size)) - 1) for k, s in _PACKERS.items() if k != "f8"}
+_HEADS: dict[tuple[int, bool, bool], struct.Struct] = {}
+_PADS = (b"", b"\0", b"\0\0", b"\0\0\0")
+_U32 = struct.Struct("<I")
+_GEN_E = struct.Struct("<HH")
+_GEN_X = struct.Struct("<q6Q")
 EVF_NOT_STATE = 0  # an EVF block with flags 0: cdig's FORK record (see the module docstring)
 FD_INTRO = 0x100  # EVF flag (with STATE_ONLY): names an fd for sysdig; cdig's reader skips it
 CDIG_FD_EVENT = 4096  # what /proc told cdig about an fd; type >= 336: sysdig skips it
@@ -307,15 +312,31 @@ class ScapWriter:
 
     def _event(self, etype: int, ts: int, tid: int, cpu: int, values: list[bytes],
                evf_flags: int | None = None) -> None:
-        ev = encode_event(etype, ts, tid, values)
-        large = E.INFO[etype].large
+        """One event block: block header, cpu (and EVF flags), event header, length
+        slots and values, padding, trailer (the layout of ``block(encode_event(…))``,
+        packed with one cached Struct per shape: this runs twice per record)."""
         if evf_flags is None:
             evf_flags = self._evf
-        if evf_flags is None:
-            self._emit(block(B.EV_V2_LARGE if large else B.EV_V2, struct.pack("<H", cpu) + ev))
+        large = E.INFO[etype].large
+        n = len(values)
+        evf = evf_flags is not None
+        hdr = _HEADS.get((n, large, evf))
+        if hdr is None:
+            hdr = _HEADS[n, large, evf] = struct.Struct(
+                f"<IIH{'I' if evf else ''}QQIHI{n}{'I' if large else 'H'}")
+        lens = [len(v) for v in values]
+        size = sum(lens)
+        ev_len = 26 + n * (4 if large else 2) + size
+        body = 2 + (4 if evf else 0) + ev_len
+        pad = (-body) & 3
+        total = 12 + body + pad
+        if evf:
+            head = hdr.pack(B.EVF_V2_LARGE if large else B.EVF_V2, total, cpu, evf_flags,
+                            ts & _MASK64, tid & _MASK64, ev_len, etype, n, *lens)
         else:
-            self._emit(block(B.EVF_V2_LARGE if large else B.EVF_V2,
-                             struct.pack("<HI", cpu, evf_flags) + ev))
+            head = hdr.pack(B.EV_V2_LARGE if large else B.EV_V2, total, cpu, ts & _MASK64,
+                            tid & _MASK64, ev_len, etype, n, *lens)
+        self._out.append(b"".join((head, *values, _PADS[pad], _U32.pack(total))))
         self.events += 1
 
     def _container(self, state: State, cg: int, pid: int) -> Container:
@@ -640,12 +661,14 @@ class ScapWriter:
         pair = self.pairs.get(name)
         if pair is None:
             sc = E.PPM_SC_ID.get(name, 0)
-            self._event(E.GENERIC_E, t_enter, tid, cpu, [struct.pack("<H", sc),
-                                                          struct.pack("<H", nr & 0xFFFF)])
+            ids = _GEN_E.pack(sc, nr & 0xFFFF)
+            self._event(E.GENERIC_E, t_enter, tid, cpu, [ids[:2], ids[2:]])
             # cdig extension: res and the six raw arguments after ID (0.29.3 reads only
             # the table's one parameter; cdig's reader reads them back)
-            self._event(E.GENERIC_X, ts, tid, cpu, [struct.pack("<H", sc), struct.pack("<q", ret),
-                                                     *(struct.pack("<Q", a) for a in args)])
+            rest = _GEN_X.pack(_s64(ret), *(a & _MASK64 for a in args))
+            self._event(E.GENERIC_X, ts, tid, cpu, [ids[:2], rest[:8], rest[8:16], rest[16:24],
+                                                     rest[24:32], rest[32:40], rest[40:48],
+                                                     rest[48:56]])
             return
         assert spec is not None
         enter_id, exit_id = pair
