@@ -63,29 +63,38 @@ class EventBatch:
 
     # -- columns --------------------------------------------------------------------
     @property
+    def cols(self) -> Columns:
+        """The record's fields as contiguous arrays, copied once per batch (a field of
+        the structured array is a strided view: every operation on it is slower)."""
+        c = self._cache.get("cols")
+        if c is None:
+            c = self._cache["cols"] = Columns(self.rec)
+        return c
+
+    @property
     def kind(self) -> np.ndarray:
-        return self.rec["kind"]
+        return self.cols["kind"]
 
     @property
     def nr(self) -> np.ndarray:
-        return self.rec["nr"]
+        return self.cols["nr"]
 
     @property
     def ret(self) -> np.ndarray:
-        return self.rec["ret"]
+        return self.cols["ret"]
 
     def is_syscall(self) -> np.ndarray:
         """Rows that are completed syscalls (they have a result and a latency)."""
         c = self._cache.get("is_syscall")
         if c is None:
-            c = self._cache["is_syscall"] = self.rec["kind"] == _SYSCALL
+            c = self._cache["is_syscall"] = self.cols["kind"] == _SYSCALL
         return c
 
     def fd_numbers(self) -> np.ndarray:
         """The fd each row refers to (the Event's fd lookup), -1 for none."""
         c = self._cache.get("fdnum")
         if c is None:
-            c = self._cache["fdnum"] = self.decoder.fd_numbers(self.rec)
+            c = self._cache["fdnum"] = self.decoder.fd_numbers(self.cols)
         return c
 
     def comm_codes(self) -> np.ndarray:
@@ -151,6 +160,26 @@ class EventBatch:
             if j is not None:
                 sub._events[j] = ev
         return sub
+
+
+class Columns:
+    """``rec[name]`` as a contiguous array, made on first use: a drop-in for the
+    structured array wherever fields are read by name (the raw filter included)."""
+
+    __slots__ = ("rec", "_c")
+
+    def __init__(self, rec: np.ndarray) -> None:
+        self.rec = rec
+        self._c: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._c.get(name)
+        if a is None:
+            a = self._c[name] = np.ascontiguousarray(self.rec[name])
+        return a
+
+    def __len__(self) -> int:
+        return len(self.rec)
 
 
 def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

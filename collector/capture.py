@@ -810,7 +810,8 @@ class CaptureRecorder:
             self._queued += changed
         rec = b.rec
         if len(rec):
-            is_state = (rec["kind"] >= layout.KIND_EXEC) | self._state_nr[rec["nr"]]
+            cols = b.cols
+            is_state = (cols["kind"] >= layout.KIND_EXEC) | self._state_nr[cols["nr"]]
             keep = matched | is_state
             if keep.any():
                 rows = np.flatnonzero(keep)
@@ -915,7 +916,10 @@ class CaptureFile:
         """Read the header; CaptureError (one line) if this is not a capture."""
         try:
             size = os.path.getsize(path)
-            src = pa.memory_map(path) if size else None
+            # read, not memory-mapped: a mapped file that shrinks under the reader
+            # (another process truncating it) kills it with SIGBUS; a read just
+            # comes back short, which is damage like any other
+            src = pa.OSFile(path) if size else None
         except OSError as e:
             raise CaptureError(f"{path}: {e.strerror or e}") from None
         if not size:

@@ -249,7 +249,7 @@ class Decoder:
             ts = base["ts_ns"].astype(np.int64) + np.int64(offset)
         return EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
 
-    def fd_numbers(self, rec: np.ndarray) -> np.ndarray:
+    def fd_numbers(self, rec: Any) -> np.ndarray:
         """Per record, the fd number the Event looks up (-1: none), as the decoder
         names arguments: ``fd``, else ``oldfd``, ``out_fd``, ``epfd`` when an int."""
         if not len(rec):

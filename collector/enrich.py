@@ -14,6 +14,8 @@ per-record Python work limited to the rows that change state and one row per gro
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..probes import layout
@@ -43,11 +45,12 @@ class Enricher:
                 state_nr[spec.nr] = True
         self.state_nr = state_nr
 
-    def state_rows(self, rec: np.ndarray) -> np.ndarray:
-        """Records that keep the fd/process tables current (a capture keeps them)."""
+    def state_rows(self, rec: Any) -> np.ndarray:
+        """Records that keep the fd/process tables current (a capture keeps them).
+        ``rec``: records, or an EventBatch's ``cols``."""
         return (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
 
-    def mutating_rows(self, rec: np.ndarray) -> np.ndarray:
+    def mutating_rows(self, rec: Any) -> np.ndarray:
         """Records whose State.update() changes state (sched records included)."""
         return (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
 
@@ -65,7 +68,7 @@ class Enricher:
             b.fd_code = np.zeros(0, dtype=np.int64)
             b.cont_code = np.zeros(0, dtype=np.int64)
             return []
-        rec = b.rec
+        rec = b.cols
         mut = self.mutating_rows(rec)
         pid = rec["pid"].astype(np.int64)
         seg = _segments(pid, mut)

@@ -55,10 +55,9 @@ class _RowPart:
 _ROW_COLUMNS: dict[str, Callable[[EventBatch, np.ndarray], np.ndarray]] = {
     "evt.num": lambda b, r: b.num[r],
     "evt.rawtime": lambda b, r: b.ts[r],
-    "evt.cpu": lambda b, r: b.rec["cpu"][r],
     # the decoder gives sched records a latency of 0
-    "evt.latency": lambda b, r: np.where(b.rec["kind"][r] <= layout.KIND_SYSCALL_ENTER,
-                                         b.rec["latency_ns"][r], 0),
+    "evt.latency": lambda b, r: np.where(b.cols["kind"][r] <= layout.KIND_SYSCALL_ENTER,
+                                         b.cols["latency_ns"][r], 0),
 }
 _TIME_FORMATS = {"evt.time": "%H:%M:%S", "evt.outputtime": "%H:%M:%S",
                  "evt.datetime": "%Y-%m-%d %H:%M:%S"}
@@ -97,6 +96,12 @@ class BatchRenderer:
                     segments.append([])
                     items.append(len(segments) - 1)
                 segments[-1].append((keyed_text(f, None), lit))
+        # a literal just before a segment is part of it: one piece less per row
+        prefixes = [""] * len(segments)
+        for i, item in enumerate(items):
+            if isinstance(item, int) and i and isinstance(items[i - 1], str):
+                prefixes[item], items[i - 1] = items[i - 1], ""
+        self.prefixes = prefixes
         self.segments = segments
         self.require_get = [f.get for f in self.require]
         self._render = _generate(items)
@@ -164,10 +169,10 @@ class BatchRenderer:
                 (any(g(e) is None for g in self.require_get) for e in reps), dtype=bool,
                 count=len(reps))
         tables = []
-        for seg in self.segments:
+        for prefix, seg in zip(self.prefixes, self.segments, strict=True):
             tab = []
             for e in reps:
-                out = []
+                out = [prefix]
                 for get, lit in seg:
                     v = get(e)
                     out.append(NA if v is None else v)

@@ -80,19 +80,21 @@ class Session:
         self._by_container = flt.container if flt is not None else None
 
     def _container_prune(self, b: EventBatch) -> EventBatch:
-        """Drop the rows of containers the filter's container terms reject — state
-        rows too, as the kernel's cgroup pushdown does: a process outside the
-        containers asked for is never shown, and one that moves into one is named
-        from /proc on first sight like any process seen first."""
-        cg = b.rec["cgroup_id"]
+        """Drop the rows of containers the filter's container terms reject, but for
+        those that change state: a process can move into a container (runc's init
+        does), and must arrive there with its history (exec, open fds)."""
+        cg = b.cols["cgroup_id"]
         uniq, first, inv = np.unique(cg, return_index=True, return_inverse=True)
-        pids = b.rec["pid"][first].tolist()
+        pids = b.cols["pid"][first].tolist()
         test = self._by_container
         state = self.state
         lut = np.fromiter((c == 0 or test(state._container(c, p))
                            for c, p in zip(uniq.tolist(), pids, strict=True)),
                           dtype=bool, count=len(uniq))
         keep = lut[inv.reshape(-1)]
+        if keep.all():
+            return b
+        keep |= self.enricher.mutating_rows(b.cols)
         return b if keep.all() else b.take(np.flatnonzero(keep))
 
     def step(self, raw: Any) -> None:
@@ -108,7 +110,7 @@ class Session:
         if self._by_container is not None and len(b):
             b = self._container_prune(b)
         if self._raw is not None and len(b):
-            keep = self._raw(b.rec) | self.enricher.state_rows(b.rec)
+            keep = self._raw(b.cols) | self.enricher.state_rows(b.cols)
             if not keep.all():
                 b = b.take(np.flatnonzero(keep))
         self.enricher.enrich(b)

@@ -59,7 +59,7 @@ class BatchAggregator:
             b = b.take(rows)
         agg, views = self.agg, self.agg.views
         agg.events += len(b)
-        rec = b.rec
+        rec = b.cols
         kind, nr, ret = rec["kind"], rec["nr"], rec["ret"]
         syscall = kind == layout.KIND_SYSCALL
         enter = kind == layout.KIND_SYSCALL_ENTER

@@ -21,19 +21,22 @@ from ..probes.syscalls import SyscallTable
 from .batch import EventBatch
 
 # Row attributes a field can depend on (besides the row-level columns).
-KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP = (
+KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP, CPU = (
     "kind", "nr", "ret", "args", "ext", "pid", "tid", "uid", "comm", "proc", "fd", "cont",
-    "cgroup")
-ALL_KEYS = frozenset({KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP})
+    "cgroup", "cpu")
+ALL_KEYS = frozenset({KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP,
+                      CPU})
 
-# Row-level fields: a column each, different on (nearly) every row.
+# Row-level fields: a column each, different on (nearly) every row. (evt.cpu has
+# a handful of values: it is keyed, so it costs no piece of its own in a line.)
 ROW_FIELDS = frozenset({"evt.num", "evt.time", "evt.outputtime", "evt.datetime",
-                        "evt.rawtime", "evt.cpu", "evt.latency"})
+                        "evt.rawtime", "evt.latency"})
 
 _ARGS = frozenset({KIND, NR, ARGS, EXT})
 DEPENDS: dict[str, frozenset[str]] = {
     "evt.type": frozenset({KIND, NR}),
     "evt.dir": frozenset({KIND}),
+    "evt.cpu": frozenset({CPU}),
     "evt.res": frozenset({KIND, RET}),
     "evt.rawres": frozenset({KIND, RET}),
     "evt.failed": frozenset({KIND, RET}),
@@ -96,13 +99,13 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _columns(b: EventBatch, keys: Iterable[str], rel: ArgRelevance) -> list[np.ndarray]:
-    rec = b.rec
+    rec = b.cols
     out: list[np.ndarray] = []
     for k in sorted(keys):
         if k == ARGS:
             m = b._cache.get("masked_args")
             if m is None:
-                m = b._cache["masked_args"] = rel.masked(rec)
+                m = b._cache["masked_args"] = rel.masked(b.rec)
             out.extend(m[:, i] for i in range(6))
         elif k == EXT:
             out.append(b.ext_row)

@@ -46,8 +46,7 @@ from . import (
 Mask = Callable[[EventBatch], np.ndarray]
 
 # row-level fields numpy can compare directly: name -> column of the batch
-_ROW_INT = {"evt.num": lambda b: b.num, "evt.rawtime": lambda b: b.ts,
-            "evt.cpu": lambda b: b.rec["cpu"]}
+_ROW_INT = {"evt.num": lambda b: b.num, "evt.rawtime": lambda b: b.ts}
 
 
 class BatchFilter:
@@ -77,7 +76,7 @@ class BatchFilter:
         if used <= VECTOR_FIELDS:
             raw = compile_vectorized(expr, self.cols)
             if raw is not None:
-                return lambda b: raw(b.rec)
+                return lambda b: raw(b.cols)
         if not (used & ROW_FIELDS):
             return self._keyed(expr, used)
         if isinstance(expr, Not):
@@ -119,7 +118,7 @@ class BatchFilter:
         if name == "evt.latency":
             raw = compile_vectorized(node, self.cols)
             assert raw is not None
-            return lambda b: raw(b.rec)
+            return lambda b: raw(b.cols)
         col = _ROW_INT.get(name)
         if col is not None:
             from ..fields import resolve
