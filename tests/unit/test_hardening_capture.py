@@ -6,6 +6,8 @@ while read, outputs that alias inputs. No root needed.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from test_capture import batches, live_capture
@@ -41,3 +43,26 @@ def test_a_damaged_capture_exits_3(damaged, tmp_path, capsys):
         out = " ".join(capsys.readouterr().out.split())
         assert "3 a capture read with -r was damaged or truncated" in out, cmd
     assert os.path.exists(tmp_path / "o.jsonl")
+
+
+# --------------------------------------------------------------------------- item 3
+
+SHRINK = """
+import os, sys
+from cdig.collector.capture import CaptureFile
+path = sys.argv[1]
+f = CaptureFile.open(path)            # the header is read ...
+os.truncate(path, os.path.getsize(path) // 3)   # ... then someone cuts the file
+n = sum(b.records.num_rows for b in f.batches())
+print(n, f.loss.message() if f.loss else "no loss")
+"""
+
+
+def test_a_capture_that_shrinks_while_read_is_damage_not_sigbus(tmp_path):
+    p = tmp_path / "c.cdig"
+    live_capture(p, batches(8, 60), flush_rows=20)
+    r = subprocess.run([sys.executable, "-c", SHRINK, str(p)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stderr)  # it was -7 (SIGBUS) with the mapping
+    n, _, message = r.stdout.partition(" ")
+    assert int(n) < 8 * 60 and message.startswith(f"capture truncated after {n} events"), r.stdout
