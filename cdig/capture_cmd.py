@@ -31,9 +31,11 @@ def check_capture_args(args: argparse.Namespace) -> None:
         if v <= 0:
             raise CliError(f"{name} needs a positive number, not {v}", EXIT_USAGE)
     reads = getattr(args, "read", None) or []
-    if write and any(os.path.abspath(write) == os.path.abspath(r) or
-                     os.path.abspath(r).startswith(os.path.abspath(write)) for r in reads):
-        raise CliError(f"-w {write} would overwrite a capture being read", EXIT_USAGE)
+    if write and reads:  # as files: symlinks, hard links, globs, rotation names
+        from cdig.collector.safe_open import aliases
+
+        if hit := aliases(write, reads, prefix=True):
+            raise CliError(f"-w {write} would overwrite {hit}, a capture being read", EXIT_USAGE)
     if getattr(args, "files", None) is not None and args.file_size is None and \
             args.seconds is None:
         raise CliError("-W needs -C or -G (it limits how many rotated files are kept)",
@@ -135,13 +137,13 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     factory of one (``batch_sink_factory = True``), called with the syscall table."""
     from cdig.collector.session import EventSink, Session
 
+    def sinks(decoder):
+        if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
+            return [on_event(decoder.table)]
+        return [on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)]
+
     src = open_replay(paths, quiet)
-    state, decoder = replay_parts(src)
-    if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
-        sink = on_event(decoder.table)
-    else:
-        sink = on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)
-    session = Session(src, decoder, state, _batch_filter(flt, decoder), [sink])
+    session = Session.replay(src, flt, sinks)
     gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:
         session.run(max_events=max_events)
@@ -149,14 +151,6 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
         gc.unfreeze()
         src.close()
     return session.counters, src
-
-
-def _batch_filter(flt, decoder):  # -> BatchFilter | None
-    from cdig.collector.filter.batch import BatchFilter
-
-    if flt is None or flt.expr is None:
-        return None
-    return BatchFilter(flt, decoder.table)
 
 
 def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
@@ -167,21 +161,22 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
     src = open_replay(args.read)
     rec = None
     try:
-        state, decoder = replay_parts(src)
         if args.write:  # re-filter a capture into a new one
             rec = open_recorder(args, filter_text, src.container_of, src.procfs,
                                 syscalls=src.syscalls, host=src.header)
-            from cdig.collector.state import State
-
-            state = State(container_of=rec.container_of, procfs=rec.procfs)
-            src.attach(state)
-            start_recorder(rec, state, decoder, src)
         show = rec is None or args.format or args.json
         out = sys.stdout
-        lines = LineSink(fmt(decoder.table), out) if show else None
-        sinks = ([lines] if lines else []) + ([rec] if rec is not None else [])
-        session = Session(src, decoder, state, _batch_filter(flt, decoder), sinks,
-                          select=select, on_batch=out.flush if lines else None)
+        lines: list = []
+
+        def sinks(decoder):
+            if show:
+                lines.append(LineSink(fmt(decoder.table), out))
+            return lines + ([rec] if rec is not None else [])
+
+        session = Session.replay(src, flt, sinks, select=select,
+                                 on_batch=out.flush if show else None, recorder=rec)
+        if rec is not None:
+            start_recorder(rec, session.state, session.decoder, src)
         gc.freeze()
         signal.signal(signal.SIGINT, lambda s, f: src.stop())
         try:

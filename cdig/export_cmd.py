@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
@@ -13,6 +12,7 @@ def run_export(args: argparse.Namespace) -> int:
     from cdig.collector.capture import open_private
     from cdig.collector.export import EXPORT_FIELDS, columns_help, exporter
     from cdig.collector.fields import UnknownFieldError, resolve
+    from cdig.collector.safe_open import aliases
 
     from .capture_cmd import replay_events
     from .trace import _compile
@@ -34,9 +34,8 @@ def run_export(args: argparse.Namespace) -> int:
     to_stdout = args.output == "-"
     if to_stdout and args.format == "parquet":
         raise CliError("parquet needs a file (-o FILE); use jsonl or csv for stdout", EXIT_USAGE)
-    if not to_stdout and os.path.abspath(args.output) in {os.path.abspath(p)
-                                                          for p in args.read}:
-        raise CliError(f"-o {args.output} is one of the captures being read", EXIT_USAGE)
+    if not to_stdout and (hit := aliases(args.output, args.read)):  # as files, not names
+        raise CliError(f"-o {args.output} is {hit}, one of the captures being read", EXIT_USAGE)
     try:
         out = sys.stdout.buffer if to_stdout else open_private(args.output)
     except OSError as e:

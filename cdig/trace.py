@@ -141,14 +141,10 @@ def run_trace(args: argparse.Namespace) -> int:
         raise CliError(f"--buffer-mb must be a power of two, not {mb}", EXIT_USAGE)
 
     from cdig.collector.containers import ContainerResolver
-    from cdig.collector.decode import Decoder
-    from cdig.collector.hold import ContainerHold
     from cdig.collector.session import LineSink, Session
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
     from cdig.probes.loader import ProbeConfig
-
-    from .capture_cmd import _batch_filter
 
     resolver = ContainerResolver.for_host()
     # Look up names, images and pod labels of the containers already running
@@ -204,18 +200,18 @@ def run_trace(args: argparse.Namespace) -> int:
         sys.setswitchinterval(0.001)
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
-        decoder = Decoder()
-        lines = LineSink(fmt(decoder.table), out) if rec is None or args.format or args.json \
-            else None
-        sinks: list = [lines] if lines is not None else []
-        if rec is not None:
-            start_recorder(rec, state, decoder, source, resolver)
-            sinks.append(rec)
-        # a container that starts now is named from its first syscall on: its
-        # cgroup's metadata lookup starts at mkdir, the stream waits for it
-        hold = ContainerHold(resolver.pending) if resolver.watch() else None
-        session = Session(source, decoder, state, _batch_filter(flt, decoder), sinks,
-                          select=select, on_batch=on_batch, hold=hold)
+        show = rec is None or args.format or args.json
+
+        def sinks(decoder):
+            out_sinks: list = [LineSink(fmt(decoder.table), out)] if show else []
+            if rec is not None:
+                start_recorder(rec, state, decoder, source, resolver)
+                out_sinks.append(rec)
+            return out_sinks
+
+        session = Session.live(source, resolver, state, flt, sinks, select=select,
+                               on_batch=on_batch)
+        hold = session.hold
         try:
             session.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:

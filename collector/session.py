@@ -31,7 +31,9 @@ from .batch import EventBatch
 from .decode import Decoder
 from .enrich import Enricher
 from .events import Event
+from .filter import Filter
 from .filter.batch import BatchFilter
+from .hold import ContainerHold
 from .render import BatchRenderer
 from .state import State
 
@@ -97,6 +99,38 @@ class Session:
         keep |= self.enricher.mutating_rows(b.cols)
         return b if keep.all() else b.take(np.flatnonzero(keep))
 
+    # -- assembly --------------------------------------------------------------------
+    @classmethod
+    def replay(cls, src: Any, flt: Filter | None = None,
+               sinks: Callable[[Decoder], Sequence[BatchSink]] = lambda d: (),
+               select: Select | None = None, on_batch: Callable[[], None] | None = None,
+               recorder: Any = None) -> Session:
+        """A session over a capture source (``collector.capture.ReplaySource`` or
+        ``collector.scap``): its State answers from the capture (through
+        ``recorder``'s recording lookups when re-capturing), seeded from the
+        file's snapshot; ``sinks(decoder)`` builds the sinks."""
+        lookups = recorder if recorder is not None else src
+        state = State(container_of=lookups.container_of, procfs=lookups.procfs)
+        src.attach(state)
+        decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
+        return cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
+                   select=select, on_batch=on_batch)
+
+    @classmethod
+    def live(cls, source: Any, resolver: Any, state: State, flt: Filter | None = None,
+             sinks: Callable[[Decoder], Sequence[BatchSink]] = lambda d: (),
+             select: Select | None = None, on_batch: Callable[[], None] | None = None,
+             hold: bool = True) -> Session:
+        """A session over the started probe (``collector.sources.LiveSource``) with a
+        seeded ``state``. With ``hold``, a container that starts now is named from its
+        first syscall on: the resolver's cgroup watcher starts its lookup at mkdir and
+        the stream waits for it (``collector.hold``)."""
+        decoder = Decoder()
+        waits = ContainerHold(resolver.pending) if hold and resolver is not None and \
+            resolver.watch() else None
+        return cls(source, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
+                   select=select, on_batch=on_batch, hold=waits)
+
     def step(self, raw: Any) -> None:
         """One source batch through every stage (also what ``run`` does per batch)."""
         c = self.counters
@@ -160,6 +194,13 @@ class Session:
             for b in hold.drain():
                 self._process(b)
         return c
+
+
+def batch_filter(flt: Filter | None, syscalls: Any) -> BatchFilter | None:
+    """The BatchFilter of ``flt``, or None when it selects everything."""
+    if flt is None or flt.expr is None:
+        return None
+    return BatchFilter(flt, syscalls)
 
 
 def freeze_containers(b: EventBatch) -> None:

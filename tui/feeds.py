@@ -105,21 +105,17 @@ class ReplayFeed:
         self._src: Any = None
 
     def run(self, model: TopModel) -> None:
-        from cdig.collector.decode import Decoder
         from cdig.collector.scap import replay_source  # .scap or cdig capture
         from cdig.collector.session import Session
-        from cdig.collector.state import State
 
         src = self._src = replay_source(self.paths,
                                         on_loss=lambda loss: model.note(loss.message()))
         try:
-            state = State(container_of=src.container_of, procfs=src.procfs)
-            src.attach(state)
-            decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
+            session = Session.replay(src, sinks=lambda d: [model_sink(model)],
+                                     on_batch=model.on_batch)
             model.drops_fn = src.drops
-            model.begin_run(state)
-            Session(src, decoder, state, sinks=[model_sink(model)],
-                    on_batch=model.on_batch).run()
+            model.begin_run(session.state)
+            session.run()
         finally:
             src.close()
 
@@ -153,13 +149,12 @@ class LiveFeed:
         self._close_lock = threading.Lock()
 
     def run(self, model: TopModel) -> None:
-        from cdig.collector.decode import Decoder
         from cdig.collector.session import Session
 
         model.drops_fn = self.source.drops
         model.begin_run(self.state)
-        session = Session(self.source, Decoder(), self.state, sinks=[model_sink(model)],
-                          on_batch=model.on_batch)
+        session = Session.live(self.source, self.resolver, self.state,
+                               sinks=lambda d: [model_sink(model)], on_batch=model.on_batch)
         try:
             session.run()
         except Restart:
