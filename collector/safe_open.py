@@ -18,10 +18,12 @@ always a new inode of the effective user, mode 0600:
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import os
 import pwd
 import stat
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from .errors import OneLineError
@@ -176,3 +178,35 @@ def same_file(st: os.stat_result, path: str) -> bool:
     except OSError:
         return False
     return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+
+
+def aliases(output: str, inputs: Sequence[str], prefix: bool = False) -> str | None:
+    """The input that writing ``output`` would destroy, or None.
+
+    Compared as files, not strings: (st_dev, st_ino) of the output (through
+    symlinks) against every input, globs expanded as the reader expands them,
+    so a symlink, a hard link or a glob that also matches the output is caught.
+    With ``prefix`` (rotation: ``cap`` writes ``cap0``, ``cap.20240101-…``) an
+    input whose real path starts with the output's is caught too."""
+    paths: list[str] = []
+    for spec in inputs:
+        if any(ch in spec for ch in "*?[") and not os.path.exists(spec):
+            paths += sorted(glob.glob(spec))
+        else:
+            paths.append(spec)
+    try:
+        st = os.stat(output)
+        out_id: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        out_id = None
+    real_out = os.path.realpath(output)
+    for p in paths:
+        try:
+            s = os.stat(p)
+        except OSError:
+            continue  # the reader says what is wrong with it
+        real = os.path.realpath(p)
+        if out_id == (s.st_dev, s.st_ino) or real == real_out or \
+                (prefix and real.startswith(real_out)):
+            return p
+    return None

@@ -66,3 +66,36 @@ def test_a_capture_that_shrinks_while_read_is_damage_not_sigbus(tmp_path):
     assert r.returncode == 0, (r.returncode, r.stderr)  # it was -7 (SIGBUS) with the mapping
     n, _, message = r.stdout.partition(" ")
     assert int(n) < 8 * 60 and message.startswith(f"capture truncated after {n} events"), r.stdout
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+@pytest.fixture
+def capture_dir(tmp_path):
+    d = tmp_path / "real"
+    d.mkdir()
+    live_capture(d / "a.cdig", batches(2))
+    (tmp_path / "link").symlink_to(d)  # the same directory under another name
+    return d
+
+
+@pytest.mark.parametrize("read,out", [
+    ("link/a.cdig", "real/a.cdig"),  # a symlinked directory: other string, same file
+    ("real/a.cdig", "real/hard.cdig"),  # a hard link
+    ("real/*.cdig", "real/a.cdig"),  # a glob that matches the output
+    ("real/*.cdig", "link/a.cdig"),
+])
+@pytest.mark.parametrize("cmd", ["trace", "export"])
+def test_an_output_that_is_an_input_is_refused(capture_dir, capsys, read, out, cmd):
+    base = capture_dir.parent
+    os.link(capture_dir / "a.cdig", capture_dir / "hard.cdig")
+    before = (capture_dir / "a.cdig").read_bytes()
+    argv = ["trace", "-r", str(base / read), "-w", str(base / out)] if cmd == "trace" else \
+        ["export", "-r", str(base / read), "-o", str(base / out), "--format", "jsonl"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a capture being read" in err or \
+        "one of the captures being read" in err, err
+    assert (capture_dir / "a.cdig").read_bytes() == before
+    assert os.path.samefile(capture_dir / "a.cdig", capture_dir / "hard.cdig")
