@@ -34,6 +34,7 @@ class Level:
     scope: Scope
     label: str = ""  # the row drilled into to get here
     selected: str | None = None  # the row under the cursor when we drilled down from here
+    row_text: str = ""  # this level's row text filter (\\); a drill-down starts without
 
 
 class MainScreen(Screen):
@@ -42,6 +43,8 @@ class MainScreen(Screen):
         Binding("f2", "pick_view", "Views"),
         Binding("slash,f4", "filter", "Filter"),
         Binding("backspace", "back", "Back"),
+        # Enter with nothing focused (a bar just closed, focus not yet back): drill
+        Binding("enter", "drill", "Drill", show=False),
         Binding("e,f5", "echo", "Echo"),
         Binding("d,f6", "dig", "Dig"),
         Binding("f7", "legend", "Legend"),
@@ -69,7 +72,6 @@ class MainScreen(Screen):
         self.last_frame: Frame | None = None
         self.filter_text = ""
         self.search_text = ""
-        self.row_text = ""  # the row text filter (\\)
         self._gone_said: set[str] = set()
 
     # -- layout ---------------------------------------------------------------------
@@ -100,7 +102,8 @@ class MainScreen(Screen):
 
     def request(self, max_rows: int) -> Request:
         sort, desc = self.sorts[self.view]
-        return Request(self.view, self.level.scope, sort, desc, max_rows, self.row_text)
+        return Request(self.view, self.level.scope, sort, desc, max_rows,
+                       self.level.row_text)
 
     def _show_view_widgets(self) -> None:
         events = self.view == "events"
@@ -112,7 +115,7 @@ class MainScreen(Screen):
     def _crumb(self, gone: str | None = None) -> None:
         path = [(a.view, b.label) for a, b in zip(self.levels, self.levels[1:], strict=False)]
         self.query_one(Breadcrumb).show(path, self.view, self.filter_text, gone,
-                                        getattr(self, "row_text", ""))
+                                        self.level.row_text)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("play", "step"):
@@ -202,7 +205,8 @@ class MainScreen(Screen):
         if view not in VIEWS or view == self.view:
             return
         lvl = self.level
-        self.levels[-1] = Level(view, lvl.scope.narrow(io=False), lvl.label)
+        self.levels[-1] = Level(view, lvl.scope.narrow(io=False), lvl.label,
+                                row_text=lvl.row_text)
         self._after_move()
 
     def _after_move(self, to_top: bool = True) -> None:
@@ -337,7 +341,7 @@ class MainScreen(Screen):
 
     def action_row_filter(self) -> None:
         if self.view != "events":
-            self.query_one(SearchBar).open("rows", self.row_text)
+            self.query_one(SearchBar).open("rows", self.level.row_text)
 
     def action_search_next(self) -> None:
         self._find(self.search_text, after_cursor=True)
@@ -366,12 +370,14 @@ class MainScreen(Screen):
             elif message.text:
                 msg.clear_message()
         elif message.done:
-            self.row_text = message.text.strip()
+            self.level.row_text = message.text.strip()
             self.query_one(ViewTable).to_top = True
             self._crumb()
             self.refresh_soon()
         if message.done:
-            self.query_one(ViewTable).focus()
+            table = self.query_one(ViewTable)
+            table.focus()
+            self.call_after_refresh(table.focus)  # after the bar is hidden
 
     def action_legend(self) -> None:
         from ..views import legend_lines
