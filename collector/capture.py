@@ -58,6 +58,7 @@ import pyarrow.ipc as ipc
 
 from ..probes import layout
 from ..probes.syscalls import NO_ARG, SyscallTable, table
+from .bounded import MetadataError, check_header, check_snapshot, check_state, inflate, load_json
 from .decode import RawBatch
 from .events import HOST, Container, Event
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
@@ -115,7 +116,7 @@ def _unpacked(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[byt
     """(stored bytes, JSON bytes) of a metadata value written by _pack."""
     if key + b".z" in meta:
         stored = meta[key + b".z"]
-        return stored, zlib.decompress(stored)
+        return stored, inflate(stored)  # bounded: a crafted file is not a zip bomb
     stored = meta.get(key, default)
     return stored, stored
 
@@ -949,9 +950,10 @@ class CaptureFile:
         if meta.get(_K_DIGEST) != digest or not same:
             raise CaptureError(f"{path}: damaged capture header (checksum mismatch)")
         try:
-            header, snapshot = json.loads(hb), json.loads(_unpacked(meta, _K_SNAPSHOT, b"")[1])
-        except (ValueError, zlib.error):
-            raise CaptureError(f"{path}: damaged capture header (bad JSON)") from None
+            header = check_header(load_json(hb))
+            snapshot = check_snapshot(load_json(_unpacked(meta, _K_SNAPSHOT, b"")[1]))
+        except MetadataError as e:
+            raise CaptureError(f"{path}: damaged capture header ({e})") from None
         return cls(path, header, snapshot, size, _source=src, _reader=reader)
 
     def batches(self) -> Iterator[CaptureBatch]:
@@ -976,7 +978,7 @@ class CaptureFile:
                 stored, sb = _unpacked(md, _K_STATE, b"{}")
                 ok = md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
                     rb.schema.equals(SCHEMA)
-                state = json.loads(sb) if ok else None
+                state = check_state(load_json(sb)) if ok else None  # bounded, checked
             except Exception:  # noqa: BLE001 - as above
                 ok, state = False, None
             if not ok or not isinstance(state, dict):

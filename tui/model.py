@@ -27,6 +27,15 @@ from cdig.collector.events import Container, Event, EventKind
 from cdig.collector.filter import Filter, FilterError, compile_filter
 
 ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
+# Dig and echo read rings: the global one (every event) runs over in well under a
+# second on a busy host, so each container keeps its own, and a selection being
+# dug into (a process, a syscall...) gets one of its own from the moment it is
+# opened, seeded from the others: a quiet process keeps its history while a
+# busy neighbour floods the global ring.
+CONTAINER_RING = 2000
+MAX_CONTAINER_RINGS = 256
+SCOPE_RING = 5000
+MAX_SCOPE_RINGS = 4
 
 
 class Restart(Exception):
@@ -242,6 +251,9 @@ class TopModel:
         self.agg = Aggregator(detail=True)
         self.ring: deque[Event] = deque(maxlen=self.ring_size)
         self.ring_seq = 0
+        self.cont_rings: dict[str, deque[Event]] = {}
+        # scope key -> (predicate, ring); the most recently opened last
+        self.scope_rings: dict[Any, tuple[Callable[[Event], bool], deque[Event]]] = {}
         # container id -> [second of the feed's clock, events] for the last minute
         self.activity: dict[str, deque[list[int]]] = {}
         self.first_ts = 0
@@ -299,6 +311,14 @@ class TopModel:
                 h.append([sec, 1])
             self.ring.append(ev)
             self.ring_seq += 1
+            cr = self.cont_rings.get(ev.container.id)
+            if cr is None and len(self.cont_rings) < MAX_CONTAINER_RINGS:
+                cr = self.cont_rings[ev.container.id] = deque(maxlen=CONTAINER_RING)
+            if cr is not None:
+                cr.append(ev)
+            for pred, ring in self.scope_rings.values():
+                if pred(ev):
+                    ring.append(ev)
             if not self.first_ts:
                 self.first_ts = ev.ts_ns
             self.last_ts = ev.ts_ns
@@ -365,6 +385,29 @@ class TopModel:
         if self.playback is not None:
             self.playback.abort()
         return None
+
+    def watch(self, key: Any, pred: Callable[[Event], bool], container: str | None) -> None:
+        """Keep a ring of the events ``pred`` admits (dig/echo of a selection), from
+        now on; seeded from what the container's and the global rings hold."""
+        with self.lock:
+            got = self.scope_rings.pop(key, None)
+            if got is None:
+                ring: deque[Event] = deque(maxlen=SCOPE_RING)
+                src = self.cont_rings.get(container, ()) if container is not None else ()
+                seen = {id(e) for e in src}
+                merged = [e for e in src if pred(e)] + \
+                    [e for e in self.ring if id(e) not in seen and pred(e)]
+                merged.sort(key=lambda e: e.num)
+                ring.extend(merged)
+                got = (pred, ring)
+            self.scope_rings[key] = got  # most recent last
+            while len(self.scope_rings) > MAX_SCOPE_RINGS:
+                self.scope_rings.pop(next(iter(self.scope_rings)))
+
+    def events_for(self, key: Any) -> list[Event] | None:
+        with self.lock:
+            got = self.scope_rings.get(key)
+            return list(got[1]) if got is not None else None
 
     def prune(self, before_ns: int) -> None:
         """Forget processes that exited and connections closed before ``before_ns``

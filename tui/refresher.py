@@ -101,8 +101,19 @@ class Refresher:
     def _frame(self, req: Request) -> Frame:
         t0 = time.perf_counter()
         sc = req.scope
+        narrowed = sc != Scope()
+        if req.view == "events" and narrowed:  # dig/echo of a selection: its own ring
+            cid = sc.container
+            if cid is None and sc.pid is not None:
+                c = self.model.alive.get(sc.pid)
+                cid = c.id if c is not None else None
+            self.model.watch(sc, sc.admits, cid)
         snap = self.model.snapshot(scope_pid=sc.pid, scope_container=sc.container,
                                    scope_syscall=sc.syscall)
+        if req.view == "events" and narrowed:
+            own = self.model.events_for(sc)
+            if own is not None:
+                snap.events_ring = own
         counters = self.counters
         if counters is not None and not counters.closed:
             # read at every refresh (it also retires processes that are gone); used

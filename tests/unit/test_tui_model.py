@@ -216,3 +216,32 @@ async def test_thousands_of_rows_update_in_place():
         assert f.data.rows[0][0] == "1500"  # the busy one went to the top
         assert table.selected_key() == key  # the cursor followed its row
         assert took < 3.0, took
+
+
+def test_a_selection_keeps_its_history_while_a_neighbour_floods_the_ring():
+    from factories import WEB
+
+    m = TopModel(live=True, ring_size=100)
+    m.begin_run(None)
+    n = [0]
+
+    def feed(pid, container, count):
+        for _ in range(count):
+            n[0] += 1
+            ev = make_event(num=n[0], ts_ns=1_000_000_000 + n[0], pid=pid, tid=pid,
+                            comm=f"p{pid}", container=container)
+            if m.predicate(ev):
+                m.sink(ev)
+
+    feed(1, WEB, 10)
+    feed(2, HOST, 1000)  # the global ring (100) holds none of pid 1's events now
+    assert not [e for e in m.ring if e.pid == 1]
+    r = Refresher(m)
+    f = r.frame(Request("events", Scope(pid=1)))
+    assert len(f.data.lines) == 10  # from web's own ring
+    feed(2, HOST, 1000)
+    feed(1, WEB, 3)
+    feed(2, HOST, 1000)
+    f = r.frame(Request("events", Scope(pid=1)))
+    assert [num for num, _ in f.data.lines][-3:] == [2011, 2012, 2013]
+    assert len(f.data.lines) == 13
