@@ -203,10 +203,11 @@ def aliases(output: str, inputs: Sequence[str], prefix: bool = False) -> str | N
     for p in paths:
         try:
             s = os.stat(p)
+            in_id: tuple[int, int] | None = (s.st_dev, s.st_ino)
         except OSError:
-            continue  # the reader says what is wrong with it
+            in_id = None  # not there (yet): its name still counts
         real = os.path.realpath(p)
-        if out_id == (s.st_dev, s.st_ino) or real == real_out or \
+        if (out_id is not None and out_id == in_id) or real == real_out or \
                 (prefix and real.startswith(real_out)):
             return p
     return None

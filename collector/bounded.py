@@ -1,0 +1,207 @@
+"""Reading a capture's metadata as untrusted input: bounded and checked.
+
+A capture is a file anyone may hand to ``cdig trace -r``. Its CRCs catch
+damage, not intent: a crafted file has valid checksums. So everything read
+from its metadata is bounded and checked here before the reader uses it:
+
+* zlib-packed values are inflated with a cap (``METADATA_MAX_BYTES``): a
+  2.4 MB crafted file took the reader to 2.16 GB of memory;
+* JSON is parsed with a nesting cap and integers that fit 64 bits (deep
+  nesting was a RecursionError, huge integers an OverflowError in numpy);
+* the header, snapshot and batch state have the shape the reader indexes
+  (missing keys were KeyErrors, short lists IndexErrors).
+
+Every failure is ``MetadataError`` (a ValueError) with a short reason; the
+reader turns it into its usual one line ("damaged capture header ..." or a
+loss after the intact batches).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+METADATA_MAX_BYTES = 64 << 20  # one inflated metadata value (a busy host's snapshot: MBs)
+MAX_DEPTH = 32  # the writer nests 5 deep
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # int64 .. uint64, what the columns hold
+
+
+class MetadataError(ValueError):
+    """Capture metadata that is not what cdig writes; the message is a short reason."""
+
+
+def inflate(stored: bytes, limit: int = METADATA_MAX_BYTES) -> bytes:
+    """``zlib.decompress`` that stops at ``limit`` bytes instead of exhausting memory."""
+    d = zlib.decompressobj()
+    try:
+        raw = d.decompress(stored, limit)
+    except zlib.error as e:
+        raise MetadataError(f"bad compressed metadata ({e})") from None
+    if d.unconsumed_tail or not d.eof:
+        if len(raw) >= limit:
+            raise MetadataError(f"metadata inflates to more than {limit} bytes")
+        raise MetadataError("compressed metadata is cut short")
+    return raw
+
+
+def _int(text: str) -> int:
+    v = int(text)
+    if not _INT_MIN <= v <= _INT_MAX:
+        raise MetadataError("an integer out of 64-bit range")
+    return v
+
+
+def _depth_ok(obj: Any) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            o = list(o.values())
+        if isinstance(o, list):
+            if d > MAX_DEPTH:
+                return False
+            stack.extend((x, d + 1) for x in o)
+    return True
+
+
+def load_json(raw: bytes) -> Any:
+    """JSON with 64-bit integers and at most MAX_DEPTH levels; MetadataError else."""
+    try:
+        obj = json.loads(raw, parse_int=_int)
+    except MetadataError:
+        raise
+    except RecursionError:
+        raise MetadataError("metadata nested too deep") from None
+    except (ValueError, TypeError) as e:
+        raise MetadataError(f"bad JSON ({str(e).splitlines()[0][:80]})") from None
+    if not _depth_ok(obj):
+        raise MetadataError("metadata nested too deep")
+    return obj
+
+
+# -- shapes ---------------------------------------------------------------------------
+# What the reader (ReplaySource, State.restore, ReplayProcFS) indexes, and nothing
+# more: extra keys pass, so a newer writer's additions do not make a file unreadable.
+
+_INT = (int,)
+_STR = (str,)
+_OPT_STR = (str, type(None))
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise MetadataError(f"bad {what}")
+
+
+def _is_int_key(k: Any) -> bool:
+    try:
+        _int(k)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _int_map(v: Any, what: str, value_types: tuple = _INT) -> None:
+    _need(isinstance(v, dict), what)
+    for k, x in v.items():
+        _need(_is_int_key(k) and isinstance(x, value_types), what)
+
+
+def _keys(d: Any, types: dict[str, tuple], what: str) -> None:
+    _need(isinstance(d, dict), what)
+    for k, t in types.items():
+        _need(k in d and isinstance(d[k], t), f"{what} ({k})")
+
+
+_CONTAINER = {"key": _INT, "id": _STR, "name": _STR, "runtime": _STR, "image": _STR,
+              "labels": (dict,), "cgroup_path": _STR, "pod_name": _STR, "pod_namespace": _STR,
+              "pod_uid": _STR}
+_PROCESS = {"pid": _INT, "ppid": _INT, "name": _STR, "exe": _OPT_STR, "args": (list,),
+            "uid": _INT, "cgroup_id": _INT, "container": _INT, "start_ns": _INT,
+            "exited": (bool, int), "cwd": _OPT_STR}
+# journal entry kind -> its length (ReplayProcFS.apply indexes up to that)
+_JOURNAL = {"pids": 2, "proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}
+
+
+def _containers(v: Any, what: str) -> None:
+    _need(isinstance(v, list), what)
+    for d in v:
+        _keys(d, _CONTAINER, what)
+        _need(all(isinstance(k, str) and isinstance(x, str) for k, x in d["labels"].items()),
+              f"{what} (labels)")
+        ids = d.get("cgroup_ids", [])
+        _need(isinstance(ids, list) and all(isinstance(i, int) for i in ids),
+              f"{what} (cgroup_ids)")
+
+
+def _journal(v: Any) -> None:
+    _need(isinstance(v, list), "journal")
+    for e in v:
+        _need(isinstance(e, list) and e and isinstance(e[0], str), "journal entry")
+        n = _JOURNAL.get(e[0])
+        if n is None:
+            continue  # a kind this reader does not know: skipped by ReplayProcFS
+        _need(len(e) >= n, f"journal entry ({e[0]})")
+        if e[0] == "pids":
+            _need(isinstance(e[1], list) and all(isinstance(p, int) for p in e[1]),
+                  "journal entry (pids)")
+            continue
+        _need(isinstance(e[1], str if e[0] == "dir" else int), f"journal entry ({e[0]})")
+        if e[0] == "proc" and e[2] is not None:
+            _need(isinstance(e[2], list) and len(e[2]) >= 5 and isinstance(e[2][3], list),
+                  "journal entry (proc)")
+        if e[0] in ("fd", "sock"):
+            _need(isinstance(e[2], int), f"journal entry ({e[0]})")
+        if e[0] == "sock" and e[3]:
+            _need(isinstance(e[3], list) and len(e[3]) == 5, "journal entry (sock)")
+
+
+def check_header(h: Any) -> dict[str, Any]:
+    _need(isinstance(h, dict), "header")
+    for k, t in (("session", _STR), ("session_started_ns", _INT), ("file_index", _INT),
+                 ("mono_to_wall_ns", _INT), ("syscall_arch", _OPT_STR)):
+        if k in h:
+            _need(isinstance(h[k], t), f"header ({k})")
+    return h
+
+
+def check_state(s: Any) -> dict[str, Any]:
+    """A batch's state changes (``cdig.state``)."""
+    _need(isinstance(s, dict), "batch state")
+    if "containers" in s:
+        _containers(s["containers"], "batch state containers")
+    for k in ("cgroups", "pids"):
+        if k in s:
+            _int_map(s[k], f"batch state {k}")
+    if "journal" in s:
+        _journal(s["journal"])
+    if "drops" in s:
+        _need(isinstance(s["drops"], int), "batch state (drops)")
+    return s
+
+
+def check_snapshot(s: Any) -> dict[str, Any]:
+    """A file's snapshot (``cdig.snapshot``: State.snapshot plus containers and pids)."""
+    _need(isinstance(s, dict), "snapshot")
+    if "containers" in s:
+        _containers(s["containers"], "snapshot containers")
+    for k in ("cgroups", "pids", "exited"):
+        if k in s:
+            _int_map(s[k], f"snapshot {k}", _INT if k != "exited" else (int, float, bool))
+    for d in s.get("processes", []) if isinstance(s.get("processes", []), list) else [None]:
+        _keys(d, _PROCESS, "snapshot processes")
+    fds = s.get("fds", {})
+    _need(isinstance(fds, dict), "snapshot fds")
+    for pid, lst in fds.items():
+        _need(_is_int_key(pid) and isinstance(lst, list), "snapshot fds")
+        for v in lst:
+            _need(isinstance(v, list) and len(v) >= 9 and isinstance(v[0], int), "snapshot fds")
+    parent_of = s.get("parent_of", {})
+    _int_map(parent_of, "snapshot parent_of", (int, type(None)))
+    argv = s.get("argv", {})
+    _need(isinstance(argv, dict), "snapshot argv")
+    for k, v in argv.items():
+        _need(_is_int_key(k) and isinstance(v, list) and len(v) >= 2 and isinstance(v[1], list),
+              "snapshot argv")
+    return s
