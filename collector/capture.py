@@ -884,11 +884,16 @@ class Loss:
     path: str
     events: int
     unreadable: int
-    reason: str
+    reason: str  # damaged, truncated, or skipped (only records of unknown kinds)
+    skipped: int = 0  # records of a kind this cdig does not know, left out
 
     def message(self) -> str:
+        unknown = f"{self.skipped} records of an unknown kind skipped"
+        if self.reason == "skipped":
+            return f"capture {self.path}: {unknown} (written by a newer cdig?)"
         return (f"capture {self.reason} after {self.events} events "
-                f"({self.unreadable} bytes unreadable) in {self.path}")
+                f"({self.unreadable} bytes unreadable) in {self.path}"
+                + (f"; {unknown}" if self.skipped else ""))
 
 
 @dataclass
@@ -909,6 +914,7 @@ class CaptureFile:
     size: int
     loss: Loss | None = None
     events: int = 0  # records read so far
+    skipped: int = 0  # records of unknown kinds left out (counted in ``loss``)
     _source: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)
 
@@ -968,10 +974,14 @@ class CaptureFile:
             except StopIteration:
                 tail = self.size - end
                 if tail != len(_STREAM_EOS):  # no end marker: the writer did not close
-                    self.loss = Loss(self.path, self.events, max(0, tail), self._cause())
+                    self.loss = Loss(self.path, self.events, max(0, tail), self._cause(),
+                                     self.skipped)
+                elif self.skipped:
+                    self.loss = Loss(self.path, self.events, 0, "skipped", self.skipped)
                 return
             except Exception:  # noqa: BLE001 - damaged bytes surface as any error type
-                self.loss = Loss(self.path, self.events, self.size - end, self._cause())
+                self.loss = Loss(self.path, self.events, self.size - end, self._cause(),
+                                 self.skipped)
                 return
             md = md or {}
             try:
@@ -982,11 +992,27 @@ class CaptureFile:
             except Exception:  # noqa: BLE001 - as above
                 ok, state = False, None
             if not ok or not isinstance(state, dict):
-                self.loss = Loss(self.path, self.events, self.size - end, self._cause())
+                self.loss = Loss(self.path, self.events, self.size - end, self._cause(),
+                                 self.skipped)
                 return
+            rb = self._known_kinds(rb)
             end = src.tell()
             self.events += rb.num_rows
             yield CaptureBatch(rb, state)
+
+    _KINDS = np.array(sorted(v for k, v in vars(layout).items() if k.startswith("KIND_")),
+                      dtype=np.uint8)
+
+    def _known_kinds(self, rb: pa.RecordBatch) -> pa.RecordBatch:
+        """``rb`` without records of a kind this reader does not know (a newer writer's
+        or a crafted file's): the decoder has no layout for them. Counted in ``skipped``."""
+        if not rb.num_rows:
+            return rb
+        known = np.isin(_values(rb.column(SCHEMA.get_field_index("kind"))), self._KINDS)
+        if known.all():
+            return rb
+        self.skipped += int(rb.num_rows - np.count_nonzero(known))
+        return rb.filter(pa.array(known))
 
     def _cause(self) -> str:
         """A file the writer closed ends with the stream's end marker: damage inside

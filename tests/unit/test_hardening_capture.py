@@ -6,10 +6,15 @@ while read, outputs that alias inputs. No root needed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import zlib
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from capture_craft import rewrite
 from test_capture import batches, live_capture
 
 from cdig.cli import main
@@ -99,3 +104,133 @@ def test_an_output_that_is_an_input_is_refused(capture_dir, capsys, read, out, c
         "one of the captures being read" in err, err
     assert (capture_dir / "a.cdig").read_bytes() == before
     assert os.path.samefile(capture_dir / "a.cdig", capture_dir / "hard.cdig")
+
+
+# --------------------------------------------------------------------------- item 2
+
+
+def _run_measured(argv: list[str]) -> tuple[int, str, int]:
+    """cdig in a child: (exit status, stderr, peak RSS in MB) — os.wait4's rusage."""
+    code = "import sys; from cdig.cli import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, err, ru.ru_maxrss // 1024
+
+
+def _bomb(mib: int) -> bytes:
+    """``mib`` MiB of JSON whitespace, zlib-compressed to about 1/1000 (in pieces: the
+    test process must stay small, its children start as copies of it)."""
+    c = zlib.compressobj(9)
+    piece = b" " * (1 << 20)
+    return b"".join(c.compress(piece) for _ in range(mib)) + c.flush()
+
+
+BOMB = _bomb(768)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    p = tmp_path_factory.mktemp("plain") / "c.cdig"
+    live_capture(p, batches(4, 40), flush_rows=20)
+    return p
+
+
+def test_a_snapshot_bomb_is_refused_in_bounded_memory(plain, tmp_path):
+    bomb = tmp_path / "bomb.cdig"
+
+    def meta(m):
+        m.pop(b"cdig.snapshot", None)
+        m[b"cdig.snapshot.z"] = BOMB
+        return m
+
+    rewrite(plain, bomb, schema_meta=meta)
+    assert bomb.stat().st_size < 2 << 20
+    code, err, rss = _run_measured(["trace", "-r", str(bomb)])
+    assert (code, err) == (1, f"cdig: {bomb}: damaged capture header (metadata inflates to "
+                              f"more than {64 << 20} bytes)\n")
+    assert rss < 400, f"peak RSS {rss} MB"  # over 800 MB before
+
+
+def test_a_batch_state_bomb_loses_only_that_batch(plain, tmp_path):
+    bomb = tmp_path / "bomb.cdig"
+
+    def batch(i, rb, md):
+        if i == 3:
+            md.pop(b"cdig.state", None)
+            md[b"cdig.state.z"] = BOMB
+        return rb, md
+
+    rewrite(plain, bomb, batch=batch)
+    code, err, rss = _run_measured(["trace", "-r", str(bomb), "-p", "%evt.num"])
+    assert code == 3 and "internal error" not in err, err
+    assert re.match(r"cdig: capture damaged after \d+ events", err), err
+    assert rss < 400, f"peak RSS {rss} MB"
+
+
+# the audit's crafted captures (valid CRCs) and what they ended in
+SHAPES = {
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),  # RecursionError
+    "huge int": (b'{"drops": 99999999999999999999999999}', "64-bit range"),  # OverflowError
+    "container without keys": (b'{"containers": [{"key": 5}]}', "containers"),  # KeyError
+    "short journal entry": (b'{"journal": [["fd", 1]]}', "journal entry (fd)"),  # IndexError
+    "journal not a list": (b'{"journal": 7}', "journal"),
+    "cgroups of strings": (b'{"cgroups": {"x": "y"}}', "cgroups"),
+    "not an object": (b"[1, 2]", "batch state"),
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_crafted_batch_state_is_damage_not_an_internal_error(plain, tmp_path, capsys, name):
+    text, _ = SHAPES[name]
+    bad = tmp_path / "bad.cdig"
+
+    def batch(i, rb, md):
+        if i == 3:
+            md.pop(b"cdig.state.z", None)
+            md[b"cdig.state"] = text
+        return rb, md
+
+    rewrite(plain, bad, batch=batch)
+    assert main(["trace", "-r", str(bad), "-p", "%evt.num"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "capture damaged after" in err, err
+
+
+@pytest.mark.parametrize("name", ["deep", "huge int", "not an object"])
+def test_crafted_header_is_one_line(plain, tmp_path, capsys, name):
+    text, reason = SHAPES[name]
+    bad = tmp_path / "bad.cdig"
+
+    def meta(m):
+        m[b"cdig.header"] = text
+        return m
+
+    rewrite(plain, bad, schema_meta=meta)
+    assert main(["trace", "-r", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged capture header" in err, err
+
+
+def test_records_of_unknown_kinds_are_skipped_and_counted(plain, tmp_path, capsys):
+    bad = tmp_path / "k.cdig"
+    changed = []
+
+    def batch(i, rb, md):
+        if i == 2 and rb.num_rows:
+            cols = list(rb.columns)
+            cols[rb.schema.get_field_index("kind")] = pa.array(np.full(rb.num_rows, 99, np.uint8))
+            changed.append(rb.num_rows)
+            rb = pa.RecordBatch.from_arrays(cols, schema=rb.schema)
+        return rb, md
+
+    rewrite(plain, bad, batch=batch)
+    assert main(["trace", "-r", str(plain), "-p", "%evt.num"]) == 0
+    everything = capsys.readouterr().out.split()
+    assert main(["trace", "-r", str(bad), "-p", "%evt.num"]) == 3  # was an internal error
+    out, err = capsys.readouterr()
+    assert f"{changed[0]} records of an unknown kind skipped" in err, err
+    assert "internal error" not in err
+    assert 0 < len(out.split()) < len(everything)  # the other batches are all there

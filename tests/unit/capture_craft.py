@@ -1,0 +1,38 @@
+"""Crafting captures with valid checksums (issue 11's fuzzing): copy a capture with its
+schema or batch metadata (or columns) changed, the CRCs recomputed as the writer does."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from cdig.collector.capture import batch_digest
+
+
+def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
+            batch: Callable | None = None) -> None:
+    """``schema_meta(meta) -> meta``; ``batch(i, rb, md) -> (rb, md)`` for each batch."""
+    r = ipc.open_stream(pa.OSFile(str(src)))
+    meta = dict(r.schema.metadata)
+    if schema_meta:
+        meta = schema_meta(meta)
+    hb = meta.get(b"cdig.header", b"")
+    stored = meta.get(b"cdig.snapshot.z", meta.get(b"cdig.snapshot", b""))
+    meta[b"cdig.digest"] = f"{zlib.crc32(stored, zlib.crc32(hb)):08x}".encode()
+    with ipc.new_stream(str(dst), r.schema.with_metadata(meta)) as w:
+        i = 0
+        while True:
+            try:
+                rb, md = r.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                break
+            md = dict(md or {})
+            if batch:
+                rb, md = batch(i, rb, md)
+            stored = md.get(b"cdig.state.z", md.get(b"cdig.state", b"{}"))
+            md[b"cdig.digest"] = batch_digest(rb, stored).encode()
+            w.write_batch(rb, custom_metadata=md)
+            i += 1
