@@ -21,7 +21,7 @@ import numpy as np
 
 from ..probes import layout
 from ..probes.syscalls import SyscallSpec, SyscallTable, table
-from .batch import EventBatch
+from .batch import EventBatch, concat_records, take_records
 from .events import Event, EventKind
 
 AT_FDCWD = -100
@@ -181,6 +181,7 @@ class RawBatch:
     order: np.ndarray | None = None
     num: np.ndarray | None = None
     ctx: np.ndarray | None = None  # a capture: records kept only for state, decoding order
+    merged: np.ndarray | None = None  # a capture: all records (RECORD) in decoding order
 
     def __len__(self) -> int:
         return len(self.events) + len(self.ext)
@@ -222,11 +223,14 @@ class Decoder:
         ev, ext = raw.events, raw.ext
         n_small = len(ev)
         n_total = n_small + len(ext)
-        if n_small and len(ext):
-            base = np.concatenate([ev, ext["ev"]])
+        if raw.merged is not None and raw.order is not None:
+            base = raw.merged  # base[j] is [events, ext][order[j]] already
+            src = raw.order.astype(np.int64)
+        elif n_small and len(ext):
+            base = concat_records([ev, ext["ev"]])
             order = raw.order if raw.order is not None else \
                 np.argsort(base["ts_ns"], kind="stable")
-            base = base[order]
+            base = take_records(base, order)
             src = order.astype(np.int64)
         elif n_small:
             base = ev
@@ -280,7 +284,7 @@ class Decoder:
         if not rows:
             return []
         idx = np.asarray(rows, dtype=np.int64)
-        base = batch.rec[idx]
+        base = take_records(batch.rec, idx)
         xs = batch.ext_row[idx].tolist()
         ts_l = batch.ts[idx].tolist()
         nums = batch.num[idx].tolist()

@@ -25,8 +25,20 @@ from .events import Container, FdInfo, Process
 from .state import State
 
 # Syscalls whose records State.update() changes something for (besides lookups):
-# the fd/process-table syscalls, and sendto, which names an unconnected socket.
-EXTRA_MUTATING = frozenset({"sendto"})
+# the fd/process-table syscalls, and sendto *with an address*, which names an
+# unconnected socket (glibc's send() is sendto without one: most of them).
+ADDRESSED_SENDS = frozenset({"sendto"})
+
+
+_BY_ARG, _BY_RES, _ALL = 1, 2, 3
+_TOUCH_BY_ARG = frozenset({"close", "connect", "bind", "sendto"})
+_TOUCH_BY_RES = frozenset({"open", "openat", "openat2", "creat", "memfd_create", "socket",
+                           "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "eventfd2",
+                           "timerfd_create", "signalfd4", "inotify_init1", "epoll_create1"})
+# state syscalls that change no fd of their own process (process-level, or the
+# child's table, copied when the child is first seen)
+_TOUCH_NONE = frozenset({"execve", "execveat", "clone", "clone3", "fork", "vfork", "exit",
+                         "exit_group", "chdir", "fchdir"})
 
 
 class Enricher:
@@ -35,10 +47,21 @@ class Enricher:
     def __init__(self, state: State, syscalls: SyscallTable) -> None:
         self.state = state
         mutating = np.zeros(1 << 16, dtype=bool)
+        addressed = np.zeros(1 << 16, dtype=bool)
         for spec in syscalls.by_nr.values():
-            if spec.state or spec.name in EXTRA_MUTATING:
-                mutating[spec.nr] = True
+            mutating[spec.nr] = spec.state
+            addressed[spec.nr] = spec.name in ADDRESSED_SENDS
         self._mutating = mutating
+        self._addressed = addressed
+        how = np.zeros(1 << 16, dtype=np.int8)
+        for spec in syscalls.by_nr.values():
+            if spec.name in _TOUCH_BY_ARG:
+                how[spec.nr] = _BY_ARG
+            elif spec.name in _TOUCH_BY_RES:
+                how[spec.nr] = _BY_RES
+            elif spec.state and spec.name not in _TOUCH_NONE:
+                how[spec.nr] = _ALL  # a state syscall not classified: every fd, to be safe
+        self._touch_how = how
         state_nr = np.zeros(1 << 16, dtype=bool)
         for spec in syscalls.by_nr.values():
             if spec.state:
@@ -50,9 +73,29 @@ class Enricher:
         ``rec``: records, or an EventBatch's ``cols``."""
         return (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
 
-    def mutating_rows(self, rec: Any) -> np.ndarray:
-        """Records whose State.update() changes state (sched records included)."""
-        return (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
+    def mutating_rows(self, b: EventBatch) -> np.ndarray:
+        """Rows whose State.update() changes state (sched records included)."""
+        rec = b.cols
+        mut = (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
+        sends = self._addressed[rec["nr"]] & (b.ext_row >= 0)
+        if sends.any():
+            rows = np.flatnonzero(sends)
+            mut[rows] |= b.ext["len2"][b.ext_row[rows]] > 0
+        return mut
+
+    def _touches(self, b: EventBatch, mut: np.ndarray,
+                 fdnum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fd each state row changes or -1, rows that may change any fd of their
+        process): by argument (close, connect …), by result (open, socket, dup …),
+        or all (pipe, socketpair, close_range — fds in user memory —, exits)."""
+        rec = b.cols
+        how = np.where(mut, self._touch_how[rec["nr"]], 0)
+        how = np.where(rec["kind"] >= layout.KIND_EXEC,
+                       np.where(rec["kind"] == layout.KIND_EXIT, _ALL, 0), how)
+        ret = rec["ret"]
+        touched = np.where(how == _BY_ARG, fdnum,
+                           np.where((how == _BY_RES) & (ret >= 0) & (ret < 1 << 31), ret, -1))
+        return touched.astype(np.int64), how == _ALL
 
     def enrich(self, b: EventBatch) -> list[int]:
         """Apply ``b``'s state changes in order and fill its proc/fd/container codes.
@@ -69,10 +112,12 @@ class Enricher:
             b.cont_code = np.zeros(0, dtype=np.int64)
             return []
         rec = b.cols
-        mut = self.mutating_rows(rec)
+        mut = self.mutating_rows(b)
         pid = rec["pid"].astype(np.int64)
-        seg = _segments(pid, mut)
-        k_ps = (pid << 24) | seg
+        kind = rec["kind"]
+        # processes change only at sched records (exec gives a new Process) and
+        # cgroup moves (in the key): a segment per exec/fork/exit of the process
+        k_ps = (pid << 24) | _segments(pid, kind >= layout.KIND_EXEC)
         cg = rec["cgroup_id"]
         if cg[0] == cg.min() == cg.max():
             _, p_first, p_inv = np.unique(k_ps, return_index=True, return_inverse=True)
@@ -89,8 +134,15 @@ class Enricher:
         ordered[p_first] = True
         f_inv = None
         if has_fd.any():
-            _, ps_code = np.unique(k_ps, return_inverse=True)
-            fkey = np.where(has_fd, (ps_code.reshape(-1).astype(np.int64) << 32) | fdnum, -1)
+            # an fd's name changes only at a state row that touches that fd (or all
+            # of the process's fds): a segment per such row of the (process, fd)
+            touched, every = self._touches(b, mut, fdnum)
+            seg = _segments(pid, every) << 20
+            seg += _touch_counts(pid, fdnum, has_fd, touched)
+            _, f_code = np.unique((pid << 32) | np.where(has_fd, fdnum, 0), return_inverse=True)
+            _, s_code = np.unique(seg, return_inverse=True)
+            fkey = np.where(has_fd, (f_code.reshape(-1).astype(np.int64) << 31)
+                            | s_code.reshape(-1).astype(np.int64), -1)
             _, f_first, f_inv = np.unique(fkey, return_index=True, return_inverse=True)
             f_inv = f_inv.reshape(-1)
             ordered[f_first[fkey[f_first] >= 0]] = True
@@ -142,6 +194,32 @@ class Enricher:
         fd_code[own] = o_fd[opos]
         b.proc_code, b.fd_code, b.cont_code = proc_code, fd_code, cont_code
         return rows
+
+
+def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,
+                  touched: np.ndarray) -> np.ndarray:
+    """Per row with an fd: how many earlier rows of its process touched that fd
+    (``touched``: the fd a state row changes, -1 for none)."""
+    n = len(pid)
+    t_rows = np.flatnonzero(touched >= 0)
+    out = np.zeros(n, dtype=np.int64)
+    if not len(t_rows):
+        return out
+    r_rows = np.flatnonzero(has_fd)
+    keys = np.concatenate([(pid[r_rows] << 32) | fdnum[r_rows],
+                           (pid[t_rows] << 32) | touched[t_rows]])
+    pos = np.concatenate([r_rows, t_rows])
+    inc = np.concatenate([np.zeros(len(r_rows), np.int64), np.ones(len(t_rows), np.int64)])
+    order = np.lexsort((inc, pos, keys))  # a row before its own touch: it sees the old fd
+    k, p, c = keys[order], pos[order], inc[order]
+    before = np.cumsum(c) - c
+    starts = np.ones(len(k), dtype=bool)
+    starts[1:] = k[1:] != k[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(k)), 0))
+    counts = before - before[first]
+    rows = c == 0
+    out[p[rows]] = counts[rows]
+    return out
 
 
 def _segments(pid: np.ndarray, mut: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ class Session:
         keep = lut[inv.reshape(-1)]
         if keep.all():
             return b
-        keep |= self.enricher.mutating_rows(b.cols)
+        keep |= self.enricher.mutating_rows(b)
         return b if keep.all() else b.take(np.flatnonzero(keep))
 
     # -- assembly --------------------------------------------------------------------

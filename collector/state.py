@@ -268,7 +268,8 @@ class State:
                           l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
             self._set_fd(pid, info)
             ev.fd = info
-        elif typ in ("connect", "bind", "sendto") and ev.fd is not None:
+        elif typ in ("connect", "bind", "sendto") and ev.fd is not None and \
+                (typ != "sendto" or args.get("addr")):
             # a copy: events before this one keep the socket's name as it was then
             info = ev.fd = copy.copy(ev.fd)
             self._set_fd(pid, info)

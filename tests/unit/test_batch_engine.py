@@ -33,7 +33,8 @@ AT_FDCWD = 0xFFFFFF9C
 # one record: (what, pid, fd, ret-ish, cgroup)
 rec_st = st.tuples(
     st.sampled_from(["open", "open_fail", "close", "read", "write", "write_fail", "dup",
-                     "socket", "connect", "getppid", "fork", "exec", "exit", "bind"]),
+                     "socket", "connect", "getppid", "fork", "exec", "exit", "bind", "send",
+                     "sendto"]),
     st.sampled_from([100, 101, 102]), st.integers(3, 6), st.integers(0, 3),
     st.sampled_from([7, 8]))
 
@@ -87,6 +88,11 @@ def build(rows) -> list[RawBatch]:
         elif what == "bind":
             exts.append(ext("bind", ret=0, args=(fd, 0, 16),
                             str2=sockaddr_in("0.0.0.0", 8000 + r), **kw))
+        elif what == "send":  # glibc's send(): sendto without an address
+            exts.append(ext("sendto", ret=r, args=(fd, 0, r, 0, 0, 0), **kw))
+        elif what == "sendto":  # names an unconnected (UDP) socket
+            exts.append(ext("sendto", ret=r, args=(fd, 0, r, 0, 0, 16),
+                            str2=sockaddr_in("10.0.0.2", 53), **kw))
         elif what == "getppid":
             small.append(record("getppid", ret=1, **kw))
         elif what == "fork":

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Replay speed of the columnar engine: ``cdig trace -r`` and ``cdig summary``.
+
+One run (no root, no BPF):
+
+1. writes a capture of ``--records`` records through the real ``-w`` stage
+   (Decoder → Enricher → CaptureRecorder, ``collector.session``) from synthetic
+   probe records shaped like a busy host: 16 processes in 4 containers, mostly
+   plain syscalls (reads, writes, getppid, futex …) and ``--state-pct`` % that
+   change state (open/close/socket/connect), cut into ring-sized drains; the
+   CPU time of that stage per record is the offline ``-w`` consumer cost;
+2. times, as subprocesses: pyarrow reading every batch of the file (the floor:
+   decompression and Arrow decoding only), ``cdig trace -r FILE`` with a
+   selective filter, and ``cdig summary -r FILE`` (--by proc and syscall);
+3. prints records/s and the ratios to the floor.
+
+Run:  .venv/bin/python benchmarks/replay_engine.py [--records 10000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+
+SELECTIVE = "evt.type=connect and fd.sport=5432"
+
+
+def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
+    from cdig.collector.decode import RawBatch
+    from cdig.probes import layout
+    from records import T, sockaddr_in
+
+    rng = np.random.default_rng(seed)
+    names = ["read", "write", "getppid", "futex", "epoll_wait", "pread64", "pwrite64", "lseek"]
+    nrs = np.array([T.nr(x) for x in names], dtype=np.uint16)
+    drain = 16384
+    made = 0
+    ts = 10**12
+    sock = sockaddr_in("10.1.2.3", 5432)
+    sock_v = np.frombuffer(sock.ljust(layout.STR2_LEN, b"\0"), dtype=f"V{layout.STR2_LEN}")[0]
+    while made < n:
+        k = min(drain, n - made)
+        n_state = int(k * state_pct / 100)
+        ev = np.zeros(k - n_state, dtype=layout.RECORD)
+        pid = rng.integers(1000, 1016, len(ev)).astype(np.uint32)
+        ev["pid"] = pid
+        ev["tid"] = pid
+        ev["cgroup_id"] = 100 + pid % 4
+        ev["nr"] = nrs[rng.integers(0, len(nrs), len(ev))]
+        ev["ret"] = rng.integers(-11, 4096, len(ev))
+        ev["args"][:, 0] = rng.integers(3, 12, len(ev))
+        ev["args"][:, 2] = 4096
+        ev["latency_ns"] = rng.integers(100, 50_000, len(ev))
+        ev["comm"] = np.array([b"app%d" % (p % 8) for p in pid.tolist()], dtype="S16")
+        ev["ts_ns"] = ts + np.arange(len(ev)) * 7
+        ex = np.zeros(n_state, dtype=layout.EXT_RECORD)
+        if n_state:
+            e = ex["ev"]
+            pid_s = rng.integers(1000, 1016, n_state).astype(np.uint32)
+            e["pid"] = pid_s
+            e["tid"] = pid_s
+            e["cgroup_id"] = 100 + pid_s % 4
+            e["comm"] = np.array([b"app%d" % (p % 8) for p in pid_s.tolist()], dtype="S16")
+            e["ts_ns"] = ts + rng.integers(0, len(ev) * 7 + 1, n_state)
+            e["latency_ns"] = 2000
+            kinds = rng.integers(0, 3, n_state)
+            opens = kinds == 0
+            e["nr"][opens] = T.nr("openat")
+            e["ret"][opens] = rng.integers(3, 12, int(opens.sum()))
+            e["args"][opens, 0] = 0xFFFFFF9C
+            ex["str1"][opens] = np.frombuffer(b"/var/lib/data.db".ljust(256, b"\0"),
+                                              dtype="V256")[0]
+            ex["len1"][opens] = 17
+            closes = kinds == 1
+            e["nr"][closes] = T.nr("close")
+            e["args"][closes, 0] = rng.integers(3, 12, int(closes.sum()))
+            conns = kinds == 2
+            e["nr"][conns] = T.nr("connect")
+            e["ret"][conns] = -115
+            e["args"][conns, 0] = rng.integers(3, 12, int(conns.sum()))
+            e["args"][conns, 2] = 16
+            ex["str2"][conns] = sock_v
+            ex["len2"][conns] = 16
+        ts += len(ev) * 7 + 1
+        made += k
+        yield RawBatch(ev, ex)
+
+
+def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
+    """The -w stage over synthetic records; (CPU seconds, records)."""
+    from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
+    from cdig.collector.decode import Decoder
+    from cdig.collector.events import HOST, Container
+    from cdig.collector.session import Session
+    from cdig.collector.state import State
+    from records import T
+
+    conts = {100 + i: Container(id=f"{i:x}" * 64, name=f"svc{i}", runtime="podman")
+             for i in range(4)}
+    writer = CaptureWriter(str(path), host_info(T, 0))
+    rec = CaptureRecorder(writer, T, live_container_of=lambda cg, pid: conts.get(cg, HOST))
+    state = State(container_of=rec.container_of, procfs=rec.procfs)
+    dec = Decoder(T, 1_700_000_000_000_000_000)
+    rec.start(state, dec)
+
+    class Src:
+        def batches(self):
+            return synth(n, state_pct)
+
+        def stop(self):
+            pass
+
+        def drops(self):
+            return 0
+
+    t0 = time.process_time()
+    Session(Src(), dec, state, None, [rec]).run()
+    rec.close()
+    return time.process_time() - t0, rec.written + rec.context
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode:
+        sys.exit(f"{' '.join(cmd)} failed: {p.stderr[-500:]}")
+    return dt, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=10_000_000)
+    ap.add_argument("--state-pct", type=float, default=2.0)
+    ap.add_argument("--keep", help="keep the capture in this directory")
+    a = ap.parse_args()
+    tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-replay-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    cap = tmp / "big.cdig"
+    py = sys.executable
+    cdig = [py, "-m", "cdig"]
+    try:
+        cpu, n = write_capture(cap, a.records, a.state_pct)
+        print(f"capture: {n:,} records, {cap.stat().st_size / 1e6:.0f} MB "
+              f"({cap.stat().st_size / n:.1f} B/record)")
+        print(f"  -w stage offline (decode + enrich + capture writer), CPU: "
+              f"{cpu / n * 1e9:.0f} ns/record = {n / cpu:,.0f} records/s")
+        floor_code = ("import pyarrow.ipc as i,sys\nn=0\nwith i.open_stream(sys.argv[1]) as r:\n"
+                      "    for b in r: n+=b.num_rows\nprint(n)")
+        t_floor, _ = timed([py, "-c", floor_code, str(cap)])
+        t_start, _ = timed([*cdig, "trace", "-r", str(cap), "-n", "1"])
+        rows = [("pyarrow: read every batch (floor)", t_floor, "")]
+        for label, cmd in (
+                (f"cdig trace -r FILE '{SELECTIVE}'", [*cdig, "trace", "-r", str(cap), SELECTIVE]),
+                ("cdig summary -r FILE --by proc", [*cdig, "summary", "-r", str(cap)]),
+                ("cdig summary -r FILE --by syscall", [*cdig, "summary", "-r", str(cap), "--by",
+                                                       "syscall"])):
+            dt, last = timed(cmd)
+            rows.append((label, dt, last))
+        print(f"\n{'command':48} {'seconds':>8} {'records/s':>12} {'x floor':>8}")
+        for label, dt, _ in rows:
+            print(f"{label:48} {dt:8.2f} {n / dt:12,.0f} {t_floor / dt:8.2f}")
+        print(f"(cdig start-up, trace -r -n 1: {t_start:.2f} s, included above)")
+        for label, _, last in rows[1:]:
+            print(f"  {label}: {last}")
+        print(f"\ncommand: {py} benchmarks/replay_engine.py --records {a.records} "
+              f"--state-pct {a.state_pct}")
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    raise SystemExit(main())
