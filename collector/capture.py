@@ -58,6 +58,7 @@ import pyarrow.ipc as ipc
 
 from ..probes import layout
 from ..probes.syscalls import NO_ARG, SyscallTable, table
+from .batch import take_records
 from .bounded import MetadataError, check_header, check_snapshot, check_state, inflate, load_json
 from .decode import RawBatch
 from .events import HOST, Container, Event
@@ -323,7 +324,7 @@ def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     plain_rows = np.flatnonzero(~is_ext)
     n_plain = len(plain_rows)
     ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
-    ext["ev"] = rec[ext_rows]
+    ext["ev"] = take_records(rec, ext_rows)
     for name in _EXT_INT_COLUMNS:
         ext[name] = _values(col(idx[name]))[ext_rows]
     ext["str1"] = _fixed_rows(col(idx["str1"]), layout.STR1_LEN, ext_rows).view(
@@ -335,7 +336,8 @@ def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     order[ext_rows] = n_plain + np.arange(len(ext_rows))
     num = _values(col(idx["num"])).copy()
     ctx = _values(col(idx["ctx"]))
-    return RawBatch(rec[plain_rows], ext, order, num), ctx
+    # ``merged``: the records already in decoding order (the decoder takes them as is)
+    return RawBatch(take_records(rec, plain_rows), ext, order, num, merged=rec), ctx
 
 
 # --------------------------------------------------------------------------- tables
@@ -1215,3 +1217,5 @@ def _shift_ts(raw: RawBatch, delta: int) -> None:
         raw.events["ts_ns"] += d
         if len(raw.ext):
             raw.ext["ev"]["ts_ns"] += d
+        if raw.merged is not None:
+            raw.merged["ts_ns"] += d
