@@ -59,7 +59,15 @@ import pyarrow.ipc as ipc
 from ..probes import layout
 from ..probes.syscalls import NO_ARG, SyscallTable, table
 from .batch import take_records
-from .bounded import MetadataError, check_header, check_snapshot, check_state, inflate, load_json
+from .bounded import (
+    MetadataError,
+    check_header,
+    check_snapshot,
+    check_state,
+    first_oversized_batch,
+    inflate,
+    load_json,
+)
 from .decode import RawBatch
 from .events import HOST, Container, Event
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
@@ -917,6 +925,7 @@ class CaptureFile:
     loss: Loss | None = None
     events: int = 0  # records read so far
     skipped: int = 0  # records of unknown kinds left out (counted in ``loss``)
+    _oversized: tuple[int, str] | None = field(default=None, repr=False)  # (batch, why)
     _source: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)
 
@@ -962,7 +971,31 @@ class CaptureFile:
             snapshot = check_snapshot(load_json(_unpacked(meta, _K_SNAPSHOT, b"")[1]))
         except MetadataError as e:
             raise CaptureError(f"{path}: damaged capture header ({e})") from None
-        return cls(path, header, snapshot, size, _source=src, _reader=reader)
+        try:  # what each batch declares it inflates to, before Arrow inflates it
+            with open(path, "rb") as fh:
+                oversized = first_oversized_batch(fh, cls._buffer_limits)
+        except OSError as e:
+            raise CaptureError(f"{path}: {e.strerror or e}") from None
+        return cls(path, header, snapshot, size, _source=src, _reader=reader,
+                   _oversized=oversized)
+
+    _WIDTH = {"comm": layout.COMM_LEN, "str1": layout.STR1_LEN, "str2": layout.STR2_LEN}
+
+    @classmethod
+    def _buffer_limits(cls, rows: int) -> list[int]:
+        """The largest each Arrow buffer of a capture batch of ``rows`` rows can be
+        (validity, then values, or offsets and data), with padding to spare."""
+        bits = (rows + 7) // 8 + 64
+        out = []
+        for f in SCHEMA:
+            out.append(bits)
+            if pa.types.is_binary(f.type):
+                out += [(rows + 1) * 4 + 64, rows * cls._WIDTH[f.name] + 64]
+            elif pa.types.is_boolean(f.type):
+                out.append(bits)
+            else:
+                out.append(rows * f.type.bit_width // 8 + 64)
+        return out
 
     def batches(self) -> Iterator[CaptureBatch]:
         """Every complete, intact batch; then ``loss`` says what could not be read."""
@@ -970,7 +1003,14 @@ class CaptureFile:
         if reader is None:
             return
         end = src.tell()
+        index = 0
         while True:
+            if self._oversized is not None and index == self._oversized[0]:
+                # declares more than a capture batch can hold: never inflated
+                self.loss = Loss(self.path, self.events, self.size - end, "damaged",
+                                 self.skipped)
+                return
+            index += 1
             try:
                 rb, md = reader.read_next_batch_with_custom_metadata()
             except StopIteration:
