@@ -237,7 +237,10 @@ class _Columns:
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))
         order[ext_rows] = len(plain_rows) + np.arange(len(ext_rows))
-        return RawBatch(rec[plain_rows], ext, order, num), shown
+        raw = RawBatch(rec[plain_rows], ext, order, num)
+        if hasattr(raw, "merged"):  # the records in decoding order already: no merge
+            raw.merged = rec
+        return raw, shown
 
 
 def _sockaddr(ip: str, port: int) -> bytes:
