@@ -205,3 +205,135 @@ def check_snapshot(s: Any) -> dict[str, Any]:
         _need(_is_int_key(k) and isinstance(v, list) and len(v) >= 2 and isinstance(v[1], list),
               "snapshot argv")
     return s
+
+
+# -- the Arrow stream's own compression --------------------------------------------------
+# Arrow inflates a zstd batch to the sizes the batch declares, before cdig sees a byte
+# of it: a 49 kB stream declaring 50 M rows of zeros took 1.6 GB. So the declarations
+# are read first (the stream's message headers and the 8-byte length that prefixes
+# each compressed buffer) and a batch whose declared sizes exceed what its row count
+# allows is damage, never inflated.
+
+MAX_BATCH_ROWS = 1 << 19  # the writer flushes at 65,536 rows (+ one source batch, <= 128 k)
+_HEADER_RECORD_BATCH = 3  # flatbuf MessageHeader.RecordBatch
+
+
+def _u16(b: bytes, p: int) -> int:
+    return int.from_bytes(b[p:p + 2], "little")
+
+
+def _u32(b: bytes, p: int) -> int:
+    return int.from_bytes(b[p:p + 4], "little")
+
+
+def _i64(b: bytes, p: int) -> int:
+    return int.from_bytes(b[p:p + 8], "little", signed=True)
+
+
+def _field(b: bytes, table: int, i: int) -> int:
+    """Position of field ``i`` of the flatbuffer table at ``table``, or 0 if absent."""
+    vt = table - int.from_bytes(b[table:table + 4], "little", signed=True)
+    if not 0 <= vt < len(b) - 4:
+        raise MetadataError("bad Arrow message header")
+    vlen = _u16(b, vt)
+    if 4 + 2 * i >= vlen:
+        return 0
+    off = _u16(b, vt + 4 + 2 * i)
+    return table + off if off else 0
+
+
+def _ref(b: bytes, pos: int) -> int:
+    target = pos + _u32(b, pos)
+    if not 0 <= target < len(b):
+        raise MetadataError("bad Arrow message header")
+    return target
+
+
+def _structs(b: bytes, pos: int, size: int) -> list[bytes]:
+    if not pos:
+        return []
+    v = _ref(b, pos)
+    n = _u32(b, v)
+    if v + 4 + n * size > len(b):
+        raise MetadataError("bad Arrow message header")
+    return [b[v + 4 + k * size: v + 4 + (k + 1) * size] for k in range(n)]
+
+
+def first_oversized_batch(f: Any, buffer_limits: Any, max_rows: int = MAX_BATCH_ROWS
+                          ) -> tuple[int, str] | None:
+    """(index, reason) of the first record batch of the Arrow stream in the binary
+    file ``f`` whose declared sizes are out of bounds, or None.
+
+    ``buffer_limits(rows)`` gives the largest size each buffer may have for a batch
+    of ``rows`` rows, in the order Arrow lays the buffers out. Reads only message
+    headers and compressed-buffer prefixes; stops quietly where the stream ends
+    or is cut (the reader reports that)."""
+    state = [0]
+    try:
+        return _scan(f, buffer_limits, max_rows, state)
+    except (MetadataError, IndexError, ValueError):
+        return state[0], "a bad Arrow message header"
+
+
+def _scan(f: Any, buffer_limits: Any, max_rows: int, state: list[int]
+          ) -> tuple[int, str] | None:
+    f.seek(0)
+    index = 0
+    while True:
+        state[0] = index
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        if head[:4] == b"\xff\xff\xff\xff":
+            size = _u32(head, 4)
+        else:  # the pre-1.0 format without the continuation marker
+            size = _u32(head, 0)
+            f.seek(-4, 1)
+        if size == 0:
+            return None  # end of stream
+        if size > METADATA_MAX_BYTES:
+            return index, f"an Arrow message header of {size} bytes"
+        meta = f.read(size)
+        if len(meta) < size:
+            return None
+        msg = _ref(meta, 0)
+        p = _field(meta, msg, 3)
+        body_len = _i64(meta, p) if p else 0
+        body_at = f.tell()
+        p = _field(meta, msg, 1)
+        kind = meta[p] if p else 0
+        if kind == _HEADER_RECORD_BATCH:
+            p = _field(meta, msg, 2)
+            if not p:
+                return index, "a record batch without its header"
+            rb = _ref(meta, p)
+            p = _field(meta, rb, 0)
+            rows = _i64(meta, p) if p else 0
+            if not 0 <= rows <= max_rows:
+                return index, f"a batch of {rows} rows (at most {max_rows})"
+            for node in _structs(meta, _field(meta, rb, 1), 16):
+                if not 0 <= _i64(node, 0) <= rows:
+                    return index, "a column longer than its batch"
+            buffers = _structs(meta, _field(meta, rb, 2), 16)
+            limits = buffer_limits(rows)
+            compressed = bool(_field(meta, rb, 3))
+            if len(buffers) != len(limits):
+                return index, "a batch with other columns than a capture's"
+            for k, (buf, limit) in enumerate(zip(buffers, limits, strict=True)):
+                off, length = _i64(buf, 0), _i64(buf, 8)
+                if off < 0 or length < 0 or off + length > body_len:
+                    return index, "a buffer outside its batch"
+                declared = length
+                if compressed and length >= 8:
+                    f.seek(body_at + off)
+                    prefix = f.read(8)
+                    if len(prefix) < 8:
+                        return None  # cut here: the reader says so
+                    declared = _i64(prefix, 0)
+                    if declared == -1:  # stored uncompressed
+                        declared = length - 8
+                if not 0 <= declared <= limit:
+                    return index, (f"buffer {k} declares {declared} bytes for {rows} rows "
+                                   f"(at most {limit})")
+            index += 1
+        f.seek(body_at + body_len)

@@ -13,7 +13,7 @@ from cdig.collector.capture import batch_digest
 
 
 def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
-            batch: Callable | None = None) -> None:
+            batch: Callable | None = None, compression: str | None = "zstd") -> None:
     """``schema_meta(meta) -> meta``; ``batch(i, rb, md) -> (rb, md)`` for each batch."""
     r = ipc.open_stream(pa.OSFile(str(src)))
     meta = dict(r.schema.metadata)
@@ -22,7 +22,8 @@ def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
     hb = meta.get(b"cdig.header", b"")
     stored = meta.get(b"cdig.snapshot.z", meta.get(b"cdig.snapshot", b""))
     meta[b"cdig.digest"] = f"{zlib.crc32(stored, zlib.crc32(hb)):08x}".encode()
-    with ipc.new_stream(str(dst), r.schema.with_metadata(meta)) as w:
+    options = ipc.IpcWriteOptions(compression=compression)  # zstd, as the writer
+    with ipc.new_stream(str(dst), r.schema.with_metadata(meta), options=options) as w:
         i = 0
         while True:
             try:
@@ -36,3 +37,19 @@ def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
             md[b"cdig.digest"] = batch_digest(rb, stored).encode()
             w.write_batch(rb, custom_metadata=md)
             i += 1
+
+
+def zero_batch(schema: pa.Schema, n: int) -> pa.RecordBatch:
+    """``n`` rows of zeros and empty strings: megabytes that zstd packs into kilobytes."""
+    import numpy as np
+
+    cols = []
+    for f in schema:
+        if pa.types.is_binary(f.type):
+            cols.append(pa.Array.from_buffers(pa.binary(), n, [
+                None, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b"")]))
+        elif pa.types.is_boolean(f.type):
+            cols.append(pa.array(np.zeros(n, bool)))
+        else:
+            cols.append(pa.array(np.zeros(n, f.type.to_pandas_dtype())))
+    return pa.RecordBatch.from_arrays(cols, schema=schema)

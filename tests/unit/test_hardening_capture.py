@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from capture_craft import rewrite
+from cdig.collector.capture import CaptureFile
 from test_capture import batches, live_capture
 
 from cdig.cli import main
@@ -234,3 +235,34 @@ def test_records_of_unknown_kinds_are_skipped_and_counted(plain, tmp_path, capsy
     assert f"{changed[0]} records of an unknown kind skipped" in err, err
     assert "internal error" not in err
     assert 0 < len(out.split()) < len(everything)  # the other batches are all there
+
+
+CRAFT_ROWS = """
+import sys
+sys.path[:0] = [sys.argv[1]]
+from capture_craft import rewrite, zero_batch
+rows = int(sys.argv[4])
+rewrite(sys.argv[2], sys.argv[3],
+        batch=lambda i, rb, md: (zero_batch(rb.schema, rows) if i == 2 else rb, md))
+"""
+
+
+def test_a_batch_that_inflates_past_its_bounds_is_never_inflated(plain, tmp_path):
+    # Arrow's own zstd: 4 M rows of zeros in a few hundred kB (crafted in a child,
+    # so this process stays small for the measured one)
+    bomb = tmp_path / "rows.cdig"
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, "-c", CRAFT_ROWS, here, str(plain), str(bomb),
+                    str(4 << 20)], check=True, timeout=300)
+    assert bomb.stat().st_size < 4 << 20
+    code, err, rss = _run_measured(["trace", "-r", str(bomb), "-p", "%evt.num"])
+    assert code == 3 and "internal error" not in err, err
+    assert re.match(r"cdig: capture damaged after \d+ events", err), err
+    assert rss < 400, f"peak RSS {rss} MB"
+    # a batch as big as a capture's can be (400 k rows, under the bound) still reads
+    big = tmp_path / "big.cdig"
+    subprocess.run([sys.executable, "-c", CRAFT_ROWS, here, str(plain), str(big),
+                    str(400_000)], check=True, timeout=300)
+    f = CaptureFile.open(str(big))
+    assert sum(b.records.num_rows for b in f.batches()) > 400_000 and f.loss is None
+    f.close()
