@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "records with strings gets twice that)")
     t.add_argument("-w", "--write", metavar="FILE",
                    help="write the events that pass the filter to a capture file (mode 0600); "
-                        "nothing is printed unless -p or -j is given too")
+                        "nothing is printed unless -p or -j is given too. FILE.scap (or "
+                        "--format scap) writes sysdig's .scap (.scap.gz gzipped); '-' streams "
+                        ".scap to stdout, flushed per batch")
+    t.add_argument("--format", dest="write_format", choices=("cdig", "scap"),
+                   help="with -w: the capture's format (default: by FILE's extension, cdig)")
     t.add_argument("-r", "--read", metavar="FILE", action="append",
                    help="read a capture instead of tracing live (no root needed); repeat it "
                         "or use a glob for a rotation set")

@@ -118,6 +118,15 @@ def container_select(refs: list[str]):  # -> Select (EventBatch -> mask)
     return select
 
 
+def wants_scap(args: argparse.Namespace) -> bool:
+    """-w writes sysdig's .scap: by --format, by the name (.scap, .scap.gz), or to stdout."""
+    fmt = getattr(args, "write_format", None)
+    if fmt is not None:
+        return fmt == "scap"
+    name = (args.write or "").lower()
+    return name == "-" or name.endswith((".scap", ".scap.gz"))
+
+
 def run_trace(args: argparse.Namespace) -> int:
     if args.list:
         from cdig.collector.fields import format_field_list
@@ -131,6 +140,14 @@ def run_trace(args: argparse.Namespace) -> int:
     from .capture_cmd import check_capture_args, run_trace_replay
 
     check_capture_args(args)
+    if args.write and wants_scap(args):
+        if args.write == "-" and (args.format or args.json):
+            raise CliError("-w - streams .scap to stdout: -p/-j lines cannot go there too",
+                           EXIT_USAGE)
+        if args.file_size is not None or args.seconds is not None or args.read:
+            raise CliError(".scap output: rotation (-C/-G) and re-filtering a capture (-r) "
+                           "write cdig captures only (cdig convert turns one into .scap)",
+                           EXIT_USAGE)
     if args.read:  # a capture: no root, no BPF, the same pipeline
         select = container_select(args.container) if args.container else None
         return run_trace_replay(args, flt, fmt, _filter_text(args), select)
@@ -154,7 +171,13 @@ def run_trace(args: argparse.Namespace) -> int:
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf))
     state = State(container_of=resolver.resolve)
     rec = None
-    if args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
+    scap = None
+    if args.write and wants_scap(args):  # sysdig's format: the writer sees each batch first
+        from cdig.collector.scap.writer import ScapWriter
+
+        scap = ScapWriter(args.write, container_of=resolver.resolve,
+                          compress=args.write.lower().endswith(".gz"))
+    elif args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
         from .capture_cmd import close_recorder, open_recorder, start_recorder
 
         rec = open_recorder(args, _filter_text(args), resolver.resolve)
@@ -200,13 +223,19 @@ def run_trace(args: argparse.Namespace) -> int:
         sys.setswitchinterval(0.001)
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
-        show = rec is None or args.format or args.json
+        show = (rec is None and scap is None) or args.format or args.json
 
         def sinks(decoder):
             out_sinks: list = [LineSink(fmt(decoder.table), out)] if show else []
             if rec is not None:
                 start_recorder(rec, state, decoder, source, resolver)
                 out_sinks.append(rec)
+            if scap is not None:  # matched rows + state rows (state-only), as -w does
+                from cdig.collector.enrich import Enricher
+                from cdig.collector.scap.sink import ScapSink
+
+                scap.offset = decoder.offset  # the wall clock of the probe's timestamps
+                out_sinks.append(ScapSink(scap, state, Enricher(state, decoder.table).state_rows))
             return out_sinks
 
         session = Session.live(source, resolver, state, flt, sinks, select=select,
@@ -234,9 +263,15 @@ def run_trace(args: argparse.Namespace) -> int:
                   f"containers' names ({hold.held_batches} batches{late})", file=sys.stderr)
         if rec is not None:
             print(close_recorder(rec), file=sys.stderr)
+        if scap is not None:
+            scap.close()
+            print(f"cdig: {c.matched} events + {scap.records - c.matched} state records written "
+                  f"to {args.write} as .scap, {scap.bytes_written} bytes", file=sys.stderr)
     finally:
         if rec is not None:
             rec.writer.close()
+        if scap is not None and not scap.closed:
+            scap.close()
         source.close()
         resolver.close()
     return EXIT_OK

@@ -89,3 +89,30 @@ def test_records_in_the_ring_at_ctrl_c_are_all_written(tmp_path, workload_bin):
                           "evt.type=getppid"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("getppid") == n
+
+
+@pytest.mark.parametrize("target", ["file.scap", "-"])
+def test_live_scap_capture_read_by_sysdig(tmp_path, workload_bin, target):
+    """``cdig trace -w FILE.scap`` and ``-w -`` (a .scap stream on stdout): the real
+    sysdig 0.29.3 reads every matched event, named."""
+    require("root", "bpf")
+    import shutil
+
+    if shutil.which("sysdig") is None:
+        pytest.fail("sysdig is not installed (scripts/setup.sh installs it)")
+    prog = tmp_path / "cdigscapw"
+    shutil.copy(workload_bin, prog)
+    n = 300
+    p, out, err = live_capture(tmp_path, ["-w", str(tmp_path / target) if target != "-"
+                                          else "-", "proc.name=cdigscapw"])
+    try:
+        subprocess.run([str(prog), "getppid", str(n)], check=True, timeout=60)
+    finally:
+        text = stop(p, err)
+    assert " 0 dropped" in text and "as .scap" in text, text
+    cap = tmp_path / target if target != "-" else out
+    got = subprocess.run(["sysdig", "-r", str(cap), "-p", "%proc.name %evt.type",
+                          "evt.dir=< and proc.name=cdigscapw"],
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.count("cdigscapw getppid") == n
