@@ -59,6 +59,11 @@ def apply_counters(snap: Snapshot, t: Any, counters: Any, scope: Scope) -> None:
     for cid, v in snap.containers.items():
         containers.setdefault(cid, (v[0], {}))
     snap.containers = containers
+    for pid, st in t.pids.items():  # gone before /proc was read: the events knew it
+        if st.name == "?":
+            seen = snap.pids.get(pid)
+            if seen is not None:
+                st.name, st.uid = seen.name, seen.uid
     snap.pids = t.pids
     snap.syscalls = t.syscalls
     snap.lat_hist = {}
@@ -134,10 +139,14 @@ class Refresher:
                 self.model.prune(base.clock_ns)
         live = self.resources.live
         cpu = {}
+        mem: dict[int, tuple[int, int]] = {}
         if live and req.view in ("procs", "containers"):
             cpu = self.resources.cpu_percent(list(snap.procs))
+        if live and req.view == "procs":
+            mem = self.resources.proc_memory(list(snap.procs))
         cost = self.resources.self_cost() if live else SelfCost()
         ctx = Ctx(snap, base, sc, self.resources, cpu, snap.activity, req.max_rows)
+        ctx.mem = mem
         argv, res = snap.argv, self.resources
         ctx.cmdlines = lambda pid: argv.get(pid) or res.cmdline(pid)
         if live and req.view == "containers":

@@ -19,6 +19,7 @@ from cdig.collector.namespaces import host_namespaces, namespaces_of
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 SHARED_KINDS = ("net", "pid", "ipc", "uts", "user")
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def stat_ticks(path: str) -> int | None:
@@ -131,6 +132,18 @@ class Resources:
 
     def cpu_percent(self, pids: Iterable[int]) -> dict[int, float]:
         return self.cpu.sample(pids)
+
+    def proc_memory(self, pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """VIRT and RES (bytes) of live processes, from /proc/PID/statm."""
+        out: dict[int, tuple[int, int]] = {}
+        for pid in pids:
+            try:
+                with open(f"{self.proc_root}/{pid}/statm", "rb") as f:
+                    v = f.read().split()
+                out[pid] = (int(v[0]) * PAGE, int(v[1]) * PAGE)
+            except (OSError, IndexError, ValueError):
+                continue
+        return out
 
     def cmdline(self, pid: int) -> str | None:
         """argv of a live process (argv[0] included), from /proc; cached for 10 s."""
@@ -269,6 +282,9 @@ class NoResources:
 
     def cmdline(self, pid: int) -> str | None:
         return None
+
+    def proc_memory(self, pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        return {}
 
     def container(self, c: Container) -> ContainerResources:
         return ContainerResources()

@@ -127,6 +127,7 @@ class Ctx:
     spark_width: int = 20
     container_cpu: dict[str, float] = field(default_factory=dict)  # id -> % (cgroup usage)
     cmdlines: Callable[[int], str | None] | None = None  # pid -> argv (argv[0] included)
+    mem: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid -> VIRT, RES bytes
 
     def cmdline(self, pid: int) -> str | None:
         return self.cmdlines(pid) if self.cmdlines is not None else None
@@ -149,6 +150,7 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
               Col("cpu", "CPU%", "pct"),
               Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
               Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+              Col("virt", "VIRT", "bytes"), Col("res", "RES", "bytes"),
               Col("container", "CONTAINER", "text", 16), Col("events", "SYSCALLS", "exact"),
               Col("state", "ST", "text"),
               Col("user", "USER", "text", 10), Col("cmd", "COMMAND", "text", 60)),
@@ -248,6 +250,8 @@ def _procs(ctx: Ctx) -> tuple[list[Row], str]:
             "file": ctx.rate(fio, (old.file_in + old.file_out) if old else 0),
             "net": ctx.rate(nio, (old.net_in + old.net_out) if old else 0),
             "container": _cname(c), "events": ev, "state": "exit" if exited else "",
+            "virt": ctx.mem[pid][0] if pid in ctx.mem else None,
+            "res": ctx.mem[pid][1] if pid in ctx.mem else None,
             "user": user_name(uid) if uid >= 0 else "",
             "cmd": cmd},
             Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, c.id))
@@ -665,8 +669,10 @@ _COMMON = {
     "syscall": "the syscall (or the syscalls, with their counts)",
 }
 LEGEND: dict[str, dict[str, str]] = {
-    "procs": {**_COMMON, "state": "exit: the process exited during the last interval "
-                                  "(listed once more, then removed)"},
+    "procs": {**_COMMON, "virt": "virtual memory size (bytes, /proc/PID/statm)",
+              "res": "resident memory (bytes in RAM)",
+              "state": "exit: the process exited during the last interval "
+                       "(listed once more, then removed)"},
     "containers": {**_COMMON, "pids": "live processes in the container",
                    "mem": "memory used by the container's cgroup (bytes)",
                    "spark": "events per second over the last 60 s (the event stream)",

@@ -307,7 +307,7 @@ async def test_replay_play_pause_and_step():
 
 async def test_untrusted_names_are_shown_literally():
     app = app_for(start_view="procs")
-    async with app.run_test(size=(140, 30)) as pilot:
+    async with app.run_test(size=(200, 30)) as pilot:
         f = await ready(app, pilot)
         cells = dict(f.data.rows)["60"]
         assert cells[1].plain.startswith("[bold red]x\\x1b")  # escaped, never markup

@@ -245,3 +245,12 @@ def test_a_selection_keeps_its_history_while_a_neighbour_floods_the_ring():
     f = r.frame(Request("events", Scope(pid=1)))
     assert [num for num, _ in f.data.lines][-3:] == [2011, 2012, 2013]
     assert len(f.data.lines) == 13
+
+
+def test_virt_and_res_from_statm(tmp_path):
+    from cdig.tui.resources import PAGE
+
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "statm").write_text("1000 250 10 1 0 100 0\n")
+    r = Resources(proc_root=str(tmp_path))
+    assert r.proc_memory([42, 43]) == {42: (1000 * PAGE, 250 * PAGE)}
