@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
                    help="kernel ring buffer size (power of two, default 32; the ring for "
                         "records with strings gets twice that)")
+    t.add_argument("--backlog-mb", type=int, default=512, metavar="MB",
+                   help="records read from the kernel and not yet processed are held in "
+                        "memory up to MB (default 512); past it the kernel rings fill and "
+                        "the kernel counts what it drops")
     t.add_argument("-w", "--write", metavar="FILE",
                    help="write the events that pass the filter to a capture file (mode 0600); "
                         "nothing is printed unless -p or -j is given too. FILE.scap (or "

@@ -168,7 +168,11 @@ def run_trace(args: argparse.Namespace) -> int:
     # (on the resolver's thread) while the probe compiles; waited for below.
     resolver.scan()
     kf = kernel_filter(flt, resolver, args.container)
-    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf))
+    backlog = getattr(args, "backlog_mb", 512)
+    if backlog <= 0:
+        raise CliError(f"--backlog-mb needs a positive number, not {backlog}", EXIT_USAGE)
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf),
+                        max_backlog_bytes=backlog << 20)
     state = State(container_of=resolver.resolve)
     rec = None
     scap = None
@@ -206,6 +210,10 @@ def run_trace(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         stopping[0] = True
         source.stop()
+        left = source.backlog_bytes()
+        if left >= 1 << 20:  # seconds of work may be queued: say so, and how to skip it
+            print(f"cdig: stopping; {left / (1 << 20):.0f} MB read from the kernel are still "
+                  "being processed (Ctrl-C again to stop now)", file=sys.stderr)
 
     interrupted = False
     try:
