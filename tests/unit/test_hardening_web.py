@@ -247,3 +247,19 @@ def test_bcrypt_work_is_bounded_under_a_parallel_flood(roomy_server):
     assert failures <= web.AUTH_FAILURE_BURST + web.AUTH_FAILURES_PER_S * elapsed + 1
     assert codes.count(429) > failures  # most of the flood never reached bcrypt
     assert get(roomy_server, {"Authorization": basic("prom", "secret")})[0] == 200
+
+
+def test_cli_refuses_tls_config_whose_users_were_lost(tmp_path, capsys):
+    """The audit's case end to end: TLS + a second, empty basic_auth_users + a
+    non-loopback --listen was accepted without --insecure, serving without auth."""
+    from cdig.cli import main
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem")], check=True, capture_output=True)
+    cfg = tmp_path / "web.yml"
+    cfg.write_text(f"tls_server_config: {{cert_file: c.pem, key_file: k.pem}}\n"
+                   f"basic_auth_users:\n  prom: '{HASH}'\nbasic_auth_users:\n")
+    assert main(["exporter", "--listen", "0.0.0.0:0", "--web-config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'basic_auth_users' given twice" in err, err
