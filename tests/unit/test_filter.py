@@ -848,3 +848,19 @@ def test_vectorized_on_a_large_batch():
         RawColumns(syscall_name),
     )
     assert vec(rec).sum() == np.isin(rec["nr"], [1, 257]).sum() > 0
+
+
+def test_long_or_of_equalities_is_one_set_lookup():
+    """A rule set's 10,000-term ``or`` of equalities (25 s and 800 MB before) folds into
+    one ``in`` per field: the same events match."""
+    from cdig.collector.filter import Compare as C
+    from cdig.collector.filter import compile_filter as cf
+
+    text = " or ".join(f"proc.pid={i}" for i in range(10_000)) + " or evt.type=write"
+    flt = cf(text)
+    first = flt.expr.items[0]
+    assert isinstance(first, C) and first.op == "in" and len(first.values) == 10_000
+    small = cf("proc.pid=3 or proc.pid=9999 or evt.type=write")
+    for pid, typ in ((3, "read"), (9999, "read"), (10_000, "read"), (10_000, "write")):
+        ev = make_event(type=typ, pid=pid)
+        assert flt.match(ev) == small.match(ev)
