@@ -156,8 +156,13 @@ class Enricher:
         o_proc = np.empty(len(rows), dtype=np.int64)
         o_fd = np.empty(len(rows), dtype=np.int64)
         o_cont = np.empty(len(rows), dtype=np.int64)
+        procfs = self.state.procfs
+        stamp = hasattr(procfs, "at")  # a recording or replaying /proc: say who asks
         for j, i in enumerate(rows):
-            ev = update(ev_of[i])
+            ev = ev_of[i]
+            if stamp:
+                procfs.at = ev.num  # type: ignore[attr-defined]
+            ev = update(ev)
             p = ev.proc
             c = pcode.get(id(p))
             if c is None:

@@ -564,3 +564,35 @@ def test_reading_imports_no_bcc(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("False")
+
+
+class ChangingProcFS(FakeProcFS):
+    """/proc whose answer for (50, 5) changes after it is first asked: fd 5 was closed
+    and reused by a call the trace did not see (issue 11 item 5)."""
+
+    def fd_target(self, pid, fd):
+        if (pid, fd) == (50, 5):
+            self.asked = getattr(self, "asked", 0) + 1
+            return "/srv/old.log" if self.asked == 1 else "/srv/new.log"
+        return super().fd_target(pid, fd)
+
+
+def test_replay_gives_each_record_the_answer_live_got(tmp_path):
+    """Two /proc answers for one fd in one batch: each line names what live named."""
+    kw = dict(pid=50, comm=b"server")
+    small = np.concatenate([record("write", ret=1, args=(5, 0, 1), ts=1, **kw),
+                            record("close", args=(5,), ts=2, **kw),
+                            record("write", ret=1, args=(5, 0, 1), ts=3, **kw)])
+    writer = CaptureWriter(str(tmp_path / "c.cdig"), host_info(T, OFFSET), sync=False)
+    rec = CaptureRecorder(writer, T, live_procfs=ChangingProcFS())
+    state = State(container_of=rec.container_of, procfs=rec.procfs)
+    dec = Decoder(T, OFFSET)
+    rec.start(state, dec)
+    out = _Lines()
+    Session(ListSource([RawBatch(small, np.zeros(0, layout.EXT_RECORD))]), dec, state, None,
+            [rec, LineSink(BatchRenderer.text("*%evt.num %fd.name", T), out)]).run()
+    rec.close()
+    live = out.lines()
+    assert live == ["1 /srv/old.log", "2 /srv/old.log", "3 /srv/new.log"]
+    back, _ = replay([tmp_path / "c.cdig"], fmt="*%evt.num %fd.name")
+    assert back == live
