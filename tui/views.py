@@ -37,9 +37,11 @@ VIEWS: dict[str, str] = {
     "execs": "Execs",
     "events": "Live events",
     "security": "Security",
+    "tree": "Process tree",
 }
-# one key per view, shown in the help and the view picker
-VIEW_KEYS: dict[str, str] = {v: str(i + 1) for i, v in enumerate(VIEWS)}
+# one key per view (1-9, then letters), shown in the help and the view picker
+VIEW_KEYS: dict[str, str] = {v: str(i + 1) for i, v in enumerate(list(VIEWS)[:9])}
+VIEW_KEYS["tree"] = "t"
 IO_TYPES = READS | WRITES
 
 
@@ -181,6 +183,10 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
     "execs": (Col("time", "TIME", "text"), Col("pid", "PID", "id"), Col("user", "USER", "text", 10),
               Col("container", "CONTAINER", "text", 16), Col("cmd", "COMMAND", "text", 80)),
     "events": (),
+    "tree": (Col("pid", "PID", "id"), Col("ppid", "PPID", "id"),
+             Col("name", "NAME", "text", 40), Col("sc", "SC/S", "rate"),
+             Col("err", "ERR/S", "rate"), Col("container", "CONTAINER", "text", 16),
+             Col("cmd", "COMMAND", "text", 60)),
     "security": (Col("name", "CONTAINER", "text", 20), Col("net", "NET", "text"),
                  Col("pid", "PID", "text"), Col("ipc", "IPC", "text"),
                  Col("uts", "UTS", "text"), Col("user", "USER", "text"),
@@ -193,6 +199,7 @@ DEFAULT_SORT: dict[str, tuple[str, bool]] = {
     "procs": ("sc", True), "containers": ("sc", True), "syscalls": ("count", True),
     "errors": ("count", True), "files": ("ops", True), "conns": ("in", True),
     "execs": ("time", True), "events": ("", False), "security": ("risks", True),
+    "tree": ("order", False),
 }
 
 
@@ -543,7 +550,46 @@ def _security(ctx: Ctx) -> tuple[list[Row], str]:
     return rows, f"{len(rows)} containers · {risky} with risks"
 
 
+def _tree(ctx: Ctx) -> tuple[list[Row], str]:
+    """Live processes by parent (PPID), children under their parent, indented;
+    the order is the tree's (a sort by another column flattens it)."""
+    s, b, sc = ctx.snap, ctx.base, ctx.scope
+    procs = {pid: p for pid, p in s.procs.items() if _in_container(sc, p.container)}
+    children: dict[int, list[int]] = {}
+    for pid, p in procs.items():
+        parent = p.ppid if p.ppid in procs and p.ppid != pid else 0
+        children.setdefault(parent, []).append(pid)
+    rows: list[Row] = []
+    seen: set[int] = set()
+
+    def walk(pid: int, depth: int) -> None:
+        if pid in seen:  # a cycle in stale data: list once
+            return
+        seen.add(pid)
+        p = procs[pid]
+        st = s.pids.get(pid)
+        old = b.pids.get(pid) if b is not None else None
+        name = st.name if st is not None and st.name != "?" else p.name
+        rows.append(Row(str(pid), {
+            "pid": pid, "ppid": p.ppid, "name": "  " * depth + ("└ " if depth else "") + name,
+            "sc": ctx.rate(st.events if st else 0, old.events if old else 0),
+            "err": ctx.rate(st.errors if st else 0, old.errors if old else 0),
+            "container": _cname(p.container), "order": len(rows),
+            "cmd": ctx.cmdline(pid) or p.cmdline},
+            Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, p.container.id))
+        for child in sorted(children.get(pid, ())):
+            walk(child, depth + 1)
+
+    for root in sorted(children.get(0, ())):
+        walk(root, 0)
+    for pid in sorted(procs):  # anything left (a cycle): at the top level
+        if pid not in seen:
+            walk(pid, 0)
+    return rows, f"{len(rows)} processes in {len(children.get(0, ()))} trees"
+
+
 BUILDERS: dict[str, Callable[[Ctx], tuple[list[Row], str]]] = {
+    "tree": _tree,
     "procs": _procs, "containers": _containers, "syscalls": _syscalls, "errors": _errors,
     "files": _files, "conns": _conns, "execs": _execs, "security": _security,
 }
@@ -702,6 +748,8 @@ LEGEND: dict[str, dict[str, str]] = {
               "user": "its user", "container": "its container",
               "cmd": "the command line run (argv)"},
     "events": {},
+    "tree": {**_COMMON, "ppid": "the parent's pid",
+             "name": "the process's name, indented under its parent"},
     "security": {"name": "the container",
                  "net": "host: shares the host's network namespace; own: its own",
                  "pid": "the pid namespace, host or own", "ipc": "the ipc namespace",

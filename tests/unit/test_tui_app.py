@@ -84,7 +84,7 @@ async def test_number_keys_switch_views():
     app = app_for(start_view="containers")
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        for key, view in zip("123456789", VIEWS, strict=True):
+        for key, view in zip("123456789t", VIEWS, strict=True):
             f = await show(app, pilot, key)
             assert app.main.view == view and f.data.view == view
 
@@ -434,3 +434,22 @@ async def test_viewport_goes_to_the_top_after_a_sort_and_on_entering_a_view():
         await pilot.press("end")
         await pilot.pause()
         assert table.cursor_row == 79
+
+
+async def test_process_tree_puts_children_under_their_parent():
+    from factories import make_process
+
+    procs = {1: make_process(pid=1, ppid=0, name="init"),
+             10: make_process(pid=10, ppid=1, name="sh"),
+             11: make_process(pid=11, ppid=10, name="cdigwork"),
+             12: make_process(pid=12, ppid=1, name="cron")}
+    evs = [make_event(num=i + 1, ts_ns=1_000_000_000 + i, pid=pid, tid=pid, comm=p.name,
+                      proc=p) for i, (pid, p) in enumerate(procs.items())]
+    app = app_for(evs, live=True, start_view="tree")
+    async with app.run_test(size=(120, 30)) as pilot:
+        f = await ready(app, pilot)
+        order = [(k, cells[2].plain) for k, cells in f.data.rows]
+        assert order == [("1", "init"), ("10", "  └ sh"), ("11", "    └ cdigwork"),
+                         ("12", "  └ cron")]
+        f = await show(app, pilot, "enter")  # a process: its syscalls
+        assert app.main.view == "syscalls" and f.request.scope.pid == 1

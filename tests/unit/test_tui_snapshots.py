@@ -49,7 +49,7 @@ def steps(*keys: str):
 
 
 @pytest.mark.parametrize("view", ["containers", "procs", "syscalls", "errors", "files",
-                                  "events", "security"])
+                                  "events", "security", "tree"])
 def test_view_snapshot(snap_compare, view):
     assert snap_compare(app_at(view), terminal_size=SIZE, run_before=steps())
 
