@@ -51,6 +51,7 @@ class CounterReading:
     proc_errors: np.ndarray  # PROC_ERROR_ROWS
     totals: metrics.MapSnapshot  # the exporter's (cgroup, syscall) maps
     lost: dict[str, int] = field(default_factory=dict)  # LOST_NAMES + metrics' drops
+    comms: dict[int, str] = field(default_factory=dict)  # tgid -> comm at fork/exec
 
     @classmethod
     def build(cls, procs: Mapping[tuple[int, int, int], Mapping[str, int]] | None = None,
@@ -197,6 +198,8 @@ class KernelCounters:
             self._samples += 1
             for i, t in enumerate(tgids.tolist()):
                 info = self.name_of(t) if self.name_of is not None else None
+                if info is None and t in r.comms and not self.alive(t):
+                    info = (r.comms[t], -1)  # too short-lived for /proc
                 if info is None:  # not in the process table: /proc, re-read now and then
                     got = self._names.get(t)
                     if got is None or self._samples - got[2] > 5:
@@ -308,6 +311,7 @@ class TopCounterMaps:
         self.procs = BpfMap(probe.map_fd("top_sys"), TKEY, TSTAT)
         self.errors = BpfMap(probe.map_fd("top_err"), TEKEY, np.dtype("<u8"))
         self.lost_map = BpfMap(probe.map_fd("top_lost"), np.dtype("<u4"), np.dtype("<u8"))
+        self.comm_map = BpfMap(probe.map_fd("top_comm"), np.dtype("<u4"), np.dtype("S16"))
 
     def read(self) -> CounterReading:
         k, v = self.procs.read()
@@ -324,7 +328,9 @@ class TopCounterMaps:
         lk, lv = self.lost_map.read()
         lost = {LOST_NAMES[int(i)]: int(n) for i, n in zip(lk, lv, strict=True)
                 if int(i) < len(LOST_NAMES)}
-        return CounterReading(rows, err, self.totals.read(), lost)
+        ck, cv = self.comm_map.read()
+        comms = {int(t): c.decode("utf-8", "replace") for t, c in zip(ck, cv, strict=True)}
+        return CounterReading(rows, err, self.totals.read(), lost, comms)
 
     def forget(self, tgids: Collection[int]) -> None:
         ids = np.fromiter(tgids, dtype=np.uint32)

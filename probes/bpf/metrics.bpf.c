@@ -211,6 +211,20 @@ static __always_inline struct cdig_tstat *top_count(__u64 cg, __u32 nr, long ret
     }
     return t;
 }
+/* the comm of a process, at its fork and at each exec: one that lives a few
+ * milliseconds is gone before userspace can read /proc, and still gets a name */
+struct cdig_tcomm {
+    char comm[16];
+};
+BPF_TABLE("lru_hash", __u32, struct cdig_tcomm, top_comm, TOP_MAX);
+static __always_inline void top_comm_set(__u32 tgid)
+{
+    struct cdig_tcomm c = {};
+    bpf_get_current_comm(&c.comm, sizeof(c.comm)); /* at fork: the child has its parent's */
+    top_comm.update(&tgid, &c);
+}
+#define TOP_COMM_EXEC() top_comm_set(bpf_get_current_pid_tgid() >> 32)
+#define TOP_COMM_FORK() top_comm_set(args->child_pid)
 #define TOP_COUNT(cg, nr, ret) struct cdig_tstat *top = top_count(cg, nr, ret)
 #define TOP_ADD(field, n) \
     do { \
@@ -220,6 +234,8 @@ static __always_inline struct cdig_tstat *top_count(__u64 cg, __u32 nr, long ret
 #else
 #define TOP_COUNT(cg, nr, ret)
 #define TOP_ADD(field, n)
+#define TOP_COMM_EXEC()
+#define TOP_COMM_FORK()
 #endif /* TOP_COUNTERS */
 
 /* exit and exit_group never reach sys_exit: they are counted at entry, on
@@ -411,6 +427,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
     struct cdig_procstat *p = procstat();
     if (p)
         p->execs++;
+    TOP_COMM_EXEC();
     return 0;
 }
 
@@ -421,6 +438,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
     struct cdig_procstat *p = procstat();
     if (p)
         p->forks++;
+    TOP_COMM_FORK();
     return 0;
 }
 
