@@ -113,6 +113,7 @@ class CounterTables:
     rows: np.ndarray  # PROC_ROWS, for the scoped detail
     cid_of_cgroup: dict[int, str]
     lost: dict[str, int]
+    lat_by_cid: dict[str, list[int]] = field(default_factory=dict)  # container -> slots
 
 
 class KernelCounters:
@@ -224,6 +225,7 @@ class KernelCounters:
         cid_of: dict[int, str] = {}
         syscalls: dict[str, list[int]] = {}
         lat: dict[str, list[int]] = {}
+        lat_cid: dict[str, list[int]] = {}
         events = failed = 0
         has_lat = "lat_slots" in (tot.dtype.names or ())
         for row in tot:
@@ -253,8 +255,10 @@ class KernelCounters:
             s[2] += t_ns
             if has_lat:
                 h = lat.setdefault(typ, [0] * metrics.LAT_SLOTS)
+                hc = lat_cid.setdefault(c.id, [0] * metrics.LAT_SLOTS)
                 for i, v in enumerate(row["lat_slots"].tolist()):
                     h[i] += v
+                    hc[i] += v
         err_totals: dict[tuple[str, str, str], int] = {}
         for e in r.totals.errors:
             k = (self._sysname(int(e["nr"])), errno_name(int(e["errno"])),
@@ -269,7 +273,7 @@ class KernelCounters:
         return CounterTables(clock_ns, events, failed, pids, containers,
                              {k: (v[0], v[1], v[2]) for k, v in syscalls.items()}, lat,
                              err_totals, err_detail, rows, cid_of,
-                             {**r.totals.drops, **r.lost})
+                             {**r.totals.drops, **r.lost}, lat_cid)
 
     def scoped(self, t: CounterTables, pid: int | None, container: str | None
                ) -> dict[str, tuple[int, int, int]]:

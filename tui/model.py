@@ -101,6 +101,8 @@ class Snapshot:
     err_totals: dict[tuple[str, str, str], int] = field(default_factory=dict)
     # (type, errno, container id) -> count: kept when the processes go
     lat_slots: dict[str, list[int]] = field(default_factory=dict)  # kernel: base-4 slots
+    lat_by_cid: dict[str, list[int]] = field(default_factory=dict)  # container -> slots
+    spectro: list[tuple[int, list[int]]] = field(default_factory=list)  # F12: (ts, slots)
     exact: bool = False  # counts from the kernel's counters (tui/counters.py)
     stream: dict[str, int] = field(default_factory=dict)  # container id -> events received
     syscall_pids: dict[int, tuple[int, int, int]] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ def apply_counters(snap: Snapshot, t: Any, counters: Any, scope: Scope) -> None:
     snap.syscalls = t.syscalls
     snap.lat_hist = {}
     snap.lat_slots = t.lat_slots
+    snap.lat_by_cid = t.lat_by_cid
     snap.err_totals = t.err_totals
     snap.err_detail = t.err_detail
     snap.lost = t.lost
@@ -98,6 +100,8 @@ class Refresher:
         self.last: Snapshot | None = None
         self.lock = threading.Lock()
         self.display_paused = False
+        # F12: per scope, the latency histogram at each refresh (the last 120)
+        self.spectro: dict[Any, deque[tuple[int, list[int]]]] = {}
 
     def frame(self, req: Request) -> Frame:
         with self.lock:
@@ -137,6 +141,8 @@ class Refresher:
             self.base, self.last = base, snap
             if base is not None:  # listed, marked, during one interval: now let go
                 self.model.prune(base.clock_ns)
+        if snap.exact:
+            self._spectro(snap, sc)
         live = self.resources.live
         cpu = {}
         mem: dict[int, tuple[int, int]] = {}
@@ -163,6 +169,26 @@ class Refresher:
         header = self._header(snap, ctx, cost)
         return Frame(req, data, header, snap.notes, gone, snap.generation, snap.ended,
                      snap.events, snap.drops, (time.perf_counter() - t0) * 1000, snap)
+
+    def _spectro(self, snap: Snapshot, sc: Scope) -> None:
+        """Keep the scope's latency histogram of this refresh; the view draws the
+        differences between consecutive ones."""
+        if sc.syscall is not None:
+            cur = list(snap.lat_slots.get(sc.syscall, []))
+        elif sc.container is not None:
+            cur = list(snap.lat_by_cid.get(sc.container, []))
+        else:
+            cur = [sum(col) for col in zip(*snap.lat_slots.values(), strict=True)] \
+                if snap.lat_slots else []
+        key = (sc.syscall, sc.container)
+        hist = self.spectro.get(key)
+        if hist is None:
+            hist = self.spectro[key] = deque(maxlen=121)
+            if len(self.spectro) > 8:
+                self.spectro.pop(next(iter(self.spectro)))
+        if cur and (not hist or hist[-1][0] != snap.clock_ns):
+            hist.append((snap.clock_ns, cur))
+        snap.spectro = list(hist)
 
     def _header(self, snap: Snapshot, ctx: Ctx, cost: SelfCost) -> Text:
         base = ctx.base

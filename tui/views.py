@@ -38,10 +38,16 @@ VIEWS: dict[str, str] = {
     "events": "Live events",
     "security": "Security",
     "tree": "Process tree",
+    "spectro": "Latency spectrogram",
 }
 # one key per view (1-9, then letters), shown in the help and the view picker
 VIEW_KEYS: dict[str, str] = {v: str(i + 1) for i, v in enumerate(list(VIEWS)[:9])}
 VIEW_KEYS["tree"] = "t"
+VIEW_KEYS["spectro"] = "f12"
+# F12: one column per kernel latency bucket (base 4: 4^k < d <= 4^(k+1) ns)
+_SPECTRO_LABELS = ("4n", "16n", "64n", "256n", "1u", "4u", "16u", "65u", "262u", "1m",
+                   "4m", "16m", "67m", "268m", "1s", "4s", "17s", ">17s")
+SHADES = " ░▒▓█"
 IO_TYPES = READS | WRITES
 
 
@@ -183,6 +189,8 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
     "execs": (Col("time", "TIME", "text"), Col("pid", "PID", "id"), Col("user", "USER", "text", 10),
               Col("container", "CONTAINER", "text", 16), Col("cmd", "COMMAND", "text", 80)),
     "events": (),
+    "spectro": (Col("time", "TIME", "text"), Col("calls", "CALLS", "exact"),
+                *[Col(f"b{i}", lab, "shade") for i, lab in enumerate(_SPECTRO_LABELS)]),
     "tree": (Col("pid", "PID", "id"), Col("ppid", "PPID", "id"),
              Col("name", "NAME", "text", 40), Col("sc", "SC/S", "rate"),
              Col("err", "ERR/S", "rate"), Col("container", "CONTAINER", "text", 16),
@@ -199,7 +207,7 @@ DEFAULT_SORT: dict[str, tuple[str, bool]] = {
     "procs": ("sc", True), "containers": ("sc", True), "syscalls": ("count", True),
     "errors": ("count", True), "files": ("ops", True), "conns": ("in", True),
     "execs": ("time", True), "events": ("", False), "security": ("risks", True),
-    "tree": ("order", False),
+    "tree": ("order", False), "spectro": ("ts", True),
 }
 
 
@@ -588,7 +596,37 @@ def _tree(ctx: Ctx) -> tuple[list[Row], str]:
     return rows, f"{len(rows)} processes in {len(children.get(0, ()))} trees"
 
 
+def _spectro(ctx: Ctx) -> tuple[list[Row], str]:
+    """F12: one row per refresh interval (newest first), one column per latency
+    bucket, shaded by how many syscalls of the scope took that long (log scale
+    against the busiest cell). From the kernel's histograms: live only."""
+    from cdig.collector.fields import format_time
+
+    hist = ctx.snap.spectro
+    if len(hist) < 2:
+        what = "needs the kernel's histograms (live)" if not ctx.snap.exact else \
+            "filling (one row per refresh)"
+        return [], f"latency spectrogram: {what}"
+    deltas = [(t1, [max(0, b - a) for a, b in zip(h0, h1, strict=False)])
+              for (_t0, h0), (t1, h1) in zip(hist, hist[1:], strict=False)]
+    top = max((max(d) for _, d in deltas), default=0)
+    rows = []
+    import math
+
+    for ts, d in deltas:
+        v: dict[str, Any] = {"time": format_time(ts)[:8], "ts": ts, "calls": sum(d)}
+        for i, n in enumerate(d):
+            v[f"b{i}"] = 0 if not n or not top else \
+                1 + int((len(SHADES) - 2) * math.log1p(n) / math.log1p(top))
+        rows.append(Row(str(ts), v))
+    sc = ctx.scope
+    what = f"{sc.syscall}" if sc.syscall else ("this container" if sc.container else
+                                              "all syscalls")
+    return rows, f"latency of {what}: one row per refresh, darker = more calls (log scale)"
+
+
 BUILDERS: dict[str, Callable[[Ctx], tuple[list[Row], str]]] = {
+    "spectro": _spectro,
     "tree": _tree,
     "procs": _procs, "containers": _containers, "syscalls": _syscalls, "errors": _errors,
     "files": _files, "conns": _conns, "execs": _execs, "security": _security,
@@ -617,6 +655,9 @@ def render_cell(col: Col, v: Any, ctx: Ctx) -> Text:
         return Text(pct(v), justify="right", no_wrap=True)
     if k == "ns":
         return Text(human_ns(v), justify="right", no_wrap=True)
+    if k == "shade":
+        return Text(SHADES[min(int(v or 0), len(SHADES) - 1)] * 3, style="cyan",
+                    no_wrap=True)
     if k == "spark":
         return Text(sparkline(v or [], ctx.spark_width), style="green", no_wrap=True)
     return plain(v)
@@ -748,6 +789,10 @@ LEGEND: dict[str, dict[str, str]] = {
               "user": "its user", "container": "its container",
               "cmd": "the command line run (argv)"},
     "events": {},
+    "spectro": {"time": "the end of the refresh interval", "calls": "syscalls in it",
+                **{f"b{i}": f"calls taking up to {lab}s (base-4 buckets of the kernel's "
+                            "histogram); the darker, the more (log scale)"
+                   for i, lab in enumerate(_SPECTRO_LABELS)}},
     "tree": {**_COMMON, "ppid": "the parent's pid",
              "name": "the process's name, indented under its parent"},
     "security": {"name": "the container",

@@ -145,3 +145,24 @@ async def test_views_show_the_kernel_counts_not_the_stream():
         await asyncio.sleep(0.05)
         f = await app.refresh_now()
         assert f.data.meta["100"].values["events"] == 9_001_000  # kept across filters
+
+
+async def test_f12_spectrogram_draws_the_kernel_histogram_per_refresh():
+    m = FakeMaps()
+    m.add(CG_WEB, 100, "write", 10)
+    kc = counters(m, {100})
+    app = make_app(EventFeed([], live=True), auto_refresh=False, start_view="containers",
+                   counters=kc)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("f12")
+        f = await app.refresh_now()
+        assert app.main.view == "spectro" and "filling" in f.data.totals
+        for slots in ({4: 10}, {4: 1010, 9: 5}):  # +1000 at ~1us, +5 at ~1ms
+            m.totals[(CG_WEB, NR["write"])]["lat_slots"] = slots
+            await asyncio.sleep(0.02)
+            f = await app.refresh_now()
+        await pilot.pause()
+        rows = [r.values for r in f.data.meta.values()]
+        newest = max(rows, key=lambda v: v["ts"])
+        assert newest["calls"] == 1005
+        assert newest["b4"] == 4 and 0 < newest["b9"] < newest["b4"] and newest["b0"] == 0
