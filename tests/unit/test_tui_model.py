@@ -254,3 +254,34 @@ def test_virt_and_res_from_statm(tmp_path):
     (tmp_path / "42" / "statm").write_text("1000 250 10 1 0 100 0\n")
     r = Resources(proc_root=str(tmp_path))
     assert r.proc_memory([42, 43]) == {42: (1000 * PAGE, 250 * PAGE)}
+
+
+async def test_a_filter_that_hides_a_container_does_not_end_it():
+    """Live, db keeps running; a filter on nginx hides it: no "container db exited"
+    (the model judged exits from the filtered rows before)."""
+    from cdig.collector.events import EventKind
+    from cdig.tui.app import make_app
+    from cdig.tui.feeds import EventFeed
+    from cdig.tui.widgets.message_line import MessageLine
+    from tui_data import DB
+
+    evs = scenario(rounds=10, db_exits=False)
+    for i, kind in enumerate((EventKind.SYSCALL, EventKind.EXIT)):  # a short-lived one
+        evs.append(make_event(num=9000 + i, ts_ns=evs[-1].ts_ns + 1 + i, pid=81, tid=81,
+                              comm="psql", container=DB, kind=kind,
+                              type="read" if i == 0 else "procexit", fd=None, args={}))
+    app = make_app(EventFeed(evs, live=True),
+                   auto_refresh=False, start_view="containers")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await asyncio.sleep(0.1)
+        await app.refresh_now()
+        f = await app.refresh_now()
+        db = "9" * 64
+        assert db in f.data.meta
+        app.main.levels[-1].scope = Scope(container=db)  # drilled into db
+        assert app.apply_filter("proc.name=nginx") is None
+        await asyncio.sleep(0.05)
+        f = await app.refresh_now()
+        await pilot.pause()
+        assert f.gone is None and db not in f.snapshot.exited_containers
+        assert "exited" not in app.main.query_one(MessageLine).text
