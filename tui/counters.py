@@ -92,8 +92,9 @@ class CounterReading:
 class CounterReader(Protocol):
     def read(self) -> CounterReading: ...
 
-    def forget(self, tgids: Collection[int]) -> None:
-        """Delete the (cgroup, process, syscall) rows of these processes."""
+    def forget(self, tgids: Collection[int], reading: CounterReading | None = None) -> None:
+        """Delete the (cgroup, process, syscall) rows of these processes (those of
+        ``reading``, read just now, when given: no second read of the maps)."""
         ...
 
 
@@ -169,7 +170,7 @@ class KernelCounters:
         r = self.reader.read()
         # processes gone at the last sample were listed once as exited: forget them now
         if self._dying:
-            self.reader.forget(self._dying)
+            self.reader.forget(self._dying, r)
             gone = np.isin(r.procs["tgid"], np.fromiter(self._dying, np.uint32))
             r.procs = r.procs[~gone]
             egone = np.isin(r.proc_errors["tgid"], np.fromiter(self._dying, np.uint32))
@@ -336,16 +337,51 @@ class TopCounterMaps:
         comms = {int(t): c.decode("utf-8", "replace") for t, c in zip(ck, cv, strict=True)}
         return CounterReading(rows, err, self.totals.read(), lost, comms)
 
-    def forget(self, tgids: Collection[int]) -> None:
+    def forget(self, tgids: Collection[int], reading: CounterReading | None = None) -> None:
         ids = np.fromiter(tgids, dtype=np.uint32)
         if not len(ids):
             return
-        for m in (self.procs, self.errors):
-            keys, _ = m.read()
-            m.delete(keys[np.isin(keys["tgid"], ids)])
+        for m, rows in ((self.procs, reading.procs if reading else None),
+                        (self.errors, reading.proc_errors if reading else None)):
+            if rows is None:
+                keys, _ = m.read()
+            else:  # the keys of the rows just read (a gone process makes no new ones)
+                keys = np.zeros(len(rows), dtype=m.key)
+                for f in m.key.names or ():
+                    keys[f] = rows[f]
+            _delete_batch(m, keys[np.isin(keys["tgid"], ids)])
 
     def close(self) -> None:
         self.probe.close()
+
+
+BPF_MAP_DELETE_BATCH = 27
+
+
+def _delete_batch(m: Any, keys: np.ndarray) -> None:
+    """Delete ``keys`` from map ``m`` in one bpf(2) call (kernel >= 5.6); one call
+    per key where the kernel lacks it. Thousands of processes a second can end
+    on a busy host, and one syscall per row costs tens of microseconds each."""
+    import ctypes
+
+    from cdig.probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf  # noqa: PLC0415
+
+    keys = np.ascontiguousarray(keys, dtype=m.key)
+    if not len(keys):
+        return
+    attr = (ctypes.c_uint8 * _ATTR_SIZE)()
+    ctypes.c_uint64.from_buffer(attr, 16).value = keys.ctypes.data  # keys
+    ctypes.c_uint32.from_buffer(attr, 32).value = len(keys)  # count
+    ctypes.c_uint32.from_buffer(attr, 36).value = m.fd  # map_fd
+    try:
+        _bpf(BPF_MAP_DELETE_BATCH, attr)
+    except BpfMapError as e:
+        if e.errno == 2:  # ENOENT: one was gone already; the others, one by one
+            m.delete(keys)
+        elif e.errno in (22, 95, 524):  # no batch ops here
+            m.delete(keys)
+        else:
+            raise
 
 
 def load_top_counters(container_of: Callable[[int], Container],

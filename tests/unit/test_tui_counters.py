@@ -52,7 +52,7 @@ class FakeMaps:
         return CounterReading.build(self.procs, self.errors, MapSnapshot.build(
             self.totals, self.total_errors, latency=True))
 
-    def forget(self, tgids) -> None:
+    def forget(self, tgids, reading=None) -> None:
         tg = set(tgids)
         self.forgotten.append(tg)
         self.procs = {k: v for k, v in self.procs.items() if k[1] not in tg}
