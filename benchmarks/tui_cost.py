@@ -1,5 +1,6 @@
-"""What ``cdig top`` costs: its own CPU, idle and under a syscall storm, and how
-long a refresh takes with 2,000 processes on the host.
+"""What ``cdig top`` costs: its own CPU, idle and under a syscall storm, its RSS
+after a long storm, whether its counts stay exact under the storm, and how long a
+refresh takes with 2,000 processes on the host.
 
 Runs the real ``cdig top`` (live, root) in a tmux pane — a real terminal — and
 reads the CPU time of its process from /proc/PID/stat before and after each
@@ -7,11 +8,17 @@ phase: CPU seconds per wall second (1.0 = one CPU busy). The refresh timings com
 from the app itself (``CDIG_TOP_TIMINGS``: per frame, the worker's build time
 and the UI thread's apply time).
 
-    sudo .venv/bin/python benchmarks/tui_cost.py              # ~1.5 minutes
-    sudo .venv/bin/python benchmarks/tui_cost.py --seconds 5 --procs 500   # quicker
+    sudo .venv/bin/python benchmarks/tui_cost.py              # ~13 minutes
+    sudo .venv/bin/python benchmarks/tui_cost.py --seconds 5 --storm-seconds 60 \
+        --procs 500                                             # quicker
 
-Phases: idle (nothing started by the benchmark), storm (a getppid loop of
-tests/integration/workload.c, built with gcc, on one CPU), 2,000 sleeping
+Phases: idle (nothing started by the benchmark); storm: a getppid loop of
+tests/integration/workload.c (built with gcc) on one CPU for ``--storm-seconds``
+(600: the issue's "after 10 minutes"), CPU measured over the first
+``--seconds`` and the last ``--seconds``, RSS (/proc/PID/status VmRSS) at the
+end; exactness: a second loop makes exactly ``--exact-calls`` getppid calls and
+then sleeps, under the storm, and its SYSCALLS cell in the Processes view (found
+with the row text filter) must read calls + 1 (its execve); 2,000 sleeping
 processes (``sleep`` children, killed at the end) with the Processes view shown.
 Every process the benchmark starts is stopped, also on Ctrl-C.
 """
@@ -108,6 +115,26 @@ def dropped(text: str) -> str:
     return m.group(1) if m else "?"
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def syscalls_cell(text: str, pid: int) -> str | None:
+    """The SYSCALLS cell of ``pid``'s row in the Processes view on screen."""
+    lines = text.splitlines()
+    header = next((ln for ln in lines if "PID" in ln and "SYSCALLS" in ln), None)
+    row = next((ln for ln in lines if ln.split()[:1] == [str(pid)]), None)
+    if header is None or row is None:
+        return None
+    at = header.index("SYSCALLS")
+    end = at + len("SYSCALLS") + 2
+    best = max(re.finditer(r"\S+", row), key=lambda m: min(m.end(), end) - max(m.start(), at))
+    return best.group(0)
+
+
 def timings(path: Path, since: int) -> list[tuple[float, float, int, str]]:
     out = []
     for line in path.read_text().splitlines()[since:]:
@@ -121,6 +148,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=15, help="length of each phase")
     ap.add_argument("--procs", type=int, default=2000, help="sleeping processes to start")
     ap.add_argument("--delay", type=float, default=1.0, help="cdig top -d (refresh interval)")
+    ap.add_argument("--storm-seconds", type=float, default=600,
+                    help="how long the storm runs (RSS is read at its end)")
+    ap.add_argument("--exact-calls", type=int, default=20_000_000,
+                    help="getppid calls of the counted loop, under the storm")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("gcc"):
         print("needs root, tmux and gcc", file=sys.stderr)
@@ -158,18 +189,64 @@ def main() -> int:
                                 f"the rest of the machine: {others:.2f} CPUs)"))
         print(f"idle: {idle:.3f}", file=sys.stderr)
 
-        storm = subprocess.Popen([str(work), "getppid", "200000000"])
+        rss0 = rss_mb(pid)
+        storm = subprocess.Popen([str(work), "getppid", "100000000000"])
         started.append(storm)
+        t_storm = time.monotonic()
         time.sleep(2)
         busy = measure(pid, args.seconds)
         text = screen(session)
+        m = re.search(r"(?:events|syscalls) \S+ \((\S+)/s", text)
+        results.append(("syscall storm (1 getppid loop), first",
+                        f"{busy:.3f} CPU s / s  ({m.group(1) if m else '?'} syscalls/s shown, "
+                        f"stream dropped {dropped(text)})"))
+        print(f"storm: {busy:.3f}", file=sys.stderr)
+        # exactness under the storm: a loop of a known number of calls, then asleep
+        exact = subprocess.Popen([str(work), "getppid", str(args.exact_calls), "sleep",
+                                  "3600000"])
+        started.append(exact)
+        sh("tmux", "send-keys", "-t", session, "1")  # Processes
+        time.sleep(1)
+        sh("tmux", "send-keys", "-t", session, "\\")
+        time.sleep(1)
+        sh("tmux", "send-keys", "-t", session, "-l", str(exact.pid))
+        sh("tmux", "send-keys", "-t", session, "Enter")
+        want = str(args.exact_calls + 1)  # + its execve; its nanosleep has not returned
+        # its loop is done when it sleeps (nanosleep, 35 on x86_64), then the screen
+        deadline = time.monotonic() + max(300.0, args.exact_calls / 5e4)
+        while time.monotonic() < deadline:
+            if Path(f"/proc/{exact.pid}/syscall").read_text().split()[:1] == ["35"]:
+                break
+            time.sleep(0.5)
+        loop_s = time.monotonic() - t_storm
+        got = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = syscalls_cell(screen(session), exact.pid)
+            if got == want:
+                break
+            time.sleep(0.5)
+        print(f"counted loop done after {loop_s:.0f} s of storm", file=sys.stderr)
+        results.append((f"exactness under the storm ({args.exact_calls} getppid)",
+                        f"SYSCALLS shown {got}, expected {want}: "
+                        f"{'EXACT' if got == want else 'WRONG'}"))
+        print(f"exact: {got} vs {want}", file=sys.stderr)
+        exact.kill()
+        exact.wait()
+        sh("tmux", "send-keys", "-t", session, "2")  # back to Containers
+        left = args.storm_seconds - (time.monotonic() - t_storm) - args.seconds
+        if left > 0:
+            print(f"storm: {left:.0f} s more", file=sys.stderr)
+            time.sleep(left)
+        late = measure(pid, args.seconds)
+        rss1 = rss_mb(pid)
+        text = screen(session)
         storm.kill()
         storm.wait()
-        m = re.search(r"events \S+ \((\S+)/s\)", text)
-        results.append(("syscall storm (1 getppid loop)",
-                        f"{busy:.3f} CPU s / s  (events {m.group(1) if m else '?'}/s shown, "
-                        f"dropped {dropped(text)})"))
-        print(f"storm: {busy:.3f}", file=sys.stderr)
+        mins = (time.monotonic() - t_storm) / 60
+        results.append((f"syscall storm, after {mins:.1f} min",
+                        f"{late:.3f} CPU s / s; RSS {rss1:.0f} MB (was {rss0:.0f} MB before "
+                        f"the storm); stream dropped {dropped(text)}"))
         # a fresh cdig top for the next phase: the storm left a backlog (drained from
         # the kernel, not yet decoded) that would be measured with it
         sh("tmux", "send-keys", "-t", session, "q")
