@@ -32,8 +32,10 @@ ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
 # dug into (a process, a syscall...) gets one of its own from the moment it is
 # opened, seeded from the others: a quiet process keeps its history while a
 # busy neighbour floods the global ring.
-CONTAINER_RING = 2000
-MAX_CONTAINER_RINGS = 256
+# Bounded in all (32 x 1,000 events): a host starting many short
+# containers keeps the rings of the latest ones.
+CONTAINER_RING = 1000
+MAX_CONTAINER_RINGS = 32
 SCOPE_RING = 5000
 MAX_SCOPE_RINGS = 4
 
@@ -314,10 +316,11 @@ class TopModel:
             self.ring.append(ev)
             self.ring_seq += 1
             cr = self.cont_rings.get(ev.container.id)
-            if cr is None and len(self.cont_rings) < MAX_CONTAINER_RINGS:
+            if cr is None:
+                if len(self.cont_rings) >= MAX_CONTAINER_RINGS:  # the oldest goes
+                    self.cont_rings.pop(next(iter(self.cont_rings)))
                 cr = self.cont_rings[ev.container.id] = deque(maxlen=CONTAINER_RING)
-            if cr is not None:
-                cr.append(ev)
+            cr.append(ev)
             for pred, ring in self.scope_rings.values():
                 if pred(ev):
                     ring.append(ev)
