@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import zlib
 
 import numpy as np
@@ -111,14 +112,17 @@ def test_an_output_that_is_an_input_is_refused(capture_dir, capsys, read, out, c
 
 
 def _run_measured(argv: list[str]) -> tuple[int, str, int]:
-    """cdig in a child: (exit status, stderr, peak RSS in MB) — os.wait4's rusage."""
-    code = "import sys; from cdig.cli import main; sys.exit(main(sys.argv[1:]))"
-    p = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, err, ru.ru_maxrss // 1024
+    """cdig in a child: (exit status, stderr, its peak RSS in MB). The child reports its
+    own VmHWM, which execve resets: ru_maxrss would also count the forked test process."""
+    code = ("import sys\nfrom cdig.cli import main\ntry:\n    rc = main(sys.argv[2:])\n"
+            "finally:\n    hwm = [ln for ln in open('/proc/self/status') "
+            "if ln.startswith('VmHWM')][0]\n    open(sys.argv[1], 'w').write(hwm.split()[1])\n"
+            "sys.exit(rc)\n")
+    with tempfile.NamedTemporaryFile("r") as hwm:
+        p = subprocess.run([sys.executable, "-c", code, hwm.name, *argv],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           timeout=300)
+        return p.returncode, p.stderr, int(open(hwm.name).read()) // 1024
 
 
 def _bomb(mib: int) -> bytes:
