@@ -163,24 +163,9 @@ class Enricher:
             if stamp:
                 procfs.at = ev.num  # type: ignore[attr-defined]
             ev = update(ev)
-            p = ev.proc
-            c = pcode.get(id(p))
-            if c is None:
-                c = pcode[id(p)] = len(procs)
-                procs.append(p)
-            o_proc[j] = c
-            f = ev.fd
-            c = fcode.get(id(f))
-            if c is None:
-                c = fcode[id(f)] = len(fds)
-                fds.append(f)
-            o_fd[j] = c
-            k = ev.container
-            c = ccode.get(id(k))
-            if c is None:
-                c = ccode[id(k)] = len(conts)
-                conts.append(k)
-            o_cont[j] = c
+            o_proc[j] = intern(pcode, procs, ev.proc)
+            o_fd[j] = intern(fcode, fds, ev.fd)
+            o_cont[j] = intern(ccode, conts, ev.container)
         pos = np.full(n, -1, dtype=np.int64)
         pos[rows] = np.arange(len(rows))
         # every row: its group's first row's objects; ordered rows: their own
@@ -199,6 +184,15 @@ class Enricher:
         fd_code[own] = o_fd[opos]
         b.proc_code, b.fd_code, b.cont_code = proc_code, fd_code, cont_code
         return rows
+
+
+def intern(codes: dict[int, int], table: list, obj: object) -> int:
+    """``obj``'s index in ``table`` (by identity), appended on first sight."""
+    c = codes.get(id(obj))
+    if c is None:
+        c = codes[id(obj)] = len(table)
+        table.append(obj)
+    return c
 
 
 def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,
