@@ -16,8 +16,8 @@ open+close of /etc/hostname, W x write of 1 byte to /dev/null), built here:
   read      ``cdig trace -r F -p FMT 'evt.type=openat and fd.name=/etc/hostname'``
             (records scanned per second, process start included) vs a plain
             Python loop (json.loads + the same test) over the JSON lines
-  prefilter the same replay in-process with and without the vectorised
-            prefilter (numpy over raw records before decoding)
+  prefilter the same replay in-process with and without the raw-part pruning
+            (rows the filter's raw-record terms reject dropped before enrichment)
 
 Needs root, BPF and gcc. Run:
     sudo .venv/bin/python benchmarks/capture_throughput.py [--calls N] [--repeat R] [--json]
@@ -149,26 +149,35 @@ def timed(cmd: list[str], stdout: Path) -> tuple[float, str]:
 
 
 def _replay(capture: Path, use_prefilter: bool) -> tuple[float, int, int]:
+    """The replay session in-process, with or without the raw-part pruning (rows the
+    filter's raw-record terms reject are dropped before enrichment)."""
     from cdig.collector.filter import compile_filter
-    from cdig.collector.formatter import Formatter
-    from cdig.collector.pipeline import Pipeline
-    from cdig.collector.prefilter import build_prefilter
+    from cdig.collector.render import BatchRenderer
+    from cdig.collector.session import LineSink, Session
 
-    from cdig.capture_cmd import _replay_predicate, open_replay, replay_parts
+    from cdig.capture_cmd import open_replay
 
+    class Count:
+        n = 0
+
+        def write(self, s: str) -> None:
+            self.n += s.count("\n")
+
+        def flush(self) -> None:
+            pass
+
+    out = Count()
     flt = compile_filter(SELECTIVE)
     src = open_replay([str(capture)], quiet=True)
-    state, dec = replay_parts(src)
-    fmt = Formatter(FMT).format
-    out: list[str] = []
-    pre = build_prefilter(flt, dec.table) if use_prefilter else None
-    pipe = Pipeline(src, dec, state, _replay_predicate(src, flt), [lambda e: out.append(fmt(e))],
-                    prefilter=pre)
+    session = Session.replay(src, flt, lambda d: [LineSink(BatchRenderer.text(FMT, d.table),
+                                                           out)])
+    if not use_prefilter:
+        session._raw = None
     t0 = time.perf_counter()
-    pipe.run()
+    session.run()
     dt = time.perf_counter() - t0
     src.close()
-    return dt, pipe.counters.records, len(out)
+    return dt, session.counters.records, out.n
 
 
 def main() -> int:

@@ -860,7 +860,7 @@ def child_startup(a: argparse.Namespace) -> None:
     timed_import("import cdig (cli, trace, collector, probes)", [
         "cdig.cli", "cdig.trace", "cdig.collector.filter", "cdig.collector.fields",
         "cdig.collector.formatter", "cdig.collector.containers", "cdig.collector.decode",
-        "cdig.collector.pipeline", "cdig.collector.prefilter", "cdig.collector.sources",
+        "cdig.collector.session", "cdig.collector.enrich", "cdig.collector.sources",
         "cdig.collector.state", "cdig.probes.loader", "cdig.capture_cmd"])
     timed_import("import bcc", ["bcc"])
 

@@ -116,7 +116,8 @@ class Process:
 
 @dataclass(slots=True)
 class Event:
-    """One decoded, enriched event. Produced by ``collector.pipeline``.
+    """One decoded, enriched event: a row of an EventBatch built as an object, for the
+    rows that need one (``EventBatch.event``; ``collector.batch``).
 
     Raw values come from the BPF record (``probes``); ``proc``, ``container``
     and ``fd`` are filled from state at the time the event was seen.
