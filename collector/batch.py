@@ -19,14 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..probes import layout
-
 if TYPE_CHECKING:
     from .decode import Decoder
     from .events import Container, Event, FdInfo, Process
 
-_SYSCALL = layout.KIND_SYSCALL
-_ENTER = layout.KIND_SYSCALL_ENTER
 
 
 @dataclass(eq=False)
@@ -71,25 +67,6 @@ class EventBatch:
             c = self._cache["cols"] = Columns(self.rec)
         return c
 
-    @property
-    def kind(self) -> np.ndarray:
-        return self.cols["kind"]
-
-    @property
-    def nr(self) -> np.ndarray:
-        return self.cols["nr"]
-
-    @property
-    def ret(self) -> np.ndarray:
-        return self.cols["ret"]
-
-    def is_syscall(self) -> np.ndarray:
-        """Rows that are completed syscalls (they have a result and a latency)."""
-        c = self._cache.get("is_syscall")
-        if c is None:
-            c = self._cache["is_syscall"] = self.cols["kind"] == _SYSCALL
-        return c
-
     def fd_numbers(self) -> np.ndarray:
         """The fd each row refers to (the Event's fd lookup), -1 for none."""
         c = self._cache.get("fdnum")
@@ -132,10 +109,6 @@ class EventBatch:
             if cc is not None:
                 ev.container = conts[cc[i]]
             self._events[i] = ev
-
-    def put_event(self, i: int, ev: Event) -> None:
-        """Remember the Event of row ``i`` (the enricher builds state rows' itself)."""
-        self._events[i] = ev
 
     def events(self, rows: np.ndarray | None = None) -> list[Event]:
         """Events of ``rows`` (default all), in row order."""

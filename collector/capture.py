@@ -69,7 +69,7 @@ from .bounded import (
     load_json,
 )
 from .decode import RawBatch
-from .events import HOST, Container, Event
+from .events import HOST, Container
 from .procfs import PROC_ROOT, ProcFS, ProcInfo
 from .safe_open import (
     OutputFailed,
@@ -488,17 +488,6 @@ class ReplayProcFS(ProcFS):
 
 
 _MISSING = object()
-
-
-def snapshot_state(state: State, key_of: Callable[[Container], int]) -> dict[str, Any]:
-    """The collector's tables as JSON-able data (``State.snapshot``)."""
-    return state.snapshot(key_of)
-
-
-def restore_state(state: State, snap: dict[str, Any], container: Callable[[int], Container]
-                  ) -> None:
-    """Replace a State's tables with a snapshot's (``State.restore``)."""
-    state.restore(snap, container)
 
 
 def host_info(syscalls: SyscallTable, mono_to_wall_ns: int) -> dict[str, Any]:
@@ -1174,7 +1163,6 @@ class ReplaySource:
         self._restored: CaptureFile | None = None
         self._stop = False
         self._drops = 0
-        self._ctx: frozenset[int] = frozenset()
         self.records = 0
 
     # -- what State asks ------------------------------------------------------------
@@ -1197,7 +1185,7 @@ class ReplaySource:
         self._apply({"containers": snap.get("containers", ()),
                      "cgroups": snap.get("cgroups", {}), "pids": snap.get("pids", {})})
         if self._state is not None:
-            restore_state(self._state, snap, self._container)
+            self._state.restore(snap, self._container)
 
     def _apply(self, state: dict[str, Any]) -> None:
         for d in state.get("containers", ()):
@@ -1248,7 +1236,6 @@ class ReplaySource:
                 raw.ctx = ctx if ctx.any() else None
                 if shift:
                     _shift_ts(raw, shift)
-                self._ctx = frozenset(raw.num[ctx].tolist()) if ctx.any() else frozenset()
                 self.records += cb.records.num_rows
                 yield raw
                 if self._stop:
@@ -1259,10 +1246,6 @@ class ReplaySource:
                     self.on_loss(f.loss)
             f.close()
             prev = f
-
-    def shown(self, ev: Event) -> bool:
-        """False for records kept in the capture only for state (not to be shown)."""
-        return not self._ctx or ev.num not in self._ctx
 
     def stop(self) -> None:
         self._stop = True
