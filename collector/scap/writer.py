@@ -166,11 +166,23 @@ def cgroups_param(c: Container) -> bytes:
     return b"".join(sub + b"=" + path + b"\0" for sub in (b"cpu", b"memory", b"cpuset"))
 
 
+# What sysdig 0.29.3's PL reader accepts (measured: one byte more and it refuses the whole
+# file, "Could not initialize reader: invalid argslen 4097"; a host with a 25 KB command
+# line made every .scap capture unreadable). Longer values are cut, as the driver cuts them.
+PL_MAX_PATH = 1024  # comm, exe, exepath, cwd
+PL_MAX_ARGS = 4096  # argv, NUL-separated
+
+
 def proclist_entry(tid: int, pid: int, ptid: int, comm: str, exe: str, args: list[str], cwd: str,
                    uid: int, gid: int, cgroups: bytes) -> bytes:
-    argb = b"\0".join(a.encode() for a in args)
-    body = struct.pack("<QQQqq", tid, pid, ptid, pid, pid) + _lstr(comm.encode()) + \
-        _lstr(exe.encode()) + _lstr(exe.encode()) + _lstr(argb) + _lstr(cwd.encode()) + \
+    argb = b"\0".join(a.encode(errors="surrogateescape") for a in args)[:PL_MAX_ARGS]
+
+    def path(s: str) -> bytes:
+        return _lstr(s.encode(errors="surrogateescape")[:PL_MAX_PATH])
+
+    exeb = path(exe)
+    body = struct.pack("<QQQqq", tid, pid, ptid, pid, pid) + path(comm) + exeb + exeb + \
+        _lstr(argb) + path(cwd) + \
         struct.pack("<QIII", 1024, 0, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF) + \
         struct.pack("<IIIQQ", 0, 0, 0, 0, 0) + _lstr(b"") + struct.pack("<qq", tid, pid) + \
         _lstr(cgroups) + _lstr(b"/") + struct.pack("<iB", -1, 0)

@@ -228,3 +228,30 @@ def test_gzip_output_reads_back(tmp_path):
     assert path.read_bytes()[:2] == b"\x1f\x8b"
     src = ScapSource([str(path)])
     assert sum(len(b) for b in src.batches()) == len(_records()) and src.losses == []
+
+
+def test_long_command_lines_and_paths_are_cut_to_what_sysdig_reads(tmp_path):
+    """A host process with a 25 KB argv (a CI runner's ``bash -c``) or a cwd deeper than
+    1,024 bytes made sysdig refuse the whole file ("invalid argslen 25712")."""
+    import shutil
+    import subprocess
+
+    from cdig.collector.scap.writer import PL_MAX_ARGS, PL_MAX_PATH
+
+    exe = shutil.which("sysdig")
+    assert exe, "sysdig is not installed (scripts/setup.sh installs it)"
+    st = _state()
+    st.procs[100].args = ["-c", "x" * 25_000]
+    st.procs[100].cwd = "/" + "d" * 2_000
+    st.procs[300].exe = "/" + "e" * 1_500
+    path = tmp_path / "long.scap"
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.write(RawBatch(record("getpid", ts=1_000, ret=100), ext("getpid", ts=1, ret=0)[:0]), st)
+    w.close()
+    r = subprocess.run([exe, "-r", str(path), "-p", "%proc.args|%proc.cwd", "evt.dir=<"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    args, cwd = r.stdout.splitlines()[0].split("|")
+    assert args.startswith("-c xxx") and len(args) == PL_MAX_ARGS, len(args)
+    # sysdig shows its own marker for a cwd it cannot extend with "/" within 1,024 bytes
+    assert cwd == "/PATH_TOO_LONG/" or (cwd.startswith("/ddd") and len(cwd) <= PL_MAX_PATH)
