@@ -19,11 +19,10 @@ from cdig.collector.capture import (
     CaptureWriter,
     ReplaySource,
     Rotation,
-    _Rows,
-    _Snaplen,
     host_info,
     rows_to_batch,
 )
+from cdig.collector.capture.format import _Rows, _Snaplen
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.filter import compile_filter

@@ -15,7 +15,8 @@ import subprocess
 import sys
 
 import pytest
-from cdig.collector.capture import CaptureWriter, Rotation, _empty_batch, host_info
+from cdig.collector.capture import CaptureWriter, Rotation, host_info
+from cdig.collector.capture.format import _empty_batch
 from cdig.collector.safe_open import OutputRefused, create_private
 from records import T
 from test_capture import OFFSET, batches, live_capture, replay

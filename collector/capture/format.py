@@ -1,0 +1,312 @@
+"""The cdig-capture format: the Arrow schema, metadata keys and packing, the batch
+digest, and the conversion between probe records and record batches."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...probes import layout
+from ...probes.syscalls import NO_ARG, SyscallTable
+from ..batch import take_records
+from ..bounded import (
+    inflate,
+)
+from ..decode import RawBatch
+
+FORMAT_NAME = "cdig-capture"
+FORMAT_VERSION = 1
+MB = 1_000_000  # sysdig's -C unit
+
+_U64, _I64, _U32, _U16, _I16, _U8 = (pa.uint64(), pa.int64(), pa.uint32(), pa.uint16(),
+                                     pa.int16(), pa.uint8())
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = False) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+SCHEMA = pa.schema([
+    _f("num", _U64), _f("ctx", pa.bool_()),
+    _f("ts_ns", _U64), _f("latency_ns", _U64), _f("cgroup_id", _U64), _f("ret", _I64),
+    *[_f(f"arg{i}", _U64) for i in range(6)],
+    _f("pid", _U32), _f("tid", _U32), _f("uid", _U32), _f("gid", _U32),
+    _f("nr", _U16), _f("kind", _U8), _f("flags", _U8), _f("cpu", _U32),
+    _f("comm", pa.binary()),
+    _f("len1", _I16, True), _f("len2", _I16, True), _f("argc", _U16, True),
+    _f("pad", _U16, True), _f("str1", pa.binary(), True), _f("str2", pa.binary(), True),
+])
+_PLAIN_INT_COLUMNS = ("ts_ns", "latency_ns", "cgroup_id", "ret", "pid", "tid", "uid", "gid",
+                      "nr", "kind", "flags", "cpu")
+_EXT_INT_COLUMNS = ("len1", "len2", "argc", "pad")
+_K_FORMAT, _K_VERSION = b"cdig.format", b"cdig.version"
+_K_HEADER, _K_SNAPSHOT, _K_STATE, _K_DIGEST = (b"cdig.header", b"cdig.snapshot", b"cdig.state",
+                                               b"cdig.digest")
+_STREAM_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+_PACK_OVER = 4096  # JSON metadata longer than this is stored zlib-compressed, key + ".z"
+
+
+def _pack(key: bytes, obj: Any) -> tuple[bytes, bytes]:
+    """(key, value) for a JSON metadata value: Arrow does not compress metadata, and
+    a snapshot of a busy host's processes (argv and all) can be megabytes."""
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    if len(raw) > _PACK_OVER:
+        return key + b".z", zlib.compress(raw, 6)
+    return key, raw
+
+
+def _unpacked(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[bytes, bytes]:
+    """(stored bytes, JSON bytes) of a metadata value written by _pack."""
+    if key + b".z" in meta:
+        stored = meta[key + b".z"]
+        return stored, inflate(stored)  # bounded: a crafted file is not a zip bomb
+    stored = meta.get(key, default)
+    return stored, stored
+
+
+class CaptureError(Exception):
+    """A file that cannot be read as a capture at all. The message is one line."""
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _binary_column(n: int, rows: np.ndarray, lengths: np.ndarray,
+                   valid: np.ndarray | None = None) -> pa.Array:
+    """A binary column from fixed-width byte rows (``rows``: (m, w) uint8, one
+    per valid row) cut to ``lengths`` (one per valid row); null where not valid."""
+    lengths = lengths.astype(np.int32, copy=False)
+    w = rows.shape[1] if rows.ndim == 2 else 0
+    data = rows[np.arange(w) < lengths[:, None]] if len(rows) else np.zeros(0, np.uint8)
+    full = lengths
+    validity = None
+    nulls = 0
+    if valid is not None:
+        full = np.zeros(n, dtype=np.int32)
+        full[valid] = lengths
+        nulls = int(n - np.count_nonzero(valid))
+        if nulls:
+            validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(full, out=offsets[1:])
+    return pa.Array.from_buffers(pa.binary(), n, [validity, pa.py_buffer(offsets),
+                                                  pa.py_buffer(np.ascontiguousarray(data))],
+                                 null_count=nulls)
+
+
+def _fixed_rows(col: pa.Array, width: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """A binary column's values (at ``rows``, default all) as zero-padded (m, width)
+    uint8 rows: the fixed-size buffers the probe wrote."""
+    n = len(col)
+    bufs = col.buffers()
+    offs = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=col.offset * 4)
+    if rows is None:
+        starts, ends = offs[:-1], offs[1:]
+    else:
+        starts, ends = offs[rows], offs[rows + 1]
+    lens = np.minimum(ends - starts, width).astype(np.int64)
+    m = len(lens)
+    out = np.zeros((m, width), dtype=np.uint8)
+    total = int(lens.sum())
+    if total:
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        cum = np.cumsum(lens) - lens
+        rel = np.arange(total, dtype=np.int64) - np.repeat(cum, lens)
+        src = np.repeat(starts.astype(np.int64), lens) + rel
+        dst = np.repeat(np.arange(m, dtype=np.int64) * width, lens) + rel
+        out.reshape(-1)[dst] = data[src]
+    return out
+
+
+def _values(col: pa.Array) -> np.ndarray:
+    """A primitive column's values buffer as numpy (nulls hold whatever was written)."""
+    if not len(col):
+        return np.zeros(0, dtype=np.dtype(col.type.to_pandas_dtype()))
+    if pa.types.is_boolean(col.type):
+        return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False))
+    dt = np.dtype(col.type.to_pandas_dtype())
+    return np.frombuffer(col.buffers()[1], dtype=dt, count=len(col),
+                         offset=col.offset * dt.itemsize)
+
+
+def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
+    """CRC-32 of a batch's column contents and metadata, as 8 hex digits.
+
+    Computed on the values (not the file bytes), so the writer and the reader
+    compute it the same way; a flipped bit anywhere in a batch is caught even
+    where zstd and Arrow's own checks would not notice."""
+    crc = zlib.crc32(meta)
+    crc = zlib.crc32(rb.num_rows.to_bytes(8, "little"), crc)
+    for col in rb.columns:
+        crc = zlib.crc32(col.null_count.to_bytes(8, "little"), crc)  # metadata, not bitmap
+        if not len(col):
+            continue
+        valid = None
+        if col.null_count:
+            valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False))
+            crc = zlib.crc32(np.packbits(valid).tobytes(), crc)
+        if pa.types.is_binary(col.type):
+            bufs = col.buffers()
+            offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1,
+                                 offset=col.offset * 4)
+            crc = zlib.crc32((offs - offs[0]).tobytes(), crc)
+            if bufs[2] is not None and offs[-1] > offs[0]:
+                crc = zlib.crc32(memoryview(bufs[2])[offs[0]:offs[-1]], crc)
+        else:
+            v = _values(col)
+            if valid is not None:
+                v = v[valid]
+            crc = zlib.crc32(np.ascontiguousarray(v).tobytes(), crc)
+    return f"{crc:08x}"
+
+
+def _comm_lengths(comm2d: np.ndarray) -> np.ndarray:
+    """Length of each comm up to its last non-NUL byte (numpy's S16 semantics)."""
+    nz = comm2d != 0
+    w = comm2d.shape[1]
+    last = w - np.argmax(nz[:, ::-1], axis=1)
+    return np.where(nz.any(axis=1), last, 0)
+
+
+@dataclass
+class _Rows:
+    """Records chosen for a capture, in decoding order (one piece of a batch)."""
+
+    records: np.ndarray  # layout.RECORD
+    ext: np.ndarray  # layout.EXT_RECORD, one per True in is_ext, in order
+    is_ext: np.ndarray  # bool per record
+    num: np.ndarray  # uint64 per record
+    ctx: np.ndarray  # bool per record
+
+
+def _slice(rows: _Rows, a: int, b: int) -> _Rows:
+    xa = int(np.count_nonzero(rows.is_ext[:a]))
+    xb = xa + int(np.count_nonzero(rows.is_ext[a:b]))
+    return _Rows(rows.records[a:b], rows.ext[xa:xb], rows.is_ext[a:b], rows.num[a:b],
+                 rows.ctx[a:b])
+
+
+class _Snaplen:
+    """Where the probe's strings are cut: paths and argv at the snaplen, socket
+    addresses (str2 of addr syscalls, str1 with FLAG_LOCAL_ADDR) never."""
+
+    def __init__(self, snaplen: int | None, syscalls: SyscallTable) -> None:
+        self.snaplen = snaplen
+        self.addr2 = np.zeros(1 << 16, dtype=bool)
+        for spec in syscalls.by_nr.values():
+            if spec.addr_arg != NO_ARG:
+                self.addr2[spec.nr] = True
+
+    def lengths(self, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        l1 = np.clip(ext["len1"].astype(np.int32), 0, layout.STR1_LEN)
+        l2 = np.clip(ext["len2"].astype(np.int32), 0, layout.STR2_LEN)
+        if self.snaplen is not None:
+            ev = ext["ev"]
+            syscall = ev["kind"] <= layout.KIND_SYSCALL_ENTER
+            addr1 = (ev["flags"] & layout.FLAG_LOCAL_ADDR) != 0
+            addr2 = syscall & self.addr2[ev["nr"]]
+            l1 = np.where(addr1, l1, np.minimum(l1, self.snaplen))
+            l2 = np.where(addr2, l2, np.minimum(l2, self.snaplen))
+        return l1, l2
+
+
+def rows_to_batch(rows: _Rows, snap: _Snaplen) -> pa.RecordBatch:
+    """The Arrow batch of some chosen records (see the module docstring)."""
+    rec = rows.records
+    n = len(rec)
+    cols: dict[str, pa.Array] = {
+        "num": pa.array(rows.num.astype(np.uint64, copy=False)),
+        "ctx": pa.array(rows.ctx.astype(bool, copy=False)),
+    }
+    for name in ("ts_ns", "latency_ns", "cgroup_id", "ret"):
+        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
+    args = rec["args"]
+    for i in range(6):
+        cols[f"arg{i}"] = pa.array(np.ascontiguousarray(args[:, i]))
+    for name in ("pid", "tid", "uid", "gid", "nr", "kind", "flags", "cpu"):
+        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
+    comm2d = np.ascontiguousarray(rec["comm"]).view(np.uint8).reshape(n, layout.COMM_LEN)
+    cols["comm"] = _binary_column(n, comm2d, _comm_lengths(comm2d))
+    ext = rows.ext
+    valid = rows.is_ext
+    mask = ~valid
+    l1, l2 = snap.lengths(ext)
+    cut1 = np.where(ext["len1"] > l1, l1, ext["len1"]).astype(np.int16)
+    cut2 = np.where(ext["len2"] > l2, l2, ext["len2"]).astype(np.int16)
+    for name, vals in (("len1", cut1), ("len2", cut2), ("argc", ext["argc"]),
+                       ("pad", ext["pad"])):
+        full = np.zeros(n, dtype=vals.dtype)
+        full[valid] = vals
+        cols[name] = pa.array(full, mask=mask)
+    s1 = np.ascontiguousarray(ext["str1"]).view(np.uint8).reshape(len(ext), layout.STR1_LEN)
+    s2 = np.ascontiguousarray(ext["str2"]).view(np.uint8).reshape(len(ext), layout.STR2_LEN)
+    cols["str1"] = _binary_column(n, s1, l1, valid)
+    cols["str2"] = _binary_column(n, s2, l2, valid)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
+    """A capture batch back as the RawBatch the live decoder saw (with its order and
+    numbers), and the ``ctx`` mask in decoding order."""
+    n = rb.num_rows
+    col = rb.column
+    idx = {f.name: i for i, f in enumerate(SCHEMA)}
+    rec = np.zeros(n, dtype=layout.RECORD)
+    for name in _PLAIN_INT_COLUMNS:
+        rec[name] = _values(col(idx[name]))
+    args = rec["args"]
+    for i in range(6):
+        args[:, i] = _values(col(idx[f"arg{i}"]))
+    rec["comm"] = _fixed_rows(col(idx["comm"]), layout.COMM_LEN).view(
+        f"S{layout.COMM_LEN}").reshape(n)
+    len1 = col(idx["len1"])
+    is_ext = np.asarray(len1.is_valid().to_numpy(zero_copy_only=False)) if len1.null_count \
+        else np.ones(n, dtype=bool)
+    ext_rows = np.flatnonzero(is_ext)
+    plain_rows = np.flatnonzero(~is_ext)
+    n_plain = len(plain_rows)
+    ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
+    ext["ev"] = take_records(rec, ext_rows)
+    for name in _EXT_INT_COLUMNS:
+        ext[name] = _values(col(idx[name]))[ext_rows]
+    ext["str1"] = _fixed_rows(col(idx["str1"]), layout.STR1_LEN, ext_rows).view(
+        f"V{layout.STR1_LEN}").reshape(len(ext_rows))
+    ext["str2"] = _fixed_rows(col(idx["str2"]), layout.STR2_LEN, ext_rows).view(
+        f"V{layout.STR2_LEN}").reshape(len(ext_rows))
+    order = np.empty(n, dtype=np.int64)
+    order[plain_rows] = np.arange(n_plain)
+    order[ext_rows] = n_plain + np.arange(len(ext_rows))
+    num = _values(col(idx["num"])).copy()
+    ctx = _values(col(idx["ctx"]))
+    # ``merged``: the records already in decoding order (the decoder takes them as is)
+    return RawBatch(take_records(rec, plain_rows), ext, order, num, merged=rec), ctx
+
+
+
+
+def _empty_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in SCHEMA],
+                                      schema=SCHEMA)
+
+
+
+def host_info(syscalls: SyscallTable, mono_to_wall_ns: int) -> dict[str, Any]:
+    """What a reader needs to know about the machine a capture was taken on."""
+    from ... import __version__
+
+    u = os.uname()
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+    except OSError:
+        boot_id = ""
+    return {"hostname": u.nodename, "kernel": u.release, "arch": platform.machine(),
+            "syscall_arch": syscalls.arch, "mono_to_wall_ns": mono_to_wall_ns,
+            "cdig_version": __version__, "boot_id": boot_id}

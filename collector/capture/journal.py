@@ -1,0 +1,132 @@
+"""The /proc journal of a capture: every answer the live State got from /proc,
+recorded with the record number at which it was asked, and answered back on replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..procfs import ProcFS, ProcInfo
+
+_MISSING = object()
+
+
+def _info_json(info: ProcInfo | None) -> list[Any] | None:
+    if info is None:
+        return None
+    return [info.ppid, info.name, info.exe, info.argv, info.uid]
+
+
+def _info_from_json(pid: int, v: list[Any] | None) -> ProcInfo | None:
+    if v is None:
+        return None
+    return ProcInfo(pid=pid, ppid=v[0], name=v[1], exe=v[2], argv=list(v[3]), uid=v[4])
+
+
+class RecordingProcFS(ProcFS):
+    """Answers from the real /proc, each one appended to ``journal`` with the evt.num
+    of the record that asked (``at``, set by the enricher): a replay gives each
+    record the answer live gave it, even when the same question got two answers
+    in one batch (an fd closed and reused between two lookups)."""
+
+    def __init__(self, inner: ProcFS, journal: list[list[Any]]) -> None:
+        super().__init__(inner.root)
+        self.inner = inner
+        self.journal = journal
+        self.at = 0
+
+    def list_pids(self) -> list[int]:
+        pids = self.inner.list_pids()
+        self.journal.append(["pids", pids])
+        return pids
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        info = self.inner.read_proc(pid)
+        self.journal.append(["proc", pid, _info_json(info), self.at])
+        return info
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        t = self.inner.fd_target(pid, fd)
+        self.journal.append(["fd", pid, fd, t, self.at])
+        return t
+
+    def cwd(self, pid: int) -> str | None:
+        c = self.inner.cwd(pid)
+        self.journal.append(["cwd", pid, c, self.at])
+        return c
+
+    def is_dir(self, path: str) -> bool:
+        d = self.inner.is_dir(path)
+        self.journal.append(["dir", path, d, self.at])
+        return d
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        t = self.inner.socket_tuple(pid, inode)
+        self.journal.append(["sock", pid, inode, list(t) if t else None, self.at])
+        return t
+
+
+_STAMP_AT = {"proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}  # index of the evt.num
+
+
+class ReplayProcFS(ProcFS):
+    """Answers from a capture's journal: what the live state was told — the answer
+    given to the very record asking (``at``) when the journal says, else the latest;
+    unknown questions get the answer of a process that is gone (None)."""
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+        self.pids: list[int] = []
+        self.answers: dict[tuple, Any] = {}
+        self.stamped: dict[tuple, Any] = {}  # (question, evt.num) -> answer
+        self.at = 0
+
+    def apply(self, journal: list[list[Any]]) -> None:
+        a = self.answers
+        stamped = self.stamped
+        stamped.clear()  # stamps name records of the batch this journal precedes
+        for entry in journal:
+            kind = entry[0]
+            if kind == "pids":
+                self.pids = list(entry[1])
+                continue
+            if kind == "proc":
+                key, value = ("proc", entry[1]), _info_from_json(entry[1], entry[2])
+            elif kind == "fd":
+                key, value = ("fd", entry[1], entry[2]), entry[3]
+            elif kind == "cwd":
+                key, value = ("cwd", entry[1]), entry[2]
+            elif kind == "dir":
+                key, value = ("dir", entry[1]), bool(entry[2])
+            elif kind == "sock":
+                key, value = ("sock", entry[1], entry[2]), tuple(entry[3]) if entry[3] else None
+            else:
+                continue
+            a[key] = value
+            i = _STAMP_AT[kind]
+            if len(entry) > i and isinstance(entry[i], int):
+                stamped[key, entry[i]] = value
+        if len(a) > 1 << 20:  # bounded, as the live tables are
+            for k in list(a)[: len(a) // 2]:
+                del a[k]
+
+    def _get(self, key: tuple, default: Any = None) -> Any:
+        hit = self.stamped.get((key, self.at), _MISSING)
+        return self.answers.get(key, default) if hit is _MISSING else hit
+
+    def list_pids(self) -> list[int]:
+        return list(self.pids)
+
+    def read_proc(self, pid: int) -> ProcInfo | None:
+        return self._get(("proc", pid))
+
+    def fd_target(self, pid: int, fd: int) -> str | None:
+        return self._get(("fd", pid, fd))
+
+    def cwd(self, pid: int) -> str | None:
+        return self._get(("cwd", pid))
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self._get(("dir", path), False))
+
+    def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
+        return self._get(("sock", pid, inode))
