@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from prometheus_client.core import (
@@ -114,13 +115,15 @@ class Family:
     """One metric family, before it becomes prometheus_client objects or text.
 
     ``rows`` hold label values in ``labels`` order, then the value; for
-    histograms ``(values, buckets [(le, cumulative count)], sum)``."""
+    histograms ``(values, cumulative counts, sum)``, one count per bound of
+    ``les`` and the +Inf count last (the bounds are the family's)."""
 
     name: str  # counters without _total
     type: str  # counter, gauge, histogram
     doc: str
     labels: tuple[str, ...]
     rows: list[tuple] = field(default_factory=list)
+    les: tuple[str, ...] = ()  # histograms: the finite bucket bounds, as rendered
 
     def add(self, values: Sequence[str], value: float) -> None:
         self.rows.append((tuple(values), value))
@@ -136,8 +139,9 @@ class Family:
                 m.add_metric(v, x)
         else:
             m = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
-            for v, buckets, total in self.rows:
-                m.add_metric(v, buckets, total)
+            les = (*self.les, "+Inf")
+            for v, counts, total in self.rows:
+                m.add_metric(v, list(zip(les, counts, strict=True)), total)
         return m
 
 
@@ -168,7 +172,7 @@ class LabelCache:
         self.limit = limit
         self.esc = _Escapes()
         self.plain: dict[tuple, str] = {}
-        self.hist: dict[tuple, tuple[list[str], str, str]] = {}
+        self.hist: dict[tuple, tuple[str, str]] = {}
 
     def trim(self) -> None:
         if len(self.plain) + len(self.hist) > self.limit:
@@ -199,33 +203,58 @@ def render(families: Sequence[Family], out: list[str] | None = None,
                 for _values, x in f.rows:
                     out.append(f"{mname} {_go_float(x)}\n")
                 continue
+            head = mname + "{"
             for values, x in f.rows:
                 key = (names, values)
                 lab = plain.get(key)
                 if lab is None:
                     lab = plain[key] = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
-                out.append(f"{mname}{{{lab}}} {_go_float(x)}\n")
+                # _go_float's fast path, inline: most values are small counts
+                if type(x) is int and 0 <= x < 1_000_000:
+                    out.append(f"{head}{lab}}} {x}.0\n")
+                else:
+                    out.append(f"{head}{lab}}} {_go_float(x)}\n")
             continue
         # le sorts among the other labels: split them around it
         before = [i for i in order if names[i] < "le"]
         after = [i for i in order if names[i] > "le"]
-        for values, buckets, total in f.rows:
-            # the bounds are the family's, the same for every row
-            key = (mname, names, values, len(buckets), buckets[0][0])
+        les = f.les
+        for values, counts, total in f.rows:
+            # one %-template per series: its lines with the label sets filled in
+            # (label values escaped for %), the numbers left as conversions
+            key = (mname, names, values, les)
             parts = hist.get(key)
             if parts is None:
-                les = [le for le, _ in buckets]
                 pre = "".join(f'{names[i]}="{esc[values[i]]}",' for i in before)
                 post = "".join(f',{names[i]}="{esc[values[i]]}"' for i in after)
                 all_ = ",".join(f'{names[i]}="{esc[values[i]]}"' for i in order)
-                parts = hist[key] = (
-                    [f'{mname}_bucket{{{pre}le="{le}"{post}}} ' for le in les],
-                    f"{mname}_count{{{all_}}} ", f"{mname}_sum{{{all_}}} ")
-            heads, count_head, sum_head = parts
-            out.extend([f"{h}{_go_float(n)}\n" for h, (_, n) in zip(heads, buckets, strict=True)])
-            out.append(f"{count_head}{_go_float(buckets[-1][1])}\n")
-            out.append(f"{sum_head}{_go_float(total)}\n")
+                lines = [f'{mname}_bucket{{{pre}le="{le}"{post}}} ' for le in (*les, "+Inf")]
+                lines += [f"{mname}_count{{{all_}}} ", f"{mname}_sum{{{all_}}} "]
+                lines = [ln.replace("%", "%%") for ln in lines]
+                n = len(lines) - 1  # the counts; the sum is always a float string
+                small = "".join(f"{ln}%d.0\n" for ln in lines[:n]) + f"{lines[n]}%s\n"
+                general = "".join(f"{ln}%s\n" for ln in lines)
+                parts = hist[key] = (small, general)
+            # counts are cumulative: the +Inf one is the largest
+            if counts[-1] < 1_000_000:
+                out.append(parts[0] % (*counts, counts[-1], floatToGoString(total)))
+            else:
+                out.append(parts[1] % (*map(_go_float, counts), _go_float(counts[-1]),
+                                       floatToGoString(total)))
     return out
+
+
+SORTED_CLASSES = sorted(CLASSES)
+
+
+def _group_sum(keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys ascending, the sum of ``vals`` rows of each), exact in uint64."""
+    if not len(keys):
+        return keys, vals[:0]
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[starts], np.add.reduceat(vals[order], starts, axis=0)
 
 
 class ExporterCollector(Collector):
@@ -256,6 +285,7 @@ class ExporterCollector(Collector):
         self._render_cache = LabelCache()
         # per syscall number: its class and, for byte counters, the direction
         self._class_of = np.zeros(0, np.intp)
+        self._class_rank = np.zeros(0, np.int64)
         self._dir_of = np.zeros(0, np.intp)
         self.resources = resources
         if not bucket_slots or any(not 0 <= s < LAT_SLOTS - 1 for s in bucket_slots):
@@ -314,6 +344,9 @@ class ExporterCollector(Collector):
         n = max(n, self.table.max_nr, 1024)
         names = [self.table.name(nr) for nr in range(n)]
         self._class_of = np.array([CLASSES.index(syscall_class(x)) for x in names], np.intp)
+        # by class name: the order the histogram rows are rendered in
+        self._class_rank = np.array([SORTED_CLASSES.index(c) for c in CLASSES],
+                                    np.int64)[self._class_of]
         ways = [byte_direction(x) for x in names]
         self._dir_of = np.array([-1 if w is None else (0 if w == "read" else 1) for w in ways],
                                 np.intp)
@@ -359,66 +392,72 @@ class ExporterCollector(Collector):
         }
         groups = st.groups()
         label = st.syscall_label
-        # accumulated per label set (with an allow-list of labels, containers
-        # that agree on them share series): insertion order = first owner seen
-        calls_acc: dict[tuple, dict[str, int]] = {}
+        # label sets in order of the first owner seen; with an allow-list of
+        # labels, containers that agree on them share series (values summed)
+        gindex: dict[tuple, int] = {}
+        nr_parts: list[list[int]] = []
+        vecs: list[np.ndarray] = []
+        g_of: list[int] = []
+        g_len: list[int] = []
         errs_acc: dict[tuple, dict[tuple[str, str], int]] = {}
-        cls_acc: dict[tuple, dict[str, np.ndarray]] = {}
-        sys_acc: dict[tuple, dict[str, np.ndarray]] = {}
-        bytes_acc: dict[tuple, list[int]] = {}
         procs_acc: dict[tuple, np.ndarray] = {}
-        syscall_values: set[str] = set()
         for owner, acc in groups:
             cl = self._labels_of(owner)
-            c_d = calls_acc.setdefault(cl, {})
-            b = bytes_acc.setdefault(cl, [0, 0, 0, 0])  # file r/w, network r/w
+            g = gindex.setdefault(cl, len(gindex))
             if acc.sys:
-                # one matrix per owner: numpy per row costs more than the rows
-                nrs = list(acc.sys)
-                mat = np.stack(list(acc.sys.values()))
-                names = [label(nr) for nr in nrs]
-                for name, n in zip(names, mat[:, COUNT].tolist(), strict=True):
-                    c_d[name] = c_d.get(name, 0) + n
-                cidx, way = self._per_nr(np.array(nrs, dtype=np.intp))
-                for j in (0, 1):
-                    sel = way == j
-                    if sel.any():
-                        b[j] += int(mat[sel, FILE_BYTES].sum())
-                        b[2 + j] += int(mat[sel, NET_BYTES].sum())
-                if st.latency:
-                    lat = mat[:, LAT_SUM:]  # sum, then the slots
-                    per = np.zeros((len(CLASSES), lat.shape[1]), dtype=np.uint64)
-                    np.add.at(per, cidx, lat)
-                    k_d = cls_acc.setdefault(cl, {})
-                    for ci in np.unique(cidx).tolist():
-                        k = CLASSES[ci]
-                        cur = k_d.get(k)
-                        k_d[k] = per[ci] if cur is None else cur + per[ci]
-                    s_d = sys_acc.setdefault(cl, {})
-                    for i, name in enumerate(names):
-                        if shist is not None and (allow is None or name in allow):
-                            cur = s_d.get(name)
-                            s_d[name] = lat[i] if cur is None else cur + lat[i]
+                nr_parts.append(list(acc.sys))
+                vecs.extend(acc.sys.values())
+                g_of.append(g)
+                g_len.append(len(acc.sys))
             e_d = errs_acc.setdefault(cl, {})
             for (nr, en), n in acc.err.items():
                 k2 = (label(nr), errno_name(en))
                 e_d[k2] = e_d.get(k2, 0) + n
             cur = procs_acc.get(cl)
             procs_acc[cl] = acc.proc if cur is None else cur + acc.proc
-        rows = calls.rows
-        for cl, c_d in calls_acc.items():
-            syscall_values.update(c_d)
-            rows.extend(((*cl, name), c_d[name]) for name in sorted(c_d))
+        cls = list(gindex)
+        byts = np.zeros((len(cls), 4), dtype=np.uint64)  # file r/w, network r/w
+        syscall_values: list[str] = []
+        if vecs:
+            # every (label set, syscall) row in one matrix, summed per series
+            # with one sort: Python per row costs more than the rows' numbers
+            mat = np.stack(vecs)
+            nrs = np.fromiter(chain.from_iterable(nr_parts), np.intp, len(vecs))
+            gs = np.repeat(np.array(g_of, np.int64), g_len)
+            uniq, inv = np.unique(nrs, return_inverse=True)
+            u_names = [label(nr) for nr in uniq.tolist()]
+            syscall_values = sorted(set(u_names))
+            rank = {name: i for i, name in enumerate(syscall_values)}
+            n_names = len(syscall_values)
+            srank = np.array([rank[x] for x in u_names], np.int64)[inv]
+            keys, counts = _group_sum(gs * n_names + srank, mat[:, COUNT])
+            rows = calls.rows
+            for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
+                g, r = divmod(k, n_names)
+                rows.append(((*cls[g], syscall_values[r]), n))
+            cidx, way = self._per_nr(nrs)
+            for j in (0, 1):
+                sel = way == j
+                if sel.any():
+                    np.add.at(byts, (gs[sel], j), mat[sel, FILE_BYTES])
+                    np.add.at(byts, (gs[sel], 2 + j), mat[sel, NET_BYTES])
+            if st.latency:
+                lat = mat[:, LAT_SUM:]  # sum, then the slots
+                crank = self._class_rank[nrs]
+                keys, sums = _group_sum(gs * len(CLASSES) + crank, lat)
+                self._hist_rows(chist, cls, keys, sums, len(CLASSES), SORTED_CLASSES)
+                if shist is not None:
+                    if allow is None:
+                        sel = slice(None)
+                    else:
+                        ok = np.array([x in allow for x in syscall_values], bool)
+                        sel = ok[srank]
+                    keys, sums = _group_sum((gs * n_names + srank)[sel], lat[sel])
+                    self._hist_rows(shist, cls, keys, sums, n_names, syscall_values)
         rows = errs.rows
         for cl, e_d in errs_acc.items():
             rows.extend(((*cl, *k2), e_d[k2]) for k2 in sorted(e_d))
-        for fam, acc_d in ((chist, cls_acc), (shist, sys_acc)):
-            if fam is None:
-                continue
-            for cl, d_ in acc_d.items():
-                for name in sorted(d_):
-                    fam.rows.append(((*cl, name), *self._buckets(d_[name])))
-        for cl, b in bytes_acc.items():
+        for cl, b in zip(cls, byts.tolist(), strict=True):
             fbytes.add((*cl, "read"), b[0])
             fbytes.add((*cl, "write"), b[1])
             nbytes.add((*cl, "receive"), b[2])
@@ -430,15 +469,23 @@ class ExporterCollector(Collector):
                *procs.values()]
         if self.resources is not None:
             out += self._resource_families(st.live_containers())
-        out += self._self_families(len(calls_acc), len(syscall_values))
+        out += self._self_families(len(cls), len(syscall_values))
         return out
 
-    def _buckets(self, lat: np.ndarray) -> tuple[list[tuple[str, int]], float]:
-        """(cumulative buckets, sum in seconds) of a [sum_ns, slots...] vector."""
-        counts = lat[1:].cumsum().tolist()
-        buckets = [(le, counts[s]) for le, s in zip(self._les, self.bucket_slots, strict=True)]
-        buckets.append(("+Inf", counts[-1]))
-        return buckets, int(lat[0]) / 1e9
+    def _hist_rows(self, fam: Family | None, cls: list[tuple], keys: np.ndarray,
+                   sums: np.ndarray, n: int, names: Sequence[str]) -> None:
+        """Rows of a histogram family from summed [sum_ns, slots...] vectors, one
+        per key = label set index * n + index in ``names``."""
+        if fam is None or not len(keys):
+            return
+        fam.les = tuple(self._les)
+        cum = sums[:, 1:].cumsum(axis=1)
+        counts = cum[:, [*self.bucket_slots, cum.shape[1] - 1]].tolist()
+        totals = (sums[:, 0] / 1e9).tolist()
+        rows = fam.rows
+        for k, c, t in zip(keys.tolist(), counts, totals, strict=True):
+            g, r = divmod(k, n)
+            rows.append(((*cls[g], names[r]), c, t))
 
     def _resource_families(self, owners: list[Owner]) -> list[Family]:
         lab = self.labels

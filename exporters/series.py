@@ -137,12 +137,19 @@ def per_cgroup(snap: MapSnapshot) -> dict[int, Counters]:
             mat = np.column_stack([*cols, rows["lat_slots"].astype(np.uint64)])
         else:
             mat = np.column_stack(cols)
-        for cg, nr, vec in zip(rows["cgroup_id"].tolist(), rows["nr"].tolist(), mat,
-                               strict=True):
-            c = out.get(cg)
-            if c is None:
-                c = out[cg] = Counters()
-            c.sys[nr] = vec
+        # one block per cgroup (a stable sort keeps each block's row order):
+        # a dict per block instead of a lookup per row
+        cgs = rows["cgroup_id"]
+        order = np.argsort(cgs, kind="stable")
+        cg_s = cgs[order]
+        nr_s = rows["nr"][order].tolist()
+        vecs = list(mat[order])
+        bounds = np.flatnonzero(cg_s[1:] != cg_s[:-1]) + 1
+        starts = [0, *bounds.tolist()]
+        ends = [*starts[1:], len(vecs)]
+        for cg, a, b in zip(cg_s[starts].tolist(), starts, ends, strict=True):
+            c = out[cg] = Counters()
+            c.sys = dict(zip(nr_s[a:b], vecs[a:b], strict=True))
     for cg, nr, en, n in zip(snap.errors["cgroup_id"].tolist(), snap.errors["nr"].tolist(),
                              snap.errors["errno"].tolist(), snap.errors["count"].tolist(),
                              strict=True):
