@@ -9,6 +9,7 @@ period, and the oldest entries go first when a table is full.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import posixpath
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +24,9 @@ ContainerLookup = Callable[[int, int], Container]  # (cgroup_id, pid) -> Contain
 
 _SOCK_DOMAIN = {1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink"}
 _SOCK_TYPE = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}  # SOCK_STREAM, DGRAM, RAW, SEQPACKET
+# connect(2) of a non-blocking socket: the handshake was started, and the socket
+# is connecting to the address it was given (curl, Go, Java … connect this way)
+EINPROGRESS = 115
 _OPEN_CALLS = frozenset({"open", "openat", "openat2", "creat", "memfd_create"})
 _ANON_TYPES = {
     "[eventfd]": "event", "[signalfd]": "signalfd", "[eventpoll]": "eventpoll",
@@ -241,7 +245,7 @@ class State:
         fdnum = args.get("fd", args.get("oldfd", args.get("out_fd", args.get("epfd"))))
         if isinstance(fdnum, int) and typ not in ("close_range", "signalfd4", "epoll_ctl"):
             ev.fd = self.fd(pid, fdnum)
-        if res < 0:
+        if res < 0 and not (res == -EINPROGRESS and typ == "connect"):
             return
         if typ in _OPEN_CALLS:
             if typ == "memfd_create":
@@ -274,6 +278,8 @@ class State:
             info = ev.fd = copy.copy(ev.fd)
             self._set_fd(pid, info)
             self._address(info, typ, args.get("addr", ""), args.get("local", ""))
+            if typ == "connect" and info.sip and not info.cport and info.type != "unix":
+                self._local_end(pid, info)
         elif typ in ("accept", "accept4"):
             lst = ev.fd
             peer_ip, peer_port = split_addr(args.get("addr", ""))
@@ -306,10 +312,38 @@ class State:
             return
         if not ip:
             return
+        same_peer = info.local_is_client and (info.sip, info.sport) == (ip, port)
         info.sip, info.sport, info.local_is_client = ip, port, True
         lip, lport = split_addr(local)
         if lip:
             info.cip, info.cport = lip, lport
+        elif typ == "connect" and not same_peer:
+            # a new peer: whatever local end the socket had shown is not this one's
+            info.cip, info.cport = "", 0
+        info.name = _sock_name(info)
+
+    def _local_end(self, pid: int, info: FdInfo) -> None:
+        """Fill the local port of a connect whose record lacks it.
+
+        The probe learns the port the kernel picked when the socket leaves
+        SYN_SENT; a non-blocking connect returns before that (EINPROGRESS), and
+        a UDP connect has no state change at all. The kernel has picked the port
+        by the time connect() returns, so the socket's line in the process's
+        /proc/PID/net tables has it. The line is taken only if its remote end is
+        the address connected to (the fd may have been closed and reused by the
+        time this record is read); else the port stays 0. (A repeated connect to
+        the same peer — a poll-style completion check — kept the local end the
+        socket had, see _address.)"""
+        target = self.procfs.fd_target(pid, info.num)
+        if not target or not target.startswith("socket:[") or not target[8:-1].isdigit():
+            return
+        t = self.procfs.socket_tuple(pid, int(target[8:-1]))
+        if t is None:
+            return
+        _, lip, lport, rip, rport = t
+        if not lport or rport != info.sport or not _same_ip(rip, info.sip):
+            return
+        info.cip, info.cport = lip, lport
         info.name = _sock_name(info)
 
 
@@ -361,6 +395,19 @@ def _fd_list(info: FdInfo) -> list[Any]:
 def _fd_from_list(v: list[Any]) -> FdInfo:
     return FdInfo(num=v[0], type=v[1], name=v[2], l4proto=v[3], cip=v[4], cport=v[5],
                   sip=v[6], sport=v[7], local_is_client=v[8])
+
+
+def _same_ip(a: str, b: str) -> bool:
+    """Equal addresses, however written (an IPv4-mapped IPv6 address is its IPv4)."""
+    try:
+        x, y = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+    if isinstance(x, ipaddress.IPv6Address) and x.ipv4_mapped:
+        x = x.ipv4_mapped
+    if isinstance(y, ipaddress.IPv6Address) and y.ipv4_mapped:
+        y = y.ipv4_mapped
+    return x == y
 
 
 def _sock_name(info: FdInfo) -> str:

@@ -33,8 +33,8 @@ AT_FDCWD = 0xFFFFFF9C
 # one record: (what, pid, fd, ret-ish, cgroup)
 rec_st = st.tuples(
     st.sampled_from(["open", "open_fail", "close", "read", "write", "write_fail", "dup",
-                     "socket", "connect", "getppid", "fork", "exec", "exit", "bind", "send",
-                     "sendto"]),
+                     "socket", "connect", "connect_nb", "connect_fail", "getppid", "fork",
+                     "exec", "exit", "bind", "send", "sendto"]),
     st.sampled_from([100, 101, 102]), st.integers(3, 6), st.integers(0, 3),
     st.sampled_from([7, 8]))
 
@@ -49,6 +49,7 @@ FIELD_TESTS = [
     "fd.sport=80", "fd.sip=10.0.0.1", "fs.path.name pmatch (/d)", "evt.arg.fd=3",
     "evt.arg.path contains f", "evt.args contains size", "evt.info contains 'res=-2'",
     "thread.vtid exists", "evt.time contains :", "k8s.pod.name exists",
+    "fd.sport=443", "fd.cport=41001", "fd.name contains 10.0.0.3", "evt.res=EINPROGRESS",
 ]
 filter_st = st.recursive(
     st.sampled_from(FIELD_TESTS),
@@ -85,6 +86,14 @@ def build(rows) -> list[RawBatch]:
         elif what == "connect":
             exts.append(ext("connect", ret=0, args=(fd, 0, 16), str2=sockaddr_in("10.0.0.1", 80),
                             **kw))
+        elif what == "connect_nb":  # non-blocking: EINPROGRESS, local end known or not (r)
+            local = dict(str1=sockaddr_in("10.0.0.9", 41000 + r if r % 2 else 0),
+                         flags=layout.FLAG_LOCAL_ADDR) if r else {}
+            exts.append(ext("connect", ret=-115, args=(fd, 0, 16),
+                            str2=sockaddr_in("10.0.0.3", 443), **local, **kw))
+        elif what == "connect_fail":  # refused: names nothing
+            exts.append(ext("connect", ret=-111, args=(fd, 0, 16),
+                            str2=sockaddr_in("10.0.0.4", 81), **kw))
         elif what == "bind":
             exts.append(ext("bind", ret=0, args=(fd, 0, 16),
                             str2=sockaddr_in("0.0.0.0", 8000 + r), **kw))
@@ -181,7 +190,7 @@ def test_engine_equals_per_event_reference(rows, text):
     except FilterError:
         return
     batches = build(rows)
-    f = Formatter(CONTAINER_FORMAT + " %fd.name %proc.cmdline %evt.latency %fd.sport")
+    f = Formatter(CONTAINER_FORMAT + " %fd.name %proc.cmdline %evt.latency %fd.sport %fd.cport")
     want, agg_ref = reference(batches, flt, f.format)
     got, agg = engine(build(rows), flt, BatchRenderer.text(f.fmt, T))
     assert got == want

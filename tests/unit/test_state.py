@@ -142,3 +142,94 @@ def test_fd_from_target_kinds(tmp_path):
     assert fd_from_target(1, 3, str(tmp_path), "/").type == "directory"
     assert fd_from_target(1, 3, "anon_inode:[eventfd]", "/").type == "event"
     assert fd_from_target(1, 3, "socket:[123]", str(tmp_path)).type == "unix"
+
+
+# -- non-blocking connect (EINPROGRESS) -------------------------------------------
+
+
+def _net_tcp(tmp_path, pid, *lines):
+    """A /proc/PID/net/tcp with one line per (local ip, lport, remote ip, rport, inode)."""
+    def hexip(ip):
+        return "".join(f"{b:02X}" for b in reversed(bytes(int(x) for x in ip.split("."))))
+    rows = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+            "   uid  timeout inode"]
+    for i, (lip, lport, rip, rport, inode) in enumerate(lines):
+        rows.append(f"   {i}: {hexip(lip)}:{lport:04X} {hexip(rip)}:{rport:04X} 02 "
+                    f"00000000:00000000 00:00000000 00000000     0        0 {inode} 1 0 0 0")
+    net = tmp_path / str(pid) / "net"
+    net.mkdir(parents=True, exist_ok=True)
+    (net / "tcp").write_text("\n".join(rows) + "\n")
+
+
+def _nb_connect(local: bytes | None = None, port: int = 8080, ret: int = -115, ts: int = 2):
+    kw = dict(str1=local, flags=layout.FLAG_LOCAL_ADDR) if local is not None else {}
+    return ext("connect", ts=ts, ret=ret, args=(5, 0, 16), str2=sockaddr_in("10.1.2.3", port),
+               **kw)
+
+
+def test_einprogress_connect_is_named_with_its_tuple(tmp_path):
+    """The record carries the local end (the handshake finished inside connect)."""
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=5, args=(2, 1 | 0o4000, 0)),
+              _nb_connect(sockaddr_in("10.0.0.9", 41000)),
+              record("getsockopt", ts=3, ret=0, args=(5, 1, 4)),
+              record("write", ts=4, ret=3, args=(5, 0, 3)),
+              record("read", ts=5, ret=2, args=(5, 0, 9)))
+    assert evs[1].res == -115
+    for ev in evs[1:]:
+        fd = ev.fd
+        assert (fd.cip, fd.cport, fd.sip, fd.sport) == ("10.0.0.9", 41000, "10.1.2.3", 8080), ev
+        assert fd.name == "10.0.0.9:41000->10.1.2.3:8080" and fd.local_is_client
+        assert (fd.type, fd.l4proto) == ("ipv4", "tcp")
+    assert evs[0].fd.name == ""  # the socket() event keeps the name it had then
+
+
+def test_einprogress_connect_takes_the_local_port_from_proc(tmp_path):
+    """SYN_SENT gave the local address without the port: /proc has the port."""
+    fake_proc(tmp_path, 100, fds={5: "socket:[777]"})
+    _net_tcp(tmp_path, 100, ("10.0.0.9", 41001, "10.1.2.3", 8080, 777))
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=5, args=(2, 1, 0)),
+              _nb_connect(sockaddr_in("10.0.0.9", 0)),
+              record("write", ts=3, ret=3, args=(5, 0, 3)))
+    for ev in evs[1:]:
+        assert ev.fd.name == "10.0.0.9:41001->10.1.2.3:8080"
+        assert (ev.fd.lport, ev.fd.rport) == (41001, 8080)
+
+
+def test_proc_line_of_another_peer_is_not_taken(tmp_path):
+    """The fd was reused before the record was read: /proc describes another socket."""
+    fake_proc(tmp_path, 100, fds={5: "socket:[778]"})
+    _net_tcp(tmp_path, 100, ("10.0.0.9", 41002, "10.9.9.9", 443, 778))
+    st = make_state(tmp_path)
+    evs = run(st, record("socket", ts=1, ret=5, args=(2, 1, 0)),
+              _nb_connect(sockaddr_in("10.0.0.9", 0)))
+    fd = evs[1].fd
+    assert (fd.cip, fd.cport, fd.sip, fd.sport) == ("10.0.0.9", 0, "10.1.2.3", 8080)
+
+
+def test_failed_connect_names_nothing_but_pending_and_repeated_ones_do(tmp_path):
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=5, args=(2, 1, 0)),
+              _nb_connect(ret=-111, ts=2),  # ECONNREFUSED: never connected
+              _nb_connect(sockaddr_in("10.0.0.9", 41003), ts=3),  # EINPROGRESS
+              _nb_connect(ret=-114, ts=4),  # EALREADY: still connecting
+              _nb_connect(ret=0, ts=5),  # completion check: connected, no SYN_SENT again
+              _nb_connect(ret=-106, ts=6),  # EISCONN
+              record("write", ts=7, ret=1, args=(5, 0, 1)))
+    assert evs[1].fd.name == "" and evs[1].fd.sip == ""
+    for ev in evs[2:]:
+        assert ev.fd.name == "10.0.0.9:41003->10.1.2.3:8080", ev
+
+
+def test_reconnect_to_another_peer_forgets_the_old_local_end(tmp_path):
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=5, args=(2, 2, 0)),  # UDP
+              _nb_connect(sockaddr_in("10.0.0.9", 5000), ret=0, ts=2),
+              _nb_connect(None, port=53, ret=0, ts=3))  # no local end, /proc knows nothing
+    assert evs[1].fd.name == "10.0.0.9:5000->10.1.2.3:8080"
+    assert evs[2].fd.name == "10.1.2.3:53" and evs[2].fd.cport == 0
