@@ -108,6 +108,10 @@ class Process:
     exited: bool = False
     namespaces: dict[str, int] = field(default_factory=dict)  # ns name -> inode
     cwd: str = ""  # known working directory, "" until needed
+    # what /proc said at the first sighting (sid, tty, vpid, env …; procfs.ProcInfo),
+    # None for a process first seen at its fork: fields then ask its ancestors
+    info: Any = None
+    parent: Process | None = None  # the parent's Process when it became known
 
     @property
     def cmdline(self) -> str:

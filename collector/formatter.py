@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cdig.collector.events import Event
-from cdig.collector.fields import NA, Field, FieldType, UnknownFieldError, resolve, value_text
+from cdig.collector.fields import (
+    NA,
+    Field,
+    FieldType,
+    FilterOnlyFieldError,
+    UnknownFieldError,
+    resolve,
+    value_text,
+)
 
 __all__ = [
     "CONTAINER_FORMAT",
@@ -154,7 +162,8 @@ def _json_value(value: Any) -> str:
 # --------------------------------------------------------------------------- -p formats
 
 # %field or %{field}. A field name never ends with '.', so "%proc.name." keeps the dot.
-_TOKEN_RE = re.compile(r"%(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*))|%%")
+_TOKEN_RE = re.compile(
+    r"%(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*(?:\[[^\[\]\s]*\])?))|%%")
 
 _SAFE_TYPES = (FieldType.INT, FieldType.PORT, FieldType.BOOL)  # digits and letters only
 
@@ -194,7 +203,10 @@ def parse_format(fmt: str) -> tuple[bool, list[str], list[Field]]:
             current.append("%")
             continue
         name = m.group(1) if m.group(1) is not None else m.group(2)
-        fields.append(resolve(name.strip()))
+        f = resolve(name.strip())
+        if f.any_of:  # fd.port, proc.aname …: sysdig's filter-only fields
+            raise FilterOnlyFieldError(f.name)
+        fields.append(f)
         literals.append("".join(current))
         current = []
     current.append(fmt[pos:])

@@ -23,6 +23,98 @@ class ProcInfo:
     exe: str
     argv: list[str]
     uid: int
+    # What sysdig's thread table holds and the kernel record does not (read once,
+    # at the process's first sighting; None when /proc did not say).
+    gid: int | None = None
+    vpid: int | None = None  # the pid in its own pid namespace (NSpid's last)
+    vpgid: int | None = None
+    sid: int | None = None
+    pgid: int | None = None
+    tty: int | None = None  # tty_nr of /proc/PID/stat (0: none)
+    loginuid: int | None = None  # the audit uid (4294967295: unset)
+    nthreads: int | None = None
+    start_ns: int | None = None  # epoch ns of the process start (stat starttime + btime)
+    fdlimit: int | None = None  # the soft RLIMIT_NOFILE
+    vmsize: int | None = None  # kB
+    vmrss: int | None = None
+    vmswap: int | None = None
+    pfmajor: int | None = None
+    pfminor: int | None = None
+    cwd: str | None = None
+    env: list[str] | None = None
+    cgroups: str | None = None  # "subsys=path ..." as sysdig's thread.cgroups
+
+    def extras(self) -> dict[str, object]:
+        """The optional part, for a capture's /proc journal."""
+        return {k: getattr(self, k) for k in _EXTRAS if getattr(self, k) is not None}
+
+
+_EXTRAS = ("gid", "vpid", "vpgid", "sid", "pgid", "tty", "loginuid", "nthreads", "start_ns",
+           "fdlimit", "vmsize", "vmrss", "vmswap", "pfmajor", "pfminor", "cwd", "env",
+           "cgroups")
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_BOOT_NS: dict[str, int | None] = {}
+
+
+def _boot_ns(proc_root: str) -> int | None:
+    """The boot time (epoch ns) from ``btime`` of /proc/stat, cached per root."""
+    if proc_root not in _BOOT_NS:
+        data = _read(f"{proc_root}/stat") or b""
+        btime = next((int(ln.split()[1]) for ln in data.splitlines()
+                      if ln.startswith(b"btime ")), None)
+        _BOOT_NS[proc_root] = None if btime is None else btime * 1_000_000_000
+    return _BOOT_NS[proc_root]
+
+
+def _last_int(val: str) -> int | None:
+    parts = val.split()
+    return int(parts[-1]) if parts and parts[-1].lstrip("-").isdigit() else None
+
+
+def _kb(val: str) -> int | None:
+    parts = val.split()
+    return int(parts[0]) if parts and parts[0].isdigit() else None
+
+
+def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: str) -> None:
+    gid = status.get("Gid", "").split()
+    info.gid = int(gid[0]) if gid else None
+    info.vpid = _last_int(status.get("NSpid", ""))
+    info.vpgid = _last_int(status.get("NSpgid", ""))
+    info.nthreads = _last_int(status.get("Threads", ""))
+    info.vmsize = _kb(status.get("VmSize", ""))
+    info.vmrss = _kb(status.get("VmRSS", ""))
+    info.vmswap = _kb(status.get("VmSwap", ""))
+    stat = _read(f"{base}/stat")
+    if stat:
+        # the name (field 2) may hold spaces and ')': the rest follows its last ')'
+        rest = stat[stat.rfind(b")") + 2:].split()
+        if len(rest) >= 20:
+            info.pgid, info.sid, info.tty = int(rest[2]), int(rest[3]), int(rest[4])
+            info.pfminor, info.pfmajor = int(rest[7]), int(rest[9])
+            boot = _boot_ns(proc_root)
+            if boot is not None:
+                info.start_ns = boot + int(rest[19]) * 1_000_000_000 // _CLK_TCK
+    loginuid = _read(f"{base}/loginuid")
+    if loginuid and loginuid.strip().isdigit():
+        info.loginuid = int(loginuid)
+    env = _read(f"{base}/environ")
+    if env is not None:
+        info.env = [a.decode("utf-8", "backslashreplace") for a in env.split(b"\0") if a]
+    info.cwd = cwd(info.pid, proc_root)
+    cg = _read(f"{base}/cgroup")
+    if cg:
+        items = []
+        for ln in cg.decode("utf-8", "backslashreplace").splitlines():
+            _, subsys, path = (ln.split(":", 2) + ["", ""])[:3]
+            for name in (subsys.split(",") if subsys else ["unified"]):
+                items.append(f"{name.removeprefix('name=')}={path}")
+        info.cgroups = " ".join(items)
+    limits = _read(f"{base}/limits")
+    for ln in (limits or b"").splitlines():
+        if ln.startswith(b"Max open files"):
+            soft = ln.split()[3]
+            info.fdlimit = int(soft) if soft.isdigit() else -1
 
 
 def _read(path: str) -> bytes | None:
@@ -39,23 +131,23 @@ def read_proc(pid: int, proc_root: str = PROC_ROOT) -> ProcInfo | None:
     status = _read(f"{base}/status")
     if status is None:
         return None
-    name, ppid, uid = "", 0, -1
+    fields: dict[str, str] = {}
     for line in status.decode("utf-8", "backslashreplace").splitlines():
         key, _, val = line.partition(":")
-        if key == "Name":
-            name = val.strip()
-        elif key == "PPid":
-            ppid = int(val)
-        elif key == "Uid":
-            uid = int(val.split()[0])
-            break
+        fields[key] = val
+    name = fields.get("Name", "").strip()
+    ppid = int(fields.get("PPid", "0") or 0)
+    uids = fields.get("Uid", "").split()
+    uid = int(uids[0]) if uids else -1
     cmdline = _read(f"{base}/cmdline") or b""
     argv = [a.decode("utf-8", "backslashreplace") for a in cmdline.split(b"\0")[:-1]]
     try:
         exe = os.readlink(f"{base}/exe")
     except OSError:
         exe = ""
-    return ProcInfo(pid=pid, ppid=ppid, name=name, exe=exe, argv=argv, uid=uid)
+    info = ProcInfo(pid=pid, ppid=ppid, name=name, exe=exe, argv=argv, uid=uid)
+    _read_extras(info, base, fields, proc_root)
+    return info
 
 
 def list_pids(proc_root: str = PROC_ROOT) -> list[int]:

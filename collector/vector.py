@@ -19,40 +19,90 @@ import numpy as np
 from ..probes import layout
 from ..probes.syscalls import SyscallTable
 from .batch import EventBatch
+from .fields import base_name
 
 # Row attributes a field can depend on (besides the row-level columns).
-KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP, CPU = (
-    "kind", "nr", "ret", "args", "ext", "pid", "tid", "uid", "comm", "proc", "fd", "cont",
+KIND, NR, RET, ARGS, EXT, PID, TID, UID, GID, COMM, PROC, FD, CONT, CGROUP, CPU = (
+    "kind", "nr", "ret", "args", "ext", "pid", "tid", "uid", "gid", "comm", "proc", "fd", "cont",
     "cgroup", "cpu")
-ALL_KEYS = frozenset({KIND, NR, RET, ARGS, EXT, PID, TID, UID, COMM, PROC, FD, CONT, CGROUP,
-                      CPU})
+ALL_KEYS = frozenset({KIND, NR, RET, ARGS, EXT, PID, TID, UID, GID, COMM, PROC, FD, CONT,
+                      CGROUP, CPU})
 
 # Row-level fields: a column each, different on (nearly) every row. (evt.cpu has
 # a handful of values: it is keyed, so it costs no piece of its own in a line.)
 ROW_FIELDS = frozenset({"evt.num", "evt.time", "evt.outputtime", "evt.datetime",
                         "evt.rawtime", "evt.latency"})
+# The record's time and latency as keys: the other fields made of them (evt.time.s,
+# evt.latency.human, proc.duration …) are keyed on them, exact without a column of
+# their own in the renderer (nearly one group per row: they cost what they cost).
+TS, LAT = "ts_ns", "latency_ns"
 
 _ARGS = frozenset({KIND, NR, ARGS, EXT})
+_TYPE = frozenset({KIND, NR})
+_FAILED = frozenset({KIND, RET})
 DEPENDS: dict[str, frozenset[str]] = {
-    "evt.type": frozenset({KIND, NR}),
+    "evt.type": _TYPE,
     "evt.dir": frozenset({KIND}),
     "evt.cpu": frozenset({CPU}),
-    "evt.res": frozenset({KIND, RET}),
-    "evt.rawres": frozenset({KIND, RET}),
-    "evt.failed": frozenset({KIND, RET}),
+    "evt.res": _FAILED,
+    "evt.rawres": _FAILED,
+    "evt.failed": _FAILED,
     "evt.args": _ARGS | {FD},
     "evt.info": _ARGS | {FD, RET},
+    "evt.time.s": frozenset({TS}),
+    "evt.time.iso8601": frozenset({TS}),
+    "evt.datetime.s": frozenset({TS}),
+    "evt.rawtime.s": frozenset({TS}),
+    "evt.rawtime.ns": frozenset({TS}),
+    "evt.latency.s": frozenset({KIND, LAT}),
+    "evt.latency.ns": frozenset({KIND, LAT}),
+    "evt.latency.human": frozenset({KIND, LAT}),
+    "evt.wait_latency": _TYPE | {LAT},
+    "proc.duration": frozenset({PROC, TS}),
+    "evt.pluginname": frozenset(),
+    "evt.plugininfo": frozenset(),
+    "evt.count": frozenset(),
+    "syscall.type": _TYPE,
+    "evt.type.is": _TYPE,
+    "evt.category": _TYPE | {FD},  # I/O calls: the fd's type
+    "evt.is_io": _TYPE,
+    "evt.is_io_read": _TYPE,
+    "evt.is_io_write": _TYPE,
+    "evt.io_dir": _TYPE,
+    "evt.is_wait": _TYPE,
+    "evt.is_syslog": _TYPE | {FD},
+    "evt.count.error": _FAILED,
+    "evt.count.error.file": _FAILED | {NR, FD},
+    "evt.count.error.net": _FAILED | {NR, FD},
+    "evt.count.error.memory": _FAILED | {NR, FD},
+    "evt.count.error.other": _FAILED | {NR, FD},
+    "evt.count.exit": frozenset({KIND}),
+    "evt.abspath": _ARGS | {PROC},
+    "evt.is_open_read": _ARGS,
+    "evt.is_open_write": _ARGS,
+    "evt.is_open_exec": _ARGS,
+    "evt.arg": _ARGS,
+    "evt.rawarg": _ARGS,
     "proc.name": frozenset({COMM}),
     "proc.pid": frozenset({PID}),
-    "proc.ppid": frozenset({PROC}),
-    "proc.cmdline": frozenset({PROC}),
-    "proc.exe": frozenset({PROC}),
-    "proc.args": frozenset({PROC}),
     "thread.tid": frozenset({TID}),
-    "thread.vtid": frozenset({TID, CONT}),
+    "thread.ismain": frozenset({PID, TID}),
+    "thread.vtid": frozenset({PID, TID, PROC, CONT}),
+    "proc.vpid": frozenset({PID, PROC, CONT}),
+    "thread.vmsize": frozenset({PID, TID, PROC}),
+    "thread.vmrss": frozenset({PID, TID, PROC}),
     "user.uid": frozenset({UID}),
     "user.name": frozenset({UID}),
+    "user.homedir": frozenset({UID}),
+    "user.shell": frozenset({UID}),
+    "user.loginuid": frozenset({PROC}),
+    "user.loginname": frozenset({PROC}),
+    "group.gid": frozenset({GID}),
+    "group.name": frozenset({GID}),
     "fd.num": _ARGS | {FD},
+    "fd.uid": _ARGS | {FD, TID},
+    "fd.containername": frozenset({FD, CONT}),
+    "fd.containerdirectory": frozenset({FD, CONT}),
     "fs.path.name": _ARGS | {FD},
 }
 
@@ -60,6 +110,8 @@ DEPENDS: dict[str, frozenset[str]] = {
 def depends(name: str) -> frozenset[str]:
     """The row attributes field ``name`` reads (row-level fields: none here)."""
     d = DEPENDS.get(name)
+    if d is None:
+        d = DEPENDS.get(base_name(name))  # proc.aname[2] → proc.aname, evt.arg.fd → evt.arg
     if d is not None:
         return d
     if name in ROW_FIELDS:
@@ -69,8 +121,8 @@ def depends(name: str) -> frozenset[str]:
         return frozenset({CONT})
     if cls == "fd":
         return frozenset({FD})
-    if name.startswith("evt.arg."):
-        return _ARGS
+    if cls in ("proc", "thread"):  # the process and its ancestors, all in the Process
+        return frozenset({PROC})
     return ALL_KEYS  # unknown to this table: group by everything (still exact)
 
 

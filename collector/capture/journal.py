@@ -13,13 +13,19 @@ _MISSING = object()
 def _info_json(info: ProcInfo | None) -> list[Any] | None:
     if info is None:
         return None
-    return [info.ppid, info.name, info.exe, info.argv, info.uid]
+    extras = info.extras()
+    base: list[Any] = [info.ppid, info.name, info.exe, info.argv, info.uid]
+    return [*base, extras] if extras else base
 
 
 def _info_from_json(pid: int, v: list[Any] | None) -> ProcInfo | None:
     if v is None:
         return None
-    return ProcInfo(pid=pid, ppid=v[0], name=v[1], exe=v[2], argv=list(v[3]), uid=v[4])
+    info = ProcInfo(pid=pid, ppid=v[0], name=v[1], exe=v[2], argv=list(v[3]), uid=v[4])
+    for k, x in (v[5] if len(v) > 5 else {}).items():  # what sysdig's fields read
+        if k in ProcInfo.__slots__:
+            setattr(info, k, x)
+    return info
 
 
 class RecordingProcFS(ProcFS):

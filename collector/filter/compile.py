@@ -56,6 +56,8 @@ def _type_name(f: Field) -> str:
         FieldType.PORT: "a port number",
         FieldType.BOOL: "a boolean",
         FieldType.IP: "an IP address",
+        FieldType.IPNET: "an IP network",
+        FieldType.DOUBLE: "a number",
         FieldType.DYNAMIC: "an argument",
     }[f.type]
 
@@ -63,7 +65,7 @@ def _type_name(f: Field) -> str:
 def _allowed_ops(ftype: FieldType) -> tuple[str, ...]:
     if ftype in (FieldType.INT, FieldType.PORT):
         return (*COMPARE_OPS, "in", "exists")
-    if ftype in (FieldType.BOOL, FieldType.IP):
+    if ftype in (FieldType.BOOL, FieldType.IP, FieldType.IPNET):
         return ("=", "==", "!=", "in", "exists")
     if ftype == FieldType.STRING:
         return ("=", "==", "!=", *STRING_OPS, *LIST_OPS, "exists")
@@ -89,6 +91,14 @@ def parse_bool(text: str) -> bool | None:
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _net(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
 
@@ -128,6 +138,11 @@ def _convert(node: Compare, f: Field, text: str) -> _Operand:
             if ip is None:
                 raise bad("an IP address")
             typed.append(ip)
+        elif f.type == FieldType.IPNET:
+            net = _net(v)
+            if net is None:
+                raise bad("an IP network (10.0.0.0/8) or address")
+            typed.append(net)
         elif f.type == FieldType.DYNAMIC and node.op in ("<", "<=", ">", ">="):
             if n is None:
                 raise bad("a number")
@@ -176,14 +191,33 @@ def _compile_compare(node: Compare, text: str) -> Predicate:
             f"operator '{op}' does not apply to {f.name} ({_type_name(f)})", node.pos, text
         )
     get = f.get
+    if f.any_of:  # candidates (fd.port: both ends): true for one of them; '!=': for none
+        candidates = get
+        if op == "exists":
+            return lambda e: bool(candidates(e))
+        one = _compile_values(f, _identity, op, _convert(node, f, text), node, text)
+        if op == "!=":
+            return lambda e: (vs := candidates(e)) != () and all(one(v) for v in vs)
+        return lambda e: any(one(v) for v in candidates(e))
     if op == "exists":
         return lambda e: get(e) is not None
-    val = _convert(node, f, text)
+    return _compile_values(f, get, op, _convert(node, f, text), node, text)
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _compile_values(f: Field, get: Callable[[Any], Any], op: str, val: _Operand,
+                    node: Compare, text: str) -> Predicate:
+    """The comparison of the value ``get`` gives (from an event, or a candidate itself)."""
     try:
         if f.type == FieldType.DYNAMIC:
             return _compile_dynamic(get, op, val)
         if f.type == FieldType.IP:
             return _compile_ip(get, op, val)
+        if f.type == FieldType.IPNET:
+            return _compile_ipnet(get, op, val)
         return _compile_plain(get, op, val)
     except re.error as exc:  # fnmatch.translate escapes everything; kept as a safety net
         pos = node.value_pos[0] if node.value_pos else node.pos
@@ -261,6 +295,21 @@ def _compile_ip(get: Callable[[Event], Any], op: str, val: _Operand) -> Predicat
 
         return ip_ne
     return ip_in  # =, ==, in
+
+
+def _compile_ipnet(get: Callable[[Event], Any], op: str, val: _Operand) -> Predicate:
+    nets = tuple(val.typed)
+
+    def inside(e: Event) -> bool | None:
+        v = get(e)
+        if v is None:
+            return None
+        ip = _ip(v)
+        return ip is not None and any(ip.version == n.version and ip in n for n in nets)
+
+    if op == "!=":
+        return lambda e: inside(e) is False
+    return lambda e: inside(e) is True
 
 
 def _compile_dynamic(get: Callable[[Event], Any], op: str, val: _Operand) -> Predicate:

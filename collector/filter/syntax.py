@@ -29,6 +29,8 @@ KEYWORDS = ("and", "or", "not")
 
 _WS_RE = re.compile(r"\s*")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# a field name: a word, then sysdig's argument in brackets (proc.aname[2], evt.arg[0])
+_FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[[^\[\]\s]*\])?")
 _BARE_RE = re.compile(r"""[^\s(),="']+""")
 _INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -257,7 +259,7 @@ class _Parser:
 
     def parse_compare(self) -> Expr:
         start = self.pos
-        m = _WORD_RE.match(self.text, self.pos)
+        m = _FIELD_RE.match(self.text, self.pos)
         if m is None or m.group(0) in KEYWORDS:
             after = f" after '{self.last}'" if self.last else ""
             raise self.error(f"expected a field name{after}, got {self.describe_here()}")

@@ -1,10 +1,5 @@
-"""The one field table: every field usable in filters, ``-p`` formats, ``-j`` JSON,
-``cdig trace -l``, the TUI and capture columns.
-
-Names and meanings follow sysdig's (``sysdig -l``) so that what users already know
-carries over. Each :class:`Field` has a typed getter ``Event -> value`` that returns
-``None`` when the event does not have the field (printed as ``<NA>``, as sysdig
-does), and a text getter for output.
+"""What every field module shares: the Field type, value rendering, errno names,
+time formatting, sysdig's argument rendering.
 
 Values stay raw here (untrusted strings are *not* escaped): escaping for a terminal
 or for JSON is the formatter's job, because filters must compare the real bytes.
@@ -12,15 +7,12 @@ or for JSON is the formatter's job, because filters must compare the real bytes.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import errno
 import functools
-import operator
-import os
 import pwd
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +29,8 @@ class FieldType(enum.Enum):
     BOOL = "bool"  # true / false
     IP = "ip"  # an IPv4/IPv6 address, compared as an address ("::1" == "0::1")
     PORT = "port"  # a TCP/UDP port number, compares numerically
+    IPNET = "ipnet"  # an address compared with networks: fd.net = 10.0.0.0/8
+    DOUBLE = "double"  # a ratio (proc.fdusage)
     DYNAMIC = "arg"  # evt.arg.NAME: an int, a string or a list, whatever was decoded
 
 
@@ -49,6 +43,10 @@ class Field:
     description: str
     get: Callable[[Event], Any]  # typed value, None when the event has no such field
     text: Callable[[Event], str | None]  # the value as output text (unescaped), None = <NA>
+    # sysdig's "(FILTER ONLY)" fields (fd.port, fd.net, proc.aname …): ``get`` gives a
+    # tuple of candidates and a comparison holds when it holds for one of them
+    # (``!=``: for none); they cannot be printed
+    any_of: bool = False
 
     @property
     def field_class(self) -> str:
@@ -74,6 +72,16 @@ class UnknownFieldError(ValueError):
         hint = f"; did you mean '{suggestion}'?" if suggestion else ""
         # repr() of the name: it is user input and may hold control characters.
         super().__init__(f"unknown field {name!r}{hint}")
+
+
+class FilterOnlyFieldError(UnknownFieldError):
+    """A filter-only field (fd.port, proc.aname …) used as a display field."""
+
+    def __init__(self, name: str) -> None:
+        ValueError.__init__(self, f"{name!r} is filter only and cannot be used as a display "
+                                  "field (sysdig's rule); use it in the filter")
+        self.name = name
+        self.suggestion = None
 
 
 # --------------------------------------------------------------------------- errno
@@ -294,7 +302,7 @@ def render_args(event: Event, with_res: bool) -> str:
     return " ".join(parts)
 
 
-# --------------------------------------------------------------------------- getters
+# --------------------------------------------------------------------------- helpers
 
 
 @functools.lru_cache(maxsize=8192)
@@ -307,100 +315,6 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except (KeyError, OverflowError, ValueError):
         return str(uid)
-
-
-def _syscall_only(getter: Callable[[Event], Any]) -> Callable[[Event], Any]:
-    """Only completed syscalls have a return value; others give None (<NA>)."""
-
-    def get(e: Event) -> Any:
-        return getter(e) if e.kind == EventKind.SYSCALL else None
-
-    return get
-
-
-def _evt_res(e: Event) -> str | None:
-    if e.kind != EventKind.SYSCALL:
-        return None
-    return errno_name(-e.res) if e.failed else "SUCCESS"
-
-
-def _proc_attr(attr: str, empty_is_none: bool = False) -> Callable[[Event], Any]:
-    def get(e: Event) -> Any:
-        p = e.proc
-        if p is None:
-            return None
-        v = getattr(p, attr)
-        return None if empty_is_none and not v else v
-
-    return get
-
-
-def _proc_args(e: Event) -> str | None:
-    return None if e.proc is None else " ".join(e.proc.args)
-
-
-def _thread_vtid(e: Event) -> int | None:
-    # The kernel side reads no task_struct, so the namespaced tid is not known. For
-    # host processes it equals the tid (host pid namespace); inside containers: <NA>.
-    return e.tid if e.container.is_host else None
-
-
-def _container_attr(attr: str) -> Callable[[Event], Any]:
-    def get(e: Event) -> Any:
-        return getattr(e.container, attr) or None
-
-    return get
-
-
-def _fd_attr(attr: str, sockets_only: bool = False) -> Callable[[Event], Any]:
-    def get(e: Event) -> Any:
-        fd = e.fd
-        if fd is None:
-            return None
-        if sockets_only and fd.type not in ("ipv4", "ipv6"):
-            return None
-        return getattr(fd, attr) or None
-
-    return get
-
-
-def _fd_num(e: Event) -> int | None:
-    if e.fd is not None:
-        return e.fd.num
-    v = e.args.get("fd")
-    return v if type(v) is int else None
-
-
-def _fd_directory(e: Event) -> str | None:
-    fd = e.fd
-    if fd is None or fd.type not in ("file", "directory") or not fd.name:
-        return None
-    return fd.name if fd.type == "directory" else os.path.dirname(fd.name)
-
-
-def _fd_filename(e: Event) -> str | None:
-    fd = e.fd
-    if fd is None or fd.type != "file" or not fd.name:
-        return None
-    return os.path.basename(fd.name)
-
-
-_PATH_ARG_NAMES = ("path", "pathname", "filename", "name")
-
-
-def _fs_path_name(e: Event) -> str | None:
-    args = e.args
-    for key in _PATH_ARG_NAMES:
-        v = args.get(key)
-        if isinstance(v, str):
-            return v
-    fd = e.fd
-    if fd is not None and fd.type in ("file", "directory") and fd.name:
-        return fd.name
-    return None
-
-
-# --------------------------------------------------------------------------- table
 
 
 def _generic_text(get: Callable[[Event], Any]) -> Callable[[Event], str | None]:
@@ -418,162 +332,30 @@ def _int_text(get: Callable[[Event], Any]) -> Callable[[Event], str | None]:
     return text
 
 
-def _f(
+def _no_text(e: Event) -> str | None:  # filter-only fields are never printed
+    return None
+
+
+def make_field(
     name: str,
     ftype: FieldType,
     description: str,
     get: Callable[[Event], Any],
     text: Callable[[Event], str | None] | None = None,
+    any_of: bool = False,
 ) -> Field:
-    if text is None:
+    """A Field with the text getter its type implies (unless given)."""
+    if any_of:
+        text = _no_text
+    elif text is None:
         if ftype in (FieldType.INT, FieldType.PORT):
             text = _int_text(get)
         elif ftype in (FieldType.STRING, FieldType.IP):
             text = get  # already str or None
         else:
             text = _generic_text(get)
-    return Field(name, ftype, description, get, text)
+    return Field(name, ftype, description, get, text, any_of)
 
 
 S, N, B, IP, P = FieldType.STRING, FieldType.INT, FieldType.BOOL, FieldType.IP, FieldType.PORT
-_attr = operator.attrgetter
-
-_TABLE: tuple[Field, ...] = (
-    _f("evt.num", N, "event number, incrementing within this session", _attr("num")),
-    _f("evt.time", S, "event timestamp, local time HH:MM:SS.nanoseconds",
-       lambda e: format_time(e.ts_ns)),
-    _f("evt.outputtime", S, "the time printed by the default output (same as evt.time)",
-       lambda e: format_time(e.ts_ns)),
-    _f("evt.datetime", S, "event timestamp with the date, YYYY-MM-DD HH:MM:SS.nanoseconds",
-       lambda e: format_datetime(e.ts_ns)),
-    _f("evt.rawtime", N, "event timestamp, nanoseconds since the Unix epoch", _attr("ts_ns")),
-    _f("evt.type", S, "event name: the syscall (open, write …) or execve/clone/procexit",
-       _attr("type")),
-    _f("evt.dir", S, "event direction: '<' completed syscall, '>' enter-only", _attr("dir")),
-    _f("evt.cpu", N, "number of the CPU the event happened on", _attr("cpu")),
-    _f("evt.res", S, "result as a string: SUCCESS, or the errno name (ENOENT …) on failure",
-       _evt_res),
-    _f("evt.rawres", N, "result as a number (negative errno on failure)",
-       _syscall_only(_attr("res"))),
-    _f("evt.failed", B, "true for syscalls that returned an error", _attr("failed")),
-    _f("evt.latency", N, "time between syscall enter and exit, nanoseconds", _attr("latency_ns")),
-    _f("evt.args", S, "all arguments as 'name=value name=value'",
-       lambda e: render_args(e, with_res=False)),
-    _f("evt.info", S, "the arguments then res=… (what the default output shows)",
-       lambda e: render_args(e, with_res=True)),
-    _f("proc.name", S, "process name: the kernel's comm (at most 15 characters)", _attr("comm")),
-    _f("proc.pid", N, "process id (thread group id)", _attr("pid")),
-    _f("proc.ppid", N, "parent process id", _proc_attr("ppid")),
-    _f("proc.cmdline", S, "full command line: proc.name and proc.args", _proc_attr("cmdline")),
-    _f("proc.exe", S, "executable of the process (path or argv[0])",
-       _proc_attr("exe", empty_is_none=True)),
-    _f("proc.args", S, "command line arguments, space-separated (argv[1:])", _proc_args),
-    _f("thread.tid", N, "thread id", _attr("tid")),
-    _f("thread.vtid", N, "thread id as seen in its pid namespace (host: tid; containers: <NA>)",
-       _thread_vtid),
-    _f("user.uid", N, "user id", _attr("uid")),
-    _f("user.name", S, "user name (host's passwd; the uid when it has no name)",
-       lambda e: user_name(e.uid)),
-    _f("container.id", S, "container id, 12 characters as docker shows it; 'host' on the host",
-       lambda e: e.container.short_id),
-    _f("container.full_id", S, "full container id (64 hex characters for most runtimes)",
-       lambda e: e.container.id),
-    _f("container.name", S, "container name; 'host' on the host", lambda e: e.container.name),
-    _f("container.image", S, "container image", _container_attr("image")),
-    _f("container.type", S, "runtime: host, docker, podman, containerd, cri-o, lxc, systemd …",
-       lambda e: e.container.runtime),
-    _f("k8s.pod.name", S, "Kubernetes pod name", _container_attr("pod_name")),
-    _f("k8s.ns.name", S, "Kubernetes namespace name", _container_attr("pod_namespace")),
-    _f("fd.num", N, "file descriptor number", _fd_num),
-    _f("fd.type", S, "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, "
-       "eventpoll, inotify, timerfd, memfd, netlink, other", _fd_attr("type")),
-    _f("fd.name", S, "fd name: path, 'cip:cport->sip:sport', pipe:[inode] …", _fd_attr("name")),
-    _f("fd.directory", S, "directory of a file fd (the fd itself for a directory)",
-       _fd_directory),
-    _f("fd.filename", S, "file name of a file fd, without its directory", _fd_filename),
-    # Socket ends with sysdig's meaning: c = client, s = server, l = local, r = remote.
-    _f("fd.cip", IP, "client IP address of a socket", _fd_attr("cip", True)),
-    _f("fd.cport", P, "client port of a socket", _fd_attr("cport", True)),
-    _f("fd.sip", IP, "server IP address of a socket", _fd_attr("sip", True)),
-    _f("fd.sport", P, "server port of a socket", _fd_attr("sport", True)),
-    _f("fd.lip", IP, "local IP address of a socket", _fd_attr("lip", True)),
-    _f("fd.lport", P, "local port of a socket", _fd_attr("lport", True)),
-    _f("fd.rip", IP, "remote IP address of a socket", _fd_attr("rip", True)),
-    _f("fd.rport", P, "remote port of a socket", _fd_attr("rport", True)),
-    _f("fd.l4proto", S, "layer-4 protocol of a socket: tcp, udp, raw",
-       _fd_attr("l4proto", True)),
-    _f("fs.path.name", S, "path argument of a path syscall, else the file of its fd",
-       _fs_path_name),
-)
-
-FIELDS: dict[str, Field] = {f.name: f for f in _TABLE}
-
-ARG_PREFIX = "evt.arg."
-ARG_FIELD_HELP = Field(
-    "evt.arg.NAME",
-    FieldType.DYNAMIC,
-    "one decoded argument by name, e.g. evt.arg.fd, evt.arg.path, evt.arg.flags",
-    lambda e: None,
-    lambda e: None,
-)
-
-_CLASSES = (
-    ("evt", "Event fields: what happened, when, with what result."),
-    ("proc", "Process fields: the process that made the event."),
-    ("thread", "Thread fields."),
-    ("user", "User fields."),
-    ("container", "Container fields (the host is the container 'host')."),
-    ("k8s", "Kubernetes fields, from the container runtime's pod labels."),
-    ("fd", "File descriptor fields: the file or socket the event used."),
-    ("fs", "File system fields."),
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def _arg_field(arg: str) -> Field:
-    def get(e: Event) -> Any:
-        return e.args.get(arg)
-
-    return Field(ARG_PREFIX + arg, FieldType.DYNAMIC, f"argument {arg!r}", get, _generic_text(get))
-
-
-def resolve(name: str) -> Field:
-    """The field called ``name`` (``evt.arg.X`` included).
-
-    Raises :class:`UnknownFieldError` with the closest known name as a suggestion.
-    """
-    field = FIELDS.get(name)
-    if field is not None:
-        return field
-    if name.startswith(ARG_PREFIX):
-        arg = name[len(ARG_PREFIX):]
-        if arg and arg.isidentifier():
-            return _arg_field(arg)
-    raise UnknownFieldError(name, suggest(name))
-
-
-def suggest(name: str) -> str | None:
-    """The known field name closest to ``name``, or None when nothing is close."""
-    close = difflib.get_close_matches(name, [*FIELDS, ARG_FIELD_HELP.name], n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def list_fields() -> Iterator[FieldClass]:
-    """The fields grouped by class, in sysdig ``-l`` order (for ``cdig trace -l``)."""
-    for cls, description in _CLASSES:
-        fields = [f for f in _TABLE if f.field_class == cls]
-        if cls == "evt":
-            fields.append(ARG_FIELD_HELP)
-        yield FieldClass(cls, description, tuple(fields))
-
-
-def format_field_list() -> str:
-    """The text ``cdig trace -l`` prints: each class, then ``name  (type)  description``."""
-    width = max(len(f.name) for f in [*_TABLE, ARG_FIELD_HELP]) + 2
-    lines: list[str] = []
-    for cls in list_fields():
-        lines += ["-" * 22, f"Field Class: {cls.name}", cls.description, ""]
-        for f in cls.fields:
-            lines.append(f"{f.name:<{width}}({f.type.value}) {f.description}")
-        lines.append("")
-    return "\n".join(lines)
+NET, D = FieldType.IPNET, FieldType.DOUBLE
