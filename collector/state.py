@@ -96,6 +96,9 @@ class State:
         for pid in self.procfs.list_pids():
             if pid not in self.procs:
                 self._from_proc(pid, None, 0)
+        for p in self.procs.values():  # parents read after their children
+            if p.parent is None:
+                p.parent = self.procs.get(p.ppid)
         return len(self.procs)
 
     def _container(self, cgroup_id: int, pid: int) -> Container:
@@ -114,7 +117,9 @@ class State:
         else:
             args = info.argv[1:] if info.argv else []
             p = Process(pid=pid, ppid=info.ppid, name=comm or info.name, exe=info.exe,
-                        args=args, uid=info.uid, cgroup_id=cgroup_id)
+                        args=args, uid=info.uid, cgroup_id=cgroup_id,
+                        start_ns=info.start_ns or 0, info=info,
+                        parent=self.procs.get(info.ppid))
         p.container = self._container(cgroup_id, pid)
         self._add(p)
         return p
@@ -143,7 +148,8 @@ class State:
                 pp = self.procs.get(parent)
                 p = Process(pid=ev.pid, ppid=parent, name=ev.comm, cgroup_id=ev.cgroup_id,
                             exe=pp.exe if pp else "", args=list(pp.args) if pp else [],
-                            uid=ev.uid, start_ns=ev.ts_ns, cwd=pp.cwd if pp else "")
+                            uid=ev.uid, start_ns=ev.ts_ns, cwd=pp.cwd if pp else "",
+                            parent=pp)
                 p.container = self._container(ev.cgroup_id, ev.pid)
                 self._add(p)
                 if pp is not None and ev.pid not in self.fds and pp.pid in self.fds:
@@ -298,7 +304,13 @@ class State:
         elif typ in ("pipe", "pipe2", "socketpair"):
             pass  # the fds are in user memory; named from /proc when first used
         elif typ in ("chdir", "fchdir"):
-            proc.cwd = ""  # re-read lazily
+            # a copy: events before this one keep the directory they ran in (proc.cwd)
+            if typ == "chdir":
+                cwd = self._abspath(proc, AT_FDCWD, args.get("path", ""))
+            else:
+                cwd = ev.fd.name if ev.fd is not None and ev.fd.type == "directory" else ""
+            proc = ev.proc = self._replace(proc)
+            proc.cwd = cwd if cwd.startswith("/") else ""  # else re-read lazily
 
     def _address(self, info: FdInfo, typ: str, addr: str, local: str) -> None:
         if info.type == "unix" or addr.startswith("/") or addr.startswith("@"):
