@@ -51,6 +51,31 @@ FIELD_TESTS = [
     "thread.vtid exists", "evt.time contains :", "k8s.pod.name exists",
     "fd.sport=443", "fd.cport=41001", "fd.name contains 10.0.0.3", "evt.res=EINPROGRESS",
 ]
+# the sysdig parity fields (collector/fields/): each keyed on what collector.vector says
+PARITY_TESTS = [
+    "fd.port=80", "fd.port!=80", "fd.ip=10.0.0.1", "fd.net=10.0.0.0/8", "fd.snet=10.0.0.0/24",
+    "fd.lnet=0.0.0.0/0", "fd.typechar=4", "fd.typechar=f", "fd.sockfamily=ip",
+    "fd.is_server=true", "fd.connected=true", "fd.uid contains 1003", "fd.proto exists",
+    "fd.containername contains web", "fd.containerdirectory contains /d", "fd.cproto exists",
+    "evt.category=file", "evt.category=net", "evt.is_io=true", "evt.is_io_write=true",
+    "evt.io_dir=read", "evt.is_open_read=true", "evt.is_open_write=true",
+    "evt.is_wait=false", "evt.count.error=1", "evt.count.error.file=1",
+    "evt.count.error.other=1", "evt.count.exit=1", "evt.type.is.write=1", "syscall.type exists",
+    "evt.arg[0]=3", "evt.rawarg.size>1", "evt.abspath startswith /d",
+    "evt.latency.human contains us", "evt.latency.ns>300", "evt.rawtime.ns>15",
+    "evt.time.s contains :", "evt.wait_latency exists", "proc.duration>3",
+    "proc.pname=web", "proc.aname=web", "proc.aname[1]=db", "proc.apid=100",
+    "proc.apid[1]=100", "proc.loginshellid exists", "proc.exeline contains id",
+    "proc.vpid=101", "proc.sid exists", "thread.ismain=true", "thread.vtid=100",
+    "user.homedir=/root", "user.loginuid exists", "group.gid=0", "group.name=root",
+    "container.image.tag=1", "container.image.repository=nginx", "k8s.pod.labels exists",
+]
+FIELD_TESTS += PARITY_TESTS
+PARITY_FORMAT = ("*%evt.num %fd.typechar %fd.uid %fd.containername %proc.pname %proc.aname[2] "
+                 "%proc.apid[1] %proc.duration %evt.latency.human %evt.time.s %evt.category "
+                 "%evt.io_dir %evt.is_open_read %evt.arg[0] %thread.vtid %proc.vpid "
+                 "%evt.abspath %fd.is_server %fd.connected %evt.count.error %evt.wait_latency "
+                 "%syscall.type %evt.type.is.read %fd.sproto %thread.ismain %group.name")
 filter_st = st.recursive(
     st.sampled_from(FIELD_TESTS),
     lambda inner: st.one_of(
@@ -195,6 +220,10 @@ def test_engine_equals_per_event_reference(rows, text):
     got, agg = engine(build(rows), flt, BatchRenderer.text(f.fmt, T))
     assert got == want
     assert tables(agg) == tables(agg_ref)
+    f2 = Formatter(PARITY_FORMAT)
+    want2, _ = reference(build(rows), flt, f2.format)
+    got2, _ = engine(build(rows), flt, BatchRenderer.text(f2.fmt, T))
+    assert got2 == want2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
