@@ -108,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-c", "--container", metavar="NAME|ID", action="append",
                    help="only this container (name, id or id prefix); repeatable")
     t.add_argument("-x", "--failed", action="store_true", help="only failed syscalls")
-    t.add_argument("-l", "--list", action="store_true", help="list the fields and exit")
+    t.add_argument("-l", "--list", nargs="?", const="", choices=("", "v"), metavar="v",
+                   help="list the fields and exit, in sysdig's layout; -lv: with their types")
+    t.add_argument("--list-markdown", action="store_true",
+                   help="list the fields as Markdown tables (sysdig's --list-markdown) and exit")
     t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
                    help="kernel ring buffer size (power of two, default 32; the ring for "
                         "records with strings gets twice that)")

@@ -128,10 +128,12 @@ def wants_scap(args: argparse.Namespace) -> bool:
 
 
 def run_trace(args: argparse.Namespace) -> int:
-    if args.list:
-        from cdig.collector.fields import format_field_list
+    if args.list is not None or getattr(args, "list_markdown", False):
+        from cdig.collector.fields import format_field_list, format_field_markdown
 
-        sys.stdout.write(format_field_list() + "\n")
+        text = format_field_markdown() if args.list_markdown else \
+            format_field_list(verbose=args.list == "v")
+        sys.stdout.write(text + "\n")
         return EXIT_OK
     flt = _compile(_filter_text(args))
     fmt = _formatter(args)

@@ -135,8 +135,10 @@ def format_field_list(verbose: bool = False) -> str:
     lines: list[str] = []
     indent = " " * _NAME_WIDTH
     for cls in list_fields():
+        about = textwrap.wrap(cls.description, 120 - _NAME_WIDTH)
         lines += ["-" * 31, f"{'Field Class:':<{_NAME_WIDTH}}{cls.name}",
-                  f"{'Description:':<{_NAME_WIDTH}}{cls.description}", ""]
+                  f"{'Description:':<{_NAME_WIDTH}}{about[0]}", *(indent + a for a in about[1:]),
+                  ""]
         for f in cls.fields:
             desc = f"(Type: {f.type.value}) {f.description}" if verbose else f.description
             head = f"{f.name:<{_NAME_WIDTH - 1}} "

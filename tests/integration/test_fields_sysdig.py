@@ -1,0 +1,120 @@
+"""cdig's field names against the real sysdig 0.29.3's (``sysdig -l`` / ``-lv``).
+
+Every field ``cdig trace -l`` lists is either one of sysdig's, with the same name
+and the same type class (string, number, bool, address, port, network …), or one
+of the few cdig-only fields named below. The test prints how many of sysdig's
+fields cdig shares, in all and in the 194 of the evt/proc/thread/user/group/
+container/fd/k8s classes (sysdig's mesos, marathon, span, evtin, syslog and fdlist
+families left out); README's field section quotes that line.
+
+    .venv/bin/python -m pytest -q -s tests/integration/test_fields_sysdig.py
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from cdig.collector import fields
+
+from .test_capture_live import run
+
+# not in sysdig: cdig's own
+CDIG_ONLY = {"evt.outputtime": "the time of the default output",
+             "container.full_id": "the untruncated id",
+             "fs.path.name": "the path of a path syscall"}
+# same name, another type class, on purpose
+TYPE_DIFFERS = {
+    "evt.arg": "sysdig's evt.arg is text; cdig's compares numbers as numbers (as evt.rawarg)",
+    "fd.proto": "sysdig types it PORT but its values are protocol names: cdig's is a string",
+}
+LEFT_OUT_FAMILIES = ("mesos.", "marathon.", "span.", "evtin.", "syslog.", "fdlist.")
+# sysdig's type → cdig's type class (FieldType.value)
+TYPE_CLASS = {"CHARBUF": "str", "BOOL": "bool", "IPADDR": "ip", "PORT": "port",
+              "IPNET": "ipnet", "DYNAMIC": "arg", "DOUBLE": "double", "BYTEBUF": "bytes",
+              "ABSTIME": "int", "RELTIME": "int"}
+_NAME = re.compile(r"^([a-z0-9_.]+)(?:\s+\(Type: ([A-Z0-9]+)\))?")
+
+
+def sysdig_fields() -> dict[str, str]:
+    """name → sysdig's type, from ``sysdig -lv`` (names in column 0)."""
+    exe = shutil.which("sysdig")
+    if exe is None:
+        pytest.fail("sysdig is not installed (scripts/setup.sh installs it)")
+    r = subprocess.run([exe, "-lv"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out: dict[str, str] = {}
+    lines = r.stdout.splitlines()
+    for i, ln in enumerate(lines):
+        if ln.startswith(("Field Class:", "Description:", "-")) or not ln or ln[0] == " ":
+            continue
+        m = _NAME.match(ln)
+        assert m, ln
+        typ = m.group(2)
+        if typ is None:  # a long name: its description starts on the next line
+            m2 = re.match(r"^\s+\(Type: ([A-Z0-9]+)\)", lines[i + 1])
+            assert m2, lines[i + 1]
+            typ = m2.group(1)
+        out[m.group(1)] = typ
+    return out
+
+
+def type_class(sysdig_type: str) -> str:
+    if sysdig_type in TYPE_CLASS:
+        return TYPE_CLASS[sysdig_type]
+    assert re.fullmatch(r"U?INT(8|16|32|64)", sysdig_type), sysdig_type
+    return "int"
+
+
+def test_sysdig_lists_what_we_expect():
+    sd = sysdig_fields()
+    assert len(sd) == 257
+    assert len([n for n in sd if not n.startswith(LEFT_OUT_FAMILIES)]) == 194
+    assert sd["evt.num"] == "UINT64" and sd["fd.net"] == "IPNET"
+
+
+def test_every_cdig_field_is_sysdigs_with_its_type():
+    sd = sysdig_fields()
+    ours = fields.shared_names()
+    listed = {f.name: f for c in fields.list_fields() for f in c.fields}
+    assert len(listed) == len(ours)  # each listed once
+    unknown = sorted(n for n in ours if n not in sd and n not in CDIG_ONLY)
+    assert unknown == [], "fields cdig lists that sysdig 0.29.3 does not have"
+    wrong = sorted((n, sd[n], listed[n].type.value) for n in ours
+                   if n in sd and n not in TYPE_DIFFERS and type_class(sd[n]) !=
+                   listed[n].type.value)
+    assert wrong == [], "same name, another type class"
+    shared = [n for n in ours if n in sd]
+    core = [n for n in sd if not n.startswith(LEFT_OUT_FAMILIES)]
+    shared_core = [n for n in shared if not n.startswith(LEFT_OUT_FAMILIES)]
+    missing = sorted(set(core) - set(shared))
+    print(f"\ncdig shares {len(shared)} of sysdig 0.29.3's {len(sd)} fields; "
+          f"{len(shared_core)} of the {len(core)} evt/proc/thread/user/group/container/fd/"
+          f"k8s fields; cdig-only: {', '.join(sorted(CDIG_ONLY))}")
+    print("not in cdig:", " ".join(missing))
+    assert len(shared_core) >= 130  # the floor this test keeps (README: the figure)
+
+
+def test_cdig_trace_lists_like_sysdig():
+    """``cdig trace -l`` has sysdig's layout: the name in a 30-column field, then the
+    description (``-lv``: ``(Type: …)`` first); ``--list-markdown``: sysdig's table."""
+    r = run("trace", "-l")
+    assert r.returncode == 0, r.stderr
+    names = [m.group(1) for ln in r.stdout.splitlines() if (m := _NAME.match(ln))]
+    assert names == fields.shared_names()
+    assert "Field Class:                  fd" in r.stdout
+    assert re.search(r"^fd\.net {24}\(filters only\)", r.stdout, re.M)
+    lv = run("trace", "-lv")
+    assert lv.returncode == 0, lv.stderr
+    assert re.search(r"^proc\.vpid {21}\(Type: int\) ", lv.stdout, re.M)
+    md = run("trace", "--list-markdown")
+    assert md.returncode == 0, md.stderr
+    rows = [ln for ln in md.stdout.splitlines() if ln.startswith("`")]
+    assert len(rows) == len(names) and "`fd.port` | port | " in md.stdout
+    sd_md = subprocess.run([shutil.which("sysdig") or "sysdig", "--list-markdown"],
+                           capture_output=True, text=True, timeout=60).stdout
+    # the same table header as sysdig's
+    assert "Name | Type | Description\n:----|:-----|:-----------" in sd_md
+    assert "Name | Type | Description\n:----|:-----|:-----------" in md.stdout
