@@ -78,13 +78,18 @@ def _losses(src) -> str:
     return f" (input {src.losses[0].message()})" if getattr(src, "losses", None) else ""
 
 
+def _run(session) -> None:
+    gc.freeze()  # the State's objects live long and form no cycles: see trace.py
+    try:
+        session.run()
+    finally:
+        gc.unfreeze()
+
+
 def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
     from cdig.collector.scap.writer import ScapWriter
     from cdig.collector.session import Session
 
-    from .capture_cmd import replay_parts
-
-    state, decoder = replay_parts(src)
     compress = args.compress or args.output.lower().endswith(".gz")
     try:
         writer = ScapWriter(args.output, src.syscalls, src.mono_to_wall_ns,
@@ -92,42 +97,34 @@ def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
                             hostname=src.header.get("hostname") or None, compress=compress)
     except OSError as e:
         raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
-    # the writer sees each batch before the session applies it to the State
-    session = Session(writer.tee(src, state), decoder, state)
-    gc.freeze()
+    session = Session.replay(src)
+    # the writer sees each batch with the State as it was before the batch: a batch
+    # sink would see the fd table of the batch's end (an fd closed early in the first
+    # batch and reused later was written with the later name)
+    session.source = writer.tee(src, session.state)
     try:
-        session.run()
+        _run(session)
         writer.close()
     except BrokenPipeError:
         raise CliError(f"{args.output}: the reader went away") from None
     except OSError as e:
         raise CliError(f"writing {args.output} failed: {e.strerror or e}") from None
-    finally:
-        gc.unfreeze()
     return writer.records, writer.bytes_written
 
 
 def _to_cdig(args: argparse.Namespace, src) -> str:
     from cdig.collector.session import Session
-    from cdig.collector.state import State
 
-    from .capture_cmd import close_recorder, open_recorder, replay_parts, start_recorder
+    from .capture_cmd import close_recorder, open_recorder, start_recorder
 
     ns = argparse.Namespace(write=args.output, snaplen=None, file_size=None, seconds=None,
                             files=None)
-    _, decoder = replay_parts(src)
     rec = open_recorder(ns, "", src.container_of, src.procfs, syscalls=src.syscalls,
                         host=src.header)
     try:
-        state = State(container_of=rec.container_of, procfs=rec.procfs)
-        src.attach(state)
-        start_recorder(rec, state, decoder, src)
-        session = Session(src, decoder, state, None, [rec])
-        gc.freeze()
-        try:
-            session.run()
-        finally:
-            gc.unfreeze()
+        session = Session.replay(src, sinks=lambda decoder: [rec], recorder=rec)
+        start_recorder(rec, session.state, session.decoder, src)
+        _run(session)
         line = close_recorder(rec)
         rec = None
         return line
