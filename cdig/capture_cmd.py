@@ -118,16 +118,6 @@ def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     return ReplaySource(paths, on_loss=report)
 
 
-def replay_parts(src):  # -> (State, Decoder)
-    """The State and Decoder of a replay: answers from the capture, never this host."""
-    from cdig.collector.decode import Decoder
-    from cdig.collector.state import State
-
-    state = State(container_of=src.container_of, procfs=src.procfs)
-    src.attach(state)
-    return state, Decoder(src.syscalls, src.mono_to_wall_ns)
-
-
 def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,
                   max_events: int | None = None) -> tuple[Any, Any]:
     """Run a replay session: every shown event passing ``flt`` goes to ``on_event``.
