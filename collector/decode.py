@@ -201,6 +201,7 @@ class Decoder:
             mono_to_wall_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         self.offset = mono_to_wall_ns
         self.num = 0
+        self.first_ts: int | None = None  # wall-clock ns of the session's first record
         self._comms: dict[bytes, str] = {}
         self._plain: dict[int, Callable[[list[int]], dict[str, Any]]] = {}
         # per syscall number: the argument that names the Event's fd (or -1)
@@ -251,6 +252,8 @@ class Decoder:
             ts = base["ts_ns"] + np.uint64(offset)
         else:
             ts = base["ts_ns"].astype(np.int64) + np.int64(offset)
+        if self.first_ts is None and len(ts):  # evt.reltime counts from here
+            self.first_ts = int(ts.min())
         return EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
 
     def fd_numbers(self, rec: Any) -> np.ndarray:
@@ -332,6 +335,9 @@ class Decoder:
                 typ, args = "procexit", {}
             append(Event(num, ts, cpu, ekind, typ, ">", 0, 0, pid, tid, uid, gid, comm, cg,
                          -1, args))
+        t0 = self.first_ts or 0
+        for ev in out:
+            ev.t0_ns = t0
         return out
 
     @staticmethod

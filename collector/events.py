@@ -146,6 +146,7 @@ class Event:
     proc: Process | None = None
     container: Container = field(default_factory=lambda: HOST)  # HOST is shared, not copied
     fd: FdInfo | None = None
+    t0_ns: int = 0  # the session's first record (evt.reltime), from the decoder
 
     @property
     def failed(self) -> bool:

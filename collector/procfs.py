@@ -43,6 +43,8 @@ class ProcInfo:
     cwd: str | None = None
     env: list[str] | None = None
     cgroups: str | None = None  # "subsys=path ..." as sysdig's thread.cgroups
+    nfds: int | None = None  # open fds
+    exe_writable: bool | None = None  # the executable is writable by the process's uid
 
     def extras(self) -> dict[str, object]:
         """The optional part, for a capture's /proc journal."""
@@ -51,7 +53,7 @@ class ProcInfo:
 
 _EXTRAS = ("gid", "vpid", "vpgid", "sid", "pgid", "tty", "loginuid", "nthreads", "start_ns",
            "fdlimit", "vmsize", "vmrss", "vmswap", "pfmajor", "pfminor", "cwd", "env",
-           "cgroups")
+           "cgroups", "nfds", "exe_writable")
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _BOOT_NS: dict[str, int | None] = {}
 
@@ -110,6 +112,18 @@ def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: s
             for name in (subsys.split(",") if subsys else ["unified"]):
                 items.append(f"{name.removeprefix('name=')}={path}")
         info.cgroups = " ".join(items)
+    try:
+        info.nfds = len(os.listdir(f"{base}/fd"))
+    except OSError:
+        pass
+    try:
+        st = os.stat(f"{base}/exe")
+        gid = info.gid if info.gid is not None else -1
+        info.exe_writable = bool(info.uid == 0 or st.st_mode & 0o002
+                                 or (st.st_uid == info.uid and st.st_mode & 0o200)
+                                 or (st.st_gid == gid and st.st_mode & 0o020))
+    except OSError:
+        pass
     limits = _read(f"{base}/limits")
     for ln in (limits or b"").splitlines():
         if ln.startswith(b"Max open files"):

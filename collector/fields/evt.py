@@ -265,6 +265,14 @@ def _latency_ns(e: Event) -> int:
     return e.latency_ns % 1_000_000_000
 
 
+def _reltime(e: Event) -> int:
+    return max(0, e.ts_ns - e.t0_ns) if e.t0_ns else 0
+
+
+def _reltime_ns(e: Event) -> int:
+    return _reltime(e) % 1_000_000_000
+
+
 def _rawtime_s(e: Event) -> int:
     return e.ts_ns // 1_000_000_000
 
@@ -294,6 +302,12 @@ FIELDS: tuple[Field, ...] = (
        _rawtime_s),
     _f("evt.rawtime.ns", N, "fractional part of the event timestamp, nanoseconds",
        _rawtime_ns, _ns_text(_rawtime_ns)),
+    _f("evt.reltime", N, "nanoseconds from the first record of the trace or capture",
+       _reltime),
+    _f("evt.reltime.s", N, "integer part of evt.reltime, seconds",
+       lambda e: _reltime(e) // 1_000_000_000),
+    _f("evt.reltime.ns", N, "fractional part of evt.reltime, nanoseconds", _reltime_ns,
+       _ns_text(_reltime_ns)),
     _f("evt.pluginname", S, "plugin that generated the event: always <NA> (cdig has no "
        "plugins)", _none),
     _f("evt.plugininfo", S, "the plugin's summary of the event: always <NA> (no plugins)",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..events import Event, Process
-from .base import B, Field, N, S, make_field
+from .base import B, D, Field, N, S, make_field
 
 _attr = operator.attrgetter
 MAX_DEPTH = 64  # ancestors walked at most (a cycle in bad data ends here)
@@ -168,14 +168,21 @@ def _nchilds(e: Event) -> int | None:
     return None if n is None else n - 1
 
 
-def _main_thread_only(attr: str) -> Callable[[Event], Any]:
+def _main_thread_only(attr: str, other: int | None = 0) -> Callable[[Event], Any]:
     def get(e: Event) -> Any:
         v = own_info(e.proc, attr)
         if v is None:
             return None
-        return v if e.tid == e.pid else 0
+        return v if e.tid == e.pid else other
 
     return get
+
+
+def _fdusage(e: Event) -> float | None:
+    n, limit = own_info(e.proc, "nfds"), inherited_info(e.proc, "fdlimit")
+    if n is None or not limit or limit < 0:
+        return None
+    return n / limit
 
 
 def _tty(e: Event) -> int | None:
@@ -209,6 +216,11 @@ FIELDS: tuple[Field, ...] = (
     _f("proc.duration", N, "nanoseconds since the process started", _duration),
     _f("proc.fdlimit", N, "the most fds the process can open (RLIMIT_NOFILE, /proc)",
        _inherited("fdlimit")),
+    _f("proc.fdopencount", N, "open fds of the process (/proc, at its first sighting)",
+       _own("nfds")),
+    _f("proc.fdusage", D, "proc.fdopencount / proc.fdlimit", _fdusage),
+    _f("proc.is_exe_writable", B, "true if the executable is writable by the process's user "
+       "(/proc, at its first sighting)", _own("exe_writable")),
     _f("proc.vmsize", N, "virtual memory of the process, kB (/proc, at its first sighting)",
        _own("vmsize")),
     _f("proc.vmrss", N, "resident memory of the process, kB (/proc, at its first sighting)",
@@ -229,6 +241,10 @@ FIELDS: tuple[Field, ...] = (
     _f("thread.vtid", N, "thread id as seen in its own pid namespace", _vtid),
     _f("thread.cgroups", S, "all cgroups of the thread, 'subsystem=path' space-separated "
        "(/proc)", _inherited("cgroups")),
+    _f("thread.pfmajor", N, "main thread: major page faults of the process (/proc, at its "
+       "first sighting); other threads: <NA>", _main_thread_only("pfmajor", None)),
+    _f("thread.pfminor", N, "main thread: minor page faults of the process (/proc, at its "
+       "first sighting); other threads: <NA>", _main_thread_only("pfminor", None)),
     _f("thread.vmsize", N, "main thread: proc.vmsize; other threads: 0",
        _main_thread_only("vmsize")),
     _f("thread.vmrss", N, "main thread: proc.vmrss; other threads: 0",

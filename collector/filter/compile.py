@@ -63,7 +63,7 @@ def _type_name(f: Field) -> str:
 
 
 def _allowed_ops(ftype: FieldType) -> tuple[str, ...]:
-    if ftype in (FieldType.INT, FieldType.PORT):
+    if ftype in (FieldType.INT, FieldType.PORT, FieldType.DOUBLE):
         return (*COMPARE_OPS, "in", "exists")
     if ftype in (FieldType.BOOL, FieldType.IP, FieldType.IPNET):
         return ("=", "==", "!=", "in", "exists")
@@ -138,6 +138,14 @@ def _convert(node: Compare, f: Field, text: str) -> _Operand:
             if ip is None:
                 raise bad("an IP address")
             typed.append(ip)
+        elif f.type == FieldType.DOUBLE:
+            try:
+                typed.append(float(v) if v.strip().lower() not in ("nan", "inf", "-inf",
+                                                                   "infinity") else None)
+            except ValueError:
+                typed.append(None)
+            if typed[-1] is None:
+                raise bad("a number")
         elif f.type == FieldType.IPNET:
             net = _net(v)
             if net is None:

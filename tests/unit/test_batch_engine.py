@@ -69,13 +69,15 @@ PARITY_TESTS = [
     "proc.vpid=101", "proc.sid exists", "thread.ismain=true", "thread.vtid=100",
     "user.homedir=/root", "user.loginuid exists", "group.gid=0", "group.name=root",
     "container.image.tag=1", "container.image.repository=nginx", "k8s.pod.labels exists",
+    "evt.reltime>3", "evt.reltime.s=0", "proc.fdopencount exists", "proc.is_exe_writable=true",
 ]
 FIELD_TESTS += PARITY_TESTS
 PARITY_FORMAT = ("*%evt.num %fd.typechar %fd.uid %fd.containername %proc.pname %proc.aname[2] "
                  "%proc.apid[1] %proc.duration %evt.latency.human %evt.time.s %evt.category "
                  "%evt.io_dir %evt.is_open_read %evt.arg[0] %thread.vtid %proc.vpid "
                  "%evt.abspath %fd.is_server %fd.connected %evt.count.error %evt.wait_latency "
-                 "%syscall.type %evt.type.is.read %fd.sproto %thread.ismain %group.name")
+                 "%syscall.type %evt.type.is.read %fd.sproto %thread.ismain %group.name "
+                 "%evt.reltime %evt.reltime.ns %proc.fdusage %thread.pfminor")
 filter_st = st.recursive(
     st.sampled_from(FIELD_TESTS),
     lambda inner: st.one_of(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pwd
 import time
 
+import numpy as np
 import pytest
 from cdig.collector import fields
 from cdig.collector.events import HOST, Container, EventKind, FdInfo, Process
@@ -13,6 +14,7 @@ from cdig.collector.fields import FIELDS, FilterOnlyFieldError, UnknownFieldErro
 from cdig.collector.filter import FilterError, compile_filter
 from cdig.collector.formatter import Formatter
 from cdig.collector.procfs import ProcInfo
+from cdig.probes import layout
 from factories import DEV_NULL, TCP, TS_NS, make_event, openat_event
 
 
@@ -291,7 +293,7 @@ def test_value(name: str, event, want):
 def test_every_new_field_has_a_value_test():
     """Each field added with the sysdig parity work (not the 47 before it) is in VALUES
     or in FILTERS below."""
-    tested = {fields.base_name(n) for n, _, _ in VALUES} | \
+    tested = {fields.base_name(n) for n, _, _ in VALUES + MORE} | \
         {fields.base_name(f.split()[0].split("=")[0].split("!")[0]) for f, _, _ in FILTERS}
     before = set("""evt.num evt.time evt.outputtime evt.datetime evt.rawtime evt.type evt.dir
     evt.cpu evt.res evt.rawres evt.failed evt.latency evt.args evt.info proc.name proc.pid
@@ -403,3 +405,51 @@ def test_filter_only_fields_are_marked():
     filter_only = sorted(n for n, f in FIELDS.items() if f.any_of)
     assert filter_only == ["fd.cnet", "fd.ip", "fd.lnet", "fd.net", "fd.port", "fd.proto",
                            "fd.rnet", "fd.snet", "proc.aname", "proc.apid"]
+
+
+# fields read from /proc at the first sighting, and evt.reltime (from the decoder)
+WEB_INFO = Process(pid=300, ppid=1, name="web", exe="/srv/web", parent=INIT,
+                   info=_info(300, vpid=300, nfds=64, fdlimit=1024, exe_writable=True,
+                              pfmajor=3, pfminor=900))
+MORE = [
+    ("proc.fdopencount", make_event(pid=300, tid=300, proc=WEB_INFO), 64),
+    ("proc.fdusage", make_event(pid=300, tid=300, proc=WEB_INFO), 0.0625),
+    ("proc.fdusage", cat_ev, None),
+    ("proc.is_exe_writable", make_event(pid=300, tid=300, proc=WEB_INFO), True),
+    ("proc.is_exe_writable", cat_ev, None),
+    ("thread.pfmajor", make_event(pid=300, tid=300, proc=WEB_INFO), 3),
+    ("thread.pfminor", make_event(pid=300, tid=300, proc=WEB_INFO), 900),
+    ("thread.pfminor", make_event(pid=300, tid=301, proc=WEB_INFO), None),
+    ("evt.reltime", make_event(t0_ns=TS_NS - 2_500_000_123), 2_500_000_123),
+    ("evt.reltime.s", make_event(t0_ns=TS_NS - 2_500_000_123), 2),
+    ("evt.reltime.ns", make_event(t0_ns=TS_NS - 2_500_000_123), 500_000_123),
+]
+
+
+@pytest.mark.parametrize(("name", "event", "want"), MORE, ids=[n for n, _, _ in MORE])
+def test_more_values(name: str, event, want):
+    assert resolve(name).get(event) == want
+
+
+def test_reltime_counts_from_the_first_record_decoded():
+    from cdig.collector.decode import Decoder
+    from cdig.collector.sources import RawBatch
+    from records import T, concat, record
+
+    dec = Decoder(T, 0)
+    first = list(dec.decode(RawBatch(concat(record("getpid", ts=1_000), record("getpid",
+                                                                                 ts=4_000)),
+                                     np.zeros(0, layout.EXT_RECORD))))
+    later = list(dec.decode(RawBatch(record("getpid", ts=2_000_001_000),
+                                     np.zeros(0, layout.EXT_RECORD))))
+    get = resolve("evt.reltime").get
+    assert [get(e) for e in first + later] == [0, 3_000, 2_000_000_000]
+    assert Formatter("%evt.reltime.s.%evt.reltime.ns").format(later[0]) == "2.000000000"
+
+
+def test_double_filters():
+    e = make_event(pid=300, tid=300, proc=WEB_INFO)
+    assert compile_filter("proc.fdusage>0.05").match(e)
+    assert not compile_filter("proc.fdusage<0.05").match(e)
+    with pytest.raises(FilterError):
+        compile_filter("proc.fdusage>nan")
