@@ -612,6 +612,12 @@ class ContainerResolver:
             c.pod_name = md.pod_name or c.pod_name
             c.pod_namespace = md.pod_namespace or c.pod_namespace
             c.pod_uid = md.pod_uid or c.pod_uid
+            if md.privileged is not None:
+                c.privileged = md.privileged
+            c.mounts = md.mounts or c.mounts
+            c.image_id = md.image_id or c.image_id
+            c.image_digest = md.image_digest or c.image_digest
+            c.healthcheck = md.healthcheck or c.healthcheck
 
     def wait_for_metadata(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for lookups in flight; True if none is left."""

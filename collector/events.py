@@ -39,6 +39,13 @@ class Container:
     pod_name: str = ""
     pod_namespace: str = ""
     pod_uid: str = ""
+    # what the runtime says beyond names (sysdig's container.privileged, .mounts …);
+    # a mount is (source, destination, mode, read-write, propagation)
+    privileged: bool | None = None
+    mounts: tuple[tuple[str, str, str, bool, str], ...] = ()
+    image_id: str = ""
+    image_digest: str = ""
+    healthcheck: tuple[str, ...] = ()  # the command, exe first; ("NONE",) when disabled
 
     @property
     def short_id(self) -> str:

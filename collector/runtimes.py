@@ -94,6 +94,11 @@ class Metadata:
     pod_namespace: str = ""
     pod_uid: str = ""
     source: str = ""  # which source answered, e.g. "podman-cli"; "" for none
+    privileged: bool | None = None
+    mounts: tuple[tuple[str, str, str, bool, str], ...] = ()
+    image_id: str = ""
+    image_digest: str = ""
+    healthcheck: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -166,6 +171,74 @@ def _with_pod_fields(md: Metadata) -> Metadata:
 
 # --- parsers of runtime documents (pure; unit-tested with fixtures) -------------------
 
+MAX_MOUNTS = 64
+_PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
+
+
+def _mount(source: Any, dest: Any, mode: Any, rw: Any, propagation: Any
+           ) -> tuple[str, str, str, bool, str]:
+    return (_text(source, MAX_NAME), _text(dest, MAX_NAME), _text(mode, MAX_NAME), rw is True,
+            _text(propagation, MAX_NAME))
+
+
+def _mounts_api(items: Any) -> tuple[tuple[str, str, str, bool, str], ...]:
+    """The ``Mounts`` list of a docker/podman inspect document."""
+    if not isinstance(items, list):
+        return ()
+    return tuple(_mount(m.get("Source"), m.get("Destination"), m.get("Mode"), m.get("RW"),
+                        m.get("Propagation"))
+                 for m in items[:MAX_MOUNTS] if isinstance(m, dict))
+
+
+def _mounts_v2(points: Any) -> tuple[tuple[str, str, str, bool, str], ...]:
+    """The ``MountPoints`` map of docker's on-disk config.v2.json."""
+    if not isinstance(points, dict):
+        return ()
+    return tuple(_mount(m.get("Source"), m.get("Destination"), m.get("Mode") or "",
+                        m.get("RW"), m.get("Propagation"))
+                 for m in list(points.values())[:MAX_MOUNTS] if isinstance(m, dict))
+
+
+def _mounts_oci(items: Any, only: Any) -> tuple[tuple[str, str, str, bool, str], ...]:
+    """Bind mounts of an OCI spec (``only``: the destinations the user asked for)."""
+    if not isinstance(items, list):
+        return ()
+    wanted = set(only) if isinstance(only, list) else None
+    out = []
+    for m in items:
+        if not isinstance(m, dict) or m.get("type") != "bind":
+            continue
+        if wanted is not None and m.get("destination") not in wanted:
+            continue
+        opts = [o for o in m.get("options") or [] if isinstance(o, str)]
+        prop = next((o for o in opts if o in _PROPAGATIONS), "")
+        out.append(_mount(m.get("source"), m.get("destination"), "", "ro" not in opts, prop))
+        if len(out) >= MAX_MOUNTS:
+            break
+    return tuple(out)
+
+
+def _healthcheck(hc: Any) -> tuple[str, ...]:
+    """A docker/podman healthcheck ``Test`` as the command it runs: CMD → its argv,
+    CMD-SHELL → /bin/sh -c TEXT, NONE → ("NONE",); none configured: ()."""
+    test = hc.get("Test") if isinstance(hc, dict) else None
+    if not isinstance(test, list) or not test:
+        return ()
+    words = [_text(w, MAX_NAME) for w in test[:64]]
+    if words[0] == "NONE":
+        return ("NONE",)
+    if words[0] == "CMD-SHELL" and len(words) > 1:
+        return ("/bin/sh", "-c", words[1])
+    if words[0] == "CMD" and len(words) > 1:
+        return tuple(words[1:])
+    return ()
+
+
+def _image_id(value: Any) -> str:
+    """An image id as docker shows it: 12 hex characters, without ``sha256:``."""
+    return _text(value, MAX_NAME).removeprefix("sha256:")[:12]
+
+
 
 def parse_docker_inspect(doc: Any, source: str) -> Metadata:
     """Metadata from a Docker Engine ``/containers/ID/json`` document (also
@@ -173,11 +246,17 @@ def parse_docker_inspect(doc: Any, source: str) -> Metadata:
     if not isinstance(doc, dict):
         return Metadata()
     cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
+    host = doc.get("HostConfig") if isinstance(doc.get("HostConfig"), dict) else {}
+    priv = host.get("Privileged")
     md = Metadata(
         name=_text(doc.get("Name"), MAX_NAME).lstrip("/"),
         image=_text(cfg.get("Image"), MAX_NAME),
         labels=clean_labels(cfg.get("Labels")),
         source=source,
+        privileged=priv if isinstance(priv, bool) else None,
+        mounts=_mounts_api(doc.get("Mounts")) or _mounts_v2(doc.get("MountPoints")),
+        image_id=_image_id(doc.get("Image")),
+        healthcheck=_healthcheck(cfg.get("Healthcheck")),
     )
     return _with_pod_fields(md)
 
@@ -190,11 +269,18 @@ def parse_podman_inspect(doc: Any, source: str = "podman-cli") -> Metadata:
     if not isinstance(doc, dict):
         return Metadata()
     cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
+    host = doc.get("HostConfig") if isinstance(doc.get("HostConfig"), dict) else {}
+    priv = host.get("Privileged")
     md = Metadata(
         name=_text(doc.get("Name"), MAX_NAME),
         image=_text(doc.get("ImageName"), MAX_NAME) or _text(cfg.get("Image"), MAX_NAME),
         labels=clean_labels(cfg.get("Labels")),
         source=source,
+        privileged=priv if isinstance(priv, bool) else None,
+        mounts=_mounts_api(doc.get("Mounts")),
+        image_id=_image_id(doc.get("Image")),
+        image_digest=_text(doc.get("ImageDigest"), MAX_NAME),
+        healthcheck=_healthcheck(cfg.get("Healthcheck")),
     )
     return _with_pod_fields(md)
 
@@ -210,6 +296,12 @@ def parse_libpod_config(doc: Any) -> Metadata:
         or _text(doc.get("RawImageName"), MAX_NAME),
         labels=clean_labels(doc.get("labels")),
         source="podman-db",
+        privileged=doc.get("privileged") is True,
+        mounts=_mounts_oci((doc.get("spec") or {}).get("mounts")
+                           if isinstance(doc.get("spec"), dict) else None,
+                           doc.get("userVolumes") or []),
+        image_id=_image_id(doc.get("rootfsImageID")),
+        healthcheck=_healthcheck(doc.get("healthcheck")),
     )
     return _with_pod_fields(md) if md.name else Metadata()
 

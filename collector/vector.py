@@ -109,6 +109,7 @@ DEPENDS: dict[str, frozenset[str]] = {
     "fd.containername": frozenset({FD, CONT}),
     "fd.containerdirectory": frozenset({FD, CONT}),
     "fs.path.name": _ARGS | {FD},
+    "proc.is_container_healthcheck": frozenset({PROC, CONT}),
 }
 
 

@@ -348,6 +348,12 @@ class ReplaySource:
             c.image, c.labels, c.cgroup_path = d["image"], dict(d["labels"]), d["cgroup_path"]
             c.pod_name, c.pod_namespace, c.pod_uid = (d["pod_name"], d["pod_namespace"],
                                                       d["pod_uid"])
+            # what captures before these fields did not keep: unknown
+            c.privileged = d.get("privileged")
+            c.mounts = tuple((str(m[0]), str(m[1]), str(m[2]), m[3] is True, str(m[4]))
+                             for m in d.get("mounts", ()) if len(m) == 5)
+            c.image_id, c.image_digest = d.get("image_id", ""), d.get("image_digest", "")
+            c.healthcheck = tuple(str(w) for w in d.get("healthcheck", ()))
             for cg in d.get("cgroup_ids", ()):
                 self._cg_map.setdefault(int(cg), key)
         for cg, key in state.get("cgroups", {}).items():

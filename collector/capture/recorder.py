@@ -24,14 +24,16 @@ def _container_dict(key: int, c: Container, cgroup_ids: Sequence[int] = ()) -> d
     return {"key": key, "id": c.id, "name": c.name, "runtime": c.runtime, "image": c.image,
             "labels": dict(c.labels), "cgroup_path": c.cgroup_path, "pod_name": c.pod_name,
             "pod_namespace": c.pod_namespace, "pod_uid": c.pod_uid,
-            "cgroup_ids": sorted(cgroup_ids)}
+            "cgroup_ids": sorted(cgroup_ids), "privileged": c.privileged,
+            "mounts": [list(m) for m in c.mounts], "image_id": c.image_id,
+            "image_digest": c.image_digest, "healthcheck": list(c.healthcheck)}
 
 
 def _container_fingerprint(c: Container) -> tuple:
     """Cheap enough per event: the resolver replaces ``labels`` (never edits it) when
     the runtime answers, so the dict's identity stands for its content."""
     return (c.id, c.name, c.runtime, c.image, id(c.labels), c.cgroup_path, c.pod_name,
-            c.pod_namespace, c.pod_uid)
+            c.pod_namespace, c.pod_uid, c.privileged, c.mounts, c.image_id, c.healthcheck)
 
 
 

@@ -3,11 +3,13 @@ as the runtimes describe it (collector.runtimes)."""
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from collections.abc import Callable
 from typing import Any
 
-from ..events import Event
-from .base import Field, S, make_field
+from ..events import Event, Process
+from .base import B, Field, S, make_field
 
 
 def split_image(image: str) -> tuple[str, str, str]:
@@ -33,9 +35,66 @@ def _attr(attr: str) -> Callable[[Event], Any]:
 def _image_part(i: int) -> Callable[[Event], str | None]:
     def get(e: Event) -> str | None:
         image = e.container.image
-        return (split_image(image)[i] or None) if image else None
+        v = split_image(image)[i] if image else ""
+        if not v and i == 2:
+            v = e.container.image_digest
+        return v or None
 
     return get
+
+
+Mount = tuple[str, str, str, bool, str]
+
+
+def mount_text(m: Mount) -> str:
+    """sysdig's <source>:<dest>:<mode>:<rdrw>:<propagation>."""
+    return f"{m[0]}:{m[1]}:{m[2]}:{'true' if m[3] else 'false'}:{m[4]}"
+
+
+def _mounts(e: Event) -> str | None:
+    c = e.container
+    if c.is_host:
+        return None
+    return " ".join(mount_text(m) for m in c.mounts)
+
+
+def _privileged(e: Event) -> bool | None:
+    return None if e.container.is_host else e.container.privileged
+
+
+def _healthcheck(e: Event) -> str | None:
+    hc = e.container.healthcheck
+    return " ".join(hc) if hc else None
+
+
+def _image_id(e: Event) -> str | None:
+    return e.container.image_id or None
+
+
+def _runs_command(p: Process, argv: tuple[str, ...]) -> bool:
+    if list(p.args) != list(argv[1:]):
+        return False
+    exe = p.exe or p.name
+    return os.path.basename(exe) == os.path.basename(argv[0])
+
+
+def _is_healthcheck(e: Event) -> bool | None:
+    """The process, or an ancestor in the same container, runs the healthcheck
+    command (what the runtime starts for each check)."""
+    c = e.container
+    hc = c.healthcheck
+    if c.is_host:
+        return None
+    if not hc or hc == ("NONE",):
+        return False
+    from .proc import ancestors
+
+    for a in ancestors(e.proc):
+        if a.container is not c and a.container.id != c.id:
+            break
+        if _runs_command(a, hc):
+            return True
+    return False
 
 
 _f = make_field
@@ -53,6 +112,50 @@ FIELDS: tuple[Field, ...] = (
     _f("container.image.repository", S, "image repository (container.image without tag and "
        "digest)", _image_part(0)),
     _f("container.image.tag", S, "image tag (latest, 1.25 …)", _image_part(1)),
-    _f("container.image.digest", S, "image digest when the image is named by one "
-       "(sha256:…)", _image_part(2)),
+    _f("container.image.digest", S, "image digest: of the image's name, else the one the "
+       "runtime reports (sha256:…)", _image_part(2)),
+    _f("container.image.id", S, "image id, 12 characters (the runtime's)", _image_id),
+    _f("container.privileged", B, "true for containers running privileged (the runtime's "
+       "configuration)", _privileged),
+    _f("container.mounts", S, "the bind mounts, space-separated, each "
+       "source:dest:mode:rdwr:propagation", _mounts),
+    _f("container.healthcheck", S, "the health check command ('NONE' when disabled)",
+       _healthcheck),
+    _f("proc.is_container_healthcheck", B, "true if the process (or an ancestor in its "
+       "container) runs the container's health check command", _is_healthcheck),
 )
+
+_MOUNT_PARTS = {"container.mount": None, "container.mount.source": 0,
+                "container.mount.dest": 1, "container.mount.mode": 2,
+                "container.mount.rdwr": 3, "container.mount.propagation": 4}
+HELP: tuple[Field, ...] = tuple(
+    Field(name, S, "one mount by number (" + name + "[0]) or by a glob of its " +
+          ("destination" if part == 0 else "source") + (" as source:dest:mode:rdwr:propagation"
+                                                        if part is None else ""),
+          lambda e: None, lambda e: None)
+    for name, part in _MOUNT_PARTS.items())
+
+
+def mount_field(name: str, family: str, arg: str) -> Field | None:
+    """container.mount[N|GLOB] and its parts: a glob matches the source (the
+    destination for container.mount.source), as in sysdig."""
+    if family not in _MOUNT_PARTS or not arg:
+        return None
+    part = _MOUNT_PARTS[family]
+    by = 1 if part == 0 else 0
+
+    def get(e: Event) -> str | None:
+        mounts = e.container.mounts
+        if arg.isdigit() and arg.isascii():
+            i = int(arg)
+            m = mounts[i] if i < len(mounts) else None
+        else:
+            m = next((x for x in mounts if fnmatch.fnmatchcase(x[by], arg)), None)
+        if m is None:
+            return None
+        if part is None:
+            return mount_text(m)
+        v = m[part]
+        return ("true" if v else "false") if part == 3 else str(v)
+
+    return make_field(name, S, f"{family} of mount {arg}", get)

@@ -23,13 +23,13 @@ _CLASSES: tuple[tuple[str, str, tuple[Field, ...], tuple[Field, ...]], ...] = (
     ("evt", "Event fields: what happened, when, with what result. Arguments by name or "
      "number: evt.arg.fd, evt.arg[0].", evt.FIELDS, evt.HELP),
     ("process", "Process and thread fields: the process that made the event.",
-     tuple(f for f in proc.FIELDS if f.name.startswith("proc.")), ()),
+     tuple(f for f in proc.FIELDS + container.FIELDS if f.name.startswith("proc.")), ()),
     ("thread", "Thread fields.", tuple(f for f in proc.FIELDS if f.name.startswith("thread.")),
      (proc.CGROUP_HELP,)),
     ("user", "User and group fields (the host's passwd and group databases).",
      user.FIELDS, ()),
-    ("container", "Container fields (the host is the container 'host').", container.FIELDS,
-     ()),
+    ("container", "Container fields (the host is the container 'host'), from the runtime.",
+     tuple(f for f in container.FIELDS if f.name.startswith("container.")), container.HELP),
     ("fd", "File descriptor fields: the file or socket the event used.", fd.FIELDS, ()),
     ("fs", "File system fields.", fd.FS_FIELDS, ()),
     ("k8s", "Kubernetes fields, from the container runtime's pod labels.", k8s.FIELDS,
@@ -77,7 +77,7 @@ def _parametric(name: str) -> Field | None:
             return evt.arg_index_field(name, int(arg))
         if base == "k8s.pod.label" and arg:
             return k8s.label_field(name, arg)
-        return None
+        return container.mount_field(name, base, arg)
     for prefix, make in ((evt.ARG_PREFIX, evt.arg_field), (evt.RAWARG_PREFIX, evt.arg_field),
                          (evt.TYPE_IS_PREFIX, evt.type_is_field)):
         if name.startswith(prefix):

@@ -70,6 +70,8 @@ PARITY_TESTS = [
     "user.homedir=/root", "user.loginuid exists", "group.gid=0", "group.name=root",
     "container.image.tag=1", "container.image.repository=nginx", "k8s.pod.labels exists",
     "evt.reltime>3", "evt.reltime.s=0", "proc.fdopencount exists", "proc.is_exe_writable=true",
+    "container.privileged=false", "container.mounts exists", "container.mount[0] exists",
+    "proc.is_container_healthcheck=false", "container.image.id exists",
 ]
 FIELD_TESTS += PARITY_TESTS
 PARITY_FORMAT = ("*%evt.num %fd.typechar %fd.uid %fd.containername %proc.pname %proc.aname[2] "
