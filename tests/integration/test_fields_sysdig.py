@@ -118,3 +118,72 @@ def test_cdig_trace_lists_like_sysdig():
     # the same table header as sysdig's
     assert "Name | Type | Description\n:----|:-----|:-----------" in sd_md
     assert "Name | Type | Description\n:----|:-----|:-----------" in md.stdout
+
+
+# --------------------------------------------------------------------------
+# the new fields on a live trace of a real podman container
+
+from .containers import Workload, require  # noqa: E402
+from .test_trace_live import assert_clean, tracer  # noqa: E402,F401 - the fixture
+
+LIVE_FIELDS = ("evt.type container.privileged container.mounts container.mount.source[/mnt/x] "
+               "container.mount.rdwr[0] container.image.id container.healthcheck "
+               "proc.is_container_healthcheck proc.vpid thread.vtid thread.ismain proc.pname "
+               "proc.sid proc.tty fd.typechar evt.category evt.is_io_write evt.io_dir "
+               "proc.exepath proc.nthreads k8s.pod.id k8s.pod.label.app k8s.pod.labels "
+               "user.loginuid group.gid fd.containername").split()
+
+
+def _nspid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(ln for ln in f if ln.startswith("NSpid:")).split()[-1])
+
+
+def test_live_podman_container_fields(podman_container, podman_image, tracer, tmp_path):  # noqa: F811
+    """A privileged podman container with a read-only bind mount, a health check and
+    pod labels writes to /dev/null: each field has what podman and /proc say."""
+    require("podman")
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    labels = {"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop",
+              "io.kubernetes.pod.uid": "1234-abcd", "app": "shop-web"}
+    w = Workload().write(5)
+    c = podman_container(w, labels=labels, extra_args=[
+        "--privileged", "-v", f"{vol}:/mnt/x:ro", "--health-cmd", "true"])
+    info = c.inspect()
+    pid = c.pid  # blocked at its gate: what /proc says now is what the tracer will read
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{rest[1]}/comm") as f:
+        parent_name = f.read().strip()
+    vpid, sid, tty = _nspid(pid), int(rest[3]), int(rest[4])
+    t = tracer(f"container.name={c.name} and evt.type=write",
+               json_format="*" + " ".join("%" + f for f in LIVE_FIELDS))
+    c.go()
+    assert c.wait(15) == 0
+    r = t.stop()
+    assert_clean(r)
+    writes = r.events
+    assert len(writes) == 5, r.stderr
+    want_mount = f"{vol}:/mnt/x::false:rprivate"
+    for e in writes:
+        assert e["container.privileged"] is True, e
+        assert want_mount in e["container.mounts"].split(" "), e
+        assert e["container.mount.source[/mnt/x]"] == str(vol), e
+        assert e["container.image.id"] == info["Image"][:12], e
+        assert e["container.healthcheck"] == "/bin/sh -c true", e
+        assert e["proc.is_container_healthcheck"] is False, e
+        assert e["k8s.pod.id"] == "1234-abcd" and e["k8s.pod.label.app"] == "shop-web", e
+        pod_labels = e["k8s.pod.labels"].split(",")
+        assert "app:shop-web" in pod_labels, e  # the runtime's io.kubernetes.* left out
+        assert not [x for x in pod_labels if x.startswith("io.kubernetes.")], e
+        assert (e["fd.typechar"], e["evt.category"], e["evt.is_io_write"], e["evt.io_dir"]) \
+            == ("f", "file", True, "write"), e
+        assert e["fd.containername"] == f"{c.id[:12]}:/dev/null", e
+        assert e["thread.ismain"] is True and e["group.gid"] == 0, e
+        # /proc-derived: its own pid namespace, session, tty; its parent (podman's conmon)
+        assert (e["proc.vpid"], e["thread.vtid"]) == (vpid, vpid), (e, vpid)
+        assert vpid < pid
+        assert (e["proc.sid"], e["proc.tty"]) == (sid, tty), e
+        assert e["proc.exepath"].endswith("cdigwork") and e["proc.nthreads"] == 1, e
+        assert e["proc.pname"] == parent_name == "conmon", e
