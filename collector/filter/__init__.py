@@ -3,12 +3,15 @@
     proc.name = nginx and (evt.type in (open, openat) or evt.failed = true)
     not fd.name pmatch (/proc, /sys) and container.name startswith "web-"
 
-Operators ``= == != < <= > >= contains icontains startswith endswith glob in pmatch
-exists``, ``and``/``or``/``not`` (``not`` binds tightest, then ``and``, then ``or``),
-parentheses, values bare or quoted with ``"``/``'`` (backslash escapes, including
-``\\xNN`` as the output shows undecodable bytes). Fields are the ones of
-:mod:`cdig.collector.fields`. A field the event does not have makes every comparison
-false (``exists`` is how to test for it), as in sysdig. An empty filter matches all.
+Operators ``= == != < <= > >= contains icontains startswith endswith glob bcontains
+bstartswith in intersects pmatch exists``, ``and``/``or``/``not`` (``not`` binds
+tightest, then ``and``, then ``or``), parentheses, lists (``in ()`` is empty), values
+bare or quoted with ``"``/``'`` and sysdig 0.29.3's escapes (``\\\\``, ``\\"``,
+``\\xNN`` a byte; any other backslash stays as typed). Fields are the ones of
+:mod:`cdig.collector.fields`; event types and argument names are checked
+(:mod:`.names`: cdig's and sysdig's, with sysdig's as aliases). A field the event
+does not have makes every comparison false (``exists`` is how to test for it), as
+in sysdig. An empty filter matches all.
 
 The text is parsed once into an AST (:func:`parse`) and compiled once into nested
 closures (:func:`compile_expr`): no per-event parsing. Every error is a
@@ -39,6 +42,7 @@ from .compile import (
 from .pushdown import KernelFilter, pushdown
 from .raw import VECTOR_FIELDS, Mask, RawColumns, _vec_int, _vec_isin, compile_vectorized
 from .syntax import (
+    BYTE_OPS,
     COMPARE_OPS,
     KEYWORDS,
     LIST_OPS,
@@ -59,7 +63,8 @@ from .syntax import (
 )
 
 __all__ = [
-    "COMPARE_OPS", "KEYWORDS", "LIST_OPS", "MAX_DEPTH", "OPERATORS", "STRING_OPS", "VECTOR_FIELDS",
+    "BYTE_OPS", "COMPARE_OPS", "KEYWORDS", "LIST_OPS", "MAX_DEPTH", "OPERATORS", "STRING_OPS",
+    "VECTOR_FIELDS",
     "WORD_OPS", "And", "Compare", "Expr", "Filter", "FilterError", "KernelFilter", "Mask", "Not",
     "Or", "Predicate", "RawColumns", "compile_expr", "compile_filter", "compile_vectorized",
     "fields_used", "parse", "parse_bool", "parse_int", "pmatch", "pushdown", "to_text", "walk",

@@ -23,8 +23,11 @@ from ..fields import (
 if TYPE_CHECKING:
     pass
 
+from . import names
 from .syntax import (
+    _ARG_PREFIXES,
     _INT_RE,
+    BYTE_OPS,
     COMPARE_OPS,
     LIST_OPS,
     OPERATORS,
@@ -36,6 +39,7 @@ from .syntax import (
     Not,
     _quote,
     fields_used,
+    hex_bytes,
     parse,
 )
 
@@ -64,11 +68,11 @@ def _type_name(f: Field) -> str:
 
 def _allowed_ops(ftype: FieldType) -> tuple[str, ...]:
     if ftype in (FieldType.INT, FieldType.PORT, FieldType.DOUBLE):
-        return (*COMPARE_OPS, "in", "exists")
+        return (*COMPARE_OPS, "in", "intersects", "exists")
     if ftype in (FieldType.BOOL, FieldType.IP, FieldType.IPNET):
-        return ("=", "==", "!=", "in", "exists")
+        return ("=", "==", "!=", "in", "intersects", "exists")
     if ftype == FieldType.STRING:
-        return ("=", "==", "!=", *STRING_OPS, *LIST_OPS, "exists")
+        return ("=", "==", "!=", *STRING_OPS, *BYTE_OPS, *LIST_OPS, "exists")
     return OPERATORS  # DYNAMIC
 
 
@@ -198,7 +202,11 @@ def _compile_compare(node: Compare, text: str) -> Predicate:
         raise FilterError(
             f"operator '{op}' does not apply to {f.name} ({_type_name(f)})", node.pos, text
         )
+    if op in LIST_OPS and not node.values:  # 'in ()': an empty list holds nothing
+        return lambda e: False
     get = f.get
+    if node.field.startswith(_ARG_PREFIXES):
+        get = _with_sysdig_names(get, node.field)
     if f.any_of:  # candidates (fd.port: both ends): true for one of them; '!=': for none
         candidates = get
         if op == "exists":
@@ -214,6 +222,28 @@ def _compile_compare(node: Compare, text: str) -> Predicate:
 
 def _identity(v: Any) -> Any:
     return v
+
+
+def _with_sysdig_names(get: Callable[[Event], Any], name: str) -> Callable[[Event], Any]:
+    """evt.arg.NAME that also reads sysdig's name of an argument: on an event without
+    an argument NAME, cdig's argument that sysdig calls NAME for that event type
+    (evt.arg.name of an openat is its path, evt.arg.filename of a chmod too)."""
+    prefix = next(p for p in _ARG_PREFIXES if name.startswith(p))
+    arg = name[len(prefix):]
+    getters: dict[str, Callable[[Event], Any]] = {}
+
+    def aliased(e: Event) -> Any:
+        v = get(e)
+        if v is None:
+            alt = names.arg_alias(e.type, arg)
+            if alt is not None:
+                g = getters.get(alt)
+                if g is None:
+                    g = getters[alt] = resolve(prefix + alt).get
+                v = g(e)
+        return v
+
+    return aliased
 
 
 def _compile_values(f: Field, get: Callable[[Any], Any], op: str, val: _Operand,
@@ -258,6 +288,14 @@ def _compile_plain(get: Callable[[Event], Any], op: str, val: _Operand) -> Predi
     return _compile_string_op(lambda e: get(e), op, val)
 
 
+def _as_bytes(v: Any) -> bytes:
+    """A value as the bytes it was (text from the kernel keeps undecodable bytes as
+    surrogates)."""
+    if isinstance(v, bytes | bytearray):
+        return bytes(v)
+    return str(v).encode("utf-8", "surrogateescape")
+
+
 def _compile_string_op(
     get_text: Callable[[Event], str | None], op: str, val: _Operand
 ) -> Predicate:
@@ -278,6 +316,12 @@ def _compile_string_op(
     elif op == "pmatch":
         prefixes = _pmatch_prefixes(val.texts)
         test = lambda v: pmatch(v, prefixes)  # noqa: E731
+    elif op in BYTE_OPS:
+        needle = hex_bytes(x) or b""
+        if op == "bcontains":
+            test = lambda v: needle in _as_bytes(v)  # noqa: E731
+        else:
+            test = lambda v: _as_bytes(v).startswith(needle)  # noqa: E731
     else:  # pragma: no cover - _allowed_ops keeps other operators out
         raise AssertionError(op)
 
@@ -331,6 +375,21 @@ def _compile_dynamic(get: Callable[[Event], Any], op: str, val: _Operand) -> Pre
             return type(v) is int and rel(v, x)
 
         return relational
+    if op == "intersects":  # a list (argv …): one of its items is in the values
+        ints_i = frozenset(n for n in val.ints if n is not None)
+        texts_i = frozenset(val.texts)
+
+        def intersects(e: Event) -> bool:
+            v = get(e)
+            if v is None:
+                return False
+            items = v if isinstance(v, list | tuple) else (v,)
+            return any(x in ints_i if type(x) is int else value_text(x) in texts_i
+                       for x in items)
+
+        return intersects
+    if op in BYTE_OPS:
+        return _compile_string_op(lambda e: get(e), op, val)
     if op in ("=", "==", "!=", "in"):
         ints = frozenset(n for n in val.ints if n is not None)
         texts = frozenset(val.texts)

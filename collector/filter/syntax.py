@@ -14,6 +14,7 @@ from ..fields import (
     resolve,
 )
 from ..formatter import escape_text
+from . import names
 
 if TYPE_CHECKING:
     pass
@@ -22,8 +23,10 @@ MAX_DEPTH = 100  # nesting of parentheses and 'not'; keeps recursion far from Py
 
 COMPARE_OPS = ("=", "==", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("contains", "icontains", "startswith", "endswith", "glob")
-LIST_OPS = ("in", "pmatch")
-WORD_OPS = (*STRING_OPS, *LIST_OPS, "exists")
+BYTE_OPS = ("bcontains", "bstartswith")  # the value is hex: bcontains 474554 (GET)
+# 'intersects': a value of the field's (several values: evt.arg.argv …) is in the list
+LIST_OPS = ("in", "intersects", "pmatch")
+WORD_OPS = (*STRING_OPS, *BYTE_OPS, *LIST_OPS, "exists")
 OPERATORS = (*COMPARE_OPS, *WORD_OPS)
 KEYWORDS = ("and", "or", "not")
 
@@ -32,9 +35,17 @@ _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 # a field name: a word, then sysdig's argument in brackets (proc.aname[2], evt.arg[0])
 _FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[[^\[\]\s]*\])?")
 _BARE_RE = re.compile(r"""[^\s(),="']+""")
+# A bare value, as sysdig reads one: up to a space or a parenthesis (and a comma in
+# a list); it may hold '=', ',' and quotes after its first character, and escapes.
+_BARE_VALUE_RE = re.compile(r"""[^\s()="',][^\s()]*""")
+_BARE_ITEM_RE = re.compile(r"""[^\s()="',][^\s(),]*""")
 _INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 _HEX = frozenset("0123456789abcdefABCDEF")
-_SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+# sysdig 0.29.3's escapes, measured with sysdig -r: \\ and \" are the characters,
+# \xHH a byte; any other backslash stays, with the character after it (\ , \n,
+# \' …: "a\ b" is the five characters a, \, space, b); a backslash never ends a
+# quoted string.
+_SIMPLE_ESCAPES = {"\\": "\\", '"': '"'}
 
 
 # --------------------------------------------------------------------------- errors
@@ -269,6 +280,7 @@ class _Parser:
         except UnknownFieldError as exc:
             hint = f"; did you mean '{exc.suggestion}'?" if exc.suggestion else ""
             raise self.error(f"unknown field '{name}'{hint}", start) from None
+        self.check_argument(name, start)
         self.pos = m.end()
         op = self.parse_operator(name)
         self.last = op
@@ -276,11 +288,39 @@ class _Parser:
             return Compare(name, op, (), start, ())
         if op in LIST_OPS:
             values, positions = self.parse_list(op)
-            return Compare(name, op, values, start, positions)
-        self.skip_ws()
-        value_start = self.pos
-        value = self.parse_value(f"expected a value after '{op}'")
-        return Compare(name, op, (value,), start, (value_start,))
+        else:
+            self.skip_ws()
+            positions = (self.pos,)
+            values = (self.parse_value(f"expected a value after '{op}'"),)
+        if op in BYTE_OPS:
+            for v, p in zip(values, positions, strict=True):
+                if hex_bytes(v) is None:
+                    raise self.error(f"expected hex bytes (bcontains 474554: 'GET') after "
+                                     f"'{op}', got {_quote(v)}", p)
+        if name == "evt.type" and op in ("=", "==", "!=", "in", "intersects"):
+            values = tuple(self.event_type(v, p) for v, p in zip(values, positions, strict=True))
+        if op == "intersects" and not name.startswith(_ARG_PREFIXES):
+            op = "in"  # a field of one value: the same test
+        return Compare(name, op, values, start, positions)
+
+    def check_argument(self, name: str, start: int) -> None:
+        """evt.arg.NAME / evt.rawarg.NAME: NAME must be an argument of some event."""
+        for prefix in _ARG_PREFIXES:
+            if name.startswith(prefix):
+                arg = name[len(prefix):]
+                if not names.arg_known(arg):
+                    close = names.suggest_arg(arg)
+                    hint = f"; did you mean '{prefix}{close}'?" if close else ""
+                    raise self.error(f"unknown event argument '{arg}'{hint}", start + len(prefix))
+
+    def event_type(self, value: str, pos: int) -> str:
+        """cdig's name of an event type (sysdig's aliases: pread is pread64), or an error."""
+        known = names.event_type(value)
+        if known is None:
+            close = names.suggest_type(value)
+            hint = f"; did you mean '{close}'?" if close else ""
+            raise self.error(f"unknown event type {_quote(value)}{hint}", pos)
+        return known
 
     def parse_operator(self, name: str) -> str:
         self.skip_ws()
@@ -305,10 +345,14 @@ class _Parser:
         self.pos += 1
         values: list[str] = []
         positions: list[int] = []
+        self.skip_ws()
+        if self.text[self.pos : self.pos + 1] == ")":  # an empty list: matches nothing
+            self.pos += 1
+            return (), ()
         while True:
             self.skip_ws()
             positions.append(self.pos)
-            values.append(self.parse_value("expected a value in the list"))
+            values.append(self.parse_value("expected a value in the list", _BARE_ITEM_RE))
             self.skip_ws()
             c = self.text[self.pos : self.pos + 1]
             if c == ",":
@@ -319,16 +363,30 @@ class _Parser:
             else:
                 raise self.error(f"expected ',' or ')' in the list, got {self.describe_here()}")
 
-    def parse_value(self, missing: str) -> str:
+    def parse_value(self, missing: str, bare: re.Pattern[str] = _BARE_VALUE_RE) -> str:
         text, pos = self.text, self.pos
         c = text[pos : pos + 1]
         if c in ('"', "'"):
             return self.parse_quoted(c)
-        m = _BARE_RE.match(text, pos)
+        m = bare.match(text, pos)
         if m is None:
             raise self.error(missing)
         self.pos = m.end()
-        return m.group(0)
+        word = m.group(0)
+        if "\\" not in word:
+            return word
+        out: list[str] = []
+        i = 0
+        while True:
+            j = word.find("\\", i)
+            if j < 0:
+                out.append(word[i:])
+                return _bytes_as_text("".join(out))
+            out.append(word[i:j])
+            if j + 1 >= len(word):
+                raise self.error("a value cannot end with a lone backslash (quote it: "
+                                 "\"a\\\\\")", pos + j)
+            i = self.parse_escape(pos + j, out) - pos
 
     def parse_quoted(self, quote: str) -> str:
         text = self.text
@@ -340,31 +398,48 @@ class _Parser:
             while j < len(text) and text[j] != quote and text[j] != "\\":
                 j += 1
             out.append(text[i:j])
-            if j >= len(text):
-                raise self.error("unterminated string", start)
-            if text[j] == quote:
+            if j < len(text) and text[j] == quote:
                 self.pos = j + 1
-                return "".join(out)
+                return _bytes_as_text("".join(out))
+            if j + 1 >= len(text):  # the end, or a backslash before it
+                raise self.error("unterminated string", start)
             i = self.parse_escape(j, out)
 
     def parse_escape(self, j: int, out: list[str]) -> int:
         """Decode the backslash escape at ``j`` into ``out``; return the index after it."""
         text = self.text
         c = text[j + 1 : j + 2]
-        if c and c in _SIMPLE_ESCAPES:
+        if c in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[c])
             return j + 2
-        width = {"x": 2, "u": 4, "U": 8}.get(c)
-        if width is not None:
-            digits = text[j + 2 : j + 2 + width]
-            if len(digits) == width and all(d in _HEX for d in digits):
+        if c == "x":
+            digits = text[j + 2 : j + 4]
+            if len(digits) == 2 and all(d in _HEX for d in digits):
                 cp = int(digits, 16)
-                if c == "x" and cp >= 0x80:
-                    cp += 0xDC00  # \x80-\xff are bytes, as the output shows undecodable ones
-                if cp <= 0x10FFFF:
-                    out.append(chr(cp))
-                    return j + 2 + width
-        raise self.error(f"bad escape {_quote(text[j : j + 2 + (width or 0)])} in string", j)
+                # a byte: \x80-\xff stand for themselves (undecodable, as the output
+                # shows them) until _bytes_as_text joins UTF-8 sequences (\xc3\xa9: é)
+                out.append(chr(cp + 0xDC00 if cp >= 0x80 else cp))
+                return j + 4
+            raise self.error(f"bad escape {_quote(text[j : j + 4])}: \\x takes two hex digits", j)
+        out.append(text[j : j + 2])  # sysdig keeps any other escape as it is
+        return j + 2
+
+
+_ARG_PREFIXES = ("evt.arg.", "evt.rawarg.")
+
+
+def _bytes_as_text(s: str) -> str:
+    """Bytes given as \\xHH escapes (surrogates) that form UTF-8 become their characters."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in s):
+        return s
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+
+
+def hex_bytes(text: str) -> bytes | None:
+    """The bytes of a bcontains/bstartswith value (hex digits, two per byte), or None."""
+    if not text or len(text) % 2 or not all(c in _HEX for c in text):
+        return None
+    return bytes.fromhex(text)
 
 
 def parse(text: str) -> Expr | None:
@@ -380,16 +455,18 @@ def parse(text: str) -> Expr | None:
 
 
 def _render_char(ch: str) -> str:
-    if ch.isprintable():
+    """One character inside "...", as sysdig 0.29.3 reads it back: \\ and \" for
+    themselves, a quote ' and anything unprintable as \\xHH bytes (UTF-8)."""
+    if ch.isprintable() and ch != "'":
         return "\\" + ch if ch in ('"', "\\") else ch
     cp = ord(ch)
     if 0xDC80 <= cp <= 0xDCFF:  # an undecodable byte: \xNN, which parses back to it
         return f"\\x{cp - 0xDC00:02x}"
-    return f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
+    return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
 
 
 def _render_value(v: str) -> str:
-    if _BARE_RE.fullmatch(v) and v not in KEYWORDS and v.isprintable():
+    if _BARE_RE.fullmatch(v) and v not in KEYWORDS and v.isprintable() and "\\" not in v:
         return v
     return '"' + "".join(map(_render_char, v)) + '"'
 

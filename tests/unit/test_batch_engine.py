@@ -50,6 +50,10 @@ FIELD_TESTS = [
     "evt.arg.path contains f", "evt.args contains size", "evt.info contains 'res=-2'",
     "thread.vtid exists", "evt.time contains :", "k8s.pod.name exists",
     "fd.sport=443", "fd.cport=41001", "fd.name contains 10.0.0.3", "evt.res=EINPROGRESS",
+    "evt.type in ()", "evt.res in ()", "proc.pid in ()", "not proc.name in ()",
+    "evt.failed in ()", "not fd.name in ()", "evt.latency in ()", "evt.num in ()",
+    "evt.arg.name contains f", "evt.type = pread", "evt.type intersects (write, read)",
+    "proc.name intersects (web, x)", "fd.name bcontains 6631", "proc.name bstartswith 7765",
 ]
 # the sysdig parity fields (collector/fields/): each keyed on what collector.vector says
 PARITY_TESTS = [
