@@ -183,6 +183,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
         scap = ScapWriter(args.write, container_of=resolver.resolve,
                           compress=args.write.lower().endswith(".gz"))
+        scap.drop_counter = source.drops  # marked in the file as sysdig's drop events
     elif args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
         from .capture_cmd import close_recorder, open_recorder, start_recorder
 
@@ -276,7 +277,9 @@ def run_trace(args: argparse.Namespace) -> int:
         if scap is not None:
             scap.close()
             print(f"cdig: {c.matched} events + {scap.records - c.matched} state records written "
-                  f"to {args.write} as .scap, {scap.bytes_written} bytes", file=sys.stderr)
+                  f"to {args.write} as .scap, {scap.bytes_written} bytes"
+                  + (f", {scap.dropped} dropped events marked" if scap.dropped else ""),
+                  file=sys.stderr)
     finally:
         if rec is not None:
             rec.writer.close()

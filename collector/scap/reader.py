@@ -494,9 +494,22 @@ class ScapSource:
         self._stop = True
 
     def drops(self) -> int:
+        """Events the capture says were lost: the counts cdig's writer puts in its drop
+        marks (``ScapWriter._mark_drops``). sysdig's own marks (sampling) carry no count:
+        they are counted in ``drop_marks`` only."""
         return self.dropped
 
     dropped = 0
+    drop_marks = 0
+
+    def _drop_mark(self, buf: bytes, lp: int, nparams: int, end: int) -> None:
+        self.drop_marks += 1
+        if nparams < 2 or lp + 4 > end:
+            return
+        l0, l1 = struct.unpack_from("<HH", buf, lp)
+        at = lp + 2 * nparams + l0
+        if l1 == 8 and at + 8 <= end:
+            self.dropped += struct.unpack_from("<Q", buf, at)[0]
 
     def close(self) -> None:
         for f in self.files:
@@ -686,6 +699,8 @@ class ScapSource:
         self.events += n
         cat = self._cat[etype]
         self.internal_events += int(np.count_nonzero(cat == 0))
+        for k in np.flatnonzero(etype == E.DROP_E).tolist():
+            self._drop_mark(buf, int(lp[k]), int(nparams[k]), int(evend[k]))
         is_enter = etype % 2 == 0
         container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
         # pair each exit with its thread's previous event when that is its enter

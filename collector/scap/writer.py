@@ -317,6 +317,11 @@ class ScapWriter:
         self._evf: int | None = None  # EVF flags of the record being written
         self._fds: dict[int, set[int]] = {}  # pid -> fds sysdig knows (fd list, results)
         self._comm: dict[int, bytes] = {}  # tid -> the name sysdig knows it by
+        # the source's count of events it lost (ring full …), e.g. ``source.drops``:
+        # read before each batch and at close, and marked in the file (``_mark_drops``)
+        self.drop_counter: Callable[[], int] | None = None
+        self.dropped = 0  # the count the file carries so far
+        self._last_ts = 0
 
     # -- helpers --------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
@@ -416,6 +421,10 @@ class ScapWriter:
         if not self.started:
             self._start(raw, state)
         ev, ext = raw.events, raw.ext
+        if self.drop_counter is not None:
+            first = np.concatenate([ev["ts_ns"][:1], ext["ev"]["ts_ns"][:1]]) if len(ext) \
+                else ev["ts_ns"][:1]
+            self._mark_drops(int(first.min()) + self.offset if len(first) else self._last_ts)
         n_small = len(ev)
         base = np.concatenate([ev, ext["ev"]]) if len(ext) else ev
         if len(base):
@@ -451,8 +460,24 @@ class ScapWriter:
                 self._record(state, ts + self.offset, lat, cg, _s64(ret), pid, tid, uid, gid,
                              nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac)
                 self.records += 1
+            self._last_ts = max(self._last_ts, max(cols[0]) + self.offset)
         self._evf = None
         self.flush()
+
+    def _mark_drops(self, ts: int) -> None:
+        """Events the source lost since the last mark, marked as sysdig's drivers mark
+        where they dropped events: a DROP_E/DROP_X pair (``ratio`` 1: nothing sampled,
+        tid -1: no thread). The number lost rides in a second parameter of DROP_E,
+        which sysdig 0.29.3 ignores (it reads as many parameters as its table has);
+        cdig's reader adds them up. sysdig counts the pair as two ``drop`` events
+        (``evt.num``, ``-c topscalls``) and shows neither."""
+        total = int(self.drop_counter()) if self.drop_counter is not None else 0
+        new = total - self.dropped
+        if new <= 0:
+            return
+        self.dropped = total
+        self._event(E.DROP_E, ts, -1, 0, [_U32.pack(1), struct.pack("<Q", new)], None)
+        self._event(E.DROP_X, ts, -1, 0, [_U32.pack(1)], None)
 
     def tee(self, source: Any, state: State) -> ScapTee:
         """``source`` with every batch written here before it is handed on: the one-line
@@ -736,6 +761,7 @@ class ScapWriter:
             self._emit(machine_info(self.hostname, self.ncpus))
             self._emit(block(B.PL_V9, b""))
             self.started = True
+        self._mark_drops(self._last_ts)
         self.flush()
         if self.f is not self.raw_file:
             self.f.close()
@@ -753,6 +779,8 @@ class ScapTee:
         self.writer, self.source, self.state = writer, source, state
 
     def batches(self) -> Any:
+        if self.writer.drop_counter is None and hasattr(self.source, "drops"):
+            self.writer.drop_counter = self.source.drops
         for raw in self.source.batches():
             self.writer.write(raw, self.state)
             yield raw

@@ -255,3 +255,45 @@ def test_long_command_lines_and_paths_are_cut_to_what_sysdig_reads(tmp_path):
     assert args.startswith("-c xxx") and len(args) == PL_MAX_ARGS, len(args)
     # sysdig shows its own marker for a cwd it cannot extend with "/" within 1,024 bytes
     assert cwd == "/PATH_TOO_LONG/" or (cwd.startswith("/ddd") and len(cwd) <= PL_MAX_PATH)
+
+
+def test_drops_are_marked_as_sysdigs_drop_events_and_read_back(tmp_path):
+    """Events the source lost between batches: a DROP_E/DROP_X pair before the next
+    batch (and at close) carrying the count; sysdig reads on and counts the pair as two
+    ``drop`` events, cdig's reader gives the count back as the capture's drops."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("sysdig")
+    assert exe, "sysdig is not installed (scripts/setup.sh installs it)"
+    path = tmp_path / "d.scap"
+    lost = [0]
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.drop_counter = lambda: lost[0]
+    st = _state()
+    w.write(RawBatch(record("getpid", ts=1_000, ret=100), ext("getpid", ts=1, ret=0)[:0]), st)
+    lost[0] = 1234  # the ring filled while the first batch was processed
+    w.write(RawBatch(record("getppid", ts=2_000, ret=1), ext("getpid", ts=1, ret=0)[:0]), st)
+    w.write(RawBatch(record("getpid", ts=3_000, ret=100), ext("getpid", ts=1, ret=0)[:0]), st)
+    lost[0] = 1300  # and after the last one
+    w.close()
+    assert w.dropped == 1300
+    src = ScapSource([str(path)])
+    assert sum(len(b) for b in src.batches()) == 3
+    assert (src.drops(), src.drop_marks) == (1300, 2)
+
+    def sysdig(*a: str) -> list[str]:
+        r = subprocess.run([exe, "-r", str(path), *a], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
+
+    shown = [ln.split() for ln in sysdig("-p", "*%evt.num %evt.type %evt.dir")]
+    assert [(t, d) for _, t, d in shown] == [("getpid", ">"), ("getpid", "<"), ("getppid", ">"),
+                                             ("getppid", "<"), ("getpid", ">"), ("getpid", "<")]
+    # evt.num counts the two drop events between the first and the second batch
+    # (1 and 2 are the two containers' JSON events)
+    assert [int(n) for n, _, _ in shown] == [3, 4, 7, 8, 9, 10]
+    calls = {ln.split()[1]: int(ln.split()[0]) for ln in sysdig("-c", "topscalls")
+             if ln[:1].isdigit()}
+    assert calls["drop"] == 4
