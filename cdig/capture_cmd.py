@@ -144,8 +144,9 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
 
 
 def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
-                     select: Callable | None) -> int:
-    """``cdig trace -r FILE…``: the live session over a capture's records."""
+                     select: Callable | None, chisel: Any = None) -> int:
+    """``cdig trace -r FILE…``: the live session over a capture's records (with
+    ``chisel``, a ``chisel_cmd.ChiselPlan``: its table at the end instead of lines)."""
     from cdig.collector.session import LineSink, Session
 
     src = open_replay(args.read)
@@ -154,14 +155,15 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         if args.write:  # re-filter a capture into a new one
             rec = open_recorder(args, filter_text, src.container_of, src.procfs,
                                 syscalls=src.syscalls, host=src.header)
-        show = rec is None or args.format or args.json
+        show = chisel is None and (rec is None or args.format or args.json)
         out = sys.stdout
         lines: list = []
 
         def sinks(decoder):
             if show:
                 lines.append(LineSink(fmt(decoder.table), out))
-            return lines + ([rec] if rec is not None else [])
+            return lines + ([rec] if rec is not None else []) + \
+                ([chisel.run] if chisel is not None else [])
 
         session = Session.replay(src, flt, sinks, select=select,
                                  on_batch=out.flush if show else None, recorder=rec)
@@ -174,10 +176,17 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         finally:
             gc.unfreeze()
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        if chisel is not None:
+            chisel.finish(out)
         out.flush()
         c = session.counters
-        print(f"cdig: {c.matched} events shown, {c.records} seen, {src.drops()} dropped"
+        from .trace import shown_summary
+
+        shown, skipped_line = shown_summary(c.matched, lines)
+        print(f"cdig: {shown} events shown, {c.records} seen, {src.drops()} dropped"
               + (" (while capturing)" if src.drops() else ""), file=sys.stderr)
+        if skipped_line:
+            print(skipped_line, file=sys.stderr)
         if rec is not None:
             print(close_recorder(rec), file=sys.stderr)
             rec = None

@@ -59,6 +59,23 @@ def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
     return lambda syscalls: renderer_for(fmt, args.json, syscalls, DEFAULT_FORMAT)
 
 
+def shown_summary(matched: int, line_sinks: list) -> tuple[int, str | None]:
+    """(the events shown, a line on the ones a missing field skipped, or None).
+
+    sysdig prints a -p line only when every field of the format has a value (unless
+    the format begins with '*'): a matched event can print nothing, and is then not
+    shown. Without a line sink (-w alone) every matched event counts as shown."""
+    if not line_sinks:
+        return matched, None
+    printed = sum(s.printed for s in line_sinks)
+    skipped = sum(s.skipped for s in line_sinks)
+    if not skipped:
+        return printed, None
+    return printed, (f"cdig: {matched} events matched the filter, {printed} printed, "
+                     f"{skipped} skipped because a field of the format was missing "
+                     "(begin the format with '*' to print those too, with <NA>)")
+
+
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
     from cdig.probes.loader import KernelFilter
@@ -235,9 +252,12 @@ def run_trace(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
         show = (rec is None and scap is None) or args.format or args.json
+        line_sinks: list = []
 
         def sinks(decoder):
-            out_sinks: list = [LineSink(fmt(decoder.table), out)] if show else []
+            if show:
+                line_sinks.append(LineSink(fmt(decoder.table), out))
+            out_sinks: list = list(line_sinks)
             if rec is not None:
                 start_recorder(rec, state, decoder, source, resolver)
                 out_sinks.append(rec)
@@ -263,10 +283,13 @@ def run_trace(args: argparse.Namespace) -> int:
         lost = ""
         if interrupted and source.backlog_bytes():
             lost = f", {source.backlog_bytes()} bytes read but not shown (interrupted)"
-        print(f"cdig: {c.matched} events shown, {c.records} seen, {dropped} dropped"
+        shown, skipped_line = shown_summary(c.matched, line_sinks)
+        print(f"cdig: {shown} events shown, {c.records} seen, {dropped} dropped"
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
                  f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)
+        if skipped_line:
+            print(skipped_line, file=sys.stderr)
         if hold is not None and hold.held_batches:
             late = f", {hold.released_early} passed unnamed after {hold.timeout_s:g} s" \
                 if hold.released_early else ""
