@@ -81,6 +81,7 @@ exit status: 0 done, 1 error, 2 usage error, 3 a capture read with -r was damage
 truncated (its intact events before the damage were still processed)
 """)
 TRACE_EPILOG += "\n" + REPLAY_EXIT_HELP
+TOP_EPILOG += "\n" + REPLAY_EXIT_HELP
 SUMMARY_EPILOG += "\n" + REPLAY_EXIT_HELP
 EXPORT_EPILOG += "\n" + REPLAY_EXIT_HELP
 
@@ -105,8 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-j", "--json", action="store_true", help="one JSON object per line")
     t.add_argument("-n", "--numevents", type=int, metavar="N", help="stop after N events")
     t.add_argument("-M", "--duration", type=float, metavar="SECS", help="stop after SECS seconds")
-    t.add_argument("-c", "--container", metavar="NAME|ID", action="append",
-                   help="only this container (name, id or id prefix); repeatable")
+    t.add_argument("-c", "--chisel", metavar="CHISEL",
+                   help="run a chisel (sysdig's): its arguments are the first words after "
+                        "it (or -c 'NAME ARGS'), the rest is the filter; -cl lists them")
+    t.add_argument("--list-chisels", action="store_true",
+                   help="list the chisels and exit (also -cl, as in sysdig)")
+    t.add_argument("-i", "--chisel-info", metavar="CHISEL",
+                   help="describe a chisel and its arguments, and exit")
+    t.add_argument("--container", metavar="NAME|ID", action="append",
+                   help="only this container (name, id or id prefix); repeatable "
+                        "(container.name=NAME in the filter does the same)")
     t.add_argument("-x", "--failed", action="store_true", help="only failed syscalls")
     t.add_argument("-l", "--list", nargs="?", const="", choices=("", "v"), metavar="v",
                    help="list the fields and exit, in sysdig's layout; -lv: with their types")

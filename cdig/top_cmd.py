@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 
-from .cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
+from .cli import EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
 
 METADATA_WAIT_S = 3.0
 
@@ -68,25 +68,46 @@ def run_top(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError("cdig top needs a terminal; for a stream use cdig trace, for "
                        "tables cdig summary -r FILE", EXIT_USAGE)
-    if args.read:
-        from cdig.tui.feeds import ReplayFeed
+    from cdig.tui.terminal_guard import TerminalGuard
 
-        feed = ReplayFeed(args.read)  # a CaptureError: one line, from main()
-    else:
-        feed = _feed_live(args)
-    from cdig.tui.app import make_app
-
-    # Events form no reference cycles: young-generation GC passes are pure cost.
-    gc.set_threshold(100_000, 50, 100)
-    sys.setswitchinterval(0.002)  # the ring reader and the UI both need the GIL often
+    # before any thread: whatever ends this process, the terminal is given back
+    guard = TerminalGuard(TerminalGuard.stdout_fd()).start()
+    feed = app = None
     try:
+        if args.read:
+            from cdig.tui.feeds import ReplayFeed
+
+            feed = ReplayFeed(args.read)  # a CaptureError: one line, from main()
+        else:
+            feed = _feed_live(args)
+        from cdig.tui.app import make_app
+
+        # Events form no reference cycles: young-generation GC passes are pure cost.
+        gc.set_threshold(100_000, 50, 100)
+        sys.setswitchinterval(0.002)  # the ring reader and the UI both need the GIL often
         app = make_app(feed, interval=args.delay, filter_text=filter_text,
                        max_rows=args.max_rows, speed=args.speed, start_view=args.view,
-                       start_paused=args.paused)
+                       start_paused=args.paused, handle_signals=True)
         app.run()
     finally:
-        feed.close()
+        try:
+            if feed is not None:
+                feed.close()
+        finally:
+            guard.release()  # Textual restored the terminal (or never took it)
+    if app.crash is not None:  # Textual printed the traceback if CDIG_DEBUG is set
+        e = app.crash
+        print(f"cdig: internal error in cdig top: {type(e).__name__}: {e} "
+              "(set CDIG_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+    if app.exit_signal is not None:
+        return 128 + app.exit_signal
     if app.feed_error:
         print(f"cdig: the collector stopped: {app.feed_error}", file=sys.stderr)
         return EXIT_ERROR
+    losses = getattr(feed, "losses", None)
+    if losses:  # as `cdig trace -r`: what was lost, and exit status 3
+        print(f"cdig: {losses[0]}" + (f" (and {len(losses) - 1} more damaged files)"
+                                      if len(losses) > 1 else ""), file=sys.stderr)
+        return EXIT_DAMAGED
     return EXIT_OK

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 import time
 from functools import partial
 from typing import Any
@@ -43,7 +45,7 @@ class CdigTop(App):
     def __init__(self, feed: Feed, *, interval: float = 1.0, filter_text: str = "",
                  max_rows: int = 500, speed: float = 1.0, start_view: str = "containers",
                  start_paused: bool = False, auto_refresh: bool = True,
-                 counters: Any = "auto") -> None:
+                 counters: Any = "auto", handle_signals: bool = False) -> None:
         super().__init__()
         if start_view not in VIEWS:
             raise ValueError(f"unknown view {start_view!r}; views: {', '.join(VIEWS)}")
@@ -65,12 +67,21 @@ class CdigTop(App):
         self.last_frame: Frame | None = None
         self.feed_error: str | None = None
         self._timer: Any = None
+        # SIGTERM/SIGHUP/SIGINT end the app as q does (the terminal restored);
+        # only for the real command: tests keep their own handlers
+        self.handle_signals = handle_signals
+        self.exit_signal: int | None = None
+        self.crash: BaseException | None = None  # an exception inside the app
         path = os.environ.get("CDIG_TOP_TIMINGS")
         # frame build ms, UI apply ms, rows, view: one line per frame shown
         self.timings = open(path, "a") if path else None  # noqa: SIM115 - open for the run
 
     # -- start and stop ---------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                loop.add_signal_handler(sig, self._on_signal, sig)
         self.push_screen(self.main)
         self._collect()
         if self._want_counters == "auto" and self.feed.live and \
@@ -89,6 +100,33 @@ class CdigTop(App):
         self.feed.close()
         self._close_counters()
         self.exit()
+
+    def _on_signal(self, sig: int) -> None:
+        """End as q does; a second signal, or a shutdown stuck for 5 s, ends the
+        process at once (the terminal guard then restores the terminal)."""
+        if self.exit_signal is not None:
+            os._exit(128 + sig)
+        self.exit_signal = sig
+        t = threading.Timer(5.0, os._exit, (128 + sig,))
+        t.daemon = True
+        t.start()
+        self.model.stop()
+        self._close_counters()
+        self.exit(return_code=128 + sig)
+
+    # Textual prints a traceback with the locals (untrusted data among them) after
+    # an exception inside the app; cdig prints one line (run_top), the traceback
+    # only with CDIG_DEBUG=1
+    def _handle_exception(self, error: Exception) -> None:
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None and not os.environ.get("CDIG_DEBUG"):
+            self._exit_renderables.clear()
+            return
+        super()._print_error_renderables()
 
     def on_unmount(self) -> None:
         self.model.stop()

@@ -103,13 +103,22 @@ class ReplayFeed:
         self.header = src.header
         src.close()
         self._src: Any = None
+        # what damaged files lost, once each however often the capture is re-read
+        # (a filter change reads it again): `cdig top -r` exits 3 if any
+        self.losses: list[str] = []
+
+    def _loss(self, model: TopModel, loss: Any) -> None:
+        text = loss.message()
+        if text not in self.losses:
+            self.losses.append(text)
+        model.note(text)
 
     def run(self, model: TopModel) -> None:
         from cdig.collector.scap import replay_source  # .scap or cdig capture
         from cdig.collector.session import Session
 
         src = self._src = replay_source(self.paths,
-                                        on_loss=lambda loss: model.note(loss.message()))
+                                        on_loss=lambda loss: self._loss(model, loss))
         try:
             session = Session.replay(src, sinks=lambda d: [model_sink(model)],
                                      on_batch=model.on_batch)

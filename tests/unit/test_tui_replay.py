@@ -107,3 +107,19 @@ async def test_replay_header_shows_drops_while_capturing(capture):
         await app.wait_ended()
         f = await app.refresh_now()
         assert f.drops == 3 and "dropped 3 while capturing" in f.header.plain
+
+
+async def test_a_damaged_capture_is_reported_once(tmp_path, capture):
+    """What `cdig top -r` exits 3 for: each damaged file's loss, once, though a
+    filter change reads the capture again."""
+    cut = tmp_path / "cut.cdig"
+    data = capture.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    feed = ReplayFeed([str(cut)])
+    app = make_app(feed, speed=0, auto_refresh=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_ended()
+        assert app.apply_filter("evt.type=write") is None
+        await pilot.pause()
+        await app.wait_ended()
+    assert len(feed.losses) == 1 and feed.losses[0].startswith("capture truncated after ")
