@@ -47,6 +47,10 @@ def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
     fmt = args.format
     named = {"c": CONTAINER_FORMAT, "container": CONTAINER_FORMAT, "k": K8S_FORMAT,
              "kubernetes": K8S_FORMAT}
+    if fmt in ("m", "mesos"):  # sysdig -pm: its Mesos format (mesos.task.name)
+        raise CliError("-pm/-pmesos is sysdig's Mesos format; cdig has no Mesos fields: "
+                       "use -pc (containers) or -pk (Kubernetes), or -p with a format",
+                       EXIT_USAGE)
     if args.json:
         fmt = None if not fmt or fmt in named else fmt
     else:

@@ -48,3 +48,14 @@ def test_json_lines_skip_the_same_way():
     lines, err = _trace("-j", "-p", "%evt.num %fd.sport")
     m = SKIPPED.search(err)
     assert m is not None and int(m.group(2)) == len(lines) == int(SUMMARY.search(err).group(1))
+
+
+def test_pm_is_sysdigs_mesos_format_and_one_clear_error(capsys):
+    """sysdig 0.29.3's -h: -pm/-pmesos is its Mesos format (cdig printed a literal m)."""
+    for flag in (["-pm"], ["-p", "mesos"]):
+        assert main(["trace", "-r", str(CAPTURE), *flag]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.strip().splitlines() == [
+            "cdig: -pm/-pmesos is sysdig's Mesos format; cdig has no Mesos fields: use -pc "
+            "(containers) or -pk (Kubernetes), or -p with a format"], err
