@@ -41,6 +41,7 @@ import json
 import os
 import struct
 import sys
+import time
 from collections.abc import Callable, Collection
 from typing import Any, BinaryIO
 
@@ -48,6 +49,7 @@ import numpy as np
 
 from ...probes import layout
 from ...probes.syscalls import SyscallSpec, SyscallTable, table
+from ..capture.writer import Rotation
 from ..decode import RawBatch
 from ..events import HOST, Container, FdInfo, Process
 from ..state import State
@@ -279,22 +281,27 @@ class ScapWriter:
     def __init__(self, out: str | BinaryIO, syscalls: SyscallTable | None = None,
                  mono_to_wall_ns: int = 0, container_of: Callable[[int, int], Container] | None
                  = None, hostname: str | None = None, ncpus: int | None = None,
-                 compress: bool = False) -> None:
+                 compress: bool = False, rotation: Rotation | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = out if isinstance(out, str) else getattr(out, "name", "<stream>")
         self._own = isinstance(out, str)
         self.pipe = out == "-"
+        self.compress = compress
+        self.rotation = rotation if rotation is not None and rotation.active else None
+        if self.rotation is not None and (self.pipe or not isinstance(out, str)):
+            raise ValueError("rotation needs a file name")
+        self.clock = clock
+        self.files: list[str] = []  # every file created, in order (rotation)
+        self._identity: dict[str, os.stat_result] = {}
+        self._opened_at = 0.0
         if out == "-":
             f: BinaryIO = sys.stdout.buffer
             self._own = False
         elif isinstance(out, str):
-            from ..capture import open_private
-
-            f = open_private(out)
+            f = self._create(self._name(0, clock()))
         else:
             f = out
-        self.raw_file = f
-        self.f: BinaryIO = gzip.GzipFile(fileobj=f, mode="wb", compresslevel=5) \
-            if compress else f  # type: ignore[assignment]
+        self._set_file(f)
         self.syscalls = syscalls or table()
         self.offset = mono_to_wall_ns
         self.container_of = container_of
@@ -375,6 +382,7 @@ class ScapWriter:
         self.started = True
         self._emit(shb())
         self._emit(machine_info(self.hostname, self.ncpus))
+        self._file_records = 0
         entries: list[bytes] = []
         for p in state.procs.values():
             self._procs[p.pid] = _Proc.of(p)
@@ -399,6 +407,75 @@ class ScapWriter:
         for wp in self._procs.values():
             self._note_container(wp.container, ts0)
 
+    # -- files and rotation ---------------------------------------------------------
+    def _set_file(self, f: BinaryIO) -> None:
+        self.raw_file = f
+        self.f: BinaryIO = gzip.GzipFile(fileobj=f, mode="wb", compresslevel=5) \
+            if self.compress else f  # type: ignore[assignment]
+        self._opened_at = self.clock()
+        self._file_bytes = 0
+        self._file_records = 0
+
+    def _name(self, index: int, now: float) -> str:
+        """The file names of a cdig capture's rotation, which are sysdig's: FILE0, FILE1 …
+        for -C; FILE.YYYYmmdd-HHMMSS (or FILE as a strftime pattern) for -G."""
+        base, r = str(self.path), self.rotation
+        if r is None:
+            return base
+        if r.period_s is not None:
+            name = time.strftime(base, time.localtime(now)) if "%" in base else \
+                base + time.strftime(".%Y%m%d-%H%M%S", time.localtime(now))
+            if name in self.files or os.path.lexists(name) and index:
+                name = f"{name}.{index}"
+            return name
+        return f"{base}{index}"
+
+    def _create(self, name: str) -> BinaryIO:
+        from ..safe_open import create_private
+
+        f, st = create_private(name)
+        self._identity[name] = st
+        self.files.append(name)
+        if self.rotation is not None and self.rotation.keep is not None:
+            from ..safe_open import same_file
+
+            # only files this writer created and that are still there
+            live = [p for p in self.files if p in self._identity and
+                    same_file(self._identity[p], p)]
+            for old in live[:max(0, len(live) - self.rotation.keep)]:
+                del self._identity[old]
+                try:
+                    os.unlink(old)
+                except OSError:
+                    pass
+        return f
+
+    def _due(self) -> bool:
+        r = self.rotation
+        if r is None or not self.started or not self._file_records:
+            return False
+        size = self.raw_file.tell() if self.compress else self._file_bytes  # as on disk
+        if r.size_bytes is not None and size >= r.size_bytes:
+            return True
+        return r.period_s is not None and self.clock() - self._opened_at >= r.period_s
+
+    def _rotate(self) -> None:
+        """Close the file and start the next one, which begins with its own header
+        (process list, fd lists, container events from the State as it is now), so
+        that sysdig reads every file of the set alone."""
+        self._mark_drops(self._last_ts)
+        self.flush()
+        if self.f is not self.raw_file:
+            self.f.close()
+        self.raw_file.close()
+        self._set_file(self._create(self._name(len(self.files), self.clock())))
+        self.started = False
+        self._threads = set()
+        self._containers = {}
+        self._procs = {}
+        self._fds = {}
+        self._comm = {}
+
     def _pl_entry(self, tid: int, pid: int, p: _Proc) -> bytes:
         return proclist_entry(tid, pid, p.ppid, p.name, p.exe, list(p.args), p.cwd, p.uid, 0,
                               cgroups_param(p.container))
@@ -418,6 +495,8 @@ class ScapWriter:
         holds the names processes had before the batch's execs. Records whose ``num`` is
         in ``hidden`` (kept for state only) are written state-only: sysdig applies them
         and does not show them."""
+        if self._due():
+            self._rotate()
         if not self.started:
             self._start(raw, state)
         ev, ext = raw.events, raw.ext
@@ -460,6 +539,7 @@ class ScapWriter:
                 self._record(state, ts + self.offset, lat, cg, _s64(ret), pid, tid, uid, gid,
                              nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac)
                 self.records += 1
+            self._file_records += len(cols[0])
             self._last_ts = max(self._last_ts, max(cols[0]) + self.offset)
         self._evf = None
         self.flush()
@@ -490,6 +570,7 @@ class ScapWriter:
             self._out.clear()
             self.f.write(data)
             self.bytes_written += len(data)
+            self._file_bytes += len(data)
         self.f.flush()
         if self.f is not self.raw_file:
             self.raw_file.flush()
