@@ -167,10 +167,12 @@ def run_trace(args: argparse.Namespace) -> int:
         if args.write == "-" and (args.format or args.json):
             raise CliError("-w - streams .scap to stdout: -p/-j lines cannot go there too",
                            EXIT_USAGE)
-        if args.file_size is not None or args.seconds is not None or args.read:
-            raise CliError(".scap output: rotation (-C/-G) and re-filtering a capture (-r) "
-                           "write cdig captures only (cdig convert turns one into .scap)",
+        if args.write == "-" and (args.file_size is not None or args.seconds is not None):
+            raise CliError("-w - streams .scap to stdout: rotation (-C/-G) needs a file name",
                            EXIT_USAGE)
+        if args.read:
+            raise CliError(".scap output: re-filtering a capture (-r) writes cdig captures "
+                           "only (cdig convert turns one into .scap)", EXIT_USAGE)
     if args.read:  # a capture: no root, no BPF, the same pipeline
         select = container_select(args.container) if args.container else None
         return run_trace_replay(args, flt, fmt, _filter_text(args), select)
@@ -202,8 +204,10 @@ def run_trace(args: argparse.Namespace) -> int:
     if args.write and wants_scap(args):  # sysdig's format: the writer sees each batch first
         from cdig.collector.scap.writer import ScapWriter
 
+        from .capture_cmd import rotation
+
         scap = ScapWriter(args.write, container_of=resolver.resolve,
-                          compress=args.write.lower().endswith(".gz"))
+                          compress=args.write.lower().endswith(".gz"), rotation=rotation(args))
         scap.drop_counter = source.drops  # marked in the file as sysdig's drop events
     elif args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
         from .capture_cmd import close_recorder, open_recorder, start_recorder
@@ -305,6 +309,7 @@ def run_trace(args: argparse.Namespace) -> int:
             scap.close()
             print(f"cdig: {c.matched} events + {scap.records - c.matched} state records written "
                   f"to {args.write} as .scap, {scap.bytes_written} bytes"
+                  + (f" in {len(scap.files)} files" if scap.rotation is not None else "")
                   + (f", {scap.dropped} dropped events marked" if scap.dropped else ""),
                   file=sys.stderr)
     finally:
