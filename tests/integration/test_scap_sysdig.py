@@ -231,3 +231,33 @@ def test_stdout_stream_is_a_capture_sysdig_reads(tmp_path):
     got = sysdig("-r", str(piped), "-p", fmt, "evt.type=open and evt.dir=<")
     assert [ln.split(" ", 1)[1] for ln in got] == [ln.split(" ", 1)[1] for ln in want]
     assert len(want) > 10 and piped.read_bytes() == direct.read_bytes()
+
+
+def test_live_scap_rotation_each_file_reads_alone_in_sysdig(podman_container, tmp_path):
+    """``cdig trace -w x.scap -C MB``: every file of the set starts with its own state
+    blocks, so sysdig names the process, the container and the fd of each file's
+    events; together the files hold every write exactly once."""
+    require("root", "bpf", "bcc", "tracefs", "podman")
+    w = Workload()
+    rounds, per = 4, 500
+    for _ in range(rounds):  # pauses: the probe's batches end there, rotation comes between
+        w = w.write(per, DATA).sleep(300)
+    argv = " ".join(w.argv(CONTAINER_WORKLOAD, CONTAINER_GATE))
+    c = podman_container(script=f"touch {DATA} && exec {argv}", gates=1)
+    base = tmp_path / "rot.scap"
+    flt = f"container.name={c.name}"
+    p, _, err = live_capture(tmp_path, ["-w", str(base), "-C", "0.03", flt])
+    c.go()
+    assert c.wait(30) == 0
+    time.sleep(0.3)
+    text = stop(p, err)
+    files = sorted(tmp_path.glob("rot.scap*"), key=lambda f: int(f.name[len("rot.scap"):]))
+    assert len(files) >= 2, (files, text)
+    assert f"in {len(files)} files" in text, text
+    writes = 0
+    for f in files:
+        lines = sysdig("-r", str(f), "-p", "*%proc.name %container.name %fd.name %evt.res",
+                       "evt.type=write and evt.dir=<")
+        assert set(lines) <= {f"{WORKLOAD_NAME} {c.name} {DATA} SUCCESS"}, (f.name, set(lines))
+        writes += len(lines)
+    assert writes == rounds * per
