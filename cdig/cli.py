@@ -31,7 +31,9 @@ examples:
   cdig trace                                   # every syscall of every process
   cdig trace proc.name=nginx                   # one program
   cdig trace -pc container.name=web1           # container-aware output
-  cdig trace -c web1 evt.type=openat           # opens in container web1
+  cdig trace --container web1 evt.type=openat  # opens in container web1
+  cdig trace -c topfiles_bytes container.name=web1   # a chisel: its top files (-cl: all)
+  cdig trace -r web.cdig -c fdbytes_by proc.name     # a chisel's argument, on a capture
   cdig trace "evt.failed=true and evt.res=ENOENT"   # files that were not found
   cdig trace -p "%proc.name %fd.name %evt.latency" evt.type=read
   cdig trace -j -n 100 fd.sport=8080           # 100 events as JSON lines
@@ -165,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--paused", action="store_true", help="replay: start paused (n steps)")
     tp.add_argument("--view", default="containers", metavar="VIEW",
                     help="first view: procs containers syscalls errors files conns execs "
-                         "events security (default containers)")
+                         "events security tree spectro threads dirs ports slowio (default "
+                         "containers)")
     tp.add_argument("--max-rows", type=int, default=500, metavar="N",
                     help="rows shown per view, after sorting (default 500)")
     tp.add_argument("--buffer-mb", type=int, default=32, metavar="MB",

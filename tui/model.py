@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cdig.collector.aggregate import Aggregator, ExecRecord, ProcStats
@@ -38,6 +38,48 @@ CONTAINER_RING = 1000
 MAX_CONTAINER_RINGS = 32
 SCOPE_RING = 5000
 MAX_SCOPE_RINGS = 4
+# Threads view: one row per thread seen in the event stream (the kernel's counters
+# are per process), bounded; Slow file I/O: the latest file reads/writes that took
+# SLOW_IO_NS or more
+MAX_THREADS = 20000
+SLOW_IO_NS = 1_000_000
+SLOW_IO_RING = 2000
+_READS = frozenset(("read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg",
+                    "recvmmsg"))
+_WRITES = frozenset(("write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto",
+                     "sendmsg", "sendmmsg", "sendfile"))
+_FILE_FDS = frozenset(("file", "directory"))
+_NET_FDS = frozenset(("ipv4", "ipv6", "unix"))
+
+
+@dataclass
+class ThreadStats:
+    """One thread as the Threads view lists it: counts from the event stream."""
+
+    pid: int
+    name: str  # the thread's comm
+    container: Container
+    events: int = 0
+    errors: int = 0
+    file_io: int = 0  # bytes read + written on files
+    net_io: int = 0  # bytes sent + received on sockets
+    exited_ns: int = 0
+
+
+@dataclass(frozen=True)
+class SlowIO:
+    """A file read or write that took SLOW_IO_NS or more (Slow file I/O view)."""
+
+    ts_ns: int
+    latency_ns: int
+    type: str
+    res: int
+    pid: int
+    tid: int
+    name: str
+    container: Container
+    path: str
+    num: int
 
 
 class Restart(Exception):
@@ -112,6 +154,8 @@ class Snapshot:
     lost: dict[str, int] = field(default_factory=dict)  # the counters' own losses
     alive_cids: set[str] = field(default_factory=set)  # containers with a live process
     argv: dict[int, str] = field(default_factory=dict)  # pid -> argv seen at its exec
+    threads: dict[int, ThreadStats] = field(default_factory=dict)  # tid -> (a copy)
+    slow_io: list[SlowIO] = field(default_factory=list)  # oldest first
 
 
 class Playback:
@@ -254,6 +298,8 @@ class TopModel:
     def _reset(self) -> None:
         self.agg = Aggregator(detail=True)
         self.ring: deque[Event] = deque(maxlen=self.ring_size)
+        self.threads: dict[int, ThreadStats] = {}
+        self.slow_io: deque[SlowIO] = deque(maxlen=SLOW_IO_RING)
         self.ring_seq = 0
         self.cont_rings: dict[str, deque[Event]] = {}
         # scope key -> (predicate, ring); the most recently opened last
@@ -315,6 +361,7 @@ class TopModel:
                 h.append([sec, 1])
             self.ring.append(ev)
             self.ring_seq += 1
+            self._thread(ev)
             cr = self.cont_rings.get(ev.container.id)
             if cr is None:
                 if len(self.cont_rings) >= MAX_CONTAINER_RINGS:  # the oldest goes
@@ -327,6 +374,35 @@ class TopModel:
             if not self.first_ts:
                 self.first_ts = ev.ts_ns
             self.last_ts = ev.ts_ns
+
+    def _thread(self, ev: Event) -> None:
+        """The Threads and Slow file I/O views' part of an event (under the lock)."""
+        t = self.threads.get(ev.tid)
+        if t is None:
+            if len(self.threads) >= MAX_THREADS:  # the longest known goes
+                self.threads.pop(next(iter(self.threads)))
+            t = self.threads[ev.tid] = ThreadStats(ev.pid, ev.comm, ev.container)
+        t.events += 1
+        if ev.kind == EventKind.EXIT:
+            t.exited_ns = ev.ts_ns
+            return
+        if ev.kind == EventKind.EXEC:
+            t.name, t.pid = ev.comm, ev.pid
+        res = ev.res
+        if res < 0:
+            if res > -4096 and ev.kind == EventKind.SYSCALL:
+                t.errors += 1
+            return
+        fd = ev.fd
+        if fd is None or not res or (ev.type not in _READS and ev.type not in _WRITES):
+            return
+        if fd.type in _FILE_FDS:
+            t.file_io += res
+            if ev.latency_ns >= SLOW_IO_NS:
+                self.slow_io.append(SlowIO(ev.ts_ns, ev.latency_ns, ev.type, res, ev.pid,
+                                           ev.tid, ev.comm, ev.container, fd.name, ev.num))
+        elif fd.type in _NET_FDS:
+            t.net_io += res
 
     def on_batch(self) -> None:
         if not self.stopping and self.cancelled():
@@ -419,6 +495,9 @@ class TopModel:
         (they were listed, marked, for one refresh)."""
         with self.lock:
             self.agg.prune(before_ns)
+            gone = [tid for tid, t in self.threads.items() if 0 < t.exited_ns < before_ns]
+            for tid in gone:
+                del self.threads[tid]
 
     def stop(self) -> None:
         self.stopping = True
@@ -441,9 +520,11 @@ class TopModel:
 
     def snapshot(self, scope_pid: int | None = None,
                  scope_container: str | None = None,
-                 scope_syscall: str | None = None) -> Snapshot:
+                 scope_syscall: str | None = None, view: str | None = None) -> Snapshot:
         """A copy of everything the views read; with a scope, also the per-process
-        detail (syscalls, files, connections) summed over the scope's processes."""
+        detail (syscalls, files, connections) summed over the scope's processes.
+        ``view``: the view being built (None: any); the thread and slow-I/O tables
+        are copied only for theirs."""
         state = self.state
         with self.lock:
             a = self.agg
@@ -493,7 +574,10 @@ class TopModel:
                 ring_seq=self.ring_seq, scope_key=(scope_pid, scope_container),
                 live=self.live,
                 ended=self.ended, notes=self.notes[:], err_totals=dict(a.err_totals),
-                stream={cid: s.events for cid, s in a.containers.items()})
+                stream={cid: s.events for cid, s in a.containers.items()},
+                threads={tid: replace(t) for tid, t in self.threads.items()}
+                if view in (None, "threads") else {},
+                slow_io=list(self.slow_io) if view in (None, "slowio") else [])
             self.notes.clear()
             if scope_syscall is not None:
                 sp: dict[int, list[int]] = {}

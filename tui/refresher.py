@@ -118,7 +118,7 @@ class Refresher:
                 cid = c.id if c is not None else None
             self.model.watch(sc, sc.admits, cid)
         snap = self.model.snapshot(scope_pid=sc.pid, scope_container=sc.container,
-                                   scope_syscall=sc.syscall)
+                                   scope_syscall=sc.syscall, view=req.view)
         if req.view == "events" and narrowed:
             own = self.model.events_for(sc)
             if own is not None:

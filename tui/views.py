@@ -39,11 +39,16 @@ VIEWS: dict[str, str] = {
     "security": "Security",
     "tree": "Process tree",
     "spectro": "Latency spectrogram",
+    "threads": "Threads",
+    "dirs": "Directories",
+    "ports": "Server ports",
+    "slowio": "Slow file I/O",
 }
 # one key per view (1-9, then letters), shown in the help and the view picker
 VIEW_KEYS: dict[str, str] = {v: str(i + 1) for i, v in enumerate(list(VIEWS)[:9])}
 VIEW_KEYS["tree"] = "t"
 VIEW_KEYS["spectro"] = "f12"
+VIEW_KEYS.update(threads="H", dirs="D", ports="P", slowio="I")
 # F12: one column per kernel latency bucket (base 4: 4^k < d <= 4^(k+1) ns)
 _SPECTRO_LABELS = ("4n", "16n", "64n", "256n", "1u", "4u", "16u", "65u", "262u", "1m",
                    "4m", "16m", "67m", "268m", "1s", "4s", "17s", ">17s")
@@ -60,6 +65,8 @@ class Scope:
     syscall: str | None = None
     fd: str | None = None  # a file path or a connection's name
     errno: str | None = None  # the Errors view: one errno (then its syscalls, processes)
+    dir: str | None = None  # Directories > Enter: the files directly in it
+    port: tuple[str, int] | None = None  # Server ports > Enter: (l4 proto, port)
     io: bool = False  # echo: only I/O events
     failed: bool = False
 
@@ -195,6 +202,23 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
              Col("name", "NAME", "text", 40), Col("sc", "SC/S", "rate"),
              Col("err", "ERR/S", "rate"), Col("container", "CONTAINER", "text", 16),
              Col("cmd", "COMMAND", "text", 60)),
+    "threads": (Col("tid", "TID", "id"), Col("pid", "PID", "id"), Col("name", "NAME", "text", 16),
+                Col("sc", "EV/S", "rate"), Col("err", "ERR/S", "rate"),
+                Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+                Col("events", "EVENTS", "exact"), Col("state", "ST", "text"),
+                Col("container", "CONTAINER", "text", 16), Col("cmd", "COMMAND", "text", 60)),
+    "dirs": (Col("dir", "DIRECTORY", "text", 48), Col("in_rate", "IN B/S", "brate"),
+             Col("out_rate", "OUT B/S", "brate"), Col("read", "READ", "bytes"),
+             Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"), Col("ops", "OPS"),
+             Col("files", "FILES")),
+    "ports": (Col("port", "PORT", "id"), Col("proto", "L4", "text"), Col("conns", "CONNS"),
+              Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
+              Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"),
+              Col("proc", "PROCESS", "text", 24), Col("container", "CONTAINER", "text", 24)),
+    "slowio": (Col("time", "TIME", "text"), Col("latency", "LATENCY", "ns"),
+               Col("syscall", "SYSCALL", "text", 10), Col("bytes", "BYTES", "bytes"),
+               Col("pid", "PID", "id"), Col("name", "PROCESS", "text", 16),
+               Col("container", "CONTAINER", "text", 16), Col("path", "FILE", "text", 60)),
     "security": (Col("name", "CONTAINER", "text", 20), Col("net", "NET", "text"),
                  Col("pid", "PID", "text"), Col("ipc", "IPC", "text"),
                  Col("uts", "UTS", "text"), Col("user", "USER", "text"),
@@ -208,6 +232,8 @@ DEFAULT_SORT: dict[str, tuple[str, bool]] = {
     "errors": ("count", True), "files": ("ops", True), "conns": ("in", True),
     "execs": ("time", True), "events": ("", False), "security": ("risks", True),
     "tree": ("order", False), "spectro": ("ts", True),
+    "threads": ("sc", True), "dirs": ("ops", True), "ports": ("in", True),
+    "slowio": ("time", True),
 }
 
 
@@ -453,6 +479,8 @@ def _files(ctx: Ctx) -> tuple[list[Row], str]:
     rows = []
     tin = tout = 0
     for path, (rd, wr, ops, opens) in cur.items():
+        if sc.dir is not None and _dirname(path) != sc.dir:
+            continue
         o = old.get(path, (0, 0, 0, 0))
         tin += rd
         tout += wr
@@ -460,7 +488,27 @@ def _files(ctx: Ctx) -> tuple[list[Row], str]:
                                "out_rate": ctx.rate(wr, o[1]), "read": rd, "written": wr,
                                "opens": opens, "ops": ops},
                         Drill("events", dict(fd=path), path), sc.pid, sc.container))
-    return rows, f"{len(rows)} files · {human_bytes(tin)} read · {human_bytes(tout)} written"
+    where = f" in {sc.dir}" if sc.dir is not None else ""
+    return rows, f"{len(rows)} files{where} · {human_bytes(tin)} read · " \
+                 f"{human_bytes(tout)} written"
+
+
+def _dirname(path: str) -> str:
+    """The directory of a file's path ("" for a name that is not a path)."""
+    if not path.startswith("/"):
+        return ""
+    d = path.rsplit("/", 1)[0]
+    return d or "/"
+
+
+def server_port(name: str) -> int | None:
+    """The server end's port of a socket's name ("cip:cport->sip:sport"; sysdig's
+    s = server side, whichever end is local), None for other names."""
+    _, sep, server = name.rpartition("->")
+    if not sep:
+        return None
+    port = server.rpartition(":")[2]
+    return int(port) if port.isdigit() else None
 
 
 def _conns(ctx: Ctx) -> tuple[list[Row], str]:
@@ -471,6 +519,8 @@ def _conns(ctx: Ctx) -> tuple[list[Row], str]:
         cur, old = _sum_pids(ctx, lambda x: x.pid_conns)
         st = s.pids.get(sc.pid)
         for (proto, name), (bi, bo, _ops) in cur.items():
+            if sc.port is not None and (proto, server_port(name)) != sc.port:
+                continue
             o = old.get((proto, name), (0, 0, 0))
             tin += bi
             tout += bo
@@ -484,6 +534,8 @@ def _conns(ctx: Ctx) -> tuple[list[Row], str]:
         old_all = ctx.base.conns if ctx.base is not None else {}
         for (proto, name), (bi, bo, _ops, proc, pid, cid) in s.conns.items():
             if sc.container is not None and cid != sc.container:
+                continue
+            if sc.port is not None and (proto, server_port(name)) != sc.port:
                 continue
             o = old_all.get((proto, name), (0, 0))
             tin += bi
@@ -625,7 +677,121 @@ def _spectro(ctx: Ctx) -> tuple[list[Row], str]:
     return rows, f"latency of {what}: one row per refresh, darker = more calls (log scale)"
 
 
+def _threads(ctx: Ctx) -> tuple[list[Row], str]:
+    """One row per thread of the event stream (the kernel counts per process); a
+    thread that exited is listed, marked, for the interval it exited in."""
+    s, b, sc = ctx.snap, ctx.base, ctx.scope
+    old_t = b.threads if b is not None else {}
+    rows = []
+    tot = 0.0
+    for tid, t in s.threads.items():
+        if not _in_container(sc, t.container) or (sc.pid is not None and t.pid != sc.pid):
+            continue
+        o = old_t.get(tid)
+        if t.exited_ns and o is not None and o.exited_ns and o.events == t.events:
+            continue  # exited before this interval: gone
+        r = ctx.rate(t.events, o.events if o else 0)
+        tot += r
+        info = s.procs.get(t.pid)
+        rows.append(Row(str(tid), {
+            "tid": tid, "pid": t.pid, "name": t.name, "sc": r,
+            "err": ctx.rate(t.errors, o.errors if o else 0),
+            "file": ctx.rate(t.file_io, o.file_io if o else 0),
+            "net": ctx.rate(t.net_io, o.net_io if o else 0), "events": t.events,
+            "state": "exit" if t.exited_ns else "", "container": _cname(t.container),
+            "cmd": ctx.cmdline(t.pid) or (info.cmdline if info is not None else "")},
+            Drill("syscalls", dict(pid=t.pid), f"{t.name} ({t.pid})"), t.pid, t.container.id))
+    return rows, f"{len(rows)} threads · {human_count(tot)} events/s (the event stream)"
+
+
+def _dirs(ctx: Ctx) -> tuple[list[Row], str]:
+    """The Files view's figures summed by the directory each file is in."""
+    sc = ctx.scope
+    if sc.pid is not None or sc.container is not None:
+        cur, old = _sum_pids(ctx, lambda x: x.pid_files)
+    else:
+        cur = ctx.snap.files
+        old = ctx.base.files if ctx.base is not None else {}
+    by: dict[str, list[int]] = {}  # dir -> read, written, ops, opens, old read, old written, n
+    for path, (rd, wr, ops, opens) in cur.items():
+        d = _dirname(path)
+        if not d:
+            continue
+        o = old.get(path, (0, 0, 0, 0))
+        g = by.setdefault(d, [0] * 7)
+        g[0] += rd
+        g[1] += wr
+        g[2] += ops
+        g[3] += opens
+        g[4] += o[0]
+        g[5] += o[1]
+        g[6] += 1
+    rows = [Row(d, {"dir": d, "in_rate": ctx.rate(g[0], g[4]), "out_rate": ctx.rate(g[1], g[5]),
+                    "read": g[0], "written": g[1], "ops": g[2], "opens": g[3], "files": g[6]},
+                Drill("files", dict(dir=d), d), sc.pid, sc.container)
+            for d, g in by.items()]
+    return rows, f"{len(rows)} directories · {human_bytes(sum(g[0] for g in by.values()))} " \
+                 f"read · {human_bytes(sum(g[1] for g in by.values()))} written"
+
+
+def _ports(ctx: Ctx) -> tuple[list[Row], str]:
+    """The Connections view's figures summed by server port (the port connections
+    were made to, on this host or from it)."""
+    s, sc = ctx.snap, ctx.scope
+    old_all = ctx.base.conns if ctx.base is not None else {}
+    by: dict[tuple[str, int], list[Any]] = {}
+    for (proto, name), (bi, bo, _ops, proc, _pid, cid) in s.conns.items():
+        if sc.container is not None and cid != sc.container:
+            continue
+        port = server_port(name)
+        if port is None:
+            continue
+        o = old_all.get((proto, name), (0, 0))
+        g = by.setdefault((proto, port), [0, 0, 0, 0, 0, {}, set()])
+        g[0] += bi
+        g[1] += bo
+        g[2] += o[0]
+        g[3] += o[1]
+        g[4] += 1
+        g[5][proc] = g[5].get(proc, 0) + 1
+        g[6].add(cid)
+    names = {cid: _cname(c) for cid, (c, _) in s.containers.items()}
+    rows = []
+    for (proto, port), (bi, bo, oi, oo, n, procs, cids) in by.items():
+        top = sorted(procs, key=lambda p: (-procs[p], p))
+        rows.append(Row(f"{proto}/{port}", {
+            "port": port, "proto": proto, "conns": n, "in_rate": ctx.rate(bi, oi),
+            "out_rate": ctx.rate(bo, oo), "in": bi, "out": bo,
+            "proc": ", ".join(top[:3]) + (" …" if len(top) > 3 else ""),
+            "container": ", ".join(sorted(names.get(c, c[:12]) for c in cids))},
+            Drill("conns", dict(port=(proto, port)), f"{proto} port {port}"), None,
+            sc.container))
+    return rows, f"{len(rows)} server ports · {sum(g[4] for g in by.values())} connections"
+
+
+def _slowio(ctx: Ctx) -> tuple[list[Row], str]:
+    """The latest file reads and writes that took 1 ms or more, newest first."""
+    from cdig.collector.fields import format_time
+
+    from .model import SLOW_IO_NS
+
+    sc = ctx.scope
+    rows = []
+    for x in ctx.snap.slow_io:
+        if (sc.pid is not None and x.pid != sc.pid) or not _in_container(sc, x.container):
+            continue
+        rows.append(Row(f"{x.num}", {
+            "time": format_time(x.ts_ns)[:15], "ts": x.ts_ns, "latency": x.latency_ns,
+            "syscall": x.type, "bytes": x.res, "pid": x.pid, "name": x.name,
+            "container": _cname(x.container), "path": x.path},
+            Drill("events", dict(pid=x.pid, fd=x.path), f"{x.name} ({x.pid}) {x.path}"),
+            x.pid, x.container.id))
+    return rows, f"{len(rows)} file reads/writes that took {human_ns(SLOW_IO_NS)} or more " \
+                 "(the latest; the event stream)"
+
+
 BUILDERS: dict[str, Callable[[Ctx], tuple[list[Row], str]]] = {
+    "threads": _threads, "dirs": _dirs, "ports": _ports, "slowio": _slowio,
     "spectro": _spectro,
     "tree": _tree,
     "procs": _procs, "containers": _containers, "syscalls": _syscalls, "errors": _errors,
@@ -633,7 +799,8 @@ BUILDERS: dict[str, Callable[[Ctx], tuple[list[Row], str]]] = {
 }
 
 # columns whose sort uses another value than the one shown
-_SORT_KEY = {("execs", "time"): "ts", ("security", "risks"): "nrisks"}
+_SORT_KEY = {("execs", "time"): "ts", ("security", "risks"): "nrisks",
+             ("slowio", "time"): "ts"}
 _EVENT_FMT: Formatter | None = None
 
 
@@ -795,6 +962,37 @@ LEGEND: dict[str, dict[str, str]] = {
                    for i, lab in enumerate(_SPECTRO_LABELS)}},
     "tree": {**_COMMON, "ppid": "the parent's pid",
              "name": "the process's name, indented under its parent"},
+    "threads": {**_COMMON, "tid": "thread id (the kernel's pid of the thread), exact",
+                "pid": "its process (thread group id)",
+                "name": "the thread's comm (threads can name themselves)",
+                "sc": "events per second of the thread in the event stream (the kernel's "
+                      "exact counters are per process; the stream can drop or be narrowed)",
+                "err": "failed syscalls per second (the event stream)",
+                "file": "bytes per second read + written on files (the event stream)",
+                "net": "bytes per second sent + received on sockets (the event stream)",
+                "events": "the thread's events in the stream since the start",
+                "state": "exit: the thread exited during the last interval",
+                "cmd": "its process's command line"},
+    "dirs": {"dir": "the directory; the files directly in it are summed (Enter: them)",
+             "in_rate": "bytes read per second from its files",
+             "out_rate": "bytes written per second to its files",
+             "read": "bytes read since the start", "written": "bytes written since the start",
+             "opens": "successful opens of its files", "ops": "read/write syscalls on them",
+             "files": "files of it seen in the event stream"},
+    "ports": {"port": "the server end's port (of a connection accepted here, or made "
+                      "from here); Enter: its connections",
+              "proto": "tcp, udp…", "conns": "connections seen to that port",
+              "in_rate": "bytes received per second on them",
+              "out_rate": "bytes sent per second on them",
+              "in": "bytes received since the start", "out": "bytes sent since the start",
+              "proc": "the processes with the most of those connections",
+              "container": "their containers"},
+    "slowio": {"time": "when the call ended (HH:MM:SS.micro)",
+               "latency": "how long the call took (enter to exit): 1 ms or more",
+               "syscall": "read, write, pread64…",
+               "bytes": "bytes it read or wrote", "pid": "the process",
+               "name": "the thread's comm", "container": "its container",
+               "path": "the file; the latest 2,000 such calls of the event stream"},
     "security": {"name": "the container",
                  "net": "host: shares the host's network namespace; own: its own",
                  "pid": "the pid namespace, host or own", "ipc": "the ipc namespace",

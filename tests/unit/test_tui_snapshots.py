@@ -99,3 +99,17 @@ def test_errors_drilled_to_syscalls_snapshot(snap_compare):
 
 def test_processes_of_a_syscall_snapshot(snap_compare):
     assert snap_compare(app_at("syscalls"), terminal_size=SIZE, run_before=steps("enter"))
+
+
+@pytest.mark.parametrize("view", ["threads", "dirs", "ports", "slowio"])
+def test_more_views_snapshot(snap_compare, view):
+    """Threads, Directories, Server ports, Slow file I/O over ``tui_data.more()``."""
+    from tui_data import more
+
+    app = make_app(EventFeed(more(), label="more"), speed=0, auto_refresh=False,
+                   start_view=view)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps())
+
+
+def test_slow_io_legend_snapshot(snap_compare):
+    assert snap_compare(app_at("slowio"), terminal_size=(110, 30), run_before=steps("f7"))

@@ -68,3 +68,41 @@ def scenario(rounds: int = N_ROUNDS, db_exits: bool = True) -> list[Event]:
             add(ts_ns=ts + 8, pid=80, comm="postgres", proc=pg, container=DB, type="procexit",
                 kind=EventKind.EXIT, dir=">", res=0, latency_ns=0, fd=None, uid=65534, args={})
     return out
+
+
+ACCEPTED = FdInfo(num=7, type="ipv4", name="10.0.0.9:51000->10.0.0.2:5432", l4proto="tcp",
+                  cip="10.0.0.9", cport=51000, sip="10.0.0.2", sport=5432,
+                  local_is_client=False)
+SLOW_MS = (3, 12)  # the two slow writes of postgres, in ms
+
+
+def more(rounds: int = N_ROUNDS) -> list[Event]:
+    """``scenario()`` and what the Threads, Directories, Server ports and Slow file
+    I/O views need beyond it: a second nginx thread (tid 51, "nginx-io") reading
+    /etc/nginx.conf, postgres (pid 80) receiving on a connection accepted on port
+    5432, and two slow writes (3 ms, 12 ms) to /var/lib/pg/data."""
+    out = scenario(rounds)
+    nginx = next(e.proc for e in out if e.pid == 50)
+    pg = next(e.proc for e in out if e.pid == 80)
+    ts = out[-1].ts_ns
+
+    def add(**kw) -> None:
+        kw.setdefault("tid", kw["pid"])
+        out.append(make_event(num=len(out) + 1, **kw))
+
+    for i in range(10):
+        add(ts_ns=TS_NS + i * STEP + 9, pid=50, tid=51, comm="nginx-io", proc=nginx,
+            container=WEB, type="read", syscall_nr=0, res=2048, latency_ns=3000, fd=CONF,
+            args={"fd": 4, "size": 4096})
+        add(ts_ns=TS_NS + i * STEP + 9, pid=80, comm="postgres", proc=pg, container=DB,
+            type="recvfrom", syscall_nr=45, res=300, latency_ns=6000, fd=ACCEPTED,
+            uid=65534, args={"fd": 7, "size": 300})
+    for j, ms in enumerate(SLOW_MS):
+        add(ts_ns=TS_NS + (20 + j) * STEP + 9, pid=80, comm="postgres", proc=pg,
+            container=DB, type="write", res=65536, latency_ns=ms * 1_000_000, fd=DATA,
+            uid=65534, args={"fd": 6, "size": 65536})
+    out.sort(key=lambda e: e.ts_ns)
+    for n, e in enumerate(out):
+        e.num = n + 1
+    assert out[-1].ts_ns == ts
+    return out
