@@ -324,7 +324,7 @@ def test_podman_writes_exact_and_attributed(podman_container, podman_image, trac
     w = Workload().write(N_WRITES)
     c = podman_container(w)
     by_name = tracer(f"container.name={c.name}", start=False)
-    by_c = tracer("-c", c.name, start=False)
+    by_c = tracer("--container", c.name, start=False)
     # No container filter: the workload's process by its host pid, so the
     # container it is attributed to comes from cdig's resolution alone. (By
     # proc.name, a parallel session's own cdigwork storm would stream through
@@ -349,8 +349,8 @@ def test_runc_writes_exact_and_attributed(runc_container, tracer):
     w = Workload().write(N_WRITES)
     c = runc_container(w)
     by_name = tracer(f"container.name={c.name}", start=False)
-    by_c = tracer("-c", c.name, start=False)
-    text = tracer("-pc", "-c", c.name, "evt.type=write", json=False, start=False)
+    by_c = tracer("--container", c.name, start=False)
+    text = tracer("-pc", "--container", c.name, "evt.type=write", json=False, start=False)
     start_all(by_name, by_c, text)
     c.go()
     assert c.wait(15) == 0
@@ -401,7 +401,7 @@ def test_paths_fds_sizes_errors_exit_code(podman_container, tracer):
     )
     c = podman_container(w)
     t = tracer(f"container.name={c.name}", start=False)
-    failed = tracer("-x", "-c", c.name, start=False)  # failed syscalls only (kernel-side)
+    failed = tracer("-x", "--container", c.name, start=False)  # failed syscalls only (kernel-side)
     start_all(t, failed)
     c.go()
     assert c.wait(15) == 42
@@ -722,7 +722,7 @@ def test_container_exits_and_is_removed_mid_trace(podman_container, podman_image
     require("podman")
     w = Workload().write(100)
     c = podman_container(w)
-    t = tracer("-c", c.name)
+    t = tracer("--container", c.name)
     c.go()
     assert c.wait(15) == 0
     c.remove()  # the container, its cgroup and its runtime state are gone
