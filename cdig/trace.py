@@ -156,6 +156,14 @@ def run_trace(args: argparse.Namespace) -> int:
             format_field_list(verbose=args.list == "v")
         sys.stdout.write(text + "\n")
         return EXIT_OK
+    from .chisel_cmd import listing, plan
+
+    done = listing(args)  # -cl, -i NAME
+    if done is not None:
+        return done
+    chisel = plan(args)  # -c NAME ARGS: its arguments are the first filter words
+    if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
+        args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
     flt = _compile(_filter_text(args))
     fmt = _formatter(args)
     if args.numevents is not None and args.numevents <= 0:
@@ -175,7 +183,7 @@ def run_trace(args: argparse.Namespace) -> int:
                            "only (cdig convert turns one into .scap)", EXIT_USAGE)
     if args.read:  # a capture: no root, no BPF, the same pipeline
         select = container_select(args.container) if args.container else None
-        return run_trace_replay(args, flt, fmt, _filter_text(args), select)
+        return run_trace_replay(args, flt, fmt, _filter_text(args), select, chisel)
     if os.geteuid() != 0:
         raise CliError("live tracing needs root (BPF); run with sudo")
     mb = args.buffer_mb
@@ -259,13 +267,15 @@ def run_trace(args: argparse.Namespace) -> int:
         sys.setswitchinterval(0.001)
         signal.signal(signal.SIGINT, on_sigint)
         signal.signal(signal.SIGTERM, on_sigint)
-        show = (rec is None and scap is None) or args.format or args.json
+        show = chisel is None and ((rec is None and scap is None) or args.format or args.json)
         line_sinks: list = []
 
         def sinks(decoder):
             if show:
                 line_sinks.append(LineSink(fmt(decoder.table), out))
             out_sinks: list = list(line_sinks)
+            if chisel is not None:
+                out_sinks.append(chisel.run)
             if rec is not None:
                 start_recorder(rec, state, decoder, source, resolver)
                 out_sinks.append(rec)
@@ -277,13 +287,22 @@ def run_trace(args: argparse.Namespace) -> int:
                 out_sinks.append(ScapSink(scap, state, Enricher(state, decoder.table).state_rows))
             return out_sinks
 
+        tick = chisel.live_ticker(out) if chisel is not None else None
+
+        def on_batch_all() -> None:
+            on_batch()
+            if tick is not None:
+                tick()
+
         session = Session.live(source, resolver, state, flt, sinks, select=select,
-                               on_batch=on_batch)
+                               on_batch=on_batch_all)
         hold = session.hold
         try:
             session.run(max_events=args.numevents, duration_s=args.duration)
         except KeyboardInterrupt:
             interrupted = True
+        if chisel is not None:
+            chisel.finish(out)
         out.flush()
         c = session.counters
         stats = source.stats()
