@@ -8,6 +8,8 @@ mapped by type below, so no command converts them at its call sites.
 
 from __future__ import annotations
 
+import importlib
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_DAMAGED = 3  # a capture read with -r was damaged or cut short
 
@@ -22,18 +24,17 @@ class CliError(Exception):
 
 def _library_errors() -> list[tuple[type[BaseException], int]]:
     """(error type, exit code) of the failures the layers below word themselves."""
-    from .collector.capture import CaptureError
-    from .collector.errors import OneLineError
-    from .collector.filter import FilterError
-
-    out: list[tuple[type[BaseException], int]] = [
-        (FilterError, EXIT_USAGE), (CaptureError, EXIT_ERROR), (OneLineError, EXIT_ERROR)]
-    try:  # importable without bcc: the loader imports bcc lazily
-        from .probes.loader import ProbeError
-
-        out.append((ProbeError, EXIT_ERROR))
-    except ImportError:  # pragma: no cover - a broken install says so elsewhere
-        pass
+    out: list[tuple[type[BaseException], int]] = []
+    for module, name, code in ((".collector.filter", "FilterError", EXIT_USAGE),
+                               (".collector.capture", "CaptureError", EXIT_ERROR),
+                               (".collector.errors", "OneLineError", EXIT_ERROR),
+                               (".probes.loader", "ProbeError", EXIT_ERROR)):
+        # a layer whose optional dependency is not installed (bcc; pyarrow,
+        # which the exporter image does not have) cannot have raised
+        try:
+            out.append((getattr(importlib.import_module(module, __package__), name), code))
+        except ImportError:
+            continue
     return out
 
 

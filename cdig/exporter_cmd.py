@@ -172,7 +172,12 @@ def run_exporter(args: argparse.Namespace) -> int:
 
 
 def _serve(args, server, probe, options, config, tbl) -> int:
-    from prometheus_client import CollectorRegistry, disable_created_metrics
+    from prometheus_client import CollectorRegistry
+
+    try:
+        from prometheus_client import disable_created_metrics
+    except ImportError:  # < 0.17 (Debian bookworm's, in the image): no _created to disable
+        disable_created_metrics = None
 
     from cdig.collector.containers import ContainerResolver
     from cdig.exporters import web
@@ -184,7 +189,8 @@ def _serve(args, server, probe, options, config, tbl) -> int:
     )
     from cdig.exporters.resources import CgroupResources
 
-    disable_created_metrics()
+    if disable_created_metrics is not None:
+        disable_created_metrics()
     resolver = ContainerResolver.for_host(systemd_services=args.systemd_services)
     feats = probe.features
     collector = ExporterCollector(

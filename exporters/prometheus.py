@@ -439,8 +439,9 @@ class ExporterCollector(Collector):
             for j in (0, 1):
                 sel = way == j
                 if sel.any():
-                    np.add.at(byts, (gs[sel], j), mat[sel, FILE_BYTES])
-                    np.add.at(byts, (gs[sel], 2 + j), mat[sel, NET_BYTES])
+                    keys, sums = _group_sum(gs[sel], mat[sel][:, [FILE_BYTES, NET_BYTES]])
+                    byts[keys, j] = sums[:, 0]
+                    byts[keys, 2 + j] = sums[:, 1]
             if st.latency:
                 lat = mat[:, LAT_SUM:]  # sum, then the slots
                 crank = self._class_rank[nrs]

@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import bcrypt
 
@@ -576,8 +576,31 @@ def make_app(metrics_app: WSGIApp, config: WebConfig | None = None) -> WSGIApp:
 # -- the server -----------------------------------------------------------------------
 
 
+class _ServerHandler(ServerHandler):
+    def log_exception(self, exc_info: Any) -> None:
+        # wsgiref already ignores a plain client hang-up; over TLS it is an
+        # SSLError (a Prometheus scrape that timed out): not a traceback either
+        if isinstance(exc_info[1], (ssl.SSLError, ConnectionError)):
+            return
+        super().log_exception(exc_info)
+
+
 class _Handler(WSGIRequestHandler):
     timeout = REQUEST_TIMEOUT
+
+    def handle(self) -> None:
+        # WSGIRequestHandler.handle, with the ServerHandler above
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(),
+                                 multithread=False)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
 
     def parse_request(self) -> bool:
         # "GET /" alone is HTTP/0.9: the base class would answer with a bare body,

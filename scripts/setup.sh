@@ -19,7 +19,7 @@ arch=$(dpkg --print-architecture)
 # systemd-nspawn), and reference tools the benchmarks compare to.
 pkgs=(bpfcc-tools python3-bpfcc libbpfcc "linux-headers-$arch" python3-venv
       runc podman busybox-static bpftrace tmux strace iproute2 procps
-      uidmap slirp4netns prometheus gcc sysdig
+      uidmap slirp4netns prometheus gcc sysdig mmdebstrap
       docker.io containerd lxc systemd-container)
 
 missing=()
