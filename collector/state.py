@@ -27,6 +27,7 @@ _SOCK_TYPE = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}  # SOCK_STREAM, DGRAM, RAW
 # connect(2) of a non-blocking socket: the handshake was started, and the socket
 # is connecting to the address it was given (curl, Go, Java … connect this way)
 EINPROGRESS = 115
+_EXEC_CALLS = frozenset({"execve", "execveat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2", "creat", "memfd_create"})
 _ANON_TYPES = {
     "[eventfd]": "event", "[signalfd]": "signalfd", "[eventpoll]": "eventpoll",
@@ -253,7 +254,9 @@ class State:
             ev.fd = self.fd(pid, fdnum)
         if res < 0 and not (res == -EINPROGRESS and typ == "connect"):
             return
-        if typ in _OPEN_CALLS:
+        if typ in _EXEC_CALLS:
+            ev.args = self._exec_args(ev, proc)
+        elif typ in _OPEN_CALLS:
             if typ == "memfd_create":
                 info = FdInfo(num=res, type="memfd", name="memfd:" + args.get("name", ""))
             else:
@@ -311,6 +314,18 @@ class State:
                 cwd = ev.fd.name if ev.fd is not None and ev.fd.type == "directory" else ""
             proc = ev.proc = self._replace(proc)
             proc.cwd = cwd if cwd.startswith("/") else ""  # else re-read lazily
+
+    def _exec_args(self, ev: Event, proc: Process) -> dict[str, Any]:
+        """What sysdig's execve exit event carries, from the process the exec made:
+        the new image (the record itself has only the enter's pointers), the tid,
+        pid and parent with their names, the working directory and the comm."""
+        if not proc.cwd:
+            proc.cwd = self.procfs.cwd(proc.pid) or ""
+        parent = self.procs.get(proc.ppid)
+        return {"exe": proc.exe, "args": list(proc.args), "tid": f"{ev.tid}({proc.name})",
+                "pid": f"{proc.pid}({proc.name})",
+                "ptid": f"{proc.ppid}({parent.name})" if parent else str(proc.ppid),
+                "cwd": proc.cwd, "comm": ev.comm}
 
     def _address(self, info: FdInfo, typ: str, addr: str, local: str) -> None:
         if info.type == "unix" or addr.startswith("/") or addr.startswith("@"):

@@ -37,7 +37,9 @@ ROW_FIELDS = frozenset({"evt.num", "evt.time", "evt.outputtime", "evt.datetime",
 # their own in the renderer (nearly one group per row: they cost what they cost).
 TS, LAT = "ts_ns", "latency_ns"
 
-_ARGS = frozenset({KIND, NR, ARGS, EXT})
+# PROC too: an execve exit's arguments are its new process's (State._exec_args), and
+# two children of one parent exec with the same pointers
+_ARGS = frozenset({KIND, NR, ARGS, EXT, PROC})
 _TYPE = frozenset({KIND, NR})
 _FAILED = frozenset({KIND, RET})
 DEPENDS: dict[str, frozenset[str]] = {
@@ -110,6 +112,8 @@ DEPENDS: dict[str, frozenset[str]] = {
     "fd.containerdirectory": frozenset({FD, CONT}),
     "fs.path.name": _ARGS | {FD},
     "proc.is_container_healthcheck": frozenset({PROC, CONT}),
+    "proc.is_container_liveness_probe": frozenset({PROC, CONT}),
+    "proc.is_container_readiness_probe": frozenset({PROC, CONT}),
 }
 
 

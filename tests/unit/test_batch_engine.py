@@ -144,6 +144,9 @@ def build(rows) -> list[RawBatch]:
                             str2=b"id\0-u\0", argc=2, **kw))
             exts.append(ext(kind=layout.KIND_EXEC, str1=b"/bin/id\0", args=(pid,),
                             **{**kw, "comm": b"id"}))
+            # the exit: the same pointers in every child (sysdig's exe/args/pid … from state)
+            small.append(record("execve", ret=0, args=(0x1000, 0x2000, 0x3000),
+                                **{**kw, "comm": b"id"}))
         elif what == "exit":
             small.append(record(kind=layout.KIND_EXIT, **kw))
         if i == len(rows) // 2:

@@ -233,3 +233,23 @@ def test_reconnect_to_another_peer_forgets_the_old_local_end(tmp_path):
               _nb_connect(None, port=53, ret=0, ts=3))  # no local end, /proc knows nothing
     assert evs[1].fd.name == "10.0.0.9:5000->10.1.2.3:8080"
     assert evs[2].fd.name == "10.1.2.3:53" and evs[2].fd.cport == 0
+
+
+def test_execve_exit_carries_the_new_image_as_sysdig(tmp_path):
+    """sysdig's execve exit has exe, args, tid, pid, ptid, cwd, comm: from the new process."""
+    fake_proc(tmp_path, 100, name="sh", argv=(b"sh",))
+    st = make_state(tmp_path)
+    st.seed()
+    fake_proc(tmp_path, 200, name="cat", argv=(b"cat",), cwd="/srv")  # /proc after the exec
+    evs = run(st,
+              record(kind=layout.KIND_FORK, ts=1, pid=100, args=(200, 100)),
+              ext("execve", kind=layout.KIND_SYSCALL_ENTER, ts=2, pid=200, comm=b"sh",
+                  str1=b"/bin/cat\0", str2=b"cat\0/dev/null\0", argc=2),
+              ext(kind=layout.KIND_EXEC, ts=3, pid=200, comm=b"cat", str1=b"/bin/cat\0",
+                  args=(200,)),
+              record("execve", ts=4, pid=200, comm=b"cat", args=(0x1000, 0x2000)),
+              record("execve", ts=5, pid=200, comm=b"cat", ret=-2, args=(0x1000, 0x2000)))
+    exit_ = evs[3]
+    assert exit_.args == {"exe": "/bin/cat", "args": ["/dev/null"], "tid": "200(cat)",
+                          "pid": "200(cat)", "ptid": "100(sh)", "cwd": "/srv", "comm": "cat"}
+    assert evs[4].args == {"filename": "", "argv": []}  # a failed exec: no new image
