@@ -4,6 +4,8 @@ as the runtimes describe it (collector.runtimes)."""
 from __future__ import annotations
 
 import fnmatch
+import functools
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -78,23 +80,81 @@ def _runs_command(p: Process, argv: tuple[str, ...]) -> bool:
     return os.path.basename(exe) == os.path.basename(argv[0])
 
 
-def _is_healthcheck(e: Event) -> bool | None:
-    """The process, or an ancestor in the same container, runs the healthcheck
-    command (what the runtime starts for each check)."""
+def _runs(e: Event, argv: tuple[str, ...] | None) -> bool | None:
+    """The process, or an ancestor in the same container, runs ``argv`` (what the
+    runtime or the kubelet starts for each check)."""
     c = e.container
-    hc = c.healthcheck
     if c.is_host:
         return None
-    if not hc or hc == ("NONE",):
+    if not argv or argv == ("NONE",):
         return False
     from .proc import ancestors
 
     for a in ancestors(e.proc):
         if a.container is not c and a.container.id != c.id:
             break
-        if _runs_command(a, hc):
+        if _runs_command(a, argv):
             return True
     return False
+
+
+def _is_healthcheck(e: Event) -> bool | None:
+    return _runs(e, e.container.healthcheck)
+
+
+# the pod spec kubectl leaves in an annotation, which the runtime keeps as a label
+APPLIED_CONFIG = "kubectl.kubernetes.io/last-applied-configuration"
+CONTAINER_NAME_LABEL = "io.kubernetes.container.name"
+
+
+@functools.lru_cache(maxsize=256)
+def _probes(config: str, container: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(liveness, readiness) exec commands of ``container`` in a pod spec (JSON);
+    the first container's when it is not named."""
+    try:
+        spec = json.loads(config).get("spec") or {}
+        containers = [x for x in spec.get("containers") or [] if isinstance(x, dict)]
+    except (ValueError, AttributeError):
+        return (), ()
+    chosen = next((x for x in containers if x.get("name") == container), None) \
+        if container else None
+    chosen = chosen or (containers[0] if containers else {})
+
+    def command(probe: object) -> tuple[str, ...]:
+        cmd = probe.get("exec", {}).get("command") if isinstance(probe, dict) and \
+            isinstance(probe.get("exec"), dict) else None
+        if isinstance(cmd, list) and cmd and all(isinstance(w, str) for w in cmd):
+            return tuple(cmd[:64])
+        return ()
+
+    return command(chosen.get("livenessProbe")), command(chosen.get("readinessProbe"))
+
+
+def _probe(e: Event, which: int) -> tuple[str, ...] | None:
+    c = e.container
+    if c.is_host:
+        return None
+    labels = c.labels
+    config = next((v for k, v in labels.items() if k.endswith(APPLIED_CONFIG)), None)
+    if config is None:
+        return ()
+    return _probes(config, labels.get(CONTAINER_NAME_LABEL, ""))[which]
+
+
+def _probe_text(which: int) -> Callable[[Event], str | None]:
+    def get(e: Event) -> str | None:
+        cmd = _probe(e, which)
+        return " ".join(cmd) if cmd else None
+
+    return get
+
+
+def _is_probe(which: int) -> Callable[[Event], bool | None]:
+    def get(e: Event) -> bool | None:
+        cmd = _probe(e, which)
+        return None if cmd is None else _runs(e, cmd)
+
+    return get
 
 
 _f = make_field
@@ -121,8 +181,16 @@ FIELDS: tuple[Field, ...] = (
        "source:dest:mode:rdwr:propagation", _mounts),
     _f("container.healthcheck", S, "the health check command ('NONE' when disabled)",
        _healthcheck),
+    _f("container.liveness_probe", S, "the liveness probe command of the pod spec "
+       "(kubectl's last-applied-configuration annotation)", _probe_text(0)),
+    _f("container.readiness_probe", S, "the readiness probe command of the pod spec "
+       "(kubectl's last-applied-configuration annotation)", _probe_text(1)),
     _f("proc.is_container_healthcheck", B, "true if the process (or an ancestor in its "
        "container) runs the container's health check command", _is_healthcheck),
+    _f("proc.is_container_liveness_probe", B, "true if the process (or an ancestor in its "
+       "container) runs the container's liveness probe", _is_probe(0)),
+    _f("proc.is_container_readiness_probe", B, "true if the process (or an ancestor in its "
+       "container) runs the container's readiness probe", _is_probe(1)),
 )
 
 _MOUNT_PARTS = {"container.mount": None, "container.mount.source": 0,

@@ -76,6 +76,7 @@ PARITY_TESTS = [
     "evt.reltime>3", "evt.reltime.s=0", "proc.fdopencount exists", "proc.is_exe_writable=true",
     "container.privileged=false", "container.mounts exists", "container.mount[0] exists",
     "proc.is_container_healthcheck=false", "container.image.id exists",
+    "container.liveness_probe exists", "proc.is_container_readiness_probe=false",
 ]
 FIELD_TESTS += PARITY_TESTS
 PARITY_FORMAT = ("*%evt.num %fd.typechar %fd.uid %fd.containername %proc.pname %proc.aname[2] "

@@ -121,3 +121,36 @@ def test_filters():
     assert compile_filter("container.mount.dest[/tmp/a]=/mnt/x").match(ev)
     assert compile_filter("container.mounts contains /mnt/y").match(ev)
     assert not compile_filter("container.privileged=true").match(make_event(container=PLAIN))
+
+
+# a pod applied with kubectl: the runtime keeps its annotations as labels
+APPLIED = ('{"kind":"Pod","spec":{"containers":['
+           '{"name":"side","livenessProbe":{"exec":{"command":["cat","/tmp/side"]}}},'
+           '{"name":"web","livenessProbe":{"exec":{"command":["cat","/tmp/healthy"]}},'
+           '"readinessProbe":{"exec":{"command":["/bin/ready","-q"]}}}]}}')
+K8S = Container(id="d" * 64, name="k8s_web", runtime="containerd", labels={
+    "annotation.kubectl.kubernetes.io/last-applied-configuration": APPLIED,
+    "io.kubernetes.container.name": "web"})
+LIVE = Process(pid=20, ppid=1, name="cat", exe="/bin/cat", args=["/tmp/healthy"],
+               container=K8S)
+READY = Process(pid=21, ppid=1, name="ready", exe="/bin/ready", args=["-q"], container=K8S)
+BROKEN = Container(id="e" * 64, name="b", runtime="docker", labels={
+    "annotation.kubectl.kubernetes.io/last-applied-configuration": "{not json"})
+PROBES = [
+    ("container.liveness_probe", make_event(container=K8S), "cat /tmp/healthy"),
+    ("container.readiness_probe", make_event(container=K8S), "/bin/ready -q"),
+    ("container.liveness_probe", make_event(container=CTR), None),
+    ("container.liveness_probe", make_event(container=BROKEN), None),
+    ("container.readiness_probe", make_event(container=HOST), None),
+    ("proc.is_container_liveness_probe", make_event(container=K8S, proc=LIVE), True),
+    ("proc.is_container_liveness_probe", make_event(container=K8S, proc=READY), False),
+    ("proc.is_container_readiness_probe", make_event(container=K8S, proc=READY), True),
+    ("proc.is_container_readiness_probe", make_event(container=CTR, proc=SHELL), False),
+    ("proc.is_container_liveness_probe", make_event(container=HOST), None),
+]
+
+
+@pytest.mark.parametrize(("name", "event", "want"), PROBES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(PROBES)])
+def test_probe_value(name, event, want):
+    assert resolve(name).get(event) == want

@@ -301,9 +301,10 @@ def test_every_new_field_has_a_value_test():
     container.id container.full_id container.name container.image container.type
     k8s.pod.name k8s.ns.name fd.num fd.type fd.name fd.directory fd.filename fd.cip fd.cport
     fd.sip fd.sport fd.lip fd.lport fd.rip fd.rport fd.l4proto fs.path.name""".split())
+    from test_fields_container import PROBES
     from test_fields_container import VALUES as CONTAINER_VALUES
 
-    tested |= {fields.base_name(n) for n, _, _ in CONTAINER_VALUES}
+    tested |= {fields.base_name(n) for n, _, _ in CONTAINER_VALUES + PROBES}
     missing = sorted(n for n in fields.shared_names() if n not in before | tested)
     assert missing == []
 
