@@ -144,7 +144,9 @@ class Session:
         if self._by_container is not None and len(b):
             b = self._container_prune(b)
         if self._raw is not None and len(b):
-            keep = self._raw(b.cols) | self.enricher.state_rows(b.cols)
+            # every row that changes state, addressed sendto included (not a state
+            # syscall by number: glibc's send() is sendto without an address)
+            keep = self._raw(b.cols) | self.enricher.mutating_rows(b)
             if not keep.all():
                 b = b.take(np.flatnonzero(keep))
         self.enricher.enrich(b)
