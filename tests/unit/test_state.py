@@ -253,3 +253,17 @@ def test_execve_exit_carries_the_new_image_as_sysdig(tmp_path):
     assert exit_.args == {"exe": "/bin/cat", "args": ["/dev/null"], "tid": "200(cat)",
                           "pid": "200(cat)", "ptid": "100(sh)", "cwd": "/srv", "comm": "cat"}
     assert evs[4].args == {"filename": "", "argv": []}  # a failed exec: no new image
+
+
+def test_connected_sockets_are_read_from_proc_once(tmp_path):
+    """/proc/PID/net/tcp is slow to read (the kernel walks its whole hash): one read
+    serves every connected socket in it; an unconnected one is read again."""
+    from cdig.collector.procfs import socket_tuple
+
+    _net_tcp(tmp_path, 100, ("10.0.0.9", 41010, "10.1.2.3", 443, 901),
+             ("10.0.0.9", 41011, "10.1.2.3", 443, 902), ("0.0.0.0", 8080, "0.0.0.0", 0, 903))
+    root = str(tmp_path)
+    assert socket_tuple(100, 901, root) == ("tcp", "10.0.0.9", 41010, "10.1.2.3", 443)
+    _net_tcp(tmp_path, 100, ("0.0.0.0", 8080, "0.0.0.0", 1, 903))  # 901, 902 gone from it
+    assert socket_tuple(100, 902, root) == ("tcp", "10.0.0.9", 41011, "10.1.2.3", 443)
+    assert socket_tuple(100, 903, root) == ("tcp", "0.0.0.0", 8080, "0.0.0.0", 1)  # re-read
