@@ -99,12 +99,19 @@ class Counters:
         self.proc = np.zeros(len(PROC_FIELDS), dtype=np.uint64)
 
     def add(self, other: Counters) -> None:
-        # vectors are never changed in place, so they can be shared
-        for nr, v in other.sys.items():
-            cur = self.sys.get(nr)
-            self.sys[nr] = v if cur is None else cur + v
-        for k, n in other.err.items():
-            self.err[k] = self.err.get(k, 0) + n
+        # vectors are never changed in place, so they can be shared; into an
+        # empty one (an owner's first cgroup) the dicts are copied whole
+        if not self.sys:
+            self.sys = dict(other.sys)
+        else:
+            for nr, v in other.sys.items():
+                cur = self.sys.get(nr)
+                self.sys[nr] = v if cur is None else cur + v
+        if not self.err:
+            self.err = dict(other.err)
+        else:
+            for k, n in other.err.items():
+                self.err[k] = self.err.get(k, 0) + n
         self.proc = self.proc + other.proc
 
     def minus(self, base: Counters) -> Counters:
