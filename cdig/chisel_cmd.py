@@ -48,7 +48,9 @@ class ChiselPlan:
         try:
             chisel = lookup(name)
             rest = list(args.filter or [])
-            wanted = len(chisel.args) - len(args_in_c)
+            # unquoted, only the required arguments come from the words after it (the
+            # rest is the filter); optional ones go in the quoted form, as in sysdig
+            wanted = sum(1 for a in chisel.args if not a.optional) - len(args_in_c)
             chisel_args = args_in_c + rest[:max(wanted, 0)]
             args.filter = rest[max(wanted, 0):]  # what is left is the user's filter
             chisel.check(chisel_args)
@@ -82,7 +84,9 @@ class ChiselPlan:
         return tick
 
     def finish(self, out: TextIO, delta_ns: int = 0) -> None:
-        out.write(self.run.table(delta_ns) + "\n")
+        text = self.run.table(delta_ns)  # "" for a chisel that printed as it went
+        if text:
+            out.write(text + "\n")
         out.flush()
 
 

@@ -12,9 +12,10 @@ import difflib
 import textwrap
 
 from .base import Arg, Chisel, ChiselError, ChiselRun
+from .lines import CHISELS as _LINE_CHISELS
 from .tables import CHISELS as _TABLE_CHISELS
 
-CHISELS: dict[str, Chisel] = {c.name: c for c in _TABLE_CHISELS}
+CHISELS: dict[str, Chisel] = {c.name: c for c in (*_TABLE_CHISELS, *_LINE_CHISELS)}
 
 
 def lookup(name: str) -> Chisel:

@@ -122,3 +122,28 @@ def test_live_table_only_redraws_on_a_terminal():
     now[0] = 1.5
     tick()
     assert out.getvalue().startswith("\x1b[H\x1b[2J# Calls")
+
+
+def test_slower_chisels_threshold_colour_and_header(capture, capsys):
+    # the container's writes took 1,000 ns each, the rest 500 ns: a threshold of
+    # 0.0009 ms keeps exactly those writes (latency / 10^6 > min_ms, strictly)
+    assert main(["trace", "-r", str(capture), "-c", "scallslower", "0.0009"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["evt.datetime", "proc.name", "LATENCY(ms)", "evt.type"]
+    body = out[2:]
+    assert len(body) == N_WRITES and all(ln.endswith(" write") for ln in body)
+    assert all(" server " in ln and ln.startswith("\x1b[34m") for ln in body)  # container
+    assert body[0][5 + 24:].split()[1] == "0.001"  # Lua's tostring of 1000 / 10^6
+    assert main(["trace", "-r", str(capture), "-c", "scallslower", "0.0004"]) == 0
+    host = [ln for ln in capsys.readouterr().out.splitlines()[2:] if " client " in ln]
+    assert host and all(ln.startswith("\x1b[32m") and " 0.0005 " in ln for ln in host)
+    # the quoted form takes the optional argument; colours off
+    assert main(["trace", "-r", str(capture), "-c", "scallslower 0.0009 disable_color"]) == 0
+    assert "\x1b[" not in capsys.readouterr().out
+    assert main(["trace", "-r", str(capture), "-c", "fileslower", "0"]) == 0
+    files = capsys.readouterr().out.splitlines()[2:]
+    assert len(files) == N_WRITES and all(ln.rstrip().endswith(" /data/log") for ln in files)
+    assert main(["trace", "-r", str(capture), "-c", "netlower", "5"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # nothing that slow: the header
+    assert main(["trace", "-r", str(capture), "-c", "netlower", "x"]) == 2
+    assert "min_ms must be a number" in capsys.readouterr().err
