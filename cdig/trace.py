@@ -121,7 +121,7 @@ def dump_bpf(filter_text: str = "") -> str:
 
 
 def container_select(refs: list[str]):  # -> Select (EventBatch -> mask)
-    """-c NAME|ID: rows whose container matches by name, full id or id prefix, also
+    """--container NAME|ID: rows whose container matches by name, full id or id prefix, also
     for containers that start after the trace does. Tested once per container."""
     import numpy as np
 
