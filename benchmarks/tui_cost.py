@@ -152,6 +152,9 @@ def main() -> int:
                     help="how long the storm runs (RSS is read at its end)")
     ap.add_argument("--exact-calls", type=int, default=20_000_000,
                     help="getppid calls of the counted loop, under the storm")
+    ap.add_argument("--top-args", default="",
+                    help="more arguments of cdig top, e.g. --full-stream (every syscall "
+                         "in the event stream, as before the stream was narrowed)")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("gcc"):
         print("needs root, tmux and gcc", file=sys.stderr)
@@ -176,7 +179,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(130)))
     results: list[tuple[str, str]] = []
     try:
-        cmd = f"{CDIG} top -d {args.delay} --view containers"
+        cmd = f"{CDIG} top -d {args.delay} --view containers {args.top_args}".strip()
         print(f"$ CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)", file=sys.stderr)
         sh("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45",
            "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *cmd.split())
@@ -257,7 +260,7 @@ def main() -> int:
         for _ in range(args.procs):
             started.append(subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL))
         time.sleep(2)
-        cmd = f"{CDIG} top -d {args.delay} --view procs"
+        cmd = f"{CDIG} top -d {args.delay} --view procs {args.top_args}".strip()
         print(f"$ CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)", file=sys.stderr)
         sh("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45",
            "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *cmd.split())

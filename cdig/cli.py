@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rows shown per view, after sorting (default 500)")
     tp.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
                     help="kernel ring buffer size (power of two, default 32)")
+    tp.add_argument("--full-stream", action="store_true",
+                    help="live: send every syscall to the event stream (by default only "
+                         "file/socket I/O, opens, connects and execs, while the kernel's "
+                         "counters count: dig then shows only those, unless in the Live "
+                         "events view)")
     tp.set_defaults(func=cmd_top)
 
     sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",

@@ -20,7 +20,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
-    from cdig.probes.loader import BpfRunStats, ProbeConfig, prog_run_stats
+    from cdig.probes.loader import BpfRunStats, KernelFilter, ProbeConfig, prog_run_stats
+    from cdig.probes.syscalls import table
     from cdig.tui.feeds import LiveFeed
 
     if os.geteuid() != 0:
@@ -33,7 +34,11 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     resolver.scan()
     # A smaller userspace backlog than `trace`: a TUI that cannot keep up should
     # show drops (in its header) rather than grow to gigabytes.
-    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20),
+    # every syscall wanted to start with, but checked in the kernel: the app narrows
+    # the stream at run time to what needs events once the kernel counters count
+    every = frozenset(s.name for s in table().by_nr.values())
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20,
+                                    filter=KernelFilter(syscalls=every)),
                         max_backlog_bytes=256 << 20)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
@@ -87,7 +92,8 @@ def run_top(args: argparse.Namespace) -> int:
         sys.setswitchinterval(0.002)  # the ring reader and the UI both need the GIL often
         app = make_app(feed, interval=args.delay, filter_text=filter_text,
                        max_rows=args.max_rows, speed=args.speed, start_view=args.view,
-                       start_paused=args.paused, handle_signals=True)
+                       start_paused=args.paused, handle_signals=True,
+                       full_stream=args.full_stream)
         app.run()
     finally:
         try:

@@ -217,6 +217,23 @@ class SyscallProbe:
             RingBuffer(b["events_ext"].map_fd, self.config.ext_bytes, layout.EXT_SLOT),
         ]
 
+    def want_syscalls(self, names: frozenset[str] | None) -> bool:
+        """Narrow (``None``: widen to all) the syscalls this loaded probe sends, by
+        rewriting their WANT flags; the ones that keep the fd/process tables
+        current pass whatever. Only a probe loaded with a syscall filter checks
+        the flags: False for any other (nothing changed)."""
+        if self._bpf is None or self.config.filter.syscalls is None:
+            return False
+        arr = self._bpf["sysinfo"]
+        for nr, spec in self.table.by_nr.items():
+            v = arr[ctypes.c_int(nr)]
+            want = names is None or spec.name in names
+            flags = v.flags | layout.SYS_WANT if want else v.flags & ~layout.SYS_WANT
+            if flags != v.flags:
+                v.flags = flags
+                arr[ctypes.c_int(nr)] = v
+        return True
+
     def prog_fds(self) -> dict[str, int]:
         """Name -> fd of each loaded program (for ``prog_run_stats``)."""
         if self._bpf is None:

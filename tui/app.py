@@ -36,6 +36,18 @@ from .refresher import Frame, Refresher
 from .screens.main import MainScreen
 from .views import VIEWS
 
+# What the event stream must carry when the kernel's counters do the counting:
+# the file and socket I/O (Files, Directories, Connections, Server ports, Slow
+# file I/O, echo), listen/accept/connect and execs; the syscalls that keep the fd
+# and process tables current pass anyway (probes/syscalls.py STATE_SYSCALLS). The
+# rest (a getppid storm) is counted in the kernel and never reaches userspace.
+STREAM_SYSCALLS = frozenset(
+    """read pread64 readv preadv preadv2 recvfrom recvmsg recvmmsg write pwrite64 writev
+    pwritev pwritev2 sendto sendmsg sendmmsg sendfile open openat openat2 creat connect
+    accept accept4 bind listen shutdown execve execveat""".split())
+# views that show every event (dig, the events view) or count from the stream
+FULL_STREAM_VIEWS = frozenset({"events", "threads"})
+
 
 class CdigTop(App):
     CSS_PATH = "cdig.tcss"
@@ -45,7 +57,8 @@ class CdigTop(App):
     def __init__(self, feed: Feed, *, interval: float = 1.0, filter_text: str = "",
                  max_rows: int = 500, speed: float = 1.0, start_view: str = "containers",
                  start_paused: bool = False, auto_refresh: bool = True,
-                 counters: Any = "auto", handle_signals: bool = False) -> None:
+                 counters: Any = "auto", handle_signals: bool = False,
+                 full_stream: bool = False) -> None:
         super().__init__()
         if start_view not in VIEWS:
             raise ValueError(f"unknown view {start_view!r}; views: {', '.join(VIEWS)}")
@@ -70,6 +83,8 @@ class CdigTop(App):
         # SIGTERM/SIGHUP/SIGINT end the app as q does (the terminal restored);
         # only for the real command: tests keep their own handlers
         self.handle_signals = handle_signals
+        self.full_stream = full_stream  # never narrow the event stream (--full-stream)
+        self._stream_want: frozenset[str] | None = None  # what the probe sends now
         self.exit_signal: int | None = None
         self.crash: BaseException | None = None  # an exception inside the app
         path = os.environ.get("CDIG_TOP_TIMINGS")
@@ -199,9 +214,31 @@ class CdigTop(App):
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _build_frame(self, req) -> None:
+        self._narrow_stream(req.view)
         frame = self.refresher.frame(req)
         if not get_current_worker().is_cancelled:
             self.post_message(FrameReady(frame))
+
+    def _narrow_stream(self, view: str) -> None:
+        """Only STREAM_SYSCALLS in the event stream while the kernel's counters are
+        read, no filter is set (a filter is applied to events: it needs them all)
+        and the view does not list every event; every syscall otherwise."""
+        set_want = getattr(self.feed, "want_syscalls", None)
+        if set_want is None or self.full_stream:
+            return
+        c = self.refresher.counters
+        narrow = c is not None and not c.closed and self.model.filter.expr is None \
+            and view not in FULL_STREAM_VIEWS
+        want = STREAM_SYSCALLS if narrow else None
+        if want == self._stream_want:
+            return
+        self._stream_want = want
+        try:
+            narrowed = set_want(want) and want is not None
+        except Exception as e:  # noqa: BLE001 - a probe closing under us: say so, go on
+            self.model.note(f"cannot narrow the event stream: {e}")
+            narrowed = False
+        self.refresher.stream_narrowed = narrowed
 
     def on_frame_ready(self, message: FrameReady) -> None:
         if self.main.is_attached and not self.model.stopping:

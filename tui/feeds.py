@@ -170,6 +170,11 @@ class LiveFeed:
             self.source.stop()
             raise
 
+    def want_syscalls(self, names: frozenset[str] | None) -> bool:
+        """What the kernel sends to the event stream (``None``: every syscall); see
+        ``app.STREAM_SYSCALLS``."""
+        return self.source.probe.want_syscalls(names)
+
     def close(self) -> None:
         with self._close_lock:  # the UI (quit) and the collector thread (its end) both call
             if self._closed:

@@ -100,6 +100,7 @@ class Refresher:
         self.last: Snapshot | None = None
         self.lock = threading.Lock()
         self.display_paused = False
+        self.stream_narrowed = False  # the kernel sends only the I/O/net/exec syscalls
         # F12: per scope, the latency histogram at each refresh (the last 120)
         self.spectro: dict[Any, deque[tuple[int, list[int]]]] = {}
 
@@ -206,6 +207,8 @@ class Refresher:
         else:
             t.append(f"  events {human_count(snap.events)} ({human_count(ev_rate)}/s)")
         t.append(f"  errors {human_count(err_rate)}/s")
+        if self.stream_narrowed:
+            t.append("  stream: I/O, net, exec")
         t.append("  stream dropped " if snap.exact else "  dropped ")
         t.append(human_count(snap.drops), style="bold red" if snap.drops else "")
         if not snap.live and snap.drops:

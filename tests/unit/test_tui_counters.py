@@ -166,3 +166,63 @@ async def test_f12_spectrogram_draws_the_kernel_histogram_per_refresh():
         newest = max(rows, key=lambda v: v["ts"])
         assert newest["calls"] == 1005
         assert newest["b4"] == 4 and 0 < newest["b9"] < newest["b4"] and newest["b0"] == 0
+
+
+class NarrowingFeed(EventFeed):
+    """A live feed that records what the app asks the kernel to send."""
+
+    def __init__(self, events) -> None:
+        super().__init__(events, live=True)
+        self.wants: list[frozenset[str] | None] = []
+
+    def want_syscalls(self, names):
+        self.wants.append(names)
+        return True
+
+
+async def test_the_stream_is_narrowed_while_the_kernel_counts():
+    """With the kernel's counters and no filter, only the syscalls that need events
+    reach the stream (a getppid storm stays in the kernel); a filter, the Live
+    events view or Threads widen it to every syscall, and leaving them narrows it
+    again."""
+    from cdig.tui.app import STREAM_SYSCALLS
+
+    m = FakeMaps()
+    m.add(CG_WEB, 100, "write", 10)
+    feed = NarrowingFeed([make_event(num=1, pid=100, tid=100, container=WEB)])
+    app = make_app(feed, auto_refresh=False, counters=counters(m, {100}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await asyncio.sleep(0.05)
+
+        async def frame(*keys):
+            if keys:
+                await pilot.press(*keys)
+            app._narrow_stream(app.main.view)  # what each refresh does first
+            f = await app.refresh_now()
+            await pilot.pause()
+            return f
+
+        f = await frame()
+        assert feed.wants == [STREAM_SYSCALLS] and "stream: I/O, net, exec" in f.header.plain
+        assert "getppid" not in STREAM_SYSCALLS and {"read", "sendto", "openat"} <= \
+            STREAM_SYSCALLS
+        await frame("8")  # Live events: every syscall
+        assert feed.wants[-1] is None
+        f = await frame("2")  # back: narrowed again
+        assert feed.wants[-1] == STREAM_SYSCALLS and len(feed.wants) == 3
+        assert app.apply_filter("proc.name=nginx") is None
+        f = await frame()
+        assert feed.wants[-1] is None and "stream: I/O" not in f.header.plain
+        await frame()
+        assert len(feed.wants) == 4  # asked once per change, not per refresh
+
+
+async def test_full_stream_never_narrows():
+    feed = NarrowingFeed([make_event(num=1, pid=100, tid=100, container=WEB)])
+    app = make_app(feed, auto_refresh=False, counters=counters(FakeMaps(), {100}),
+                   full_stream=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._narrow_stream("containers")
+        await app.refresh_now()
+        await pilot.pause()
+        assert feed.wants == []
