@@ -17,8 +17,9 @@ tests/integration/workload.c (built with gcc) on one CPU for ``--storm-seconds``
 (600: the issue's "after 10 minutes"), CPU measured over the first
 ``--seconds`` and the last ``--seconds``, RSS (/proc/PID/status VmRSS) at the
 end; exactness: a second loop makes exactly ``--exact-calls`` getppid calls and
-then sleeps, under the storm, and its SYSCALLS cell in the Processes view (found
-with the row text filter) must read calls + 1 (its execve); 2,000 sleeping
+sleeps, under the storm, and its SYSCALLS cell in the Processes view (found with
+the row text filter) must grow by exactly calls + 1 (its first nanosleep) from what
+it read during that first sleep; 2,000 sleeping
 processes (``sleep`` children, killed at the end) with the Processes view shown.
 Every process the benchmark starts is stopped, also on Ctrl-C.
 """
@@ -204,9 +205,13 @@ def main() -> int:
                         f"{busy:.3f} CPU s / s  ({m.group(1) if m else '?'} syscalls/s shown, "
                         f"stream dropped {dropped(text)})"))
         print(f"storm: {busy:.3f}", file=sys.stderr)
-        # exactness under the storm: a loop of a known number of calls, then asleep
-        exact = subprocess.Popen([str(work), "getppid", str(args.exact_calls), "sleep",
-                                  "3600000"])
+        # exactness under the storm: a loop of a known number of calls between two
+        # sleeps. Its row is read during the first sleep (what the process did
+        # before it: Popen's child between fork and execve, ~67 syscalls, the
+        # execve), then after the loop: it must have grown by the first nanosleep
+        # and the calls, exactly
+        exact = subprocess.Popen([str(work), "sleep", "8000", "getppid",
+                                  str(args.exact_calls), "sleep", "3600000"])
         started.append(exact)
         sh("tmux", "send-keys", "-t", session, "1")  # Processes
         time.sleep(1)
@@ -214,12 +219,23 @@ def main() -> int:
         time.sleep(1)
         sh("tmux", "send-keys", "-t", session, "-l", str(exact.pid))
         sh("tmux", "send-keys", "-t", session, "Enter")
-        want = str(args.exact_calls + 1)  # + its execve; its nanosleep has not returned
-        # its loop is done when it sleeps (nanosleep, 35 on x86_64), then the screen
-        deadline = time.monotonic() + max(300.0, args.exact_calls / 5e4)
-        while time.monotonic() < deadline:
-            if Path(f"/proc/{exact.pid}/syscall").read_text().split()[:1] == ["35"]:
+
+        def asleep() -> bool:  # in nanosleep (35 on x86_64)
+            return Path(f"/proc/{exact.pid}/syscall").read_text().split()[:1] == ["35"]
+
+        base = None
+        deadline = time.monotonic() + 5.5  # inside the first sleep: the cell, twice alike
+        while time.monotonic() < deadline and asleep():
+            cell = syscalls_cell(screen(session), exact.pid)
+            if cell is not None and cell.isdigit() and cell == base:
                 break
+            base = cell
+            time.sleep(0.3)
+        want = str(int(base) + 1 + args.exact_calls) if base and base.isdigit() else "?"
+        while asleep():  # the first sleep
+            time.sleep(0.1)
+        deadline = time.monotonic() + max(300.0, args.exact_calls / 5e4)
+        while time.monotonic() < deadline and not asleep():  # the loop
             time.sleep(0.5)
         loop_s = time.monotonic() - t_storm
         got = None
