@@ -171,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "containers)")
     tp.add_argument("--max-rows", type=int, default=500, metavar="N",
                     help="rows shown per view, after sorting (default 500)")
-    tp.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
-                    help="kernel ring buffer size (power of two, default 32)")
+    tp.add_argument("--buffer-mb", type=int, default=8, metavar="MB",
+                    help="kernel ring buffer size (power of two, default 8: the counts "
+                         "come from the kernel's counters, the stream carries only what "
+                         "needs events)")
     tp.add_argument("--full-stream", action="store_true",
                     help="live: send every syscall to the event stream (by default only "
                          "file/socket I/O, opens, connects and execs, while the kernel's "

@@ -33,13 +33,15 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     resolver = ContainerResolver.for_host()
     resolver.scan()
     # A smaller userspace backlog than `trace`: a TUI that cannot keep up should
-    # show drops (in its header) rather than grow to gigabytes.
+    # show drops (in its header) rather than grow: the counts come from the
+    # kernel's counters, the stream only feeds the views that need events. The
+    # rings' pages are resident once written (8 + 16 MB by default).
     # every syscall wanted to start with, but checked in the kernel: the app narrows
     # the stream at run time to what needs events once the kernel counters count
     every = frozenset(s.name for s in table().by_nr.values())
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20,
                                     filter=KernelFilter(syscalls=every)),
-                        max_backlog_bytes=256 << 20)
+                        max_backlog_bytes=64 << 20)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
         source.start()  # a ProbeError is worded by the loader, printed by main()
