@@ -132,11 +132,23 @@ def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: s
 
 
 def _read(path: str) -> bytes | None:
+    # os.open/os.read: a buffered file object costs more than the read of a small
+    # /proc file (~half the time of a first sighting's ten reads)
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:  # ENOENT/ESRCH: gone; EACCES: not ours to read
         return None
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            chunks.append(b)
+            if len(b) < 65536:  # /proc's files fill a read up to their end
+                return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def read_proc(pid: int, proc_root: str = PROC_ROOT) -> ProcInfo | None:
