@@ -54,6 +54,7 @@ class ProcInfo:
 _EXTRAS = ("gid", "vpid", "vpgid", "sid", "pgid", "tty", "loginuid", "nthreads", "start_ns",
            "fdlimit", "vmsize", "vmrss", "vmswap", "pfmajor", "pfminor", "cwd", "env",
            "cgroups", "nfds", "exe_writable")
+MAX_ENV = 4096  # bytes of /proc/PID/environ kept (proc.env)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _BOOT_NS: dict[str, int | None] = {}
 
@@ -101,8 +102,9 @@ def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: s
     if loginuid and loginuid.strip().isdigit():
         info.loginuid = int(loginuid)
     env = _read(f"{base}/environ")
-    if env is not None:
-        info.env = [a.decode("utf-8", "backslashreplace") for a in env.split(b"\0") if a]
+    if env is not None:  # bounded: every process keeps it, and captures record it
+        info.env = [a.decode("utf-8", "backslashreplace")
+                    for a in env[:MAX_ENV].split(b"\0") if a]
     info.cwd = cwd(info.pid, proc_root)
     cg = _read(f"{base}/cgroup")
     if cg:

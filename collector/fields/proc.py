@@ -198,8 +198,8 @@ FIELDS: tuple[Field, ...] = (
     _f("proc.name", S, "process name: the kernel's comm (at most 15 characters)", _attr("comm")),
     _f("proc.args", S, "command line arguments, space-separated (argv[1:])",
        _proc(lambda p: " ".join(p.args))),
-    _f("proc.env", S, "environment of the process, space-separated (from /proc at its first "
-       "sighting, or its ancestor's)", _env),
+    _f("proc.env", S, "environment of the process, space-separated (/proc at its first "
+       "sighting, or its ancestor's; the first 4 KB)", _env),
     _f("proc.cmdline", S, "full command line: proc.name and proc.args", _proc(_attr("cmdline"))),
     _f("proc.exeline", S, "full command line with the exe first: proc.exe and proc.args",
        _proc(lambda p: " ".join([p.exe, *p.args]) if p.exe else None)),

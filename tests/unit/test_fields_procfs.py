@@ -63,3 +63,14 @@ def test_journal_keeps_the_extras():
     assert back == info
     old = _info_from_json(5, [1, "sh", "/bin/sh", ["sh"], 0])  # a capture from before
     assert old is not None and old.sid is None and old.name == "sh"
+
+
+def test_environment_is_bounded(tmp_path):
+    pid_dir = tmp_path / "43"
+    pid_dir.mkdir()
+    (pid_dir / "status").write_text("Name:\tx\nPPid:\t1\nUid:\t0\t0\t0\t0\n")
+    (pid_dir / "environ").write_bytes(b"".join(b"V%d=%s\0" % (i, b"x" * 90) for i in range(100)))
+    info = procfs.read_proc(43, str(tmp_path))
+    assert info is not None and info.env is not None
+    assert sum(len(v) + 1 for v in info.env) <= procfs.MAX_ENV
+    assert info.env[0] == "V0=" + "x" * 90 and len(info.env) < 100
