@@ -11,7 +11,7 @@ from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 def run_export(args: argparse.Namespace) -> int:
     from cdig.collector.capture import open_private
     from cdig.collector.export import EXPORT_FIELDS, columns_help, exporter
-    from cdig.collector.fields import UnknownFieldError, resolve
+    from cdig.collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
     from cdig.collector.safe_open import aliases
 
     from .capture_cmd import replay_events
@@ -22,7 +22,8 @@ def run_export(args: argparse.Namespace) -> int:
         fields = [f.strip() for f in args.fields.split(",") if f.strip()]
         try:
             for f in fields:
-                resolve(f)
+                if resolve(f).any_of:  # fd.port, proc.aname …: no value to export
+                    raise FilterOnlyFieldError(f)
         except UnknownFieldError as e:
             raise CliError(f"--fields: {e}", EXIT_USAGE) from None
     if args.list_columns:
