@@ -38,6 +38,7 @@ __all__ = [
     "escape_json_string",
     "escape_text",
     "parse_format",
+    "resolve_output",
     "text_value",
 ]
 
@@ -181,6 +182,14 @@ def _part(field: Field) -> Callable[[Event], str | None]:
     return escaped
 
 
+def resolve_output(name: str) -> Field:
+    """The field to print for ``name``: evt.arg.NAME also reads sysdig's argument names
+    (what the filter accepts, collector.filter.names)."""
+    from .filter.compile import sysdig_named  # the filter package imports this module
+
+    return sysdig_named(resolve(name))
+
+
 def parse_format(fmt: str) -> tuple[bool, list[str], list[Field]]:
     """Split a ``-p`` format into literals and fields.
 
@@ -203,7 +212,7 @@ def parse_format(fmt: str) -> tuple[bool, list[str], list[Field]]:
             current.append("%")
             continue
         name = m.group(1) if m.group(1) is not None else m.group(2)
-        f = resolve(name.strip())
+        f = resolve_output(name.strip())
         if f.any_of:  # fd.port, proc.aname …: sysdig's filter-only fields
             raise FilterOnlyFieldError(f.name)
         fields.append(f)
@@ -265,7 +274,7 @@ class JsonFormatter:
         items: list[tuple[str, Callable[[Event], Any], Callable[[Any], str]]] = []
         seen: set[str] = set()
         for name in fields:
-            f = resolve(name)
+            f = resolve_output(name)
             if f.name in seen:
                 continue
             seen.add(f.name)

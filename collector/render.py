@@ -27,7 +27,7 @@ import numpy as np
 from ..probes import layout
 from ..probes.syscalls import SyscallTable
 from .batch import EventBatch
-from .fields import NA, Field, resolve, second_texts
+from .fields import NA, Field, second_texts
 from .formatter import (
     _JSON_ENCODERS,
     DEFAULT_JSON_FIELDS,
@@ -36,6 +36,7 @@ from .formatter import (
     _part,
     escape_json_string,
     parse_format,
+    resolve_output,
 )
 from .vector import ROW_FIELDS, ArgRelevance, depends, group
 
@@ -124,7 +125,7 @@ class BatchRenderer:
         fields: list[Field] = []
         seen: set[str] = set()
         for name in names:
-            f = resolve(name)
+            f = resolve_output(name)
             if f.name not in seen:
                 seen.add(f.name)
                 fields.append(f)

@@ -19,6 +19,7 @@ from ..fields import (
     resolve,
     value_text,
 )
+from ..fields.base import make_field
 
 if TYPE_CHECKING:
     pass
@@ -222,6 +223,14 @@ def _compile_compare(node: Compare, text: str) -> Predicate:
 
 def _identity(v: Any) -> Any:
     return v
+
+
+def sysdig_named(f: Field) -> Field:
+    """``f`` itself, or for evt.arg.NAME / evt.rawarg.NAME one that also reads sysdig's
+    name of an argument (for -p/-j: %evt.arg.name of an openat is its path)."""
+    if not f.name.startswith(_ARG_PREFIXES):
+        return f
+    return make_field(f.name, f.type, f.description, _with_sysdig_names(f.get, f.name))
 
 
 def _with_sysdig_names(get: Callable[[Event], Any], name: str) -> Callable[[Event], Any]:

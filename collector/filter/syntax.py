@@ -42,10 +42,13 @@ _BARE_ITEM_RE = re.compile(r"""[^\s()="',][^\s(),]*""")
 _INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 _HEX = frozenset("0123456789abcdefABCDEF")
 # sysdig 0.29.3's escapes, measured with sysdig -r: \\ and \" are the characters,
-# \xHH a byte; any other backslash stays, with the character after it (\ , \n,
-# \' …: "a\ b" is the five characters a, \, space, b); a backslash never ends a
-# quoted string.
-_SIMPLE_ESCAPES = {"\\": "\\", '"': '"'}
+# \xHH a byte; any other backslash stays, with the character after it (\ , \',
+# \q …: "a\ b" is the four characters a, \, space, b); a backslash never ends a
+# quoted string. Unlike sysdig, the escapes cdig's output shows (\n \t \r \uXXXX
+# \UXXXXXXXX, collector.formatter.escape_text) mean their character, so a value
+# copied from the output matches.
+_SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+_WIDE_ESCAPES = {"u": 4, "U": 8}
 
 
 # --------------------------------------------------------------------------- errors
@@ -421,6 +424,15 @@ class _Parser:
                 out.append(chr(cp + 0xDC00 if cp >= 0x80 else cp))
                 return j + 4
             raise self.error(f"bad escape {_quote(text[j : j + 4])}: \\x takes two hex digits", j)
+        width = _WIDE_ESCAPES.get(c)
+        if width is not None:
+            digits = text[j + 2 : j + 2 + width]
+            if len(digits) == width and all(d in _HEX for d in digits) and \
+                    int(digits, 16) <= 0x10FFFF:
+                out.append(chr(int(digits, 16)))
+                return j + 2 + width
+            raise self.error(f"bad escape {_quote(text[j : j + 2 + width])}: \\{c} takes "
+                             f"{width} hex digits", j)
         out.append(text[j : j + 2])  # sysdig keeps any other escape as it is
         return j + 2
 

@@ -184,7 +184,9 @@ def test_quoted_values_and_escapes():
     assert matches(r"proc.name = 'a \"b\" \\c'", e)
     assert matches(r"proc.name = 'a \'b\' \\c'", make_event(comm="a \\'b\\' \\c"))
     assert matches(r'proc.name = "\x1b[31mevil"', make_event(comm="\x1b[31mevil"))
-    assert matches(r'proc.name = "tab\there"', make_event(comm="tab\\there"))
+    # cdig's output escapes mean their character (sysdig keeps them as typed)
+    assert matches(r'proc.name = "tab\there"', make_event(comm="tab\there"))
+    assert matches(r'proc.name = "\u00e9t\u00e9"', make_event(comm="été"))
     assert matches(r'proc.name = "a\ b"', make_event(comm="a\\ b"))
     assert matches(r'proc.name = "\xc3\xa9t\xc3\xa9"', make_event(comm="été"))
     # \xNN above 0x7f that is not UTF-8 is a raw byte, as the output shows undecodable bytes.
