@@ -62,6 +62,7 @@ DEPENDS: dict[str, frozenset[str]] = {
     "evt.wait_latency": _TYPE | {LAT},
     "proc.duration": frozenset({PROC, TS}),
     "evt.reltime": frozenset({TS}),
+    "evt.around": frozenset({TS}),
     "evt.reltime.s": frozenset({TS}),
     "evt.reltime.ns": frozenset({TS}),
     "thread.pfmajor": frozenset({PID, TID, PROC}),

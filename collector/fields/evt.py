@@ -381,9 +381,12 @@ ARG_FIELD_HELP = Field("evt.arg", D, "one decoded argument by name or number: ev
                        _none, _none)
 RAWARG_FIELD_HELP = Field("evt.rawarg", D, "one argument by name, as decoded: evt.rawarg.fd "
                           "(numbers compare as numbers)", _none, _none)
+AROUND_FIELD_HELP = Field("evt.around", N, "(filters only) evt.around[T]=D: events within D "
+                          "milliseconds of T (an evt.rawtime)", _none, _none, any_of=True)
 TYPE_IS_FIELD_HELP = Field("evt.type.is", N, "1 for events of the type named after it "
                            "(evt.type.is.open), else 0", _none, _none)
-HELP: tuple[Field, ...] = (TYPE_IS_FIELD_HELP, ARG_FIELD_HELP, RAWARG_FIELD_HELP)
+HELP: tuple[Field, ...] = (TYPE_IS_FIELD_HELP, ARG_FIELD_HELP, RAWARG_FIELD_HELP,
+                           AROUND_FIELD_HELP)
 
 
 def arg_field(name: str, arg: str) -> Field:
@@ -408,3 +411,25 @@ def type_is_field(name: str, typ: str) -> Field:
         return 1 if e.type == typ else 0
 
     return make_field(name, N, f"1 for {typ} events, else 0", get)
+
+
+class _Within(int):
+    """The milliseconds between an event and evt.around's T, rounded up: it "equals"
+    every D it is within (``evt.around[T]=D``), as sysdig's filter-only field reads."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and int(self) <= other
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = int.__hash__
+
+
+def around_field(name: str, t_ns: int) -> Field:
+    def get(e: Event) -> tuple[int, ...]:
+        return (_Within(-(-abs(e.ts_ns - t_ns) // 1_000_000)),)
+
+    return make_field(name, N, f"within D ms of {t_ns}", get, any_of=True)

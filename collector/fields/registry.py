@@ -75,6 +75,8 @@ def _parametric(name: str) -> Field | None:
             return proc.ancestor_field(name, base[5:], int(arg))
         if base == "evt.arg" and arg.isdigit() and arg.isascii():
             return evt.arg_index_field(name, int(arg))
+        if base == "evt.around" and arg.isdigit() and arg.isascii():
+            return evt.around_field(name, int(arg))
         if base == "k8s.pod.label" and arg:
             return k8s.label_field(name, arg)
         return container.mount_field(name, base, arg)

@@ -73,7 +73,7 @@ PARITY_TESTS = [
     "proc.vpid=101", "proc.sid exists", "thread.ismain=true", "thread.vtid=100",
     "user.homedir=/root", "user.loginuid exists", "group.gid=0", "group.name=root",
     "container.image.tag=1", "container.image.repository=nginx", "k8s.pod.labels exists",
-    "evt.reltime>3", "evt.reltime.s=0", "proc.fdopencount exists", "proc.is_exe_writable=true",
+    "evt.reltime>3", "evt.reltime.s=0", "evt.around[1700000000000000020]=0", "proc.fdopencount exists", "proc.is_exe_writable=true",
     "container.privileged=false", "container.mounts exists", "container.mount[0] exists",
     "proc.is_container_healthcheck=false", "container.image.id exists",
     "container.liveness_probe exists", "proc.is_container_readiness_probe=false",

@@ -365,6 +365,10 @@ FILTERS = [
     ("evt.category=net", main_ev, True),
     ("fd.is_server=true", thread_ev, True),
     ("container.image.tag=1.25", thread_ev, True),
+    (f"evt.around[{TS_NS - 1_000_000}]=1", cat_ev, True),  # 1 ms before: within 1 ms
+    (f"evt.around[{TS_NS + 1_000_001}]=1", cat_ev, False),  # 1 ms and 1 ns after
+    (f"evt.around[{TS_NS + 4_999_000_000}]=5000", cat_ev, True),
+    (f"evt.around[{TS_NS - 3_000_000}]!=2", cat_ev, True),
 ]
 
 
@@ -386,7 +390,7 @@ def test_formats_print_bracketed_fields_and_refuse_filter_only_ones():
     assert line == "<NA> <NA> 6 web 1.50us"  # no parent known: <NA>, as sysdig
     assert Formatter("%proc.aname[2]/%proc.pname").format(cat_ev) == "bash/sh"
     assert Formatter("%proc.aname[2]").format(_event(thread_ev)) is None  # missing: skipped
-    for name in ("fd.port", "fd.net", "proc.aname", "fd.ip", "fd.proto"):
+    for name in ("fd.port", "fd.net", "proc.aname", "fd.ip", "fd.proto", "evt.around[5]"):
         with pytest.raises(FilterOnlyFieldError, match="filter only"):
             Formatter(f"%{name}")
     with pytest.raises(UnknownFieldError):
