@@ -49,9 +49,46 @@ _U16, _U32, _U64, _I64 = (struct.Struct(f) for f in ("<H", "<I", "<Q", "<q"))
 CHUNK = 8 << 20
 
 
-def _gather_u32(u8: np.ndarray, off: np.ndarray) -> np.ndarray:
-    idx = off[:, None] + np.arange(4)
-    return np.ascontiguousarray(u8[idx]).view("<u4").reshape(len(off)).astype(np.int64)
+def _chain(buf: bytes) -> tuple[np.ndarray, int]:
+    """(the start offsets of the blocks of ``buf`` that follow each other from offset 0,
+    the offset after the last): the block lengths followed with numpy, not in Python.
+
+    Blocks start at multiples of 4 (every block length is one). A word can start a
+    block if the length after it is valid, the block fits, and its trailer repeats
+    the length; the chain from word 0 through such words, found by doubling (n log n
+    vector steps), is the list of blocks. It stops before the first block that is
+    incomplete or not valid: the caller's loop decides what that block is."""
+    nw = len(buf) // 4
+    if nw < 3:
+        return np.zeros(0, dtype=np.int64), 0
+    w = np.frombuffer(buf, dtype="<u4", count=nw).astype(np.int64)
+    length = w[1:]
+    i = np.arange(nw - 1, dtype=np.int64)
+    nxt = i + (length >> 2)
+    ok = (length >= 12) & ((length & 3) == 0) & (nxt <= nw)
+    tail = np.where(ok, nxt - 1, 0)
+    ok &= w[tail] == length
+    cand = np.flatnonzero(ok)
+    if not len(cand) or cand[0] != 0:
+        return np.zeros(0, dtype=np.int64), 0
+    m = len(cand)
+    # the candidate index each candidate's block leads to (m: none, the chain ends)
+    tgt = nxt[cand]
+    j = np.searchsorted(cand, tgt)
+    hit = j < m
+    hit[hit] = cand[j[hit]] == tgt[hit]
+    jump = np.append(np.where(hit, j, m), m)
+    path = np.zeros(1, dtype=np.int64)
+    while True:
+        more = jump[path]
+        end = np.flatnonzero(more == m)
+        if len(end):
+            path = np.concatenate([path, more[:end[0]]])
+            break
+        path = np.concatenate([path, more])
+        jump = jump[jump]
+    starts = cand[path]
+    return starts * 4, int(nxt[starts[-1]]) * 4
 
 
 class ScapError(Exception):
@@ -196,11 +233,11 @@ class BlockStream:
             more = self.inp.read(CHUNK)
             if more:
                 buf = buf + more if buf else more
+            n = len(buf)
+            chained, pos = _chain(buf)
             starts: list[int] = []
             app = starts.append
-            pos = 0
-            n = len(buf)
-            while pos + 12 <= n:  # the only per-block Python: follow the lengths
+            while pos + 12 <= n:  # what _chain left: the block it stopped at, Python
                 blen = u32(buf, pos + 4)[0]
                 if blen < 12 or blen & 3:
                     self._damaged(f"bad block length {blen} at offset {base + pos}")
@@ -210,12 +247,12 @@ class BlockStream:
                     break
                 app(pos)
                 pos = end
-            if starts:
-                st = np.array(starts, dtype=np.int64)
-                u8 = np.frombuffer(buf, dtype=np.uint8)
-                btype = _gather_u32(u8, st)
-                blen_a = _gather_u32(u8, st + 4)
-                bad = np.flatnonzero(_gather_u32(u8, st + blen_a - 4) != blen_a)
+            if starts or len(chained):
+                st = np.concatenate([chained, np.array(starts, dtype=np.int64)])
+                w32 = np.frombuffer(buf, dtype="<u4", count=n // 4)  # blocks are 4-aligned
+                btype = w32[st >> 2].astype(np.int64)
+                blen_a = w32[(st >> 2) + 1].astype(np.int64)
+                bad = np.flatnonzero(w32[(st + blen_a - 4) >> 2] != blen_a)
                 if len(bad):  # the first block whose trailer does not repeat its length
                     k = int(bad[0])
                     self._damaged(f"block trailer mismatch at offset {base + int(st[k])}")

@@ -16,12 +16,31 @@ _U8 = np.uint8
 
 
 def gather(u8: np.ndarray, off: np.ndarray, dtype: str) -> np.ndarray:
-    """The ``dtype`` value at each byte offset ``off`` of ``u8`` (little-endian)."""
+    """The ``dtype`` value at each byte offset ``off`` of ``u8`` (little-endian).
+
+    One gather of whole values per byte alignment present (``u8`` viewed as ``dtype``
+    from each of its first itemsize bytes): the fields of the event headers sit at
+    one or two alignments, so this is one or two gathers of n values, not one of
+    n × itemsize bytes."""
     dt = np.dtype(dtype)
     if not len(off):
         return np.zeros(0, dtype=dt)
-    idx = off[:, None] + np.arange(dt.itemsize)
-    return np.ascontiguousarray(u8[idx]).view(dt).reshape(len(off))
+    size = dt.itemsize
+    if size == 1:
+        return u8[off].view(dt)
+    rem = off & (size - 1)
+    counts = np.bincount(rem, minlength=size)
+    out: np.ndarray | None = None
+    for k in np.flatnonzero(counts).tolist():
+        view = u8[k:k + (len(u8) - k) // size * size].view(dt)
+        if counts[k] == len(off):
+            return view[off // size]
+        if out is None:
+            out = np.empty(len(off), dtype=dt)
+        sel = rem == k
+        out[sel] = view[off[sel] // size]
+    assert out is not None
+    return out
 
 
 def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: bool

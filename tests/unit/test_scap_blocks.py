@@ -363,3 +363,37 @@ def test_damaged_bytes_never_raise(tmp_path, flips, cut):
         for ev in dec.decode(b):
             state.update(ev)
     assert len(src.losses) <= 1
+
+
+def test_block_chain_in_numpy_is_the_python_walk():
+    """blocks._chain follows the lengths with numpy; it must give the blocks a plain
+    walk gives, stop before an incomplete or invalid block, and ignore block-like
+    bytes inside payloads."""
+    import random
+
+    from cdig.collector.scap.writer import block
+
+    rnd = random.Random(7)
+    fake = block(B.EV_V2, b"\0" * 30)  # a whole block inside another block's payload
+    parts = []
+    for _ in range(2000):
+        body = fake if rnd.random() < 0.1 else bytes(rnd.randrange(256) for _ in
+                                                     range(rnd.randrange(0, 90)))
+        parts.append(block(rnd.choice([B.EV_V2, B.EVF_V2, 0xBAD]), body))
+    whole = b"".join(parts)
+
+    def walk(buf: bytes) -> tuple[list[int], int]:
+        out, pos = [], 0
+        while pos + 12 <= len(buf):
+            blen = struct.unpack_from("<I", buf, pos + 4)[0]
+            if blen < 12 or blen & 3 or pos + blen > len(buf) or \
+                    struct.unpack_from("<I", buf, pos + blen - 4)[0] != blen:
+                break
+            out.append(pos)
+            pos += blen
+        return out, pos
+
+    for buf in (whole, whole[:-5], whole[:len(whole) // 2 + 2],
+                whole[:4000] + b"\xff" * 8 + whole[4000:], b"", whole[:16]):
+        st, end = B._chain(buf)
+        assert (st.tolist(), end) == walk(buf)
