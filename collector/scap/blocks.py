@@ -61,22 +61,21 @@ def _chain(buf: bytes) -> tuple[np.ndarray, int]:
     nw = len(buf) // 4
     if nw < 3:
         return np.zeros(0, dtype=np.int64), 0
-    w = np.frombuffer(buf, dtype="<u4", count=nw).astype(np.int64)
+    w = np.frombuffer(buf, dtype="<u4", count=nw)
     length = w[1:]
-    i = np.arange(nw - 1, dtype=np.int64)
-    nxt = i + (length >> 2)
-    ok = (length >= 12) & ((length & 3) == 0) & (nxt <= nw)
-    tail = np.where(ok, nxt - 1, 0)
-    ok &= w[tail] == length
-    cand = np.flatnonzero(ok)
+    cand = np.flatnonzero((length >= 12) & ((length & 3) == 0))  # u32 passes first
+    nxt = cand + (length[cand] >> 2).astype(np.int64)  # the word after the block
+    fits = nxt <= nw
+    cand, nxt = cand[fits], nxt[fits]
+    trailer = w[nxt - 1] == length[cand]
+    cand, nxt = cand[trailer], nxt[trailer]
     if not len(cand) or cand[0] != 0:
         return np.zeros(0, dtype=np.int64), 0
     m = len(cand)
     # the candidate index each candidate's block leads to (m: none, the chain ends)
-    tgt = nxt[cand]
-    j = np.searchsorted(cand, tgt)
+    j = np.searchsorted(cand, nxt)
     hit = j < m
-    hit[hit] = cand[j[hit]] == tgt[hit]
+    hit[hit] = cand[j[hit]] == nxt[hit]
     jump = np.append(np.where(hit, j, m), m)
     path = np.zeros(1, dtype=np.int64)
     while True:
@@ -87,8 +86,7 @@ def _chain(buf: bytes) -> tuple[np.ndarray, int]:
             break
         path = np.concatenate([path, more])
         jump = jump[jump]
-    starts = cand[path]
-    return starts * 4, int(nxt[starts[-1]]) * 4
+    return cand[path] * 4, int(nxt[path[-1]]) * 4
 
 
 class ScapError(Exception):
