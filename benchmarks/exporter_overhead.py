@@ -8,6 +8,10 @@ configurations interleaved round by round (medians reported):
   floor-exit       an empty BPF program on raw_syscalls:sys_exit (the floor for
                    --no-latency: what any program on that tracepoint costs)
   floor-both       empty programs on sys_enter and sys_exit (the floor with latency)
+  floor-exit-typed floor-exit and an empty program on the typed
+                   syscalls:sys_enter_exit_group tracepoint: the hooks of
+                   --no-latency (a typed sys_enter_* program hooks every
+                   syscall's entry, which then tests a per-syscall bitmap)
   floor-raw-both   empty RAW_TRACEPOINT_PROBE programs on sys_enter and sys_exit
                    (the hooks cdig's latency mode uses)
   bpftrace         bpftrace -e 'tracepoint:raw_syscalls:sys_exit
@@ -89,6 +93,8 @@ int main(int argc, char **argv) {
 
 EMPTY_EXIT = "TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }"
 EMPTY_BOTH = ("TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }\n" + EMPTY_EXIT)
+EMPTY_EXIT_TYPED = (EMPTY_EXIT + "\n"
+                    "TRACEPOINT_PROBE(syscalls, sys_enter_exit_group) { return 0; }")
 EMPTY_RAW_BOTH = ("RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n"
                   "RAW_TRACEPOINT_PROBE(sys_exit) { return 0; }")
 BPFTRACE = "tracepoint:raw_syscalls:sys_exit { @[cgroup, args->id] = count(); }"
@@ -183,6 +189,7 @@ CONFIGS = {
     "baseline": lambda: nothing(),
     "floor-exit": lambda: bcc_program(EMPTY_EXIT),
     "floor-both": lambda: bcc_program(EMPTY_BOTH),
+    "floor-exit-typed": lambda: bcc_program(EMPTY_EXIT_TYPED),
     "floor-raw-both": lambda: bcc_program(EMPTY_RAW_BOTH),
     "bpftrace": lambda: bpftrace(),
     "cdig-nolat": lambda: exporter("--no-latency"),
