@@ -112,6 +112,8 @@ def build(tag: str, log=print) -> str:
     """Build deploy/Containerfile on the local base as ``tag``; returns the tag."""
     base = ensure_base(log)
     t = time.monotonic()
+    old = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", tag],
+                         capture_output=True, text=True).stdout.strip()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
     with tempfile.TemporaryDirectory(prefix="cdig-ctx-") as ctx:
         for rel in CONTEXT:
@@ -124,6 +126,10 @@ def build(tag: str, log=print) -> str:
         _run(["podman", "build", "--runtime", "runc", "--network", "none", *ULIMITS,
               "--build-arg", f"BASE={base}", "-f", str(CONTAINERFILE), "-t", tag, ctx])
     log(f"image {tag}: built in {time.monotonic() - t:.1f} s (podman build)")
+    new = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", tag],
+                         capture_output=True, text=True).stdout.strip()
+    if old and old != new:  # the image this tag named before: dropped (in use: it stays)
+        subprocess.run(["podman", "rmi", old], capture_output=True)
     return tag
 
 
