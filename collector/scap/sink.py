@@ -27,6 +27,10 @@ class ScapSink:
         self.state = state
         self.state_rows = state_rows  # Enricher.state_rows
         self.written = 0
+        # built before the first batch: the file starts with the tables as they are now
+        # (each batch comes with the State after it)
+        if not writer.started:
+            writer.prime(state)
 
     def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
         if not len(b):
@@ -45,5 +49,5 @@ class ScapSink:
         order[ext_pos] = len(plain) + np.arange(len(ext_pos))
         raw = RawBatch(take_records(recs, plain), b.ext[xr[is_ext]], order,
                        b.num[rows].astype(np.uint64), ctx=~matched[rows])
-        self.writer.write(raw, self.state)
+        self.writer.write(raw, self.state, after=True)
         self.written += int(np.count_nonzero(matched))

@@ -34,6 +34,7 @@ sysdig -r -`` sees events as they come.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import ipaddress
@@ -378,14 +379,33 @@ class ScapWriter:
         self._event(E.CONTAINER_JSON_2_E, ts, -1, 0, [encode_param("s", container_json(c))])
 
     # -- the header -----------------------------------------------------------------
+    def prime(self, state: State) -> None:
+        """Take the process and fd tables the next file starts with from ``state`` as
+        it is now. A batch sink calls this before the first batch (then with the
+        State after each batch, at a rotation): the State it is handed with a batch
+        is the one *after* it, whose fd table no longer holds an fd the batch closed
+        (measured: an fd closed early and reused later was written under the later
+        name, and a file begun by a rotation lacked the fd the batch still wrote to)."""
+        self._primed = ({p.pid: _Proc.of(p) for p in state.procs.values()},
+                        {pid: {fd: copy.copy(i) for fd, i in t.items()}
+                         for pid, t in state.fds.items()})
+
+    _primed: tuple[dict[int, _Proc], dict[int, dict[int, FdInfo]]] | None = None
+    _rotate_next = False
+
     def _start(self, raw: RawBatch, state: State) -> None:
         self.started = True
         self._emit(shb())
         self._emit(machine_info(self.hostname, self.ncpus))
         self._file_records = 0
         entries: list[bytes] = []
-        for p in state.procs.values():
-            self._procs[p.pid] = _Proc.of(p)
+        if self._primed is not None:
+            procs, fd_tables = self._primed
+            self._primed = None
+        else:  # the State before the batch (a tee)
+            procs = {p.pid: _Proc.of(p) for p in state.procs.values()}
+            fd_tables = state.fds
+        self._procs.update(procs)
         for pid, wp in self._procs.items():
             entries.append(self._pl_entry(pid, pid, wp))
             self._threads.add(pid)
@@ -398,7 +418,7 @@ class ScapWriter:
                 self._threads.add(tid)
                 self._comm[tid] = self._procs[pid].name.encode()[:layout.COMM_LEN]
         self._emit(block(B.PL_V9, b"".join(entries)))
-        for pid, fds in state.fds.items():
+        for pid, fds in fd_tables.items():
             self._fds[pid] = set(fds)
             if pid in self._threads and fds:
                 self._emit(block(B.FDL_V2, struct.pack("<Q", pid)
@@ -488,14 +508,20 @@ class ScapWriter:
         return wp
 
     # -- records --------------------------------------------------------------------
-    def write(self, raw: RawBatch, state: State, hidden: Collection[int] | None = None
-              ) -> None:
+    def write(self, raw: RawBatch, state: State, hidden: Collection[int] | None = None,
+              after: bool = False) -> None:
         """Append a batch; ``state`` is the pipeline's State as it was *before* this batch
-        (tee the source, as the capture recorder does), so the process list written first
-        holds the names processes had before the batch's execs. Records whose ``num`` is
-        in ``hidden`` (kept for state only) are written state-only: sysdig applies them
-        and does not show them."""
-        if self._due():
+        (a tee of the source), so the process list written first holds the names
+        processes had before the batch's execs — or, with ``after``, the State after it
+        (a batch sink, which calls :meth:`prime` for the first file before its first batch).
+        Records whose ``num`` is in ``hidden`` (kept for state only) are written
+        state-only: sysdig applies them and does not show them. A file is rotated when
+        the next batch comes (a file always has events: sysdig refuses one without,
+        "no events in file"); one due at a batch's end starts with the tables as they
+        were then. (Only a -G period that ends between two batches of a batch sink
+        starts its file from the State after the batch that comes.)"""
+        if self._rotate_next or self._due():
+            self._rotate_next = False
             self._rotate()
         if not self.started:
             self._start(raw, state)
@@ -543,6 +569,9 @@ class ScapWriter:
             self._last_ts = max(self._last_ts, max(cols[0]) + self.offset)
         self._evf = None
         self.flush()
+        self._rotate_next = self._due()
+        if self._rotate_next and after:  # the next file's tables: as of this batch's end
+            self.prime(state)
 
     def _mark_drops(self, ts: int) -> None:
         """Events the source lost since the last mark, marked as sysdig's drivers mark

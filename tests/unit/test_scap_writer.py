@@ -362,3 +362,30 @@ def test_rotation_refuses_a_stream():
         assert "file name" in str(e)
     else:
         raise AssertionError("rotation on stdout accepted")
+
+
+def test_a_batch_sink_starts_the_file_with_the_tables_before_its_first_batch(tmp_path):
+    """A batch sink hands the writer the State *after* each batch: fd 3 closed and
+    reopened in the first batch must still be named by its old file at the close."""
+    from cdig.collector.events import FdInfo
+
+    st = _state()
+    st.fds[100] = {3: FdInfo(num=3, type="file", name="/srv/old")}
+    path = tmp_path / "sink.scap"
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.prime(st)  # what ScapSink does when it is built, before the first batch
+    o_wr = os.O_WRONLY | os.O_CREAT
+    raw = RawBatch(np.concatenate([record("close", ts=1_000, args=(3,)),
+                                   record("write", ts=3_000, ret=1, args=(3, 0, 1))]),
+                   ext("openat", str1=b"/srv/new\0", ret=3, args=(AT_FDCWD, 0, o_wr, 0o644),
+                       ts=2_000))
+    for ev in Decoder(T, 0).decode(raw):  # the session applies the batch first
+        st.update(ev)
+    assert st.fds[100][3].name == "/srv/new"
+    w.write(raw, st, after=True)
+    w.close()
+    src = ScapSource([str(path)])
+    st2 = State(container_of=src.container_of, procfs=src.procfs)
+    src.attach(st2)
+    got = [(t[0], t[10]) for b in src.batches() for t in _decode(b, st2, Decoder(src.syscalls))]
+    assert got == [("close", "/srv/old"), ("openat", "/srv/new"), ("write", "/srv/new")], got
