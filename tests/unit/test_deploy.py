@@ -44,7 +44,15 @@ def test_manifests_parse():
     assert caps["drop"] == ["ALL"] and {"BPF", "PERFMON"} <= set(caps["add"])
     mounts = {m["mountPath"] for m in ctr["volumeMounts"]}
     assert {"/sys/kernel/tracing", "/lib/modules", "/usr/src"} <= mounts
-    assert all(m.get("readOnly") for m in ctr["volumeMounts"])
+    # every host path and the secret read-only; the one writable mount is a small in-memory /tmp
+    # (bcc's loader writes a temp file; the root filesystem is read-only)
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    writable = [m for m in ctr["volumeMounts"] if not m.get("readOnly")]
+    assert [m["mountPath"] for m in writable] == ["/tmp"]
+    assert volumes[writable[0]["name"]] == {"name": "tmp", "emptyDir": {"medium": "Memory",
+                                                                        "sizeLimit": "16Mi"}}
+    assert all({"hostPath", "secret"} & set(volumes[m["name"]]) for m in ctr["volumeMounts"]
+               if m.get("readOnly"))
     scrape = yaml.safe_load((DEPLOY / "prometheus-scrape.yml").read_text())
     assert {j["job_name"] for j in scrape["scrape_configs"]} == {"cdig", "cdig-local"}
 
