@@ -399,12 +399,12 @@ class ScapWriter:
         self._emit(machine_info(self.hostname, self.ncpus))
         self._file_records = 0
         entries: list[bytes] = []
-        if self._primed is not None:
-            procs, fd_tables = self._primed
+        procs = {p.pid: _Proc.of(p) for p in state.procs.values()}
+        fd_tables = state.fds
+        if self._primed is not None:  # the tables before the batch, and the processes
+            primed, fd_tables = self._primed  # the batch made known (seen first there)
             self._primed = None
-        else:  # the State before the batch (a tee)
-            procs = {p.pid: _Proc.of(p) for p in state.procs.values()}
-            fd_tables = state.fds
+            procs = {**procs, **primed}
         self._procs.update(procs)
         for pid, wp in self._procs.items():
             entries.append(self._pl_entry(pid, pid, wp))
