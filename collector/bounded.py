@@ -259,6 +259,9 @@ def _structs(b: bytes, pos: int, size: int) -> list[bytes]:
     return [b[v + 4 + k * size: v + 4 + (k + 1) * size] for k in range(n)]
 
 
+_MAX_BODY = 1 << 40  # no capture batch comes near; lseek past a file system limit is EINVAL
+
+
 def first_oversized_batch(f: Any, buffer_limits: Any, max_rows: int = MAX_BATCH_ROWS
                           ) -> tuple[int, str] | None:
     """(index, reason) of the first record batch of the Arrow stream in the binary
@@ -299,6 +302,8 @@ def _scan(f: Any, buffer_limits: Any, max_rows: int, state: list[int]
         msg = _ref(meta, 0)
         p = _field(meta, msg, 3)
         body_len = _i64(meta, p) if p else 0
+        if not 0 <= body_len <= _MAX_BODY:  # a flipped bit: seeking that far is EINVAL
+            return index, f"an Arrow message body of {body_len} bytes"
         body_at = f.tell()
         p = _field(meta, msg, 1)
         kind = meta[p] if p else 0
