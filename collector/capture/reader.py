@@ -259,6 +259,22 @@ def expand_paths(specs: Sequence[str]) -> list[str]:
     return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
 
 
+def open_all(paths: Sequence[str], opener: Callable[[str], Any]) -> list[Any]:
+    """Every file of ``paths`` (globs and rotation sets expanded), opened with ``opener``;
+    on a CaptureError those already open are closed again. None at all is an error."""
+    files: list[Any] = []
+    try:
+        for p in expand_paths(paths):
+            files.append(opener(p))
+    except CaptureError:
+        for f in files:
+            f.close()
+        raise
+    if not files:
+        raise CaptureError("no capture file given")
+    return files
+
+
 class ReplaySource:
     """Records from capture files, as the ``EventSource`` of a replay pipeline.
 
@@ -272,16 +288,7 @@ class ReplaySource:
 
     def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None
                  ) -> None:
-        files: list[CaptureFile] = []
-        try:
-            for p in expand_paths(paths):
-                files.append(CaptureFile.open(p))
-        except CaptureError:
-            for f in files:
-                f.close()
-            raise
-        if not files:
-            raise CaptureError("no capture file given")
+        files = open_all(paths, CaptureFile.open)
         self.losses: list[Loss] = [f.loss for f in files if f.loss is not None]
         readable = [f for f in files if f.header]
         readable.sort(key=lambda f: (f.header.get("session_started_ns", 0),

@@ -38,7 +38,8 @@ import numpy as np
 
 from ...probes import layout
 from ...probes.syscalls import SyscallTable, table
-from ..capture import CaptureError, Loss, expand_paths
+from ..capture import CaptureError, Loss
+from ..capture.reader import open_all
 from ..containers import parse_cgroup_path
 from ..decode import RawBatch
 from ..events import HOST, Container, Event, FdInfo, Process
@@ -304,17 +305,8 @@ class ScapSource:
 
     def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None,
                  batch: int = BATCH) -> None:
-        files: list[ScapFile] = []
-        try:
-            for p in expand_paths(paths):
-                files.append(ScapFile(p))
-        except CaptureError:
-            for f in files:
-                f.close()
-            raise
-        if not files:
-            raise CaptureError("no capture file given")
-        self.files = files
+        self.files: list[ScapFile] = open_all(paths, ScapFile)
+        files = self.files
         self.on_loss = on_loss
         self.losses: list[Loss] = []
         self.batch_size = batch
