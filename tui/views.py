@@ -469,13 +469,18 @@ def _errors(ctx: Ctx) -> tuple[list[Row], str]:
     return rows, f"{len(rows)} {what} · {total} failed syscalls{_source(ctx)}"
 
 
-def _files(ctx: Ctx) -> tuple[list[Row], str]:
+def _scoped_files(ctx: Ctx) -> tuple[dict, dict]:
+    """(files now, files at the rate base) of the scope: its processes' own tables for
+    a process or a container, the host's otherwise."""
     sc = ctx.scope
     if sc.pid is not None or sc.container is not None:
-        cur, old = _sum_pids(ctx, lambda x: x.pid_files)
-    else:
-        cur = ctx.snap.files
-        old = ctx.base.files if ctx.base is not None else {}
+        return _sum_pids(ctx, lambda x: x.pid_files)
+    return ctx.snap.files, ctx.base.files if ctx.base is not None else {}
+
+
+def _files(ctx: Ctx) -> tuple[list[Row], str]:
+    sc = ctx.scope
+    cur, old = _scoped_files(ctx)
     rows = []
     tin = tout = 0
     for path, (rd, wr, ops, opens) in cur.items():
@@ -707,11 +712,7 @@ def _threads(ctx: Ctx) -> tuple[list[Row], str]:
 def _dirs(ctx: Ctx) -> tuple[list[Row], str]:
     """The Files view's figures summed by the directory each file is in."""
     sc = ctx.scope
-    if sc.pid is not None or sc.container is not None:
-        cur, old = _sum_pids(ctx, lambda x: x.pid_files)
-    else:
-        cur = ctx.snap.files
-        old = ctx.base.files if ctx.base is not None else {}
+    cur, old = _scoped_files(ctx)
     by: dict[str, list[int]] = {}  # dir -> read, written, ops, opens, old read, old written, n
     for path, (rd, wr, ops, opens) in cur.items():
         d = _dirname(path)
