@@ -112,13 +112,11 @@ def _io_slower(name: str, description: str, flt: str, skip_dev: bool) -> Chisel:
             fn = run.text(ev, "fd.name")
             if skip_dev and fn.startswith("/dev/"):
                 return None
-            t = run.text
-            if pc:
-                return c + f"{_cut(t(ev, 'evt.datetime'), 23)} {_cut(t(ev, 'container.id'), 20)} " \
-                    f"{_cut(t(ev, 'container.name'), 20)} {_cut(t(ev, 'proc.name'), 12)} " \
-                    f"{t(ev, 'evt.type'):<8} {int(lat):12d} {fn}"
-            return c + f"{_cut(t(ev, 'evt.datetime'), 23)} {_cut(t(ev, 'proc.name'), 12)} " \
-                f"{t(ev, 'evt.type'):<8} {int(lat):12d} {fn}"
+            # the header's layout; the latency right-aligned in its 12 columns (%12d)
+            names = pc_heads if pc else heads
+            cells = [f"{int(lat):12d}" if n == "LATENCY(ms)" else fn if n == "fd.name"
+                     else run.text(ev, n) for n in names]
+            return c + (with_container(cells) if pc else plain(cells))
 
         header = [with_container(pc_heads), with_container(pc_rules)] if pc else \
             [plain(heads), plain(rules)]
