@@ -151,11 +151,10 @@ def timed(cmd: list[str], stdout: Path) -> tuple[float, str]:
 def _replay(capture: Path, use_prefilter: bool) -> tuple[float, int, int]:
     """The replay session in-process, with or without the raw-part pruning (rows the
     filter's raw-record terms reject are dropped before enrichment)."""
+    from cdig.capture_cmd import open_replay
     from cdig.collector.filter import compile_filter
     from cdig.collector.render import BatchRenderer
     from cdig.collector.session import LineSink, Session
-
-    from cdig.capture_cmd import open_replay
 
     class Count:
         n = 0

@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cdig.collector.cgroups import CgroupWatcher, cgroup_layout  # noqa: E402
 from cdig.collector.containers import ContainerResolver  # noqa: E402
-
 from tests.integration import containers as h  # noqa: E402
 
 

@@ -89,6 +89,7 @@ def _on_stop(signum: int, frame: Any) -> None:
 def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
     import numpy as np
+
     from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
 

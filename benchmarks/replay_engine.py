@@ -37,9 +37,10 @@ SELECTIVE = "evt.type=connect and fd.sport=5432"
 
 
 def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
+    from records import T, sockaddr_in
+
     from cdig.collector.decode import RawBatch
     from cdig.probes import layout
-    from records import T, sockaddr_in
 
     rng = np.random.default_rng(seed)
     names = ["read", "write", "getppid", "futex", "epoll_wait", "pread64", "pwrite64", "lseek"]
@@ -99,12 +100,13 @@ def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
 
 def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
     """The -w stage over synthetic records; (CPU seconds, records)."""
+    from records import T
+
     from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
     from cdig.collector.decode import Decoder
     from cdig.collector.events import HOST, Container
     from cdig.collector.session import Session
     from cdig.collector.state import State
-    from records import T
 
     conts = {100 + i: Container(id=f"{i:x}" * 64, name=f"svc{i}", runtime="podman")
              for i in range(4)}

@@ -60,6 +60,7 @@ class _WordAccess:
 def one(binary: Path, work: Path, calls: int, ring_mb: int, tag: str) -> dict[str, object]:
     import numpy as np
     from bcc import BPF
+
     from cdig.probes.layout import slot_dtype
     from cdig.probes.ringbuf import RingBuffer, RingPoller
 

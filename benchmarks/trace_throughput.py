@@ -754,6 +754,7 @@ def child_stock(a: argparse.Namespace) -> None:
 def child_bulk48(a: argparse.Namespace) -> None:
     """The same program, its ring read with cdig's bulk reader (probes/ringbuf.py)."""
     import numpy as np
+
     from cdig.probes.layout import slot_dtype
     from cdig.probes.ringbuf import RingBuffer, RingPoller
 
@@ -790,6 +791,7 @@ def child_bulk48(a: argparse.Namespace) -> None:
 def child_drain(a: argparse.Namespace) -> None:
     """cdig's own probe and ring reader, no decode: the collection ceiling."""
     import numpy as np
+
     from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
 
@@ -875,12 +877,11 @@ def child_startup(a: argparse.Namespace) -> None:
                 calls.append((label, t0, time.perf_counter()))
         return wrapper
 
+    import cdig.cli
+    import cdig.trace
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.sources import LiveSource
     from cdig.collector.state import State
-
-    import cdig.cli
-    import cdig.trace
 
     wraps: list[tuple[Any, str, str, bool]] = [
         (cdig.trace, "_compile", "compile filter", False),
@@ -958,6 +959,7 @@ def child_profile(a: argparse.Namespace) -> None:
     import pstats
 
     import numpy as np
+
     from cdig.collector.containers import ContainerResolver
     from cdig.collector.decode import Decoder, RawBatch
     from cdig.collector.filter import compile_filter

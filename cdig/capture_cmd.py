@@ -32,7 +32,7 @@ def check_capture_args(args: argparse.Namespace) -> None:
             raise CliError(f"{name} needs a positive number, not {v}", EXIT_USAGE)
     reads = getattr(args, "read", None) or []
     if write and reads:  # as files: symlinks, hard links, globs, rotation names
-        from cdig.collector.safe_open import aliases
+        from .collector.safe_open import aliases
 
         if hit := aliases(write, reads, prefix=True):
             raise CliError(f"-w {write} would overwrite {hit}, a capture being read", EXIT_USAGE)
@@ -43,7 +43,7 @@ def check_capture_args(args: argparse.Namespace) -> None:
 
 
 def rotation(args: argparse.Namespace):  # -> collector.capture.Rotation
-    from cdig.collector.capture import MB, Rotation
+    from .collector.capture import MB, Rotation
 
     size = getattr(args, "file_size", None)
     return Rotation(size_bytes=int(size * MB) if size is not None else None,
@@ -56,8 +56,8 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
 
     ``host`` (a capture's header, when re-capturing a capture) replaces this host's
     info; the decoder's clock offset and syscall table are set at start."""
-    from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
-    from cdig.probes.syscalls import table
+    from .collector.capture import CaptureRecorder, CaptureWriter, host_info
+    from .probes.syscalls import table
 
     where = os.path.dirname(os.path.abspath(args.write))
     if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK):
@@ -105,8 +105,8 @@ def close_recorder(rec) -> str:
 
 def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     """A ReplaySource over capture files; each loss is reported on stderr as found."""
-    from cdig.collector.capture import ReplaySource
-    from cdig.collector.scap import any_scap, replay_source
+    from .collector.capture import ReplaySource
+    from .collector.scap import any_scap, replay_source
 
     def report(loss) -> None:
         if not quiet:
@@ -125,7 +125,7 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     Returns (counters, source). ``on_event`` may also be a batch sink (it has
     ``batch_sink = True``): it then gets (batch, matched mask) instead; or a
     factory of one (``batch_sink_factory = True``), called with the syscall table."""
-    from cdig.collector.session import EventSink, Session
+    from .collector.session import EventSink, Session
 
     def sinks(decoder):
         if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
@@ -147,7 +147,7 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
                      select: Callable | None, chisel: Any = None) -> int:
     """``cdig trace -r FILE…``: the live session over a capture's records (with
     ``chisel``, a ``chisel_cmd.ChiselPlan``: its table at the end instead of lines)."""
-    from cdig.collector.session import LineSink, Session
+    from .collector.session import LineSink, Session
 
     src = open_replay(args.read)
     rec = None

@@ -21,7 +21,7 @@ CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 
 def listing(args: argparse.Namespace) -> int | None:
     """``-cl`` / ``-i NAME``: print and return the exit status; None otherwise."""
-    from cdig.collector.chisels import ChiselError, describe, list_text
+    from .collector.chisels import ChiselError, describe, list_text
 
     if getattr(args, "list_chisels", False) or getattr(args, "chisel", None) == "l":
         sys.stdout.write(list_text() + "\n")
@@ -41,7 +41,7 @@ class ChiselPlan:
     compile (the chisel's AND the user's) and how it prints."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from cdig.collector.chisels import ChiselError, lookup
+        from .collector.chisels import ChiselError, lookup
 
         words = args.chisel.split()
         name, args_in_c = words[0], words[1:]

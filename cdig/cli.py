@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("-j", "--json", action="store_true", help="JSON output")
     sm.set_defaults(func=cmd_summary)
 
-    from cdig.collector.export import columns_help
+    from .collector.export import columns_help
 
     ex = sub.add_parser("export", help="a capture as Parquet, JSON lines or CSV",
                         epilog=EXPORT_EPILOG + "\n\n" + columns_help(),

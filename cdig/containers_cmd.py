@@ -21,7 +21,7 @@ METADATA_WAIT_S = 1.0  # seconds
 
 def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
     """(container, number of processes) for every container with a process."""
-    from cdig.collector.procfs import list_pids
+    from .collector.procfs import list_pids
 
     seen: dict[str, object] = {}
     counts: Counter[str] = Counter()
@@ -55,8 +55,8 @@ def unanswered(resolver, containers) -> list[tuple[str, str, int]]:
 
 
 def run_containers(args: argparse.Namespace, out=None, err=None) -> int:
-    from cdig.collector.containers import ContainerResolver
-    from cdig.collector.formatter import escape_text
+    from .collector.containers import ContainerResolver
+    from .collector.formatter import escape_text
 
     out = out or sys.stdout
     err = err or sys.stderr

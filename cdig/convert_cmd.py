@@ -48,9 +48,8 @@ def _target(args: argparse.Namespace, input_is_scap: bool) -> str:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from cdig.collector.scap import any_scap
-
     from .capture_cmd import open_replay
+    from .collector.scap import any_scap
 
     if args.output != "-" and os.path.exists(args.input) and os.path.exists(args.output) and \
             os.path.samefile(args.input, args.output):
@@ -87,8 +86,8 @@ def _run(session) -> None:
 
 
 def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
-    from cdig.collector.scap.writer import ScapWriter
-    from cdig.collector.session import Session
+    from .collector.scap.writer import ScapWriter
+    from .collector.session import Session
 
     compress = args.compress or args.output.lower().endswith(".gz")
     try:
@@ -113,9 +112,8 @@ def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
 
 
 def _to_cdig(args: argparse.Namespace, src) -> str:
-    from cdig.collector.session import Session
-
     from .capture_cmd import close_recorder, open_recorder, start_recorder
+    from .collector.session import Session
 
     ns = argparse.Namespace(write=args.output, snaplen=None, file_size=None, seconds=None,
                             files=None)

@@ -124,7 +124,7 @@ def check_bcc() -> Check:
 
 
 def check_load() -> Check:
-    from cdig.probes.loader import ProbeError, SyscallProbe
+    from .probes.loader import ProbeError, SyscallProbe
 
     p = SyscallProbe()
     try:
@@ -137,7 +137,7 @@ def check_load() -> Check:
 
 
 def check_cgroups() -> Check:
-    from cdig.collector.cgroups import cgroup_layout
+    from .collector.cgroups import cgroup_layout
 
     lay = cgroup_layout()
     detail = f"{lay.mode}, cgroup2 at {lay.unified_root}" if lay.unified_root else lay.mode
@@ -149,8 +149,8 @@ def check_cgroups() -> Check:
 def check_runtimes() -> list[Check]:
     """One line per container runtime found: is its metadata source answering
     (what names, images and labels come from)? Bounded: 2 s per source."""
-    from cdig.collector.cgroups import cgroup_layout
-    from cdig.collector.runtimes import RuntimeClient
+    from .collector.cgroups import cgroup_layout
+    from .collector.runtimes import RuntimeClient
 
     found = RuntimeClient(layout=cgroup_layout()).probe()
     if not found:

@@ -9,12 +9,11 @@ from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from cdig.collector.capture import open_private
-    from cdig.collector.export import EXPORT_FIELDS, columns_help, exporter
-    from cdig.collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
-    from cdig.collector.safe_open import aliases
-
     from .capture_cmd import replay_events
+    from .collector.capture import open_private
+    from .collector.export import EXPORT_FIELDS, columns_help, exporter
+    from .collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
+    from .collector.safe_open import aliases
     from .trace import _compile
 
     fields = list(EXPORT_FIELDS)

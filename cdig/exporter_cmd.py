@@ -88,7 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace, table):
-    from cdig.exporters.series import Options
+    from .exporters.series import Options
 
     allow = None
     if args.syscalls:
@@ -107,7 +107,7 @@ def _options(args: argparse.Namespace, table):
                 raise CliError(f"--latency-syscalls: unknown syscall {unknown[0]!r}", EXIT_USAGE)
     labels = None
     if args.labels is not None:
-        from cdig.exporters.prometheus import check_labels
+        from .exporters.prometheus import check_labels
 
         try:
             labels = check_labels([s.strip() for s in args.labels.split(",") if s.strip()])
@@ -119,10 +119,10 @@ def _options(args: argparse.Namespace, table):
 
 
 def run_exporter(args: argparse.Namespace) -> int:
-    from cdig.exporters import web
-    from cdig.probes.loader import MetricsProbe, ProbeError
-    from cdig.probes.metrics import MetricsConfig
-    from cdig.probes.syscalls import table
+    from .exporters import web
+    from .probes.loader import MetricsProbe, ProbeError
+    from .probes.metrics import MetricsConfig
+    from .probes.syscalls import table
 
     try:
         listen = web.parse_listen(args.listen)
@@ -179,15 +179,15 @@ def _serve(args, server, probe, options, config, tbl) -> int:
     except ImportError:  # < 0.17 (Debian bookworm's, in the image): no _created to disable
         disable_created_metrics = None
 
-    from cdig.collector.containers import ContainerResolver
-    from cdig.exporters import web
-    from cdig.exporters.names import ResolverNames
-    from cdig.exporters.prometheus import (
+    from .collector.containers import ContainerResolver
+    from .exporters import web
+    from .exporters.names import ResolverNames
+    from .exporters.prometheus import (
         DEFAULT_BUCKET_SLOTS,
         FINE_BUCKET_SLOTS,
         ExporterCollector,
     )
-    from cdig.exporters.resources import CgroupResources
+    from .exporters.resources import CgroupResources
 
     if disable_created_metrics is not None:
         disable_created_metrics()

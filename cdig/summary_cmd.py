@@ -22,7 +22,7 @@ def format_ns(ns: int) -> str:
 
 def render_table(table) -> str:
     """Aligned columns: numbers right-aligned, text left-aligned, text escaped."""
-    from cdig.collector.formatter import escape_text
+    from .collector.formatter import escape_text
 
     cols = table.columns
     cells = [[c.name for c in cols]]
@@ -53,10 +53,9 @@ def render_table(table) -> str:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from cdig.collector.aggregate import Aggregator, columns
-    from cdig.collector.summary import BatchAggregator
-
     from .capture_cmd import replay_events
+    from .collector.aggregate import Aggregator, columns
+    from .collector.summary import BatchAggregator
     from .trace import _compile
 
     if args.top is not None and args.top < 0:

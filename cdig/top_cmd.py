@@ -17,12 +17,12 @@ METADATA_WAIT_S = 3.0
 
 
 def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
-    from cdig.collector.containers import ContainerResolver
-    from cdig.collector.sources import LiveSource
-    from cdig.collector.state import State
-    from cdig.probes.loader import BpfRunStats, KernelFilter, ProbeConfig, prog_run_stats
-    from cdig.probes.syscalls import table
-    from cdig.tui.feeds import LiveFeed
+    from .collector.containers import ContainerResolver
+    from .collector.sources import LiveSource
+    from .collector.state import State
+    from .probes.loader import BpfRunStats, KernelFilter, ProbeConfig, prog_run_stats
+    from .probes.syscalls import table
+    from .tui.feeds import LiveFeed
 
     if os.geteuid() != 0:
         raise CliError("live cdig top needs root (BPF); run with sudo, or read a capture "
@@ -58,9 +58,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
 
 
 def run_top(args: argparse.Namespace) -> int:
-    from cdig.tui.views import VIEWS
-
     from .trace import _compile
+    from .tui.views import VIEWS
 
     filter_text = " ".join(args.filter or [])
     _compile(filter_text)  # a bad filter: CliError with the caret, before the screen
@@ -75,19 +74,19 @@ def run_top(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError("cdig top needs a terminal; for a stream use cdig trace, for "
                        "tables cdig summary -r FILE", EXIT_USAGE)
-    from cdig.tui.terminal_guard import TerminalGuard
+    from .tui.terminal_guard import TerminalGuard
 
     # before any thread: whatever ends this process, the terminal is given back
     guard = TerminalGuard(TerminalGuard.stdout_fd()).start()
     feed = app = None
     try:
         if args.read:
-            from cdig.tui.feeds import ReplayFeed
+            from .tui.feeds import ReplayFeed
 
             feed = ReplayFeed(args.read)  # a CaptureError: one line, from main()
         else:
             feed = _feed_live(args)
-        from cdig.tui.app import make_app
+        from .tui.app import make_app
 
         # Events form no reference cycles: young-generation GC passes are pure cost.
         gc.set_threshold(100_000, 50, 100)

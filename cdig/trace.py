@@ -22,7 +22,7 @@ def _filter_text(args: argparse.Namespace) -> str:
 def _compile(text: str):  # -> Filter
     """The compiled filter; a FilterError goes up to main(), which prints the
     message, the filter and a caret under the column (cdig/errors.py)."""
-    from cdig.collector.filter import compile_filter
+    from .collector.filter import compile_filter
 
     return compile_filter(text)
 
@@ -40,9 +40,9 @@ K8S_FORMAT = (
 def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
     """What -p/-j ask for, checked now (a bad field is a usage error); the renderer
     is built once the syscall table of the source is known."""
-    from cdig.collector.fields import UnknownFieldError
-    from cdig.collector.formatter import CONTAINER_FORMAT, DEFAULT_FORMAT, Formatter
-    from cdig.collector.session import renderer_for
+    from .collector.fields import UnknownFieldError
+    from .collector.formatter import CONTAINER_FORMAT, DEFAULT_FORMAT, Formatter
+    from .collector.session import renderer_for
 
     fmt = args.format
     named = {"c": CONTAINER_FORMAT, "container": CONTAINER_FORMAT, "k": K8S_FORMAT,
@@ -82,8 +82,8 @@ def shown_summary(matched: int, line_sinks: list) -> tuple[int, str | None]:
 
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
-    from cdig.probes.loader import KernelFilter
-    from cdig.probes.syscalls import table
+    from .probes.loader import KernelFilter
+    from .probes.syscalls import table
 
     push = flt.pushdown()
     cgroup_ids: frozenset[int] | None = None
@@ -114,7 +114,7 @@ def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
 
 
 def dump_bpf(filter_text: str = "") -> str:
-    from cdig.probes.loader import ProbeConfig, SyscallProbe
+    from .probes.loader import ProbeConfig, SyscallProbe
 
     flt = _compile(filter_text)
     return SyscallProbe(ProbeConfig(filter=kernel_filter(flt))).dump()
@@ -150,7 +150,7 @@ def wants_scap(args: argparse.Namespace) -> bool:
 
 def run_trace(args: argparse.Namespace) -> int:
     if args.list is not None or getattr(args, "list_markdown", False):
-        from cdig.collector.fields import format_field_list, format_field_markdown
+        from .collector.fields import format_field_list, format_field_markdown
 
         text = format_field_markdown() if args.list_markdown else \
             format_field_list(verbose=args.list == "v")
@@ -190,11 +190,11 @@ def run_trace(args: argparse.Namespace) -> int:
     if mb <= 0 or mb & (mb - 1):
         raise CliError(f"--buffer-mb must be a power of two, not {mb}", EXIT_USAGE)
 
-    from cdig.collector.containers import ContainerResolver
-    from cdig.collector.session import LineSink, Session
-    from cdig.collector.sources import LiveSource
-    from cdig.collector.state import State
-    from cdig.probes.loader import ProbeConfig
+    from .collector.containers import ContainerResolver
+    from .collector.session import LineSink, Session
+    from .collector.sources import LiveSource
+    from .collector.state import State
+    from .probes.loader import ProbeConfig
 
     resolver = ContainerResolver.for_host()
     # Look up names, images and pod labels of the containers already running
@@ -210,9 +210,8 @@ def run_trace(args: argparse.Namespace) -> int:
     rec = None
     scap = None
     if args.write and wants_scap(args):  # sysdig's format: the writer sees each batch first
-        from cdig.collector.scap.writer import ScapWriter
-
         from .capture_cmd import rotation
+        from .collector.scap.writer import ScapWriter
 
         scap = ScapWriter(args.write, container_of=resolver.resolve,
                           compress=args.write.lower().endswith(".gz"), rotation=rotation(args))
@@ -280,8 +279,8 @@ def run_trace(args: argparse.Namespace) -> int:
                 start_recorder(rec, state, decoder, source, resolver)
                 out_sinks.append(rec)
             if scap is not None:  # matched rows + state rows (state-only), as -w does
-                from cdig.collector.enrich import Enricher
-                from cdig.collector.scap.sink import ScapSink
+                from .collector.enrich import Enricher
+                from .collector.scap.sink import ScapSink
 
                 scap.offset = decoder.offset  # the wall clock of the probe's timestamps
                 out_sinks.append(ScapSink(scap, state, Enricher(state, decoder.table).state_rows))

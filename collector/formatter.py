@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from cdig.collector.events import Event
-from cdig.collector.fields import (
+from .events import Event
+from .fields import (
     NA,
     Field,
     FieldType,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cdig.collector.events import Container
+from ..collector.events import Container
 
 
 @dataclass(frozen=True)

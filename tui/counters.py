@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from cdig.collector.aggregate import ProcStats
-from cdig.collector.events import HOST, Container
-from cdig.collector.fields import errno_name
-from cdig.probes import metrics
+
+from ..collector.aggregate import ProcStats
+from ..collector.events import HOST, Container
+from ..collector.fields import errno_name
+from ..probes import metrics
 
 # struct cdig_tkey / cdig_tstat / cdig_tekey of metrics.bpf.c (TOP_COUNTERS)
 TKEY = np.dtype([("cgroup_id", "<u8"), ("tgid", "<u4"), ("nr", "<u4")])
@@ -309,7 +310,7 @@ class TopCounterMaps:
     """``CounterReader`` over a loaded ``TopCounterProbe`` (maps by fd)."""
 
     def __init__(self, probe: Any) -> None:
-        from cdig.probes.bpfmap import BpfMap  # noqa: PLC0415 - bpf(2) only when live
+        from ..probes.bpfmap import BpfMap  # noqa: PLC0415 - bpf(2) only when live
 
         self.probe = probe
         self.totals = probe.maps
@@ -364,7 +365,7 @@ def _delete_batch(m: Any, keys: np.ndarray) -> None:
     on a busy host, and one syscall per row costs tens of microseconds each."""
     import ctypes
 
-    from cdig.probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf  # noqa: PLC0415
+    from ..probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf  # noqa: PLC0415
 
     keys = np.ascontiguousarray(keys, dtype=m.key)
     if not len(keys):
@@ -389,7 +390,7 @@ def load_top_counters(container_of: Callable[[int], Container],
                       top_max: int = 65536, top_err_max: int = 16384) -> KernelCounters:
     """Compile and attach ``metrics.bpf.c`` with ``-DTOP_COUNTERS`` (root); raises
     ``probes.loader.ProbeError`` with a one-line reason."""
-    from cdig.probes.loader import MetricsProbe  # noqa: PLC0415 - bcc only when live
+    from ..probes.loader import MetricsProbe  # noqa: PLC0415 - bcc only when live
 
     class TopCounterProbe(MetricsProbe):
         """The exporter's probe, with cdig top's per-process maps added."""

@@ -13,8 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from cdig.collector.events import Event
-
+from ..collector.events import Event
 from .model import Restart, TopModel
 from .resources import NoResources, Resources
 
@@ -23,7 +22,7 @@ def model_sink(model: TopModel) -> Any:
     """The session stage feeding ``model``: every shown event goes through
     ``model.predicate`` (it notes process lives, then filters), those it passes
     to ``model.sink``."""
-    from cdig.collector.session import EventSink
+    from ..collector.session import EventSink
 
     pred, sink = model.predicate, model.sink
 
@@ -94,7 +93,7 @@ class ReplayFeed:
     live = False
 
     def __init__(self, paths: Sequence[str]) -> None:
-        from cdig.collector.scap import replay_source  # .scap or cdig capture
+        from ..collector.scap import replay_source  # .scap or cdig capture
 
         self.paths = list(paths)
         self.label = ", ".join(paths) if len(paths) <= 2 else f"{paths[0]} (+{len(paths) - 1})"
@@ -114,8 +113,8 @@ class ReplayFeed:
         model.note(text)
 
     def run(self, model: TopModel) -> None:
-        from cdig.collector.scap import replay_source  # .scap or cdig capture
-        from cdig.collector.session import Session
+        from ..collector.scap import replay_source  # .scap or cdig capture
+        from ..collector.session import Session
 
         src = self._src = replay_source(self.paths,
                                         on_loss=lambda loss: self._loss(model, loss))
@@ -158,7 +157,7 @@ class LiveFeed:
         self._close_lock = threading.Lock()
 
     def run(self, model: TopModel) -> None:
-        from cdig.collector.session import Session
+        from ..collector.session import Session
 
         model.drops_fn = self.source.drops
         model.begin_run(self.state)

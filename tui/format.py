@@ -9,8 +9,9 @@ result is a ``rich.text.Text`` — Textual renders it as is, never as markup, so
 
 from __future__ import annotations
 
-from cdig.collector.formatter import escape_text
 from rich.text import Text
+
+from ..collector.formatter import escape_text
 
 SPARK = "▁▂▃▄▅▆▇█"
 

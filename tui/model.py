@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cdig.collector.aggregate import Aggregator, ExecRecord, ProcStats
-from cdig.collector.events import Container, Event, EventKind
-from cdig.collector.filter import Filter, FilterError, compile_filter
+from ..collector.aggregate import Aggregator, ExecRecord, ProcStats
+from ..collector.events import Container, Event, EventKind
+from ..collector.filter import Filter, FilterError, compile_filter
 
 ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
 # Dig and echo read rings: the global one (every event) runs over in well under a

@@ -15,9 +15,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdig.collector.fields import format_datetime
 from rich.text import Text
 
+from ..collector.fields import format_datetime
 from .format import human_count, human_ns, safe
 from .model import Snapshot, TopModel
 from .resources import NoResources, SelfCost

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cdig.collector.events import Container
-from cdig.collector.namespaces import host_namespaces, namespaces_of
+from ..collector.events import Container
+from ..collector.namespaces import host_namespaces, namespaces_of
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 SHARED_KINDS = ("net", "pid", "ipc", "uts", "user")

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from cdig.collector.aggregate import READS, WRITES, ProcStats, percentile
-from cdig.collector.events import Container, Event
-from cdig.collector.fields import user_name
-from cdig.collector.formatter import CONTAINER_FORMAT, Formatter
 from rich.text import Text
 
+from ..collector.aggregate import READS, WRITES, ProcStats, percentile
+from ..collector.events import Container, Event
+from ..collector.fields import user_name
+from ..collector.formatter import CONTAINER_FORMAT, Formatter
 from .format import human_bytes, human_count, human_ns, num, pct, plain, sparkline
 from .model import Snapshot
 from .resources import SHARED_KINDS, NoResources
@@ -555,7 +555,7 @@ def _conns(ctx: Ctx) -> tuple[list[Row], str]:
 
 
 def _execs(ctx: Ctx) -> tuple[list[Row], str]:
-    from cdig.collector.fields import format_time
+    from ..collector.fields import format_time
 
     sc = ctx.scope
     rows = []
@@ -657,7 +657,7 @@ def _spectro(ctx: Ctx) -> tuple[list[Row], str]:
     """F12: one row per refresh interval (newest first), one column per latency
     bucket, shaded by how many syscalls of the scope took that long (log scale
     against the busiest cell). From the kernel's histograms: live only."""
-    from cdig.collector.fields import format_time
+    from ..collector.fields import format_time
 
     hist = ctx.snap.spectro
     if len(hist) < 2:
@@ -772,8 +772,7 @@ def _ports(ctx: Ctx) -> tuple[list[Row], str]:
 
 def _slowio(ctx: Ctx) -> tuple[list[Row], str]:
     """The latest file reads and writes that took 1 ms or more, newest first."""
-    from cdig.collector.fields import format_time
-
+    from ..collector.fields import format_time
     from .model import SLOW_IO_NS
 
     sc = ctx.scope

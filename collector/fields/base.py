@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cdig.collector.events import Event, EventKind
+from ..events import Event, EventKind
 
 NA = "<NA>"  # what sysdig prints for a field the event does not have
 

@@ -70,10 +70,9 @@ def cdig_chisel(path: Path, name: str, args: tuple[str, ...] = (), pc: bool = Fa
     import argparse
     import io
 
-    from cdig.collector.filter import compile_filter
-
     from cdig.capture_cmd import run_trace_replay
     from cdig.chisel_cmd import plan
+    from cdig.collector.filter import compile_filter
 
     ns = argparse.Namespace(chisel=" ".join((name, *args)), filter=[], format="c" if pc else None,
                             json=False, read=[str(path)], write=None, numevents=None,

@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+
 from cdig.collector.cgroups import CgroupIndex, cgroup_layout
 from cdig.collector.containers import ContainerResolver
 from cdig.collector.events import HOST

@@ -32,8 +32,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from cdig.exporters.syscall_classes import syscall_class
 from prometheus_client.parser import text_string_to_metric_families
+
+from cdig.exporters.syscall_classes import syscall_class
 
 from .containers import SHELL_GATE, Workload, cgroup2_mountpoint, require
 

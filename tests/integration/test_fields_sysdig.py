@@ -17,6 +17,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from cdig.collector import fields
 
 from .test_capture_live import run

@@ -18,6 +18,7 @@ import subprocess
 import time
 
 import pytest
+
 from cdig.collector.containers import ContainerResolver
 
 from .containers import (

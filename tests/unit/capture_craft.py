@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
 from cdig.collector.capture import batch_digest
 
 

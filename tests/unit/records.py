@@ -7,6 +7,7 @@ import struct
 from typing import Any
 
 import numpy as np
+
 from cdig.probes import layout
 from cdig.probes.syscalls import table
 

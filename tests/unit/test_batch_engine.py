@@ -11,6 +11,10 @@ events match, with the same lines and the same summary tables.
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from records import T, ext, record, sockaddr_in
+
 from cdig.collector.aggregate import VIEWS, Aggregator
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
@@ -22,9 +26,6 @@ from cdig.collector.session import LineSink, Session
 from cdig.collector.state import State
 from cdig.collector.summary import BatchAggregator
 from cdig.probes import layout
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from records import T, ext, record, sockaddr_in
 
 WEB = Container(id="b" * 64, name="web", runtime="podman", image="nginx:1")
 CONTAINERS = {7: HOST, 8: WEB}

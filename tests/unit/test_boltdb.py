@@ -9,6 +9,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from cdig.collector.boltdb import BoltError, BoltReader, _fnv1a64
 from cdig.collector.runtimes import RuntimeClient, parse_libpod_config
 

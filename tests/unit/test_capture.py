@@ -11,6 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from records import T, ext, record, sockaddr_in
+
+from cdig.cli import main
 from cdig.collector.capture import (
     MB,
     CaptureError,
@@ -33,11 +38,6 @@ from cdig.collector.render import BatchRenderer
 from cdig.collector.session import EventSink, LineSink, Session
 from cdig.collector.state import State
 from cdig.probes import layout
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from records import T, ext, record, sockaddr_in
-
-from cdig.cli import main
 
 OFFSET = 1_700_000_000_000_000_000
 WEB = Container(id="a" * 64, name="aaaaaaaaaaaa", runtime="podman")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cdig.collector.cgroups import (
     CgroupChange,
     CgroupIndex,

@@ -11,12 +11,12 @@ import argparse
 import io
 
 import pytest
-from cdig.collector.chisels import CHISELS, ChiselError, describe, list_text, lookup
-from cdig.collector.chisels.tables import _extend, format_bytes, format_time
 from test_summary import N_ENOENT, N_WRITES, B, live_capture, workload
 
 from cdig.chisel_cmd import ChiselPlan
 from cdig.cli import main
+from cdig.collector.chisels import CHISELS, ChiselError, describe, list_text, lookup
+from cdig.collector.chisels.tables import _extend, format_bytes, format_time
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cdig.collector.cgroups import CgroupIndex, CgroupLayout, CgroupMount
 from cdig.collector.containers import (
     ContainerRef,
@@ -970,7 +971,6 @@ def test_close_stops_the_watcher(host):
 
 def test_containers_command_names_runtimes_that_did_not_answer():
     from cdig.collector.events import Container
-
     from cdig.containers_cmd import unanswered
 
     class FakeResolver:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from cdig import cli
 from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
 from cdig.exporters import web
@@ -27,9 +30,6 @@ from cdig.exporters.series import Options
 from cdig.probes import metrics
 from cdig.probes.metrics import LAT_SLOTS, MapSnapshot, MapUsage
 from cdig.probes.syscalls import table
-from prometheus_client import CollectorRegistry, generate_latest
-
-from cdig import cli
 
 T = table("x86_64")
 NR = {n: T.nr(n) for n in ("read", "write", "openat", "close", "getppid", "sendto",

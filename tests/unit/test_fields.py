@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from factories import DEV_NULL, TCP, TS_NS, WEB, make_event, make_process, openat_event
+
 from cdig.collector import fields
 from cdig.collector.events import HOST, EventKind, FdInfo
 from cdig.collector.fields import (
@@ -16,7 +18,6 @@ from cdig.collector.fields import (
     list_fields,
     resolve,
 )
-from factories import DEV_NULL, TCP, TS_NS, WEB, make_event, make_process, openat_event
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cdig.collector import fields
 
 from cdig import cli
+from cdig.collector import fields
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -4,6 +4,8 @@ proc.is_container_healthcheck: from the runtimes' documents (parsers) to the fie
 from __future__ import annotations
 
 import pytest
+from factories import make_event
+
 from cdig.collector.events import HOST, Container, Process
 from cdig.collector.fields import resolve
 from cdig.collector.filter import compile_filter
@@ -12,7 +14,6 @@ from cdig.collector.runtimes import (
     parse_libpod_config,
     parse_podman_inspect,
 )
-from factories import make_event
 
 # shaped as podman 4's `podman inspect` and its BoltDB config of one container made with
 # --privileged -v /tmp/a:/mnt/x:ro -v /tmp:/mnt/y --health-cmd true

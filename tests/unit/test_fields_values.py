@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from factories import DEV_NULL, TCP, TS_NS, make_event, openat_event
+
 from cdig.collector import fields
 from cdig.collector.events import HOST, Container, EventKind, FdInfo, Process
 from cdig.collector.fields import FIELDS, FilterOnlyFieldError, UnknownFieldError, resolve
@@ -15,7 +17,6 @@ from cdig.collector.filter import FilterError, compile_filter
 from cdig.collector.formatter import Formatter
 from cdig.collector.procfs import ProcInfo
 from cdig.probes import layout
-from factories import DEV_NULL, TCP, TS_NS, make_event, openat_event
 
 
 @pytest.fixture(autouse=True)
@@ -440,9 +441,10 @@ def test_more_values(name: str, event, want):
 
 
 def test_reltime_counts_from_the_first_record_decoded():
+    from records import T, concat, record
+
     from cdig.collector.decode import Decoder
     from cdig.collector.sources import RawBatch
-    from records import T, concat, record
 
     dec = Decoder(T, 0)
     first = list(dec.decode(RawBatch(concat(record("getpid", ts=1_000), record("getpid",

@@ -8,6 +8,10 @@ import operator
 
 import numpy as np
 import pytest
+from factories import DEV_NULL, TCP, WEB, make_event, make_process, openat_event
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cdig.collector.events import HOST, EventKind, FdInfo
 from cdig.collector.fields import FieldType, canonical_errno_name, resolve, value_text
 from cdig.collector.filter import (
@@ -27,9 +31,6 @@ from cdig.collector.filter import (
     pushdown,
     to_text,
 )
-from factories import DEV_NULL, TCP, WEB, make_event, make_process, openat_event
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

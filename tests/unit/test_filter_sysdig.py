@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from records import T, ext
+
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.enrich import Enricher
 from cdig.collector.filter import FilterError, compile_filter
@@ -31,7 +33,6 @@ from cdig.collector.scap.writer import ScapWriter
 from cdig.collector.session import Session
 from cdig.collector.state import State
 from cdig.probes import layout
-from records import T, ext
 
 PATHS = ["/a b", "/a\\ b", "/a\\b", '/a"b', "/a'b", "/a\\\\b", "/ab", "/a\\x41b",
          "/aAb", "/a\\tb", "/a\\qb", "/a\\'b", "/a", "/a b ", "/a,b", "/a=b", "/a!b", "/été",

@@ -7,6 +7,10 @@ import time
 import unicodedata
 
 import pytest
+from factories import TCP, WEB, make_event, make_process, openat_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cdig.collector import fields
 from cdig.collector.events import EventKind, FdInfo
 from cdig.collector.filter import Compare, parse
@@ -22,9 +26,6 @@ from cdig.collector.formatter import (
     parse_format,
     text_value,
 )
-from factories import TCP, WEB, make_event, make_process, openat_event
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.fixture(autouse=True)

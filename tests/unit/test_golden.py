@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cdig.collector.fields import clear_time_cache
 
 from cdig.cli import main
+from cdig.collector.fields import clear_time_cache
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 sys.path.insert(0, str(GOLDEN))

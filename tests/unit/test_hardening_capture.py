@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from capture_craft import rewrite
-from cdig.collector.capture import CaptureFile
 from test_capture import batches, live_capture
 
 from cdig.cli import main
+from cdig.collector.capture import CaptureFile
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ import subprocess
 import sys
 
 import pytest
-from cdig.collector.capture import CaptureWriter, Rotation, host_info
-from cdig.collector.capture.format import _empty_batch
-from cdig.collector.safe_open import OutputRefused, create_private
 from records import T
 from test_capture import OFFSET, batches, live_capture, replay
 
 from cdig.cli import main
+from cdig.collector.capture import CaptureWriter, Rotation, host_info
+from cdig.collector.capture.format import _empty_batch
+from cdig.collector.safe_open import OutputRefused, create_private
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess:

@@ -17,6 +17,7 @@ import urllib.request
 
 import bcrypt
 import pytest
+
 from cdig.exporters import web
 
 HASH = "$2b$04$EIHNonp4R1dQvCW1r8S2HO2yLC2rsSL0oMbLo1.2U.CljUCvXNx7u"  # "secret"

@@ -1,10 +1,11 @@
 """ContainerHold: the stream waits, in order, while a new container is named."""
 
 import numpy as np
+from records import T, record
+
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.hold import ContainerHold
 from cdig.probes import layout
-from records import T, record
 
 
 class Clock:

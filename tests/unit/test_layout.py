@@ -5,6 +5,7 @@ import subprocess
 from importlib import resources
 
 import pytest
+
 from cdig.probes import layout
 from cdig.probes.loader import KernelFilter, ProbeConfig, SyscallProbe
 

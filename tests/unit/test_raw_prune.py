@@ -6,12 +6,13 @@ events keep their numbers) and state rows (close) are kept, so fds stay named.
 """
 
 import numpy as np
+from records import T, ext, record
+
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.filter import compile_filter
 from cdig.collector.filter.batch import BatchFilter
 from cdig.collector.session import EventSink, Session
 from cdig.collector.state import State
-from records import T, ext, record
 
 
 class Src:

@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 import pytest
+
 from cdig.probes import layout
 from cdig.probes.ringbuf import PAGE_SIZE, RingBuffer
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from cdig.collector.cgroups import CgroupLayout, CgroupMount, parse_mountinfo
 from cdig.collector.runtimes import (
     MAX_LABELS,

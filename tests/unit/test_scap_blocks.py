@@ -11,6 +11,9 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cdig.collector.capture import CaptureError
 from cdig.collector.decode import Decoder
 from cdig.collector.scap import any_scap, is_scap, replay_source
@@ -18,8 +21,6 @@ from cdig.collector.scap import blocks as B
 from cdig.collector.scap import events as E
 from cdig.collector.scap.reader import ScapSource
 from cdig.collector.state import State
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
 SAMPLES = sorted(FIXTURES.glob("*.scap"))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from cdig.collector.scap import events as E
 from cdig.collector.scap import writer as W
 

@@ -11,6 +11,8 @@ import os
 import struct
 
 import numpy as np
+from records import T, ext, record, sockaddr_in
+
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container, Process
 from cdig.collector.scap import blocks as B
@@ -18,7 +20,6 @@ from cdig.collector.scap.reader import ScapSource
 from cdig.collector.scap.writer import ScapWriter, block, container_hex_id, encode_event
 from cdig.collector.state import State
 from cdig.probes import layout
-from records import T, ext, record, sockaddr_in
 
 WEB = Container(id="a" * 64, name="web1", runtime="podman", image="localhost/bb:1",
                 labels={"io.kubernetes.pod.name": "web-0"})

@@ -3,11 +3,12 @@
 import os
 
 import numpy as np
+from records import T, ext, record, sockaddr_in
+
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
 from cdig.collector.state import State, fd_from_target
 from cdig.probes import layout
-from records import T, ext, record, sockaddr_in
 
 WEB = Container(id="a" * 64, name="web", runtime="podman")
 

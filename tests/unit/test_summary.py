@@ -9,15 +9,15 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from cdig.collector.aggregate import Aggregator
-from cdig.collector.decode import RawBatch
-from cdig.collector.export import EXPORT_FIELDS
-from cdig.probes import layout
 from factories import WEB, make_event, openat_event
 from records import ext, record, sockaddr_in
 from test_capture import live_capture
 
 from cdig.cli import main
+from cdig.collector.aggregate import Aggregator
+from cdig.collector.decode import RawBatch
+from cdig.collector.export import EXPORT_FIELDS
+from cdig.probes import layout
 
 N_WRITES, B = 250, 64
 N_ENOENT = 7

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from factories import make_event
+from tui_data import DB, EVIL, N_ROUNDS, scenario
+
 from cdig.collector.events import EventKind
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
@@ -21,8 +24,6 @@ from cdig.tui.widgets.events_log import EventsLog
 from cdig.tui.widgets.filter_bar import FilterBar
 from cdig.tui.widgets.message_line import MessageLine
 from cdig.tui.widgets.view_table import ViewTable
-from factories import make_event
-from tui_data import DB, EVIL, N_ROUNDS, scenario
 
 pytestmark = pytest.mark.tui
 

@@ -9,12 +9,13 @@ import asyncio
 
 import numpy as np
 import pytest
+from factories import WEB, make_event
+
 from cdig.collector.events import HOST
 from cdig.probes.syscalls import table
 from cdig.tui.app import make_app
 from cdig.tui.counters import CounterReading, KernelCounters
 from cdig.tui.feeds import EventFeed
-from factories import WEB, make_event
 
 pytestmark = pytest.mark.tui
 

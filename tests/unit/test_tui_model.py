@@ -7,6 +7,9 @@ import os
 import time
 
 import pytest
+from factories import make_event
+from tui_data import N_ROUNDS, scenario
+
 from cdig.collector.aggregate import bucket_upper, latency_bucket, percentile
 from cdig.collector.events import HOST, Container
 from cdig.tui.format import human_bytes, human_count, plain, sparkline
@@ -14,8 +17,6 @@ from cdig.tui.model import Playback, Restart, TopModel
 from cdig.tui.refresher import Refresher, Request
 from cdig.tui.resources import CpuSampler, Resources
 from cdig.tui.views import Scope
-from factories import make_event
-from tui_data import N_ROUNDS, scenario
 
 pytestmark = pytest.mark.tui
 
@@ -259,11 +260,12 @@ def test_virt_and_res_from_statm(tmp_path):
 async def test_a_filter_that_hides_a_container_does_not_end_it():
     """Live, db keeps running; a filter on nginx hides it: no "container db exited"
     (the model judged exits from the filtered rows before)."""
+    from tui_data import DB
+
     from cdig.collector.events import EventKind
     from cdig.tui.app import make_app
     from cdig.tui.feeds import EventFeed
     from cdig.tui.widgets.message_line import MessageLine
-    from tui_data import DB
 
     evs = scenario(rounds=10, db_exits=False)
     for i, kind in enumerate((EventKind.SYSCALL, EventKind.EXIT)):  # a short-lived one

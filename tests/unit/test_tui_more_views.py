@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tui_data import N_ROUNDS, SLOW_MS, more
+
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
 from cdig.tui.views import COLUMNS, LEGEND, legend_lines, server_port
 from cdig.tui.widgets.view_table import ViewTable
-from tui_data import N_ROUNDS, SLOW_MS, more
 
 pytestmark = pytest.mark.tui
 SIZE = (120, 30)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from cdig.tui.app import make_app
-from cdig.tui.feeds import ReplayFeed
-from cdig.tui.widgets.message_line import MessageLine
 from test_capture import batches, live_capture
 from test_summary import N_ENOENT, N_WRITES, workload
 
 from cdig.cli import main
+from cdig.tui.app import make_app
+from cdig.tui.feeds import ReplayFeed
+from cdig.tui.widgets.message_line import MessageLine
 
 pytestmark = pytest.mark.tui
 SIZE = (110, 30)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from tui_data import scenario
+
 from cdig.collector.fields import clear_time_cache
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
-from tui_data import scenario
 
 pytestmark = pytest.mark.tui
 SIZE = (100, 24)

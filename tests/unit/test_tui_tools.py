@@ -9,6 +9,9 @@ import sys
 import time
 
 import pytest
+from factories import WEB, make_event
+from tui_data import scenario
+
 from cdig.tui.actions import ACTIONS, Target, applicable, lsof_lines, run_action
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
@@ -17,8 +20,6 @@ from cdig.tui.views import COLUMNS, LEGEND, VIEWS
 from cdig.tui.widgets.message_line import MessageLine
 from cdig.tui.widgets.search_bar import SearchBar
 from cdig.tui.widgets.view_table import ViewTable
-from factories import WEB, make_event
-from tui_data import scenario
 
 pytestmark = pytest.mark.tui
 

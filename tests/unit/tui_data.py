@@ -12,8 +12,9 @@ pipeline hands them to the sink):
 
 from __future__ import annotations
 
-from cdig.collector.events import HOST, Container, Event, EventKind, FdInfo
 from factories import TCP, TS_NS, WEB, make_event, make_process
+
+from cdig.collector.events import HOST, Container, Event, EventKind, FdInfo
 
 DB = Container(id="9" * 64, name="db", runtime="podman", image="docker.io/library/postgres:16")
 EVIL = "[bold red]x\x1b[2J"
