@@ -37,9 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cdig.collector.cgroups import CgroupWatcher, cgroup_layout  # noqa: E402
-from cdig.collector.containers import ContainerResolver  # noqa: E402
-from tests.integration import containers as h  # noqa: E402
+from cdig.collector.cgroups import CgroupWatcher, cgroup_layout
+from cdig.collector.containers import ContainerResolver
+from tests.integration import containers as h
 
 
 class Births:
@@ -95,7 +95,7 @@ def one_run(
     def launch() -> None:
         try:
             c.start(gates=1)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             errors.append(e)
 
     t0 = time.monotonic()
@@ -144,7 +144,7 @@ def one_run(
         c.go()
         try:
             c.wait(30)
-        except Exception:  # noqa: BLE001 - removal below is what matters
+        except Exception:  # removal below is what matters
             pass
         c.remove()
 

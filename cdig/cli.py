@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import (  # noqa: F401 - re-exported for the subcommand modules
+from .errors import (  # re-exported for the subcommand modules
     EXIT_DAMAGED,
     EXIT_ERROR,
     EXIT_OK,

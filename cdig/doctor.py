@@ -115,7 +115,7 @@ def check_headers() -> Check:
 
 def check_bcc() -> Check:
     try:
-        import bcc  # noqa: F401
+        import bcc
     except ImportError as e:
         return Check("bcc", "MISSING", f"python module not importable: {e}",
                      "apt-get install python3-bpfcc; use a venv with --system-site-packages "

@@ -586,7 +586,7 @@ class ContainerResolver:
                     t = threading.Timer(self.retry_delay, self._lookup, (c, runtime, attempt + 1))
                     t.daemon = True
                     t.start()
-            except Exception:  # noqa: BLE001 - a bug here must not stop all later lookups
+            except Exception:  # a bug here must not stop all later lookups
                 log.exception("container metadata for %s %s", runtime, c.id)
             finally:
                 with self._lock:
@@ -737,7 +737,7 @@ class ContainerResolver:
                         self._learn(ch)
                 # runc writes its state file after the container's cgroup exists
                 timeout = _RUNC_POLL if self._recheck_provisional() else 1.0
-            except Exception:  # noqa: BLE001 - keep watching; a bug is logged, not fatal
+            except Exception:  # keep watching; a bug is logged, not fatal
                 log.exception("cgroup watcher")
                 timeout = 1.0
 

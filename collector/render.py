@@ -249,5 +249,5 @@ def _generate(items: list[Any]) -> Callable[[list[Any], list[list[str]], list[in
     loop = f"{', '.join([*targets, 'k'])} in zip({', '.join([*sources, 'K'])})" if targets \
         else "k in K"
     code.append(f'    return [f"{"".join(pieces)}" for {loop}]')
-    exec(compile("\n".join(code), "<cdig-render>", "exec"), ns)  # noqa: S102 - see doc
+    exec(compile("\n".join(code), "<cdig-render>", "exec"), ns)  # see doc
     return ns["render"]

@@ -1028,7 +1028,7 @@ class RuntimeClient:
         for rt, fn in chain:
             try:
                 md = fn(container_id)
-            except Exception as e:  # noqa: BLE001 - a parser bug must not kill the resolver
+            except Exception as e:  # a parser bug must not kill the resolver
                 self._log_once(
                     f"bug:{rt}",
                     "metadata lookup %s %s failed: %r",

@@ -192,7 +192,7 @@ def _strict_yaml(text: str) -> Any:
     PyYAML keeps the last of duplicate keys: a second, empty ``basic_auth_users:``
     silently removed every user. exporter-toolkit parses with go-yaml's
     UnmarshalStrict, for which a duplicate key is an error; so is it here."""
-    import yaml  # noqa: PLC0415 - only needed with --web-config
+    import yaml  # only needed with --web-config
 
     class StrictLoader(yaml.SafeLoader):
         pass
@@ -215,12 +215,12 @@ def _strict_yaml(text: str) -> Any:
         return loader.construct_mapping(node, deep=True)
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass
 
 
 def parse_web_config(text: str, base_dir: str = ".") -> WebConfig:
     """Parse and check the text of a web config file. Raises WebConfigError."""
-    import yaml  # noqa: PLC0415 - only needed with --web-config
+    import yaml  # only needed with --web-config
 
     try:
         doc = _strict_yaml(text)
@@ -614,7 +614,7 @@ class _Handler(WSGIRequestHandler):
             return False
         return super().parse_request()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:  # base signature
         pass  # no per-request logging
 
 

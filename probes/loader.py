@@ -73,7 +73,7 @@ def compile_bpf(source: str, cflags: list[str]):  # -> bcc.BPF
     load stay visible.
     """
     try:
-        from bcc import BPF  # noqa: PLC0415 - only here: replay and unit tests need no bcc
+        from bcc import BPF  # only here: replay and unit tests need no bcc
     except ImportError as e:
         raise ProbeError(
             f"the bcc Python module is not importable ({e}); run scripts/setup.sh"

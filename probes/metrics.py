@@ -282,7 +282,7 @@ class MetricsMaps:
     """``MapReader`` over the loaded probe's maps (by fd; see ``bpfmap``)."""
 
     def __init__(self, fds: Mapping[str, int], latency: bool) -> None:
-        from .bpfmap import BpfMap  # noqa: PLC0415 - unit tests of the layout need no bpf(2)
+        from .bpfmap import BpfMap  # unit tests of the layout need no bpf(2)
 
         self.latency = latency
         self.syscalls = BpfMap(fds["syscalls"], MKEY, SYSSTAT)
@@ -370,10 +370,10 @@ class MetricsMaps:
             # allocated on demand: the kernel's per-CPU element caches refill
             # asynchronously, so a burst of updates from userspace can see
             # ENOMEM for a moment; an update is idempotent, so retry it
-            import errno  # noqa: PLC0415
-            import time  # noqa: PLC0415
+            import errno
+            import time
 
-            from .bpfmap import BpfMapError  # noqa: PLC0415
+            from .bpfmap import BpfMapError
 
             for i in range(0, len(keys), 256):
                 for attempt in range(100):

@@ -89,7 +89,7 @@ class CdigTop(App):
         self.crash: BaseException | None = None  # an exception inside the app
         path = os.environ.get("CDIG_TOP_TIMINGS")
         # frame build ms, UI apply ms, rows, view: one line per frame shown
-        self.timings = open(path, "a") if path else None  # noqa: SIM115 - open for the run
+        self.timings = open(path, "a") if path else None  # open for the run
 
     # -- start and stop ---------------------------------------------------------------
     def on_mount(self) -> None:
@@ -166,7 +166,7 @@ class CdigTop(App):
 
         try:
             counters = load_top_counters(feed.resolver.resolve, name_of=name_of)  # type: ignore[attr-defined]
-        except Exception as e:  # noqa: BLE001 - one line in the UI: counts from events
+        except Exception as e:  # one line in the UI: counts from events
             self.model.note(f"kernel counters unavailable ({e}); counts from the event "
                             "stream")
             return
@@ -198,7 +198,7 @@ class CdigTop(App):
                         model.stop()
                         break
                     time.sleep(0.05)
-        except Exception as e:  # noqa: BLE001 - shown in the UI, never a traceback
+        except Exception as e:  # shown in the UI, never a traceback
             self.post_message(FeedFailed(f"{type(e).__name__}: {e}"))
         finally:
             if model.stopping or worker.is_cancelled:
@@ -235,7 +235,7 @@ class CdigTop(App):
         self._stream_want = want
         try:
             narrowed = set_want(want) and want is not None
-        except Exception as e:  # noqa: BLE001 - a probe closing under us: say so, go on
+        except Exception as e:  # a probe closing under us: say so, go on
             self.model.note(f"cannot narrow the event stream: {e}")
             narrowed = False
         self.refresher.stream_narrowed = narrowed

@@ -156,7 +156,7 @@ class KernelCounters:
         if c is None or not c.name:  # metadata may arrive later: ask again until named
             try:
                 c = self.container_of(cg)
-            except Exception:  # noqa: BLE001 - a vanished cgroup: attribute to the host
+            except Exception:  # a vanished cgroup: attribute to the host
                 c = HOST
             self._cg[cg] = c
         return c
@@ -310,7 +310,7 @@ class TopCounterMaps:
     """``CounterReader`` over a loaded ``TopCounterProbe`` (maps by fd)."""
 
     def __init__(self, probe: Any) -> None:
-        from ..probes.bpfmap import BpfMap  # noqa: PLC0415 - bpf(2) only when live
+        from ..probes.bpfmap import BpfMap  # bpf(2) only when live
 
         self.probe = probe
         self.totals = probe.maps
@@ -365,7 +365,7 @@ def _delete_batch(m: Any, keys: np.ndarray) -> None:
     on a busy host, and one syscall per row costs tens of microseconds each."""
     import ctypes
 
-    from ..probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf  # noqa: PLC0415
+    from ..probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf
 
     keys = np.ascontiguousarray(keys, dtype=m.key)
     if not len(keys):
@@ -390,7 +390,7 @@ def load_top_counters(container_of: Callable[[int], Container],
                       top_max: int = 65536, top_err_max: int = 16384) -> KernelCounters:
     """Compile and attach ``metrics.bpf.c`` with ``-DTOP_COUNTERS`` (root); raises
     ``probes.loader.ProbeError`` with a one-line reason."""
-    from ..probes.loader import MetricsProbe  # noqa: PLC0415 - bcc only when live
+    from ..probes.loader import MetricsProbe  # bcc only when live
 
     class TopCounterProbe(MetricsProbe):
         """The exporter's probe, with cdig top's per-process maps added."""

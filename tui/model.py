@@ -640,7 +640,7 @@ class TopModel:
                 snap.exited_containers[c.id] = c
         try:
             snap.drops = int(self.drops_fn())
-        except Exception:  # noqa: BLE001 - a source closing under us: keep the last figure
+        except Exception:  # a source closing under us: keep the last figure
             snap.drops = 0
         if self.playback is not None:
             snap.paused = self.playback.paused

@@ -111,7 +111,7 @@ class CaptureFile:
             reader = ipc.open_stream(src)
             meta = reader.schema.metadata or {}
             same = _same_columns(reader.schema)
-        except Exception as e:  # noqa: BLE001 - damaged bytes surface as any error type
+        except Exception as e:  # damaged bytes surface as any error type
             if head[:4] == b"\xff\xff\xff\xff":  # an Arrow stream cut inside its schema
                 f = cls(path, {}, {}, size, _source=src)
                 f.loss = Loss(path, 0, size, f._cause())
@@ -184,7 +184,7 @@ class CaptureFile:
                 elif self.skipped:
                     self.loss = Loss(self.path, self.events, 0, "skipped", self.skipped)
                 return
-            except Exception:  # noqa: BLE001 - damaged bytes surface as any error type
+            except Exception:  # damaged bytes surface as any error type
                 self.loss = Loss(self.path, self.events, self.size - end, self._cause(),
                                  self.skipped)
                 return
@@ -194,7 +194,7 @@ class CaptureFile:
                 ok = md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
                     rb.schema.equals(SCHEMA)
                 state = check_state(load_json(sb)) if ok else None  # bounded, checked
-            except Exception:  # noqa: BLE001 - as above
+            except Exception:  # as above
                 ok, state = False, None
             if not ok or not isinstance(state, dict):
                 self.loss = Loss(self.path, self.events, self.size - end, self._cause(),

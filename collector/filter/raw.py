@@ -131,7 +131,7 @@ class _Probe:
 
     __slots__ = ("type", "comm")
 
-    def __init__(self, type: str = "", comm: str = "") -> None:  # noqa: A002
+    def __init__(self, type: str = "", comm: str = "") -> None:
         self.type = type
         self.comm = comm
 

@@ -279,7 +279,7 @@ class ScapFile:
         self.path = path
         try:
             self.size = os.path.getsize(path)
-            self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
+            self.f = open(path, "rb")  # closed by close()
         except OSError as e:
             raise CaptureError(f"{path}: {e.strerror or e}") from None
         self.stream = B.BlockStream(self.f, path)

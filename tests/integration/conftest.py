@@ -110,7 +110,7 @@ def _teardown(made: list) -> None:
     for c in reversed(made):
         try:
             c.remove()
-        except Exception as e:  # noqa: BLE001 - remove all, report after
+        except Exception as e:  # remove all, report after
             errors.append(f"{c!r}: {e}")
     if errors:
         raise RuntimeError("container teardown failed: " + "; ".join(errors))

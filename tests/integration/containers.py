@@ -103,7 +103,7 @@ def _check_bpf() -> str | None:
 def _check_bcc() -> str | None:
     try:
         import bcc  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - any import failure means "no bcc"
+    except Exception as e:  # any import failure means "no bcc"
         return f"python module bcc not importable ({e.__class__.__name__}: {e})"
     return None
 
@@ -1214,7 +1214,7 @@ class NspawnContainer(_Base):
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=lambda: procs.write_text(str(os.getpid())),  # noqa: PLW1509
+                preexec_fn=lambda: procs.write_text(str(os.getpid())),
             )
         finally:
             out.close()

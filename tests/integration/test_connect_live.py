@@ -76,7 +76,7 @@ def test_nonblocking_connects_are_named_on_every_later_event(podman_container, t
                     assert conn.recv(4) == b"ping"
                     conn.sendall(b"pong")
                 peers.append(addr[1])
-        except BaseException as e:  # noqa: BLE001 - reported by the test
+        except BaseException as e:  # reported by the test
             errors.append(e)
 
     c = podman_container(script=f"{SHELL_GATE} && exec /nb/nbconnect {port}", network="host",

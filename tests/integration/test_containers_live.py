@@ -174,7 +174,7 @@ def test_new_podman_container_named_from_its_cgroup(podman_container):
         def start() -> None:
             try:
                 c.start()
-            except BaseException as e:  # noqa: BLE001 - re-raised below
+            except BaseException as e:  # re-raised below
                 errors.append(e)
 
         t0 = time.monotonic()

@@ -244,7 +244,7 @@ class Prometheus:
         cfg.write_text(yaml.safe_dump({"global": {"evaluation_interval": "1s"},
                                        "scrape_configs": [job]}))
         self.api = "http://127.0.0.1:9090/api/v1/"
-        self.log = open(workdir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.log = open(workdir / "prometheus.log", "wb")  # closed in stop()
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, "prometheus", f"--config.file={cfg}",
              f"--storage.tsdb.path={workdir / 'tsdb'}", "--web.listen-address=127.0.0.1:9090"],

@@ -230,7 +230,7 @@ def test_cdig_containers_says_which_runtime_knew_nothing(tmp_path):
     procs = cg / "cgroup.procs"
     sleeper = subprocess.Popen(
         ["sleep", "60"],
-        preexec_fn=lambda: procs.write_text(str(os.getpid())),  # noqa: PLW1509
+        preexec_fn=lambda: procs.write_text(str(os.getpid())),
     )
     try:
         t = time.monotonic()

@@ -273,7 +273,7 @@ def start_all(*tracers: Tracer) -> None:
     def run(t: Tracer) -> None:
         try:
             t.start()
-        except BaseException as e:  # noqa: BLE001 - re-raised below
+        except BaseException as e:  # re-raised below
             errors.append(e)
 
     threads = [threading.Thread(target=run, args=(t,)) for t in tracers]

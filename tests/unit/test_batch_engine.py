@@ -203,7 +203,7 @@ def engine(batches, flt, renderer):
     return (text.split("\n")[:-1] if text else []), agg
 
 
-class iter_source:  # noqa: N801 - a tiny EventSource over a list
+class iter_source:  # a tiny EventSource over a list
     def __init__(self, batches) -> None:
         self.b = batches
 
