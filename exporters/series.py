@@ -37,7 +37,6 @@ Decisions:
 
 from __future__ import annotations
 
-import errno
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..collector.errnos import errno_name
 from ..collector.events import HOST, Container
 from ..probes.metrics import LAT_SLOTS, MapReader, MapSnapshot, MapUsage, byte_direction
 from ..probes.syscalls import SyscallTable
@@ -448,19 +448,6 @@ class SeriesState:
 
     def map_usage(self) -> list[MapUsage]:
         return self.snapshot.maps if self.snapshot else []
-
-
-# kernel-internal codes that reach sys_exit of a syscall that will be restarted
-# or that a driver leaked (include/linux/errno.h); userspace never sees most
-_KERNEL_ERRNO = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND",
-                 515: "ENOIOCTLCMD", 516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER",
-                 518: "EOPENSTALE", 519: "ENOPARAM", 521: "EBADHANDLE", 522: "ENOTSYNC",
-                 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL", 526: "ESERVERFAULT",
-                 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED", 530: "ERECALLCONFLICT"}
-
-
-def errno_name(n: int) -> str:
-    return errno.errorcode.get(n) or _KERNEL_ERRNO.get(n) or f"E{n}"
 
 
 def bytes_by_direction(acc: Counters, table: SyscallTable) -> dict[tuple[str, str], int]:

@@ -4,6 +4,7 @@ One module per class (evt, proc + thread, user + group, container, fd + fs, k8s)
 the shared types in ``base`` and the table with name resolution in ``registry``.
 """
 
+from ..errnos import canonical_errno_name, errno_name, errno_number
 from .base import (
     AT_FDCWD,
     FD_ARG_NAMES,
@@ -14,10 +15,7 @@ from .base import (
     FieldType,
     FilterOnlyFieldError,
     UnknownFieldError,
-    canonical_errno_name,
     clear_time_cache,
-    errno_name,
-    errno_number,
     format_datetime,
     format_time,
     render_args,

@@ -8,7 +8,6 @@ or for JSON is the formatter's job, because filters must compare the real bytes.
 from __future__ import annotations
 
 import enum
-import errno
 import functools
 import pwd
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errnos import errno_name
 from ..events import Event, EventKind
 
 NA = "<NA>"  # what sysdig prints for a field the event does not have
@@ -82,67 +82,6 @@ class FilterOnlyFieldError(UnknownFieldError):
                                   "field (sysdig's rule); use it in the filter")
         self.name = name
         self.suggestion = None
-
-
-# --------------------------------------------------------------------------- errno
-
-
-# Python's errno.errorcode picks glibc aliases for a few numbers; the kernel (and
-# sysdig) use these names.
-_ERRNO_PREFERRED = {
-    errno.EAGAIN: "EAGAIN",
-    errno.EDEADLK: "EDEADLK",
-    errno.EOPNOTSUPP: "EOPNOTSUPP",
-}
-# Kernel-internal codes that can leak to tracepoints (include/linux/errno.h); not in libc.
-_ERRNO_KERNEL = {
-    512: "ERESTARTSYS",
-    513: "ERESTARTNOINTR",
-    514: "ERESTARTNOHAND",
-    515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK",
-    517: "EPROBE_DEFER",
-    518: "EOPENSTALE",
-    519: "ENOPARAM",
-    521: "EBADHANDLE",
-    522: "ENOTSYNC",
-    523: "EBADCOOKIE",
-    524: "ENOTSUPP",
-    525: "ETOOSMALL",
-    526: "ESERVERFAULT",
-    527: "EBADTYPE",
-    528: "EJUKEBOX",
-    529: "EIOCBQUEUED",
-    530: "ERECALLCONFLICT",
-}
-_ERRNO_NAMES: dict[int, str] = {**errno.errorcode, **_ERRNO_PREFERRED, **_ERRNO_KERNEL}
-# name -> number, aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) included.
-_ERRNO_NUMBERS: dict[str, int] = {
-    **{n: getattr(errno, n) for n in dir(errno) if n.startswith("E") and n.isupper()},
-    **{v: k for k, v in _ERRNO_NAMES.items()},
-}
-
-
-def errno_name(number: int) -> str:
-    """The errno name of a positive errno number (``2`` → ``"ENOENT"``).
-
-    Unknown numbers come back as ``"E<number>"`` so the result is never empty.
-    """
-    return _ERRNO_NAMES.get(number) or f"E{number}"
-
-
-def errno_number(name: str) -> int | None:
-    """The number of an errno name (``"ENOENT"`` → 2), aliases included; None if unknown."""
-    number = _ERRNO_NUMBERS.get(name)
-    if number is None and name.startswith("E") and name[1:].isdigit() and name[1:].isascii():
-        return int(name[1:])  # the inverse of errno_name's fallback
-    return number
-
-
-def canonical_errno_name(name: str) -> str:
-    """``EWOULDBLOCK`` → ``EAGAIN``: the name ``evt.res`` shows for an alias (else unchanged)."""
-    number = errno_number(name)
-    return name if number is None else errno_name(number)
 
 
 # --------------------------------------------------------------------------- time

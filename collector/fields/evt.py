@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..errnos import errno_name
 from ..events import Event, EventKind
 from .base import (
     AT_FDCWD,
@@ -20,7 +21,6 @@ from .base import (
     FieldType,
     N,
     S,
-    errno_name,
     format_datetime,
     format_time,
     make_field,

@@ -6,6 +6,7 @@ over time, the web config, resource files, and the exposition itself
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import re
 import shutil
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import make_event
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cdig import cli
 from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
+from cdig.collector.fields import resolve
 from cdig.exporters import web
 from cdig.exporters.prometheus import (
     DEFAULT_BUCKET_SLOTS,
@@ -222,6 +225,22 @@ def test_kernel_restart_codes_are_named():
     assert rig.value("cdig_syscall_errors_total", HOST, syscall="futex",
                      errno="ERESTARTSYS") == 1
     assert rig.value("cdig_syscall_errors_total", HOST, syscall="futex", errno="E999") == 1
+
+
+def test_errno_labels_are_the_names_cdig_trace_prints_for_every_errno():
+    # the exporter's errno label and evt.res of `cdig trace` read one table: 95 is
+    # EOPNOTSUPP and 35 EDEADLK in both (Python's errno.errorcode says ENOTSUP, EDEADLOCK)
+    evt_res = resolve("evt.res")
+    numbers = sorted({*errno.errorcode, *range(512, 531), 999})
+    rig = Rig()
+    for n in numbers:
+        rig.reader.fail(1, "openat", n)
+    labels = {s.labels["errno"] for s in rig.samples("cdig_syscall_errors_total")}
+    trace = {evt_res.text(make_event(type="openat", res=-n)) for n in numbers}
+    assert labels == trace
+    assert len(labels) == len(numbers)  # one series per number: no two share a name
+    assert {"EOPNOTSUPP", "EDEADLK", "EAGAIN", "ERESTARTSYS", "E999"} <= labels
+    assert not {"ENOTSUP", "EDEADLOCK", "EWOULDBLOCK"} & labels
 
 
 def test_histogram_buckets_are_cumulative_with_sum_and_count():
