@@ -188,3 +188,31 @@ def group_codes(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = a * (int(b.max()) + 1) + b
     _, first, codes = np.unique(key, return_index=True, return_inverse=True)
     return codes.reshape(-1).astype(np.int64), first.astype(np.int64)
+
+
+def factorize(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(code per row, first row of each code, number of codes): rows of equal value
+    share a code. Exact, as ``np.unique``'s inverse; large columns through Arrow's
+    hash table (``dictionary_encode``, ~6x faster than sorting a 64k-row batch),
+    whose codes number the values in order of first sight."""
+    n = len(col)
+    if n < 4096:  # small batches (and no pyarrow import before the first large one)
+        _, first, codes = np.unique(col, return_index=True, return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), first.astype(np.int64), len(first)
+    import pyarrow as pa
+
+    codes = pa.array(col).dictionary_encode().indices.to_numpy().astype(np.int64)
+    seen = np.maximum.accumulate(codes)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.greater(seen[1:], seen[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    return codes, first, len(first)
+
+
+def stable_order(codes: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(codes, kind="stable")`` for codes below ``k``: as 16-bit values
+    when they fit (numpy sorts those by radix, ~5x faster)."""
+    if k <= 1 << 16:
+        return np.argsort(codes.astype(np.uint16), kind="stable")
+    return np.argsort(codes, kind="stable")

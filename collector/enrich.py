@@ -20,9 +20,10 @@ import numpy as np
 
 from ..probes import layout
 from ..probes.syscalls import SyscallTable
-from .batch import EventBatch
+from .batch import EventBatch, factorize, stable_order
 from .events import Container, FdInfo, Process
 from .state import State
+from .state_rows import RowApplier
 
 # Syscalls whose records State.update() changes something for (besides lookups):
 # the fd/process-table syscalls, and sendto *with an address*, which names an
@@ -67,6 +68,7 @@ class Enricher:
             if spec.state:
                 state_nr[spec.nr] = True
         self.state_nr = state_nr
+        self._rows = RowApplier(syscalls)
 
     def state_rows(self, rec: Any) -> np.ndarray:
         """Records that keep the fd/process tables current (a capture keeps them).
@@ -100,7 +102,7 @@ class Enricher:
     def enrich(self, b: EventBatch) -> list[int]:
         """Apply ``b``'s state changes in order and fill its proc/fd/container codes.
 
-        Returns the rows handled one by one (their Events are built and cached)."""
+        Returns the rows handled one by one, in order (``collector.state_rows``)."""
         n = len(b)
         procs: list[Process | None] = []
         fds: list[FdInfo | None] = [None]
@@ -115,19 +117,17 @@ class Enricher:
         mut = self.mutating_rows(b)
         pid = rec["pid"].astype(np.int64)
         kind = rec["kind"]
+        pid_code, _, n_pids = factorize(pid)
         # processes change only at sched records (exec gives a new Process) and
         # cgroup moves (in the key): a segment per exec/fork/exit of the process
-        k_ps = (pid << 24) | _segments(pid, kind >= layout.KIND_EXEC)
+        k_ps = (pid << 24) | _segments(pid_code, n_pids, kind >= layout.KIND_EXEC)
         cg = rec["cgroup_id"]
         if cg[0] == cg.min() == cg.max():
-            _, p_first, p_inv = np.unique(k_ps, return_index=True, return_inverse=True)
+            p_inv, p_first, _ = factorize(k_ps)
         else:
-            _, cg_code = np.unique(cg, return_inverse=True)
-            _, ps_code = np.unique(k_ps, return_inverse=True)
-            key = ps_code.reshape(-1).astype(np.int64) * (int(cg_code.max()) + 1) + \
-                cg_code.reshape(-1)
-            _, p_first, p_inv = np.unique(key, return_index=True, return_inverse=True)
-        p_inv = p_inv.reshape(-1)
+            cg_code, _, n_cg = factorize(cg)
+            ps_code, _, _ = factorize(k_ps)
+            p_inv, p_first, _ = factorize(ps_code * n_cg + cg_code)
         fdnum = b.fd_numbers()
         has_fd = fdnum >= 0
         ordered = mut.copy()
@@ -137,35 +137,28 @@ class Enricher:
             # an fd's name changes only at a state row that touches that fd (or all
             # of the process's fds): a segment per such row of the (process, fd)
             touched, every = self._touches(b, mut, fdnum)
-            seg = _segments(pid, every) << 20
+            seg = _segments(pid_code, n_pids, every) << 20
             seg += _touch_counts(pid, fdnum, has_fd, touched)
-            _, f_code = np.unique((pid << 32) | np.where(has_fd, fdnum, 0), return_inverse=True)
-            _, s_code = np.unique(seg, return_inverse=True)
-            fkey = np.where(has_fd, (f_code.reshape(-1).astype(np.int64) << 31)
-                            | s_code.reshape(-1).astype(np.int64), -1)
-            _, f_first, f_inv = np.unique(fkey, return_index=True, return_inverse=True)
-            f_inv = f_inv.reshape(-1)
+            f_code, _, _ = factorize((pid << 32) | np.where(has_fd, fdnum, 0))
+            s_code, _, n_seg = factorize(seg)
+            fkey = np.where(has_fd, f_code * n_seg + s_code, -1)
+            f_inv, f_first, _ = factorize(fkey)
             ordered[f_first[fkey[f_first] >= 0]] = True
         rows = np.flatnonzero(ordered).tolist()
-        b.materialize(rows)
-        update = self.state.update
-        ev_of = b._events
         pcode: dict[int, int] = {}
         fcode: dict[int, int] = {id(None): 0}
         ccode: dict[int, int] = {}
         o_proc = np.empty(len(rows), dtype=np.int64)
         o_fd = np.empty(len(rows), dtype=np.int64)
         o_cont = np.empty(len(rows), dtype=np.int64)
-        procfs = self.state.procfs
-        stamp = hasattr(procfs, "at")  # a recording or replaying /proc: say who asks
-        for j, i in enumerate(rows):
-            ev = ev_of[i]
-            if stamp:
-                procfs.at = ev.num  # type: ignore[attr-defined]
-            ev = update(ev)
-            o_proc[j] = intern(pcode, procs, ev.proc)
-            o_fd[j] = intern(fcode, fds, ev.fd)
-            o_cont[j] = intern(ccode, conts, ev.container)
+
+        def intern_row(j: int, proc: Process | None, fd: FdInfo | None,
+                       cont: Container) -> None:
+            o_proc[j] = intern(pcode, procs, proc)
+            o_fd[j] = intern(fcode, fds, fd)
+            o_cont[j] = intern(ccode, conts, cont)
+
+        self._rows.apply(self.state, b, rows, fdnum, intern_row)
         pos = np.full(n, -1, dtype=np.int64)
         pos[rows] = np.arange(len(rows))
         # every row: its group's first row's objects; ordered rows: their own
@@ -200,34 +193,42 @@ def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,
     """Per row with an fd: how many earlier rows of its process touched that fd
     (``touched``: the fd a state row changes, -1 for none)."""
     n = len(pid)
-    t_rows = np.flatnonzero(touched >= 0)
     out = np.zeros(n, dtype=np.int64)
-    if not len(t_rows):
+    has_touch = touched >= 0
+    if not has_touch.any():
         return out
-    r_rows = np.flatnonzero(has_fd)
-    keys = np.concatenate([(pid[r_rows] << 32) | fdnum[r_rows],
-                           (pid[t_rows] << 32) | touched[t_rows]])
-    pos = np.concatenate([r_rows, t_rows])
-    inc = np.concatenate([np.zeros(len(r_rows), np.int64), np.ones(len(t_rows), np.int64)])
-    order = np.lexsort((inc, pos, keys))  # a row before its own touch: it sees the old fd
-    k, p, c = keys[order], pos[order], inc[order]
+    # items in row order, a row's read of its fd before its own touch (it sees the
+    # old fd): slot 2i the read, 2i+1 the touch; then grouped by (process, fd), stably
+    keys = np.empty(2 * n, dtype=np.int64)
+    keys[0::2] = (pid << 32) | np.where(has_fd, fdnum, 0)
+    keys[1::2] = (pid << 32) | np.where(has_touch, touched, 0)
+    valid = np.empty(2 * n, dtype=bool)
+    valid[0::2] = has_fd
+    valid[1::2] = has_touch
+    sel = np.flatnonzero(valid)
+    codes, _, k = factorize(keys[sel])
+    order = stable_order(codes, k)
+    sk = codes[order]
+    item = sel[order]
+    c = (item & 1).astype(np.int64)
     before = np.cumsum(c) - c
-    starts = np.ones(len(k), dtype=bool)
-    starts[1:] = k[1:] != k[:-1]
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(k)), 0))
+    starts = np.ones(len(sk), dtype=bool)
+    starts[1:] = sk[1:] != sk[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(sk)), 0))
     counts = before - before[first]
-    rows = c == 0
-    out[p[rows]] = counts[rows]
+    reads = c == 0
+    out[item[reads] >> 1] = counts[reads]
     return out
 
 
-def _segments(pid: np.ndarray, mut: np.ndarray) -> np.ndarray:
-    """Per row: how many state-changing rows of its process come before it."""
-    n = len(pid)
+def _segments(code: np.ndarray, k: int, mut: np.ndarray) -> np.ndarray:
+    """Per row: how many state-changing rows of its process come before it
+    (``code``: the row's process as a code below ``k``)."""
+    n = len(code)
     if not mut.any():
         return np.zeros(n, dtype=np.int64)
-    order = np.argsort(pid, kind="stable")
-    ps = pid[order]
+    order = stable_order(code, k)
+    ps = code[order]
     ms = mut[order].astype(np.int64)
     cs = np.cumsum(ms) - ms  # exclusive running count over the sorted rows
     starts = np.ones(n, dtype=bool)

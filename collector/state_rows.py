@@ -1,0 +1,214 @@
+"""The rows enrichment applies in order, from columns: no Event per row.
+
+``Enricher.enrich`` applies a batch's state-changing rows, and looks up the first
+row of each (process, fd) segment, one by one in order. Building an Event for each
+(arguments decoded into a dict, then ``State.update``) cost ~20 µs a row; here the
+common rows — every completed syscall but exec, chdir and the rare opens below,
+and enter-only records but execve's — are applied from plain Python ints and bytes
+(``tolist``) with the very State methods ``State.update`` calls, in the same order,
+so the tables, the /proc questions asked and the objects each row gets are the
+same. The other rows (sched records, exec, chdir …) take ``State.update`` on their
+Event as before. The rows' Events, when a sink wants them, are built later from
+the columns and the code columns (``EventBatch.materialize``): what ``update``
+would have attached to them is exactly process, fd and container.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from ..probes import layout
+from ..probes.syscalls import SyscallTable
+from .batch import EventBatch
+from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr, split_addr
+from .events import FdInfo, Process
+from .state import _SOCK_DOMAIN, _SOCK_TYPE, EINPROGRESS, State, _sock_name
+
+# what a completed syscall does to the tables (State._syscall's branches)
+_LOOKUP, _OPEN, _OPENAT, _CREAT, _CLOSE, _DUP, _FCNTL, _SOCKET, _CONNECT, _BIND, _SENDTO, \
+    _ACCEPT = range(12)
+_FAST = {"open": _OPEN, "openat": _OPENAT, "creat": _CREAT, "close": _CLOSE, "dup": _DUP,
+         "dup2": _DUP, "dup3": _DUP, "fcntl": _FCNTL, "socket": _SOCKET, "connect": _CONNECT,
+         "bind": _BIND, "sendto": _SENDTO, "accept": _ACCEPT, "accept4": _ACCEPT}
+# completed syscalls left to State.update (the Event is needed: exec rewrites its
+# arguments; the others are rare enough)
+_SLOW = frozenset({"execve", "execveat", "openat2", "memfd_create", "chdir", "fchdir"})
+# enter-only records State.update does more than look up the process for
+_SLOW_ENTER = frozenset({"execve", "execveat"})
+_SLOW_KIND, _ENTER_ONLY = -1, -2
+
+
+class _Row:
+    """What ``State.process`` reads of an Event (one instance, refilled per row)."""
+
+    __slots__ = ("pid", "comm", "cgroup_id", "uid", "ts_ns")
+
+
+class RowApplier:
+    """Per syscall number: how a row is applied (see the module docstring)."""
+
+    def __init__(self, syscalls: SyscallTable) -> None:
+        how = np.full(1 << 16, _LOOKUP, dtype=np.int8)  # unknown syscalls: a lookup
+        enter = np.full(1 << 16, _ENTER_ONLY, dtype=np.int8)
+        for spec in syscalls.by_nr.values():
+            if spec.name in _SLOW:
+                how[spec.nr] = _SLOW_KIND
+            else:
+                how[spec.nr] = _FAST.get(spec.name, _LOOKUP)
+            if spec.name in _SLOW_ENTER:
+                enter[spec.nr] = _SLOW_KIND
+        self._how = how
+        self._enter = enter
+
+    def apply(self, state: State, b: EventBatch, rows: list[int], fdnum: np.ndarray,
+              intern_row: Any) -> None:
+        """Apply ``rows`` of ``b`` (ascending) to ``state``; ``intern_row(j, proc, fd,
+        container)`` records what row ``rows[j]`` gets."""
+        if not rows:
+            return
+        idx = np.asarray(rows, dtype=np.int64)
+        rec = b.cols
+        kind_a = rec["kind"][idx]
+        nr_a = rec["nr"][idx]
+        how_a = np.full(len(idx), _SLOW_KIND, dtype=np.int8)  # sched records: update()
+        sc = kind_a == layout.KIND_SYSCALL
+        how_a[sc] = self._how[nr_a[sc]]
+        en = kind_a == layout.KIND_SYSCALL_ENTER
+        how_a[en] = self._enter[nr_a[en]]
+        if b._events:  # rows already built as Events: update those
+            built = np.fromiter((i in b._events for i in rows), dtype=bool, count=len(rows))
+            how_a[built] = _SLOW_KIND
+        xs = b.ext_row[idx]
+        ext_sel = np.flatnonzero(xs >= 0)
+        strs: dict[int, tuple[bytes, int, bytes, int]] = {}
+        if len(ext_sel):
+            xi = xs[ext_sel]
+            ext = b.ext
+            cols = zip(ext["str1"][xi].tolist(), ext["len1"][xi].tolist(),
+                       ext["str2"][xi].tolist(), ext["len2"][xi].tolist(), strict=True)
+            strs = dict(zip(ext_sel.tolist(), cols, strict=True))
+        args = rec["args"][idx]
+        pid_l = rec["pid"][idx].tolist()
+        ret_l = rec["ret"][idx].tolist()
+        a0_l = args[:, 0].tolist()
+        a1_l = args[:, 1].tolist()
+        a2_l = args[:, 2].tolist()
+        fd_l = fdnum[idx].tolist()
+        flags_l = rec["flags"][idx].tolist()
+        row = _Row()
+        comm_of = b.decoder._comm
+        procfs = state.procfs
+        stamp = hasattr(procfs, "at")  # a recording or replaying /proc: say who asks
+        num_l = b.num[idx].tolist() if stamp else None
+        process = state.process
+        container_of = state._container
+        lookup = state.fd
+        set_fd = state._set_fd
+        fds = state.fds
+        grace = state.exit_grace_ns
+        slow_rows = [rows[j] for j in np.flatnonzero(how_a == _SLOW_KIND).tolist()]
+        if slow_rows:
+            b.materialize(slow_rows)
+        events = b._events
+        update = state.update
+        comm_b_l = rec["comm"][idx].tolist()
+        for j, (how, i, pid, cg, uid, ts, comm_b) in enumerate(zip(
+                how_a.tolist(), rows, pid_l, rec["cgroup_id"][idx].tolist(),
+                rec["uid"][idx].tolist(), b.ts[idx].tolist(), comm_b_l, strict=True)):
+            if stamp:
+                procfs.at = num_l[j]  # type: ignore[union-attr, attr-defined]
+            if how == _SLOW_KIND:
+                ev = update(events[i])
+                intern_row(j, ev.proc, ev.fd, ev.container)
+                continue
+            row.pid, row.comm, row.cgroup_id, row.uid, row.ts_ns = pid, comm_of(comm_b), cg, uid, ts
+            proc = process(row)
+            cont = proc.container if proc.cgroup_id == cg else container_of(cg, pid)
+            fd = None
+            if how >= 0:  # a completed syscall (enter-only records: no fd, no change)
+                n = fd_l[j]
+                if n >= 0:
+                    fd = lookup(pid, n)
+                res = ret_l[j]
+                if how and (res >= 0 or (res == -EINPROGRESS and how == _CONNECT)):
+                    fd = _change(state, how, pid, proc, fd, res, a0_l[j], a1_l[j], a2_l[j],
+                                 strs.get(j), flags_l[j], fds, set_fd)
+            if ts - state._last_sweep > grace:
+                state._sweep(ts)
+            intern_row(j, proc, fd, cont)
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, res: int,
+            a0: int, a1: int, a2: int, ext: tuple[bytes, int, bytes, int] | None, flags: int,
+            fds: dict, set_fd: Any) -> FdInfo | None:
+    """State._syscall's change for a successful row (an EINPROGRESS connect too); the
+    row's fd afterwards."""
+    if how <= _CREAT:  # open, openat, creat
+        if how == _OPENAT:
+            dirfd, oflags = _s32(a0), a2
+        else:
+            dirfd, oflags = AT_FDCWD, (a1 if how == _OPEN else 0)
+        path = _cstr(ext[0], ext[1]) if ext is not None else ""
+        path = state._abspath(proc, dirfd, path)
+        info = FdInfo(num=res, type="directory" if how != _CREAT and oflags & O_DIRECTORY
+                      else "file", name=path)
+        set_fd(pid, info)
+        return info
+    if how == _CLOSE:
+        fds.get(pid, {}).pop(_s32(a0), None)
+        return fd
+    if how == _DUP or (how == _FCNTL and _s32(a1) in (0, 1030)):
+        if fd is not None:
+            new = FdInfo(**{s: getattr(fd, s) for s in FdInfo.__slots__})
+            new.num = res
+            set_fd(pid, new)
+        return fd
+    if how == _SOCKET:
+        domain = _s32(a0)
+        stype = _s32(a1) & 0xF
+        info = FdInfo(num=res, type=_SOCK_DOMAIN.get(domain, "other"), name="",
+                      l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
+        set_fd(pid, info)
+        return info
+    addr = local = ""
+    if ext is not None:
+        b1, l1, b2, l2 = ext
+        addr = sockaddr(b2[:l2]) if l2 > 0 else ""
+        if flags & layout.FLAG_LOCAL_ADDR:
+            local = sockaddr(b1[:l1])
+    if how in (_CONNECT, _BIND, _SENDTO):
+        if fd is None or (how == _SENDTO and not addr):
+            return fd
+        typ = "connect" if how == _CONNECT else "bind" if how == _BIND else "sendto"
+        info = copy.copy(fd)
+        set_fd(pid, info)
+        state._address(info, typ, addr, local)
+        if how == _CONNECT and info.sip and not info.cport and info.type != "unix":
+            state._local_end(pid, info)
+        return info
+    if how == _ACCEPT:
+        lst = fd
+        peer_ip, peer_port = split_addr(addr)
+        info = FdInfo(num=res, type=lst.type if lst else "ipv4", name="",
+                      l4proto=lst.l4proto if lst else "tcp",
+                      sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
+                      cip=peer_ip, cport=peer_port, local_is_client=False)
+        if not peer_ip:  # no address asked for: ask /proc
+            from .state import fd_from_target
+
+            target = state.procfs.fd_target(pid, res)
+            if target:
+                info = fd_from_target(pid, res, target, state.procfs)
+                info.local_is_client = False
+        info.name = _sock_name(info)
+        set_fd(pid, info)
+        return info
+    return fd
