@@ -145,20 +145,11 @@ class Enricher:
             f_inv, f_first, _ = factorize(fkey)
             ordered[f_first[fkey[f_first] >= 0]] = True
         rows = np.flatnonzero(ordered).tolist()
-        pcode: dict[int, int] = {}
-        fcode: dict[int, int] = {id(None): 0}
-        ccode: dict[int, int] = {}
-        o_proc = np.empty(len(rows), dtype=np.int64)
-        o_fd = np.empty(len(rows), dtype=np.int64)
-        o_cont = np.empty(len(rows), dtype=np.int64)
-
-        def intern_row(j: int, proc: Process | None, fd: FdInfo | None,
-                       cont: Container) -> None:
-            o_proc[j] = intern(pcode, procs, proc)
-            o_fd[j] = intern(fcode, fds, fd)
-            o_cont[j] = intern(ccode, conts, cont)
-
-        self._rows.apply(self.state, b, rows, fdnum, intern_row)
+        p_objs, f_objs, c_objs = self._rows.apply(self.state, b, rows, fdnum)
+        o_proc = _intern(p_objs, procs)
+        o_cont = _intern(c_objs, conts)
+        fds.clear()  # None first again: fd code 0 is no fd
+        o_fd = _intern([None, *f_objs], fds)[1:]
         pos = np.full(n, -1, dtype=np.int64)
         pos[rows] = np.arange(len(rows))
         # every row: its group's first row's objects; ordered rows: their own
@@ -179,13 +170,14 @@ class Enricher:
         return rows
 
 
-def intern(codes: dict[int, int], table: list, obj: object) -> int:
-    """``obj``'s index in ``table`` (by identity), appended on first sight."""
-    c = codes.get(id(obj))
-    if c is None:
-        c = codes[id(obj)] = len(table)
-        table.append(obj)
-    return c
+def _intern(objs: list, table: list) -> np.ndarray:
+    """Each object's index in ``table`` (by identity), the distinct objects appended
+    to ``table`` in order of first sight."""
+    if not objs:
+        return np.zeros(0, dtype=np.int64)
+    codes, first, _ = factorize(np.fromiter(map(id, objs), dtype=np.int64, count=len(objs)))
+    table.extend(objs[i] for i in first.tolist())
+    return codes
 
 
 def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,

@@ -24,7 +24,7 @@ from ..probes import layout
 from ..probes.syscalls import SyscallTable
 from .batch import EventBatch
 from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr, split_addr
-from .events import FdInfo, Process
+from .events import Container, FdInfo, Process
 from .state import _SOCK_DOMAIN, _SOCK_TYPE, EINPROGRESS, State, _sock_name
 
 # what a completed syscall does to the tables (State._syscall's branches)
@@ -63,12 +63,16 @@ class RowApplier:
         self._how = how
         self._enter = enter
 
-    def apply(self, state: State, b: EventBatch, rows: list[int], fdnum: np.ndarray,
-              intern_row: Any) -> None:
-        """Apply ``rows`` of ``b`` (ascending) to ``state``; ``intern_row(j, proc, fd,
-        container)`` records what row ``rows[j]`` gets."""
+    def apply(self, state: State, b: EventBatch, rows: list[int],
+              fdnum: np.ndarray) -> tuple[list, list, list]:
+        """Apply ``rows`` of ``b`` (ascending) to ``state``: the process, fd and
+        container each row gets, in three lists."""
+        o_proc: list[Process | None] = []
+        o_fd: list[FdInfo | None] = []
+        o_cont: list[Container] = []
         if not rows:
-            return
+            return o_proc, o_fd, o_cont
+        add_proc, add_fd, add_cont = o_proc.append, o_fd.append, o_cont.append
         idx = np.asarray(rows, dtype=np.int64)
         rec = b.cols
         kind_a = rec["kind"][idx]
@@ -122,7 +126,9 @@ class RowApplier:
                 procfs.at = num_l[j]  # type: ignore[union-attr, attr-defined]
             if how == _SLOW_KIND:
                 ev = update(events[i])
-                intern_row(j, ev.proc, ev.fd, ev.container)
+                add_proc(ev.proc)
+                add_fd(ev.fd)
+                add_cont(ev.container)
                 continue
             row.pid, row.comm, row.cgroup_id, row.uid, row.ts_ns = pid, comm_of(comm_b), cg, uid, ts
             proc = process(row)
@@ -138,7 +144,10 @@ class RowApplier:
                                  strs.get(j), flags_l[j], fds, set_fd)
             if ts - state._last_sweep > grace:
                 state._sweep(ts)
-            intern_row(j, proc, fd, cont)
+            add_proc(proc)
+            add_fd(fd)
+            add_cont(cont)
+        return o_proc, o_fd, o_cont
 
 
 def _s32(v: int) -> int:

@@ -25,6 +25,9 @@ def _sums(codes: np.ndarray, n: int, values: np.ndarray) -> list[int]:
     """Exact int64 sums of ``values`` per code (bincount's float weights are not)."""
     if not len(codes):
         return [0] * n
+    vmax = int(np.abs(values).max())
+    if vmax * len(values) < 1 << 53:  # every partial sum an exact float64
+        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])

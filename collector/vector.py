@@ -18,7 +18,7 @@ import numpy as np
 
 from ..probes import layout
 from ..probes.syscalls import SyscallTable
-from .batch import EventBatch
+from .batch import EventBatch, factorize
 from .fields import base_name
 
 # Row attributes a field can depend on (besides the row-level columns).
@@ -213,17 +213,15 @@ def group(b: EventBatch, keys: frozenset[str], rel: ArgRelevance) -> tuple[np.nd
         return res
     cols = _columns(b, keys, rel)
     if len(cols) == 1:
-        _, first, codes = np.unique(cols[0], return_index=True, return_inverse=True)
-        res = (codes.reshape(-1).astype(np.int64), first.astype(np.int64))
+        codes, first, _ = factorize(cols[0])
+        res = (codes, first)
     else:
         h = np.zeros(n, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for c in cols:
                 h = (h ^ c.astype(np.uint64, copy=False)) * _MIX
                 h ^= h >> np.uint64(29)
-        _, first, codes = np.unique(h, return_index=True, return_inverse=True)
-        codes = codes.reshape(-1).astype(np.int64)
-        first = first.astype(np.int64)
+        codes, first, _ = factorize(h)
         rep = first[codes]
         if all(np.array_equal(c, c[rep]) for c in cols):
             res = (codes, first)
