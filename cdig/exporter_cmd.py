@@ -187,7 +187,7 @@ def _serve(args, server, probe, options, config, tbl) -> int:
         FINE_BUCKET_SLOTS,
         ExporterCollector,
     )
-    from .exporters.resources import CgroupResources
+    from .collector.cgroup_resources import CgroupResources
 
     if disable_created_metrics is not None:
         disable_created_metrics()

@@ -55,9 +55,9 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from .. import __version__
+from ..collector.cgroup_resources import CgroupResources, Resources
 from ..probes.metrics import LAT_SLOTS, MapReader, byte_direction, slot_upper_ns
 from ..probes.syscalls import SyscallTable
-from .resources import CgroupResources, Resources
 from .series import (
     COUNT,
     FILE_BYTES,

@@ -146,12 +146,8 @@ class LiveFeed:
         self.source = source
         self.resolver = resolver
         self.state = state
-        layout = resolver.layout if resolver is not None else None
-        v1 = {ctl: m.mountpoint for m in (layout.mounts if layout else ()) if m.version == 1
-              for ctl in m.controllers}
-        self.resources = Resources(cgroup_root=layout.unified_root if layout else None,
-                                   bpf_stats=bpf_stats, v1_memory=v1.get("memory"),
-                                   v1_cpu=v1.get("cpu"), v1_cpuacct=v1.get("cpuacct"))
+        self.resources = Resources(layout=resolver.layout if resolver is not None else None,
+                                   bpf_stats=bpf_stats)
         self.on_close = on_close
         self._closed = False
         self._close_lock = threading.Lock()

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..collector.cgroup_resources import CgroupResources, Limits
+from ..collector.cgroups import CgroupLayout
 from ..collector.events import Container
 from ..collector.namespaces import host_namespaces, namespaces_of
 
@@ -64,22 +66,8 @@ class CpuSampler:
         return out
 
 
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-@dataclass
-class ContainerResources:
-    """Memory and limits of a container's cgroup (None: unknown)."""
-
-    memory: int | None = None
-    memory_max: int | None = None  # None: no limit (or unknown: see ``known``)
-    cpu_max: str | None = None  # "200000 100000" = 2 CPUs; None: no limit
-    known: bool = False
+# a container's memory and CPU limits (the cgroup reader's record)
+ContainerResources = Limits
 
 
 @dataclass
@@ -109,17 +97,12 @@ class Resources:
 
     live = True
 
-    def __init__(self, proc_root: str = "/proc", cgroup_root: str | None = "/sys/fs/cgroup",
+    def __init__(self, proc_root: str = "/proc", layout: CgroupLayout | None = None,
                  bpf_stats: Callable[[], dict[str, tuple[int, int]]] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 v1_memory: str | None = None, v1_cpu: str | None = None,
-                 v1_cpuacct: str | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.proc_root = proc_root
-        self.cgroup_root = cgroup_root
-        # hybrid hosts: cgroup2 without the memory/cpu controllers, those are v1
-        self.v1_memory = v1_memory
-        self.v1_cpu = v1_cpu
-        self.v1_cpuacct = v1_cpuacct
+        # hybrid hosts: the reader finds memory/cpu in v1 when cgroup2 lacks them
+        self.cgroups = CgroupResources(layout) if layout is not None else None
         self._ccpu_last: dict[str, int] = {}
         self._ccpu_at = 0.0
         self.cpu = CpuSampler(proc_root, monotonic)
@@ -180,49 +163,14 @@ class Resources:
         return out
 
     def _cgroup_cpu_ns(self, c: Container) -> int | None:
-        if c.is_host or not c.cgroup_path:
+        if c.is_host or not c.cgroup_path or self.cgroups is None:
             return None
-        rel = c.cgroup_path.lstrip("/")
-        if self.cgroup_root:
-            text = _read_text(os.path.join(self.cgroup_root, rel, "cpu.stat"))
-            if text:
-                for line in text.splitlines():
-                    if line.startswith("usage_usec "):
-                        return int(line.split()[1]) * 1000
-        if self.v1_cpuacct:
-            v = _read_text(os.path.join(self.v1_cpuacct, rel, "cpuacct.usage"))
-            if v and v.isdigit():
-                return int(v)
-        return None
+        return self.cgroups.cpu_usage_ns(c.cgroup_path)
 
     def container(self, c: Container) -> ContainerResources:
-        if c.is_host or not c.cgroup_path:
+        if c.is_host or not c.cgroup_path or self.cgroups is None:
             return ContainerResources()
-        rel = c.cgroup_path.lstrip("/")
-        mem = mmax = cmax = None
-        if self.cgroup_root:
-            base = os.path.join(self.cgroup_root, rel)
-            mem = _read_text(os.path.join(base, "memory.current"))
-            mmax = _read_text(os.path.join(base, "memory.max"))
-            cmax = _read_text(os.path.join(base, "cpu.max"))
-        if mem is None and self.v1_memory:
-            base = os.path.join(self.v1_memory, rel)
-            mem = _read_text(os.path.join(base, "memory.usage_in_bytes"))
-            lim = _read_text(os.path.join(base, "memory.limit_in_bytes"))
-            if lim is not None:  # v1 says "no limit" with a huge number
-                mmax = "max" if not lim.isdigit() or int(lim) >= 1 << 60 else lim
-        if cmax is None and self.v1_cpu:
-            quota = _read_text(os.path.join(self.v1_cpu, rel, "cpu.cfs_quota_us"))
-            period = _read_text(os.path.join(self.v1_cpu, rel, "cpu.cfs_period_us"))
-            if quota is not None:
-                cmax = "max" if quota.startswith("-") else f"{quota} {period or 100000}"
-        if mem is None and mmax is None and cmax is None:
-            return ContainerResources()
-        return ContainerResources(
-            memory=int(mem) if mem and mem.isdigit() else None,
-            memory_max=int(mmax) if mmax and mmax.isdigit() else None,
-            cpu_max=None if not cmax or cmax.startswith("max") else cmax,
-            known=True)
+        return self.cgroups.limits(c.cgroup_path)
 
     def security(self, c: Container, pids: list[int], uids: list[int]) -> SecurityRow:
         if self._host_ns is None:

@@ -19,6 +19,7 @@ from factories import make_event
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cdig import cli
+from cdig.collector.cgroup_resources import CgroupResources
 from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
 from cdig.collector.fields import resolve
@@ -28,7 +29,6 @@ from cdig.exporters.prometheus import (
     FINE_BUCKET_SLOTS,
     ExporterCollector,
 )
-from cdig.exporters.resources import CgroupResources
 from cdig.exporters.series import Options
 from cdig.probes import metrics
 from cdig.probes.metrics import LAT_SLOTS, MapSnapshot, MapUsage

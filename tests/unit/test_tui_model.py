@@ -11,6 +11,7 @@ from factories import make_event
 from tui_data import N_ROUNDS, scenario
 
 from cdig.collector.aggregate import bucket_upper, latency_bucket, percentile
+from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
 from cdig.tui.format import human_bytes, human_count, plain, sparkline
 from cdig.tui.model import Playback, Restart, TopModel
@@ -159,7 +160,7 @@ def test_security_reads_namespaces_and_limits(tmp_path):
     (cg / "ctr" / "memory.max").write_text("max\n")
     (cg / "ctr" / "memory.current").write_text("4096\n")
     (cg / "ctr" / "cpu.max").write_text("200000 100000\n")
-    r = Resources(proc_root=str(proc), cgroup_root=str(cg))
+    r = Resources(proc_root=str(proc), layout=CgroupLayout("v2", (CgroupMount(str(cg), 2),)))
     c = Container(id="c" * 64, name="c", runtime="podman", cgroup_path="/ctr")
     row = r.security(c, [500], [0])
     assert row.known and row.shared == ("net",) and row.userns is True and row.root
@@ -167,7 +168,8 @@ def test_security_reads_namespaces_and_limits(tmp_path):
     assert r.container(c).memory == 4096
     assert r.container(HOST).known is False
     clock = [5.0]
-    r = Resources(proc_root=str(proc), cgroup_root=str(cg), monotonic=lambda: clock[0])
+    r = Resources(proc_root=str(proc), layout=CgroupLayout("v2", (CgroupMount(str(cg), 2),)),
+                  monotonic=lambda: clock[0])
     (cg / "ctr" / "cpu.stat").write_text("usage_usec 1000000\nuser_usec 1\n")
     assert r.container_cpu([c, HOST]) == {}
     clock[0] += 4.0
