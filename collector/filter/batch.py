@@ -77,6 +77,17 @@ class BatchFilter:
             raw = compile_vectorized(expr, self.cols)
             if raw is not None:
                 return lambda b: raw(b.cols)
+        if isinstance(expr, And) and not (used & ROW_FIELDS):
+            # the raw terms first: the rest is evaluated on the rows they pass (its
+            # representative Events built for those only; the terms have no effects)
+            raw_items = [e for e in expr.items if fields_used(e) <= VECTOR_FIELDS]
+            rest = [e for e in expr.items if not fields_used(e) <= VECTOR_FIELDS]
+            if raw_items and rest:
+                raw = compile_vectorized(_all(raw_items), self.cols)
+                rest_expr = _all(rest)
+                keyed = self._keyed(rest_expr, fields_used(rest_expr))
+                if raw is not None:
+                    return lambda b: keyed(b, raw(b.cols))
         if not (used & ROW_FIELDS):
             return self._keyed(expr, used)
         if isinstance(expr, Not):
@@ -101,13 +112,23 @@ class BatchFilter:
         keys: frozenset[str] = frozenset().union(*(depends(f) for f in used))
         rel = self.rel
 
-        def keyed(b: EventBatch) -> np.ndarray:
+        def keyed(b: EventBatch, within: np.ndarray | None = None) -> np.ndarray:
+            """The mask of ``expr``; with ``within``, only for those rows (False elsewhere)."""
+            if within is not None and not within.any():
+                return within
             codes, first = group(b, keys, rel)
             if not len(first):
                 return np.zeros(len(b), dtype=bool)
-            reps = b.events(first)
-            lut = np.fromiter((bool(pred(e)) for e in reps), dtype=bool, count=len(reps))
-            return lut[codes]
+            if within is None:
+                reps = b.events(first)
+                lut = np.fromiter((bool(pred(e)) for e in reps), dtype=bool, count=len(reps))
+                return lut[codes]
+            need = np.zeros(len(first), dtype=bool)
+            need[codes[within]] = True
+            asked = np.flatnonzero(need)
+            lut = np.zeros(len(first), dtype=bool)
+            lut[asked] = [bool(pred(e)) for e in b.events(first[asked])]
+            return lut[codes] & within
 
         return keyed
 
@@ -135,6 +156,10 @@ class BatchFilter:
             return np.fromiter((bool(pred(e)) for e in b.events()), dtype=bool, count=len(b))
 
         return per_row
+
+
+def _all(items: list[Expr]) -> Expr:
+    return items[0] if len(items) == 1 else And(tuple(items))
 
 
 def _signed(col: np.ndarray) -> np.ndarray:
