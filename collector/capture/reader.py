@@ -6,6 +6,8 @@ from __future__ import annotations
 import glob
 import os
 import platform
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -389,11 +391,11 @@ class ReplaySource:
             self._restored = None
             shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
                 self.mono_to_wall_ns
-            for cb in f.batches():
+            for cb, converted in read_ahead(f.batches()):
                 self._apply(cb.state)
-                if not cb.records.num_rows:
+                if converted is None:
                     continue
-                raw, ctx = batch_to_raw(cb.records)
+                raw, ctx = converted
                 raw.ctx = ctx if ctx.any() else None
                 if shift:
                     _shift_ts(raw, shift)
@@ -418,6 +420,56 @@ class ReplaySource:
     def close(self) -> None:
         for f in self.files:
             f.close()
+
+
+_AHEAD = 2  # batches read and converted ahead of the one being processed
+_END = object()
+
+
+def read_ahead(batches: Iterator[CaptureBatch]
+               ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None]]:
+    """``batches`` with each one's records converted (``batch_to_raw``, None for an
+    empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead: Arrow's
+    decompression, the digest's CRC and numpy's copies release the GIL, so the next
+    batches are read while the caller processes this one. In order; what the reader
+    raises is raised here; the thread ends when the caller stops early."""
+    q: queue.Queue = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for cb in batches:
+                item = (cb, batch_to_raw(cb.records) if cb.records.num_rows else None)
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as e:  # handed to the caller, raised there
+            q.put(e)
+
+    t = threading.Thread(target=work, name="cdig-capture-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():  # let it see the stop, or finish its put
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        t.join()
 
 
 def _shift_ts(raw: RawBatch, delta: int) -> None:
