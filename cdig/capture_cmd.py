@@ -169,6 +169,8 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
                                  on_batch=out.flush if show else None, recorder=rec)
         if rec is not None:
             start_recorder(rec, session.state, session.decoder, src)
+        if chisel is not None:
+            chisel.start(session.state)
         gc.freeze()
         signal.signal(signal.SIGINT, lambda s, f: src.stop())
         try:

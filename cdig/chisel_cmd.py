@@ -57,9 +57,21 @@ class ChiselPlan:
             pc = (args.format or "") in ("c", "container")
             self.run = chisel.make(chisel_args, pc)
             self.own_filter = chisel.filter(chisel_args, pc)
+            bind = getattr(self.run, "bind", None)
+            if bind is not None:  # a chisel that reads the capture again (around)
+                bind(getattr(args, "read", None), " ".join(args.filter))
+            if chisel.first_event:  # the state at the first event: ps, lsof, netstat …
+                args.numevents = 1
         except ChiselError as e:
             raise CliError(str(e), EXIT_USAGE) from None
         self.chisel = chisel
+
+    def start(self, state: Any) -> None:
+        """The session's State, seeded, before its first event (what ps, lsof and
+        netstat list)."""
+        start = getattr(self.run, "start", None)
+        if start is not None:
+            start(state)
 
     def filter_text(self, user: str) -> str:
         parts = [p for p in (self.own_filter, user) if p.strip()]

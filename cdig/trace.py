@@ -287,6 +287,8 @@ def run_trace(args: argparse.Namespace) -> int:
             return out_sinks
 
         tick = chisel.live_ticker(out) if chisel is not None else None
+        if chisel is not None:
+            chisel.start(state)
 
         def on_batch_all() -> None:
             on_batch()

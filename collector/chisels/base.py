@@ -28,6 +28,8 @@ class Arg:
     name: str
     description: str
     optional: bool = False
+    # a filter argument takes every word left (sysdig's argtype "filter")
+    filter: bool = False
 
 
 class ChiselRun(Protocol):
@@ -54,6 +56,8 @@ class Chisel:
     args: tuple[Arg, ...] = field(default=())
     # sysdig prints this chisel's table every second when live; a pipe gets one at the end
     interval: bool = True
+    # the run needs one event, then the state as of the start (sysdig's end_capture())
+    first_event: bool = False
 
     def check(self, args: Sequence[str]) -> None:
         need = sum(1 for a in self.args if not a.optional)
@@ -62,6 +66,6 @@ class Chisel:
             raise ChiselError(f"chisel {self.name} needs {need} argument"
                               f"{'s' if need != 1 else ''}: missing {missing} "
                               f"(cdig trace -i {self.name} describes them)")
-        if len(args) > len(self.args):
+        if len(args) > len(self.args) and not (self.args and self.args[-1].filter):
             raise ChiselError(f"chisel {self.name} takes {len(self.args)} argument"
                               f"{'s' if len(self.args) != 1 else ''}, not {len(args)}")

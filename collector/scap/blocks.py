@@ -317,6 +317,8 @@ class ThreadInfo:
     flags: int = 0
     fdlimit: int = 0
     loginuid: int = -1
+    vmsize_kb: int = 0
+    vmrss_kb: int = 0
 
 
 class _Cursor:
@@ -397,9 +399,11 @@ def parse_proclist(body: memoryview, btype: int) -> list[ThreadInfo]:
             fdlimit = c.u64()
             flags, uid, gid = c.u32(), c.u32(), c.u32()
             vtid = vpid = -1
+            vmsize = vmrss = 0
             cg = b""
             if version >= 2:
-                c.take(12 + 16)  # vmsize, vmrss, vmswap, pfmajor, pfminor
+                vmsize, vmrss = c.u32(), c.u32()
+                c.take(4 + 16)  # vmswap, pfmajor, pfminor
                 if version >= 3:
                     c.lstr()  # env
                 if version >= 4:
@@ -422,7 +426,7 @@ def parse_proclist(body: memoryview, btype: int) -> list[ThreadInfo]:
         out.append(ThreadInfo(tid=tid, pid=pid, ptid=ptid, comm=comm, exe=exe, exepath=exepath,
                               args=argv, cwd=cwd, uid=uid, gid=gid, vtid=vtid, vpid=vpid,
                               cgroups=cgroup_path(cg), flags=flags, fdlimit=fdlimit,
-                              loginuid=loginuid))
+                              loginuid=loginuid, vmsize_kb=vmsize, vmrss_kb=vmrss))
         pos = start + sub_len if sub_len else c.pos
     return out
 

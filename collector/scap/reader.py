@@ -73,7 +73,8 @@ _CONTAINER_RUNTIMES = frozenset({"docker", "podman", "containerd", "cri-o", "kub
 class _Thread:
     """What the reader knows about one thread, for the records of its events."""
 
-    __slots__ = ("tid", "pid", "ptid", "comm", "uid", "gid", "cgroup", "exe", "args", "cwd")
+    __slots__ = ("tid", "pid", "ptid", "comm", "uid", "gid", "cgroup", "exe", "args", "cwd",
+                 "table")
 
     def __init__(self, tid: int, pid: int, ptid: int, comm: bytes, uid: int, gid: int,
                  cgroup: int, exe: str = "", args: list[str] | None = None,
@@ -81,6 +82,18 @@ class _Thread:
         self.tid, self.pid, self.ptid, self.comm = tid, pid, ptid, comm
         self.uid, self.gid, self.cgroup = uid, gid, cgroup
         self.exe, self.args, self.cwd = exe, args or [], cwd
+        self.table: B.ThreadInfo | None = None  # the file's entry, for a process it lists
+
+
+def _proc_info(t: _Thread, parent: _Thread | None) -> ProcInfo:
+    """What the file says of a process, as /proc would."""
+    e = t.table  # what sysdig's ps shows of it: its size, resident set, fd limit
+    return ProcInfo(pid=t.pid, ppid=parent.pid if parent else t.ptid,
+                    name=t.comm.decode("utf-8", "backslashreplace"), exe=t.exe,
+                    argv=[t.exe, *t.args], uid=t.uid,
+                    fdlimit=e.fdlimit if e is not None else None,
+                    vmsize=e.vmsize_kb if e is not None else None,
+                    vmrss=e.vmrss_kb if e is not None else None)
 
 
 class ScapProcFS(ProcFS):
@@ -96,12 +109,7 @@ class ScapProcFS(ProcFS):
 
     def read_proc(self, pid: int) -> ProcInfo | None:
         t = self.src.threads.get(pid)
-        if t is None:
-            return None
-        name = t.comm.decode("utf-8", "backslashreplace")
-        parent = self.src.threads.get(t.ptid)
-        return ProcInfo(pid=pid, ppid=parent.pid if parent else t.ptid, name=name, exe=t.exe,
-                        argv=[t.exe, *t.args], uid=t.uid)
+        return None if t is None else _proc_info(t, self.src.threads.get(t.ptid))
 
     def fd_target(self, pid: int, fd: int) -> str | None:
         return self.answers.get(("fd", pid, fd))
@@ -358,9 +366,10 @@ class ScapSource:
             self.machine = B.parse_machine_info(body)
         elif btype in B.PL_VERSION:
             for t in B.parse_proclist(body, btype):
-                self.threads[t.tid] = _Thread(
+                th = self.threads[t.tid] = _Thread(
                     t.tid, t.pid, t.ptid, t.comm.encode()[:layout.COMM_LEN], t.uid, t.gid,
                     self._cgroup_of(t.cgroups), t.exe, t.args, t.cwd)
+                th.table = t
         elif btype in (B.FDL, B.FDL_INT, B.FDL_V2):
             tid, fds = B.parse_fdlist(body, btype)
             if tid >= 0:
@@ -453,7 +462,7 @@ class ScapSource:
             p = Process(pid=t.pid, ppid=parent.pid if parent else t.ptid,
                         name=t.comm.decode("utf-8", "backslashreplace"), exe=t.exe,
                         args=list(t.args), uid=t.uid, cgroup_id=t.cgroup, container=c,
-                        cwd=t.cwd)
+                        cwd=t.cwd, info=_proc_info(t, parent))
             state.procs[p.pid] = p
         # sinsp's rule for a connected socket of the fd list (local end first in the
         # file): if its local port is a port something listens on, the local end is

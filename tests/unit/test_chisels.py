@@ -34,18 +34,18 @@ def chisel(capsys, capture, *words: str) -> list[str]:
 
 
 def test_files_processes_errors_and_connections_exact(capture, capsys):
-    total = N_WRITES * B  # 16,000 bytes: 15.62KB
+    total = N_WRITES * B  # 16,000 bytes: 15.63KB
     out = chisel(capsys, capture, "topfiles_bytes")
     assert out[0] == "Bytes               Filename            "
-    assert out[2:] == [f"{format_bytes(total):<20}/data/log"] and format_bytes(total) == "15.62KB"
-    assert chisel(capsys, capture, "topprocs_file")[2:] == [f"{'15.62KB':<20}{'server':<20}50"]
+    assert out[2:] == [f"{format_bytes(total):<20}/data/log"] and format_bytes(total) == "15.63KB"
+    assert chisel(capsys, capture, "topprocs_file")[2:] == [f"{'15.63KB':<20}{'server':<20}50"]
     assert chisel(capsys, capture, "topprocs_errors")[2:] == [f"{N_ENOENT:<20}{'client':<20}60"]
     # sysdig's fd.type=file needs an fd: a failed open has none (as in sysdig)
     assert chisel(capsys, capture, "topfiles_errors")[2:] == []
     conns = chisel(capsys, capture, "topconns")
     assert conns[0].split() == ["Bytes", "Proto", "Conn"] and len(conns) == 3
     assert conns[2].startswith(f"{'300B':<20}{'tcp':<20}") and conns[2].endswith("10.1.2.3:443")
-    assert chisel(capsys, capture, "topcontainers_file")[2:] == [f"{'15.62KB':<20}web"]
+    assert chisel(capsys, capture, "topcontainers_file")[2:] == [f"{'15.63KB':<20}web"]
     # the host is not a container
     assert chisel(capsys, capture, "topcontainers_net")[2:] == []
 
@@ -60,7 +60,7 @@ def test_syscall_tables_count_completed_calls(capture, capsys):
 def test_the_user_filter_and_the_chisels_own_both_apply(capture, capsys):
     assert chisel(capsys, capture, "topfiles_bytes", "proc.name=client")[2:] == []
     assert chisel(capsys, capture, "fdbytes_by", "proc.name", "container.name=web")[2:] == \
-        [f"{'15.62KB':<20}server"]
+        [f"{'15.63KB':<20}server"]
     # the quoted form, as sysdig's -c 'NAME ARGS'
     assert chisel(capsys, capture, "fdbytes_by fd.l4proto")[2:] == [f"{'300B':<20}tcp"]
 
@@ -69,7 +69,7 @@ def test_print_container_variant(capture, capsys):
     assert main(["trace", "-r", str(capture), "-pc", "-c", "topfiles_bytes"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["Bytes", "container.name", "Filename"]
-    assert out[2] == f"{'15.62KB':<20}{'web':<20}/data/log"
+    assert out[2] == f"{'15.63KB':<20}{'web':<20}/data/log"
 
 
 def test_number_formats_are_sysdigs():

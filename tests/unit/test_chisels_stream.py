@@ -1,0 +1,147 @@
+"""The stream and state chisels (``iobytes``, ``fdcount_by``, ``bottlenecks``,
+``proc_exec_time``, ``ps``, ``lsof``, ``netstat``, ``lscontainers`` …) on synthetic
+captures with known figures; tests/integration/test_chisels_sysdig.py compares the
+same chisels with the real sysdig on .scap files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from records import ext, record, sockaddr_in
+from test_capture import live_capture
+from test_summary import N_WRITES, workload
+
+from cdig.cli import main
+from cdig.collector.chisels import CHISELS, describe
+from cdig.collector.decode import RawBatch
+from cdig.probes import layout
+
+S = 1_000_000_000  # the test captures' clock offset is a whole number of seconds
+
+
+def seconds_workload() -> list[RawBatch]:
+    """pid 50 ('server', container web): a file written in second 0, read in second 1,
+    written again in second 2; a socket sending 30 bytes in second 1; a child forked
+    at 1 s that exits 3.5 s after its first event."""
+    kw = {"pid": 50, "cgroup": 7, "comm": b"server"}
+    small = [record("write", ret=64, args=(3, 0, 64), ts=S // 5, **kw),
+             record("write", ret=64, args=(3, 0, 64), ts=S // 4, **kw),
+             record("socket", ret=4, args=(2, 1, 0), ts=S // 3, **kw),
+             record(None, kind=layout.KIND_FORK, args=(70, 50), ts=S, **kw),
+             record("getpid", ret=70, ts=S + 1, pid=70, cgroup=7, comm=b"worker"),
+             record("read", ret=100, args=(3, 0, 100), ts=S + S // 2, **kw),
+             record("write", ret=30, args=(4, 0, 30), ts=S + S // 2 + 1, latency=9000, **kw),
+             record("write", ret=10, args=(3, 0, 10), ts=2 * S + S // 2, **kw),
+             record(None, kind=layout.KIND_EXIT, ts=4 * S + S // 2 + 1, pid=70, cgroup=7,
+                    comm=b"worker")]
+    big = [ext("openat", str1=b"/data/log\0", ret=3, args=(2**64 - 100, 0, 0o101), ts=S // 10,
+               **kw),
+           ext("connect", str2=sockaddr_in("10.1.2.3", 443), ret=0, args=(4, 0, 16),
+               ts=S // 3 + 1, **kw)]
+    return [RawBatch(np.concatenate(small[:4]), np.concatenate(big)),
+            RawBatch(np.concatenate(small[4:]), np.zeros(0, dtype=layout.EXT_RECORD))]
+
+
+@pytest.fixture(scope="module")
+def seconds(tmp_path_factory):
+    p = tmp_path_factory.mktemp("chisels_stream") / "s.cdig"
+    live_capture(p, seconds_workload(), flush_rows=100, name_late=False)
+    return p
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory):
+    p = tmp_path_factory.mktemp("chisels_stream") / "w.cdig"
+    live_capture(p, workload(), flush_rows=100, name_late=False)
+    return p
+
+
+def run(capsys, path, *words: str) -> list[str]:
+    assert main(["trace", "-r", str(path), "-c", *words]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_iobytes_prints_a_second_when_the_next_begins(seconds, capsys):
+    # second 0: 128 bytes written; second 1: 100 read, 30 sent; second 2: 10 written,
+    # printed at the exit in second 4; second 4 never ends
+    out = run(capsys, seconds, "iobytes")
+    assert [ln.split(" ", 1)[1] for ln in out] == ["in:0 out:128 tot:128",
+                                                   "in:100 out:30 tot:130",
+                                                   "in:0 out:10 tot:10"]
+    assert out[0].split()[0].count(":") == 2  # evt.time.s of the event that ticked
+    assert [ln.split(" ", 1)[1] for ln in run(capsys, seconds, "iobytes_file")] == \
+        ["in:0 out:128 tot:128", "in:100 out:0 tot:100", "in:0 out:10 tot:10"]
+    assert [ln.split(" ", 1)[1] for ln in run(capsys, seconds, "iobytes_net")] == \
+        ["in:0 out:0 tot:0", "in:0 out:30 tot:30", "in:0 out:0 tot:0"]
+    # the user's filter picks the events that tick too
+    assert run(capsys, seconds, "iobytes", "proc.name=nosuch") == []
+
+
+def test_proc_exec_time_colours_by_duration(seconds, capsys):
+    out = run(capsys, seconds, "proc_exec_time")
+    assert out[:2] == ["proc.duration proc.name    proc.args",
+                       "------------- ------------ --------------------"]
+    # 3.5 s: over the yellow threshold (3 s); the Lua's reset at the end
+    assert out[2] == "\x1b[33m3.50s         worker       -p 80" and out[3] == "\x1b[0m"
+    out = run(capsys, seconds, "proc_exec_time disable_colors")
+    assert out[2] == "3.50s         worker       -p 80" and out[3] == ""
+    pc = main(["trace", "-r", str(seconds), "-pc", "-c", "proc_exec_time"])
+    out = capsys.readouterr().out.splitlines()
+    assert pc == 0 and out[0].split() == ["proc.duration", "container.id", "container.name",
+                                          "proc.name", "proc.args"]
+    assert out[2].split()[2:4] == ["web", "worker"]
+
+
+def test_fdcount_by_counts_distinct_fds_per_key(seconds, capture, capsys):
+    assert run(capsys, seconds, "fdcount_by", "proc.name") == ["server\t2"]
+    assert sorted(run(capsys, capture, "fdcount_by", "proc.name")) == ["client\t1", "server\t1"]
+    assert run(capsys, seconds, "fdcount_by", "fd.type") in (["file\t1", "ipv4\t1"],
+                                                            ["ipv4\t1", "file\t1"])
+
+
+def test_bottlenecks_keeps_the_first_of_equals(capture, seconds, capsys):
+    out = run(capsys, capture, "bottlenecks")
+    # 250 writes of 1,000 ns, the slowest: the first ten, in order (numbers 2..11)
+    assert [ln.split(")")[0] for ln in out] == [str(n) for n in range(2, 12)]
+    assert out[0] == "2) 0.000001000 server (50) < write fd=3(<f>/data/log) size=64"
+    assert len(out) == 10 and N_WRITES > 10
+    first = run(capsys, seconds, "bottlenecks")[0]
+    assert first.endswith(" 0.000009000 server (50) < write fd=4(<4t>10.1.2.3:443) size=30")
+
+
+def test_state_chisels_list_what_the_capture_started_with(capture, capsys):
+    ps = run(capsys, capture, "ps")
+    assert ps[0].split() == ["TID", "PID", "USER", "VIRT", "RES", "FDLIMIT", "CMD"]
+    assert [ln.split()[:2] + ln.split()[-1:] for ln in ps[1:]] == [["1", "1", "init"],
+                                                                   ["50", "50", "server"]]
+    assert run(capsys, capture, "ps proc.name=nosuch") == ps[:1]
+    assert run(capsys, capture, "lsof")[0] == \
+        "COMMAND             PID     TID     USER    FD      TYPE        NAME"
+    assert run(capsys, capture, "netstat")[0].split()[:2] == ["Proto", "Server"]
+    assert run(capsys, capture, "lscontainers")[2].split() == ["podman", "nginx:1", "web",
+                                                                "aaaaaaaaaaaa"]
+    # nothing matched: sysdig's line
+    assert run(capsys, capture, "ps", "proc.name=nosuch") == \
+        ["empty capture or no event matching the filter"]
+
+
+def test_around_needs_a_capture_and_a_filter(capture, capsys, tmp_path):
+    assert main(["trace", "-r", str(capture), "-c", "around", str(tmp_path / "a")]) == 2
+    assert "no filter specified" in capsys.readouterr().err
+    dump = tmp_path / "around.cdig"
+    out = run(capsys, capture, "around", str(dump), "evt.type=connect")
+    assert len(out) == 3 and out[0].endswith(" client(60)")
+    assert out[2] == f"Saving events around 1 syslog entries to {dump}"
+    assert main(["trace", "-r", str(dump), "-p", "%evt.type %proc.name"]) == 0
+    got = capsys.readouterr().out.splitlines()
+    # the client's events within a second of its connect; none of the server's
+    assert "connect client" in got and all(ln.endswith(" client") for ln in got)
+
+
+def test_listing_has_the_new_chisels():
+    for name in ("iobytes", "iobytes_file", "iobytes_net", "fdcount_by", "bottlenecks",
+                 "proc_exec_time", "spy_users", "list_login_shells", "around", "ps", "lsof",
+                 "netstat", "lscontainers"):
+        assert name in CHISELS
+    assert "[string] filter - A sysdig-like filter" in describe("lsof")
