@@ -53,15 +53,15 @@ def _int(text: str) -> int:
 
 
 def _depth_ok(obj: Any) -> bool:
-    stack = [(obj, 1)]
+    if not isinstance(obj, dict | list):
+        return True
+    stack = [(obj, 1)]  # containers only: a leaf nests nothing
     while stack:
         o, d = stack.pop()
-        if isinstance(o, dict):
-            o = list(o.values())
-        if isinstance(o, list):
-            if d > MAX_DEPTH:
-                return False
-            stack.extend((x, d + 1) for x in o)
+        if d > MAX_DEPTH:
+            return False
+        stack.extend((x, d + 1) for x in (o.values() if isinstance(o, dict) else o)
+                     if isinstance(x, dict | list))
     return True
 
 

@@ -261,10 +261,13 @@ class Decoder:
         names arguments: ``fd``, else ``oldfd``, ``out_fd``, ``epfd`` when an int."""
         if not len(rec):
             return np.zeros(0, dtype=np.int64)
-        idx = self._fd_arg[rec["nr"]].astype(np.int64)
-        syscall = (rec["kind"] == layout.KIND_SYSCALL) | (rec["kind"] == layout.KIND_SYSCALL_ENTER)
-        has = (idx >= 0) & syscall
-        raw = rec["args"][np.arange(len(rec)), np.where(has, idx, 0)]
+        idx = self._fd_arg[rec["nr"]]
+        has = (idx >= 0) & (rec["kind"] <= layout.KIND_SYSCALL_ENTER)  # syscall kinds
+        args = rec["args"]
+        raw = args[:, 0].copy()  # the fd is nearly always the first argument
+        other = np.flatnonzero(has & (idx > 0))
+        if len(other):
+            raw[other] = args[other, idx[other].astype(np.int64)]
         fd = (raw & np.uint64(0xFFFFFFFF)).astype(np.int64)
         fd = np.where(fd >= 1 << 31, fd - (1 << 32), fd)
         return np.where(has & (fd >= 0), fd, -1)
