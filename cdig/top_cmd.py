@@ -20,7 +20,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from .collector.containers import ContainerResolver
     from .collector.sources import LiveSource
     from .collector.state import State
-    from .probes.loader import BpfRunStats, KernelFilter, ProbeConfig, prog_run_stats
+    from .probes.bpf_syscall import BpfRunStats, prog_run_stats
+    from .probes.loader import KernelFilter, ProbeConfig
     from .probes.syscalls import table
     from .tui.feeds import LiveFeed
 

@@ -235,7 +235,7 @@ class SyscallProbe:
         return True
 
     def prog_fds(self) -> dict[str, int]:
-        """Name -> fd of each loaded program (for ``prog_run_stats``)."""
+        """Name -> fd of each loaded program (for ``bpf_syscall.prog_run_stats``)."""
         if self._bpf is None:
             return {}
         return {str(name.decode() if isinstance(name, bytes) else name): f.fd
@@ -370,90 +370,3 @@ class MetricsProbe:
         if self._bpf is not None:
             self._bpf.cleanup()
             self._bpf = None
-
-
-# -- the kernel's per-program run-time statistics (what bpftop shows) ---------------
-# bpf(2) through ctypes: BPF_ENABLE_STATS turns the statistics on for as long as
-# the returned fd is open (kernel >= 5.8), so they are off again however cdig
-# ends; BPF_OBJ_GET_INFO_BY_FD reads run_time_ns / run_cnt of a program.
-_BPF_OBJ_GET_INFO_BY_FD = 15
-_BPF_ENABLE_STATS = 32
-_BPF_STATS_RUN_TIME = 0
-_PROG_INFO_SIZE = 232  # sizeof(struct bpf_prog_info) in linux/bpf.h of 6.x
-_RUN_TIME_OFF, _RUN_CNT_OFF = 192, 200  # offsetof(struct bpf_prog_info, run_time_ns/run_cnt)
-_SYS_BPF = {"x86_64": 321, "aarch64": 280}
-BPF_STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
-
-
-def _sys_bpf(cmd: int, attr: ctypes.Array) -> int:
-    import platform
-
-    nr = _SYS_BPF.get(platform.machine())
-    if nr is None:
-        return -1
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
-
-
-class BpfRunStats:
-    """Keeps the kernel's BPF run-time statistics on while open.
-
-    ``BPF_ENABLE_STATS`` first; where the kernel lacks it, the sysctl
-    ``kernel.bpf_stats_enabled`` (set back to what it was by ``close``).
-    ``enabled`` says whether either worked (it needs root)."""
-
-    def __init__(self, sysctl: str = BPF_STATS_SYSCTL) -> None:
-        self.sysctl = sysctl
-        self._fd = -1
-        self._restore: str | None = None
-        attr = ctypes.create_string_buffer(16)
-        ctypes.c_uint32.from_buffer(attr, 0).value = _BPF_STATS_RUN_TIME
-        try:
-            self._fd = _sys_bpf(_BPF_ENABLE_STATS, attr)
-        except OSError:
-            self._fd = -1
-        if self._fd < 0:
-            try:
-                with open(sysctl) as f:
-                    old = f.read().strip()
-                if old != "1":
-                    with open(sysctl, "w") as f:
-                        f.write("1")
-                    self._restore = old
-            except OSError:
-                pass
-
-    @property
-    def enabled(self) -> bool:
-        if self._fd >= 0:
-            return True
-        try:
-            with open(self.sysctl) as f:
-                return f.read().strip() == "1"
-        except OSError:
-            return False
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        if self._restore is not None:
-            with contextlib.suppress(OSError), open(self.sysctl, "w") as f:
-                f.write(self._restore)
-            self._restore = None
-
-
-def prog_run_stats(fds: dict[str, int]) -> dict[str, tuple[int, int]]:
-    """Name -> (run_time_ns, run_cnt) of programs by fd (zeros while statistics are off)."""
-    out: dict[str, tuple[int, int]] = {}
-    for name, fd in fds.items():
-        info = ctypes.create_string_buffer(_PROG_INFO_SIZE)
-        attr = ctypes.create_string_buffer(16)
-        ctypes.c_uint32.from_buffer(attr, 0).value = fd
-        ctypes.c_uint32.from_buffer(attr, 4).value = _PROG_INFO_SIZE
-        ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(info)
-        if _sys_bpf(_BPF_OBJ_GET_INFO_BY_FD, attr) < 0:
-            continue
-        out[name] = (ctypes.c_uint64.from_buffer(info, _RUN_TIME_OFF).value,
-                     ctypes.c_uint64.from_buffer(info, _RUN_CNT_OFF).value)
-    return out

@@ -279,10 +279,10 @@ class MapReader(Protocol):
 
 
 class MetricsMaps:
-    """``MapReader`` over the loaded probe's maps (by fd; see ``bpfmap``)."""
+    """``MapReader`` over the loaded probe's maps (by fd; see ``bpf_syscall``)."""
 
     def __init__(self, fds: Mapping[str, int], latency: bool) -> None:
-        from .bpfmap import BpfMap  # unit tests of the layout need no bpf(2)
+        from .bpf_syscall import BpfMap  # unit tests of the layout need no bpf(2)
 
         self.latency = latency
         self.syscalls = BpfMap(fds["syscalls"], MKEY, SYSSTAT)
@@ -373,7 +373,7 @@ class MetricsMaps:
             import errno
             import time
 
-            from .bpfmap import BpfMapError
+            from .bpf_syscall import BpfMapError
 
             for i in range(0, len(keys), 256):
                 for attempt in range(100):

@@ -5,7 +5,7 @@ in per-CPU maps keyed by (cgroup, process, syscall) — count, errors, file and
 network bytes, time — and failures by (cgroup, process, syscall, errno), next
 to the exporter's own (cgroup, syscall) maps with their latency histograms.
 Nothing per event reaches userspace: at each refresh ``KernelCounters.sample``
-reads the maps (one batch lookup each, ``probes.bpfmap``) and turns them into
+reads the maps (one batch lookup each, ``probes.bpf_syscall``) and turns them into
 the tables the views read. So the Containers, Processes, Syscalls and Errors
 views are exact whatever the event stream drops; the stream still feeds what
 needs events (files, connections, execs, dig, echo).
@@ -310,7 +310,7 @@ class TopCounterMaps:
     """``CounterReader`` over a loaded ``TopCounterProbe`` (maps by fd)."""
 
     def __init__(self, probe: Any) -> None:
-        from ..probes.bpfmap import BpfMap  # bpf(2) only when live
+        from ..probes.bpf_syscall import BpfMap  # bpf(2) only when live
 
         self.probe = probe
         self.totals = probe.maps
@@ -350,39 +350,12 @@ class TopCounterMaps:
                 keys = np.zeros(len(rows), dtype=m.key)
                 for f in m.key.names or ():
                     keys[f] = rows[f]
-            _delete_batch(m, keys[np.isin(keys["tgid"], ids)])
+            m.delete_batch(keys[np.isin(keys["tgid"], ids)])
 
     def close(self) -> None:
         self.probe.close()
 
 
-BPF_MAP_DELETE_BATCH = 27
-
-
-def _delete_batch(m: Any, keys: np.ndarray) -> None:
-    """Delete ``keys`` from map ``m`` in one bpf(2) call (kernel >= 5.6); one call
-    per key where the kernel lacks it. Thousands of processes a second can end
-    on a busy host, and one syscall per row costs tens of microseconds each."""
-    import ctypes
-
-    from ..probes.bpfmap import _ATTR_SIZE, BpfMapError, _bpf
-
-    keys = np.ascontiguousarray(keys, dtype=m.key)
-    if not len(keys):
-        return
-    attr = (ctypes.c_uint8 * _ATTR_SIZE)()
-    ctypes.c_uint64.from_buffer(attr, 16).value = keys.ctypes.data  # keys
-    ctypes.c_uint32.from_buffer(attr, 32).value = len(keys)  # count
-    ctypes.c_uint32.from_buffer(attr, 36).value = m.fd  # map_fd
-    try:
-        _bpf(BPF_MAP_DELETE_BATCH, attr)
-    except BpfMapError as e:
-        if e.errno == 2:  # ENOENT: one was gone already; the others, one by one
-            m.delete(keys)
-        elif e.errno in (22, 95, 524):  # no batch ops here
-            m.delete(keys)
-        else:
-            raise
 
 
 def load_top_counters(container_of: Callable[[int], Container],

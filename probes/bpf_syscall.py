@@ -1,17 +1,19 @@
-"""BPF maps read and written by file descriptor through bpf(2), into numpy.
+"""bpf(2) without bcc: BPF maps read and written by file descriptor into numpy,
+and the kernel's per-program run-time statistics (what bpftop shows).
 
-The exporter reads whole maps at every scrape. bcc's table API does a
-``get_next_key`` + ``lookup`` pair of syscalls and builds a ctypes object per
-entry; here one ``BPF_MAP_LOOKUP_BATCH`` call fills a numpy buffer with up to
+The exporter and ``cdig top`` read whole maps at every refresh. bcc's table API
+does a ``get_next_key`` + ``lookup`` pair of syscalls and builds a ctypes object
+per entry; here one ``BPF_MAP_LOOKUP_BATCH`` call fills a numpy buffer with up to
 ``chunk`` entries (kernel >= 5.6; older kernels fall back to the per-key walk),
 and per-CPU values are summed over CPUs with one numpy reduction.
 
-No bcc here: the map fds come from ``probes.loader``, which is the only module
-that imports bcc.
+No bcc here: the map and program fds come from ``probes.loader``, which is the
+only module that imports bcc.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -21,7 +23,11 @@ from functools import cache
 
 import numpy as np
 
-_SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280}
+from .syscall_numbers import AARCH64, X86_64
+
+# bpf(2)'s number per architecture, from the generated syscall tables
+_SYS_BPF = {arch: next(nr for nr, name in numbers.items() if name == "bpf")
+            for arch, numbers in (("x86_64", X86_64), ("aarch64", AARCH64), ("arm64", AARCH64))}
 
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
@@ -29,8 +35,11 @@ BPF_MAP_DELETE_ELEM = 3
 BPF_MAP_GET_NEXT_KEY = 4
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_MAP_LOOKUP_BATCH = 24
+BPF_MAP_DELETE_BATCH = 27
+BPF_ENABLE_STATS = 32
 
 BPF_ANY = 0
+BPF_STATS_RUN_TIME = 0
 
 # map types whose values are per CPU
 _PERCPU_TYPES = {5, 6, 10}  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
@@ -38,12 +47,16 @@ _ATTR_SIZE = 128  # bytes of union bpf_attr we pass (zero beyond what we set)
 
 
 class BpfMapError(OSError):
-    """A bpf(2) map operation failed."""
+    """A bpf(2) call failed (a map operation, or a statistics call)."""
 
 
 @cache
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
+
+
+def _attr() -> ctypes.Array:
+    return (ctypes.c_uint8 * _ATTR_SIZE)()
 
 
 def _bpf(cmd: int, attr: ctypes.Array) -> int:
@@ -90,7 +103,7 @@ class MapInfo:
 
 def map_info(fd: int) -> MapInfo:
     buf = (ctypes.c_uint8 * 88)()  # struct bpf_map_info, first fields
-    attr = (ctypes.c_uint8 * _ATTR_SIZE)()
+    attr = _attr()
     ctypes.c_uint32.from_buffer(attr, 0).value = fd
     ctypes.c_uint32.from_buffer(attr, 4).value = ctypes.sizeof(buf)
     ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(buf)
@@ -158,7 +171,7 @@ class BpfMap:
         while True:
             kbuf = np.zeros(chunk * ks, dtype=np.uint8)
             vbuf = np.zeros(chunk * vs, dtype=np.uint8)
-            attr = (ctypes.c_uint8 * _ATTR_SIZE)()
+            attr = _attr()
             ctypes.c_uint64.from_buffer(attr, 0).value = 0 if first else ctypes.addressof(in_batch)
             ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(out_batch)
             ctypes.c_uint64.from_buffer(attr, 16).value = kbuf.ctypes.data
@@ -224,7 +237,7 @@ class BpfMap:
 
     def _elem_attr(self, key: ctypes.Array | None, value: ctypes.Array | None,
                    flags: int = 0) -> ctypes.Array:
-        attr = (ctypes.c_uint8 * _ATTR_SIZE)()
+        attr = _attr()
         ctypes.c_uint32.from_buffer(attr, 0).value = self.fd
         ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(key) if key else 0
         ctypes.c_uint64.from_buffer(attr, 16).value = ctypes.addressof(value) if value else 0
@@ -249,6 +262,28 @@ class BpfMap:
                     raise
         return n
 
+    def delete_batch(self, keys: np.ndarray) -> None:
+        """Delete ``keys`` in one bpf(2) call (kernel >= 5.6); one call per key where
+        the kernel lacks it, or when one of them was gone already. Thousands of
+        processes a second can end on a busy host, and one syscall per row costs
+        tens of microseconds each."""
+        keys = np.ascontiguousarray(keys, dtype=self.key)
+        if not len(keys):
+            return
+        attr = _attr()
+        ctypes.c_uint64.from_buffer(attr, 16).value = keys.ctypes.data  # keys
+        ctypes.c_uint32.from_buffer(attr, 32).value = len(keys)  # count
+        ctypes.c_uint32.from_buffer(attr, 36).value = self.fd  # map_fd
+        try:
+            _bpf(BPF_MAP_DELETE_BATCH, attr)
+        except BpfMapError as e:
+            if e.errno == errno.ENOENT:  # one was gone already; the others, one by one
+                self.delete(keys)
+            elif e.errno in (errno.EINVAL, errno.EOPNOTSUPP, 524):  # no batch ops here
+                self.delete(keys)
+            else:
+                raise
+
     def update(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Set entries (for tests and benchmarks). Per-CPU maps: ``values``
         go to CPU 0, the other CPUs' copies are zero."""
@@ -260,3 +295,79 @@ class BpfMap:
             vb = (ctypes.c_uint8 * vs)()
             ctypes.memmove(vb, v.tobytes(), self.value.itemsize)
             _bpf(BPF_MAP_UPDATE_ELEM, self._elem_attr(kb, vb, BPF_ANY))
+
+
+# -- the kernel's per-program run-time statistics (what bpftop shows) ---------------
+# BPF_ENABLE_STATS turns the statistics on for as long as the returned fd is open
+# (kernel >= 5.8), so they are off again however cdig ends; BPF_OBJ_GET_INFO_BY_FD
+# reads run_time_ns / run_cnt of a program.
+_PROG_INFO_SIZE = 232  # sizeof(struct bpf_prog_info) in linux/bpf.h of 6.x
+_RUN_TIME_OFF, _RUN_CNT_OFF = 192, 200  # offsetof(struct bpf_prog_info, run_time_ns/run_cnt)
+BPF_STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+class BpfRunStats:
+    """Keeps the kernel's BPF run-time statistics on while open.
+
+    ``BPF_ENABLE_STATS`` first; where the kernel lacks it, the sysctl
+    ``kernel.bpf_stats_enabled`` (set back to what it was by ``close``).
+    ``enabled`` says whether either worked (it needs root)."""
+
+    def __init__(self, sysctl: str = BPF_STATS_SYSCTL) -> None:
+        self.sysctl = sysctl
+        self._fd = -1
+        self._restore: str | None = None
+        attr = _attr()
+        ctypes.c_uint32.from_buffer(attr, 0).value = BPF_STATS_RUN_TIME
+        try:
+            self._fd = _bpf(BPF_ENABLE_STATS, attr)
+        except OSError:
+            self._fd = -1
+        if self._fd < 0:
+            try:
+                with open(sysctl) as f:
+                    old = f.read().strip()
+                if old != "1":
+                    with open(sysctl, "w") as f:
+                        f.write("1")
+                    self._restore = old
+            except OSError:
+                pass
+
+    @property
+    def enabled(self) -> bool:
+        if self._fd >= 0:
+            return True
+        try:
+            with open(self.sysctl) as f:
+                return f.read().strip() == "1"
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._restore is not None:
+            with contextlib.suppress(OSError), open(self.sysctl, "w") as f:
+                f.write(self._restore)
+            self._restore = None
+
+
+def prog_run_stats(fds: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Name -> (run_time_ns, run_cnt) of programs by fd (zeros while statistics are off;
+    a program whose info cannot be read is left out)."""
+    out: dict[str, tuple[int, int]] = {}
+    for name, fd in fds.items():
+        info = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+        attr = _attr()
+        ctypes.c_uint32.from_buffer(attr, 0).value = fd
+        ctypes.c_uint32.from_buffer(attr, 4).value = _PROG_INFO_SIZE
+        ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(info)
+        try:
+            _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        except OSError:
+            continue
+        out[name] = (ctypes.c_uint64.from_buffer(info, _RUN_TIME_OFF).value,
+                     ctypes.c_uint64.from_buffer(info, _RUN_CNT_OFF).value)
+    return out
