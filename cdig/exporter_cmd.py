@@ -179,6 +179,7 @@ def _serve(args, server, probe, options, config, tbl) -> int:
     except ImportError:  # < 0.17 (Debian bookworm's, in the image): no _created to disable
         disable_created_metrics = None
 
+    from .collector.cgroup_resources import CgroupResources
     from .collector.containers import ContainerResolver
     from .exporters import web
     from .exporters.names import ResolverNames
@@ -187,7 +188,6 @@ def _serve(args, server, probe, options, config, tbl) -> int:
         FINE_BUCKET_SLOTS,
         ExporterCollector,
     )
-    from .collector.cgroup_resources import CgroupResources
 
     if disable_created_metrics is not None:
         disable_created_metrics()

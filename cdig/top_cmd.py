@@ -21,7 +21,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from .collector.sources import LiveSource
     from .collector.state import State
     from .probes.bpf_syscall import BpfRunStats, prog_run_stats
-    from .probes.loader import KernelFilter, ProbeConfig
+    from .probes.kernel_filter import KernelFilter
+    from .probes.loader import ProbeConfig
     from .probes.syscalls import table
     from .tui.feeds import LiveFeed
 

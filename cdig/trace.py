@@ -82,7 +82,7 @@ def shown_summary(matched: int, line_sinks: list) -> tuple[int, str | None]:
 
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
-    from .probes.loader import KernelFilter
+    from .probes.kernel_filter import KernelFilter
     from .probes.syscalls import table
 
     push = flt.pushdown()

@@ -19,26 +19,13 @@ from importlib import resources
 import numpy as np
 
 from . import layout, metrics
+from .kernel_filter import KernelFilter
 from .ringbuf import PAGE_SIZE, RingBuffer
 from .syscalls import NO_ARG, SyscallTable, table
 
 
 class ProbeError(Exception):
     """The probe could not be built, loaded or attached. The message is one line."""
-
-
-@dataclass(frozen=True)
-class KernelFilter:
-    """What the kernel drops before it costs a ring-buffer slot.
-
-    ``None`` means "no restriction". Syscall names the table does not know are
-    ignored here (userspace still filters on them).
-    """
-
-    pids: frozenset[int] | None = None
-    cgroup_ids: frozenset[int] | None = None
-    syscalls: frozenset[str] | None = None
-    failed_only: bool = False
 
 
 @dataclass

@@ -26,6 +26,7 @@ predicate), ``pushdown`` (→ KernelFilter), ``raw`` (numpy over raw records),
 ``batch`` (a mask over an enriched EventBatch).
 """
 
+from ...probes.kernel_filter import KernelFilter
 from .compile import (
     Filter,
     Predicate,
@@ -39,7 +40,7 @@ from .compile import (
     parse_int,
     pmatch,
 )
-from .pushdown import KernelFilter, pushdown
+from .pushdown import pushdown
 from .raw import VECTOR_FIELDS, Mask, RawColumns, _vec_int, _vec_isin, compile_vectorized
 from .syntax import (
     BYTE_OPS,

@@ -45,7 +45,7 @@ from .syntax import (
 )
 
 if TYPE_CHECKING:
-    from .pushdown import KernelFilter
+    from ...probes.kernel_filter import KernelFilter
 
 
 

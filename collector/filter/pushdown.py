@@ -1,64 +1,17 @@
-"""What of a filter the kernel can drop before it costs a ring-buffer slot."""
+"""What of a filter the kernel can drop before it costs a ring-buffer slot
+(:class:`~cdig.probes.kernel_filter.KernelFilter`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..events import Event
-from ..fields import (
-    canonical_errno_name,
-)
-
-if TYPE_CHECKING:
-    pass
-
+from ...probes.kernel_filter import KernelFilter
+from ..errnos import canonical_errno_name
 from .compile import parse_bool, parse_int
 from .syntax import And, Compare, Expr
 
 # --------------------------------------------------------------------------- pushdown
-
-
-@dataclass(frozen=True, slots=True)
-class KernelFilter:
-    """What the kernel may drop before it costs a ring-buffer slot.
-
-    None means "no restriction". An event passes when it passes every restriction
-    (:meth:`admits` is the reference semantics). ``syscalls`` holds evt.type names —
-    for sched events that is execve/clone/procexit; the caller maps names to numbers.
-    ``container_refs`` holds container.id (short), container.full_id and
-    container.name values; the caller resolves them to cgroup ids.
-    """
-
-    pids: frozenset[int] | None = None
-    tids: frozenset[int] | None = None
-    syscalls: frozenset[str] | None = None
-    failed_only: bool = False
-    container_refs: frozenset[str] | None = None
-
-    @property
-    def restricts(self) -> bool:
-        """True when there is anything to push into the kernel."""
-        return self.failed_only or any(
-            s is not None for s in (self.pids, self.tids, self.syscalls, self.container_refs)
-        )
-
-    def admits(self, event: Event) -> bool:
-        """Whether the kernel side would let ``event`` through."""
-        if self.pids is not None and event.pid not in self.pids:
-            return False
-        if self.tids is not None and event.tid not in self.tids:
-            return False
-        if self.syscalls is not None and event.type not in self.syscalls:
-            return False
-        if self.failed_only and not event.failed:
-            return False
-        if self.container_refs is not None:
-            c = event.container
-            if not {c.id, c.short_id, c.name} & self.container_refs:
-                return False
-        return True
 
 
 _PUSH_INT_FIELDS = {"proc.pid": "pids", "thread.tid": "tids"}

@@ -673,6 +673,10 @@ def test_kernel_filter_admits():
     assert not kf.admits(make_event(pid=77))  # host, not web
     assert not KernelFilter(failed_only=True).admits(WRITE)
     assert KernelFilter(failed_only=True).admits(OPEN_FAIL)
+    # the probe's cgroup ids (container refs resolved by the caller)
+    by_cgroup = KernelFilter(cgroup_ids=frozenset({5}))
+    assert by_cgroup.restricts and by_cgroup.admits(make_event(cgroup_id=5))
+    assert not by_cgroup.admits(make_event(cgroup_id=1))
 
 
 PUSHABLE = {

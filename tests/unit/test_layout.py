@@ -7,7 +7,8 @@ from importlib import resources
 import pytest
 
 from cdig.probes import layout
-from cdig.probes.loader import KernelFilter, ProbeConfig, SyscallProbe
+from cdig.probes.kernel_filter import KernelFilter
+from cdig.probes.loader import ProbeConfig, SyscallProbe
 
 FIELDS = ["ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid", "gid", "nr",
           "kind", "flags", "cpu", "comm"]
