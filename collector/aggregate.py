@@ -43,15 +43,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..probes.io_calls import BYTE_READS, BYTE_WRITES
 from .events import Event, EventKind
 from .fields import errno_name, user_name
 
 VIEWS = ("proc", "container", "syscall", "file", "conn", "errors", "user")
 
 # I/O syscalls whose return value is a byte count, and on which side it goes
-READS = frozenset({"read", "pread64", "readv", "preadv", "preadv2", "recvfrom", "recvmsg"})
-WRITES = frozenset({"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendto", "sendmsg",
-                    "sendfile"})
+READS, WRITES = BYTE_READS, BYTE_WRITES
 _FILE_TYPES = frozenset({"file", "directory"})
 _NET_TYPES = frozenset({"ipv4", "ipv6"})
 # calls that never return: only their enter record exists (execve has both)

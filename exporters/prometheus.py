@@ -56,7 +56,8 @@ from prometheus_client.utils import floatToGoString
 
 from .. import __version__
 from ..collector.cgroup_resources import CgroupResources, Resources
-from ..probes.metrics import LAT_SLOTS, MapReader, byte_direction, slot_upper_ns
+from ..probes.io_calls import byte_direction
+from ..probes.metrics import LAT_SLOTS, MapReader, slot_upper_ns
 from ..probes.syscalls import SyscallTable
 from .series import (
     COUNT,

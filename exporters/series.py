@@ -47,7 +47,8 @@ import numpy as np
 
 from ..collector.errnos import errno_name
 from ..collector.events import HOST, Container
-from ..probes.metrics import LAT_SLOTS, MapReader, MapSnapshot, MapUsage, byte_direction
+from ..probes.io_calls import byte_direction
+from ..probes.metrics import LAT_SLOTS, MapReader, MapSnapshot, MapUsage
 from ..probes.syscalls import SyscallTable
 
 log = logging.getLogger(__name__)

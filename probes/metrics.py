@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .io_calls import FILE_READS, FILE_WRITES, NET_RECEIVES, NET_SENDS
 from .syscalls import SyscallTable
 
 LAT_SLOTS = 18  # CDIG_LAT_SLOTS: base-4 slots
@@ -47,29 +48,15 @@ def slot_upper_ns(slot: int) -> float:
     return float("inf") if slot >= LAT_SLOTS - 1 else float(4 ** (slot + 1))
 
 
-# Which syscalls return a byte count, and which way the bytes go. The kernel
-# adds a return value >= 0 of CLS_RW calls to file bytes unless a socket
-# moved bytes during the call (then to network bytes), of CLS_NET calls to
-# network bytes. sendfile usually feeds a socket, sometimes a file: the
-# socket mark decides, like read/write.
-FILE_READS = frozenset({"read", "pread64", "readv", "preadv", "preadv2"})
-FILE_WRITES = frozenset({"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile"})
-NET_RECEIVES = frozenset({"recvfrom", "recvmsg"})
-NET_SENDS = frozenset({"sendto", "sendmsg"})
+# The kernel adds a return value >= 0 of CLS_RW calls (io_calls: FILE_READS,
+# FILE_WRITES) to file bytes unless a socket moved bytes during the call (then to
+# network bytes), of CLS_NET calls (NET_RECEIVES, NET_SENDS) to network bytes.
+
 # may move socket bytes but return no byte count (messages, pipe transfers,
 # io_uring submissions): they only clear the thread's socket mark
 SOCKET_OTHER = frozenset({"sendmmsg", "recvmmsg", "splice", "io_uring_enter"})
 # return twice: in the parent (the child's id) and in the new task (0)
 FORKS = frozenset({"fork", "vfork", "clone", "clone3"})
-
-
-def byte_direction(name: str) -> str | None:
-    """``"read"``/``"write"`` for the calls whose return value is a byte count."""
-    if name in FILE_READS or name in NET_RECEIVES:
-        return "read"
-    if name in FILE_WRITES or name in NET_SENDS:
-        return "write"
-    return None
 
 
 def sysclass(table: SyscallTable) -> np.ndarray:

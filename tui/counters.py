@@ -33,6 +33,7 @@ from ..collector.aggregate import ProcStats
 from ..collector.events import HOST, Container
 from ..collector.fields import errno_name
 from ..probes import metrics
+from ..probes.io_calls import byte_direction
 
 # struct cdig_tkey / cdig_tstat / cdig_tekey of metrics.bpf.c (TOP_COUNTERS)
 TKEY = np.dtype([("cgroup_id", "<u8"), ("tgid", "<u4"), ("nr", "<u4")])
@@ -188,7 +189,7 @@ class KernelCounters:
             n = len(tgids)
             sums = {f: np.bincount(inv, weights=rows[f].astype(np.float64), minlength=n)
                     for f in ("count", "errors", "time_ns")}
-            dirs = np.array([metrics.byte_direction(self._sysname(int(x))) == "read"
+            dirs = np.array([byte_direction(self._sysname(int(x))) == "read"
                              for x in rows["nr"]], dtype=bool)
             fb, nb = rows["file_bytes"].astype(np.float64), rows["net_bytes"].astype(np.float64)
             f_in = np.bincount(inv, weights=np.where(dirs, fb, 0), minlength=n)
@@ -248,7 +249,7 @@ class KernelCounters:
             d["events"] += cnt
             d["errors"] += err
             d["time"] += t_ns
-            rd = metrics.byte_direction(typ) == "read"
+            rd = byte_direction(typ) == "read"
             d["file_in" if rd else "file_out"] += int(row["file_bytes"])
             d["net_in" if rd else "net_out"] += int(row["net_bytes"])
             s = syscalls.setdefault(typ, [0, 0, 0])

@@ -25,6 +25,7 @@ from typing import Any
 from ..collector.aggregate import Aggregator, ExecRecord, ProcStats
 from ..collector.events import Container, Event, EventKind
 from ..collector.filter import Filter, FilterError, compile_filter
+from ..probes.io_calls import BYTE_READS, BYTE_WRITES
 
 ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
 # Dig and echo read rings: the global one (every event) runs over in well under a
@@ -44,10 +45,6 @@ MAX_SCOPE_RINGS = 4
 MAX_THREADS = 20000
 SLOW_IO_NS = 1_000_000
 SLOW_IO_RING = 2000
-_READS = frozenset(("read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg",
-                    "recvmmsg"))
-_WRITES = frozenset(("write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto",
-                     "sendmsg", "sendmmsg", "sendfile"))
 _FILE_FDS = frozenset(("file", "directory"))
 _NET_FDS = frozenset(("ipv4", "ipv6", "unix"))
 
@@ -394,7 +391,7 @@ class TopModel:
                 t.errors += 1
             return
         fd = ev.fd
-        if fd is None or not res or (ev.type not in _READS and ev.type not in _WRITES):
+        if fd is None or not res or (ev.type not in BYTE_READS and ev.type not in BYTE_WRITES):
             return
         if fd.type in _FILE_FDS:
             t.file_io += res

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ...probes.io_calls import IO_READS, IO_WRITES
 from ..errnos import errno_name
 from ..events import Event, EventKind
 from .base import (
@@ -30,10 +31,8 @@ from .base import (
 _attr = operator.attrgetter
 _SYSCALL_KINDS = (EventKind.SYSCALL, EventKind.SYSCALL_ENTER)
 
-READS = frozenset({"read", "pread64", "readv", "preadv", "preadv2", "recvfrom", "recvmsg",
-                   "recvmmsg"})
-WRITES = frozenset({"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendto", "sendmsg",
-                    "sendmmsg", "sendfile"})
+# sysdig's I/O calls (evt.is_io, evt.io_dir): the byte-count ones and the mmsg ones
+READS, WRITES = IO_READS, IO_WRITES
 # sysdig's EF_WAITS: the calls whose latency is time spent waiting (evt.is_wait)
 WAITS = frozenset({"select", "poll", "epoll_wait", "nanosleep"})
 OPENS = frozenset({"open", "openat", "openat2"})

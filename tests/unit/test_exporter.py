@@ -31,6 +31,7 @@ from cdig.exporters.prometheus import (
 )
 from cdig.exporters.series import Options
 from cdig.probes import metrics
+from cdig.probes.io_calls import byte_direction
 from cdig.probes.metrics import LAT_SLOTS, MapSnapshot, MapUsage
 from cdig.probes.syscalls import table
 
@@ -691,9 +692,9 @@ def test_sysclass_and_directions():
     assert cls[T.nr("sendmmsg")] == metrics.CLS_SOCKCLR
     assert cls[T.nr("clone3")] == metrics.CLS_FORK
     assert cls[T.nr("getppid")] == 0
-    assert metrics.byte_direction("pwritev2") == "write"
-    assert metrics.byte_direction("recvfrom") == "read"
-    assert metrics.byte_direction("openat") is None
+    assert byte_direction("pwritev2") == "write"
+    assert byte_direction("recvfrom") == "read"
+    assert byte_direction("openat") is None
 
 
 def test_program_defines_follow_options():
