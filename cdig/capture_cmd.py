@@ -170,7 +170,7 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         if rec is not None:
             start_recorder(rec, session.state, session.decoder, src)
         if chisel is not None:
-            chisel.start(session.state)
+            chisel.start(session.state, src)
         gc.freeze()
         signal.signal(signal.SIGINT, lambda s, f: src.stop())
         try:

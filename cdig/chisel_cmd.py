@@ -66,12 +66,12 @@ class ChiselPlan:
             raise CliError(str(e), EXIT_USAGE) from None
         self.chisel = chisel
 
-    def start(self, state: Any) -> None:
+    def start(self, state: Any, source: Any = None) -> None:
         """The session's State, seeded, before its first event (what ps, lsof and
-        netstat list)."""
+        netstat list), and its source (a .scap's procinfo events: topprocs_cpu)."""
         start = getattr(self.run, "start", None)
         if start is not None:
-            start(state)
+            start(state, source)
 
     def filter_text(self, user: str) -> str:
         parts = [p for p in (self.own_filter, user) if p.strip()]

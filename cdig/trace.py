@@ -288,7 +288,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
         tick = chisel.live_ticker(out) if chisel is not None else None
         if chisel is not None:
-            chisel.start(state)
+            chisel.start(state, source)
 
         def on_batch_all() -> None:
             on_batch()

@@ -46,7 +46,7 @@ class SnapshotRun:
         self.rows: list[tuple[Process, list[FdInfo]]] = []
         self.matched = False
 
-    def start(self, state: Any) -> None:
+    def start(self, state: Any, source: Any = None) -> None:
         flt = self.filter
         # live, State learns a process's fds as events use them: ask /proc for all
         live = type(state.procfs) is procfs.ProcFS
@@ -123,7 +123,7 @@ class ContainersRun:
         self.state: Any = None
         self.seen: dict[str, Any] = {}
 
-    def start(self, state: Any) -> None:
+    def start(self, state: Any, source: Any = None) -> None:
         self.state = state
 
     def __call__(self, b: Any, matched: np.ndarray) -> None:

@@ -333,6 +333,10 @@ class ScapSource:
         self.skipped_blocks: dict[int, int] = {}
         self.skipped_events: dict[int, int] = {}
         self.internal_events = 0  # procinfo, switch, drop … : not syscalls
+        # sysdig's procinfo events, (ts, tid, cpu_usr + cpu_sys in clock ticks): its
+        # topprocs_cpu's figures (collector/chisels/cpu.py)
+        self.procinfo: list[tuple[int, int, int]] = []
+        self.span: tuple[int, int] | None = None  # first and last event's time, any event
         self.state_only = 0
         self.records = 0
         self.events = 0  # scap events read (sysdig's evt.num)
@@ -511,6 +515,16 @@ class ScapSource:
         at = lp + 2 * nparams + l0
         if l1 == 8 and at + 8 <= end:
             self.dropped += struct.unpack_from("<Q", buf, at)[0]
+
+    def _procinfo(self, buf: bytes, ts: int, tid: int, lp: int, nparams: int,
+                  end: int) -> None:
+        if nparams < 2 or lp + 4 > end:
+            return
+        l0, l1 = struct.unpack_from("<HH", buf, lp)
+        at = lp + 2 * nparams
+        if l0 == 8 and l1 == 8 and at + 16 <= end:
+            usr, sys_ = struct.unpack_from("<QQ", buf, at)
+            self.procinfo.append((ts, tid, usr + sys_))
 
     def close(self) -> None:
         for f in self.files:
@@ -696,12 +710,20 @@ class ScapSource:
         ts = bulk.gather(u8, p, "<u8").view(np.int64)
         tid = bulk.gather(u8, p + 8, "<u8").view(np.int64)
         n = len(idx)
+        timed = ts[ts > 0]  # a container event may have none
+        if len(timed):
+            lo, hi = int(timed.min()), int(timed.max())
+            self.span = (lo, hi) if self.span is None else (min(self.span[0], lo),
+                                                            max(self.span[1], hi))
         num = self.events + 1 + np.arange(n, dtype=np.int64)
         self.events += n
         cat = self._cat[etype]
         self.internal_events += int(np.count_nonzero(cat == 0))
         for k in np.flatnonzero(etype == E.DROP_E).tolist():
             self._drop_mark(buf, int(lp[k]), int(nparams[k]), int(evend[k]))
+        for k in np.flatnonzero(etype == E.PROCINFO_E).tolist():
+            self._procinfo(buf, int(ts[k]), int(tid[k]), int(lp[k]), int(nparams[k]),
+                           int(evend[k]))
         is_enter = etype % 2 == 0
         container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
         # pair each exit with its thread's previous event when that is its enter
@@ -1042,6 +1064,9 @@ class ScapSource:
                     self._enter_only(old, cols)
                 self._pending[tid] = (ei, ts, cpu, raw, self.events, dflags, tid)
                 return
+            if etype == E.PROCINFO_E and len(raw) >= 2 and len(raw[0]) == len(raw[1]) == 8:
+                self.procinfo.append((ts, tid, int.from_bytes(raw[0], "little") +
+                                      int.from_bytes(raw[1], "little")))
             self.internal_events += 1  # switch, procinfo, drop, signaldeliver …
             return
         # an exit event

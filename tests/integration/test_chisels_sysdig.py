@@ -320,3 +320,22 @@ def test_around_writes_the_events_around_each_match(tmp_path):
                         "%thread.tid"], capture_output=True, text=True, timeout=120)
     tids = {ln.split("(")[1].rstrip(")") for ln in mine[:-2]}
     assert r.returncode == 0 and r.stdout.split() and set(r.stdout.split()) <= tids
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_cpu_chisels_match_sysdig(path):
+    """From the file's procinfo events: the same header and the same non-zero rows
+    (equal shares in any order; rows of 0.00% cut at 10 in sysdig's hash order)."""
+    for name in ("topprocs_cpu", "topcontainers_cpu"):
+        theirs = sysdig("-r", str(path), "-c", name).splitlines()
+        mine = cdig_chisel(path, name).splitlines()
+        assert mine[:2] == theirs[:2] and len(mine) == len(theirs), (name, mine, theirs)
+        busy = [r for r in theirs[2:] if not r.startswith("0.00%")]
+        assert [value(r) for r in mine[2:2 + len(busy)]] == [value(r) for r in busy]
+        if len(theirs) == 12 and busy:  # cut at 10: the rows above the last share
+            last = value(busy[-1])
+            busy = [r for r in busy if value(r) != last]
+        assert sorted(mine[2:2 + len(busy)]) == sorted(busy), name
+    if path.stem == "psp_privileged":
+        assert cdig_chisel(path, "topprocs_cpu").splitlines()[2] == \
+            f"{'15.22%':<20}{'dockerd':<20}1789"

@@ -145,3 +145,44 @@ def test_listing_has_the_new_chisels():
                  "netstat", "lscontainers"):
         assert name in CHISELS
     assert "[string] filter - A sysdig-like filter" in describe("lsof")
+
+
+def test_cpu_chisels_live_read_proc_stat(tmp_path):
+    """Live, topprocs_cpu's source is /proc/PID/stat's utime+stime (what sysdig's
+    procinfo events carry), over the time between two tables."""
+    import os
+
+    from cdig.collector.chisels.cpu import CpuRun, _proc_key
+    from cdig.collector.events import Process
+    from cdig.collector.procfs import ProcFS
+    from cdig.collector.state import State
+
+    def stat(pid: int, comm: str, utime: int, stime: int) -> None:
+        d = tmp_path / str(pid)
+        d.mkdir(exist_ok=True)
+        fields = ["S", "1"] + ["0"] * 9 + [str(utime), str(stime)] + ["0"] * 30
+        (d / "stat").write_text(f"{pid} ({comm}) {' '.join(fields)}\n")
+
+    state = State(procfs=ProcFS(str(tmp_path)))
+    for pid, comm in ((10, "busy (x)"), (11, "idle")):
+        state.procs[pid] = Process(pid=pid, ppid=1, name=comm)
+        stat(pid, comm, 100, 50)
+    now = [0.0]
+    run = CpuRun(_proc_key(False), ("Process", "PID"))
+    run.clock = lambda: now[0]
+    run.start(state, None)
+    hz = os.sysconf("SC_CLK_TCK")
+    stat(10, "busy (x)", 100 + hz // 2, 50 + hz // 4)  # 0.75 s of CPU in 1 s
+    now[0] = 1.0
+    out = run.table().splitlines()
+    assert out[0] == f"{'CPU%':<20}{'Process':<20}{'PID':<20}" and out[1] == "-" * 80
+    assert out[2] == f"{'75.00%':<20}{'busy (x)':<20}10"
+    assert out[3] == f"{'0.00%':<20}{'idle':<20}11"
+    now[0] = 2.0  # nothing since: 0 %
+    assert run.table().splitlines()[2].startswith("0.00%")
+
+
+def test_cpu_chisels_on_a_cdig_capture_say_there_is_nothing(capture, capsys):
+    out = run(capsys, capture, "topprocs_cpu")
+    assert out == ["cdig: this capture holds no CPU times (a .scap's procinfo events, or a "
+                   "live trace, have them)"]
