@@ -7,17 +7,7 @@ import json
 import sys
 
 from .cli import EXIT_USAGE, CliError, replay_status
-
-
-def format_ns(ns: int) -> str:
-    """A duration for people: 850ns, 12.3us, 4.56ms, 1.234s."""
-    if ns < 1_000:
-        return f"{ns}ns"
-    if ns < 1_000_000:
-        return f"{ns / 1e3:.1f}us"
-    if ns < 1_000_000_000:
-        return f"{ns / 1e6:.2f}ms"
-    return f"{ns / 1e9:.3f}s"
+from .collector.durations import human_ns
 
 
 def render_table(table) -> str:
@@ -31,7 +21,7 @@ def render_table(table) -> str:
         for c in cols:
             v = r[c.name]
             if c.kind == "ns":
-                row.append(format_ns(int(v)))
+                row.append(human_ns(int(v)))
             elif c.kind == "text":
                 row.append(escape_text(str(v)))
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ..collector.durations import human_ns as human_ns  # the views format durations here
 from ..collector.formatter import escape_text
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -54,19 +55,6 @@ def human_bytes(v: float | int | None) -> str:
             return f"{v:.0f}{unit}" if unit == "B" else f"{v:.1f}{unit}"
         v /= 1024
     return f"{v:.1f}T"
-
-
-def human_ns(ns: float | int | None) -> str:
-    if ns is None:
-        return "-"
-    ns = int(ns)
-    if ns < 1_000:
-        return f"{ns}ns"
-    if ns < 1_000_000:
-        return f"{ns / 1e3:.1f}us"
-    if ns < 1_000_000_000:
-        return f"{ns / 1e6:.2f}ms"
-    return f"{ns / 1e9:.2f}s"
 
 
 def pct(v: float | None) -> str:

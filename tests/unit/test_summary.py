@@ -165,3 +165,15 @@ def test_export_fields_and_filter(capture, tmp_path, capsys):
     assert main(["export", "-r", str(capture), "--list-columns"]) == 0
     assert "container.name" in capsys.readouterr().out
     assert main(["export", "-r", str(capture), "-o", str(capture)]) == 2
+
+
+@pytest.mark.parametrize(("ns", "text"), [
+    (None, "-"), (0, "0ns"), (999, "999ns"), (1_000, "1.0us"), (12_345, "12.3us"),
+    (999_949, "999.9us"), (4_567_000, "4.57ms"), (1_234_567_890, "1.23s"), (61e9, "61.00s")])
+def test_one_duration_format_for_summary_and_top(ns, text):
+    from cdig import summary_cmd
+    from cdig.collector.durations import human_ns
+    from cdig.tui import format as tui_format
+
+    assert human_ns(ns) == text
+    assert summary_cmd.human_ns is human_ns and tui_format.human_ns is human_ns
