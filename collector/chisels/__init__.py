@@ -17,10 +17,11 @@ from .lines import CHISELS as _LINE_CHISELS
 from .snapshot import CHISELS as _SNAPSHOT_CHISELS
 from .stream import CHISELS as _STREAM_CHISELS
 from .tables import CHISELS as _TABLE_CHISELS
+from .visual import CHISELS as _VISUAL_CHISELS
 
 CHISELS: dict[str, Chisel] = {c.name: c for c in (*_TABLE_CHISELS, *_LINE_CHISELS,
                                                   *_STREAM_CHISELS, *_SNAPSHOT_CHISELS,
-                                                  *_CPU_CHISELS)}
+                                                  *_CPU_CHISELS, *_VISUAL_CHISELS)}
 
 
 def lookup(name: str) -> Chisel:

@@ -35,6 +35,19 @@ def text_of(name: str, ev: Any) -> str | None:
     return f.text(ev) if f.get(ev) is not None else None
 
 
+def late_rows(b: Any, run: Any) -> np.ndarray:
+    """Rows numbered below one before them (``run.max_num`` carries the highest seen).
+
+    A call still in flight at the end of a capture comes last, with its enter's
+    (earlier) number and time: sysdig saw it in its place, so it must not open an
+    interval of a chisel that ticks by event time."""
+    num = b.num.astype(np.int64)
+    late = num < np.maximum.accumulate(np.maximum(num, run.max_num))
+    if len(num):
+        run.max_num = max(run.max_num, int(num.max()))
+    return late
+
+
 class OwnFilter:
     """A chisel's own filter, compiled once per syscall table (a capture brings its own)."""
 
@@ -83,13 +96,7 @@ class IoBytesRun(Printer):
         self.max_num = -1
 
     def __call__(self, b: Any, matched: np.ndarray) -> None:
-        # a call still in flight at the end of a capture comes last, with its enter's
-        # (earlier) number and time: sysdig saw it in its place, it opens no second
-        num = b.num.astype(np.int64)
-        late = num < np.maximum.accumulate(np.maximum(num, self.max_num))
-        if len(num):
-            self.max_num = max(self.max_num, int(num.max()))
-        rows = np.flatnonzero(matched & ~late)
+        rows = np.flatnonzero(matched & ~late_rows(b, self))
         if not len(rows):
             return
         rec = b.cols

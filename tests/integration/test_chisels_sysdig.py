@@ -339,3 +339,39 @@ def test_cpu_chisels_match_sysdig(path):
     if path.stem == "psp_privileged":
         assert cdig_chisel(path, "topprocs_cpu").splitlines()[2] == \
             f"{'15.22%':<20}{'dockerd':<20}1789"
+
+
+def on_a_terminal(cmd: str) -> list[bytes]:
+    """``cmd``'s output on an 80-column pseudo-terminal (util-linux script)."""
+    r = subprocess.run(["script", "-qc", f"stty cols 80 rows 24; {cmd}", "/dev/null"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split(b"\n")
+
+
+def test_heat_maps_match_sysdig_on_a_terminal():
+    """spectrogram: the same rows of cells and the same axis; sysdig has a few more
+    empty rows (intervals its switch events opened). subsecoffset: the same layout;
+    its counts are of sysdig's enter events, cdig's of completed calls."""
+    import re
+
+    path = FIXTURES / "run_as_user_0_container.scap"
+    exe = shutil.which("sysdig")
+    me = f"{sys.executable} -m cdig trace -r {path}"
+    busy = re.compile(rb"38;5;(?!0m)")
+    theirs = on_a_terminal(f"{exe} -r {path} -c spectrogram 100")
+    mine = on_a_terminal(f"{me} -c 'spectrogram 100' 2>/dev/null")
+    assert [ln for ln in mine if busy.search(ln)] == [ln for ln in theirs if busy.search(ln)]
+    assert len([ln for ln in mine if busy.search(ln)]) > 20
+    assert mine[0].startswith(b"\x1b[?25l\x1b[1F") and mine[-1] == b"\x1b[?25h"
+    assert set(mine) <= set(theirs) and len(theirs) - len(mine) == 4
+    theirs = on_a_terminal(f"{exe} -r {path} -c subsecoffset 100")
+    mine = on_a_terminal(f"{me} -c 'subsecoffset 100' 2>/dev/null")
+    assert mine[:2] == theirs[:2] and mine[-3:] == theirs[-3:]
+    axis = b"|0ms    |10ms   |20ms   |30ms   |40ms   |50ms   |60ms   |70ms   |80ms   |90ms   \r"
+    assert mine[3] == theirs[3] == axis
+    assert len([ln for ln in mine if busy.search(ln)]) > 20
+    # not a terminal: sysdig's message
+    r = subprocess.run([sys.executable, "-m", "cdig", "trace", "-r", str(path), "-c",
+                        "spectrogram"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "only works on ANSI terminals" in r.stderr

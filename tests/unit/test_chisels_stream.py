@@ -186,3 +186,32 @@ def test_cpu_chisels_on_a_cdig_capture_say_there_is_nothing(capture, capsys):
     out = run(capsys, capture, "topprocs_cpu")
     assert out == ["cdig: this capture holds no CPU times (a .scap's procinfo events, or a "
                    "live trace, have them)"]
+
+
+def test_heat_maps_need_a_terminal_and_draw_sysdigs_cells(seconds, capsys, monkeypatch):
+    import io
+    import sys
+
+    from cdig.collector.chisels.visual import mkcol
+
+    assert main(["trace", "-r", str(seconds), "-c", "spectrogram"]) == 2
+    assert "This chisel only works on ANSI terminals. Aborting." in capsys.readouterr().err
+    # the Lua's colour ramp: 1 call at 2 rows a second: log10(3)/log10(1.6) = 2.34
+    assert mkcol(1, 2.0) == (28, 64, "░") and mkcol(10**6, 2.0)[:2] == (1, 1)
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["trace", "-r", str(seconds), "-c", "spectrogram 1000"]) == 0
+    rows = out.getvalue().split("\n")
+    # a row per second the events crossed (0 -> 1 -> 2 -> 4) and the last one's
+    assert rows[0].startswith("\x1b[?25l\x1b[1F") and rows[-1] == "\x1b[?25h"
+    axes = [r for r in rows if r.startswith("|1ns")]
+    assert len(axes) == 4 and axes[0] == "|1ns|10ns  |1.00us |100us |10ms  |1.00s "
+    first = rows[0].split("\x1b[1F")[1]
+    # second 0: the openat, two writes, the socket, the connect (500 ns: cell 10 of 40)
+    assert first.count("\x1b[38;5;0m\x1b[48;5;0m ") == 39 and first.endswith("\x1b[0m")
