@@ -41,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.cdig_cli import cdig_command  # noqa: E402 - after the path
+
 SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 SELECTIVE = "evt.type=openat and fd.name=/etc/hostname"
 FMT = "%evt.num %evt.time %proc.name %evt.type %fd.name"
@@ -65,11 +67,6 @@ with open(sys.argv[1], "rb") as f:
                              f'{e["evt.type"]} {e["fd.name"]}\n')
 print(n, hits, file=sys.stderr)
 """
-
-
-def cdig() -> list[str]:
-    script = Path(sys.executable).with_name("cdig")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cdig.cli"]
 
 
 def show(cmd: list[str] | str) -> None:
@@ -98,7 +95,7 @@ def live(args: list[str], stdout: Path, workload: list[str]) -> dict:
                           stdout=subprocess.DEVNULL)
     while not gate.waiting():
         time.sleep(0.005)
-    cmd = [*cdig(), "trace", "-M", "300", *args, f"proc.pid={wp.pid}"]
+    cmd = [*cdig_command(), "trace", "-M", "300", *args, f"proc.pid={wp.pid}"]
     show(cmd + [">", str(stdout)])
     err = stdout.with_suffix(".err")
     with open(stdout, "wb") as o, open(err, "wb") as e:
@@ -231,7 +228,7 @@ def main() -> int:
 
     print("size:")
     same = tmp / "same.jsonl"
-    timed([*cdig(), "trace", "-r", str(cap), "-j", "-p", JSON_FMT], same)
+    timed([*cdig_command(), "trace", "-r", str(cap), "-j", "-p", JSON_FMT], same)
     n_lines = sum(1 for _ in open(same, "rb"))
     cap_bpe = cap.stat().st_size / runs_w[-1]["events"]
     json_bpe = same.stat().st_size / max(n_lines, 1)
@@ -241,7 +238,8 @@ def main() -> int:
     print("read + selective filter (median of runs, process start included):")
     rd, jd = [], []
     for _ in range(a.repeat):
-        dt, err = timed([*cdig(), "trace", "-r", str(cap), "-p", FMT, SELECTIVE], tmp / "r.out")
+        dt, err = timed([*cdig_command(), "trace", "-r", str(cap), "-p", FMT, SELECTIVE],
+                        tmp / "r.out")
         rd.append(dt)
         dt2, _ = timed([sys.executable, "-c", JSON_READER, str(same)], tmp / "j.out")
         jd.append(dt2)

@@ -65,6 +65,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+from tests.cdig_cli import cdig_command  # noqa: E402 - after the path
 
 LOOP_C = r"""
 #include <stdio.h>
@@ -102,11 +104,6 @@ BPFTRACE = "tracepoint:raw_syscalls:sys_exit { @[cgroup, args->id] = count(); }"
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def cdig_cmd() -> list[str]:
-    script = Path(sys.executable).with_name("cdig")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cdig.cli"]
 
 
 # --------------------------------------------------------------------------- tracers
@@ -149,7 +146,7 @@ def bpftrace() -> Iterator[str]:
 
 @contextlib.contextmanager
 def exporter(*args: str) -> Iterator[str]:
-    cmd = [*cdig_cmd(), "exporter", "--listen", "127.0.0.1:0", *args]
+    cmd = [*cdig_command(), "exporter", "--listen", "127.0.0.1:0", *args]
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=err)

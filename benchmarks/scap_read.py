@@ -37,13 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.cdig_cli import cdig_command  # noqa: E402 - after the path
+
 SELECTIVE = "evt.type=openat and fd.name=/etc/hostname"
 FMT = "%evt.num %proc.name %evt.type %fd.name"
-
-
-def cdig() -> list[str]:
-    script = Path(sys.executable).with_name("cdig")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cdig.cli"]
 
 
 def timed(cmd: list[str], repeat: int) -> tuple[float, str]:
@@ -109,7 +106,7 @@ def main() -> int:
     if got["dropped"]:
         print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
     print("convert:", flush=True)
-    t_conv, _ = timed([*cdig(), "convert", str(cap), str(scap)], 1)
+    t_conv, _ = timed([*cdig_command(), "convert", str(cap), str(scap)], 1)
     t_read, events, records = reader_alone(scap, a.repeat)
     print(f"  {events} scap events, {records} cdig records, {scap.stat().st_size} bytes",
           flush=True)
@@ -126,14 +123,14 @@ def main() -> int:
 
     print("runs:", flush=True)
     c_out, s_out = pair("trace -r, selective filter",
-                        [*cdig(), "trace", "-r", str(scap), "-p", FMT, SELECTIVE],
+                        [*cdig_command(), "trace", "-r", str(scap), "-p", FMT, SELECTIVE],
                         [sysdig, "-r", str(scap), "-p", FMT, SELECTIVE])
     c_lines = [ln.split(" ", 1)[1] for ln in c_out.splitlines()]
     s_lines = [ln.split(" ", 1)[1] for ln in s_out.splitlines()]
     if c_lines != s_lines or len(c_lines) != a.opens:
         sys.exit(f"the outputs differ: cdig {len(c_lines)} lines, sysdig {len(s_lines)}")
     c_out, s_out = pair("summary --by syscall / -c topscalls",
-                        [*cdig(), "summary", "-r", str(scap), "--by", "syscall", "--json",
+                        [*cdig_command(), "summary", "-r", str(scap), "--by", "syscall", "--json",
                          "--top", "0"],
                         [sysdig, "-r", str(scap), "-c", "topscalls"])
     mine = {r["evt.type"]: r["calls"] for r in json.loads(c_out)["rows"]}
@@ -142,7 +139,7 @@ def main() -> int:
         if 2 * mine.get(name, 0) != theirs.get(name):
             sys.exit(f"{name}: cdig {mine.get(name)} calls, sysdig {theirs.get(name)} events")
     pair("summary --by file / -c topfiles_bytes",
-         [*cdig(), "summary", "-r", str(scap), "--by", "file"],
+         [*cdig_command(), "summary", "-r", str(scap), "--by", "file"],
          [sysdig, "-r", str(scap), "-c", "topfiles_bytes"])
 
     print(f"\n{events} scap events ({records} cdig records) in {scap.name}; medians of "

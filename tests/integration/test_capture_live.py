@@ -13,12 +13,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from ..cdig_cli import cdig_command
 from .containers import CONTAINER_GATE, CONTAINER_WORKLOAD, WORKLOAD_NAME, Workload, require
 
 pytestmark = pytest.mark.integration
@@ -29,14 +29,6 @@ FMT = ("*%evt.num %evt.time %evt.cpu %container.name %container.id %container.im
        "%proc.name %proc.pid %proc.ppid %proc.cmdline %proc.exe %thread.tid %user.name "
        "%evt.dir %evt.type %evt.res %evt.info %fd.name %fd.type")
 SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
-
-
-def cdig() -> list[str]:
-    script = Path(sys.executable).with_name("cdig")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("cdig")
-    return [found] if found else [sys.executable, "-m", "cdig.cli"]
 
 
 def _running(pid: int) -> bool:
@@ -54,8 +46,8 @@ def _running(pid: int) -> bool:
 def live_capture(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen, Path, Path]:
     out, err = tmp_path / "live.out", tmp_path / "live.err"
     with open(out, "wb") as o, open(err, "wb") as e:
-        p = subprocess.Popen([*cdig(), "trace", "-M", "60", *args], stdin=subprocess.DEVNULL,
-                             stdout=o, stderr=e)
+        p = subprocess.Popen([*cdig_command(), "trace", "-M", "60", *args],
+                             stdin=subprocess.DEVNULL, stdout=o, stderr=e)
     deadline = time.monotonic() + 45
     while not _running(p.pid):
         if p.poll() is not None or time.monotonic() > deadline:
@@ -74,7 +66,7 @@ def stop(p: subprocess.Popen, err: Path) -> str:
 
 
 def run(*args: str, user: bool = False) -> subprocess.CompletedProcess:
-    cmd = [*cdig(), *args]
+    cmd = [*cdig_command(), *args]
     if user:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from ..cdig_cli import cdig_command
 from .containers import SHELL_GATE, require
-from .test_trace_live import assert_clean, cdig_command, tracer  # noqa: F401 - the fixture
+from .test_trace_live import assert_clean, tracer  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 

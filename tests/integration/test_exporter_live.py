@@ -22,7 +22,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -36,20 +35,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cdig.exporters.syscall_classes import syscall_class
 
+from ..cdig_cli import cdig_command
 from .containers import SHELL_GATE, Workload, cgroup2_mountpoint, require
 
 pytestmark = pytest.mark.integration
 
 GRACE = 2.0  # seconds: short, so removal is observable quickly
 INTERVAL = 0.5
-
-
-def cdig_command() -> list[str]:
-    script = Path(sys.executable).with_name("cdig")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("cdig")
-    return [found] if found else [sys.executable, "-m", "cdig.cli"]
 
 
 @pytest.fixture(autouse=True)

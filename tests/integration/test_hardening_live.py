@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from .test_capture_live import cdig, live_capture, run, stop
+from ..cdig_cli import cdig_command
+from .test_capture_live import live_capture, run, stop
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def one_refusal(r: subprocess.CompletedProcess, path: Path) -> None:
 def test_prepared_capture_path_gets_nothing(shared_dir):
     target = shared_dir / "cap.cdig"
     prepared(target)
-    r = subprocess.run([*cdig(), "trace", "-w", str(target), "-n", "100"],
+    r = subprocess.run([*cdig_command(), "trace", "-w", str(target), "-n", "100"],
                        capture_output=True, text=True, timeout=120)
     one_refusal(r, target)
     untouched(target)
@@ -94,7 +95,7 @@ def test_prepared_export_and_rotation_paths_get_nothing(shared_dir, host_capture
     prepared(second)
     busy = subprocess.Popen(["sh", "-c", "while :; do ls /etc > /dev/null; done"])
     try:
-        r = subprocess.run([*cdig(), "trace", "-M", "60", "-w", str(base), "-C", "0.01"],
+        r = subprocess.run([*cdig_command(), "trace", "-M", "60", "-w", str(base), "-C", "0.01"],
                            capture_output=True, text=True, timeout=120)
     finally:
         busy.kill()
@@ -129,7 +130,7 @@ def test_full_disk_is_one_line_with_what_was_written(small_disk, host_capture):
     out = small_disk / "out.cdig"
     busy = subprocess.Popen(["sh", "-c", "while :; do ls /etc > /dev/null; done"])
     try:  # a live capture of a busy host fills 64 kB within seconds
-        r = subprocess.run([*cdig(), "trace", "-M", "60", "-w", str(out)],
+        r = subprocess.run([*cdig_command(), "trace", "-M", "60", "-w", str(out)],
                            capture_output=True, text=True, timeout=120)
     finally:
         busy.kill()

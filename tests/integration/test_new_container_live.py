@@ -17,8 +17,9 @@ from collections import Counter
 
 import pytest
 
+from ..cdig_cli import cdig_command
 from .containers import require, unique_name
-from .test_capture_live import cdig, live_capture, stop
+from .test_capture_live import live_capture, stop
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ def test_container_started_after_the_trace_is_captured_whole(tmp_path):
         text = stop(p, err)
     assert "dropped" in text and " 0 dropped" in text, text
     out = subprocess.run(
-        [*cdig(), "trace", "-r", str(cap), "-j", "-p",
+        [*cdig_command(), "trace", "-r", str(cap), "-j", "-p",
          "%evt.type %thread.tid %proc.pid %container.name %fd.name",
          "evt.type=write and fd.name=/dev/null"],
         capture_output=True, text=True, timeout=120)
@@ -85,7 +86,7 @@ def test_records_in_the_ring_at_ctrl_c_are_all_written(tmp_path, workload_bin):
     finally:
         text = stop(p, err)  # at once: the tail of the storm is still in the rings
     assert " 0 dropped" in text, text
-    out = subprocess.run([*cdig(), "trace", "-r", str(cap), "-p", "%evt.type",
+    out = subprocess.run([*cdig_command(), "trace", "-r", str(cap), "-p", "%evt.type",
                           "evt.type=getppid"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("getppid") == n

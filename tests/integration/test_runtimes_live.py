@@ -21,6 +21,7 @@ import pytest
 
 from cdig.collector.containers import ContainerResolver
 
+from ..cdig_cli import cdig_command
 from .containers import (
     Workload,
     cgroup2_mountpoint,
@@ -29,7 +30,7 @@ from .containers import (
     require,
     unique_name,
 )
-from .test_trace_live import Tracer, cdig_command, check_writes, start_all
+from .test_trace_live import Tracer, check_writes, start_all
 
 pytestmark = pytest.mark.integration
 

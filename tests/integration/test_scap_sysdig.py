@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from ..cdig_cli import cdig_command
 from .containers import CONTAINER_GATE, CONTAINER_WORKLOAD, WORKLOAD_NAME, Workload, require
-from .test_capture_live import cdig, live_capture, run, stop
+from .test_capture_live import live_capture, run, stop
 
 pytestmark = pytest.mark.integration
 
@@ -221,8 +222,8 @@ def test_stdout_stream_is_a_capture_sysdig_reads(tmp_path):
     assert r.returncode == 0, r.stderr
     piped = tmp_path / "piped.scap"
     with open(piped, "wb") as out:
-        conv = subprocess.run([*cdig(), "convert", str(cap), "-", "--to", "scap"], stdout=out,
-                              stderr=subprocess.PIPE, timeout=120)
+        conv = subprocess.run([*cdig_command(), "convert", str(cap), "-", "--to", "scap"],
+                              stdout=out, stderr=subprocess.PIPE, timeout=120)
     assert conv.returncode == 0, conv.stderr
     direct = tmp_path / "direct.scap"
     assert run("convert", str(cap), str(direct)).returncode == 0

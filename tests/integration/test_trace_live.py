@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from ..cdig_cli import cdig_command
 from .containers import CONTAINER_WORKLOAD, WORKLOAD_NAME, Workload, require
 
 pytestmark = pytest.mark.integration
@@ -51,15 +50,6 @@ N_WRITES = 1000
 BIG_RING_MB = "128"  # for tracers whose filter cannot be pushed into the kernel
 
 SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
-
-
-def cdig_command() -> list[str]:
-    """The installed console script next to this interpreter (the real CLI)."""
-    script = Path(sys.executable).with_name("cdig")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("cdig")
-    return [found] if found else [sys.executable, "-m", "cdig.cli"]
 
 
 @pytest.fixture(autouse=True)
