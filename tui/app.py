@@ -32,7 +32,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .feeds import Feed
 from .messages import FeedEnded, FeedFailed, FrameReady
 from .model import Restart, TopModel
-from .refresher import Frame, Refresher
+from .refresher import Frame, Refresher, Request
 from .screens.main import MainScreen
 from .views import VIEWS
 
@@ -45,11 +45,9 @@ STREAM_SYSCALLS = frozenset(
     """read pread64 readv preadv preadv2 recvfrom recvmsg recvmmsg write pwrite64 writev
     pwritev pwritev2 sendto sendmsg sendmmsg sendfile open openat openat2 creat connect
     accept accept4 bind listen shutdown execve execveat""".split())
-# views that show every event (dig, the events view) or count from the stream
-FULL_STREAM_VIEWS = frozenset({"events", "threads"})
 
 
-class CdigTop(App):
+class CdigTop(App[None]):
     CSS_PATH = "cdig.tcss"
     TITLE = "cdig top"
     ENABLE_COMMAND_PALETTE = True
@@ -165,7 +163,8 @@ class CdigTop(App):
             return (p.name, p.uid) if p is not None and not p.exited else None
 
         try:
-            counters = load_top_counters(feed.resolver.resolve, name_of=name_of)  # type: ignore[attr-defined]
+            resolver: Any = getattr(feed, "resolver", None)  # LiveFeed's (on_mount checked)
+            counters = load_top_counters(resolver.resolve, name_of=name_of)
         except Exception as e:  # one line in the UI: counts from events
             self.model.note(f"kernel counters unavailable ({e}); counts from the event "
                             "stream")
@@ -213,7 +212,7 @@ class CdigTop(App):
         self._build_frame(self.main.request(self.max_rows))
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _build_frame(self, req) -> None:
+    def _build_frame(self, req: Request) -> None:
         self._narrow_stream(req.view)
         frame = self.refresher.frame(req)
         if not get_current_worker().is_cancelled:
@@ -228,7 +227,7 @@ class CdigTop(App):
             return
         c = self.refresher.counters
         narrow = c is not None and not c.closed and self.model.filter.expr is None \
-            and view not in FULL_STREAM_VIEWS
+            and not VIEWS[view].full_stream
         want = STREAM_SYSCALLS if narrow else None
         if want == self._stream_want:
             return
@@ -262,8 +261,7 @@ class CdigTop(App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "refresh" and event.state == WorkerState.ERROR:
-            self.main.query_one("#message").say(f"refresh failed: {event.worker.error}",
-                                                "bold red")
+            self.main.say(f"refresh failed: {event.worker.error}", "bold red")
             if self.timed_refresh:
                 self._arm(self.interval)
 
@@ -294,7 +292,7 @@ class CdigTop(App):
 
     def on_feed_failed(self, message: FeedFailed) -> None:
         self.feed_error = message.error
-        self.main.query_one("#message").say(f"collector stopped: {message.error}", "bold red")
+        self.main.say(f"collector stopped: {message.error}", "bold red")
         self.notify(message.error, title="collector stopped", severity="error")
 
     # -- what keys do ----------------------------------------------------------------------
@@ -325,9 +323,9 @@ class CdigTop(App):
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        for v, title in VIEWS.items():
-            yield SystemCommand(f"View: {title}", f"show the {title} view",
-                                partial(self.main.action_view, v))
+        for v in VIEWS.values():
+            yield SystemCommand(f"View: {v.title}", f"show the {v.title} view",
+                                partial(self.main.action_view, v.name))
         yield SystemCommand("Filter", "set a filter (cdig's filter language)",
                             self.main.action_filter)
         yield SystemCommand("Pause / play", "pause the display or a replay", self.toggle_pause)

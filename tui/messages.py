@@ -4,16 +4,17 @@ UI thread (``post_message`` is thread-safe) or between widgets and screens."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
+
+from .refresher import Frame
 
 
 @dataclass
 class FrameReady(Message):
-    """The refresh worker built a frame (a ``refresher.Frame``) to show."""
+    """The refresh worker built a frame to show."""
 
-    frame: Any
+    frame: Frame
 
 
 @dataclass

@@ -5,7 +5,7 @@ whose predicate is ``TopModel.predicate`` and whose sink is ``TopModel.sink``:
 every event that passes the filter goes into an ``Aggregator(detail=True)`` and
 into a bounded ring of recent events. The UI never reads those directly: it
 asks for a ``Snapshot`` (``TopModel.snapshot``), a copy taken under the model's
-lock, and builds its tables from that copy on another thread (``views.py``).
+lock, and builds its tables from that copy on another thread (``views/``).
 
 The lock is held per event by the collector and for the copy by the snapshot, so
 neither waits long for the other. Replays are paced here too (``Playback``): the

@@ -82,7 +82,10 @@ async def test_every_view_has_rows_and_totals(view):
             assert f.data.rows, view
             table = app.main.query_one(ViewTable)
             assert table.display and table.row_count == len(f.data.rows)
-        assert VIEWS[view] in crumb(app)
+            # the registry says where Enter can lead; every row's drill is one of those
+            drills = {r.drill.view for r in f.data.meta.values() if r.drill is not None}
+            assert drills and drills <= set(VIEWS[view].drills), (view, drills)
+        assert VIEWS[view].title in crumb(app)
 
 
 async def test_number_keys_switch_views():

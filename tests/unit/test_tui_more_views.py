@@ -11,7 +11,7 @@ from tui_data import N_ROUNDS, SLOW_MS, more
 
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
-from cdig.tui.views import COLUMNS, LEGEND, legend_lines, server_port
+from cdig.tui.views import VIEWS, legend_lines, server_port
 from cdig.tui.widgets.view_table import ViewTable
 
 pytestmark = pytest.mark.tui
@@ -117,8 +117,8 @@ async def test_slow_file_io_lists_only_calls_of_a_millisecond_or_more():
 @pytest.mark.parametrize("view", ["threads", "dirs", "ports", "slowio"])
 def test_f7_legend_explains_every_column(view):
     lines = legend_lines(view)
-    for c in COLUMNS[view]:
-        assert LEGEND[view].get(c.key), (view, c.key)
+    for c in VIEWS[view].columns:
+        assert VIEWS[view].legend.get(c.key), (view, c.key)
         assert any(ln.strip().startswith(c.label) and len(ln.split()) > 1 for ln in lines)
 
 

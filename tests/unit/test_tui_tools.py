@@ -16,7 +16,7 @@ from cdig.tui.actions import ACTIONS, Target, applicable, lsof_lines, run_action
 from cdig.tui.app import make_app
 from cdig.tui.feeds import EventFeed
 from cdig.tui.screens.actions import ActionMenu, ConfirmLine, TextPopup
-from cdig.tui.views import COLUMNS, LEGEND, VIEWS
+from cdig.tui.views import VIEWS
 from cdig.tui.widgets.message_line import MessageLine
 from cdig.tui.widgets.search_bar import SearchBar
 from cdig.tui.widgets.view_table import ViewTable
@@ -111,7 +111,7 @@ async def test_actions_are_refused_in_a_replay():
 
 @pytest.mark.parametrize("view", [v for v in VIEWS if v != "events"])
 def test_every_column_has_a_legend(view):
-    missing = [c.key for c in COLUMNS[view] if not LEGEND[view].get(c.key)]
+    missing = [c.key for c in VIEWS[view].columns if not VIEWS[view].legend.get(c.key)]
     assert not missing, (view, missing)
 
 

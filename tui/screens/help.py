@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..views import VIEW_KEYS, VIEWS
+from ..views import VIEWS
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "drill down: container → its processes → that process's syscalls"),
@@ -41,9 +41,9 @@ def help_text() -> Text:
         t.append(f"  {k:<11}", style="bold cyan")
         t.append(what + "\n")
     t.append("\nViews\n\n", style="bold")
-    for v, title in VIEWS.items():
-        t.append(f"  {VIEW_KEYS[v]:<11}", style="bold cyan")
-        t.append(title + "\n")
+    for v in VIEWS.values():
+        t.append(f"  {v.key:<11}", style="bold cyan")
+        t.append(v.title + "\n")
     t.append("\nRates are per second between two refreshes (the capture's clock in a "
              "replay).\nThe header counts events dropped by the kernel, and what cdig "
              "itself costs:\nthe CPU of this process and the run time of its BPF "

@@ -9,6 +9,7 @@ asks ``request()`` what to build and hands back a Frame to ``show_frame``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,7 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ..messages import FilterSubmitted
 from ..refresher import Frame, Request
-from ..views import COLUMNS, DEFAULT_SORT, VIEW_KEYS, VIEWS, Drill, Scope
+from ..views import VIEWS, Drill, Scope
 from ..widgets.breadcrumb import Breadcrumb
 from ..widgets.events_log import EventsLog
 from ..widgets.filter_bar import FilterBar
@@ -26,6 +27,9 @@ from ..widgets.message_line import MessageLine
 from ..widgets.search_bar import SearchBar
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_table import ViewTable
+
+if TYPE_CHECKING:  # the app imports this screen
+    from ..app import CdigTop
 
 
 @dataclass
@@ -60,19 +64,25 @@ class MainScreen(Screen):
         Binding("r", "reverse", "Rev"),
         Binding("escape", "close_filter", "Close", show=False),
         Binding("q,f10", "app.quit", "Quit"),
-        *[Binding(k, f"view('{v}')", "Views" if k == "1" else VIEWS[v], show=k == "1",
-                  key_display="1-9" if k == "1" else None) for v, k in VIEW_KEYS.items()],
+        *[Binding(v.key, f"view('{v.name}')", "Views" if v.key == "1" else v.title,
+                  show=v.key == "1", key_display="1-9" if v.key == "1" else None)
+          for v in VIEWS.values()],
     ]
 
     def __init__(self, start_view: str = "containers", live: bool = True) -> None:
         super().__init__()
         self.live = live
         self.levels: list[Level] = [Level(start_view, Scope())]
-        self.sorts: dict[str, tuple[str, bool]] = dict(DEFAULT_SORT)
+        self.sorts: dict[str, tuple[str, bool]] = {v.name: v.sort for v in VIEWS.values()}
         self.last_frame: Frame | None = None
         self.filter_text = ""
         self.search_text = ""
         self._gone_said: set[str] = set()
+
+    @property
+    def app(self) -> CdigTop:
+        """This screen's app: always cdig top's (typed, for its own methods)."""
+        return cast("CdigTop", super().app)
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -143,8 +153,7 @@ class MainScreen(Screen):
                 table.to_top = False  # back up: to the row drilled from
             table.apply(frame.data)
             if sel is not None and sel in frame.data.meta:
-                if table.selected_key() != sel:
-                    table.move_cursor(row=table._order.index(sel), animate=False)
+                table.move_to_key(sel)
                 self.level.selected = None
         msg = self.query_one(MessageLine)
         for note in frame.notes:
@@ -158,10 +167,12 @@ class MainScreen(Screen):
         else:
             self._crumb()
 
+    def say(self, text: str, style: str = "") -> None:
+        """A line in the message bar (the app's errors, the screen's answers)."""
+        self.query_one(MessageLine).say(text, style)
+
     def refresh_soon(self) -> None:
-        refresh = getattr(self.app, "refresh_soon", None)
-        if refresh is not None:
-            refresh()
+        self.app.refresh_soon()
 
     # -- navigation ---------------------------------------------------------------------
     def _selected_row(self):
@@ -178,12 +189,9 @@ class MainScreen(Screen):
         event.stop()
         col = event.column_key.value or ""
         sort, desc = self.sorts[self.view]
-        self.sorts[self.view] = (col, not desc) if col == sort else (col, self._default_desc(col))
+        self.sorts[self.view] = (col, not desc) if col == sort else \
+            (col, VIEWS[self.view].default_desc(col))
         self.refresh_soon()
-
-    def _default_desc(self, col: str) -> bool:
-        kind = next((c.kind for c in COLUMNS[self.view] if c.key == col), "int")
-        return kind != "text"
 
     def action_drill(self) -> None:
         row = self._selected_row()
@@ -245,13 +253,14 @@ class MainScreen(Screen):
                   self.query_one(ViewTable).selected_key())
 
     def action_sort(self, step: int) -> None:
-        cols = [c.key for c in COLUMNS[self.view]]
+        view = VIEWS[self.view]
+        cols = [c.key for c in view.columns]
         if not cols:
             return
         sort, _ = self.sorts[self.view]
         i = cols.index(sort) if sort in cols else -1
         col = cols[(i + step) % len(cols)]
-        self.sorts[self.view] = (col, self._default_desc(col))
+        self.sorts[self.view] = (col, view.default_desc(col))
         self.refresh_soon()
 
     def action_reverse(self) -> None:
@@ -315,8 +324,7 @@ class MainScreen(Screen):
 
         msg = self.query_one(MessageLine)
         if action.key == "l":
-            state = getattr(self.app, "model", None)
-            state = getattr(state, "state", None)
+            state = self.app.model.state
             fds = state.fds.get(target.pid) if state is not None else None
             self.app.push_screen(TextPopup(f"lsof {target.label}", lsof_lines(fds)))
             return
@@ -383,7 +391,7 @@ class MainScreen(Screen):
         from ..views import legend_lines
         from .actions import TextPopup
 
-        self.app.push_screen(TextPopup(f"F7 legend: {VIEWS[self.view]}",
+        self.app.push_screen(TextPopup(f"F7 legend: {VIEWS[self.view].title}",
                                        legend_lines(self.view)))
 
     def action_help(self) -> None:
@@ -411,7 +419,7 @@ class MainScreen(Screen):
             self._show_view_widgets()
 
     def on_filter_submitted(self, message: FilterSubmitted) -> None:
-        err = self.app.apply_filter(message.text)  # type: ignore[attr-defined]
+        err = self.app.apply_filter(message.text)
         bar = self.query_one(FilterBar)
         if err is not None:
             bar.show_error(err)
@@ -426,10 +434,10 @@ class MainScreen(Screen):
         self.refresh_soon()
 
     def action_pause(self) -> None:
-        self.app.toggle_pause()  # type: ignore[attr-defined]
+        self.app.toggle_pause()
 
     def action_play(self) -> None:
-        self.app.toggle_pause()  # type: ignore[attr-defined]
+        self.app.toggle_pause()
 
     def action_step(self) -> None:
-        self.app.step()  # type: ignore[attr-defined]
+        self.app.step()

@@ -8,7 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ..views import VIEW_KEYS, VIEWS
+from ..views import VIEWS
 
 
 class ViewPicker(ModalScreen[str | None]):
@@ -19,8 +19,8 @@ class ViewPicker(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        ol = OptionList(*[Option(f"{VIEW_KEYS[v]}  {title}", id=v)
-                          for v, title in VIEWS.items()], id="picker")
+        ol = OptionList(*[Option(f"{v.key}  {v.title}", id=v.name)
+                          for v in VIEWS.values()], id="picker")
         ol.border_title = "Views"
         yield ol
 

@@ -18,11 +18,11 @@ class Breadcrumb(Static):
         """``path``: (view, label of the row drilled into) for each level above."""
         t = Text(no_wrap=True, overflow="ellipsis")
         for v, label in path:
-            t.append(VIEWS[v], style="dim")
+            t.append(VIEWS[v].title, style="dim")
             t.append(" › ", style="dim")
             t.append(safe(label, 32), style="bold")
             t.append(" › ", style="dim")
-        t.append(VIEWS[view], style="bold reverse")
+        t.append(VIEWS[view].title, style="bold reverse")
         if gone:
             t.append(f"  ({gone})", style="bold red")
         if filter_text:
