@@ -13,6 +13,7 @@ run: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check .
+	@$(PY) scripts/typecheck.py
 
 # unit tier (no root needed), then integration (root, BPF, real containers)
 test: setup lint

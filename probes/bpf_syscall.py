@@ -55,11 +55,11 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _attr() -> ctypes.Array:
+def _attr() -> ctypes.Array[ctypes.c_uint8]:
     return (ctypes.c_uint8 * _ATTR_SIZE)()
 
 
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
+def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_uint8]) -> int:
     nr = _SYS_BPF.get(platform.machine())
     if nr is None:
         raise BpfMapError(errno.ENOSYS, f"bpf(2) number unknown on {platform.machine()}")
@@ -67,7 +67,7 @@ def _bpf(cmd: int, attr: ctypes.Array) -> int:
     if r < 0:
         e = ctypes.get_errno()
         raise BpfMapError(e, os.strerror(e))
-    return r
+    return int(r)  # libc's syscall() returns a C long
 
 
 @cache
@@ -235,8 +235,9 @@ class BpfMap:
         karr = np.frombuffer(b"".join(out_keys), dtype=self.key).copy()
         return karr, np.frombuffer(b"".join(vals), dtype=np.uint8).copy()
 
-    def _elem_attr(self, key: ctypes.Array | None, value: ctypes.Array | None,
-                   flags: int = 0) -> ctypes.Array:
+    def _elem_attr(self, key: ctypes.Array[ctypes.c_uint8] | None,
+                   value: ctypes.Array[ctypes.c_uint8] | None,
+                   flags: int = 0) -> ctypes.Array[ctypes.c_uint8]:
         attr = _attr()
         ctypes.c_uint32.from_buffer(attr, 0).value = self.fd
         ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(key) if key else 0

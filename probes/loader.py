@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _pages(nbytes: int) -> int:
     return pages
 
 
-def compile_bpf(source: str, cflags: list[str]):  # -> bcc.BPF
+def compile_bpf(source: str, cflags: list[str]) -> Any:  # a bcc.BPF (bcc is untyped)
     """Compile and load ``source`` with bcc (``bpf/`` on the include path).
 
     bcc prints compiler and verifier diagnostics on fd 2 itself; they are
@@ -102,7 +103,7 @@ class SyscallProbe:
         if pairing == "auto":
             pairing = "task" if metrics.Features.detect().task_storage else "hash"
         self.pairing = pairing
-        self._bpf = None
+        self._bpf: Any = None  # the loaded bcc.BPF
         self.rings: list[RingBuffer] = []
 
     # -- building -----------------------------------------------------------------
@@ -309,7 +310,7 @@ class MetricsProbe:
             want_task = self.config.pairing == "task" or (
                 self.config.pairing == "auto" and self.features.task_storage)
             self.pairing = "task" if want_task else "hash"
-        self._bpf = None
+        self._bpf: Any = None  # the loaded bcc.BPF
         self.maps: metrics.MetricsMaps | None = None
 
     def source(self) -> str:

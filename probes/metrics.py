@@ -13,7 +13,7 @@ import os
 import platform
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -191,7 +191,7 @@ class MapUsage:
 def syscall_rows_dtype(latency: bool) -> np.dtype:
     """One row per (cgroup, syscall): the key, struct cdig_sysstat and, with
     latency, struct cdig_latstat (zero where the latency map has no entry)."""
-    fields: list[tuple] = [("cgroup_id", "<u8"), ("nr", "<u4"), *SYSSTAT.descr]
+    fields: list[tuple[Any, ...]] = [("cgroup_id", "<u8"), ("nr", "<u4"), *SYSSTAT.descr]
     if latency:
         fields += [("lat_sum_ns", "<u8"), ("lat_slots", "<u8", (LAT_SLOTS,))]
     return np.dtype(fields)
@@ -246,8 +246,8 @@ class MapSnapshot:
             err[i] = (cg, nr, en, n)
         procs = procs or {}
         pr = np.zeros(len(procs), dtype=PROC_ROWS)
-        for i, (cg, vals) in enumerate(procs.items()):
-            pr[i] = (cg, *vals)
+        for i, (cg, counts) in enumerate(procs.items()):
+            pr[i] = (cg, *counts)
         return cls(latency, rows, err, pr, dict(drops or {}), list(maps))
 
 
