@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from ..messages import FilterSubmitted
 from ..refresher import Frame, Request
@@ -25,7 +25,7 @@ from ..widgets.events_log import EventsLog
 from ..widgets.filter_bar import FilterBar
 from ..widgets.message_line import MessageLine
 from ..widgets.search_bar import SearchBar
-from ..widgets.status_header import StatusHeader
+from ..widgets.status_header import StatusHeader, TextLine
 from ..widgets.view_table import ViewTable
 
 if TYPE_CHECKING:  # the app imports this screen
@@ -88,7 +88,7 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusHeader("", id="status")
         yield Breadcrumb("", id="crumb")
-        yield Static("", id="totals")
+        yield TextLine("", id="totals")
         yield ViewTable(id="table")
         yield EventsLog(id="events")
         yield FilterBar(id="filter-bar")
@@ -141,8 +141,8 @@ class MainScreen(Screen):
         self.last_frame = frame
         self.query_one(StatusHeader).show(frame.header)
         totals = frame.data.totals + (f"   ({frame.data.note})" if frame.data.note else "")
-        self.query_one("#totals", Static).update(Text(totals, no_wrap=True,
-                                                       overflow="ellipsis"))
+        self.query_one("#totals", TextLine).set_text(Text(totals, no_wrap=True,
+                                                          overflow="ellipsis"))
         if req.view == "events":
             key = (frame.generation, req.scope, self.filter_text)
             self.query_one(EventsLog).show(frame.data.lines, key)

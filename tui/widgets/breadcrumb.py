@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ..format import safe
 from ..views import VIEWS
+from .status_header import TextLine
 
 
-class Breadcrumb(Static):
+class Breadcrumb(TextLine):
     def show(self, path: Sequence[tuple[str, str]], view: str, filter_text: str,
              gone: str | None = None, row_text: str = "") -> None:
         """``path``: (view, label of the row drilled into) for each level above."""
@@ -31,4 +31,4 @@ class Breadcrumb(Static):
         if row_text:
             t.append("   rows containing: ", style="dim")
             t.append(safe(row_text, 40), style="bold yellow")
-        self.update(t)
+        self.set_text(t)
