@@ -29,6 +29,7 @@ from textual.app import App, SystemCommand
 from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from . import compiler_memory
 from .feeds import Feed
 from .messages import FeedEnded, FeedFailed, FrameReady
 from .model import Restart, TopModel
@@ -169,6 +170,8 @@ class CdigTop(App[None]):
             self.model.note(f"kernel counters unavailable ({e}); counts from the event "
                             "stream")
             return
+        finally:  # both probes are compiled now: the compiler is not needed again
+            compiler_memory.release()
         if self.model.stopping:
             counters.close()
             return
