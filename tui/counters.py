@@ -189,8 +189,10 @@ class KernelCounters:
             n = len(tgids)
             sums = {f: np.bincount(inv, weights=rows[f].astype(np.float64), minlength=n)
                     for f in ("count", "errors", "time_ns")}
-            dirs = np.array([byte_direction(self._sysname(int(x))) == "read"
-                             for x in rows["nr"]], dtype=bool)
+            # which rows read: decided once per syscall number, not per row
+            nrs, nr_at = np.unique(rows["nr"], return_inverse=True)
+            dirs = np.array([byte_direction(self._sysname(x)) == "read"
+                             for x in nrs.tolist()], dtype=bool)[nr_at]
             fb, nb = rows["file_bytes"].astype(np.float64), rows["net_bytes"].astype(np.float64)
             f_in = np.bincount(inv, weights=np.where(dirs, fb, 0), minlength=n)
             f_out = np.bincount(inv, weights=np.where(dirs, 0, fb), minlength=n)
