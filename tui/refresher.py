@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.text import Text
 
+from ..collector.events import HOST
 from ..collector.fields import format_datetime
 from .format import human_count, human_ns, safe
 from .model import Snapshot, TopModel
@@ -147,18 +148,28 @@ class Refresher:
         live = self.resources.live
         cpu = {}
         mem: dict[int, tuple[int, int]] = {}
-        if live and req.view in ("procs", "containers"):
-            cpu = self.resources.cpu_percent(list(snap.procs))
+        container_cpu: dict[str, float] = {}
+        if live and req.view == "containers":
+            # the cgroups' usage counters (they count processes too short-lived for
+            # /proc/PID/stat sampling), the host's from /proc/stat; each process's
+            # /proc/PID/stat only for containers that have neither
+            container_cpu = self.resources.container_cpu(
+                c for c, _ in snap.containers.values())
+            host = self.resources.host_cpu(container_cpu)
+            if host is not None:
+                container_cpu[HOST.id] = host
+            need = [pid for pid, p in snap.procs.items()
+                    if p.container.id not in container_cpu]
+            cpu = self.resources.cpu_percent(need) if need else {}
         if live and req.view == "procs":
+            cpu = self.resources.cpu_percent(list(snap.procs))
             mem = self.resources.proc_memory(list(snap.procs))
         cost = self.resources.self_cost() if live else SelfCost()
         ctx = Ctx(snap, base, sc, self.resources, cpu, snap.activity, req.max_rows)
         ctx.mem = mem
         argv, res = snap.argv, self.resources
         ctx.cmdlines = lambda pid: argv.get(pid) or res.cmdline(pid)
-        if live and req.view == "containers":
-            ctx.container_cpu = self.resources.container_cpu(
-                c for c, _ in snap.containers.values())
+        ctx.container_cpu = container_cpu
         data = build(req.view, ctx, req.sort, req.desc, req.row_text)
         gone = None
         if sc.pid is not None and sc.pid in snap.exited_pids:

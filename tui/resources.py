@@ -105,6 +105,7 @@ class Resources:
         self.cgroups = CgroupResources(layout) if layout is not None else None
         self._ccpu_last: dict[str, int] = {}
         self._ccpu_at = 0.0
+        self._host_last: tuple[float, int] | None = None
         self.cpu = CpuSampler(proc_root, monotonic)
         self._cmd: dict[int, tuple[str | None, float]] = {}
         self.bpf_stats = bpf_stats
@@ -161,6 +162,25 @@ class Resources:
                 out[c.id] = max(0.0, (ns - prev) / 1e9 / (now - self._ccpu_at) * 100.0)
         self._ccpu_last, self._ccpu_at = cur, now
         return out
+
+    def host_cpu(self, container_cpu: dict[str, float]) -> float | None:
+        """CPU% (of one CPU) of everything outside containers: the machine's user +
+        nice + system time (/proc/stat, one read) less the containers' cgroup
+        figures (``container_cpu``, of the same interval). One file instead of every
+        host process's /proc/PID/stat at every refresh (the Containers view's cost
+        on an idle host); None for the first interval or without /proc/stat."""
+        now = self.monotonic()
+        try:
+            with open(f"{self.proc_root}/stat", "rb") as f:
+                v = f.readline().split()
+            ticks = int(v[1]) + int(v[2]) + int(v[3])  # "cpu" user nice system
+        except (OSError, IndexError, ValueError):
+            return None
+        last, self._host_last = self._host_last, (now, ticks)
+        if last is None or now <= last[0]:
+            return None
+        busy = (ticks - last[1]) / CLK_TCK / (now - last[0]) * 100.0
+        return max(0.0, busy - sum(container_cpu.values()))
 
     def _cgroup_cpu_ns(self, c: Container) -> int | None:
         if c.is_host or not c.cgroup_path or self.cgroups is None:
@@ -227,6 +247,9 @@ class NoResources:
 
     def cpu_percent(self, pids: Iterable[int]) -> dict[int, float]:
         return {}
+
+    def host_cpu(self, container_cpu: dict[str, float]) -> float | None:
+        return None
 
     def cmdline(self, pid: int) -> str | None:
         return None

@@ -289,3 +289,24 @@ async def test_a_filter_that_hides_a_container_does_not_end_it():
         await pilot.pause()
         assert f.gone is None and db not in f.snapshot.exited_containers
         assert "exited" not in app.main.query_one(MessageLine).text
+
+
+def test_host_cpu_is_the_machine_less_the_containers(tmp_path):
+    stat = tmp_path / "stat"
+    clock = [10.0]
+    tck = os.sysconf("SC_CLK_TCK")
+
+    def write(user, nice, system):
+        stat.write_text(f"cpu  {user} {nice} {system} 9999 0 7 7 0 0 0\ncpu0 1 2 3 4\n")
+
+    r = Resources(proc_root=str(tmp_path), monotonic=lambda: clock[0])
+    write(100, 0, 50)
+    assert r.host_cpu({}) is None  # the first interval
+    clock[0] += 2.0
+    write(100 + 2 * tck, 0, 50 + tck)  # 1.5 CPUs busy over the 2 s (irq/idle not counted)
+    assert r.host_cpu({"c1": 40.0, "c2": 10.0}) == pytest.approx(100.0)
+    clock[0] += 1.0
+    write(100 + 2 * tck, 0, 50 + tck)  # idle; a container's figure can run ahead
+    assert r.host_cpu({"c1": 5.0}) == 0.0
+    stat.unlink()
+    assert r.host_cpu({}) is None
