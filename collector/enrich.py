@@ -85,6 +85,13 @@ class Enricher:
             mut[rows] |= b.ext["len2"][b.ext_row[rows]] > 0
         return mut
 
+    def mutating_columns(self, cols: Any, len2: np.ndarray) -> np.ndarray:
+        """:meth:`mutating_rows` over record columns (``cols["kind"]``, ``cols["nr"]``)
+        and each row's ``len2`` (<= 0 for a record without strings)."""
+        nr = cols["nr"]
+        return (cols["kind"] >= layout.KIND_EXEC) | self._mutating[nr] | \
+            (self._addressed[nr] & (len2 > 0))
+
     def _touches(self, b: EventBatch, mut: np.ndarray,
                  fdnum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(fd each state row changes or -1, rows that may change any fd of their
@@ -137,13 +144,9 @@ class Enricher:
             # an fd's name changes only at a state row that touches that fd (or all
             # of the process's fds): a segment per such row of the (process, fd)
             touched, every = self._touches(b, mut, fdnum)
-            seg = _segments(pid_code, n_pids, every) << 20
-            seg += _touch_counts(pid, fdnum, has_fd, touched)
-            f_code, _, _ = factorize((pid << 32) | np.where(has_fd, fdnum, 0))
-            s_code, _, n_seg = factorize(seg)
-            fkey = np.where(has_fd, f_code * n_seg + s_code, -1)
-            f_inv, f_first, _ = factorize(fkey)
-            ordered[f_first[fkey[f_first] >= 0]] = True
+            seg_every = _segments(pid_code, n_pids, every) if every.any() else None
+            f_inv, f_first = _fd_groups(pid, fdnum, has_fd, touched, seg_every)
+            ordered[f_first] = True
         rows = np.flatnonzero(ordered).tolist()
         p_objs, f_objs, c_objs = self._rows.apply(self.state, b, rows, fdnum)
         o_proc = _intern(p_objs, procs)
@@ -180,17 +183,16 @@ def _intern(objs: list, table: list) -> np.ndarray:
     return codes
 
 
-def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,
-                  touched: np.ndarray) -> np.ndarray:
-    """Per row with an fd: how many earlier rows of its process touched that fd
-    (``touched``: the fd a state row changes, -1 for none)."""
+def _fd_groups(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray, touched: np.ndarray,
+               seg_every: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(group per row, -1 without an fd; first row of each group): rows of one
+    (process, fd) with no state row touching that fd between them (``touched``: the
+    fd a state row changes, -1 for none; ``seg_every``: per row, how many rows that
+    touch every fd of the process came before it)."""
     n = len(pid)
-    out = np.zeros(n, dtype=np.int64)
     has_touch = touched >= 0
-    if not has_touch.any():
-        return out
     # items in row order, a row's read of its fd before its own touch (it sees the
-    # old fd): slot 2i the read, 2i+1 the touch; then grouped by (process, fd), stably
+    # old fd): slot 2i the read, 2i+1 the touch; grouped by (process, fd), stably
     keys = np.empty(2 * n, dtype=np.int64)
     keys[0::2] = (pid << 32) | np.where(has_fd, fdnum, 0)
     keys[1::2] = (pid << 32) | np.where(has_touch, touched, 0)
@@ -199,18 +201,20 @@ def _touch_counts(pid: np.ndarray, fdnum: np.ndarray, has_fd: np.ndarray,
     valid[1::2] = has_touch
     sel = np.flatnonzero(valid)
     codes, _, k = factorize(keys[sel])
+    if seg_every is not None:
+        se = seg_every[sel >> 1]
+        codes, _, k = factorize(codes * (int(se.max()) + 1) + se)
     order = stable_order(codes, k)
     sk = codes[order]
     item = sel[order]
-    c = (item & 1).astype(np.int64)
-    before = np.cumsum(c) - c
-    starts = np.ones(len(sk), dtype=bool)
-    starts[1:] = sk[1:] != sk[:-1]
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(sk)), 0))
-    counts = before - before[first]
-    reads = c == 0
-    out[item[reads] >> 1] = counts[reads]
-    return out
+    is_read = (item & 1) == 0
+    # a read starts a group unless the item before it, of the same key, is a read
+    start = is_read.copy()
+    start[1:] &= ~((sk[1:] == sk[:-1]) & is_read[:-1])
+    gid = np.cumsum(start) - 1
+    f_inv = np.full(n, -1, dtype=np.int64)
+    f_inv[item[is_read] >> 1] = gid[is_read]
+    return f_inv, item[start] >> 1
 
 
 def _segments(code: np.ndarray, k: int, mut: np.ndarray) -> np.ndarray:

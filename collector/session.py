@@ -113,8 +113,14 @@ class Session:
         state = State(container_of=lookups.container_of, procfs=lookups.procfs)
         src.attach(state)
         decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
-        return cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
-                   select=select, on_batch=on_batch)
+        session = cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
+                      select=select, on_batch=on_batch)
+        if session._raw is not None and hasattr(src, "prune"):
+            # the rows the raw prefilter drops (step 2) left out by the reader, before
+            # they are converted to records (a capture's own numbers and times stay)
+            raw, mutating = session._raw, session.enricher.mutating_columns
+            src.prune = lambda cols, len2: raw(cols) | mutating(cols, len2)
+        return session
 
     @classmethod
     def live(cls, source: Any, resolver: Any, state: State, flt: Filter | None = None,
@@ -135,7 +141,7 @@ class Session:
         """One source batch through every stage (also what ``run`` does per batch)."""
         c = self.counters
         c.batches += 1
-        c.records += len(raw)
+        c.records += len(raw) + getattr(self.source, "left_out", 0)
         b = self.decoder.batch(raw)
         for ready in (self.hold.admit(b) if self.hold is not None else (b,)):
             self._process(ready)

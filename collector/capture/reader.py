@@ -42,6 +42,7 @@ from .format import (
     FORMAT_VERSION,
     SCHEMA,
     CaptureError,
+    _fixed_rows,
     _unpacked,
     _values,
     batch_digest,
@@ -321,6 +322,27 @@ class ReplaySource:
         self._stop = False
         self._drops = 0
         self.records = 0
+        # set by Session.replay: (columns, len2) -> rows to keep; the others are left
+        # out before conversion, and ``left_out`` says how many of the batch last yielded
+        self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
+        self.left_out = 0
+        self._whole = True  # the session's first batch is never pruned (evt.reltime's start)
+
+    def _pruner(self) -> Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None:
+        prune = self.prune
+        if prune is None:
+            return None
+
+        def cut(rb: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+            if self._whole:  # the decoder takes the session's first time from it
+                self._whole = False
+                return rb, 0
+            keep = prune(_ArrowColumns(rb), _len2(rb))
+            if keep.all():
+                return rb, 0
+            return rb.filter(pa.array(keep)), int(len(keep) - np.count_nonzero(keep))
+
+        return cut
 
     # -- what State asks ------------------------------------------------------------
     def container_of(self, cgroup_id: int, pid: int) -> Container:
@@ -391,11 +413,12 @@ class ReplaySource:
             self._restored = None
             shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
                 self.mono_to_wall_ns
-            for cb, converted in read_ahead(f.batches()):
+            for cb, converted, left_out in read_ahead(f.batches(), self._pruner()):
                 self._apply(cb.state)
                 if converted is None:
                     continue
                 raw, ctx = converted
+                self.left_out = left_out
                 raw.ctx = ctx if ctx.any() else None
                 if shift:
                     _shift_ts(raw, shift)
@@ -426,20 +449,25 @@ _AHEAD = 2  # batches read and converted ahead of the one being processed
 _END = object()
 
 
-def read_ahead(batches: Iterator[CaptureBatch]
-               ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None]]:
+def read_ahead(batches: Iterator[CaptureBatch],
+               prune: Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None = None
+               ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
     """``batches`` with each one's records converted (``batch_to_raw``, None for an
     empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead: Arrow's
     decompression, the digest's CRC and numpy's copies release the GIL, so the next
     batches are read while the caller processes this one. In order; what the reader
-    raises is raised here; the thread ends when the caller stops early."""
+    raises is raised here; the thread ends when the caller stops early. ``prune``
+    (a checked batch -> the rows to convert, how many left out) runs on the thread."""
     q: queue.Queue = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
 
     def work() -> None:
         try:
             for cb in batches:
-                item = (cb, batch_to_raw(cb.records) if cb.records.num_rows else None)
+                rb, left_out = cb.records, 0
+                if prune is not None and rb.num_rows:
+                    rb, left_out = prune(rb)
+                item = (cb, batch_to_raw(rb) if rb.num_rows else None, left_out)
                 while not stop.is_set():
                     try:
                         q.put(item, timeout=0.1)
@@ -470,6 +498,38 @@ def read_ahead(batches: Iterator[CaptureBatch]
             except queue.Empty:
                 pass
         t.join()
+
+
+class _ArrowColumns:
+    """A capture batch's record columns by name, as the raw filter reads them (numpy
+    views of the Arrow buffers; ``comm`` as the probe's fixed-width bytes)."""
+
+    def __init__(self, rb: pa.RecordBatch) -> None:
+        self.rb = rb
+        self._c: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._c.get(name)
+        if a is None:
+            col = self.rb.column(SCHEMA.get_field_index(name))
+            if name == "comm":
+                a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
+            else:
+                a = _values(col)
+            self._c[name] = a
+        return a
+
+    def __len__(self) -> int:
+        return self.rb.num_rows
+
+
+def _len2(rb: pa.RecordBatch) -> np.ndarray:
+    """Each row's len2, 0 for a record without strings (a null len2)."""
+    col = rb.column(SCHEMA.get_field_index("len2"))
+    v = _values(col).astype(np.int64)
+    if col.null_count:
+        v = np.where(np.asarray(col.is_valid().to_numpy(zero_copy_only=False)), v, 0)
+    return v
 
 
 def _shift_ts(raw: RawBatch, delta: int) -> None:
