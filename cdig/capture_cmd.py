@@ -36,9 +36,15 @@ def check_capture_args(args: argparse.Namespace) -> None:
 
         if hit := aliases(write, reads, prefix=True):
             raise CliError(f"-w {write} would overwrite {hit}, a capture being read", EXIT_USAGE)
+    events = getattr(args, "events", None)
+    if events is not None and not write:
+        raise CliError("-e applies to a capture being written: add -w FILE", EXIT_USAGE)
+    if events is not None and events <= 0:
+        raise CliError(f"-e needs a positive number of events per file, not {events}",
+                       EXIT_USAGE)
     if getattr(args, "files", None) is not None and args.file_size is None and \
-            args.seconds is None:
-        raise CliError("-W needs -C or -G (it limits how many rotated files are kept)",
+            args.seconds is None and events is None:
+        raise CliError("-W needs -C or -G or -e (it limits how many rotated files are kept)",
                        EXIT_USAGE)
 
 
@@ -47,7 +53,8 @@ def rotation(args: argparse.Namespace):  # -> collector.capture.Rotation
 
     size = getattr(args, "file_size", None)
     return Rotation(size_bytes=int(size * MB) if size is not None else None,
-                    period_s=getattr(args, "seconds", None), keep=getattr(args, "files", None))
+                    period_s=getattr(args, "seconds", None), keep=getattr(args, "files", None),
+                    events=getattr(args, "events", None))
 
 
 def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Callable,
@@ -163,7 +170,8 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
             if show:
                 lines.append(LineSink(fmt(decoder.table), out))
             return lines + ([rec] if rec is not None else []) + \
-                ([chisel.run] if chisel is not None else [])
+                ([chisel.run] if chisel is not None else []) + \
+                list(getattr(args, "extra_sinks", ()))  # -S, -v (cdig/trace_flags.py)
 
         session = Session.replay(src, flt, sinks, select=select,
                                  on_batch=out.flush if show else None, recorder=rec)
@@ -183,6 +191,8 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         out.flush()
         c = session.counters
         from .trace import shown_summary
+        if getattr(args, "trace_flags", None) is not None:
+            args.trace_flags.finish(src.drops())
 
         shown, skipped_line = shown_summary(c.matched, lines)
         print(f"cdig: {shown} events shown, {c.records} seen, {src.drops()} dropped"

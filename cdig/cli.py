@@ -133,6 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-w", "--write", metavar="FILE",
                    help="write the events that pass the filter to a capture file (mode 0600); "
                         "nothing is printed unless -p or -j is given too. FILE.scap (or "
+    t.add_argument("-L", "--list-events", action="store_true",
+                   help="list the events (syscalls and process events) with their arguments, "
+                        "as sysdig -L, and exit")
+    t.add_argument("-t", "--timetype", choices=("h", "a", "r", "d", "D"), metavar="h|a|r|d|D",
+                   help="the time column of the default (and -pc/-pk) format, as sysdig's: "
+                        "h human-readable (default), a absolute (epoch s.ns), r relative to "
+                        "the first event, d the call's latency, D since the previous line")
+    t.add_argument("-S", "--summary", action="store_true",
+                   help="print the event summary (events by direction and type, most "
+                        "first) when the trace ends, as sysdig -S")
+    t.add_argument("-e", "--events", type=int, metavar="N",
+                   help="with -w: start a new file (FILE0, FILE1 …) once one holds N events "
+                        "(at the end of the batch that reached N); with -W a ring of files")
+    t.add_argument("-v", "--verbose", action="store_true",
+                   help="at the end, sysdig -v's summary on stderr (events, drops, elapsed "
+                        "time, events per second)")
+    t.add_argument("--unbuffered", action="store_true",
+                   help="flush every output line as it is written (for pipes into scripts)")
                         "--format scap) writes sysdig's .scap (.scap.gz gzipped); '-' streams "
                         ".scap to stdout, flushed per batch")
     t.add_argument("--format", dest="write_format", choices=("cdig", "scap"),
@@ -157,15 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(like csysdig)", epilog=TOP_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tp.add_argument("filter", nargs="*", help="filter expression (sysdig syntax)")
-    tp.add_argument("-d", "--delay", type=float, default=1.0, metavar="SECS",
-                    help="refresh interval (default 1)")
+    tp.add_argument("-d", "--delay", type=float, default=1000, metavar="MS",
+                    help="refresh interval in milliseconds, as csysdig's (default 1000)")
     tp.add_argument("-r", "--read", metavar="FILE", action="append",
                     help="replay a capture instead of tracing live (no root needed)")
     tp.add_argument("--speed", type=float, default=1.0, metavar="X",
                     help="replay: capture seconds per second (default 1; 0 = as fast as "
                          "possible)")
     tp.add_argument("--paused", action="store_true", help="replay: start paused (n steps)")
-    tp.add_argument("--view", default="containers", metavar="VIEW",
+    tp.add_argument("-v", "--view", default="containers", metavar="VIEW",
                     help="first view: procs containers syscalls errors files conns execs "
                          "events security tree spectro threads dirs ports slowio (default "
                          "containers)")
@@ -279,7 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
 
-    return run_trace(args)
+    flags = TraceFlags(args)  # -L, -t D, -S, -v, --unbuffered
+    if flags.done is not None:
+        sys.stdout.write(flags.done + "\n")
+        return EXIT_OK
+    try:
+        return run_trace(args)
+    finally:
+        flags.restore()
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -292,6 +317,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from .summary_cmd import run_summary
 
     return run_summary(args)
+    from .trace_flags import TraceFlags
 
 
 def cmd_export(args: argparse.Namespace) -> int:

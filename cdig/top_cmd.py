@@ -66,9 +66,9 @@ def run_top(args: argparse.Namespace) -> int:
     filter_text = " ".join(args.filter or [])
     _compile(filter_text)  # a bad filter: CliError with the caret, before the screen
     if args.delay <= 0:
-        raise CliError("-d needs a positive number of seconds", EXIT_USAGE)
+        raise CliError("-d needs a positive number of milliseconds", EXIT_USAGE)
     if args.view not in VIEWS:
-        raise CliError(f"--view: no view {args.view!r}; views: {', '.join(VIEWS)}",
+        raise CliError(f"-v/--view: no view {args.view!r}; views: {', '.join(VIEWS)}",
                        EXIT_USAGE)
     if args.speed < 0:
         raise CliError("--speed needs 0 (as fast as possible) or a positive factor",
@@ -93,7 +93,7 @@ def run_top(args: argparse.Namespace) -> int:
         # Events form no reference cycles: young-generation GC passes are pure cost.
         gc.set_threshold(100_000, 50, 100)
         sys.setswitchinterval(0.002)  # the ring reader and the UI both need the GIL often
-        app = make_app(feed, interval=args.delay, filter_text=filter_text,
+        app = make_app(feed, interval=args.delay / 1000, filter_text=filter_text,
                        max_rows=args.max_rows, speed=args.speed, start_view=args.view,
                        start_paused=args.paused, handle_signals=True,
                        full_stream=args.full_stream)

@@ -43,6 +43,7 @@ def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
     from .collector.fields import UnknownFieldError
     from .collector.formatter import CONTAINER_FORMAT, DEFAULT_FORMAT, Formatter
     from .collector.session import renderer_for
+    from .trace_flags import timetype_format
 
     fmt = args.format
     named = {"c": CONTAINER_FORMAT, "container": CONTAINER_FORMAT, "k": K8S_FORMAT,
@@ -55,6 +56,8 @@ def _formatter(args: argparse.Namespace):  # -> (SyscallTable -> BatchRenderer)
         fmt = None if not fmt or fmt in named else fmt
     else:
         fmt = named.get(fmt, fmt) if fmt else DEFAULT_FORMAT
+        if fmt in (DEFAULT_FORMAT, CONTAINER_FORMAT, K8S_FORMAT):  # -t: their time column
+            fmt = timetype_format(fmt, getattr(args, "timetype", None))
     try:
         if fmt is not None:
             Formatter(fmt)
@@ -288,6 +291,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
         tick = chisel.live_ticker(out) if chisel is not None else None
         if chisel is not None:
+            out_sinks.extend(getattr(args, "extra_sinks", ()))  # -S, -v (trace_flags.py)
             chisel.start(state, source)
 
         def on_batch_all() -> None:
@@ -321,6 +325,8 @@ def run_trace(args: argparse.Namespace) -> int:
         if hold is not None and hold.held_batches:
             late = f", {hold.released_early} passed unnamed after {hold.timeout_s:g} s" \
                 if hold.released_early else ""
+        if getattr(args, "trace_flags", None) is not None:
+            args.trace_flags.finish(dropped)
             print(f"cdig: the stream waited up to {hold.max_held_s * 1000:.1f} ms for new "
                   f"containers' names ({hold.held_batches} batches{late})", file=sys.stderr)
         if rec is not None:

@@ -179,7 +179,9 @@ class CaptureRecorder:
                 now - self._last_flush >= self.flush_s and (self._pending_rows or self.journal
                                                             or self._cg_map or self._pid_map)):
             self.flush()
-        if self.writer.due():
+        per_file = self.writer.rotation.events  # -e: the records pending count too
+        if self.writer.due() or per_file is not None and \
+                self.writer.file_rows + self._pending_rows >= per_file:
             self.flush()
             self.writer.rotate(self._snapshot())
 

@@ -41,15 +41,18 @@ from .format import (
 
 @dataclass
 class Rotation:
-    """sysdig's -C/-G/-W: ``size_bytes`` per file, ``period_s`` per file, ``keep`` files."""
+    """sysdig's -C/-G/-e/-W: ``size_bytes``, ``period_s`` or ``events`` per file, ``keep``
+    files. A file is full at the end of the batch that reached ``events``."""
 
     size_bytes: int | None = None
     period_s: float | None = None
     keep: int | None = None
+    events: int | None = None
 
     @property
     def active(self) -> bool:
-        return self.size_bytes is not None or self.period_s is not None
+        return self.size_bytes is not None or self.period_s is not None or \
+            self.events is not None
 
 
 def open_private(path: str) -> Any:
@@ -102,7 +105,7 @@ class CaptureWriter:
             if name in self.files or os.path.lexists(name) and index:
                 name = f"{name}.{index}"
             return name
-        if r.size_bytes is not None:
+        if r.size_bytes is not None or r.events is not None:
             return f"{self.base}{index}"
         return self.base
 
@@ -180,6 +183,11 @@ class CaptureWriter:
     def bytes_written(self) -> int:
         return self.bytes_closed + self.size()
 
+    @property
+    def file_rows(self) -> int:
+        """Records (and state records) in the current file so far."""
+        return self._file_rows
+
     def due(self) -> bool:
         """Whether the current file is full (-C) or old enough (-G)."""
         r = self.rotation
@@ -188,6 +196,8 @@ class CaptureWriter:
         if not self._file_rows:  # never rotate a file that holds no records yet
             return False
         if r.size_bytes is not None and self.size() >= r.size_bytes:
+            return True
+        if r.events is not None and self._file_rows >= r.events:
             return True
         return r.period_s is not None and self.clock() - self._opened_at >= r.period_s
 

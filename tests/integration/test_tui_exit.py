@@ -123,12 +123,12 @@ def test_a_signal_gives_the_terminal_back(pane, sig, code, said):
 
 
 def test_a_real_sigbus_gives_the_terminal_back(pane):
-    start(pane, f"{sys.executable} fault.py sigbus top -r c.cdig --speed 0.1 -d 0.3")
+    start(pane, f"{sys.executable} fault.py sigbus top -r c.cdig --speed 0.1 -d 300")
     assert after_command(ended(pane, 135)) == ["Bus error"]  # it died of it
 
 
 def test_an_exception_in_the_app_is_one_line(pane):
-    start(pane, f"{sys.executable} fault.py raise top -r c.cdig --speed 0.1 -d 0.3")
+    start(pane, f"{sys.executable} fault.py raise top -r c.cdig --speed 0.1 -d 300")
     out = after_command(ended(pane, 1))
     assert len(out) == 1 and out[0].startswith("cdig: internal error in cdig top: "
                                                "RuntimeError: injected fault"), out

@@ -106,7 +106,7 @@ def test_top_live_in_tmux(session, podman_container):
         "send-keys",
         "-t",
         session,
-        f"{CDIG} top --view containers -d 0.5; echo CDIG_EXIT=$?",
+        f"{CDIG} top --view containers -d 500; echo CDIG_EXIT=$?",
         "Enter",
     )
     text = wait_for(
@@ -192,7 +192,7 @@ def cell(text: str, row_start: str, label: str) -> str:
 
 def start_top(session: str, view: str) -> None:
     tmux("send-keys", "-t", session,
-         f"{CDIG} top --view {view} -d 0.5; echo CDIG_EXIT=$?", "Enter")
+         f"{CDIG} top --view {view} -d 500; echo CDIG_EXIT=$?", "Enter")
 
 
 def quit_top(session: str) -> None:

@@ -1,0 +1,176 @@
+"""sysdig's output flags of ``cdig trace``: ``-L`` (the events), ``-t h|a|r|d|D`` (the
+time column), ``-S`` (the event summary at the end), ``-v`` (sysdig's closing
+figures) and ``--unbuffered``.
+
+``TraceFlags`` is set up around one trace: it may answer at once (``-L``), wraps
+stdout for ``-t D`` and ``--unbuffered``, and hands the session one batch sink
+(``args.extra_sinks``) that counts what ``-S``/``-v`` print when the trace ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import numpy as np
+
+# sysdig's type names for cdig's argument kinds (sysdig -L)
+_TYPES = {"fd": "FD", "dirfd": "FD", "path": "FSPATH", "uint": "UINT64", "int": "INT64",
+          "oct": "UINT32", "hex": "UINT64", "oflags": "FLAGS32", "cflags": "FLAGS64",
+          "signal": "SIGTYPE", "addr": "SOCKADDR", "addrp": "SOCKADDR", "argv": "BYTEBUF"}
+# what sysdig's -t puts in the time column of its formats
+TIME_FIELDS = {"h": "%evt.outputtime", "a": "%evt.rawtime.s.%evt.rawtime.ns",
+               "r": "%evt.reltime.s.%evt.reltime.ns", "d": "%evt.latency.s.%evt.latency.ns",
+               "D": "%evt.rawtime"}  # D: made since-the-previous-line by DeltaOut
+
+
+def list_events(specs: Iterable[Any]) -> str:
+    """``-L``: each syscall's enter and exit events with their arguments, sysdig's
+    layout (``> open(FSPATH name, …)`` / ``< open(ERRNO res)``), then the process
+    events cdig records."""
+    out = []
+    for s in sorted(specs, key=lambda s: s.nr):
+        args = ", ".join(f"{_TYPES.get(a.kind, 'UINT64')} {a.name}" for a in s.args)
+        out += [f"> {s.name}({args})", f"< {s.name}(ERRNO res)"]
+    out += ["> procexec(FSPATH filename, PID old_pid)", "> procfork(PID child_tid, PID pid)",
+            "> procexit(ERRNO status)"]
+    return "\n".join(out)
+
+
+def timetype_format(fmt: str, timetype: str | None) -> str:
+    """A named format (default, -pc, -pk) with -t's time column."""
+    if not timetype or timetype == "h":
+        return fmt
+    return fmt.replace("%evt.outputtime", TIME_FIELDS[timetype], 1)
+
+
+class DeltaOut:
+    """stdout for ``-t D``: the line's second word (its evt.rawtime) becomes the time
+    since the previous line, ``s.nnnnnnnnn`` (0 for the first), as sysdig prints."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.prev: int | None = None
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        text = self._part + text
+        lines = text.split("\n")
+        self._part = lines.pop()
+        done = [self._line(ln) for ln in lines]
+        if done:
+            self.out.write("\n".join(done) + "\n")
+        return len(text)
+
+    def _line(self, ln: str) -> str:
+        words = ln.split(" ", 2)
+        if len(words) < 2 or not words[1].isdigit():
+            return ln
+        ts = int(words[1])
+        d = 0 if self.prev is None else ts - self.prev
+        self.prev = ts
+        words[1] = f"{d // 1_000_000_000}.{d % 1_000_000_000:09d}" if d >= 0 else \
+            f"-{-d // 1_000_000_000}.{-d % 1_000_000_000:09d}"
+        return " ".join(words)
+
+    def flush(self) -> None:
+        if self._part:
+            self.out.write(self._line(self._part))
+            self._part = ""
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return self.out.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.out, name)
+
+
+class EndCounts:
+    """The batch sink behind ``-S`` and ``-v``: events seen, matched, by type."""
+
+    batch_sink = True
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.matched = 0
+        self.by_type: dict[tuple[str, str], int] = {}
+        self.started = time.monotonic()
+
+    def __call__(self, b: Any, matched: np.ndarray) -> None:
+        self.seen += len(b)
+        rows = np.flatnonzero(matched)
+        if not len(rows):
+            return
+        self.matched += len(rows)
+        rec = b.cols
+        key = rec["kind"][rows].astype(np.int64) << 32 | rec["nr"][rows].astype(np.int64)
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        for i, n in zip(rows[first].tolist(), counts.tolist(), strict=True):
+            ev = b.event(i)
+            # a completed call is sysdig's enter and exit event: both directions count
+            dirs = (">", "<") if ev.dir == "<" else (ev.dir,)
+            for d in dirs:
+                k = (d, ev.type)
+                self.by_type[k] = self.by_type.get(k, 0) + n
+
+    def summary(self) -> str:
+        """sysdig -S's table: most calls first."""
+        rule = "-" * 22
+        lines = [rule, "Event           #Calls", rule]
+        for (d, t), n in sorted(self.by_type.items(), key=lambda kv: -kv[1]):
+            lines.append(f"{d} {t:<15} {n}")
+        return "\n".join(lines)
+
+    def verbose(self, drops: int) -> str:
+        """sysdig -v's closing lines."""
+        took = time.monotonic() - self.started
+        eps = self.seen / took if took > 0 else 0.0
+        return "\n".join([f"Driver Events:{self.seen}", f"Driver Drops:{drops}",
+                          "Suppressed by Comm:0",
+                          f"Elapsed time: {took:.3f}, Captured Events: {self.seen}, "
+                          f"{eps:.2f} eps"])
+
+
+class TraceFlags:
+    """The flags around one ``cdig trace`` (see the module docstring)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.done: str | None = None
+        self.counts: EndCounts | None = None
+        self._stdout: TextIO | None = None
+        if getattr(args, "list_events", False):
+            from .probes.syscalls import table
+
+            self.done = list_events(table().by_name.values())
+            return
+        args.trace_flags = self  # the trace calls finish() with its drops at the end
+        if getattr(args, "summary", False) or getattr(args, "verbose", False):
+            self.counts = EndCounts()
+            args.extra_sinks = [*getattr(args, "extra_sinks", ()), self.counts]
+        if getattr(args, "unbuffered", False) and hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(line_buffering=True)
+        if getattr(args, "timetype", None) == "D":
+            self._stdout = sys.stdout
+            sys.stdout = DeltaOut(sys.stdout)  # type: ignore[assignment]
+
+    def restore(self) -> None:
+        if self._stdout is not None:
+            sys.stdout.flush()
+            sys.stdout = self._stdout
+            self._stdout = None
+
+    def finish(self, drops: int) -> None:
+        """At the end of the trace: -S on stdout, -v on stderr."""
+        c = self.counts
+        if c is None:
+            return
+        if getattr(self.args, "summary", False):
+            sys.stdout.write(c.summary() + "\n")
+            sys.stdout.flush()
+        if getattr(self.args, "verbose", False):
+            print(c.verbose(drops), file=sys.stderr)

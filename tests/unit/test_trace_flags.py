@@ -1,0 +1,132 @@
+"""sysdig's flags of ``cdig trace`` (-L, -t, -S, -e, -v, --unbuffered) and
+``cdig top``'s csysdig flags (-d MS, -v VIEW), each in --help and each doing what
+it does in sysdig 0.29.3 (``sysdig -h``)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+from test_capture import live_capture
+from test_chisels_stream import seconds_workload
+
+from cdig.cli import build_parser, main
+from cdig.probes.syscalls import table
+from cdig.trace_flags import DeltaOut, TraceFlags
+
+
+@pytest.fixture(scope="module")
+def cap(tmp_path_factory):
+    p = tmp_path_factory.mktemp("flags") / "s.cdig"
+    live_capture(p, seconds_workload(), flush_rows=100, name_late=False)
+    return p
+
+
+def lines(capsys, *argv: str) -> list[str]:
+    assert main(["trace", *argv]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_every_flag_is_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["trace", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("-L, --list-events", "-t h|a|r|d|D", "-S, --summary", "-e N, --events N",
+                 "-v, --verbose", "--unbuffered"):
+        assert flag in text, flag
+    with pytest.raises(SystemExit):
+        main(["top", "--help"])
+    text = capsys.readouterr().out
+    assert "-d MS, --delay MS" in text and "milliseconds" in text and "-v VIEW" in text
+
+
+def test_list_events_has_every_syscall_both_ways(capsys):
+    out = lines(capsys, "-L")
+    names = {s.name for s in table().by_name.values()}
+    assert {ln[2:].split("(")[0] for ln in out if ln.startswith("> ")} >= names
+    assert {ln[2:].split("(")[0] for ln in out if ln.startswith("< ")} == names
+    assert "> openat(FD dirfd, FSPATH path, FLAGS32 flags, UINT32 mode)" in out or \
+        any(ln.startswith("> openat(FD dirfd, FSPATH path") for ln in out)
+    assert "< read(ERRNO res)" in out and out[-1].startswith("> procexit(")
+
+
+def test_timetype_changes_the_default_formats_time(cap, capsys):
+    # the second record: a write at 0.2 s, 500 ns long, 0.1 s after the first
+    second = [ln.split()[1] for ln in lines(capsys, "-r", str(cap), "-t", "a")][1]
+    assert second == "1700000000.200000000"
+    assert [ln.split()[1] for ln in lines(capsys, "-r", str(cap), "-t", "r")][:2] == \
+        ["0.000000000", "0.100000000"]
+    assert [ln.split()[1] for ln in lines(capsys, "-r", str(cap), "-t", "d")][1] == \
+        "0.000000500"
+    d = [ln.split()[1] for ln in lines(capsys, "-r", str(cap), "-t", "D")]
+    assert d[:3] == ["0.000000000", "0.100000000", "0.050000000"]
+    h = lines(capsys, "-r", str(cap), "-t", "h")
+    assert h == lines(capsys, "-r", str(cap)) and h[0].split()[1].count(":") == 2
+    # -pc's time column too; a -p of one's own is left as it is
+    assert lines(capsys, "-r", str(cap), "-pc", "-t", "a")[1].split()[1] == second
+    assert lines(capsys, "-r", str(cap), "-t", "a", "-p", "%evt.num")[0] == "1"
+    with pytest.raises(SystemExit):
+        main(["trace", "-r", str(cap), "-t", "x"])
+
+
+def test_delta_out_keeps_partial_lines():
+    out = io.StringIO()
+    d = DeltaOut(out)
+    d.write("1 1000 a\n2 15")
+    d.write("00 b\n")
+    d.flush()
+    assert out.getvalue() == "1 0.000000000 a\n2 0.000000500 b\n"
+
+
+def test_summary_counts_both_directions_of_a_call(cap, capsys):
+    out = lines(capsys, "-r", str(cap), "-S", "evt.type=write")
+    i = out.index("Event           #Calls")
+    assert out[i - 1] == out[i + 1] == "-" * 22
+    # four writes: sysdig's enter and exit event each
+    assert out[i + 2:] == ["> write           4", "< write           4"]
+    assert len(out[:i - 1]) == 4  # the lines themselves first
+
+
+def test_verbose_prints_sysdigs_closing_figures(cap, capsys):
+    assert main(["trace", "-r", str(cap), "-v", "-n", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "Driver Events:11" in err and "Driver Drops:3" in err
+    assert any(ln.startswith("Elapsed time: ") and ", Captured Events: 11, " in ln and
+               ln.endswith(" eps") for ln in err)
+
+
+def test_events_per_file_rotates(cap, tmp_path, capsys):
+    base = tmp_path / "e.cdig"
+    assert main(["trace", "-r", str(cap), "-w", str(base), "-e", "1"]) == 0
+    capsys.readouterr()
+    files = sorted(tmp_path.glob("e.cdig*"))
+    assert len(files) >= 2 and files[0].name == "e.cdig0"
+    # every record is in one of them, once
+    got = [ln for f in files for ln in lines(capsys, "-r", str(f), "-p", "%evt.num")]
+    assert sorted(map(int, got)) == list(range(1, 12))
+    assert main(["trace", "-r", str(cap), "-e", "5"]) == 2
+    assert "-e applies to a capture being written" in capsys.readouterr().err
+    assert main(["trace", "-r", str(cap), "-w", str(tmp_path / "x"), "-e", "0"]) == 2
+
+
+def test_unbuffered_makes_stdout_line_buffered(monkeypatch):
+    import sys
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", out)
+    TraceFlags(argparse.Namespace(unbuffered=True))
+    assert out.line_buffering
+
+
+def test_top_takes_milliseconds_and_a_view_as_csysdig():
+    ns = build_parser().parse_args(["top", "-d", "250", "-v", "procs"])
+    assert ns.delay == 250 and ns.view == "procs"
+    assert build_parser().parse_args(["top"]).delay == 1000
+
+
+def test_top_flag_mistakes(capsys):
+    assert main(["top", "-d", "0"]) == 2
+    assert "milliseconds" in capsys.readouterr().err
+    assert main(["top", "-v", "nosuch"]) == 2
+    assert "-v/--view: no view 'nosuch'" in capsys.readouterr().err
