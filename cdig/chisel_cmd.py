@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .cli import EXIT_OK, EXIT_USAGE, CliError
+from .collector.chisels import ChiselError, describe, list_text, lookup
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 
 
 def listing(args: argparse.Namespace) -> int | None:
     """``-cl`` / ``-i NAME``: print and return the exit status; None otherwise."""
-    from .collector.chisels import ChiselError, describe, list_text
-
     if getattr(args, "list_chisels", False) or getattr(args, "chisel", None) == "l":
         sys.stdout.write(list_text() + "\n")
         return EXIT_OK
@@ -41,8 +40,6 @@ class ChiselPlan:
     compile (the chisel's AND the user's) and how it prints."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from .collector.chisels import ChiselError, lookup
-
         words = args.chisel.split()
         name, args_in_c = words[0], words[1:]
         try:

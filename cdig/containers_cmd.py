@@ -15,14 +15,15 @@ import sys
 from collections import Counter
 
 from .cli import EXIT_OK
+from .collector.containers import ContainerResolver
+from .collector.formatter import escape_text
+from .collector.procfs import list_pids
 
 METADATA_WAIT_S = 1.0  # seconds
 
 
 def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
     """(container, number of processes) for every container with a process."""
-    from .collector.procfs import list_pids
-
     seen: dict[str, object] = {}
     counts: Counter[str] = Counter()
     for pid in list_pids(proc_root):
@@ -55,9 +56,6 @@ def unanswered(resolver, containers) -> list[tuple[str, str, int]]:
 
 
 def run_containers(args: argparse.Namespace, out=None, err=None) -> int:
-    from .collector.containers import ContainerResolver
-    from .collector.formatter import escape_text
-
     out = out or sys.stdout
     err = err or sys.stderr
     with ContainerResolver.for_host() as resolver:

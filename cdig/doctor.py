@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .cli import EXIT_ERROR, EXIT_OK
+from .collector.cgroups import cgroup_layout
+from .collector.runtimes import RuntimeClient
+from .probes.loader import ProbeError, SyscallProbe
 
 SETUP = "run scripts/setup.sh as root (or: sudo make setup)"
 
@@ -124,8 +127,6 @@ def check_bcc() -> Check:
 
 
 def check_load() -> Check:
-    from .probes.loader import ProbeError, SyscallProbe
-
     p = SyscallProbe()
     try:
         p.load()
@@ -137,8 +138,6 @@ def check_load() -> Check:
 
 
 def check_cgroups() -> Check:
-    from .collector.cgroups import cgroup_layout
-
     lay = cgroup_layout()
     detail = f"{lay.mode}, cgroup2 at {lay.unified_root}" if lay.unified_root else lay.mode
     if not lay.cgroup_ids_usable:
@@ -149,9 +148,6 @@ def check_cgroups() -> Check:
 def check_runtimes() -> list[Check]:
     """One line per container runtime found: is its metadata source answering
     (what names, images and labels come from)? Bounded: 2 s per source."""
-    from .collector.cgroups import cgroup_layout
-    from .collector.runtimes import RuntimeClient
-
     found = RuntimeClient(layout=cgroup_layout()).probe()
     if not found:
         return [Check("container runtimes", "info", "none found (host processes only)")]

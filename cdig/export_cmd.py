@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .capture_cmd import replay_events
 from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
+from .collector.capture import open_private
+from .collector.export import EXPORT_FIELDS, columns_help, exporter
+from .collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
+from .collector.safe_open import aliases
+from .trace import _compile
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from .capture_cmd import replay_events
-    from .collector.capture import open_private
-    from .collector.export import EXPORT_FIELDS, columns_help, exporter
-    from .collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
-    from .collector.safe_open import aliases
-    from .trace import _compile
-
     fields = list(EXPORT_FIELDS)
     if args.fields:
         fields = [f.strip() for f in args.fields.split(",") if f.strip()]

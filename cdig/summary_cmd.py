@@ -6,14 +6,17 @@ import argparse
 import json
 import sys
 
+from .capture_cmd import replay_events
 from .cli import EXIT_USAGE, CliError, replay_status
+from .collector.aggregate import Aggregator, columns
 from .collector.durations import human_ns
+from .collector.formatter import escape_text
+from .collector.summary import BatchAggregator
+from .trace import _compile
 
 
 def render_table(table) -> str:
     """Aligned columns: numbers right-aligned, text left-aligned, text escaped."""
-    from .collector.formatter import escape_text
-
     cols = table.columns
     cells = [[c.name for c in cols]]
     for r in table.rows:
@@ -43,11 +46,6 @@ def render_table(table) -> str:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from .capture_cmd import replay_events
-    from .collector.aggregate import Aggregator, columns
-    from .collector.summary import BatchAggregator
-    from .trace import _compile
-
     if args.top is not None and args.top < 0:
         raise CliError("--top needs 0 (all) or a positive number", EXIT_USAGE)
     if args.sort and args.sort not in {c.name for c in columns(args.by)}:
