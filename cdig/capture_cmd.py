@@ -22,7 +22,7 @@ def check_capture_args(args: argparse.Namespace) -> None:
     """Usage errors of -w/-r/-C/-G/-W/-s, before anything starts."""
     write = getattr(args, "write", None)
     for flag, name in (("file_size", "-C"), ("seconds", "-G"), ("files", "-W"),
-                       ("snaplen", "-s")):
+                       ("string_len", "--string-len")):
         v = getattr(args, flag, None)
         if v is None:
             continue
@@ -75,10 +75,12 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
     header = dict(host) if host else host_info(syscalls, 0)
     for k in ("session", "session_started_ns", "file_index", "file_started_ns"):
         header.pop(k, None)
-    header.update(filter=filter_text, snaplen=getattr(args, "snaplen", None))
+    # "snaplen": the bound of paths and argv (--string-len); "io_snaplen": of I/O data (-s)
+    header.update(filter=filter_text, snaplen=getattr(args, "string_len", None),
+                  io_snaplen=getattr(args, "snaplen", None))
     writer = CaptureWriter(args.write, header, rotation(args))
     return CaptureRecorder(writer, syscalls, live_container_of=container_of, live_procfs=procfs,
-                           snaplen=getattr(args, "snaplen", None))
+                           snaplen=getattr(args, "string_len", None))
 
 
 def start_recorder(rec, state, decoder, source, resolver=None) -> None:
@@ -189,10 +191,10 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         if chisel is not None:
             chisel.finish(out)
         out.flush()
-        c = session.counters
-        from .trace import shown_summary
         if getattr(args, "trace_flags", None) is not None:
             args.trace_flags.finish(src.drops())
+        c = session.counters
+        from .trace import shown_summary
 
         shown, skipped_line = shown_summary(c.matched, lines)
         print(f"cdig: {shown} events shown, {c.records} seen, {src.drops()} dropped"

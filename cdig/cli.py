@@ -37,7 +37,8 @@ examples:
   cdig trace "evt.failed=true and evt.res=ENOENT"   # files that were not found
   cdig trace -p "%proc.name %fd.name %evt.latency" evt.type=read
   cdig trace -j -n 100 fd.sport=8080           # 100 events as JSON lines
-  cdig trace -M 10 -x                          # failed syscalls for 10 seconds
+  cdig trace -M 10 --failed                    # failed syscalls for 10 seconds
+  cdig trace -A "evt.buffer contains GET"      # I/O data holding GET, as text (-X: hex)
   cdig trace -l                                # list the filter/format fields
   cdig trace -w web.cdig container.name=web1   # capture to a file (mode 0600)
   cdig trace -w cap -C 100 -W 5                # rotate: cap0, cap1 … 100 MB each, keep 5
@@ -118,21 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--container", metavar="NAME|ID", action="append",
                    help="only this container (name, id or id prefix); repeatable "
                         "(container.name=NAME in the filter does the same)")
-    t.add_argument("-x", "--failed", action="store_true", help="only failed syscalls")
+    t.add_argument("--failed", action="store_true", help="only failed syscalls")
+    shown = t.add_mutually_exclusive_group()
+    for short, long, what in (("-A", "--print-ascii", "as ASCII (printable bytes and newlines)"),
+                              ("-x", "--print-hex", "in hex"),
+                              ("-X", "--print-hex-ascii", "in hex and ASCII"),
+                              ("-b", "--print-base64", "in base64")):
+        shown.add_argument(short, long, dest="buffer_mode", action="store_const",
+                           const=long[len("--print-"):].replace("-", ""),
+                           help=f"print an I/O call's data (data=, evt.buffer) {what}, as "
+                                f"sysdig's {short}")
     t.add_argument("-l", "--list", nargs="?", const="", choices=("", "v"), metavar="v",
                    help="list the fields and exit, in sysdig's layout; -lv: with their types")
     t.add_argument("--list-markdown", action="store_true",
                    help="list the fields as Markdown tables (sysdig's --list-markdown) and exit")
-    t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
-                   help="kernel ring buffer size (power of two, default 32; the ring for "
-                        "records with strings gets twice that)")
-    t.add_argument("--backlog-mb", type=int, default=512, metavar="MB",
-                   help="records read from the kernel and not yet processed are held in "
-                        "memory up to MB (default 512); past it the kernel rings fill and "
-                        "the kernel counts what it drops")
-    t.add_argument("-w", "--write", metavar="FILE",
-                   help="write the events that pass the filter to a capture file (mode 0600); "
-                        "nothing is printed unless -p or -j is given too. FILE.scap (or "
     t.add_argument("-L", "--list-events", action="store_true",
                    help="list the events (syscalls and process events) with their arguments, "
                         "as sysdig -L, and exit")
@@ -151,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "time, events per second)")
     t.add_argument("--unbuffered", action="store_true",
                    help="flush every output line as it is written (for pipes into scripts)")
+    t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
+                   help="kernel ring buffer size (power of two, default 32; the ring for "
+                        "records with strings gets twice that)")
+    t.add_argument("--backlog-mb", type=int, default=512, metavar="MB",
+                   help="records read from the kernel and not yet processed are held in "
+                        "memory up to MB (default 512); past it the kernel rings fill and "
+                        "the kernel counts what it drops")
+    t.add_argument("-w", "--write", metavar="FILE",
+                   help="write the events that pass the filter to a capture file (mode 0600); "
+                        "nothing is printed unless -p or -j is given too. FILE.scap (or "
                         "--format scap) writes sysdig's .scap (.scap.gz gzipped); '-' streams "
                         ".scap to stdout, flushed per batch")
     t.add_argument("--format", dest="write_format", choices=("cdig", "scap"),
@@ -166,7 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "strftime %%-codes, else a timestamp is appended)")
     t.add_argument("-W", "--files", type=int, metavar="N",
                    help="with -C or -G: keep only the N newest files")
-    t.add_argument("-s", "--snaplen", type=int, metavar="BYTES",
+    t.add_argument("-s", "--snaplen", type=int, default=80, metavar="BYTES",
+                   help="capture the first BYTES of each I/O buffer (read, write, send, "
+                        "recv …; sysdig's -s; default 80, 0 none, at most 768: 256 for "
+                        "sendto/recvfrom)")
+    t.add_argument("--string-len", type=int, metavar="BYTES",
                    help="with -w: keep at most BYTES of each captured path and argv "
                         "(socket addresses are kept whole)")
     t.set_defaults(func=cmd_trace)
@@ -296,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
+    from .trace_flags import TraceFlags
 
     flags = TraceFlags(args)  # -L, -t D, -S, -v, --unbuffered
     if flags.done is not None:
@@ -317,7 +332,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from .summary_cmd import run_summary
 
     return run_summary(args)
-    from .trace_flags import TraceFlags
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -83,6 +83,17 @@ def shown_summary(matched: int, line_sinks: list) -> tuple[int, str | None]:
                      "(begin the format with '*' to print those too, with <NA>)")
 
 
+def _buffer_options(args: argparse.Namespace) -> None:
+    """-s (the I/O snaplen) checked; -A/-x/-X/-b: how data= and evt.buffer print."""
+    from cdig.collector.fields.buffer import DOTS, set_print_mode
+    from cdig.probes.layout import IO_MAX
+
+    snaplen = getattr(args, "snaplen", None)
+    if snaplen is not None and not 0 <= snaplen <= IO_MAX:
+        raise CliError(f"-s takes 0 to {IO_MAX} bytes of I/O data, not {snaplen}", EXIT_USAGE)
+    set_print_mode(getattr(args, "buffer_mode", None) or DOTS)
+
+
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
     from .probes.kernel_filter import KernelFilter
@@ -168,6 +179,7 @@ def run_trace(args: argparse.Namespace) -> int:
     if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
         args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
     flt = _compile(_filter_text(args))
+    _buffer_options(args)
     fmt = _formatter(args)
     if args.numevents is not None and args.numevents <= 0:
         raise CliError("-n needs a positive number of events", EXIT_USAGE)
@@ -207,7 +219,8 @@ def run_trace(args: argparse.Namespace) -> int:
     backlog = getattr(args, "backlog_mb", 512)
     if backlog <= 0:
         raise CliError(f"--backlog-mb needs a positive number, not {backlog}", EXIT_USAGE)
-    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf),
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf,
+                                    snaplen=getattr(args, "snaplen", 0) or 0),
                         max_backlog_bytes=backlog << 20)
     state = State(container_of=resolver.resolve)
     rec = None
@@ -278,6 +291,7 @@ def run_trace(args: argparse.Namespace) -> int:
             out_sinks: list = list(line_sinks)
             if chisel is not None:
                 out_sinks.append(chisel.run)
+            out_sinks.extend(getattr(args, "extra_sinks", ()))  # -S, -v (trace_flags.py)
             if rec is not None:
                 start_recorder(rec, state, decoder, source, resolver)
                 out_sinks.append(rec)
@@ -291,7 +305,6 @@ def run_trace(args: argparse.Namespace) -> int:
 
         tick = chisel.live_ticker(out) if chisel is not None else None
         if chisel is not None:
-            out_sinks.extend(getattr(args, "extra_sinks", ()))  # -S, -v (trace_flags.py)
             chisel.start(state, source)
 
         def on_batch_all() -> None:
@@ -312,6 +325,8 @@ def run_trace(args: argparse.Namespace) -> int:
         c = session.counters
         stats = source.stats()
         dropped = source.drops()
+        if getattr(args, "trace_flags", None) is not None:
+            args.trace_flags.finish(dropped)
         lost = ""
         if interrupted and source.backlog_bytes():
             lost = f", {source.backlog_bytes()} bytes read but not shown (interrupted)"
@@ -325,8 +340,6 @@ def run_trace(args: argparse.Namespace) -> int:
         if hold is not None and hold.held_batches:
             late = f", {hold.released_early} passed unnamed after {hold.timeout_s:g} s" \
                 if hold.released_early else ""
-        if getattr(args, "trace_flags", None) is not None:
-            args.trace_flags.finish(dropped)
             print(f"cdig: the stream waited up to {hold.max_held_s * 1000:.1f} ms for new "
                   f"containers' names ({hold.held_batches} batches{late})", file=sys.stderr)
         if rec is not None:

@@ -187,6 +187,17 @@ class RawBatch:
         return len(self.events) + len(self.ext)
 
 
+def io_data(xr: Any) -> bytes:
+    """The I/O data of an ext record with FLAG_IO_DATA: ``len1`` bytes from str1 on
+    (running on into str2 when the call has no socket address there)."""
+    n = int(xr["len1"])
+    if n <= 0:
+        return b""
+    raw = xr.tobytes() if hasattr(xr, "tobytes") else bytes(xr)
+    start = layout.STR1_OFFSET
+    return raw[start:start + min(n, layout.IO_MAX)]
+
+
 class Decoder:
     """Turns RawBatches into columnar EventBatches (and rows into Events on demand),
     numbering records and converting clocks.
@@ -324,6 +335,11 @@ class Decoder:
                 else:
                     typ = spec.name
                     args = self._ext_args(spec, raw_args, ext[x], flags)
+                    if flags & layout.FLAG_IO_DATA:
+                        append(Event(num, ts, cpu, ekind, typ, "<" if ekind is SYSCALL else ">",
+                                     ret if ekind is SYSCALL else 0, lat, pid, tid, uid, gid,
+                                     comm, cg, nr, args, buffer=io_data(ext[x])))
+                        continue
                 append(Event(num, ts, cpu, ekind, typ, "<" if ekind is SYSCALL else ">",
                              ret if ekind is SYSCALL else 0, lat, pid, tid, uid, gid, comm,
                              cg, nr, args))
@@ -350,7 +366,7 @@ class Decoder:
         b1 = bytes(xr["str1"])
         b2 = bytes(xr["str2"])
         l1, l2 = int(xr["len1"]), int(xr["len2"])
-        s1 = _cstr(b1, l1)
+        s1 = "" if flags & layout.FLAG_IO_DATA else _cstr(b1, l1)
         if spec.argv_arg != 255:
             argv = [a.decode("utf-8", "backslashreplace")
                     for a in b2[: max(l2, 0)].split(b"\0")[: int(xr["argc"])]]

@@ -154,6 +154,9 @@ class Event:
     container: Container = field(default_factory=lambda: HOST)  # HOST is shared, not copied
     fd: FdInfo | None = None
     t0_ns: int = 0  # the session's first record (evt.reltime), from the decoder
+    # the first bytes of an I/O call's buffer (sysdig's data, evt.buffer; at most the
+    # snaplen), None for events without one
+    buffer: bytes | None = None
 
     @property
     def failed(self) -> bool:

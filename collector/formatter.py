@@ -27,6 +27,8 @@ from .fields import (
     resolve,
     value_text,
 )
+from .fields.base import render_args
+from .fields.buffer import render as render_buffer
 
 __all__ = [
     "CONTAINER_FORMAT",
@@ -174,12 +176,33 @@ def _part(field: Field) -> Callable[[Event], str | None]:
     text = field.text
     if field.type in _SAFE_TYPES:
         return text
+    if field.name in ("evt.info", "evt.args"):
+        return _with_data(field)
+    if field.name == "evt.buffer":
+        return text  # rendered by fields.buffer: printable ASCII, tabs and newlines only
 
     def escaped(e: Event) -> str | None:
         s = text(e)
         return None if s is None else escape_text(s)
 
     return escaped
+
+
+def _with_data(field: Field) -> Callable[[Event], str | None]:
+    """evt.info / evt.args: the arguments escaped, then an I/O call's ``data=`` in the
+    print mode of -A/-x/-X/-b (its rendering is safe as it is, and must keep the
+    newlines and tabs of those modes)."""
+    text = field.text
+    with_res = field.name == "evt.info"
+
+    def get(e: Event) -> str | None:
+        if e.buffer is None:
+            s = text(e)
+            return None if s is None else escape_text(s)
+        head = escape_text(render_args(e, with_res, data=False))
+        return (head + " " if head else "") + "data=" + render_buffer(e.buffer)
+
+    return get
 
 
 def resolve_output(name: str) -> Field:

@@ -51,6 +51,8 @@ DEPENDS: dict[str, frozenset[str]] = {
     "evt.failed": _FAILED,
     "evt.args": _ARGS | {FD},
     "evt.info": _ARGS | {FD, RET},
+    "evt.buffer": frozenset({KIND, EXT}),
+    "evt.buflen": _TYPE | {RET},
     "evt.time.s": frozenset({TS}),
     "evt.time.iso8601": frozenset({TS}),
     "evt.datetime.s": frozenset({TS}),

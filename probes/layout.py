@@ -21,6 +21,7 @@ KIND_FORK = 3
 KIND_EXIT = 4
 
 FLAG_LOCAL_ADDR = 1
+FLAG_IO_DATA = 2  # str1 (on into str2) holds len1 bytes of the I/O buffer
 
 STAT_DROP_EVENTS = 0
 STAT_DROP_EXT = 1
@@ -33,7 +34,13 @@ SYS_STATE = 2
 SYS_ENTER = 4
 SYS_ADDRP = 8
 SYS_ARGV = 16
+SYS_IO = 32
+SYS_IOV = 64
+SYS_MSG = 128
 NO_ARG = 0xFF
+
+IO_MAX = STR1_LEN + STR2_LEN  # the most I/O data a record holds (CDIG_IO_MAX)
+STR1_OFFSET = 128  # offsetof(struct cdig_event_ext, str1)
 
 # struct cdig_event (120 bytes)
 RECORD = np.dtype(

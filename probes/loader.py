@@ -39,6 +39,9 @@ class ProbeConfig:
     connecting_max: int = 4096  # TCP connects waiting for their local port
     # a ring wakes its reader at most this often (syscalls.bpf.c: wakeup())
     wakeup_ns: int = 1_000_000
+    # bytes of each I/O buffer copied at exit (sysdig's -s; 0: none, and the
+    # I/O calls cost what any other call does)
+    snaplen: int = 0
     filter: KernelFilter = field(default_factory=KernelFilter)
 
 
@@ -97,6 +100,9 @@ class SyscallProbe:
         if pairing not in ("auto", "task", "hash"):
             raise ProbeError(f"unknown enter/exit pairing {pairing!r}")
         self.config = config or ProbeConfig()
+        if not 0 <= self.config.snaplen <= layout.IO_MAX:
+            raise ProbeError(f"the I/O snaplen is 0 to {layout.IO_MAX} bytes, not "
+                             f"{self.config.snaplen}")
         self.table = syscalls or table()
         self.self_tgid = os.getpid() if self_tgid is None else self_tgid
         self._want_pairing = pairing
@@ -123,6 +129,7 @@ class SyscallProbe:
             f"-DWAKEUP_NS={cfg.wakeup_ns}",
             f"-DNR_SYSCALLS={self.table.max_nr}",
             f"-DNR_CONNECT={self.table.nr('connect')}",
+            f"-DSNAPLEN={cfg.snaplen}",
         ]
         if self.pairing == "hash":
             flags.append("-DPAIR_HASH")
@@ -164,6 +171,9 @@ class SyscallProbe:
                 flags |= layout.SYS_ADDRP
             if spec.argv_arg != NO_ARG:
                 flags |= layout.SYS_ARGV
+            if spec.io and self.config.snaplen:
+                flags |= layout.SYS_IO | {"buf": 0, "iov": layout.SYS_IOV,
+                                          "msg": layout.SYS_MSG}[spec.io]
             info[nr]["flags"] = flags
             if spec.path_args:
                 info[nr]["str1_arg"] = spec.path_args[0]

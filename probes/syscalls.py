@@ -168,6 +168,17 @@ ENTER_SYSCALLS = frozenset({"execve", "execveat", "exit", "exit_group"})
 
 NO_ARG = 0xFF
 
+# I/O calls whose buffer (argument 1) the probe copies, by how it is reached:
+# "buf" a plain buffer, "iov" a struct iovec array (its first iovec), "msg" a
+# struct msghdr (the first iovec of msg_iov). sysdig's data parameter.
+IO_BUFFERS: dict[str, str] = {
+    "read": "buf", "write": "buf", "pread64": "buf", "pwrite64": "buf",
+    "sendto": "buf", "recvfrom": "buf",
+    "readv": "iov", "writev": "iov", "preadv": "iov", "pwritev": "iov",
+    "preadv2": "iov", "pwritev2": "iov",
+    "sendmsg": "msg", "recvmsg": "msg",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ArgSpec:
@@ -190,6 +201,7 @@ class SyscallSpec:
     path_args: tuple[int, ...]  # argument indexes copied into str1/str2
     addr_arg: int  # index of a sockaddr, or NO_ARG
     addr_len_ptr: bool  # the length argument is a pointer (accept, recvfrom)
+    io: str = ""  # how the probe reaches its I/O buffer (IO_BUFFERS), "" none
 
     @property
     def argv_arg(self) -> int:
@@ -219,6 +231,7 @@ def _parse(nr: int, name: str, text: str | None) -> SyscallSpec:
         path_args=paths,
         addr_arg=addr.index if addr else NO_ARG,
         addr_len_ptr=bool(addr and addr.kind == "addrp"),
+        io=IO_BUFFERS.get(name, ""),
     )
 
 

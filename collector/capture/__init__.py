@@ -11,10 +11,13 @@ record batches, readable as is by pyarrow, DuckDB, polars and pandas.
   ``probes.layout.RECORD`` fields (``ts_ns`` is CLOCK_MONOTONIC as the probe
   gave it; ``args`` as ``arg0``..``arg5``; ``comm`` as binary), and for
   records with strings ``len1 len2 argc pad str1 str2`` (null for plain
-  records; strings trimmed to their length, at most the snaplen).
+  records; strings trimmed to their length, at most the --string-len). An I/O
+  call's data (``flags`` bit 2, sysdig's data, up to the -s snaplen) is ``len1``
+  bytes: the first 256 in ``str1``, the rest in ``str2`` (unless ``str2`` holds
+  the call's socket address: sendto, recvfrom).
 * Schema metadata: ``cdig.format``, ``cdig.version``, ``cdig.header`` (JSON:
   host name, kernel, architecture, syscall table, the ``mono_to_wall_ns``
-  offset, cdig version, boot id, session id, file index, snaplen, filter) and
+  offset, cdig version, boot id, session id, file index, snaplen, io_snaplen, filter) and
   ``cdig.snapshot`` (JSON: the collector's tables when the file starts:
   processes, their fds, containers with their cgroup ids, cgroup → container).
   JSON values longer than 4 KiB are zlib-compressed under the key + ``.z``

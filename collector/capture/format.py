@@ -205,15 +205,22 @@ class _Snaplen:
                 self.addr2[spec.nr] = True
 
     def lengths(self, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        l1 = np.clip(ext["len1"].astype(np.int32), 0, layout.STR1_LEN)
+        """The bytes of str1 and str2 kept per record. I/O data (FLAG_IO_DATA: len1
+        bytes from str1 on into str2) is kept as the probe cut it (its own snaplen):
+        str1 holds its first 256 bytes, str2 the rest unless str2 is a sockaddr."""
+        len1 = ext["len1"].astype(np.int32)
+        l1 = np.clip(len1, 0, layout.STR1_LEN)
         l2 = np.clip(ext["len2"].astype(np.int32), 0, layout.STR2_LEN)
+        ev = ext["ev"]
+        io = (ev["flags"] & layout.FLAG_IO_DATA) != 0
+        syscall = ev["kind"] <= layout.KIND_SYSCALL_ENTER
+        addr2 = syscall & self.addr2[ev["nr"]]
+        if io.any():
+            l2 = np.where(io & ~addr2, np.clip(len1 - layout.STR1_LEN, 0, layout.STR2_LEN), l2)
         if self.snaplen is not None:
-            ev = ext["ev"]
-            syscall = ev["kind"] <= layout.KIND_SYSCALL_ENTER
             addr1 = (ev["flags"] & layout.FLAG_LOCAL_ADDR) != 0
-            addr2 = syscall & self.addr2[ev["nr"]]
-            l1 = np.where(addr1, l1, np.minimum(l1, self.snaplen))
-            l2 = np.where(addr2, l2, np.minimum(l2, self.snaplen))
+            l1 = np.where(addr1 | io, l1, np.minimum(l1, self.snaplen))
+            l2 = np.where(addr2 | io, l2, np.minimum(l2, self.snaplen))
         return l1, l2
 
 
@@ -238,7 +245,8 @@ def rows_to_batch(rows: _Rows, snap: _Snaplen) -> pa.RecordBatch:
     valid = rows.is_ext
     mask = ~valid
     l1, l2 = snap.lengths(ext)
-    cut1 = np.where(ext["len1"] > l1, l1, ext["len1"]).astype(np.int16)
+    io = (ext["ev"]["flags"] & layout.FLAG_IO_DATA) != 0  # len1: the data's whole length
+    cut1 = np.where(~io & (ext["len1"] > l1), l1, ext["len1"]).astype(np.int16)
     cut2 = np.where(ext["len2"] > l2, l2, ext["len2"]).astype(np.int16)
     for name, vals in (("len1", cut1), ("len2", cut2), ("argc", ext["argc"]),
                        ("pad", ext["pad"])):

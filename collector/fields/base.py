@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errnos import errno_name
 from ..events import Event, EventKind
+from .buffer import dots
 
 NA = "<NA>"  # what sysdig prints for a field the event does not have
 
@@ -32,6 +33,7 @@ class FieldType(enum.Enum):
     IPNET = "ipnet"  # an address compared with networks: fd.net = 10.0.0.0/8
     DOUBLE = "double"  # a ratio (proc.fdusage)
     DYNAMIC = "arg"  # evt.arg.NAME: an int, a string or a list, whatever was decoded
+    BYTES = "bytes"  # I/O data (evt.buffer): compared as text, its bytes kept (bcontains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +207,14 @@ def _fd_tag(fd: Any) -> str:
     return "<" + tag + ">" + fd.name
 
 
-def render_args(event: Event, with_res: bool) -> str:
+def render_args(event: Event, with_res: bool, data: bool = True) -> str:
     """Render the arguments like sysdig: ``fd=3(<f>/dev/null) size=1 res=1``.
 
     ``with_res`` appends ``res=`` for completed syscalls (evt.info) — ``res=-2(ENOENT)``
     when it failed. The fd the event refers to (``event.fd``) annotates the first
     argument holding that fd number, or the result when no argument does (openat).
+    An I/O call's data comes last, ``data=`` as sysdig's default output shows it
+    (``data`` False leaves it out: the formatter renders it in the -A/-x/-X/-b mode).
     """
     fd = event.fd
     annotated = fd is None
@@ -238,6 +242,8 @@ def render_args(event: Event, with_res: bool) -> str:
             parts.append("res=" + str(res) + "(" + _fd_tag(fd) + ")")
         else:
             parts.append("res=" + str(res))
+    if data and event.buffer is not None:
+        parts.append("data=" + dots(event.buffer))
     return " ".join(parts)
 
 

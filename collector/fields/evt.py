@@ -27,6 +27,7 @@ from .base import (
     make_field,
     render_args,
 )
+from .buffer import render as render_buffer
 
 _attr = operator.attrgetter
 _SYSCALL_KINDS = (EventKind.SYSCALL, EventKind.SYSCALL_ENTER)
@@ -280,6 +281,24 @@ def _rawtime_ns(e: Event) -> int:
     return e.ts_ns % 1_000_000_000
 
 
+def _buffer(e: Event) -> str | None:
+    b = e.buffer
+    return None if b is None else b.decode("utf-8", "surrogateescape")  # bytes kept
+
+
+def _buffer_text(e: Event) -> str | None:
+    b = e.buffer
+    return None if b is None else render_buffer(b)
+
+
+def _buflen(e: Event) -> int | None:
+    """libsinsp's: an I/O call's result, the bytes it transferred (its exit only)."""
+    if e.kind != EventKind.SYSCALL or e.res < 0 or (e.type not in READS and
+                                                    e.type not in WRITES):
+        return None
+    return e.res
+
+
 _f = make_field
 
 FIELDS: tuple[Field, ...] = (
@@ -333,6 +352,12 @@ FIELDS: tuple[Field, ...] = (
        lambda e: render_args(e, with_res=False)),
     _f("evt.info", S, "the arguments then res=… (what the default output shows)",
        lambda e: render_args(e, with_res=True)),
+    _f("evt.buffer", FieldType.BYTES, "the first bytes of the data buffer of an I/O call "
+       "(read, write, recvfrom, writev …), at most the snaplen (-s, default 80); in filters "
+       "'evt.buffer contains GET' or 'evt.buffer bcontains 474554' search it",
+       _buffer, _buffer_text),
+    _f("evt.buflen", N, "the length of the data buffer of an I/O call (read, write, "
+       "sendfile …): the bytes it transferred", _buflen),
     _f("evt.is_io", B, "true for syscalls that read or write an fd (read, send, recvfrom …)",
        _is_io(None)),
     _f("evt.is_io_read", B, "true for syscalls that read from an fd (read, recv, recvfrom …)",

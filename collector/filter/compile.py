@@ -64,6 +64,7 @@ def _type_name(f: Field) -> str:
         FieldType.IPNET: "an IP network",
         FieldType.DOUBLE: "a number",
         FieldType.DYNAMIC: "an argument",
+        FieldType.BYTES: "bytes",
     }[f.type]
 
 
@@ -72,7 +73,7 @@ def _allowed_ops(ftype: FieldType) -> tuple[str, ...]:
         return (*COMPARE_OPS, "in", "intersects", "exists")
     if ftype in (FieldType.BOOL, FieldType.IP, FieldType.IPNET):
         return ("=", "==", "!=", "in", "intersects", "exists")
-    if ftype == FieldType.STRING:
+    if ftype in (FieldType.STRING, FieldType.BYTES):
         return ("=", "==", "!=", *STRING_OPS, *BYTE_OPS, *LIST_OPS, "exists")
     return OPERATORS  # DYNAMIC
 

@@ -100,6 +100,23 @@ def str_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
     return out, slen
 
 
+def bytes_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (m, width) uint8, lengths) of a binary parameter (an I/O call's data), its
+    first ``width`` bytes as they are."""
+    m = len(lens)
+    out = np.zeros((m, width), dtype=_U8)
+    ln = np.minimum(lens, width).astype(np.int64)
+    total = int(ln.sum())
+    if total:
+        cum = np.cumsum(ln) - ln
+        rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
+        src = np.repeat(starts, ln) + rel
+        dst = np.repeat(np.arange(m, dtype=np.int64) * width, ln) + rel
+        out.reshape(-1)[dst] = u8[src]
+    return out, ln
+
+
 # --------------------------------------------------------------------------- codecs
 
 

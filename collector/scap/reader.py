@@ -209,7 +209,7 @@ class _Columns:
             for name, col in (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"),
                               ("ret", "ret"), ("pid", "pid"), ("tid", "tid"), ("uid", "uid"),
                               ("gid", "gid"), ("nr", "nr"), ("kind", "kind"), ("cpu", "cpu"),
-                              ("comm", "comm")):
+                              ("comm", "comm"), ("flags", "flags")):
                 rec[name][fl] = fast[col]
             rec["args"][fl] = fast["args"]
             num[fl] = fast["num"]
@@ -610,6 +610,7 @@ class ScapSource:
         self._argmap: dict[int, list[tuple[int, str, int, str, Any]]] = {}
         self._pathmap: dict[int, list[tuple[int, int]]] = {}
         self._ret_param: dict[int, str] = {}
+        self._datamap: dict[int, int] = {}  # I/O exits: the index of their data parameter
         slow = {E.PROCEXIT_E, E.PROCEXIT_OLD_E, E.CONTAINER_E, E.CONTAINER_JSON_2_E}
         slow |= set(E.CLONE_EXITS) | {i - 1 for i in E.CLONE_EXITS}
         slow |= set(E.EXECVE_EXITS) | {i - 1 for i in E.EXECVE_EXITS}
@@ -650,6 +651,8 @@ class ScapSource:
                 amap.append((hit[0], hit[1], a.index, a.kind, codec))
             self._argmap[i] = amap
             self._pathmap[i] = pmap
+            if spec.io and not info.enter and "data" in names and names["data"][1] == "b":
+                self._datamap[i] = names["data"][0]
             if not info.enter and info.params and info.params[0][0] in ("res", "fd") and \
                     info.params[0][1] != "d":
                 self._ret_param[i] = info.params[0][1]
@@ -865,6 +868,7 @@ class ScapSource:
             "s1": np.zeros((m, layout.STR1_LEN), np.uint8),
             "s2": np.zeros((m, layout.STR2_LEN), np.uint8),
             "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
+            "flags": np.zeros(m, np.uint8),
         }
         args = out["args"].view(np.int64)
         have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
@@ -955,7 +959,8 @@ class ScapSource:
             return
         amap = self._argmap.get(et, [])
         pmap = self._pathmap.get(et, [])
-        need = max([x[0] for x in amap] + [x[0] for x in pmap] +
+        data_pi = self._datamap.get(et, -1) if side == "exit" else -1
+        need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
                    ([0] if et in self._ret_param else []) + [-1]) + 1
         n = min(npar, need, len(info.params))
         if n <= 0:
@@ -986,6 +991,16 @@ class ScapSource:
             out[scol][w[take]] = rows_[take]
             out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
             out["is_ext"][w[take]] = True
+        if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
+            rows_, dlen = bulk.bytes_param(u8, lens[:, data_pi], starts[:, data_pi],
+                                           layout.IO_MAX)
+            ww = w
+            out["s1"][ww] = rows_[:, :layout.STR1_LEN]
+            out["s2"][ww] = rows_[:, layout.STR1_LEN:]
+            out["l1"][ww] = dlen.astype(np.int16)
+            out["l2"][ww] = 0
+            out["flags"][ww] |= layout.FLAG_IO_DATA
+            out["is_ext"][ww] = True
 
     def _thread_columns(self, fast: dict[str, np.ndarray], base: dict[int, tuple],
                         changes: list[tuple[int, int, tuple]]) -> None:
@@ -1191,6 +1206,15 @@ class ScapSource:
                         args[0] = fd
                         break
         lat = ts - pend[1] if pend is not None else 0
+        data = p.get("data") if spec.io else None
+        if data is None and spec.io and not generic and any(n == "data" for n, _ in ei.params):
+            data = b""  # an empty data parameter (a failed call): sysdig's data=
+        if isinstance(data, bytes):  # the data: str1 on into str2, unless str2 is an address
+            flags |= layout.FLAG_IO_DATA
+            if spec.addr_arg != 255:
+                s1 = data[:layout.STR1_LEN]
+            else:
+                s1, s2 = data[:layout.STR1_LEN], data[layout.STR1_LEN:layout.IO_MAX]
         self._record(cols, layout.KIND_SYSCALL, ts, lat, tid, nr, ret, args, cpu, self.events,
                      dflags, s1, s2, flags=flags, s2_raw=spec.addr_arg != 255)
 
@@ -1350,7 +1374,17 @@ class ScapSource:
         cols.comm.append(t.comm)
         cols.num.append(num)
         cols.shown.append(not dflags & B.STATE_ONLY)
-        if s1 is not None or s2 is not None or kind == layout.KIND_EXEC:
+        if flags & layout.FLAG_IO_DATA:  # s1 (and s2 when no address) hold the data
+            b1 = s1 or b""
+            b2 = s2 or b""
+            cols.ext_row.append(row)
+            cols.s1.append(b1)
+            cols.s2.append(b2)
+            cols.l1.append(len(b1) + (0 if s2_raw else len(b2)))
+            cols.l2.append(len(b2) if s2_raw else 0)
+            cols.argc.append(argc)
+            cols.pad.append(0)
+        elif s1 is not None or s2 is not None or kind == layout.KIND_EXEC:
             b1 = (s1 or b"")[:layout.STR1_LEN - 1]
             b2 = (s2 or b"")[:layout.STR2_LEN if s2_raw else layout.STR2_LEN - 1]
             cols.ext_row.append(row)

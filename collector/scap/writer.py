@@ -51,7 +51,7 @@ import numpy as np
 from ...probes import layout
 from ...probes.syscalls import SyscallSpec, SyscallTable, table
 from ..capture.writer import Rotation
-from ..decode import RawBatch
+from ..decode import RawBatch, io_data
 from ..events import HOST, Container, FdInfo, Process
 from ..state import State
 from . import blocks as B
@@ -555,15 +555,18 @@ class ScapWriter:
             for i, (ts, lat, cg, ret, pid, tid, uid, gid, nr, kind, flags, cpu) in \
                     enumerate(zip(*cols, strict=True)):
                 x = src_l[i] - n_small
-                s1 = s2 = None
+                s1 = s2 = buf = None
                 ac = 0
                 if x >= 0:
-                    s1 = bytes(ext["str1"][x])[:max(l1[x], 0)]
+                    if flags & layout.FLAG_IO_DATA:  # sysdig's data parameter
+                        buf = io_data(ext[x])
+                    else:
+                        s1 = bytes(ext["str1"][x])[:max(l1[x], 0)]
                     s2 = bytes(ext["str2"][x])[:max(l2[x], 0)]
                     ac = argc[x]
                 self._evf = B.STATE_ONLY if hidden_rows is not None and hidden_rows[i] else None
                 self._record(state, ts + self.offset, lat, cg, _s64(ret), pid, tid, uid, gid,
-                             nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac)
+                             nr, kind, flags, cpu, comm_l[i], args_l[i], s1, s2, ac, buf)
                 self.records += 1
             self._file_records += len(cols[0])
             self._last_ts = max(self._last_ts, max(cols[0]) + self.offset)
@@ -698,7 +701,8 @@ class ScapWriter:
 
     def _record(self, state: State, ts: int, lat: int, cg: int, ret: int, pid: int, tid: int,
                 uid: int, gid: int, nr: int, kind: int, flags: int, cpu: int, comm: bytes,
-                args: list[int], s1: bytes | None, s2: bytes | None, argc: int) -> None:
+                args: list[int], s1: bytes | None, s2: bytes | None, argc: int,
+                buf: bytes | None = None) -> None:
         c = self._container(state, cg, pid)
         self._note_container(c, ts)
         wp = self._proc(pid, comm, uid, c)
@@ -745,7 +749,7 @@ class ScapWriter:
             self._enter(spec, nr, ts, tid, cpu, args, s1, s2, flags)
             return
         self._completed(state, spec, nr, ts, lat, ret, pid, tid, cpu, comm, args, s1, s2, flags,
-                        c)
+                        c, buf)
 
     def _enter(self, spec: SyscallSpec | None, nr: int, ts: int, tid: int, cpu: int,
                args: list[int], s1: bytes | None, s2: bytes | None, flags: int) -> None:
@@ -802,7 +806,8 @@ class ScapWriter:
 
     def _completed(self, state: State, spec: SyscallSpec | None, nr: int, ts: int, lat: int,
                    ret: int, pid: int, tid: int, cpu: int, comm: bytes, args: list[int],
-                   s1: bytes | None, s2: bytes | None, flags: int, c: Container) -> None:
+                   s1: bytes | None, s2: bytes | None, flags: int, c: Container,
+                   buf: bytes | None = None) -> None:
         t_enter = ts - lat
         name = spec.name if spec is not None else ""
         pair = self.pairs.get(name)
@@ -860,6 +865,8 @@ class ScapWriter:
             return
         if name in ("readv", "recvmsg", "preadv") and ret >= 0:
             vals["size"] = ret
+        if buf is not None:
+            vals["data"] = buf
         self._event(exit_id, ts, tid, cpu, self._values(exit_id, vals))
 
     def close(self) -> None:

@@ -18,6 +18,7 @@
 
 /* record flags */
 #define CDIG_FLAG_LOCAL_ADDR 1 /* str1 holds a synthesized local sockaddr */
+#define CDIG_FLAG_IO_DATA 2    /* str1 (and on into str2) holds len1 bytes of the I/O buffer */
 
 /* per-CPU counters in the `stats` array */
 #define CDIG_STAT_DROP_EVENTS 0   /* `events` ring buffer full */
@@ -32,6 +33,9 @@
 #define CDIG_SYS_ENTER 4  /* also emit an enter record (execve, exit) */
 #define CDIG_SYS_ADDRP 8  /* the sockaddr length argument is a pointer */
 #define CDIG_SYS_ARGV 16  /* copy argv (execve) */
+#define CDIG_SYS_IO 32    /* copy the first bytes of the I/O buffer (args[1]) at exit */
+#define CDIG_SYS_IOV 64   /* ... args[1] is a struct iovec array: its first iovec */
+#define CDIG_SYS_MSG 128  /* ... args[1] is a struct msghdr: the first iovec of msg_iov */
 #define CDIG_NO_ARG 0xff
 
 struct cdig_sysinfo {
@@ -60,7 +64,10 @@ struct cdig_event {
     char comm[CDIG_COMM_LEN];
 };
 
-/* Records that carry strings: paths, argv, socket addresses. */
+/* Records that carry strings: paths, argv, socket addresses, I/O data.
+ * I/O data (CDIG_FLAG_IO_DATA) starts at str1 and runs on into str2 (str1 and
+ * str2 are contiguous: up to CDIG_IO_MAX bytes), or fills str1 alone when
+ * str2 holds the call's socket address (sendto, recvfrom). */
 struct cdig_event_ext {
     struct cdig_event ev;
     __s16 len1;  /* bytes in str1 incl. NUL, or <0 on read failure / 0 absent */
@@ -70,6 +77,8 @@ struct cdig_event_ext {
     char str1[CDIG_STR1_LEN];
     char str2[CDIG_STR2_LEN];
 };
+
+#define CDIG_IO_MAX (CDIG_STR1_LEN + CDIG_STR2_LEN)
 
 _Static_assert(sizeof(struct cdig_event) == 120, "cdig_event size");
 _Static_assert(__builtin_offsetof(struct cdig_event, args) == 32, "args offset");

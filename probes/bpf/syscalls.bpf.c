@@ -11,6 +11,7 @@
  *   NR_SYSCALLS        size of the sysinfo array
  *   NR_CONNECT         connect(2)'s number, for the local-address capture
  *   FILTER_PID, FILTER_CGROUP, FILTER_SYSCALL, FILTER_FAILED  pushdown
+ *   SNAPLEN            bytes of I/O buffers to copy (sysdig's -s; 0: none)
  *   PAIR_HASH          pair enter/exit through a tid-keyed hash instead of
  *                      task-local storage (kernels < 5.11 or without BTF;
  *                      also what benchmarks/probe_overhead.py compares against)
@@ -192,6 +193,51 @@ static __always_inline int selected(__u32 tgid, __u64 cgroup)
     return 1;
 }
 
+#if SNAPLEN > 0
+struct cdig_iovec {
+    __u64 base;
+    __u64 len;
+};
+
+/* The first bytes of an I/O call's buffer, read at exit: a read's buffer
+ * holds what the kernel filled in only then, and `ret` says how many bytes
+ * are real (a write's too: what was written). Only the first iovec of
+ * readv/writev/sendmsg/recvmsg. */
+static __always_inline void io_data(struct cdig_event_ext *x, __u64 buf, long ret,
+                                    struct cdig_sysinfo *si)
+{
+    x->ev.flags |= CDIG_FLAG_IO_DATA;
+    x->len1 = 0;
+    if (ret <= 0 || !buf)
+        return;
+    __u64 n = ret;
+    if (si->flags & (CDIG_SYS_IOV | CDIG_SYS_MSG)) {
+        if (si->flags & CDIG_SYS_MSG) {
+            __u64 iov = 0; /* struct msghdr's msg_iov (offset 16 on 64-bit) */
+            if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(buf + 16)))
+                return;
+            buf = iov;
+        }
+        struct cdig_iovec v = {};
+        if (bpf_probe_read_user(&v, sizeof(v), (void *)buf))
+            return;
+        buf = v.base;
+        if (n > v.len)
+            n = v.len;
+    }
+    /* str2 holds the socket address of sendto/recvfrom: then str1 only */
+    __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
+    if (n > SNAPLEN)
+        n = SNAPLEN;
+    if (n > lim)
+        n = lim;
+    if (bpf_probe_read_user(x->str1, n & 0x3ff, (void *)buf) == 0)
+        x->len1 = n;
+    else
+        x->len1 = -1;
+}
+#endif
+
 static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 cgroup,
                                        __u32 nr, struct cdig_sysinfo *si, __u64 now)
 {
@@ -337,7 +383,11 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         goto out;
 #endif
     __u64 cgroup = bpf_get_current_cgroup_id();
-    if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT) {
+    if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT
+#if SNAPLEN > 0
+        && !(si->flags & CDIG_SYS_IO)
+#endif
+    ) {
         struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
         if (!e) {
             count(CDIG_STAT_DROP_EVENTS);
@@ -396,6 +446,10 @@ RAW_TRACEPOINT_PROBE(sys_exit)
                 x->len2 = -1;
         }
     }
+#if SNAPLEN > 0
+    if (si->flags & CDIG_SYS_IO)
+        io_data(x, f->args[1], ret, si);
+#endif
 #ifndef PAIR_HASH
     if (nr == NR_CONNECT && f->sk) {
         __u64 sk = f->sk;

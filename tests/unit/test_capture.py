@@ -534,7 +534,7 @@ def test_capture_cli_usage_errors(capsys):
     assert "add -w FILE" in capsys.readouterr().err
     assert main(["trace", "-w", "/tmp/x", "-W", "3"]) == 2
     assert "-W needs -C or -G" in capsys.readouterr().err
-    assert main(["trace", "-w", "/tmp/x", "-s", "0"]) == 2
+    assert main(["trace", "-w", "/tmp/x", "--string-len", "0"]) == 2
     assert main(["trace", "-r", "/tmp/cap0", "-w", "/tmp/cap", "-C", "1"]) == 2
     assert "would overwrite" in capsys.readouterr().err
 

@@ -432,6 +432,13 @@ MORE = [
     ("evt.reltime", make_event(t0_ns=TS_NS - 2_500_000_123), 2_500_000_123),
     ("evt.reltime.s", make_event(t0_ns=TS_NS - 2_500_000_123), 2),
     ("evt.reltime.ns", make_event(t0_ns=TS_NS - 2_500_000_123), 500_000_123),
+    # I/O data: the bytes kept (undecodable ones as surrogates, for bcontains)
+    ("evt.buffer", make_event(type="read", res=4, buffer=b"GET\xff"), "GET\udcff"),
+    ("evt.buffer", cat_ev, None),
+    ("evt.buflen", make_event(type="read", res=4, buffer=b"GET\xff"), 4),
+    ("evt.buflen", make_event(type="sendfile", res=70000), 70000),  # its count, no data
+    ("evt.buflen", make_event(type="read", res=-11, buffer=b""), None),
+    ("evt.buflen", make_event(type="getppid", res=1), None),
 ]
 
 
