@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -22,7 +23,7 @@ from ..collector.fields import format_datetime
 from .format import human_count, human_ns, safe
 from .model import Snapshot, TopModel
 from .resources import NoResources, SelfCost
-from .views import Ctx, Scope, ViewData, build
+from .views import Ctx, Row, Scope, ViewData, build
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Request:
     desc: bool | None = None
     max_rows: int = 500
     row_text: str = ""  # only rows whose cells contain this (case-insensitive)
+    window: tuple[int, int] | None = None  # the rows on screen (None: all of them)
 
 
 @dataclass
@@ -50,6 +52,21 @@ class Frame:
     drops: int
     elapsed_ms: float  # how long building the frame took
     snapshot: Snapshot | None = None
+
+
+# Processes view: sorted by one of these, every process's /proc files are read
+PER_PROC_SORTS = frozenset({"cpu", "virt", "res"})
+
+
+def _fill_procs(resources: Any, rows: list[Row]) -> None:
+    """CPU%, VIRT and RES of the Processes view's rows on screen."""
+    pids = [r.pid for r in rows if r.pid is not None]
+    cpu = resources.cpu_percent(pids)
+    mem = resources.proc_memory(pids)
+    for r in rows:
+        r.values["cpu"] = cpu.get(r.pid) if r.pid is not None else None
+        virt, res = mem.get(r.pid, (None, None)) if r.pid is not None else (None, None)
+        r.values["virt"], r.values["res"] = virt, res
 
 
 def apply_counters(snap: Snapshot, t: Any, counters: Any, scope: Scope) -> None:
@@ -161,15 +178,20 @@ class Refresher:
             need = [pid for pid, p in snap.procs.items()
                     if p.container.id not in container_cpu]
             cpu = self.resources.cpu_percent(need) if need else {}
+        fill = None
         if live and req.view == "procs":
-            cpu = self.resources.cpu_percent(list(snap.procs))
-            mem = self.resources.proc_memory(list(snap.procs))
+            if req.window is None or req.sort in PER_PROC_SORTS:
+                cpu = self.resources.cpu_percent(list(snap.procs))
+                mem = self.resources.proc_memory(list(snap.procs))
+            else:  # /proc/PID/stat and statm only for the rows on screen
+                fill = partial(_fill_procs, self.resources)
         cost = self.resources.self_cost() if live else SelfCost()
         ctx = Ctx(snap, base, sc, self.resources, cpu, snap.activity, req.max_rows)
         ctx.mem = mem
         argv, res = snap.argv, self.resources
         ctx.cmdlines = lambda pid: argv.get(pid) or res.cmdline(pid)
         ctx.container_cpu = container_cpu
+        ctx.window, ctx.fill = req.window, fill
         data = build(req.view, ctx, req.sort, req.desc, req.row_text)
         gone = None
         if sc.pid is not None and sc.pid in snap.exited_pids:

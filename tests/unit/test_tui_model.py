@@ -16,7 +16,7 @@ from cdig.collector.events import HOST, Container
 from cdig.tui.format import human_bytes, human_count, plain, sparkline
 from cdig.tui.model import Playback, Restart, TopModel
 from cdig.tui.refresher import Refresher, Request
-from cdig.tui.resources import CpuSampler, Resources
+from cdig.tui.resources import CpuSampler, NoResources, Resources
 from cdig.tui.views import Scope
 
 pytestmark = pytest.mark.tui
@@ -310,3 +310,38 @@ def test_host_cpu_is_the_machine_less_the_containers(tmp_path):
     assert r.host_cpu({"c1": 5.0}) == 0.0
     stat.unlink()
     assert r.host_cpu({}) is None
+
+
+class CountingResources(NoResources):
+    """A live host whose /proc figures are made up, counting the processes asked."""
+
+    live = True
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    def cpu_percent(self, pids):
+        pids = list(pids)
+        self.asked.append(pids)
+        return {p: float(p) for p in pids}
+
+    def proc_memory(self, pids):
+        return {p: (p * 2, p) for p in pids}
+
+
+def test_processes_view_reads_proc_only_for_the_rows_on_screen():
+    m = fed()
+    res = CountingResources()
+    r = Refresher(m, res)
+    f = r.frame(Request("procs", window=(0, 2)))
+    assert len(f.data.rows) > 2 and res.asked == [[int(k) for k, _ in f.data.rows[:2]]]
+    cols = [c.key for c in f.data.columns]
+    first, third = f.data.rows[0][1], f.data.rows[2][1]
+    assert first[cols.index("cpu")].plain != "-" and first[cols.index("res")].plain != "-"
+    assert third[cols.index("cpu")].plain == "-"  # off screen: not read
+    res.asked.clear()
+    f = r.frame(Request("procs", sort="cpu", window=(0, 2)))  # sorted by it: all of them
+    assert sorted(res.asked[0]) == sorted(f.snapshot.procs)  # every live process
+    res.asked.clear()
+    r.frame(Request("procs"))  # no window (a test, a screenshot): all of them
+    assert sorted(res.asked[0]) == sorted(f.snapshot.procs)

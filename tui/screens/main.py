@@ -112,8 +112,9 @@ class MainScreen(Screen):
 
     def request(self, max_rows: int) -> Request:
         sort, desc = self.sorts[self.view]
+        window = self.query_one(ViewTable).window() if self.is_mounted else None
         return Request(self.view, self.level.scope, sort, desc, max_rows,
-                       self.level.row_text)
+                       self.level.row_text, window)
 
     def _show_view_widgets(self) -> None:
         events = self.view == "events"

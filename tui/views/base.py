@@ -113,6 +113,10 @@ class Ctx:
     container_cpu: dict[str, float] = field(default_factory=dict)  # id -> % (cgroup usage)
     cmdlines: Callable[[int], str | None] | None = None  # pid -> argv (argv[0] included)
     mem: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid -> VIRT, RES bytes
+    # rows [start, stop) of the sorted rows are on screen; ``fill`` completes those
+    # rows only (what costs a /proc read per row), after the sort, before rendering
+    window: tuple[int, int] | None = None
+    fill: Callable[[list[Row]], None] | None = None
 
     def cmdline(self, pid: int) -> str | None:
         return self.cmdlines(pid) if self.cmdlines is not None else None

@@ -101,6 +101,9 @@ def build(name: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None
     _sort_rows(view, rows, sort, desc)
     total = len(rows)
     shown = rows[: ctx.max_rows] if ctx.max_rows else rows
+    if ctx.fill is not None:
+        start, stop = ctx.window if ctx.window is not None else (0, len(shown))
+        ctx.fill(shown[start:stop])
     for r in shown:  # narrowed scopes only for the rows shown (thousands of rows)
         d = r.drill
         if d is not None and isinstance(d.scope, dict):

@@ -66,6 +66,13 @@ class ViewTable(DataTable):
             return None
         return self._order[self.cursor_row]
 
+    def window(self) -> tuple[int, int]:
+        """The rows on screen, [start, stop) (with a screen's margin below: a
+        scroll shows filled rows at once)."""
+        start = max(0, int(self.scroll_offset.y))
+        height = max(self.size.height, 1)
+        return start, start + 2 * height
+
     def move_to_key(self, key: str) -> bool:
         """Put the cursor on the row ``key`` (False: no such row shown)."""
         try:
