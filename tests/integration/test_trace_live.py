@@ -392,7 +392,7 @@ def test_paths_fds_sizes_errors_exit_code(podman_container, tracer):
     )
     c = podman_container(w)
     t = tracer(f"container.name={c.name}", start=False)
-    failed = tracer("--failed", "--container", c.name, start=False)  # failed syscalls only (kernel-side)
+    failed = tracer("--failed", "--container", c.name, start=False)  # failed only, in the kernel
     start_all(t, failed)
     c.go()
     assert c.wait(15) == 42
