@@ -14,6 +14,7 @@ import sys
 from .cli import EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
 
 METADATA_WAIT_S = 3.0
+ECHO_SNAPLEN = 256  # bytes of each I/O call's data that F5 echo shows
 
 
 def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
@@ -41,8 +42,11 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     # every syscall wanted to start with, but checked in the kernel: the app narrows
     # the stream at run time to what needs events once the kernel counters count
     every = frozenset(s.name for s in table().by_nr.values())
+    # the I/O calls' data (F5 echo) is compiled in, and copied only while echo is
+    # shown (the app turns it on and off at run time)
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20,
-                                    filter=KernelFilter(syscalls=every)),
+                                    filter=KernelFilter(syscalls=every),
+                                    snaplen=ECHO_SNAPLEN),
                         max_backlog_bytes=64 << 20)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
@@ -50,6 +54,7 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     except BaseException:
         resolver.close()
         raise
+    source.probe.want_io_data(False)  # until echo is shown
     stats = BpfRunStats()
     fds = source.probe.prog_fds()
     state = State(container_of=resolver.resolve)

@@ -232,6 +232,23 @@ class SyscallProbe:
                 arr[ctypes.c_int(nr)] = v
         return True
 
+    def want_io_data(self, on: bool) -> bool:
+        """Copy the I/O calls' data from now on (``on``) or not, by rewriting their
+        IO flags (off: they go as plain records, as with snaplen 0). Only a probe
+        loaded with a snaplen copies data: False for any other (nothing changed)."""
+        if self._bpf is None or not self.config.snaplen:
+            return False
+        arr = self._bpf["sysinfo"]
+        for nr, spec in self.table.by_nr.items():
+            if not spec.io:
+                continue
+            v = arr[ctypes.c_int(nr)]
+            flags = v.flags | layout.SYS_IO if on else v.flags & ~layout.SYS_IO
+            if flags != v.flags:
+                v.flags = flags
+                arr[ctypes.c_int(nr)] = v
+        return True
+
     def prog_fds(self) -> dict[str, int]:
         """Name -> fd of each loaded program (for ``bpf_syscall.prog_run_stats``)."""
         if self._bpf is None:

@@ -84,6 +84,7 @@ class CdigTop(App[None]):
         self.handle_signals = handle_signals
         self.full_stream = full_stream  # never narrow the event stream (--full-stream)
         self._stream_want: frozenset[str] | None = None  # what the probe sends now
+        self._io_data = False  # the probe copies the I/O calls' data (echo shown)
         self.exit_signal: int | None = None
         self.crash: BaseException | None = None  # an exception inside the app
         path = os.environ.get("CDIG_TOP_TIMINGS")
@@ -217,9 +218,22 @@ class CdigTop(App[None]):
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _build_frame(self, req: Request) -> None:
         self._narrow_stream(req.view)
+        self._echo_data(req)
         frame = self.refresher.frame(req)
         if not get_current_worker().is_cancelled:
             self.post_message(FrameReady(frame))
+
+    def _echo_data(self, req: Request) -> None:
+        """The kernel copies the I/O calls' data only while echo (F5) is shown."""
+        set_io = getattr(self.feed, "want_io_data", None)
+        want = req.view == "events" and req.scope.io
+        if set_io is None or want == self._io_data:
+            return
+        self._io_data = want
+        try:
+            set_io(want)
+        except Exception as e:  # a probe closing under us: say so, go on
+            self.model.note(f"cannot switch the I/O data copy: {e}")
 
     def _narrow_stream(self, view: str) -> None:
         """Only STREAM_SYSCALLS in the event stream while the kernel's counters are

@@ -170,6 +170,10 @@ class LiveFeed:
         ``app.STREAM_SYSCALLS``."""
         return self.source.probe.want_syscalls(names)
 
+    def want_io_data(self, on: bool) -> bool:
+        """Whether the kernel copies the I/O calls' data (echo shows it)."""
+        return self.source.probe.want_io_data(on)
+
     def close(self) -> None:
         with self._close_lock:  # the UI (quit) and the collector thread (its end) both call
             if self._closed:

@@ -8,6 +8,7 @@ is deterministic. No root, no BPF.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from factories import make_event
@@ -461,3 +462,27 @@ async def test_process_tree_puts_children_under_their_parent():
                          ("12", "  └ cron")]
         f = await show(app, pilot, "enter")  # a process: its syscalls
         assert app.main.view == "syscalls" and f.request.scope.pid == 1
+
+
+async def test_echo_shows_the_data_bytes_escaped():
+    """F5 on a process whose I/O calls carry their data: the bytes, printable ASCII
+    only (an escape sequence, a bell, UTF-8 become dots), one line per newline."""
+    evil = b"GET / HTTP/1.1\r\nX: \x1b[31mred\x1b]0;owned\x07 caf\xc3\xa9\n[b]bold[/b]\n"
+    events = [e if e.type != "sendto" or e.pid != 50 else
+              dataclasses.replace(e, buffer=evil) for e in scenario()]
+    app = app_for(events, start_view="procs")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)  # nginx is the busiest: the cursor is on it
+        f = await show(app, pilot, "f5")
+        assert f.request.scope.io and f.request.scope.pid == 50
+        texts = [t for _, t in f.data.lines]
+        assert texts[0].split()[1:] == [">", "1000B", "127.0.0.1:40000->127.0.0.1:8080",
+                                        "nginx", "(50)"]
+        assert "  GET / HTTP/1.1." in texts
+        assert "  X: .[31mred.]0;owned. caf.." in texts
+        assert "  [b]bold[/b]" in texts  # no markup either
+        assert all(0x20 <= ord(ch) < 0x7F or ch == "…" for t in texts for ch in t)
+        assert "data of" in f.data.totals
+        log = app.main.query_one(EventsLog)
+        shown = "\n".join(str(line) for line in log.lines)
+        assert "\x1b" not in shown and "\x07" not in shown and "[b]bold[/b]" in shown

@@ -11,6 +11,7 @@ from rich.text import Text
 from ...collector.formatter import CONTAINER_FORMAT, Formatter
 from ..format import human_bytes, human_count, human_ns, num, pct, plain, sparkline
 from .base import Col, Ctx, Drill, Row, View, ViewData
+from .echo import echo_lines
 from .registry import VIEWS
 from .syscalls import SHADES
 
@@ -86,6 +87,12 @@ def build(name: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None
     sort = sort if sort and view.column(sort) is not None else dsort
     desc = ddesc if desc is None else desc
     if view.build is None:  # the events view
+        if ctx.scope.io:  # echo: the data bytes, where the stream carries them
+            lines, calls = echo_lines(ctx)
+            if calls:
+                return ViewData(name, cols, [], {}, len(lines),
+                                f"the data of {calls} recent I/O calls (printable ASCII; "
+                                "other bytes as .)", sort, desc, lines=lines)
         lines = event_lines(ctx)
         what = "I/O events" if ctx.scope.io else "events"
         return ViewData(name, cols, [], {}, len(lines), f"{len(lines)} recent {what} "
