@@ -11,6 +11,7 @@ and the UI thread's apply time).
     sudo .venv/bin/python benchmarks/tui_cost.py              # ~13 minutes
     sudo .venv/bin/python benchmarks/tui_cost.py --seconds 5 --storm-seconds 60 \
         --procs 500                                             # quicker
+    ... --env PYTHONPATH=DIR   # another tree's cdig (DIR/cdig), for a baseline
 
 Phases: idle (nothing started by the benchmark); storm: a getppid loop of
 tests/integration/workload.c (built with gcc) on one CPU for ``--storm-seconds``
@@ -148,7 +149,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=15, help="length of each phase")
     ap.add_argument("--procs", type=int, default=2000, help="sleeping processes to start")
-    ap.add_argument("--delay", type=float, default=1.0, help="cdig top -d (refresh interval)")
+    ap.add_argument("--delay", type=float, default=1000,
+                    help="cdig top -d: the refresh interval in milliseconds")
     ap.add_argument("--storm-seconds", type=float, default=600,
                     help="how long the storm runs (RSS is read at its end)")
     ap.add_argument("--exact-calls", type=int, default=20_000_000,
@@ -156,6 +158,8 @@ def main() -> int:
     ap.add_argument("--top-args", default="",
                     help="more arguments of cdig top, e.g. --full-stream (every syscall "
                          "in the event stream, as before the stream was narrowed)")
+    ap.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                    help="in cdig top's environment (PYTHONPATH=DIR: the cdig of DIR/cdig)")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("gcc"):
         print("needs root, tmux and gcc", file=sys.stderr)
@@ -180,10 +184,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(130)))
     results: list[tuple[str, str]] = []
     try:
-        cmd = f"{CDIG} top -d {args.delay} --view containers {args.top_args}".strip()
-        print(f"$ CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)", file=sys.stderr)
+        cmd = f"{CDIG} top -d {args.delay:g} --view containers {args.top_args}".strip()
+        print(f"$ {' '.join(args.env)} CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)",
+              file=sys.stderr)
         sh("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45",
-           "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *cmd.split())
+           "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *args.env,
+           *cmd.split())
         pid = top_pid(session)
         wait_screen(session, r"CONTAINER")
         time.sleep(3)  # settle: the first refreshes, the seeding, metadata
@@ -276,10 +282,12 @@ def main() -> int:
         for _ in range(args.procs):
             started.append(subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL))
         time.sleep(2)
-        cmd = f"{CDIG} top -d {args.delay} --view procs {args.top_args}".strip()
-        print(f"$ CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)", file=sys.stderr)
+        cmd = f"{CDIG} top -d {args.delay:g} --view procs {args.top_args}".strip()
+        print(f"$ {' '.join(args.env)} CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)",
+              file=sys.stderr)
         sh("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45",
-           "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *cmd.split())
+           "env", f"CDIG_TOP_TIMINGS={stats}", "TERM=xterm-256color", *args.env,
+           *cmd.split())
         pid = top_pid(session)
         wait_screen(session, r"PID +NAME")
         time.sleep(3)
@@ -302,7 +310,8 @@ def main() -> int:
     finally:
         cleanup()
     print()
-    print(f"cdig top -d {args.delay}: CPU of the cdig process (user+sys from /proc/PID/stat)")
+    print(f"cdig top -d {args.delay:g} {' '.join(args.env)}: CPU of the cdig process "
+          "(user+sys from /proc/PID/stat)")
     for what, figure in results:
         print(f"  {what:<44} {figure}")
     return 0
