@@ -24,7 +24,7 @@ def render_table(table) -> str:
         for c in cols:
             v = r[c.name]
             if c.kind == "ns":
-                row.append(human_ns(int(v)))
+                row.append(human_ns(int(v), second_digits=3))
             elif c.kind == "text":
                 row.append(escape_text(str(v)))
             else:

@@ -177,3 +177,5 @@ def test_one_duration_format_for_summary_and_top(ns, text):
 
     assert human_ns(ns) == text
     assert summary_cmd.human_ns is human_ns and tui_format.human_ns is human_ns
+    if text.endswith("s") and text[-2].isdigit():  # seconds: summary keeps 3 decimals
+        assert human_ns(ns, second_digits=3) == f"{ns / 1e9:.3f}s"
