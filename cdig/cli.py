@@ -180,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="capture the first BYTES of each I/O buffer (read, write, send, "
                         "recv …; sysdig's -s; default 80, 0 none, at most 768: 256 for "
                         "sendto/recvfrom)")
+    t.add_argument("--enter", action="store_true",
+                   help="show syscall enter events ('>') too, as sysdig does: a call that "
+                        "blocks is seen while it blocks (on by itself when the filter "
+                        "asks for evt.dir='>'); each syscall then costs two records")
     t.add_argument("--string-len", type=int, metavar="BYTES",
                    help="with -w: keep at most BYTES of each captured path and argv "
                         "(socket addresses are kept whole)")

@@ -94,6 +94,30 @@ def _buffer_options(args: argparse.Namespace) -> None:
     set_print_mode(getattr(args, "buffer_mode", None) or DOTS)
 
 
+def wants_enter_events(flt) -> bool:
+    """Whether the filter can select enter events ('>'): a comparison of evt.dir
+    other than evt.dir=< (or !=>), or any under a 'not'. Only then does the probe
+    send an enter record for every syscall."""
+    from cdig.collector.filter.syntax import And, Compare, Not, Or
+
+    def walk(e, negated: bool) -> bool:
+        if isinstance(e, Compare):
+            if e.field != "evt.dir":
+                return False
+            if negated:
+                return True
+            if e.op in ("=", "==", "in"):
+                return ">" in e.values
+            return not (e.op == "!=" and e.values == (">",))
+        if isinstance(e, Not):
+            return walk(e.item, not negated)
+        if isinstance(e, And | Or):
+            return any(walk(i, negated) for i in e.items)
+        return False
+
+    return flt.expr is not None and walk(flt.expr, False)
+
+
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
     from .probes.kernel_filter import KernelFilter
@@ -220,7 +244,9 @@ def run_trace(args: argparse.Namespace) -> int:
     if backlog <= 0:
         raise CliError(f"--backlog-mb needs a positive number, not {backlog}", EXIT_USAGE)
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf,
-                                    snaplen=getattr(args, "snaplen", 0) or 0),
+                                    snaplen=getattr(args, "snaplen", 0) or 0,
+                                    enter_events=getattr(args, "enter", False)
+                                    or wants_enter_events(flt)),
                         max_backlog_bytes=backlog << 20)
     state = State(container_of=resolver.resolve)
     rec = None

@@ -42,6 +42,9 @@ class ProbeConfig:
     # bytes of each I/O buffer copied at exit (sysdig's -s; 0: none, and the
     # I/O calls cost what any other call does)
     snaplen: int = 0
+    # an enter record for every syscall (sysdig's '>'): a call that blocks is seen
+    # while it blocks. Off, only execve/exit have one and the rest cost nothing more
+    enter_events: bool = False
     filter: KernelFilter = field(default_factory=KernelFilter)
 
 
@@ -133,6 +136,8 @@ class SyscallProbe:
         ]
         if self.pairing == "hash":
             flags.append("-DPAIR_HASH")
+        if cfg.enter_events:
+            flags.append("-DENTER_EVENTS")
         if flt.pids is not None:
             flags.append("-DFILTER_PID")
         if flt.cgroup_ids is not None:

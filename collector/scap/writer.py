@@ -319,6 +319,9 @@ class ScapWriter:
         self._threads: set[int] = set()  # tids sysdig knows (PL, clone exits)
         self._containers: dict[int, Container] = {}  # id(container) -> written
         self._argv: dict[int, list[bytes]] = {}  # tid -> argv of its pending execve
+        # tid -> syscall whose enter event an enter record wrote (trace --enter): its
+        # completed record then writes the exit only
+        self._entered: dict[int, int] = {}
         self._out: list[bytes] = []
         self._pid_of: dict[int, int] = {}  # tid -> pid, from the batch being written
         self._procs: dict[int, _Proc] = {}  # pid -> what sysdig was told about it
@@ -746,6 +749,8 @@ class ScapWriter:
         if kind == layout.KIND_SYSCALL_ENTER:
             if spec is not None and spec.name in ("execve", "execveat") and s2 is not None:
                 self._argv[tid] = s2.split(b"\0")[:argc] if argc else []
+            elif spec is None or not spec.enter:
+                self._entered[tid] = nr
             self._enter(spec, nr, ts, tid, cpu, args, s1, s2, flags)
             return
         self._completed(state, spec, nr, ts, lat, ret, pid, tid, cpu, comm, args, s1, s2, flags,
@@ -811,10 +816,12 @@ class ScapWriter:
         t_enter = ts - lat
         name = spec.name if spec is not None else ""
         pair = self.pairs.get(name)
+        entered = self._entered.pop(tid, None) == nr  # its enter event is written already
         if pair is None:
             sc = E.PPM_SC_ID.get(name, 0)
             ids = _GEN_E.pack(sc, nr & 0xFFFF)
-            self._event(E.GENERIC_E, t_enter, tid, cpu, [ids[:2], ids[2:]])
+            if not entered:
+                self._event(E.GENERIC_E, t_enter, tid, cpu, [ids[:2], ids[2:]])
             # cdig extension: res and the six raw arguments after ID (0.29.3 reads only
             # the table's one parameter; cdig's reader reads them back)
             rest = _GEN_X.pack(_s64(ret), *(a & _MASK64 for a in args))
@@ -847,7 +854,8 @@ class ScapWriter:
                 wp.args = [a.decode("utf-8", "replace") for a in argv[1:]]
                 wp.container = c
             return
-        self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
+        if not entered:
+            self._event(enter_id, t_enter, tid, cpu, self._values(enter_id, vals))
         if name in ("clone", "fork", "vfork", "clone3"):
             wp = self._proc(pid, comm, 0, c)
             vals.update(res=ret, exe=wp.exe.encode(),

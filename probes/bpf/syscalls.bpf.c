@@ -12,6 +12,9 @@
  *   NR_CONNECT         connect(2)'s number, for the local-address capture
  *   FILTER_PID, FILTER_CGROUP, FILTER_SYSCALL, FILTER_FAILED  pushdown
  *   SNAPLEN            bytes of I/O buffers to copy (sysdig's -s; 0: none)
+ *   ENTER_EVENTS       an enter record for every syscall (sysdig's '>'), so one
+ *                      that blocks is seen while it blocks; without it only the
+ *                      calls that may never return (execve, exit) have one
  *   PAIR_HASH          pair enter/exit through a tid-keyed hash instead of
  *                      task-local storage (kernels < 5.11 or without BTF;
  *                      also what benchmarks/probe_overhead.py compares against)
@@ -343,6 +346,11 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     #pragma unroll
     for (int i = 0; i < 6; i++)
         f->args[i] = args->args[i];
+#ifdef ENTER_EVENTS
+    /* a plain record (the exit still carries the arguments and the strings) */
+    if (!(si->flags & CDIG_SYS_ENTER))
+        emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
+#endif
     if (si->flags & CDIG_SYS_ENTER) {
         emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
         if (!(si->flags & CDIG_SYS_ARGV)) {

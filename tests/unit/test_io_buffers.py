@@ -200,3 +200,47 @@ def test_cli_flags(tmp_path, capsys):
                  str(FIXTURES / "curl_google.scap")]) == 0
     assert capsys.readouterr().out.strip() != "SUCCESS"
 
+
+# -- enter events -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,want", [
+    ("", False), ("proc.name=cat", False), ("evt.dir=<", False), ("evt.dir!=>", False),
+    ("evt.dir=>", True), ("evt.dir in (>,<)", True), ("evt.dir!=<", True),
+    ("not evt.dir=<", True), ("evt.type=read and (evt.dir=> or fd.num=3)", True),
+])
+def test_enter_records_only_when_the_filter_can_select_them(text, want):
+    from cdig.trace import wants_enter_events
+
+    assert wants_enter_events(compile_filter(text)) is want
+
+
+def test_enter_events_define():
+    assert "-DENTER_EVENTS" not in SyscallProbe(ProbeConfig(), T, self_tgid=1).cflags()
+    assert "-DENTER_EVENTS" in SyscallProbe(ProbeConfig(enter_events=True), T,
+                                            self_tgid=1).cflags()
+
+
+def test_enter_record_decoded_and_printed_like_sysdig():
+    enter = record("read", kind=layout.KIND_SYSCALL_ENTER, args=(0, 0, 100), ret=0, latency=0)
+    ev, = Decoder(T, 0).decode(RawBatch(enter, np.zeros(0, layout.EXT_RECORD)))
+    assert (ev.dir, ev.type, ev.buffer) == (">", "read", None)
+    assert Formatter("%evt.dir %evt.type %evt.info").format(ev) == "> read fd=0 size=100"
+    assert compile_filter("evt.dir=> and evt.type=read")(ev)
+
+
+def test_scap_writer_writes_an_entered_call_s_enter_once(tmp_path):
+    from cdig.collector.scap.writer import ScapWriter
+    from cdig.collector.state import State
+
+    enter = record("read", kind=layout.KIND_SYSCALL_ENTER, args=(0, 0, 100), ts=1_000,
+                   latency=0)
+    done = io_ext("read", b"hi", args=(0, 0, 100), ts=5_000, latency=4_000)
+    path = tmp_path / "e.scap"
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.write(RawBatch(enter, done), State())
+    w.close()
+    src = ScapSource([str(path)])
+    dec = Decoder(T, 0)
+    reads = [e for raw in src.batches() for e in dec.decode(raw) if e.type == "read"]
+    # one enter event and one exit event in the file: paired back into one record
+    assert [(e.dir, e.latency_ns, e.buffer) for e in reads] == [("<", 4_000, b"hi")]
