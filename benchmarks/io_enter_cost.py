@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""What enter records and I/O data (snaplen) cost the traced program, per syscall.
+
+Two C loops (built here with gcc; each times itself, CPU and wall): getppid()
+calls, and write()s of 128 bytes to /dev/null. For each loop, in one run,
+configurations interleaved round by round (probe_overhead.py's measure()):
+
+  baseline     the loop with nothing attached
+  exit-only    cdig's probe as ``cdig trace`` loaded it before issue 12: one record
+               per completed syscall, no I/O data (-s 0)
+  enter        the same plus an enter record for every syscall (--enter, or a
+               filter that can select evt.dir='>')
+  snap80       exit-only records plus the first 80 bytes of each I/O buffer
+               (``cdig trace``'s default -s 80: a write becomes a 904-byte record
+               of the strings ring instead of a 128-byte one)
+
+Each probe configuration is a child process that loads ``SyscallProbe`` (default
+ring sizes, no kernel filter) and drains both rings in bulk, counting records and
+nothing else, so the figure is the kernel side and the cheapest consumer.
+
+Reported per loop and configuration: CPU ns per call of the loop (the BPF programs
+run inside its syscalls), the ns added over exit-only and the ratio to exit-only.
+
+Needs root, BPF and gcc. Never touches the network.
+
+Run:  sudo flock /tmp/cdig-heavy.lock .venv/bin/python benchmarks/io_enter_cost.py \\
+          [--calls N] [--rounds R] [--runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from exporter_overhead import LOOP_C, log  # noqa: E402
+from probe_overhead import measure, nothing  # noqa: E402
+
+WRITE_LOOP_C = LOOP_C.replace("#include <unistd.h>", "#include <unistd.h>\n#include <fcntl.h>") \
+    .replace("    for (long i = 0; i < n; i++)\n        syscall(SYS_getppid);",
+             "    static char buf[128];\n    int fd = open(\"/dev/null\", O_WRONLY);\n"
+             "    for (long i = 0; i < n; i++)\n        syscall(SYS_write, fd, buf, sizeof buf);")
+assert "SYS_write" in WRITE_LOOP_C
+
+CONFIGS = {"exit-only": (0, False), "enter": (0, True), "snap80": (80, False)}
+_STOP = [False]
+
+
+def _on_stop(signum: int, frame: Any) -> None:
+    _STOP[0] = True
+
+
+def child_drain(snaplen: int, enter: bool) -> None:
+    """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
+    from cdig.probes.loader import ProbeConfig, SyscallProbe
+    from cdig.probes.ringbuf import RingPoller
+
+    signal.signal(signal.SIGINT, _on_stop)
+    signal.signal(signal.SIGTERM, _on_stop)
+    probe = SyscallProbe(ProbeConfig(snaplen=snaplen, enter_events=enter))
+    probe.load()
+    small, ext = probe.rings
+    poller = RingPoller(probe.rings)
+    total = 0
+    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
+    while True:
+        stopping = _STOP[0]
+        n = len(small.drain()) + len(ext.drain())
+        total += n
+        if stopping:
+            break
+        if n < 1024:
+            poller.wait(0.1 if n == 0 else 0.005)
+    stats = probe.stats()
+    poller.close()
+    probe.close()
+    print(json.dumps({"records": total, "kernel": stats}), flush=True)
+
+
+class Drain:
+    def __init__(self, snaplen: int, enter: bool) -> None:
+        self.argv = [sys.executable, str(Path(__file__).resolve()), "--child",
+                     "--snaplen", str(snaplen)] + (["--enter"] if enter else [])
+        self.result: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[str]:
+        p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline()
+            if not line.startswith("{"):
+                raise RuntimeError(f"the probe did not load: {line}{p.stderr.read()}")
+            yield " ".join(self.argv[1:])
+        finally:
+            p.send_signal(signal.SIGINT)
+            try:
+                out, _ = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+            lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
+            self.result = json.loads(lines[-1]) if lines else {}
+
+
+def report(loop: str, res: dict[str, Any], calls: int, rounds: int) -> None:
+    cpu = res["cpu"]
+    if any(not v for v in cpu.values()):
+        print(f"\n{loop}: a configuration had no clean run: no table")
+        return
+    med = {k: statistics.median(v) for k, v in cpu.items()}
+    ref = med["exit-only"]
+    print(f"\n{loop} loop ({calls:,} calls a run; per round the best run, median of "
+          f"{rounds} rounds; CPU ns per call of the loop, spread = min..max)")
+    print(f"  {'config':10s} {'ns/call':>8s} {'added':>7s} {'x exit-only':>11s} {'spread':>10s}")
+    for k, v in cpu.items():
+        print(f"  {k:10s} {med[k]:8.1f} {med[k] - ref:7.1f} {med[k] / ref:11.2f} "
+              f"{f'{min(v):.0f}..{max(v):.0f}':>10s}")
+    print("  added: ns per syscall over the exit-only probe in the same run")
+    for k, runs in res["delivery"].items():
+        for i, d in enumerate(runs):
+            kern = d.get("kernel", {})
+            drops = sum(v for n, v in kern.items() if n.startswith("dropped"))
+            print(f"  {k} round {i + 1}: {d.get('records', 0):,} records for "
+                  f"{d['expected']:,} calls, kernel drops {drops:,}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=1_000_000, help="calls per run")
+    ap.add_argument("--runs", type=int, default=3, help="runs per config per round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (configs interleaved)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--snaplen", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--enter", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child_drain(args.snaplen, args.enter)
+        return 0
+    if os.geteuid() != 0 or shutil.which("gcc") is None:
+        print("needs root (BPF) and gcc", file=sys.stderr)
+        return 1
+    git = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs; load average "
+          f"{os.getloadavg()[0]:.2f} at start; git {git}")
+    with tempfile.TemporaryDirectory() as d:
+        for loop, src in (("getppid", LOOP_C), ("write", WRITE_LOOP_C)):
+            (Path(d) / "loop.c").write_text(src)
+            binary = Path(d) / f"cdig{loop}{os.getpid()}"[:15]
+            subprocess.run(["gcc", "-O2", "-o", str(binary), str(Path(d) / "loop.c")],
+                           check=True)
+            drains = {k: Drain(*v) for k, v in CONFIGS.items()}
+            configs = {"baseline": nothing, **{k: dr.run for k, dr in drains.items()}}
+            log(f"{loop} loop")
+            res = measure(binary, args.calls, args.rounds, args.runs, configs, drains)
+            report(loop, res, args.calls, args.rounds)
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
