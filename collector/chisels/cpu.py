@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import procfs
 from .base import Chisel
+from .snapshot import _probe_event
 from .tables import _CELL, _RULE, _extend
 
 _TICK_NS = 10_000_000  # sysdig: cpu * 10000000 (a 100 Hz tick)
@@ -58,6 +59,20 @@ class CpuRun:
         self.live_at = 0.0
         self.root = procfs.PROC_ROOT
         self.clock: Callable[[], float] = time.monotonic
+        self.user: Any = None  # the user's filter, over each process
+
+    def bind(self, reads: Sequence[str] | None, user_filter: str) -> None:
+        """The user's filter picks processes (sysdig filters its procinfo events)."""
+        if user_filter.strip():
+            from ..filter import compile_filter
+
+            self.user = compile_filter(user_filter)
+
+    def _wanted(self, pid: int) -> bool:
+        if self.user is None:
+            return True
+        p = self.state.procs.get(pid) if self.state is not None else None
+        return p is not None and self.user(_probe_event(p, None))
 
     def start(self, state: Any, source: Any = None) -> None:
         self.state, self.source = state, source
@@ -89,7 +104,7 @@ class CpuRun:
         prev = self.live or {}
         for pid, t in now_ticks.items():
             p = self.state.procs.get(pid)
-            key = self.key(p, None) if p is not None else None
+            key = self.key(p, None) if p is not None and self._wanted(pid) else None
             if key is None:
                 continue
             k = _SEP.join(key)
@@ -110,7 +125,8 @@ class CpuRun:
             last[tid] = ticks
             lo = ts if lo is None else min(lo, ts)
             hi = ts if hi is None else max(hi, ts)
-            key = self.key(None, threads.get(tid))
+            t = threads.get(tid)
+            key = self.key(None, t) if t is not None and self._wanted(t.pid) else None
             if key is None:
                 continue
             k = _SEP.join(key)

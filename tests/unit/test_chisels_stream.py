@@ -215,3 +215,21 @@ def test_heat_maps_need_a_terminal_and_draw_sysdigs_cells(seconds, capsys, monke
     first = rows[0].split("\x1b[1F")[1]
     # second 0: the openat, two writes, the socket, the connect (500 ns: cell 10 of 40)
     assert first.count("\x1b[38;5;0m\x1b[48;5;0m ") == 39 and first.endswith("\x1b[0m")
+
+
+def test_buffer_chisels_keep_untrusted_bytes_data(capsys, capture):
+    from cdig.collector.chisels.buffers import _net_filter, _spy_file_filter, raw_text
+
+    # sysdig prints stdout's bytes as they are; cdig keeps text, tabs and newlines only
+    assert raw_text(b"ok\tgo\n\x1b[2J\rdone\x00") == "ok\tgo\n[2Jdone"
+    assert _spy_file_filter(["W", "/etc/x"], False) == \
+        "(fd.name=/etc/x) and evt.is_io_write=true and fd.type=file and evt.dir=< and " \
+        "evt.failed=false"
+    assert _net_filter("fd.port")(["80"], False).endswith(" and fd.port=80")
+    assert main(["trace", "-r", str(capture), "-c", "spy_port", "http"]) == 2
+    assert "host_port must be a port number, not 'http'" in capsys.readouterr().err
+    assert main(["trace", "-r", str(capture), "-c", "spy_ip", "10.1.2"]) == 2
+    assert "host_ip must be an IPv4 address" in capsys.readouterr().err
+    # the synthetic capture has no I/O data: the chisels print their end alone
+    assert run(capsys, capture, "echo_fds") == ["\x1b[0m"]
+    assert run(capsys, capture, "stdout") == []
