@@ -416,3 +416,15 @@ def test_buffer_chisels_match_sysdig(path):
     out = cdig_chisel(FIXTURES / "curl_google.scap", "spy_port", ("80",)).splitlines()
     assert out[:2] == ["\x1b[34m------ Write 78B", "GET / HTTP/1.1..Host: www.google.com..User-"
                        "Agent: curl/7.47.0..Accept: */*...."]
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_http_chisels_match_sysdig(path):
+    for words in ("httplog", "httptop", "httptop time", "httptop bytes"):
+        name, *args = words.split()
+        assert cdig_chisel(path, name, tuple(args)).splitlines() == \
+            sysdig("-r", str(path), "-c", name, *args).splitlines(), (path.stem, words)
+    if path.stem == "curl_google":
+        assert cdig_chisel(path, "httplog").splitlines() == [
+            "2018-08-17 17:35:48.586317233 > method=GET url=www.google.com/ response_code=200 "
+            "latency=37ms size=0B"]

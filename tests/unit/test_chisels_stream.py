@@ -233,3 +233,23 @@ def test_buffer_chisels_keep_untrusted_bytes_data(capsys, capture):
     # the synthetic capture has no I/O data: the chisels print their end alone
     assert run(capsys, capture, "echo_fds") == ["\x1b[0m"]
     assert run(capsys, capture, "stdout") == []
+
+
+def test_http_parser_pairs_a_request_with_its_response():
+    from cdig.collector.chisels.http import HttpParser
+    from cdig.collector.events import Event, EventKind, FdInfo
+
+    fd = FdInfo(num=5, type="ipv4", name="1.2.3.4:5->6.7.8.9:80")
+    p = HttpParser()
+
+    def ev(ts: int) -> Event:
+        return Event(num=1, ts_ns=ts, cpu=0, kind=EventKind.SYSCALL, type="write", dir="<",
+                     res=1, latency_ns=0, pid=9, tid=9, uid=0, gid=0, comm="c", cgroup_id=0,
+                     fd=fd)
+
+    assert p.feed(ev(1), "POST /a?b=c HTTP/1.1..Host: example.org..Accept: */*....") is None
+    assert p.feed(ev(2), "more request body") is None  # not a response: still open
+    t = p.feed(ev(3_000_001), "HTTP/1.1 201 Created..Content-Length: 42....")
+    assert t is not None and (t["method"], t["url"], t["code"], t["length"]) == \
+        ("POST", "example.org/a?b=c", 201, 42)
+    assert t["end"] - t["ts"] == 3_000_000 and not p.partial
