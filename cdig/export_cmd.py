@@ -20,8 +20,13 @@ def run_export(args: argparse.Namespace) -> int:
         fields = [f.strip() for f in args.fields.split(",") if f.strip()]
         try:
             for f in fields:
-                if resolve(f).any_of:  # fd.port, proc.aname …: no value to export
+                field = resolve(f)
+                if field.any_of:  # fd.port, proc.aname …: no value to export
                     raise FilterOnlyFieldError(f)
+                if field.per_output is not None:  # evt.deltatime: a -p line's, not a row's
+                    raise CliError(f"--fields: {field.name} is a value of -p output (the "
+                                   "time since the previous event shown); export "
+                                   "evt.rawtime", EXIT_USAGE)
         except UnknownFieldError as e:
             raise CliError(f"--fields: {e}", EXIT_USAGE) from None
     if args.list_columns:

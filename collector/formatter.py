@@ -246,6 +246,25 @@ def parse_format(fmt: str) -> tuple[bool, list[str], list[Field]]:
     return require_all, literals, fields
 
 
+class _Clock:
+    """The time of the previous event an output was given: per-output fields
+    (evt.deltatime) are the time since it; 0 for the first event."""
+
+    __slots__ = ("prev", "delta")
+
+    def __init__(self) -> None:
+        self.prev: int | None = None
+        self.delta = 0
+
+    def tick(self, ts_ns: int) -> None:
+        self.delta = 0 if self.prev is None else ts_ns - self.prev
+        self.prev = ts_ns
+
+
+def _clock_getter(clock: _Clock, of: Callable[[int], Any]) -> Callable[[Event], Any]:
+    return lambda e: of(clock.delta)
+
+
 class Formatter:
     """A compiled ``-p`` format: ``format(event)`` gives one output line (no newline).
 
@@ -254,19 +273,25 @@ class Formatter:
     format is the user's own and is kept verbatim; field values are escaped.
     """
 
-    __slots__ = ("fmt", "fields", "require_all", "_first", "_parts", "_json")
+    __slots__ = ("fmt", "fields", "require_all", "_first", "_parts", "_json", "_clock")
 
     def __init__(self, fmt: str = DEFAULT_FORMAT) -> None:
         self.fmt = fmt
         self.require_all, literals, fields = parse_format(fmt)
         self.fields: tuple[Field, ...] = tuple(fields)
         self._first = literals[0]
+        # each call of format() is an event shown (or skipped for a missing field)
+        self._clock = _Clock() if any(f.per_output for f in fields) else None
+        getters = [_part(f) if f.per_output is None or self._clock is None
+                   else _clock_getter(self._clock, f.per_output.text) for f in fields]
         # (getter, literal that follows it) pairs, walked in one loop per event.
-        self._parts = tuple(zip([_part(f) for f in fields], literals[1:], strict=True))
+        self._parts = tuple(zip(getters, literals[1:], strict=True))
         self._json: JsonFormatter | None = None
 
     def format(self, event: Event) -> str | None:
         """The event as one line of text, or None if it must be skipped (see class doc)."""
+        if self._clock is not None:
+            self._clock.tick(event.ts_ns)
         out = [self._first]
         append = out.append
         for get, literal in self._parts:
@@ -283,7 +308,9 @@ class Formatter:
         """``-p`` with ``-j``: a JSON object of the format's fields (skipping rules as format)."""
         if self._json is None:
             self._json = JsonFormatter([f.name for f in self.fields])
-        if self.require_all and any(f.get(event) is None for f in self.fields):
+        if self.require_all and any(f.get(event) is None for f in self.fields
+                                    if f.per_output is None):
+            self._json.tick(event)  # the event was given to the output all the same
             return None
         return self._json.format(event)
 
@@ -291,22 +318,33 @@ class Formatter:
 class JsonFormatter:
     """``-j``: one JSON object per event, keyed by field name, typed values, null for <NA>."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_clock")
 
     def __init__(self, fields: Sequence[str] | Iterable[str] = DEFAULT_JSON_FIELDS) -> None:
         items: list[tuple[str, Callable[[Event], Any], Callable[[Any], str]]] = []
         seen: set[str] = set()
+        self._clock: _Clock | None = None
         for name in fields:
             f = resolve_output(name)
             if f.name in seen:
                 continue
             seen.add(f.name)
-            items.append((escape_json_string(f.name) + ":", f.get, _JSON_ENCODERS.get(f.type,
-                                                                                   _json_value)))
+            get = f.get
+            if f.per_output is not None:
+                self._clock = self._clock or _Clock()
+                get = _clock_getter(self._clock, f.per_output.value)
+            items.append((escape_json_string(f.name) + ":", get, _JSON_ENCODERS.get(f.type,
+                                                                                 _json_value)))
         self._items = tuple(items)
+
+    def tick(self, event: Event) -> None:
+        """``event`` was given to the output but not printed (a format's missing field)."""
+        if self._clock is not None:
+            self._clock.tick(event.ts_ns)
 
     def format(self, event: Event) -> str:
         """The event as one JSON object on one line (no newline)."""
+        self.tick(event)
         out = []
         for key, get, encode in self._items:
             v = get(event)

@@ -53,6 +53,14 @@ class _RowPart:
     json: bool
 
 
+@dataclass(frozen=True)
+class _DeltaPart:
+    """A per-output field (evt.deltatime): a column made from the time since the
+    previous matched row, which the renderer keeps across batches."""
+
+    of: Callable[[int], int | str]
+
+
 _ROW_COLUMNS: dict[str, Callable[[EventBatch, np.ndarray], np.ndarray]] = {
     "evt.num": lambda b, r: b.num[r],
     "evt.rawtime": lambda b, r: b.ts[r],
@@ -77,10 +85,12 @@ class BatchRenderer:
                  require: Sequence[Field], json: bool, syscalls: SyscallTable) -> None:
         self.rel = ArgRelevance(syscalls)
         self.json = json
-        self.require = tuple(f for f in require if f.name not in ROW_FIELDS)
+        self.require = tuple(f for f in require
+                             if f.name not in ROW_FIELDS and f.per_output is None)
+        self.prev_ts: int | None = None  # the last matched row's (evt.deltatime)
         keys: set[str] = set()
         for f, _ in parts:
-            if f.name not in ROW_FIELDS:
+            if f.name not in ROW_FIELDS and f.per_output is None:
                 keys |= depends(f.name)
         for f in self.require:
             keys |= depends(f.name)
@@ -92,6 +102,9 @@ class BatchRenderer:
             if f.name in ROW_FIELDS:
                 quote = '"' if json and f.name in _TIME_FORMATS else ""
                 items += [quote, _RowPart(f.name, json), quote + lit]
+            elif f.per_output is not None:
+                of = f.per_output.value if json else f.per_output.text
+                items += [_DeltaPart(of), lit]
             else:
                 if not segments or not isinstance(items[-1], int):
                     segments.append([])
@@ -107,6 +120,16 @@ class BatchRenderer:
         self.require_get = [f.get for f in self.require]
         self._render = _generate(items)
         self.items = items
+        self.has_deltas = any(isinstance(item, _DeltaPart) for item in items)
+
+    def _deltas(self, b: EventBatch, rows: np.ndarray) -> np.ndarray:
+        """Each matched row's time since the matched row before it (sysdig's
+        evt.deltatime counts from the previous event to pass the filter, printed or
+        skipped for a missing field); the first of the output's is 0."""
+        ts = b.ts[rows].astype(np.int64)
+        prev = ts[0] if self.prev_ts is None else self.prev_ts
+        self.prev_ts = int(ts[-1])
+        return np.diff(ts, prepend=np.int64(prev))
 
     # -- builders ------------------------------------------------------------------------
     @classmethod
@@ -162,6 +185,7 @@ class BatchRenderer:
         missing field."""
         if not len(rows):
             return [], 0
+        deltas = self._deltas(b, rows) if self.has_deltas else None
         codes, first = group(b, self.keys, self.rel)
         reps = b.events(first)
         skip_key = None
@@ -188,11 +212,16 @@ class BatchRenderer:
             if skipped:
                 rows = rows[ok]
                 row_codes = row_codes[ok]
+                if deltas is not None:
+                    deltas = deltas[ok]
         if not len(rows):
             return [], skipped
         cols: list[Any] = []
         for item in self.items:
-            if isinstance(item, _RowPart):
+            if isinstance(item, _DeltaPart):
+                assert deltas is not None
+                cols.append([item.of(d) for d in deltas.tolist()])
+            elif isinstance(item, _RowPart):
                 fmt = _TIME_FORMATS.get(item.name)
                 if fmt is not None:
                     ts = b.ts[rows].astype(np.int64)
@@ -232,7 +261,7 @@ def _generate(items: list[Any]) -> Callable[[list[Any], list[list[str]], list[in
         elif isinstance(item, int):
             segs.add(item)
             pieces.append(f"{{S{item}[k]}}")
-        elif item.name in _TIME_FORMATS:  # table of seconds, index, nanoseconds
+        elif isinstance(item, _RowPart) and item.name in _TIME_FORMATS:  # seconds, index, ns
             prologue.append(f"T{col} = cols[{col}]")
             targets += [f"i{col}", f"n{col}"]
             sources += [f"cols[{col + 1}]", f"cols[{col + 2}]"]

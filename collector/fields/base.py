@@ -37,6 +37,16 @@ class FieldType(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class PerOutput:
+    """How a field that is a value of the output, not of the event, is made from the
+    nanoseconds since the previous event that output was given (evt.deltatime: sysdig's
+    time since the previous event to pass the filter; the first one's is 0)."""
+
+    value: Callable[[int], int]  # typed value (-j)
+    text: Callable[[int], str]  # -p text
+
+
+@dataclass(frozen=True, slots=True)
 class Field:
     """One field: its name, type, a one-line description and how to get it."""
 
@@ -49,6 +59,10 @@ class Field:
     # tuple of candidates and a comparison holds when it holds for one of them
     # (``!=``: for none); they cannot be printed
     any_of: bool = False
+    # set for evt.deltatime*: the renderers (render.BatchRenderer, formatter.Formatter)
+    # keep the previous event's time and compute it; ``get`` gives None, and the filter
+    # refuses the field (which rows pass would depend on which rows passed before)
+    per_output: PerOutput | None = None
 
     @property
     def field_class(self) -> str:
@@ -288,6 +302,7 @@ def make_field(
     get: Callable[[Event], Any],
     text: Callable[[Event], str | None] | None = None,
     any_of: bool = False,
+    per_output: PerOutput | None = None,
 ) -> Field:
     """A Field with the text getter its type implies (unless given)."""
     if any_of:
@@ -299,7 +314,7 @@ def make_field(
             text = get  # already str or None
         else:
             text = _generic_text(get)
-    return Field(name, ftype, description, get, text, any_of)
+    return Field(name, ftype, description, get, text, any_of, per_output)
 
 
 S, N, B, IP, P = FieldType.STRING, FieldType.INT, FieldType.BOOL, FieldType.IP, FieldType.PORT

@@ -21,6 +21,7 @@ from .base import (
     Field,
     FieldType,
     N,
+    PerOutput,
     S,
     format_datetime,
     format_time,
@@ -257,6 +258,12 @@ def _ns_text(get: Callable[[Event], Any]) -> Callable[[Event], str | None]:
     return text
 
 
+# evt.deltatime*: values of the output (Field.per_output), made from its delta
+_DELTA = PerOutput(lambda d: d, str)
+_DELTA_S = PerOutput(lambda d: d // 1_000_000_000, lambda d: str(d // 1_000_000_000))
+_DELTA_NS = PerOutput(lambda d: d % 1_000_000_000, lambda d: f"{d % 1_000_000_000:09d}")
+
+
 def _latency_s(e: Event) -> int:
     return e.latency_ns // 1_000_000_000
 
@@ -326,6 +333,12 @@ FIELDS: tuple[Field, ...] = (
        lambda e: _reltime(e) // 1_000_000_000),
     _f("evt.reltime.ns", N, "fractional part of evt.reltime, nanoseconds", _reltime_ns,
        _ns_text(_reltime_ns)),
+    _f("evt.deltatime", N, "nanoseconds since the previous event shown (that passed the "
+       "filter; 0 for the first); output only", _none, per_output=_DELTA),
+    _f("evt.deltatime.s", N, "integer part of evt.deltatime, seconds", _none,
+       per_output=_DELTA_S),
+    _f("evt.deltatime.ns", N, "fractional part of evt.deltatime, nanoseconds", _none,
+       per_output=_DELTA_NS),
     _f("evt.pluginname", S, "plugin that generated the event: always <NA> (cdig has no "
        "plugins)", _none),
     _f("evt.plugininfo", S, "the plugin's summary of the event: always <NA> (no plugins)",

@@ -199,6 +199,9 @@ def _compile_compare(node: Compare, text: str) -> Predicate:
     except UnknownFieldError as exc:
         hint = f"; did you mean '{exc.suggestion}'?" if exc.suggestion else ""
         raise FilterError(f"unknown field '{node.field}'{hint}", node.pos, text) from None
+    if f.per_output is not None:  # sysdig compares it with the previous event to pass
+        raise FilterError(f"{f.name} is a value of the output (the time since the previous "
+                          "event shown), not of the event: print it with -p", node.pos, text)
     op = node.op
     if op not in _allowed_ops(f.type):
         raise FilterError(

@@ -259,6 +259,24 @@ def test_required_fields_skip_as_the_per_event_formatter(rows):
     assert got == want
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rec_st, min_size=1, max_size=30), st.sampled_from(["", *FIELD_TESTS[:12]]))
+def test_deltatime_counts_from_the_previous_matched_row_across_batches(rows, text):
+    """evt.deltatime is per output: the renderer keeps the last matched row's time
+    across batches, and a row skipped for a missing field still counts (sysdig's)."""
+    flt = compile_filter(text)
+    for fmt in ("*%evt.num %evt.deltatime %evt.deltatime.s.%evt.deltatime.ns",
+                "%evt.num %evt.deltatime %fd.name"):
+        want, _ = reference(build(rows), flt, Formatter(fmt).format)
+        got, _ = engine(build(rows), flt, BatchRenderer.text(fmt, T))
+        assert got == want
+        want, _ = reference(build(rows), flt, Formatter(fmt).json)
+        got, _ = engine(build(rows), flt, BatchRenderer.json(T, fmt))
+        assert got == want
+        if want and fmt.startswith("*"):  # the first matched row's is 0
+            assert '"evt.deltatime":0,' in want[0]
+
+
 def test_addressed_sendto_is_kept_by_the_raw_prefilter():
     """Found with --hypothesis-seed=1: a filter the raw records decide (evt.type=write)
     dropped the sendto that names the fd (state only with an address), so the write

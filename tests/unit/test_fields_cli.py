@@ -40,3 +40,13 @@ def test_filter_only_fields_are_one_usage_error(capsys, argv):
     code, _, err = run(capsys, *argv)
     assert code == cli.EXIT_USAGE
     assert "is filter only" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["export", "--fields", "evt.num,evt.deltatime", "--list-columns"], "value of -p output"),
+    (["trace", "-r", "/nonexistent.scap", "evt.deltatime>1000"], "value of the output"),
+])
+def test_per_output_fields_are_one_usage_error(capsys, argv, says):
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert says in err and "evt.deltatime" in err, err

@@ -306,6 +306,8 @@ def test_every_new_field_has_a_value_test():
     from test_fields_container import VALUES as CONTAINER_VALUES
 
     tested |= {fields.base_name(n) for n, _, _ in CONTAINER_VALUES + PROBES}
+    # values of the output: test_deltatime_is_the_time_since_the_previous_event_shown
+    tested |= {f.name for f in FIELDS.values() if f.per_output is not None}
     missing = sorted(n for n in fields.shared_names() if n not in before | tested)
     assert missing == []
 
@@ -462,6 +464,21 @@ def test_reltime_counts_from_the_first_record_decoded():
     get = resolve("evt.reltime").get
     assert [get(e) for e in first + later] == [0, 3_000, 2_000_000_000]
     assert Formatter("%evt.reltime.s.%evt.reltime.ns").format(later[0]) == "2.000000000"
+
+
+def test_deltatime_is_the_time_since_the_previous_event_shown():
+    events = [make_event(num=n, ts_ns=TS_NS + t) for n, t in
+              ((1, 0), (2, 1_500), (3, 2_000_000_123 + 1_500))]
+    f = Formatter("%evt.num %evt.deltatime %evt.deltatime.s.%evt.deltatime.ns")
+    assert [f.format(e) for e in events] == ["1 0 0.000000000", "2 1500 0.000001500",
+                                             "3 2000000123 2.000000123"]
+    j = Formatter("%evt.num %evt.deltatime")
+    assert j.json(events[0]) == '{"evt.num":1,"evt.deltatime":0}'
+    assert j.json(events[2]) == '{"evt.num":3,"evt.deltatime":2000001623}'
+    assert resolve("evt.deltatime").get(events[1]) is None  # a value of the output only
+    # which rows pass would depend on which passed before: the filter says so
+    with pytest.raises(FilterError, match="value of the output"):
+        compile_filter("evt.deltatime > 1000")
 
 
 def test_double_filters():
