@@ -348,13 +348,14 @@ def test_runc_writes_exact_and_attributed(runc_container, tracer):
         # runc has no image; its id is the container's name
         check_writes(r, w, cid=c.name, name=c.name, ctype="runc", image=None)
         assert {e["container.full_id"] for e in r.events} == {c.name}
+    # data=x: the byte written, shown as sysdig does (snaplen 80)
     # -pc: sysdig's container format, "num time cpu name (id) proc (tid:vtid) dir type info";
     # the workload is the container's init: thread id 1 in its pid namespace (/proc NSpid)
     r = text.stop()
     assert_clean(r)
     line = re.compile(
         rf"\d+ \d\d:\d\d:\d\d\.\d{{9}} \d+ {re.escape(c.name)} \({re.escape(c.name)}\) "
-        rf"{WORKLOAD_NAME} \({c.pid}:1\) < write fd=3\(<f>/dev/null\) size=1 res=1")
+        rf"{WORKLOAD_NAME} \({c.pid}:1\) < write fd=3\(<f>/dev/null\) size=1 res=1 data=x")
     assert len(r.lines) == N_WRITES
     bad = [ln for ln in r.lines if not line.fullmatch(ln)]
     assert not bad, bad[:3]
