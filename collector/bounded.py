@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
+from typing import Any, cast
 
 METADATA_MAX_BYTES = 64 << 20  # one inflated metadata value (a busy host's snapshot: MBs)
 MAX_DEPTH = 32  # the writer nests 5 deep
@@ -102,24 +102,25 @@ def _is_int_key(k: Any) -> bool:
     return True
 
 
-def _int_map(v: Any, what: str, value_types: tuple = _INT) -> None:
+def _int_map(v: Any, what: str, value_types: tuple[type, ...] = _INT) -> None:
     _need(isinstance(v, dict), what)
     for k, x in v.items():
         _need(_is_int_key(k) and isinstance(x, value_types), what)
 
 
-def _keys(d: Any, types: dict[str, tuple], what: str) -> None:
+def _keys(d: Any, types: dict[str, tuple[type, ...]], what: str) -> None:
     _need(isinstance(d, dict), what)
     for k, t in types.items():
         _need(k in d and isinstance(d[k], t), f"{what} ({k})")
 
 
-_CONTAINER = {"key": _INT, "id": _STR, "name": _STR, "runtime": _STR, "image": _STR,
-              "labels": (dict,), "cgroup_path": _STR, "pod_name": _STR, "pod_namespace": _STR,
-              "pod_uid": _STR}
-_PROCESS = {"pid": _INT, "ppid": _INT, "name": _STR, "exe": _OPT_STR, "args": (list,),
-            "uid": _INT, "cgroup_id": _INT, "container": _INT, "start_ns": _INT,
-            "exited": (bool, int), "cwd": _OPT_STR}
+_CONTAINER: dict[str, tuple[type, ...]] = {
+    "key": _INT, "id": _STR, "name": _STR, "runtime": _STR, "image": _STR, "labels": (dict,),
+    "cgroup_path": _STR, "pod_name": _STR, "pod_namespace": _STR, "pod_uid": _STR}
+_PROCESS: dict[str, tuple[type, ...]] = {
+    "pid": _INT, "ppid": _INT, "name": _STR, "exe": _OPT_STR, "args": (list,), "uid": _INT,
+    "cgroup_id": _INT, "container": _INT, "start_ns": _INT, "exited": (bool, int),
+    "cwd": _OPT_STR}
 # journal entry kind -> its length (ReplayProcFS.apply indexes up to that)
 _JOURNAL = {"pids": 2, "proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}
 
@@ -138,7 +139,7 @@ def _containers(v: Any, what: str) -> None:
 def _journal(v: Any) -> None:
     _need(isinstance(v, list), "journal")
     for e in v:
-        _need(isinstance(e, list) and e and isinstance(e[0], str), "journal entry")
+        _need(isinstance(e, list) and bool(e) and isinstance(e[0], str), "journal entry")
         n = _JOURNAL.get(e[0])
         if n is None:
             continue  # a kind this reader does not know: skipped by ReplayProcFS
@@ -163,7 +164,7 @@ def check_header(h: Any) -> dict[str, Any]:
                  ("mono_to_wall_ns", _INT), ("syscall_arch", _OPT_STR)):
         if k in h:
             _need(isinstance(h[k], t), f"header ({k})")
-    return h
+    return cast("dict[str, Any]", h)  # checked above
 
 
 def check_state(s: Any) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def check_state(s: Any) -> dict[str, Any]:
         _journal(s["journal"])
     if "drops" in s:
         _need(isinstance(s["drops"], int), "batch state (drops)")
-    return s
+    return cast("dict[str, Any]", s)  # checked above
 
 
 def check_snapshot(s: Any) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def check_snapshot(s: Any) -> dict[str, Any]:
     for k, v in argv.items():
         _need(_is_int_key(k) and isinstance(v, list) and len(v) >= 2 and isinstance(v[1], list),
               "snapshot argv")
-    return s
+    return cast("dict[str, Any]", s)  # checked above
 
 
 # -- the Arrow stream's own compression --------------------------------------------------

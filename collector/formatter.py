@@ -113,7 +113,7 @@ def escape_text(s: str) -> str:
     return "".join(ch if ch.isprintable() and ch != "\\" else _escape_char(ch) for ch in s)
 
 
-_json_basestring: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_json_basestring: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def escape_json_string(s: str) -> str:

@@ -97,7 +97,7 @@ class Inotify:
         if wd < 0:
             e = ctypes.get_errno()
             raise InotifyError(e, f"inotify_add_watch {path}: {os.strerror(e)}")
-        return wd
+        return int(wd)
 
     def rm_watch(self, wd: int) -> None:
         """Stop watch ``wd``; a watch the kernel already dropped is fine."""

@@ -80,8 +80,8 @@ def _kb(val: str) -> int | None:
 
 
 def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: str) -> None:
-    gid = status.get("Gid", "").split()
-    info.gid = int(gid[0]) if gid else None
+    gids = status.get("Gid", "").split()
+    info.gid = int(gids[0]) if gids else None
     info.vpid = _last_int(status.get("NSpid", ""))
     info.vpgid = _last_int(status.get("NSpgid", ""))
     info.nthreads = _last_int(status.get("Threads", ""))
@@ -109,8 +109,8 @@ def _read_extras(info: ProcInfo, base: str, status: dict[str, str], proc_root: s
     cg = _read(f"{base}/cgroup")
     if cg:
         items = []
-        for ln in cg.decode("utf-8", "backslashreplace").splitlines():
-            _, subsys, path = (ln.split(":", 2) + ["", ""])[:3]
+        for line in cg.decode("utf-8", "backslashreplace").splitlines():
+            _, subsys, path = (line.split(":", 2) + ["", ""])[:3]
             for name in (subsys.split(",") if subsys else ["unified"]):
                 items.append(f"{name.removeprefix('name=')}={path}")
         info.cgroups = " ".join(items)

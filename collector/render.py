@@ -84,7 +84,7 @@ class BatchRenderer:
                  keyed_text: Callable[[Field, Any], Callable[[Any], str | None]],
                  require: Sequence[Field], json: bool, syscalls: SyscallTable) -> None:
         self.rel = ArgRelevance(syscalls)
-        self.json = json
+        self.is_json = json  # (not .json: the classmethod's name)
         self.require = tuple(f for f in require
                              if f.name not in ROW_FIELDS and f.per_output is None)
         self.prev_ts: int | None = None  # the last matched row's (evt.deltatime)
@@ -279,4 +279,5 @@ def _generate(items: list[Any]) -> Callable[[list[Any], list[list[str]], list[in
         else "k in K"
     code.append(f'    return [f"{"".join(pieces)}" for {loop}]')
     exec(compile("\n".join(code), "<cdig-render>", "exec"), ns)  # see doc
-    return ns["render"]
+    render: Callable[[list[Any], list[list[str]], list[int]], list[str]] = ns["render"]
+    return render

@@ -84,12 +84,12 @@ class GuardedFile(io.BufferedWriter):
 
     def _failed(self, e: OSError) -> OutputFailed:
         try:
-            size = os.fstat(self.raw.fileno()).st_size
+            size = os.fstat(self.fileno()).st_size  # the FileIO's
         except (OSError, ValueError):
             size = 0
         return OutputFailed(self.path, e.strerror or str(e), size)
 
-    def write(self, b: Any) -> int:  # type: ignore[override]
+    def write(self, b: Any) -> int:
         try:
             return super().write(b)
         except OSError as e:

@@ -52,8 +52,11 @@ class _Held:
         out: list[np.ndarray] = []
         keep: list[np.ndarray] = []
         for c in self.chunks:
-            ts = self.ts(c) if mark is not None else None
-            if ts is None or int(ts.max()) < mark:
+            if mark is None:
+                out.append(c)
+                continue
+            ts = self.ts(c)
+            if int(ts.max()) < mark:
                 out.append(c)
             elif int(ts.min()) >= mark:
                 keep.append(c)

@@ -218,7 +218,8 @@ def _fd_tag(fd: Any) -> str:
     tag = FD_TYPE_CHARS.get(fd.type, "o")
     if fd.type in ("ipv4", "ipv6"):
         tag += _L4_CHARS.get(fd.l4proto, "")
-    return "<" + tag + ">" + fd.name
+    name: str = fd.name
+    return "<" + tag + ">" + name
 
 
 def render_args(event: Event, with_res: bool, data: bool = True) -> str:

@@ -8,7 +8,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from ..events import Event, Process
 from .base import B, Field, S, make_field
@@ -210,7 +210,7 @@ def mount_field(name: str, family: str, arg: str) -> Field | None:
     if family not in _MOUNT_PARTS or not arg:
         return None
     part = _MOUNT_PARTS[family]
-    by = 1 if part == 0 else 0
+    by: Literal[0, 1] = 1 if part == 0 else 0
 
     def get(e: Event) -> str | None:
         mounts = e.container.mounts

@@ -64,7 +64,7 @@ def _in_host_pidns(e: Event, p: Process | None) -> bool:
     nearest ancestor's, equals the pid; with no vpid known, whether its container is
     the host."""
     for a in ancestors(p):
-        vpid = own_info(a, "vpid")
+        vpid: int | None = own_info(a, "vpid")
         if vpid is not None:
             return vpid == a.pid
     return e.container.is_host
@@ -72,7 +72,7 @@ def _in_host_pidns(e: Event, p: Process | None) -> bool:
 
 def vpid(e: Event) -> int | None:
     p = e.proc
-    v = own_info(p, "vpid")
+    v: int | None = own_info(p, "vpid")
     if v is not None:
         return v
     if _in_host_pidns(e, p.parent if p is not None else None):
@@ -179,14 +179,16 @@ def _main_thread_only(attr: str, other: int | None = 0) -> Callable[[Event], Any
 
 
 def _fdusage(e: Event) -> float | None:
-    n, limit = own_info(e.proc, "nfds"), inherited_info(e.proc, "fdlimit")
+    n: int | None = own_info(e.proc, "nfds")
+    limit: int | None = inherited_info(e.proc, "fdlimit")
     if n is None or not limit or limit < 0:
         return None
     return n / limit
 
 
 def _tty(e: Event) -> int | None:
-    return inherited_info(e.proc, "tty")
+    tty: int | None = inherited_info(e.proc, "tty")
+    return tty
 
 
 _f = make_field
@@ -286,7 +288,7 @@ def cgroup_field(name: str, subsys: str) -> Field:
     prefix = subsys + "="
 
     def get(e: Event) -> str | None:
-        cg = inherited_info(e.proc, "cgroups")
+        cg: str | None = inherited_info(e.proc, "cgroups")
         if cg is None:
             return None
         for item in cg.split(" "):
