@@ -230,6 +230,26 @@ def _join(base: str, name: str) -> str:
     return base + name if base.endswith("/") else base + "/" + name
 
 
+def _subdirs(directory: str) -> list[tuple[int, str, str]]:
+    """(inode, path, name) of each directory in ``directory``; nothing for one removed
+    or unreadable while we walk, an entry that vanishes between the listing and its
+    stat left out."""
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError:
+        return []
+    out = []
+    for e in entries:
+        try:
+            if not e.is_dir(follow_symlinks=False):
+                continue
+            out.append((e.stat(follow_symlinks=False).st_ino, e.path, e.name))
+        except OSError:
+            continue
+    return out
+
+
 class CgroupIndex:
     """cgroup-v2 id <-> path, for one cgroup2 mount.
 
@@ -297,21 +317,10 @@ class CgroupIndex:
         stack = [(self.mountpoint, self.mount_root)]
         while stack:
             directory, path = stack.pop()
-            try:
-                with os.scandir(directory) as it:
-                    entries = list(it)
-            except OSError:
-                continue  # removed or unreadable while we walked
-            for e in entries:
-                try:
-                    if not e.is_dir(follow_symlinks=False):
-                        continue
-                    ino = e.stat(follow_symlinks=False).st_ino
-                except OSError:
-                    continue
-                child = _join(path, e.name)
+            for ino, full, name in _subdirs(directory):
+                child = _join(path, name)
                 yield ino, child
-                stack.append((e.path, child))
+                stack.append((full, child))
 
     # --- public ------------------------------------------------------------
 
@@ -505,21 +514,10 @@ class CgroupWatcher:
                     continue
                 self._wd[wd] = (d, p)
                 self._by_path[p] = wd
-            try:
-                with os.scandir(d) as it:
-                    entries = list(it)
-            except OSError:
-                continue
-            for e in entries:
-                try:
-                    if not e.is_dir(follow_symlinks=False):
-                        continue
-                    ino = e.stat(follow_symlinks=False).st_ino
-                except OSError:
-                    continue
-                child = _join(p, e.name)
+            for ino, full, name in _subdirs(d):
+                child = _join(p, name)
                 out.append(CgroupChange("created", ino, child))
-                stack.append((e.path, child))
+                stack.append((full, child))
 
     def start(self) -> list[CgroupChange]:
         """Watch the whole hierarchy; the cgroups there now (``created``), the
