@@ -14,6 +14,9 @@ configurations interleaved round by round (medians reported):
                    syscall's entry, which then tests a per-syscall bitmap)
   floor-raw-both   empty RAW_TRACEPOINT_PROBE programs on sys_enter and sys_exit
                    (the hooks cdig's latency mode uses)
+  floor-raw-exit   an empty RAW_TRACEPOINT_PROBE on sys_exit: would a raw exit
+                   hook make --no-latency cheaper? (not here: it costs what
+                   floor-exit costs, README)
   bpftrace         bpftrace -e 'tracepoint:raw_syscalls:sys_exit
                    { @[cgroup, args->id] = count(); }'   (the same count map)
   cdig-nolat       cdig exporter --no-latency
@@ -41,6 +44,10 @@ and <= 50 ms with latency on):
 
 Needs root, BPF, gcc and bpftrace. Never touches the network (the exporter
 listens on 127.0.0.1).
+
+--variant NAME=FILE adds NAME-nolat and NAME-lat: the metrics probe built from
+another metrics.bpf.c (e.g. an older commit's, from git show), loaded alone, for
+an A/B of a probe change in the same run as cdig-nolat and cdig-lat.
 
 Run:  sudo .venv/bin/python benchmarks/exporter_overhead.py [--calls N] [--rounds R]
 """
@@ -97,8 +104,8 @@ EMPTY_EXIT = "TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }"
 EMPTY_BOTH = ("TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }\n" + EMPTY_EXIT)
 EMPTY_EXIT_TYPED = (EMPTY_EXIT + "\n"
                     "TRACEPOINT_PROBE(syscalls, sys_enter_exit_group) { return 0; }")
-EMPTY_RAW_BOTH = ("RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n"
-                  "RAW_TRACEPOINT_PROBE(sys_exit) { return 0; }")
+EMPTY_RAW_EXIT = "RAW_TRACEPOINT_PROBE(sys_exit) { return 0; }"
+EMPTY_RAW_BOTH = "RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n" + EMPTY_RAW_EXIT
 BPFTRACE = "tracepoint:raw_syscalls:sys_exit { @[cgroup, args->id] = count(); }"
 
 
@@ -182,12 +189,30 @@ def exporter(*args: str) -> Iterator[str]:
                 p.wait()
 
 
+@contextlib.contextmanager
+def probe_variant(path: Path, latency: bool) -> Iterator[str]:
+    from cdig.probes.loader import MetricsProbe
+    from cdig.probes.metrics import MetricsConfig
+
+    class Variant(MetricsProbe):
+        def source(self) -> str:
+            return path.read_text()
+
+    p = Variant(MetricsConfig(latency=latency))
+    p.load()
+    try:
+        yield f"the metrics probe of {path} alone, latency={latency}"
+    finally:
+        p.close()
+
+
 CONFIGS = {
     "baseline": lambda: nothing(),
     "floor-exit": lambda: bcc_program(EMPTY_EXIT),
     "floor-both": lambda: bcc_program(EMPTY_BOTH),
     "floor-exit-typed": lambda: bcc_program(EMPTY_EXIT_TYPED),
     "floor-raw-both": lambda: bcc_program(EMPTY_RAW_BOTH),
+    "floor-raw-exit": lambda: bcc_program(EMPTY_RAW_EXIT),
     "bpftrace": lambda: bpftrace(),
     "cdig-nolat": lambda: exporter("--no-latency"),
     "cdig-lat": lambda: exporter(),
@@ -492,7 +517,17 @@ def main() -> int:
     ap.add_argument("--skip-scrape", action="store_true")
     ap.add_argument("--configs", default=",".join(CONFIGS),
                     help=f"overhead configurations (default all: {','.join(CONFIGS)})")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
+                    help="add configs NAME-nolat, NAME-lat: the probe built from FILE")
     args = ap.parse_args()
+    for v in args.variant:
+        name, _, path = v.partition("=")
+        if not name or not Path(path).is_file():
+            print(f"--variant {v!r}: expected NAME=FILE", file=sys.stderr)
+            return 2
+        for suffix, latency in (("nolat", False), ("lat", True)):
+            CONFIGS[f"{name}-{suffix}"] = (
+                lambda p=Path(path), lat=latency: probe_variant(p, lat))
     if os.geteuid() != 0:
         print("needs root (BPF)", file=sys.stderr)
         return 1

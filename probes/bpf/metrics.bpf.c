@@ -51,6 +51,36 @@ static __always_inline void mcount(__u32 idx)
         (*v)++;
 }
 
+/* exit and exit_group never reach sys_exit: they are counted at entry. With
+ * LATENCY in the raw sys_enter program, which runs for every syscall anyway;
+ * without, on their own typed tracepoints (which fire for that syscall only,
+ * but hooking any typed sys_enter_* runs the syscall tracepoints' perf handler
+ * at every syscall's entry: ~25 ns a call, benchmarks/exporter_overhead.py
+ * floor-exit-typed). */
+static __always_inline int count_entry(__u32 nr)
+{
+    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    struct cdig_sysstat zero = {};
+    struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
+    if (v)
+        v->count++;
+    else
+        mcount(CDIG_MSTAT_SYSCALLS_FULL);
+    return 0;
+}
+
+#ifndef LATENCY
+TRACEPOINT_PROBE(syscalls, sys_enter_exit)
+{
+    return count_entry(NR_EXIT);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_exit_group)
+{
+    return count_entry(NR_EXIT_GROUP);
+}
+#endif
+
 #ifdef LATENCY
 struct lat_start {
     __u64 ts;
@@ -76,6 +106,8 @@ BPF_F_TABLE("percpu_hash", struct cdig_mkey, struct cdig_latstat, latency, LATEN
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
     long id = (long)ctx->args[1];
+    if (id == NR_EXIT || id == NR_EXIT_GROUP)
+        count_entry(id); /* never exits (its slot goes with the task) */
 #ifdef LAT_TASK_STORAGE
     struct lat_start *s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0,
                                                      BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -237,30 +269,6 @@ static __always_inline void top_comm_set(__u32 tgid)
 #define TOP_COMM_EXEC()
 #define TOP_COMM_FORK()
 #endif /* TOP_COUNTERS */
-
-/* exit and exit_group never reach sys_exit: they are counted at entry, on
- * their own typed tracepoints (which fire for that syscall only). */
-static __always_inline int count_entry(__u32 nr)
-{
-    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
-    struct cdig_sysstat zero = {};
-    struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
-    if (v)
-        v->count++;
-    else
-        mcount(CDIG_MSTAT_SYSCALLS_FULL);
-    return 0;
-}
-
-TRACEPOINT_PROBE(syscalls, sys_enter_exit)
-{
-    return count_entry(NR_EXIT);
-}
-
-TRACEPOINT_PROBE(syscalls, sys_enter_exit_group)
-{
-    return count_entry(NR_EXIT_GROUP);
-}
 
 #ifndef LATENCY
 /* Without LATENCY only sys_exit is hooked, and it sees the number in the
