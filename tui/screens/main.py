@@ -145,7 +145,9 @@ class MainScreen(Screen):
         self.query_one("#totals", TextLine).set_text(Text(totals, no_wrap=True,
                                                           overflow="ellipsis"))
         if req.view == "events":
-            key = (frame.generation, req.scope, self.filter_text)
+            # the log starts again when what it lists changes (echo: event lines
+            # until the stream carries data, then the data)
+            key = (frame.generation, req.scope, self.filter_text, frame.data.data_lines)
             self.query_one(EventsLog).show(frame.data.lines, key)
         else:
             table = self.query_one(ViewTable)

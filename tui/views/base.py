@@ -96,6 +96,7 @@ class ViewData:
     desc: bool
     lines: list[tuple[int, str]] = field(default_factory=list)  # events view: (num, text)
     note: str = ""  # e.g. "not recorded in captures"
+    data_lines: bool = False  # lines are echo's data bytes, not event lines
 
 
 @dataclass

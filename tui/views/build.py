@@ -92,7 +92,8 @@ def build(name: str, ctx: Ctx, sort: str | None = None, desc: bool | None = None
             if calls:
                 return ViewData(name, cols, [], {}, len(lines),
                                 f"the data of {calls} recent I/O calls (printable ASCII; "
-                                "other bytes as .)", sort, desc, lines=lines)
+                                "other bytes as .)", sort, desc, lines=lines,
+                                data_lines=True)
         lines = event_lines(ctx)
         what = "I/O events" if ctx.scope.io else "events"
         return ViewData(name, cols, [], {}, len(lines), f"{len(lines)} recent {what} "
