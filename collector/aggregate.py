@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..probes.io_calls import BYTE_READS, BYTE_WRITES
-from .events import Event, EventKind
+from .events import Event, EventKind, FdInfo
 from .fields import errno_name, user_name
 
 VIEWS = ("proc", "container", "syscall", "file", "conn", "errors", "user")
@@ -299,7 +299,7 @@ class Aggregator:
             self._detail(ev, syscall, failed, lat, nbytes, is_read, fd)
 
     def _detail(self, ev: Event, syscall: bool, failed: bool, lat: int, nbytes: int,
-                is_read: bool, fd) -> None:
+                is_read: bool | int, fd: FdInfo | None) -> None:
         """What the TUI needs beyond the summary views (see the module doc)."""
         pid, typ = ev.pid, ev.type
         self.failed += failed
@@ -393,13 +393,13 @@ class Aggregator:
             for d in (self.pid_syscalls, self.pid_files):
                 for k in [k for k in d if k[0] in dead]:
                     del d[k]
-            for k in [k for k in self.err_detail if k[2] in dead]:
-                del self.err_detail[k]
+            for ek in [k for k in self.err_detail if k[2] in dead]:
+                del self.err_detail[ek]
         if dead or closed:
-            for k in [k for k in self.pid_conns if k[0] in dead or (k[1], k[2]) in closed]:
-                del self.pid_conns[k]
-        for k in closed:
-            del self.conns[k]
+            for ck in [k for k in self.pid_conns if k[0] in dead or (k[1], k[2]) in closed]:
+                del self.pid_conns[ck]
+        for conn in closed:
+            del self.conns[conn]
         return len(dead) + len(closed)
 
     # -- results ---------------------------------------------------------------------

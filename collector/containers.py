@@ -43,6 +43,7 @@ Decisions (the rest of cdig relies on them):
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import queue
@@ -50,7 +51,7 @@ import re
 import select
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .cgroups import (
@@ -809,7 +810,7 @@ class ContainerResolver:
             out = sorted(self._containers.values(), key=lambda c: (c.runtime, c.id))
         return [HOST, *out] if include_host else out
 
-    def scan(self) -> list[Container]:
+    def scan(self) -> builtins.list[Container]:
         """Resolve every cgroup now (every process on a v1-only host) so containers
         that have not made a syscall yet are known; returns ``list()``."""
         if self.cgroups is not None:
@@ -829,7 +830,7 @@ class ContainerResolver:
                 self.resolve_pid(pid)
         return self.list()
 
-    def by_ref(self, name_or_id: str) -> list[Container]:
+    def by_ref(self, name_or_id: str) -> builtins.list[Container]:
         """Containers that ``name_or_id`` names, as users type it after ``-c``.
 
         Exact id matches first; else exact names; else ids starting with it (at
@@ -839,13 +840,14 @@ class ContainerResolver:
         if name_or_id in ("host", HOST.id):
             return [HOST]
 
-        def find() -> list[Container]:
+        def find() -> builtins.list[Container]:
             seen = self.list()
-            for ok in (
+            tests: tuple[Callable[[Container], bool], ...] = (
                 lambda c: c.id == name_or_id,
                 lambda c: c.name == name_or_id,
                 lambda c: len(name_or_id) >= 3 and c.id.startswith(name_or_id),
-            ):
+            )
+            for ok in tests:
                 hits = [c for c in seen if ok(c)]
                 if hits:
                     return hits
@@ -871,7 +873,7 @@ class ContainerResolver:
                 out.add(cgid)
         return out
 
-    def prune(self) -> list[Container]:
+    def prune(self) -> builtins.list[Container]:
         """Forget cgroups that no longer exist and containers left with none;
         returns the containers forgotten (e.g. to drop their metrics series).
 
