@@ -240,13 +240,19 @@ def _image_id(value: Any) -> str:
 
 
 
+def _obj(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    """``doc[key]`` if it is an object, else an empty one (runtimes' JSON is untrusted)."""
+    v = doc.get(key)
+    return v if isinstance(v, dict) else {}
+
+
 def parse_docker_inspect(doc: Any, source: str) -> Metadata:
     """Metadata from a Docker Engine ``/containers/ID/json`` document (also
     podman's compatible API, and docker's on-disk ``config.v2.json``)."""
     if not isinstance(doc, dict):
         return Metadata()
-    cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
-    host = doc.get("HostConfig") if isinstance(doc.get("HostConfig"), dict) else {}
+    cfg = _obj(doc, "Config")
+    host = _obj(doc, "HostConfig")
     priv = host.get("Privileged")
     md = Metadata(
         name=_text(doc.get("Name"), MAX_NAME).lstrip("/"),
@@ -268,8 +274,8 @@ def parse_podman_inspect(doc: Any, source: str = "podman-cli") -> Metadata:
         doc = doc[0] if doc else None
     if not isinstance(doc, dict):
         return Metadata()
-    cfg = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
-    host = doc.get("HostConfig") if isinstance(doc.get("HostConfig"), dict) else {}
+    cfg = _obj(doc, "Config")
+    host = _obj(doc, "HostConfig")
     priv = host.get("Privileged")
     md = Metadata(
         name=_text(doc.get("Name"), MAX_NAME),
@@ -383,7 +389,7 @@ def parse_runc_state(doc: Any, mountpoints: Iterable[tuple[str, str]] = ()) -> R
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
         return None
-    cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    cfg = _obj(doc, "config")
     labels = _labels_from_kv_list(cfg.get("labels"))
     paths: set[str] = set()
     mps = sorted(mountpoints, key=lambda m: len(m[0]), reverse=True)
@@ -398,12 +404,14 @@ def parse_runc_state(doc: Any, mountpoints: Iterable[tuple[str, str]] = ()) -> R
                     base = root.rstrip("/")
                     paths.add(f"{base}/{rel}" if rel else (base or "/"))
                     break
-    cgroups = cfg.get("cgroups") if isinstance(cfg.get("cgroups"), dict) else {}
+    cgroups = _obj(cfg, "cgroups")
     if isinstance(cgroups.get("path"), str) and cgroups["path"].startswith("/"):
         paths.add(cgroups["path"].rstrip("/") or "/")
     elif not paths and isinstance(cgroups.get("name"), str) and cgroups["name"]:
         # runc's cgroupfs default when the spec has no cgroupsPath: /<parent>/<name>
-        parent = cgroups.get("parent") if isinstance(cgroups.get("parent"), str) else ""
+        parent = cgroups.get("parent")
+        if not isinstance(parent, str):
+            parent = ""
         paths.add("/" + "/".join(p.strip("/") for p in (parent, cgroups["name"]) if p.strip("/")))
     pid = doc.get("init_process_pid")
     return RuncState(
@@ -911,12 +919,13 @@ class RuntimeClient:
         return self._api_inspect(self.docker_socket, container_id, "docker-api")
 
     def _podman(self, container_id: str) -> Metadata:
-        for source in (
+        sources: tuple[Callable[[], Metadata], ...] = (
             lambda: self._api_inspect(self.podman_socket, container_id, "podman-api"),
             lambda: self._podman_db(container_id),
             lambda: self._podman_cli(container_id),
             lambda: self._podman_storage(container_id),
-        ):
+        )
+        for source in sources:
             md = source()
             if md.found:
                 return md
