@@ -56,3 +56,57 @@ def test_live_chisels_equal_the_same_chisels_on_the_capture(podman_container, tm
     assert calls["write"] >= N_WRITES and calls["openat"] >= 2
     errors = rows(texts[2])[1:]
     assert len(errors) == 1 and int(errors[0][:20]) >= 2, errors
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]) + int(rest[12])
+
+
+def test_live_cpu_and_state_chisels(podman_container, tmp_path):
+    """topprocs_cpu live: a container's busy loop gets the share of CPU its
+    /proc/PID/stat utime+stime says (the chisel's source, as sysdig's procinfo
+    events'); ps and lsof list the container's process and its fds."""
+    import os
+    import time
+
+    require("root", "bpf", "bcc", "tracefs", "podman")
+    w = Workload().getppid(10**9)  # busy until removed
+    c = start_with_data_file(podman_container, w)
+    state = {}
+    for name, words in (("ps", ["-c", "ps", f"container.name={c.name}"]),
+                        ("lsof", ["-c", f"lsof proc.pid={c.pid}"])):
+        d = tmp_path / name
+        d.mkdir()
+        state[name] = live_capture(d, words)
+    d = tmp_path / "cpu"
+    d.mkdir()
+    p, out, err = live_capture(d, ["-c", "topprocs_cpu", f"container.name={c.name}"])
+    t0, ticks0 = time.monotonic(), _cpu_ticks(c.pid)
+    c.go()
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    while _cpu_ticks(c.pid) - ticks0 < 2 * hz:  # two seconds of CPU, however long it takes
+        assert time.monotonic() < deadline, "the busy loop got no CPU"
+        time.sleep(0.05)
+    share = (_cpu_ticks(c.pid) - ticks0) / hz / (time.monotonic() - t0) * 100
+    stop(p, err)
+    rows = out.read_text().splitlines()
+    assert rows[0].split() == ["CPU%", "Process", "PID"] and rows[1] == "-" * 80, rows
+    mine = [r for r in rows[2:] if r[40:].strip() == str(c.pid)]
+    assert len(mine) == 1, rows
+    got = float(mine[0][:20].strip().rstrip("%"))
+    assert abs(got - share) <= max(0.15 * share, 5), (got, share)
+    # the filter picks the container's processes: nothing of the host's
+    assert all(r[40:].strip() != str(os.getpid()) for r in rows[2:])
+    for name in ("ps", "lsof"):
+        sp, sout, serr = state[name]
+        assert sp.wait(60) == 0, serr.read_text()  # one event was enough
+    ps = state["ps"][1].read_text().splitlines()
+    assert ps[0].split()[:2] == ["TID", "PID"]
+    assert any(r.split()[1] == str(c.pid) for r in ps[1:]), ps
+    # its fds from /proc, and only its: the quoted filter is lsof's own
+    lsof = state["lsof"][1].read_text().splitlines()
+    fds = {r.split()[4] for r in lsof[1:]}
+    assert {"0", "1", "2"} <= fds and all(r.split()[1] == str(c.pid) for r in lsof[1:]), lsof
