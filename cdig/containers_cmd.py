@@ -13,18 +13,21 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable
+from typing import IO
 
 from .cli import EXIT_OK
 from .collector.containers import ContainerResolver
+from .collector.events import Container
 from .collector.formatter import escape_text
 from .collector.procfs import list_pids
 
 METADATA_WAIT_S = 1.0  # seconds
 
 
-def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
+def collect(resolver: ContainerResolver, proc_root: str = "/proc") -> list[tuple[Container, int]]:
     """(container, number of processes) for every container with a process."""
-    seen: dict[str, object] = {}
+    seen: dict[str, Container] = {}
     counts: Counter[str] = Counter()
     for pid in list_pids(proc_root):
         c = resolver.resolve_pid(pid)
@@ -34,7 +37,8 @@ def collect(resolver, proc_root: str = "/proc") -> list[tuple[object, int]]:
                   key=lambda cn: (cn[0].runtime == "host", cn[0].runtime, cn[0].name))
 
 
-def unanswered(resolver, containers) -> list[tuple[str, str, int]]:
+def unanswered(resolver: ContainerResolver,
+               containers: Iterable[Container]) -> list[tuple[str, str, int]]:
     """(runtime, what happened, number of containers) for the runtimes whose
     lookups did not end (``did not answer``) or found nothing (``knew nothing
     about``), from ``resolver.lookup_times()``."""
@@ -55,7 +59,8 @@ def unanswered(resolver, containers) -> list[tuple[str, str, int]]:
     return sorted((rt, what, n) for (rt, what), n in out.items())
 
 
-def run_containers(args: argparse.Namespace, out=None, err=None) -> int:
+def run_containers(args: argparse.Namespace, out: IO[str] | None = None,
+                   err: IO[str] | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     with ContainerResolver.for_host() as resolver:
@@ -78,7 +83,7 @@ def run_containers(args: argparse.Namespace, out=None, err=None) -> int:
                 "k8s.ns.name": c.pod_namespace, "pids": n}) + "\n")
         return EXIT_OK
     header = ("CONTAINER ID", "NAME", "IMAGE", "RUNTIME", "POD", "PIDS")
-    table = [header] + [
+    table: list[tuple[str, ...]] = [header] + [
         tuple(escape_text(str(v)) for v in (
             c.short_id, c.name, c.image or "-", c.runtime,
             f"{c.pod_namespace}/{c.pod_name}" if c.pod_name else "-", n))
