@@ -391,3 +391,25 @@ def test_f8_kill_ends_a_process_in_a_container(session, podman_container):
     assert not Path(f"/proc/{victim}/stat").exists() or \
         Path(f"/proc/{victim}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     quit_top(session)
+
+
+def test_f5_echo_shows_a_containers_bytes_escaped(session, podman_container):
+    """F5 on a container writing known bytes (an escape sequence and a bell among
+    them): echo shows them as printable text, the escapes as dots, and the terminal
+    never gets them (the pane's own colours: no red)."""
+    script = ("while :; do printf 'CDIGECHO hello\\033[31mred\\007bell\\n' > /tmp/echo.out; "
+              "/bin/sleep 0.2; done")
+    c = podman_container(script=script, name=unique_name())
+    start_top(session, "containers")
+    wait_for(session, lambda s: c.name in s and "exact" in s, 60, f"container {c.name}")
+    row_filter(session, c.name)
+    tmux("send-keys", "-t", session, "F5")
+    text = wait_for(session, lambda s: "CDIGECHO hello.[31mred.bell" in s, 30,
+                    "the container's written bytes in echo")
+    assert f"echo {c.name}" in text
+    # a header line per write (28 bytes), the log restarted for the data: no event lines
+    assert re.search(r" > 28B /tmp/echo\.out +sh \(\d+\)", text), text
+    assert "< write fd=" not in text
+    styled = tmux("capture-pane", "-p", "-e", "-t", session)
+    assert "\x1b[31mred" not in styled and "\x07" not in styled
+    quit_top(session)
