@@ -11,7 +11,7 @@ Lua's patterns become the equivalent regular expressions (%u: [A-Z], %g: [!-~]).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -116,7 +116,9 @@ class HttpTopRun(HttpRun):
             else:
                 vals[k] = sum(t["end"] - t["ts"] for t in ts) / len(ts)
         self.groups = {}
-        fmt = {"ncalls": str, "bytes": format_bytes, "time": format_time}[self.by]
+        fmts: dict[str, Callable[[int], str]] = {"ncalls": str, "bytes": format_bytes,
+                                                 "time": format_time}
+        fmt = fmts[self.by]
         titles = (["container"] if self.pc else []) + ["method", "url"]
         lines = [_extend(self.by, _CELL) + "".join(_extend(t, _CELL) for t in titles), _RULE]
         for k, v in sorted(vals.items(), key=lambda kv: -kv[1])[:30]:
