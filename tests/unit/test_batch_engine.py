@@ -100,7 +100,10 @@ def build(rows) -> list[RawBatch]:
     """Records in ring order, cut into two batches (so state crosses a batch)."""
     small, exts, out = [], [], []
     for i, (what, pid, fd, r, cg) in enumerate(rows):
-        kw = dict(ts=i + 10, pid=pid, cgroup=cg, latency=100 * r + i, comm=b"web" if pid ==
+        # 3 ns a row: exec's three records take distinct times in the kernel's order
+        # (enter < sched exec < exit); on a tie the decoder puts the small ring first,
+        # an exit before its own enter, which no kernel writes
+        kw = dict(ts=3 * i + 10, pid=pid, cgroup=cg, latency=100 * r + i, comm=b"web" if pid ==
                   100 else b"db")
         if what == "open":
             exts.append(ext("openat", ret=fd, args=(AT_FDCWD, 0, 1), str1=f"/d/f{fd}\0".encode(),
@@ -146,10 +149,10 @@ def build(rows) -> list[RawBatch]:
             exts.append(ext("execve", kind=layout.KIND_SYSCALL_ENTER, str1=b"/bin/id\0",
                             str2=b"id\0-u\0", argc=2, **kw))
             exts.append(ext(kind=layout.KIND_EXEC, str1=b"/bin/id\0", args=(pid,),
-                            **{**kw, "comm": b"id"}))
+                            **{**kw, "comm": b"id", "ts": kw["ts"] + 1}))
             # the exit: the same pointers in every child (sysdig's exe/args/pid … from state)
             small.append(record("execve", ret=0, args=(0x1000, 0x2000, 0x3000),
-                                **{**kw, "comm": b"id"}))
+                                **{**kw, "comm": b"id", "ts": kw["ts"] + 2}))
         elif what == "exit":
             small.append(record(kind=layout.KIND_EXIT, **kw))
         if i == len(rows) // 2:
