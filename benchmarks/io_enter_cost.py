@@ -11,8 +11,12 @@ configurations interleaved round by round (probe_overhead.py's measure()):
   enter        the same plus an enter record for every syscall (--enter, or a
                filter that can select evt.dir='>')
   snap80       exit-only records plus the first 80 bytes of each I/O buffer
-               (``cdig trace``'s default -s 80: a write becomes a 904-byte record
-               of the strings ring instead of a 128-byte one)
+               (``cdig trace``'s default -s 80: a write is a 216-byte record of
+               the io ring, whose records are sized by the snaplen)
+  snap80-old   with --old-tree DIR: snap80 with the probe of DIR's probes/ (a
+               baseline of another tree in the same run, e.g. a git worktree of
+               the commit before the io ring: a write was a 904-byte record of
+               the strings ring)
 
 Each probe configuration is a child process that loads ``SyscallProbe`` (default
 ring sizes, no kernel filter) and drains both rings in bulk, counting records and
@@ -24,7 +28,7 @@ run inside its syscalls), the ns added over exit-only and the ratio to exit-only
 Needs root, BPF and gcc. Never touches the network.
 
 Run:  sudo flock /tmp/cdig-heavy.lock .venv/bin/python benchmarks/io_enter_cost.py \\
-          [--calls N] [--rounds R] [--runs K]
+          [--calls N] [--rounds R] [--runs K] [--old-tree DIR]
 """
 
 from __future__ import annotations
@@ -63,8 +67,24 @@ def _on_stop(signum: int, frame: Any) -> None:
     _STOP[0] = True
 
 
-def child_drain(snaplen: int, enter: bool) -> None:
+def _use_probes_of(tree: str) -> None:
+    """Import cdig.probes from another tree (a git worktree) instead of the
+    installed one: the probe that tree builds, drained by this same loop."""
+    import importlib.util
+
+    d = Path(tree).resolve() / "probes"
+    spec = importlib.util.spec_from_file_location("cdig.probes", d / "__init__.py",
+                                                  submodule_search_locations=[str(d)])
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["cdig.probes"] = mod
+    spec.loader.exec_module(mod)
+
+
+def child_drain(snaplen: int, enter: bool, tree: str | None = None) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
+    if tree:
+        _use_probes_of(tree)
     from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
 
@@ -72,13 +92,12 @@ def child_drain(snaplen: int, enter: bool) -> None:
     signal.signal(signal.SIGTERM, _on_stop)
     probe = SyscallProbe(ProbeConfig(snaplen=snaplen, enter_events=enter))
     probe.load()
-    small, ext = probe.rings
     poller = RingPoller(probe.rings)
     total = 0
     print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
     while True:
         stopping = _STOP[0]
-        n = len(small.drain()) + len(ext.drain())
+        n = sum(len(r.drain()) for r in probe.rings)  # 2 rings before the io ring
         total += n
         if stopping:
             break
@@ -91,9 +110,10 @@ def child_drain(snaplen: int, enter: bool) -> None:
 
 
 class Drain:
-    def __init__(self, snaplen: int, enter: bool) -> None:
+    def __init__(self, snaplen: int, enter: bool, tree: str | None = None) -> None:
         self.argv = [sys.executable, str(Path(__file__).resolve()), "--child",
-                     "--snaplen", str(snaplen)] + (["--enter"] if enter else [])
+                     "--snaplen", str(snaplen)] + (["--enter"] if enter else []) + \
+            (["--tree", tree] if tree else [])
         self.result: dict[str, Any] = {}
 
     @contextlib.contextmanager
@@ -143,12 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=1_000_000, help="calls per run")
     ap.add_argument("--runs", type=int, default=3, help="runs per config per round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (configs interleaved)")
+    ap.add_argument("--old-tree", metavar="DIR",
+                    help="also snap80 as another cdig tree builds it (a git worktree)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--snaplen", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--enter", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child_drain(args.snaplen, args.enter)
+        child_drain(args.snaplen, args.enter, args.tree)
         return 0
     if os.geteuid() != 0 or shutil.which("gcc") is None:
         print("needs root (BPF) and gcc", file=sys.stderr)
@@ -164,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["gcc", "-O2", "-o", str(binary), str(Path(d) / "loop.c")],
                            check=True)
             drains = {k: Drain(*v) for k, v in CONFIGS.items()}
+            if args.old_tree:
+                drains["snap80-old"] = Drain(80, False, args.old_tree)
             configs = {"baseline": nothing, **{k: dr.run for k, dr in drains.items()}}
             log(f"{loop} loop")
             res = measure(binary, args.calls, args.rounds, args.runs, configs, drains)

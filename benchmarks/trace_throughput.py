@@ -799,7 +799,7 @@ def child_drain(a: argparse.Namespace) -> None:
     # filter (proc.name is not pushed into the kernel)
     probe = SyscallProbe(ProbeConfig())
     probe.load()
-    small, ext = probe.rings
+    small, ext, _io = probe.rings  # no snaplen: the io ring stays empty
     poller = RingPoller(probe.rings)
     comm = a.comm.encode()
     total = mine = getppid = drains = 0
@@ -973,7 +973,7 @@ def child_profile(a: argparse.Namespace) -> None:
 
     probe = SyscallProbe(ProbeConfig())
     probe.load()
-    small, ext = probe.rings
+    small, ext, _io = probe.rings  # no snaplen: the io ring stays empty
     poller = RingPoller(probe.rings)
     recorded: list[RawBatch] = []
     max_drain = 16384  # LiveSource's bound per drain (collector/sources.py)

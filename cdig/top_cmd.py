@@ -38,13 +38,15 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     # A smaller userspace backlog than `trace`: a TUI that cannot keep up should
     # show drops (in its header) rather than grow: the counts come from the
     # kernel's counters, the stream only feeds the views that need events. The
-    # rings' pages are resident once written (8 + 16 MB by default).
+    # rings' pages are resident once written (8 + 16 MB by default; the I/O data ring's 8
+    # MB only once F5 echo has copied some).
     # every syscall wanted to start with, but checked in the kernel: the app narrows
     # the stream at run time to what needs events once the kernel counters count
     every = frozenset(s.name for s in table().by_nr.values())
     # the I/O calls' data (F5 echo) is compiled in, and copied only while echo is
     # shown (the app turns it on and off at run time)
     source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20,
+                                    io_bytes=mb << 20,
                                     filter=KernelFilter(syscalls=every),
                                     snaplen=ECHO_SNAPLEN),
                         max_backlog_bytes=64 << 20)

@@ -243,7 +243,8 @@ def run_trace(args: argparse.Namespace) -> int:
     backlog = getattr(args, "backlog_mb", 512)
     if backlog <= 0:
         raise CliError(f"--backlog-mb needs a positive number, not {backlog}", EXIT_USAGE)
-    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20, filter=kf,
+    source = LiveSource(ProbeConfig(events_bytes=mb << 20, ext_bytes=2 * mb << 20,
+                                    io_bytes=mb << 20, filter=kf,
                                     snaplen=getattr(args, "snaplen", 0) or 0,
                                     enter_events=getattr(args, "enter", False)
                                     or wants_enter_events(flt)),
@@ -359,6 +360,7 @@ def run_trace(args: argparse.Namespace) -> int:
         shown, skipped_line = shown_summary(c.matched, line_sinks)
         print(f"cdig: {shown} events shown, {c.records} seen, {dropped} dropped"
               + (f" (ring {stats.get('dropped_ring', 0)}, strings {stats.get('dropped_ext', 0)},"
+                 f" I/O data {stats.get('dropped_io', 0)},"
                  f" in-flight {stats.get('dropped_inflight', 0)})" if dropped else "") + lost,
               file=sys.stderr)
         if skipped_line:

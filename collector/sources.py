@@ -19,8 +19,8 @@ from ..probes.loader import ProbeConfig, SyscallProbe
 from ..probes.ringbuf import RingPoller
 from .decode import RawBatch
 
-# The probe writes to two rings (records with and without strings). One
-# thread's records can land in either, and draining the two is not one
+# The probe writes to three rings (records without strings, with strings, with
+# I/O data). One thread's records can land in any, and draining them is not one
 # instant: a record committed to the first ring just after its drain can be
 # older than one taken from the second ring just after. Decoding needs each
 # process's records in order (socket before connect, close before the open
@@ -122,7 +122,7 @@ class LiveSource:
         self.probe.load()
 
     def _read(self) -> None:
-        small, ext = self.probe.rings
+        small, ext, io = self.probe.rings
         poller = RingPoller(self.probe.rings)
         # drained, not yet released: younger than the watermark
         held_small = _Held(layout.EVENT_SLOT, lambda c: c["rec"]["ts_ns"])
@@ -140,17 +140,23 @@ class LiveSource:
                 t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)  # bpf_ktime_get_ns's clock
                 a = small.drain(self.max_drain)
                 b = ext.drain(self.max_drain // 4)
-                n = len(a) + len(b)
+                c = io.drain(self.max_drain)
+                n = len(a) + len(b) + len(c)
                 # The watermark: every record older than it has been drained
-                # from both rings (see WATERMARK_SLACK_NS). A truncated drain
+                # from every ring (see WATERMARK_SLACK_NS). A truncated drain
                 # left records behind that are no older than its last one.
                 mark: int | None = None if stopping else t0 - slack
                 if mark is not None and len(a) >= self.max_drain:
                     mark = min(mark, int(a["rec"]["ts_ns"][-1]) - slack)
                 if mark is not None and len(b) >= self.max_drain // 4:
                     mark = min(mark, int(b["rec"]["ev"]["ts_ns"][-1]) - slack)
+                if mark is not None and len(c) >= self.max_drain:
+                    mark = min(mark, int(c["rec"]["ev"]["ts_ns"][-1]) - slack)
                 held_small.add(a)
                 held_ext.add(b)
+                if len(c):
+                    # as the ext records they were (decoding sorts by time anyway)
+                    held_ext.add(layout.io_as_ext(c))
                 out_a = held_small.take(mark)  # stopping: everything drained
                 out_b = held_ext.take(mark)
                 if len(out_a) or len(out_b):
@@ -162,7 +168,8 @@ class LiveSource:
                         self.peak_backlog_bytes = max(self.peak_backlog_bytes,
                                                       self._backlog_bytes)
                         self._ready.notify()
-                if stopping and len(a) < self.max_drain and len(b) < self.max_drain // 4:
+                if stopping and len(a) < self.max_drain and len(b) < self.max_drain // 4 \
+                        and len(c) < self.max_drain:
                     # the rings are empty: what the kernel wrote before the stop is
                     # drained (a bounded drain that came back full leaves more)
                     break
@@ -232,7 +239,8 @@ class LiveSource:
 
     def drops(self) -> int:
         s = self.probe.stats()
-        return s.get("dropped_ring", 0) + s.get("dropped_ext", 0) + s.get("dropped_inflight", 0)
+        return (s.get("dropped_ring", 0) + s.get("dropped_ext", 0) + s.get("dropped_io", 0)
+                + s.get("dropped_inflight", 0))
 
     def close(self) -> None:
         self._stop.set()

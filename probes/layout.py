@@ -1,9 +1,11 @@
 """numpy mirrors of the C records in ``bpf/cdig.h``.
 
-Both rings hold fixed-size records, so a whole drain is viewed as one
+Every ring holds fixed-size records, so a whole drain is viewed as one
 structured array. The ``hdr`` field is the ring buffer's own 8-byte record
 header (length with BUSY/DISCARD bits, page offset); ``RECORD``/``EXT_RECORD``
-are what the probe wrote.
+and ``io_record(snaplen)`` are what the probe wrote. The io ring's record size
+is fixed when the probe is compiled (``-DSNAPLEN``), so its dtype is built from
+the same snaplen.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ STAT_DROP_EVENTS = 0
 STAT_DROP_EXT = 1
 STAT_DROP_INFLIGHT = 2
 STAT_SEEN = 3
-STAT_MAX = 4
+STAT_DROP_IO = 4
+STAT_MAX = 5
 
 SYS_WANT = 1
 SYS_STATE = 2
@@ -74,6 +77,43 @@ EXT_RECORD = np.dtype(
         ("str2", f"V{STR2_LEN}"),
     ]
 )
+
+
+
+def io_data_len(snaplen: int) -> int:
+    """The data bytes of an io record: the snaplen rounded up to 8 (CDIG_IO_DATA_LEN)."""
+    return (snaplen + 7) & ~7
+
+
+def io_record(snaplen: int) -> np.dtype:
+    """struct cdig_event_io of a probe compiled with ``-DSNAPLEN=snaplen``."""
+    return np.dtype(
+        [
+            ("ev", RECORD),
+            ("len", "<i2"),
+            ("pad", "<u2", (3,)),
+            ("data", f"V{io_data_len(snaplen)}") if snaplen else ("data", "V0"),
+        ]
+    )
+
+
+def io_as_ext(io_slots: np.ndarray) -> np.ndarray:
+    """A drain of the io ring as ext ring slots: the records that carried the same
+    calls before the io ring (FLAG_IO_DATA, ``len1`` bytes of data from str1 on),
+    so everything past the reader sees one kind of record with strings. An io
+    record is a prefix of an ext record byte for byte (``len`` at len1's offset,
+    the zero pad where len2/argc/pad are, data at str1): one byte copy."""
+    n = len(io_slots)
+    out = np.zeros(n, dtype=EXT_SLOT)
+    if not n:
+        return out
+    size = io_slots.dtype.itemsize - RINGBUF_HDR  # the record, and the slot's padding
+    width = min(size, EXT_RECORD.itemsize)
+    src = np.ascontiguousarray(io_slots).view(np.uint8).reshape(n, io_slots.dtype.itemsize)
+    dst = out.view(np.uint8).reshape(n, EXT_SLOT.itemsize)
+    dst[:, RINGBUF_HDR:RINGBUF_HDR + width] = src[:, RINGBUF_HDR:RINGBUF_HDR + width]
+    return out
+
 
 # struct cdig_sysinfo
 SYSINFO = np.dtype([("flags", "u1"), ("str1_arg", "u1"), ("str2_arg", "u1"), ("addr_arg", "u1")])

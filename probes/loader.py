@@ -35,6 +35,9 @@ class ProbeConfig:
 
     events_bytes: int = 32 << 20
     ext_bytes: int = 64 << 20  # 904-byte records: ~74k of them
+    # the I/O calls' data records (snaplen > 0; one page otherwise): at snaplen
+    # 80, 216-byte records: ~155k of them
+    io_bytes: int = 32 << 20
     inflight_max: int = 65536  # threads inside a syscall (hash pairing only)
     connecting_max: int = 4096  # TCP connects waiting for their local port
     # a ring wakes its reader at most this often (syscalls.bpf.c: wakeup())
@@ -127,6 +130,7 @@ class SyscallProbe:
             f"-DSELF_TGID={self.self_tgid}",
             f"-DEVENTS_PAGES={_pages(cfg.events_bytes)}",
             f"-DEXT_PAGES={_pages(cfg.ext_bytes)}",
+            f"-DIO_PAGES={_pages(self.io_ring_bytes())}",
             f"-DINFLIGHT_MAX={cfg.inflight_max}",
             f"-DCONNECTING_MAX={cfg.connecting_max}",
             f"-DWAKEUP_NS={cfg.wakeup_ns}",
@@ -147,6 +151,10 @@ class SyscallProbe:
         if flt.failed_only:
             flags.append("-DFILTER_FAILED")
         return flags
+
+    def io_ring_bytes(self) -> int:
+        """The io ring's size: unused (one page) without a snaplen."""
+        return self.config.io_bytes if self.config.snaplen else PAGE_SIZE
 
     def dump(self) -> str:
         """The program as bcc will compile it: defines, then header, then source."""
@@ -218,6 +226,8 @@ class SyscallProbe:
         self.rings = [
             RingBuffer(b["events"].map_fd, self.config.events_bytes, layout.EVENT_SLOT),
             RingBuffer(b["events_ext"].map_fd, self.config.ext_bytes, layout.EXT_SLOT),
+            RingBuffer(b["events_io"].map_fd, self.io_ring_bytes(),
+                       layout.slot_dtype(layout.io_record(self.config.snaplen))),
         ]
 
     def want_syscalls(self, names: frozenset[str] | None) -> bool:
@@ -267,7 +277,8 @@ class SyscallProbe:
             return {}
         t = self._bpf["stats"]
         names = {layout.STAT_DROP_EVENTS: "dropped_ring", layout.STAT_DROP_EXT: "dropped_ext",
-                 layout.STAT_DROP_INFLIGHT: "dropped_inflight", layout.STAT_SEEN: "sent"}
+                 layout.STAT_DROP_INFLIGHT: "dropped_inflight", layout.STAT_SEEN: "sent",
+                 layout.STAT_DROP_IO: "dropped_io"}
         out = {}
         for idx, name in names.items():
             out[name] = int(sum(t[ctypes.c_int(idx)]))

@@ -25,7 +25,8 @@
 #define CDIG_STAT_DROP_EXT 1      /* `events_ext` ring buffer full */
 #define CDIG_STAT_DROP_INFLIGHT 2 /* in-flight table full: enter not recorded */
 #define CDIG_STAT_SEEN 3          /* records submitted */
-#define CDIG_STAT_MAX 4
+#define CDIG_STAT_DROP_IO 4       /* `events_io` ring buffer full */
+#define CDIG_STAT_MAX 5
 
 /* sysinfo flags, per syscall number (filled by probes/loader.py) */
 #define CDIG_SYS_WANT 1   /* the user's syscall filter selects it */
@@ -80,6 +81,22 @@ struct cdig_event_ext {
 
 #define CDIG_IO_MAX (CDIG_STR1_LEN + CDIG_STR2_LEN)
 
+/* Records of I/O calls without strings (read, write, readv, sendmsg...), in
+ * their own ring: the plain record and the data, sized by the snaplen the
+ * probe is compiled with (rounded up to 8), so an I/O call at snaplen 80
+ * costs a 216-byte slot instead of the ext ring's 904. probes/layout.py
+ * builds the same record from the same snaplen (io_record()). */
+#ifndef SNAPLEN
+#define SNAPLEN 0
+#endif
+#define CDIG_IO_DATA_LEN ((SNAPLEN + 7) & ~7)
+struct cdig_event_io {
+    struct cdig_event ev;
+    __s16 len;   /* bytes in data, or <0 on read failure */
+    __u16 pad[3];
+    char data[CDIG_IO_DATA_LEN];
+};
+
 _Static_assert(sizeof(struct cdig_event) == 120, "cdig_event size");
 _Static_assert(__builtin_offsetof(struct cdig_event, args) == 32, "args offset");
 _Static_assert(__builtin_offsetof(struct cdig_event, pid) == 80, "pid offset");
@@ -88,5 +105,9 @@ _Static_assert(__builtin_offsetof(struct cdig_event, cpu) == 100, "cpu offset");
 _Static_assert(__builtin_offsetof(struct cdig_event, comm) == 104, "comm offset");
 _Static_assert(sizeof(struct cdig_event_ext) == 896, "cdig_event_ext size");
 _Static_assert(__builtin_offsetof(struct cdig_event_ext, str1) == 128, "str1 offset");
+/* an io record is a prefix of an ext record (layout.io_as_ext copies its bytes) */
+_Static_assert(__builtin_offsetof(struct cdig_event_io, len) ==
+               __builtin_offsetof(struct cdig_event_ext, len1), "io len offset");
+_Static_assert(__builtin_offsetof(struct cdig_event_io, data) == 128, "io data offset");
 
 #endif

@@ -6,7 +6,7 @@
  *
  * Configured with -D defines by probes/loader.py:
  *   SELF_TGID          cdig's own process, never traced (output feeds back)
- *   EVENTS_PAGES, EXT_PAGES, INFLIGHT_MAX, CONNECTING_MAX  sizes
+ *   EVENTS_PAGES, EXT_PAGES, IO_PAGES, INFLIGHT_MAX, CONNECTING_MAX  sizes
  *   WAKEUP_NS          a ring wakes its reader at most this often
  *   NR_SYSCALLS        size of the sysinfo array
  *   NR_CONNECT         connect(2)'s number, for the local-address capture
@@ -25,11 +25,13 @@
 #define ARGV_MAX 16
 #define TCP_SYN_SENT 2
 
-/* Two rings, each of fixed-size records, so userspace can view a whole drain
+/* Three rings, each of fixed-size records, so userspace can view a whole drain
  * as one numpy array: most syscalls carry no strings and cost 128 bytes, the
- * few that do (open, exec, connect...) go to the ext ring. */
+ * few that do (open, exec, connect...) go to the ext ring, and the I/O calls'
+ * data (SNAPLEN > 0) to the io ring, records sized by the snaplen. */
 BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
 BPF_RINGBUF_OUTPUT(events_ext, EXT_PAGES);
+BPF_RINGBUF_OUTPUT(events_io, IO_PAGES);
 BPF_PERCPU_ARRAY(stats, __u64, CDIG_STAT_MAX);
 BPF_ARRAY(sysinfo, struct cdig_sysinfo, NR_SYSCALLS);
 
@@ -134,7 +136,7 @@ static __always_inline void count(__u32 idx)
  * between wait for the next wake-up or for the consumer's own poll timeout
  * (collector/sources.py: 5 ms after a non-empty drain). An idle consumer is
  * woken by the first record at once, so a quiet stream is not delayed. */
-BPF_ARRAY(last_wakeup, __u64, 2);
+BPF_ARRAY(last_wakeup, __u64, 3);
 
 static __always_inline __u64 wakeup(__u32 ring, __u64 now)
 {
@@ -148,6 +150,7 @@ static __always_inline __u64 wakeup(__u32 ring, __u64 now)
 }
 #define RING_EVENTS 0
 #define RING_EXT 1
+#define RING_IO 2
 
 static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgroup,
                                  __u32 nr, __u8 kind, __u64 now)
@@ -202,42 +205,87 @@ struct cdig_iovec {
     __u64 len;
 };
 
+/* The user address and length of an I/O call's first buffer, or 0: the
+ * buffer itself for read/write, the first iovec of readv/writev/sendmsg/recvmsg. */
+static __always_inline __u64 io_buffer(__u64 buf, long ret, struct cdig_sysinfo *si,
+                                       __u64 *n)
+{
+    if (ret <= 0 || !buf)
+        return 0;
+    *n = ret;
+    if (si->flags & (CDIG_SYS_IOV | CDIG_SYS_MSG)) {
+        if (si->flags & CDIG_SYS_MSG) {
+            __u64 iov = 0; /* struct msghdr's msg_iov (offset 16 on 64-bit) */
+            if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(buf + 16)))
+                return 0;
+            buf = iov;
+        }
+        struct cdig_iovec v = {};
+        if (bpf_probe_read_user(&v, sizeof(v), (void *)buf))
+            return 0;
+        buf = v.base;
+        if (*n > v.len)
+            *n = v.len;
+    }
+    if (*n > SNAPLEN)
+        *n = SNAPLEN;
+    return buf;
+}
+
 /* The first bytes of an I/O call's buffer, read at exit: a read's buffer
  * holds what the kernel filled in only then, and `ret` says how many bytes
- * are real (a write's too: what was written). Only the first iovec of
- * readv/writev/sendmsg/recvmsg. */
+ * are real (a write's too: what was written). The ext record's form, for
+ * sendto/recvfrom (str2 holds their socket address: then str1 only). */
 static __always_inline void io_data(struct cdig_event_ext *x, __u64 buf, long ret,
                                     struct cdig_sysinfo *si)
 {
     x->ev.flags |= CDIG_FLAG_IO_DATA;
     x->len1 = 0;
-    if (ret <= 0 || !buf)
+    __u64 n = 0;
+    buf = io_buffer(buf, ret, si, &n);
+    if (!buf)
         return;
-    __u64 n = ret;
-    if (si->flags & (CDIG_SYS_IOV | CDIG_SYS_MSG)) {
-        if (si->flags & CDIG_SYS_MSG) {
-            __u64 iov = 0; /* struct msghdr's msg_iov (offset 16 on 64-bit) */
-            if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(buf + 16)))
-                return;
-            buf = iov;
-        }
-        struct cdig_iovec v = {};
-        if (bpf_probe_read_user(&v, sizeof(v), (void *)buf))
-            return;
-        buf = v.base;
-        if (n > v.len)
-            n = v.len;
-    }
-    /* str2 holds the socket address of sendto/recvfrom: then str1 only */
     __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
-    if (n > SNAPLEN)
-        n = SNAPLEN;
     if (n > lim)
         n = lim;
     if (bpf_probe_read_user(x->str1, n & 0x3ff, (void *)buf) == 0)
         x->len1 = n;
     else
         x->len1 = -1;
+}
+
+/* An I/O call without strings: a record of the io ring. */
+static __always_inline void emit_io(struct inflight *f, __u64 pid_tgid, __u64 cgroup,
+                                    __u32 nr, long ret, struct cdig_sysinfo *si, __u64 now)
+{
+    struct cdig_event_io *x = events_io.ringbuf_reserve(sizeof(*x));
+    if (!x) {
+        count(CDIG_STAT_DROP_IO);
+        return;
+    }
+    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
+    x->ev.latency_ns = now - f->ts;
+    x->ev.ret = ret;
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        x->ev.args[i] = f->args[i];
+    x->ev.flags = CDIG_FLAG_IO_DATA;
+    x->len = 0;
+    x->pad[0] = 0;
+    x->pad[1] = 0;
+    x->pad[2] = 0;
+    __u64 n = 0;
+    __u64 buf = io_buffer(f->args[1], ret, si, &n);
+    if (buf) {
+        if (n > SNAPLEN)
+            n = SNAPLEN;
+        if (bpf_probe_read_user(x->data, n & 0x3ff, (void *)buf) == 0)
+            x->len = n;
+        else
+            x->len = -1;
+    }
+    events_io.ringbuf_submit(x, wakeup(RING_IO, now));
+    count(CDIG_STAT_SEEN);
 }
 #endif
 
@@ -412,6 +460,12 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         count(CDIG_STAT_SEEN);
         goto out;
     }
+#if SNAPLEN > 0
+    if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT) {
+        emit_io(f, pid_tgid, cgroup, nr, ret, si, now); /* the only other case left */
+        goto out;
+    }
+#endif
     struct cdig_event_ext *x = events_ext.ringbuf_reserve(sizeof(*x));
     if (!x) {
         count(CDIG_STAT_DROP_EXT);

@@ -810,8 +810,8 @@ def test_drops_reported_and_accounted(podman_container, tracer):
         assert r.seen + r.dropped == produced, (r.seen, r.dropped, produced, r.stderr)
         if r.dropped:
             # the summary breaks the drops down by cause
-            assert re.search(rf"{r.dropped} dropped \(ring \d+, strings \d+, in-flight \d+\)",
-                             r.stderr), r.stderr
+            assert re.search(rf"{r.dropped} dropped \(ring \d+, strings \d+, I/O data \d+, "
+                             r"in-flight \d+\)", r.stderr), r.stderr
     # the stopped consumer: what fit in the ring, and everything else reported lost
     assert r_slow.shown == r_slow.seen <= 8192
     assert r_slow.types()["getppid"] + r_slow.dropped >= n

@@ -4,8 +4,10 @@ import shutil
 import subprocess
 from importlib import resources
 
+import numpy as np
 import pytest
 
+from cdig.collector.decode import io_data
 from cdig.probes import layout
 from cdig.probes.kernel_filter import KernelFilter
 from cdig.probes.loader import ProbeConfig, SyscallProbe
@@ -76,3 +78,61 @@ def test_sysinfo_marks_state_syscalls_and_wanted_ones():
     assert info[t.nr("openat")]["str1_arg"] == 1
     assert info[t.nr("accept4")]["flags"] & layout.SYS_ADDRP
     assert info[t.nr("execve")]["flags"] & layout.SYS_ARGV
+
+
+IO_PROGRAM = """
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "cdig.h"
+int main(void) {
+    printf("%zu %zu %zu\\n", sizeof(struct cdig_event_io), offsetof(struct cdig_event_io, len),
+           offsetof(struct cdig_event_io, data));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("snaplen", [0, 1, 80, 256, 768])
+def test_io_record_matches_c_for_its_snaplen(tmp_path, snaplen):
+    if not shutil.which("gcc"):
+        pytest.fail("gcc is needed to check the C layout")
+    src = tmp_path / "io.c"
+    src.write_text(IO_PROGRAM)
+    with resources.as_file(resources.files("cdig.probes") / "bpf") as d:
+        subprocess.run(["gcc", f"-I{d}", f"-DSNAPLEN={snaplen}", "-o", str(tmp_path / "io"),
+                        str(src)], check=True)
+    size, len_off, data_off = map(int, subprocess.run(
+        [str(tmp_path / "io")], capture_output=True, text=True, check=True).stdout.split())
+    rec = layout.io_record(snaplen)
+    assert size == rec.itemsize == 128 + layout.io_data_len(snaplen)
+    assert len_off == rec.fields["len"][1] == layout.EXT_RECORD.fields["len1"][1]
+    assert data_off == rec.fields["data"][1] == layout.STR1_OFFSET
+    assert layout.slot_dtype(rec).itemsize % 8 == 0
+
+
+def test_io_records_become_the_ext_records_of_the_same_calls():
+    slot = layout.slot_dtype(layout.io_record(80))
+    io = np.zeros(3, dtype=slot)
+    raw = io.view(np.uint8).reshape(3, slot.itemsize)
+    raw[:, layout.RINGBUF_HDR:] = 0xEE  # what a ring holds before the probe writes
+    rec = io["rec"]
+    for i, (data, n) in enumerate([(b"hello\n", 6), (b"", 0), (b"x" * 80, 80)]):
+        rec["ev"]["ts_ns"][i] = 100 + i
+        rec["ev"]["nr"][i] = 1
+        rec["ev"]["flags"][i] = layout.FLAG_IO_DATA
+        rec["len"][i] = n
+        rec["pad"][i] = 0
+        off = layout.RINGBUF_HDR + layout.STR1_OFFSET
+        raw[i, off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+    rec["ev"]["ret"] = [6, 0, 100]
+    ext = layout.io_as_ext(io)
+    assert ext.dtype == layout.EXT_SLOT
+    x = ext["rec"]
+    assert x["ev"]["ts_ns"].tolist() == [100, 101, 102]
+    assert x["ev"]["ret"].tolist() == [6, 0, 100]
+    assert (x["ev"]["flags"] == layout.FLAG_IO_DATA).all()
+    assert x["len1"].tolist() == [6, 0, 80]
+    assert x["len2"].tolist() == x["argc"].tolist() == x["pad"].tolist() == [0, 0, 0]
+    assert io_data(x[0]) == b"hello\n" and io_data(x[1]) == b"" and io_data(x[2]) == b"x" * 80
+    assert len(layout.io_as_ext(io[:0])) == 0
