@@ -290,20 +290,7 @@ class State:
             if typ == "connect" and info.sip and not info.cport and info.type != "unix":
                 self._local_end(pid, info)
         elif typ in ("accept", "accept4"):
-            lst = ev.fd
-            peer_ip, peer_port = split_addr(args.get("addr", ""))
-            info = FdInfo(num=res, type=lst.type if lst else "ipv4", name="",
-                          l4proto=lst.l4proto if lst else "tcp",
-                          sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
-                          cip=peer_ip, cport=peer_port, local_is_client=False)
-            if not peer_ip:  # no address asked for: ask /proc
-                target = self.procfs.fd_target(pid, res)
-                if target:
-                    info = fd_from_target(pid, res, target, self.procfs)
-                    info.local_is_client = False
-            info.name = _sock_name(info)
-            self._set_fd(pid, info)
-            ev.fd = info
+            ev.fd = self._accepted(pid, res, ev.fd, args.get("addr", ""))
         elif typ in ("pipe", "pipe2", "socketpair"):
             pass  # the fds are in user memory; named from /proc when first used
         elif typ in ("chdir", "fchdir"):
@@ -326,6 +313,23 @@ class State:
                 "pid": f"{proc.pid}({proc.name})",
                 "ptid": f"{proc.ppid}({parent.name})" if parent else str(proc.ppid),
                 "cwd": proc.cwd, "comm": ev.comm}
+
+    def _accepted(self, pid: int, res: int, lst: FdInfo | None, addr: str) -> FdInfo:
+        """The connection ``accept`` returned as fd ``res``, from the listener ``lst``
+        and the peer's address (or /proc when none was asked for); now in the table."""
+        peer_ip, peer_port = split_addr(addr)
+        info = FdInfo(num=res, type=lst.type if lst else "ipv4", name="",
+                      l4proto=lst.l4proto if lst else "tcp",
+                      sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
+                      cip=peer_ip, cport=peer_port, local_is_client=False)
+        if not peer_ip:  # no address asked for: ask /proc
+            target = self.procfs.fd_target(pid, res)
+            if target:
+                info = fd_from_target(pid, res, target, self.procfs)
+                info.local_is_client = False
+        info.name = _sock_name(info)
+        self._set_fd(pid, info)
+        return info
 
     def _address(self, info: FdInfo, typ: str, addr: str, local: str) -> None:
         if info.type == "unix" or addr.startswith("/") or addr.startswith("@"):

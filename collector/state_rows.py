@@ -23,9 +23,9 @@ import numpy as np
 from ..probes import layout
 from ..probes.syscalls import SyscallTable
 from .batch import EventBatch
-from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr, split_addr
+from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr
 from .events import Container, FdInfo, Process
-from .state import _SOCK_DOMAIN, _SOCK_TYPE, EINPROGRESS, State, _sock_name
+from .state import _SOCK_DOMAIN, _SOCK_TYPE, EINPROGRESS, State
 
 # what a completed syscall does to the tables (State._syscall's branches)
 _LOOKUP, _OPEN, _OPENAT, _CREAT, _CLOSE, _DUP, _FCNTL, _SOCKET, _CONNECT, _BIND, _SENDTO, \
@@ -204,20 +204,5 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
             state._local_end(pid, info)
         return info
     if how == _ACCEPT:
-        lst = fd
-        peer_ip, peer_port = split_addr(addr)
-        info = FdInfo(num=res, type=lst.type if lst else "ipv4", name="",
-                      l4proto=lst.l4proto if lst else "tcp",
-                      sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
-                      cip=peer_ip, cport=peer_port, local_is_client=False)
-        if not peer_ip:  # no address asked for: ask /proc
-            from .state import fd_from_target
-
-            target = state.procfs.fd_target(pid, res)
-            if target:
-                info = fd_from_target(pid, res, target, state.procfs)
-                info.local_is_client = False
-        info.name = _sock_name(info)
-        set_fd(pid, info)
-        return info
+        return state._accepted(pid, res, fd, addr)
     return fd
