@@ -79,15 +79,8 @@ def str_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
     """(rows (m, width) uint8, string lengths without NUL) of a string parameter, cut to
     ``width - 1`` bytes (the probe's buffers keep room for the NUL)."""
     m = len(lens)
-    out = np.zeros((m, width), dtype=_U8)
     ln = np.minimum(lens, width - 1)
-    total = int(ln.sum())
-    if total:
-        cum = np.cumsum(ln) - ln
-        rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
-        src = np.repeat(starts, ln) + rel
-        dst = np.repeat(np.arange(m, dtype=np.int64) * width, ln) + rel
-        out.reshape(-1)[dst] = u8[src]
+    out = _rows(u8, ln, starts, width)
     # the stored length counts a trailing NUL when there is one: drop it
     has_nul = (ln > 0) & (out[np.arange(m), np.maximum(ln - 1, 0)] == 0)
     slen = np.where(has_nul, ln - 1, ln)
@@ -104,17 +97,22 @@ def bytes_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows (m, width) uint8, lengths) of a binary parameter (an I/O call's data), its
     first ``width`` bytes as they are."""
-    m = len(lens)
-    out = np.zeros((m, width), dtype=_U8)
     ln = np.minimum(lens, width).astype(np.int64)
+    return _rows(u8, ln, starts, width), ln
+
+
+def _rows(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """(len(ln), width) uint8: row i holds the ``ln[i]`` bytes at ``starts[i]``, then
+    zeros (one scatter for all rows)."""
+    out = np.zeros((len(ln), width), dtype=_U8)
     total = int(ln.sum())
     if total:
         cum = np.cumsum(ln) - ln
         rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
         src = np.repeat(starts, ln) + rel
-        dst = np.repeat(np.arange(m, dtype=np.int64) * width, ln) + rel
+        dst = np.repeat(np.arange(len(ln), dtype=np.int64) * width, ln) + rel
         out.reshape(-1)[dst] = u8[src]
-    return out, ln
+    return out
 
 
 # --------------------------------------------------------------------------- codecs
