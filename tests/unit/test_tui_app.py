@@ -385,17 +385,20 @@ async def test_timed_refresh_rearms():
     app = app_for(start_view="syscalls", auto_refresh=True, interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_ended()
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if app.frames >= 3:
-                break
+        # waits for the frames themselves; the bound only ends a broken run (a loaded
+        # CI host took over 2 s for three 50 ms refreshes)
+        await _until(lambda: app.frames >= 3)
         assert app.frames >= 3 and app.last_frame.data.rows
         await pilot.press("2")  # a key refreshes at once
-        for _ in range(50):
-            await asyncio.sleep(0.02)
-            if app.last_frame.request.view == "containers":
-                break
+        await _until(lambda: app.last_frame.request.view == "containers")
         assert app.last_frame.request.view == "containers"
+
+
+async def _until(cond, seconds: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not cond() and loop.time() < end:
+        await asyncio.sleep(0.02)
 
 
 def _many_procs(n=80):
