@@ -237,14 +237,8 @@ class SyscallProbe:
         the flags: False for any other (nothing changed)."""
         if self._bpf is None or self.config.filter.syscalls is None:
             return False
-        arr = self._bpf["sysinfo"]
-        for nr, spec in self.table.by_nr.items():
-            v = arr[ctypes.c_int(nr)]
-            want = names is None or spec.name in names
-            flags = v.flags | layout.SYS_WANT if want else v.flags & ~layout.SYS_WANT
-            if flags != v.flags:
-                v.flags = flags
-                arr[ctypes.c_int(nr)] = v
+        self._set_flag(layout.SYS_WANT, {nr: names is None or spec.name in names
+                                         for nr, spec in self.table.by_nr.items()})
         return True
 
     def want_io_data(self, on: bool) -> bool:
@@ -253,16 +247,21 @@ class SyscallProbe:
         loaded with a snaplen copies data: False for any other (nothing changed)."""
         if self._bpf is None or not self.config.snaplen:
             return False
+        self._set_flag(layout.SYS_IO, {nr: on for nr, spec in self.table.by_nr.items()
+                                       if spec.io})
+        return True
+
+    def _set_flag(self, bit: int, on: dict[int, bool]) -> None:
+        """Set (True) or clear (False) ``bit`` in the sysinfo flags of each syscall
+        number of ``on``; only the entries that change are written back."""
+        assert self._bpf is not None
         arr = self._bpf["sysinfo"]
-        for nr, spec in self.table.by_nr.items():
-            if not spec.io:
-                continue
+        for nr, want in on.items():
             v = arr[ctypes.c_int(nr)]
-            flags = v.flags | layout.SYS_IO if on else v.flags & ~layout.SYS_IO
+            flags = v.flags | bit if want else v.flags & ~bit
             if flags != v.flags:
                 v.flags = flags
                 arr[ctypes.c_int(nr)] = v
-        return True
 
     def prog_fds(self) -> dict[str, int]:
         """Name -> fd of each loaded program (for ``bpf_syscall.prog_run_stats``)."""
