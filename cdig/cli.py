@@ -316,14 +316,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
     from .trace_flags import TraceFlags
 
-    flags = TraceFlags(args)  # -L, -t D, -S, -v, --unbuffered
+    flags = TraceFlags(args)  # -L, -S, -v, --unbuffered
     if flags.done is not None:
         sys.stdout.write(flags.done + "\n")
         return EXIT_OK
-    try:
-        return run_trace(args)
-    finally:
-        flags.restore()
+    return run_trace(args)
 
 
 def cmd_top(args: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 time column), ``-S`` (the event summary at the end), ``-v`` (sysdig's closing
 figures) and ``--unbuffered``.
 
-``TraceFlags`` is set up around one trace: it may answer at once (``-L``), wraps
-stdout for ``-t D`` and ``--unbuffered``, and hands the session one batch sink
+``TraceFlags`` is set up around one trace: it may answer at once (``-L``), makes
+stdout line-buffered for ``--unbuffered``, and hands the session one batch sink
 (``args.extra_sinks``) that counts what ``-S``/``-v`` print when the trace ends.
 """
 
@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ _TYPES = {"fd": "FD", "dirfd": "FD", "path": "FSPATH", "uint": "UINT64", "int": 
 # what sysdig's -t puts in the time column of its formats
 TIME_FIELDS = {"h": "%evt.outputtime", "a": "%evt.rawtime.s.%evt.rawtime.ns",
                "r": "%evt.reltime.s.%evt.reltime.ns", "d": "%evt.latency.s.%evt.latency.ns",
-               "D": "%evt.rawtime"}  # D: made since-the-previous-line by DeltaOut
+               "D": "%evt.deltatime.s.%evt.deltatime.ns"}
 
 
 def list_events(specs: Iterable[Any]) -> str:
@@ -45,48 +45,6 @@ def timetype_format(fmt: str, timetype: str | None) -> str:
     if not timetype or timetype == "h":
         return fmt
     return fmt.replace("%evt.outputtime", TIME_FIELDS[timetype], 1)
-
-
-class DeltaOut:
-    """stdout for ``-t D``: the line's second word (its evt.rawtime) becomes the time
-    since the previous line, ``s.nnnnnnnnn`` (0 for the first), as sysdig prints."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.prev: int | None = None
-        self._part = ""
-
-    def write(self, text: str) -> int:
-        text = self._part + text
-        lines = text.split("\n")
-        self._part = lines.pop()
-        done = [self._line(ln) for ln in lines]
-        if done:
-            self.out.write("\n".join(done) + "\n")
-        return len(text)
-
-    def _line(self, ln: str) -> str:
-        words = ln.split(" ", 2)
-        if len(words) < 2 or not words[1].isdigit():
-            return ln
-        ts = int(words[1])
-        d = 0 if self.prev is None else ts - self.prev
-        self.prev = ts
-        words[1] = f"{d // 1_000_000_000}.{d % 1_000_000_000:09d}" if d >= 0 else \
-            f"-{-d // 1_000_000_000}.{-d % 1_000_000_000:09d}"
-        return " ".join(words)
-
-    def flush(self) -> None:
-        if self._part:
-            self.out.write(self._line(self._part))
-            self._part = ""
-        self.out.flush()
-
-    def isatty(self) -> bool:
-        return self.out.isatty()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.out, name)
 
 
 class EndCounts:
@@ -142,7 +100,6 @@ class TraceFlags:
         self.args = args
         self.done: str | None = None
         self.counts: EndCounts | None = None
-        self._stdout: TextIO | None = None
         if getattr(args, "list_events", False):
             from .probes.syscalls import table
 
@@ -154,15 +111,6 @@ class TraceFlags:
             args.extra_sinks = [*getattr(args, "extra_sinks", ()), self.counts]
         if getattr(args, "unbuffered", False) and hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(line_buffering=True)
-        if getattr(args, "timetype", None) == "D":
-            self._stdout = sys.stdout
-            sys.stdout = DeltaOut(sys.stdout)  # type: ignore[assignment]
-
-    def restore(self) -> None:
-        if self._stdout is not None:
-            sys.stdout.flush()
-            sys.stdout = self._stdout
-            self._stdout = None
 
     def finish(self, drops: int) -> None:
         """At the end of the trace: -S on stdout, -v on stderr."""

@@ -258,10 +258,14 @@ def _ns_text(get: Callable[[Event], Any]) -> Callable[[Event], str | None]:
     return text
 
 
-# evt.deltatime*: values of the output (Field.per_output), made from its delta
+# evt.deltatime*: values of the output (Field.per_output), made from its delta. A delta
+# is negative where a capture's records are out of time order: split toward zero, so
+# "%evt.deltatime.s.%evt.deltatime.ns" reads -2.826209957, not -3.173790043
 _DELTA = PerOutput(lambda d: d, str)
-_DELTA_S = PerOutput(lambda d: d // 1_000_000_000, lambda d: str(d // 1_000_000_000))
-_DELTA_NS = PerOutput(lambda d: d % 1_000_000_000, lambda d: f"{d % 1_000_000_000:09d}")
+_DELTA_S = PerOutput(lambda d: -(-d // 1_000_000_000) if d < 0 else d // 1_000_000_000,
+                     lambda d: f"-{-d // 1_000_000_000}" if d < 0 else str(d // 1_000_000_000))
+_DELTA_NS = PerOutput(lambda d: abs(d) % 1_000_000_000,
+                      lambda d: f"{abs(d) % 1_000_000_000:09d}")
 
 
 def _latency_s(e: Event) -> int:

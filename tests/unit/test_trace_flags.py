@@ -12,8 +12,9 @@ from test_capture import live_capture
 from test_chisels_stream import seconds_workload
 
 from cdig.cli import build_parser, main
+from cdig.collector.fields import FIELDS
 from cdig.probes.syscalls import table
-from cdig.trace_flags import DeltaOut, TraceFlags
+from cdig.trace_flags import TraceFlags
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +71,6 @@ def test_timetype_changes_the_default_formats_time(cap, capsys):
         main(["trace", "-r", str(cap), "-t", "x"])
 
 
-def test_delta_out_keeps_partial_lines():
-    out = io.StringIO()
-    d = DeltaOut(out)
-    d.write("1 1000 a\n2 15")
-    d.write("00 b\n")
-    d.flush()
-    assert out.getvalue() == "1 0.000000000 a\n2 0.000000500 b\n"
-
-
 def test_summary_counts_both_directions_of_a_call(cap, capsys):
     out = lines(capsys, "-r", str(cap), "-S", "evt.type=write")
     i = out.index("Event           #Calls")
@@ -130,3 +122,14 @@ def test_top_flag_mistakes(capsys):
     assert "milliseconds" in capsys.readouterr().err
     assert main(["top", "-v", "nosuch"]) == 2
     assert "-v/--view: no view 'nosuch'" in capsys.readouterr().err
+
+
+def test_delta_of_records_out_of_time_order_reads_as_a_negative_decimal():
+    """-t D's column is "%evt.deltatime.s.%evt.deltatime.ns": a capture whose records
+    go back in time gives -2.826209957 (split toward zero), never -3.173790043."""
+    s, ns = (FIELDS[n].per_output for n in ("evt.deltatime.s", "evt.deltatime.ns"))
+    assert s is not None and ns is not None
+    assert f"{s.text(-2_826_209_957)}.{ns.text(-2_826_209_957)}" == "-2.826209957"
+    assert f"{s.text(-5)}.{ns.text(-5)}" == "-0.000000005"
+    assert f"{s.text(1_000_000_001)}.{ns.text(1_000_000_001)}" == "1.000000001"
+    assert (s.value(-2_826_209_957), ns.value(-2_826_209_957)) == (-2, 826_209_957)
