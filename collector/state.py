@@ -86,6 +86,7 @@ class State:
         self.max_fds = max_fds_per_proc
         self.exit_grace_ns = int(exit_grace_s * 1e9)
         self._parent_of: dict[int, int] = {}  # child tid -> parent tgid, from fork records
+        self._born: dict[int, int] = {}  # child tid -> ts_ns of its fork record
         self._argv: dict[int, tuple[str, list[str]]] = {}  # tid -> execve (filename, argv)
         self._exited: dict[int, int] = {}  # pid -> ts_ns of its exit
         self._containers: dict[int, Container] = {}  # cgroup id -> container
@@ -144,12 +145,13 @@ class State:
         p = self.procs.get(ev.pid)
         if p is None:
             parent = self._parent_of.pop(ev.pid, None)
+            born = self._born.pop(ev.pid, ev.ts_ns)
             if parent is not None:
                 # a fork we saw: the child inherits the parent's image
                 pp = self.procs.get(parent)
                 p = Process(pid=ev.pid, ppid=parent, name=ev.comm, cgroup_id=ev.cgroup_id,
                             exe=pp.exe if pp else "", args=list(pp.args) if pp else [],
-                            uid=ev.uid, start_ns=ev.ts_ns, cwd=pp.cwd if pp else "",
+                            uid=ev.uid, start_ns=born, cwd=pp.cwd if pp else "",
                             parent=pp)
                 p.container = self._container(ev.cgroup_id, ev.pid)
                 self._add(p)
@@ -202,9 +204,15 @@ class State:
         """Attach process, container and fd to ``ev`` and apply its effects."""
         kind = ev.kind
         if kind == EventKind.FORK:
-            self._parent_of[ev.args["child_tid"]] = ev.pid
+            # dated by the fork itself, not by the child's first event that gets here
+            # (a filter or a prune may hide the child's first syscalls)
+            child = ev.args["child_tid"]
+            self._parent_of[child] = ev.pid
+            self._born[child] = ev.ts_ns
             if len(self._parent_of) > self.max_procs:
-                self._parent_of.pop(next(iter(self._parent_of)))
+                oldest = next(iter(self._parent_of))
+                del self._parent_of[oldest]
+                self._born.pop(oldest, None)
         proc = self.process(ev)
         ev.proc = proc
         ev.container = proc.container if proc.cgroup_id == ev.cgroup_id else \
@@ -394,6 +402,7 @@ class State:
             "fds": fds,
             "cgroups": {str(cg): key_of(c) for cg, c in self._containers.items()},
             "parent_of": {str(k): v for k, v in self._parent_of.items()},
+            "born": {str(k): v for k, v in self._born.items()},
             "argv": {str(k): [v[0], v[1]] for k, v in self._argv.items()},
             "exited": {str(k): v for k, v in self._exited.items()},
             "last_sweep": self._last_sweep,
@@ -413,6 +422,7 @@ class State:
             self.fds[int(pid)] = {v[0]: _fd_from_list(v) for v in lst}
         self._containers = {int(cg): container(k) for cg, k in snap.get("cgroups", {}).items()}
         self._parent_of = {int(k): v for k, v in snap.get("parent_of", {}).items()}
+        self._born = {int(k): v for k, v in snap.get("born", {}).items()}  # absent before 2026-12
         self._argv = {int(k): (v[0], list(v[1])) for k, v in snap.get("argv", {}).items()}
         self._exited = {int(k): v for k, v in snap.get("exited", {}).items()}
         self._last_sweep = snap.get("last_sweep", 0)

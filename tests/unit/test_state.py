@@ -268,3 +268,21 @@ def test_connected_sockets_are_read_from_proc_once(tmp_path):
     _net_tcp(tmp_path, 100, ("0.0.0.0", 8080, "0.0.0.0", 1, 903))  # 901, 902 gone from it
     assert socket_tuple(100, 902, root) == ("tcp", "10.0.0.9", 41011, "10.1.2.3", 443)
     assert socket_tuple(100, 903, root) == ("tcp", "0.0.0.0", 8080, "0.0.0.0", 1)  # re-read
+
+
+def test_forked_child_is_dated_by_its_fork_not_its_first_event_seen(tmp_path):
+    # a filter or a replay prune may hide a child's first syscalls: its start (and so
+    # proc.duration at exit) is the fork's time, whichever event of it comes first
+    fake_proc(tmp_path, 100, name="sh", argv=(b"sh",))
+    st = make_state(tmp_path)
+    st.seed()
+    evs = run(st, record(kind=layout.KIND_FORK, ts=1_000, pid=100, args=(200, 100)),
+              record("getuid", ts=9_000, pid=200, comm=b"sh"))
+    assert evs[1].proc.start_ns == evs[0].ts_ns < evs[1].ts_ns
+    # and a capture's snapshot keeps a fork whose child has not run yet
+    st2 = make_state(tmp_path)
+    run(st2, record(kind=layout.KIND_FORK, ts=1_000, pid=100, args=(300, 100)))
+    st3 = make_state(tmp_path)
+    st3.restore(st2.snapshot(lambda c: 0), lambda k: HOST)
+    (ev,) = run(st3, record("getuid", ts=5_000, pid=300, comm=b"sh"))
+    assert ev.proc.start_ns < ev.ts_ns and ev.proc.ppid == 100
