@@ -78,6 +78,7 @@ class CaptureBatch:
 
     records: pa.RecordBatch
     state: dict[str, Any]
+    end: int = 0  # bytes of the file read through this batch (cdig trace -P)
 
 
 @dataclass
@@ -206,7 +207,7 @@ class CaptureFile:
             rb = self._known_kinds(rb)
             end = src.tell()
             self.events += rb.num_rows
-            yield CaptureBatch(rb, state)
+            yield CaptureBatch(rb, state, end)
 
     _KINDS = np.array(sorted(v for k, v in vars(layout).items() if k.startswith("KIND_")),
                       dtype=np.uint8)
@@ -321,6 +322,7 @@ class ReplaySource:
         self._restored: CaptureFile | None = None
         self._stop = False
         self._drops = 0
+        self._read_bytes = 0
         self.records = 0
         # set by Session.replay: (columns, len2) -> rows to keep; the others are left
         # out before conversion, and ``left_out`` says how many of the batch last yielded
@@ -397,8 +399,14 @@ class ReplaySource:
             self._drops = int(state["drops"])
 
     # -- EventSource -----------------------------------------------------------------
+    def progress(self) -> tuple[int, int]:
+        """(bytes of the files behind the batches yielded so far, all the files' bytes):
+        ``cdig trace -P``."""
+        return self._read_bytes, sum(f.size for f in self.files)
+
     def batches(self) -> Iterator[RawBatch]:
         prev: CaptureFile | None = None
+        before = 0  # bytes of the files already read
         for f in self.files:
             if self._stop:
                 break
@@ -415,6 +423,7 @@ class ReplaySource:
                 self.mono_to_wall_ns
             for cb, converted, left_out in read_ahead(f.batches(), self._pruner()):
                 self._apply(cb.state)
+                self._read_bytes = before + cb.end
                 if converted is None:
                     continue
                 raw, ctx = converted
@@ -432,6 +441,9 @@ class ReplaySource:
                     self.on_loss(f.loss)
             f.close()
             prev = f
+            before += f.size
+            if not self._stop:  # read to its end
+                self._read_bytes = before
 
     def stop(self) -> None:
         self._stop = True
