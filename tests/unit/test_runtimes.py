@@ -469,7 +469,8 @@ def test_runc_root_reread_only_when_listing_changes(tmp_path, monkeypatch):
     c = _client(tmp_path)
     reads = []
     real = json.loads
-    monkeypatch.setattr("cdig.collector.runtimes.json.loads", lambda b: reads.append(1) or real(b))
+    monkeypatch.setattr("cdig.collector.runtimes.client.json.loads",
+                        lambda b: reads.append(1) or real(b))
     assert len(c.runc_states()) == 1
     assert len(c.runc_states()) == 1
     assert len(reads) == 1
