@@ -120,6 +120,15 @@ class _Input:
         self.error = ""
         self.eof = False
         self.started_member = False
+        self.taken = 0  # bytes of the file behind what read() returned (-P's progress)
+        self.given = 0  # bytes read() returned
+
+    def file_offset(self, stream_offset: int) -> int:
+        """About where in the file the stream's byte ``stream_offset`` came from: itself
+        for a plain file; for gzip, in proportion to what was inflated so far."""
+        if self.gz is None:
+            return stream_offset
+        return self.taken * stream_offset // self.given if self.given else 0
 
     def read(self, n: int) -> bytes:
         """Up to about ``n`` bytes (more for gzip); b"" at the end."""
@@ -147,6 +156,8 @@ class _Input:
                 self.error = "damaged"
                 self.eof = True
                 return b""
+            self.taken += len(data) - len(self.gz.unconsumed_tail) - len(self.gz.unused_data)
+            self.given += len(out)
             self.started_member = True
             if self.gz.eof:  # a member ends; another may follow (concatenated gzip)
                 self.pending = self.gz.unused_data
@@ -180,6 +191,7 @@ class BlockStream:
         self.stop_detail = ""
         self.unread = 0  # bytes of an incomplete last block
         self.shb_read = False
+        self.through = 0  # stream offset after the blocks of the last chunk yielded
 
     def read_header(self) -> None:
         """Check the section header block; ScapError if this is not a .scap stream."""
@@ -257,6 +269,7 @@ class BlockStream:
                     st, btype, blen_a = st[:k], btype[:k], blen_a[:k]
                     pos = int(st[-1] + blen_a[-1]) if k else 0
                 if len(st):
+                    self.through = base + pos
                     yield buf, np.stack([btype, st + 8, st + blen_a - 4, base + st], axis=1)
             if self.stop:
                 self.offset = base + pos

@@ -315,6 +315,7 @@ class ScapSource:
                  batch: int = BATCH) -> None:
         self.files: list[ScapFile] = open_all(paths, ScapFile)
         files = self.files
+        self._size = sum(f.size for f in files)
         self.on_loss = on_loss
         self.losses: list[Loss] = []
         self.batch_size = batch
@@ -494,6 +495,17 @@ class ScapSource:
     def shown(self, ev: Event) -> bool:
         """False for records of state-only events (EVF blocks with SCAP_DF_STATE_ONLY)."""
         return not self._hidden or ev.num not in self._hidden
+
+    def progress(self) -> tuple[int, int]:
+        """(bytes of the files behind the events yielded so far, all the files' bytes):
+        ``cdig trace -P``. A gzip file's share is in proportion to what was inflated."""
+        done = 0
+        for f in self.files:
+            if not f.f.closed:  # the one being read (or, after a stop, the last read)
+                st = f.stream
+                return done + min(f.size, st.inp.file_offset(st.through)), self._size
+            done += f.size
+        return done, self._size
 
     def stop(self) -> None:
         self._stop = True
