@@ -394,6 +394,17 @@ async def test_timed_refresh_rearms():
         assert app.last_frame.request.view == "containers"
 
 
+async def test_a_refresh_during_shutdown_is_not_an_error():
+    # the refresh timer fired after the screen's widgets were removed at quit, and
+    # request() demanded the table (NoMatches, seen once in a loaded unit run)
+    app = app_for(start_view="syscalls")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await app.main.query_one(ViewTable).remove()
+        req = app.main.request(10)
+        assert req.view == "syscalls" and req.window is None
+
+
 async def _until(cond, seconds: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds

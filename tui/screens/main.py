@@ -112,7 +112,10 @@ class MainScreen(Screen):
 
     def request(self, max_rows: int) -> Request:
         sort, desc = self.sorts[self.view]
-        window = self.query_one(ViewTable).window() if self.is_mounted else None
+        # a timer can fire while the app shuts down: the screen is still mounted but its
+        # widgets are already gone, so look the table up without demanding it
+        tables = self.query(ViewTable) if self.is_mounted else None
+        window = tables.first().window() if tables else None
         return Request(self.view, self.level.scope, sort, desc, max_rows,
                        self.level.row_text, window)
 
