@@ -37,7 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cdig.collector.cgroups import CgroupWatcher, cgroup_layout
+from cdig.collector.cgroup_watch import CgroupWatcher
+from cdig.collector.cgroups import cgroup_layout
 from cdig.collector.containers import ContainerResolver
 from tests.integration import containers as h
 

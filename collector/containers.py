@@ -60,14 +60,8 @@ from .cgroup_paths import (
     parse_cgroup_path,
     surely_host,
 )
-from .cgroups import (
-    CgroupChange,
-    CgroupIndex,
-    CgroupLayout,
-    CgroupWatcher,
-    cgroup_layout,
-    cgroup_of_pid,
-)
+from .cgroup_watch import CgroupChange, CgroupWatcher
+from .cgroups import CgroupIndex, CgroupLayout, cgroup_layout, cgroup_of_pid
 from .events import HOST, Container
 from .runtimes import Metadata, RuntimeClient
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cdig.collector.cgroup_watch import CgroupChange, CgroupWatcher
 from cdig.collector.cgroups import (
-    CgroupChange,
     CgroupIndex,
     CgroupLayout,
     CgroupMount,
-    CgroupWatcher,
     cgroup_layout,
     cgroup_of_pid,
     classify,
