@@ -159,6 +159,8 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
     from .collector.session import LineSink, Session
 
     src = open_replay(args.read)
+    if getattr(args, "trace_flags", None) is not None:
+        args.trace_flags.reading(src)  # -P reads its progress()
     rec = None
     try:
         if args.write:  # re-filter a capture into a new one

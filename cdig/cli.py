@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-v", "--verbose", action="store_true",
                    help="at the end, sysdig -v's summary on stderr (events, drops, elapsed "
                         "time, events per second)")
+    t.add_argument("-P", "--progress", action="store_true",
+                   help="with -r: print on stderr how far into the capture files the "
+                        "reading is, in percent, as sysdig -P")
     t.add_argument("--unbuffered", action="store_true",
                    help="flush every output line as it is written (for pipes into scripts)")
     t.add_argument("--buffer-mb", type=int, default=32, metavar="MB",
@@ -316,7 +319,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import run_trace
     from .trace_flags import TraceFlags
 
-    flags = TraceFlags(args)  # -L, -S, -v, --unbuffered
+    flags = TraceFlags(args)  # -L, -S, -v, -P, --unbuffered
     if flags.done is not None:
         sys.stdout.write(flags.done + "\n")
         return EXIT_OK

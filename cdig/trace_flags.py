@@ -1,10 +1,11 @@
 """sysdig's output flags of ``cdig trace``: ``-L`` (the events), ``-t h|a|r|d|D`` (the
 time column), ``-S`` (the event summary at the end), ``-v`` (sysdig's closing
-figures) and ``--unbuffered``.
+figures), ``-P`` (progress while reading captures) and ``--unbuffered``.
 
 ``TraceFlags`` is set up around one trace: it may answer at once (``-L``), makes
-stdout line-buffered for ``--unbuffered``, and hands the session one batch sink
-(``args.extra_sinks``) that counts what ``-S``/``-v`` print when the trace ends.
+stdout line-buffered for ``--unbuffered``, and hands the session batch sinks
+(``args.extra_sinks``): one that counts what ``-S``/``-v`` print when the trace ends,
+one that prints ``-P``'s progress once the replay names its source (``reading``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,45 @@ class EndCounts:
                           f"{eps:.2f} eps"])
 
 
+class Progress:
+    """``-P``: how far into the capture files the replay is, in percent on stderr, as
+    sysdig 0.29.3 prints it: each figure overwrites the last (``\\r``, blanks, ``\\r``,
+    ``%.2f``), and a replay read to the end closes with ``100.00`` and a newline. A
+    figure is printed after a batch that moved it (sysdig: every 10,000 events); one
+    stopped early (``-n``, Ctrl-C) has its figure erased instead."""
+
+    batch_sink = True
+
+    def __init__(self) -> None:
+        self.source: Any = None  # set by reading(): has progress() -> (done, total)
+        self.last = ""
+
+    def _show(self, text: str, end: str = "") -> None:
+        """``text`` over the last figure (unless it is that figure), then ``end``."""
+        if text != self.last:
+            sys.stderr.write("\r" + " " * len(self.last) + "\r" + text)
+            self.last = text
+        sys.stderr.write(end)
+        sys.stderr.flush()
+
+    def percent(self) -> str:
+        done, total = self.source.progress()
+        return f"{100.0 * done / total:.2f}" if total else "100.00"
+
+    def __call__(self, b: Any, matched: np.ndarray) -> None:
+        if self.source is not None:
+            self._show(self.percent())
+
+    def finish(self) -> None:
+        if self.source is None:
+            return
+        text = self.percent()
+        if text == "100.00":
+            self._show(text, "\n")
+        elif self.last:  # stopped early: the line is left to what follows
+            self._show("")
+
+
 class TraceFlags:
     """The flags around one ``cdig trace`` (see the module docstring)."""
 
@@ -100,6 +140,7 @@ class TraceFlags:
         self.args = args
         self.done: str | None = None
         self.counts: EndCounts | None = None
+        self.progress: Progress | None = None
         if getattr(args, "list_events", False):
             from .probes.syscalls import table
 
@@ -109,11 +150,21 @@ class TraceFlags:
         if getattr(args, "summary", False) or getattr(args, "verbose", False):
             self.counts = EndCounts()
             args.extra_sinks = [*getattr(args, "extra_sinks", ()), self.counts]
+        if getattr(args, "progress", False) and getattr(args, "read", None):
+            self.progress = Progress()  # live, -P is ignored, as sysdig ignores it
+            args.extra_sinks = [*getattr(args, "extra_sinks", ()), self.progress]
         if getattr(args, "unbuffered", False) and hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(line_buffering=True)
 
+    def reading(self, source: Any) -> None:
+        """The replay's source is open (its ``progress()`` is what -P prints)."""
+        if self.progress is not None:
+            self.progress.source = source
+
     def finish(self, drops: int) -> None:
-        """At the end of the trace: -S on stdout, -v on stderr."""
+        """At the end of the trace: -P's last figure, -S on stdout, -v on stderr."""
+        if self.progress is not None:
+            self.progress.finish()
         c = self.counts
         if c is None:
             return
