@@ -363,8 +363,8 @@ class ExporterCollector(Collector):
         else:
             calls_doc = ("System calls, counted at exit (in the cgroup they exit in) by the "
                          "number they were entered with. "
-                         "exit and exit_group never return, so --no-latency (which hooks only "
-                         "the exit) does not count them: see cdig_process_exits_total.")
+                         "exit and exit_group never return: counted when the task that "
+                         "called one exits.")
         calls = Family("cdig_syscalls", "counter", calls_doc, (*lab, "syscall"))
         errs = Family("cdig_syscall_errors", "counter",
                       "System calls that returned an error (-4095..-1), by errno.",

@@ -103,10 +103,12 @@ class Features:
     group_dead: bool = False  # sched_process_exit.group_dead
     no_prealloc: bool = False  # non-preallocated hash maps in tracing programs (6.1+)
     task_storage: bool = False  # task-local storage + BTF (5.11+): cheap latency pairing
+    task_pt_regs: bool = False  # bpf_task_pt_regs + BTF (5.15+): no typed hooks without latency
 
     @classmethod
     def detect(cls, tracefs: str | None = None, release: str | None = None) -> Features:
         root = tracefs or tracefs_root()
+        btf = os.path.exists("/sys/kernel/btf/vmlinux")
 
         def fmt(event: str) -> str:
             if root is None:
@@ -121,8 +123,8 @@ class Features:
             sock_split=bool(fmt("sock/sock_send_length")) and bool(fmt("sock/sock_recv_length")),
             group_dead="group_dead" in fmt("sched/sched_process_exit"),
             no_prealloc=_kernel_at_least(6, 1, release),
-            task_storage=_kernel_at_least(5, 11, release) and os.path.exists(
-                "/sys/kernel/btf/vmlinux"),
+            task_storage=_kernel_at_least(5, 11, release) and btf,
+            task_pt_regs=_kernel_at_least(5, 15, release) and btf,
         )
 
 
@@ -137,7 +139,7 @@ class MetricsConfig:
     procs_max: int = 4096  # cgroups with exec/fork/exit activity
     sockio_max: int = 16384  # threads inside a syscall that moved socket bytes
     inflight_max: int = 65536  # threads inside a syscall (latency without task storage)
-    entry_max: int = 4096  # threads inside execveat/rt_sigreturn (--no-latency)
+    entry_max: int = 4096  # threads inside execveat (--no-latency), rt_sigreturn (old kernels)
     pairing: str = "auto"  # latency pairing: "task" storage, tid "hash", or "auto"
 
 
@@ -175,6 +177,8 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         flags.append("-DSOCK_SPLIT")
     if features.group_dead:
         flags.append("-DHAVE_GROUP_DEAD")
+    if features.task_pt_regs:
+        flags.append("-DHAVE_TASK_PT_REGS")
     return flags
 
 

@@ -17,6 +17,9 @@
  *   SOCK_SPLIT                 sock:sock_{send,recv}_length exist (>= 6.3):
  *                              read/write bytes on sockets count as network
  *   HAVE_GROUP_DEAD            sched_process_exit has group_dead (>= 6.x)
+ *   HAVE_TASK_PT_REGS          bpf_task_pt_regs() (>= 5.15 with BTF): without
+ *                              LATENCY, the few calls whose number sys_exit does
+ *                              not see are found without typed sys_enter_* hooks
  *
  * Why these hooks:
  * - raw_syscalls:sys_exit carries the syscall id and the return value, so
@@ -32,6 +35,17 @@
  *   them consumes the mark. Without them (older kernels) read/write count as
  *   file I/O, and only sendto/recvfrom/sendmsg/recvmsg as network.
  * - sched_process_exec/fork/exit: per-cgroup process churn.
+ * - Without LATENCY nothing runs at entry: a typed sys_enter_* program, even
+ *   one for exit_group alone, runs the syscall tracepoints' perf handler at
+ *   every syscall's entry (~25 ns a call here). The four calls sys_exit
+ *   misses or misnames are found where they leave a trace instead (x86-64's
+ *   orig_ax, the number the task entered its current syscall with):
+ *   exit/exit_group never return, and the task that called one reaches
+ *   sched_process_exit with that number in orig_ax (a task killed by a signal
+ *   has the number of the call it was in, or none). A successful execveat
+ *   exits as execve (the ELF loader rewrites orig_ax), but exec renames the
+ *   task (task:task_rename) before that, with orig_ax still execveat's.
+ *   rt_sigreturn exits with the number of the frame it restored, -1.
  */
 #include <uapi/linux/ptrace.h>
 #include "metrics.h"
@@ -53,10 +67,10 @@ static __always_inline void mcount(__u32 idx)
 
 /* exit and exit_group never reach sys_exit: they are counted at entry. With
  * LATENCY in the raw sys_enter program, which runs for every syscall anyway;
- * without, on their own typed tracepoints (which fire for that syscall only,
- * but hooking any typed sys_enter_* runs the syscall tracepoints' perf handler
- * at every syscall's entry: ~25 ns a call, benchmarks/exporter_overhead.py
- * floor-exit-typed). */
+ * without, at sched_process_exit (HAVE_TASK_PT_REGS) or else on their own
+ * typed tracepoints (which fire for that syscall only, but hooking any typed
+ * sys_enter_* runs the syscall tracepoints' perf handler at every syscall's
+ * entry: ~25 ns a call, benchmarks/exporter_overhead.py floor-exit-typed). */
 static __always_inline int count_entry(__u32 nr)
 {
     struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
@@ -69,7 +83,7 @@ static __always_inline int count_entry(__u32 nr)
     return 0;
 }
 
-#ifndef LATENCY
+#if !defined(LATENCY) && !defined(HAVE_TASK_PT_REGS)
 TRACEPOINT_PROBE(syscalls, sys_enter_exit)
 {
     return count_entry(NR_EXIT);
@@ -273,9 +287,8 @@ static __always_inline void top_comm_set(__u32 tgid)
 #ifndef LATENCY
 /* Without LATENCY only sys_exit is hooked, and it sees the number in the
  * registers at exit: -1 after rt_sigreturn (it restored a frame), execve's
- * after a successful execveat. These two mark the thread at entry on their
- * typed tracepoints (no cost for other syscalls), and the exit of such a
- * number looks the mark up. */
+ * after a successful execveat. A thread inside such an execveat is marked
+ * (below), and the exit of an execve looks the mark up. */
 BPF_TABLE("lru_hash", __u32, __u32, entry_nr, ENTRY_MAX);
 
 static __always_inline int mark_entry(__u32 nr)
@@ -285,6 +298,54 @@ static __always_inline int mark_entry(__u32 nr)
     return 0;
 }
 
+/* the number a task's user register frame says it entered its current
+ * syscall with (-1: none), as the kernel's syscall_get_nr() reads it */
+static __always_inline long regs_nr(struct pt_regs *regs)
+{
+#if defined(bpf_target_arm64)
+    int nr = -1;
+    bpf_probe_read_kernel(&nr, sizeof(nr), &regs->syscallno);
+#else
+    long nr = -1;
+    bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_ax);
+#endif
+    return nr;
+}
+
+#ifdef HAVE_TASK_PT_REGS
+static __always_inline long entered_nr(void)
+{
+    return regs_nr((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()));
+}
+
+/* exec names the task after its file before the ELF loader rewrites orig_ax
+ * as execve's; the other renames (prctl, /proc/PID/comm) are not in execveat */
+TRACEPOINT_PROBE(task, task_rename)
+{
+    if (entered_nr() == NR_EXECVEAT)
+        mark_entry(NR_EXECVEAT);
+    return 0;
+}
+
+/* the number the syscall that exits now was entered with */
+static __always_inline long entry_of(long id)
+{
+    if (id != -1 && id != NR_EXECVE && id != NR_EXECVEAT)
+        return id;
+    /* -1 at exit: rt_sigreturn restored a frame (a syscall(-1), no syscall at
+     * all, is counted as one too) */
+    if (id == -1)
+        return NR_RT_SIGRETURN;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    if (!entry_nr.lookup(&tid))
+        return id; /* a plain execve, a failed execveat */
+    /* consumed also where the exit keeps execveat's number (arm64) */
+    entry_nr.delete(&tid);
+    return NR_EXECVEAT;
+}
+#else
+/* no task registers: execveat and rt_sigreturn mark the thread at entry on
+ * their typed tracepoints (the perf handler's cost at every entry, above) */
 TRACEPOINT_PROBE(syscalls, sys_enter_execveat)
 {
     return mark_entry(NR_EXECVEAT);
@@ -310,7 +371,8 @@ static __always_inline long entry_of(long id)
         return id;
     return nr;
 }
-#endif
+#endif /* HAVE_TASK_PT_REGS */
+#endif /* !LATENCY */
 
 #ifdef LATENCY
 RAW_TRACEPOINT_PROBE(sys_exit)
@@ -338,10 +400,13 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     lat_start.delete(&ltid);
 #endif
 #else
-TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+/* Raw: no trace-buffer copy first (an empty raw program costs 0.6x the
+ * classic one's here, README); the number is read from the registers, as
+ * the classic tracepoint reads it into args->id. */
+RAW_TRACEPOINT_PROBE(sys_exit)
 {
-    long id = entry_of(args->id);
-    long ret = args->ret;
+    long id = entry_of(regs_nr((struct pt_regs *)ctx->args[0]));
+    long ret = (long)ctx->args[1];
     __u64 cg = bpf_get_current_cgroup_id();
 #endif
     if (id < 0 || id >= NR_SYSCALLS)
@@ -452,6 +517,11 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
 
 TRACEPOINT_PROBE(sched, sched_process_exit)
 {
+#if !defined(LATENCY) && defined(HAVE_TASK_PT_REGS)
+    long nr = entered_nr(); /* exit/exit_group: see the top of this file */
+    if (nr == NR_EXIT || nr == NR_EXIT_GROUP)
+        count_entry(nr);
+#endif
 #if defined(LATENCY) && !defined(LAT_TASK_STORAGE)
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     lat_start.delete(&tid); /* a thread killed inside a syscall never exits it */

@@ -701,7 +701,7 @@ def test_program_defines_follow_options():
     from cdig.probes.loader import MetricsProbe
 
     full = metrics.Features(sock_split=True, group_dead=True, no_prealloc=True,
-                            task_storage=True)
+                            task_storage=True, task_pt_regs=True)
     p = MetricsProbe(metrics.MetricsConfig(), T, full)
     text = p.dump()
     assert p.pairing == "task"
@@ -709,12 +709,16 @@ def test_program_defines_follow_options():
         assert f"#define {d}\n" in text
     assert "#define LAT_MAP_FLAGS BPF_F_NO_PREALLOC" in text
     assert "#define LATENCY_MAX 16384" in text
-    assert "TRACEPOINT_PROBE(raw_syscalls, sys_exit)" in text
+    assert "RAW_TRACEPOINT_PROBE(sys_exit)" in text
+    # no typed sys_enter_* hooks without latency where the task's registers can be read
+    nolat = MetricsProbe(metrics.MetricsConfig(latency=False), T, full).dump()
+    assert "#define HAVE_TASK_PT_REGS\n" in nolat
     old = metrics.Features()
     p = MetricsProbe(metrics.MetricsConfig(latency=False), T, old)
     text = p.dump()
     assert p.pairing == "off"
     assert "#define LATENCY" not in text and "#define SOCK_SPLIT" not in text
+    assert "#define HAVE_TASK_PT_REGS" not in text
     p = MetricsProbe(metrics.MetricsConfig(), T, old)
     text = p.dump()
     assert p.pairing == "hash" and "#define LAT_TASK_STORAGE" not in text
@@ -979,5 +983,5 @@ def test_cli_without_root(capsys, monkeypatch):
 
 def test_cli_dump_bpf(capsys):
     code, out, _ = run(capsys, "exporter", "--dump-bpf", "--no-latency")
-    assert code == 0 and "TRACEPOINT_PROBE(raw_syscalls, sys_exit)" in out
+    assert code == 0 and "RAW_TRACEPOINT_PROBE(sys_exit)" in out
     assert "#define LATENCY" not in out
