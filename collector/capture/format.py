@@ -167,12 +167,19 @@ def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
     return f"{crc:08x}"
 
 
-def _comm_lengths(comm2d: np.ndarray) -> np.ndarray:
-    """Length of each comm up to its last non-NUL byte (numpy's S16 semantics)."""
-    nz = comm2d != 0
-    w = comm2d.shape[1]
-    last = w - np.argmax(nz[:, ::-1], axis=1)
-    return np.where(nz.any(axis=1), last, 0)
+def comm_column(comm: np.ndarray) -> pa.Array:
+    """The binary column of ``comm`` (``S16``, one per row), each value up to its last
+    non-NUL byte. Through Arrow's dictionary encoding: a batch holds a few distinct
+    comms, so each is trimmed once and the rows are a ``take`` (a byte mask over
+    every row's 16 bytes cost ~10x more)."""
+    n = len(comm)
+    if not n:
+        return pa.array([], type=pa.binary())
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(layout.COMM_LEN), n, [None, pa.py_buffer(np.ascontiguousarray(comm))])
+    d = fixed.dictionary_encode()
+    names = pa.array([v.rstrip(b"\0") for v in d.dictionary.to_pylist()], type=pa.binary())
+    return names.take(d.indices)
 
 
 @dataclass
@@ -184,6 +191,38 @@ class _Rows:
     is_ext: np.ndarray  # bool per record
     num: np.ndarray  # uint64 per record
     ctx: np.ndarray  # bool per record
+
+
+# the plain record's fields a capture stores, as columns (``args`` as one (n, 6) array)
+PLAIN_FIELDS = (*_PLAIN_INT_COLUMNS, "args", "comm")
+
+
+@dataclass
+class _Cols:
+    """Like ``_Rows``, with the plain records as contiguous columns (``PLAIN_FIELDS``):
+    the session's batch has most of them already (``EventBatch.cols``), and a strided
+    field of a structured array costs a pass over every record's bytes."""
+
+    plain: dict[str, np.ndarray]
+    ext: np.ndarray
+    is_ext: np.ndarray
+    num: np.ndarray
+    ctx: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows: _Rows) -> _Cols:
+        rec = rows.records
+        return cls({name: np.ascontiguousarray(rec[name]) for name in PLAIN_FIELDS},
+                   rows.ext, rows.is_ext, rows.num, rows.ctx)
+
+    @classmethod
+    def concat(cls, pieces: list[_Cols]) -> _Cols:
+        if len(pieces) == 1:
+            return pieces[0]
+        return cls({name: np.concatenate([p.plain[name] for p in pieces])
+                    for name in PLAIN_FIELDS},
+                   *(np.concatenate([getattr(p, f) for p in pieces])
+                     for f in ("ext", "is_ext", "num", "ctx")))
 
 
 def _slice(rows: _Rows, a: int, b: int) -> _Rows:
@@ -224,25 +263,23 @@ class _Snaplen:
         return l1, l2
 
 
-def rows_to_batch(rows: _Rows, snap: _Snaplen) -> pa.RecordBatch:
+def rows_to_batch(rows: _Rows | _Cols, snap: _Snaplen) -> pa.RecordBatch:
     """The Arrow batch of some chosen records (see the module docstring)."""
-    rec = rows.records
-    n = len(rec)
+    c = rows if isinstance(rows, _Cols) else _Cols.of_rows(rows)
+    plain = c.plain
+    n = len(c.num)
     cols: dict[str, pa.Array] = {
-        "num": pa.array(rows.num.astype(np.uint64, copy=False)),
-        "ctx": pa.array(rows.ctx.astype(bool, copy=False)),
+        "num": pa.array(c.num.astype(np.uint64, copy=False)),
+        "ctx": pa.array(c.ctx.astype(bool, copy=False)),
     }
-    for name in ("ts_ns", "latency_ns", "cgroup_id", "ret"):
-        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
-    args = rec["args"]
+    for name in _PLAIN_INT_COLUMNS:
+        cols[name] = pa.array(plain[name])
+    args = plain["args"]
     for i in range(6):
         cols[f"arg{i}"] = pa.array(np.ascontiguousarray(args[:, i]))
-    for name in ("pid", "tid", "uid", "gid", "nr", "kind", "flags", "cpu"):
-        cols[name] = pa.array(np.ascontiguousarray(rec[name]))
-    comm2d = np.ascontiguousarray(rec["comm"]).view(np.uint8).reshape(n, layout.COMM_LEN)
-    cols["comm"] = _binary_column(n, comm2d, _comm_lengths(comm2d))
-    ext = rows.ext
-    valid = rows.is_ext
+    cols["comm"] = comm_column(plain["comm"])
+    ext = c.ext
+    valid = c.is_ext
     mask = ~valid
     l1, l2 = snap.lengths(ext)
     io = (ext["ev"]["flags"] & layout.FLAG_IO_DATA) != 0  # len1: the data's whole length

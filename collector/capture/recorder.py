@@ -13,7 +13,7 @@ from ...probes.syscalls import SyscallTable
 from ..events import HOST, Container
 from ..procfs import PROC_ROOT, ProcFS
 from ..state import State
-from .format import _empty_batch, _Rows, _Snaplen, rows_to_batch
+from .format import PLAIN_FIELDS, _Cols, _empty_batch, _Snaplen, rows_to_batch
 from .journal import RecordingProcFS
 from .writer import CaptureWriter
 
@@ -75,7 +75,7 @@ class CaptureRecorder:
         self._pid_map: dict[str, int] = {}
         self.state: State | None = None
         self.source: Any = None
-        self._pending: list[_Rows] = []
+        self._pending: list[_Cols] = []
         self._pending_rows = 0
         self._last_flush = monotonic()
         self.written = 0  # records shown on replay (matched the filter)
@@ -160,20 +160,30 @@ class CaptureRecorder:
             self._queued += changed
         rec = b.rec
         if len(rec):
-            cols = b.cols
+            cols = b.cols  # contiguous columns, most made already by the session's stages
             is_state = (cols["kind"] >= layout.KIND_EXEC) | self._state_nr[cols["nr"]]
             keep = matched | is_state
             if keep.any():
-                rows = np.flatnonzero(keep)
-                xr = b.ext_row[rows]
-                is_ext = xr >= 0
                 k = int(np.count_nonzero(matched))
                 self.written += k
-                self.context += len(rows) - k
-                ctx = ~matched[rows]
-                self._pending.append(_Rows(rec[rows], b.ext[xr[is_ext]], is_ext,
-                                           b.num[rows].astype(np.uint64), ctx))
-                self._pending_rows += len(rows)
+                if keep.all():  # the usual case: every column as it is, no copy
+                    n = len(keep)
+                    plain = {name: cols[name] for name in PLAIN_FIELDS}
+                    xr = b.ext_row
+                    ctx = ~matched
+                    num = b.num
+                else:
+                    rows = np.flatnonzero(keep)
+                    n = len(rows)
+                    plain = {name: cols[name][rows] for name in PLAIN_FIELDS}
+                    xr = b.ext_row[rows]
+                    ctx = ~matched[rows]
+                    num = b.num[rows]
+                is_ext = xr >= 0
+                self.context += n - k
+                self._pending.append(_Cols(plain, b.ext[xr[is_ext]], is_ext,
+                                           num.astype(np.uint64), ctx))
+                self._pending_rows += n
         now = self.monotonic()
         if self._pending_rows >= self.flush_rows or (
                 now - self._last_flush >= self.flush_s and (self._pending_rows or self.journal
@@ -190,9 +200,7 @@ class CaptureRecorder:
         self._last_flush = self.monotonic()
         pieces, self._pending, self._pending_rows = self._pending, [], 0
         if pieces:
-            rows = _Rows(*(np.concatenate([getattr(p, f) for p in pieces])
-                           for f in ("records", "ext", "is_ext", "num", "ctx")))
-            rb = rows_to_batch(rows, self.snap)
+            rb = rows_to_batch(_Cols.concat(pieces), self.snap)
         else:
             rb = _empty_batch()
         state: dict[str, Any] = {}

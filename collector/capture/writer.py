@@ -70,7 +70,7 @@ class CaptureWriter:
     """
 
     def __init__(self, path: str, header: dict[str, Any], rotation: Rotation | None = None,
-                 clock: Callable[[], float] = time.time, compression_level: int = 3,
+                 clock: Callable[[], float] = time.time, compression_level: int = 1,
                  sync: bool = True) -> None:
         self.base = path
         self.rotation = rotation or Rotation()
