@@ -16,6 +16,7 @@ from .buffers import CHISELS as _BUFFER_CHISELS
 from .cpu import CHISELS as _CPU_CHISELS
 from .http import CHISELS as _HTTP_CHISELS
 from .lines import CHISELS as _LINE_CHISELS
+from .logs import CHISELS as _LOG_CHISELS
 from .snapshot import CHISELS as _SNAPSHOT_CHISELS
 from .stream import CHISELS as _STREAM_CHISELS
 from .tables import CHISELS as _TABLE_CHISELS
@@ -24,7 +25,8 @@ from .visual import CHISELS as _VISUAL_CHISELS
 CHISELS: dict[str, Chisel] = {c.name: c for c in (*_TABLE_CHISELS, *_LINE_CHISELS,
                                                   *_STREAM_CHISELS, *_SNAPSHOT_CHISELS,
                                                   *_CPU_CHISELS, *_VISUAL_CHISELS,
-                                                  *_BUFFER_CHISELS, *_HTTP_CHISELS)}
+                                                  *_BUFFER_CHISELS, *_HTTP_CHISELS,
+                                                  *_LOG_CHISELS)}
 
 
 def lookup(name: str) -> Chisel:

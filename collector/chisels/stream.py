@@ -432,14 +432,19 @@ class AroundRun(Printer):
                            f"and thread.tid={tid})" for ts, tid in self.hits)
 
     def table(self, delta_ns: int = 0) -> str:
+        self.write_around(f"Saving events around {len(self.hits)} syslog entries to "
+                          f"{self.dump}", blank=True)
+        return ""
+
+    def write_around(self, message: str, blank: bool = False) -> None:
+        """``message``, then the events around the hits saved to the dump file."""
         from ...cli import main  # the second pass is the CLI's own -r/-w
 
-        self.write(["", f"Saving events around {len(self.hits)} syslog entries to {self.dump}"])
+        self.write(["", message] if blank else [message])
         sys.stdout.flush()
         if self.hits:
             reads = [w for r in self.sources for w in ("-r", r)]
             main(["trace", *reads, "-w", self.dump, self.filter_text()])
-        return ""
 
 
 def _around(args: Sequence[str], pc: bool) -> AroundRun:

@@ -378,7 +378,7 @@ def test_heat_maps_match_sysdig_on_a_terminal():
 
 
 BUFFER_CHISELS = ("echo_fds", "stdout", "stdin", "stderr", "spy_file", "spy_port 80",
-                  "spy_ip 172.217.6.36")
+                  "spy_ip 172.217.6.36", "spy_logs")
 
 
 def pinned(lines: list[str]) -> list[str]:
@@ -413,6 +413,9 @@ def test_buffer_chisels_match_sysdig(path):
                 [ln for ln in theirs if " R " in ln or " W " in ln], name
             continue
         assert mine == theirs, (path.stem, words)
+    if path.stem == "run_as_user_0_container":  # dockerd's writes to a json.log, with -pc
+        theirs = sysdig("-r", str(path), "-pc", "-c", "spy_logs").splitlines()
+        assert len(theirs) == 3 and cdig_chisel(path, "spy_logs", pc=True).splitlines() == theirs
     out = cdig_chisel(FIXTURES / "curl_google.scap", "spy_port", ("80",)).splitlines()
     assert out[:2] == ["\x1b[34m------ Write 78B", "GET / HTTP/1.1..Host: www.google.com..User-"
                        "Agent: curl/7.47.0..Accept: */*...."]

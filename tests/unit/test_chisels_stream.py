@@ -6,6 +6,9 @@ same chisels with the real sysdig on .scap files.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from records import ext, record, sockaddr_in
@@ -253,3 +256,33 @@ def test_http_parser_pairs_a_request_with_its_response():
     assert t is not None and (t["method"], t["url"], t["code"], t["length"]) == \
         ("POST", "example.org/a?b=c", 201, 42)
     assert t["end"] - t["ts"] == 3_000_000 and not p.partial
+
+
+DOCKER_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "scap" / \
+    "run_as_user_0_container.scap"  # dockerd writes three lines of a container's json.log
+
+
+def test_spy_logs_prints_each_line_written_to_a_log_file(capsys, monkeypatch, tmp_path):
+    from cdig.collector.chisels.logs import SpyLogsRun
+
+    out = run(capsys, DOCKER_LOGS, "spy_logs")
+    assert len(out) == 3 and all(ln.startswith("dockerd /var/lib/docker/containers/") for ln in out)
+    assert out[0].endswith('-json.log {"log":"root@697956520d89:/# ls\\r\\n","stream":"stdout",'
+                           '"time":"2019-07-09T22:31:')
+    # -pc: the container's name first (dockerd runs on the host)
+    assert run(capsys, DOCKER_LOGS, "spy_logs", "-pc") == ["host " + ln for ln in out]
+    # on a terminal: coloured by the text, and reset at the end as sysdig does
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    tty = run(capsys, DOCKER_LOGS, "spy_logs")
+    assert [ln[:6] for ln in tty[:3]] == ["\x1b[32m "] * 3 and tty[3] == "\x1b[00m\x1b[0m"
+    run_ = SpyLogsRun(pc=False, color=True, tty=True)
+    assert run_.colors[:3] == ("\x1b[32m", "\x1b[33m", "\x1b[31m")
+    # with a dump file: the capture again, around each write (captures only)
+    dump = tmp_path / "around.cdig"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    lines = run(capsys, DOCKER_LOGS, f"spy_logs {dump} 500")
+    assert lines[-1] == "Writing events for 3 log entries" and dump.exists()
+    assert main(["trace", "-c", f"spy_logs {dump}"]) == 2
+    assert "events export not supported on live captures" in capsys.readouterr().err
+    assert main(["trace", "-r", str(DOCKER_LOGS), "-c", f"spy_logs {dump} soon"]) == 2
+    assert "dump_range_ms must be a number, not 'soon'" in capsys.readouterr().err

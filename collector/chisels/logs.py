@@ -1,0 +1,106 @@
+"""sysdig's log chisels: ``spy_logs [dump_file_name [dump_range_ms [disable_color]]]``,
+each line written to a log file (a name with ``.log``, ``_log`` or ``/var/log``).
+
+The layout, colours and filter are sysdig 0.29.3's Lua chisel's: the data of each
+successful write, rendered as sysdig's ``ascii`` output format (``-A``: printable
+ASCII and newlines), is split at newlines and every non-empty piece printed as
+``[CONTAINER ]PROC FILE MESSAGE`` (the container with ``-pc``); on a terminal each
+line is coloured by its text (yellow with "warn" in any case, red with "err", else
+green) and the colour is reset at the end. With ``dump_file_name`` (captures only)
+the events of each writing thread within ``dump_range_ms`` (default 1000) of each
+write are saved to that file (a cdig capture), as ``around`` does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..fields.buffer import ASCII, render
+from .base import Arg, Chisel, ChiselError
+from .stream import BLUE, GREEN, RED, RESET, YELLOW, AroundRun, Printer, text_of
+from .visual import END
+
+LOG_FILES = ("(fd.name contains .log or fd.name contains _log or fd.name contains /var/log) "
+             "and not (fd.name contains .gz or fd.name contains .tgz)")
+
+
+class SpyLogsRun(Printer):
+    """The lines of each log write as they come (see the module docstring)."""
+
+    def __init__(self, pc: bool, color: bool, tty: bool,
+                 dump: AroundRun | None = None) -> None:
+        super().__init__()
+        self.pc, self.tty, self.dump = pc, tty, dump
+        self.colors = (GREEN, YELLOW, RED, BLUE, RESET) if color else ("",) * 5
+
+    def line(self, ev: Any, msg: str) -> str:
+        info = f"{text_of('proc.name', ev) or '<NA>'} {text_of('fd.name', ev) or '<NA>'} "
+        cname = text_of("container.name", ev) or "<NA>"
+        if not self.tty:
+            return f"{cname} {info}{msg}" if self.pc else f"{info}{msg}"
+        green, yellow, red, blue, _ = self.colors
+        # sysdig tests "warn" in the lower-cased text, "err" in the text as written
+        c = yellow if "warn" in msg.lower() else red if "err" in msg else green
+        if not self.pc:
+            return f"{c} {info}{msg}"
+        container = f"{blue if cname != 'host' else c} {cname}"
+        return f"{c} {container} {c} {info}{msg}"
+
+    def __call__(self, b: Any, matched: np.ndarray) -> None:
+        out: list[str] = []
+        for i in np.flatnonzero(matched).tolist():
+            ev = b.event(i)
+            data = ev.buffer
+            if data is None:
+                continue
+            out += [self.line(ev, m) for m in render(data, ASCII).split("\n") if m]
+            if self.dump is not None:
+                self.dump.hits.append((ev.ts_ns, ev.tid))
+        self.write(out)
+
+    def table(self, delta_ns: int = 0) -> str:
+        if self.tty:  # what sysdig writes at the end on a terminal, then print(terminal.reset)
+            self.write([END + self.colors[4]])
+        if self.dump is not None and self.dump.sources:
+            self.dump.write_around(f"Writing events for {len(self.dump.hits)} log entries")
+        return ""
+
+    def bind(self, reads: Sequence[str] | None, user_filter: str) -> None:
+        """With dump_file_name: the capture to read again (not live, as sysdig)."""
+        if self.dump is None:
+            return
+        if not reads:
+            raise ChiselError("events export not supported on live captures")
+        self.dump.sources = list(reads)
+
+
+def _spy_logs(args: Sequence[str], pc: bool) -> SpyLogsRun:
+    dump = None
+    if args and args[0]:
+        rng = args[1] if len(args) > 1 else "1000"
+        if not rng.isdigit():
+            raise ChiselError(f"dump_range_ms must be a number, not {rng!r}")
+        dump = AroundRun(args[0], rng)
+    color = not (len(args) > 2 and args[2] == "disable_color")
+    return SpyLogsRun(pc, color, sys.stdout.isatty(), dump)
+
+
+_DUMP = Arg("dump_file_name", "The name of the file where the chisel will write the events "
+            "related to each syslog entry.", optional=True)
+_RANGE = Arg("dump_range_ms", "The time interval to capture *before* and *after* each event, "
+             "in milliseconds. For example, 500 means that 1 second around each displayed "
+             "event (.5s before and .5s after) will be saved to <dump_file_name>. The default "
+             "value for dump_range_ms is 1000.", optional=True)
+_COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable color output",
+             optional=True)
+
+CHISELS: tuple[Chisel, ...] = (
+    Chisel("spy_logs", "Logs", "Echo any write made by any process to a log file. Optionally, "
+           "export the events around each log message to file.", make=_spy_logs,
+           filter=lambda args, pc: f"({LOG_FILES}) and evt.is_io_write=true and evt.dir=< "
+           "and evt.failed=false", args=(_DUMP, _RANGE, _COLOR), interval=False),
+)
