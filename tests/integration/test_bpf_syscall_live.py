@@ -45,13 +45,13 @@ def _load():
     require("root", "bpf", "bcc", "tracefs")
     from bcc import BPF
 
-    return BPF(text=PROGRAM, cflags=[f"-DTARGET={os.getpid()}"])
+    return BPF(text=PROGRAM.encode(), cflags=[f"-DTARGET={os.getpid()}"])
 
 
 def test_maps_read_update_delete_through_bpf2():
     b = _load()
     try:
-        plain = BpfMap(b["plain"].map_fd, KEY, VAL, chunk=64)
+        plain = BpfMap(b[b"plain"].map_fd, KEY, VAL, chunk=64)
         assert (plain.info.name, plain.capacity, plain.info.percpu) == ("plain", 4096, False)
         keys = np.arange(1, 1001, dtype=KEY)
         vals = np.zeros(1000, dtype=VAL)
@@ -68,7 +68,7 @@ def test_maps_read_update_delete_through_bpf2():
         assert sorted(plain.read()[0].tolist()) == list(range(601, 1001))
         assert plain.delete(keys) == 400 and len(plain) == 0
 
-        percpu = BpfMap(b["percpu"].map_fd, KEY, np.dtype("<u8"))
+        percpu = BpfMap(b[b"percpu"].map_fd, KEY, np.dtype("<u8"))
         assert percpu.info.percpu and percpu.ncpus == possible_cpus()
         for _ in range(25):
             os.getppid()

@@ -704,10 +704,10 @@ class EnterBrackets:
     def __init__(self) -> None:
         from bcc import BPF
 
-        self.bpf = BPF(text=self.TEXT)
+        self.bpf = BPF(text=self.TEXT.encode())
 
     def counts(self, cg: int) -> Counter:
-        t = self.bpf["counts"]
+        t = self.bpf[b"counts"]
         return Counter({k.nr: t.sum(k).value for k in t.keys() if k.cgroup_id == cg})
 
     def close(self) -> None:
