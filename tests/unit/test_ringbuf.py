@@ -1,8 +1,9 @@
 """The bulk ring-buffer consumer over a memfd laid out like a BPF ring buffer.
 
-The kernel maps the data area twice so records never wrap; a memfd cannot, so
-these tests keep records within one lap and check the protocol: BUSY stops
-the drain, DISCARD is skipped, the consumer position advances once.
+The reader maps the data area once (RSS), so a range of records can wrap at its
+end, a record too: the tests check the protocol (BUSY stops the drain, DISCARD
+is skipped, the consumer position advances once) within one lap and across
+the end of the area.
 """
 
 import mmap
@@ -89,3 +90,38 @@ def test_copy_survives_reuse_of_the_slots(ring):
 def test_rejects_bad_sizes():
     with pytest.raises(ValueError):
         RingBuffer(-1, 3 * PAGE_SIZE, layout.EVENT_SLOT)
+
+
+
+ODD = layout.slot_dtype(np.dtype([("pid", "<u4"), ("pad", "<u4", (9,))]))  # 48 bytes
+
+
+def put_at(m, pos, pid, hdr_flags=0):
+    """An ODD slot at ring position ``pos``, split at the end of the area as the
+    kernel's double mapping writes it."""
+    slot = np.zeros(1, ODD)
+    slot["hdr_len"] = ODD["rec"].itemsize | hdr_flags
+    slot["rec"]["pid"] = pid
+    for i, b in enumerate(slot.tobytes()):
+        m[2 * PAGE_SIZE + (pos + i) % SIZE] = b
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_records_across_the_end_of_the_area(busy):
+    fd = os.memfd_create("ring")
+    os.ftruncate(fd, PAGE_SIZE * 2 + SIZE)
+    rb = RingBuffer(fd, SIZE, ODD)
+    m = mmap.mmap(fd, PAGE_SIZE * 2 + SIZE)
+    step = ODD.itemsize
+    start = (SIZE // step - 2) * step  # two slots before the end; the third is split
+    assert (start + 2 * step) % SIZE > 0 and (start + 3 * step) % SIZE < step
+    rb._cons_pos.value = start
+    for i in range(5):
+        put_at(m, start + i * step, 10 + i, layout.BUSY_BIT if busy and i == 3 else 0)
+    set_prod(m, start + 5 * step)
+    got = rb.drain()["rec"]["pid"].tolist()
+    assert got == ([10, 11, 12] if busy else [10, 11, 12, 13, 14])
+    assert rb.consumer_pos() == start + len(got) * step
+    rb.close()
+    m.close()
+    os.close(fd)
