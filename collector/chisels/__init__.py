@@ -17,6 +17,7 @@ from .cpu import CHISELS as _CPU_CHISELS
 from .http import CHISELS as _HTTP_CHISELS
 from .lines import CHISELS as _LINE_CHISELS
 from .logs import CHISELS as _LOG_CHISELS
+from .memcached import CHISELS as _MEMCACHED_CHISELS
 from .snapshot import CHISELS as _SNAPSHOT_CHISELS
 from .stream import CHISELS as _STREAM_CHISELS
 from .tables import CHISELS as _TABLE_CHISELS
@@ -26,7 +27,7 @@ CHISELS: dict[str, Chisel] = {c.name: c for c in (*_TABLE_CHISELS, *_LINE_CHISEL
                                                   *_STREAM_CHISELS, *_SNAPSHOT_CHISELS,
                                                   *_CPU_CHISELS, *_VISUAL_CHISELS,
                                                   *_BUFFER_CHISELS, *_HTTP_CHISELS,
-                                                  *_LOG_CHISELS)}
+                                                  *_LOG_CHISELS, *_MEMCACHED_CHISELS)}
 
 
 def lookup(name: str) -> Chisel:

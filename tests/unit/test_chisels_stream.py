@@ -286,3 +286,38 @@ def test_spy_logs_prints_each_line_written_to_a_log_file(capsys, monkeypatch, tm
     assert "events export not supported on live captures" in capsys.readouterr().err
     assert main(["trace", "-r", str(DOCKER_LOGS), "-c", f"spy_logs {dump} soon"]) == 2
     assert "dump_range_ms must be a number, not 'soon'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def memcached(tmp_path_factory):
+    """A process named memcached reading four commands (as a server does), and an
+    unrelated process reading a set: only the first four are memcached's."""
+    from test_io_buffers import io_ext
+
+    kw = {"pid": 60, "comm": b"memcached"}
+    cmds = [b"get foo\r\n", b"set bar 0 0 5\r\nhello\r\n", b"set num 0 0 42 noreply\r\n",
+            b"gets a b\r\n", b"delete foo\r\n", b"get\r\n"]
+    xs = [io_ext("read", c, args=(5, 0, 4096), ts=S + i, **kw) for i, c in enumerate(cmds)]
+    xs.append(io_ext("read", b"set other 0 0 1\r\n", args=(5, 0, 4096), ts=2 * S,
+                     pid=61, comm=b"cat"))
+    p = tmp_path_factory.mktemp("memcached") / "m.cdig"
+    live_capture(p, [RawBatch(np.zeros(0, dtype=layout.RECORD), np.concatenate(xs))],
+                 name_late=False)
+    return p
+
+
+def test_memcachelog_reads_commands_as_sysdigs_lua_does(memcached, capsys):
+    from cdig.collector.chisels.memcached import lua_number
+
+    out = [ln.split(" ", 2)[2] for ln in run(capsys, memcached, "memcachelog")]
+    # the CR LF of a command render as two dots; a set's data follows its size word
+    assert out == ["method=get size=0B key=foo..", "method=set size=0B key=bar",
+                   "method=set size=42B key=num", "method=gets size=0B key=a"]
+    assert [ln.split(" ", 2)[2] for ln in run(capsys, memcached, "memcachelog set 10")] == \
+        ["method=set size=42B key=num"]
+    assert [ln.split(" ", 2)[2] for ln in run(capsys, memcached, "memcachelog gets")] == \
+        ["method=gets size=0B key=a"]
+    assert main(["trace", "-r", str(memcached), "-c", "memcachelog set big"]) == 2
+    assert "size must be a number, not 'big'" in capsys.readouterr().err
+    assert [lua_number(w) for w in ("42", "4.9", "0x10", "-3", "5..hello..", "", "nan")] == \
+        [42, 4, 16, -3, 0, 0, 0]
