@@ -359,11 +359,13 @@ class ScapSource:
         """Read the blocks before the first event: machine, threads, fds, users."""
         for buf, blks in f.chunks:
             mv = memoryview(buf)
-            for i, (btype, s, e, _off) in enumerate(blks.tolist()):
-                if btype in B.EVENT_BLOCKS:
-                    self._pending_chunk = (buf, blks, i)
-                    return
+            ev = np.flatnonzero(np.isin(blks[:, 0], _EV_TYPES))
+            upto = int(ev[0]) if len(ev) else len(blks)  # the blocks as Python: these only
+            for btype, s, e, _off in blks[:upto].tolist():
                 self._state_block(btype, mv[s:e])
+            if len(ev):
+                self._pending_chunk = (buf, blks, upto)
+                return
         self._pending_chunk = None
 
     def _state_block(self, btype: int, body: memoryview) -> None:
@@ -934,16 +936,19 @@ class ScapSource:
             w, evs = w[sane], evs[sane]
             if npar > 4096 or not len(evs):
                 return
+        # the offsets of every parameter read below (the first n <= n_all of them)
+        lens_all = starts_all = np.zeros((len(evs), 0), np.int64)
         if n_all:
-            lens_, starts_ = bulk.param_offsets(u8, lp[evs], npar, n_all, large)
-            fits = (starts_ + lens_).max(axis=1) <= self._evend[evs]
+            lens_all, starts_all = bulk.param_offsets(u8, lp[evs], npar, n_all, large)
+            fits = (starts_all + lens_all).max(axis=1) <= self._evend[evs]
             if not fits.all():
                 w, evs = w[fits], evs[fits]
+                lens_all, starts_all = lens_all[fits], starts_all[fits]
                 if not len(evs):
                     return
         if et in (E.GENERIC_E, E.GENERIC_X):
             n = min(npar, 8 if et == E.GENERIC_X else 2)
-            lens, starts = bulk.param_offsets(u8, lp[evs], npar, n, large)
+            lens, starts = lens_all[:, :n], starts_all[:, :n]
             if et == E.GENERIC_E:
                 if n >= 2:
                     v, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "u2")
@@ -965,8 +970,7 @@ class ScapSource:
         nr = self._nr_of[et]
         out["nr"][w] = nr
         if side == "exit" and not info.params and npar >= 1:  # cdig's writer: the result
-            lens, starts = bulk.param_offsets(u8, lp[evs], npar, 1, large)
-            v, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], "i8")
+            v, pres = bulk.int_param(u8, lens_all[:, 0], starts_all[:, 0], "i8")
             out["ret"][w[pres]] = v[pres]
             return
         amap = self._argmap.get(et, [])
@@ -977,7 +981,7 @@ class ScapSource:
         n = min(npar, need, len(info.params))
         if n <= 0:
             return
-        lens, starts = bulk.param_offsets(u8, lp[evs], npar, n, large)
+        lens, starts = lens_all[:, :n], starts_all[:, :n]
         rank = 2 if side == "enter" else 1
         if side == "exit" and et in self._ret_param:
             v, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], self._ret_param[et])
