@@ -18,23 +18,7 @@ from ..probes.syscalls import SyscallTable
 from .aggregate import _FILE_TYPES, _NET_TYPES, _NO_RETURN, READS, WRITES, Aggregator, _Stats
 from .batch import EventBatch
 from .fields import errno_name
-from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, group
-
-
-def _sums(codes: np.ndarray, n: int, values: np.ndarray) -> list[int]:
-    """Exact int64 sums of ``values`` per code (bincount's float weights are not)."""
-    if not len(codes):
-        return [0] * n
-    vmax = int(np.abs(values).max())
-    if vmax * len(values) < 1 << 53:  # every partial sum an exact float64
-        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    sums = np.add.reduceat(values[order].astype(np.int64), starts)
-    out = np.zeros(n, dtype=np.int64)
-    out[sc[starts]] = sums
-    return out.tolist()
+from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, totals
 
 
 class BatchAggregator:
@@ -73,149 +57,115 @@ class BatchAggregator:
         is_read = (nbytes > 0) & io_kind & self._reads[nr]
         is_write = (nbytes > 0) & io_kind & self._writes[nr]
         origin = b.container_origin or b.containers
-        fd_code = b.fd_code
-        assert fd_code is not None and b.cont_code is not None
+        fd_code, cont_code = b.fd_code, b.cont_code
+        assert fd_code is not None and cont_code is not None
         fd_types = [None if f is None else f.type for f in b.fds]
         io = is_read | is_write
         rel = self.rel
 
-        def grouped(keys: frozenset[str]) -> tuple[np.ndarray, np.ndarray, list]:
-            codes, first = group(b, keys, rel)
-            order = np.argsort(first, kind="stable")  # keys in order of first sight
-            return codes, first, order.tolist()
-
         if "proc" in views:
-            codes, first, order = grouped(frozenset({CONT, PID, COMM}))
-            reps = b.events(first)
-            cnt = np.bincount(codes, minlength=len(first)).tolist()
-            t = _sums(codes, len(first), lat)
-            e = np.bincount(codes, weights=failed, minlength=len(first)).astype(np.int64).tolist()
-            for g in order:
-                ev = reps[g]
-                key = (origin[b.cont_code[first[g]]].name, ev.pid, ev.comm)
+            groups = totals(b, frozenset({CONT, PID, COMM}), rel, None, (lat, failed))
+            b.materialize([g[0] for g in groups])  # the Events of one row per group, at once
+            for r, n, (t, e) in groups:
+                ev = b.event(r)
+                key = (origin[cont_code[r]].name, ev.pid, ev.comm)
                 s = agg.procs.get(key)
                 if s is None:
                     s = agg.procs[key] = _Stats()
-                s.events += cnt[g]
-                s.time_ns += t[g]
-                s.errors += e[g]
+                s.events += n
+                s.time_ns += t
+                s.errors += e
         if "container" in views:
-            codes, first, order = grouped(frozenset({CONT, PID}))
-            n = len(first)
-            cnt = np.bincount(codes, minlength=n).tolist()
-            t = _sums(codes, n, lat)
-            e = np.bincount(codes, weights=failed, minlength=n).astype(np.int64).tolist()
             ftype = np.array([t_ in _FILE_TYPES for t_ in fd_types], dtype=bool)[fd_code]
             ntype = np.array([t_ in _NET_TYPES for t_ in fd_types], dtype=bool)[fd_code]
-            fr = _sums(codes, n, np.where(io & ftype & is_read, nbytes, 0))
-            fw = _sums(codes, n, np.where(io & ftype & is_write, nbytes, 0))
-            ni = _sums(codes, n, np.where(io & ntype & is_read, nbytes, 0))
-            no = _sums(codes, n, np.where(io & ntype & is_write, nbytes, 0))
-            pids = rec["pid"][first].tolist()
-            for g in order:
-                c = origin[b.cont_code[first[g]]]
+            pids = rec["pid"]
+            for r, n, (t, e, fr, fw, ni, no) in totals(
+                    b, frozenset({CONT, PID}), rel, None,
+                    (lat, failed, np.where(io & ftype & is_read, nbytes, 0),
+                     np.where(io & ftype & is_write, nbytes, 0),
+                     np.where(io & ntype & is_read, nbytes, 0),
+                     np.where(io & ntype & is_write, nbytes, 0))):
+                c = origin[cont_code[r]]
                 s = agg.containers.get(c.id)
                 if s is None:
                     s = agg.containers[c.id] = _Stats(extra={"c": c, "pids": set(), "in": 0,
                                                              "out": 0})
-                s.events += cnt[g]
-                s.time_ns += t[g]
-                s.errors += e[g]
-                s.extra["pids"].add(pids[g])
-                s.read += fr[g]
-                s.written += fw[g]
-                s.extra["in"] += ni[g]
-                s.extra["out"] += no[g]
+                s.events += n
+                s.time_ns += t
+                s.errors += e
+                s.extra["pids"].add(int(pids[r]))
+                s.read += fr
+                s.written += fw
+                s.extra["in"] += ni
+                s.extra["out"] += no
         if "syscall" in views:
-            sel = syscall | (enter & self._no_return[nr])
-            if sel.any():
-                sub = np.flatnonzero(sel)
-                codes, first, order = grouped(frozenset({KIND, NR}))
-                codes_s = codes[sub]
-                n = len(first)
-                cnt = np.bincount(codes_s, minlength=n).tolist()
-                t = _sums(codes_s, n, lat[sub])
-                e = np.bincount(codes_s, weights=failed[sub], minlength=n).astype(np.int64)
-                e = e.tolist()
-                reps = b.events(first)
-                for g in order:
-                    if not cnt[g]:
-                        continue
-                    typ = reps[g].type
+            sub = np.flatnonzero(syscall | (enter & self._no_return[nr]))
+            if len(sub):
+                groups = totals(b, frozenset({KIND, NR}), rel, sub, (lat[sub], failed[sub]))
+                b.materialize([g[0] for g in groups])
+                for r, n, (t, e) in groups:
+                    typ = b.event(r).type
                     s = agg.syscalls.get(typ)
                     if s is None:
                         s = agg.syscalls[typ] = _Stats()
-                    s.events += cnt[g]
-                    s.time_ns += t[g]
-                    s.errors += e[g]
+                    s.events += n
+                    s.time_ns += t
+                    s.errors += e
         if ("file" in views or "conn" in views) and io.any():
             sub = np.flatnonzero(io & (fd_code > 0))
             if len(sub):
-                self._io(b, sub, nbytes, is_read, fd_types, origin)
+                self._io(b, sub, nbytes, is_read, origin)
         if "errors" in views and failed.any():
-            sub = np.flatnonzero(failed)
-            codes, first, order = grouped(frozenset({KIND, NR, RET}))
-            cnt = np.bincount(codes[sub], minlength=len(first)).tolist()
-            reps = b.events(first)
-            for g in order:
-                if not cnt[g]:
-                    continue
-                ev = reps[g]
+            groups = totals(b, frozenset({KIND, NR, RET}), rel, np.flatnonzero(failed))
+            b.materialize([g[0] for g in groups])
+            for r, n, _ in groups:
+                ev = b.event(r)
                 name = errno_name(-ev.res)
                 counter = agg.errors.get(name)
                 if counter is None:
                     counter = agg.errors[name] = Counter()
-                counter[ev.type] += cnt[g]
+                counter[ev.type] += n
         if "user" in views:
-            codes, first, order = grouped(frozenset({UID}))
-            cnt = np.bincount(codes, minlength=len(first)).tolist()
-            uids = rec["uid"][first].tolist()
-            execs = np.flatnonzero(kind == layout.KIND_EXEC)
-            for g in order:
-                s = agg.users.get(uids[g])
+            uids = rec["uid"]
+            for r, n, _ in totals(b, frozenset({UID}), rel, None):
+                uid = int(uids[r])
+                s = agg.users.get(uid)
                 if s is None:
-                    s = agg.users[uids[g]] = _Stats(extra={"commands": Counter()})
-                s.events += cnt[g]
-            for ev in b.events(execs):
+                    s = agg.users[uid] = _Stats(extra={"commands": Counter()})
+                s.events += n
+            for ev in b.events(np.flatnonzero(kind == layout.KIND_EXEC)):
                 agg.users[ev.uid].extra["commands"][
                     ev.proc.cmdline if ev.proc is not None else ev.comm] += 1
 
     def _io(self, b: EventBatch, sub: np.ndarray, nbytes: np.ndarray, is_read: np.ndarray,
-            fd_types: list, origin: list) -> None:
+            origin: list) -> None:
         agg, views = self.agg, self.agg.views
-        codes, first = group(b, frozenset({FD}), self.rel)
-        codes_s = codes[sub]
-        n = len(first)
-        cnt = np.bincount(codes_s, minlength=n).tolist()
-        rd = _sums(codes_s, n, np.where(is_read[sub], nbytes[sub], 0))
-        wr = _sums(codes_s, n, np.where(is_read[sub], 0, nbytes[sub]))
-        # first row of each fd group among the I/O rows: the conn's process
-        firsts = np.full(n, -1, dtype=np.int64)
-        rev = sub[::-1]
-        firsts[codes[rev]] = rev
-        for g in np.argsort(np.where(firsts >= 0, firsts, len(b)), kind="stable").tolist():
-            if not cnt[g]:
-                continue
-            fd = b.fds[b.fd_code[first[g]]]
+        fd_code, cont_code = b.fd_code, b.cont_code
+        assert fd_code is not None and cont_code is not None
+        rd = np.where(is_read[sub], nbytes[sub], 0)
+        wr = np.where(is_read[sub], 0, nbytes[sub])
+        # each fd's first I/O row: the conn's process
+        for r, n, (r_bytes, w_bytes) in totals(b, frozenset({FD}), self.rel, sub, (rd, wr),
+                                               first_of_rows=True):
+            fd = b.fds[fd_code[r]]
             if fd is None:
                 continue
             if "file" in views and fd.type in _FILE_TYPES:
                 s = agg.files.get(fd.name)
                 if s is None:
                     s = agg.files[fd.name] = _Stats()
-                s.events += cnt[g]
-                s.read += rd[g]
-                s.written += wr[g]
+                s.events += n
+                s.read += r_bytes
+                s.written += w_bytes
             elif "conn" in views and fd.type in _NET_TYPES:
                 key = (fd.l4proto, fd.name)
                 s = agg.conns.get(key)
                 if s is None:
-                    i = int(firsts[g])
-                    ev = b.event(i)
-                    c = origin[b.cont_code[i]]
+                    ev = b.event(r)
+                    c = origin[cont_code[r]]
                     s = agg.conns[key] = _Stats(extra={"proc": ev.comm, "container": c.name,
                                                        "pid": ev.pid, "cid": c.id})
-                s.events += cnt[g]
+                s.events += n
                 s.extra["closed_ns"] = 0
-                s.read += rd[g]
-                s.written += wr[g]
+                s.read += r_bytes
+                s.written += w_bytes

@@ -233,3 +233,57 @@ def group(b: EventBatch, keys: frozenset[str], rel: ArgRelevance) -> tuple[np.nd
             res = group_codes(*cols)
     b._cache[cache_key] = res
     return res
+
+
+# -- the group-by engine: cdig summary's tables and the table chisels ----------------
+
+
+def sums(codes: np.ndarray, n: int, values: np.ndarray) -> list[int]:
+    """Exact int64 sums of ``values`` per code below ``n`` (bincount's float weights
+    are exact only while every partial sum is below 2**53: checked, else reduceat)."""
+    if not len(codes):
+        return [0] * n
+    if values.dtype == bool:
+        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
+    vmax = int(np.abs(values).max())
+    if vmax * len(values) < 1 << 53:
+        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    part = np.add.reduceat(values[order].astype(np.int64), starts)
+    out = np.zeros(n, dtype=np.int64)
+    out[sc[starts]] = part
+    return out.tolist()
+
+
+def totals(b: EventBatch, keys: frozenset[str], rel: ArgRelevance, rows: np.ndarray | None,
+           values: Iterable[np.ndarray] = (), first_of_rows: bool = False
+           ) -> list[tuple[int, int, list[int]]]:
+    """The one group-by of the summary tables and the table chisels: the rows of ``b``
+    grouped by ``keys`` (``group``), and per group that has some of ``rows`` (None:
+    every row) — (its first row, how many of ``rows`` it has, the sums of each of
+    ``values`` over them; each value an array over ``rows``).
+
+    Groups come in the order their first row appears in ``b`` (``first_of_rows``:
+    their first row among ``rows``, then that is the row given), so a caller that
+    merges them into a dict keeps ties in the order of the events."""
+    codes, first = group(b, keys, rel)
+    n = len(first)
+    if rows is not None:
+        codes_r = codes[rows]
+    else:
+        codes_r = codes
+    cnt = np.bincount(codes_r, minlength=n)
+    per = [sums(codes_r, n, v) for v in values]
+    if first_of_rows and rows is not None:
+        rep = np.full(n, -1, dtype=np.int64)
+        rev = rows[::-1]
+        rep[codes[rev]] = rev  # the last write is the first row
+        order = np.argsort(np.where(rep >= 0, rep, len(b)), kind="stable")
+    else:
+        rep = first
+        order = np.argsort(first, kind="stable")
+    cnt_l = cnt.tolist()
+    rep_l = rep.tolist()
+    return [(rep_l[g], cnt_l[g], [p[g] for p in per]) for g in order.tolist() if cnt_l[g]]

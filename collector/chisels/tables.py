@@ -5,10 +5,12 @@ What each chisel groups, sums and filters is sysdig 0.29.3's (its chisels under
 ``/usr/share/sysdig/chisels``, which hand these to its ``table_generator``); the
 output is laid out as that prints it: 20-column cells, 80 dashes, the value first.
 
-Over the engine: per batch, the matched rows are grouped by what the key fields
-depend on (``collector.vector``), each key is evaluated once per group with the
-per-event getter, and the value column (``ret``, ``latency_ns`` or 1) is summed
-per group where positive — sysdig adds a value only when it is above 0.
+A chisel here is data (``_TABLES``: keys, value, filter, units) over the one
+group-by engine ``cdig summary``'s tables use (``collector.vector.totals``): per
+batch, the matched rows with a positive value (sysdig adds a value only when it
+is above 0: ``ret``, ``latency_ns`` or 1) are grouped by what the key fields depend
+on, summed per group, and each key is evaluated once per group with the per-event
+getter.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from ...probes import layout
 from ..fields import resolve
-from ..vector import ArgRelevance, depends, group
+from ..vector import ArgRelevance, depends, totals
 from .base import Arg, Chisel
 
 _CELL = 20
@@ -108,19 +110,14 @@ class TableRun:
             return
         sub = b if len(rows) == len(b) else b.take(rows)
         vals = self._values(sub)
-        pos = vals > 0
-        if not pos.any():
+        pos = np.flatnonzero(vals > 0)  # sysdig adds a value only when it is above 0
+        if not len(pos):
             return
-        codes, first = group(sub, self.deps, self._relevance(sub))
-        sums = np.zeros(len(first), dtype=np.int64)
-        np.add.at(sums, codes[pos], vals[pos])
-        # keys in the order they first appear, so ties keep the order of the events
-        order = np.argsort(first, kind="stable")
-        totals = self.totals
-        for c in order.tolist():
-            if not sums[c]:
-                continue
-            ev = sub.event(int(first[c]))
+        groups = totals(sub, self.deps, self._relevance(sub), pos, (vals[pos],))
+        sub.materialize([g[0] for g in groups])
+        totals_ = self.totals
+        for r, _, (v,) in groups:
+            ev = sub.event(r)
             parts = []
             for f in self.fields:
                 t = f.text(ev) if f.get(ev) is not None else None
@@ -129,7 +126,7 @@ class TableRun:
                 parts.append(t)
             else:
                 key = _SEP.join(parts)
-                totals[key] = totals.get(key, 0) + int(sums[c])
+                totals_[key] = totals_.get(key, 0) + v
 
     def table(self, delta_ns: int = 0) -> str:
         spec = self.spec
