@@ -15,11 +15,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from . import layout, metrics
+from . import layout, metrics, objcache
+from .bpf_syscall import BpfMap
 from .kernel_filter import KernelFilter
 from .ringbuf import PAGE_SIZE, RingBuffer
 from .syscalls import NO_ARG, SyscallTable, table
@@ -91,6 +93,45 @@ def compile_bpf(source: str, cflags: list[str]) -> Any:  # a bcc.BPF (bcc is unt
     return bpf
 
 
+class _Object(Protocol):
+    """A loaded program: its maps' and programs' fds by name; ``close`` detaches."""
+
+    prog_fds: dict[str, int]
+
+    def map_fd(self, name: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _Cached:
+    """An ``objcache.LoadedObject`` (the usual way: loaded with bpf(2), no bcc)."""
+
+    def __init__(self, obj: objcache.LoadedObject) -> None:
+        self.obj = obj
+        self.prog_fds = obj.prog_fds
+
+    def map_fd(self, name: str) -> int:
+        return self.obj.map_fds[name]
+
+    def close(self) -> None:
+        self.obj.close()
+
+
+class _Bcc:
+    """A bcc.BPF (compiled, loaded and attached by bcc: the object could not be cached)."""
+
+    def __init__(self, bpf: Any) -> None:
+        self.bpf = bpf
+        self.prog_fds = {str(n.decode() if isinstance(n, bytes) else n): f.fd
+                         for n, f in bpf.funcs.items()}
+
+    def map_fd(self, name: str) -> int:
+        return int(self.bpf[name].map_fd)
+
+    def close(self) -> None:
+        self.bpf.cleanup()
+
+
 class SyscallProbe:
     """The syscall + process-lifecycle probe (``bpf/syscalls.bpf.c``).
 
@@ -102,7 +143,8 @@ class SyscallProbe:
     """
 
     def __init__(self, config: ProbeConfig | None = None, syscalls: SyscallTable | None = None,
-                 self_tgid: int | None = None, pairing: str = "auto") -> None:
+                 self_tgid: int | None = None, pairing: str = "auto",
+                 cache: objcache.ObjectCache | None | bool = True) -> None:
         if pairing not in ("auto", "task", "hash"):
             raise ProbeError(f"unknown enter/exit pairing {pairing!r}")
         self.config = config or ProbeConfig()
@@ -115,7 +157,12 @@ class SyscallProbe:
         if pairing == "auto":
             pairing = "task" if metrics.Features.detect().task_storage else "hash"
         self.pairing = pairing
-        self._bpf: Any = None  # the loaded bcc.BPF
+        # compiled objects kept between starts (objcache); False: compile every time
+        self.cache = objcache.ObjectCache() if cache is True else cache or None
+        self.loaded_from = ""  # "cache", "compiled" (and cached) or "bcc"
+        self._obj: _Object | None = None
+        self._sysinfo: BpfMap | None = None
+        self._stats: BpfMap | None = None
         self.rings: list[RingBuffer] = []
 
     # -- building -----------------------------------------------------------------
@@ -123,11 +170,12 @@ class SyscallProbe:
         """The C text handed to bcc (the header is included through ``-I``)."""
         return (_bpf_dir() / "syscalls.bpf.c").read_text()
 
-    def cflags(self) -> list[str]:
+    def cflags(self, self_tgid: int | None = None) -> list[str]:
+        """The -D defines (``self_tgid``: SELF_TGID's value, default cdig's pid)."""
         cfg = self.config
         flt = cfg.filter
         flags = [
-            f"-DSELF_TGID={self.self_tgid}",
+            f"-DSELF_TGID={self.self_tgid if self_tgid is None else self_tgid}",
             f"-DEVENTS_PAGES={_pages(cfg.events_bytes)}",
             f"-DEXT_PAGES={_pages(cfg.ext_bytes)}",
             f"-DIO_PAGES={_pages(self.io_ring_bytes())}",
@@ -197,45 +245,74 @@ class SyscallProbe:
 
     # -- loading ------------------------------------------------------------------
     def load(self) -> None:
-        """Compile, load and attach. Raises ProbeError with a one-line reason."""
+        """Compile (or take from the cache), load and attach. Raises ProbeError with a
+        one-line reason."""
         try:
-            self._bpf = compile_bpf(self.source(), self.cflags())
+            self._obj = self._load()
         except ProbeError:
             if self.pairing != "task" or self._want_pairing == "task":
                 raise
             self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
-            self._bpf = compile_bpf(self.source(), self.cflags())
-        b = self._bpf
+            self._obj = self._load()
+        obj = self._obj
         try:
-            arr = b["sysinfo"]
+            self._sysinfo = BpfMap(obj.map_fd("sysinfo"), np.dtype(np.uint32), layout.SYSINFO)
+            self._stats = BpfMap(obj.map_fd("stats"), np.dtype(np.uint32), np.dtype(np.uint64))
             info = self.sysinfo()
-            for nr in range(len(info)):
-                v = arr.Leaf(*(int(x) for x in info[nr].tolist()))
-                arr[ctypes.c_int(nr)] = v
+            self._sysinfo.update(np.arange(len(info), dtype=np.uint32), info)
             flt = self.config.filter
+            one = np.dtype(np.uint8)
             if flt.pids is not None:
-                t = b["filter_pid"]
-                for pid in flt.pids:
-                    t[t.Key(pid)] = t.Leaf(1)
+                pids = np.array(sorted(flt.pids), dtype=np.uint32)
+                BpfMap(obj.map_fd("filter_pid"), np.dtype(np.uint32), one).update(
+                    pids, np.ones(len(pids), dtype=one))
             if flt.cgroup_ids is not None:
-                t = b["filter_cgroup"]
-                for cg in flt.cgroup_ids:
-                    t[t.Key(cg)] = t.Leaf(1)
+                cgs = np.array(sorted(flt.cgroup_ids), dtype=np.uint64)
+                BpfMap(obj.map_fd("filter_cgroup"), np.dtype(np.uint64), one).update(
+                    cgs, np.ones(len(cgs), dtype=one))
+            self.rings = [
+                RingBuffer(obj.map_fd("events"), self.config.events_bytes, layout.EVENT_SLOT),
+                RingBuffer(obj.map_fd("events_ext"), self.config.ext_bytes, layout.EXT_SLOT),
+                RingBuffer(obj.map_fd("events_io"), self.io_ring_bytes(),
+                           layout.slot_dtype(layout.io_record(self.config.snaplen))),
+            ]
         except Exception as e:
+            self.close()
             raise ProbeError(f"cannot configure the BPF maps: {_one_line(e)}") from None
-        self.rings = [
-            RingBuffer(b["events"].map_fd, self.config.events_bytes, layout.EVENT_SLOT),
-            RingBuffer(b["events_ext"].map_fd, self.config.ext_bytes, layout.EXT_SLOT),
-            RingBuffer(b["events_io"].map_fd, self.io_ring_bytes(),
-                       layout.slot_dtype(layout.io_record(self.config.snaplen))),
-        ]
+
+    def _load(self) -> _Object:
+        """The object through ``objcache`` (SELF_TGID patched in); through bcc alone
+        if the compiled object holds what objcache does not relocate."""
+        source = self.source()
+        with resources.as_file(_bpf_dir()) as bpf_dir, _stderr_captured() as diagnostics:
+            failed: Exception | None = None
+            obj: _Object | None = None
+            try:
+                loaded, self.loaded_from = objcache.load_cached(
+                    source, self.cflags(objcache.SENTINEL_TGID), self.self_tgid,
+                    Path(bpf_dir), self.cache)
+                obj = _Cached(loaded)
+            except objcache.Uncacheable:
+                failed = None
+            except objcache.LoadError as e:
+                failed = e
+        if failed is not None:
+            raise ProbeError(
+                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
+            ) from None
+        if diagnostics[0].strip():
+            os.write(2, diagnostics[0].encode())
+        if obj is None:
+            obj = _Bcc(compile_bpf(source, self.cflags()))
+            self.loaded_from = "bcc"
+        return obj
 
     def want_syscalls(self, names: frozenset[str] | None) -> bool:
         """Narrow (``None``: widen to all) the syscalls this loaded probe sends, by
         rewriting their WANT flags; the ones that keep the fd/process tables
         current pass whatever. Only a probe loaded with a syscall filter checks
         the flags: False for any other (nothing changed)."""
-        if self._bpf is None or self.config.filter.syscalls is None:
+        if self._obj is None or self.config.filter.syscalls is None:
             return False
         self._set_flag(layout.SYS_WANT, {nr: names is None or spec.name in names
                                          for nr, spec in self.table.by_nr.items()})
@@ -245,7 +322,7 @@ class SyscallProbe:
         """Copy the I/O calls' data from now on (``on``) or not, by rewriting their
         IO flags (off: they go as plain records, as with snaplen 0). Only a probe
         loaded with a snaplen copies data: False for any other (nothing changed)."""
-        if self._bpf is None or not self.config.snaplen:
+        if self._obj is None or not self.config.snaplen:
             return False
         self._set_flag(layout.SYS_IO, {nr: on for nr, spec in self.table.by_nr.items()
                                        if spec.io})
@@ -254,42 +331,44 @@ class SyscallProbe:
     def _set_flag(self, bit: int, on: dict[int, bool]) -> None:
         """Set (True) or clear (False) ``bit`` in the sysinfo flags of each syscall
         number of ``on``; only the entries that change are written back."""
-        assert self._bpf is not None
-        arr = self._bpf["sysinfo"]
+        assert self._sysinfo is not None
+        keys, values = self._sysinfo.read()
+        flags = values["flags"].copy()
+        row = {k: i for i, k in enumerate(keys.tolist())}
         for nr, want in on.items():
-            v = arr[ctypes.c_int(nr)]
-            flags = v.flags | bit if want else v.flags & ~bit
-            if flags != v.flags:
-                v.flags = flags
-                arr[ctypes.c_int(nr)] = v
+            i = row.get(nr)
+            if i is not None:
+                f = int(flags[i])
+                flags[i] = f | bit if want else f & ~bit & 0xFF
+        changed = flags != values["flags"]
+        if changed.any():
+            values = values[changed].copy()
+            values["flags"] = flags[changed]
+            self._sysinfo.update(keys[changed], values)
 
     def prog_fds(self) -> dict[str, int]:
         """Name -> fd of each loaded program (for ``bpf_syscall.prog_run_stats``)."""
-        if self._bpf is None:
-            return {}
-        return {str(name.decode() if isinstance(name, bytes) else name): f.fd
-                for name, f in self._bpf.funcs.items()}
+        return dict(self._obj.prog_fds) if self._obj is not None else {}
 
     def stats(self) -> dict[str, int]:
         """Kernel-side counters summed over CPUs: drops by cause and records sent."""
-        if self._bpf is None:
+        if self._stats is None:
             return {}
-        t = self._bpf["stats"]
+        keys, values = self._stats.read()
+        by_idx = dict(zip(keys.tolist(), values.tolist(), strict=True))
         names = {layout.STAT_DROP_EVENTS: "dropped_ring", layout.STAT_DROP_EXT: "dropped_ext",
                  layout.STAT_DROP_INFLIGHT: "dropped_inflight", layout.STAT_SEEN: "sent",
                  layout.STAT_DROP_IO: "dropped_io"}
-        out = {}
-        for idx, name in names.items():
-            out[name] = int(sum(t[ctypes.c_int(idx)]))
-        return out
+        return {name: int(by_idx.get(idx, 0)) for idx, name in names.items()}
 
     def close(self) -> None:
         for r in self.rings:
             r.close()
         self.rings = []
-        if self._bpf is not None:
-            self._bpf.cleanup()
-            self._bpf = None
+        self._sysinfo = self._stats = None
+        if self._obj is not None:
+            self._obj.close()
+            self._obj = None
 
 
 @contextlib.contextmanager

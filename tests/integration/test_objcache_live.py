@@ -1,0 +1,106 @@
+"""probes/objcache.py against the kernel: the cached object is the compiled one
+with only SELF_TGID and the map fds left open, and a probe loaded from the cache
+(no bcc) records exactly what a compiled one does, and nothing of cdig itself.
+
+Needs root, BPF, bcc and tracefs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cdig.probes import layout
+from cdig.probes.loader import ProbeConfig, SyscallProbe, _bpf_dir
+from cdig.probes.objcache import SENTINEL_TGID, ObjectCache, compile_object
+
+from .containers import require
+
+SYS_GETPPID = 110
+
+
+@pytest.fixture(autouse=True)
+def _needs():
+    require("root", "bpf", "bcc", "tracefs")
+
+
+def test_only_the_tgid_immediates_and_map_fds_differ_between_compiles():
+    """Compiled with two SELF_TGID values, the programs differ exactly at the
+    instructions recorded for SELF_TGID and at the map loads (other fds)."""
+    p = SyscallProbe(ProbeConfig(), cache=False)
+    inc = [f"-I{_bpf_dir()}"]
+    a = compile_object(p.source(), [*inc, *p.cflags(SENTINEL_TGID)])
+    b = compile_object(p.source(), [*inc, *p.cflags(SENTINEL_TGID + 1)], SENTINEL_TGID + 1)
+    assert [m.name for m in a.maps] == [m.name for m in b.maps]
+    assert sum(len(x.tgid_at) for x in a.progs) >= 2  # the two SELF_TGID tests in the C
+    for pa, pb in zip(a.progs, b.progs, strict=True):
+        assert pa.name == pb.name and len(pa.insns) == len(pb.insns)
+        ia = np.frombuffer(pa.insns, dtype="<u8")
+        ib = np.frombuffer(pb.insns, dtype="<u8")
+        differ = set(np.flatnonzero(ia != ib).tolist())
+        maps = {i for i, _ in pa.map_refs}
+        assert set(pa.tgid_at) <= differ
+        assert differ <= set(pa.tgid_at) | maps, pa.name
+        assert pa.map_refs == pb.map_refs
+
+
+def _count(probe: SyscallProbe, pid: int, want: int) -> int:
+    """getppid exits of ``pid`` drained until ``want`` (and 0.2 s more) or 10 s."""
+    n = 0
+    start = time.monotonic()
+    done_at = None
+    while time.monotonic() - start < 10:
+        a = probe.rings[0].drain()["rec"]
+        n += int(np.count_nonzero((a["pid"] == pid) & (a["nr"] == SYS_GETPPID)
+                                  & (a["kind"] == layout.KIND_SYSCALL)))
+        if n >= want and done_at is None:
+            done_at = time.monotonic()
+        if done_at is not None and time.monotonic() - done_at > 0.2:
+            break
+        time.sleep(0.01)
+    return n
+
+
+def test_probe_from_the_cache_records_exactly(tmp_path, workload_bin):
+    cache = ObjectCache(tmp_path)
+    cold = SyscallProbe(ProbeConfig(), cache=cache)
+    cold.load()
+    cold.close()
+    assert cold.loaded_from == "compiled"
+    # the workload is not the loader's descendant (those are never traced): started
+    # here, held at a FIFO that the loading process opens once attached
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    w = subprocess.Popen([str(workload_bin), "gate", str(gate), "getppid", "1234"])
+    # a new process (no bcc imported yet) loads it from the cache
+    code = f"""
+import os, sys
+from pathlib import Path
+from cdig.probes.loader import ProbeConfig, SyscallProbe
+from cdig.probes.objcache import ObjectCache
+sys.path.insert(0, {str(os.path.dirname(__file__) + "/../..")!r})
+from tests.integration.test_objcache_live import _count
+p = SyscallProbe(ProbeConfig(), cache=ObjectCache(Path({str(tmp_path)!r})))
+p.load()
+bcc = "bcc" in sys.modules
+for _ in range(500):
+    os.getppid()  # cdig's own: never recorded
+with open({str(gate)!r}, "w") as g:
+    g.write("x")
+n = _count(p, {w.pid}, 1234)
+own = _count(p, os.getpid(), 0)
+print(p.loaded_from, bcc, n, own, p.stats()["dropped_ring"])
+p.close()
+"""
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60)
+    finally:
+        w.kill()
+        w.wait()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["cache", "False", "1234", "0", "0"]
