@@ -4,7 +4,8 @@ A gated podman container writes to a file and fails to open another; five live
 ``cdig trace -c CHISEL --container NAME`` and one ``cdig trace -w`` run at once;
 after the workload, each live table (stdout is a file: one table at the end) equals
 ``cdig trace -r CAPTURE -c CHISEL`` of the capture, and the file's bytes are exact.
-memcachelog live on a loopback exchange, and on its .scap read by cdig and by sysdig.
+memcachelog and spy_syslog live on a loopback exchange, and on its .scap read by cdig
+and by sysdig.
 """
 
 from __future__ import annotations
@@ -179,3 +180,70 @@ def test_memcachelog_live_and_on_its_scap_as_sysdig(tmp_path):
     sd = subprocess.run([shutil.which("sysdig") or "sysdig", "-r", str(cap), "-c",
                          "memcachelog"], capture_output=True, text=True, timeout=60)
     assert sd.returncode == 0 and sd.stdout.splitlines() == r.stdout.splitlines(), sd.stderr
+
+
+# Messages to a syslog socket (a path ending in /dev/log) sent with sendto, as the
+# real sysdig's decoder names the fd at the tuple each one carries: valid priorities,
+# invalid ones (nil), an overlong one, an empty message, control bytes, newlines.
+SYSLOG = r'''
+import socket, sys
+path = sys.argv[1]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+srv.bind(path)
+print("ready", flush=True)
+sys.stdin.readline()
+cl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for m in (b"<13>Dec  2 10:00:00 app[12]: hello", b"<12>a warning\n", b"<11>err \x1b[31m\x07",
+          b"<191>local7 debug", b"<200>too big", b"<x>no", b"<>empty", b"<13", b"<13>",
+          b"plain text", b"<0012>lead zero", b"<-1>minus one", b"<99999999999999999999>huge",
+          b"<13>two\nlines", b"<13>nul\x00after"):
+    cl.sendto(m, path)
+    srv.recv(4096)
+'''
+
+
+def test_spy_syslog_live_and_on_its_scap_as_sysdig(tmp_path):
+    """spy_syslog live equals spy_syslog on a .scap of the same run, and the real
+    sysdig 0.29.3's on that file, line for line: cdig prints a message's printable
+    ASCII, tabs and newlines where sysdig writes its raw bytes (ESC, BEL, NUL here)."""
+    import shutil
+    import subprocess
+    import sys
+
+    require("root", "bpf", "bcc", "tracefs")
+    (tmp_path / "dev").mkdir()
+    app = subprocess.Popen([sys.executable, "-c", SYSLOG, str(tmp_path / "dev" / "log")],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout is not None and app.stdout.readline() == "ready\n"
+        d1, d2 = tmp_path / "live", tmp_path / "w"
+        d1.mkdir()
+        d2.mkdir()
+        cap = tmp_path / "syslog.scap"
+        live = live_capture(d1, ["-c", "spy_syslog", f"proc.pid={app.pid}"])
+        writer = live_capture(d2, ["-w", str(cap), f"proc.pid={app.pid}"])
+        assert app.stdin is not None
+        app.stdin.write("go\n")
+        app.stdin.close()
+        assert app.wait(30) == 0
+    finally:
+        app.kill()
+    for p, _, err in (live, writer):
+        assert " 0 dropped" in stop(p, err)
+    mine = live[1].read_text()
+    who = mine.split(" ")[1]  # the interpreter's name, then its pid
+    assert who.endswith(f"[{app.pid}]"), who
+    assert mine.split("\n") == [
+        f"user.notice {who} Dec  2 10:00:00 app[12]: hello", f"user.warn {who} a warning",
+        "", f"user.err {who} err [31m", f"local7.debug {who} local7 debug",
+        f"<NA>.emerg {who} too big", *[f"nil.nil {who} nil"] * 3, f"user.notice {who} ",
+        f"nil.nil {who} nil", f"user.warn {who} lead zero", f"nil.nil {who} nil",
+        f"<NA>.debug {who} 9999>huge", f"user.notice {who} two", "lines",
+        f"user.notice {who} nulafter", ""]
+    r = run("trace", "-r", str(cap), "-c", "spy_syslog")
+    assert r.returncode == 0 and r.stdout == mine, r.stderr
+    sd = subprocess.run([shutil.which("sysdig") or "sysdig", "-r", str(cap), "-c",
+                         "spy_syslog"], capture_output=True, timeout=60)
+    assert sd.returncode == 0, sd.stderr
+    raw = sd.stdout.decode()
+    assert raw.replace("\x1b", "").replace("\x07", "").replace("\x00", "") == mine

@@ -321,3 +321,35 @@ def test_memcachelog_reads_commands_as_sysdigs_lua_does(memcached, capsys):
     assert "size must be a number, not 'big'" in capsys.readouterr().err
     assert [lua_number(w) for w in ("42", "4.9", "0x10", "-3", "5..hello..", "", "nan")] == \
         [42, 4, 16, -3, 0, 0, 0]
+
+
+def test_syslog_messages_decoded_as_sysdigs_decoder():
+    from cdig.collector.chisels.logs import syslog_message
+
+    assert syslog_message(b"<13>Dec  2 app: hi") == ("user", "notice", 5, b"Dec  2 app: hi")
+    assert syslog_message(b"<191>x") == ("local7", "debug", 7, b"x")
+    assert syslog_message(b"<200>x") == ("<NA>", "emerg", 0, b"x")  # facility 25
+    assert syslog_message(b"<13>") == ("user", "notice", 5, b"")
+    # no digits, not only digits, cut before its '>', and -1 (sysdig's invalid mark)
+    for bad in (b"<>x", b"<x>y", b"<1 3>y", b"<13", b"plain text", b"<-1>x", b""):
+        assert syslog_message(bad) is None, bad
+    assert syslog_message(b"<-2>x") == ("<NA>", "info", 6, b"x")
+    # 15 bytes of priority at most, wrapping as a 32-bit integer; the message starts
+    # one byte after them
+    assert syslog_message(b"<" + b"9" * 20 + b">m") == ("<NA>", "debug", 7, b"9999>m")
+
+
+def test_spy_syslog_lines_and_colours():
+    from test_io_buffers import decoded, io_ext
+
+    from cdig.collector.chisels.logs import SpySyslogRun
+
+    (ev,) = decoded(io_ext("sendto", b"<12>disk \x1b[2J almost full\n", args=(5, 0, 30),
+                           pid=70, comm=b"logger"))
+    run_ = SpySyslogRun(pc=False, color=True, tty=False)
+    assert run_.lines(ev, ev.buffer) == ["user.warn logger[70] disk [2J almost full\n"]
+    assert SpySyslogRun(pc=True, color=True, tty=False).lines(ev, b"<13>m") == \
+        [f"{'user':<20} {'host':<20} host.notice logger[70] m"]
+    tty = SpySyslogRun(pc=False, color=True, tty=True)
+    assert [tty.lines(ev, d)[0][:5] for d in (b"<12>w", b"<11>e", b"<14>i", b"x")] == \
+        ["\x1b[33m", "\x1b[31m", "\x1b[32m", "\x1b[32m"]
