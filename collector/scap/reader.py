@@ -252,6 +252,34 @@ class _Columns:
         return raw, shown
 
 
+class _NotHere(KeyError):
+    """A column the reader's prefilter columns do not have."""
+
+
+class _PreColumns:
+    """The columns of fast records the raw prefilter reads, before their parameters
+    are parsed: syscall number, kind, thread, latency, and (made when first read) the
+    thread's process, comm and ids. Any other column: _NotHere."""
+
+    def __init__(self, cols: dict[str, np.ndarray],
+                 threads: Callable[[], dict[str, np.ndarray]]) -> None:
+        self._c = cols
+        self._threads: Callable[[], dict[str, np.ndarray]] | None = threads
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._c.get(name)
+        if a is None and self._threads is not None:
+            self._c.update(self._threads())
+            self._threads = None
+            a = self._c.get(name)
+        if a is None:
+            raise _NotHere(name)
+        return a
+
+    def __len__(self) -> int:
+        return len(self._c["nr"])
+
+
 def _sockaddr(ip: str, port: int) -> bytes:
     """A kernel struct sockaddr for an address of the fd list."""
     import ipaddress
@@ -340,6 +368,12 @@ class ScapSource:
         self.span: tuple[int, int] | None = None  # first and last event's time, any event
         self.state_only = 0
         self.records = 0
+        # set by Session.replay (as for a cdig capture): (columns, len2) -> rows to keep;
+        # fast records it rejects are left out before their parameters are parsed, and
+        # ``left_out`` says how many went with the batch last yielded
+        self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
+        self.left_out = 0
+        self._left = 0  # left out since the last batch yielded
         self.events = 0  # scap events read (sysdig's evt.num)
         self._state: State | None = None
         self._stop = False
@@ -596,7 +630,8 @@ class ScapSource:
         self._hidden = frozenset(raw.num[hidden].tolist()) if hidden.any() else frozenset()
         if hidden.any() and hasattr(raw, "ctx"):  # the session's "kept for state only"
             raw.ctx = hidden
-        self.records += len(cols)
+        self.records += len(cols) + self._left
+        self.left_out, self._left = self._left, 0
         return raw
 
     def _events(self, f: ScapFile, chunk: tuple, cols: _Columns) -> Iterator[RawBatch]:
@@ -824,7 +859,7 @@ class ScapSource:
                                 int(dflags[k]), t)
         self.events = int(num[-1])
         fast = self._fast_rows(u8, etype, is_enter, cat, slow | carry, enter_of, paired, ts,
-                               tid, cpu, num, dflags, lp, nparams)
+                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes)
         if fast is not None:
             self._thread_columns(fast, base_attrs, changes)
         if not len(cols) and fast is None:
@@ -837,7 +872,8 @@ class ScapSource:
         self._hidden = frozenset(raw.num[hidden].tolist()) if hidden.any() else frozenset()
         if hidden.any() and hasattr(raw, "ctx"):  # the session's "kept for state only"
             raw.ctx = hidden
-        self.records += len(raw)
+        self.records += len(raw) + self._left
+        self.left_out, self._left = self._left, 0
         return raw
 
     def _raw_params(self, buf: bytes, ei: E.EventInfo, lp: int, nparams: int, et: int,
@@ -862,7 +898,8 @@ class ScapSource:
     def _fast_rows(self, u8: np.ndarray, etype: np.ndarray, is_enter: np.ndarray,
                    cat: np.ndarray, handled: np.ndarray, enter_of: np.ndarray,
                    paired: np.ndarray, ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray,
-                   num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray
+                   num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray,
+                   base: dict[int, tuple], changes: list[tuple[int, int, tuple]]
                    ) -> dict[str, np.ndarray] | None:
         """The records of the fast event types, column-wise (thread columns added later)."""
         fast = (cat == 1) & ~handled
@@ -871,6 +908,11 @@ class ScapSource:
         rows = np.flatnonzero(exits | lone)
         if not len(rows):
             return None
+        if self.prune is not None:
+            rows = self._pruned(u8, rows, etype, is_enter, enter_of, ts, tid, lp, nparams,
+                                base, changes)
+            if not len(rows):
+                return None
         m = len(rows)
         out: dict[str, np.ndarray] = {
             "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
@@ -923,29 +965,112 @@ class ScapSource:
             out = {k: v[ok] for k, v in out.items()}
         return out
 
+    def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,
+                  offsets: bool = True) -> tuple[np.ndarray, ...]:
+        """(which of events ``evs`` (type ``et``, ``npar`` parameters) have length slots
+        and parameters within the event, and the lengths and (with ``offsets``) offsets
+        of the parameters the fast path reads, for those): a damaged file's other events
+        give nothing."""
+        info = E.INFO[et]
+        large = info.large
+        slot = 4 if large else 2
+        n_all = min(npar, 8 if et == E.GENERIC_X else max(len(info.params), 1))
+        end = self._evend[evs]
+        ok = (lp[evs] + npar * slot) <= end
+        if npar > 4096 or not ok.any():
+            ok[:] = False
+            n_all = 0
+        sane = np.flatnonzero(ok)
+        if not n_all:
+            empty = np.zeros((len(sane), n_all), np.int64)
+            return (ok, empty, empty) if offsets else (ok, empty)
+        if not offsets:  # the last parameter's end is where they all end (lengths >= 0)
+            idx = lp[evs[sane]][:, None] + slot * np.arange(n_all)
+            lens = bulk.at_bytes(u8, np.dtype("<u4" if large else "<u2"))[idx].astype(
+                np.int64)
+            fits = lp[evs[sane]] + npar * slot + lens.sum(axis=1) <= end[sane]
+            ok[sane[~fits]] = False
+            return ok, lens[fits]
+        lens, starts = bulk.param_offsets(u8, lp[evs[sane]], npar, n_all, large)
+        fits = (starts + lens).max(axis=1) <= end[sane]
+        ok[sane[~fits]] = False
+        return ok, lens[fits], starts[fits]
+
+    def _pruned(self, u8: np.ndarray, rows: np.ndarray, etype: np.ndarray,
+                is_enter: np.ndarray, enter_of: np.ndarray, ts: np.ndarray, tid: np.ndarray,
+                lp: np.ndarray, nparams: np.ndarray, base: dict[int, tuple],
+                changes: list[tuple[int, int, tuple]]) -> np.ndarray:
+        """``rows`` (fast records) without those the session's raw prefilter drops and
+        that change no state (``prune``), decided on the few columns it reads before
+        the parameters are parsed; counted in ``_left`` (the session's records seen).
+
+        Each row's syscall number as ``_fill`` would find it: from the event type, or
+        a generic event's parameters; -1 where no side is readable (no record)."""
+        ent = np.where(is_enter[rows], rows, enter_of[rows])
+        nr = np.full(len(rows), -1, np.int64)
+        for side in ("exit", "enter"):
+            who = np.flatnonzero(~is_enter[rows]) if side == "exit" else np.flatnonzero(ent >= 0)
+            ev = rows[who] if side == "exit" else ent[who]
+            key = etype[ev] * 4096 + np.minimum(nparams[ev], 4095)
+            for kv in np.unique(key).tolist():
+                sel = key == kv
+                w, evs = who[sel], ev[sel]
+                et, npar = kv // 4096, kv % 4096
+                ok, lens = self._readable(u8, et, npar, evs, lp, offsets=False)
+                w = w[ok]
+                slot = 4 if E.INFO[et].large else 2
+                if et == E.GENERIC_X:
+                    if lens.shape[1] >= 1:
+                        at = lp[evs[ok]] + npar * slot
+                        sc, pres = bulk.int_param(u8, lens[:, 0], at, "u2")
+                        nr[w] = np.where(pres, self._sc_nr[np.clip(sc, 0, 1023)], -1)
+                elif et == E.GENERIC_E:
+                    if lens.shape[1] >= 2:
+                        at = lp[evs[ok]] + npar * slot + lens[:, 0]
+                        v, pres = bulk.int_param(u8, lens[:, 1], at, "u2")
+                        nr[w[pres]] = v[pres]
+                else:
+                    nr[w] = self._nr_of[et]
+        none = nr < 0
+        if none.any():  # as _fast_rows would: not a record
+            self.internal_events += int(np.count_nonzero(none))
+            rows, ent, nr = rows[~none], ent[~none], nr[~none]
+            if not len(rows):
+                return rows
+        lat = np.where((ent >= 0) & ~is_enter[rows], ts[rows] - ts[np.maximum(ent, 0)], 0)
+        pre = _PreColumns({
+            "nr": nr, "tid": tid[rows], "latency_ns": lat,
+            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+        }, lambda: self._thread_only(tid[rows], rows, base, changes))
+        assert self.prune is not None
+        try:
+            keep = np.array(self.prune(pre, np.ones(len(rows), np.int64)),  # len2: as if
+                            dtype=bool)  # addressed (kept); a copy: the last row is set
+        except _NotHere:  # the filter reads a column not known yet (evt.res): keep all
+            return rows
+        keep[-1] = True  # every chunk yields a batch: it carries the count left out
+        if not self.records:  # the session's first batch: its first time (evt.reltime's 0)
+            keep[int(np.argmin(ts[rows]))] = True
+        self._left += int(len(keep) - np.count_nonzero(keep))
+        return rows[keep]
+
+    def _thread_only(self, tids: np.ndarray, rows: np.ndarray, base: dict[int, tuple],
+                     changes: list[tuple[int, int, tuple]]) -> dict[str, np.ndarray]:
+        d = {"tid": tids, "key": rows * 8 + 1}
+        self._thread_columns(d, base, changes)
+        return {"pid": d["pid"], "comm": d["comm"], "uid": d["uid"], "gid": d["gid"],
+                "cgroup_id": d["cg"]}
+
     def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
               lp: np.ndarray, out: dict, args: np.ndarray, have: np.ndarray, side: str) -> None:
         """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
         Events whose length slots or lengths overrun the event (a damaged file) give none."""
         info = E.INFO[et]
-        large = info.large
-        slot = 4 if large else 2
-        n_all = min(npar, 8 if et == E.GENERIC_X else max(len(info.params), 1))
-        if npar > 4096 or ((lp[evs] + npar * slot) > self._evend[evs]).any():
-            sane = (lp[evs] + npar * slot) <= self._evend[evs]
-            w, evs = w[sane], evs[sane]
-            if npar > 4096 or not len(evs):
+        ok, lens_all, starts_all = self._readable(u8, et, npar, evs, lp)
+        if not ok.all():
+            w, evs = w[ok], evs[ok]
+            if not len(evs):
                 return
-        # the offsets of every parameter read below (the first n <= n_all of them)
-        lens_all = starts_all = np.zeros((len(evs), 0), np.int64)
-        if n_all:
-            lens_all, starts_all = bulk.param_offsets(u8, lp[evs], npar, n_all, large)
-            fits = (starts_all + lens_all).max(axis=1) <= self._evend[evs]
-            if not fits.all():
-                w, evs = w[fits], evs[fits]
-                lens_all, starts_all = lens_all[fits], starts_all[fits]
-                if not len(evs):
-                    return
         if et in (E.GENERIC_E, E.GENERIC_X):
             n = min(npar, 8 if et == E.GENERIC_X else 2)
             lens, starts = lens_all[:, :n], starts_all[:, :n]
