@@ -74,16 +74,6 @@ class EventBatch:
             c = self._cache["fdnum"] = self.decoder.fd_numbers(self.cols)
         return c
 
-    def comm_codes(self) -> np.ndarray:
-        """A small integer per distinct comm (equal comms, equal codes)."""
-        c = self._cache.get("comm")
-        if c is None:
-            words = np.ascontiguousarray(self.rec["comm"]).view("<u8").reshape(-1, 2)
-            key = words[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ words[:, 1]
-            _, c = np.unique(key, return_inverse=True)
-            c = self._cache["comm"] = c.reshape(-1).astype(np.int64)
-        return c
-
     # -- rows as objects --------------------------------------------------------------
     def event(self, i: int) -> Event:
         """Row ``i`` as an Event, with its process, fd and container when enriched."""

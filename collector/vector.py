@@ -174,8 +174,9 @@ def _columns(b: EventBatch, keys: Iterable[str], rel: ArgRelevance) -> list[np.n
             out.extend(m[:, i] for i in range(6))
         elif k == EXT:
             out.append(b.ext_row)
-        elif k == COMM:
-            out.append(b.comm_codes())
+        elif k == COMM:  # the 16 bytes as two words: hashed with the rest, no sort
+            words = rec["comm"].view("<u8").reshape(-1, 2)
+            out += [words[:, 0], words[:, 1]]
         elif k == PROC:
             out.append(_need(b.proc_code))
         elif k == FD:
