@@ -146,9 +146,9 @@ class Columns:
 
     __slots__ = ("rec", "_c")
 
-    def __init__(self, rec: np.ndarray) -> None:
+    def __init__(self, rec: np.ndarray, known: dict[str, np.ndarray] | None = None) -> None:
         self.rec = rec
-        self._c: dict[str, np.ndarray] = {}
+        self._c: dict[str, np.ndarray] = dict(known) if known else {}  # equal to rec's
 
     def __getitem__(self, name: str) -> np.ndarray:
         a = self._c.get(name)

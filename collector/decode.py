@@ -21,7 +21,7 @@ import numpy as np
 
 from ..probes import layout
 from ..probes.syscalls import SyscallSpec, SyscallTable, table
-from .batch import EventBatch, concat_records, take_records
+from .batch import Columns, EventBatch, concat_records, take_records
 from .events import Event, EventKind
 
 AT_FDCWD = -100
@@ -182,6 +182,9 @@ class RawBatch:
     num: np.ndarray | None = None
     ctx: np.ndarray | None = None  # a capture: records kept only for state, decoding order
     merged: np.ndarray | None = None  # a capture: all records (RECORD) in decoding order
+    # a capture: some of ``merged``'s fields as contiguous arrays already (the Arrow
+    # columns read), which the batch's ``cols`` takes instead of copying them out again
+    columns: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.events) + len(self.ext)
@@ -265,7 +268,10 @@ class Decoder:
             ts = base["ts_ns"].astype(np.int64) + np.int64(offset)
         if self.first_ts is None and len(ts):  # evt.reltime counts from here
             self.first_ts = int(ts.min())
-        return EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
+        b = EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
+        if raw.columns is not None and base is raw.merged:
+            b._cache["cols"] = Columns(base, raw.columns)
+        return b
 
     def fd_numbers(self, rec: Any) -> np.ndarray:
         """Per record, the fd number the Event looks up (-1: none), as the decoder

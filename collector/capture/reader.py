@@ -37,6 +37,7 @@ from .format import (
     _K_SNAPSHOT,
     _K_STATE,
     _K_VERSION,
+    _PLAIN_INT_COLUMNS,
     _STREAM_EOS,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -479,7 +480,7 @@ def read_ahead(batches: Iterator[CaptureBatch],
                 rb, left_out = cb.records, 0
                 if prune is not None and rb.num_rows:
                     rb, left_out = prune(rb)
-                item = (cb, batch_to_raw(rb) if rb.num_rows else None, left_out)
+                item = (cb, _converted(rb) if rb.num_rows else None, left_out)
                 while not stop.is_set():
                     try:
                         q.put(item, timeout=0.1)
@@ -510,6 +511,23 @@ def read_ahead(batches: Iterator[CaptureBatch],
             except queue.Empty:
                 pass
         t.join()
+
+
+_RECORD_FIELDS = {name: layout.RECORD.fields[name][0] for name in _PLAIN_INT_COLUMNS}
+
+
+def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
+    """``batch_to_raw``, with the plain columns handed on as they were read (numpy
+    views of the Arrow buffers): the engine's ``cols`` then copies none of them out
+    of the records again."""
+    raw, ctx = batch_to_raw(rb)
+    cols = {}
+    for name, dt in _RECORD_FIELDS.items():
+        v = _values(rb.column(SCHEMA.get_field_index(name)))
+        if v.dtype == dt:
+            cols[name] = v
+    raw.columns = cols
+    return raw, ctx
 
 
 class _ArrowColumns:
@@ -547,6 +565,8 @@ def _len2(rb: pa.RecordBatch) -> np.ndarray:
 def _shift_ts(raw: RawBatch, delta: int) -> None:
     """Move monotonic timestamps so one decoder offset serves several sessions."""
     d = np.uint64(delta & 0xFFFFFFFFFFFFFFFF)
+    if raw.columns is not None:
+        raw.columns.pop("ts_ns", None)  # the file's times, not the shifted ones
     with np.errstate(over="ignore"):
         raw.events["ts_ns"] += d
         if len(raw.ext):
