@@ -9,6 +9,7 @@ Enrichment (process, container, fd) is ``collector.state``'s job.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import signal
 import struct
@@ -73,6 +74,7 @@ def signal_name(v: int) -> str:
         return str(v)
 
 
+@functools.lru_cache(maxsize=4096)  # a host talks to few addresses; ipaddress is slow
 def sockaddr(raw: bytes) -> str:
     """A struct sockaddr as text: ``1.2.3.4:80``, ``[::1]:80``, ``/path`` or ``@abstract``."""
     if len(raw) < 2:
