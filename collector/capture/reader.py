@@ -210,15 +210,15 @@ class CaptureFile:
             self.events += rb.num_rows
             yield CaptureBatch(rb, state, end)
 
-    _KINDS = np.array(sorted(v for k, v in vars(layout).items() if k.startswith("KIND_")),
-                      dtype=np.uint8)
+    _KNOWN = np.zeros(256, dtype=bool)  # per kind byte: one this reader knows
+    _KNOWN[[v for k, v in vars(layout).items() if k.startswith("KIND_")]] = True
 
     def _known_kinds(self, rb: pa.RecordBatch) -> pa.RecordBatch:
         """``rb`` without records of a kind this reader does not know (a newer writer's
         or a crafted file's): the decoder has no layout for them. Counted in ``skipped``."""
         if not rb.num_rows:
             return rb
-        known = np.isin(_values(rb.column(SCHEMA.get_field_index("kind"))), self._KINDS)
+        known = self._KNOWN[_values(rb.column(SCHEMA.get_field_index("kind")))]
         if known.all():
             return rb
         self.skipped += int(rb.num_rows - np.count_nonzero(known))
