@@ -10,7 +10,8 @@ Only ``LiveFeed`` touches the probe, through ``collector.sources``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..collector.events import Event
@@ -132,6 +133,36 @@ class ReplayFeed:
             self._src.stop()
 
 
+# The event stream's batches as cdig top takes them: at most one per this many
+# seconds. A batch's cost is mostly fixed (decode, state, the model's lock); the
+# ring reader hands over a drain every few milliseconds when a quiet host makes
+# a trickle of syscalls, so taking them one by one kept the collector thread busy
+# for a few events. The drains queued meanwhile come as one batch (the source
+# joins its backlog), and a consumer that falls behind never waits. The counts
+# come from the kernel's counters; the stream's views refresh once a second.
+STREAM_PACE_S = 0.1
+
+
+class Paced:
+    """``source``'s batches, no more often than every ``interval_s`` (the
+    attributes are the source's)."""
+
+    def __init__(self, source: Any, interval_s: float = STREAM_PACE_S) -> None:
+        self.source = source
+        self.interval_s = interval_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def batches(self) -> Iterator[Any]:
+        for raw in self.source.batches():
+            taken = time.monotonic()
+            yield raw
+            wait = taken + self.interval_s - time.monotonic()
+            if wait > 0:  # meanwhile the reader queues its drains
+                time.sleep(wait)
+
+
 class LiveFeed:
     """The kernel probe: a started ``LiveSource``, its ``ContainerResolver`` and a
     ``State`` seeded from /proc. Runs once; a new filter resets the counters
@@ -157,7 +188,7 @@ class LiveFeed:
 
         model.drops_fn = self.source.drops
         model.begin_run(self.state)
-        session = Session.live(self.source, self.resolver, self.state,
+        session = Session.live(Paced(self.source), self.resolver, self.state,
                                sinks=lambda d: [model_sink(model)], on_batch=model.on_batch)
         try:
             session.run()
