@@ -16,11 +16,13 @@ field, where the version has one, lets a reader skip fields it does not know.
 from __future__ import annotations
 
 import ipaddress
+import queue
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -288,6 +290,73 @@ class BlockStream:
     def _damaged(self, detail: str) -> None:
         self.stop = "damaged"
         self.stop_detail = detail
+
+    def at(self) -> StreamAt:
+        """Where the stream is now (what a reader reports when it stops here)."""
+        return StreamAt(self.stop, self.offset, self.unread,
+                        self.inp.gz is None and not self.inp.started_member,
+                        self.inp.file_offset(self.through))
+
+
+@dataclass(frozen=True)
+class StreamAt:
+    """A BlockStream's position as of one chunk: why it stopped ("" if it did not),
+    the stream bytes consumed, those of an incomplete last block, whether the bytes
+    are the file's own (plain, no gzip member started), and the file offset the
+    chunk's blocks reach (``cdig trace -P``)."""
+
+    stop: str = ""
+    offset: int = 0
+    unread: int = 0
+    plain: bool = True
+    file_offset: int = 0
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+def read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """``items``, produced on a thread up to ``depth`` ahead of the caller: reading the
+    file, gunzip (zlib releases the GIL) and the block chain's numpy passes run while
+    the caller parses the previous chunk. In order; what the producer raises is raised
+    here; closing this generator stops and joins the thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as e:  # handed to the caller, raised there
+            q.put(e)
+
+    t = threading.Thread(target=work, name="cdig-scap-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():  # let it see the stop, or finish its put
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        t.join()
 
 
 # --------------------------------------------------------------------------- state blocks

@@ -90,26 +90,27 @@ def str_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
     return out, slen
 
 
-def bytes_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows (m, width) uint8, lengths) of a binary parameter (an I/O call's data), its
-    first ``width`` bytes as they are."""
-    ln = np.minimum(lens, width).astype(np.int64)
-    return _rows(u8, ln, starts, width), ln
-
-
 def _rows(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """(len(ln), width) uint8: row i holds the ``ln[i]`` bytes at ``starts[i]``, then
     zeros (one scatter for all rows)."""
     out = np.zeros((len(ln), width), dtype=_U8)
+    rows_into(u8, ln, starts, out, np.arange(len(ln), dtype=np.int64))
+    return out
+
+
+def rows_into(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, out: np.ndarray,
+              rows: np.ndarray) -> None:
+    """Row ``rows[i]`` of ``out`` (a C-contiguous (m, width) uint8 array, zeros where
+    nothing is written) gets the ``ln[i]`` bytes at ``starts[i]`` (at most width), in
+    one scatter, without an intermediate matrix of all the rows."""
+    width = out.shape[1]
     total = int(ln.sum())
     if total:
         cum = np.cumsum(ln) - ln
         rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
         src = np.repeat(starts, ln) + rel
-        dst = np.repeat(np.arange(len(ln), dtype=np.int64) * width, ln) + rel
+        dst = np.repeat(rows * width, ln) + rel
         out.reshape(-1)[dst] = u8[src]
-    return out
 
 
 # --------------------------------------------------------------------------- codecs

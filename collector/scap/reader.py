@@ -163,15 +163,15 @@ class _Columns:
         n_slow = len(self.ts)
         n_fast = len(fast["ts"]) if fast is not None else 0
         n = n_slow + n_fast
-        rec = np.zeros(n, dtype=layout.RECORD)
+        rec = np.empty(n, dtype=layout.RECORD)  # every field of every row is written
         l1 = np.zeros(n, dtype=np.int16)
         l2 = np.zeros(n, dtype=np.int16)
         argc = np.zeros(n, dtype=np.uint16)
         is_ext = np.zeros(n, dtype=bool)
-        num = np.zeros(n, dtype=np.uint64)
+        num = np.empty(n, dtype=np.uint64)
         shown = np.ones(n, dtype=bool)
-        key = np.zeros(n, dtype=np.int64)
-        s1_parts, s2_parts = [], []  # strings of the ext rows, in row order (slow, fast)
+        key = np.empty(n, dtype=np.int64)
+        slow_ext = np.array(self.ext_row, dtype=np.int64)  # slow rows with strings
         if n_slow:
             sl = slice(0, n_slow)
             rec["ts_ns"][sl] = self.ts
@@ -191,18 +191,11 @@ class _Columns:
             num[sl] = self.num
             shown[sl] = self.shown
             key[sl] = self.key if len(self.key) == n_slow else np.arange(n_slow)
-            rows = np.array(self.ext_row, dtype=np.int64)
-            if len(rows):
-                is_ext[rows] = True
-                l1[rows] = self.l1
-                l2[rows] = self.l2
-                argc[rows] = self.argc
-                s1_parts.append(np.frombuffer(b"".join(b.ljust(layout.STR1_LEN, b"\0")
-                                                       for b in self.s1),
-                                              np.uint8).reshape(len(rows), layout.STR1_LEN))
-                s2_parts.append(np.frombuffer(b"".join(b.ljust(layout.STR2_LEN, b"\0")
-                                                       for b in self.s2),
-                                              np.uint8).reshape(len(rows), layout.STR2_LEN))
+            if len(slow_ext):
+                is_ext[slow_ext] = True
+                l1[slow_ext] = self.l1
+                l2[slow_ext] = self.l2
+                argc[slow_ext] = self.argc
         if n_fast:
             assert fast is not None
             fl = slice(n_slow, n)
@@ -220,32 +213,44 @@ class _Columns:
                 is_ext[fl] = x
                 l1[fl] = fast["l1"]
                 l2[fl] = fast["l2"]
-                xr = np.flatnonzero(x)
-                s1_parts.append(fast["s1"][xr])
-                s2_parts.append(fast["s2"][xr])
-        rank = np.cumsum(is_ext) - 1  # row -> its place among the ext rows, before sorting
+        src = np.arange(n)  # each row's place before sorting
         o = np.argsort(key, kind="stable")
-        if (o != np.arange(n)).any():
+        if (o != src).any():
             rec, l1, l2, argc = rec[o], l1[o], l2[o], argc[o]
-            is_ext, num, shown, rank = is_ext[o], num[o], shown[o], rank[o]
+            is_ext, num, shown, src = is_ext[o], num[o], shown[o], o
         ext_rows = np.flatnonzero(is_ext)
-        ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
-        if len(ext_rows):
-            pick = rank[ext_rows]
-            s1 = np.concatenate(s1_parts)[pick]
-            s2 = np.concatenate(s2_parts)[pick]
+        k = len(ext_rows)
+        ext = np.zeros(k, dtype=layout.EXT_RECORD)
+        if k:
             ext["ev"] = rec[ext_rows]
             ext["len1"] = l1[ext_rows]
             ext["len2"] = l2[ext_rows]
             ext["argc"] = argc[ext_rows]
-            ext["str1"] = np.ascontiguousarray(s1).view(f"V{layout.STR1_LEN}").reshape(
-                len(ext_rows))
-            ext["str2"] = np.ascontiguousarray(s2).view(f"V{layout.STR2_LEN}").reshape(
-                len(ext_rows))
+            # the strings straight into their rows of ext (one copy each)
+            raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
+            o1, o2 = layout.EXT_RECORD.fields["str1"][1], layout.EXT_RECORD.fields["str2"][1]
+            s1v = raw8[:, o1:o1 + layout.STR1_LEN]
+            s2v = raw8[:, o2:o2 + layout.STR2_LEN]
+            was = src[ext_rows]
+            from_slow = np.flatnonzero(was < n_slow)
+            if len(from_slow):  # their place among the slow ext rows (in row order)
+                at = np.searchsorted(slow_ext, was[from_slow])
+                s1v[from_slow] = np.frombuffer(
+                    b"".join(b.ljust(layout.STR1_LEN, b"\0") for b in self.s1),
+                    np.uint8).reshape(len(slow_ext), layout.STR1_LEN)[at]
+                s2v[from_slow] = np.frombuffer(
+                    b"".join(b.ljust(layout.STR2_LEN, b"\0") for b in self.s2),
+                    np.uint8).reshape(len(slow_ext), layout.STR2_LEN)[at]
+            from_fast = np.flatnonzero(was >= n_slow)
+            if len(from_fast):
+                assert fast is not None
+                f = was[from_fast] - n_slow
+                s1v[from_fast] = fast["s1"][f]
+                s2v[from_fast] = fast["s2"][f]
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))
-        order[ext_rows] = len(plain_rows) + np.arange(len(ext_rows))
+        order[ext_rows] = len(plain_rows) + np.arange(k)
         raw = RawBatch(rec[plain_rows], ext, order, num)
         if hasattr(raw, "merged"):  # the records in decoding order already: no merge
             raw.merged = rec
@@ -324,9 +329,30 @@ class ScapFile:
         except B.ScapError as e:
             self.f.close()
             raise CaptureError(str(e)) from None
-        self.chunks = self.stream.chunks()
+        self.at = B.StreamAt()  # the stream as of the chunk last taken from ``chunks``
+        self.chunks = self._chunks()
+
+    def _chunks(self) -> Iterator[tuple[bytes, np.ndarray]]:
+        """The stream's chunks, read ahead on a thread; ``at`` follows the caller."""
+        st = self.stream
+
+        def produce() -> Iterator[tuple[bytes | None, np.ndarray | None, B.StreamAt]]:
+            for buf, blks in st.chunks():
+                yield buf, blks, st.at()
+            yield None, None, st.at()  # where it ended
+
+        ahead = B.read_ahead(produce())
+        try:
+            for buf, blks, at in ahead:
+                self.at = at
+                if buf is None or blks is None:
+                    return
+                yield buf, blks
+        finally:
+            ahead.close()
 
     def close(self) -> None:
+        self.chunks.close()  # the read-ahead thread first: it reads the file
         self.f.close()
 
 
@@ -538,8 +564,7 @@ class ScapSource:
         done = 0
         for f in self.files:
             if not f.f.closed:  # the one being read (or, after a stop, the last read)
-                st = f.stream
-                return done + min(f.size, st.inp.file_offset(st.through)), self._size
+                return done + min(f.size, f.at.file_offset), self._size
             done += f.size
         return done, self._size
 
@@ -612,11 +637,10 @@ class ScapSource:
                 self._flush_pending(cols)
                 if len(cols):
                     yield self._emit_batch(cols)
-            st = f.stream
+            st = f.at
             if st.stop:
                 # bytes of the (uncompressed) stream after the last intact block
-                unread = max(0, f.size - st.offset) if st.inp.gz is None and \
-                    not st.inp.started_member else st.unread
+                unread = max(0, f.size - st.offset) if st.plain else st.unread
                 loss = Loss(f.path, self.events, unread,
                             "damaged" if st.stop == "damaged" else "truncated")
                 self.losses.append(loss)
@@ -921,11 +945,13 @@ class ScapSource:
             "ret": np.zeros(m, np.int64), "nr": np.full(m, -1, np.int64),
             "args": np.zeros((m, 6), np.uint64), "shown": (dflags[rows] & B.STATE_ONLY) == 0,
             "is_ext": np.zeros(m, bool),
-            "s1": np.zeros((m, layout.STR1_LEN), np.uint8),
-            "s2": np.zeros((m, layout.STR2_LEN), np.uint8),
+            # str1 and str2 of each row side by side (I/O data runs on from one into the
+            # other); zeros, made as pages are written (most rows have no strings)
+            "s": np.zeros((m, layout.IO_MAX), np.uint8),
             "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
             "flags": np.zeros(m, np.uint8),
         }
+        out["s1"], out["s2"] = out["s"][:, :layout.STR1_LEN], out["s"][:, layout.STR1_LEN:]
         args = out["args"].view(np.int64)
         have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
         ent = np.where(is_enter[rows], rows, enter_of[rows])  # the enter of each row, or -1
@@ -962,7 +988,8 @@ class ScapSource:
         ok = out["nr"] >= 0
         self.internal_events += int(np.count_nonzero(~ok))
         if not ok.all():
-            out = {k: v[ok] for k, v in out.items()}
+            out = {k: v[ok] for k, v in out.items() if k not in ("s1", "s2")}
+            out["s1"], out["s2"] = out["s"][:, :layout.STR1_LEN], out["s"][:, layout.STR1_LEN:]
         return out
 
     def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,
@@ -1133,11 +1160,12 @@ class ScapSource:
             out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
             out["is_ext"][w[take]] = True
         if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
-            rows_, dlen = bulk.bytes_param(u8, lens[:, data_pi], starts[:, data_pi],
-                                           layout.IO_MAX)
+            dlen = np.minimum(lens[:, data_pi], layout.IO_MAX).astype(np.int64)
             ww = w
-            out["s1"][ww] = rows_[:, :layout.STR1_LEN]
-            out["s2"][ww] = rows_[:, layout.STR1_LEN:]
+            had = out["is_ext"][ww]
+            if had.any():  # a string written before: the data replaces it
+                out["s"][ww[had]] = 0
+            bulk.rows_into(u8, dlen, starts[:, data_pi], out["s"], ww)
             out["l1"][ww] = dlen.astype(np.int16)
             out["l2"][ww] = 0
             out["flags"][ww] |= layout.FLAG_IO_DATA
