@@ -30,6 +30,10 @@ from .decode import RawBatch
 # a record's timestamp (taken in the BPF program) and its commit to the ring
 # (BPF programs run without preemption: microseconds). Costs this much latency.
 WATERMARK_SLACK_NS = 20_000_000
+# A trickle of records (a few hundred a second) is drained at most this often: each
+# wakeup costs the reader and the consumer a pass of fixed costs, and records wait
+# for the watermark anyway. A burst fills a default ring in no less than ~0.1 s.
+TRICKLE_GAP_S = 0.01
 
 
 # glibc's malloc returns a freed block of more than its mmap threshold (dynamic,
@@ -54,38 +58,44 @@ def keep_freed_memory() -> bool:
 
 class _Held:
     """Drained slots of one ring not released yet, in ring order, as the
-    drained chunks themselves: a chunk is copied only when the watermark cuts
-    through it (through a byte view: copying structured arrays field by field
-    is an order of magnitude slower)."""
+    drained chunks themselves with their oldest and youngest timestamps (taken
+    once, at add: ``take`` runs at every wakeup of the reader). A chunk is
+    copied only when the watermark cuts through it (through a byte view:
+    copying structured arrays field by field is an order of magnitude slower)."""
 
     def __init__(self, slot: np.dtype, ts: Callable[[np.ndarray], np.ndarray]) -> None:
         self.slot = slot
         self.raw = np.dtype((np.void, slot.itemsize))
         self.ts = ts
-        self.chunks: list[np.ndarray] = []
+        self.chunks: list[tuple[np.ndarray, int, int]] = []  # (slots, oldest, youngest)
 
     def add(self, slots: np.ndarray) -> None:
         if len(slots):
-            self.chunks.append(slots)
+            ts = self.ts(slots)
+            self.chunks.append((slots, int(ts.min()), int(ts.max())))
+
+    def oldest(self) -> int | None:
+        """The oldest held timestamp (None: nothing held)."""
+        return min(lo for _, lo, _ in self.chunks) if self.chunks else None
 
     def take(self, mark: int | None) -> np.ndarray:
         """The held slots older than ``mark`` (None: all), in ring order."""
         out: list[np.ndarray] = []
-        keep: list[np.ndarray] = []
-        for c in self.chunks:
-            if mark is None:
+        keep: list[tuple[np.ndarray, int, int]] = []
+        for held in self.chunks:
+            c, lo, hi = held
+            if mark is None or hi < mark:
                 out.append(c)
-                continue
-            ts = self.ts(c)
-            if int(ts.max()) < mark:
-                out.append(c)
-            elif int(ts.min()) >= mark:
-                keep.append(c)
+            elif lo >= mark:
+                keep.append(held)
             else:
+                ts = self.ts(c)
                 young = ts >= mark
                 raw = c.view(self.raw)
                 out.append(raw[~young].view(self.slot))
-                keep.append(raw[young].view(self.slot))
+                rest = raw[young].view(self.slot)
+                kept = ts[young]
+                keep.append((rest, int(kept.min()), int(kept.max())))
         self.chunks = keep
         if len(out) == 1:
             return out[0]
@@ -198,10 +208,17 @@ class LiveSource:
                 if stopping:
                     continue
                 if n < 1024:
-                    # few records: wait for more (the kernel wakes epoll on
-                    # commit), or until held records are older than the mark
-                    idle = 0.005 if n or held_small.chunks or held_ext.chunks else self.tick_s
-                    poller.wait(idle)
+                    # few records: sleep until the oldest held one is older than the
+                    # mark (no wakeup per commit of a trickle), or wait for the
+                    # kernel's wakeup when nothing is drained or held
+                    held = [t for t in (held_small.oldest(), held_ext.oldest()) if t is not None]
+                    if held:
+                        due = (min(held) + slack - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+                        time.sleep(min(max(due / 1e9, TRICKLE_GAP_S), self.tick_s))
+                    elif n:
+                        time.sleep(TRICKLE_GAP_S)
+                    else:
+                        poller.wait(self.tick_s)
         except BaseException as e:  # surfaced in batches(), never lost in a thread
             self._error = e
         finally:
