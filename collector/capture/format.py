@@ -162,14 +162,14 @@ def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
             bufs = col.buffers()
             offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1,
                                  offset=col.offset * 4)
-            crc = zlib.crc32(offs - offs[0] if offs[0] else offs, crc)
+            crc = zlib.crc32((offs - offs[0] if offs[0] else offs).data, crc)
             if bufs[2] is not None and offs[-1] > offs[0]:
                 crc = zlib.crc32(memoryview(bufs[2])[offs[0]:offs[-1]], crc)
         else:
             v = _values(col)
             if valid is not None:
                 v = v[valid]
-            crc = zlib.crc32(np.ascontiguousarray(v), crc)  # the buffer itself, no copy
+            crc = zlib.crc32(np.ascontiguousarray(v).data, crc)  # the buffer itself, no copy
     return f"{crc:08x}"
 
 
@@ -315,8 +315,10 @@ def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     args = rec["args"]
     for i in range(6):
         args[:, i] = _values(col(idx[f"arg{i}"]))
-    rec["comm"] = _fixed_rows(col(idx["comm"]), layout.COMM_LEN).view(
-        f"S{layout.COMM_LEN}").reshape(n)
+    # a batch holds few distinct comms: each padded once, then gathered by its code
+    comm = col(idx["comm"]).dictionary_encode()
+    rec["comm"] = _fixed_rows(comm.dictionary, layout.COMM_LEN).view(
+        f"S{layout.COMM_LEN}").reshape(-1)[comm.indices.to_numpy(zero_copy_only=False)]
     len1 = col(idx["len1"])
     is_ext = np.asarray(len1.is_valid().to_numpy(zero_copy_only=False)) if len1.null_count \
         else np.ones(n, dtype=bool)
