@@ -108,6 +108,7 @@ class RowApplier:
         stamp = hasattr(procfs, "at")  # a recording or replaying /proc: say who asks
         num_l = b.num[idx].tolist() if stamp else None
         process = state.process
+        procs_get = state.procs.get  # a known process in its cgroup: what process() returns
         container_of = state._container
         lookup = state.fd
         set_fd = state._set_fd
@@ -130,8 +131,11 @@ class RowApplier:
                 add_fd(ev.fd)
                 add_cont(ev.container)
                 continue
-            row.pid, row.comm, row.cgroup_id, row.uid, row.ts_ns = pid, comm_of(comm_b), cg, uid, ts
-            proc = process(row)
+            proc = procs_get(pid)
+            if proc is None or (proc.cgroup_id != cg and cg):  # State.process's other cases
+                row.pid, row.comm, row.cgroup_id, row.uid, row.ts_ns = (pid, comm_of(comm_b), cg,
+                                                                        uid, ts)
+                proc = process(row)
             cont = proc.container if proc.cgroup_id == cg else container_of(cg, pid)
             fd = None
             if how >= 0:  # a completed syscall (enter-only records: no fd, no change)
