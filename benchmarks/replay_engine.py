@@ -14,7 +14,12 @@ One run (no root, no BPF):
    selective filter, and ``cdig summary -r FILE`` (--by proc and syscall);
 3. prints records/s and the ratios to the floor.
 
+With ``--against DIR`` (a checkout of another commit, e.g. ``git worktree add``),
+each cdig command runs ``--runs`` times from this tree and from DIR's, interleaved
+(the order alternating each round), and the medians are compared on the same file.
+
 Run:  .venv/bin/python benchmarks/replay_engine.py [--records 10000000] [--keep DIR]
+          [--read FILE] [--against DIR] [--runs 3]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "unit"))
 
 SELECTIVE = "evt.type=connect and fd.sport=5432"
+ORIGIN = REPO
 
 
 def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
@@ -132,9 +139,27 @@ def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
     return time.process_time() - t0, rec.written + rec.context
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
+def package_tree(checkout: Path, into: Path) -> Path:
+    """``checkout`` laid out as the installed package (pyproject's package-dir), for
+    PYTHONPATH: cdig/ itself, the other folders linked in as its subpackages."""
+    top = into / "cdig"
+    top.mkdir(parents=True)
+    for entry in (checkout / "cdig").iterdir():
+        (top / entry.name).symlink_to(entry.resolve())
+    for sub in ("probes", "collector", "tui", "exporters"):
+        (top / sub).symlink_to((checkout / sub).resolve())
+    return into
+
+
+def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
+    """Wall seconds of ``cmd`` and its last stderr line; with ``tree``, run from
+    there (its package first on the path, not this checkout's)."""
+    env = None
+    if tree is not None:
+        env = dict(os.environ, PYTHONPATH=str(tree))
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                       cwd=None if tree is None else str(tree))
     dt = time.perf_counter() - t0
     if p.returncode:
         sys.exit(f"{' '.join(cmd)} failed: {p.stderr[-500:]}")
@@ -146,44 +171,85 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--state-pct", type=float, default=2.0)
     ap.add_argument("--keep", help="keep the capture in this directory")
+    ap.add_argument("--read", metavar="FILE", help="time this capture (made by an earlier "
+                    "--keep run) instead of writing one")
+    ap.add_argument("--against", metavar="DIR", help="also run each command from this "
+                    "checkout, interleaved, and compare medians")
+    ap.add_argument("--runs", type=int, default=1, help="runs of each command (median)")
     a = ap.parse_args()
+    for k in ("keep", "read", "against"):
+        if getattr(a, k):
+            setattr(a, k, str(ORIGIN / getattr(a, k)))
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-replay-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    cap = tmp / "big.cdig"
+    cap = Path(a.read) if a.read else tmp / "big.cdig"
     py = sys.executable
     cdig = [py, "-m", "cdig"]
+    old = package_tree(Path(a.against), Path(tempfile.mkdtemp(prefix="cdig-old-"))) \
+        if a.against else None
     try:
-        cpu, n = write_capture(cap, a.records, a.state_pct)
+        cpu = 0.0
+        if a.read:
+            import pyarrow.ipc as ipc
+
+            with ipc.open_stream(str(cap)) as stream:
+                n = sum(b.num_rows for b in stream)
+        else:
+            cpu, n = write_capture(cap, a.records, a.state_pct)
         print(f"capture: {n:,} records, {cap.stat().st_size / 1e6:.0f} MB "
               f"({cap.stat().st_size / n:.1f} B/record)")
-        print(f"  -w stage offline (decode + enrich + capture writer), CPU: "
-              f"{cpu / n * 1e9:.0f} ns/record = {n / cpu:,.0f} records/s")
+        if cpu:
+            print(f"  -w stage offline (decode + enrich + capture writer), CPU: "
+                  f"{cpu / n * 1e9:.0f} ns/record = {n / cpu:,.0f} records/s")
         floor_code = ("import pyarrow.ipc as i,sys\nn=0\nwith i.open_stream(sys.argv[1]) as r:\n"
                       "    for b in r: n+=b.num_rows\nprint(n)")
-        t_floor, _ = timed([py, "-c", floor_code, str(cap)])
+        t_floor = statistics.median(timed([py, "-c", floor_code, str(cap)])[0]
+                                    for _ in range(a.runs))
         t_start, _ = timed([*cdig, "trace", "-r", str(cap), "-n", "1"])
-        rows = [("pyarrow: read every batch (floor)", t_floor, "")]
-        for label, cmd in (
-                (f"cdig trace -r FILE '{SELECTIVE}'", [*cdig, "trace", "-r", str(cap), SELECTIVE]),
-                ("cdig summary -r FILE --by proc", [*cdig, "summary", "-r", str(cap)]),
-                ("cdig summary -r FILE --by syscall", [*cdig, "summary", "-r", str(cap), "--by",
-                                                       "syscall"])):
-            dt, last = timed(cmd)
-            rows.append((label, dt, last))
-        print(f"\n{'command':48} {'seconds':>8} {'records/s':>12} {'x floor':>8}")
-        for label, dt, _ in rows:
-            print(f"{label:48} {dt:8.2f} {n / dt:12,.0f} {t_floor / dt:8.2f}")
-        print(f"(cdig start-up, trace -r -n 1: {t_start:.2f} s, included above)")
-        for label, _, last in rows[1:]:
-            print(f"  {label}: {last}")
-        print(f"\ncommand: {py} benchmarks/replay_engine.py --records {a.records} "
-              f"--state-pct {a.state_pct}")
+        commands = (
+            (f"cdig trace -r FILE '{SELECTIVE}'", ["trace", "-r", str(cap), SELECTIVE]),
+            ("cdig summary -r FILE --by proc", ["summary", "-r", str(cap)]),
+            ("cdig summary -r FILE --by syscall", ["summary", "-r", str(cap), "--by", "syscall"]))
+        new_t: dict[str, list[float]] = {label: [] for label, _ in commands}
+        old_t: dict[str, list[float]] = {label: [] for label, _ in commands}
+        lasts: dict[str, str] = {}
+        for r in range(a.runs):
+            for label, args in commands:
+                order = [None, old] if r % 2 == 0 else [old, None]
+                for tree in order:
+                    if tree is None:
+                        dt, lasts[label] = timed([*cdig, *args])
+                        new_t[label].append(dt)
+                    elif old is not None:
+                        dt, _ = timed([*cdig, *args], tree)
+                        old_t[label].append(dt)
+        rows = [("pyarrow: read every batch (floor)", t_floor)]
+        rows += [(label, statistics.median(new_t[label])) for label, _ in commands]
+        print(f"\n{'command':48} {'seconds':>8} {'records/s':>12} {'x floor':>8}"
+              + (f" {'before':>8} {'speedup':>8}" if old is not None else ""))
+        for label, dt in rows:
+            line = f"{label:48} {dt:8.2f} {n / dt:12,.0f} {t_floor / dt:8.2f}"
+            if old is not None and label in old_t:
+                before = statistics.median(old_t[label])
+                line += f" {before:8.2f} {before / dt:7.2f}x"
+            print(line)
+        print(f"(medians of {a.runs}; cdig start-up, trace -r -n 1: {t_start:.2f} s, "
+              "included above)")
+        for label, _ in commands:
+            print(f"  {label}: {lasts[label]}")
+        made = f"--read {a.read}" if a.read else \
+            f"--records {a.records} --state-pct {a.state_pct}"
+        print(f"\ncommand: {py} benchmarks/replay_engine.py {made} --runs {a.runs}"
+              + (f" --against {a.against}" if a.against else ""))
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
+    ORIGIN = Path.cwd()  # where relative paths given on the command line start
     os.chdir(REPO)
     raise SystemExit(main())
