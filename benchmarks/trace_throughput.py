@@ -19,6 +19,8 @@ One run measures, on a static C program that calls getppid() N times
                 { printf(...) }'``
   ttfe          time from starting ``cdig trace -n 1`` to its first line, and
                 where that time goes
+  cdig-file-old, cdig-write-old, ttfe-old   with ``--old-tree DIR``: the same
+                with the cdig of another checkout (before/after in one run)
   profile       where cdig's userspace time goes per record (decode to
                 columns, pruning, enrichment, filter, JSON lines, write), on
                 recorded batches
@@ -61,8 +63,8 @@ GCC_FLAGS = ["-static", "-nostdlib", "-no-pie", "-ffreestanding", "-fno-builtin"
 SYS_GETPPID = 110  # x86_64; workload.c is x86_64-only
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ALL_CONFIGS = ("baseline", "cdig-null", "cdig-file", "cdig-write", "drain", "stock", "bulk48",
-               "bpftrace",
-               "ttfe", "profile")
+               "bpftrace", "cdig-file-old", "cdig-write-old",
+               "ttfe", "ttfe-old", "profile")
 BPFTRACE_PROG = ('tracepoint:raw_syscalls:sys_exit /pid == {pid}/ '
                  '{{ printf("%d %d %d %ld\\n", pid, tid, args->id, args->ret); }}')
 SUMMARY_RE = re.compile(
@@ -234,6 +236,21 @@ class Bench:
         # start without it (cold) and with it (warm), and no run sees an older one
         self.cache = self.work / "cache"
         os.environ["CDIG_CACHE_DIR"] = str(self.cache)
+        self.old_env: dict[str, str] | None = None
+        if args.old_tree:  # another checkout's cdig: python -m cdig over a link tree of it
+            sys.path.insert(0, str(REPO / "scripts"))
+            from typecheck import link_tree
+
+            link_tree(Path(args.old_tree).resolve(), self.work / "old")
+            self.old_env = dict(os.environ, PYTHONPATH=str(self.work / "old"))
+
+    def cdig_argv(self, old: bool) -> list[str]:
+        """The command that runs cdig (``old``: the --old-tree's)."""
+        if old:
+            if self.old_env is None:
+                raise BenchError("the -old configurations need --old-tree DIR")
+            return [sys.executable, "-m", "cdig"]
+        return [self.cdig]
 
     # -- processes -------------------------------------------------------------------
     def spawn(self, argv: list[str], **kw: Any) -> subprocess.Popen:
@@ -381,23 +398,27 @@ class Bench:
         m.update(q)
         return m
 
-    def run_cdig(self, to_file: bool, capture: bool = False) -> dict[str, Any]:
+    def run_cdig(self, to_file: bool, capture: bool = False, old: bool = False) -> dict[str, Any]:
         """``cdig trace -j`` to /dev/null or a file, or (``capture``) ``cdig trace -w``."""
         n = self.args.calls
+        cdig = self.cdig_argv(old)
         g = self.gate(n)
-        argv = [self.cdig, "trace", "-j", f"proc.name={self.comm}"]
+        argv = [*cdig, "trace", "-j", f"proc.name={self.comm}"]
         out = self.outdir / "cdig.jsonl"
         err = self.outdir / "cdig.err"
         label = "cdig-file" if to_file else "cdig-null"
         if capture:
             out = self.outdir / "cdig.cdig"
-            argv = [self.cdig, "trace", "-w", str(out), f"proc.name={self.comm}"]
+            argv = [*cdig, "trace", "-w", str(out), f"proc.name={self.comm}"]
             label, to_file = "cdig-write", True
+        if old:
+            label += "-old"
         self.record(label, argv, f"> {out if to_file and not capture else '/dev/null'} 2> {err}")
         with open(err, "wb") as fe, open(out if to_file and not capture else os.devnull,
                                           "wb") as fo:
             t_spawn = time.perf_counter()
-            p = self.spawn(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
+            p = self.spawn(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
+                           env=self.old_env if old else None)
         try:
             self._wait_cdig_ready(p, err)
             ready_s = time.perf_counter() - t_spawn
@@ -609,13 +630,15 @@ class Bench:
         return m
 
     # -- time to first event ---------------------------------------------------------------
-    def run_ttfe(self) -> dict[str, Any]:
+    def run_ttfe(self, old: bool = False) -> dict[str, Any]:
         """``cdig trace -n 1 proc.name=<comm>`` while a low-rate generator of that
-        comm runs (getppid + 5 ms sleep, ~400 events/s)."""
+        comm runs (getppid + 5 ms sleep, ~400 events/s). ``old``: the --old-tree's
+        cdig, start to first line only."""
+        cdig = self.cdig_argv(old)
         gen = self.spawn([str(self.bin), *(["getppid", "1", "sleep", "5"] * 30000)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        argv = [self.cdig, "trace", "-n", "1", f"proc.name={self.comm}"]
-        self.record("ttfe", argv)
+        argv = [*cdig, "trace", "-n", "1", f"proc.name={self.comm}"]
+        self.record("ttfe-old" if old else "ttfe", argv)
         py = [sys.executable, "-c", "pass"]
         res: dict[str, Any] = {"e2e_s": [], "exit_s": [], "interpreter_s": [],
                                "breakdown": [], "breakdown_pyc": [], "e2e_cold_s": []}
@@ -631,7 +654,7 @@ class Bench:
                 self.quiet()
                 t0 = time.perf_counter()
                 p = self.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=self.old_env if old else None)
                 assert p.stdout is not None
                 r, _, _ = select.select([p.stdout], [], [], 120)
                 line = p.stdout.readline() if r else b""
@@ -646,6 +669,8 @@ class Bench:
                     continue
                 res["e2e_s"].append(t1 - t0)
                 res["exit_s"].append(time.perf_counter() - t0)
+            if old:
+                return res
             # the same steps inside one interpreter, timed one by one
             bargv = [sys.executable, str(Path(__file__).resolve()), "--child", "startup",
                      "--comm", self.comm]
@@ -1164,6 +1189,8 @@ ROW_LABELS = {
     "stock": "bcc stock callback (48 B recs)",
     "bulk48": "same 48 B prog + cdig bulk drain",
     "bpftrace": "bpftrace printf > tmpfs file",
+    "cdig-file-old": "--old-tree: cdig trace -j > file",
+    "cdig-write-old": "--old-tree: cdig trace -w file",
 }
 
 
@@ -1171,7 +1198,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     """Medians per configuration and the ratios asked for."""
     summary: dict[str, Any] = {}
     for key, runs in results.items():
-        if key in ("ttfe", "profile") or not runs:
+        if key in ("ttfe", "ttfe-old", "profile") or not runs:
             continue
         ok = [r for r in runs if "error" not in r]
         if not ok:
@@ -1315,6 +1342,12 @@ def render(meta: dict[str, Any], summary: dict[str, Any], results: dict[str, Any
                      f" ({title})")
     elif t:
         L.append(f"time to first event: failed: {t['error']}")
+    t = results.get("ttfe-old")
+    if t and "error" not in t:
+        L.append(f"  --old-tree: start → first line {med(t['e2e_s']):.2f} s (median of "
+                 f"{len(t['e2e_s'])}), the first start {_fmt(med(t['e2e_cold_s']), '.2f')} s")
+    elif t:
+        L.append(f"time to first event, --old-tree: failed: {t['error']}")
     p = results.get("profile")
     if p and "error" not in p:
         L.append("")
@@ -1416,6 +1449,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile-batch", type=int, default=1024,
                    help="records per batch for the per-stage profile")
     p.add_argument("--profile-top", type=int, default=15)
+    p.add_argument("--old-tree", metavar="DIR",
+                   help="a checkout of another cdig (e.g. git worktree add DIR COMMIT), run by "
+                        "the -old configurations")
     # internal: the measured children
     p.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--pid", type=int, help=argparse.SUPPRESS)
@@ -1460,6 +1496,8 @@ def run(args: argparse.Namespace) -> int:
             ("stock", lambda: bench.run_ring_child("stock")),
             ("bulk48", lambda: bench.run_ring_child("bulk48")),
             ("bpftrace", bench.run_bpftrace),
+            ("cdig-file-old", lambda: bench.run_cdig(to_file=True, old=True)),
+            ("cdig-write-old", lambda: bench.run_cdig(to_file=True, capture=True, old=True)),
         ]
         # interleave the configurations (round-robin) so that a burst of load from
         # elsewhere on the host does not land on one configuration only
@@ -1484,6 +1522,12 @@ def run(args: argparse.Namespace) -> int:
                 results["ttfe"] = bench.run_ttfe()
             except (BenchError, subprocess.SubprocessError) as e:
                 results["ttfe"] = {"error": str(e)}
+        if "ttfe-old" in configs:
+            log("time to first event, --old-tree")
+            try:
+                results["ttfe-old"] = bench.run_ttfe(old=True)
+            except (BenchError, subprocess.SubprocessError) as e:
+                results["ttfe-old"] = {"error": str(e)}
         if "profile" in configs:
             log("profile")
             try:
