@@ -1,4 +1,5 @@
-"""Builds, loads and attaches the BPF programs. The only module that imports bcc.
+"""Builds, loads and attaches the BPF programs. With ``objcache`` (the syscall
+probe's compiled object, kept between starts), the only module that imports bcc.
 
 The C lives in ``bpf/*.bpf.c``; it is configured with ``-D`` defines (as bcc's
 syscount does), never by editing the C text, so ``cdig probe --dump-bpf``
