@@ -81,12 +81,15 @@ def str_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, width: int
     # the stored length counts a trailing NUL when there is one: drop it
     has_nul = (ln > 0) & (out[np.arange(m), np.maximum(ln - 1, 0)] == 0)
     slen = np.where(has_nul, ln - 1, ln)
-    # a NUL inside (never in a path) ends the C string
-    nz = out[:, :width] == 0
+    # a NUL inside (never in a path) ends the C string: cut those rows there (past
+    # slen the rows are zeros already); bool matrices, not one of int64 positions
     pos = np.arange(width)[None, :]
-    first_nul = np.where(nz & (pos < slen[:, None]), pos, width).min(axis=1)
-    slen = np.minimum(slen, first_nul)
-    out[pos >= slen[:, None]] = 0
+    inside = (out == 0) & (pos < slen[:, None])
+    cut = np.flatnonzero(inside.any(axis=1))
+    if len(cut):
+        first = inside[cut].argmax(axis=1)
+        slen[cut] = first
+        out[cut] = np.where(pos < first[:, None], out[cut], 0)
     return out, slen
 
 

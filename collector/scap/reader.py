@@ -53,6 +53,8 @@ BATCH = 65536  # records per RawBatch (of the per-event path; the bulk path: per
 _EV_TYPES = np.array(sorted(B.EVENT_BLOCKS), dtype=np.int64)
 _V2_TYPES = np.array([t for t, (v2, _) in B.EVENT_BLOCKS.items() if v2], dtype=np.int64)
 _EVF_TYPES = np.array([t for t, (_, f) in B.EVENT_BLOCKS.items() if f], dtype=np.int64)
+_STR1_AT = layout.EXT_RECORD.fields["str1"][1]  # str2 follows it: one copy for both
+assert layout.EXT_RECORD.fields["str2"][1] == _STR1_AT + layout.STR1_LEN
 EVF_BLOCK = 1 << 31  # in the flags passed along: the event came in an EVF block
 CDIG_FD_EVENT = 4096  # cdig's writer: what /proc told the live session about an fd
 FD_INTRO = 0x100  # EVF flag of cdig's writer: a state-only open naming that fd for sysdig
@@ -228,7 +230,7 @@ class _Columns:
             ext["argc"] = argc[ext_rows]
             # the strings straight into their rows of ext (one copy each)
             raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
-            o1, o2 = layout.EXT_RECORD.fields["str1"][1], layout.EXT_RECORD.fields["str2"][1]
+            o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
             s1v = raw8[:, o1:o1 + layout.STR1_LEN]
             s2v = raw8[:, o2:o2 + layout.STR2_LEN]
             was = src[ext_rows]
@@ -244,9 +246,8 @@ class _Columns:
             from_fast = np.flatnonzero(was >= n_slow)
             if len(from_fast):
                 assert fast is not None
-                f = was[from_fast] - n_slow
-                s1v[from_fast] = fast["s1"][f]
-                s2v[from_fast] = fast["s2"][f]
+                f = was[from_fast] - n_slow  # str1 and str2 are side by side in both
+                raw8[from_fast, o1:o2 + layout.STR2_LEN] = fast["S"][fast["srow"][f]]
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))
@@ -729,6 +730,10 @@ class ScapSource:
             if not info.enter and info.params and info.params[0][0] in ("res", "fd") and \
                     info.params[0][1] != "d":
                 self._ret_param[i] = info.params[0][1]
+        # event types whose parameters the fast path may copy to str1/str2
+        self._has_str = np.zeros(n, dtype=bool)
+        for i in (*(i for i, pm in self._pathmap.items() if pm), *self._datamap):
+            self._has_str[i] = True
         self._sc_nr = np.full(1024, -1, dtype=np.int64)  # PPM_SC id -> x86_64 nr
         for sc, name in E.PPM_SC.items():
             spec = self.syscalls.by_name.get(name)
@@ -945,16 +950,19 @@ class ScapSource:
             "ret": np.zeros(m, np.int64), "nr": np.full(m, -1, np.int64),
             "args": np.zeros((m, 6), np.uint64), "shown": (dflags[rows] & B.STATE_ONLY) == 0,
             "is_ext": np.zeros(m, bool),
-            # str1 and str2 of each row side by side (I/O data runs on from one into the
-            # other); zeros, made as pages are written (most rows have no strings)
-            "s": np.zeros((m, layout.IO_MAX), np.uint8),
             "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
             "flags": np.zeros(m, np.uint8),
         }
-        out["s1"], out["s2"] = out["s"][:, :layout.STR1_LEN], out["s"][:, layout.STR1_LEN:]
         args = out["args"].view(np.int64)
         have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
         ent = np.where(is_enter[rows], rows, enter_of[rows])  # the enter of each row, or -1
+        # str1 and str2 side by side (I/O data runs on from one into the other), one row
+        # of "S" for each record of a type that has strings ("srow"; the others: -1)
+        may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
+        srow = np.full(m, -1, np.int64)
+        srow[may] = np.arange(int(np.count_nonzero(may)))
+        out["srow"] = srow
+        strs = np.zeros((int(np.count_nonzero(may)), layout.IO_MAX), np.uint8)
         paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
         out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
         # parameters: the exit's first, then the enter's over them
@@ -973,7 +981,7 @@ class ScapSource:
                 sel = key == kv
                 w, evs = who[sel], ev[sel]
                 et, npar = kv // 4096, kv % 4096
-                self._fill(u8, et, npar, w, evs, lp, out, args, have, side)
+                self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs)
         # an fd the file does not give is no fd (-1), not fd 0
         by_nr = self.syscalls.by_nr
         for nr in np.unique(out["nr"]).tolist():
@@ -988,8 +996,8 @@ class ScapSource:
         ok = out["nr"] >= 0
         self.internal_events += int(np.count_nonzero(~ok))
         if not ok.all():
-            out = {k: v[ok] for k, v in out.items() if k not in ("s1", "s2")}
-            out["s1"], out["s2"] = out["s"][:, :layout.STR1_LEN], out["s"][:, layout.STR1_LEN:]
+            out = {k: v[ok] for k, v in out.items()}
+        out["S"] = strs  # the rows srow names
         return out
 
     def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,
@@ -1089,7 +1097,8 @@ class ScapSource:
                 "cgroup_id": d["cg"]}
 
     def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
-              lp: np.ndarray, out: dict, args: np.ndarray, have: np.ndarray, side: str) -> None:
+              lp: np.ndarray, out: dict, args: np.ndarray, have: np.ndarray, side: str,
+              strs: np.ndarray) -> None:
         """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
         Events whose length slots or lengths overrun the event (a damaged file) give none."""
         info = E.INFO[et]
@@ -1153,10 +1162,10 @@ class ScapSource:
             width = bulk.STR_WIDTH[which]
             rows_, slen = bulk.str_param(u8, lens[:, pi], starts[:, pi], width)
             lcol = "l1" if which == 0 else "l2"
-            scol = "s1" if which == 0 else "s2"
+            at = 0 if which == 0 else layout.STR1_LEN
             pres = lens[:, pi] > 0
             take = pres & ((out[lcol][w] == 0) | (rank == 2))
-            out[scol][w[take]] = rows_[take]
+            strs[out["srow"][w[take]], at:at + width] = rows_[take]
             out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
             out["is_ext"][w[take]] = True
         if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
@@ -1164,8 +1173,8 @@ class ScapSource:
             ww = w
             had = out["is_ext"][ww]
             if had.any():  # a string written before: the data replaces it
-                out["s"][ww[had]] = 0
-            bulk.rows_into(u8, dlen, starts[:, data_pi], out["s"], ww)
+                strs[out["srow"][ww[had]]] = 0
+            bulk.rows_into(u8, dlen, starts[:, data_pi], strs, out["srow"][ww])
             out["l1"][ww] = dlen.astype(np.int16)
             out["l2"][ww] = 0
             out["flags"][ww] |= layout.FLAG_IO_DATA
