@@ -14,17 +14,24 @@ F.scap, each of these runs ``--repeat`` times (medians; process start included):
   files     ``cdig summary -r F.scap --by file`` vs ``sysdig -r F.scap -c topfiles_bytes``
 
 Rates are the file's scap events (enter + exit, sysdig's ``evt.num``) per second
-of wall time; the ratio is cdig's rate over sysdig's. Also reported: the
-in-process reader alone (``ScapSource.batches()``), and ``cdig convert`` itself.
+of wall time; the ratio is cdig's rate over sysdig's. Also reported: the reader
+alone (``ScapSource.batches()`` in a process of its own), and ``cdig convert`` itself.
+
+``--baseline TREE`` runs every cdig step a second time with the cdig of another
+source tree (``git archive REV | tar -x -C TREE``), right after this tree's and
+sysdig's runs of the step: before and after in one run (``--tree TREE``: time a
+tree's cdig instead of the installed one). ``--scap FILE`` reads a .scap made before
+(``--keep``) instead of capturing and converting a new one.
 
 Needs root, BPF, gcc and sysdig. Run under the shared lock:
-    flock /tmp/cdig-heavy.lock sudo .venv/bin/python benchmarks/scap_read.py [--calls N]
+    flock /tmp/cdig-heavy.lock .venv/bin/python benchmarks/scap_read.py [--calls N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -43,13 +50,36 @@ SELECTIVE = "evt.type=openat and fd.name=/etc/hostname"
 FMT = "%evt.num %proc.name %evt.type %fd.name"
 
 
-def timed(cmd: list[str], repeat: int) -> tuple[float, str]:
+class Cdig:
+    """How to run one tree's cdig: its console script, or ``python -m cdig`` over a
+    link tree of another checkout laid out as the package (``scripts/typecheck.py``)."""
+
+    def __init__(self, tree: Path | None, links: Path) -> None:
+        self.env: dict[str, str] | None = None
+        if tree is None:
+            self.cmd = cdig_command()
+            return
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from typecheck import link_tree
+
+        link_tree(tree.resolve(), links)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], check=False,
+                       capture_output=True)  # its first timed run compiles nothing
+        self.cmd = [sys.executable, "-m", "cdig"]
+        self.env = {**os.environ, "PYTHONPATH": str(links)}
+
+    def __call__(self, *args: str) -> list[str]:
+        return [*self.cmd, *args]
+
+
+def timed(cmd: list[str], repeat: int, env: dict[str, str] | None = None
+          ) -> tuple[float, str]:
     """Median wall seconds of ``cmd`` over ``repeat`` runs, and its last stdout."""
     print("  $ " + shlex.join(cmd), flush=True)
     times, out = [], ""
     for _ in range(repeat):
         t0 = time.monotonic()
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/")
         times.append(time.monotonic() - t0)
         if r.returncode:
             sys.exit(f"{shlex.join(cmd)} failed: {r.stderr}")
@@ -57,17 +87,28 @@ def timed(cmd: list[str], repeat: int) -> tuple[float, str]:
     return statistics.median(times), out
 
 
-def reader_alone(path: Path, repeat: int) -> tuple[float, int, int]:
-    from cdig.collector.scap.reader import ScapSource
+_READER = """
+import json, sys, time
+from cdig.collector.scap.reader import ScapSource
+times = []
+for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    src = ScapSource([sys.argv[1]])
+    records = sum(len(b) for b in src.batches())
+    times.append(time.perf_counter() - t0)
+    src.close()
+print(json.dumps({"times": times, "events": src.events, "records": records}))
+"""
 
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        src = ScapSource([str(path)])
-        records = sum(len(b) for b in src.batches())
-        times.append(time.perf_counter() - t0)
-        src.close()
-    return statistics.median(times), src.events, records
+
+def reader_alone(path: Path, repeat: int, env: dict[str, str] | None = None
+                 ) -> tuple[float, int, int]:
+    """Median seconds of ``ScapSource.batches()`` over the file, in a process of its own
+    (the tree's reader, imported once), its events and records."""
+    r = subprocess.run([sys.executable, "-c", _READER, str(path), str(repeat)],
+                       capture_output=True, text=True, env=env, cwd="/", check=True)
+    d = json.loads(r.stdout)
+    return statistics.median(d["times"]), d["events"], d["records"]
 
 
 def topscalls(text: str) -> dict[str, int]:
@@ -87,73 +128,107 @@ def main() -> int:
     ap.add_argument("--writes", type=int, default=100_000, help="1-byte writes")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", metavar="DIR", help="keep the files in DIR")
+    ap.add_argument("--scap", metavar="FILE", help="read this .scap (from --keep) instead of "
+                    "capturing a new one")
+    ap.add_argument("--baseline", metavar="TREE", help="also time the cdig of this source "
+                    "tree (another commit's files), step by step")
+    ap.add_argument("--tree", metavar="TREE", help="time the cdig of this source tree instead "
+                    "of the installed one (a commit's files, without work in progress)")
     ap.add_argument("--json", action="store_true", help="results as JSON on stdout")
     a = ap.parse_args()
     sysdig = shutil.which("sysdig")
     if not sysdig:
         sys.exit("sysdig is not installed (scripts/setup.sh installs it)")
-    from benchmarks.capture_throughput import live
-    from tests.integration.containers import build_workload
 
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-scap-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    work = build_workload(tmp / f"cdigbench{__import__('os').getpid()}")
-    cap, scap = tmp / "big.cdig", tmp / "big.scap"
-    steps = ["open", str(a.opens), "/etc/hostname", "write", str(a.writes), "/dev/null",
-             "getppid", str(a.calls)]
-    print("capture:", flush=True)
-    got = live(["-w", str(cap)], tmp / "live.out", [str(work), *steps])
-    if got["dropped"]:
-        print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
-    print("convert:", flush=True)
-    t_conv, _ = timed([*cdig_command(), "convert", str(cap), str(scap)], 1)
-    t_read, events, records = reader_alone(scap, a.repeat)
+    cdig = Cdig(Path(a.tree) if a.tree else None, tmp / "tree-links")
+    base = Cdig(Path(a.baseline), tmp / "baseline-links") if a.baseline else None
+    t_conv = None
+    if a.scap:
+        scap = Path(a.scap)
+    else:
+        from benchmarks.capture_throughput import live
+        from tests.integration.containers import build_workload
+
+        work = build_workload(tmp / f"cdigbench{os.getpid()}")
+        cap, scap = tmp / "big.cdig", tmp / "big.scap"
+        steps = ["open", str(a.opens), "/etc/hostname", "write", str(a.writes), "/dev/null",
+                 "getppid", str(a.calls)]
+        print("capture:", flush=True)
+        got = live(["-w", str(cap)], tmp / "live.out", [str(work), *steps])
+        if got["dropped"]:
+            print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
+        print("convert:", flush=True)
+        t_conv, _ = timed(cdig("convert", str(cap), str(scap)), 1)
+    t_read, events, records = reader_alone(scap, a.repeat, cdig.env)
+    t_read_base = reader_alone(scap, a.repeat, base.env)[0] if base else None
     print(f"  {events} scap events, {records} cdig records, {scap.stat().st_size} bytes",
           flush=True)
 
     rows = []
 
     def pair(name: str, mine: list[str], theirs: list[str]) -> tuple[str, str]:
-        t_c, out_c = timed(mine, a.repeat)
-        t_s, out_s = timed(theirs, a.repeat)
-        rows.append({"what": name, "cdig_s": t_c, "sysdig_s": t_s,
-                     "cdig_events_per_s": events / t_c, "sysdig_events_per_s": events / t_s,
-                     "ratio": t_s / t_c})
+        t_c, out_c = timed(cdig(*mine), a.repeat)
+        t_s, out_s = timed([sysdig, *theirs], a.repeat)
+        row = {"what": name, "cdig_s": t_c, "sysdig_s": t_s,
+               "cdig_events_per_s": events / t_c, "sysdig_events_per_s": events / t_s,
+               "ratio": t_s / t_c}
+        if base is not None:
+            t_b, out_b = timed(base(*mine), a.repeat, base.env)
+            if out_b != out_c:
+                sys.exit(f"{name}: the baseline's output differs from this tree's")
+            row.update(baseline_s=t_b, baseline_events_per_s=events / t_b,
+                       baseline_ratio=t_s / t_b)
+        rows.append(row)
         return out_c, out_s
 
     print("runs:", flush=True)
     c_out, s_out = pair("trace -r, selective filter",
-                        [*cdig_command(), "trace", "-r", str(scap), "-p", FMT, SELECTIVE],
-                        [sysdig, "-r", str(scap), "-p", FMT, SELECTIVE])
+                        ["trace", "-r", str(scap), "-p", FMT, SELECTIVE],
+                        ["-r", str(scap), "-p", FMT, SELECTIVE])
     c_lines = [ln.split(" ", 1)[1] for ln in c_out.splitlines()]
     s_lines = [ln.split(" ", 1)[1] for ln in s_out.splitlines()]
-    if c_lines != s_lines or len(c_lines) != a.opens:
+    if c_lines != s_lines or (not a.scap and len(c_lines) != a.opens):
         sys.exit(f"the outputs differ: cdig {len(c_lines)} lines, sysdig {len(s_lines)}")
     c_out, s_out = pair("summary --by syscall / -c topscalls",
-                        [*cdig_command(), "summary", "-r", str(scap), "--by", "syscall", "--json",
-                         "--top", "0"],
-                        [sysdig, "-r", str(scap), "-c", "topscalls"])
+                        ["summary", "-r", str(scap), "--by", "syscall", "--json", "--top", "0"],
+                        ["-r", str(scap), "-c", "topscalls"])
     mine = {r["evt.type"]: r["calls"] for r in json.loads(c_out)["rows"]}
     theirs = topscalls(s_out)  # topscalls counts events: an enter and an exit per call
     for name in ("openat", "write", "getppid"):
         if 2 * mine.get(name, 0) != theirs.get(name):
             sys.exit(f"{name}: cdig {mine.get(name)} calls, sysdig {theirs.get(name)} events")
     pair("summary --by file / -c topfiles_bytes",
-         [*cdig_command(), "summary", "-r", str(scap), "--by", "file"],
-         [sysdig, "-r", str(scap), "-c", "topfiles_bytes"])
+         ["summary", "-r", str(scap), "--by", "file"],
+         ["-r", str(scap), "-c", "topfiles_bytes"])
 
     print(f"\n{events} scap events ({records} cdig records) in {scap.name}; medians of "
           f"{a.repeat}; events/s = scap events / wall seconds\n")
-    print(f"{'':42} {'cdig ev/s':>12} {'sysdig ev/s':>12} {'cdig/sysdig':>12}")
+    head = f"{'':42} {'cdig ev/s':>12} {'sysdig ev/s':>12} {'cdig/sysdig':>12}"
+    if base is not None:
+        head += f" {'baseline ev/s':>14} {'base/sysdig':>12} {'after/before':>13}"
+    print(head)
     for r in rows:
-        print(f"{r['what']:42} {r['cdig_events_per_s']:12,.0f} "
-              f"{r['sysdig_events_per_s']:12,.0f} {r['ratio']:12.2f}")
-    print(f"{'ScapSource.batches() alone (in-process)':42} {events / t_read:12,.0f}")
-    print(f"{'cdig convert .cdig -> .scap':42} {records / t_conv:12,.0f}  records/s")
+        line = (f"{r['what']:42} {r['cdig_events_per_s']:12,.0f} "
+                f"{r['sysdig_events_per_s']:12,.0f} {r['ratio']:12.2f}")
+        if base is not None:
+            line += (f" {r['baseline_events_per_s']:14,.0f} {r['baseline_ratio']:12.2f} "
+                     f"{r['baseline_s'] / r['cdig_s']:13.2f}")
+        print(line)
+    line = f"{'ScapSource.batches() alone':42} {events / t_read:12,.0f}"
+    if t_read_base is not None:
+        line += f" {'':12} {'':12} {events / t_read_base:14,.0f} {'':12} " \
+                f"{t_read_base / t_read:13.2f}"
+    print(line)
+    if t_conv is not None:
+        print(f"{'cdig convert .cdig -> .scap':42} {records / t_conv:12,.0f}  records/s")
     if a.json:
         json.dump({"events": events, "records": records, "rows": rows,
                    "reader_events_per_s": events / t_read,
-                   "convert_records_per_s": records / t_conv}, sys.stdout)
+                   "baseline_reader_events_per_s": events / t_read_base if t_read_base
+                   else None,
+                   "convert_records_per_s": records / t_conv if t_conv else None}, sys.stdout)
         print()
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
