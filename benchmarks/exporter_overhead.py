@@ -10,13 +10,14 @@ configurations interleaved round by round (medians reported):
   floor-both       empty programs on sys_enter and sys_exit (the floor with latency)
   floor-exit-typed floor-exit and an empty program on the typed
                    syscalls:sys_enter_exit_group tracepoint: the hooks of
-                   --no-latency (a typed sys_enter_* program hooks every
-                   syscall's entry, which then tests a per-syscall bitmap)
+                   --no-latency before it found exit/exit_group, execveat and
+                   rt_sigreturn without them (a typed sys_enter_* program hooks
+                   every syscall's entry, which then tests a per-syscall
+                   bitmap); still the hooks on kernels without bpf_task_pt_regs
   floor-raw-both   empty RAW_TRACEPOINT_PROBE programs on sys_enter and sys_exit
                    (the hooks cdig's latency mode uses)
-  floor-raw-exit   an empty RAW_TRACEPOINT_PROBE on sys_exit: would a raw exit
-                   hook make --no-latency cheaper? (not here: it costs what
-                   floor-exit costs, README)
+  floor-raw-exit   an empty RAW_TRACEPOINT_PROBE on sys_exit: the hook of
+                   --no-latency (0.6-0.7x what floor-exit adds in most runs here)
   bpftrace         bpftrace -e 'tracepoint:raw_syscalls:sys_exit
                    { @[cgroup, args->id] = count(); }'   (the same count map)
   cdig-nolat       cdig exporter --no-latency
@@ -28,7 +29,8 @@ Each cdig configuration is the real CLI, scraped once a second meanwhile
 ratio to baseline, and the added cost relative to bpftrace and to the floor.
 
 Goals (issue 14), from the same run: --no-latency adds <= 1.2x what floor-exit
-adds; latency mode adds <= 1.0x what bpftrace adds.
+adds (the empty classic sys_exit program); latency mode adds <= 1.0x what
+bpftrace adds.
 
 Scrape latency with 100 containers x 50 syscalls (as served: the default
 per-class histograms, and the per-syscall fine histograms of
