@@ -124,6 +124,27 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_parts(pid: int, top: int = 6) -> str:
+    """The largest parts of the RSS (MB) from /proc/PID/smaps: anonymous memory
+    (the Python heap), the BPF maps and rings, and files by package directory."""
+    parts: dict[str, int] = {}
+    name = "?"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(None, 5)
+        if head and not head[0].endswith(":"):  # a mapping's first line
+            path = head[5] if len(head) > 5 else ""
+            if "site-packages/" in path or "dist-packages/" in path:
+                name = re.split(r"[sd]i[st][et]-packages/", path)[1].split("/")[0]
+            elif path.startswith("/"):
+                name = "other files"
+            else:
+                name = path or "anon"
+        elif head[:1] == ["Rss:"]:
+            parts[name] = parts.get(name, 0) + int(head[1])
+    big = sorted(parts.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {v / 1024:.0f}" for k, v in big)
+
+
 def syscalls_cell(text: str, pid: int) -> str | None:
     """The SYSCALLS cell of ``pid``'s row in the Processes view on screen."""
     lines = text.splitlines()
@@ -265,6 +286,7 @@ def main() -> int:
             time.sleep(left)
         late = measure(pid, args.seconds)
         rss1 = rss_mb(pid)
+        parts = rss_parts(pid)
         text = screen(session)
         storm.kill()
         storm.wait()
@@ -272,6 +294,7 @@ def main() -> int:
         results.append((f"syscall storm, after {mins:.1f} min",
                         f"{late:.3f} CPU s / s; RSS {rss1:.0f} MB (was {rss0:.0f} MB before "
                         f"the storm); stream dropped {dropped(text)}"))
+        results.append(("RSS by part, MB", parts))
         # a fresh cdig top for the next phase: the storm left a backlog (drained from
         # the kernel, not yet decoded) that would be measured with it
         sh("tmux", "send-keys", "-t", session, "q")
