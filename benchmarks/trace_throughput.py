@@ -243,6 +243,13 @@ class Bench:
 
             link_tree(Path(args.old_tree).resolve(), self.work / "old")
             self.old_env = dict(os.environ, PYTHONPATH=str(self.work / "old"))
+            # python -m puts its cwd first on sys.path: run it where no cdig/ is, and
+            # check that the old tree's modules are the ones imported
+            where = subprocess.run(
+                [sys.executable, "-c", "import cdig.collector.session as s; print(s.__file__)"],
+                env=self.old_env, cwd=self.work, capture_output=True, text=True, check=True)
+            if not where.stdout.startswith(str(self.work / "old")):
+                raise BenchError(f"--old-tree: cdig imports from {where.stdout.strip()}")
 
     def cdig_argv(self, old: bool) -> list[str]:
         """The command that runs cdig (``old``: the --old-tree's)."""
@@ -418,7 +425,7 @@ class Bench:
                                           "wb") as fo:
             t_spawn = time.perf_counter()
             p = self.spawn(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
-                           env=self.old_env if old else None)
+                           env=self.old_env if old else None, cwd=self.work if old else None)
         try:
             self._wait_cdig_ready(p, err)
             ready_s = time.perf_counter() - t_spawn
@@ -654,7 +661,8 @@ class Bench:
                 self.quiet()
                 t0 = time.perf_counter()
                 p = self.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL, env=self.old_env if old else None)
+                               stdin=subprocess.DEVNULL, env=self.old_env if old else None,
+                               cwd=self.work if old else None)
                 assert p.stdout is not None
                 r, _, _ = select.select([p.stdout], [], [], 120)
                 line = p.stdout.readline() if r else b""
