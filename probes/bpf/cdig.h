@@ -35,8 +35,8 @@
 #define CDIG_SYS_ADDRP 8  /* the sockaddr length argument is a pointer */
 #define CDIG_SYS_ARGV 16  /* copy argv (execve) */
 #define CDIG_SYS_IO 32    /* copy the first bytes of the I/O buffer (args[1]) at exit */
-#define CDIG_SYS_IOV 64   /* ... args[1] is a struct iovec array: its first iovec */
-#define CDIG_SYS_MSG 128  /* ... args[1] is a struct msghdr: the first iovec of msg_iov */
+#define CDIG_SYS_IOV 64   /* ... args[1] is a struct iovec array (args[2] of them) */
+#define CDIG_SYS_MSG 128  /* ... args[1] is a struct msghdr: its msg_iov's iovecs */
 #define CDIG_NO_ARG 0xff
 
 struct cdig_sysinfo {

@@ -205,31 +205,59 @@ struct cdig_iovec {
     __u64 len;
 };
 
-/* The user address and length of an I/O call's first buffer, or 0: the
- * buffer itself for read/write, the first iovec of readv/writev/sendmsg/recvmsg. */
-static __always_inline __u64 io_buffer(__u64 buf, long ret, struct cdig_sysinfo *si,
-                                       __u64 *n)
+/* The user address and length of the buffer of read/write/pread/pwrite/sendto/
+ * recvfrom, or 0 (the vectored calls gather theirs: gather_iov). */
+static __always_inline __u64 io_buffer(__u64 buf, long ret, __u64 *n)
 {
     if (ret <= 0 || !buf)
         return 0;
     *n = ret;
-    if (si->flags & (CDIG_SYS_IOV | CDIG_SYS_MSG)) {
-        if (si->flags & CDIG_SYS_MSG) {
-            __u64 iov = 0; /* struct msghdr's msg_iov (offset 16 on 64-bit) */
-            if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(buf + 16)))
-                return 0;
-            buf = iov;
-        }
-        struct cdig_iovec v = {};
-        if (bpf_probe_read_user(&v, sizeof(v), (void *)buf))
-            return 0;
-        buf = v.base;
-        if (*n > v.len)
-            *n = v.len;
-    }
     if (*n > SNAPLEN)
         *n = SNAPLEN;
     return buf;
+}
+
+/* readv/writev/preadv/pwritev/sendmsg/recvmsg: their data is spread over
+ * iovecs, copied as sysdig's driver does, across them up to the snaplen. It is
+ * gathered in a per-CPU buffer first: a copy into a record at an offset that
+ * grows iovec by iovec is one the verifier cannot bound within the record. */
+#define IOV_FOLLOWED 16 /* iovecs followed at most (small writes of many pieces) */
+#define IOV_MASK 1023   /* >= SNAPLEN (at most 768): bounds offsets and sizes */
+struct iov_gather {
+    __u8 b[2 * (IOV_MASK + 1)];
+};
+BPF_PERCPU_ARRAY(iov_gathered, struct iov_gather, 1);
+
+/* The first `want` bytes of the call's iovecs in the per-CPU buffer `g`: how
+ * many were copied (fewer if the iovecs hold less), -1 if the first failed. */
+static __always_inline long gather_iov(struct iov_gather *g, const __u64 *args,
+                                       struct cdig_sysinfo *si, __u64 want)
+{
+    __u64 iov = args[1], cnt = args[2];
+    if (si->flags & CDIG_SYS_MSG) {
+        __u64 m[2] = {}; /* struct msghdr's msg_iov and msg_iovlen (offsets 16, 24) */
+        if (bpf_probe_read_user(m, sizeof(m), (void *)(args[1] + 16)))
+            return -1;
+        iov = m[0];
+        cnt = m[1];
+    }
+    __u64 off = 0;
+    for (int i = 0; i < IOV_FOLLOWED; i++) {
+        if (i >= cnt || off >= want)
+            break;
+        struct cdig_iovec v = {};
+        if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
+            return off ? (long)off : -1;
+        __u64 take = v.len;
+        if (take > want - off)
+            take = want - off;
+        if (!take || !v.base)
+            continue;
+        if (bpf_probe_read_user(&g->b[off & IOV_MASK], take & IOV_MASK, (void *)v.base))
+            return off ? (long)off : -1;
+        off += take;
+    }
+    return off;
 }
 
 /* The first bytes of an I/O call's buffer, read at exit: a read's buffer
@@ -242,7 +270,7 @@ static __always_inline void io_data(struct cdig_event_ext *x, __u64 buf, long re
     x->ev.flags |= CDIG_FLAG_IO_DATA;
     x->len1 = 0;
     __u64 n = 0;
-    buf = io_buffer(buf, ret, si, &n);
+    buf = io_buffer(buf, ret, &n);
     if (!buf)
         return;
     __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
@@ -275,14 +303,29 @@ static __always_inline void emit_io(struct inflight *f, __u64 pid_tgid, __u64 cg
     x->pad[1] = 0;
     x->pad[2] = 0;
     __u64 n = 0;
-    __u64 buf = io_buffer(f->args[1], ret, si, &n);
-    if (buf) {
-        if (n > SNAPLEN)
-            n = SNAPLEN;
-        if (bpf_probe_read_user(x->data, n & 0x3ff, (void *)buf) == 0)
-            x->len = n;
-        else
-            x->len = -1;
+    if (si->flags & (CDIG_SYS_IOV | CDIG_SYS_MSG)) {
+        __u32 zero = 0;
+        struct iov_gather *g = iov_gathered.lookup(&zero);
+        if (g && ret > 0) {
+            long got = gather_iov(g, f->args, si, ret > SNAPLEN ? SNAPLEN : ret);
+            if (got < 0) {
+                x->len = -1;
+            } else if (got > 0) {
+                n = got;
+                if (n > SNAPLEN)
+                    n = SNAPLEN;
+                if (bpf_probe_read_kernel(x->data, n & 0x3ff, g->b) == 0)
+                    x->len = n;
+            }
+        }
+    } else {
+        __u64 buf = io_buffer(f->args[1], ret, &n);
+        if (buf) {
+            if (bpf_probe_read_user(x->data, n & 0x3ff, (void *)buf) == 0)
+                x->len = n;
+            else
+                x->len = -1;
+        }
     }
     events_io.ringbuf_submit(x, wakeup(RING_IO, now));
     count(CDIG_STAT_SEEN);
@@ -394,8 +437,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     #pragma unroll
     for (int i = 0; i < 6; i++)
         f->args[i] = args->args[i];
-#ifdef ENTER_EVENTS
-    /* a plain record (the exit still carries the arguments and the strings) */
+#if defined(ENTER_EVENTS) && !defined(FILTER_FAILED)
+    /* a plain record (the exit still carries the arguments and the strings);
+     * none when only failed calls are wanted: an enter event never failed */
     if (!(si->flags & CDIG_SYS_ENTER))
         emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
 #endif
