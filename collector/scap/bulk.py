@@ -38,6 +38,17 @@ def at_bytes(u8: np.ndarray, dt: np.dtype) -> np.ndarray:
     return v
 
 
+def length_slots(u8: np.ndarray, lp: np.ndarray, n: int, large: bool) -> np.ndarray:
+    """(m, n): the first ``n`` parameter lengths of each event whose length slots start
+    at ``lp``, in one gather of n-slot rows from a view of ``u8`` with a row at every
+    byte (not an (m, n) matrix of byte indexes)."""
+    dt = np.dtype("<u4" if large else "<u2")
+    rows = max(len(u8) - n * dt.itemsize + 1, 0)
+    v = np.ndarray((rows, n), dtype=dt, buffer=u8, strides=(1, dt.itemsize))
+    v.flags.writeable = False
+    return v[lp]
+
+
 def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: bool
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(lengths, value offsets), each (m, n), of the first ``n`` parameters of events
@@ -45,9 +56,8 @@ def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: b
     m = len(lp)
     if not n or not m:
         return np.zeros((m, n), np.int64), np.zeros((m, n), np.int64)
+    lens = length_slots(u8, lp, n, large).astype(np.int64)
     slot = 4 if large else 2
-    lens = at_bytes(u8, np.dtype("<u4" if large else "<u2"))[
-        lp[:, None] + slot * np.arange(n)].astype(np.int64)
     starts = np.empty((m, n), np.int64)
     starts[:, 0] = lp + nparams * slot
     if n > 1:

@@ -1020,9 +1020,7 @@ class ScapSource:
             empty = np.zeros((len(sane), n_all), np.int64)
             return (ok, empty, empty) if offsets else (ok, empty)
         if not offsets:  # the last parameter's end is where they all end (lengths >= 0)
-            idx = lp[evs[sane]][:, None] + slot * np.arange(n_all)
-            lens = bulk.at_bytes(u8, np.dtype("<u4" if large else "<u2"))[idx].astype(
-                np.int64)
+            lens = bulk.length_slots(u8, lp[evs[sane]], n_all, large).astype(np.int64)
             fits = lp[evs[sane]] + npar * slot + lens.sum(axis=1) <= end[sane]
             ok[sane[~fits]] = False
             return ok, lens[fits]
