@@ -73,8 +73,10 @@ def test_this_process_cgroup_reads_like_its_files():
     v2 = layout.unified
     if v2 is not None:
         path = own[""]
-        usage = reader.cpu_usage_ns(path)
+        # the file first, then the reader: the counter only grows in between (read the
+        # other way round, a busy cgroup's later file value was larger: failed in CI)
         raw = _text(os.path.join(v2.mountpoint, path.lstrip("/"), "cpu.stat"))
+        usage = reader.cpu_usage_ns(path)
         if raw is not None and "usage_usec" in raw:  # cgroup2 always counts CPU time
             before = int(raw.split("usage_usec ")[1].split()[0]) * 1000
             assert usage is not None and usage >= before
