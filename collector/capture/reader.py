@@ -6,8 +6,6 @@ from __future__ import annotations
 import glob
 import os
 import platform
-import queue
-import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from ..bounded import (
 )
 from ..decode import RawBatch
 from ..events import HOST, Container
+from ..read_ahead import read_ahead as _read_ahead
 from ..state import State
 from .format import (
     _K_DIGEST,
@@ -459,58 +458,23 @@ class ReplaySource:
 
 
 _AHEAD = 2  # batches read and converted ahead of the one being processed
-_END = object()
-
-
 def read_ahead(batches: Iterator[CaptureBatch],
                prune: Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None = None
                ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
     """``batches`` with each one's records converted (``batch_to_raw``, None for an
-    empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead: Arrow's
-    decompression, the digest's CRC and numpy's copies release the GIL, so the next
-    batches are read while the caller processes this one. In order; what the reader
-    raises is raised here; the thread ends when the caller stops early. ``prune``
-    (a checked batch -> the rows to convert, how many left out) runs on the thread."""
-    q: queue.Queue = queue.Queue(maxsize=_AHEAD)
-    stop = threading.Event()
+    empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead
+    (``collector.read_ahead``): Arrow's decompression, the digest's CRC and numpy's
+    copies release the GIL, so the next batches are read while the caller processes
+    this one. ``prune`` (a checked batch -> the rows to convert, how many left out)
+    runs on the thread."""
+    def converted() -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
+        for cb in batches:
+            rb, left_out = cb.records, 0
+            if prune is not None and rb.num_rows:
+                rb, left_out = prune(rb)
+            yield cb, _converted(rb) if rb.num_rows else None, left_out
 
-    def work() -> None:
-        try:
-            for cb in batches:
-                rb, left_out = cb.records, 0
-                if prune is not None and rb.num_rows:
-                    rb, left_out = prune(rb)
-                item = (cb, _converted(rb) if rb.num_rows else None, left_out)
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_END)
-        except BaseException as e:  # handed to the caller, raised there
-            q.put(e)
-
-    t = threading.Thread(target=work, name="cdig-capture-read", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while t.is_alive():  # let it see the stop, or finish its put
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        t.join()
+    return _read_ahead(converted(), _AHEAD, "cdig-capture-read")
 
 
 _RECORD_FIELDS = {name: layout.RECORD.fields[name][0] for name in _PLAIN_INT_COLUMNS}

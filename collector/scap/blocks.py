@@ -16,15 +16,15 @@ field, where the version has one, lets a reader skip fields it does not know.
 from __future__ import annotations
 
 import ipaddress
-import queue
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, TypeVar
 
 import numpy as np
+
+from ..read_ahead import read_ahead as _read_ahead
 
 SHB = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -313,50 +313,13 @@ class StreamAt:
 
 
 _T = TypeVar("_T")
-_END = object()
 
 
 def read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
-    """``items``, produced on a thread up to ``depth`` ahead of the caller: reading the
-    file, gunzip (zlib releases the GIL) and the block chain's numpy passes run while
-    the caller parses the previous chunk. In order; what the producer raises is raised
-    here; closing this generator stops and joins the thread."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_END)
-        except BaseException as e:  # handed to the caller, raised there
-            q.put(e)
-
-    t = threading.Thread(target=work, name="cdig-scap-read", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while t.is_alive():  # let it see the stop, or finish its put
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        t.join()
+    """``items`` produced on a thread up to ``depth`` ahead (``collector.read_ahead``):
+    reading the file, gunzip (zlib releases the GIL) and the block chain's numpy passes
+    run while the caller parses the previous chunk."""
+    return _read_ahead(items, depth, "cdig-scap-read")
 
 
 # --------------------------------------------------------------------------- state blocks
