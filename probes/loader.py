@@ -65,6 +65,17 @@ def _pages(nbytes: int) -> int:
     return pages
 
 
+def _loaded_or_raise(failed: Exception | None, diagnostics: str) -> None:
+    """After a compile or load: a failure as one ProbeError line with clang's or the
+    verifier's reason; else what they printed, passed on to stderr."""
+    if failed is not None:
+        raise ProbeError(
+            f"cannot load the BPF program: {_load_reason(failed, diagnostics)}"
+        ) from None
+    if diagnostics.strip():
+        os.write(2, diagnostics.encode())
+
+
 def compile_bpf(source: str, cflags: list[str]) -> Any:  # a bcc.BPF (bcc is untyped)
     """Compile and load ``source`` with bcc (``bpf/`` on the include path).
 
@@ -85,12 +96,7 @@ def compile_bpf(source: str, cflags: list[str]) -> Any:  # a bcc.BPF (bcc is unt
             bpf = BPF(text=source, cflags=[f"-I{bpf_dir}", *cflags])
         except Exception as e:  # bcc raises bare Exception for compile/load failures
             failed = e
-    if failed is not None:
-        raise ProbeError(
-            f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
-        ) from None
-    if diagnostics[0].strip():
-        os.write(2, diagnostics[0].encode())
+    _loaded_or_raise(failed, diagnostics[0])
     return bpf
 
 
@@ -297,12 +303,7 @@ class SyscallProbe:
                 failed = None
             except objcache.LoadError as e:
                 failed = e
-        if failed is not None:
-            raise ProbeError(
-                f"cannot load the BPF program: {_load_reason(failed, diagnostics[0])}"
-            ) from None
-        if diagnostics[0].strip():
-            os.write(2, diagnostics[0].encode())
+        _loaded_or_raise(failed, diagnostics[0])
         if obj is None:
             obj = _Bcc(compile_bpf(source, self.cflags()))
             self.loaded_from = "bcc"
