@@ -216,9 +216,6 @@ class ProcExecTimeRun(Printer):
         super().__init__()
         self.pc, self.color = pc, color
         self.started = False
-        # applied here, not given to the session: its raw prune would drop a child's
-        # first syscalls, and State dates a forked child by its first event seen
-        self.own = OwnFilter("evt.type=procexit")
 
     def header(self) -> list[str]:
         if self.pc:
@@ -238,7 +235,7 @@ class ProcExecTimeRun(Printer):
         from .tables import format_time
 
         lines = self._start()
-        for i in np.flatnonzero(matched & self.own.mask(b)).tolist():
+        for i in np.flatnonzero(matched).tolist():
             ev = b.event(i)
             dur = resolve("proc.duration").get(ev)
             if dur is None:
@@ -466,7 +463,7 @@ CHISELS: tuple[Chisel, ...] = (
            make=lambda args, pc: BottlenecksRun(), filter=lambda args, pc: "", interval=False),
     Chisel("proc_exec_time", "Performance", "Show process execution time",
            make=lambda args, pc: ProcExecTimeRun(pc, _color_arg(args, "disable_colors")),
-           filter=lambda args, pc: "",
+           filter=lambda args, pc: "evt.type=procexit",
            args=(Arg("disable_color", "Set to 'disable_colors' if you want to disable color "
                      "output", optional=True),), interval=False),
     Chisel("spy_users", "Security", "Display interactive user activity", make=_spy_users,
