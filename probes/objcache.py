@@ -437,10 +437,31 @@ def default_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "cdig"
 
 
-def _private(st: os.stat_result, kind: int) -> bool:
+def is_private(st: os.stat_result, kind: int) -> bool:
     """Of this user, of the kind asked, and writable by no one else."""
     return (st.st_uid == os.geteuid() and stat.S_IFMT(st.st_mode) == kind
             and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def private_dir(path: Path, create: bool) -> bool:
+    """``path`` and its parent are this user's and writable by no one else (made so
+    when ``create``): what a cache there holds is loaded as code."""
+    for d in (path.parent, path):
+        try:
+            st = os.lstat(d)
+        except FileNotFoundError:
+            if not create:
+                return False
+            try:
+                os.mkdir(d, 0o700)
+            except OSError:
+                return False
+            st = os.lstat(d)
+        except OSError:
+            return False
+        if not is_private(st, stat.S_IFDIR):
+            return False
+    return True
 
 
 def _bcc_version() -> str:
@@ -479,22 +500,7 @@ class ObjectCache:
         return h.hexdigest()
 
     def _usable_dir(self, create: bool) -> bool:
-        for d in (self.dir.parent, self.dir):
-            try:
-                st = os.lstat(d)
-            except FileNotFoundError:
-                if not create:
-                    return False
-                try:
-                    os.mkdir(d, 0o700)
-                except OSError:
-                    return False
-                st = os.lstat(d)
-            except OSError:
-                return False
-            if not _private(st, stat.S_IFDIR):
-                return False
-        return True
+        return private_dir(self.dir, create)
 
     def get(self, key: str) -> CompiledObject | None:
         if not self._usable_dir(create=False):
@@ -504,7 +510,7 @@ class ObjectCache:
         except OSError:
             return None
         try:
-            if not _private(os.fstat(fd), stat.S_IFREG):
+            if not is_private(os.fstat(fd), stat.S_IFREG):
                 return None
             with os.fdopen(os.dup(fd), encoding="utf-8") as f:
                 return CompiledObject.from_json(f.read())
