@@ -1,0 +1,238 @@
+"""The reader's chunk step: the events of one decompressed chunk as one RawBatch.
+
+The event headers of every block of the chunk are read at once; each exit is
+paired with its thread's enter (sorted by thread, then neighbours); the events
+that need Python go to the per-event path (``perevent``), the common types to
+the bulk path (``fastrows``); an enter whose exit may come in the next chunk
+waits in ``_pending``. Records keep the order of their events (``key``).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+from ..decode import RawBatch
+from . import blocks as B
+from . import bulk
+from . import events as E
+from .base import CDIG_FD_EVENT, EVF_BLOCK, FD_INTRO
+from .columns import Columns
+from .fastrows import Attrs, FastRows
+
+_EV_TYPES = np.array(sorted(B.EVENT_BLOCKS), dtype=np.int64)
+_V2_TYPES = np.array([t for t, (v2, _) in B.EVENT_BLOCKS.items() if v2], dtype=np.int64)
+_EVF_TYPES = np.array([t for t, (_, f) in B.EVENT_BLOCKS.items() if f], dtype=np.int64)
+_U16 = struct.Struct("<H")
+
+
+class ChunkPath(FastRows):
+    """One chunk's events: headers, pairing, and the two paths."""
+
+    def _chunk(self, buf: bytes, blks: np.ndarray, first: int) -> RawBatch | None:
+        """The events of one decompressed chunk as one RawBatch (see the module doc)."""
+        arr = blks[first:]
+        if not len(arr):
+            return None
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        bt, s, e = arr[:, 0], arr[:, 1], arr[:, 2]
+        is_ev = np.isin(bt, _EV_TYPES)
+        v2 = np.isin(bt, _V2_TYPES)
+        hasf = np.isin(bt, _EVF_TYPES)
+        need = 2 + 4 * hasf + np.where(v2, 26, 22)
+        ok = is_ev & (e - s >= need)
+        if not ok.all():
+            for t, c in zip(*np.unique(bt[~ok], return_counts=True), strict=True):
+                self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
+            s, e, v2, hasf = s[ok], e[ok], v2[ok], hasf[ok]
+        p = s + 2 + 4 * hasf
+        etype = bulk.gather(u8, p + 20, "<u2").astype(np.int64)
+        dflags = np.where(hasf, bulk.gather(u8, s + 2, "<u4").astype(np.int64) | EVF_BLOCK, 0)
+        fdev = (etype == CDIG_FD_EVENT) & v2
+        for k in np.flatnonzero(fdev).tolist():
+            self._fd_answer(buf, int(p[k]), int(e[k]))
+        intro = (dflags & FD_INTRO) != 0
+        unknown = (etype >= E.MAX) & ~fdev
+        if unknown.any():
+            for t, c in zip(*np.unique(etype[unknown], return_counts=True), strict=True):
+                self.skipped_events[int(t)] = self.skipped_events.get(int(t), 0) + int(c)
+        valid = ~fdev & ~intro & ~unknown
+        lp = p + np.where(v2, 26, 22)
+        nparams = np.where(v2, bulk.gather(u8, p + 22, "<u4").astype(np.int64), -1)
+        elen = bulk.gather(u8, p + 16, "<u4").astype(np.int64)
+        for k in np.flatnonzero(valid & ~v2).tolist():  # old captures: count the parameters
+            end = min(int(p[k] + elen[k]), int(e[k]))
+            n_ = E.v1_nparams(buf, int(lp[k]), end, len(E.INFO[int(etype[k])].params))
+            if n_ < 0:
+                valid[k] = False
+                t = int(etype[k])
+                self.skipped_events[t] = self.skipped_events.get(t, 0) + 1
+            nparams[k] = n_
+        idx = np.flatnonzero(valid)
+        if not len(idx):
+            return None
+        s, e, p, lp = s[idx], e[idx], p[idx], lp[idx]
+        etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+        # where each event's parameters must end: its length, within its block
+        evend = np.minimum(p + elen[idx], e)
+        self._evend = evend
+        cpu = bulk.gather(u8, s, "<u2").astype(np.int64)
+        ts = bulk.gather(u8, p, "<u8").view(np.int64)
+        tid = bulk.gather(u8, p + 8, "<u8").view(np.int64)
+        n = len(idx)
+        timed = ts[ts > 0]  # a container event may have none
+        if len(timed):
+            lo, hi = int(timed.min()), int(timed.max())
+            self.span = (lo, hi) if self.span is None else (min(self.span[0], lo),
+                                                            max(self.span[1], hi))
+        num = self.events + 1 + np.arange(n, dtype=np.int64)
+        self.events += n
+        cat = self._cat[etype]
+        self.internal_events += int(np.count_nonzero(cat == 0))
+        for k in np.flatnonzero(etype == E.DROP_E).tolist():
+            self._drop_mark(buf, int(lp[k]), int(nparams[k]), int(evend[k]))
+        for k in np.flatnonzero(etype == E.PROCINFO_E).tolist():
+            self._procinfo(buf, int(ts[k]), int(tid[k]), int(lp[k]), int(nparams[k]),
+                           int(evend[k]))
+        is_enter = etype % 2 == 0
+        container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
+        # pair each exit with its thread's previous event when that is its enter
+        part = np.flatnonzero((cat > 0) & ~container)
+        o = part[np.argsort(tid[part], kind="stable")]
+        a, b = o[:-1], o[1:]
+        same = tid[a] == tid[b]
+        m = same & is_enter[a] & (etype[b] == etype[a] + 1)
+        enter_of = np.full(n, -1, dtype=np.int64)
+        enter_of[b[m]] = a[m]
+        paired = np.zeros(n, dtype=bool)
+        paired[a[m]] = True
+        first_of = np.zeros(n, dtype=bool)
+        last_of = np.zeros(n, dtype=bool)
+        if len(o):
+            first_of[o[np.concatenate([[True], ~same])]] = True
+            last_of[o[np.concatenate([~same, [True]])]] = True
+        cols = Columns()
+        override = np.zeros(n, dtype=bool)
+        # enters left pending by the previous chunk
+        if self._pending:
+            for k in np.flatnonzero(first_of).tolist():
+                t = int(tid[k])
+                pend = self._pending.get(t)
+                if pend is None:
+                    continue
+                if not is_enter[k] and etype[k] == pend[0].id + 1:
+                    override[k] = True  # its exit: the slow path pairs them
+                else:
+                    del self._pending[t]
+                    self._key = k * 8
+                    self._enter_only(pend, cols)
+        carry = is_enter & ~paired & last_of & (cat > 0) & ~container & \
+            (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
+        slow = ((cat == 2) | override) & ~carry
+        # the threads as the chunk starts, for the fast rows (the slow path changes them)
+        utids = np.unique(tid[cat > 0]).tolist()
+        base = {t: self._thread(t) for t in utids}
+        base_attrs = {t: (th.pid, th.comm, th.uid, th.gid, th.cgroup) for t, th in base.items()}
+        changes: list[tuple[int, int, Attrs]] = []
+        info = E.INFO
+        clone_execve = E.CLONE_EXITS | E.EXECVE_EXITS
+        for k in np.flatnonzero(slow).tolist():
+            t = int(tid[k])
+            et = int(etype[k])
+            ei = info[et]
+            raw = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et, int(evend[k]))
+            self.events = int(num[k])
+            self._key = k * 8 + 1
+            df = int(dflags[k])
+            if ei.enter and et not in (E.PROCEXIT_E, E.PROCEXIT_OLD_E, E.CONTAINER_E,
+                                       E.CONTAINER_JSON_2_E):
+                if paired[k]:
+                    continue  # its exit makes the record
+                self._key = k * 8
+                self._enter_only((ei, int(ts[k]), int(cpu[k]), raw, int(num[k]), df, t), cols)
+                continue
+            j = int(enter_of[k])
+            self._enter_key = j * 8 if j >= 0 else None
+            if j >= 0:
+                ej = info[int(etype[j])]
+                self._pending[t] = (ej, int(ts[j]), int(cpu[j]),
+                                    self._raw_params(buf, ej, int(lp[j]), int(nparams[j]),
+                                                     int(etype[j]), int(evend[j])),
+                                    int(num[j]), int(dflags[j]), t)
+            self._event(ei, int(ts[k]), t, int(cpu[k]), raw, df, cols)
+            if et in clone_execve:
+                th = self._thread(t)
+                changes.append((t, k, (th.pid, th.comm, th.uid, th.gid, th.cgroup)))
+        # enters whose exit may come in the next chunk
+        for k in np.flatnonzero(carry).tolist():
+            t = int(tid[k])
+            et = int(etype[k])
+            ei = info[et]
+            old = self._pending.pop(t, None)
+            if old is not None:
+                self._key = k * 8
+                self._enter_only(old, cols)
+            params = self._raw_params(buf, ei, int(lp[k]), int(nparams[k]), et, int(evend[k]))
+            self._pending[t] = (ei, int(ts[k]), int(cpu[k]), params, int(num[k]),
+                                int(dflags[k]), t)
+        self.events = int(num[-1])
+        fast = self._fast_rows(u8, etype, is_enter, cat, slow | carry, enter_of, paired, ts,
+                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes)
+        if fast is not None:
+            self._thread_columns(fast, base_attrs, changes)
+        if not len(cols) and fast is None:
+            return None
+        batch, shown = cols.to_batch(fast)
+        return self._finish_batch(batch, shown)
+
+    def _finish_batch(self, raw: RawBatch, shown: np.ndarray) -> RawBatch:
+        hidden = ~shown
+        num = raw.num
+        assert num is not None  # Columns.to_batch numbers every record
+        self._hidden = frozenset(num[hidden].tolist()) if hidden.any() else frozenset()
+        if hidden.any() and hasattr(raw, "ctx"):  # the session's "kept for state only"
+            raw.ctx = hidden
+        self.records += len(raw) + self._left
+        self.left_out, self._left = self._left, 0
+        return raw
+
+    def _drop_mark(self, buf: bytes, lp: int, nparams: int, end: int) -> None:
+        self.drop_marks += 1
+        if nparams < 2 or lp + 4 > end:
+            return
+        l0, l1 = struct.unpack_from("<HH", buf, lp)
+        at = lp + 2 * nparams + l0
+        if l1 == 8 and at + 8 <= end:
+            self.dropped += struct.unpack_from("<Q", buf, at)[0]
+
+    def _procinfo(self, buf: bytes, ts: int, tid: int, lp: int, nparams: int,
+                  end: int) -> None:
+        if nparams < 2 or lp + 4 > end:
+            return
+        l0, l1 = struct.unpack_from("<HH", buf, lp)
+        at = lp + 2 * nparams
+        if l0 == 8 and l1 == 8 and at + 16 <= end:
+            usr, sys_ = struct.unpack_from("<QQ", buf, at)
+            self.procinfo.append((ts, tid, usr + sys_))
+
+    def _fd_answer(self, buf: bytes, p: int, end: int) -> None:
+        """A CDIG_FD_EVENT: the /proc answers about one fd, for ScapProcFS."""
+        try:
+            ln = _U16.unpack_from(buf, p + 26)[0]
+            d = json.loads(bytes(buf[p + 28:min(p + 28 + ln, end)]))
+            pid, fd, target = int(d["pid"]), int(d["fd"]), str(d["target"])
+        except (ValueError, KeyError, TypeError, struct.error):
+            self.skipped_events[CDIG_FD_EVENT] = self.skipped_events.get(CDIG_FD_EVENT, 0) + 1
+            return
+        a = self.procfs.answers
+        a["fd", pid, fd] = target
+        if "dir" in d:
+            a["dir", target] = bool(d["dir"])
+        if target.startswith("socket:[") and target[8:-1].isdigit():
+            t = d.get("sock")
+            a["sock", pid, int(target[8:-1])] = (str(t[0]), str(t[1]), int(t[2]), str(t[3]),
+                                                 int(t[4])) if isinstance(t, list) and \
+                len(t) == 5 else None
+

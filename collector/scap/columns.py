@@ -1,0 +1,183 @@
+"""The reader's records as columns, and the RawBatch made of them.
+
+Two producers fill a batch: the per-event path appends Python values to
+``Columns`` lists; the bulk path gives numpy columns (``fast``). ``to_batch``
+merges both by position (each record's ``key``: event index * 8 + sub-index)
+into the probe's record layout, strings straight into their ext rows.
+``PreColumns`` is the few columns the session's raw prefilter reads before the
+bulk path parses any parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ...probes import layout
+from ..decode import RawBatch
+
+_FIELDS = layout.EXT_RECORD.fields
+assert _FIELDS is not None
+_STR1_AT: int = _FIELDS["str1"][1]  # str2 follows it: one copy for both
+assert _FIELDS["str2"][1] == _STR1_AT + layout.STR1_LEN
+
+
+class Columns:
+    """Records of one batch as column lists (then numpy arrays)."""
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.lat: list[int] = []
+        self.cg: list[int] = []
+        self.ret: list[int] = []
+        self.args: list[tuple[int, ...]] = []
+        self.pid: list[int] = []
+        self.tid: list[int] = []
+        self.uid: list[int] = []
+        self.gid: list[int] = []
+        self.nr: list[int] = []
+        self.kind: list[int] = []
+        self.flags: list[int] = []
+        self.cpu: list[int] = []
+        self.comm: list[bytes] = []
+        self.num: list[int] = []
+        self.shown: list[bool] = []
+        self.ext_row: list[int] = []  # index of the record of each ext entry
+        self.s1: list[bytes] = []
+        self.s2: list[bytes] = []
+        self.l1: list[int] = []
+        self.l2: list[int] = []
+        self.argc: list[int] = []
+        self.pad: list[int] = []
+        self.key: list[int] = []  # position in the chunk (event index * 8 + sub-index)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def to_batch(self, fast: dict[str, np.ndarray] | None = None
+                 ) -> tuple[RawBatch, np.ndarray]:
+        """These records, merged with the fast path's (``fast``) by position."""
+        n_slow = len(self.ts)
+        n_fast = len(fast["ts"]) if fast is not None else 0
+        n = n_slow + n_fast
+        rec = np.empty(n, dtype=layout.RECORD)  # every field of every row is written
+        l1 = np.zeros(n, dtype=np.int16)
+        l2 = np.zeros(n, dtype=np.int16)
+        argc = np.zeros(n, dtype=np.uint16)
+        is_ext = np.zeros(n, dtype=bool)
+        num = np.empty(n, dtype=np.uint64)
+        shown = np.ones(n, dtype=bool)
+        key = np.empty(n, dtype=np.int64)
+        slow_ext = np.array(self.ext_row, dtype=np.int64)  # slow rows with strings
+        if n_slow:
+            sl = slice(0, n_slow)
+            rec["ts_ns"][sl] = self.ts
+            rec["latency_ns"][sl] = self.lat
+            rec["cgroup_id"][sl] = self.cg
+            rec["ret"][sl] = self.ret
+            rec["args"][sl] = np.array(self.args, dtype=np.uint64).reshape(n_slow, 6)
+            rec["pid"][sl] = self.pid
+            rec["tid"][sl] = self.tid
+            rec["uid"][sl] = self.uid
+            rec["gid"][sl] = self.gid
+            rec["nr"][sl] = self.nr
+            rec["kind"][sl] = self.kind
+            rec["flags"][sl] = self.flags
+            rec["cpu"][sl] = self.cpu
+            rec["comm"][sl] = self.comm
+            num[sl] = self.num
+            shown[sl] = self.shown
+            key[sl] = self.key if len(self.key) == n_slow else np.arange(n_slow)
+            if len(slow_ext):
+                is_ext[slow_ext] = True
+                l1[slow_ext] = self.l1
+                l2[slow_ext] = self.l2
+                argc[slow_ext] = self.argc
+        if n_fast:
+            assert fast is not None
+            fl = slice(n_slow, n)
+            for name, col in (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"),
+                              ("ret", "ret"), ("pid", "pid"), ("tid", "tid"), ("uid", "uid"),
+                              ("gid", "gid"), ("nr", "nr"), ("kind", "kind"), ("cpu", "cpu"),
+                              ("comm", "comm"), ("flags", "flags")):
+                rec[name][fl] = fast[col]
+            rec["args"][fl] = fast["args"]
+            num[fl] = fast["num"]
+            shown[fl] = fast["shown"]
+            key[fl] = fast["key"]
+            x = fast["is_ext"]
+            if x.any():
+                is_ext[fl] = x
+                l1[fl] = fast["l1"]
+                l2[fl] = fast["l2"]
+        src = np.arange(n)  # each row's place before sorting
+        o = np.argsort(key, kind="stable")
+        if (o != src).any():
+            rec, l1, l2, argc = rec[o], l1[o], l2[o], argc[o]
+            is_ext, num, shown, src = is_ext[o], num[o], shown[o], o
+        ext_rows = np.flatnonzero(is_ext)
+        k = len(ext_rows)
+        ext = np.zeros(k, dtype=layout.EXT_RECORD)
+        if k:
+            ext["ev"] = rec[ext_rows]
+            ext["len1"] = l1[ext_rows]
+            ext["len2"] = l2[ext_rows]
+            ext["argc"] = argc[ext_rows]
+            # the strings straight into their rows of ext (one copy each)
+            raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
+            o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
+            s1v = raw8[:, o1:o1 + layout.STR1_LEN]
+            s2v = raw8[:, o2:o2 + layout.STR2_LEN]
+            was = src[ext_rows]
+            from_slow = np.flatnonzero(was < n_slow)
+            if len(from_slow):  # their place among the slow ext rows (in row order)
+                at = np.searchsorted(slow_ext, was[from_slow])
+                s1v[from_slow] = np.frombuffer(
+                    b"".join(b.ljust(layout.STR1_LEN, b"\0") for b in self.s1),
+                    np.uint8).reshape(len(slow_ext), layout.STR1_LEN)[at]
+                s2v[from_slow] = np.frombuffer(
+                    b"".join(b.ljust(layout.STR2_LEN, b"\0") for b in self.s2),
+                    np.uint8).reshape(len(slow_ext), layout.STR2_LEN)[at]
+            from_fast = np.flatnonzero(was >= n_slow)
+            if len(from_fast):
+                assert fast is not None
+                f = was[from_fast] - n_slow  # str1 and str2 are side by side in both
+                raw8[from_fast, o1:o2 + layout.STR2_LEN] = fast["S"][fast["srow"][f]]
+        plain_rows = np.flatnonzero(~is_ext)
+        order = np.empty(n, dtype=np.int64)
+        order[plain_rows] = np.arange(len(plain_rows))
+        order[ext_rows] = len(plain_rows) + np.arange(k)
+        raw = RawBatch(rec[plain_rows], ext, order, num)
+        if hasattr(raw, "merged"):  # the records in decoding order already: no merge
+            raw.merged = rec
+        return raw, shown
+
+
+class NotHere(KeyError):
+    """A column the reader's prefilter columns do not have."""
+
+
+class PreColumns:
+    """The columns of fast records the raw prefilter reads, before their parameters
+    are parsed: syscall number, kind, thread, latency, and (made when first read) the
+    thread's process, comm and ids. Any other column: NotHere."""
+
+    def __init__(self, cols: dict[str, np.ndarray],
+                 threads: Callable[[], dict[str, np.ndarray]]) -> None:
+        self._c = cols
+        self._threads: Callable[[], dict[str, np.ndarray]] | None = threads
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._c.get(name)
+        if a is None and self._threads is not None:
+            self._c.update(self._threads())
+            self._threads = None
+            a = self._c.get(name)
+        if a is None:
+            raise NotHere(name)
+        return a
+
+    def __len__(self) -> int:
+        return len(self._c["nr"])
+

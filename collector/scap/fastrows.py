@@ -1,0 +1,381 @@
+"""The reader's bulk path: records of the common event types, column-wise.
+
+For an event type whose parameters are integers and paths (and I/O data), the
+records of all its events in a chunk are made with numpy: parameter lengths
+and offsets of every event at once (``bulk``), each argument in one gather,
+exit parameters first and the enter's over them, as sysdig merges them.
+``_fast_plan`` decides per event type which path it takes and which parameter
+fills which argument; ``_pruned`` drops the records the session's raw
+prefilter rejects before any parameter is parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...probes import layout
+from . import blocks as B
+from . import bulk
+from . import events as E
+from .columns import NotHere, PreColumns
+from .eventtable import PPM_SC
+from .perevent import EventPath
+
+# per thread as a chunk starts / after a change: (pid, comm, uid, gid, cgroup)
+Attrs = tuple[int, bytes, int, int, int]
+
+
+class FastRows(EventPath):
+    """The bulk path's plan and its records."""
+
+    def _fast_plan(self) -> None:
+        """Per event type: slow (Python, per event) or fast (numpy), and for the fast
+        ones which parameter fills which argument of the probe's record."""
+        n = E.MAX
+        self._cat = np.zeros(n, dtype=np.int8)  # 0 internal, 1 fast, 2 slow
+        self._nr_of = np.full(n, -1, dtype=np.int64)
+        self._argmap: dict[int, list[tuple[int, str, int, str, Any]]] = {}
+        self._pathmap: dict[int, list[tuple[int, int]]] = {}
+        self._ret_param: dict[int, str] = {}
+        self._datamap: dict[int, int] = {}  # I/O exits: the index of their data parameter
+        slow = {E.PROCEXIT_E, E.PROCEXIT_OLD_E, E.CONTAINER_E, E.CONTAINER_JSON_2_E}
+        slow |= set(E.CLONE_EXITS) | {i - 1 for i in E.CLONE_EXITS}
+        slow |= set(E.EXECVE_EXITS) | {i - 1 for i in E.EXECVE_EXITS}
+        for info in E.INFO:
+            i = info.id
+            if i in slow:
+                self._cat[i] = 2
+                continue
+            if i in (E.GENERIC_E, E.GENERIC_X):
+                self._cat[i] = 1
+                continue
+            spec = self._spec_of.get(i)
+            if spec is None or info.unused:
+                continue
+            kinds = {a.kind for a in spec.args}
+            if spec.addr_arg != 255 or "argv" in kinds:
+                self._cat[i] = 2
+                continue
+            self._cat[i] = 1
+            self._nr_of[i] = spec.nr
+            names = {pn: (k, pt) for k, (pn, pt) in enumerate(info.params)}
+            amap, pmap = [], []
+            npath = 0
+            for a in spec.args:
+                hit = next((names[c] for c in (a.name, *E.PARAM_ALIAS.get(a.name, ()))
+                            if c in names), None)
+                if a.kind == "path":
+                    if hit is not None and hit[1] == "s":
+                        pmap.append((hit[0], npath))
+                    npath += 1
+                    continue
+                if hit is None or hit[1] not in ("i1", "i2", "i4", "i8", "u1", "u2", "u4",
+                                                 "u8"):
+                    continue
+                if not info.enter and hit[0] == 0 and info.params[0][0] in ("res", "fd"):
+                    continue  # the exit's first parameter is the result
+                codec = bulk.ARG_CODECS.get((spec.name, a.name)) or bulk.CODECS.get(a.kind)
+                amap.append((hit[0], hit[1], a.index, a.kind, codec))
+            self._argmap[i] = amap
+            self._pathmap[i] = pmap
+            if spec.io and not info.enter and "data" in names and names["data"][1] == "b":
+                self._datamap[i] = names["data"][0]
+            if not info.enter and info.params and info.params[0][0] in ("res", "fd") and \
+                    info.params[0][1] != "d":
+                self._ret_param[i] = info.params[0][1]
+        # event types whose parameters the fast path may copy to str1/str2
+        self._has_str = np.zeros(n, dtype=bool)
+        for i in (*(i for i, pm in self._pathmap.items() if pm), *self._datamap):
+            self._has_str[i] = True
+        self._sc_nr = np.full(1024, -1, dtype=np.int64)  # PPM_SC id -> x86_64 nr
+        for sc, name in PPM_SC.items():
+            spec = self.syscalls.by_name.get(name)
+            if spec is not None and sc < 1024:
+                self._sc_nr[sc] = spec.nr
+
+
+    def _fast_rows(self, u8: np.ndarray, etype: np.ndarray, is_enter: np.ndarray,
+                   cat: np.ndarray, handled: np.ndarray, enter_of: np.ndarray,
+                   paired: np.ndarray, ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray,
+                   num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray,
+                   base: dict[int, Attrs], changes: list[tuple[int, int, Attrs]]
+                   ) -> dict[str, np.ndarray] | None:
+        """The records of the fast event types, column-wise (thread columns added later)."""
+        fast = (cat == 1) & ~handled
+        exits = fast & ~is_enter
+        lone = fast & is_enter & ~paired  # enter-only
+        rows = np.flatnonzero(exits | lone)
+        if not len(rows):
+            return None
+        if self.prune is not None:
+            rows = self._pruned(u8, rows, etype, is_enter, enter_of, ts, tid, lp, nparams,
+                                base, changes)
+            if not len(rows):
+                return None
+        m = len(rows)
+        out: dict[str, np.ndarray] = {
+            "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
+            "cpu": cpu[rows], "num": num[rows].copy(), "key": rows * 8 + 1,
+            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+            "ret": np.zeros(m, np.int64), "nr": np.full(m, -1, np.int64),
+            "args": np.zeros((m, 6), np.uint64), "shown": (dflags[rows] & B.STATE_ONLY) == 0,
+            "is_ext": np.zeros(m, bool),
+            "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
+            "flags": np.zeros(m, np.uint8),
+        }
+        args = out["args"].view(np.int64)
+        have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
+        ent = np.where(is_enter[rows], rows, enter_of[rows])  # the enter of each row, or -1
+        # str1 and str2 side by side (I/O data runs on from one into the other), one row
+        # of "S" for each record of a type that has strings ("srow"; the others: -1)
+        may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
+        srow = np.full(m, -1, np.int64)
+        srow[may] = np.arange(int(np.count_nonzero(may)))
+        out["srow"] = srow
+        strs = np.zeros((int(np.count_nonzero(may)), layout.IO_MAX), np.uint8)
+        paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
+        out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
+        # parameters: the exit's first, then the enter's over them
+        for side in ("exit", "enter"):
+            if side == "exit":
+                who = np.flatnonzero(~is_enter[rows])
+                ev = rows[who]
+            else:
+                who = np.flatnonzero(ent >= 0)
+                ev = ent[who]
+            if not len(who):
+                continue
+            et_ev = etype[ev]
+            key = et_ev * 4096 + np.minimum(nparams[ev], 4095)
+            for kv in np.unique(key).tolist():
+                sel = key == kv
+                w, evs = who[sel], ev[sel]
+                et, npar = kv // 4096, kv % 4096
+                self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs)
+        # an fd the file does not give is no fd (-1), not fd 0
+        by_nr = self.syscalls.by_nr
+        for nr in np.unique(out["nr"]).tolist():
+            spec = by_nr.get(nr)
+            if spec is None:
+                continue
+            sel = out["nr"] == nr
+            for a in spec.args:
+                if a.kind in ("fd", "dirfd"):
+                    miss = sel & (have[:, a.index] == 0)
+                    args[miss, a.index] = -1
+        ok = out["nr"] >= 0
+        self.internal_events += int(np.count_nonzero(~ok))
+        if not ok.all():
+            out = {k: v[ok] for k, v in out.items()}
+        out["S"] = strs  # the rows srow names
+        return out
+
+    def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,
+                  offsets: bool = True) -> tuple[np.ndarray, ...]:
+        """(which of events ``evs`` (type ``et``, ``npar`` parameters) have length slots
+        and parameters within the event, and the lengths and (with ``offsets``) offsets
+        of the parameters the fast path reads, for those): a damaged file's other events
+        give nothing."""
+        info = E.INFO[et]
+        large = info.large
+        slot = 4 if large else 2
+        n_all = min(npar, 8 if et == E.GENERIC_X else max(len(info.params), 1))
+        end = self._evend[evs]
+        ok = (lp[evs] + npar * slot) <= end
+        if npar > 4096 or not ok.any():
+            ok[:] = False
+            n_all = 0
+        sane = np.flatnonzero(ok)
+        if not n_all:
+            empty = np.zeros((len(sane), n_all), np.int64)
+            return (ok, empty, empty) if offsets else (ok, empty)
+        if not offsets:  # the last parameter's end is where they all end (lengths >= 0)
+            lens = bulk.length_slots(u8, lp[evs[sane]], n_all, large).astype(np.int64)
+            fits = lp[evs[sane]] + npar * slot + lens.sum(axis=1) <= end[sane]
+            ok[sane[~fits]] = False
+            return ok, lens[fits]
+        lens, starts = bulk.param_offsets(u8, lp[evs[sane]], npar, n_all, large)
+        fits = (starts + lens).max(axis=1) <= end[sane]
+        ok[sane[~fits]] = False
+        return ok, lens[fits], starts[fits]
+
+    def _pruned(self, u8: np.ndarray, rows: np.ndarray, etype: np.ndarray,
+                is_enter: np.ndarray, enter_of: np.ndarray, ts: np.ndarray, tid: np.ndarray,
+                lp: np.ndarray, nparams: np.ndarray, base: dict[int, Attrs],
+                changes: list[tuple[int, int, Attrs]]) -> np.ndarray:
+        """``rows`` (fast records) without those the session's raw prefilter drops and
+        that change no state (``prune``), decided on the few columns it reads before
+        the parameters are parsed; counted in ``_left`` (the session's records seen).
+
+        Each row's syscall number as ``_fill`` would find it: from the event type, or
+        a generic event's parameters; -1 where no side is readable (no record)."""
+        ent = np.where(is_enter[rows], rows, enter_of[rows])
+        nr = np.full(len(rows), -1, np.int64)
+        for side in ("exit", "enter"):
+            who = np.flatnonzero(~is_enter[rows]) if side == "exit" else np.flatnonzero(ent >= 0)
+            ev = rows[who] if side == "exit" else ent[who]
+            key = etype[ev] * 4096 + np.minimum(nparams[ev], 4095)
+            for kv in np.unique(key).tolist():
+                sel = key == kv
+                w, evs = who[sel], ev[sel]
+                et, npar = kv // 4096, kv % 4096
+                ok, lens = self._readable(u8, et, npar, evs, lp, offsets=False)
+                w = w[ok]
+                slot = 4 if E.INFO[et].large else 2
+                if et == E.GENERIC_X:
+                    if lens.shape[1] >= 1:
+                        at = lp[evs[ok]] + npar * slot
+                        sc, pres = bulk.int_param(u8, lens[:, 0], at, "u2")
+                        nr[w] = np.where(pres, self._sc_nr[np.clip(sc, 0, 1023)], -1)
+                elif et == E.GENERIC_E:
+                    if lens.shape[1] >= 2:
+                        at = lp[evs[ok]] + npar * slot + lens[:, 0]
+                        v, pres = bulk.int_param(u8, lens[:, 1], at, "u2")
+                        nr[w[pres]] = v[pres]
+                else:
+                    nr[w] = self._nr_of[et]
+        none = nr < 0
+        if none.any():  # as _fast_rows would: not a record
+            self.internal_events += int(np.count_nonzero(none))
+            rows, ent, nr = rows[~none], ent[~none], nr[~none]
+            if not len(rows):
+                return rows
+        lat = np.where((ent >= 0) & ~is_enter[rows], ts[rows] - ts[np.maximum(ent, 0)], 0)
+        pre = PreColumns({
+            "nr": nr, "tid": tid[rows], "latency_ns": lat,
+            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+        }, lambda: self._thread_only(tid[rows], rows, base, changes))
+        assert self.prune is not None
+        try:
+            keep = np.array(self.prune(pre, np.ones(len(rows), np.int64)),  # len2: as if
+                            dtype=bool)  # addressed (kept); a copy: the last row is set
+        except NotHere:  # the filter reads a column not known yet (evt.res): keep all
+            return rows
+        keep[-1] = True  # every chunk yields a batch: it carries the count left out
+        if not self.records:  # the session's first batch: its first time (evt.reltime's 0)
+            keep[int(np.argmin(ts[rows]))] = True
+        self._left += int(len(keep) - np.count_nonzero(keep))
+        kept: np.ndarray = rows[keep]
+        return kept
+
+    def _thread_only(self, tids: np.ndarray, rows: np.ndarray, base: dict[int, Attrs],
+                     changes: list[tuple[int, int, Attrs]]) -> dict[str, np.ndarray]:
+        d = {"tid": tids, "key": rows * 8 + 1}
+        self._thread_columns(d, base, changes)
+        return {"pid": d["pid"], "comm": d["comm"], "uid": d["uid"], "gid": d["gid"],
+                "cgroup_id": d["cg"]}
+
+    def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
+              lp: np.ndarray, out: dict[str, np.ndarray], args: np.ndarray, have: np.ndarray,
+              side: str, strs: np.ndarray) -> None:
+        """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
+        Events whose length slots or lengths overrun the event (a damaged file) give none."""
+        info = E.INFO[et]
+        ok, lens_all, starts_all = self._readable(u8, et, npar, evs, lp)
+        if not ok.all():
+            w, evs = w[ok], evs[ok]
+            if not len(evs):
+                return
+        if et in (E.GENERIC_E, E.GENERIC_X):
+            n = min(npar, 8 if et == E.GENERIC_X else 2)
+            lens, starts = lens_all[:, :n], starts_all[:, :n]
+            if et == E.GENERIC_E:
+                if n >= 2:
+                    v, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "u2")
+                    out["nr"][w[pres]] = v[pres]
+            else:
+                if n >= 1:
+                    sc, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], "u2")
+                    nr = np.where(pres, self._sc_nr[np.clip(sc, 0, 1023)], -1)
+                    unset = out["nr"][w] < 0
+                    out["nr"][w[unset]] = nr[unset]
+                if n >= 8:  # cdig's writer: res and the six raw arguments
+                    r, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "i8")
+                    out["ret"][w[pres]] = r[pres]
+                    for j in range(6):
+                        v, pj = bulk.int_param(u8, lens[:, 2 + j], starts[:, 2 + j], "u8")
+                        args[w[pj], j] = v[pj]
+                        have[w[pj], j] = 2
+            return
+        nr = self._nr_of[et]
+        out["nr"][w] = nr
+        if side == "exit" and not info.params and npar >= 1:  # cdig's writer: the result
+            v, pres = bulk.int_param(u8, lens_all[:, 0], starts_all[:, 0], "i8")
+            out["ret"][w[pres]] = v[pres]
+            return
+        amap = self._argmap.get(et, [])
+        pmap = self._pathmap.get(et, [])
+        data_pi = self._datamap.get(et, -1) if side == "exit" else -1
+        need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
+                   ([0] if et in self._ret_param else []) + [-1]) + 1
+        n = min(npar, need, len(info.params))
+        if n <= 0:
+            return
+        lens, starts = lens_all[:, :n], starts_all[:, :n]
+        rank = 2 if side == "enter" else 1
+        if side == "exit" and et in self._ret_param:
+            v, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], self._ret_param[et])
+            out["ret"][w[pres]] = v[pres]
+        for pi, pt, ai, _kind, codec in amap:
+            if pi >= n:
+                continue
+            v, pres = bulk.int_param(u8, lens[:, pi], starts[:, pi], pt)
+            if codec is not None:
+                v = codec(v)
+            take = pres & (have[w, ai] < rank)
+            args[w[take], ai] = v[take]
+            have[w[take], ai] = rank
+        for pi, which in pmap:
+            if pi >= n or which > 1:
+                continue
+            width = bulk.STR_WIDTH[which]
+            rows_, slen = bulk.str_param(u8, lens[:, pi], starts[:, pi], width)
+            lcol = "l1" if which == 0 else "l2"
+            at = 0 if which == 0 else layout.STR1_LEN
+            pres = lens[:, pi] > 0
+            take = pres & ((out[lcol][w] == 0) | (rank == 2))
+            strs[out["srow"][w[take]], at:at + width] = rows_[take]
+            out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
+            out["is_ext"][w[take]] = True
+        if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
+            dlen = np.minimum(lens[:, data_pi], layout.IO_MAX).astype(np.int64)
+            ww = w
+            had = out["is_ext"][ww]
+            if had.any():  # a string written before: the data replaces it
+                strs[out["srow"][ww[had]]] = 0
+            bulk.rows_into(u8, dlen, starts[:, data_pi], strs, out["srow"][ww])
+            out["l1"][ww] = dlen.astype(np.int16)
+            out["l2"][ww] = 0
+            out["flags"][ww] |= layout.FLAG_IO_DATA
+            out["is_ext"][ww] = True
+
+    def _thread_columns(self, fast: dict[str, np.ndarray], base: dict[int, Attrs],
+                        changes: list[tuple[int, int, Attrs]]) -> None:
+        """pid, comm, uid, gid, cgroup of each fast row: its thread as of that row."""
+        tids = fast["tid"]
+        uniq, inv = np.unique(tids, return_inverse=True)
+        attrs = [base.get(int(t)) or self._attrs(int(t)) for t in uniq.tolist()]
+        pid = np.array([a[0] for a in attrs], dtype=np.int64)[inv]
+        comm = np.array([a[1] for a in attrs], dtype=f"S{layout.COMM_LEN}")[inv]
+        uid = np.array([a[2] for a in attrs], dtype=np.int64)[inv]
+        gid = np.array([a[3] for a in attrs], dtype=np.int64)[inv]
+        cg = np.array([a[4] for a in attrs], dtype=np.uint64)[inv]
+        if changes:  # as-of: the last change of the row's thread at or before the row
+            changes.sort(key=lambda c: (c[0], c[1]))
+            ct = np.array([c[0] for c in changes], dtype=np.int64)
+            ck = (ct << 32) | np.array([c[1] for c in changes], dtype=np.int64)
+            fk = (tids << 32) | (fast["key"] // 8)
+            at = np.searchsorted(ck, fk, side="right") - 1
+            ok = at >= 0
+            ok[ok] = ct[at[ok]] == tids[ok]
+            if ok.any():
+                r, i = np.flatnonzero(ok), at[ok]
+                pid[r] = np.array([c[2][0] for c in changes], dtype=np.int64)[i]
+                comm[r] = np.array([c[2][1] for c in changes], dtype=f"S{layout.COMM_LEN}")[i]
+                uid[r] = np.array([c[2][2] for c in changes], dtype=np.int64)[i]
+                gid[r] = np.array([c[2][3] for c in changes], dtype=np.int64)[i]
+                cg[r] = np.array([c[2][4] for c in changes], dtype=np.uint64)[i]
+        fast["pid"], fast["comm"], fast["uid"], fast["gid"], fast["cg"] = pid, comm, uid, gid, cg
+
