@@ -15,16 +15,12 @@ import struct
 import numpy as np
 
 from ..decode import RawBatch
-from . import blocks as B
-from . import bulk
 from . import events as E
-from .base import CDIG_FD_EVENT, EVF_BLOCK, FD_INTRO
+from . import headers
+from .base import CDIG_FD_EVENT, FD_INTRO
 from .columns import Columns
 from .fastrows import Attrs, FastRows
 
-_EV_TYPES = np.array(sorted(B.EVENT_BLOCKS), dtype=np.int64)
-_V2_TYPES = np.array([t for t, (v2, _) in B.EVENT_BLOCKS.items() if v2], dtype=np.int64)
-_EVF_TYPES = np.array([t for t, (_, f) in B.EVENT_BLOCKS.items() if f], dtype=np.int64)
 _U16 = struct.Struct("<H")
 
 
@@ -37,19 +33,14 @@ class ChunkPath(FastRows):
         if not len(arr):
             return None
         u8 = np.frombuffer(buf, dtype=np.uint8)
-        bt, s, e = arr[:, 0], arr[:, 1], arr[:, 2]
-        is_ev = np.isin(bt, _EV_TYPES)
-        v2 = np.isin(bt, _V2_TYPES)
-        hasf = np.isin(bt, _EVF_TYPES)
-        need = 2 + 4 * hasf + np.where(v2, 26, 22)
-        ok = is_ev & (e - s >= need)
-        if not ok.all():
-            for t, c in zip(*np.unique(bt[~ok], return_counts=True), strict=True):
+        rows, h = headers.read(u8, blks, first)
+        if len(rows) < len(arr):  # not event blocks, or too short for an event header
+            bad = np.ones(len(arr), dtype=bool)
+            bad[rows - first] = False
+            for t, c in zip(*np.unique(arr[bad, 0], return_counts=True), strict=True):
                 self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
-            s, e, v2, hasf = s[ok], e[ok], v2[ok], hasf[ok]
-        p = s + 2 + 4 * hasf
-        etype = bulk.gather(u8, p + 20, "<u2").astype(np.int64)
-        dflags = np.where(hasf, bulk.gather(u8, s + 2, "<u4").astype(np.int64) | EVF_BLOCK, 0)
+        s, e, p, etype, dflags = h["s"], h["e"], h["p"], h["etype"], h["dflags"]
+        v2 = h["v2"].astype(bool)
         fdev = (etype == CDIG_FD_EVENT) & v2
         for k in np.flatnonzero(fdev).tolist():
             self._fd_answer(buf, int(p[k]), int(e[k]))
@@ -60,8 +51,7 @@ class ChunkPath(FastRows):
                 self.skipped_events[int(t)] = self.skipped_events.get(int(t), 0) + int(c)
         valid = ~fdev & ~intro & ~unknown
         lp = p + np.where(v2, 26, 22)
-        nparams = np.where(v2, bulk.gather(u8, p + 22, "<u4").astype(np.int64), -1)
-        elen = bulk.gather(u8, p + 16, "<u4").astype(np.int64)
+        nparams, elen = h["nparams"].copy(), h["elen"]  # nparams: v1's counted below
         for k in np.flatnonzero(valid & ~v2).tolist():  # old captures: count the parameters
             end = min(int(p[k] + elen[k]), int(e[k]))
             n_ = E.v1_nparams(buf, int(lp[k]), end, len(E.INFO[int(etype[k])].params))
@@ -78,9 +68,7 @@ class ChunkPath(FastRows):
         # where each event's parameters must end: its length, within its block
         evend = np.minimum(p + elen[idx], e)
         self._evend = evend
-        cpu = bulk.gather(u8, s, "<u2").astype(np.int64)
-        ts = bulk.gather(u8, p, "<u8").view(np.int64)
-        tid = bulk.gather(u8, p + 8, "<u8").view(np.int64)
+        cpu, ts, tid = h["cpu"][idx], h["ts"][idx], h["tid"][idx]
         n = len(idx)
         timed = ts[ts > 0]  # a container event may have none
         if len(timed):

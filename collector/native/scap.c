@@ -1,0 +1,109 @@
+/* .scap reading kernels: the sequential walks of a decompressed chunk.
+ *
+ * A .scap chunk is a run of blocks, each `u32 type, u32 total_length, body,
+ * padding, u32 total_length`; an event block's body is `u16 cpuid, [u32 flags],
+ * event header (u64 ts, u64 tid, u32 len, u16 type, [u32 nparams])`, then the
+ * parameter length slots. Every length is in the record itself, so finding the
+ * records is a pointer chase: one loop here, where numpy needs n log n vector
+ * steps or a gather per field. The numpy versions (collector/scap/blocks.py
+ * `_chain`, collector/scap/headers.py) are the reference: the tests check both
+ * give the same columns on every sample capture and on damaged files.
+ *
+ * All reads are bounds-checked against the buffer; nothing here trusts a length
+ * from the file. Little-endian hosts only (the loader builds for this machine;
+ * .scap is little-endian).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline int64_t rd64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
+
+enum { CHAIN_OK = 0, CHAIN_BAD_LENGTH = 1, CHAIN_BAD_TRAILER = 2 };
+
+/* The blocks of buf[0:n] that follow each other from offset 0: their start
+ * offsets into starts[] (at most cap), the count returned. Stops before the
+ * first block that is incomplete (*status CHAIN_OK: more bytes may complete it),
+ * has an impossible length (CHAIN_BAD_LENGTH) or a trailer that does not repeat
+ * its length (CHAIN_BAD_TRAILER); *end is the offset after the last block given,
+ * *bad_len the length word of the block stopped at. */
+EXPORT int64_t scap_chain(const uint8_t *buf, int64_t n, int64_t *starts, int64_t cap,
+                          int64_t *end, int64_t *status, int64_t *bad_len) {
+    int64_t pos = 0, k = 0;
+    *status = CHAIN_OK;
+    *bad_len = 0;
+    while (pos + 12 <= n && k < cap) {
+        uint32_t blen = rd32(buf + pos + 4);
+        if (blen < 12 || (blen & 3)) {
+            *status = CHAIN_BAD_LENGTH;
+            *bad_len = blen;
+            break;
+        }
+        if (pos + (int64_t)blen > n)
+            break;
+        if (rd32(buf + pos + blen - 4) != blen) {
+            *status = CHAIN_BAD_TRAILER;
+            *bad_len = blen;
+            break;
+        }
+        starts[k++] = pos;
+        pos += blen;
+    }
+    *end = pos;
+    return k;
+}
+
+/* Block kinds, by type id (collector/scap/blocks.py EVENT_BLOCKS): bit 0 an event
+ * block, bit 1 a v2 header (with nparams), bit 2 u32 flags after cpuid. */
+static int kind_of(int64_t t) {
+    switch (t) {
+    case 0x204: case 0x8010ABCD: return 1;          /* EV, EV_INT */
+    case 0x216: case 0x221: return 1 | 2;           /* EV_V2, EV_V2_LARGE */
+    case 0x208: return 1 | 4;                       /* EVF */
+    case 0x217: case 0x222: return 1 | 2 | 4;       /* EVF_V2, EVF_V2_LARGE */
+    default: return 0;
+    }
+}
+
+/* The event headers of the blocks blks[first:nb] (rows of 4 int64: type, body
+ * start, body end, stream offset). An event block whose body holds its cpuid,
+ * flags and event header gives one row of the outputs (its block row in
+ * row[]); the others are left out (the caller counts them as skipped blocks).
+ * flags is the EVF flags | evf_bit (0 for EV blocks); nparams -1 for v1
+ * headers. Returns the number of rows. */
+EXPORT int64_t scap_headers(const uint8_t *buf, int64_t n, const int64_t *blks, int64_t first,
+                            int64_t nb, int64_t evf_bit, int64_t *row, int64_t *s_out,
+                            int64_t *e_out, int64_t *p_out, int64_t *v2_out, int64_t *etype,
+                            int64_t *flags, int64_t *nparams, int64_t *elen, int64_t *cpu,
+                            int64_t *ts, int64_t *tid) {
+    int64_t m = 0;
+    for (int64_t i = first; i < nb; i++) {
+        const int64_t *b = blks + 4 * i;
+        int kind = kind_of(b[0]);
+        int64_t s = b[1], e = b[2];
+        if (!(kind & 1))
+            continue;
+        int v2 = (kind & 2) != 0, hasf = (kind & 4) != 0;
+        int64_t need = 2 + 4 * hasf + (v2 ? 26 : 22);
+        if (e - s < need || s < 0 || e > n)
+            continue;
+        int64_t p = s + 2 + 4 * hasf;
+        row[m] = i;
+        s_out[m] = s;
+        e_out[m] = e;
+        p_out[m] = p;
+        v2_out[m] = v2;
+        cpu[m] = rd16(buf + s);
+        flags[m] = hasf ? ((int64_t)rd32(buf + s + 2) | evf_bit) : 0;
+        ts[m] = rd64(buf + p);
+        tid[m] = rd64(buf + p + 8);
+        elen[m] = rd32(buf + p + 16);
+        etype[m] = rd16(buf + p + 20);
+        nparams[m] = v2 ? (int64_t)rd32(buf + p + 22) : -1;
+        m++;
+    }
+    return m;
+}

@@ -1,0 +1,75 @@
+"""ctypes bindings of ``scap.c``: the .scap reader's block walk and event headers.
+
+``kernels()`` is None when the C side is not available (no compiler, no private
+cache, ``CDIG_NATIVE=0``): the reader then takes its numpy path, which gives the
+same columns (tests/unit/test_scap_native.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from . import load
+
+__all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "Kernels",
+           "kernels"]
+
+CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
+# scap_headers' output columns, in its argument order (after ``row``)
+HEADER_COLUMNS = ("s", "e", "p", "v2", "etype", "dflags", "nparams", "elen", "cpu", "ts", "tid")
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+
+
+def _ptr(a: np.ndarray) -> int:
+    return int(a.ctypes.data)
+
+
+class Kernels:
+    """The compiled functions, typed."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._chain = lib.scap_chain
+        self._chain.restype = _I
+        self._chain.argtypes = [ctypes.c_char_p, _I, _P, _I, _P, _P, _P]
+        self._headers = lib.scap_headers
+        self._headers.restype = _I
+        self._headers.argtypes = [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))]
+
+    def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
+        """(block start offsets, offset after the last, status, length word of the block
+        stopped at): the blocks of ``buf`` that follow each other from offset 0."""
+        n = len(buf)
+        starts = np.empty(n // 12 + 1, dtype=np.int64)
+        out = np.zeros(3, dtype=np.int64)  # end, status, bad_len
+        k = self._chain(buf, n, _ptr(starts), len(starts), _ptr(out[0:]), _ptr(out[1:]),
+                        _ptr(out[2:]))
+        return starts[:k], int(out[0]), int(out[1]), int(out[2])
+
+    def headers(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(block row of each event, its header columns) for blocks ``blks[first:]``."""
+        b = np.ascontiguousarray(blks, dtype=np.int64)
+        cap = max(len(b) - first, 0)
+        row = np.empty(cap, dtype=np.int64)
+        cols = {name: np.empty(cap, dtype=np.int64) for name in HEADER_COLUMNS}
+        m = self._headers(_ptr(u8), len(u8), _ptr(b), first, len(b), evf_bit, _ptr(row),
+                          *(_ptr(cols[name]) for name in HEADER_COLUMNS))
+        return row[:m], {k: v[:m] for k, v in cols.items()}
+
+
+_kernels: Kernels | None = None
+_tried = False
+
+
+def kernels() -> Kernels | None:
+    """The .scap kernels (compiled at first use), or None: use the numpy path."""
+    global _kernels, _tried
+    if not _tried:
+        _tried = True
+        lib = load("scap")
+        _kernels = Kernels(lib) if lib is not None else None
+    return _kernels

@@ -1,0 +1,181 @@
+"""The .scap reader's C kernels (collector/native/scap.c) against its numpy path.
+
+Both must give the same block lists, stop reasons, event header columns and, in
+the end, the same batches, on every sample capture and on damaged, truncated
+and unknown-typed variants of them, read in small chunks (so blocks and enter/
+exit pairs straddle chunk ends) and in the reader's own chunks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import random
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cdig.collector.native import scap as native_scap
+from cdig.collector.scap import blocks as B
+from cdig.collector.scap import headers
+from cdig.collector.scap.reader import ScapSource
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
+SAMPLES = sorted(FIXTURES.glob("*.scap"))
+
+
+@pytest.fixture(autouse=True)
+def _compiled(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path_factory.getbasetemp() / "native-cache"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("CDIG_CACHE_DIR", str(cache))
+    monkeypatch.delenv("CDIG_NATIVE", raising=False)
+    monkeypatch.setattr(native_scap, "_tried", False)
+    monkeypatch.setattr(native_scap, "_kernels", None)
+    from cdig.collector import native
+
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native_scap.kernels() is not None, "scap.c did not compile (setup.sh installs gcc)"
+
+
+def _plain(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def _event_blocks(data: bytes) -> list[tuple[int, int, int]]:
+    out, pos = [], 28
+    while pos + 12 <= len(data):
+        t, ln = struct.unpack_from("<II", data, pos)
+        if ln < 12 or pos + ln > len(data):
+            break
+        out.append((pos, t, ln))
+        pos += ln
+    return out
+
+
+def _variants() -> Iterator[tuple[str, bytes]]:
+    """Every sample, and damaged versions of each."""
+    rnd = random.Random(13)
+    for p in SAMPLES:
+        data = _plain(p)
+        blocks = _event_blocks(data)
+        evs = [b for b in blocks if b[1] in B.EVENT_BLOCKS]
+        yield p.stem, data
+        yield p.stem + "-gz", p.read_bytes()
+        for cut in (0.25, 0.5, 0.9):
+            yield f"{p.stem}-cut{cut}", data[:int(len(data) * cut)]
+        yield p.stem + "-gzcut", p.read_bytes()[: len(p.read_bytes()) * 2 // 3]
+        if len(evs) < 80:
+            continue
+        b = bytearray(data)
+        pos, _t, ln = evs[len(evs) // 2]
+        b[pos + ln - 4] ^= 0x10  # a trailer that does not repeat the length
+        yield p.stem + "-trailer", bytes(b)
+        b = bytearray(data)
+        pos, _t, ln = evs[len(evs) // 3]
+        struct.pack_into("<I", b, pos + 4, 7)  # an impossible length
+        yield p.stem + "-length", bytes(b)
+        b = bytearray(data)
+        for pos, _t, _ln in evs[len(evs) // 4: len(evs) // 4 + 5]:
+            struct.pack_into("<I", b, pos, 0xBAD0)  # unknown block types
+        for pos, t, _ln in evs[len(evs) // 2: len(evs) // 2 + 30]:
+            at = pos + 8 + 2 + 4 * B.EVENT_BLOCKS[t][1] + 20
+            struct.pack_into("<H", b, at, 1000 + (pos & 7))  # unknown event types
+        pos, t, ln = evs[len(evs) // 4 + 6]
+        struct.pack_into("<I", b, pos, B.EV_V2)
+        struct.pack_into("<I", b, pos + 4, 20)  # an event block too short for a header
+        struct.pack_into("<I", b, pos + 16, 20)
+        b[pos + 20:pos + ln] = b""
+        yield p.stem + "-unknown", bytes(b)
+        for k in range(3):
+            b = bytearray(data)
+            for _ in range(25):
+                b[rnd.randrange(28, len(b))] = rnd.randrange(256)
+            yield f"{p.stem}-flip{k}", bytes(b)
+
+
+VARIANTS = list(_variants())
+
+
+def _chunks(data: bytes, chunk: int, monkeypatch: pytest.MonkeyPatch
+            ) -> list[tuple[bytes, np.ndarray, str, str]]:
+    import io
+
+    monkeypatch.setattr(B, "CHUNK", chunk)
+    s = B.BlockStream(io.BytesIO(data))
+    s.read_header()
+    out = [(buf, blks.copy(), s.stop, s.stop_detail) for buf, blks in s.chunks()]
+    out.append((b"", np.zeros((0, 4), np.int64), s.stop, s.stop_detail))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [4096, B.CHUNK])
+def test_blocks_and_headers_are_the_numpy_ones(chunk: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    damaged = 0
+    for name, data in VARIANTS:
+        native = _chunks(data, chunk, monkeypatch)
+        with monkeypatch.context() as m:
+            m.setattr(B, "kernels", lambda: None)
+            ref = _chunks(data, chunk, monkeypatch)
+        assert len(native) == len(ref), name
+        for (b1, k1, s1, d1), (b2, k2, s2, d2) in zip(native, ref, strict=True):
+            assert b1 == b2 and s1 == s2 and d1 == d2, name
+            assert np.array_equal(k1, k2), name
+            if not len(k1):
+                continue
+            u8 = np.frombuffer(b1, np.uint8)
+            rows_n, cols_n = headers.read(u8, k1, 0)
+            rows_p, cols_p = headers.numpy_headers(u8, k1, 0)
+            assert np.array_equal(rows_n, rows_p), name
+            for col in headers.HEADER_COLUMNS:
+                assert np.array_equal(cols_n[col].astype(np.int64),
+                                      cols_p[col].astype(np.int64)), (name, col)
+        damaged += native[-1][2] == "damaged"
+    assert damaged >= 10  # the variants do reach the damaged-block paths
+
+
+def _read(path: Path) -> tuple[str, dict]:
+    h = hashlib.sha256()
+    losses: list[str] = []
+    src = ScapSource([str(path)], on_loss=lambda loss: losses.append(loss.message()))
+    for b in src.batches():
+        for part in (b.events, b.ext, b.order, b.num, b.ctx, b.merged):
+            if isinstance(part, np.ndarray):
+                h.update(np.ascontiguousarray(part).tobytes())
+    src.close()
+    st = src.files[0].stream
+    info = {"events": src.events, "records": src.records, "losses": losses,
+            "skipped_blocks": src.skipped_blocks, "skipped_events": src.skipped_events,
+            "internal": src.internal_events, "stop": (st.stop, st.stop_detail)}
+    return h.hexdigest(), info
+
+
+@pytest.mark.parametrize("chunk", [4096, B.CHUNK])
+def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(B, "CHUNK", chunk)
+    seen_loss = seen_skip = 0
+    for name, data in VARIANTS:
+        path = tmp_path / f"{name}.scap"
+        path.write_bytes(data)
+        native = _read(path)
+        with monkeypatch.context() as m:
+            m.setattr(B, "kernels", lambda: None)
+            m.setattr(headers, "kernels", lambda: None)
+            ref = _read(path)
+        assert native == ref, name
+        info = native[1]
+        if info["stop"][0]:  # read to the last intact block, and said so in one line
+            (msg,) = info["losses"]
+            assert info["stop"][0] in msg and "\n" not in msg
+            seen_loss += 1
+        if name.endswith("-unknown"):
+            assert 0xBAD0 in info["skipped_blocks"] and info["skipped_blocks"][B.EV_V2] == 1
+            assert sum(v for k, v in info["skipped_events"].items() if k >= 1000) == 30
+            seen_skip += 1
+    assert seen_loss >= 30 and seen_skip >= 5
