@@ -395,6 +395,8 @@ class Aggregator:
                     del d[k]
             for ek in [k for k in self.err_detail if k[2] in dead]:
                 del self.err_detail[ek]
+            for s in self.containers.values():  # their pids (a set per container)
+                s.extra["pids"].difference_update(dead)
         if dead or closed:
             for ck in [k for k in self.pid_conns if k[0] in dead or (k[1], k[2]) in closed]:
                 del self.pid_conns[ck]

@@ -297,11 +297,16 @@ class CdigTop(App[None]):
         return frame
 
     async def wait_ended(self, timeout: float = 10.0) -> None:
-        """Wait until a finite feed has been read to its end (tests)."""
+        """Wait until a finite feed has been read to its end (tests); after a filter
+        change, the run it restarted (not the one before)."""
         deadline = time.monotonic() + timeout
-        while not self.model.ended and time.monotonic() < deadline:
+
+        def done() -> bool:
+            return self.model.ended and not self.model.restart_pending
+
+        while not done() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        if not self.model.ended:
+        if not done():
             raise TimeoutError("the feed did not end")
 
     def on_feed_ended(self, message: FeedEnded) -> None:

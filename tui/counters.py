@@ -216,6 +216,8 @@ class KernelCounters:
                             info = got[:2]
                     else:
                         info = got[:2]
+                if info is None and t in r.comms:  # gone while /proc was read
+                    info = (r.comms[t], -1)
                 exited = not self.alive(t)
                 if exited:
                     dying.add(t)
@@ -275,6 +277,8 @@ class KernelCounters:
             err_detail[k2] = err_detail.get(k2, 0) + int(e["count"])
         for cg in np.unique(rows["cgroup_id"]).tolist() if len(rows) else ():
             cid_of.setdefault(cg, self._container(cg).id)
+        if len(self._cg) > 4096:  # cgroups come and go: keep those still counted
+            self._cg = {cg: c for cg, c in self._cg.items() if cg in cid_of}
         return CounterTables(clock_ns, events, failed, pids, containers,
                              {k: (v[0], v[1], v[2]) for k, v in syscalls.items()}, lat,
                              err_totals, err_detail, rows, cid_of,
@@ -337,8 +341,12 @@ class TopCounterMaps:
         lk, lv = self.lost_map.read()
         lost = {LOST_NAMES[int(i)]: int(n) for i, n in zip(lk, lv, strict=True)
                 if int(i) < len(LOST_NAMES)}
+        # the comms of the processes counted only: the map keeps up to TOP_MAX of
+        # them (threads' ids too), and a busy host fills it
         ck, cv = self.comm_map.read()
-        comms = {int(t): c.decode("utf-8", "replace") for t, c in zip(ck, cv, strict=True)}
+        mine = np.isin(ck, rows["tgid"])
+        comms = {int(t): c.decode("utf-8", "replace")
+                 for t, c in zip(ck[mine].tolist(), cv[mine].tolist(), strict=True)}
         return CounterReading(rows, err, self.totals.read(), lost, comms)
 
     def forget(self, tgids: Collection[int], reading: CounterReading | None = None) -> None:

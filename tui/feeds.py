@@ -9,6 +9,8 @@ Only ``LiveFeed`` touches the probe, through ``collector.sources``.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -59,11 +61,26 @@ class EventFeed:
         self._stop = threading.Event()
         self.more: list[Event] = []  # tests append here to feed more while running
         self._more_lock = threading.Lock()
+        self._fed = threading.Event()  # every event given so far is in the model
 
     def push(self, events: Iterable[Event]) -> None:
         """More events for a running live feed (tests)."""
         with self._more_lock:
             self.more.extend(events)
+            self._fed.clear()
+
+    async def fed(self, timeout: float = 10.0) -> None:
+        """Wait until every event given (and pushed) so far is in the model (tests)."""
+        deadline = time.monotonic() + timeout
+        while not self._fed.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the feed did not take its events")
+            await asyncio.sleep(0.005)
+
+    def _done(self) -> None:
+        with self._more_lock:
+            if not self.more:
+                self._fed.set()
 
     def run(self, model: TopModel) -> None:
         model.drops_fn = lambda: self._drops
@@ -73,6 +90,7 @@ class EventFeed:
             if pred(ev):
                 sink(ev)
         model.on_batch()
+        self._done()
         while self.live and not model.stopping:
             with self._more_lock:
                 more, self.more = self.more, []
@@ -80,6 +98,7 @@ class EventFeed:
                 if pred(ev):
                     sink(ev)
             model.on_batch()
+            self._done()
             self._stop.wait(0.02)
 
     def close(self) -> None:
@@ -163,6 +182,10 @@ class Paced:
                 time.sleep(wait)
 
 
+def _in_proc(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}")
+
+
 class LiveFeed:
     """The kernel probe: a started ``LiveSource``, its ``ContainerResolver`` and a
     ``State`` seeded from /proc. Runs once; a new filter resets the counters
@@ -188,6 +211,8 @@ class LiveFeed:
 
         model.drops_fn = self.source.drops
         model.begin_run(self.state)
+        if model.ager is not None:  # an exit the stream dropped: /proc says it
+            model.ager.proc_alive = _in_proc
         session = Session.live(Paced(self.source), self.resolver, self.state,
                                sinks=lambda d: [model_sink(model)], on_batch=model.on_batch)
         try:

@@ -26,6 +26,7 @@ from ..collector.aggregate import Aggregator, ExecRecord, ProcStats
 from ..collector.events import Container, Event, EventKind
 from ..collector.filter import Filter, FilterError, compile_filter
 from ..probes.io_calls import BYTE_READS, BYTE_WRITES
+from .aging import Ager
 
 ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
 # Dig and echo read rings: the global one (every event) runs over in well under a
@@ -45,6 +46,13 @@ MAX_SCOPE_RINGS = 4
 MAX_THREADS = 20000
 SLOW_IO_NS = 1_000_000
 SLOW_IO_RING = 2000
+# the Aggregator's tables the views read (its "proc", "user" and "errors" tables,
+# keyed by every process and command line ever seen, are not)
+AGG_VIEWS = ("container", "syscall", "file", "conn")
+MAX_EXECS = 5000  # the Execs view's latest
+# processes that exited, known as such (a process State still lists, or one whose
+# exit the stream dropped, is hidden while it is here)
+MAX_EXITED = 65536
 _FILE_FDS = frozenset(("file", "directory"))
 _NET_FDS = frozenset(("ipv4", "ipv6", "unix"))
 
@@ -268,7 +276,8 @@ class TopModel:
 
     def __init__(self, *, live: bool, filter_text: str = "", ring_size: int = 20000,
                  speed: float = 1.0, start_paused: bool = False,
-                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+                 wall_ns: Callable[[], int] = time.time_ns,
+                 proc_alive: Callable[[int], bool] | None = None) -> None:
         self.live = live
         self.lock = threading.RLock()
         self.wall_ns = wall_ns
@@ -285,15 +294,17 @@ class TopModel:
         self.notes: list[str] = []
         self.cancelled: Callable[[], bool] = lambda: False
         self.alive: dict[int, Container] = {}  # pid -> container, from events
-        self.exited_pids: dict[int, Container] = {}
+        self.exited_pids: dict[int, Container | None] = {}
         self.procinfo: dict[int, tuple[int, int, str]] = {}  # pid -> ppid, uid, cmdline
         self.argv: dict[int, str] = {}  # pid -> its argv as run (argv[0] included)
         self._argv_of_tid: dict[int, list[str]] = {}  # execve in progress
+        # live: what comes and goes is forgotten after a while (aging.py)
+        self.ager = Ager(proc_alive) if live else None
         self._reset()
 
     # -- the collector side (worker thread) ----------------------------------------
     def _reset(self) -> None:
-        self.agg = Aggregator(detail=True)
+        self.agg = Aggregator(AGG_VIEWS, detail=True, max_execs=MAX_EXECS)
         self.ring: deque[Event] = deque(maxlen=self.ring_size)
         self.threads: dict[int, ThreadStats] = {}
         self.slow_io: deque[SlowIO] = deque(maxlen=SLOW_IO_RING)
@@ -325,9 +336,7 @@ class TopModel:
                     c = self.alive.pop(ev.pid, None)
                     self.procinfo.pop(ev.pid, None)
                     self.argv.pop(ev.pid, None)
-                    self.exited_pids[ev.pid] = c if c is not None else ev.container
-                    if len(self.exited_pids) > 65536:
-                        self.exited_pids.pop(next(iter(self.exited_pids)))
+                    self.exited(ev.pid, c if c is not None else ev.container)
         elif ev.pid not in self.alive or ev.kind == EventKind.EXEC:
             with self.lock:
                 self.alive[ev.pid] = ev.container
@@ -339,6 +348,12 @@ class TopModel:
             self.alive[ev.pid] = ev.container
         m = self._match
         return m is None or m(ev)
+
+    def exited(self, pid: int, container: Container | None) -> None:
+        """``pid`` is known to have exited (the lock held)."""
+        self.exited_pids[pid] = container
+        if len(self.exited_pids) > MAX_EXITED:  # the oldest goes
+            self.exited_pids.pop(next(iter(self.exited_pids)))
 
     def sink(self, ev: Event) -> None:
         pb = self.playback
@@ -489,8 +504,14 @@ class TopModel:
 
     def prune(self, before_ns: int) -> None:
         """Forget processes that exited and connections closed before ``before_ns``
-        (they were listed, marked, for one refresh)."""
+        (they were listed, marked, for one refresh); live, now and then, what has
+        gone quiet (``aging.Ager``)."""
         with self.lock:
+            ager = self.ager
+            if ager is not None:
+                now = self.clock_ns()
+                if ager.due(now):
+                    ager.sweep(self, now)
             self.agg.prune(before_ns)
             gone = [tid for tid, t in self.threads.items() if 0 < t.exited_ns < before_ns]
             for tid in gone:

@@ -42,7 +42,7 @@ async def ready(app, pilot):
     if not app.feed.live:
         await app.wait_ended()
     else:
-        await asyncio.sleep(0.1)
+        await app.feed.fed()
     frame = await app.refresh_now()
     await pilot.pause()
     return frame
@@ -224,14 +224,12 @@ async def test_filter_applies_restarts_and_shows_in_breadcrumb():
         await pilot.press(*"proc.name=curl", "enter")
         await pilot.pause()
         assert not app.main.query_one(FilterBar).display
-        await asyncio.sleep(0.05)
-        f = await ready(app, pilot)
+        f = await ready(app, pilot)  # the run the filter restarted, to its end
         assert set(plain_rows(f)) == {"70"}
         assert "filter: proc.name=curl" in crumb(app)
         await pilot.press("f4")
         await pilot.press("ctrl+u", "enter")  # an empty filter clears it
         await pilot.pause()
-        await asyncio.sleep(0.05)
         f = await ready(app, pilot)
         assert len(f.data.rows) == 5 and "filter:" not in crumb(app)  # 80: exited
 
@@ -344,7 +342,7 @@ async def test_a_container_exiting_while_drilled_into():
         app.feed.push([make_event(num=9999, ts_ns=events[-1].ts_ns + 1, pid=80, tid=80,
                                   comm="postgres", container=DB, type="procexit",
                                   kind=EventKind.EXIT, dir=">", res=0, fd=None, args={})])
-        await asyncio.sleep(0.2)
+        await app.feed.fed()
         f = await show(app, pilot)
         assert f.gone == "container db exited"
         assert "container db exited" in app.main.query_one(MessageLine).text

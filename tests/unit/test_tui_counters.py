@@ -93,6 +93,19 @@ def test_sample_sums_exactly_and_retires_a_gone_process_after_one_listing():
     assert kc.scoped(t2, 300, None) == {"getppid": (123_456_789, 0, 0)}
 
 
+def test_a_process_gone_while_proc_is_read_keeps_its_comm_from_the_kernel(tmp_path):
+    """Alive when asked, gone when /proc/PID/comm is read (a 50 ms process at a
+    refresh): its name is the kernel's comm of its exec, never "?"."""
+    m = FakeMaps()
+    m.add(CG_WEB, 400, "getppid", 500)
+    reading = m.read()
+    reading.comms = {400: "cdigwork"}
+    m.read = lambda: reading  # type: ignore[method-assign]
+    kc = KernelCounters(m, lambda cg: WEB, T.name, name_of=lambda t: None,
+                        alive=lambda t: True, proc_root=str(tmp_path))  # no /proc entry
+    assert kc.sample(1).pids[400].name == "cdigwork"
+
+
 def test_reading_from_dicts_sums_the_totals():
     r = CounterReading.build({(5, 1, 0): {"count": 3, "errors": 1, "time_ns": 30},
                               (5, 2, 0): {"count": 4}})
@@ -114,7 +127,7 @@ async def test_views_show_the_kernel_counts_not_the_stream():
     app = make_app(EventFeed(evs, live=True), auto_refresh=False, start_view="containers",
                    counters=kc)
     async with app.run_test(size=(160, 30)) as pilot:
-        await asyncio.sleep(0.1)
+        await app.feed.fed()
         f = await app.refresh_now()
         await pilot.pause()
         web = f.data.meta[WEB.id].values

@@ -201,7 +201,7 @@ async def test_thousands_of_rows_update_in_place():
     feed = EventFeed(evs, live=True)
     app = make_app(feed, auto_refresh=False, start_view="procs", max_rows=0)
     async with app.run_test(size=(100, 30)) as pilot:
-        await asyncio.sleep(0.3)
+        await feed.fed()
         await app.refresh_now()
         await pilot.pause()
         table = app.main.query_one(ViewTable)
@@ -210,7 +210,7 @@ async def test_thousands_of_rows_update_in_place():
         key = table.selected_key()
         feed.push([make_event(num=5000 + i, ts_ns=2_000_000_000 + i, pid=1500, tid=1500,
                               comm="p500") for i in range(50)])
-        await asyncio.sleep(0.2)
+        await feed.fed()
         t0 = time.perf_counter()
         f = await app.refresh_now()
         await pilot.pause()
@@ -277,7 +277,7 @@ async def test_a_filter_that_hides_a_container_does_not_end_it():
     app = make_app(EventFeed(evs, live=True),
                    auto_refresh=False, start_view="containers")
     async with app.run_test(size=(120, 30)) as pilot:
-        await asyncio.sleep(0.1)
+        await app.feed.fed()
         await app.refresh_now()
         f = await app.refresh_now()
         db = "9" * 64

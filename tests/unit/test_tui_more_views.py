@@ -64,7 +64,7 @@ async def test_threads_one_row_per_thread():
 async def test_a_thread_that_exited_is_listed_for_one_interval():
     app = make_app(EventFeed(more(), live=True), auto_refresh=False, start_view="threads")
     async with app.run_test(size=SIZE) as pilot:
-        await asyncio.sleep(0.1)
+        await app.feed.fed()
         f = await app.refresh_now()
         assert cells(f)["80"]["state"] == "exit"
         await asyncio.sleep(0.05)

@@ -44,7 +44,7 @@ async def test_f8_kill_9_ends_the_selected_process_after_confirmation():
         app = make_app(EventFeed(child_events(victim.pid), live=True), auto_refresh=False,
                        start_view="procs")
         async with app.run_test(size=(120, 30)) as pilot:
-            await asyncio.sleep(0.1)
+            await app.feed.fed()
             f = await settle(app, pilot)
             assert app.main.query_one(ViewTable).selected_key() == str(victim.pid)
             await pilot.press("f8")
