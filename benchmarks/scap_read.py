@@ -14,8 +14,13 @@ F.scap, each of these runs ``--repeat`` times (medians; process start included):
   files     ``cdig summary -r F.scap --by file`` vs ``sysdig -r F.scap -c topfiles_bytes``
 
 Rates are the file's scap events (enter + exit, sysdig's ``evt.num``) per second
-of wall time; the ratio is cdig's rate over sysdig's. Also reported: the reader
-alone (``ScapSource.batches()`` in a process of its own), and ``cdig convert`` itself.
+of wall time; the ratio is cdig's rate over sysdig's. Every cdig runs as installed
+would: its modules byte-compiled first (``pip install`` compiles them; an editable
+install under PYTHONDONTWRITEBYTECODE=1 would compile ~150 modules at every start,
+about 0.25 s), with a private cache directory for its compiled C kernels
+(``collector/native``; the kernels are built by the first run, before the timed ones).
+Also reported: the reader alone (``ScapSource.batches()`` in a process of its own),
+and ``cdig convert`` itself.
 
 ``--baseline TREE`` runs every cdig step a second time with the cdig of another
 source tree (``git archive REV | tar -x -C TREE``), right after this tree's and
@@ -52,21 +57,29 @@ FMT = "%evt.num %proc.name %evt.type %fd.name"
 
 class Cdig:
     """How to run one tree's cdig: its console script, or ``python -m cdig`` over a
-    link tree of another checkout laid out as the package (``scripts/typecheck.py``)."""
+    link tree of another checkout laid out as the package (``scripts/typecheck.py``).
+    Its modules are byte-compiled now, into the tree's ``__pycache__`` (git ignores
+    them; no timed run compiles), its C kernels go to ``tmp/cache``."""
 
-    def __init__(self, tree: Path | None, links: Path) -> None:
-        self.env: dict[str, str] | None = None
+    def __init__(self, tree: Path | None, links: Path, tmp: Path) -> None:
+        cache = tmp / "cache"
+        cache.mkdir(mode=0o700, exist_ok=True)
+        self.env = {**os.environ, "CDIG_CACHE_DIR": str(cache)}
+        for var in ("CDIG_NATIVE", "PYTHONPYCACHEPREFIX"):  # a prefix hides the stdlib's
+            self.env.pop(var, None)
         if tree is None:
             self.cmd = cdig_command()
-            return
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from typecheck import link_tree
+            src = ROOT
+        else:
+            sys.path.insert(0, str(ROOT / "scripts"))
+            from typecheck import link_tree
 
-        link_tree(tree.resolve(), links)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], check=False,
-                       capture_output=True)  # its first timed run compiles nothing
-        self.cmd = [sys.executable, "-m", "cdig"]
-        self.env = {**os.environ, "PYTHONPATH": str(links)}
+            link_tree(tree.resolve(), links)
+            self.cmd = [sys.executable, "-m", "cdig"]
+            self.env["PYTHONPATH"] = str(links)
+            src = tree
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"/\.venv/|/\.git/",
+                        str(src)], check=False, capture_output=True, env=self.env)
 
     def __call__(self, *args: str) -> list[str]:
         return [*self.cmd, *args]
@@ -142,8 +155,8 @@ def main() -> int:
 
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-scap-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    cdig = Cdig(Path(a.tree) if a.tree else None, tmp / "tree-links")
-    base = Cdig(Path(a.baseline), tmp / "baseline-links") if a.baseline else None
+    cdig = Cdig(Path(a.tree) if a.tree else None, tmp / "tree-links", tmp)
+    base = Cdig(Path(a.baseline), tmp / "baseline-links", tmp) if a.baseline else None
     t_conv = None
     if a.scap:
         scap = Path(a.scap)
@@ -160,7 +173,7 @@ def main() -> int:
         if got["dropped"]:
             print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
         print("convert:", flush=True)
-        t_conv, _ = timed(cdig("convert", str(cap), str(scap)), 1)
+        t_conv, _ = timed(cdig("convert", str(cap), str(scap)), 1, cdig.env)
     t_read, events, records = reader_alone(scap, a.repeat, cdig.env)
     t_read_base = reader_alone(scap, a.repeat, base.env)[0] if base else None
     print(f"  {events} scap events, {records} cdig records, {scap.stat().st_size} bytes",
@@ -169,7 +182,7 @@ def main() -> int:
     rows = []
 
     def pair(name: str, mine: list[str], theirs: list[str]) -> tuple[str, str]:
-        t_c, out_c = timed(cdig(*mine), a.repeat)
+        t_c, out_c = timed(cdig(*mine), a.repeat, cdig.env)
         t_s, out_s = timed([sysdig, *theirs], a.repeat)
         row = {"what": name, "cdig_s": t_c, "sysdig_s": t_s,
                "cdig_events_per_s": events / t_c, "sysdig_events_per_s": events / t_s,
@@ -184,6 +197,12 @@ def main() -> int:
         return out_c, out_s
 
     print("runs:", flush=True)
+    # the fixed cost of a start: the same filter on a 345-event sample capture
+    small = str(ROOT / "tests" / "fixtures" / "scap" / "cat_write.scap")
+    t_start = timed(cdig("trace", "-r", small, "-p", FMT, SELECTIVE), a.repeat, cdig.env)[0]
+    t_start_s = timed([sysdig, "-r", small, "-p", FMT, SELECTIVE], a.repeat)[0]
+    t_start_b = timed(base("trace", "-r", small, "-p", FMT, SELECTIVE), a.repeat,
+                      base.env)[0] if base else None
     c_out, s_out = pair("trace -r, selective filter",
                         ["trace", "-r", str(scap), "-p", FMT, SELECTIVE],
                         ["-r", str(scap), "-p", FMT, SELECTIVE])
@@ -221,6 +240,10 @@ def main() -> int:
         line += f" {'':12} {'':12} {events / t_read_base:14,.0f} {'':12} " \
                 f"{t_read_base / t_read:13.2f}"
     print(line)
+    line = f"{'start-up: trace -r of a 345-event sample':42} {t_start:11.3f}s {t_start_s:11.3f}s"
+    if t_start_b is not None:
+        line += f" {'':12} {t_start_b:13.3f}s"
+    print(line)
     if t_conv is not None:
         print(f"{'cdig convert .cdig -> .scap':42} {records / t_conv:12,.0f}  records/s")
     if a.json:
@@ -228,7 +251,9 @@ def main() -> int:
                    "reader_events_per_s": events / t_read,
                    "baseline_reader_events_per_s": events / t_read_base if t_read_base
                    else None,
-                   "convert_records_per_s": records / t_conv if t_conv else None}, sys.stdout)
+                   "convert_records_per_s": records / t_conv if t_conv else None,
+                   "startup_s": {"cdig": t_start, "sysdig": t_start_s, "baseline": t_start_b}},
+                  sys.stdout)
         print()
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
