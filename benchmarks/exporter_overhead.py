@@ -193,8 +193,8 @@ def exporter(*args: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def probe_variant(path: Path, latency: bool) -> Iterator[str]:
-    from cdig.probes.loader import MetricsProbe
-    from cdig.probes.metrics import MetricsConfig
+    from cdig.probes.metrics.config import MetricsConfig
+    from cdig.probes.metrics.probe import MetricsProbe
 
     class Variant(MetricsProbe):
         def source(self) -> str:
@@ -358,8 +358,9 @@ def synthetic(containers: int, syscalls: int, latency: bool):
     from cdig.collector.events import Container
     from cdig.exporters.prometheus import ExporterCollector
     from cdig.exporters.series import Options
-    from cdig.probes.metrics import LAT_SLOTS, MapSnapshot
-    from cdig.probes.syscalls import table
+    from cdig.probes.metrics.layout import LAT_SLOTS
+    from cdig.probes.metrics.maps import MapSnapshot
+    from cdig.probes.syscall_table import table
 
     tbl = table()
     nrs = sorted(tbl.by_nr)[:syscalls]
@@ -478,8 +479,8 @@ def scrape_latency(containers: int, syscalls: int) -> None:
     if os.geteuid() != 0:
         print("  real-maps  skipped (needs root)")
         return
-    from cdig.probes.loader import MetricsProbe
-    from cdig.probes.metrics import MetricsConfig
+    from cdig.probes.metrics.config import MetricsConfig
+    from cdig.probes.metrics.probe import MetricsProbe
 
     for shape, (latency, _, _) in SHAPES.items():
         reader, _, _, _, Container, ExporterCollector, Options, tbl = synthetic(

@@ -85,8 +85,8 @@ def child_drain(snaplen: int, enter: bool, tree: str | None = None) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
     if tree:
         _use_probes_of(tree)
-    from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
+    from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGTERM, _on_stop)

@@ -9,7 +9,7 @@ CPU and wall), in one run, configurations interleaved round by round:
                (the floor of any program on those hooks)
   empty-tp     empty classic TRACEPOINT_PROBE programs on raw_syscalls
                sys_enter and sys_exit (the hooks cdig's probe uses)
-  probe-old    cdig's probe (probes/bpf/syscalls.bpf.c) as it was before issue
+  probe-old    cdig's probe (probes/syscalls/program.bpf.c) as it was before issue
                9: -DPAIR_HASH (enter/exit paired through a tid-keyed hash:
                update, lookup, delete) and -DWAKEUP_NS=0 (the kernel's own
                wake-up policy: the reader is woken whenever it had caught up)
@@ -90,8 +90,8 @@ def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
     import numpy as np
 
-    from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
+    from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGTERM, _on_stop)

@@ -47,7 +47,7 @@ def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
     from records import T, sockaddr_in
 
     from cdig.collector.decode import RawBatch
-    from cdig.probes import layout
+    from cdig.probes.syscalls import layout
 
     rng = np.random.default_rng(seed)
     names = ["read", "write", "getppid", "futex", "epoll_wait", "pread64", "pwrite64", "lseek"]

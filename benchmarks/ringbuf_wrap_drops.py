@@ -61,8 +61,8 @@ def one(binary: Path, work: Path, calls: int, ring_mb: int, tag: str) -> dict[st
     import numpy as np
     from bcc import BPF
 
-    from cdig.probes.layout import slot_dtype
     from cdig.probes.ringbuf import RingBuffer, RingPoller
+    from cdig.probes.syscalls.layout import slot_dtype
 
     fifo = work / f"gate-{tag}"
     os.mkfifo(fifo, 0o600)

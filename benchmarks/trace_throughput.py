@@ -799,8 +799,8 @@ def child_bulk48(a: argparse.Namespace) -> None:
     """The same program, its ring read with cdig's bulk reader (probes/ringbuf.py)."""
     import numpy as np
 
-    from cdig.probes.layout import slot_dtype
     from cdig.probes.ringbuf import RingBuffer, RingPoller
+    from cdig.probes.syscalls.layout import slot_dtype
 
     b = _load_stock(a)
     ring = RingBuffer(b["events"].map_fd, a.ring_mb << 20, slot_dtype(_rec48()))
@@ -836,8 +836,8 @@ def child_drain(a: argparse.Namespace) -> None:
     """cdig's own probe and ring reader, no decode: the collection ceiling."""
     import numpy as np
 
-    from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
+    from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
     # as `cdig trace proc.name=X` builds it: default ring sizes, and no kernel
     # filter (proc.name is not pushed into the kernel)
@@ -1011,9 +1011,9 @@ def child_profile(a: argparse.Namespace) -> None:
     from cdig.collector.render import BatchRenderer
     from cdig.collector.session import LineSink, Session
     from cdig.collector.state import State
-    from cdig.probes import layout
-    from cdig.probes.loader import ProbeConfig, SyscallProbe
     from cdig.probes.ringbuf import RingPoller
+    from cdig.probes.syscalls import layout
+    from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
     probe = SyscallProbe(ProbeConfig())
     probe.load()

@@ -64,7 +64,7 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
     ``host`` (a capture's header, when re-capturing a capture) replaces this host's
     info; the decoder's clock offset and syscall table are set at start."""
     from .collector.capture import CaptureRecorder, CaptureWriter, host_info
-    from .probes.syscalls import table
+    from .probes.syscall_table import table
 
     where = os.path.dirname(os.path.abspath(args.write))
     if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK):

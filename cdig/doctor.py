@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from .cli import EXIT_ERROR, EXIT_OK
 from .collector.cgroups import cgroup_layout
 from .collector.runtimes import RuntimeClient
-from .probes.loader import ProbeError, SyscallProbe
+from .probes.loader import ProbeError
+from .probes.syscalls.probe import SyscallProbe
 
 SETUP = "run scripts/setup.sh as root (or: sudo make setup)"
 

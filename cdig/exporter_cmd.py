@@ -120,9 +120,10 @@ def _options(args: argparse.Namespace, table):
 
 def run_exporter(args: argparse.Namespace) -> int:
     from .exporters import web
-    from .probes.loader import MetricsProbe, ProbeError
-    from .probes.metrics import MetricsConfig
-    from .probes.syscalls import table
+    from .probes.loader import ProbeError
+    from .probes.metrics.config import MetricsConfig
+    from .probes.metrics.probe import MetricsProbe
+    from .probes.syscall_table import table
 
     try:
         listen = web.parse_listen(args.listen)

@@ -23,8 +23,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from .collector.state import State
     from .probes.bpf_syscall import BpfRunStats, prog_run_stats
     from .probes.kernel_filter import KernelFilter
-    from .probes.loader import ProbeConfig
-    from .probes.syscalls import table
+    from .probes.syscall_table import table
+    from .probes.syscalls.probe import ProbeConfig
     from .tui.feeds import LiveFeed
 
     if os.geteuid() != 0:

@@ -86,7 +86,7 @@ def shown_summary(matched: int, line_sinks: list) -> tuple[int, str | None]:
 def _buffer_options(args: argparse.Namespace) -> None:
     """-s (the I/O snaplen) checked; -A/-x/-X/-b: how data= and evt.buffer print."""
     from cdig.collector.fields.buffer import DOTS, set_print_mode
-    from cdig.probes.layout import IO_MAX
+    from cdig.probes.syscalls.layout import IO_MAX
 
     snaplen = getattr(args, "snaplen", None)
     if snaplen is not None and not 0 <= snaplen <= IO_MAX:
@@ -121,7 +121,7 @@ def wants_enter_events(flt) -> bool:
 def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
     """The KernelFilter (probe side) a user filter and ``-c`` imply."""
     from .probes.kernel_filter import KernelFilter
-    from .probes.syscalls import table
+    from .probes.syscall_table import table
 
     push = flt.pushdown()
     cgroup_ids: frozenset[int] | None = None
@@ -152,7 +152,7 @@ def kernel_filter(flt, resolver=None, containers: list[str] | None = None):
 
 
 def dump_bpf(filter_text: str = "") -> str:
-    from .probes.loader import ProbeConfig, SyscallProbe
+    from .probes.syscalls.probe import ProbeConfig, SyscallProbe
 
     flt = _compile(filter_text)
     return SyscallProbe(ProbeConfig(filter=kernel_filter(flt))).dump()
@@ -233,7 +233,7 @@ def run_trace(args: argparse.Namespace) -> int:
     from .collector.session import LineSink, Session
     from .collector.sources import LiveSource
     from .collector.state import State
-    from .probes.loader import ProbeConfig
+    from .probes.syscalls.probe import ProbeConfig
 
     resolver = ContainerResolver.for_host()
     # Look up names, images and pod labels of the containers already running

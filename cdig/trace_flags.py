@@ -142,7 +142,7 @@ class TraceFlags:
         self.counts: EndCounts | None = None
         self.progress: Progress | None = None
         if getattr(args, "list_events", False):
-            from .probes.syscalls import table
+            from .probes.syscall_table import table
 
             self.done = list_events(table().by_name.values())
             return

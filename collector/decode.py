@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallSpec, SyscallTable, table
+from ..probes.syscall_table import SyscallSpec, SyscallTable, table
+from ..probes.syscalls import layout
 from .batch import Columns, EventBatch, concat_records, take_records
 from .events import Event, EventKind
 

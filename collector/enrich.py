@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallTable
+from ..probes.syscall_table import SyscallTable
+from ..probes.syscalls import layout
 from .batch import EventBatch, factorize, stable_order
 from .events import Container, FdInfo, Process
 from .state import State

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallTable
+from ..probes.syscall_table import SyscallTable
+from ..probes.syscalls import layout
 from .batch import EventBatch
 from .fields import NA, Field, second_texts
 from .formatter import (

@@ -15,9 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.loader import ProbeConfig, SyscallProbe
 from ..probes.ringbuf import RingPoller
+from ..probes.syscalls import layout
+from ..probes.syscalls.probe import ProbeConfig, SyscallProbe
 from .decode import RawBatch
 
 # The probe writes to three rings (records without strings, with strings, with

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallTable
+from ..probes.syscall_table import SyscallTable
+from ..probes.syscalls import layout
 from .batch import EventBatch
 from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr
 from .events import Container, FdInfo, Process

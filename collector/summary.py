@@ -13,8 +13,8 @@ from collections import Counter
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallTable
+from ..probes.syscall_table import SyscallTable
+from ..probes.syscalls import layout
 from .aggregate import _FILE_TYPES, _NET_TYPES, _NO_RETURN, READS, WRITES, Aggregator, _Stats
 from .batch import EventBatch
 from .fields import errno_name

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..probes import layout
-from ..probes.syscalls import SyscallTable
+from ..probes.syscall_table import SyscallTable
+from ..probes.syscalls import layout
 from .batch import EventBatch, factorize
 from .fields import base_name
 

@@ -57,8 +57,9 @@ from prometheus_client.utils import floatToGoString
 from .. import __version__
 from ..collector.cgroup_resources import CgroupResources, Resources
 from ..probes.io_calls import byte_direction
-from ..probes.metrics import LAT_SLOTS, MapReader, slot_upper_ns
-from ..probes.syscalls import SyscallTable
+from ..probes.metrics.layout import LAT_SLOTS, slot_upper_ns
+from ..probes.metrics.maps import MapReader
+from ..probes.syscall_table import SyscallTable
 from .series import (
     COUNT,
     FILE_BYTES,

@@ -48,8 +48,9 @@ import numpy as np
 from ..collector.errnos import errno_name
 from ..collector.events import HOST, Container
 from ..probes.io_calls import byte_direction
-from ..probes.metrics import LAT_SLOTS, MapReader, MapSnapshot, MapUsage
-from ..probes.syscalls import SyscallTable
+from ..probes.metrics.layout import LAT_SLOTS
+from ..probes.metrics.maps import MapReader, MapSnapshot, MapUsage
+from ..probes.syscall_table import SyscallTable
 
 log = logging.getLogger(__name__)
 

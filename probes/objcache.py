@@ -491,7 +491,7 @@ class ObjectCache:
                             u.machine, _bcc_version()]
         for sub in ("build", "source"):  # the kernel headers bcc compiles against
             parts.append(os.path.realpath(f"/lib/modules/{u.release}/{sub}"))
-        for f in sorted(include_dir.iterdir()):
+        for f in sorted(include_dir.glob("*.h")):  # the headers the C includes
             if f.is_file():
                 parts += [f.name, f.read_text(errors="replace")]
         for p in parts:

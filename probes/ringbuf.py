@@ -23,7 +23,7 @@ import select
 
 import numpy as np
 
-from .layout import BUSY_BIT, DISCARD_BIT
+from .syscalls.layout import BUSY_BIT, DISCARD_BIT
 
 PAGE_SIZE = mmap.PAGESIZE
 

@@ -1,6 +1,6 @@
 """Exact counters for ``cdig top``, from the kernel.
 
-``metrics.bpf.c`` built with ``-DTOP_COUNTERS`` counts every completed syscall
+``probes/metrics/program.bpf.c`` built with ``-DTOP_COUNTERS`` counts every completed syscall
 in per-CPU maps keyed by (cgroup, process, syscall) — count, errors, file and
 network bytes, time — and failures by (cgroup, process, syscall, errno), next
 to the exporter's own (cgroup, syscall) maps with their latency histograms.
@@ -32,10 +32,11 @@ import numpy as np
 from ..collector.aggregate import ProcStats
 from ..collector.events import HOST, Container
 from ..collector.fields import errno_name
-from ..probes import metrics
 from ..probes.io_calls import byte_direction
+from ..probes.metrics.layout import LAT_SLOTS, SYSSTAT_FIELDS
+from ..probes.metrics.maps import MapSnapshot
 
-# struct cdig_tkey / cdig_tstat / cdig_tekey of metrics.bpf.c (TOP_COUNTERS)
+# struct cdig_tkey / cdig_tstat / cdig_tekey of probes/metrics/program.bpf.c (TOP_COUNTERS)
 TKEY = np.dtype([("cgroup_id", "<u8"), ("tgid", "<u4"), ("nr", "<u4")])
 TSTAT_FIELDS = ("count", "errors", "file_bytes", "net_bytes", "time_ns")
 TSTAT = np.dtype([(f, "<u8") for f in TSTAT_FIELDS])
@@ -51,14 +52,14 @@ class CounterReading:
 
     procs: np.ndarray  # PROC_ROWS: (cgroup, tgid, syscall) rows
     proc_errors: np.ndarray  # PROC_ERROR_ROWS
-    totals: metrics.MapSnapshot  # the exporter's (cgroup, syscall) maps
+    totals: MapSnapshot  # the exporter's (cgroup, syscall) maps
     lost: dict[str, int] = field(default_factory=dict)  # LOST_NAMES + metrics' drops
     comms: dict[int, str] = field(default_factory=dict)  # tgid -> comm at fork/exec
 
     @classmethod
     def build(cls, procs: Mapping[tuple[int, int, int], Mapping[str, int]] | None = None,
               proc_errors: Mapping[tuple[int, int, int, int], int] | None = None,
-              totals: metrics.MapSnapshot | None = None,
+              totals: MapSnapshot | None = None,
               lost: Mapping[str, int] | None = None) -> CounterReading:
         """A reading from plain dicts (unit tests)::
 
@@ -79,15 +80,15 @@ class CounterReading:
             sums: dict[tuple[int, int], dict[str, Any]] = {}
             for r in rows:
                 d = sums.setdefault((int(r["cgroup_id"]), int(r["nr"])),
-                                    {f: 0 for f in metrics.SYSSTAT_FIELDS} | {"lat_sum_ns": 0})
-                for f in metrics.SYSSTAT_FIELDS:
+                                    {f: 0 for f in SYSSTAT_FIELDS} | {"lat_sum_ns": 0})
+                for f in SYSSTAT_FIELDS:
                     d[f] += int(r[f])
                 d["lat_sum_ns"] += int(r["time_ns"])
             errs: dict[tuple[int, int, int], int] = {}
             for e in err:
                 k3 = (int(e["cgroup_id"]), int(e["nr"]), int(e["errno"]))
                 errs[k3] = errs.get(k3, 0) + int(e["count"])
-            totals = metrics.MapSnapshot.build(sums, errs, latency=True)
+            totals = MapSnapshot.build(sums, errs, latency=True)
         return cls(rows, err, totals, dict(lost or {}))
 
 
@@ -110,7 +111,7 @@ class CounterTables:
     pids: dict[int, ProcStats]
     containers: dict[str, tuple[Container, dict[str, int]]]
     syscalls: dict[str, tuple[int, int, int]]  # type -> calls, errors, time
-    lat_slots: dict[str, list[int]]  # type -> base-4 slots (metrics.LAT_SLOTS)
+    lat_slots: dict[str, list[int]]  # type -> base-4 slots (LAT_SLOTS)
     err_totals: dict[tuple[str, str, str], int]  # (type, errno, container id) -> count
     err_detail: dict[tuple[str, str, int], int]  # (type, errno, pid) -> count
     rows: np.ndarray  # PROC_ROWS, for the scoped detail
@@ -261,8 +262,8 @@ class KernelCounters:
             s[1] += err
             s[2] += t_ns
             if has_lat:
-                h = lat.setdefault(typ, [0] * metrics.LAT_SLOTS)
-                hc = lat_cid.setdefault(c.id, [0] * metrics.LAT_SLOTS)
+                h = lat.setdefault(typ, [0] * LAT_SLOTS)
+                hc = lat_cid.setdefault(c.id, [0] * LAT_SLOTS)
                 for i, v in enumerate(row["lat_slots"].tolist()):
                     h[i] += v
                     hc[i] += v
@@ -372,9 +373,9 @@ class TopCounterMaps:
 def load_top_counters(container_of: Callable[[int], Container],
                       name_of: Callable[[int], tuple[str, int] | None] | None = None,
                       top_max: int = 65536, top_err_max: int = 16384) -> KernelCounters:
-    """Compile and attach ``metrics.bpf.c`` with ``-DTOP_COUNTERS`` (root); raises
+    """Compile and attach the metrics probe with ``-DTOP_COUNTERS`` (root); raises
     ``probes.loader.ProbeError`` with a one-line reason."""
-    from ..probes.loader import MetricsProbe  # bcc only when live
+    from ..probes.metrics.probe import MetricsProbe  # bcc only when live
 
     class TopCounterProbe(MetricsProbe):
         """The exporter's probe, with cdig top's per-process maps added."""

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...probes import layout
-from ...probes.syscalls import NO_ARG, SyscallTable
+from ...probes.syscall_table import NO_ARG, SyscallTable
+from ...probes.syscalls import layout
 from ..batch import take_records
 from ..bounded import (
     inflate,

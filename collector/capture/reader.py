@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from ...probes import layout
-from ...probes.syscalls import table
+from ...probes.syscall_table import table
+from ...probes.syscalls import layout
 from ..bounded import (
     MetadataError,
     check_header,

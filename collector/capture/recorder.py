@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ...probes import layout
-from ...probes.syscalls import SyscallTable
+from ...probes.syscall_table import SyscallTable
+from ...probes.syscalls import layout
 from ..events import HOST, Container
 from ..procfs import PROC_ROOT, ProcFS
 from ..state import State

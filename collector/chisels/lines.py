@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from ..fields import resolve
 from .base import Arg, Chisel, ChiselError
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from ..fields import resolve
 from ..filter import compile_filter
 from ..filter.batch import BatchFilter

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from ..fields import resolve
 from ..vector import ArgRelevance, depends, totals
 from .base import Arg, Chisel

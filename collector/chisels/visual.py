@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from .base import Arg, Chisel, ChiselError
 from .stream import late_rows
 from .tables import format_time

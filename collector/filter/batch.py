@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ...probes.syscalls import SyscallTable
+from ...probes.syscall_table import SyscallTable
 from ..batch import EventBatch
 from ..vector import ROW_FIELDS, ArgRelevance, depends, group
 from . import (

@@ -29,7 +29,7 @@ def _tables() -> tuple[frozenset[str], dict[str, str], frozenset[str],
                        dict[tuple[str, str], str]]:
     """(event types, sysdig name -> cdig name, argument names, (type, sysdig arg) -> cdig arg)."""
     from ...probes.syscall_numbers import AARCH64, X86_64
-    from ...probes.syscalls import table
+    from ...probes.syscall_table import table
     from ..scap.events import NAME_ALIAS, PARAM_ALIAS, SCAP_NAME
     from ..scap.eventtable import EVENTS, PPM_SC
 

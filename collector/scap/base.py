@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...probes.syscalls import SyscallSpec, SyscallTable, table
+from ...probes.syscall_table import SyscallSpec, SyscallTable, table
 from ..events import HOST, Container
 from ..state import State
 from . import blocks as B

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from . import events as E
 
 _U8 = np.uint8

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from ..decode import RawBatch
 
 _FIELDS = layout.EXT_RECORD.fields

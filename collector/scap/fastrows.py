@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from . import blocks as B
 from . import bulk
 from . import events as E

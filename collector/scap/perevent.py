@@ -13,7 +13,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from . import blocks as B
 from . import events as E
 from .base import EVF_BLOCK, MASK64, Pending

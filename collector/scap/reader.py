@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ...probes import layout
+from ...probes.syscalls import layout
 from ..capture import CaptureError, Loss
 from ..capture.reader import open_all
 from ..decode import RawBatch

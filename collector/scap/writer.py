@@ -48,8 +48,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ...probes import layout
-from ...probes.syscalls import SyscallSpec, SyscallTable, table
+from ...probes.syscall_table import SyscallSpec, SyscallTable, table
+from ...probes.syscalls import layout
 from ..capture.writer import Rotation
 from ..decode import RawBatch, io_data
 from ..events import HOST, Container, FdInfo, Process

@@ -717,7 +717,7 @@ class EnterBrackets:
 def run_app(exp: Exporter, root: Path, name: str) -> tuple[Counter, Counter, int, Counter]:
     """One run of APP in a container: (exporter's counts at the gate, at the
     end, the container's cgroup id, bpftrace's counts from the gate on)."""
-    from cdig.probes.syscalls import table
+    from cdig.probes.syscall_table import table
 
     from .containers import cgroup_id, proc_cgroup
 
@@ -793,7 +793,7 @@ def test_every_syscall_kind_equals_bpftrace_sys_enter_counts(mode, tmp_path):
     detects such a run exactly; its container is run again, a new one, up to
     four times."""
     require("root", "bpf", "bcc", "podman", "bpftrace")
-    from cdig.probes.syscalls import table
+    from cdig.probes.syscall_table import table
 
     args = ["--grace", "300", "--max-syscalls", "1000"]
     exp = Exporter(tmp_path / "exp", *args, *(["--no-latency"] if mode == "no-latency" else []))

@@ -14,9 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from cdig.probes import layout
-from cdig.probes.loader import ProbeConfig, SyscallProbe, _bpf_dir
+from cdig.probes.loader import probe_dir
 from cdig.probes.objcache import SENTINEL_TGID, ObjectCache, compile_object
+from cdig.probes.syscalls import layout
+from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
 from .containers import require
 
@@ -32,7 +33,7 @@ def test_only_the_tgid_immediates_and_map_fds_differ_between_compiles():
     """Compiled with two SELF_TGID values, the programs differ exactly at the
     instructions recorded for SELF_TGID and at the map loads (other fds)."""
     p = SyscallProbe(ProbeConfig(), cache=False)
-    inc = [f"-I{_bpf_dir()}"]
+    inc = [f"-I{probe_dir('syscalls')}"]
     a = compile_object(p.source(), [*inc, *p.cflags(SENTINEL_TGID)])
     b = compile_object(p.source(), [*inc, *p.cflags(SENTINEL_TGID + 1)], SENTINEL_TGID + 1)
     assert [m.name for m in a.maps] == [m.name for m in b.maps]
@@ -80,7 +81,7 @@ def test_probe_from_the_cache_records_exactly(tmp_path, workload_bin):
     code = f"""
 import os, sys
 from pathlib import Path
-from cdig.probes.loader import ProbeConfig, SyscallProbe
+from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 from cdig.probes.objcache import ObjectCache
 sys.path.insert(0, {str(os.path.dirname(__file__) + "/../..")!r})
 from tests.integration.test_objcache_live import _count

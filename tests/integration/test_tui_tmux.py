@@ -230,7 +230,7 @@ class SyscallCounter:
     fork/clone, which it never entered. Prints its count every 250 ms."""
 
     def __init__(self, cgroup_id: int) -> None:
-        from cdig.probes.syscalls import table
+        from cdig.probes.syscall_table import table
 
         t = table()
         forks = " || ".join(f"args->id == {t.nr(n)}" for n in ("fork", "vfork", "clone",

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from cdig.probes import layout
-from cdig.probes.syscalls import table
+from cdig.probes.syscall_table import table
+from cdig.probes.syscalls import layout
 
 T = table("x86_64")
 

@@ -25,7 +25,7 @@ from cdig.collector.render import BatchRenderer
 from cdig.collector.session import LineSink, Session
 from cdig.collector.state import State
 from cdig.collector.summary import BatchAggregator
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 WEB = Container(id="b" * 64, name="web", runtime="podman", image="nginx:1")
 CONTAINERS = {7: HOST, 8: WEB}

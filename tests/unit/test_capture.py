@@ -37,7 +37,7 @@ from cdig.collector.procfs import ProcFS, ProcInfo
 from cdig.collector.render import BatchRenderer
 from cdig.collector.session import EventSink, LineSink, Session
 from cdig.collector.state import State
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 OFFSET = 1_700_000_000_000_000_000
 WEB = Container(id="a" * 64, name="aaaaaaaaaaaa", runtime="podman")

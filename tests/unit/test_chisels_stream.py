@@ -18,7 +18,7 @@ from test_summary import N_WRITES, workload
 from cdig.cli import main
 from cdig.collector.chisels import CHISELS, describe
 from cdig.collector.decode import RawBatch
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 S = 1_000_000_000  # the test captures' clock offset is a whole number of seconds
 

@@ -6,7 +6,7 @@ from records import T, ext, record, sockaddr_in, sockaddr_in6
 
 from cdig.collector.decode import Decoder, RawBatch, clone_flags, open_flags, sockaddr
 from cdig.collector.events import EventKind
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 EMPTY_EV = np.zeros(0, dtype=layout.RECORD)
 EMPTY_EXT = np.zeros(0, dtype=layout.EXT_RECORD)

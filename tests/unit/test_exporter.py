@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,23 @@ from cdig.exporters.prometheus import (
     ExporterCollector,
 )
 from cdig.exporters.series import Options
-from cdig.probes import metrics
 from cdig.probes.io_calls import byte_direction
-from cdig.probes.metrics import LAT_SLOTS, MapSnapshot, MapUsage
-from cdig.probes.syscalls import table
+from cdig.probes.metrics.config import Features, MetricsConfig
+from cdig.probes.metrics.layout import (
+    CLS_FORK,
+    CLS_NET,
+    CLS_RW,
+    CLS_SOCKCLR,
+    LAT_SLOTS,
+    LATSTAT,
+    MKEY,
+    MSTAT_NAMES,
+    PROCSTAT,
+    SYSSTAT,
+    sysclass,
+)
+from cdig.probes.metrics.maps import MapSnapshot, MapUsage
+from cdig.probes.syscall_table import table
 
 T = table("x86_64")
 NR = {n: T.nr(n) for n in ("read", "write", "openat", "close", "getppid", "sendto",
@@ -671,26 +685,26 @@ def test_promtool_check_metrics():
 
 
 def test_layout_matches_header():
-    h = (Path(metrics.__file__).parent / "bpf" / "metrics.h").read_text()
+    h = (resources.files("cdig.probes") / "metrics" / "record.h").read_text()
     assert int(re.search(r"#define CDIG_LAT_SLOTS (\d+)", h).group(1)) == LAT_SLOTS
-    for name, val in (("CLS_RW", metrics.CLS_RW), ("CLS_NET", metrics.CLS_NET),
-                      ("CLS_SOCKCLR", metrics.CLS_SOCKCLR), ("CLS_FORK", metrics.CLS_FORK)):
+    for name, val in (("CLS_RW", CLS_RW), ("CLS_NET", CLS_NET),
+                      ("CLS_SOCKCLR", CLS_SOCKCLR), ("CLS_FORK", CLS_FORK)):
         assert int(re.search(rf"#define CDIG_{name} (\d+)", h).group(1)) == val
     stats = re.findall(r"#define CDIG_MSTAT_(\w+) (\d+)", h)
     assert [n.lower() for n, i in stats if n != "MAX"] == [
         "syscalls_full", "errors_full", "procs_full", "lat_unpaired", "lat_nostore", "lat_full"]
-    assert len(metrics.MSTAT_NAMES) == int(dict(stats)["MAX"])
-    assert metrics.MKEY.itemsize == 16 and metrics.PROCSTAT.itemsize == 24
-    assert metrics.SYSSTAT.itemsize == 32
-    assert metrics.LATSTAT.itemsize == 8 * (1 + LAT_SLOTS)
+    assert len(MSTAT_NAMES) == int(dict(stats)["MAX"])
+    assert MKEY.itemsize == 16 and PROCSTAT.itemsize == 24
+    assert SYSSTAT.itemsize == 32
+    assert LATSTAT.itemsize == 8 * (1 + LAT_SLOTS)
 
 
 def test_sysclass_and_directions():
-    cls = metrics.sysclass(T)
-    assert cls[T.nr("read")] == metrics.CLS_RW and cls[T.nr("sendfile")] == metrics.CLS_RW
-    assert cls[T.nr("recvmsg")] == metrics.CLS_NET
-    assert cls[T.nr("sendmmsg")] == metrics.CLS_SOCKCLR
-    assert cls[T.nr("clone3")] == metrics.CLS_FORK
+    cls = sysclass(T)
+    assert cls[T.nr("read")] == CLS_RW and cls[T.nr("sendfile")] == CLS_RW
+    assert cls[T.nr("recvmsg")] == CLS_NET
+    assert cls[T.nr("sendmmsg")] == CLS_SOCKCLR
+    assert cls[T.nr("clone3")] == CLS_FORK
     assert cls[T.nr("getppid")] == 0
     assert byte_direction("pwritev2") == "write"
     assert byte_direction("recvfrom") == "read"
@@ -698,11 +712,11 @@ def test_sysclass_and_directions():
 
 
 def test_program_defines_follow_options():
-    from cdig.probes.loader import MetricsProbe
+    from cdig.probes.metrics.probe import MetricsProbe
 
-    full = metrics.Features(sock_split=True, group_dead=True, no_prealloc=True,
+    full = Features(sock_split=True, group_dead=True, no_prealloc=True,
                             task_storage=True, task_pt_regs=True)
-    p = MetricsProbe(metrics.MetricsConfig(), T, full)
+    p = MetricsProbe(MetricsConfig(), T, full)
     text = p.dump()
     assert p.pairing == "task"
     for d in ("LATENCY", "LAT_TASK_STORAGE", "SOCK_SPLIT", "HAVE_GROUP_DEAD"):
@@ -711,15 +725,15 @@ def test_program_defines_follow_options():
     assert "#define LATENCY_MAX 16384" in text
     assert "RAW_TRACEPOINT_PROBE(sys_exit)" in text
     # no typed sys_enter_* hooks without latency where the task's registers can be read
-    nolat = MetricsProbe(metrics.MetricsConfig(latency=False), T, full).dump()
+    nolat = MetricsProbe(MetricsConfig(latency=False), T, full).dump()
     assert "#define HAVE_TASK_PT_REGS\n" in nolat
-    old = metrics.Features()
-    p = MetricsProbe(metrics.MetricsConfig(latency=False), T, old)
+    old = Features()
+    p = MetricsProbe(MetricsConfig(latency=False), T, old)
     text = p.dump()
     assert p.pairing == "off"
     assert "#define LATENCY" not in text and "#define SOCK_SPLIT" not in text
     assert "#define HAVE_TASK_PT_REGS" not in text
-    p = MetricsProbe(metrics.MetricsConfig(), T, old)
+    p = MetricsProbe(MetricsConfig(), T, old)
     text = p.dump()
     assert p.pairing == "hash" and "#define LAT_TASK_STORAGE" not in text
     # preallocated on old kernels: the latency map is kept small
@@ -730,12 +744,12 @@ def test_features_from_tracefs(tmp_path):
     ev = tmp_path / "events"
     (ev / "sched" / "sched_process_exit").mkdir(parents=True)
     (ev / "sched" / "sched_process_exit" / "format").write_text("field:bool group_dead;")
-    f = metrics.Features.detect(str(tmp_path), release="6.0.9-foo")
+    f = Features.detect(str(tmp_path), release="6.0.9-foo")
     assert f.group_dead and not f.sock_split and not f.no_prealloc
     for e in ("sock_send_length", "sock_recv_length"):
         (ev / "sock" / e).mkdir(parents=True)
         (ev / "sock" / e / "format").write_text("field:int ret;")
-    f = metrics.Features.detect(str(tmp_path), release="6.18.0")
+    f = Features.detect(str(tmp_path), release="6.18.0")
     assert f.sock_split and f.no_prealloc
 
 

@@ -16,7 +16,7 @@ from cdig.collector.fields import FIELDS, FilterOnlyFieldError, UnknownFieldErro
 from cdig.collector.filter import FilterError, compile_filter
 from cdig.collector.formatter import Formatter
 from cdig.collector.procfs import ProcInfo
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 
 @pytest.fixture(autouse=True)

@@ -830,7 +830,7 @@ def test_vectorized_substring_of_replaced_bytes():
 
 
 def test_raw_record_layout_has_the_columns_the_vectoriser_reads():
-    layout = pytest.importorskip("cdig.probes.layout")
+    layout = pytest.importorskip("cdig.probes.syscalls.layout")
     cols = RawColumns(syscall_name)
     names = layout.RECORD.names
     for col in (cols.nr, cols.kind, cols.pid, cols.tid, cols.uid, cols.ret, cols.latency,

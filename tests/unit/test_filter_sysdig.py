@@ -32,7 +32,7 @@ from cdig.collector.scap.sink import ScapSink
 from cdig.collector.scap.writer import ScapWriter
 from cdig.collector.session import Session
 from cdig.collector.state import State
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 PATHS = ["/a b", "/a\\ b", "/a\\b", '/a"b', "/a'b", "/a\\\\b", "/ab", "/a\\x41b",
          "/aAb", "/a\\tb", "/a\\qb", "/a\\'b", "/a", "/a b ", "/a,b", "/a=b", "/a!b", "/été",

@@ -5,7 +5,7 @@ from records import T, record
 
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.hold import ContainerHold
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 
 class Clock:

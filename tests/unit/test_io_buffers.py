@@ -21,8 +21,9 @@ from cdig.collector.fields import buffer as fbuf
 from cdig.collector.filter import compile_filter
 from cdig.collector.formatter import Formatter, JsonFormatter
 from cdig.collector.scap.reader import ScapSource
-from cdig.probes import layout
-from cdig.probes.loader import ProbeConfig, ProbeError, SyscallProbe
+from cdig.probes.loader import ProbeError
+from cdig.probes.syscalls import layout
+from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scap"
 # curl_google.scap event 1312 (sendto), as the real sysdig 0.29.3 prints its data

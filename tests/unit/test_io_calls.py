@@ -7,8 +7,9 @@ from factories import make_event
 
 from cdig.collector import aggregate
 from cdig.collector.fields import resolve
-from cdig.probes import io_calls, metrics
-from cdig.probes.syscalls import table
+from cdig.probes import io_calls
+from cdig.probes.metrics.layout import CLS_NET, CLS_RW, sysclass
+from cdig.probes.syscall_table import table
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
@@ -21,11 +22,11 @@ def test_every_name_is_a_syscall_of_both_architectures(arch):
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 def test_the_metrics_probe_classes_exactly_the_byte_calls(arch):
     t = table(arch)
-    cls = metrics.sysclass(t)
+    cls = sysclass(t)
     counted = {t.name(nr) for nr in range(len(cls))
-               if cls[nr] in (metrics.CLS_RW, metrics.CLS_NET)}
+               if cls[nr] in (CLS_RW, CLS_NET)}
     assert counted == io_calls.BYTE_READS | io_calls.BYTE_WRITES
-    assert {n for n in counted if cls[t.nr(n)] == metrics.CLS_NET} == (
+    assert {n for n in counted if cls[t.nr(n)] == CLS_NET} == (
         io_calls.NET_RECEIVES | io_calls.NET_SENDS)
 
 

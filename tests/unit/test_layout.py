@@ -1,4 +1,4 @@
-"""The numpy mirrors in probes/layout.py agree with the C structs in cdig.h."""
+"""The numpy mirrors in probes/syscalls/layout.py agree with the C structs in record.h."""
 
 import shutil
 import subprocess
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cdig.collector.decode import io_data
-from cdig.probes import layout
 from cdig.probes.kernel_filter import KernelFilter
-from cdig.probes.loader import ProbeConfig, SyscallProbe
+from cdig.probes.syscalls import layout
+from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
 FIELDS = ["ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid", "gid", "nr",
           "kind", "flags", "cpu", "comm"]
@@ -20,7 +20,7 @@ PROGRAM = """
 #include <stdio.h>
 #include <stddef.h>
 #include <linux/types.h>
-#include "cdig.h"
+#include "record.h"
 int main(void) {
     printf("size %zu %zu\\n", sizeof(struct cdig_event), sizeof(struct cdig_event_ext));
 %s
@@ -37,7 +37,7 @@ def test_dtype_matches_c_offsets(tmp_path):
               for f in EXT_FIELDS]
     src = tmp_path / "layout.c"
     src.write_text(PROGRAM.replace("%s", "\n".join(lines), 1))
-    bpf_dir = resources.files("cdig.probes") / "bpf"
+    bpf_dir = resources.files("cdig.probes") / "syscalls"
     with resources.as_file(bpf_dir) as d:
         subprocess.run(["gcc", f"-I{d}", "-o", str(tmp_path / "layout"), str(src)], check=True)
     out = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True,
@@ -84,7 +84,7 @@ IO_PROGRAM = """
 #include <stdio.h>
 #include <stddef.h>
 #include <linux/types.h>
-#include "cdig.h"
+#include "record.h"
 int main(void) {
     printf("%zu %zu %zu\\n", sizeof(struct cdig_event_io), offsetof(struct cdig_event_io, len),
            offsetof(struct cdig_event_io, data));
@@ -99,7 +99,7 @@ def test_io_record_matches_c_for_its_snaplen(tmp_path, snaplen):
         pytest.fail("gcc is needed to check the C layout")
     src = tmp_path / "io.c"
     src.write_text(IO_PROGRAM)
-    with resources.as_file(resources.files("cdig.probes") / "bpf") as d:
+    with resources.as_file(resources.files("cdig.probes") / "syscalls") as d:
         subprocess.run(["gcc", f"-I{d}", f"-DSNAPLEN={snaplen}", "-o", str(tmp_path / "io"),
                         str(src)], check=True)
     size, len_off, data_off = map(int, subprocess.run(

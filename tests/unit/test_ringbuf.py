@@ -13,8 +13,8 @@ import struct
 import numpy as np
 import pytest
 
-from cdig.probes import layout
 from cdig.probes.ringbuf import PAGE_SIZE, RingBuffer
+from cdig.probes.syscalls import layout
 
 SIZE = 4 * PAGE_SIZE
 

@@ -110,7 +110,7 @@ def _synthetic(path: Path) -> None:
     from test_capture import batches
 
     from cdig.collector.scap.writer import ScapWriter
-    from cdig.probes.syscalls import table
+    from cdig.probes.syscall_table import table
 
     t = table("x86_64")
     state = State(container_of=lambda cg, pid: HOST)

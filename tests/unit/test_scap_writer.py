@@ -19,7 +19,7 @@ from cdig.collector.scap import blocks as B
 from cdig.collector.scap.reader import ScapSource
 from cdig.collector.scap.writer import ScapWriter, block, container_hex_id, encode_event
 from cdig.collector.state import State
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 WEB = Container(id="a" * 64, name="web1", runtime="podman", image="localhost/bb:1",
                 labels={"io.kubernetes.pod.name": "web-0"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cdig.collector.sources import _Held
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 
 def slots(*ts: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from cdig.cli import main
 from cdig.collector.aggregate import Aggregator
 from cdig.collector.decode import RawBatch
 from cdig.collector.export import EXPORT_FIELDS
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 N_WRITES, B = 250, 64
 N_ENOENT = 7

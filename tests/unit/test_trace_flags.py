@@ -20,8 +20,8 @@ from test_chisels_stream import seconds_workload
 from cdig.cli import build_parser, main
 from cdig.collector.decode import RawBatch
 from cdig.collector.fields import FIELDS
-from cdig.probes import layout
-from cdig.probes.syscalls import table
+from cdig.probes.syscall_table import table
+from cdig.probes.syscalls import layout
 from cdig.trace_flags import TraceFlags
 
 

@@ -12,7 +12,7 @@ import pytest
 from factories import WEB, make_event
 
 from cdig.collector.events import HOST
-from cdig.probes.syscalls import table
+from cdig.probes.syscall_table import table
 from cdig.tui.app import make_app
 from cdig.tui.counters import CounterReading, KernelCounters
 from cdig.tui.feeds import EventFeed
@@ -48,7 +48,7 @@ class FakeMaps:
             self.total_errors[(cg, nr, errno)] = self.total_errors.get((cg, nr, errno), 0) + n
 
     def read(self) -> CounterReading:
-        from cdig.probes.metrics import MapSnapshot
+        from cdig.probes.metrics.maps import MapSnapshot
 
         return CounterReading.build(self.procs, self.errors, MapSnapshot.build(
             self.totals, self.total_errors, latency=True))

@@ -4,7 +4,7 @@
  * no kernel struct is dereferenced, so headers that do not match the running
  * kernel are fine.
  *
- * Configured with -D defines by probes/loader.py:
+ * Configured with -D defines by probe.py (SyscallProbe.cflags):
  *   SELF_TGID          cdig's own process, never traced (output feeds back)
  *   EVENTS_PAGES, EXT_PAGES, IO_PAGES, INFLIGHT_MAX, CONNECTING_MAX  sizes
  *   WAKEUP_NS          a ring wakes its reader at most this often
@@ -20,7 +20,7 @@
  *                      also what benchmarks/probe_overhead.py compares against)
  */
 #include <uapi/linux/ptrace.h>
-#include "cdig.h"
+#include "record.h"
 
 #define ARGV_MAX 16
 #define TCP_SYN_SENT 2

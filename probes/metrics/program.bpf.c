@@ -3,9 +3,9 @@
  * Nothing is sent to userspace per event: every syscall exit bumps per-CPU
  * counters keyed by (cgroup id, syscall number), and the exporter reads the
  * maps when Prometheus scrapes. Tracepoints only, tracepoint arguments and
- * helpers only (no kernel struct is dereferenced), like syscalls.bpf.c.
+ * helpers only (no kernel struct is dereferenced), like the syscall probe.
  *
- * Configured with -D defines by probes/loader.py (MetricsProbe):
+ * Configured with -D defines by config.py (cflags) through probe.py:
  *   NR_SYSCALLS                size of the sysclass array
  *   SYSCALLS_MAX, ERRORS_MAX, PROCS_MAX, LATENCY_MAX, SOCKIO_MAX, INFLIGHT_MAX
  *                              map sizes
@@ -48,7 +48,7 @@
  *   rt_sigreturn exits with the number of the frame it restored, -1.
  */
 #include <uapi/linux/ptrace.h>
-#include "metrics.h"
+#include "record.h"
 
 /* Per-CPU: every syscall of every CPU updates these; per-CPU copies need no
  * atomics and share no cache lines. Userspace sums the copies. */

@@ -1,5 +1,5 @@
-/* cdig record layouts: shared by the BPF programs and, through
- * probes/layout.py, by the Python decoder. Keep the two in step; the
+/* cdig syscall probe record layouts: shared by program.bpf.c and, through
+ * layout.py, by the Python decoder. Keep the two in step; the
  * _Static_asserts pin the offsets that layout.py mirrors, and
  * tests/unit/test_layout.py checks both against each other. */
 #ifndef CDIG_H
@@ -28,7 +28,7 @@
 #define CDIG_STAT_DROP_IO 4       /* `events_io` ring buffer full */
 #define CDIG_STAT_MAX 5
 
-/* sysinfo flags, per syscall number (filled by probes/loader.py) */
+/* sysinfo flags, per syscall number (filled by probe.py) */
 #define CDIG_SYS_WANT 1   /* the user's syscall filter selects it */
 #define CDIG_SYS_STATE 2  /* keeps fd/process tables current: always passes */
 #define CDIG_SYS_ENTER 4  /* also emit an enter record (execve, exit) */

@@ -1,6 +1,6 @@
-/* cdig metrics maps: shared by metrics.bpf.c and, through
- * probes/metrics.py, by the exporter that reads them at scrape time.
- * Keep the two in step; tests/unit/test_metrics_layout.py checks the sizes. */
+/* cdig metrics maps: shared by program.bpf.c and, through
+ * layout.py and maps.py, by the exporter that reads them at scrape time.
+ * Keep the two in step; tests/unit/test_exporter.py (test_layout_matches_header) checks them. */
 #ifndef CDIG_METRICS_H
 #define CDIG_METRICS_H
 
@@ -11,7 +11,7 @@
  * overflow (d > 4^(CDIG_LAT_SLOTS - 1) ns = 2^34 ns, about 17 s). */
 #define CDIG_LAT_SLOTS 18
 
-/* per-syscall class bits, in the `sysclass` array (filled by probes/loader.py) */
+/* per-syscall class bits, in the `sysclass` array (filled by probe.py) */
 #define CDIG_CLS_RW 1      /* read/write family: file bytes, unless a socket moved them */
 #define CDIG_CLS_NET 2     /* socket-only calls (sendto, recvmsg...): network bytes */
 #define CDIG_CLS_SOCKCLR 4 /* may touch sockets but returns no byte count: clears the mark */

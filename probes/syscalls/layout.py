@@ -1,4 +1,4 @@
-"""numpy mirrors of the C records in ``bpf/cdig.h``.
+"""numpy mirrors of the C records in ``record.h``.
 
 Every ring holds fixed-size records, so a whole drain is viewed as one
 structured array. The ``hdr`` field is the ring buffer's own 8-byte record

@@ -1,0 +1,113 @@
+"""What configures the metrics probe: the kernel's features, the map sizes and
+options (``MetricsConfig``), and the ``-D`` defines they become (``cflags``)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+from ..syscall_table import SyscallTable
+
+
+def tracefs_root() -> str | None:
+    for p in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        if os.path.isdir(os.path.join(p, "events")):
+            return p
+    return None
+
+
+def _kernel_at_least(major: int, minor: int, release: str | None = None) -> bool:
+    rel = release or platform.release()
+    try:
+        got = tuple(int(x) for x in rel.split("-")[0].split(".")[:2])
+    except ValueError:
+        return False
+    return got >= (major, minor)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the running kernel offers the metrics probe (``Features.detect()``)."""
+
+    sock_split: bool = False  # sock:sock_{send,recv}_length (6.3+)
+    group_dead: bool = False  # sched_process_exit.group_dead
+    no_prealloc: bool = False  # non-preallocated hash maps in tracing programs (6.1+)
+    task_storage: bool = False  # task-local storage + BTF (5.11+): cheap latency pairing
+    task_pt_regs: bool = False  # bpf_task_pt_regs + BTF (5.15+): no typed hooks without latency
+
+    @classmethod
+    def detect(cls, tracefs: str | None = None, release: str | None = None) -> Features:
+        root = tracefs or tracefs_root()
+        btf = os.path.exists("/sys/kernel/btf/vmlinux")
+
+        def fmt(event: str) -> str:
+            if root is None:
+                return ""
+            try:
+                with open(os.path.join(root, "events", event, "format"), encoding="utf-8") as f:
+                    return f.read()
+            except OSError:
+                return ""
+
+        return cls(
+            sock_split=bool(fmt("sock/sock_send_length")) and bool(fmt("sock/sock_recv_length")),
+            group_dead="group_dead" in fmt("sched/sched_process_exit"),
+            no_prealloc=_kernel_at_least(6, 1, release),
+            task_storage=_kernel_at_least(5, 11, release) and btf,
+            task_pt_regs=_kernel_at_least(5, 15, release) and btf,
+        )
+
+
+@dataclass
+class MetricsConfig:
+    """Sizes and options of the metrics probe. Map sizes are entries."""
+
+    latency: bool = True
+    syscalls_max: int = 16384  # (cgroup, syscall) pairs
+    latency_max: int = 16384  # (cgroup, syscall) pairs with a histogram
+    errors_max: int = 8192  # (cgroup, syscall, errno) triples
+    procs_max: int = 4096  # cgroups with exec/fork/exit activity
+    sockio_max: int = 16384  # threads inside a syscall that moved socket bytes
+    inflight_max: int = 65536  # threads inside a syscall (latency without task storage)
+    entry_max: int = 4096  # threads inside execveat (--no-latency), rt_sigreturn (old kernels)
+    pairing: str = "auto"  # latency pairing: "task" storage, tid "hash", or "auto"
+
+
+def _nr(table: SyscallTable, name: str) -> int:
+    nr = table.nr(name)
+    return -2 if nr is None else nr  # never a syscall number, nor the -1 of sys_exit
+
+
+def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
+           task_storage: bool) -> list[str]:
+    """The -D defines that configure ``program.bpf.c``."""
+    flags = [
+        # room for syscalls newer than the table: counted, named syscall_NNN
+        f"-DNR_SYSCALLS={max(table.max_nr, 1024)}",
+        f"-DSYSCALLS_MAX={config.syscalls_max}",
+        f"-DERRORS_MAX={config.errors_max}",
+        f"-DPROCS_MAX={config.procs_max}",
+        f"-DSOCKIO_MAX={config.sockio_max}",
+        f"-DINFLIGHT_MAX={config.inflight_max}",
+        f"-DENTRY_MAX={config.entry_max}",
+        # syscalls whose number at exit is not the one they were entered with,
+        # and the two that never exit
+        *(f"-DNR_{name.upper()}={_nr(table, name)}"
+          for name in ("execve", "execveat", "rt_sigreturn", "exit", "exit_group")),
+    ]
+    if config.latency:
+        # preallocated, the latency map costs capacity x 152 bytes x CPUs: on
+        # kernels that cannot allocate on demand its capacity is kept small
+        cap = config.latency_max if features.no_prealloc else min(config.latency_max, 4096)
+        flags += ["-DLATENCY", f"-DLATENCY_MAX={cap}",
+                  "-DLAT_MAP_FLAGS=" + ("BPF_F_NO_PREALLOC" if features.no_prealloc else "0")]
+        if task_storage:
+            flags.append("-DLAT_TASK_STORAGE")
+    if features.sock_split:
+        flags.append("-DSOCK_SPLIT")
+    if features.group_dead:
+        flags.append("-DHAVE_GROUP_DEAD")
+    if features.task_pt_regs:
+        flags.append("-DHAVE_TASK_PT_REGS")
+    return flags
