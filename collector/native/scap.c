@@ -107,3 +107,32 @@ EXPORT int64_t scap_headers(const uint8_t *buf, int64_t n, const int64_t *blks, 
     }
     return m;
 }
+
+/* The first n_all parameters of m events that have npar length slots of `slot`
+ * bytes each (2, or 4 for large-payload types), starting at lp[i], and must end
+ * by end[i]: ok[i] says whether the slots and those parameters lie within the
+ * event; for the ok events, in order, their lengths and value offsets go to the
+ * rows of lens and starts (m_ok x n_all). Returns m_ok. */
+EXPORT int64_t scap_params(const uint8_t *buf, int64_t n, const int64_t *lp, const int64_t *end,
+                           int64_t m, int64_t npar, int64_t n_all, int64_t slot, int8_t *ok,
+                           int64_t *lens, int64_t *starts) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t at = lp[i] + npar * slot, lim = end[i] < n ? end[i] : n;
+        ok[i] = 0;
+        if (lp[i] < 0 || at > lim)
+            continue;
+        int64_t *ln = lens + k * n_all, *st = starts + k * n_all;
+        const uint8_t *q = buf + lp[i];
+        for (int64_t j = 0; j < n_all; j++) {
+            ln[j] = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
+            st[j] = at;
+            at += ln[j];
+        }
+        if (at > lim)
+            continue;
+        ok[i] = 1;
+        k++;
+    }
+    return k;
+}

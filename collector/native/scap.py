@@ -38,6 +38,9 @@ class Kernels:
         self._headers = lib.scap_headers
         self._headers.restype = _I
         self._headers.argtypes = [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))]
+        self._params = lib.scap_params
+        self._params.restype = _I
+        self._params.argtypes = [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P]
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -59,6 +62,22 @@ class Kernels:
         m = self._headers(_ptr(u8), len(u8), _ptr(b), first, len(b), evf_bit, _ptr(row),
                           *(_ptr(cols[name]) for name in HEADER_COLUMNS))
         return row[:m], {k: v[:m] for k, v in cols.items()}
+
+
+    def params(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int, n_all: int,
+               slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ok, lengths, value offsets) of the first ``n_all`` parameters of events with
+        ``npar`` length slots of ``slot`` bytes at ``lp``, ending by ``end``: ok says
+        which lie within their event; the (m_ok, n_all) rows are those events'."""
+        m = len(lp)
+        lp = np.ascontiguousarray(lp, dtype=np.int64)
+        end = np.ascontiguousarray(end, dtype=np.int64)
+        ok = np.empty(m, dtype=np.int8)
+        lens = np.empty((m, n_all), dtype=np.int64)
+        starts = np.empty((m, n_all), dtype=np.int64)
+        k = self._params(_ptr(u8), len(u8), _ptr(lp), _ptr(end), m, npar, n_all, slot,
+                         _ptr(ok), _ptr(lens), _ptr(starts))
+        return ok.view(bool), lens[:k], starts[:k]
 
 
 _kernels: Kernels | None = None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...probes.syscalls import layout
+from ..native.scap import kernels
 from . import blocks as B
 from . import bulk
 from . import events as E
@@ -183,6 +184,12 @@ class FastRows(EventPath):
         slot = 4 if large else 2
         n_all = min(npar, 8 if et == E.GENERIC_X else max(len(info.params), 1))
         end = self._evend[evs]
+        k = kernels()
+        if k is not None and 0 < n_all and npar <= 4096:  # scap.c: one loop, same result
+            ok, lens, starts = k.params(u8, lp[evs], end, npar, n_all, slot)
+            if not len(lens):
+                lens = starts = np.zeros((0, 0), np.int64)
+            return (ok, lens, starts) if offsets else (ok, lens)
         ok = (lp[evs] + npar * slot) <= end
         if npar > 4096 or not ok.any():
             ok[:] = False

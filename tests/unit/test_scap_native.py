@@ -1,7 +1,7 @@
 """The .scap reader's C kernels (collector/native/scap.c) against its numpy path.
 
 Both must give the same block lists, stop reasons, event header columns and, in
-the end, the same batches, on every sample capture and on damaged, truncated
+the end (parameter offsets too), the same batches, on every sample capture and on damaged, truncated
 and unknown-typed variants of them, read in small chunks (so blocks and enter/
 exit pairs straddle chunk ends) and in the reader's own chunks.
 """
@@ -20,7 +20,7 @@ import pytest
 
 from cdig.collector.native import scap as native_scap
 from cdig.collector.scap import blocks as B
-from cdig.collector.scap import headers
+from cdig.collector.scap import fastrows, headers
 from cdig.collector.scap.reader import ScapSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
@@ -167,6 +167,7 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
         with monkeypatch.context() as m:
             m.setattr(B, "kernels", lambda: None)
             m.setattr(headers, "kernels", lambda: None)
+            m.setattr(fastrows, "kernels", lambda: None)
             ref = _read(path)
         assert native == ref, name
         info = native[1]
