@@ -23,6 +23,14 @@ the row text filter) must grow by exactly calls + 1 (its first nanosleep) from w
 it read during that first sleep; 2,000 sleeping
 processes (``sleep`` children, killed at the end) with the Processes view shown.
 Every process the benchmark starts is stopped, also on Ctrl-C.
+
+``--churn-seconds N`` runs another test instead: the RSS of cdig top every 30 s
+while short-lived processes come and go, each with a new file and a TCP
+connection, and a podman container every 20 s (``--churn-against DIR``: DIR's
+cdig top beside it, seeing the same workload):
+
+    sudo .venv/bin/python benchmarks/tui_cost.py --churn-seconds 600 \
+        --churn-against DIR
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -166,6 +176,108 @@ def timings(path: Path, since: int) -> list[tuple[float, float, int, str]]:
     return out
 
 
+CHURN_SH = r"""
+i=0
+while :; do
+  i=$((i+1))
+  echo "$i" > "$1/f$i"; cat "$1/f$i" > /dev/null; rm -f "$1/f$i"
+  (exec 3<>/dev/tcp/127.0.0.1/$2 && echo hi >&3) 2>/dev/null
+  /bin/sleep 0.02
+done
+"""
+
+
+def serve(port_out: list[int], stop: threading.Event) -> None:
+    """A TCP server on localhost that takes a line from each client and closes."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(128)
+    srv.settimeout(0.2)
+    port_out.append(srv.getsockname()[1])
+    while not stop.is_set():
+        try:
+            conn, _ = srv.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            conn.settimeout(0.2)
+            try:
+                conn.recv(64)
+            except OSError:
+                pass
+    srv.close()
+
+
+def churn(args: argparse.Namespace, tmp: Path, started: list, sessions: list[str]) -> int:
+    """``--churn-seconds``: cdig top (and, with ``--churn-against DIR``, DIR's cdig
+    top beside it, the same workload seen by both) while short-lived processes
+    come and go, each with a new file and a new TCP connection, and a podman
+    container every 20 s; the RSS of each every 30 s."""
+    trees = [("this tree", [])]
+    if args.churn_against:
+        trees.append((args.churn_against, [f"PYTHONPATH={args.churn_against}"]))
+    pids = []
+    for n, (_, env) in enumerate(trees):
+        session = f"cdigchurn{os.getpid()}x{n}"
+        sessions.append(session)
+        cmd = f"{CDIG} top -d {args.delay:g} --view procs {args.top_args}".strip()
+        sh("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45", "env",
+           "TERM=xterm-256color", *args.env, *env, *cmd.split())
+        pids.append(top_pid(session))
+        wait_screen(session, r"PID +NAME", timeout=90)
+    time.sleep(3)
+    stop = threading.Event()
+    port: list[int] = []
+    server = threading.Thread(target=serve, args=(port, stop), daemon=True)
+    server.start()
+    while not port:
+        time.sleep(0.01)
+    files = tmp / "churn"
+    files.mkdir()
+    started.append(subprocess.Popen(["bash", "-c", CHURN_SH, "churn", str(files),
+                                     str(port[0])], stdin=subprocess.DEVNULL))
+    podman = shutil.which("podman") and subprocess.run(
+        ["podman", "image", "exists", CHURN_IMAGE], capture_output=True).returncode == 0
+    series: list[list[str]] = [[] for _ in trees]
+    t0 = time.monotonic()
+    next_ctr = next_rss = t0
+    names: list[str] = []
+    try:
+        while (now := time.monotonic()) - t0 < args.churn_seconds:
+            if podman and now >= next_ctr:  # lives ~10 s, then is removed
+                names.append(f"cdigchurn{os.getpid()}c{len(names)}")
+                started.append(subprocess.Popen(
+                    ["podman", "run", "--rm", "--name", names[-1], CHURN_IMAGE, "sh", "-c",
+                     "for i in $(seq 100); do echo $i > /tmp/x; sleep 0.1; done"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                next_ctr += 20
+            if now >= next_rss:
+                for i, pid in enumerate(pids):
+                    series[i].append(f"{rss_mb(pid):.0f}@{(now - t0) / 60:.1f}")
+                print("  RSS " + " | ".join(s[-1] for s in series), file=sys.stderr)
+                next_rss += 30
+            time.sleep(0.25)
+        for i, pid in enumerate(pids):
+            series[i].append(f"{rss_mb(pid):.0f}@{(time.monotonic() - t0) / 60:.1f}")
+    finally:
+        stop.set()
+        for name in names:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True)
+    n_ctr = len(names)
+    print()
+    print(f"cdig top -d {args.delay:g} --view procs {' '.join(args.env)}: RSS (MB) at "
+          f"minutes of churn ({n_ctr} containers started)")
+    for (name, _), s in zip(trees, series, strict=True):
+        print(f"  {name:<28} {', '.join(s)}")
+    for session in sessions:
+        sh("tmux", "send-keys", "-t", session, "q")
+    time.sleep(2)
+    return 0
+
+
+CHURN_IMAGE = "localhost/cdig-bb:test"  # the integration tests' image, if built
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=15, help="length of each phase")
@@ -181,6 +293,13 @@ def main() -> int:
                          "in the event stream, as before the stream was narrowed)")
     ap.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
                     help="in cdig top's environment (PYTHONPATH=DIR: the cdig of DIR/cdig)")
+    ap.add_argument("--churn-seconds", type=float, default=0,
+                    help="instead of the other phases: RSS every 30 s while short-lived "
+                         "processes, files, connections and containers come and go")
+    ap.add_argument("--churn-against", metavar="DIR",
+                    help="with --churn-seconds: DIR's cdig top beside this one's "
+                         "(PYTHONPATH=DIR, a link tree as scripts/typecheck.link_tree "
+                         "makes)")
     args = ap.parse_args()
     if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("gcc"):
         print("needs root, tmux and gcc", file=sys.stderr)
@@ -192,6 +311,7 @@ def main() -> int:
     stats = tmp / "timings"
     session = f"cdigcost{os.getpid()}"
     started: list[subprocess.Popen] = []
+    churn_sessions: list[str] = []
 
     def cleanup(*_: object) -> None:
         for p in started:
@@ -199,11 +319,17 @@ def main() -> int:
                 p.kill()
         for p in started:
             p.wait()
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        for sess in [session, *churn_sessions]:
+            subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
     signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(130)))
     results: list[tuple[str, str]] = []
+    if args.churn_seconds > 0:
+        try:
+            return churn(args, tmp, started, churn_sessions)
+        finally:
+            cleanup()
     try:
         cmd = f"{CDIG} top -d {args.delay:g} --view containers {args.top_args}".strip()
         print(f"$ {' '.join(args.env)} CDIG_TOP_TIMINGS={stats} {cmd}   (in tmux, 160x45)",
@@ -281,9 +407,15 @@ def main() -> int:
         exact.wait()
         sh("tmux", "send-keys", "-t", session, "2")  # back to Containers
         left = args.storm_seconds - (time.monotonic() - t_storm) - args.seconds
-        if left > 0:
+        rss_series = [(0.0, rss0)]
+        if left > 0:  # RSS sampled each minute: growth over time shows as a slope
             print(f"storm: {left:.0f} s more", file=sys.stderr)
-            time.sleep(left)
+            end = time.monotonic() + left
+            while (now := time.monotonic()) < end:
+                time.sleep(min(60.0, end - now))
+                rss_series.append(((time.monotonic() - t_storm) / 60, rss_mb(pid)))
+                print(f"  RSS {rss_series[-1][1]:.0f} MB at {rss_series[-1][0]:.1f} min",
+                      file=sys.stderr)
         late = measure(pid, args.seconds)
         rss1 = rss_mb(pid)
         parts = rss_parts(pid)
@@ -295,6 +427,8 @@ def main() -> int:
                         f"{late:.3f} CPU s / s; RSS {rss1:.0f} MB (was {rss0:.0f} MB before "
                         f"the storm); stream dropped {dropped(text)}"))
         results.append(("RSS by part, MB", parts))
+        results.append(("RSS over the storm, MB at min",
+                        ", ".join(f"{r:.0f}@{m:.0f}" for m, r in rss_series)))
         # a fresh cdig top for the next phase: the storm left a backlog (drained from
         # the kernel, not yet decoded) that would be measured with it
         sh("tmux", "send-keys", "-t", session, "q")

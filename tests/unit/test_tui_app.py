@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 
 import pytest
-from factories import make_event
+from factories import TCP, make_event, make_process
 from tui_data import DB, EVIL, N_ROUNDS, scenario
 
 from cdig.collector.events import EventKind
@@ -498,3 +498,48 @@ async def test_echo_shows_the_data_bytes_escaped():
         log = app.main.query_one(EventsLog)
         shown = "\n".join(str(line) for line in log.lines)
         assert "\x1b" not in shown and "\x07" not in shown and "[b]bold[/b]" in shown
+
+
+async def test_name_is_the_comm_and_command_the_argv_with_argv0():
+    """A busybox applet: NAME is the process's comm (sh), COMMAND its argv as run,
+    argv[0] included, never the executable's name."""
+    bb = make_process(pid=95, name="sh", exe="/bin/busybox", args=["-c", "sleep 1"])
+    evs = [make_event(num=1, ts_ns=1_000, pid=95, tid=95, comm="sh", proc=bb,
+                      kind=EventKind.SYSCALL_ENTER, type="execve", dir=">", fd=None,
+                      args={"filename": "/bin/sh", "argv": ["sh", "-c", "sleep 1"]}),
+           make_event(num=2, ts_ns=2_000, pid=95, tid=95, comm="sh", proc=bb,
+                      kind=EventKind.EXEC, type="execve", dir="<", res=0, fd=None,
+                      args={"filename": "/bin/busybox"}),
+           make_event(num=3, ts_ns=3_000, pid=95, tid=95, comm="sh", proc=bb)]
+    app = app_for(evs, start_view="procs")
+    async with app.run_test(size=(160, 30)) as pilot:
+        f = await ready(app, pilot)
+        row = f.data.meta["95"].values
+        assert row["name"] == "sh" and row["cmd"] == "sh -c sleep 1"
+
+
+async def test_a_closed_connection_is_listed_once_more_then_goes():
+    def conn_ev(num, ts, typ, res):
+        return make_event(num=num, ts_ns=ts, pid=70, tid=70, comm="curl", type=typ,
+                          res=res, fd=TCP, args={"fd": 5, "size": 100})
+
+    app = app_for([conn_ev(1, 1_000, "sendto", 100)], live=True, start_view="conns")
+    async with app.run_test(size=(160, 30)) as pilot:
+        f = await ready(app, pilot)
+        key = f"tcp/{TCP.name}"
+        assert key in f.data.meta
+        app.feed.push([conn_ev(2, 2_000, "close", 0)])
+        await app.feed.fed()
+        f = await show(app, pilot)
+        assert key in f.data.meta  # closed during this interval: still listed
+        f = await show(app, pilot)
+        assert key not in f.data.meta
+
+
+async def test_footer_lists_the_sort_and_view_keys():
+    app = app_for(start_view="containers")
+    async with app.run_test(size=(200, 30)) as pilot:
+        await ready(app, pilot)
+        svg = app.export_screenshot().replace("&#160;", " ")
+        for key in ("s/S", "Sort", "r", "Rev", "1-9", "Views", "f7", "Legend", "^f", "f8"):
+            assert key in svg, key

@@ -114,3 +114,28 @@ def test_more_views_snapshot(snap_compare, view):
 
 def test_slow_io_legend_snapshot(snap_compare):
     assert snap_compare(app_at("slowio"), terminal_size=(110, 30), run_before=steps("f7"))
+
+
+def test_spectrogram_snapshot(snap_compare):
+    """F12 over the kernel's latency histograms: three refreshes, a second apart on a
+    test clock, each adding calls at ~1 us and a few at ~1 ms."""
+    from test_tui_counters import CG_WEB, NR, FakeMaps, counters
+
+    m = FakeMaps()
+    m.add(CG_WEB, 100, "write", 10)
+    clock = [1_704_164_645_000_000_000]
+    app = make_app(EventFeed([], live=True), auto_refresh=False, start_view="containers",
+                   counters=counters(m, {100}))
+    app.model.wall_ns = lambda: clock[0]
+    app.model.since_wall = clock[0]
+
+    async def run_before(pilot) -> None:
+        await pilot.press("f12")
+        for i in range(4):
+            m.totals[(CG_WEB, NR["write"])]["lat_slots"] = {4: 10 + 1000 * i, 9: 5 * i}
+            m.totals[(CG_WEB, NR["write"])]["count"] = 10 + 1005 * i
+            clock[0] += 1_000_000_000
+            await app.refresh_now()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)

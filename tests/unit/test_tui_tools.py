@@ -165,3 +165,22 @@ async def test_ctrl_f_finds_rows_as_you_type_and_backslash_keeps_matching_rows()
         f = await settle(app, pilot)
         assert len(f.data.rows) == 50
         time.sleep(0)
+
+
+def test_shell_in_a_container_is_its_runtimes_exec(monkeypatch):
+    """b: podman's or docker's exec of /bin/sh in the container; for another
+    runtime, nsenter into the selected process's namespaces; else nothing."""
+    from cdig.collector.events import Container
+    from cdig.tui import actions
+
+    monkeypatch.setattr(actions.shutil, "which", lambda name: f"/usr/bin/{name}")
+    pod = Container(id="a" * 64, name="web", runtime="podman")
+    dock = Container(id="b" * 64, name="db", runtime="docker")
+    cri = Container(id="c" * 64, name="k", runtime="containerd")
+    assert actions.shell_command(pod, 5) == ["podman", "exec", "-it", "a" * 64, "/bin/sh"]
+    assert actions.shell_command(dock, 5) == ["docker", "exec", "-it", "b" * 64, "/bin/sh"]
+    assert actions.shell_command(cri, 5) == ["nsenter", "-t", "5", "-a", "/bin/sh"]
+    assert actions.shell_command(cri, None) is None
+    assert [a.key for a in applicable(Target("web", None, pod))] == ["b"]  # a container
+    assert [a.key for a in applicable(Target("sh (5)", 5, pod))] == \
+        ["k", "9", "+", "-", "l", "b"]  # a process in it
