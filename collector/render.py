@@ -4,16 +4,27 @@ A compiled format is a sequence of literals and fields. Fields other than the
 row-level ones (``collector.vector``) are rendered once per distinct combination
 of what they read — with the per-event formatter's own getters and escaping, so
 the text is the same byte for byte — and consecutive ones are joined into one
-*segment* per combination. A line is then ``literal + row value + segment + …``:
-one generated f-string per format, evaluated over the rows' columns (converted to
-Python once, with ``tolist``). Untrusted text never reaches the generated code:
-literals and segments are values bound to names, not source.
+*segment* per combination. A line is then ``literal + row value + segment + …``.
+Untrusted text never reaches generated code: literals and segments are values,
+not source.
 
-Why f-strings over pyarrow/polars string kernels: measured on this machine
-(2 vCPU), ``pyarrow.compute.binary_join_element_wise`` of 12 pieces costs
-~780 ns a row and a cast of a uint64 column to string ~50 ns; the generated
-f-string with 6 substitutions costs ~300 ns a row all in, and reuses the exact
-per-event formatting of ints (``str``) and times.
+Two builders give the same bytes (tests/unit/test_render_native.py):
+
+* ``collector/native/render.c`` (:meth:`BatchRenderer.encoded`): the line as a
+  program of pieces run in C straight into one buffer of UTF-8 — segments and the
+  seconds' texts copied from per-batch tables, evt.num/rawtime/latency and the
+  nanoseconds formatted there — which the line sink writes with one ``write``;
+  the rows are grouped by what the segments read in C too (a hash table, exact).
+  ~60 ns a 520-byte ``-j`` line and ~50-90 ns of grouping, where the f-string
+  below took ~0.6-0.9 µs a line and ``str.join`` + the text layer's encoding more.
+* without a compiler or with ``CDIG_NATIVE=0`` (:meth:`BatchRenderer.lines`): one
+  generated f-string per format, evaluated over the rows' columns (converted to
+  Python once, with ``tolist``). Why f-strings over pyarrow/polars string
+  kernels: measured on this machine (2 vCPU), ``pyarrow.compute.
+  binary_join_element_wise`` of 12 pieces costs ~780 ns a row and a cast of a
+  uint64 column to string ~50 ns; the generated f-string with 6 substitutions
+  ~300 ns a row all in, and reuses the exact per-event formatting of ints
+  (``str``) and times.
 """
 
 from __future__ import annotations
@@ -38,7 +49,20 @@ from .formatter import (
     parse_format,
     resolve_output,
 )
-from .vector import ROW_FIELDS, ArgRelevance, depends, group
+from .native.render import (
+    NS_DIGITS,
+    NUMBER_MAX,
+    OP_I64,
+    OP_LIT,
+    OP_NS9,
+    OP_SEC,
+    OP_TAB,
+    OP_U64,
+    Assembler,
+    assembler,
+)
+from .vector import ARGS, ROW_FIELDS, ArgRelevance, depends, group
+from .vector import _columns as key_columns
 
 
 def _seconds_table(fmt: str, secs: np.ndarray) -> tuple[list[str], list[int]]:
@@ -61,7 +85,7 @@ class _DeltaPart:
     of: Callable[[int], int | str]
 
 
-_ROW_COLUMNS: dict[str, Callable[[EventBatch, np.ndarray], np.ndarray]] = {
+_ROW_COLUMNS: dict[str, Callable[[EventBatch, np.ndarray | slice], np.ndarray]] = {
     "evt.num": lambda b, r: b.num[r],
     "evt.rawtime": lambda b, r: b.ts[r],
     # the decoder gives sched records a latency of 0
@@ -118,8 +142,14 @@ class BatchRenderer:
         self.prefixes = prefixes
         self.segments = segments
         self.require_get = [f.get for f in self.require]
-        self._render = _generate(items)
         self.items = items
+        self._merged = _merge(items)
+        self._render = _generate(self._merged)
+        self.native = assembler()  # None: the f-string path alone
+        self._lits: dict[str, list[bytes]] = {}
+        # ArgRelevance.rel as a byte of bits per syscall number (bit i: argument i shown)
+        self._arg_bits = (self.rel.rel.astype(np.uint8) << np.arange(6, dtype=np.uint8)) \
+            .sum(axis=1, dtype=np.uint8)
         self.has_deltas = any(isinstance(item, _DeltaPart) for item in items)
 
     def _deltas(self, b: EventBatch, rows: np.ndarray) -> np.ndarray:
@@ -183,10 +213,41 @@ class BatchRenderer:
     def lines(self, b: EventBatch, rows: np.ndarray) -> tuple[list[str], int]:
         """The lines of ``rows`` (in order) and how many rows were skipped for a
         missing field."""
+        prep = self._prepare(b, rows)
+        if prep.rows is None:
+            return [], prep.skipped
+        return self._render(self._columns(b, prep), prep.tables, prep.codes.tolist()), \
+            prep.skipped
+
+    def encoded(self, b: EventBatch, rows: np.ndarray,
+                errors: str = "strict") -> tuple[memoryview, int, int] | None:
+        """The lines of ``rows`` as UTF-8 (``errors`` as the output stream's), each
+        ending in a newline, assembled by the compiled kernel; with how many lines
+        and how many rows were skipped. None without the kernel, or when the text
+        does not encode (then :meth:`lines`, and the stream, say what is wrong). The
+        view is valid until the next call."""
+        if self.native is None:
+            return None
+        prep = self._prepare(b, rows)
+        if prep.rows is None:
+            return memoryview(b""), 0, prep.skipped
+        try:
+            data = self._assemble(self.native, b, prep, errors)
+        except UnicodeEncodeError:
+            data = None
+        if data is None:  # the per-batch state (evt.deltatime) moved on: rewind it
+            self.prev_ts = prep.prev_ts
+            return None
+        return data, len(prep.rows), prep.skipped
+
+    def _prepare(self, b: EventBatch, rows: np.ndarray) -> _Prepared:
+        """What both line builders need: the segment tables of the rows' groups, each
+        printed row's group code, the printed rows and their deltas."""
+        prev_ts = self.prev_ts
         if not len(rows):
-            return [], 0
+            return _Prepared(None, None, [], np.zeros(0, np.int64), 0, prev_ts)
         deltas = self._deltas(b, rows) if self.has_deltas else None
-        codes, first = group(b, self.keys, self.rel)
+        codes, first = self._group(b)
         reps = b.events(first)
         skip_key = None
         if self.require_get:
@@ -204,7 +265,7 @@ class BatchRenderer:
                     out.append(lit)
                 tab.append("".join(out))
             tables.append(tab)
-        row_codes = codes[rows]
+        row_codes = codes if len(rows) == len(b) else codes[rows]
         skipped = 0
         if skip_key is not None:
             ok = ~skip_key[row_codes]
@@ -215,7 +276,13 @@ class BatchRenderer:
                 if deltas is not None:
                     deltas = deltas[ok]
         if not len(rows):
-            return [], skipped
+            return _Prepared(None, deltas, tables, row_codes, skipped, prev_ts)
+        return _Prepared(rows, deltas, tables, row_codes, skipped, prev_ts)
+
+    def _columns(self, b: EventBatch, prep: _Prepared) -> list[Any]:
+        """The row parts' columns as Python values, for the generated f-string."""
+        rows, deltas = prep.rows, prep.deltas
+        assert rows is not None
         cols: list[Any] = []
         for item in self.items:
             if isinstance(item, _DeltaPart):
@@ -231,21 +298,143 @@ class BatchRenderer:
                     cols.append((ts % 1_000_000_000).tolist())
                 else:
                     cols.append(_ROW_COLUMNS[item.name](b, rows).tolist())
-        k = row_codes.tolist()
-        return self._render(cols, tables, k), skipped
+        return cols
+
+    def _assemble(self, asm: Assembler, b: EventBatch, prep: _Prepared,
+                  errors: str) -> memoryview | None:
+        """The lines through render.c: :attr:`_merged` as a program over this batch's
+        tables and columns (see collector.native.render)."""
+        rows = prep.rows
+        assert rows is not None
+        # every row printed (a storm the filter matches): the columns as they are
+        at: np.ndarray | slice = slice(None) if len(rows) == len(b) else rows
+        entries = list(self._literals(errors))  # entry i: the i-th literal
+        ops: list[tuple[int, int, int, int, int]] = []
+        cols: list[np.ndarray] = []
+        row_max = 1  # the newline
+
+        def table(texts: list[str]) -> tuple[int, int, int]:
+            """(first entry, entries, longest) of ``texts`` added to the entries."""
+            start = len(entries)
+            entries.extend(x.encode("utf-8", errors) for x in texts)
+            return start, len(texts), max((len(x) for x in entries[start:]), default=0)
+
+        segs = [table(tab) for tab in prep.tables]
+        codes_col = -1
+        ts_col = -1
+        lit = 0
+        for item in self._merged:
+            if isinstance(item, str):
+                ops.append((OP_LIT, lit, 0, 0, 0))
+                row_max += len(entries[lit])
+                lit += 1
+            elif isinstance(item, int):
+                if codes_col < 0:
+                    codes_col = len(cols)
+                    cols.append(prep.codes)
+                first, count, longest = segs[item]
+                ops.append((OP_TAB, first, count, codes_col, 0))
+                row_max += longest
+            elif isinstance(item, _DeltaPart):
+                assert prep.deltas is not None
+                uniq, inv = np.unique(prep.deltas, return_inverse=True)
+                first, count, longest = table([f"{item.of(d)}" for d in uniq.tolist()])
+                ops.append((OP_TAB, first, count, len(cols), 0))
+                cols.append(inv.reshape(-1))
+                row_max += longest
+            elif item.name in _TIME_FORMATS:  # the second's text, '.', 9 digits
+                if ts_col < 0:
+                    ts_col = len(cols)
+                    cols.append(b.ts[at])
+                ts = cols[ts_col].view(np.int64) if cols[ts_col].dtype.itemsize == 8 \
+                    else cols[ts_col].astype(np.int64)
+                fmt = _TIME_FORMATS[item.name]
+                lo, hi = int(ts.min()) // 1_000_000_000, int(ts.max()) // 1_000_000_000
+                # each second's text with the '.' before the nanoseconds
+                if hi - lo < 4096:  # the seconds the batch spans (one or two, live)
+                    texts = second_texts(fmt, list(range(lo, hi + 1)))
+                    first, count, longest = table([x + "." for x in texts])
+                    ops.append((OP_SEC, ts_col, first, count, lo))
+                else:
+                    texts, idx = _seconds_table(fmt, ts // 1_000_000_000)
+                    first, count, longest = table([x + "." for x in texts])
+                    ops.append((OP_TAB, first, count, len(cols), 0))
+                    cols.append(np.asarray(idx, dtype=np.int64))
+                ops.append((OP_NS9, ts_col, 0, 0, 0))
+                row_max += longest + NS_DIGITS
+            else:
+                v = _ROW_COLUMNS[item.name](b, at)
+                ops.append((OP_U64 if v.dtype.kind == "u" else OP_I64, len(cols), 0, 0, 0))
+                cols.append(v)
+                row_max += NUMBER_MAX
+        # 8-byte integers as they are (uint64 read as such by OP_U64), others widened
+        cols = [np.ascontiguousarray(c) if c.dtype.itemsize == 8 and c.dtype.kind in "iu"
+                else c.astype(np.int64) for c in cols]
+        return asm.lines(np.array(ops, dtype=np.int64).reshape(-1, 5), cols, entries,
+                         len(rows), row_max)
+
+    def _literals(self, errors: str) -> list[bytes]:
+        """The format's literals (in :attr:`_merged` order), encoded."""
+        hit = self._lits.get(errors)
+        if hit is None:
+            texts = [x for x in self._merged if isinstance(x, str)]
+            hit = self._lits[errors] = [s.encode("utf-8", errors) for s in texts]
+        return hit
+
+    def _group(self, b: EventBatch) -> tuple[np.ndarray, np.ndarray]:
+        """``vector.group`` of the renderer's keys; through render.c's hash table when
+        compiled (exact, codes in order of first sight: the same result), shared
+        with other users of the same keys through the batch's cache. The arguments
+        a syscall does not show read as 0 there too, masked in C from a byte of
+        bits per row (not a masked copy of every row's six arguments)."""
+        asm = self.native
+        key = ("group", self.keys)
+        cache: dict[Any, Any] = b._cache  # vector.group's key: a tuple
+        hit = cache.get(key)
+        if hit is not None or asm is None or not self.keys or not len(b):
+            return hit if hit is not None else group(b, self.keys, self.rel)
+        cols: list[Any] = key_columns(b, self.keys - {ARGS}, self.rel)
+        if ARGS in self.keys:
+            masked = cache.get("masked_args")
+            if masked is not None:
+                cols += [masked[:, i] for i in range(6)]
+            else:
+                c = b.cols
+                shown = np.where(c["kind"] <= layout.KIND_SYSCALL_ENTER,
+                                 self._arg_bits[c["nr"]], np.uint8(0b11))
+                args = b.rec["args"]
+                cols += [(args[:, i], shown, i) for i in range(6)]
+        res = asm.group(cols, len(b))
+        cache[key] = res
+        return res
 
 
-def _generate(items: list[Any]) -> Callable[[list[Any], list[list[str]], list[int]], list[str]]:
-    """Compile the line builder of ``items``: literal strings, row parts and segment
-    indexes. Literals and tables are bound to names (``L0``, ``S0`` …): no value of
-    the format or of the data is ever part of the generated source."""
-    ns: dict[str, Any] = {}
+@dataclass
+class _Prepared:
+    rows: np.ndarray | None  # None: nothing to print
+    deltas: np.ndarray | None
+    tables: list[list[str]]
+    codes: np.ndarray  # each printed row's group
+    skipped: int
+    prev_ts: int | None  # evt.deltatime's before this batch
+
+
+def _merge(items: list[Any]) -> list[Any]:
+    """``items`` with adjacent literals as one, and no empty literal."""
     merged: list[Any] = []
-    for item in items:  # adjacent literals as one
+    for item in items:
         if isinstance(item, str) and merged and isinstance(merged[-1], str):
             merged[-1] += item
         else:
             merged.append(item)
+    return [x for x in merged if not isinstance(x, str) or x]
+
+
+def _generate(merged: list[Any]) -> Callable[[list[Any], list[list[str]], list[int]], list[str]]:
+    """Compile the line builder of ``merged`` (:func:`_merge`): literal strings, row
+    parts and segment indexes. Literals and tables are bound to names (``L0``, ``S0``
+    …): no value of the format or of the data is ever part of the generated source."""
+    ns: dict[str, Any] = {}
     pieces: list[str] = []
     targets: list[str] = []
     sources: list[str] = []

@@ -19,6 +19,7 @@ Data flows one way; sinks never reach back into the session.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -231,17 +232,28 @@ def freeze_containers(b: EventBatch) -> None:
 
 
 class LineSink:
-    """``-p``/``-j`` lines of the matched rows, written to ``out`` per batch."""
+    """``-p``/``-j`` lines of the matched rows, written to ``out`` per batch: as one
+    block of UTF-8 to its binary buffer when the renderer's compiled kernel is
+    there (``BatchRenderer.encoded``), else as text."""
 
     def __init__(self, renderer: BatchRenderer, out: IO[str]) -> None:
         self.renderer = renderer
         self.out = out
         self.printed = 0
         self.skipped = 0  # matched, but a field of the format was missing
+        self._bin, self._errors = binary_of(out)
 
     def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
         rows = np.flatnonzero(matched)
         if not len(rows):
+            return
+        block = self.renderer.encoded(b, rows, self._errors)
+        if block is not None:
+            data, n, skipped = block
+            self.skipped += skipped
+            if n:
+                self.printed += n
+                self._write(data)
             return
         lines, skipped = self.renderer.lines(b, rows)
         self.skipped += skipped
@@ -250,8 +262,31 @@ class LineSink:
             lines.append("")
             self.out.write("\n".join(lines))
 
+    def _write(self, data: memoryview) -> None:
+        if self._bin is None:
+            self.out.write(str(data, "utf-8", self._errors))
+            return
+        self.out.flush()  # text written before (by another sink) goes first
+        self._bin.write(data)
+        if getattr(self.out, "line_buffering", False):
+            self._bin.flush()
+
     def flush(self) -> None:
         self.out.flush()
+
+
+def binary_of(out: IO[str]) -> tuple[IO[bytes] | None, str]:
+    """``out``'s binary buffer when it encodes UTF-8, and its errors handler; else
+    (None, ``surrogatepass``): lines are decoded back to text for it, losslessly."""
+    buf = getattr(out, "buffer", None)
+    enc = getattr(out, "encoding", None)
+    try:
+        utf8 = enc is not None and codecs.lookup(enc).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if buf is None or not utf8:
+        return None, "surrogatepass"
+    return buf, getattr(out, "errors", None) or "strict"
 
 
 class EventSink:
