@@ -120,20 +120,22 @@ def _options(args: argparse.Namespace, table):
 
 def run_exporter(args: argparse.Namespace) -> int:
     from .exporters import web
+    from .exporters.listen import is_loopback, parse_listen
+    from .exporters.web_config import WebConfigError, load_web_config
     from .probes.loader import ProbeError
     from .probes.metrics.config import MetricsConfig
     from .probes.metrics.probe import MetricsProbe
     from .probes.syscall_table import table
 
     try:
-        listen = web.parse_listen(args.listen)
+        listen = parse_listen(args.listen)
     except ValueError as e:
         raise CliError(f"--listen {args.listen!r}: {e}", EXIT_USAGE) from None
     config = None
     if args.web_config:
         try:
-            config = web.load_web_config(args.web_config)
-        except web.WebConfigError as e:
+            config = load_web_config(args.web_config)
+        except WebConfigError as e:
             raise CliError(f"--web-config {args.web_config}: {e}") from None
     tbl = table()
     options = _options(args, tbl)
@@ -146,7 +148,7 @@ def run_exporter(args: argparse.Namespace) -> int:
         sys.stdout.write(probe.dump())
         return EXIT_OK
 
-    if not web.is_loopback(listen) and not (config and (config.tls or config.auth)):
+    if not is_loopback(listen) and not (config and (config.tls or config.auth)):
         if not args.insecure:
             raise CliError(f"refusing to serve metrics on {listen} without TLS or basic auth: "
                            "give --web-config, listen on loopback, or pass --insecure",
@@ -156,7 +158,7 @@ def run_exporter(args: argparse.Namespace) -> int:
 
     try:
         server = web.MetricsServer(listen, config.ssl_context() if config else None)
-    except web.WebConfigError as e:
+    except WebConfigError as e:
         raise CliError(f"--web-config {args.web_config}: {e}") from None
     except OSError as e:
         reason = e.strerror.lower() if e.strerror else str(e)

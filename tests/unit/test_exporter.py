@@ -24,7 +24,7 @@ from cdig.collector.cgroup_resources import CgroupResources
 from cdig.collector.cgroups import CgroupLayout, CgroupMount
 from cdig.collector.events import HOST, Container
 from cdig.collector.fields import resolve
-from cdig.exporters import web
+from cdig.exporters import basic_auth, listen, web, web_config
 from cdig.exporters.prometheus import (
     DEFAULT_BUCKET_SLOTS,
     FINE_BUCKET_SLOTS,
@@ -610,7 +610,7 @@ def test_exposition_golden():
 def _same(rig: Rig) -> None:
     """The fast rendering is what prometheus_client makes of collect()."""
     fams = rig.collector.families()
-    from cdig.exporters.prometheus import render
+    from cdig.exporters.exposition import render
 
     fast = "".join(render(fams))
     reg = CollectorRegistry()
@@ -846,7 +846,7 @@ def test_web_config_tls_and_users(cert, tmp_path):
     f.write_text(f"tls_server_config:\n  cert_file: {c}\n  key_file: {k}\n"
                  f"  min_version: TLS13\nbasic_auth_users:\n  prom: '{HASH}'\n"
                  "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
-    cfg = web.load_web_config(str(f))
+    cfg = web_config.load_web_config(str(f))
     assert cfg.tls and cfg.auth and cfg.min_version == "TLS13"
     assert cfg.headers == {"X-Frame-Options": "deny"}
     assert cfg.ssl_context() is not None
@@ -857,7 +857,8 @@ def test_web_config_relative_paths(cert, tmp_path):
     shutil.copy(c, tmp_path / "c.pem")
     shutil.copy(k, tmp_path / "k.pem")
     (tmp_path / "web.yml").write_text("tls_server_config: {cert_file: c.pem, key_file: k.pem}\n")
-    assert web.load_web_config(str(tmp_path / "web.yml")).cert_file == str(tmp_path / "c.pem")
+    cfg = web_config.load_web_config(str(tmp_path / "web.yml"))
+    assert cfg.cert_file == str(tmp_path / "c.pem")
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -884,42 +885,42 @@ def test_web_config_relative_paths(cert, tmp_path):
 ])
 def test_web_config_errors(cert, tmp_path, text, needle):
     c, k = cert
-    with pytest.raises(web.WebConfigError) as e:
-        web.parse_web_config(text.replace("CERT", str(c)).replace("KEY", str(k)),
+    with pytest.raises(web_config.WebConfigError) as e:
+        web_config.parse_web_config(text.replace("CERT", str(c)).replace("KEY", str(k)),
                              str(tmp_path))
     msg = str(e.value)
     assert needle in msg and "\n" not in msg
 
 
 def test_web_config_unreadable(tmp_path):
-    with pytest.raises(web.WebConfigError, match="cannot read"):
-        web.load_web_config(str(tmp_path / "missing.yml"))
+    with pytest.raises(web_config.WebConfigError, match="cannot read"):
+        web_config.load_web_config(str(tmp_path / "missing.yml"))
 
 
 @pytest.mark.parametrize("text,host,port", [
     ("127.0.0.1:9464", "127.0.0.1", 9464), (":9100", "", 9100), ("[::1]:80", "::1", 80),
     ("localhost:0", "localhost", 0)])
 def test_parse_listen(text, host, port):
-    a = web.parse_listen(text)
+    a = listen.parse_listen(text)
     assert (a.host, a.port) == (host, port)
 
 
 @pytest.mark.parametrize("text", ["9464", "127.0.0.1", "1.2.3.4:99999", "::1:80", "a:b", ""])
 def test_parse_listen_rejects(text):
     with pytest.raises(ValueError):
-        web.parse_listen(text)
+        listen.parse_listen(text)
 
 
 def test_loopback():
-    assert web.is_loopback(web.ListenAddress("127.0.0.1", 1))
-    assert web.is_loopback(web.ListenAddress("127.3.4.5", 1))
-    assert web.is_loopback(web.ListenAddress("localhost", 1))
-    assert not web.is_loopback(web.ListenAddress("", 1))
-    assert not web.is_loopback(web.ListenAddress("0.0.0.0", 1))
+    assert listen.is_loopback(listen.ListenAddress("127.0.0.1", 1))
+    assert listen.is_loopback(listen.ListenAddress("127.3.4.5", 1))
+    assert listen.is_loopback(listen.ListenAddress("localhost", 1))
+    assert not listen.is_loopback(listen.ListenAddress("", 1))
+    assert not listen.is_loopback(listen.ListenAddress("0.0.0.0", 1))
 
 
 def test_basic_auth():
-    auth = web.BasicAuth({"prom": HASH.encode()})
+    auth = basic_auth.BasicAuth({"prom": HASH.encode()})
 
     def hdr(user: str, pw: str) -> str:
         return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
@@ -941,7 +942,7 @@ def test_app_routes_and_auth():
         calls_.append(1)
         return [b"m 1\n"]
 
-    cfg = web.WebConfig(users={"prom": HASH.encode()}, headers={"X-A": "b"})
+    cfg = web_config.WebConfig(users={"prom": HASH.encode()}, headers={"X-A": "b"})
     app = web.make_app(metrics_app, cfg)
     got = {}
 

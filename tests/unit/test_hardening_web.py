@@ -18,7 +18,7 @@ import urllib.request
 import bcrypt
 import pytest
 
-from cdig.exporters import web
+from cdig.exporters import basic_auth, listen, web, web_config
 
 HASH = "$2b$04$EIHNonp4R1dQvCW1r8S2HO2yLC2rsSL0oMbLo1.2U.CljUCvXNx7u"  # "secret"
 
@@ -38,13 +38,13 @@ def basic(user: str, password: str | bytes) -> str:
     ("http_server_config: {http2: true, http2: false}\n", "'http2' given twice"),
 ])
 def test_duplicate_keys_are_errors(text, needle):
-    with pytest.raises(web.WebConfigError) as e:
-        web.parse_web_config(text)
+    with pytest.raises(web_config.WebConfigError) as e:
+        web_config.parse_web_config(text)
     assert needle in str(e.value) and "line" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_merge_keys_still_work():
-    cfg = web.parse_web_config(f"basic_auth_users:\n  <<: {{prom: '{HASH}'}}\n"
+    cfg = web_config.parse_web_config(f"basic_auth_users:\n  <<: {{prom: '{HASH}'}}\n"
                                f"  other: '{HASH}'\n")
     assert set(cfg.users) == {"prom", "other"}
 
@@ -53,25 +53,25 @@ def test_config_over_the_limit_is_refused_not_cut(tmp_path):
     # users after a megabyte of comments: read as a prefix, the file had none
     f = tmp_path / "web.yml"
     f.write_text("# padding\n" * 120_000 + f"basic_auth_users:\n  prom: '{HASH}'\n")
-    assert f.stat().st_size > web.WEB_CONFIG_MAX_BYTES
-    with pytest.raises(web.WebConfigError, match=r"bytes, over the limit of 1048576 bytes"):
-        web.load_web_config(str(f))
+    assert f.stat().st_size > web_config.WEB_CONFIG_MAX_BYTES
+    with pytest.raises(web_config.WebConfigError, match=r"bytes, over the limit of 1048576 bytes"):
+        web_config.load_web_config(str(f))
 
 
 def test_config_just_under_the_limit_is_read_whole(tmp_path):
     f = tmp_path / "web.yml"
     body = f"basic_auth_users:\n  prom: '{HASH}'\n"
-    f.write_text("#" * (web.WEB_CONFIG_MAX_BYTES - len(body) - 1) + "\n" + body)
-    assert f.stat().st_size == web.WEB_CONFIG_MAX_BYTES
-    assert set(web.load_web_config(str(f)).users) == {"prom"}
+    f.write_text("#" * (web_config.WEB_CONFIG_MAX_BYTES - len(body) - 1) + "\n" + body)
+    assert f.stat().st_size == web_config.WEB_CONFIG_MAX_BYTES
+    assert set(web_config.load_web_config(str(f)).users) == {"prom"}
 
 
 def test_fifo_is_refused_not_waited_on(tmp_path):
     fifo = tmp_path / "web.yml"
     os.mkfifo(fifo)
-    code = ("import sys; from cdig.exporters import web\n"
-            "try: web.load_web_config(sys.argv[1])\n"
-            "except web.WebConfigError as e: print(e)\n")
+    code = ("import sys; from cdig.exporters import web_config\n"
+            "try: web_config.load_web_config(sys.argv[1])\n"
+            "except web_config.WebConfigError as e: print(e)\n")
     r = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, text=True,
                        timeout=30)  # it hung in open() before
     assert r.stdout == f"cannot read {fifo}: not a regular file\n", r.stderr
@@ -84,12 +84,12 @@ def test_fifo_is_refused_not_waited_on(tmp_path):
     ("{X-Content-Type-Options: sniff}", "is not one of nosniff"),
 ])
 def test_only_exporter_toolkits_headers(headers, needle):
-    with pytest.raises(web.WebConfigError, match=needle):
-        web.parse_web_config(f"http_server_config: {{headers: {headers}}}\n")
+    with pytest.raises(web_config.WebConfigError, match=needle):
+        web_config.parse_web_config(f"http_server_config: {{headers: {headers}}}\n")
 
 
 def test_allowed_headers_pass():
-    cfg = web.parse_web_config(
+    cfg = web_config.parse_web_config(
         "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n"
         "    Strict-Transport-Security: max-age=31536000\n"
         "    Content-Security-Policy: \"default-src 'self'\"\n")
@@ -103,7 +103,7 @@ def test_passwords_over_72_bytes_as_htpasswd():
     # htpasswd and Go's bcrypt (exporter-toolkit) use the first 72 bytes
     long = b"p" * 72
     h = bcrypt.hashpw(long, bcrypt.gensalt(rounds=4))
-    auth = web.BasicAuth({"prom": h})
+    auth = basic_auth.BasicAuth({"prom": h})
     assert auth.check(basic("prom", long + b"anything after byte 72"))
     assert auth.check(basic("prom", long))
     assert not auth.check(basic("prom", b"q" + long[1:] + b"x" * 10))
@@ -119,7 +119,7 @@ class Clock:
 
 def test_failed_checks_draw_on_a_bounded_budget():
     clock = Clock()
-    auth = web.BasicAuth({"prom": HASH.encode()}, failures_per_s=2, burst=3, clock=clock)
+    auth = basic_auth.BasicAuth({"prom": HASH.encode()}, failures_per_s=2, burst=3, clock=clock)
     assert auth.verify(basic("prom", "secret")) == 200  # cached from now on
     assert [auth.verify(basic("prom", f"wrong{i}")) for i in range(5)] == [401] * 3 + [429] * 2
     assert auth.bcrypt_checks == 4  # one success, three failures; none for the 429s
@@ -136,8 +136,8 @@ def test_failed_checks_draw_on_a_bounded_budget():
 def start_server(max_connections: int) -> web.MetricsServer:
     """A real MetricsServer on 127.0.0.1 with basic auth."""
     body = b"m 1\n" * 500
-    srv = web.MetricsServer(web.ListenAddress("127.0.0.1", 0), max_connections=max_connections)
-    cfg = web.WebConfig(users={"prom": HASH.encode()})
+    srv = web.MetricsServer(listen.ListenAddress("127.0.0.1", 0), max_connections=max_connections)
+    cfg = web_config.WebConfig(users={"prom": HASH.encode()})
     srv.start(web.make_app(web.exposition_app(lambda: body), cfg))
     return srv
 
@@ -197,8 +197,8 @@ def test_http09_is_refused_with_a_status_line(server):
 
 def test_429_when_wrong_passwords_flood(server):
     codes = [get(server, {"Authorization": basic("prom", f"bad{i}")})[0] for i in range(20)]
-    assert codes[:web.AUTH_FAILURE_BURST] == [401] * web.AUTH_FAILURE_BURST
-    assert 429 in codes[web.AUTH_FAILURE_BURST:]
+    assert codes[:basic_auth.AUTH_FAILURE_BURST] == [401] * basic_auth.AUTH_FAILURE_BURST
+    assert 429 in codes[basic_auth.AUTH_FAILURE_BURST:]
 
 
 def wait_for(cond, what: str, timeout: float = 10.0) -> None:
@@ -245,7 +245,7 @@ def test_bcrypt_work_is_bounded_under_a_parallel_flood(roomy_server):
         t.join()
     elapsed = time.monotonic() - t0
     failures = codes.count(401)
-    assert failures <= web.AUTH_FAILURE_BURST + web.AUTH_FAILURES_PER_S * elapsed + 1
+    assert failures <= basic_auth.AUTH_FAILURE_BURST + basic_auth.AUTH_FAILURES_PER_S * elapsed + 1
     assert codes.count(429) > failures  # most of the flood never reached bcrypt
     assert get(roomy_server, {"Authorization": basic("prom", "secret")})[0] == 200
 
