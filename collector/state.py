@@ -297,6 +297,8 @@ class State:
             self._address(info, typ, args.get("addr", ""), args.get("local", ""))
             if typ == "connect" and info.sip and not info.cport and info.type != "unix":
                 self._local_end(pid, info)
+            elif typ == "bind" and info.sip and not info.sport:
+                self._bound_port(pid, info)
         elif typ in ("accept", "accept4"):
             ev.fd = self._accepted(pid, res, ev.fd, args.get("addr", ""))
         elif typ in ("pipe", "pipe2", "socketpair"):
@@ -330,7 +332,16 @@ class State:
                       l4proto=lst.l4proto if lst else "tcp",
                       sip=lst.sip if lst else "", sport=lst.sport if lst else 0,
                       cip=peer_ip, cport=peer_port, local_is_client=False)
-        if not peer_ip:  # no address asked for: ask /proc
+        t = None
+        if info.type in ("ipv4", "ipv6") and (not peer_ip or not info.sport):
+            # no address asked for, or a listener this State cannot name (opened before
+            # the trace and gone from /proc since, or bound to port 0 before it): the
+            # accepted socket's own /proc line, the client end first as in sysdig
+            t = self._socket_line(pid, res)
+        if t is not None:
+            info.l4proto, info.sip, info.sport, info.cip, info.cport = t
+            info.type = "ipv6" if ":" in t[1] else "ipv4"
+        elif not peer_ip:  # a unix socket, or gone: what /proc says
             target = self.procfs.fd_target(pid, res)
             if target:
                 info = fd_from_target(pid, res, target, self.procfs)
@@ -373,10 +384,7 @@ class State:
         time this record is read); else the port stays 0. (A repeated connect to
         the same peer — a poll-style completion check — kept the local end the
         socket had, see _address.)"""
-        target = self.procfs.fd_target(pid, info.num)
-        if not target or not target.startswith("socket:[") or not target[8:-1].isdigit():
-            return
-        t = self.procfs.socket_tuple(pid, int(target[8:-1]))
+        t = self._socket_line(pid, info.num)
         if t is None:
             return
         _, lip, lport, rip, rport = t
@@ -384,6 +392,22 @@ class State:
             return
         info.cip, info.cport = lip, lport
         info.name = _sock_name(info)
+
+    def _bound_port(self, pid: int, info: FdInfo) -> None:
+        """The port the kernel picked for a bind to port 0 (a test server's
+        ``bind(("127.0.0.1", 0))``): the socket's /proc line, if its address is the one
+        bound; the accepted sockets then name their server end."""
+        t = self._socket_line(pid, info.num)
+        if t is not None and t[2] and not t[4] and _same_ip(t[1], info.sip):
+            info.sport = t[2]
+            info.name = f"{info.sip}:{info.sport}"
+
+    def _socket_line(self, pid: int, fd: int) -> tuple[str, str, int, str, int] | None:
+        """(l4proto, local ip, port, remote ip, port) of an inet socket fd, from /proc."""
+        target = self.procfs.fd_target(pid, fd)
+        if not target or not target.startswith("socket:[") or not target[8:-1].isdigit():
+            return None
+        return self.procfs.socket_tuple(pid, int(target[8:-1]))
 
 
     # -- persistence ---------------------------------------------------------------

@@ -206,6 +206,8 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
         state._address(info, typ, addr, local)
         if how == _CONNECT and info.sip and not info.cport and info.type != "unix":
             state._local_end(pid, info)
+        elif how == _BIND and info.sip and not info.sport:
+            state._bound_port(pid, info)
         return info
     if how == _ACCEPT:
         return state._accepted(pid, res, fd, addr)

@@ -105,6 +105,35 @@ def test_accept_makes_server_side_fd(tmp_path):
     assert fd.name == "127.0.0.1:51000->127.0.0.1:8080"
 
 
+def test_bind_to_port_0_takes_the_port_from_proc_and_accepts_name_it(tmp_path):
+    """A test server's bind(("127.0.0.1", 0)): the kernel's port, read from /proc
+    after the bind, is the server end of every accepted socket (was 127.0.0.1:0)."""
+    fake_proc(tmp_path, 100, fds={3: "socket:[600]"})
+    _net_tcp(tmp_path, 100, ("127.0.0.1", 39591, "0.0.0.0", 0, 600))
+    st = make_state(tmp_path)
+    evs = run(st,
+              record("socket", ts=1, ret=3, args=(2, 1, 0)),
+              ext("bind", ts=2, ret=0, args=(3, 0, 16), str2=sockaddr_in("127.0.0.1", 0)),
+              ext("accept4", ts=3, ret=4, args=(3, 0, 0), str2=sockaddr_in("127.0.0.1", 51000)),
+              record("read", ts=4, ret=3, args=(4, 0, 10)))
+    assert evs[1].fd.name == "127.0.0.1:39591"
+    assert evs[3].fd.name == "127.0.0.1:51000->127.0.0.1:39591"
+    assert (evs[3].fd.sport, evs[3].fd.cport) == (39591, 51000)
+
+
+def test_accept_on_an_unknown_listener_names_the_server_end_from_proc(tmp_path):
+    """The listener's /proc line is gone (closed, or opened before the trace by a
+    process whose fd table was not read in time): the accepted socket's own line."""
+    fake_proc(tmp_path, 100, fds={4: "socket:[601]"})
+    _net_tcp(tmp_path, 100, ("127.0.0.1", 8080, "127.0.0.1", 51000, 601))
+    st = make_state(tmp_path)
+    (ev, rd) = run(st, ext("accept4", ts=3, ret=4, args=(3, 0, 0),
+                           str2=sockaddr_in("127.0.0.1", 51000)),
+                   record("read", ts=4, ret=3, args=(4, 0, 10)))
+    assert ev.fd.name == rd.fd.name == "127.0.0.1:51000->127.0.0.1:8080"
+    assert not ev.fd.local_is_client and ev.fd.l4proto == "tcp"
+
+
 def test_fork_exec_exit_lifecycle(tmp_path):
     fake_proc(tmp_path, 100, name="sh", argv=(b"sh",))
     st = make_state(tmp_path, {7: WEB})
