@@ -267,3 +267,17 @@ def test_sink_keeps_the_order_of_text_written_before(asm) -> None:
             [header, LineSink(r, out)]).run()
     out.flush()
     assert out.buffer.getvalue() == b"batch\n1\n2\nbatch\n3\n4\n"  # type: ignore[attr-defined]
+
+
+def test_line_buffered_output_is_flushed_per_batch(asm) -> None:
+    """-U (stdout line-buffered): each batch's lines reach the file at once."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n", line_buffering=True)
+    r = BatchRenderer.text("*%evt.num %proc.name", T)
+    r.native = asm
+    batches, cont = build([("getppid", 100, 3, b"x", 7, 0)] * 2, "web")
+    state = State(container_of=lambda cg, pid: cont.get(cg, HOST), proc_root="/nonexistent")
+    seen = []
+    Session(_Source(batches), Decoder(T, 0), state, None,
+            [LineSink(r, out), lambda b, m: seen.append(raw.getvalue())]).run()
+    assert seen == [b"1 x\n", b"1 x\n2 x\n"]
