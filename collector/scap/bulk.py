@@ -15,6 +15,18 @@ from . import events as E
 _U8 = np.uint8
 
 
+def uniq(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D array, by a sort: numpy 2's hash-based unique takes
+    ~7 ms per 100,000 int64 (a chunk's thread ids), a sort and a compare ~0.6 ms."""
+    s = np.sort(a)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 def gather(u8: np.ndarray, off: np.ndarray, dtype: str) -> np.ndarray:
     """The ``dtype`` value at each byte offset ``off`` of ``u8`` (little-endian).
 

@@ -15,8 +15,8 @@ import struct
 import numpy as np
 
 from ..decode import RawBatch
+from . import bulk, headers
 from . import events as E
-from . import headers
 from .base import CDIG_FD_EVENT, FD_INTRO
 from .columns import Columns
 from .fastrows import Attrs, FastRows
@@ -120,7 +120,7 @@ class ChunkPath(FastRows):
             (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
         slow = ((cat == 2) | override) & ~carry
         # the threads as the chunk starts, for the fast rows (the slow path changes them)
-        utids = np.unique(tid[cat > 0]).tolist()
+        utids = bulk.uniq(tid[cat > 0]).tolist()
         base = {t: self._thread(t) for t in utids}
         base_attrs = {t: (th.pid, th.comm, th.uid, th.gid, th.cgroup) for t, th in base.items()}
         changes: list[tuple[int, int, Attrs]] = []

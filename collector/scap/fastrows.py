@@ -150,14 +150,14 @@ class FastRows(EventPath):
                 continue
             et_ev = etype[ev]
             key = et_ev * 4096 + np.minimum(nparams[ev], 4095)
-            for kv in np.unique(key).tolist():
+            for kv in bulk.uniq(key).tolist():
                 sel = key == kv
                 w, evs = who[sel], ev[sel]
                 et, npar = kv // 4096, kv % 4096
                 self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs)
         # an fd the file does not give is no fd (-1), not fd 0
         by_nr = self.syscalls.by_nr
-        for nr in np.unique(out["nr"]).tolist():
+        for nr in bulk.uniq(out["nr"]).tolist():
             spec = by_nr.get(nr)
             if spec is None:
                 continue
@@ -224,7 +224,7 @@ class FastRows(EventPath):
             who = np.flatnonzero(~is_enter[rows]) if side == "exit" else np.flatnonzero(ent >= 0)
             ev = rows[who] if side == "exit" else ent[who]
             key = etype[ev] * 4096 + np.minimum(nparams[ev], 4095)
-            for kv in np.unique(key).tolist():
+            for kv in bulk.uniq(key).tolist():
                 sel = key == kv
                 w, evs = who[sel], ev[sel]
                 et, npar = kv // 4096, kv % 4096
@@ -362,7 +362,8 @@ class FastRows(EventPath):
                         changes: list[tuple[int, int, Attrs]]) -> None:
         """pid, comm, uid, gid, cgroup of each fast row: its thread as of that row."""
         tids = fast["tid"]
-        uniq, inv = np.unique(tids, return_inverse=True)
+        uniq = bulk.uniq(tids)
+        inv = np.searchsorted(uniq, tids)  # np.unique's inverse, without its sort
         attrs = [base.get(int(t)) or self._attrs(int(t)) for t in uniq.tolist()]
         pid = np.array([a[0] for a in attrs], dtype=np.int64)[inv]
         comm = np.array([a[1] for a in attrs], dtype=f"S{layout.COMM_LEN}")[inv]
