@@ -19,8 +19,11 @@ loss after the intact batches).
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from typing import Any, cast
+
+import numpy as np
 
 METADATA_MAX_BYTES = 64 << 20  # one inflated metadata value (a busy host's snapshot: MBs)
 MAX_DEPTH = 32  # the writer nests 5 deep
@@ -65,17 +68,43 @@ def _depth_ok(obj: Any) -> bool:
     return True
 
 
+# an integer of 19 digits or more may not fit 64 bits (one of 18 always does); strings
+# of JSON, to be left out before counting brackets
+_LONG_DIGITS = re.compile(rb"\d{19}")
+_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"')
+_BRACKET = np.zeros(256, dtype=np.int8)
+_BRACKET[[ord("["), ord("{")]] = 1
+_BRACKET[[ord("]"), ord("}")]] = -1
+
+
+def _max_depth(raw: bytes) -> int:
+    """The deepest nesting of valid JSON text: its brackets outside strings."""
+    if len(raw) < 4096:  # not worth numpy
+        return -1
+    text = _STRING.sub(b"", raw)
+    steps = _BRACKET[np.frombuffer(text, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int32).max()) if len(steps) else 0
+
+
 def load_json(raw: bytes) -> Any:
-    """JSON with 64-bit integers and at most MAX_DEPTH levels; MetadataError else."""
+    """JSON with 64-bit integers and at most MAX_DEPTH levels; MetadataError else.
+
+    A batch's state is tens of kB of small integers: without a run of 19 digits
+    anywhere (strings included) every integer fits and is parsed by json's C
+    scanner, and the depth is counted on the text's brackets; else each integer
+    and container is checked in Python."""
+    # ASCII (as the writer's JSON is): no other encoding's bytes to mistake for quotes
+    fast = isinstance(raw, bytes) and raw.isascii() and _LONG_DIGITS.search(raw) is None
     try:
-        obj = json.loads(raw, parse_int=_int)
+        obj = json.loads(raw) if fast else json.loads(raw, parse_int=_int)
     except MetadataError:
         raise
     except RecursionError:
         raise MetadataError("metadata nested too deep") from None
     except (ValueError, TypeError) as e:
         raise MetadataError(f"bad JSON ({str(e).splitlines()[0][:80]})") from None
-    if not _depth_ok(obj):
+    depth = _max_depth(raw) if fast else -1
+    if depth > MAX_DEPTH or (depth < 0 and not _depth_ok(obj)):
         raise MetadataError("metadata nested too deep")
     return obj
 
@@ -139,23 +168,35 @@ def _containers(v: Any, what: str) -> None:
 def _journal(v: Any) -> None:
     _need(isinstance(v, list), "journal")
     for e in v:
-        _need(isinstance(e, list) and bool(e) and isinstance(e[0], str), "journal entry")
-        n = _JOURNAL.get(e[0])
-        if n is None:
-            continue  # a kind this reader does not know: skipped by ReplayProcFS
-        _need(len(e) >= n, f"journal entry ({e[0]})")
-        if e[0] == "pids":
-            _need(isinstance(e[1], list) and all(isinstance(p, int) for p in e[1]),
-                  "journal entry (pids)")
-            continue
-        _need(isinstance(e[1], str if e[0] == "dir" else int), f"journal entry ({e[0]})")
-        if e[0] == "proc" and e[2] is not None:
-            _need(isinstance(e[2], list) and len(e[2]) >= 5 and isinstance(e[2][3], list),
-                  "journal entry (proc)")
-        if e[0] in ("fd", "sock"):
-            _need(isinstance(e[2], int), f"journal entry ({e[0]})")
-        if e[0] == "sock" and e[3]:
-            _need(isinstance(e[3], list) and len(e[3]) == 5, "journal entry (sock)")
+        # the common entries (an fd's target, a process not found) that the checks
+        # below accept, accepted at once; every other entry takes them all
+        if type(e) is list and len(e) >= 4:
+            k = e[0]
+            if k == "fd" and isinstance(e[1], int) and isinstance(e[2], int):
+                continue
+            if k == "proc" and isinstance(e[1], int) and e[2] is None:
+                continue
+        _journal_entry(e)
+
+
+def _journal_entry(e: Any) -> None:
+    _need(isinstance(e, list) and bool(e) and isinstance(e[0], str), "journal entry")
+    n = _JOURNAL.get(e[0])
+    if n is None:
+        return  # a kind this reader does not know: skipped by ReplayProcFS
+    _need(len(e) >= n, f"journal entry ({e[0]})")
+    if e[0] == "pids":
+        _need(isinstance(e[1], list) and all(isinstance(p, int) for p in e[1]),
+              "journal entry (pids)")
+        return
+    _need(isinstance(e[1], str if e[0] == "dir" else int), f"journal entry ({e[0]})")
+    if e[0] == "proc" and e[2] is not None:
+        _need(isinstance(e[2], list) and len(e[2]) >= 5 and isinstance(e[2][3], list),
+              "journal entry (proc)")
+    if e[0] in ("fd", "sock"):
+        _need(isinstance(e[2], int), f"journal entry ({e[0]})")
+    if e[0] == "sock" and e[3]:
+        _need(isinstance(e[3], list) and len(e[3]) == 5, "journal entry (sock)")
 
 
 def check_header(h: Any) -> dict[str, Any]:

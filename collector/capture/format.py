@@ -20,6 +20,7 @@ from ..bounded import (
     inflate,
 )
 from ..decode import RawBatch
+from . import kernels
 
 FORMAT_NAME = "cdig-capture"
 FORMAT_VERSION = 1
@@ -148,6 +149,7 @@ def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
     Computed on the values (not the file bytes), so the writer and the reader
     compute it the same way; a flipped bit anywhere in a batch is caught even
     where zstd and Arrow's own checks would not notice."""
+    _crc = kernels.crc32  # zlib.crc32's value (the kernel's folding where it has one)
     crc = zlib.crc32(meta)
     crc = zlib.crc32(rb.num_rows.to_bytes(8, "little"), crc)
     for col in rb.columns:
@@ -162,14 +164,14 @@ def batch_digest(rb: pa.RecordBatch, meta: bytes) -> str:
             bufs = col.buffers()
             offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1,
                                  offset=col.offset * 4)
-            crc = zlib.crc32((offs - offs[0] if offs[0] else offs).data, crc)
+            crc = _crc((offs - offs[0] if offs[0] else offs).data, crc)
             if bufs[2] is not None and offs[-1] > offs[0]:
-                crc = zlib.crc32(memoryview(bufs[2])[offs[0]:offs[-1]], crc)
+                crc = _crc(memoryview(bufs[2])[offs[0]:offs[-1]], crc)
         else:
             v = _values(col)
             if valid is not None:
                 v = v[valid]
-            crc = zlib.crc32(np.ascontiguousarray(v).data, crc)  # the buffer itself, no copy
+            crc = _crc(np.ascontiguousarray(v).data, crc)  # the buffer itself, no copy
     return f"{crc:08x}"
 
 
@@ -308,40 +310,90 @@ def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     numbers), and the ``ctx`` mask in decoding order."""
     n = rb.num_rows
     col = rb.column
-    idx = {f.name: i for i, f in enumerate(SCHEMA)}
-    rec = np.zeros(n, dtype=layout.RECORD)
-    for name in _PLAIN_INT_COLUMNS:
-        rec[name] = _values(col(idx[name]))
-    args = rec["args"]
-    for i in range(6):
-        args[:, i] = _values(col(idx[f"arg{i}"]))
-    # a batch holds few distinct comms: each padded once, then gathered by its code
-    comm = col(idx["comm"]).dictionary_encode()
-    rec["comm"] = _fixed_rows(comm.dictionary, layout.COMM_LEN).view(
-        f"S{layout.COMM_LEN}").reshape(-1)[comm.indices.to_numpy(zero_copy_only=False)]
+    idx = _INDEX
     len1 = col(idx["len1"])
     is_ext = np.asarray(len1.is_valid().to_numpy(zero_copy_only=False)) if len1.null_count \
         else np.ones(n, dtype=bool)
     ext_rows = np.flatnonzero(is_ext)
     plain_rows = np.flatnonzero(~is_ext)
     n_plain = len(plain_rows)
+    rec, plain = _records(rb, ~is_ext, n_plain)
+    if plain is None:
+        plain = take_records(rec, plain_rows)
     ext = np.zeros(len(ext_rows), dtype=layout.EXT_RECORD)
     ext["ev"] = take_records(rec, ext_rows)
     for name in _EXT_INT_COLUMNS:
         ext[name] = _values(col(idx[name]))[ext_rows]
-    ext["str1"] = _fixed_rows(col(idx["str1"]), layout.STR1_LEN, ext_rows).view(
-        f"V{layout.STR1_LEN}").reshape(len(ext_rows))
-    ext["str2"] = _fixed_rows(col(idx["str2"]), layout.STR2_LEN, ext_rows).view(
-        f"V{layout.STR2_LEN}").reshape(len(ext_rows))
+    for name, width in (("str1", layout.STR1_LEN), ("str2", layout.STR2_LEN)):
+        c = col(idx[name])
+        if not (len(ext_rows) and _fixed_into(ext, name, c, width, ext_rows)):
+            ext[name] = _fixed_rows(c, width, ext_rows).view(f"V{width}").reshape(
+                len(ext_rows))
     order = np.empty(n, dtype=np.int64)
     order[plain_rows] = np.arange(n_plain)
     order[ext_rows] = n_plain + np.arange(len(ext_rows))
     num = _values(col(idx["num"])).copy()
     ctx = _values(col(idx["ctx"]))
     # ``merged``: the records already in decoding order (the decoder takes them as is)
-    return RawBatch(take_records(rec, plain_rows), ext, order, num, merged=rec), ctx
+    return RawBatch(plain, ext, order, num, merged=rec), ctx
 
 
+_INDEX = {f.name: i for i, f in enumerate(SCHEMA)}
+
+
+def _field(dt: np.dtype, name: str) -> tuple[np.dtype, int]:
+    """(dtype, byte offset) of a field of a structured dtype."""
+    fields = dt.fields
+    assert fields is not None
+    return fields[name][0], int(fields[name][1])
+
+
+# (record field, its byte offset, the column) of every plain field a capture stores
+_REC_FIELDS = [(name, _field(layout.RECORD, name)[1], name) for name in _PLAIN_INT_COLUMNS] + \
+    [("args", _field(layout.RECORD, "args")[1] + 8 * i, f"arg{i}") for i in range(6)]
+_COMM_AT = _field(layout.RECORD, "comm")[1]
+# every byte of a record is one of those fields or comm: no zeroing needed first
+_COVERED = sum(_field(layout.RECORD, name)[0].itemsize for name in PLAIN_FIELDS) == \
+    layout.RECORD.itemsize
+
+
+def _records(rb: pa.RecordBatch, is_plain: np.ndarray, n_plain: int
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the batch's records, in row order; those of ``is_plain`` rows, or None when
+    the numpy path ran: the caller takes them)."""
+    n = rb.num_rows
+    col = rb.column
+    if kernels.lib() is not None and _COVERED:
+        cols = [(at, _values(col(_INDEX[c]))) for _, at, c in _REC_FIELDS]
+        if all(v.dtype == _field(layout.RECORD, f)[0].base for (f, _, _), (_, v) in
+               zip(_REC_FIELDS, cols, strict=True)):
+            rec = np.empty(n, dtype=layout.RECORD)
+            comm = col(_INDEX["comm"])
+            if _fixed_into(rec, "comm", comm, layout.COMM_LEN, None):
+                plain = np.empty(n_plain, dtype=layout.RECORD)
+                if kernels.fill_rows(rec, cols, is_plain, plain):
+                    return rec, plain
+    rec = np.zeros(n, dtype=layout.RECORD)
+    for name in _PLAIN_INT_COLUMNS:
+        rec[name] = _values(col(_INDEX[name]))
+    args = rec["args"]
+    for i in range(6):
+        args[:, i] = _values(col(_INDEX[f"arg{i}"]))
+    # a batch holds few distinct comms: each padded once, then gathered by its code
+    comm = col(_INDEX["comm"]).dictionary_encode()
+    rec["comm"] = _fixed_rows(comm.dictionary, layout.COMM_LEN).view(
+        f"S{layout.COMM_LEN}").reshape(-1)[comm.indices.to_numpy(zero_copy_only=False)]
+    return rec, None
+
+
+def _fixed_into(out: np.ndarray, field: str, col: pa.Array, width: int,
+                rows: np.ndarray | None) -> bool:
+    """``out[field] = _fixed_rows(col, width, rows)`` by the kernel; False without it."""
+    if kernels.lib() is None:
+        return False
+    bufs = col.buffers()
+    offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4)
+    return kernels.fill_fixed(out, _field(out.dtype, field)[1], width, offs, bufs[2], rows)
 
 
 def _empty_batch() -> pa.RecordBatch:

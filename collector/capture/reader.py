@@ -293,6 +293,7 @@ class ReplaySource:
     def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None
                  ) -> None:
         files = open_all(paths, CaptureFile.open)
+        _reuse_freed_memory()
         self.losses: list[Loss] = [f.loss for f in files if f.loss is not None]
         readable = [f for f in files if f.header]
         readable.sort(key=lambda f: (f.header.get("session_started_ns", 0),
@@ -455,6 +456,32 @@ class ReplaySource:
     def close(self) -> None:
         for f in self.files:
             f.close()
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_reused = False
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc's malloc keep freed batch-sized blocks for the next batch.
+
+    Each batch allocates records and columns of several MB; glibc maps blocks that
+    large afresh and unmaps them on free, so every batch wrote to new pages, a page
+    fault per 4 kB (about half of converting a batch to records, measured). Blocks
+    up to 64 MB now come from the heap, which keeps up to 256 MB freed at its top.
+    Once per process; nothing where the C library is not glibc."""
+    global _reused
+    if _reused:
+        return
+    _reused = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 _AHEAD = 2  # batches read and converted ahead of the one being processed

@@ -1,0 +1,113 @@
+"""The capture reader's compiled kernels (``collector/native/replay.c``), each beside
+the numpy/zlib path it stands in for: with ``CDIG_NATIVE=0`` or no compiler the
+fallback runs, and ``tests/unit/test_native_replay.py`` checks both give the same
+bytes. The reader's thread spends most of a batch in these three loops: the batch
+digest's CRC, writing the records (one pass instead of a strided pass per field),
+and padding binary values to the probe's fixed widths."""
+
+from __future__ import annotations
+
+import ctypes
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .. import native
+
+_P, _I64, _U32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint32
+_lib: Any = None
+_tried = False
+
+
+def lib() -> Any:
+    """The loaded kernels, or None (the fallbacks run)."""
+    global _lib, _tried
+    if not _tried:
+        _tried = True
+        so = native.load("replay")
+        if so is not None:
+            so.cdig_crc32_fold.restype = _U32
+            so.cdig_crc32_fold.argtypes = [_P, _I64, _U32, ctypes.POINTER(_I64)]
+            so.cdig_rows.restype = None
+            so.cdig_rows.argtypes = [_I64, _I64, _P, _P, _P, _I64, _P, _P, _P]
+            so.cdig_fixed.restype = None
+            so.cdig_fixed.argtypes = [_I64, _P, _I64, _P, _P, _I64, _I64, _P, _I64, _I64]
+        _lib = so
+    return _lib
+
+
+def reset() -> None:
+    """Forget the loaded kernels (tests switch CDIG_NATIVE)."""
+    global _lib, _tried
+    _lib, _tried = None, False
+
+
+def _addr(buf: Any) -> tuple[int, int, Any]:
+    """(address, length, keep-alive) of a bytes-like buffer."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    return a.ctypes.data, len(a), a
+
+
+def crc32(buf: Any, crc: int = 0) -> int:
+    """``zlib.crc32(buf, crc)``: the 16-byte chunks by carry-less multiplication."""
+    so = lib()
+    if so is None or len(memoryview(buf).cast("B")) < 4096:  # the call costs more
+        return zlib.crc32(buf, crc)
+    ptr, n, keep = _addr(buf)
+    done = _I64()
+    crc = so.cdig_crc32_fold(ptr, n, crc, ctypes.byref(done))
+    del keep
+    return zlib.crc32(memoryview(buf).cast("B")[done.value:], crc) if done.value < n else crc
+
+
+def fill_rows(out: np.ndarray, columns: list[tuple[int, np.ndarray]],
+              plain: np.ndarray | None = None, plain_out: np.ndarray | None = None) -> bool:
+    """Write each ``(byte offset, column)`` into every record of ``out`` (contiguous,
+    one record per column element) in one pass, and copy the records where ``plain``
+    is True to ``plain_out`` in order. False when there is no kernel (nothing done)."""
+    so = lib()
+    if so is None:
+        return False
+    n = len(out)
+    cols = [np.ascontiguousarray(c) for _, c in columns]
+    ptrs = np.array([c.ctypes.data for c in cols], dtype=np.uint64)
+    if any(len(c) != n or c.ndim != 1 for c in cols):
+        raise ValueError("a column of another length than the records")
+    sizes = np.array([c.dtype.itemsize for c in cols], dtype=np.int64)
+    offs = np.array([o for o, _ in columns], dtype=np.int64)
+    if any(o < 0 or o + s > out.dtype.itemsize for o, s in zip(offs.tolist(), sizes.tolist(),
+                                                                strict=True)):
+        raise ValueError("a column outside the record")
+    mask = None if plain is None else np.ascontiguousarray(plain, dtype=np.uint8)
+    if mask is not None and (len(mask) != n or plain_out is None or plain_out.dtype !=
+                             out.dtype or len(plain_out) != np.count_nonzero(mask)):
+        raise ValueError("plain records: not one per marked record")
+    so.cdig_rows(n, len(cols), ptrs.ctypes.data, sizes.ctypes.data, offs.ctypes.data,
+                 out.dtype.itemsize, out.ctypes.data,
+                 None if mask is None else mask.ctypes.data,
+                 None if plain_out is None else plain_out.ctypes.data)
+    return True
+
+
+def fill_fixed(out: np.ndarray, at: int, width: int, offsets: np.ndarray, data: Any,
+               rows: np.ndarray | None = None) -> bool:
+    """Into each record ``j`` of ``out`` at byte ``at``: value ``rows[j]`` (or ``j``)
+    of a binary column (``offsets``: int32, ``data``: its bytes), cut to ``width`` and
+    zero-padded. False when there is no kernel (nothing done)."""
+    so = lib()
+    if so is None:
+        return False
+    m = len(out) if rows is None else len(rows)
+    r = None if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    offs = np.ascontiguousarray(offsets, dtype=np.int32)
+    n = len(offs) - 1
+    if rows is None and m > n:
+        raise ValueError("fewer values than records")
+    ptr, dlen, keep = 0, 0, None
+    if data is not None and len(memoryview(data).cast("B")):
+        ptr, dlen, keep = _addr(data)
+    so.cdig_fixed(m, None if r is None else r.ctypes.data, n, offs.ctypes.data, ptr or None,
+                  dlen, width, out.ctypes.data, out.dtype.itemsize, at)
+    del keep
+    return True

@@ -1,0 +1,169 @@
+/* Kernels of the capture reader (collector/capture/format.py): each has a numpy
+ * path there that gives the same bytes (tests/unit/test_native_replay.py).
+ *
+ * cdig_rows:       Arrow columns interleaved into fixed-size records in one pass
+ *                  (numpy writes a structured array field by field: a pass over
+ *                  every record's bytes per field).
+ * cdig_fixed:      a binary column's values as zero-padded fixed-width rows.
+ * cdig_crc32_fold: CRC-32 (zlib's) of a buffer by carry-less multiplication,
+ *                  ~10x zlib's table CRC; 0 where the CPU lacks PCLMUL.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#define API __attribute__((visibility("default")))
+
+/* Row i of out (stride bytes apart) gets, for each column c, sizes[c] bytes of
+ * cols[c] (element i) at offset offs[c]. Rows with plain[i] set are also copied
+ * whole to plain_out, in order (plain may be NULL). */
+API void cdig_rows(int64_t n, int64_t k, const void *const *cols, const int64_t *sizes,
+                   const int64_t *offs, int64_t stride, uint8_t *out,
+                   const uint8_t *plain, uint8_t *plain_out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *row = out + i * stride;
+        for (int64_t c = 0; c < k; c++) {
+            const uint8_t *src = (const uint8_t *)cols[c];
+            switch (sizes[c]) {
+            case 8: memcpy(row + offs[c], src + i * 8, 8); break;
+            case 4: memcpy(row + offs[c], src + i * 4, 4); break;
+            case 2: memcpy(row + offs[c], src + i * 2, 2); break;
+            case 1: row[offs[c]] = src[i]; break;
+            default: memcpy(row + offs[c], src + i * sizes[c], (size_t)sizes[c]);
+            }
+        }
+        if (plain && plain[i]) {
+            memcpy(plain_out, row, (size_t)stride);
+            plain_out += stride;
+        }
+    }
+}
+
+/* For each of m rows (rows[j], or j when rows is NULL) of a binary column with
+ * 32-bit offsets (n + 1 of them) and dlen bytes of data: its bytes, at most width,
+ * from out + j * stride + at, the rest of the width zeroed. Offsets outside the
+ * data (a crafted file's) give empty values: never a read outside the buffers. */
+API void cdig_fixed(int64_t m, const int64_t *rows, int64_t n, const int32_t *offsets,
+                    const uint8_t *data, int64_t dlen, int64_t width, uint8_t *out,
+                    int64_t stride, int64_t at)
+{
+    for (int64_t j = 0; j < m; j++) {
+        int64_t r = rows ? rows[j] : j;
+        int64_t start = 0, len = 0;
+        if (r >= 0 && r < n) {
+            start = offsets[r];
+            len = (int64_t)offsets[r + 1] - start;
+        }
+        if (start < 0 || start > dlen)
+            start = len = 0;
+        if (len > dlen - start)
+            len = dlen - start;
+        if (len > width)
+            len = width;
+        if (len < 0)
+            len = 0;
+        uint8_t *dst = out + j * stride + at;
+        memcpy(dst, data + start, (size_t)len);
+        memset(dst + len, 0, (size_t)(width - len));
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Folding by 4 x 128 bits, then Barrett reduction, with the constants of the
+ * bit-reflected CRC-32 polynomial (Intel's "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ", as in Chromium's zlib). len: a multiple of 16,
+ * at least 64; crc: the running CRC, inverted (as zlib keeps it inside). */
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t fold(const uint8_t *buf, int64_t len, uint32_t crc)
+{
+    static const uint64_t __attribute__((aligned(16))) k1k2[] = {0x0154442bd4, 0x01c6e41596};
+    static const uint64_t __attribute__((aligned(16))) k3k4[] = {0x01751997d0, 0x00ccaa009e};
+    static const uint64_t __attribute__((aligned(16))) k5k0[] = {0x0163cd6124, 0x0000000000};
+    static const uint64_t __attribute__((aligned(16))) poly[] = {0x01db710641, 0x01f7011641};
+    __m128i x0, x1, x2, x3, x4, x5, x6, x7, x8, y5, y6, y7, y8;
+
+    x1 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
+    x2 = _mm_loadu_si128((const __m128i *)(buf + 0x10));
+    x3 = _mm_loadu_si128((const __m128i *)(buf + 0x20));
+    x4 = _mm_loadu_si128((const __m128i *)(buf + 0x30));
+    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
+    x0 = _mm_load_si128((const __m128i *)k1k2);
+    buf += 64;
+    len -= 64;
+    while (len >= 64) {
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x6 = _mm_clmulepi64_si128(x2, x0, 0x00);
+        x7 = _mm_clmulepi64_si128(x3, x0, 0x00);
+        x8 = _mm_clmulepi64_si128(x4, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x2 = _mm_clmulepi64_si128(x2, x0, 0x11);
+        x3 = _mm_clmulepi64_si128(x3, x0, 0x11);
+        x4 = _mm_clmulepi64_si128(x4, x0, 0x11);
+        y5 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
+        y6 = _mm_loadu_si128((const __m128i *)(buf + 0x10));
+        y7 = _mm_loadu_si128((const __m128i *)(buf + 0x20));
+        y8 = _mm_loadu_si128((const __m128i *)(buf + 0x30));
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), y5);
+        x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), y6);
+        x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), y7);
+        x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), y8);
+        buf += 64;
+        len -= 64;
+    }
+    x0 = _mm_load_si128((const __m128i *)k3k4);
+    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+    x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+    x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
+    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+    x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
+    while (len >= 16) {
+        x2 = _mm_loadu_si128((const __m128i *)buf);
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+        buf += 16;
+        len -= 16;
+    }
+    /* 128 -> 64 bits */
+    x2 = _mm_clmulepi64_si128(x1, x0, 0x10);
+    x3 = _mm_setr_epi32(~0, 0, ~0, 0);
+    x1 = _mm_srli_si128(x1, 8);
+    x1 = _mm_xor_si128(x1, x2);
+    x0 = _mm_loadl_epi64((const __m128i *)k5k0);
+    x2 = _mm_srli_si128(x1, 4);
+    x1 = _mm_and_si128(x1, x3);
+    x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
+    x1 = _mm_xor_si128(x1, x2);
+    /* Barrett reduction to 32 bits */
+    x0 = _mm_load_si128((const __m128i *)poly);
+    x2 = _mm_and_si128(x1, x3);
+    x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
+    x2 = _mm_and_si128(x2, x3);
+    x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
+    x1 = _mm_xor_si128(x1, x2);
+    return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+#endif
+
+/* The CRC-32 (zlib.crc32's) of the first (len & ~15) bytes of buf, continuing
+ * crc; *done is set to the bytes covered (0: none, the caller does them all). */
+API uint32_t cdig_crc32_fold(const uint8_t *buf, int64_t len, uint32_t crc, int64_t *done)
+{
+    *done = 0;
+#if defined(__x86_64__)
+    if (len >= 64 && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
+        int64_t chunk = len & ~(int64_t)15;
+        *done = chunk;
+        return ~fold(buf, chunk, ~crc);
+    }
+#endif
+    (void)buf;
+    (void)len;
+    return crc;
+}
