@@ -106,6 +106,12 @@ class Enricher:
                            np.where((how == _BY_RES) & (ret >= 0) & (ret < 1 << 31), ret, -1))
         return touched.astype(np.int64), how == _ALL
 
+    def without_state(self, b: EventBatch) -> None:
+        """Leave ``b`` unenriched, for sinks that read no process, fd or container
+        (``Session.stateless``): no codes, no state changes applied."""
+        b.procs, b.fds, b.containers = [], [None], []
+        b.proc_code = b.fd_code = b.cont_code = None
+
     def enrich(self, b: EventBatch) -> list[int]:
         """Apply ``b``'s state changes in order and fill its proc/fd/container codes.
 

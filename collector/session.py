@@ -81,6 +81,11 @@ class Session:
         self.counters = Counters()
         self._raw = flt.raw if flt is not None else None
         self._by_container = flt.container if flt is not None else None
+        # no filter, selection or hold, and every sink says it reads no process, fd or
+        # container (``needs_state = False``, cdig summary --by syscall): no State kept
+        self.stateless = flt is None and select is None and hold is None and \
+            bool(self.sinks) and \
+            all(getattr(s, "needs_state", True) is False for s in self.sinks)
 
     def _container_prune(self, b: EventBatch) -> EventBatch:
         """Drop the rows of containers the filter's container terms reject, but for
@@ -156,7 +161,10 @@ class Session:
             keep = self._raw(b.cols) | self.enricher.mutating_rows(b)
             if not keep.all():
                 b = b.take(np.flatnonzero(keep))
-        self.enricher.enrich(b)
+        if self.stateless:
+            self.enricher.without_state(b)
+        else:
+            self.enricher.enrich(b)
         freeze_containers(b)
         self.counters.events += len(b)
         matched = self.filter.mask(b) if self.filter is not None else \

@@ -20,6 +20,8 @@ from .batch import EventBatch
 from .fields import errno_name
 from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, totals
 
+_RECORD_VIEWS = {"syscall", "errors"}
+
 
 class BatchAggregator:
     """A session sink filling ``agg``'s summary views from whole batches."""
@@ -28,6 +30,9 @@ class BatchAggregator:
 
     def __init__(self, agg: Aggregator, syscalls: SyscallTable) -> None:
         self.agg = agg
+        # the views keyed by the records alone (syscall, errors) read no process, fd or
+        # container: the session then keeps no state for this sink (Session.stateless)
+        self.needs_state = not set(agg.views) <= _RECORD_VIEWS
         self.rel = ArgRelevance(syscalls)
         reads = np.zeros(1 << 16, dtype=bool)
         writes = np.zeros(1 << 16, dtype=bool)
@@ -58,12 +63,12 @@ class BatchAggregator:
         is_write = (nbytes > 0) & io_kind & self._writes[nr]
         origin = b.container_origin or b.containers
         fd_code, cont_code = b.fd_code, b.cont_code
-        assert fd_code is not None and cont_code is not None
         fd_types = [None if f is None else f.type for f in b.fds]
         io = is_read | is_write
         rel = self.rel
 
         if "proc" in views:
+            assert cont_code is not None
             groups = totals(b, frozenset({CONT, PID, COMM}), rel, None, (lat, failed))
             b.materialize([g[0] for g in groups])  # the Events of one row per group, at once
             for r, n, (t, e) in groups:
@@ -76,6 +81,7 @@ class BatchAggregator:
                 s.time_ns += t
                 s.errors += e
         if "container" in views:
+            assert fd_code is not None and cont_code is not None
             ftype = np.array([t_ in _FILE_TYPES for t_ in fd_types], dtype=bool)[fd_code]
             ntype = np.array([t_ in _NET_TYPES for t_ in fd_types], dtype=bool)[fd_code]
             pids = rec["pid"]
@@ -112,6 +118,7 @@ class BatchAggregator:
                     s.time_ns += t
                     s.errors += e
         if ("file" in views or "conn" in views) and io.any():
+            assert fd_code is not None
             sub = np.flatnonzero(io & (fd_code > 0))
             if len(sub):
                 self._io(b, sub, nbytes, is_read, origin)
