@@ -18,13 +18,17 @@ With ``--against DIR`` (a checkout of another commit, e.g. ``git worktree add``)
 each cdig command runs ``--runs`` times from this tree and from DIR's, interleaved
 (the order alternating each round), and the medians are compared on the same file.
 
+``--tree DIR`` runs DIR's cdig the same way in place of the installed one (for the
+in-process -w stage, put DIR's package first with PYTHONPATH).
+
 Run:  .venv/bin/python benchmarks/replay_engine.py [--records 10000000] [--keep DIR]
-          [--read FILE] [--against DIR] [--runs 3]
+          [--read FILE] [--against DIR] [--tree DIR] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -39,8 +43,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "unit"))
 
-SELECTIVE = "evt.type=connect and fd.sport=5432"
+# the connects of one process to port 5432: ~0.02 % of the records, found through the
+# fd state (fd.sport is the socket's server port, known once socket() made it a socket)
+SELECTIVE = "evt.type=connect and fd.sport=5432 and proc.pid=1003"
 ORIGIN = REPO
+OUTPUTS: dict[tuple[Path | None, tuple[str, ...]], set[str]] = {}
 
 
 def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
@@ -93,13 +100,23 @@ def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
             closes = kinds == 1
             e["nr"][closes] = T.nr("close")
             e["args"][closes, 0] = rng.integers(3, 12, int(closes.sum()))
-            conns = kinds == 2
+            # half of the rest connect a socket to 10.1.2.3:5432, each socket() made
+            # by its process just before it (so the connect has a socket to name)
+            rest = np.flatnonzero(kinds == 2)
+            socks, conns = rest[0::2][: len(rest) // 2], rest[1::2]
             e["nr"][conns] = T.nr("connect")
             e["ret"][conns] = -115
-            e["args"][conns, 0] = rng.integers(3, 12, int(conns.sum()))
+            e["args"][conns, 0] = rng.integers(3, 12, len(conns))
             e["args"][conns, 2] = 16
             ex["str2"][conns] = sock_v
             ex["len2"][conns] = 16
+            for f in ("pid", "tid", "cgroup_id", "comm"):
+                e[f][socks] = e[f][conns]
+            e["ts_ns"][socks] = e["ts_ns"][conns] - 1
+            e["nr"][socks] = T.nr("socket")
+            e["ret"][socks] = e["args"][conns, 0]
+            e["args"][socks, 0] = 2  # AF_INET
+            e["args"][socks, 1] = 1  # SOCK_STREAM
         ts += len(ev) * 7 + 1
         made += k
         yield RawBatch(ev, ex)
@@ -153,7 +170,8 @@ def package_tree(checkout: Path, into: Path) -> Path:
 
 def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
     """Wall seconds of ``cmd`` and its last stderr line; with ``tree``, run from
-    there (its package first on the path, not this checkout's)."""
+    there (its package first on the path, not this checkout's). The digest of its
+    stdout is kept in ``OUTPUTS`` (tree, command) to compare the trees' outputs."""
     env = None
     if tree is not None:
         env = dict(os.environ, PYTHONPATH=str(tree))
@@ -163,6 +181,8 @@ def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
     dt = time.perf_counter() - t0
     if p.returncode:
         sys.exit(f"{' '.join(cmd)} failed: {p.stderr[-500:]}")
+    digest = hashlib.sha256(p.stdout.encode()).hexdigest()
+    OUTPUTS.setdefault((tree, tuple(cmd)), set()).add(digest)
     return dt, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
 
 
@@ -176,8 +196,10 @@ def main() -> int:
     ap.add_argument("--against", metavar="DIR", help="also run each command from this "
                     "checkout, interleaved, and compare medians")
     ap.add_argument("--runs", type=int, default=1, help="runs of each command (median)")
+    ap.add_argument("--tree", metavar="DIR", help="run this checkout's cdig (laid out as "
+                    "the package, like --against's) instead of the installed one")
     a = ap.parse_args()
-    for k in ("keep", "read", "against"):
+    for k in ("keep", "read", "against", "tree"):
         if getattr(a, k):
             setattr(a, k, str(ORIGIN / getattr(a, k)))
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-replay-bench-"))
@@ -187,6 +209,8 @@ def main() -> int:
     cdig = [py, "-m", "cdig"]
     old = package_tree(Path(a.against), Path(tempfile.mkdtemp(prefix="cdig-old-"))) \
         if a.against else None
+    new = package_tree(Path(a.tree), Path(tempfile.mkdtemp(prefix="cdig-new-"))) \
+        if a.tree else None
     try:
         cpu = 0.0
         if a.read:
@@ -205,7 +229,7 @@ def main() -> int:
                       "    for b in r: n+=b.num_rows\nprint(n)")
         t_floor = statistics.median(timed([py, "-c", floor_code, str(cap)])[0]
                                     for _ in range(a.runs))
-        t_start, _ = timed([*cdig, "trace", "-r", str(cap), "-n", "1"])
+        t_start, _ = timed([*cdig, "trace", "-r", str(cap), "-n", "1"], new)
         commands = (
             (f"cdig trace -r FILE '{SELECTIVE}'", ["trace", "-r", str(cap), SELECTIVE]),
             ("cdig summary -r FILE --by proc", ["summary", "-r", str(cap)]),
@@ -218,34 +242,43 @@ def main() -> int:
                 order = [None, old] if r % 2 == 0 else [old, None]
                 for tree in order:
                     if tree is None:
-                        dt, lasts[label] = timed([*cdig, *args])
+                        dt, lasts[label] = timed([*cdig, *args], new)
                         new_t[label].append(dt)
                     elif old is not None:
                         dt, _ = timed([*cdig, *args], tree)
                         old_t[label].append(dt)
         rows = [("pyarrow: read every batch (floor)", t_floor)]
         rows += [(label, statistics.median(new_t[label])) for label, _ in commands]
-        print(f"\n{'command':48} {'seconds':>8} {'records/s':>12} {'x floor':>8}"
+        w = max(len(label) for label, _ in rows)
+        print(f"\n{'command':{w}} {'seconds':>8} {'records/s':>12} {'x floor':>8}"
               + (f" {'before':>8} {'speedup':>8}" if old is not None else ""))
         for label, dt in rows:
-            line = f"{label:48} {dt:8.2f} {n / dt:12,.0f} {t_floor / dt:8.2f}"
+            line = f"{label:{w}} {dt:8.2f} {n / dt:12,.0f} {t_floor / dt:8.2f}"
             if old is not None and label in old_t:
                 before = statistics.median(old_t[label])
                 line += f" {before:8.2f} {before / dt:7.2f}x"
             print(line)
         print(f"(medians of {a.runs}; cdig start-up, trace -r -n 1: {t_start:.2f} s, "
               "included above)")
-        for label, _ in commands:
+        for label, args in commands:
             print(f"  {label}: {lasts[label]}")
+            if old is not None:
+                cmd = (*cdig, *args)
+                mine, theirs = OUTPUTS[(new, cmd)], OUTPUTS[(old, cmd)]
+                same = len(mine) == 1 and mine == theirs
+                verdict = "identical" if same else "DIFFERENT"
+                print(f"    stdout of every run, both trees: {verdict}")
         made = f"--read {a.read}" if a.read else \
             f"--records {a.records} --state-pct {a.state_pct}"
         print(f"\ncommand: {py} benchmarks/replay_engine.py {made} --runs {a.runs}"
+              + (f" --tree {a.tree}" if a.tree else "")
               + (f" --against {a.against}" if a.against else ""))
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        for tree in (old, new):
+            if tree is not None:
+                shutil.rmtree(tree, ignore_errors=True)
     return 0
 
 
