@@ -139,8 +139,11 @@ class Enricher:
             p_inv, p_first, _ = factorize(k_ps)
         else:
             cg_code, _, n_cg = factorize(cg)
-            ps_code, _, _ = factorize(k_ps)
-            p_inv, p_first, _ = factorize(ps_code * n_cg + cg_code)
+            if int(k_ps.max()) < (1 << 62) // n_cg:  # (process, segment, cgroup) as one int
+                p_inv, p_first, _ = factorize(k_ps * n_cg + cg_code)
+            else:
+                ps_code, _, _ = factorize(k_ps)
+                p_inv, p_first, _ = factorize(ps_code * n_cg + cg_code)
         fdnum = b.fd_numbers()
         has_fd = fdnum >= 0
         ordered = mut.copy()

@@ -517,6 +517,14 @@ def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
         v = _values(rb.column(SCHEMA.get_field_index(name)))
         if v.dtype == dt:
             cols[name] = v
+    # ``args`` column by column (its transpose): args[:, i] is then contiguous (the fd
+    # the decoder reads from args[:, 0]), and no strided copy out of the records
+    args = np.empty((6, rb.num_rows), dtype=np.uint64)
+    for i in range(6):
+        args[i] = _values(rb.column(SCHEMA.get_field_index(f"arg{i}")))
+    cols["args"] = args.T
+    if raw.merged is not None:  # the comm bytes contiguous (grouped by as two words)
+        cols["comm"] = np.ascontiguousarray(raw.merged["comm"])
     raw.columns = cols
     return raw, ctx
 
