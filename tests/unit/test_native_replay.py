@@ -18,7 +18,7 @@ from cdig.collector import bounded
 from cdig.collector.capture import format as fmt
 from cdig.collector.capture import kernels
 from cdig.collector.capture.format import _Rows, _Snaplen, batch_digest, batch_to_raw, rows_to_batch
-from cdig.probes import layout
+from cdig.probes.syscalls import layout
 
 
 @pytest.fixture(autouse=True)
