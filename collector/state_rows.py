@@ -140,8 +140,11 @@ class RowApplier:
             fd = None
             if how >= 0:  # a completed syscall (enter-only records: no fd, no change)
                 n = fd_l[j]
-                if n >= 0:
-                    fd = lookup(pid, n)
+                if n >= 0:  # State.fd, its table's hit without the call
+                    table = fds.get(pid)
+                    fd = table.get(n) if table is not None else None
+                    if fd is None:
+                        fd = lookup(pid, n)
                 res = ret_l[j]
                 if how and (res >= 0 or (res == -EINPROGRESS and how == _CONNECT)):
                     fd = _change(state, how, pid, proc, fd, res, a0_l[j], a1_l[j], a2_l[j],
