@@ -136,3 +136,30 @@ EXPORT int64_t scap_params(const uint8_t *buf, int64_t n, const int64_t *lp, con
     }
     return k;
 }
+
+/* An integer parameter of m events: the `size`-byte little-endian value at
+ * starts[i] where lens[i] >= size (present[i] = 1), sign-extended when is_signed,
+ * else 0 (present[i] = 0); a u64 keeps its bits. Out-of-buffer reads (never, after
+ * scap_params' checks) count as absent. */
+EXPORT void scap_int_param(const uint8_t *buf, int64_t n, const int64_t *lens,
+                           const int64_t *starts, int64_t m, int64_t size, int64_t is_signed,
+                           int64_t *out, int8_t *present) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t at = starts[i];
+        if (lens[i] < size || at < 0 || at + size > n) {
+            out[i] = 0;
+            present[i] = 0;
+            continue;
+        }
+        const uint8_t *q = buf + at;
+        int64_t v;
+        switch (size) {
+        case 1: v = is_signed ? (int64_t)(int8_t)q[0] : (int64_t)q[0]; break;
+        case 2: v = is_signed ? (int64_t)(int16_t)rd16(q) : (int64_t)rd16(q); break;
+        case 4: v = is_signed ? (int64_t)(int32_t)rd32(q) : (int64_t)rd32(q); break;
+        default: v = rd64(q); break;
+        }
+        out[i] = v;
+        present[i] = 1;
+    }
+}

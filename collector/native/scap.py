@@ -41,6 +41,9 @@ class Kernels:
         self._params = lib.scap_params
         self._params.restype = _I
         self._params.argtypes = [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P]
+        self._int = lib.scap_int_param
+        self._int.restype = None
+        self._int.argtypes = [_P, _I, _P, _P, _I, _I, _I, _P, _P]
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -78,6 +81,19 @@ class Kernels:
         k = self._params(_ptr(u8), len(u8), _ptr(lp), _ptr(end), m, npar, n_all, slot,
                          _ptr(ok), _ptr(lens), _ptr(starts))
         return ok.view(bool), lens[:k], starts[:k]
+
+
+    def int_param(self, u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, size: int,
+                  signed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(values as int64, present) of an integer parameter of ``size`` bytes."""
+        m = len(lens)
+        lens = np.ascontiguousarray(lens, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        out = np.empty(m, dtype=np.int64)
+        present = np.empty(m, dtype=np.int8)
+        self._int(_ptr(u8), len(u8), _ptr(lens), _ptr(starts), m, size, int(signed),
+                  _ptr(out), _ptr(present))
+        return out, present.view(bool)
 
 
 _kernels: Kernels | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...probes.syscalls import layout
+from ..native.scap import kernels
 from . import events as E
 
 _U8 = np.uint8
@@ -79,7 +80,17 @@ def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: b
 
 def int_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, ptype: str
               ) -> tuple[np.ndarray, np.ndarray]:
-    """(values as int64, present) of an integer parameter (absent: length 0)."""
+    """(values as int64, present) of an integer parameter (absent: length 0); by the C
+    kernel when there is one (``numpy_int_param`` is its reference)."""
+    k = kernels()
+    if k is not None:
+        return k.int_param(u8, lens, starts, int(ptype[1]), ptype[0] == "i")
+    return numpy_int_param(u8, lens, starts, ptype)
+
+
+def numpy_int_param(u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, ptype: str
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``int_param`` in numpy."""
     size = {"1": 1, "2": 2, "4": 4, "8": 8}[ptype[1]]
     present = lens >= size
     if present.all():  # the common case: one gather, no selection

@@ -1,9 +1,10 @@
 """The .scap reader's C kernels (collector/native/scap.c) against its numpy path.
 
 Both must give the same block lists, stop reasons, event header columns and, in
-the end (parameter offsets too), the same batches, on every sample capture and on damaged, truncated
-and unknown-typed variants of them, read in small chunks (so blocks and enter/
-exit pairs straddle chunk ends) and in the reader's own chunks.
+the end (parameter offsets and integer parameters too), the same batches, on
+every sample capture and on damaged, truncated and unknown-typed variants of
+them, read in small chunks (so blocks and enter/exit pairs straddle chunk ends)
+and in the reader's own chunks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from cdig.collector.native import scap as native_scap
 from cdig.collector.scap import blocks as B
-from cdig.collector.scap import fastrows, headers
+from cdig.collector.scap import bulk, fastrows, headers
 from cdig.collector.scap.reader import ScapSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
@@ -168,6 +169,7 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
             m.setattr(B, "kernels", lambda: None)
             m.setattr(headers, "kernels", lambda: None)
             m.setattr(fastrows, "kernels", lambda: None)
+            m.setattr(bulk, "kernels", lambda: None)
             ref = _read(path)
         assert native == ref, name
         info = native[1]
@@ -180,3 +182,19 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
             assert sum(v for k, v in info["skipped_events"].items() if k >= 1000) == 30
             seen_skip += 1
     assert seen_loss >= 30 and seen_skip >= 5
+
+
+@pytest.mark.parametrize("ptype", ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"])
+def test_int_param_is_the_numpy_one(ptype: str) -> None:
+    rnd = np.random.default_rng(int(ptype[1]) * 2 + (ptype[0] == "i"))
+    u8 = rnd.integers(0, 256, 4096, dtype=np.uint8)
+    size = int(ptype[1])
+    starts = rnd.integers(0, len(u8) - 8, 500).astype(np.int64)
+    lens = rnd.integers(0, 2 * size + 1, 500).astype(np.int64)  # some absent (< size)
+    k = native_scap.kernels()
+    assert k is not None
+    got = k.int_param(u8, lens, starts, size, ptype[0] == "i")
+    want = bulk.numpy_int_param(u8, lens, starts, ptype)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[1].any() and not got[1].all()
+    assert (got[0] < 0).any() == (ptype[0] == "i" or ptype == "u8")
