@@ -2,8 +2,30 @@
 the runtime, the container id and the pod uid / QoS class, for docker, podman,
 containerd/CRI, nerdctl, CRI-O, Kubernetes pod slices (systemd and cgroupfs drivers),
 LXC, systemd-nspawn, runc's systemd driver and systemd services. Pure (no I/O);
-``collector.containers.ContainerResolver`` builds on it. The decisions it encodes
-(what is the host, what a nested path means) are listed in ``collector.containers``.
+``collector.containers.ContainerResolver`` builds on it.
+
+Decisions (the rest of cdig relies on them):
+
+- Host: ``/``, ``/init.scope``, ``/user.slice/...`` (sessions and user
+  services), other slices and scopes, and runtime helpers that are not the
+  container (podman's ``conmon``/``libpod-conmon-*``, ``crio-conmon-*``,
+  ``lxc.monitor*``) all resolve to ``events.HOST``.
+- systemd services (``/system.slice/nginx.service``, any ``*.service`` outside
+  ``user.slice``) are reported as ``Container(runtime="systemd", id=name=unit)``:
+  a unit is the natural grouping of host daemons and csysdig-like views want it.
+  They are not containers in the runtime sense: ``container.type`` shows
+  ``systemd``, and ``ContainerResolver(systemd_services=False)`` folds them into
+  the host the way sysdig does.
+- A 64-hex component that no runtime pattern claims (``docker
+  --cgroup-parent=/x`` gives ``/x/<id>``, nerdctl's cgroupfs driver gives
+  ``/default/<id>``) is a ``Container(runtime="unknown")``; the runtimes are
+  then asked about the id and the one that knows it names the runtime. Any
+  other unrecognised path is the host, unless a runc state file places a runc
+  container at it (plain ``runc run NAME`` uses ``/NAME``).
+- Nested containers (``/docker/<a>/docker/<b>``, kind's
+  ``/docker/<node>/kubepods/...``): the innermost container is the process's
+  container; ``ContainerRef.parent`` keeps the outer one, and the outer
+  container's cgroup ids (``cgroup_ids_for``) include the inner ones.
 """
 
 from __future__ import annotations

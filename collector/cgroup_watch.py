@@ -7,6 +7,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,3 +177,47 @@ class CgroupWatcher:
         self._ino.close()
         self._wd.clear()
         self._by_path.clear()
+
+
+class WatchThread:
+    """A ``CgroupWatcher`` read on its own thread: ``on_change`` for every cgroup
+    made or removed, ``tick`` after each wake-up (it returns True to be woken
+    again within ``fast`` seconds, else within ``slow``). ``close`` stops it."""
+
+    def __init__(self, watcher: CgroupWatcher, on_change: Callable[[CgroupChange], None],
+                 tick: Callable[[], bool], *, fast: float = 0.01, slow: float = 1.0,
+                 name: str = "cdig-cgroup-watch") -> None:
+        self.watcher = watcher
+        self._on_change, self._tick = on_change, tick
+        self._fast, self._slow = fast, slow
+        self._wake = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)  # written by close()
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        timeout = self._slow
+        while True:
+            try:
+                ready, _, _ = select.select([self.watcher.fd, self._wake[0]], [], [], timeout)
+                if self._wake[0] in ready or self._stop:
+                    return
+                if self.watcher.fd in ready:
+                    for ch in self.watcher.read(0):
+                        self._on_change(ch)
+                timeout = self._fast if self._tick() else self._slow
+            except Exception:  # keep watching; a bug is logged, not fatal
+                log.exception("cgroup watcher")
+                timeout = self._slow
+
+    def close(self) -> None:
+        """Stop the thread, then the watcher. Idempotent."""
+        if self._stop:
+            return
+        self._stop = True
+        os.write(self._wake[1], b"x")
+        self._thread.join(timeout=2.0)
+        os.close(self._wake[0])
+        os.close(self._wake[1])
+        self.watcher.close()
+

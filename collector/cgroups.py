@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .cgroup_paths import nspawn_machine_name
+
 log = logging.getLogger(__name__)
 
 # v1 controllers that can appear in a cgroup mount's super options. Named
@@ -409,3 +411,28 @@ class CgroupIndex:
     def __contains__(self, cgroup_id: object) -> bool:
         with self._lock:
             return cgroup_id in self._by_id
+
+
+def nspawn_supervised(index: CgroupIndex | None, proc_root: str, payload: str) -> str:
+    """The machine name if ``payload`` is the cgroup ``systemd-nspawn --keep-unit``
+    made for its container (without machined it splits its own cgroup into
+    ``supervisor``, where it stays, and ``payload``); "" if not (yet)."""
+    if index is None:
+        return ""
+    try:
+        procs = os.path.join(index._dir_of(payload[: -len("payload")] + "supervisor"),
+                             "cgroup.procs")
+        with open(procs, encoding="ascii") as f:
+            pids = f.read().split()[:8]
+    except (OSError, ValueError):
+        return ""
+    for pid in pids:
+        try:
+            with open(os.path.join(proc_root, pid, "cmdline"), "rb") as f:
+                argv = [os.fsdecode(a) for a in f.read(65536).split(b"\0") if a]
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == "systemd-nspawn":
+            return nspawn_machine_name(argv) or payload.rstrip("/").split("/")[-2]
+    return ""
+

@@ -12,28 +12,13 @@ Two layers:
   and answers the questions the CLI and the kernel-side filter ask: which
   containers are there, which one is "web1", which cgroup ids does it cover.
 
-Decisions (the rest of cdig relies on them):
+Decisions (the rest of cdig relies on them): what a path's shape means — the
+host, systemd services, unknown 64-hex ids, nested containers — is listed in
+``collector.cgroup_paths``. Here:
 
-- Host: ``/``, ``/init.scope``, ``/user.slice/...`` (sessions and user
-  services), other slices and scopes, and runtime helpers that are not the
-  container (podman's ``conmon``/``libpod-conmon-*``, ``crio-conmon-*``,
-  ``lxc.monitor*``) all resolve to ``events.HOST``.
-- systemd services (``/system.slice/nginx.service``, any ``*.service`` outside
-  ``user.slice``) are reported as ``Container(runtime="systemd", id=name=unit)``:
-  a unit is the natural grouping of host daemons and csysdig-like views want it.
-  They are not containers in the runtime sense: ``container.type`` shows
-  ``systemd``, and ``ContainerResolver(systemd_services=False)`` folds them into
-  the host the way sysdig does.
-- A 64-hex component that no runtime pattern claims (``docker
-  --cgroup-parent=/x`` gives ``/x/<id>``, nerdctl's cgroupfs driver gives
-  ``/default/<id>``) is a ``Container(runtime="unknown")``; the runtimes are
-  then asked about the id and the one that knows it names the runtime. Any
-  other unrecognised path is the host, unless a runc state file places a runc
-  container at it (plain ``runc run NAME`` uses ``/NAME``).
-- Nested containers (``/docker/<a>/docker/<b>``, kind's
-  ``/docker/<node>/kubepods/...``): the innermost container is the process's
-  container; ``ContainerRef.parent`` keeps the outer one, and the outer
-  container's cgroup ids (``cgroup_ids_for``) include the inner ones.
+- An unrecognised path is the host unless a runc state file places a runc
+  container at it (plain ``runc run NAME`` uses ``/NAME``); such answers stay
+  provisional for a few seconds while runc may still write the file.
 - v1-only hosts: BPF cgroup ids carry no information (see ``collector.cgroups``);
   ``resolve(cgroup_id, pid)`` falls back to ``resolve_pid(pid)``, which reads
   ``/proc/PID/cgroup``, and ``cgroup_ids_for`` returns an empty set (no
@@ -46,8 +31,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import queue
-import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -56,14 +39,14 @@ from .cgroup_paths import (
     ContainerRef,
     default_name,
     is_within,
-    nspawn_machine_name,
     parse_cgroup_path,
     surely_host,
 )
-from .cgroup_watch import CgroupChange, CgroupWatcher
-from .cgroups import CgroupIndex, CgroupLayout, cgroup_layout, cgroup_of_pid
+from .cgroup_watch import CgroupChange, CgroupWatcher, WatchThread
+from .cgroups import CgroupIndex, CgroupLayout, cgroup_layout, cgroup_of_pid, nspawn_supervised
 from .events import HOST, Container
-from .runtimes import Metadata, RuntimeClient
+from .metadata_lookups import MetadataLookups
+from .runtimes import RuntimeClient
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +69,6 @@ _PENDING_GRACE = 0.5
 _RUNC_POLL = 0.01
 _RUNC_WAIT = 2.0
 _UNKNOWN_MAX = 4096  # cgroup ids remembered as "not in the index yet"
-_TIMINGS_MAX = 1024  # lookups whose timing is kept (``lookup_times``)
 
 # Runtimes ``RuntimeClient`` can ask; lxc and systemd have nothing more to say.
 _ASKABLE = frozenset({"docker", "podman", "containerd", "cri-o", "runc", "kubernetes", "unknown"})
@@ -142,9 +124,6 @@ class ContainerResolver:
         self.layout = layout if layout is not None else cgroup_layout(proc_root)
         self.runtimes = runtimes or RuntimeClient(runc_root=runc_root, layout=self.layout)
         self.systemd_services = systemd_services
-        self.background = background
-        self.retries = retries
-        self.retry_delay = retry_delay  # seconds
         self.pid_cache_ttl = pid_cache_ttl  # seconds
         self._by_pid: dict[int, tuple[float, Container]] = {}  # pid -> (monotonic s, container)
         self._lock = threading.RLock()
@@ -157,24 +136,16 @@ class ContainerResolver:
         self._provisional: dict[str, tuple[float, float]] = {}
         self._root_id = cgroups.root_id if cgroups is not None else None
         self._v1_watch = False
-        # background metadata lookups
-        self._queue: queue.Queue[tuple[Container, str, int] | None] = queue.Queue()
-        self._workers: list[threading.Thread] = []
-        self.max_workers = max(1, workers)
-        self._pending = 0
-        self._idle = threading.Condition(self._lock)
+        self.lookups = MetadataLookups(self.runtimes, self._lock, background=background,
+                                       retries=retries, retry_delay=retry_delay,
+                                       workers=workers)
+        self._idle = self.lookups.idle  # also notified when a watched cgroup is learnt
         self._closed = False
-        # id(container) -> lookups queued or running for it (``pending``)
-        self._looking: dict[int, int] = {}
-        # (runtime, id) -> (lookup queued, metadata landed or gave up, source), monotonic s
-        self._timings: dict[tuple[str, str], tuple[float, float, str]] = {}
         self.pending_grace = pending_grace  # seconds
         # cgroup id -> when ``pending`` first saw it missing from the index (monotonic s)
         self._unknown: dict[int, float] = {}
         # the cgroup watcher (``watch``)
-        self._watcher: CgroupWatcher | None = None
-        self._watch_thread: threading.Thread | None = None
-        self._wake: tuple[int, int] | None = None  # pipe that stops the watch thread
+        self._watch: WatchThread | None = None
         if watch:
             self.watch()
 
@@ -192,24 +163,10 @@ class ContainerResolver:
         finish on their own). Idempotent."""
         with self._lock:
             self._closed = True
-            workers, self._workers = self._workers, []
-            thread, self._watch_thread = self._watch_thread, None
-            wake, self._wake = self._wake, None
-        for _ in workers:
-            self._queue.put(None)
-        for w in workers:
-            w.join(timeout=0.1)
-        if wake is not None:
-            os.write(wake[1], b"x")
-        if thread is not None:
-            thread.join(timeout=2.0)
-        if wake is not None:
-            os.close(wake[0])
-            os.close(wake[1])
-        with self._lock:
-            watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.close()
+            watch, self._watch = self._watch, None
+        self.lookups.close()
+        if watch is not None:
+            watch.close()
 
     def __enter__(self) -> ContainerResolver:
         return self
@@ -314,7 +271,7 @@ class ContainerResolver:
                     ContainerRef("containerd", task[1], f"/{task[0]}/{task[1]}")
                 ), True
             if ref is None and cgroup_path.endswith("/payload"):
-                name = self._nspawn_supervised(cgroup_path)
+                name = nspawn_supervised(self.cgroups, self.proc_root, cgroup_path)
                 if name:
                     return self._container_for(ContainerRef("nspawn", name, cgroup_path)), True
             st = self.runtimes.runc_for_cgroup(cgroup_path)
@@ -328,31 +285,6 @@ class ContainerResolver:
         if ref.runtime == "systemd" and not self.systemd_services:
             return HOST, True
         return self._container_for(ref), True
-
-    def _nspawn_supervised(self, payload: str) -> str:
-        """The machine name if ``payload`` is the cgroup ``systemd-nspawn
-        --keep-unit`` made for its container (without machined it splits its
-        own cgroup into ``supervisor``, where it stays, and ``payload``); ""
-        if not (yet)."""
-        if self.cgroups is None:
-            return ""
-        try:
-            procs = os.path.join(
-                self.cgroups._dir_of(payload[: -len("payload")] + "supervisor"), "cgroup.procs"
-            )
-            with open(procs, encoding="ascii") as f:
-                pids = f.read().split()[:8]
-        except (OSError, ValueError):
-            return ""
-        for pid in pids:
-            try:
-                with open(os.path.join(self.proc_root, pid, "cmdline"), "rb") as f:
-                    argv = [os.fsdecode(a) for a in f.read(65536).split(b"\0") if a]
-            except OSError:
-                continue
-            if argv and os.path.basename(argv[0]) == "systemd-nspawn":
-                return nspawn_machine_name(argv) or payload.rstrip("/").split("/")[-2]
-        return ""
 
     def _container_for(self, ref: ContainerRef) -> Container:
         key = (ref.runtime, ref.id)
@@ -369,110 +301,27 @@ class ContainerResolver:
             )
             self._containers[key] = c
         if ref.runtime in _ASKABLE:
-            self._lookup(c, ref.runtime, attempt=0)
+            self.lookups.start(c, ref.runtime)
         return c
 
     # --- metadata ----------------------------------------------------------------
 
-    def _lookup(self, c: Container, runtime: str, attempt: int) -> None:
-        key = (runtime, c.id)
-        if attempt == 0:
-            with self._lock:
-                if len(self._timings) >= _TIMINGS_MAX:
-                    self._timings.clear()
-                self._timings[key] = (time.monotonic(), 0.0, "")
-        if not self.background:
-            md = self.runtimes.metadata(runtime, c.id)
-            self._apply(c, md)
-            self._landed(key, md)
-            return
-        with self._lock:
-            if self._closed:
-                return
-            self._pending += 1
-            self._looking[id(c)] = self._looking.get(id(c), 0) + 1
-            if len(self._workers) < self.max_workers and self._pending > len(self._workers):
-                w = threading.Thread(
-                    target=self._work,
-                    name=f"cdig-container-metadata-{len(self._workers)}",
-                    daemon=True,
-                )
-                self._workers.append(w)
-                w.start()
-        self._queue.put((c, runtime, attempt))
-
-    def _landed(self, key: tuple[str, str], md: Metadata) -> None:
-        """Note when a lookup ended: the first attempt, or a retry that found it."""
-        with self._lock:
-            t = self._timings.get(key)
-            if t is not None and (not t[1] or (md.found and not t[2])):
-                self._timings[key] = (t[0], time.monotonic(), md.source)
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            c, runtime, attempt = item
-            try:
-                md = self.runtimes.metadata(runtime, c.id)  # never raises, bounded
-                self._apply(c, md)
-                self._landed((runtime, c.id), md)
-                if not md.found and attempt < self.retries and not self._closed:
-                    t = threading.Timer(self.retry_delay, self._lookup, (c, runtime, attempt + 1))
-                    t.daemon = True
-                    t.start()
-            except Exception:  # a bug here must not stop all later lookups
-                log.exception("container metadata for %s %s", runtime, c.id)
-            finally:
-                with self._lock:
-                    self._pending -= 1
-                    n = self._looking.get(id(c), 0) - 1
-                    if n > 0:
-                        self._looking[id(c)] = n
-                    else:
-                        self._looking.pop(id(c), None)
-                    self._idle.notify_all()
-
-    def _apply(self, c: Container, md: Metadata) -> None:
-        """Write what the runtime said into the shared ``Container``."""
-        if not md.found:
-            return
-        with self._lock:
-            if md.runtime and c.runtime in ("kubernetes", "unknown"):
-                c.runtime = md.runtime
-            if md.name:
-                c.name = md.name
-            c.image = md.image or c.image
-            c.labels = md.labels or c.labels
-            c.pod_name = md.pod_name or c.pod_name
-            c.pod_namespace = md.pod_namespace or c.pod_namespace
-            c.pod_uid = md.pod_uid or c.pod_uid
-            if md.privileged is not None:
-                c.privileged = md.privileged
-            c.mounts = md.mounts or c.mounts
-            c.image_id = md.image_id or c.image_id
-            c.image_digest = md.image_digest or c.image_digest
-            c.healthcheck = md.healthcheck or c.healthcheck
-
     def wait_for_metadata(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for lookups in flight; True if none is left."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+        return self.lookups.wait(timeout)
 
     def lookup_times(self) -> dict[tuple[str, str], tuple[float, float, str]]:
         """(runtime, id) -> (lookup started, ended or 0.0 while in flight, source
         that answered or ""), ``time.monotonic()`` seconds, for the most recent
         containers (benchmarks, ``cdig doctor``)."""
-        with self._lock:
-            return dict(self._timings)
+        return self.lookups.times()
 
     # --- new cgroups, the moment they appear -----------------------------------------
 
     @property
     def watching(self) -> bool:
         """Whether the cgroup watcher runs (``watch()`` succeeded)."""
-        return self._watch_thread is not None
+        return self._watch is not None
 
     def watch(self) -> bool:
         """Start seeing cgroups as they are made; True if the watcher runs.
@@ -486,8 +335,8 @@ class ContainerResolver:
         them. Idempotent.
         """
         with self._lock:
-            if self._watch_thread is not None or self._closed:
-                return self._watch_thread is not None
+            if self._watch is not None or self._closed:
+                return self._watch is not None
         try:
             watcher = CgroupWatcher.for_layout(self.layout)
             if watcher is None:
@@ -500,11 +349,11 @@ class ContainerResolver:
         self._v1_watch = self.cgroups is None  # the watcher sees v1 paths, not cgroup2 ids
         for ch in changes:
             self._learn(ch)
-        wake = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        t = threading.Thread(target=self._watch_loop, name="cdig-cgroup-watch", daemon=True)
+        # runc writes its state file after the container's cgroup exists: while
+        # one may still claim a cgroup, re-checked every _RUNC_POLL s
+        watch = WatchThread(watcher, self._learn, self._recheck_provisional, fast=_RUNC_POLL)
         with self._lock:
-            self._watcher, self._wake, self._watch_thread = watcher, wake, t
-        t.start()
+            self._watch = watch
         return True
 
     def _learn(self, ch: CgroupChange) -> None:
@@ -559,24 +408,6 @@ class ContainerResolver:
             self._idle.notify_all()
         return creating and any(p in self._provisional for p in young)
 
-    def _watch_loop(self) -> None:
-        watcher, wake = self._watcher, self._wake
-        assert watcher is not None and wake is not None
-        timeout = 1.0
-        while True:
-            try:
-                ready, _, _ = select.select([watcher.fd, wake[0]], [], [], timeout)
-                if wake[0] in ready or self._closed:
-                    return
-                if watcher.fd in ready:
-                    for ch in watcher.read(0):
-                        self._learn(ch)
-                # runc writes its state file after the container's cgroup exists
-                timeout = _RUNC_POLL if self._recheck_provisional() else 1.0
-            except Exception:  # keep watching; a bug is logged, not fatal
-                log.exception("cgroup watcher")
-                timeout = 1.0
-
     def pending(self, cgroup_id: int) -> bool:
         """Whether records of ``cgroup_id`` should wait for its container's metadata.
 
@@ -592,7 +423,7 @@ class ContainerResolver:
         """
         c = self._by_cgid.get(cgroup_id)
         if c is not None:
-            return id(c) in self._looking
+            return self.lookups.in_flight(c)
         if self.cgroups is None:
             return False
         path = self.cgroups.peek(cgroup_id)
@@ -610,14 +441,14 @@ class ContainerResolver:
             with self._lock:
                 self._by_cgid[cgroup_id] = c
                 self._index_paths.add(path)
-            return id(c) in self._looking
+            return self.lookups.in_flight(c)
         prov = self._provisional.get(path)
         if prov is None or now - prov[0] >= _RUNC_WAIT or surely_host(path):
             return False
         creating = self.runtimes.runc_in_creation() or path.endswith("/payload")
         c = self._reclassify(path, cgroup_id)
         if c is not None:
-            return id(c) in self._looking
+            return self.lookups.in_flight(c)
         return creating
 
     def wait_for(self, cgroup_ids: Iterable[int], timeout: float) -> bool:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from cdig.collector.cgroup_paths import nspawn_machine_name
 from cdig.collector.cgroups import CgroupIndex, CgroupLayout, CgroupMount
 from cdig.collector.containers import (
     ContainerRef,
     ContainerResolver,
-    nspawn_machine_name,
     parse_cgroup_path,
 )
 from cdig.collector.events import HOST
@@ -962,7 +962,7 @@ def test_containerd_task_cgroup_is_containerd(host, tmp_path):
 def test_close_stops_the_watcher(host):
     r = host.resolver(background=True)
     assert r.watch()
-    t = r._watch_thread
+    t = r._watch._thread
     r.close()
     assert t is not None and not t.is_alive()
     assert not r.watching
