@@ -7,5 +7,6 @@ with ``-DTOP_COUNTERS``, ``tui/counters.py``).
     layout.py      their numpy mirrors and the per-syscall class array
     config.py      kernel features, MetricsConfig, the -D defines
     maps.py        MapSnapshot and MetricsMaps (the exporter's view of the maps)
+    slots.py       SlotCounts: the count array without latency (rows, freed slots)
     probe.py       MetricsProbe: compile, load (bcc), fill the class array
 """

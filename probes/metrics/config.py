@@ -72,6 +72,15 @@ class MetricsConfig:
     inflight_max: int = 65536  # threads inside a syscall (latency without task storage)
     entry_max: int = 4096  # threads inside execveat (--no-latency), rt_sigreturn (old kernels)
     pairing: str = "auto"  # latency pairing: "task" storage, tid "hash", or "auto"
+    # without latency: cgroups counted in a row of the count array (the others, in
+    # the `syscalls` hash); a row is 8 bytes per syscall number per CPU
+    slots_max: int = 128
+    cgslot_max: int = 4096  # cgroups with a slot, or marked as refused one
+
+
+def slot_nrs(table: SyscallTable) -> int:
+    """Syscall numbers in a row of the count array (higher ones go to the hash)."""
+    return max(table.max_nr, 1)
 
 
 def _nr(table: SyscallTable, name: str) -> int:
@@ -91,6 +100,9 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         f"-DSOCKIO_MAX={config.sockio_max}",
         f"-DINFLIGHT_MAX={config.inflight_max}",
         f"-DENTRY_MAX={config.entry_max}",
+        f"-DSLOTS_MAX={config.slots_max}",
+        f"-DSLOT_NRS={slot_nrs(table)}",
+        f"-DCGSLOT_MAX={config.cgslot_max}",
         # syscalls whose number at exit is not the one they were entered with,
         # and the two that never exit
         *(f"-DNR_{name.upper()}={_nr(table, name)}"

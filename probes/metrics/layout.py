@@ -30,6 +30,13 @@ SYSSTAT = np.dtype([(f, "<u8") for f in SYSSTAT_FIELDS])
 # struct cdig_latstat
 LATSTAT = np.dtype([("sum_ns", "<u8"), ("slots", "<u8", (LAT_SLOTS,))])
 
+SLOT_NONE = 0xFFFFFFFF  # CDIG_SLOT_NONE: in `cgslot`, a cgroup that found no free slot
+
+
+def slotrow(slot_nrs: int) -> np.dtype:
+    """struct cdig_slotrow: one cgroup's calls by syscall number (SLOT_NRS of them)."""
+    return np.dtype([("count", "<u8", (slot_nrs,))])
+
 
 def slot_upper_ns(slot: int) -> float:
     """The upper bound (inclusive) of latency slot ``slot`` in ns; inf for the last."""

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .layout import LAT_SLOTS, LATSTAT, MKEY, MSTAT_NAMES, PROCSTAT, SYSSTAT, SYSSTAT_FIELDS
+from .slots import SlotCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +104,13 @@ class MapReader(Protocol):
 class MetricsMaps:
     """``MapReader`` over the loaded probe's maps (by fd; see ``bpf_syscall``)."""
 
-    def __init__(self, fds: Mapping[str, int], latency: bool) -> None:
+    def __init__(self, fds: Mapping[str, int], latency: bool,
+                 slot_nrs: int | None = None) -> None:
         from ..bpf_syscall import BpfMap  # unit tests of the layout need no bpf(2)
 
         self.latency = latency
+        # without latency, calls are counted in a cgroup's row of an array (slots.py)
+        self.slots = SlotCounts(fds, slot_nrs) if slot_nrs and "slotrows" in fds else None
         self.syscalls = BpfMap(fds["syscalls"], MKEY, SYSSTAT)
         self.lat = BpfMap(fds["latency"], MKEY, LATSTAT) if latency else None
         self.errors = BpfMap(fds["errors"], MKEY, np.dtype("<u8"))
@@ -118,7 +122,26 @@ class MetricsMaps:
         k, v = self.syscalls.read()
         sys_n = len(k)
         lat_n = 0
-        if self.lat is None:
+        slot_usage: list[MapUsage] = []
+        if self.lat is None and self.slots is not None:
+            # counts in the cgroups' array rows; `syscalls` holds errors, bytes, and
+            # the calls of cgroups without a slot. One row per key of either.
+            sc, held, refused = self.slots.read()
+            slot_usage = [MapUsage("slots", held, self.slots.capacity),
+                          MapUsage("slotless_cgroups", refused, self.slots.cgslot.capacity)]
+            sk = np.zeros(len(sc), dtype=MKEY)
+            sk["cgroup_id"], sk["nr"] = sc["cgroup_id"], sc["nr"]
+            keys = np.unique(np.concatenate([k.view("V16"), sk.view("V16")]))
+            rows = np.zeros(len(keys), dtype=syscall_rows_dtype(False))
+            both = keys.view(MKEY)
+            rows["cgroup_id"], rows["nr"] = both["cgroup_id"], both["nr"]
+            if sys_n:
+                at = np.searchsorted(keys, k.view("V16"))
+                for name in SYSSTAT_FIELDS:
+                    rows[name][at] = v[name]
+            if len(sc):
+                rows["count"][np.searchsorted(keys, sk.view("V16"))] += sc["count"]
+        elif self.lat is None:
             rows = np.zeros(sys_n, dtype=syscall_rows_dtype(False))
             rows["cgroup_id"], rows["nr"] = k["cgroup_id"], k["nr"]
             for name in SYSSTAT_FIELDS:
@@ -159,6 +182,7 @@ class MetricsMaps:
             *([MapUsage("latency", lat_n, self.lat.capacity)] if self.lat is not None else []),
             MapUsage("errors", len(err), self.errors.capacity),
             MapUsage("procs", len(pr), self.procs.capacity),
+            *slot_usage,
         ]
         return MapSnapshot(self.latency, rows, err, pr, drops, maps)
 
@@ -173,6 +197,8 @@ class MetricsMaps:
             m.delete(keys[np.isin(keys["cgroup_id"], ids)])
         pk, _ = self.procs.read()
         self.procs.delete(pk[np.isin(pk, ids)])
+        if self.slots is not None:
+            self.slots.free(ids.tolist())
 
     def inject(self, snapshot: MapSnapshot) -> None:
         """Write synthetic entries into the real maps (benchmarks, tests)."""

@@ -67,10 +67,10 @@ class MetricsProbe:
                 if cls:
                     arr[ctypes.c_int(nr)] = ctypes.c_uint8(cls)
             names = ["syscalls", "errors", "procs", "mstats"]
-            if self.config.latency:
-                names.append("latency")
+            names += ["latency"] if self.config.latency else ["slotrows", "cgslot", "slotowner"]
             fds = {name: b[name].map_fd for name in names}
-            self.maps = MetricsMaps(fds, latency=self.config.latency)
+            self.maps = MetricsMaps(fds, latency=self.config.latency,
+                                    slot_nrs=config.slot_nrs(self.table))
         except Exception as e:
             self.close()
             raise ProbeError(f"cannot configure the BPF maps: {one_line(e)}") from None

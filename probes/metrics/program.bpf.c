@@ -17,6 +17,8 @@
  *   SOCK_SPLIT                 sock:sock_{send,recv}_length exist (>= 6.3):
  *                              read/write bytes on sockets count as network
  *   HAVE_GROUP_DEAD            sched_process_exit has group_dead (>= 6.x)
+ *   SLOTS_MAX, SLOT_NRS        without LATENCY: cgroups with a row in the count
+ *                              array, syscall numbers in a row
  *   HAVE_TASK_PT_REGS          bpf_task_pt_regs() (>= 5.15 with BTF): without
  *                              LATENCY, the few calls whose number sys_exit does
  *                              not see are found without typed sys_enter_* hooks
@@ -285,6 +287,61 @@ static __always_inline void top_comm_set(__u32 tgid)
 #endif /* TOP_COUNTERS */
 
 #ifndef LATENCY
+/* Counting without a hash lookup (record.h): a cgroup's row in `slotrows`,
+ * found through a per-CPU cache of the last cgroup seen, else `cgroup -> slot`.
+ * A slot is claimed by inserting into `slotowner` (BPF_NOEXIST: one CPU wins)
+ * at up to CDIG_SLOT_PROBES places from the cgroup id's hash; userspace frees
+ * the slot of a cgroup that is gone (probes/metrics/maps.py: zeroes its row,
+ * then releases the owner) and clears the CDIG_SLOT_NONE entries, so those
+ * cgroups try again. Cgroup ids are never reused, so a stale cache entry or
+ * `cgslot` entry of a gone cgroup matches no task. */
+BPF_PERCPU_ARRAY(slotrows, struct cdig_slotrow, SLOTS_MAX);
+BPF_HASH(cgslot, __u64, __u32, CGSLOT_MAX);
+BPF_HASH(slotowner, __u32, __u64, SLOTS_MAX);
+BPF_PERCPU_ARRAY(slotcache, struct cdig_slotcache, 1);
+
+static __always_inline __u32 claim_slot(__u64 cg)
+{
+    __u32 none = CDIG_SLOT_NONE;
+    __u32 h = (__u32)((cg * 0x9E3779B97F4A7C15ull) >> 32);
+#pragma unroll
+    for (int i = 0; i < CDIG_SLOT_PROBES; i++) {
+        __u32 k = (h + i) % SLOTS_MAX;
+        if (slotowner.insert(&k, &cg) == 0) {
+            if (cgslot.insert(&cg, &k) == 0)
+                return k;
+            slotowner.delete(&k); /* another CPU gave this cgroup a slot meanwhile */
+            break;
+        }
+    }
+    cgslot.insert(&cg, &none); /* no slot free (or taken meanwhile): read it back */
+    __u32 *s = cgslot.lookup(&cg);
+    return s ? *s : CDIG_SLOT_NONE;
+}
+
+/* the current cgroup's row in `slotrows`, or 0: count in the `syscalls` hash */
+static __always_inline struct cdig_slotrow *slot_row(__u64 cg)
+{
+    __u32 zero = 0;
+    __u32 slot;
+    struct cdig_slotcache *c = slotcache.lookup(&zero);
+    if (c && c->cgroup_id == cg) {
+        slot = c->slot;
+    } else {
+        __u32 *s = cgslot.lookup(&cg);
+        slot = s ? *s : claim_slot(cg);
+        if (c) {
+            c->cgroup_id = cg;
+            c->slot = slot;
+        }
+    }
+    if (slot >= SLOTS_MAX)
+        return 0;
+    return slotrows.lookup(&slot);
+}
+#endif
+
+#ifndef LATENCY
 /* Without LATENCY only sys_exit is hooked, and it sees the number in the
  * registers at exit: -1 after rt_sigreturn (it restored a frame), execve's
  * after a successful execveat. A thread inside such an execveat is marked
@@ -408,6 +465,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     long id = entry_of(regs_nr((struct pt_regs *)ctx->args[0]));
     long ret = (long)ctx->args[1];
     __u64 cg = bpf_get_current_cgroup_id();
+    struct cdig_slotrow *row = slot_row(cg);
 #endif
     if (id < 0 || id >= NR_SYSCALLS)
         return 0;
@@ -434,7 +492,12 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 #endif
     }
     int counted = 0;
-#ifdef LATENCY
+#ifndef LATENCY
+    if (row && nr < SLOT_NRS) {
+        row->count[nr]++;
+        counted = 1;
+    }
+#else
     /* A timed call is counted by its histogram slot (userspace adds the
      * slots to `count`): one map update per syscall instead of two; the
      * `syscalls` entry is touched only for errors, byte counts, and calls

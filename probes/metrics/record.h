@@ -27,6 +27,27 @@
 #define CDIG_MSTAT_LAT_FULL 5      /* duration not recorded: latency map full (or no memory) */
 #define CDIG_MSTAT_MAX 6
 
+/* Without LATENCY a cgroup's calls are counted in a per-CPU array row (`slotrows`):
+ * row `slot`, column the syscall number, its slot found in `cgslot` (claimed
+ * in `slotowner` on the cgroup's first call). A cgroup without a slot (all
+ * taken: CDIG_SLOT_NONE in `cgslot`) and a number >= SLOT_NRS are counted in
+ * the `syscalls` hash instead, as every error and byte count is: exact either
+ * way, the array is only faster. */
+#define CDIG_SLOT_NONE 0xffffffffu
+#define CDIG_SLOT_PROBES 32 /* slots tried from the cgroup's hash before giving up */
+
+struct cdig_slotrow {
+    __u64 count[SLOT_NRS]; /* calls by syscall number */
+};
+
+/* the last (cgroup, slot) looked up on this CPU: consecutive syscalls on a CPU
+ * are mostly from the same cgroup, so `cgslot` is rarely read */
+struct cdig_slotcache {
+    __u64 cgroup_id;
+    __u32 slot;
+    __u32 pad;
+};
+
 struct cdig_mkey {
     __u64 cgroup_id; /* cgroup v2 id == inode of its directory */
     __u32 nr;        /* syscall number */
@@ -61,5 +82,6 @@ _Static_assert(sizeof(struct cdig_mkey) == 16, "cdig_mkey size");
 _Static_assert(sizeof(struct cdig_sysstat) == 32, "cdig_sysstat size");
 _Static_assert(sizeof(struct cdig_latstat) == 8 * (1 + CDIG_LAT_SLOTS), "cdig_latstat size");
 _Static_assert(sizeof(struct cdig_procstat) == 24, "cdig_procstat size");
+_Static_assert(sizeof(struct cdig_slotcache) == 16, "cdig_slotcache size");
 
 #endif
