@@ -1,6 +1,6 @@
 """Loads BPF programs: bcc's compile + load, or an object from ``objcache`` (the
 syscall probe's compiled object, kept between starts, loaded with bpf(2)); with
-``objcache``, the only module that imports bcc.
+``objload`` (which compiles for the cache), the only modules that import bcc.
 
 Each probe is a folder (``syscalls/``, ``metrics/``): its C (``program.bpf.c`` and
 ``record.h``, configured with ``-D`` defines as bcc's syscount does, never by
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any, Protocol
 
-from . import objcache
+from . import objload
 
 
 class ProbeError(Exception):
@@ -86,9 +86,9 @@ class _Object(Protocol):
 
 
 class _Cached:
-    """An ``objcache.LoadedObject`` (the usual way: loaded with bpf(2), no bcc)."""
+    """An ``objload.LoadedObject`` (the usual way: loaded with bpf(2), no bcc)."""
 
-    def __init__(self, obj: objcache.LoadedObject) -> None:
+    def __init__(self, obj: objload.LoadedObject) -> None:
         self.obj = obj
         self.prog_fds = obj.prog_fds
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import objcache
+from .. import objcache, objload
 from ..bpf_syscall import BpfMap
 from ..kernel_filter import KernelFilter
 from ..loader import (
@@ -215,12 +215,12 @@ class SyscallProbe:
             obj: _Object | None = None
             try:
                 loaded, self.loaded_from = objcache.load_cached(
-                    source, self.cflags(objcache.SENTINEL_TGID), self.self_tgid,
+                    source, self.cflags(objload.SENTINEL_TGID), self.self_tgid,
                     Path(inc), self.cache)
                 obj = _Cached(loaded)
-            except objcache.Uncacheable:
+            except objload.Uncacheable:
                 failed = None
-            except objcache.LoadError as e:
+            except objload.LoadError as e:
                 failed = e
         loaded_or_raise(failed, diagnostics[0])
         if obj is None:

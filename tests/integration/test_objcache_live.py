@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from cdig.probes.loader import probe_dir
-from cdig.probes.objcache import SENTINEL_TGID, ObjectCache, compile_object
+from cdig.probes.objcache import ObjectCache
+from cdig.probes.objload import SENTINEL_TGID, compile_object
 from cdig.probes.syscalls import layout
 from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 

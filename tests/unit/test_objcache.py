@@ -1,4 +1,4 @@
-"""probes/objcache.py without the kernel: relocations found in compiled
+"""probes/objload.py and objcache.py without the kernel: relocations found in compiled
 instructions, the JSON form of an object, and a cache that refuses directories
 and files others could write (what it holds is loaded into the kernel)."""
 
@@ -9,12 +9,12 @@ import struct
 
 import pytest
 
-from cdig.probes import objcache
-from cdig.probes.objcache import (
+from cdig.probes import objload
+from cdig.probes.objcache import ObjectCache
+from cdig.probes.objload import (
     SENTINEL_TGID,
     CompiledObject,
     MapSpec,
-    ObjectCache,
     ProgSpec,
     Uncacheable,
     relocations,
@@ -63,7 +63,7 @@ def sample() -> CompiledObject:
     return CompiledObject(
         maps=[MapSpec("events", 27, 0, 0, 1 << 25, 0),
               MapSpec("inflight", 29, 4, 48, 0, 1, btf_key_type_id=3, btf_value_type_id=9)],
-        progs=[ProgSpec("raw_tracepoint__sys_exit", objcache.PROG_RAW_TRACEPOINT,
+        progs=[ProgSpec("raw_tracepoint__sys_exit", objload.PROG_RAW_TRACEPOINT,
                         "raw_tracepoint", "sys_exit", ld_map(5) + insn(0x95),
                         [(0, "events")], [])],
         btf=b"\x9f\xeb\x01\x00btf", license="GPL", kern_version=0x60100)
