@@ -25,8 +25,11 @@ configurations interleaved round by round (medians reported):
   cdig-lat-hash    cdig exporter --pairing hash (latency through a tid hash)
 
 Each cdig configuration is the real CLI, scraped once a second meanwhile
-(as Prometheus would). Reported: ns per call, ns added over baseline, the
-ratio to baseline, and the added cost relative to bpftrace and to the floor.
+(as Prometheus would). A run's figure is the loop's CPU time per call in its
+least disturbed of CHUNKS chunks (other load on a small host moved whole-run
+figures by tens of ns). Reported: ns per call, ns added over baseline, the
+spread over the rounds, and the added cost relative to bpftrace and to the
+floor.
 
 Goals (issue 14), from the same run: --no-latency adds <= 1.2x what floor-exit
 adds (the empty classic sys_exit program); latency mode adds <= 1.0x what
@@ -46,6 +49,16 @@ and <= 50 ms with latency on):
 
 Needs root, BPF, gcc and bpftrace. Never touches the network (the exporter
 listens on 127.0.0.1).
+
+--old-tree DIR adds cdig-nolat-old and cdig-lat-old: the exporter of another
+checkout (git archive REV | tar -x -C DIR), run as python -m cdig over a link
+tree of it, interleaved with this tree's in the same rounds: a before/after of
+the goals' ratios in one run.
+
+The ratios are computed round by round (each config's added cost over baseline
+runs made just before it, divided by the reference's of the same round) and
+reported as the median with the per-round spread: the ratio of two small added
+costs moved 10-20% between runs when each side drifted on its own.
 
 --variant NAME=FILE adds NAME-nolat and NAME-lat: the metrics probe built from
 another metrics.bpf.c (e.g. an older commit's, from git show), loaded alone, for
@@ -70,6 +83,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -87,17 +101,26 @@ static double ns(struct timespec a, struct timespec b) {
     return (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
 }
 int main(int argc, char **argv) {
-    long n = atol(argv[1]);
+    long n = atol(argv[1]), chunks = argc > 2 ? atol(argv[2]) : 1;
+    long per = n / chunks;
+    double best = -1;
     struct timespec a, b, ca, cb;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
-    for (long i = 0; i < n; i++)
-        syscall(SYS_getppid);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
+    for (long c = 0; c < chunks; c++) {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
+        for (long i = 0; i < per; i++)
+            syscall(SYS_getppid);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
+        double t = ns(ca, cb) / per;
+        if (best < 0 || t < best)
+            best = t;
+    }
     clock_gettime(CLOCK_MONOTONIC, &b);
-    /* CPU time of this process (the BPF programs run in its syscalls, so
-       they are in it; time spent preempted by other load is not), then wall */
-    printf("%.2f %.2f\n", ns(ca, cb) / n, ns(a, b) / n);
+    /* CPU time of this thread per call in its least disturbed chunk (the BPF
+       programs run in its syscalls, so they are in it; time spent preempted
+       is not, and the chunk minimum leaves out the chunks whose caches other
+       load disturbed), then wall time per call over the whole run */
+    printf("%.2f %.2f\n", best, ns(a, b) / (per * chunks));
     return 0;
 }
 """
@@ -154,11 +177,19 @@ def bpftrace() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def exporter(*args: str) -> Iterator[str]:
-    cmd = [*cdig_command(), "exporter", "--listen", "127.0.0.1:0", *args]
+def exporter(*args: str, old: bool = False) -> Iterator[str]:
+    """``cdig exporter ARGS`` (``old``: the --old-tree's), scraped once a second."""
+    if old:
+        if OLD_TREE["env"] is None:
+            raise RuntimeError("the -old configurations need --old-tree DIR")
+        cmd = [sys.executable, "-m", "cdig", "exporter", "--listen", "127.0.0.1:0", *args]
+        env, cwd = OLD_TREE["env"], OLD_TREE["cwd"]
+    else:
+        cmd = [*cdig_command(), "exporter", "--listen", "127.0.0.1:0", *args]
+        env, cwd = None, None
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=err)
+                             stderr=err, env=env, cwd=cwd)
         stop = threading.Event()
         try:
             url = None
@@ -180,7 +211,7 @@ def exporter(*args: str) -> Iterator[str]:
                         urllib.request.urlopen(url, timeout=10).read()
 
             threading.Thread(target=scraper, daemon=True).start()
-            yield " ".join(["cdig", "exporter", *args])
+            yield " ".join(["cdig", "exporter", *args]) + (" (--old-tree)" if old else "")
         finally:
             stop.set()
             p.send_signal(signal.SIGTERM)
@@ -219,12 +250,41 @@ CONFIGS = {
     "cdig-nolat": lambda: exporter("--no-latency"),
     "cdig-lat": lambda: exporter(),
     "cdig-lat-hash": lambda: exporter("--pairing", "hash"),
+    "cdig-nolat-old": lambda: exporter("--no-latency", old=True),
+    "cdig-lat-old": lambda: exporter(old=True),
 }
+# --old-tree: the environment that runs that tree's cdig (python -m cdig over a link tree)
+OLD_TREE: dict = {"env": None, "cwd": None}
+
+
+def use_old_tree(tree: Path, work: Path) -> None:
+    """Run the -old configurations from ``tree`` (another checkout, e.g. git archive
+    of an older commit): its package laid out as installed (scripts/typecheck.py's
+    link tree) first on PYTHONPATH, run from a directory without a cdig/ in it."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from typecheck import link_tree
+
+    link_tree(tree.resolve(), work / "old")
+    env = dict(os.environ, PYTHONPATH=str(work / "old"))
+    where = subprocess.run(
+        [sys.executable, "-c", "import cdig.exporters.series as s; print(s.__file__)"],
+        env=env, cwd=work, capture_output=True, text=True, check=True)
+    if not where.stdout.startswith(str(work / "old")):
+        raise RuntimeError(f"--old-tree: cdig imports from {where.stdout.strip()}")
+    OLD_TREE.update(env=env, cwd=str(work))
+
+
+CHUNKS = 100  # a run's calls timed in chunks; its figure is the least disturbed chunk's
 
 
 def run_loop(binary: Path, calls: int) -> tuple[float, float]:
-    """(CPU ns per call, wall ns per call) of one run."""
-    out = subprocess.run([str(binary), str(calls)], capture_output=True, text=True, check=True)
+    """(CPU ns per call in the run's least disturbed chunk, wall ns per call) of one run."""
+    # on one CPU, the same for every run: a run that migrates mid-way mixes two
+    # CPUs' caches and loads into its figure
+    cpu = max(os.sched_getaffinity(0))
+    out = subprocess.run([str(binary), str(calls), str(CHUNKS)], capture_output=True,
+                         text=True, check=True,
+                         preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
     cpu, wall = out.stdout.split()
     return float(cpu), float(wall)
 
@@ -266,88 +326,129 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def overhead(binary: Path, calls: int, rounds: int, runs: int,
-             configs: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Per config, one figure per round: the lowest CPU ns/call of ``runs`` runs
-    (the least disturbed by other load on the machine). Configs run in a
-    different order each round; runs during which another process held BPF
-    programs are discarded and retried (bounded)."""
+def _clean_runs(binary: Path, calls: int, runs: int) -> tuple[list[tuple[float, float]], int]:
+    """``runs`` runs of the loop during which no other process held BPF programs
+    (bounded retries), and how many were discarded."""
+    vals: list[tuple[float, float]] = []
+    discarded = 0
+    for _attempt in range(20):
+        if foreign_tracers(_descendants(os.getpid())):
+            discarded += 1
+            time.sleep(3)
+            continue
+        v = run_loop(binary, calls)
+        if foreign_tracers(_descendants(os.getpid())):
+            discarded += 1
+            continue
+        vals.append(v)
+        if len(vals) == runs:
+            break
+    return vals, discarded
+
+
+@dataclass
+class Overhead:
+    """Per config, one figure per round (None: no clean figure that round)."""
+
+    cpu: dict[str, list[float | None]]  # the best CPU ns/call of the runs
+    wall: dict[str, list[float | None]]
+    added: dict[str, list[float | None]]  # cpu minus the baseline measured just before
+
+
+def overhead(binary: Path, calls: int, rounds: int, runs: int, configs: list[str]) -> Overhead:
+    """Per config and round: the lowest CPU ns/call of ``runs`` runs (the least
+    disturbed by other load on the machine), and what it adds over ``runs``
+    baseline runs (nothing attached) made just before it. The local baseline
+    takes out the host's drift between configurations (CPU frequency, other
+    load), which moved a ratio of two small added costs by 10-20% from run to
+    run. Configs run in a different order each round; runs during which another
+    process held BPF programs are discarded and retried (bounded)."""
     import random
 
     rng = random.Random(5)
-    results: dict[str, list[float]] = {k: [] for k in configs}
-    walls: dict[str, list[float]] = {k: [] for k in configs}
+    out = Overhead({k: [] for k in configs}, {k: [] for k in configs}, {k: [] for k in configs})
     commands: dict[str, str] = {}
     discarded = 0
     for r in range(rounds):
         order = list(configs)
         rng.shuffle(order)
         for name in order:
+            base, n = _clean_runs(binary, calls, runs)
+            discarded += n
             with CONFIGS[name]() as what:
                 commands[name] = what.replace("\n", " ")
                 time.sleep(0.3)
-                vals = []
-                for _attempt in range(20):
-                    mine = _descendants(os.getpid())
-                    if foreign_tracers(mine):
-                        discarded += 1
-                        time.sleep(3)
-                        continue
-                    v = run_loop(binary, calls)
-                    if foreign_tracers(_descendants(os.getpid())):
-                        discarded += 1
-                        continue
-                    vals.append(v)
-                    if len(vals) == runs:
-                        break
-                if not vals:  # this round has no clean figure for this config
-                    log(f"round {r + 1}/{rounds} {name}: other BPF tracers never went "
-                        "away; no figure")
-                    continue
-            results[name].append(min(v[0] for v in vals))
-            walls[name].append(min(v[1] for v in vals))
-            log(f"round {r + 1}/{rounds} {name:14s} cpu {results[name][-1]:8.1f} "
-                f"wall {walls[name][-1]:8.1f} ns/call")
+                vals, n = _clean_runs(binary, calls, runs)
+                discarded += n
+            if not vals or not base:  # this round has no clean figure for this config
+                log(f"round {r + 1}/{rounds} {name}: other BPF tracers never went "
+                    "away; no figure")
+                for d in (out.cpu, out.wall, out.added):
+                    d[name].append(None)
+                continue
+            cpu = min(v[0] for v in vals)
+            out.cpu[name].append(cpu)
+            out.wall[name].append(min(v[1] for v in vals))
+            out.added[name].append(cpu - min(v[0] for v in base))
+            log(f"round {r + 1}/{rounds} {name:16s} cpu {cpu:8.1f} "
+                f"added {out.added[name][-1]:7.1f} ns/call")
     print("\ncommands:")
     for name in configs:
-        print(f"  {name:14s} {commands.get(name, '(no run)')}")
+        print(f"  {name:16s} {commands.get(name, '(no run)')}")
     print(f"runs discarded because another process held BPF programs: {discarded}")
-    return results, walls
+    return out
 
 
-def report_overhead(results: dict[str, list[float]], walls: dict[str, list[float]],
-                    calls: int, rounds: int) -> None:
-    missing = [k for k, v in results.items() if not v]
-    if missing:
-        print(f"\nno clean run at all for {', '.join(missing)}: no overhead table")
-        return
-    med = {k: statistics.median(v) for k, v in results.items()}
-    base = med["baseline"]
-    add = {k: v - base for k, v in med.items()}
+def _med(xs: list[float | None]) -> float | None:
+    got = [x for x in xs if x is not None]
+    return statistics.median(got) if got else None
+
+
+def round_ratios(added: dict[str, list[float | None]], num: str, den: str) -> list[float]:
+    """added[num] / added[den], round by round (both measured in the same round)."""
+    out = []
+    for a, b in zip(added.get(num, []), added.get(den, []), strict=False):
+        if a is not None and b is not None and b > 0:
+            out.append(a / b)
+    return out
+
+
+# (config, reference, goal): the goals of issue 14, and the same ratios for --old-tree
+GOALS = [("cdig-nolat", "floor-exit", 1.2), ("cdig-lat", "bpftrace", 1.0),
+         ("cdig-nolat-old", "floor-exit", 1.2), ("cdig-lat-old", "bpftrace", 1.0)]
+
+
+def report_overhead(res: Overhead, calls: int, rounds: int) -> None:
     print(f"\noverhead on a getppid loop ({calls:,} calls; per round the best of the runs, "
-          f"in CPU time of the loop; median of the clean rounds (of {rounds}), "
-          "spread = min..max)")
-    print(f"  {'config (rounds)':18s} {'ns/call':>9s} {'added ns':>9s} {'x base':>7s} "
-          f"{'added/bpftrace':>15s} {'added/floor':>12s}  {'spread':>9s}  wall ns/call")
-    for k in results:
-        floor = add.get("floor-both", 0) if k in ("cdig-lat", "cdig-lat-hash", "floor-both",
-                                           "floor-raw-both") else add.get("floor-exit", 0)
-        rel_bt = f"{add[k] / add['bpftrace']:.2f}" if add.get("bpftrace", 0) > 0 else "-"
-        rel_fl = f"{add[k] / floor:.2f}" if floor > 0 and k != "baseline" else "-"
-        lo, hi = min(results[k]), max(results[k])
-        k_n = f"{k} ({len(results[k])})"
-        print(f"  {k_n:18s} {med[k]:9.1f} {add[k]:9.1f} {med[k] / base:7.2f} "
-              f"{rel_bt:>15s} {rel_fl:>12s}  {f'{lo:.0f}..{hi:.0f}':>9s}  "
-              f"{statistics.median(walls[k]):.1f}")
-    print("  (added/floor: over floor-both for latency modes, floor-exit otherwise)")
-    if add.get("floor-exit", 0) > 0 and add.get("bpftrace", 0) > 0 and "cdig-nolat" in add \
-            and "cdig-lat" in add:
-        nolat = add["cdig-nolat"] / add["floor-exit"]
-        lat = add["cdig-lat"] / add["bpftrace"]
-        print(f"goal --no-latency <= 1.2x floor-exit: {nolat:.2f}x "
-              f"({'met' if nolat <= 1.2 else 'NOT met'})")
-        print(f"goal latency <= 1.0x bpftrace's count map: {lat:.2f}x "
-              f"({'met' if lat <= 1.0 else 'NOT met'})")
+          f"in CPU time of the loop; 'added' over the baseline runs made just before; "
+          f"medians of the clean rounds (of {rounds}), spread = min..max)")
+    print(f"  {'config (rounds)':20s} {'ns/call':>9s} {'added ns':>9s} {'spread':>11s} "
+          f"{'added/bpftrace':>15s} {'added/floor':>12s}  wall ns/call")
+    for k in res.cpu:
+        got = [x for x in res.added[k] if x is not None]
+        if not got:
+            print(f"  {k:20s} (no clean run)")
+            continue
+        cpu, add, wall = _med(res.cpu[k]), statistics.median(got), _med(res.wall[k])
+        floor = "floor-both" if k in ("cdig-lat", "cdig-lat-hash", "cdig-lat-old",
+                                      "floor-both", "floor-raw-both") else "floor-exit"
+        bt = round_ratios(res.added, k, "bpftrace")
+        fl = round_ratios(res.added, k, floor)
+        rel_bt = f"{statistics.median(bt):.2f}" if bt else "-"
+        rel_fl = f"{statistics.median(fl):.2f}" if fl and k != "baseline" else "-"
+        k_n = f"{k} ({len(got)})"
+        print(f"  {k_n:20s} {cpu:9.1f} {add:9.1f} {f'{min(got):.0f}..{max(got):.0f}':>11s} "
+              f"{rel_bt:>15s} {rel_fl:>12s}  {wall:.1f}")
+    print("  (ratios: median of the per-round ratios; added/floor is over floor-both for "
+          "latency modes, floor-exit otherwise)")
+    for k, ref, goal in GOALS:
+        rs = round_ratios(res.added, k, ref)
+        if not rs:
+            continue
+        m = statistics.median(rs)
+        print(f"goal {k} <= {goal}x {ref}: {m:.2f}x (per round {min(rs):.2f}..{max(rs):.2f}, "
+              f"{len(rs)} rounds: {' '.join(f'{x:.2f}' for x in rs)}) "
+              f"({'met' if m <= goal else 'NOT met'})")
 
 
 # --------------------------------------------------------------------------- scrape latency
@@ -518,8 +619,13 @@ def main() -> int:
     ap.add_argument("--syscalls", type=int, default=50)
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-scrape", action="store_true")
-    ap.add_argument("--configs", default=",".join(CONFIGS),
-                    help=f"overhead configurations (default all: {','.join(CONFIGS)})")
+    ap.add_argument("--configs", default=None,
+                    help=f"overhead configurations (default all: {','.join(CONFIGS)}; "
+                         "the -old ones with --old-tree only)")
+    ap.add_argument("--old-tree", metavar="DIR", type=Path,
+                    help="another checkout (e.g. git archive REV | tar -x -C DIR): adds "
+                         "configs cdig-nolat-old, cdig-lat-old, its exporter, for a "
+                         "before/after in one run")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
                     help="add configs NAME-nolat, NAME-lat: the probe built from FILE")
     args = ap.parse_args()
@@ -542,17 +648,23 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f} at start")
     if not args.skip_overhead:
         with tempfile.TemporaryDirectory() as d:
+            if args.old_tree:
+                use_old_tree(args.old_tree, Path(d))
             src = Path(d) / "loop.c"
             src.write_text(LOOP_C)
             binary = Path(d) / "getppid-loop"
             subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
-            configs = [c for c in args.configs.split(",") if c]
+            configs = ([c for c in args.configs.split(",") if c] if args.configs else
+                       [c for c in CONFIGS if args.old_tree or not c.endswith("-old")])
+            if not args.old_tree and any(c.endswith("-old") for c in configs):
+                print("--configs: the -old configurations need --old-tree DIR", file=sys.stderr)
+                return 2
             bad = [c for c in configs if c not in CONFIGS]
             if bad or "baseline" not in configs:
                 print(f"--configs: unknown {bad} (or no baseline)", file=sys.stderr)
                 return 2
-            results, walls = overhead(binary, args.calls, args.rounds, args.runs, configs)
-        report_overhead(results, walls, args.calls, args.rounds)
+            res = overhead(binary, args.calls, args.rounds, args.runs, configs)
+        report_overhead(res, args.calls, args.rounds)
     if not args.skip_scrape:
         scrape_latency(args.containers, args.syscalls)
     print(f"load average {os.getloadavg()[0]:.2f} at end")
