@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .cli import EXIT_ERROR, EXIT_OK
 from .collector.cgroups import cgroup_layout
 from .collector.runtimes import RuntimeClient
+from .collector.runtimes import probe as probe_runtimes
 from .probes.loader import ProbeError
 from .probes.syscalls.probe import SyscallProbe
 
@@ -149,7 +150,7 @@ def check_cgroups() -> Check:
 def check_runtimes() -> list[Check]:
     """One line per container runtime found: is its metadata source answering
     (what names, images and labels come from)? Bounded: 2 s per source."""
-    found = RuntimeClient(layout=cgroup_layout()).probe()
+    found = probe_runtimes(RuntimeClient(layout=cgroup_layout()))
     if not found:
         return [Check("container runtimes", "info", "none found (host processes only)")]
     out = []

@@ -34,7 +34,8 @@ empty ``Metadata`` (the caller keeps the id only). Names and labels are
 untrusted data: they are bounded in size and never interpreted.
 """
 
-from .client import RuntimeClient, RuntimeStatus
+from .client import RuntimeClient
+from .diagnosis import RuntimeStatus, probe
 from .metadata import (
     K8S_CONTAINER_NAME,
     MAX_KEY,
@@ -67,6 +68,6 @@ __all__ = [
     "MAX_VALUE", "NERDCTL_NAME", "POD_NAME", "POD_NAMESPACE", "POD_UID", "Metadata",
     "RuncState", "RuntimeClient", "RuntimeStatus", "clean_labels", "parse_ctr_info",
     "parse_docker_inspect", "parse_libpod_config", "parse_oci_config",
-    "parse_podman_inspect", "parse_runc_state", "parse_storage_containers",
+    "parse_podman_inspect", "parse_runc_state", "parse_storage_containers", "probe",
     "run_bounded", "runc_metadata", "unix_http_get",
 ]

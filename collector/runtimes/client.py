@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ..boltdb import BoltError, BoltReader
@@ -31,20 +30,6 @@ from .parsers import (
 from .transport import _read_json, run_bounded, unix_http_get
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeStatus:
-    """Whether a runtime is installed here and its metadata source answers.
-    Produced by ``RuntimeClient.probe`` (for ``cdig doctor``).
-
-    ``answers`` is None when the runtime is installed but not running (nothing
-    to ask: its containers are still found by their cgroups)."""
-
-    runtime: str
-    installed: bool
-    answers: bool | None
-    detail: str
 
 
 # --- the facade ---------------------------------------------------------------------
@@ -412,86 +397,9 @@ class RuntimeClient:
                 return md
         return Metadata()
 
-    # --- diagnosis (cdig doctor) --------------------------------------------------
-
-    def _ping(self, sock: str, path: str) -> tuple[bool, str]:
-        try:
-            status, body = unix_http_get(sock, path, self.timeout)
-        except (OSError, http.client.HTTPException) as e:
-            return False, f"{sock}: {e}"
-        if status != 200:
-            return False, f"{sock}: HTTP {status}"
-        return True, f"{sock} answers"
-
-    def _cli(self, argv: list[str]) -> tuple[bool, str]:
-        exe = shutil.which(argv[0])
-        if exe is None:
-            return False, f"{argv[0]} not found"
-        try:
-            rc, out, err = run_bounded([exe, *argv[1:]], self.timeout)
-        except (OSError, subprocess.SubprocessError) as e:
-            return False, f"{' '.join(argv)}: {type(e).__name__}"
-        if rc != 0:
-            return False, f"{' '.join(argv)}: exit {rc}: {err.decode(errors='replace')[:120]}"
-        return True, f"{argv[0]} answers"
-
-    def probe(self) -> list[RuntimeStatus]:
-        """Each runtime cdig knows: installed here? does its metadata source
-        answer (bounded by ``timeout`` per source)? Only runtimes that are
-        installed or have state on this host are listed."""
-        out: list[RuntimeStatus] = []
-        have = shutil.which
-        # podman: the API socket if a service runs, else the CLI cdig runs
-        if have("podman") or os.path.exists(self.podman_socket):
-            if os.path.exists(self.podman_socket):
-                ok, why = self._ping(self.podman_socket, "/_ping")
-            elif self.podman_bin:
-                ok, why = self._cli([self.podman_bin, "ps", "-q", "--no-trunc"])
-                why = "podman container inspect (CLI) " + ("answers" if ok else f"fails: {why}")
-            else:
-                ok, why = False, "no API socket and the CLI is disabled"
-            if self._bolt(self.podman_db, "podman-db") is not None:
-                ok, why = True, f"database {self.podman_db} readable; " + why
-            out.append(RuntimeStatus("podman", bool(have("podman")), ok, why))
-        if have("dockerd") or os.path.exists(self.docker_socket):
-            if os.path.exists(self.docker_socket):
-                ok, why = self._ping(self.docker_socket, "/_ping")
-                out.append(RuntimeStatus("docker", bool(have("dockerd")), ok, why))
-            else:
-                out.append(RuntimeStatus("docker", True, None, "dockerd is not running"))
-        if have("containerd") or os.path.exists(self.containerd_socket):
-            if not os.path.exists(self.containerd_socket):
-                out.append(RuntimeStatus("containerd", True, None, "containerd is not running"))
-            elif self.ctr_bin and have(self.ctr_bin):
-                ok, why = self._cli([self.ctr_bin, "--address", self.containerd_socket, "version"])
-                why = f"ctr containers info via {self.containerd_socket} " + (
-                    "answers" if ok else f"fails: {why}"
-                )
-                if self._bolt(self.containerd_db, "containerd-db") is not None:
-                    why = f"database {self.containerd_db} readable; " + why
-                out.append(RuntimeStatus("containerd", bool(have("containerd")), ok, why))
-            else:
-                why = "no ctr: labels unknown, CRI bundle annotations only"
-                out.append(RuntimeStatus("containerd", bool(have("containerd")), False, why))
-        crio_sock = "/var/run/crio/crio.sock"
-        if have("crio") or os.path.exists(crio_sock):
-            ok = os.path.isdir(self.containers_run) or os.path.isdir(self.containers_storage)
-            why = f"state under {self.containers_run}" if ok else "no containers-storage state"
-            out.append(RuntimeStatus("cri-o", bool(have("crio")), ok, why))
-        if have("runc") or any(os.path.isdir(r) for r in self.runc_roots):
-            try:
-                n = len(self.runc_states())
-                ok, why = True, f"state files under {', '.join(self.runc_roots)} ({n} containers)"
-            except OSError as e:  # pragma: no cover - runc_states logs and skips
-                ok, why = False, str(e)
-            out.append(RuntimeStatus("runc", bool(have("runc")), ok, why))
-        if have("lxc-start"):
-            why = "named from cgroup paths (lxc.payload.NAME)"
-            out.append(RuntimeStatus("lxc", True, True, why))
-        if have("systemd-nspawn"):
-            why = "named from cgroup paths (machine-NAME.scope; --keep-unit: payload)"
-            out.append(RuntimeStatus("systemd-nspawn", True, True, why))
-        return out
+    def db_readable(self, path: str | None, key: str) -> bool:
+        """Whether the bolt database at ``path`` opens (``key`` names it in logs)."""
+        return self._bolt(path, key) is not None
 
     def metadata(self, runtime: str, container_id: str) -> Metadata:
         """What the runtime knows about ``container_id``; empty ``Metadata`` if

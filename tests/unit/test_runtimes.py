@@ -26,6 +26,7 @@ from cdig.collector.runtimes import (
     parse_podman_inspect,
     parse_runc_state,
     parse_storage_containers,
+    probe,
     runc_metadata,
     unix_http_get,
 )
@@ -595,12 +596,12 @@ def test_probe_says_which_metadata_source_answers(tmp_path, unix_server):
     ok = unix_server(_respond(b"OK"))
     bad = unix_server(_respond(b"no", "500 Internal Server Error"))
     (tmp_path / "runc").mkdir()
-    by = {s.runtime: s for s in _client(tmp_path, docker_socket=ok, podman_socket=bad).probe()}
+    by = {s.runtime: s for s in probe(_client(tmp_path, docker_socket=ok, podman_socket=bad))}
     assert by["docker"].answers is True and "answers" in by["docker"].detail
     assert by["podman"].answers is False and "HTTP 500" in by["podman"].detail
     assert by["runc"].answers is True and "(0 containers)" in by["runc"].detail
     gone = {
-        s.runtime: s for s in _client(tmp_path, docker_socket=str(tmp_path / "no.sock")).probe()
+        s.runtime: s for s in probe(_client(tmp_path, docker_socket=str(tmp_path / "no.sock")))
     }
     if "docker" in gone:  # dockerd installed on this host, not running at that path
         assert gone["docker"].answers is None
