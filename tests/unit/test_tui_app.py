@@ -300,6 +300,7 @@ async def test_replay_play_pause_and_step():
         f = await show(app, pilot)
         assert f.events <= 7  # paused at the first event
         assert "PAUSED" in f.header.plain
+        assert "(0/s)" in f.header.plain and "t+0.0s" in f.header.plain  # no rate yet
         await pilot.press("n")  # one interval (0.25 s of capture) forward
         await asyncio.sleep(0.3)
         f = await show(app, pilot)
@@ -543,3 +544,17 @@ async def test_footer_lists_the_sort_and_view_keys():
         svg = app.export_screenshot().replace("&#160;", " ")
         for key in ("s/S", "Sort", "r", "Rev", "1-9", "Views", "f7", "Legend", "^f", "f8"):
             assert key in svg, key
+
+
+async def test_syscalls_enter_lists_the_processes_making_that_syscall():
+    app = app_for(start_view="syscalls")
+    async with app.run_test(size=(160, 30)) as pilot:
+        f = await ready(app, pilot)
+        table = app.main.query_one(ViewTable)
+        assert table.move_to_key("openat")
+        f = await show(app, pilot, "enter")
+        assert f.data.view == "procs" and app.main.level.scope.syscall == "openat"
+        # nginx opens its config, pid 60 fails to open /nope: each N_ROUNDS times
+        assert {k: r.values["events"] for k, r in f.data.meta.items()} == \
+            {"50": N_ROUNDS, "60": N_ROUNDS}
+        assert "making openat" in f.data.totals
