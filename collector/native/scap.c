@@ -163,3 +163,18 @@ EXPORT void scap_int_param(const uint8_t *buf, int64_t n, const int64_t *lens,
         present[i] = 1;
     }
 }
+
+/* Row gather: for i < m, `width` bytes from src + idx[i] * src_stride to
+ * dst + i * dst_stride (the records of a batch into their ext rows, one memcpy
+ * each, where numpy's fancy index makes an intermediate copy of all the rows).
+ * idx[i] outside [0, src_rows) is skipped. */
+EXPORT void scap_gather_rows(uint8_t *dst, int64_t dst_stride, const uint8_t *src,
+                             int64_t src_stride, int64_t src_rows, const int64_t *idx, int64_t m,
+                             int64_t width) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t j = idx[i];
+        if (j < 0 || j >= src_rows)
+            continue;
+        memcpy(dst + i * dst_stride, src + j * src_stride, (size_t)width);
+    }
+}

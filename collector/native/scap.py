@@ -44,6 +44,9 @@ class Kernels:
         self._int = lib.scap_int_param
         self._int.restype = None
         self._int.argtypes = [_P, _I, _P, _P, _I, _I, _I, _P, _P]
+        self._rows = lib.scap_gather_rows
+        self._rows.restype = None
+        self._rows.argtypes = [_P, _I, _P, _I, _I, _P, _I, _I]
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -94,6 +97,20 @@ class Kernels:
         self._int(_ptr(u8), len(u8), _ptr(lens), _ptr(starts), m, size, int(signed),
                   _ptr(out), _ptr(present))
         return out, present.view(bool)
+
+
+    def gather_rows(self, dst: np.ndarray, at: int, src: np.ndarray, idx: np.ndarray,
+                    width: int) -> None:
+        """``width`` bytes of row ``idx[i]`` of ``src`` into row ``i`` of ``dst`` at byte
+        ``at``: both C-contiguous, one row per element (structured) or per first axis."""
+        assert dst.flags.c_contiguous and src.flags.c_contiguous and dst.flags.writeable
+        d_stride = dst.strides[0] if dst.ndim else 0
+        s_stride = src.strides[0] if src.ndim else 0
+        assert at >= 0 and at + width <= d_stride and width <= s_stride
+        assert len(idx) <= len(dst)
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        self._rows(_ptr(dst) + at, d_stride, _ptr(src), s_stride, len(src), _ptr(idx),
+                   len(idx), width)
 
 
 _kernels: Kernels | None = None

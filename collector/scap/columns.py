@@ -16,10 +16,12 @@ import numpy as np
 
 from ...probes.syscalls import layout
 from ..decode import RawBatch
+from ..native.scap import kernels
 
 _FIELDS = layout.EXT_RECORD.fields
 assert _FIELDS is not None
 _STR1_AT: int = _FIELDS["str1"][1]  # str2 follows it: one copy for both
+_EV_AT: int = _FIELDS["ev"][1]
 assert _FIELDS["str2"][1] == _STR1_AT + layout.STR1_LEN
 
 
@@ -119,8 +121,12 @@ class Columns:
         ext_rows = np.flatnonzero(is_ext)
         k = len(ext_rows)
         ext = np.zeros(k, dtype=layout.EXT_RECORD)
+        kern = kernels()
         if k:
-            ext["ev"] = rec[ext_rows]
+            if kern is not None:  # one memcpy a row, no intermediate copy of them all
+                kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
+            else:
+                ext["ev"] = rec[ext_rows]
             ext["len1"] = l1[ext_rows]
             ext["len2"] = l2[ext_rows]
             ext["argc"] = argc[ext_rows]
@@ -143,7 +149,10 @@ class Columns:
             if len(from_fast):
                 assert fast is not None
                 f = was[from_fast] - n_slow  # str1 and str2 are side by side in both
-                raw8[from_fast, o1:o2 + layout.STR2_LEN] = fast["S"][fast["srow"][f]]
+                if kern is not None and len(from_fast) == k:  # every ext row, in order
+                    kern.gather_rows(ext, o1, fast["S"], fast["srow"][f], layout.IO_MAX)
+                else:
+                    raw8[from_fast, o1:o2 + layout.STR2_LEN] = fast["S"][fast["srow"][f]]
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))

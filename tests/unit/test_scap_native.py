@@ -1,10 +1,10 @@
 """The .scap reader's C kernels (collector/native/scap.c) against its numpy path.
 
 Both must give the same block lists, stop reasons, event header columns and, in
-the end (parameter offsets and integer parameters too), the same batches, on
-every sample capture and on damaged, truncated and unknown-typed variants of
-them, read in small chunks (so blocks and enter/exit pairs straddle chunk ends)
-and in the reader's own chunks.
+the end (parameter offsets, integer parameters, rows copied into the ext records
+too), the same batches, on every sample capture and on damaged, truncated and
+unknown-typed variants of them, read in small chunks (so blocks and enter/exit
+pairs straddle chunk ends) and in the reader's own chunks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 from cdig.collector.native import scap as native_scap
 from cdig.collector.scap import blocks as B
-from cdig.collector.scap import bulk, fastrows, headers
+from cdig.collector.scap import bulk, columns, fastrows, headers
 from cdig.collector.scap.reader import ScapSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scap"
@@ -170,6 +170,7 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
             m.setattr(headers, "kernels", lambda: None)
             m.setattr(fastrows, "kernels", lambda: None)
             m.setattr(bulk, "kernels", lambda: None)
+            m.setattr(columns, "kernels", lambda: None)
             ref = _read(path)
         assert native == ref, name
         info = native[1]
@@ -198,3 +199,18 @@ def test_int_param_is_the_numpy_one(ptype: str) -> None:
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[1].any() and not got[1].all()
     assert (got[0] < 0).any() == (ptype[0] == "i" or ptype == "u8")
+
+
+def test_gather_rows_is_numpys_fancy_index() -> None:
+    rnd = np.random.default_rng(5)
+    src = rnd.integers(0, 256, (50, 40), dtype=np.uint8)
+    dst = np.zeros((30, 64), dtype=np.uint8)
+    idx = rnd.integers(0, 50, 30)
+    k = native_scap.kernels()
+    assert k is not None
+    k.gather_rows(dst, 8, src, idx, 40)
+    want = np.zeros((30, 64), dtype=np.uint8)
+    want[:, 8:48] = src[idx]
+    assert np.array_equal(dst, want)
+    with pytest.raises(AssertionError):  # a row that does not fit is refused, not written
+        k.gather_rows(dst, 30, src, idx, 40)
