@@ -247,7 +247,7 @@ class BatchRenderer:
         if not len(rows):
             return _Prepared(None, None, [], np.zeros(0, np.int64), 0, prev_ts)
         deltas = self._deltas(b, rows) if self.has_deltas else None
-        codes, first = self._group(b)
+        row_codes, first = self._group(b, rows)
         reps = b.events(first)
         skip_key = None
         if self.require_get:
@@ -265,7 +265,6 @@ class BatchRenderer:
                     out.append(lit)
                 tab.append("".join(out))
             tables.append(tab)
-        row_codes = codes if len(rows) == len(b) else codes[rows]
         skipped = 0
         if skip_key is not None:
             ok = ~skip_key[row_codes]
@@ -381,32 +380,45 @@ class BatchRenderer:
             hit = self._lits[errors] = [s.encode("utf-8", errors) for s in texts]
         return hit
 
-    def _group(self, b: EventBatch) -> tuple[np.ndarray, np.ndarray]:
-        """``vector.group`` of the renderer's keys; through render.c's hash table when
-        compiled (exact, codes in order of first sight: the same result), shared
-        with other users of the same keys through the batch's cache. The arguments
-        a syscall does not show read as 0 there too, masked in C from a byte of
-        bits per row (not a masked copy of every row's six arguments)."""
+    def _group(self, b: EventBatch, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a code per printed row, the first printed row of each code): ``rows``
+        grouped on what the segments read — only the printed rows' groups, so a
+        batch's other processes' rows cost no segment text.
+
+        Through render.c's hash table when compiled (exact, codes in order of first
+        sight, as vector.group; the whole batch's grouping shared through the batch
+        cache when every row is printed). The arguments a syscall does not show read
+        as 0 there too, masked in C from a byte of bits per row (not a masked copy
+        of every row's six arguments)."""
         asm = self.native
         key = ("group", self.keys)
         cache: dict[Any, Any] = b._cache  # vector.group's key: a tuple
+        every = len(rows) == len(b)
         hit = cache.get(key)
-        if hit is not None or asm is None or not self.keys or not len(b):
-            return hit if hit is not None else group(b, self.keys, self.rel)
-        cols: list[Any] = key_columns(b, self.keys - {ARGS}, self.rel)
-        if ARGS in self.keys:
-            masked = cache.get("masked_args")
-            if masked is not None:
-                cols += [masked[:, i] for i in range(6)]
-            else:
-                c = b.cols
-                shown = np.where(c["kind"] <= layout.KIND_SYSCALL_ENTER,
-                                 self._arg_bits[c["nr"]], np.uint8(0b11))
-                args = b.rec["args"]
-                cols += [(args[:, i], shown, i) for i in range(6)]
-        res = asm.group(cols, len(b))
-        cache[key] = res
-        return res
+        if hit is None and asm is not None and self.keys:
+            cols: list[Any] = key_columns(b, self.keys - {ARGS}, self.rel)
+            if ARGS in self.keys:
+                masked = cache.get("masked_args")
+                if masked is not None:
+                    cols += [masked[:, i] for i in range(6)]
+                else:
+                    c = b.cols
+                    shown = np.where(c["kind"] <= layout.KIND_SYSCALL_ENTER,
+                                     self._arg_bits[c["nr"]], np.uint8(0b11))
+                    args = b.rec["args"]
+                    cols += [(args[:, i], shown, i) for i in range(6)]
+            if not every:
+                return asm.group(cols, len(b), rows)
+            hit = cache[key] = asm.group(cols, len(b))
+        codes, first = hit if hit is not None else group(b, self.keys, self.rel)
+        if every:
+            return codes, first
+        # the groups of the printed rows, renumbered in order of first sight
+        row_codes = codes[rows]
+        used = np.zeros(len(first), dtype=bool)
+        used[row_codes] = True
+        renum = np.cumsum(used) - 1
+        return renum[row_codes], first[used]
 
 
 @dataclass

@@ -266,11 +266,13 @@ static inline int same_keys(const keycol_t *keys, int64_t nkeys, int64_t a, int6
 
 /* Rows equal on every key column share a code; codes are numbered in order of first
  * sight and first[code] is the code's first row. Exact: rows of equal hash are
- * compared value by value. `slots` (nslots, a power of two above nrows) and
- * `hashes` (nrows) are scratch. Returns the number of codes, -1 on bad sizes. */
-EXPORT int64_t cdig_group_rows(const keycol_t *keys, int64_t nkeys, int64_t nrows,
-                               int64_t *codes, int64_t *first, int64_t *slots,
-                               int64_t nslots, uint64_t *hashes) {
+ * compared value by value. The rows are 0 .. nrows - 1, or with `rowsel` the rows
+ * it lists (codes[i] is then rowsel[i]'s, first[] holds row numbers). `slots`
+ * (nslots, a power of two above nrows) and `hashes` (nrows) are scratch. Returns
+ * the number of codes, -1 on bad sizes. */
+EXPORT int64_t cdig_group_rows(const keycol_t *keys, int64_t nkeys, const int64_t *rowsel,
+                               int64_t nrows, int64_t *codes, int64_t *first,
+                               int64_t *slots, int64_t nslots, uint64_t *hashes) {
     if (nslots <= nrows || (nslots & (nslots - 1)) != 0)
         return -1;
     for (int64_t k = 0; k < nkeys; k++)
@@ -281,18 +283,22 @@ EXPORT int64_t cdig_group_rows(const keycol_t *keys, int64_t nkeys, int64_t nrow
     uint64_t mask = (uint64_t)nslots - 1;
     int64_t n = 0;
     int skip_run = 0;
-    for (int64_t row = 0; row < nrows; row++) {
+    int64_t prev = -1;
+    for (int64_t i = 0; i < nrows; i++) {
+        int64_t row = rowsel ? rowsel[i] : i;
         /* a run of equal rows (one thread's storm): the previous row's code, compared
          * without hashing; after a miss, not tried again for a few rows */
-        if (row && !skip_run) {
-            if (same_keys(keys, nkeys, row - 1, row)) {
-                codes[row] = codes[row - 1];
+        if (i && !skip_run) {
+            if (same_keys(keys, nkeys, prev, row)) {
+                codes[i] = codes[i - 1];
+                prev = row;
                 continue;
             }
             skip_run = 8;
         } else if (skip_run) {
             skip_run--;
         }
+        prev = row;
         uint64_t h = 0x243F6A8885A308D3ull;
         for (int64_t k = 0; k < nkeys; k++) {
             h = (h ^ key_value(&keys[k], row)) * 0x9E3779B97F4A7C15ull;
@@ -305,11 +311,11 @@ EXPORT int64_t cdig_group_rows(const keycol_t *keys, int64_t nkeys, int64_t nrow
                 slots[s] = n;
                 hashes[n] = h;
                 first[n] = row;
-                codes[row] = n++;
+                codes[i] = n++;
                 break;
             }
             if (hashes[c] == h && same_keys(keys, nkeys, first[c], row)) {
-                codes[row] = c;
+                codes[i] = c;
                 break;
             }
             s = (s + 1) & mask;

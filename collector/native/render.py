@@ -38,7 +38,7 @@ class Assembler:
         self._render.argtypes = [_P, _I64, _P, _I64, _P, _P, _I64, _I64, _I64, _P, _I64]
         self._group = lib.cdig_group_rows
         self._group.restype = _I64
-        self._group.argtypes = [_P, _I64, _I64, _P, _P, _P, _I64, _P]
+        self._group.argtypes = [_P, _I64, _P, _I64, _P, _P, _P, _I64, _P]
         self._buf = np.empty(0, dtype=np.uint8)
         self._slots = np.empty(0, dtype=np.int64)
 
@@ -78,12 +78,14 @@ class Assembler:
         return self._buf.data[:n]
 
     def group(self, keys: Sequence[np.ndarray | tuple[np.ndarray, np.ndarray, int]],
-              nrows: int) -> tuple[np.ndarray, np.ndarray]:
+              nrows: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(code per row, first row of each code) of rows equal on every column of
-        ``keys``: 1-D integer or bool arrays (strided views allowed), or (column,
-        ``shown``, bit) where the value counts only in rows whose ``shown`` byte
-        (uint8, contiguous) has that bit set, else reads as 0. Codes number the
-        combinations in order of first sight, as ``collector.vector.group``."""
+        ``keys`` (``nrows`` long): 1-D integer or bool arrays (strided views allowed),
+        or (column, ``shown``, bit) where the value counts only in rows whose
+        ``shown`` byte (uint8, contiguous) has that bit set, else reads as 0. Codes
+        number the combinations in order of first sight, as
+        ``collector.vector.group``. With ``rows`` (row numbers), only those rows:
+        a code per item of ``rows``, and the first row of each code."""
         desc = np.zeros((max(len(keys), 1), 5), dtype=np.int64)
         hold = []
         for i, k in enumerate(keys):
@@ -98,14 +100,21 @@ class Assembler:
                     raise ValueError("group: a shown mask of every row, bits 0-7")
                 hold.append(shown)
                 desc[i, 3:] = (_addr(shown), bit)
-        nslots = 1 << max(4, (2 * nrows).bit_length())
+        sel = 0
+        count = nrows
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            if len(rows) and (rows.min() < 0 or rows.max() >= nrows):
+                raise ValueError("group: a row outside the columns")
+            sel, count = _addr(rows), len(rows)
+        nslots = 1 << max(4, (2 * count).bit_length())
         if len(self._slots) < nslots:
             self._slots = np.empty(nslots, dtype=np.int64)
-        codes = np.empty(nrows, dtype=np.int64)
-        first = np.empty(nrows, dtype=np.int64)
-        hashes = np.empty(nrows, dtype=np.uint64)
-        n = self._group(_addr(desc), len(keys), nrows, _addr(codes), _addr(first),
-                        _addr(self._slots), nslots, _addr(hashes))
+        codes = np.empty(count, dtype=np.int64)
+        first = np.empty(count, dtype=np.int64)
+        hashes = np.empty(count, dtype=np.uint64)
+        n = self._group(_addr(desc), len(keys), sel or None, count, _addr(codes),
+                        _addr(first), _addr(self._slots), nslots, _addr(hashes))
         if n < 0:
             raise RuntimeError("group: bad sizes")
         return codes, first[:n].copy()

@@ -209,8 +209,20 @@ def test_group_is_vector_group_on_batches(asm, rows, fmt, plain):
     def check(b, m) -> None:
         want_codes, want_first = group(b, r.keys, r.rel)
         b._cache.clear()  # no masked_args, no cached group: the C path from scratch
-        codes, first = r._group(b)
+        every = np.arange(len(b))
+        codes, first = r._group(b, every)
         assert np.array_equal(codes, want_codes) and np.array_equal(first, want_first)
+        # printed rows only (the others a filter rejected): the same partition
+        some = every[::2]
+        for kernel in (asm, None):
+            b._cache.clear()
+            r.native = kernel
+            sub, sub_first = r._group(b, some)
+            r.native = asm
+            assert len(sub_first) == len(np.unique(want_codes[some]))
+            assert np.array_equal(want_codes[sub_first[sub]], want_codes[some])
+            pairs = set(zip(sub.tolist(), want_codes[some].tolist(), strict=True))
+            assert len(pairs) == len(sub_first)  # one vector code per code, and back
         seen.append(len(first))
 
     Session(_Source(batches), Decoder(T, 0), state, None, [check]).run()
