@@ -130,7 +130,8 @@ def take_records(records: np.ndarray, rows: np.ndarray) -> np.ndarray:
     copies structured elements (``args`` is a sub-array) field by field, an order of
     magnitude slower."""
     raw = np.dtype((np.void, records.dtype.itemsize))
-    return np.ascontiguousarray(records).view(raw)[rows].view(records.dtype)
+    out: np.ndarray = np.ascontiguousarray(records).view(raw)[rows].view(records.dtype)
+    return out
 
 
 def concat_records(parts: list[np.ndarray]) -> np.ndarray:

@@ -18,12 +18,13 @@ Each path computes exactly what the per-event predicate computes;
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from ...probes.syscall_table import SyscallTable
 from ..batch import EventBatch
+from ..events import Event
 from ..vector import ROW_FIELDS, ArgRelevance, depends, group
 from . import (
     VECTOR_FIELDS,
@@ -44,6 +45,12 @@ from . import (
 )
 
 Mask = Callable[[EventBatch], np.ndarray]
+
+
+class _KeyedMask(Protocol):
+    """A Mask that can be asked for some rows only (False elsewhere)."""
+
+    def __call__(self, b: EventBatch, within: np.ndarray | None = None) -> np.ndarray: ...
 
 # row-level fields numpy can compare directly: name -> column of the batch
 _ROW_INT = {"evt.num": lambda b: b.num, "evt.rawtime": lambda b: b.ts}
@@ -74,20 +81,20 @@ class BatchFilter:
     def _compile(self, expr: Expr) -> Mask:
         used = fields_used(expr)
         if used <= VECTOR_FIELDS:
-            raw = compile_vectorized(expr, self.cols)
-            if raw is not None:
-                return lambda b: raw(b.cols)
+            whole = compile_vectorized(expr, self.cols)
+            if whole is not None:
+                return lambda b: whole(b.cols)
         if isinstance(expr, And) and not (used & ROW_FIELDS):
             # the raw terms first: the rest is evaluated on the rows they pass (its
             # representative Events built for those only; the terms have no effects)
             raw_items = [e for e in expr.items if fields_used(e) <= VECTOR_FIELDS]
             rest = [e for e in expr.items if not fields_used(e) <= VECTOR_FIELDS]
             if raw_items and rest:
-                raw = compile_vectorized(_all(raw_items), self.cols)
+                first = compile_vectorized(_all(raw_items), self.cols)
                 rest_expr = _all(rest)
                 keyed = self._keyed(rest_expr, fields_used(rest_expr))
-                if raw is not None:
-                    return lambda b: keyed(b, raw(b.cols))
+                if first is not None:
+                    return lambda b: keyed(b, first(b.cols))
         if not (used & ROW_FIELDS):
             return self._keyed(expr, used)
         if isinstance(expr, Not):
@@ -107,7 +114,7 @@ class BatchFilter:
         assert isinstance(expr, Compare)
         return self._row_compare(expr)
 
-    def _keyed(self, expr: Expr, used: frozenset[str]) -> Mask:
+    def _keyed(self, expr: Expr, used: frozenset[str]) -> _KeyedMask:
         pred = compile_expr(expr)
         keys: frozenset[str] = frozenset().union(*(depends(f) for f in used))
         rel = self.rel
@@ -122,13 +129,13 @@ class BatchFilter:
             if within is None:
                 reps = b.events(first)
                 lut = np.fromiter((bool(pred(e)) for e in reps), dtype=bool, count=len(reps))
-                return lut[codes]
+                return np.asarray(lut[codes])
             need = np.zeros(len(first), dtype=bool)
             need[codes[within]] = True
             asked = np.flatnonzero(need)
             lut = np.zeros(len(first), dtype=bool)
             lut[asked] = [bool(pred(e)) for e in b.events(first[asked])]
-            return lut[codes] & within
+            return np.asarray(lut[codes] & within)
 
         return keyed
 
@@ -188,7 +195,7 @@ def _container_part(expr: Expr | None) -> Callable[[Any], bool] | None:
     if not keep:
         return None
     pred = compile_expr(keep[0] if len(keep) == 1 else And(tuple(keep)))
-    return lambda c: bool(pred(_OnlyContainer(c)))
+    return lambda c: bool(pred(cast("Event", _OnlyContainer(c))))  # reads .container only
 
 
 def _raw_part(expr: Expr | None, cols: RawColumns) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -185,7 +185,7 @@ def pmatch(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(probe.startswith(p) for p in prefixes)
 
 
-_REL = {
+_REL: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
     ">": lambda a, b: a > b,

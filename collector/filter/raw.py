@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ..events import EventKind
+from ..events import Event, EventKind
 from ..fields import (
     errno_name,
     errno_number,
@@ -59,7 +59,8 @@ VECTOR_FIELDS = frozenset(
     {"evt.type", "proc.pid", "thread.tid", "user.uid", "evt.rawres", "evt.res", "evt.failed",
      "evt.latency", "proc.name"}
 )
-Mask = Callable[["np.ndarray"], "np.ndarray"]
+# records: a structured array of raw records, or batch.Columns (read by name alike)
+Mask = Callable[[Any], "np.ndarray"]
 _SYSCALL_KINDS = (int(EventKind.SYSCALL), int(EventKind.SYSCALL_ENTER))
 
 
@@ -136,6 +137,11 @@ class _Probe:
         self.comm = comm
 
 
+def _probe(type: str = "", comm: str = "") -> Event:
+    """A ``_Probe`` where a getter wants an Event (it reads only these two)."""
+    return cast("Event", _Probe(type, comm))
+
+
 class _LazyLut:
     """A lookup table over a small integer domain (syscall nr, kind), filled on first
     sight of each index with the per-event predicate — exact by construction."""
@@ -166,8 +172,8 @@ def _vec_compare(node: Compare, cols: RawColumns, np: Any) -> Mask:
 
     if name == "evt.type":
         pred = _compile_compare(node, "")
-        sys_lut = _LazyLut(65536, lambda nr: pred(_Probe(type=cols.syscall_name(nr))), np)
-        kind_lut = _LazyLut(256, lambda k: pred(_Probe(type=cols.sched_types.get(k, ""))), np)
+        sys_lut = _LazyLut(65536, lambda nr: pred(_probe(type=cols.syscall_name(nr))), np)
+        kind_lut = _LazyLut(256, lambda k: pred(_probe(type=cols.sched_types.get(k, ""))), np)
 
         def evt_type(rec: Any) -> Any:
             kind = rec[cols.kind]
@@ -225,12 +231,16 @@ def _vec_failed(op: str, val: _Operand, cols: RawColumns, np: Any, is_syscall: A
     return lambda rec: np.full(len(rec), const, dtype=bool)
 
 
-def _vec_res(op: str, val: _Operand, cols: RawColumns, np: Any, is_syscall: Any) -> Mask:
+def _text(res: Any) -> str | None:
+    return str(res)
+
+
+def _vec_res(op: str, val: _Operand, cols: RawColumns, np: Any, is_syscall: Mask) -> Mask:
     """evt.res is SUCCESS or the errno name, for SYSCALL records only."""
     if op == "exists":
         return is_syscall
     if op not in ("=", "==", "!=", "in"):  # string tests on names: once per distinct ret
-        test = _compile_string_op(lambda text: text, op, val)  # "event" = the res text
+        test = _compile_string_op(_text, op, val)  # the "event" is the res text
         cache: dict[int, bool] = {}
 
         def by_ret(rec: Any) -> Any:
@@ -311,7 +321,7 @@ def _vec_comm(node: Compare, val: _Operand, cols: RawColumns, np: Any) -> Mask:
                 if len(cache) > 65536:
                     cache.clear()
                 comm = b.split(b"\0", 1)[0].decode("utf-8", errors)
-                hit = cache[b] = pred(_Probe(comm=comm))
+                hit = cache[b] = pred(_probe(comm=comm))
             lut[i] = hit
         return lut[inverse.reshape(-1)]
 

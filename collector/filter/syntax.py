@@ -3,10 +3,11 @@ the AST back to text."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..fields import (
@@ -99,8 +100,9 @@ class Compare:
     field: str
     op: str
     values: tuple[str, ...] = ()
-    pos: int = field(default=0, compare=False)  # column of the field name
-    value_pos: tuple[int, ...] = field(default=(), compare=False)  # column of each value
+    pos: int = dataclasses.field(default=0, compare=False)  # column of the field name
+    # column of each value
+    value_pos: tuple[int, ...] = dataclasses.field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
