@@ -37,7 +37,8 @@ def gather(u8: np.ndarray, off: np.ndarray, dtype: str) -> np.ndarray:
     dt = np.dtype(dtype)
     if not len(off):
         return np.zeros(0, dtype=dt)
-    return at_bytes(u8, dt)[off]
+    got: np.ndarray = at_bytes(u8, dt)[off]
+    return got
 
 
 def at_bytes(u8: np.ndarray, dt: np.dtype) -> np.ndarray:
@@ -59,7 +60,8 @@ def length_slots(u8: np.ndarray, lp: np.ndarray, n: int, large: bool) -> np.ndar
     rows = max(len(u8) - n * dt.itemsize + 1, 0)
     v = np.ndarray((rows, n), dtype=dt, buffer=u8, strides=(1, dt.itemsize))
     v.flags.writeable = False
-    return v[lp]
+    rows_: np.ndarray = v[lp]
+    return rows_
 
 
 def param_offsets(u8: np.ndarray, lp: np.ndarray, nparams: int, n: int, large: bool
@@ -171,7 +173,8 @@ def fcntl_cmd_from_ppm(v: np.ndarray) -> np.ndarray:
     lut = np.full(64, 0xFFFF, dtype=np.int64)
     for k, val in E._PPM_FCNTL.items():
         lut[k] = val
-    return lut[np.clip(v, 0, 63)]
+    out: np.ndarray = lut[np.clip(v, 0, 63)]
+    return out
 
 
 CODECS = {"oflags": open_flags_from_ppm, "cflags": clone_flags_from_ppm}

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,7 @@ class ScapFile:
         self.at = B.StreamAt()  # the stream as of the chunk last taken from ``chunks``
         self.chunks = self._chunks()
 
-    def _chunks(self) -> Iterator[tuple[bytes, np.ndarray]]:
+    def _chunks(self) -> Generator[tuple[bytes, np.ndarray], None, None]:
         """The stream's chunks, read ahead on a thread; ``at`` follows the caller."""
         st = self.stream
 
@@ -89,6 +89,7 @@ class ScapFile:
             yield None, None, st.at()  # where it ended
 
         ahead = B.read_ahead(produce())
+        assert isinstance(ahead, Generator)  # closing it joins the thread
         try:
             for buf, blks, at in ahead:
                 self.at = at
@@ -122,7 +123,7 @@ class ScapSource(ChunkPath):
         self.losses: list[Loss] = []
         self.batch_size = batch
         super().__init__()
-        self._pending_chunk: tuple[bytes, list[tuple[int, int, int, int]], int] | None = None
+        self._pending_chunk: tuple[bytes, np.ndarray, int] | None = None
         self._fast_plan()
         self._read_state(files[0])
         self.header: dict[str, Any] = {
@@ -193,8 +194,8 @@ class ScapSource(ChunkPath):
                     e.local_is_client = False
                     e.name = B.sock_name(e)
         for tid, fds in self.fdlists.items():
-            t = self.threads.get(tid)
-            pid = t.pid if t is not None else tid
+            th = self.threads.get(tid)
+            pid = th.pid if th is not None else tid
             for e in fds:
                 if not e.local_is_client and e.type in ("ipv4", "ipv6") and not e.cport:
                     self._listening.setdefault(pid, {})[e.fd] = _sockaddr(e.sip, e.sport)
@@ -264,7 +265,8 @@ class ScapSource(ChunkPath):
         raw, shown = cols.to_batch()
         return self._finish_batch(raw, shown)
 
-    def _events(self, f: ScapFile, chunk: tuple, cols: Columns) -> Iterator[RawBatch]:
+    def _events(self, f: ScapFile, chunk: tuple[bytes, np.ndarray, int], cols: Columns
+                ) -> Iterator[RawBatch]:
         buf, blks, first = chunk
         it = f.chunks  # the same generator: it holds the bytes of a block cut by a chunk end
         while True:
