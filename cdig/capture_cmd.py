@@ -128,24 +128,31 @@ def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
 
 
 def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,
-                  max_events: int | None = None) -> tuple[Any, Any]:
+                  max_events: int | None = None, progress: Any = None) -> tuple[Any, Any]:
     """Run a replay session: every shown event passing ``flt`` goes to ``on_event``.
 
     Returns (counters, source). ``on_event`` may also be a batch sink (it has
     ``batch_sink = True``): it then gets (batch, matched mask) instead; or a
-    factory of one (``batch_sink_factory = True``), called with the syscall table."""
+    factory of one (``batch_sink_factory = True``), called with the syscall table.
+    ``progress``: a trace_flags.Progress (-P), given the source and every batch."""
     from .collector.session import EventSink, Session
 
     def sinks(decoder):
+        more = [progress] if progress is not None else []
         if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
-            return [on_event(decoder.table)]
-        return [on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event)]
+            return [on_event(decoder.table), *more]
+        return [on_event if getattr(on_event, "batch_sink", False) else EventSink(on_event),
+                *more]
 
     src = open_replay(paths, quiet)
+    if progress is not None:
+        progress.source = src
     session = Session.replay(src, flt, sinks)
     gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:
         session.run(max_events=max_events)
+        if progress is not None:
+            progress.finish()
     finally:
         gc.unfreeze()
         src.close()

@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="show the N first rows (default 20; 0 = all)")
     sm.add_argument("--sort", metavar="COLUMN", help="sort by this column instead")
     sm.add_argument("-j", "--json", action="store_true", help="JSON output")
+    sm.add_argument("-P", "--progress", action="store_true",
+                    help="print on stderr how far into the capture files the reading is, "
+                         "in percent, as sysdig -P (and cdig trace -r -P)")
     sm.set_defaults(func=cmd_summary)
 
     from .collector.export import columns_help

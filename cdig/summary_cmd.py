@@ -13,6 +13,7 @@ from .collector.durations import human_ns
 from .collector.formatter import escape_text
 from .collector.summary import BatchAggregator
 from .trace import _compile
+from .trace_flags import Progress
 
 
 def render_table(table) -> str:
@@ -57,7 +58,8 @@ def run_summary(args: argparse.Namespace) -> int:
         return BatchAggregator(agg, syscalls)
 
     sink.batch_sink_factory = True  # type: ignore[attr-defined]
-    counters, src = replay_events(args.read, flt, sink)
+    progress = Progress() if getattr(args, "progress", False) else None  # -P
+    counters, src = replay_events(args.read, flt, sink, progress=progress)
     table = agg.table(args.by, sort=args.sort, top=args.top)
     if args.json:
         out = {"view": args.by, "events": agg.events, "rows": table.rows,

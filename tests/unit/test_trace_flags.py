@@ -183,6 +183,19 @@ def test_progress_counts_up_to_100_over_a_capture_of_many_batches(many, capsys):
     assert err.split("\n")[1].startswith("cdig: ")  # the closing line on a line of its own
 
 
+def test_summary_progress_counts_up_to_100_then_the_table(many, capsys):
+    """cdig summary -P: the same figures as trace -P, then the table on stdout."""
+    assert main(["summary", "-r", str(many), "-P", "--by", "syscall"]) == 0
+    out, err = capsys.readouterr()
+    figures, rest = progress_figures(err)
+    assert len(figures) >= 3 and figures == sorted(figures) and figures[0] < 50
+    assert figures[-1] == 100.0 and rest == "\n"
+    assert err.split("\n")[1].startswith("cdig: ") and "events summarised" in err
+    assert out.splitlines()[0].split() == ["calls", "errors", "time", "mean", "evt.type"]
+    assert main(["summary", "-r", str(many), "--by", "syscall"]) == 0
+    assert "\r" not in capsys.readouterr().err  # without -P: no figures
+
+
 def test_progress_stopped_early_is_erased_not_100(many, capsys):
     assert main(["trace", "-r", str(many), "-P", "-n", "1"]) == 0
     err = capsys.readouterr().err
