@@ -26,27 +26,38 @@ FORMAT_NAME = "cdig-capture"
 FORMAT_VERSION = 1
 MB = 1_000_000  # sysdig's -C unit
 
-_U64, _I64, _U32, _U16, _I16, _U8 = (pa.uint64(), pa.int64(), pa.uint32(), pa.uint16(),
-                                     pa.int16(), pa.uint8())
+def _fields(record: np.dtype) -> list[tuple[str, np.dtype]]:
+    assert record.names is not None and record.fields is not None
+    return [(n, record.fields[n][0]) for n in record.names]
 
 
-def _f(name: str, typ: pa.DataType, nullable: bool = False) -> pa.Field:
-    return pa.field(name, typ, nullable=nullable)
+def _columns(fields: list[tuple[str, np.dtype]], nullable: bool) -> list[pa.Field]:
+    """One column per field of a probe record (``probes/syscalls/layout.py``):
+    integers at their width, byte strings as binary, ``args`` as arg0..arg5."""
+    out: list[pa.Field] = []
+    for name, dt in fields:
+        if dt.subdtype is not None:  # args[6]
+            base, (n,) = dt.subdtype
+            out += [pa.field(f"{name.rstrip('s')}{i}", pa.from_numpy_dtype(base), nullable)
+                    for i in range(n)]
+        elif dt.kind in "SV":
+            out.append(pa.field(name, pa.binary(), nullable))
+        else:
+            out.append(pa.field(name, pa.from_numpy_dtype(dt), nullable))
+    return out
 
 
+_PLAIN = _fields(layout.RECORD)
+_EXT_ONLY = [(n, dt) for n, dt in _fields(layout.EXT_RECORD) if n != "ev"]
+# The file's columns are the probe's record, plus the capture's own event number and
+# "is a state-context record" flag; the ext record's fields are null on plain rows.
+# tests/unit/test_capture_schema.py pins version 1: a layout change is a new version.
 SCHEMA = pa.schema([
-    _f("num", _U64), _f("ctx", pa.bool_()),
-    _f("ts_ns", _U64), _f("latency_ns", _U64), _f("cgroup_id", _U64), _f("ret", _I64),
-    *[_f(f"arg{i}", _U64) for i in range(6)],
-    _f("pid", _U32), _f("tid", _U32), _f("uid", _U32), _f("gid", _U32),
-    _f("nr", _U16), _f("kind", _U8), _f("flags", _U8), _f("cpu", _U32),
-    _f("comm", pa.binary()),
-    _f("len1", _I16, True), _f("len2", _I16, True), _f("argc", _U16, True),
-    _f("pad", _U16, True), _f("str1", pa.binary(), True), _f("str2", pa.binary(), True),
+    pa.field("num", pa.uint64(), False), pa.field("ctx", pa.bool_(), False),
+    *_columns(_PLAIN, nullable=False), *_columns(_EXT_ONLY, nullable=True),
 ])
-_PLAIN_INT_COLUMNS = ("ts_ns", "latency_ns", "cgroup_id", "ret", "pid", "tid", "uid", "gid",
-                      "nr", "kind", "flags", "cpu")
-_EXT_INT_COLUMNS = ("len1", "len2", "argc", "pad")
+_PLAIN_INT_COLUMNS = tuple(n for n, dt in _PLAIN if dt.kind in "iu" and dt.subdtype is None)
+_EXT_INT_COLUMNS = tuple(n for n, dt in _EXT_ONLY if dt.kind in "iu")
 _K_FORMAT, _K_VERSION = b"cdig.format", b"cdig.version"
 _K_HEADER, _K_SNAPSHOT, _K_STATE, _K_DIGEST = (b"cdig.header", b"cdig.snapshot", b"cdig.state",
                                                b"cdig.digest")
