@@ -394,6 +394,8 @@ class ScapWriter:
                          for pid, t in state.fds.items()})
 
     _primed: tuple[dict[int, _Proc], dict[int, dict[int, FdInfo]]] | None = None
+    _state: State | None = None  # the State and pid of the record being written
+    _pid = 0
     _rotate_next = False
 
     def _start(self, raw: RawBatch, state: State) -> None:
@@ -708,6 +710,7 @@ class ScapWriter:
                 buf: bytes | None = None) -> None:
         c = self._container(state, cg, pid)
         self._note_container(c, ts)
+        self._state, self._pid = state, pid  # the record's, for _local_end
         wp = self._proc(pid, comm, uid, c)
         if tid not in self._threads or (self._comm.get(tid) != comm.rstrip(b"\0") and
                                         kind in (layout.KIND_SYSCALL, layout.KIND_SYSCALL_ENTER)
@@ -797,17 +800,45 @@ class ScapWriter:
         name = spec.name
         remote = s2 or b""
         local = s1 if flags & layout.FLAG_LOCAL_ADDR and s1 else b""
+        if not local and name in ("connect", "sendto", "sendmsg") and self._state is not None:
+            local = self._local_end(args[0] & 0xFFFFFFFF, remote, name == "connect")
         if name == "connect":
             vals["addr"] = E.sockaddr_from_linux(remote)
-            vals["tuple"] = E.tuple_from_linux(local, remote) if local else b""
+            # a UDP or unix connect (and a TCP one whose port /proc has): the tuple,
+            # the local end zero when unknown; without it sysdig names no fd
+            vals["tuple"] = E.tuple_from_linux(local, remote)
         elif name == "bind":
             vals["addr"] = E.sockaddr_from_linux(remote)
         elif name in ("accept", "accept4", "recvfrom", "recvmsg"):
             vals["tuple"] = E.tuple_from_linux(remote, b"\0" * len(remote)) if remote and \
                 len(remote) >= 8 else b""
         elif name in ("sendto", "sendmsg"):
-            vals["tuple"] = E.tuple_from_linux(b"", remote) if remote else b""
+            vals["tuple"] = E.tuple_from_linux(local, remote) if remote else b""
         return vals
+
+    def _local_end(self, fd: int, remote: bytes, connected: bool) -> bytes:
+        """The local end of inet socket ``fd`` of the record's process as a kernel
+        sockaddr, from its /proc line (what State reads for the same record: a UDP
+        socket's port, a TCP connect's that returned before SYN_SENT ended); b"" if
+        unknown. A connected line must lead to ``remote``, an unconnected one (a UDP
+        sendto/sendmsg to an address) has no remote end."""
+        st, pid = self._state, self._pid
+        if st is None or len(remote) < 8 or remote[:2] not in (b"\x02\0", b"\x0a\0"):
+            return b""
+        info = st.fds.get(pid, {}).get(fd)
+        if info is not None and info.cport and not connected:  # named by an earlier call
+            return _sockaddr(info.cip or ("::" if remote[0] == 10 else "0.0.0.0"), info.cport,
+                             remote[0] == 10)
+        t = st._socket_line(pid, fd)
+        if t is None or not t[2]:
+            return b""
+        _, lip, lport, _, rport = t
+        if connected != bool(rport) or connected and rport != int.from_bytes(remote[2:4], "big"):
+            return b""
+        v6 = ":" in lip
+        if v6 != (remote[0] == 10):
+            return b""
+        return _sockaddr(lip, lport, v6)
 
     def _completed(self, state: State, spec: SyscallSpec | None, nr: int, ts: int, lat: int,
                    ret: int, pid: int, tid: int, cpu: int, comm: bytes, args: list[int],

@@ -390,3 +390,65 @@ def test_a_batch_sink_starts_the_file_with_the_tables_before_its_first_batch(tmp
     src.attach(st2)
     got = [(t[0], t[10]) for b in src.batches() for t in _decode(b, st2, Decoder(src.syscalls))]
     assert got == [("close", "/srv/old"), ("openat", "/srv/new"), ("write", "/srv/new")], got
+
+
+def _scap_events(data: bytes) -> list[tuple[int, list[bytes]]]:
+    """(type, parameters) of each event block of a .scap, in file order."""
+    out, off = [], 0
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack_from("<II", data, off)
+        if btype in (B.EV_V2, B.EVF_V2):
+            head = off + 8 + 2 + (4 if btype == B.EVF_V2 else 0)
+            etype, n = struct.unpack_from("<HI", data, head + 20)
+            lens = struct.unpack_from(f"<{n}H", data, head + 26)
+            p, vals = head + 26 + 2 * n, []
+            for ln in lens:
+                vals.append(data[p:p + ln])
+                p += ln
+            out.append((etype, vals))
+        off += blen
+    return out
+
+
+def test_udp_and_unix_connects_and_udp_sends_carry_their_tuple(tmp_path):
+    """sysdig names a connected fd from the connect exit's tuple: a UDP connect (no
+    state change for the probe to see) and a unix one were written with an empty
+    tuple, and sysdig named neither. The UDP socket's local end is its /proc line,
+    as State reads it; a sendto to an address carries the unconnected socket's."""
+    from test_state import fake_proc
+
+    from cdig.collector.scap import events as E
+
+    fake_proc(tmp_path, 100, fds={4: "socket:[701]", 6: "socket:[702]"})
+    rows = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+            "  timeout inode",
+            "   0: 0100007F:A001 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 "
+            "701 2 0 0",
+            "   1: 00000000:A002 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 "
+            "702 2 0 0"]
+    (tmp_path / "100" / "net").mkdir()
+    (tmp_path / "100" / "net" / "udp").write_text("\n".join(rows) + "\n")
+    st = State(proc_root=str(tmp_path))
+    st.procs[100] = Process(pid=100, ppid=1, name="app", exe="/bin/app", cgroup_id=0)
+    un = struct.pack("<H", 1) + b"/run/app.sock\0"
+    recs = [record("socket", ts=1000, ret=4, args=(2, 2, 0)),
+            ext("connect", ts=2000, ret=0, args=(4, 0, 16), str2=sockaddr_in("127.0.0.1", 53)),
+            record("socket", ts=3000, ret=5, args=(1, 1, 0)),
+            ext("connect", ts=4000, ret=0, args=(5, 0, len(un)), str2=un),
+            record("socket", ts=5000, ret=6, args=(2, 2, 0)),
+            ext("sendto", ts=6000, ret=3, args=(6, 0, 3, 0, 0, 16),
+                str2=sockaddr_in("10.0.0.53", 53))]
+    small = [r for r in recs if r.dtype == layout.RECORD]
+    exts = [r for r in recs if r.dtype == layout.EXT_RECORD]
+    out = tmp_path / "t.scap"
+    w = ScapWriter(str(out), T, hostname="h", ncpus=1)
+    w.write(RawBatch(np.concatenate(small), np.concatenate(exts)), st)
+    w.close()
+    evs = _scap_events(out.read_bytes())
+    tuples = [v[1] for t, v in evs if t == 23]  # connect exits: (res, tuple)
+    ip = bytes([127, 0, 0, 1])
+    assert tuples == [bytes([2]) + ip + struct.pack("<H", 0xA001) + ip + struct.pack("<H", 53),
+                      bytes([1]) + b"\0" * 16 + b"/run/app.sock\0"]
+    (send,) = [v for t, v in evs if E.INFO[t].name == "sendto" and E.INFO[t].enter]
+    assert send[2] == bytes([2, 0, 0, 0, 0]) + struct.pack("<H", 0xA002) + \
+        bytes([10, 0, 0, 53]) + struct.pack("<H", 53)
