@@ -28,11 +28,11 @@ from .state_rows import RowApplier
 # Syscalls whose records State.update() changes something for (besides lookups):
 # the fd/process-table syscalls, and sendto *with an address*, which names an
 # unconnected socket (glibc's send() is sendto without one: most of them).
-ADDRESSED_SENDS = frozenset({"sendto"})
+ADDRESSED_SENDS = frozenset({"sendto", "sendmsg"})
 
 
 _BY_ARG, _BY_RES, _ALL = 1, 2, 3
-_TOUCH_BY_ARG = frozenset({"close", "connect", "bind", "sendto"})
+_TOUCH_BY_ARG = frozenset({"close", "connect", "bind", "sendto", "sendmsg"})
 _TOUCH_BY_RES = frozenset({"open", "openat", "openat2", "creat", "memfd_create", "socket",
                            "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "eventfd2",
                            "timerfd_create", "signalfd4", "inotify_init1", "epoll_create1"})

@@ -289,8 +289,8 @@ class State:
                           l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
             self._set_fd(pid, info)
             ev.fd = info
-        elif typ in ("connect", "bind", "sendto") and ev.fd is not None and \
-                (typ != "sendto" or args.get("addr")):
+        elif typ in ("connect", "bind", "sendto", "sendmsg") and ev.fd is not None and \
+                (typ in ("connect", "bind") or args.get("addr")):
             # a copy: events before this one keep the socket's name as it was then
             info = ev.fd = copy.copy(ev.fd)
             self._set_fd(pid, info)
@@ -299,6 +299,8 @@ class State:
                 self._local_end(pid, info)
             elif typ == "bind" and info.sip and not info.sport:
                 self._bound_port(pid, info)
+            elif typ != "bind" and info.sip and not info.cport and info.l4proto == "udp":
+                self._local_end(pid, info, connected=False)  # a send to an address
         elif typ in ("accept", "accept4"):
             ev.fd = self._accepted(pid, res, ev.fd, args.get("addr", ""))
         elif typ in ("pipe", "pipe2", "socketpair"):
@@ -372,7 +374,7 @@ class State:
             info.cip, info.cport = "", 0
         info.name = _sock_name(info)
 
-    def _local_end(self, pid: int, info: FdInfo) -> None:
+    def _local_end(self, pid: int, info: FdInfo, connected: bool = True) -> None:
         """Fill the local port of a connect whose record lacks it.
 
         The probe learns the port the kernel picked when the socket leaves
@@ -388,7 +390,10 @@ class State:
         if t is None:
             return
         _, lip, lport, rip, rport = t
-        if not lport or rport != info.sport or not _same_ip(rip, info.sip):
+        if not connected:  # an unconnected UDP socket sending to an address: no remote end
+            if not lport or rport:
+                return
+        elif not lport or rport != info.sport or not _same_ip(rip, info.sip):
             return
         info.cip, info.cport = lip, lport
         info.name = _sock_name(info)

@@ -32,7 +32,8 @@ _LOOKUP, _OPEN, _OPENAT, _CREAT, _CLOSE, _DUP, _FCNTL, _SOCKET, _CONNECT, _BIND,
     _ACCEPT = range(12)
 _FAST = {"open": _OPEN, "openat": _OPENAT, "creat": _CREAT, "close": _CLOSE, "dup": _DUP,
          "dup2": _DUP, "dup3": _DUP, "fcntl": _FCNTL, "socket": _SOCKET, "connect": _CONNECT,
-         "bind": _BIND, "sendto": _SENDTO, "accept": _ACCEPT, "accept4": _ACCEPT}
+         "bind": _BIND, "sendto": _SENDTO, "sendmsg": _SENDTO, "accept": _ACCEPT,
+         "accept4": _ACCEPT}
 # completed syscalls left to State.update (the Event is needed: exec rewrites its
 # arguments; the others are rare enough)
 _SLOW = frozenset({"execve", "execveat", "openat2", "memfd_create", "chdir", "fchdir"})
@@ -220,6 +221,8 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
             state._local_end(pid, info)
         elif how == _BIND and info.sip and not info.sport:
             state._bound_port(pid, info)
+        elif how == _SENDTO and info.sip and not info.cport and info.l4proto == "udp":
+            state._local_end(pid, info, connected=False)  # a send to an address
         return info
     if how == _ACCEPT:
         return state._accepted(pid, res, fd, addr)

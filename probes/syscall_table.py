@@ -100,7 +100,7 @@ _SPECS: dict[str, str] = {
     "accept4": "fd:fd addr:addrp addrlen:- flags:hex",
     "sendto": "fd:fd buf:- size:uint flags:hex addr:addr addrlen:uint",
     "recvfrom": "fd:fd buf:- size:uint flags:hex addr:addrp addrlen:-",
-    "sendmsg": "fd:fd msg:- flags:hex",
+    "sendmsg": "fd:fd addr:addr flags:hex",  # addr: msg_name of the msghdr (argument 1)
     "recvmsg": "fd:fd msg:- flags:hex",
     "sendmmsg": "fd:fd msgvec:- vlen:uint flags:hex",
     "recvmmsg": "fd:fd msgvec:- vlen:uint flags:hex",

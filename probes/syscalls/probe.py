@@ -161,6 +161,8 @@ class SyscallProbe:
             if spec.io and self.config.snaplen:
                 flags |= layout.SYS_IO | {"buf": 0, "iov": layout.SYS_IOV,
                                           "msg": layout.SYS_MSG}[spec.io]
+            if spec.io == "msg":  # also where msg_name is (sendmsg's address), with -s 0
+                flags |= layout.SYS_MSG
             info[nr]["flags"] = flags
             if spec.path_args:
                 info[nr]["str1_arg"] = spec.path_args[0]

@@ -264,16 +264,33 @@ static __always_inline long gather_iov(struct iov_gather *g, const __u64 *args,
  * holds what the kernel filled in only then, and `ret` says how many bytes
  * are real (a write's too: what was written). The ext record's form, for
  * sendto/recvfrom (str2 holds their socket address: then str1 only). */
-static __always_inline void io_data(struct cdig_event_ext *x, __u64 buf, long ret,
+static __always_inline void io_data(struct cdig_event_ext *x, const __u64 *args, long ret,
                                     struct cdig_sysinfo *si)
 {
     x->ev.flags |= CDIG_FLAG_IO_DATA;
     x->len1 = 0;
     __u64 n = 0;
-    buf = io_buffer(buf, ret, &n);
+    __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
+    if (si->flags & CDIG_SYS_MSG) { /* sendmsg to an address: its iovecs, gathered */
+        __u32 zero = 0;
+        struct iov_gather *g = iov_gathered.lookup(&zero);
+        if (!g || ret <= 0)
+            return;
+        long got = gather_iov(g, args, si, ret > lim ? lim : ret);
+        if (got < 0) {
+            x->len1 = -1;
+            return;
+        }
+        n = got;
+        if (n > lim)
+            n = lim;
+        if (n && bpf_probe_read_kernel(x->str1, n & 0x3ff, g->b) == 0)
+            x->len1 = n;
+        return;
+    }
+    __u64 buf = io_buffer(args[1], ret, &n);
     if (!buf)
         return;
-    __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
     if (n > lim)
         n = lim;
     if (bpf_probe_read_user(x->str1, n & 0x3ff, (void *)buf) == 0)
@@ -537,7 +554,14 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     } else if (si->addr_arg < 5) {
         __u64 len = f->args[(si->addr_arg + 1) & 7];
         void *addr = (void *)f->args[si->addr_arg & 7];
-        if (si->flags & CDIG_SYS_ADDRP) {
+        if (si->flags & CDIG_SYS_MSG) {
+            /* sendmsg: struct msghdr's msg_name and msg_namelen (offsets 0, 8) */
+            __u64 m[2] = {};
+            if (!addr || bpf_probe_read_user(m, sizeof(m), addr))
+                m[0] = 0;
+            addr = (void *)m[0];
+            len = (__u32)m[1];
+        } else if (si->flags & CDIG_SYS_ADDRP) {
             __u32 l = 0;
             if (!len || bpf_probe_read_user(&l, sizeof(l), (void *)len))
                 l = 0;
@@ -554,7 +578,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     }
 #if SNAPLEN > 0
     if (si->flags & CDIG_SYS_IO)
-        io_data(x, f->args[1], ret, si);
+        io_data(x, f->args, ret, si);
 #endif
 #ifndef PAIR_HASH
     if (nr == NR_CONNECT && f->sk) {
