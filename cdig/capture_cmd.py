@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .cli import EXIT_USAGE, CliError, replay_status
+from .errors import EXIT_USAGE, CliError, replay_status
 
 
 def check_capture_args(args: argparse.Namespace) -> None:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
 from .collector.chisels import ChiselError, describe, list_text, lookup
+from .errors import EXIT_OK, EXIT_USAGE, CliError
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 

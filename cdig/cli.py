@@ -12,8 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import (  # re-exported for the subcommand modules
-    EXIT_DAMAGED,
+from .errors import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
@@ -89,9 +88,95 @@ SUMMARY_EPILOG += "\n" + REPLAY_EXIT_HELP
 EXPORT_EPILOG += "\n" + REPLAY_EXIT_HELP
 
 
-def replay_status(src: object) -> int:
-    """The exit status after a replay: EXIT_DAMAGED if a capture lost something."""
-    return EXIT_DAMAGED if getattr(src, "losses", None) else EXIT_OK
+CONVERT_EPILOG = """
+examples:
+  cdig convert web.cdig web.scap          # for sysdig -r, Stratoshark, Falco
+  cdig convert web.cdig web.scap.gz       # the same, gzip-compressed (sysdig -z)
+  cdig convert incident.scap incident.cdig   # a sysdig/Falco capture for DuckDB, cdig summary
+  cdig convert web.cdig - --to scap | sysdig -r -
+""".strip("\n")
+
+
+def add_convert_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="IN", help="a cdig capture or a .scap file (plain or gzip)")
+    p.add_argument("output", metavar="OUT", help="the file to write (mode 0600); '-' = stdout")
+    p.add_argument("--to", choices=("scap", "cdig"),
+                   help="output format (default: by OUT's extension, else the other one)")
+    p.add_argument("-z", "--compress", action="store_true",
+                   help="gzip the .scap output (implied by a .gz extension)")
+
+
+EXPORTER_EPILOG = """\
+examples:
+  cdig exporter                                  # http://127.0.0.1:9464/metrics
+  cdig exporter --no-latency                     # counts, errors, bytes only: cheapest
+  cdig exporter --listen :9464 --web-config web.yml     # TLS and/or basic auth
+  cdig exporter --max-containers 50 --syscalls read,write,openat,connect
+  cdig exporter --latency-syscalls read,write,connect   # + per-syscall histograms for these
+  cdig exporter --labels namespace,pod                  # series per pod, not per container
+  curl -s 127.0.0.1:9464/metrics | grep '^cdig_syscalls_total'
+
+--web-config takes the Prometheus exporter-toolkit format (tls_server_config:
+cert_file/key_file, basic_auth_users with bcrypt hashes). A non-loopback
+--listen needs TLS or basic auth there, or --insecure."""
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return v
+
+    return parse
+
+
+def add_exporter_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
+                   help="address to serve on (default 127.0.0.1:9464; ':9464' = all addresses)")
+    p.add_argument("--web-config", metavar="FILE",
+                   help="TLS and basic auth (Prometheus exporter-toolkit web config format)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback address without TLS or basic auth")
+    p.add_argument("--no-latency", action="store_true",
+                   help="no latency histogram: only the syscall exit is hooked (cheaper)")
+    p.add_argument("--max-containers", type=_positive(int), default=100, metavar="N",
+                   help="containers with their own series (default 100); later ones are "
+                        "counted as container_id=\"other\"")
+    p.add_argument("--max-syscalls", type=_positive(int), default=100, metavar="N",
+                   help="syscall label values (default 100), the busiest first; the rest are "
+                        "syscall=\"other\"")
+    p.add_argument("--syscalls", metavar="LIST",
+                   help="comma-separated allow-list of syscall names with their own series")
+    p.add_argument("--latency-syscalls", metavar="LIST",
+                   help="syscalls that get a latency histogram of their own "
+                        "(cdig_syscall_duration_seconds), besides the per-class histograms "
+                        "every container has; 'all' for every syscall label (large scrapes)")
+    p.add_argument("--latency-buckets", choices=("coarse", "fine"), default="coarse",
+                   help="histogram buckets: coarse (default: 1us, 66us, 4.2ms, 268ms) or "
+                        "fine (every power of four ns from 1us to 17s)")
+    p.add_argument("--labels", "--metrics-label-filter", metavar="LIST", dest="labels",
+                   help="container labels the series carry (default all: container_id, "
+                        "container_name, image, pod, namespace); containers that agree on "
+                        "these share one series")
+    p.add_argument("--grace", type=_positive(float), default=60.0, metavar="SECS",
+                   help="how long a removed container's series stay (default 60)")
+    p.add_argument("--interval", type=_positive(float), default=5.0, metavar="SECS",
+                   help="how often the cgroup tree is walked and the maps read between "
+                        "scrapes (default 5)")
+    p.add_argument("--map-entries", type=_positive(int), default=16384, metavar="N",
+                   help="capacity of the (cgroup, syscall) map (default 16384; errors get "
+                        "half, per-cgroup process counts a quarter)")
+    p.add_argument("--systemd-services", action="store_true",
+                   help="export systemd services as containers instead of counting them "
+                        "as the host")
+    p.add_argument("--pairing", choices=("auto", "task", "hash"), default="auto",
+                   help=argparse.SUPPRESS)  # latency pairing, for benchmarks
+    p.add_argument("--dump-bpf", action="store_true",
+                   help="print the BPF program as it would be compiled, and exit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,17 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the columns with their types and meanings, and exit")
     ex.set_defaults(func=cmd_export)
 
-    from .convert_cmd import CONVERT_EPILOG
-    from .convert_cmd import add_arguments as add_convert_arguments
-
     cv = sub.add_parser("convert", help="convert between cdig captures and sysdig/Falco .scap",
                         epilog=CONVERT_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_convert_arguments(cv)
     cv.set_defaults(func=cmd_convert)
-
-    from .exporter_cmd import EXPORTER_EPILOG
-    from .exporter_cmd import add_arguments as add_exporter_arguments
 
     xp = sub.add_parser("exporter", help="serve per-container metrics to Prometheus",
                         epilog=EXPORTER_EPILOG,

@@ -16,11 +16,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO
 
-from .cli import EXIT_OK
 from .collector.containers import ContainerResolver
 from .collector.events import Container
 from .collector.formatter import escape_text
 from .collector.procfs import list_pids
+from .errors import EXIT_OK
 
 METADATA_WAIT_S = 1.0  # seconds
 

@@ -16,24 +16,11 @@ import gc
 import os
 import sys
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
-
-CONVERT_EPILOG = """
-examples:
-  cdig convert web.cdig web.scap          # for sysdig -r, Stratoshark, Falco
-  cdig convert web.cdig web.scap.gz       # the same, gzip-compressed (sysdig -z)
-  cdig convert incident.scap incident.cdig   # a sysdig/Falco capture for DuckDB, cdig summary
-  cdig convert web.cdig - --to scap | sysdig -r -
-""".strip("\n")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="IN", help="a cdig capture or a .scap file (plain or gzip)")
-    p.add_argument("output", metavar="OUT", help="the file to write (mode 0600); '-' = stdout")
-    p.add_argument("--to", choices=("scap", "cdig"),
-                   help="output format (default: by OUT's extension, else the other one)")
-    p.add_argument("-z", "--compress", action="store_true",
-                   help="gzip the .scap output (implied by a .gz extension)")
+from .capture_cmd import close_recorder, open_recorder, open_replay, start_recorder
+from .collector.scap import any_scap
+from .collector.scap.writer import ScapWriter
+from .collector.session import Session
+from .errors import EXIT_OK, EXIT_USAGE, CliError
 
 
 def _target(args: argparse.Namespace, input_is_scap: bool) -> str:
@@ -48,9 +35,6 @@ def _target(args: argparse.Namespace, input_is_scap: bool) -> str:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from .capture_cmd import open_replay
-    from .collector.scap import any_scap
-
     if args.output != "-" and os.path.exists(args.input) and os.path.exists(args.output) and \
             os.path.samefile(args.input, args.output):
         raise CliError(f"{args.output} would overwrite the input", EXIT_USAGE)
@@ -86,9 +70,6 @@ def _run(session) -> None:
 
 
 def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
-    from .collector.scap.writer import ScapWriter
-    from .collector.session import Session
-
     compress = args.compress or args.output.lower().endswith(".gz")
     try:
         writer = ScapWriter(args.output, src.syscalls, src.mono_to_wall_ns,
@@ -112,9 +93,6 @@ def _to_scap(args: argparse.Namespace, src) -> tuple[int, int]:
 
 
 def _to_cdig(args: argparse.Namespace, src) -> str:
-    from .capture_cmd import close_recorder, open_recorder, start_recorder
-    from .collector.session import Session
-
     ns = argparse.Namespace(write=args.output, snaplen=None, file_size=None, seconds=None,
                             files=None)
     rec = open_recorder(ns, "", src.container_of, src.procfs, syscalls=src.syscalls,

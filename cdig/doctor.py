@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .cli import EXIT_ERROR, EXIT_OK
 from .collector.cgroups import cgroup_layout
 from .collector.runtimes import RuntimeClient
 from .collector.runtimes import probe as probe_runtimes
+from .errors import EXIT_ERROR, EXIT_OK
 from .probes.loader import ProbeError
 from .probes.syscalls.probe import SyscallProbe
 

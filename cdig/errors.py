@@ -14,6 +14,11 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_DAMAGED = 3  # a capture read with -r was damaged or cut short
 
 
+def replay_status(src: object) -> int:
+    """The exit status after a replay: EXIT_DAMAGED if a capture lost something."""
+    return EXIT_DAMAGED if getattr(src, "losses", None) else EXIT_OK
+
+
 class CliError(Exception):
     """A user-facing failure: printed as ``cdig: <message>``."""
 

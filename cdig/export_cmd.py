@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from .capture_cmd import replay_events
-from .cli import EXIT_OK, EXIT_USAGE, CliError, replay_status
 from .collector.capture import open_private
 from .collector.export import EXPORT_FIELDS, columns_help, exporter
 from .collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
 from .collector.safe_open import aliases
+from .errors import EXIT_OK, EXIT_USAGE, CliError, replay_status
 from .trace import _compile
 
 

@@ -10,86 +10,30 @@ import signal
 import sys
 import threading
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
+from prometheus_client import CollectorRegistry
+
+from .collector.cgroup_resources import CgroupResources
+from .collector.containers import ContainerResolver
+from .errors import EXIT_OK, EXIT_USAGE, CliError
+from .exporters import web
+from .exporters.listen import is_loopback, parse_listen
+from .exporters.names import ResolverNames
+from .exporters.prometheus import (
+    DEFAULT_BUCKET_SLOTS,
+    FINE_BUCKET_SLOTS,
+    ExporterCollector,
+    check_labels,
+)
+from .exporters.series import Options
+from .exporters.web_config import WebConfigError, load_web_config
+from .probes.loader import ProbeError
+from .probes.metrics.config import MetricsConfig
+from .probes.metrics.probe import MetricsProbe
+from .probes.syscall_table import table
 
 log = logging.getLogger("cdig.exporter")
 
-EXPORTER_EPILOG = """\
-examples:
-  cdig exporter                                  # http://127.0.0.1:9464/metrics
-  cdig exporter --no-latency                     # counts, errors, bytes only: cheapest
-  cdig exporter --listen :9464 --web-config web.yml     # TLS and/or basic auth
-  cdig exporter --max-containers 50 --syscalls read,write,openat,connect
-  cdig exporter --latency-syscalls read,write,connect   # + per-syscall histograms for these
-  cdig exporter --labels namespace,pod                  # series per pod, not per container
-  curl -s 127.0.0.1:9464/metrics | grep '^cdig_syscalls_total'
-
---web-config takes the Prometheus exporter-toolkit format (tls_server_config:
-cert_file/key_file, basic_auth_users with bcrypt hashes). A non-loopback
---listen needs TLS or basic auth there, or --insecure."""
-
-
-def _positive(kind: type):
-    def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return v
-
-    return parse
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT",
-                   help="address to serve on (default 127.0.0.1:9464; ':9464' = all addresses)")
-    p.add_argument("--web-config", metavar="FILE",
-                   help="TLS and basic auth (Prometheus exporter-toolkit web config format)")
-    p.add_argument("--insecure", action="store_true",
-                   help="allow a non-loopback address without TLS or basic auth")
-    p.add_argument("--no-latency", action="store_true",
-                   help="no latency histogram: only the syscall exit is hooked (cheaper)")
-    p.add_argument("--max-containers", type=_positive(int), default=100, metavar="N",
-                   help="containers with their own series (default 100); later ones are "
-                        "counted as container_id=\"other\"")
-    p.add_argument("--max-syscalls", type=_positive(int), default=100, metavar="N",
-                   help="syscall label values (default 100), the busiest first; the rest are "
-                        "syscall=\"other\"")
-    p.add_argument("--syscalls", metavar="LIST",
-                   help="comma-separated allow-list of syscall names with their own series")
-    p.add_argument("--latency-syscalls", metavar="LIST",
-                   help="syscalls that get a latency histogram of their own "
-                        "(cdig_syscall_duration_seconds), besides the per-class histograms "
-                        "every container has; 'all' for every syscall label (large scrapes)")
-    p.add_argument("--latency-buckets", choices=("coarse", "fine"), default="coarse",
-                   help="histogram buckets: coarse (default: 1us, 66us, 4.2ms, 268ms) or "
-                        "fine (every power of four ns from 1us to 17s)")
-    p.add_argument("--labels", "--metrics-label-filter", metavar="LIST", dest="labels",
-                   help="container labels the series carry (default all: container_id, "
-                        "container_name, image, pod, namespace); containers that agree on "
-                        "these share one series")
-    p.add_argument("--grace", type=_positive(float), default=60.0, metavar="SECS",
-                   help="how long a removed container's series stay (default 60)")
-    p.add_argument("--interval", type=_positive(float), default=5.0, metavar="SECS",
-                   help="how often the cgroup tree is walked and the maps read between "
-                        "scrapes (default 5)")
-    p.add_argument("--map-entries", type=_positive(int), default=16384, metavar="N",
-                   help="capacity of the (cgroup, syscall) map (default 16384; errors get "
-                        "half, per-cgroup process counts a quarter)")
-    p.add_argument("--systemd-services", action="store_true",
-                   help="export systemd services as containers instead of counting them "
-                        "as the host")
-    p.add_argument("--pairing", choices=("auto", "task", "hash"), default="auto",
-                   help=argparse.SUPPRESS)  # latency pairing, for benchmarks
-    p.add_argument("--dump-bpf", action="store_true",
-                   help="print the BPF program as it would be compiled, and exit")
-
-
 def _options(args: argparse.Namespace, table):
-    from .exporters.series import Options
-
     allow = None
     if args.syscalls:
         allow = frozenset(s.strip() for s in args.syscalls.split(",") if s.strip())
@@ -107,8 +51,6 @@ def _options(args: argparse.Namespace, table):
                 raise CliError(f"--latency-syscalls: unknown syscall {unknown[0]!r}", EXIT_USAGE)
     labels = None
     if args.labels is not None:
-        from .exporters.prometheus import check_labels
-
         try:
             labels = check_labels([s.strip() for s in args.labels.split(",") if s.strip()])
         except ValueError as e:
@@ -119,14 +61,6 @@ def _options(args: argparse.Namespace, table):
 
 
 def run_exporter(args: argparse.Namespace) -> int:
-    from .exporters import web
-    from .exporters.listen import is_loopback, parse_listen
-    from .exporters.web_config import WebConfigError, load_web_config
-    from .probes.loader import ProbeError
-    from .probes.metrics.config import MetricsConfig
-    from .probes.metrics.probe import MetricsProbe
-    from .probes.syscall_table import table
-
     try:
         listen = parse_listen(args.listen)
     except ValueError as e:
@@ -175,22 +109,11 @@ def run_exporter(args: argparse.Namespace) -> int:
 
 
 def _serve(args, server, probe, options, config, tbl) -> int:
-    from prometheus_client import CollectorRegistry
-
     try:
         from prometheus_client import disable_created_metrics
     except ImportError:  # < 0.17 (Debian bookworm's, in the image): no _created to disable
         disable_created_metrics = None
 
-    from .collector.cgroup_resources import CgroupResources
-    from .collector.containers import ContainerResolver
-    from .exporters import web
-    from .exporters.names import ResolverNames
-    from .exporters.prometheus import (
-        DEFAULT_BUCKET_SLOTS,
-        FINE_BUCKET_SLOTS,
-        ExporterCollector,
-    )
 
     if disable_created_metrics is not None:
         disable_created_metrics()

@@ -7,11 +7,11 @@ import json
 import sys
 
 from .capture_cmd import replay_events
-from .cli import EXIT_USAGE, CliError, replay_status
 from .collector.aggregate import Aggregator, columns
 from .collector.durations import human_ns
 from .collector.formatter import escape_text
 from .collector.summary import BatchAggregator
+from .errors import EXIT_USAGE, CliError, replay_status
 from .trace import _compile
 from .trace_flags import Progress
 

@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 
-from .cli import EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
 
 METADATA_WAIT_S = 3.0
 ECHO_SNAPLEN = 256  # bytes of each I/O call's data that F5 echo shows

@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from .cli import EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_OK, EXIT_USAGE, CliError
 
 
 def _filter_text(args: argparse.Namespace) -> str:
