@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO / "tests" / "unit"))
 SELECTIVE = "evt.type=connect and fd.sport=5432 and proc.pid=1003"
 ORIGIN = REPO
 OUTPUTS: dict[tuple[Path | None, tuple[str, ...]], set[str]] = {}
+CPU: dict[tuple[Path | None, tuple[str, ...]], list[float]] = {}  # user+sys s per run
 
 
 def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
@@ -175,14 +177,18 @@ def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
     env = None
     if tree is not None:
         env = dict(os.environ, PYTHONPATH=str(tree))
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env,
                        cwd=None if tree is None else str(tree))
     dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode:
         sys.exit(f"{' '.join(cmd)} failed: {p.stderr[-500:]}")
     digest = hashlib.sha256(p.stdout.encode()).hexdigest()
     OUTPUTS.setdefault((tree, tuple(cmd)), set()).add(digest)
+    CPU.setdefault((tree, tuple(cmd)), []).append(
+        r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return dt, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
 
 
@@ -207,6 +213,7 @@ def main() -> int:
     cap = Path(a.read) if a.read else tmp / "big.cdig"
     py = sys.executable
     cdig = [py, "-m", "cdig"]
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     old = package_tree(Path(a.against), Path(tempfile.mkdtemp(prefix="cdig-old-"))) \
         if a.against else None
     new = package_tree(Path(a.tree), Path(tempfile.mkdtemp(prefix="cdig-new-"))) \
@@ -260,6 +267,16 @@ def main() -> int:
             print(line)
         print(f"(medians of {a.runs}; cdig start-up, trace -r -n 1: {t_start:.2f} s, "
               "included above)")
+        print(f"\nCPU seconds (user+sys, all threads; medians) — less moved by other load "
+              f"than the wall clock (load average {load0} at the start, "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} now)")
+        for label, args in commands:
+            cmd = (*cdig, *args)
+            line = f"  {label:{w - 2}} {statistics.median(CPU[(new, cmd)]):8.2f}"
+            if old is not None:
+                before = statistics.median(CPU[(old, cmd)])
+                line += f" {before:8.2f} {before / statistics.median(CPU[(new, cmd)]):7.2f}x"
+            print(line)
         for label, args in commands:
             print(f"  {label}: {lasts[label]}")
             if old is not None:
