@@ -48,6 +48,8 @@ def private_dir(path: Path, create: bool) -> bool:
             if not create:
                 return False
             try:
+                # the directories above (~/.cache on a fresh account) as XDG makes them
+                os.makedirs(d.parent, 0o700, exist_ok=True)
                 os.mkdir(d, 0o700)
             except OSError:
                 return False

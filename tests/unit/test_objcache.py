@@ -129,3 +129,12 @@ def test_key_changes_with_source_flags_and_headers(tmp_path):
     assert ObjectCache.key("src", ["-DA=2"], inc) != k
     (inc / "cdig.h").write_text("struct a { long x; };")
     assert ObjectCache.key("src", ["-DA=1"], inc) != k
+
+
+def test_cache_made_where_the_xdg_directory_does_not_exist_yet(tmp_path):
+    # a fresh account (CI's root): no ~/.cache yet; the cache must still be used
+    home_cache = tmp_path / "home" / ".cache" / "cdig"
+    cache = ObjectCache(home_cache)
+    assert cache.put("k1", sample())
+    assert cache.get("k1") is not None
+    assert (tmp_path / "home" / ".cache").stat().st_mode & 0o077 == 0
