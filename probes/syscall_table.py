@@ -101,7 +101,7 @@ _SPECS: dict[str, str] = {
     "sendto": "fd:fd buf:- size:uint flags:hex addr:addr addrlen:uint",
     "recvfrom": "fd:fd buf:- size:uint flags:hex addr:addrp addrlen:-",
     "sendmsg": "fd:fd addr:addr flags:hex",  # addr: msg_name of the msghdr (argument 1)
-    "recvmsg": "fd:fd msg:- flags:hex",
+    "recvmsg": "fd:fd addr:addr flags:hex",  # addr: msg_name, filled in by the kernel
     "sendmmsg": "fd:fd msgvec:- vlen:uint flags:hex",
     "recvmmsg": "fd:fd msgvec:- vlen:uint flags:hex",
     "shutdown": "fd:fd how:int",

@@ -810,11 +810,26 @@ class ScapWriter:
         elif name == "bind":
             vals["addr"] = E.sockaddr_from_linux(remote)
         elif name in ("accept", "accept4", "recvfrom", "recvmsg"):
-            vals["tuple"] = E.tuple_from_linux(remote, b"\0" * len(remote)) if remote and \
-                len(remote) >= 8 else b""
+            # the peer, then this end (a listener's or the receiving socket's address; an
+            # all-zero one of the peer's family when unknown: a tuple without a
+            # destination family is NULL to sysdig, which then names no fd)
+            vals["tuple"] = E.tuple_from_linux(remote, self._own_end(args[0] & 0xFFFFFFFF,
+                                                                      remote)) \
+                if remote and len(remote) >= 8 else b""
         elif name in ("sendto", "sendmsg"):
             vals["tuple"] = E.tuple_from_linux(local, remote) if remote else b""
         return vals
+
+    def _own_end(self, fd: int, remote: bytes) -> bytes:
+        """The address of socket ``fd`` itself as State knows it, as a kernel sockaddr of
+        ``remote``'s family (zero address and port when unknown)."""
+        v6 = remote[:2] == b"\x0a\0"
+        st = self._state
+        info = st.fds.get(self._pid, {}).get(fd) if st is not None else None
+        ip, port = "", 0
+        if info is not None and info.type in ("ipv4", "ipv6") and (info.type == "ipv6") == v6:
+            ip, port = (info.cip, info.cport) if info.local_is_client else (info.sip, info.sport)
+        return _sockaddr(ip or ("::" if v6 else "0.0.0.0"), port, v6)
 
     def _local_end(self, fd: int, remote: bytes, connected: bool) -> bytes:
         """The local end of inet socket ``fd`` of the record's process as a kernel

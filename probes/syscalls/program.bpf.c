@@ -271,7 +271,7 @@ static __always_inline void io_data(struct cdig_event_ext *x, const __u64 *args,
     x->len1 = 0;
     __u64 n = 0;
     __u64 lim = si->addr_arg < 6 ? CDIG_STR1_LEN : SNAPLEN;
-    if (si->flags & CDIG_SYS_MSG) { /* sendmsg to an address: its iovecs, gathered */
+    if (si->flags & CDIG_SYS_MSG) { /* sendmsg/recvmsg (an address too): iovecs, gathered */
         __u32 zero = 0;
         struct iov_gather *g = iov_gathered.lookup(&zero);
         if (!g || ret <= 0)
@@ -555,7 +555,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         __u64 len = f->args[(si->addr_arg + 1) & 7];
         void *addr = (void *)f->args[si->addr_arg & 7];
         if (si->flags & CDIG_SYS_MSG) {
-            /* sendmsg: struct msghdr's msg_name and msg_namelen (offsets 0, 8) */
+            /* sendmsg/recvmsg: struct msghdr's msg_name and msg_namelen (offsets 0, 8) */
             __u64 m[2] = {};
             if (!addr || bpf_probe_read_user(m, sizeof(m), addr))
                 m[0] = 0;
