@@ -21,44 +21,7 @@ import tempfile
 from pathlib import Path
 
 from .objload import FORMAT, CompiledObject, LoadedObject, LoadError, compile_object, load_object
-
-
-def default_dir() -> Path:
-    """``$CDIG_CACHE_DIR``, else ``$XDG_CACHE_HOME/cdig``, else ``~/.cache/cdig``."""
-    env = os.environ.get("CDIG_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "cdig"
-
-
-def is_private(st: os.stat_result, kind: int) -> bool:
-    """Of this user, of the kind asked, and writable by no one else."""
-    return (st.st_uid == os.geteuid() and stat.S_IFMT(st.st_mode) == kind
-            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
-
-
-def private_dir(path: Path, create: bool) -> bool:
-    """``path`` and its parent are this user's and writable by no one else (made so
-    when ``create``): what a cache there holds is loaded as code."""
-    for d in (path.parent, path):
-        try:
-            st = os.lstat(d)
-        except FileNotFoundError:
-            if not create:
-                return False
-            try:
-                # the directories above (~/.cache on a fresh account) as XDG makes them
-                os.makedirs(d.parent, 0o700, exist_ok=True)
-                os.mkdir(d, 0o700)
-            except OSError:
-                return False
-            st = os.lstat(d)
-        except OSError:
-            return False
-        if not is_private(st, stat.S_IFDIR):
-            return False
-    return True
+from .private_cache import default_dir, is_private, private_dir
 
 
 def _bcc_version() -> str:
@@ -164,4 +127,4 @@ def load_cached(source: str, cflags: list[str], self_tgid: int, include_dir: Pat
     return load_object(obj, self_tgid), "compiled"
 
 
-__all__ = ["ObjectCache", "default_dir", "is_private", "load_cached", "private_dir"]
+__all__ = ["ObjectCache", "load_cached"]

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ...probes.objcache import default_dir, is_private, private_dir
+from ...probes.private_cache import default_dir, is_private, private_dir
 
 __all__ = ["CFLAGS", "enabled", "load", "source_path"]
 
