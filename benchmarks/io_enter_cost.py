@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What enter records and I/O data (snaplen) cost the traced program, per syscall.
 
-Two C loops (built here with gcc; each times itself, CPU and wall): getppid()
-calls, and write()s of 128 bytes to /dev/null. For each loop, in one run,
+Three C loops (built here with gcc; each times itself, CPU and wall): getppid()
+calls, write()s of 128 bytes to /dev/null, and writev()s of the same 128 bytes as
+four iovecs of 32 (--loops picks some). For each loop, in one run,
 configurations interleaved round by round (probe_overhead.py's measure()):
 
   baseline     the loop with nothing attached
@@ -28,7 +29,7 @@ run inside its syscalls), the ns added over exit-only and the ratio to exit-only
 Needs root, BPF and gcc. Never touches the network.
 
 Run:  sudo flock /tmp/cdig-heavy.lock .venv/bin/python benchmarks/io_enter_cost.py \\
-          [--calls N] [--rounds R] [--runs K] [--old-tree DIR]
+          [--calls N] [--rounds R] [--runs K] [--old-tree DIR] [--loops getppid,write,writev]
 """
 
 from __future__ import annotations
@@ -53,11 +54,24 @@ sys.path.insert(0, str(HERE))
 from exporter_overhead import LOOP_C, log  # noqa: E402
 from probe_overhead import measure, nothing  # noqa: E402
 
-WRITE_LOOP_C = LOOP_C.replace("#include <unistd.h>", "#include <unistd.h>\n#include <fcntl.h>") \
-    .replace("    for (long i = 0; i < n; i++)\n        syscall(SYS_getppid);",
-             "    static char buf[128];\n    int fd = open(\"/dev/null\", O_WRONLY);\n"
-             "    for (long i = 0; i < n; i++)\n        syscall(SYS_write, fd, buf, sizeof buf);")
-assert "SYS_write" in WRITE_LOOP_C
+_CALL = "            syscall(SYS_getppid);"
+_OUTER = "    for (long c = 0; c < chunks; c++) {"
+assert _CALL in LOOP_C and _OUTER in LOOP_C
+
+
+def _io_loop(setup: str, call: str) -> str:
+    """exporter_overhead's getppid loop with ``call`` instead, ``setup`` before it."""
+    head = "#include <unistd.h>\n#include <fcntl.h>\n#include <sys/uio.h>"
+    return LOOP_C.replace("#include <unistd.h>", head).replace(_OUTER, setup + _OUTER) \
+        .replace(_CALL, f"            {call};")
+
+
+_BUF = "    static char buf[128];\n    int fd = open(\"/dev/null\", O_WRONLY);\n"
+WRITE_LOOP_C = _io_loop(_BUF, "syscall(SYS_write, fd, buf, sizeof buf)")
+# writev of the same 128 bytes as four iovecs of 32: the probe gathers them (gather_iov)
+WRITEV_LOOP_C = _io_loop(_BUF + "    struct iovec v[4] = {{buf, 32}, {buf + 32, 32}, "
+                         "{buf + 64, 32}, {buf + 96, 32}};\n", "syscall(SYS_writev, fd, v, 4)")
+LOOPS = {"getppid": LOOP_C, "write": WRITE_LOOP_C, "writev": WRITEV_LOOP_C}
 
 CONFIGS = {"exit-only": (0, False), "enter": (0, True), "snap80": (80, False)}
 _STOP = [False]
@@ -165,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds (configs interleaved)")
     ap.add_argument("--old-tree", metavar="DIR",
                     help="also snap80 as another cdig tree builds it (a git worktree)")
+    ap.add_argument("--loops", default=",".join(LOOPS),
+                    help="which loops, comma-separated (default: " + ",".join(LOOPS) + ")")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--snaplen", type=int, default=0, help=argparse.SUPPRESS)
@@ -181,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs; load average "
           f"{os.getloadavg()[0]:.2f} at start; git {git}")
     with tempfile.TemporaryDirectory() as d:
-        for loop, src in (("getppid", LOOP_C), ("write", WRITE_LOOP_C)):
+        for loop in args.loops.split(","):
+            src = LOOPS[loop]
             (Path(d) / "loop.c").write_text(src)
             binary = Path(d) / f"cdig{loop}{os.getpid()}"[:15]
             subprocess.run(["gcc", "-O2", "-o", str(binary), str(Path(d) / "loop.c")],
