@@ -12,6 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+
+# cdig does no linear algebra: OpenBLAS's worker threads (one per core, started when
+# numpy loads) would only spin beside the ring reader under load
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from .errors import (
     EXIT_ERROR,
     EXIT_OK,
