@@ -186,6 +186,12 @@ def wants_scap(args: argparse.Namespace) -> bool:
     return name == "-" or name.endswith((".scap", ".scap.gz"))
 
 
+def wants_chisels(args: argparse.Namespace) -> bool:
+    """-c NAME, -cl or -i NAME."""
+    return bool(getattr(args, "chisel", None) or getattr(args, "list_chisels", False)
+                or getattr(args, "chisel_info", None))
+
+
 def run_trace(args: argparse.Namespace) -> int:
     if args.list is not None or getattr(args, "list_markdown", False):
         from .collector.fields import format_field_list, format_field_markdown
@@ -194,14 +200,16 @@ def run_trace(args: argparse.Namespace) -> int:
             format_field_list(verbose=args.list == "v")
         sys.stdout.write(text + "\n")
         return EXIT_OK
-    from .chisel_cmd import listing, plan
+    chisel = None
+    if wants_chisels(args):  # the chisels' modules only then (~35 ms of start-up)
+        from .chisel_cmd import listing, plan
 
-    done = listing(args)  # -cl, -i NAME
-    if done is not None:
-        return done
-    chisel = plan(args)  # -c NAME ARGS: its arguments are the first filter words
-    if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
-        args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
+        done = listing(args)  # -cl, -i NAME
+        if done is not None:
+            return done
+        chisel = plan(args)  # -c NAME ARGS: its arguments are the first filter words
+        if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
+            args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
     flt = _compile(_filter_text(args))
     _buffer_options(args)
     fmt = _formatter(args)
