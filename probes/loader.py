@@ -16,11 +16,12 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
-from . import objload
+from . import objcache, objload
 
 
 class ProbeError(Exception):
@@ -150,3 +151,30 @@ def load_reason(e: BaseException, diagnostics: str) -> str:
 def one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[-1] if text else type(e).__name__
+
+
+def load_probe(probe: str, source: str, cflags: Callable[[int | None], list[str]],
+               self_tgid: int | None, cache: objcache.ObjectCache | None
+               ) -> tuple[_Object, str]:
+    """A probe's program loaded and attached: through ``objcache`` (compiled once,
+    kept, loaded with bpf(2); ``cflags(SENTINEL_TGID)`` compiles it with the
+    sentinel where ``self_tgid`` is patched in; None: the program has no
+    SELF_TGID), else through bcc alone if the
+    object holds what objcache does not relocate. Also says which ("cache",
+    "compiled" or "bcc"). Raises ProbeError with one line."""
+    with resources.as_file(probe_dir(probe)) as inc, stderr_captured() as diagnostics:
+        failed: Exception | None = None
+        obj: _Object | None = None
+        how = "bcc"
+        try:
+            loaded, how = objcache.load_cached(source, cflags(objload.SENTINEL_TGID),
+                                               self_tgid, Path(inc), cache)
+            obj = _Cached(loaded)
+        except objload.Uncacheable:
+            failed = None
+        except objload.LoadError as e:
+            failed = e
+    loaded_or_raise(failed, diagnostics[0])
+    if obj is None:
+        obj, how = _Bcc(compile_bpf(probe, source, cflags(None))), "bcc"
+    return obj, how

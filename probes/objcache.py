@@ -20,7 +20,15 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .objload import FORMAT, CompiledObject, LoadedObject, LoadError, compile_object, load_object
+from .objload import (
+    FORMAT,
+    SENTINEL_TGID,
+    CompiledObject,
+    LoadedObject,
+    LoadError,
+    compile_object,
+    load_object,
+)
 from .private_cache import default_dir, is_private, private_dir
 
 
@@ -109,22 +117,24 @@ class ObjectCache:
             os.unlink(self.dir / f"{key}.json")
 
 
-def load_cached(source: str, cflags: list[str], self_tgid: int, include_dir: Path,
+def load_cached(source: str, cflags: list[str], self_tgid: int | None, include_dir: Path,
                 cache: ObjectCache | None) -> tuple[LoadedObject, str]:
     """The probe loaded from the cache, else compiled (and cached); and which
-    (``"cache"``/``"compiled"``). ``cflags`` define SELF_TGID as ``SENTINEL_TGID``."""
+    (``"cache"``/``"compiled"``). ``cflags`` define SELF_TGID as ``SENTINEL_TGID``;
+    ``self_tgid`` None: a program without SELF_TGID."""
     key = ObjectCache.key(source, cflags, include_dir) if cache is not None else ""
     if cache is not None:
         obj = cache.get(key)
         if obj is not None:
             try:
-                return load_object(obj, self_tgid), "cache"
+                return load_object(obj, self_tgid or 0), "cache"
             except LoadError:
                 cache.drop(key)  # stale for this kernel after all: compile again
-    obj = compile_object(source, [f"-I{include_dir}", *cflags])
+    obj = compile_object(source, [f"-I{include_dir}", *cflags],
+                         sentinel=None if self_tgid is None else SENTINEL_TGID)
     if cache is not None:
         cache.put(key, obj)
-    return load_object(obj, self_tgid), "compiled"
+    return load_object(obj, self_tgid or 0), "compiled"
 
 
 __all__ = ["ObjectCache", "load_cached"]

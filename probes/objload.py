@@ -223,11 +223,11 @@ def relocations(insns: bytes, fd_names: dict[int, str], sentinel: int = SENTINEL
     return refs, tgid
 
 
-def compile_object(source: str, cflags: list[str], sentinel: int = SENTINEL_TGID
+def compile_object(source: str, cflags: list[str], sentinel: int | None = SENTINEL_TGID
                    ) -> CompiledObject:
     """Compile with bcc (its module API: maps created, no program loaded), and read
     back what the kernel needs to recreate it. ``cflags`` must define SELF_TGID as
-    ``sentinel``."""
+    ``sentinel``; None: the program has no SELF_TGID (nothing to patch)."""
     try:
         from bcc import libbcc  # only here: a warm start needs no bcc
     except ImportError as e:
@@ -266,9 +266,11 @@ def compile_object(source: str, cflags: list[str], sentinel: int = SENTINEL_TGID
                 continue
             size = lib.bpf_function_size(mod, fname)
             insns = ctypes.string_at(lib.bpf_function_start(mod, fname), size)
-            refs, tgid = relocations(insns, fds, sentinel)
+            refs, tgid = relocations(insns, fds, SENTINEL_TGID if sentinel is None else sentinel)
+            if sentinel is None:
+                tgid = []  # an immediate that happens to equal the sentinel is not patched
             progs.append(ProgSpec(fname.decode(), how[0], how[1], how[2], insns, refs, tgid))
-        if not any(p.tgid_at for p in progs):
+        if sentinel is not None and not any(p.tgid_at for p in progs):
             raise Uncacheable("SELF_TGID is in no instruction")
         return CompiledObject(maps, progs, btf, lib.bpf_module_license(mod).decode(),
                               int(lib.bpf_module_kern_version(mod)))

@@ -384,9 +384,6 @@ def load_top_counters(container_of: Callable[[int], Container],
             return [*super().cflags(), "-DTOP_COUNTERS", f"-DTOP_MAX={top_max}",
                     f"-DTOP_ERR_MAX={top_err_max}"]
 
-        def map_fd(self, name: str) -> int:
-            return self._bpf[name].map_fd  # type: ignore[index]
-
     probe = TopCounterProbe()
     probe.load()
     try:

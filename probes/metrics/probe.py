@@ -1,12 +1,14 @@
-"""The in-kernel aggregation probe: compiled and loaded with bcc, its class array
-filled, its maps handed to ``MetricsMaps``."""
+"""The in-kernel aggregation probe: compiled once and kept (``objcache``; bcc alone
+when the object cannot be kept), its class array filled, its maps handed to
+``MetricsMaps``."""
 
 from __future__ import annotations
 
-import ctypes
-from typing import Any
+import numpy as np
 
-from ..loader import ProbeError, compile_bpf, dump, one_line, probe_dir
+from ..bpf_syscall import BpfMap
+from ..loader import ProbeError, _Object, dump, load_probe, one_line, probe_dir
+from ..objcache import ObjectCache
 from ..syscall_table import SyscallTable, table
 from . import config
 from .config import Features, MetricsConfig
@@ -27,7 +29,8 @@ class MetricsProbe:
 
     def __init__(self, config: MetricsConfig | None = None,
                  syscalls: SyscallTable | None = None,
-                 features: Features | None = None) -> None:
+                 features: Features | None = None,
+                 cache: ObjectCache | None | bool = True) -> None:
         self.config = config or MetricsConfig()
         self.table = syscalls or table()
         self.features = features or Features.detect()
@@ -38,7 +41,10 @@ class MetricsProbe:
             want_task = self.config.pairing == "task" or (
                 self.config.pairing == "auto" and self.features.task_storage)
             self.pairing = "task" if want_task else "hash"
-        self._bpf: Any = None  # the loaded bcc.BPF
+        # compiled objects kept between starts (objcache); False: compile every time
+        self.cache = ObjectCache() if cache is True else cache or None
+        self.loaded_from = ""  # "cache", "compiled" (and cached) or "bcc"
+        self._obj: _Object | None = None
         self.maps: MetricsMaps | None = None
 
     def source(self) -> str:
@@ -52,7 +58,8 @@ class MetricsProbe:
         return dump(PROBE, self.cflags(), self.source())
 
     def load(self) -> None:
-        """Compile, load and attach. Raises ProbeError with a one-line reason."""
+        """Compile (or take from the cache), load and attach. Raises ProbeError with a
+        one-line reason."""
         try:
             self._compile()
         except ProbeError:
@@ -60,15 +67,14 @@ class MetricsProbe:
                 raise
             self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
             self._compile()
-        b = self._bpf
         try:
-            arr = b["sysclass"]
-            for nr, cls in enumerate(sysclass(self.table).tolist()):
-                if cls:
-                    arr[ctypes.c_int(nr)] = ctypes.c_uint8(cls)
+            classes = sysclass(self.table)
+            nrs = np.flatnonzero(classes).astype(np.uint32)
+            BpfMap(self.map_fd("sysclass"), np.dtype(np.uint32), np.dtype(np.uint8)).update(
+                nrs, classes[nrs])
             names = ["syscalls", "errors", "procs", "mstats"]
             names += ["latency"] if self.config.latency else ["slotrows", "cgslot", "slotowner"]
-            fds = {name: b[name].map_fd for name in names}
+            fds = {name: self.map_fd(name) for name in names}
             self.maps = MetricsMaps(fds, latency=self.config.latency,
                                     slot_nrs=config.slot_nrs(self.table))
         except Exception as e:
@@ -76,10 +82,21 @@ class MetricsProbe:
             raise ProbeError(f"cannot configure the BPF maps: {one_line(e)}") from None
 
     def _compile(self) -> None:
-        self._bpf = compile_bpf(PROBE, self.source(), self.cflags())
+        self._obj, self.loaded_from = load_probe(PROBE, self.source(), lambda _: self.cflags(),
+                                                 None, self.cache)  # no SELF_TGID in it
+
+    def map_fd(self, name: str) -> int:
+        """A map of the loaded program, by name."""
+        if self._obj is None:
+            raise ProbeError("the metrics probe is not loaded")
+        return self._obj.map_fd(name)
+
+    def prog_fds(self) -> dict[str, int]:
+        """Name -> fd of each loaded program (for ``bpf_syscall.prog_run_stats``)."""
+        return dict(self._obj.prog_fds) if self._obj is not None else {}
 
     def close(self) -> None:
         self.maps = None
-        if self._bpf is not None:
-            self._bpf.cleanup()
-            self._bpf = None
+        if self._obj is not None:
+            self._obj.close()
+            self._obj = None

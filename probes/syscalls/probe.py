@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
-from .. import objcache, objload
+from .. import objcache
 from ..bpf_syscall import BpfMap
 from ..kernel_filter import KernelFilter
 from ..loader import (
     ProbeError,
-    _Bcc,
-    _Cached,
     _Object,
-    compile_bpf,
     dump,
-    loaded_or_raise,
+    load_probe,
     one_line,
     probe_dir,
-    stderr_captured,
 )
 from ..metrics.config import Features
 from ..ringbuf import PAGE_SIZE, RingBuffer
@@ -209,25 +203,9 @@ class SyscallProbe:
             raise ProbeError(f"cannot configure the BPF maps: {one_line(e)}") from None
 
     def _load(self) -> _Object:
-        """The object through ``objcache`` (SELF_TGID patched in); through bcc alone
-        if the compiled object holds what objcache does not relocate."""
-        source = self.source()
-        with resources.as_file(probe_dir(PROBE)) as inc, stderr_captured() as diagnostics:
-            failed: Exception | None = None
-            obj: _Object | None = None
-            try:
-                loaded, self.loaded_from = objcache.load_cached(
-                    source, self.cflags(objload.SENTINEL_TGID), self.self_tgid,
-                    Path(inc), self.cache)
-                obj = _Cached(loaded)
-            except objload.Uncacheable:
-                failed = None
-            except objload.LoadError as e:
-                failed = e
-        loaded_or_raise(failed, diagnostics[0])
-        if obj is None:
-            obj = _Bcc(compile_bpf(PROBE, source, self.cflags()))
-            self.loaded_from = "bcc"
+        """The object through ``objcache`` (SELF_TGID patched in), else bcc."""
+        obj, self.loaded_from = load_probe(PROBE, self.source(), self.cflags, self.self_tgid,
+                                           self.cache)
         return obj
 
     def want_syscalls(self, names: frozenset[str] | None) -> bool:

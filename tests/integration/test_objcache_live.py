@@ -106,3 +106,43 @@ p.close()
         w.wait()
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["cache", "False", "1234", "0", "0"]
+
+
+@pytest.mark.parametrize("latency", [False, True], ids=["no-latency", "latency"])
+def test_metrics_probe_from_the_cache_counts_exactly(tmp_path, latency):
+    """The exporter's / cdig top's probe (no SELF_TGID in it) is kept too: a new
+    process loads it without bcc and counts its own getppid calls exactly."""
+    from cdig.probes.metrics.config import MetricsConfig
+    from cdig.probes.metrics.probe import MetricsProbe
+
+    cold = MetricsProbe(MetricsConfig(latency=latency), cache=ObjectCache(tmp_path))
+    cold.load()
+    cold.close()
+    assert cold.loaded_from == "compiled"
+    code = f"""
+import os, sys
+from pathlib import Path
+from cdig.probes.metrics.config import MetricsConfig
+from cdig.probes.metrics.probe import MetricsProbe
+from cdig.probes.objcache import ObjectCache
+p = MetricsProbe(MetricsConfig(latency={latency}), cache=ObjectCache(Path({str(tmp_path)!r})))
+p.load()
+bcc = "bcc" in sys.modules
+for _ in range(4321):
+    os.getppid()
+snap = p.maps.read()
+nr = p.table.nr("getppid")
+sys.path.insert(0, {str(os.path.dirname(__file__) + "/../..")!r})
+from tests.integration.containers import cgroup_id, proc_cgroup
+own = cgroup_id(proc_cgroup(os.getpid()))  # this cgroup's id, as BPF sees it
+rows = snap.syscalls[(snap.syscalls["nr"] == nr) & (snap.syscalls["cgroup_id"] == own)]
+print(p.loaded_from, bcc, int(rows["count"].sum()))
+p.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    loaded, bcc, n = out.stdout.split()
+    assert (loaded, bcc) == ("cache", "False")
+    # this process's 4321, and at most a few of whatever else shares its cgroup
+    assert 4321 <= int(n) <= 4321 + 100
