@@ -87,6 +87,22 @@ class MapSnapshot:
         return cls(latency, rows, err, pr, dict(drops or {}), list(maps))
 
 
+def _union(k: np.ndarray, v: np.ndarray, other: np.ndarray, latency: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """One row per key of the ``syscalls`` hash (keys ``k``, values ``v``) or of
+    ``other`` (MKEY keys of another map), the hash's fields filled in; and the
+    sorted keys (as 16-byte blobs) to place the other map's values with."""
+    keys = np.unique(np.concatenate([k.view("V16"), other.view("V16")]))
+    rows = np.zeros(len(keys), dtype=syscall_rows_dtype(latency))
+    both = keys.view(MKEY)
+    rows["cgroup_id"], rows["nr"] = both["cgroup_id"], both["nr"]
+    if len(k):
+        at = np.searchsorted(keys, k.view("V16"))
+        for name in SYSSTAT_FIELDS:
+            rows[name][at] = v[name]
+    return rows, keys
+
+
 class MapReader(Protocol):
     """The exporter's view of the kernel side."""
 
@@ -131,14 +147,7 @@ class MetricsMaps:
                           MapUsage("slotless_cgroups", refused, self.slots.cgslot.capacity)]
             sk = np.zeros(len(sc), dtype=MKEY)
             sk["cgroup_id"], sk["nr"] = sc["cgroup_id"], sc["nr"]
-            keys = np.unique(np.concatenate([k.view("V16"), sk.view("V16")]))
-            rows = np.zeros(len(keys), dtype=syscall_rows_dtype(False))
-            both = keys.view(MKEY)
-            rows["cgroup_id"], rows["nr"] = both["cgroup_id"], both["nr"]
-            if sys_n:
-                at = np.searchsorted(keys, k.view("V16"))
-                for name in SYSSTAT_FIELDS:
-                    rows[name][at] = v[name]
+            rows, keys = _union(k, v, sk, latency=False)
             if len(sc):
                 rows["count"][np.searchsorted(keys, sk.view("V16"))] += sc["count"]
         elif self.lat is None:
@@ -152,14 +161,7 @@ class MetricsMaps:
             # errors, bytes and untimed calls. One row per key of either map.
             lk, lv = self.lat.read()
             lat_n = len(lk)
-            keys = np.unique(np.concatenate([k.view("V16"), lk.view("V16")]))
-            rows = np.zeros(len(keys), dtype=syscall_rows_dtype(True))
-            both = keys.view(MKEY)
-            rows["cgroup_id"], rows["nr"] = both["cgroup_id"], both["nr"]
-            if sys_n:
-                at = np.searchsorted(keys, k.view("V16"))
-                for name in SYSSTAT_FIELDS:
-                    rows[name][at] = v[name]
+            rows, keys = _union(k, v, lk, latency=True)
             if lat_n:
                 at = np.searchsorted(keys, lk.view("V16"))
                 rows["lat_sum_ns"][at] = lv["sum_ns"]
