@@ -27,12 +27,11 @@ def lib() -> Any:
         _tried = True
         so = native.load("replay")
         if so is not None:
-            so.cdig_crc32_fold.restype = _U32
-            so.cdig_crc32_fold.argtypes = [_P, _I64, _U32, ctypes.POINTER(_I64)]
-            so.cdig_rows.restype = None
-            so.cdig_rows.argtypes = [_I64, _I64, _P, _P, _P, _I64, _P, _P, _P]
-            so.cdig_fixed.restype = None
-            so.cdig_fixed.argtypes = [_I64, _P, _I64, _P, _P, _I64, _I64, _P, _I64, _I64]
+            # typed in place: ctypes keeps each function object on the library
+            native.function(so, "cdig_crc32_fold", _U32, [_P, _I64, _U32, ctypes.POINTER(_I64)])
+            native.function(so, "cdig_rows", None, [_I64, _I64, _P, _P, _P, _I64, _P, _P, _P])
+            native.function(so, "cdig_fixed", None,
+                            [_I64, _P, _I64, _P, _P, _I64, _I64, _P, _I64, _I64])
         _lib = so
     return _lib
 

@@ -26,10 +26,11 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ...probes.private_cache import default_dir, is_private, private_dir
 
-__all__ = ["CFLAGS", "enabled", "load", "source_path"]
+__all__ = ["CFLAGS", "address", "enabled", "function", "load", "source_path"]
 
 HERE = Path(__file__).resolve().parent
 CFLAGS = ["-O2", "-fPIC", "-shared", "-std=c11", "-fvisibility=hidden",
@@ -111,3 +112,18 @@ def load(name: str) -> ctypes.CDLL | None:
                 lib = _open(target)
     _loaded[name] = lib
     return lib
+
+
+def function(lib: ctypes.CDLL, name: str, restype: Any, argtypes: list[Any]) -> Any:
+    """``lib.name`` with its C signature set (ctypes reads no headers: without it
+    every argument and the result would be a C int)."""
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = argtypes
+    return fn
+
+
+def address(a: Any) -> int:
+    """Where a numpy array's data starts, for a kernel's pointer argument."""
+    return int(a.ctypes.data)
+

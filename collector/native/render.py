@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import load
+from . import address, function, load
 
 OP_LIT, OP_TAB, OP_U64, OP_I64, OP_NS9, OP_SEC = range(6)
 NUMBER_MAX = 20  # digits of 2**64 - 1, or '-' and those of 2**63
@@ -24,21 +24,14 @@ NS_DIGITS = 9
 _I64, _P = ctypes.c_int64, ctypes.c_void_p
 
 
-def _addr(a: np.ndarray) -> int:
-    addr: int = a.ctypes.data
-    return addr
-
-
 class Assembler:
     """Runs line programs and groupings; reuses its buffers between calls."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
-        self._render = lib.cdig_render_lines
-        self._render.restype = _I64
-        self._render.argtypes = [_P, _I64, _P, _I64, _P, _P, _I64, _I64, _I64, _P, _I64]
-        self._group = lib.cdig_group_rows
-        self._group.restype = _I64
-        self._group.argtypes = [_P, _I64, _P, _I64, _P, _P, _P, _I64, _P]
+        self._render = function(lib, "cdig_render_lines", _I64,
+                                [_P, _I64, _P, _I64, _P, _P, _I64, _I64, _I64, _P, _I64])
+        self._group = function(lib, "cdig_group_rows", _I64,
+                               [_P, _I64, _P, _I64, _P, _P, _P, _I64, _P])
         self._buf = np.empty(0, dtype=np.uint8)
         self._slots = np.empty(0, dtype=np.int64)
 
@@ -57,7 +50,7 @@ class Assembler:
                     c.itemsize != 8 or not c.flags.c_contiguous:
                 raise ValueError("render: columns must be contiguous 8-byte integers, "
                                  "one per row")
-        ptrs = np.array([_addr(c) for c in cols] or [0], dtype=np.uint64)
+        ptrs = np.array([address(c) for c in cols] or [0], dtype=np.uint64)
         lens = np.fromiter((len(e) for e in entries), dtype=np.int64, count=len(entries))
         off = np.zeros(len(entries) + 1, dtype=np.int64)
         np.cumsum(lens, out=off[1:])
@@ -66,8 +59,8 @@ class Assembler:
         cap = nrows * row_max
         if len(self._buf) < cap:
             self._buf = np.empty(max(cap, 2 * len(self._buf)), dtype=np.uint8)
-        n = self._render(_addr(ops), len(ops), _addr(ptrs), len(cols), _addr(blob),
-                         _addr(off), len(entries), nrows, row_max, _addr(self._buf),
+        n = self._render(address(ops), len(ops), address(ptrs), len(cols), address(blob),
+                         address(off), len(entries), nrows, row_max, address(self._buf),
                          len(self._buf))
         if n == -3:
             raise ValueError("render: an op names a column or entry that is not there")
@@ -93,28 +86,28 @@ class Assembler:
             if col.ndim != 1 or len(col) != nrows or col.dtype.kind not in "biu" or \
                     col.itemsize not in (1, 2, 4, 8):
                 raise ValueError("group: keys must be 1-D integer columns of every row")
-            desc[i, :3] = (_addr(col), col.strides[0], col.itemsize)
+            desc[i, :3] = (address(col), col.strides[0], col.itemsize)
             if shown is not None:
                 shown = np.ascontiguousarray(shown, dtype=np.uint8)
                 if len(shown) != nrows or not 0 <= bit < 8:
                     raise ValueError("group: a shown mask of every row, bits 0-7")
                 hold.append(shown)
-                desc[i, 3:] = (_addr(shown), bit)
+                desc[i, 3:] = (address(shown), bit)
         sel = 0
         count = nrows
         if rows is not None:
             rows = np.ascontiguousarray(rows, dtype=np.int64)
             if len(rows) and (rows.min() < 0 or rows.max() >= nrows):
                 raise ValueError("group: a row outside the columns")
-            sel, count = _addr(rows), len(rows)
+            sel, count = address(rows), len(rows)
         nslots = 1 << max(4, (2 * count).bit_length())
         if len(self._slots) < nslots:
             self._slots = np.empty(nslots, dtype=np.int64)
         codes = np.empty(count, dtype=np.int64)
         first = np.empty(count, dtype=np.int64)
         hashes = np.empty(count, dtype=np.uint64)
-        n = self._group(_addr(desc), len(keys), sel or None, count, _addr(codes),
-                        _addr(first), _addr(self._slots), nslots, _addr(hashes))
+        n = self._group(address(desc), len(keys), sel or None, count, address(codes),
+                        address(first), address(self._slots), nslots, address(hashes))
         if n < 0:
             raise RuntimeError("group: bad sizes")
         return codes, first[:n].copy()

@@ -11,7 +11,7 @@ import ctypes
 
 import numpy as np
 
-from . import load
+from . import address, function, load
 
 __all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "Kernels",
            "kernels"]
@@ -24,29 +24,17 @@ _P = ctypes.c_void_p
 _I = ctypes.c_int64
 
 
-def _ptr(a: np.ndarray) -> int:
-    return int(a.ctypes.data)
-
-
 class Kernels:
     """The compiled functions, typed."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
-        self._chain = lib.scap_chain
-        self._chain.restype = _I
-        self._chain.argtypes = [ctypes.c_char_p, _I, _P, _I, _P, _P, _P]
-        self._headers = lib.scap_headers
-        self._headers.restype = _I
-        self._headers.argtypes = [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))]
-        self._params = lib.scap_params
-        self._params.restype = _I
-        self._params.argtypes = [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P]
-        self._int = lib.scap_int_param
-        self._int.restype = None
-        self._int.argtypes = [_P, _I, _P, _P, _I, _I, _I, _P, _P]
-        self._rows = lib.scap_gather_rows
-        self._rows.restype = None
-        self._rows.argtypes = [_P, _I, _P, _I, _I, _P, _I, _I]
+        self._chain = function(lib, "scap_chain", _I, [ctypes.c_char_p, _I, _P, _I, _P, _P, _P])
+        self._headers = function(lib, "scap_headers", _I,
+                                 [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
+        self._params = function(lib, "scap_params", _I,
+                                [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
+        self._int = function(lib, "scap_int_param", None, [_P, _I, _P, _P, _I, _I, _I, _P, _P])
+        self._rows = function(lib, "scap_gather_rows", None, [_P, _I, _P, _I, _I, _P, _I, _I])
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -54,8 +42,8 @@ class Kernels:
         n = len(buf)
         starts = np.empty(n // 12 + 1, dtype=np.int64)
         out = np.zeros(3, dtype=np.int64)  # end, status, bad_len
-        k = self._chain(buf, n, _ptr(starts), len(starts), _ptr(out[0:]), _ptr(out[1:]),
-                        _ptr(out[2:]))
+        k = self._chain(buf, n, address(starts), len(starts), address(out[0:]), address(out[1:]),
+                        address(out[2:]))
         return starts[:k], int(out[0]), int(out[1]), int(out[2])
 
     def headers(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int
@@ -65,8 +53,8 @@ class Kernels:
         cap = max(len(b) - first, 0)
         row = np.empty(cap, dtype=np.int64)
         cols = {name: np.empty(cap, dtype=np.int64) for name in HEADER_COLUMNS}
-        m = self._headers(_ptr(u8), len(u8), _ptr(b), first, len(b), evf_bit, _ptr(row),
-                          *(_ptr(cols[name]) for name in HEADER_COLUMNS))
+        m = self._headers(address(u8), len(u8), address(b), first, len(b), evf_bit, address(row),
+                          *(address(cols[name]) for name in HEADER_COLUMNS))
         return row[:m], {k: v[:m] for k, v in cols.items()}
 
 
@@ -81,8 +69,8 @@ class Kernels:
         ok = np.empty(m, dtype=np.int8)
         lens = np.empty((m, n_all), dtype=np.int64)
         starts = np.empty((m, n_all), dtype=np.int64)
-        k = self._params(_ptr(u8), len(u8), _ptr(lp), _ptr(end), m, npar, n_all, slot,
-                         _ptr(ok), _ptr(lens), _ptr(starts))
+        k = self._params(address(u8), len(u8), address(lp), address(end), m, npar, n_all, slot,
+                         address(ok), address(lens), address(starts))
         return ok.view(bool), lens[:k], starts[:k]
 
 
@@ -94,8 +82,8 @@ class Kernels:
         starts = np.ascontiguousarray(starts, dtype=np.int64)
         out = np.empty(m, dtype=np.int64)
         present = np.empty(m, dtype=np.int8)
-        self._int(_ptr(u8), len(u8), _ptr(lens), _ptr(starts), m, size, int(signed),
-                  _ptr(out), _ptr(present))
+        self._int(address(u8), len(u8), address(lens), address(starts), m, size, int(signed),
+                  address(out), address(present))
         return out, present.view(bool)
 
 
@@ -109,7 +97,7 @@ class Kernels:
         assert at >= 0 and at + width <= d_stride and width <= s_stride
         assert len(idx) <= len(dst)
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        self._rows(_ptr(dst) + at, d_stride, _ptr(src), s_stride, len(src), _ptr(idx),
+        self._rows(address(dst) + at, d_stride, address(src), s_stride, len(src), address(idx),
                    len(idx), width)
 
 
