@@ -41,12 +41,12 @@ def dump(probe: str, cflags: list[str], source: str) -> str:
             f"/* {probe}/program.bpf.c */\n{source}")
 
 
-def loaded_or_raise(failed: Exception | None, diagnostics: str) -> None:
+def _loaded_or_raise(failed: Exception | None, diagnostics: str) -> None:
     """After a compile or load: a failure as one ProbeError line with clang's or the
     verifier's reason; else what they printed, passed on to stderr."""
     if failed is not None:
         raise ProbeError(
-            f"cannot load the BPF program: {load_reason(failed, diagnostics)}"
+            f"cannot load the BPF program: {_load_reason(failed, diagnostics)}"
         ) from None
     if diagnostics.strip():
         os.write(2, diagnostics.encode())
@@ -67,16 +67,16 @@ def compile_bpf(probe: str, source: str, cflags: list[str]) -> Any:  # a bcc.BPF
         ) from None
     failed: Exception | None = None
     bpf = None
-    with resources.as_file(probe_dir(probe)) as inc, stderr_captured() as diagnostics:
+    with resources.as_file(probe_dir(probe)) as inc, _stderr_captured() as diagnostics:
         try:
             bpf = BPF(text=source, cflags=[f"-I{inc}", *cflags])
         except Exception as e:  # bcc raises bare Exception for compile/load failures
             failed = e
-    loaded_or_raise(failed, diagnostics[0])
+    _loaded_or_raise(failed, diagnostics[0])
     return bpf
 
 
-class _Object(Protocol):
+class LoadedProgram(Protocol):
     """A loaded program: its maps' and programs' fds by name; ``close`` detaches."""
 
     prog_fds: dict[str, int]
@@ -116,7 +116,7 @@ class _Bcc:
 
 
 @contextlib.contextmanager
-def stderr_captured() -> Iterator[list[str]]:
+def _stderr_captured() -> Iterator[list[str]]:
     """Collect what is written to file descriptor 2 meanwhile (bcc, clang and
     libbpf print their diagnostics there, not through Python), so a failed
     load is reported as one line instead of a screenful. Yields a list that
@@ -137,7 +137,7 @@ def stderr_captured() -> Iterator[list[str]]:
         os.close(saved)
 
 
-def load_reason(e: BaseException, diagnostics: str) -> str:
+def _load_reason(e: BaseException, diagnostics: str) -> str:
     """One line saying why bcc could not load the program."""
     lines = [ln.strip() for ln in diagnostics.splitlines() if ln.strip()]
     text = " ".join([*lines, str(e)])
@@ -155,16 +155,16 @@ def one_line(e: BaseException) -> str:
 
 def load_probe(probe: str, source: str, cflags: Callable[[int | None], list[str]],
                self_tgid: int | None, cache: objcache.ObjectCache | None
-               ) -> tuple[_Object, str]:
+               ) -> tuple[LoadedProgram, str]:
     """A probe's program loaded and attached: through ``objcache`` (compiled once,
     kept, loaded with bpf(2); ``cflags(SENTINEL_TGID)`` compiles it with the
     sentinel where ``self_tgid`` is patched in; None: the program has no
     SELF_TGID), else through bcc alone if the
     object holds what objcache does not relocate. Also says which ("cache",
     "compiled" or "bcc"). Raises ProbeError with one line."""
-    with resources.as_file(probe_dir(probe)) as inc, stderr_captured() as diagnostics:
+    with resources.as_file(probe_dir(probe)) as inc, _stderr_captured() as diagnostics:
         failed: Exception | None = None
-        obj: _Object | None = None
+        obj: LoadedProgram | None = None
         how = "bcc"
         try:
             loaded, how = objcache.load_cached(source, cflags(objload.SENTINEL_TGID),
@@ -174,7 +174,7 @@ def load_probe(probe: str, source: str, cflags: Callable[[int | None], list[str]
             failed = None
         except objload.LoadError as e:
             failed = e
-    loaded_or_raise(failed, diagnostics[0])
+    _loaded_or_raise(failed, diagnostics[0])
     if obj is None:
         obj, how = _Bcc(compile_bpf(probe, source, cflags(None))), "bcc"
     return obj, how

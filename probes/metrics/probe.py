@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bpf_syscall import BpfMap
-from ..loader import ProbeError, _Object, dump, load_probe, one_line, probe_dir
+from ..loader import LoadedProgram, ProbeError, dump, load_probe, one_line, probe_dir
 from ..objcache import ObjectCache
 from ..syscall_table import SyscallTable, table
 from . import config
@@ -44,7 +44,7 @@ class MetricsProbe:
         # compiled objects kept between starts (objcache); False: compile every time
         self.cache = ObjectCache() if cache is True else cache or None
         self.loaded_from = ""  # "cache", "compiled" (and cached) or "bcc"
-        self._obj: _Object | None = None
+        self._obj: LoadedProgram | None = None
         self.maps: MetricsMaps | None = None
 
     def source(self) -> str:

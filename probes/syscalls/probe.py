@@ -13,8 +13,8 @@ from .. import objcache
 from ..bpf_syscall import BpfMap
 from ..kernel_filter import KernelFilter
 from ..loader import (
+    LoadedProgram,
     ProbeError,
-    _Object,
     dump,
     load_probe,
     one_line,
@@ -85,7 +85,7 @@ class SyscallProbe:
         # compiled objects kept between starts (objcache); False: compile every time
         self.cache = objcache.ObjectCache() if cache is True else cache or None
         self.loaded_from = ""  # "cache", "compiled" (and cached) or "bcc"
-        self._obj: _Object | None = None
+        self._obj: LoadedProgram | None = None
         self._sysinfo: BpfMap | None = None
         self._stats: BpfMap | None = None
         self.rings: list[RingBuffer] = []
@@ -202,7 +202,7 @@ class SyscallProbe:
             self.close()
             raise ProbeError(f"cannot configure the BPF maps: {one_line(e)}") from None
 
-    def _load(self) -> _Object:
+    def _load(self) -> LoadedProgram:
         """The object through ``objcache`` (SELF_TGID patched in), else bcc."""
         obj, self.loaded_from = load_probe(PROBE, self.source(), self.cflags, self.self_tgid,
                                            self.cache)
