@@ -27,6 +27,7 @@ _SOCK_TYPE = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}  # SOCK_STREAM, DGRAM, RAW
 # connect(2) of a non-blocking socket: the handshake was started, and the socket
 # is connecting to the address it was given (curl, Go, Java … connect this way)
 EINPROGRESS = 115
+_FD_SINCE_MAX = 1 << 20  # creation times kept for close (then forgotten, all at once)
 _EXEC_CALLS = frozenset({"execve", "execveat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2", "creat", "memfd_create"})
 _ANON_TYPES = {
@@ -87,6 +88,9 @@ class State:
         self.exit_grace_ns = int(exit_grace_s * 1e9)
         self._parent_of: dict[int, int] = {}  # child tid -> parent tgid, from fork records
         self._born: dict[int, int] = {}  # child tid -> ts_ns of its fork record
+        # (pid, fd) -> ts_ns of the record that created the fd's current file (close)
+        self._fd_since: dict[tuple[int, int], int] = {}
+        self.now_ns = 0  # the record being applied
         self._argv: dict[int, tuple[str, list[str]]] = {}  # tid -> execve (filename, argv)
         self._exited: dict[int, int] = {}  # pid -> ts_ns of its exit
         self._containers: dict[int, Container] = {}  # cgroup id -> container
@@ -181,11 +185,30 @@ class State:
             self._set_fd(pid, info)
         return info
 
-    def _set_fd(self, pid: int, info: FdInfo) -> None:
+    def _set_fd(self, pid: int, info: FdInfo, created: bool = False) -> None:
+        """``info`` as ``pid``'s fd ``info.num``; ``created``: by the record being
+        applied (an open, socket, accept, dup), not a rename of the same file."""
         table = self.fds.setdefault(pid, {})
         table[info.num] = info
+        if created:
+            if len(self._fd_since) > _FD_SINCE_MAX:
+                self._fd_since.clear()  # then closes are applied as they come, as before
+            self._fd_since[(pid, info.num)] = self.now_ns
         if len(table) > self.max_fds:
             table.pop(next(iter(table)))
+
+    def _close_fd(self, pid: int, num: int, latency_ns: int) -> None:
+        """close(num) by ``pid``, whose record is the one being applied.
+
+        The kernel frees the number inside close, before its exit is recorded: another
+        thread's accept or open can take the number and exit first (a server whose
+        handler closes a connection while the next one is accepted). A close entered
+        before the fd's current file was created closed the earlier one: kept."""
+        entered = self.now_ns - latency_ns
+        if 0 < latency_ns < self.now_ns and entered < self._fd_since.get((pid, num), 0):
+            return
+        self.fds.get(pid, {}).pop(num, None)
+        self._fd_since.pop((pid, num), None)
 
     def _abspath(self, proc: Process, dirfd: int, path: str) -> str:
         if not path or path.startswith("/"):
@@ -202,6 +225,7 @@ class State:
     # -- the update ----------------------------------------------------------------
     def update(self, ev: Event) -> Event:
         """Attach process, container and fd to ``ev`` and apply its effects."""
+        self.now_ns = ev.ts_ns
         kind = ev.kind
         if kind == EventKind.FORK:
             # dated by the fork itself, not by the child's first event that gets here
@@ -272,22 +296,22 @@ class State:
                 flags = args.get("flags", "")
                 typ_ = "directory" if "O_DIRECTORY" in str(flags) else "file"
                 info = FdInfo(num=res, type=typ_, name=path)
-            self._set_fd(pid, info)
+            self._set_fd(pid, info, created=True)
             ev.fd = info
         elif typ == "close":
-            self.fds.get(pid, {}).pop(args.get("fd", -1), None)
+            self._close_fd(pid, args.get("fd", -1), ev.latency_ns)
         elif typ in ("dup", "dup2", "dup3") or (typ == "fcntl" and args.get("cmd") in (0, 1030)):
             old = ev.fd
             if old is not None:
                 new = FdInfo(**{s: getattr(old, s) for s in FdInfo.__slots__})
                 new.num = res
-                self._set_fd(pid, new)
+                self._set_fd(pid, new, created=True)
         elif typ == "socket":
             domain = args.get("domain", 0)
             stype = args.get("type", 0) & 0xF
             info = FdInfo(num=res, type=_SOCK_DOMAIN.get(domain, "other"), name="",
                           l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
-            self._set_fd(pid, info)
+            self._set_fd(pid, info, created=True)
             ev.fd = info
         elif typ in ("connect", "bind", "sendto", "sendmsg") and ev.fd is not None and \
                 (typ in ("connect", "bind") or args.get("addr")):
@@ -349,7 +373,7 @@ class State:
                 info = fd_from_target(pid, res, target, self.procfs)
                 info.local_is_client = False
         info.name = _sock_name(info)
-        self._set_fd(pid, info)
+        self._set_fd(pid, info, created=True)
         return info
 
     def _address(self, info: FdInfo, typ: str, addr: str, local: str) -> None:

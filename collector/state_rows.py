@@ -102,6 +102,7 @@ class RowApplier:
         a1_l = args[:, 1].tolist()
         a2_l = args[:, 2].tolist()
         fd_l = fdnum[idx].tolist()
+        lat_l = rec["latency_ns"][idx].tolist()
         flags_l = rec["flags"][idx].tolist()
         row = _Row()
         comm_of = b.decoder._comm
@@ -148,8 +149,9 @@ class RowApplier:
                         fd = lookup(pid, n)
                 res = ret_l[j]
                 if how and (res >= 0 or (res == -EINPROGRESS and how == _CONNECT)):
+                    state.now_ns = ts
                     fd = _change(state, how, pid, proc, fd, res, a0_l[j], a1_l[j], a2_l[j],
-                                 strs.get(j), flags_l[j], fds, set_fd)
+                                 strs.get(j), flags_l[j], fds, set_fd, lat_l[j])
             if ts - state._last_sweep > grace:
                 state._sweep(ts)
             add_proc(proc)
@@ -174,7 +176,7 @@ def _clone(fd: FdInfo) -> FdInfo:
 
 def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, res: int,
             a0: int, a1: int, a2: int, ext: tuple[bytes, int, bytes, int] | None, flags: int,
-            fds: dict, set_fd: Any) -> FdInfo | None:
+            fds: dict, set_fd: Any, latency_ns: int) -> FdInfo | None:
     """State._syscall's change for a successful row (an EINPROGRESS connect too); the
     row's fd afterwards."""
     if how <= _CREAT:  # open, openat, creat
@@ -186,23 +188,23 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
         path = state._abspath(proc, dirfd, path)
         info = FdInfo(num=res, type="directory" if how != _CREAT and oflags & O_DIRECTORY
                       else "file", name=path)
-        set_fd(pid, info)
+        set_fd(pid, info, True)
         return info
     if how == _CLOSE:
-        fds.get(pid, {}).pop(_s32(a0), None)
+        state._close_fd(pid, _s32(a0), latency_ns)
         return fd
     if how == _DUP or (how == _FCNTL and _s32(a1) in (0, 1030)):
         if fd is not None:
             new = _clone(fd)
             new.num = res
-            set_fd(pid, new)
+            set_fd(pid, new, True)
         return fd
     if how == _SOCKET:
         domain = _s32(a0)
         stype = _s32(a1) & 0xF
         info = FdInfo(num=res, type=_SOCK_DOMAIN.get(domain, "other"), name="",
                       l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
-        set_fd(pid, info)
+        set_fd(pid, info, True)
         return info
     addr = local = ""
     if ext is not None:
