@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
@@ -109,6 +110,7 @@ def run_exporter(args: argparse.Namespace) -> int:
 
 
 def _serve(args, server, probe, options, config, tbl) -> int:
+    disable_created_metrics: Callable[[], object] | None
     try:
         from prometheus_client import disable_created_metrics
     except ImportError:  # < 0.17 (Debian bookworm's, in the image): no _created to disable

@@ -34,6 +34,7 @@ from .enrich import Enricher
 from .events import Event
 from .filter import Filter
 from .filter.batch import BatchFilter
+from .filter.raw import Mask
 from .hold import ContainerHold
 from .render import BatchRenderer
 from .state import State
@@ -79,7 +80,7 @@ class Session:
         self.hold = hold  # collector.hold.ContainerHold: batches wait for new containers' names
         self.enricher = Enricher(state, decoder.table)
         self.counters = Counters()
-        self._raw = flt.raw if flt is not None else None
+        self._raw: Mask | None = flt.raw if flt is not None else None
         self._by_container = flt.container if flt is not None else None
         # no filter, selection or hold, and every sink says it reads no process, fd or
         # container (``needs_state = False``, cdig summary --by syscall): no State kept
@@ -95,14 +96,15 @@ class Session:
         uniq, first, inv = np.unique(cg, return_index=True, return_inverse=True)
         pids = b.cols["pid"][first].tolist()
         test = self._by_container
+        assert test is not None  # called only with a container filter
         state = self.state
         lut = np.fromiter((c == 0 or test(state._container(c, p))
                            for c, p in zip(uniq.tolist(), pids, strict=True)),
-                          dtype=bool, count=len(uniq))
+                          dtype=np.bool_, count=len(uniq))
         keep = lut[inv.reshape(-1)]
         if keep.all():
             return b
-        keep |= self.enricher.mutating_rows(b)
+        keep = keep | self.enricher.mutating_rows(b)
         return b if keep.all() else b.take(np.flatnonzero(keep))
 
     # -- assembly --------------------------------------------------------------------
@@ -315,7 +317,7 @@ class EventSink:
             codes = b.cont_code.tolist() if origin is not None and b.cont_code is not None \
                 else None
             for i, ev in zip(rows.tolist(), b.events(rows), strict=True):
-                if codes is not None:
+                if codes is not None and origin is not None:
                     ev.container = origin[codes[i]]
                 fn(ev)
 

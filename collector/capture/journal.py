@@ -3,7 +3,7 @@ recorded with the record number at which it was asked, and answered back on repl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ..procfs import ProcFS, ProcInfo
 
@@ -82,8 +82,9 @@ class ReplayProcFS(ProcFS):
     def __init__(self) -> None:
         super().__init__("/nonexistent")
         self.pids: list[int] = []
-        self.answers: dict[tuple, Any] = {}
-        self.stamped: dict[tuple, Any] = {}  # (question, evt.num) -> answer
+        self.answers: dict[tuple[Any, ...], Any] = {}
+        # (question, evt.num) -> answer
+        self.stamped: dict[tuple[tuple[Any, ...], int], Any] = {}
         self.at = 0
 
     def apply(self, journal: list[list[Any]]) -> None:
@@ -92,6 +93,8 @@ class ReplayProcFS(ProcFS):
         stamped.clear()  # stamps name records of the batch this journal precedes
         for entry in journal:
             kind = entry[0]
+            key: tuple[Any, ...]
+            value: Any
             if kind == "pids":
                 self.pids = list(entry[1])
                 continue
@@ -115,7 +118,7 @@ class ReplayProcFS(ProcFS):
             for k in list(a)[: len(a) // 2]:
                 del a[k]
 
-    def _get(self, key: tuple, default: Any = None) -> Any:
+    def _get(self, key: tuple[Any, ...], default: Any = None) -> Any:
         hit = self.stamped.get((key, self.at), _MISSING)
         return self.answers.get(key, default) if hit is _MISSING else hit
 
@@ -123,16 +126,16 @@ class ReplayProcFS(ProcFS):
         return list(self.pids)
 
     def read_proc(self, pid: int) -> ProcInfo | None:
-        return self._get(("proc", pid))
+        return cast("ProcInfo | None", self._get(("proc", pid)))
 
     def fd_target(self, pid: int, fd: int) -> str | None:
-        return self._get(("fd", pid, fd))
+        return cast("str | None", self._get(("fd", pid, fd)))
 
     def cwd(self, pid: int) -> str | None:
-        return self._get(("cwd", pid))
+        return cast("str | None", self._get(("cwd", pid)))
 
     def is_dir(self, path: str) -> bool:
         return bool(self._get(("dir", path), False))
 
     def socket_tuple(self, pid: int, inode: int) -> tuple[str, str, int, str, int] | None:
-        return self._get(("sock", pid, inode))
+        return cast("tuple[str, str, int, str, int] | None", self._get(("sock", pid, inode)))

@@ -42,7 +42,7 @@ def late_rows(b: Any, run: Any) -> np.ndarray:
     (earlier) number and time: sysdig saw it in its place, so it must not open an
     interval of a chisel that ticks by event time."""
     num = b.num.astype(np.int64)
-    late = num < np.maximum.accumulate(np.maximum(num, run.max_num))
+    late: np.ndarray = num < np.maximum.accumulate(np.maximum(num, run.max_num))
     if len(num):
         run.max_num = max(run.max_num, int(num.max()))
     return late
@@ -280,8 +280,8 @@ class SpyUsersRun(Printer):
         self.pc, self.max_depth, self.color = pc, max_depth, color
         self.tree: dict[int, tuple[int, int]] = {}  # pid -> (depth, shell pid); (-1, 0): none
 
-    def _ancestors(self, ev: Any) -> list[tuple[str | None, int | None]]:
-        out = []
+    def _ancestors(self, ev: Any) -> list[tuple[str | None, int]]:
+        out: list[tuple[str | None, int]] = []
         p = ev.proc.parent if ev.proc is not None else None
         for _ in range(_MAX_ANCESTORS):
             if p is None:

@@ -15,8 +15,9 @@ getter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ...probes.syscalls import layout
 from ..fields import resolve
 from ..vector import ArgRelevance, depends, totals
 from .base import Arg, Chisel
+
+if TYPE_CHECKING:
+    from ..batch import EventBatch
 
 _CELL = 20
 _RULE = "-" * 80
@@ -62,7 +66,7 @@ def format_time(ns: int) -> str:
     return f"{ns}ns"
 
 
-_UNITS = {"bytes": format_bytes, "time": format_time, "none": str}
+_UNITS: dict[str, Callable[[int], str]] = {"bytes": format_bytes, "time": format_time, "none": str}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +94,13 @@ class TableRun:
         self.totals: dict[str, int] = {}
         self._rel: tuple[object, ArgRelevance] | None = None
 
-    def _relevance(self, b) -> ArgRelevance:
+    def _relevance(self, b: EventBatch) -> ArgRelevance:
         table = b.decoder.table
         if self._rel is None or self._rel[0] is not table:
             self._rel = (table, ArgRelevance(table))
         return self._rel[1]
 
-    def _values(self, b) -> np.ndarray:
+    def _values(self, b: EventBatch) -> np.ndarray:
         rec = b.cols
         if self.spec.value == "evt.count":
             return np.ones(len(b), dtype=np.int64)
@@ -104,7 +108,7 @@ class TableRun:
         col = rec["ret"] if self.spec.value == "evt.rawarg.res" else rec["latency_ns"]
         return np.where(exit_, col.astype(np.int64), 0)
 
-    def __call__(self, b, matched: np.ndarray) -> None:
+    def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
         rows = np.flatnonzero(matched)
         if not len(rows):
             return
@@ -151,7 +155,7 @@ _PROC_PC = ("proc.name,proc.pid,thread.vtid,container.name",
 
 # name, category, description, value, value title, units, top, filter,
 # (keys, titles), (keys, titles) with -pc (None: the same)
-_TABLES: tuple[tuple, ...] = (
+_TABLES: tuple[tuple[Any, ...], ...] = (
     ("topfiles_bytes", "I/O", "Top files by R+W bytes", "evt.rawarg.res", "Bytes", "bytes", 10,
      _FILE_IO, ("fd.name", "Filename"), ("container.name,fd.name", "container.name,Filename")),
     ("topfiles_time", "I/O", "Top files by time", "evt.latency", "Time", "time", 10,
@@ -197,7 +201,8 @@ _BY_KEY = (  # name, category, description, value, title, units, top, filter
 _KEY_ARG = (Arg("key", "The filter field used for grouping"),)
 
 
-def _fixed(name, category, description, value, title, units, top, flt, plain, pc) -> Chisel:
+def _fixed(name: str, category: str, description: str, value: str, title: str, units: str,
+           top: int, flt: str, plain: tuple[str, str], pc: tuple[str, str] | None) -> Chisel:
     def spec(pc_on: bool) -> TableSpec:
         keys, titles = pc if pc_on and pc is not None else plain
         return TableSpec(tuple(keys.split(",")), tuple(titles.split(",")), value, title, flt,
@@ -208,7 +213,8 @@ def _fixed(name, category, description, value, title, units, top, flt, plain, pc
                   filter=lambda args, pc_on: flt)
 
 
-def _by_key(name, category, description, value, title, units, top, flt) -> Chisel:
+def _by_key(name: str, category: str, description: str, value: str, title: str, units: str,
+            top: int, flt: str) -> Chisel:
     def make(args: Sequence[str], pc_on: bool) -> TableRun:
         resolve(args[0])  # an unknown field: UnknownFieldError, with a suggestion
         return TableRun(TableSpec((args[0],), (args[0],), value, title, flt, top, units))
