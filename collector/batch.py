@@ -117,6 +117,9 @@ class EventBatch:
                          None if self.fd_code is None else self.fd_code[rows], self.fds,
                          None if self.cont_code is None else self.cont_code[rows],
                          self.containers, self.container_origin)
+        cols = self._cache.get("cols")
+        if cols is not None:  # gathers of contiguous columns, not new strided copies
+            sub._cache["cols"] = cols.take(sub.rec, rows)
         pos = {int(r): j for j, r in enumerate(rows.tolist())} if self._events else {}
         for i, ev in self._events.items():
             j = pos.get(i)
@@ -141,6 +144,10 @@ def concat_records(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.ascontiguousarray(p).view(raw) for p in parts]).view(dt)
 
 
+# records per chunk of Columns.split: a few hundred kB of records and their columns
+SPLIT_CHUNK = 4096
+
+
 class Columns:
     """``rec[name]`` as a contiguous array, made on first use: a drop-in for the
     structured array wherever fields are read by name (the raw filter included)."""
@@ -156,6 +163,28 @@ class Columns:
         if a is None:
             a = self._c[name] = np.ascontiguousarray(self.rec[name])
         return a
+
+    def split(self) -> Columns:
+        """Every field made now, in chunks that stay in cache: field by field, each
+        copy reads every record's bytes from memory again (~2.5x slower for all of
+        a live batch's fields, 182 vs 73 ns per record measured offline)."""
+        rec, c = self.rec, self._c
+        todo = [n for n in rec.dtype.names or () if n not in c]
+        if len(rec) <= SPLIT_CHUNK or not todo:
+            for n in todo:
+                c[n] = np.ascontiguousarray(rec[n])
+            return self
+        out = [np.empty(rec.shape + rec.dtype[n].shape, rec.dtype[n].base) for n in todo]
+        for i in range(0, len(rec), SPLIT_CHUNK):
+            part = rec[i:i + SPLIT_CHUNK]
+            for n, o in zip(todo, out, strict=True):
+                o[i:i + SPLIT_CHUNK] = part[n]
+        c.update(zip(todo, out, strict=True))
+        return self
+
+    def take(self, rec: np.ndarray, rows: np.ndarray) -> Columns:
+        """The columns made so far, of ``rows`` (``rec``: those rows' records)."""
+        return Columns(rec, {n: a[rows] for n, a in self._c.items()})
 
     def __len__(self) -> int:
         return len(self.rec)

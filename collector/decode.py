@@ -276,6 +276,8 @@ class Decoder:
         b = EventBatch(self, base, ext, ext_row, num, ts, ctx=raw.ctx, src=src)
         if raw.columns is not None and base is raw.merged:
             b._cache["cols"] = Columns(base, raw.columns)
+        else:  # every stage reads most fields: all of them in one pass (Columns.split)
+            b._cache["cols"] = Columns(base).split()
         return b
 
     def fd_numbers(self, rec: Any) -> np.ndarray:
