@@ -69,7 +69,9 @@ def compile_bpf(probe: str, source: str, cflags: list[str]) -> Any:  # a bcc.BPF
     bpf = None
     with resources.as_file(probe_dir(probe)) as inc, _stderr_captured() as diagnostics:
         try:
-            bpf = BPF(text=source, cflags=[f"-I{inc}", *cflags])
+            # bcc wants bytes for the text (a str is converted with a DeprecationWarning);
+            # its cflags are the exception: it encodes each itself and takes str only
+            bpf = BPF(text=source.encode(), cflags=[f"-I{inc}", *cflags])
         except Exception as e:  # bcc raises bare Exception for compile/load failures
             failed = e
     _loaded_or_raise(failed, diagnostics[0])
@@ -109,7 +111,7 @@ class _Bcc:
                          for n, f in bpf.funcs.items()}
 
     def map_fd(self, name: str) -> int:
-        return int(self.bpf[name].map_fd)
+        return int(self.bpf[name.encode()].map_fd)  # bytes, as bcc wants its names
 
     def close(self) -> None:
         self.bpf.cleanup()
