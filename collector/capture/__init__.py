@@ -41,14 +41,16 @@ record batches, readable as is by pyarrow, DuckDB, polars and pandas.
 
 Only this package knows the format (``format``: schema and conversion; ``journal``: the
 /proc answers; ``writer``: files and rotation; ``recorder``: the session stage;
-``reader``: files, rotation sets and the replay source). It imports neither bcc nor the
+``reader``: files and rotation sets; ``batch_read``: a read batch as records; ``replay``:
+the replay source). It imports neither bcc nor the
 probe loader.
 """
 
 from .format import MB, SCHEMA, CaptureError, batch_digest, host_info, rows_to_batch
 from .journal import RecordingProcFS, ReplayProcFS
-from .reader import CaptureBatch, CaptureFile, Loss, ReplaySource, expand_paths
+from .reader import CaptureBatch, CaptureFile, Loss, expand_paths
 from .recorder import CaptureRecorder
+from .replay import ReplaySource
 from .writer import CaptureWriter, Rotation, open_private
 
 __all__ = ["MB", "SCHEMA", "CaptureBatch", "CaptureError", "CaptureFile", "CaptureRecorder",

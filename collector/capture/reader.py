@@ -1,11 +1,12 @@
-"""Reading captures: files (intact batches up to any damage), rotation sets, and the
-replay source that the Session runs like a live one."""
+"""Reading capture files: a file's header and snapshot, its intact batches up to any
+damage (``Loss`` says what was lost), and the files a list of paths and globs names.
+The replay source that runs them through the Session is ``replay``; the conversion of
+a read batch to the engine's records is ``batch_read``."""
 
 from __future__ import annotations
 
 import glob
 import os
-import platform
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from ...probes.syscall_table import table
 from ...probes.syscalls import layout
 from ..bounded import (
     MetadataError,
@@ -25,10 +25,6 @@ from ..bounded import (
     first_oversized_batch,
     load_json,
 )
-from ..decode import RawBatch
-from ..events import HOST, Container
-from ..read_ahead import read_ahead as _read_ahead
-from ..state import State
 from .format import (
     _K_DIGEST,
     _K_FORMAT,
@@ -36,19 +32,15 @@ from .format import (
     _K_SNAPSHOT,
     _K_STATE,
     _K_VERSION,
-    _PLAIN_INT_COLUMNS,
     _STREAM_EOS,
     FORMAT_NAME,
     FORMAT_VERSION,
     SCHEMA,
     CaptureError,
-    _fixed_rows,
     _unpacked,
     _values,
     batch_digest,
-    batch_to_raw,
 )
-from .journal import ReplayProcFS
 
 # --------------------------------------------------------------------------- reading
 
@@ -277,298 +269,3 @@ def open_all(paths: Sequence[str], opener: Callable[[str], Any]) -> list[Any]:
     if not files:
         raise CaptureError("no capture file given")
     return files
-
-
-class ReplaySource:
-    """Records from capture files, as the ``EventSource`` of a replay pipeline.
-
-    Files are put in capture order (session start, file index), whatever order
-    they were named in. ``attach(state)`` gives the source the State to seed
-    from each file's snapshot; build that State with ``container_of`` and
-    ``procfs`` from here, so it answers from the capture, never from this host.
-    A damaged file yields its intact batches, then ``losses`` says what was lost
-    (``on_loss`` is called at once); the next file is read as usual.
-    """
-
-    def __init__(self, paths: Sequence[str], on_loss: Callable[[Loss], None] | None = None
-                 ) -> None:
-        files = open_all(paths, CaptureFile.open)
-        _reuse_freed_memory()
-        self.losses: list[Loss] = [f.loss for f in files if f.loss is not None]
-        readable = [f for f in files if f.header]
-        readable.sort(key=lambda f: (f.header.get("session_started_ns", 0),
-                                     f.header.get("session", ""), f.header.get("file_index", 0)))
-        self.files = readable
-        self.on_loss = on_loss
-        for loss in self.losses:
-            if on_loss:
-                on_loss(loss)
-        first = readable[0].header if readable else {}
-        self.header = first
-        arches = {f.header.get("syscall_arch") for f in readable}
-        if len(arches) > 1:
-            raise CaptureError("these captures come from different architectures: "
-                               + ", ".join(sorted(str(a) for a in arches)))
-        arch = first.get("syscall_arch") or platform.machine()
-        try:
-            self.syscalls = table(arch)
-        except ValueError as e:
-            raise CaptureError(f"{readable[0].path}: {e}") from None
-        self.mono_to_wall_ns = int(first.get("mono_to_wall_ns", 0))
-        self.procfs = ReplayProcFS()
-        self.containers: dict[int, Container] = {0: HOST}
-        self._cg_map: dict[int, int] = {}
-        self._pid_map: dict[int, int] = {}
-        self._state: State | None = None
-        self._restored: CaptureFile | None = None
-        self._stop = False
-        self._drops = 0
-        self._read_bytes = 0
-        self.records = 0
-        # set by Session.replay: (columns, len2) -> rows to keep; the others are left
-        # out before conversion, and ``left_out`` says how many of the batch last yielded
-        self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
-        self.left_out = 0
-        self._whole = True  # the session's first batch is never pruned (evt.reltime's start)
-
-    def _pruner(self) -> Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None:
-        prune = self.prune
-        if prune is None:
-            return None
-
-        def cut(rb: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
-            if self._whole:  # the decoder takes the session's first time from it
-                self._whole = False
-                return rb, 0
-            keep = prune(_ArrowColumns(rb), _len2(rb))
-            if keep.all():
-                return rb, 0
-            return rb.filter(pa.array(keep)), int(len(keep) - np.count_nonzero(keep))
-
-        return cut
-
-    # -- what State asks ------------------------------------------------------------
-    def container_of(self, cgroup_id: int, pid: int) -> Container:
-        key = self._cg_map.get(cgroup_id) if cgroup_id else self._pid_map.get(pid)
-        return self.containers.get(key, HOST) if key is not None else HOST
-
-    def _container(self, key: int) -> Container:
-        return self.containers.get(key, HOST)
-
-    def attach(self, state: State) -> None:
-        """Seed ``state`` from the first file's snapshot (replay's ``State.seed``)."""
-        self._state = state
-        if self.files:
-            self._restore(self.files[0])
-            self._restored = self.files[0]
-
-    def _restore(self, f: CaptureFile) -> None:
-        snap = f.snapshot
-        self._apply({"containers": snap.get("containers", ()),
-                     "cgroups": snap.get("cgroups", {}), "pids": snap.get("pids", {})})
-        if self._state is not None:
-            self._state.restore(snap, self._container)
-
-    def _apply(self, state: dict[str, Any]) -> None:
-        for d in state.get("containers", ()):
-            key = int(d["key"])
-            if key == 0:
-                continue
-            c = self.containers.get(key)
-            if c is None:
-                c = self.containers[key] = Container(id=d["id"], name=d["name"],
-                                                     runtime=d["runtime"])
-            c.id, c.name, c.runtime = d["id"], d["name"], d["runtime"]
-            c.image, c.labels, c.cgroup_path = d["image"], dict(d["labels"]), d["cgroup_path"]
-            c.pod_name, c.pod_namespace, c.pod_uid = (d["pod_name"], d["pod_namespace"],
-                                                      d["pod_uid"])
-            # what captures before these fields did not keep: unknown
-            c.privileged = d.get("privileged")
-            c.mounts = tuple((str(m[0]), str(m[1]), str(m[2]), m[3] is True, str(m[4]))
-                             for m in d.get("mounts", ()) if len(m) == 5)
-            c.image_id, c.image_digest = d.get("image_id", ""), d.get("image_digest", "")
-            c.healthcheck = tuple(str(w) for w in d.get("healthcheck", ()))
-            for cg in d.get("cgroup_ids", ()):
-                self._cg_map.setdefault(int(cg), key)
-        for cg, key in state.get("cgroups", {}).items():
-            self._cg_map[int(cg)] = int(key)
-        for pid, key in state.get("pids", {}).items():
-            self._pid_map[int(pid)] = int(key)
-        if "journal" in state:
-            self.procfs.apply(state["journal"])
-        if "drops" in state:
-            self._drops = int(state["drops"])
-
-    # -- EventSource -----------------------------------------------------------------
-    def progress(self) -> tuple[int, int]:
-        """(bytes of the files behind the batches yielded so far, all the files' bytes):
-        ``cdig trace -P``."""
-        return self._read_bytes, sum(f.size for f in self.files)
-
-    def batches(self) -> Iterator[RawBatch]:
-        prev: CaptureFile | None = None
-        before = 0  # bytes of the files already read
-        for f in self.files:
-            if self._stop:
-                break
-            continues = prev is not None and prev.loss is None and \
-                prev.header.get("session") == f.header.get("session") and \
-                prev.header.get("file_index", 0) + 1 == f.header.get("file_index")
-            if f is not self._restored:
-                if continues:  # the state goes on; only learn the file's containers
-                    self._apply({"containers": f.snapshot.get("containers", ())})
-                else:
-                    self._restore(f)
-            self._restored = None
-            shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
-                self.mono_to_wall_ns
-            for cb, converted, left_out in read_ahead(f.batches(), self._pruner()):
-                self._apply(cb.state)
-                self._read_bytes = before + cb.end
-                if converted is None:
-                    continue
-                raw, ctx = converted
-                self.left_out = left_out
-                raw.ctx = ctx if ctx.any() else None
-                if shift:
-                    _shift_ts(raw, shift)
-                self.records += cb.records.num_rows
-                yield raw
-                if self._stop:
-                    break
-            if f.loss is not None:
-                self.losses.append(f.loss)
-                if self.on_loss:
-                    self.on_loss(f.loss)
-            f.close()
-            prev = f
-            before += f.size
-            if not self._stop:  # read to its end
-                self._read_bytes = before
-
-    def stop(self) -> None:
-        self._stop = True
-
-    def drops(self) -> int:
-        """Events the live capture dropped (as recorded in the file)."""
-        return self._drops
-
-    def close(self) -> None:
-        for f in self.files:
-            f.close()
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
-_reused = False
-
-
-def _reuse_freed_memory() -> None:
-    """Let glibc's malloc keep freed batch-sized blocks for the next batch.
-
-    Each batch allocates records and columns of several MB; glibc maps blocks that
-    large afresh and unmaps them on free, so every batch wrote to new pages, a page
-    fault per 4 kB (about half of converting a batch to records, measured). Blocks
-    up to 64 MB now come from the heap, which keeps up to 256 MB freed at its top.
-    Once per process; nothing where the C library is not glibc."""
-    global _reused
-    if _reused:
-        return
-    _reused = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
-_AHEAD = 2  # batches read and converted ahead of the one being processed
-def read_ahead(batches: Iterator[CaptureBatch],
-               prune: Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None = None
-               ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
-    """``batches`` with each one's records converted (``batch_to_raw``, None for an
-    empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead
-    (``collector.read_ahead``): Arrow's decompression, the digest's CRC and numpy's
-    copies release the GIL, so the next batches are read while the caller processes
-    this one. ``prune`` (a checked batch -> the rows to convert, how many left out)
-    runs on the thread."""
-    def converted() -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
-        for cb in batches:
-            rb, left_out = cb.records, 0
-            if prune is not None and rb.num_rows:
-                rb, left_out = prune(rb)
-            yield cb, _converted(rb) if rb.num_rows else None, left_out
-
-    return _read_ahead(converted(), _AHEAD, "cdig-capture-read")
-
-
-_RECORD_FIELDS = {name: layout.RECORD.fields[name][0] for name in _PLAIN_INT_COLUMNS}
-
-
-def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
-    """``batch_to_raw``, with the plain columns handed on as they were read (numpy
-    views of the Arrow buffers): the engine's ``cols`` then copies none of them out
-    of the records again."""
-    raw, ctx = batch_to_raw(rb)
-    cols = {}
-    for name, dt in _RECORD_FIELDS.items():
-        v = _values(rb.column(SCHEMA.get_field_index(name)))
-        if v.dtype == dt:
-            cols[name] = v
-    # ``args`` column by column (its transpose): args[:, i] is then contiguous (the fd
-    # the decoder reads from args[:, 0]), and no strided copy out of the records
-    args = np.empty((6, rb.num_rows), dtype=np.uint64)
-    for i in range(6):
-        args[i] = _values(rb.column(SCHEMA.get_field_index(f"arg{i}")))
-    cols["args"] = args.T
-    if raw.merged is not None:  # the comm bytes contiguous (grouped by as two words)
-        cols["comm"] = np.ascontiguousarray(raw.merged["comm"])
-    raw.columns = cols
-    return raw, ctx
-
-
-class _ArrowColumns:
-    """A capture batch's record columns by name, as the raw filter reads them (numpy
-    views of the Arrow buffers; ``comm`` as the probe's fixed-width bytes)."""
-
-    def __init__(self, rb: pa.RecordBatch) -> None:
-        self.rb = rb
-        self._c: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        a = self._c.get(name)
-        if a is None:
-            col = self.rb.column(SCHEMA.get_field_index(name))
-            if name == "comm":
-                a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
-            else:
-                a = _values(col)
-            self._c[name] = a
-        return a
-
-    def __len__(self) -> int:
-        return self.rb.num_rows
-
-
-def _len2(rb: pa.RecordBatch) -> np.ndarray:
-    """Each row's len2, 0 for a record without strings (a null len2)."""
-    col = rb.column(SCHEMA.get_field_index("len2"))
-    v = _values(col).astype(np.int64)
-    if col.null_count:
-        v = np.where(np.asarray(col.is_valid().to_numpy(zero_copy_only=False)), v, 0)
-    return v
-
-
-def _shift_ts(raw: RawBatch, delta: int) -> None:
-    """Move monotonic timestamps so one decoder offset serves several sessions."""
-    d = np.uint64(delta & 0xFFFFFFFFFFFFFFFF)
-    if raw.columns is not None:
-        raw.columns.pop("ts_ns", None)  # the file's times, not the shifted ones
-    with np.errstate(over="ignore"):
-        raw.events["ts_ns"] += d
-        if len(raw.ext):
-            raw.ext["ev"]["ts_ns"] += d
-        if raw.merged is not None:
-            raw.merged["ts_ns"] += d

@@ -1,0 +1,105 @@
+"""A read capture batch as the engine takes it: converted to the decoder's records on a
+read-ahead thread (pruned first when the session says which rows it can skip), with the
+plain columns handed on as numpy views of the Arrow buffers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from ...probes.syscalls import layout
+from ..decode import RawBatch
+from ..read_ahead import read_ahead as _read_ahead
+from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_rows, _values, batch_to_raw
+from .reader import CaptureBatch
+
+_AHEAD = 2  # batches read and converted ahead of the one being processed
+def read_ahead(batches: Iterator[CaptureBatch],
+               prune: Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None = None
+               ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
+    """``batches`` with each one's records converted (``batch_to_raw``, None for an
+    empty batch), read and converted on a thread up to ``_AHEAD`` batches ahead
+    (``collector.read_ahead``): Arrow's decompression, the digest's CRC and numpy's
+    copies release the GIL, so the next batches are read while the caller processes
+    this one. ``prune`` (a checked batch -> the rows to convert, how many left out)
+    runs on the thread."""
+    def converted() -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
+        for cb in batches:
+            rb, left_out = cb.records, 0
+            if prune is not None and rb.num_rows:
+                rb, left_out = prune(rb)
+            yield cb, _converted(rb) if rb.num_rows else None, left_out
+
+    return _read_ahead(converted(), _AHEAD, "cdig-capture-read")
+
+
+_RECORD_FIELDS = {name: layout.RECORD[name] for name in _PLAIN_INT_COLUMNS}
+
+
+def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
+    """``batch_to_raw``, with the plain columns handed on as they were read (numpy
+    views of the Arrow buffers): the engine's ``cols`` then copies none of them out
+    of the records again."""
+    raw, ctx = batch_to_raw(rb)
+    cols = {}
+    for name, dt in _RECORD_FIELDS.items():
+        v = _values(rb.column(SCHEMA.get_field_index(name)))
+        if v.dtype == dt:
+            cols[name] = v
+    # ``args`` column by column (its transpose): args[:, i] is then contiguous (the fd
+    # the decoder reads from args[:, 0]), and no strided copy out of the records
+    args = np.empty((6, rb.num_rows), dtype=np.uint64)
+    for i in range(6):
+        args[i] = _values(rb.column(SCHEMA.get_field_index(f"arg{i}")))
+    cols["args"] = args.T
+    if raw.merged is not None:  # the comm bytes contiguous (grouped by as two words)
+        cols["comm"] = np.ascontiguousarray(raw.merged["comm"])
+    raw.columns = cols
+    return raw, ctx
+
+
+class ArrowColumns:
+    """A capture batch's record columns by name, as the raw filter reads them (numpy
+    views of the Arrow buffers; ``comm`` as the probe's fixed-width bytes)."""
+
+    def __init__(self, rb: pa.RecordBatch) -> None:
+        self.rb = rb
+        self._c: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._c.get(name)
+        if a is None:
+            col = self.rb.column(SCHEMA.get_field_index(name))
+            if name == "comm":
+                a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
+            else:
+                a = _values(col)
+            self._c[name] = a
+        return a
+
+    def __len__(self) -> int:
+        return int(self.rb.num_rows)
+
+
+def len2_column(rb: pa.RecordBatch) -> np.ndarray:
+    """Each row's len2, 0 for a record without strings (a null len2)."""
+    col = rb.column(SCHEMA.get_field_index("len2"))
+    v = _values(col).astype(np.int64)
+    if col.null_count:
+        v = np.where(np.asarray(col.is_valid().to_numpy(zero_copy_only=False)), v, 0)
+    return v
+
+
+def shift_ts(raw: RawBatch, delta: int) -> None:
+    """Move monotonic timestamps so one decoder offset serves several sessions."""
+    d = np.uint64(delta & 0xFFFFFFFFFFFFFFFF)
+    if raw.columns is not None:
+        raw.columns.pop("ts_ns", None)  # the file's times, not the shifted ones
+    with np.errstate(over="ignore"):
+        raw.events["ts_ns"] += d
+        if len(raw.ext):
+            raw.ext["ev"]["ts_ns"] += d
+        if raw.merged is not None:
+            raw.merged["ts_ns"] += d
