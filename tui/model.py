@@ -8,9 +8,10 @@ asks for a ``Snapshot`` (``TopModel.snapshot``), a copy taken under the model's
 lock, and builds its tables from that copy on another thread (``views/``).
 
 The lock is held per event by the collector and for the copy by the snapshot, so
-neither waits long for the other. Replays are paced here too (``Playback``): the
-sink blocks the collector thread while the capture's clock is ahead of the play
-position, or while paused; live collection never blocks.
+neither waits long for the other. Replays are paced here too (``Playback``, in
+``playback.py``): the sink blocks the collector thread while the capture's clock
+is ahead of the play position, or while paused; live collection never blocks.
+What a snapshot holds is in ``snapshot.py``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from ..collector.aggregate import Aggregator, ExecRecord, ProcStats
+from ..collector.aggregate import Aggregator, ProcStats
 from ..collector.events import Container, Event, EventKind
 from ..collector.filter import Filter, FilterError, compile_filter
 from ..probes.io_calls import BYTE_READS, BYTE_WRITES
 from .aging import Ager
+from .playback import Playback, Restart
+from .snapshot import ProcInfoRow, SlowIO, Snapshot, ThreadStats
+
+__all__ = ["Playback", "ProcInfoRow", "Restart", "SlowIO", "Snapshot", "ThreadStats",
+           "TopModel"]
 
 ACTIVITY_S = 60  # seconds of per-container activity kept for the sparklines
 # Dig and echo read rings: the global one (every event) runs over in well under a
@@ -55,215 +61,6 @@ MAX_EXECS = 5000  # the Execs view's latest
 MAX_EXITED = 65536
 _FILE_FDS = frozenset(("file", "directory"))
 _NET_FDS = frozenset(("ipv4", "ipv6", "unix"))
-
-
-@dataclass
-class ThreadStats:
-    """One thread as the Threads view lists it: counts from the event stream."""
-
-    pid: int
-    name: str  # the thread's comm
-    container: Container
-    events: int = 0
-    errors: int = 0
-    file_io: int = 0  # bytes read + written on files
-    net_io: int = 0  # bytes sent + received on sockets
-    exited_ns: int = 0
-
-
-@dataclass(frozen=True)
-class SlowIO:
-    """A file read or write that took SLOW_IO_NS or more (Slow file I/O view)."""
-
-    ts_ns: int
-    latency_ns: int
-    type: str
-    res: int
-    pid: int
-    tid: int
-    name: str
-    container: Container
-    path: str
-    num: int
-
-
-class Restart(Exception):
-    """Raised inside the collector thread to end a run early (new filter on a
-    finite source, or quitting): the feed starts again or stops."""
-
-
-@dataclass
-class ProcInfoRow:
-    """A process as the Processes view lists it (from State or from events)."""
-
-    pid: int
-    ppid: int
-    name: str
-    container: Container
-    uid: int
-    cmdline: str
-
-
-@dataclass
-class Snapshot:
-    """A consistent copy of the model at one moment (``clock_ns``).
-
-    Counters are cumulative since ``since_ns`` (the start, or the last filter
-    change); the views turn two snapshots into rates.
-    """
-
-    clock_ns: int
-    since_ns: int
-    generation: int
-    events: int
-    failed: int
-    drops: int
-    filter_text: str
-    pids: dict[int, ProcStats]
-    procs: dict[int, ProcInfoRow]  # every live process known (state + events)
-    containers: dict[str, tuple[Container, dict[str, int]]]  # id -> (c, counters)
-    container_pids: dict[str, int]  # id -> live processes
-    exited_containers: dict[str, Container]
-    exited_pids: set[int]
-    syscalls: dict[str, tuple[int, int, int]]  # type -> calls, errors, time
-    lat_hist: dict[str, list[int]]
-    err_detail: dict[tuple[str, str, int], int]
-    files: dict[str, tuple[int, int, int, int]]  # path -> read, written, ops, opens
-    conns: dict[tuple[str, str], tuple[int, int, int, str, int, str]]
-    # (proto, name) -> in, out, ops, proc name, pid, container id
-    execs: list[ExecRecord]
-    execs_seen: int
-    events_ring: list[Event]
-    ring_seq: int  # events ever put in the ring (to know what is new)
-    scope_key: tuple[int | None, str | None] = (None, None)  # what pid_* are summed over
-    pid_syscalls: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    pid_lat: dict[str, dict[int, int]] = field(default_factory=dict)  # sparse histograms
-    pid_files: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
-    pid_conns: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
-    live: bool = True
-    ended: bool = False
-    position: str = ""  # replay: where the play position is
-    paused: bool = False
-    notes: list[str] = field(default_factory=list)  # messages from the collector
-    filtered: bool = False  # a filter is set: only what matched is listed
-    activity: dict[str, list[float]] = field(default_factory=dict)  # id -> events/s, 60 s
-    err_totals: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    # (type, errno, container id) -> count: kept when the processes go
-    lat_slots: dict[str, list[int]] = field(default_factory=dict)  # kernel: base-4 slots
-    lat_by_cid: dict[str, list[int]] = field(default_factory=dict)  # container -> slots
-    spectro: list[tuple[int, list[int]]] = field(default_factory=list)  # F12: (ts, slots)
-    exact: bool = False  # counts from the kernel's counters (tui/counters.py)
-    stream: dict[str, int] = field(default_factory=dict)  # container id -> events received
-    syscall_pids: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    # scope.syscall: pid -> calls, errors, time of that syscall
-    lost: dict[str, int] = field(default_factory=dict)  # the counters' own losses
-    alive_cids: set[str] = field(default_factory=set)  # containers with a live process
-    argv: dict[int, str] = field(default_factory=dict)  # pid -> argv seen at its exec
-    threads: dict[int, ThreadStats] = field(default_factory=dict)  # tid -> (a copy)
-    slow_io: list[SlowIO] = field(default_factory=list)  # oldest first
-
-
-class Playback:
-    """Pacing of a finite source: the capture's own clock against the wall.
-
-    ``speed`` is capture seconds per wall second (0: as fast as possible). The
-    collector calls ``gate(ts_ns)`` for each event; it returns at once while the
-    event is behind the play position, else waits. ``step(ns)`` moves a paused
-    play position forward by ``ns``.
-    """
-
-    def __init__(self, speed: float = 1.0, paused: bool = False,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.speed = speed
-        self.paused = paused
-        self.monotonic = monotonic
-        self.cond = threading.Condition()
-        self.origin_ts: int | None = None  # capture ts at origin_wall
-        self.origin_wall = 0.0
-        self.position: int | None = None  # capture ts of the play position while paused
-        self.until = -1  # events with ts <= until pass without locking
-        self.aborted = False
-        self.cancelled: Callable[[], bool] = lambda: False  # the worker was cancelled
-
-    def _target(self) -> float:
-        if self.origin_ts is None:
-            return float("-inf")
-        if self.paused:
-            return float(self.position if self.position is not None else self.origin_ts)
-        if self.speed <= 0:
-            return float("inf")
-        return self.origin_ts + (self.monotonic() - self.origin_wall) * self.speed * 1e9
-
-    def gate(self, ts: int) -> None:
-        if ts <= self.until:
-            return
-        with self.cond:
-            if self.origin_ts is None:  # the first event: the play position starts here
-                self.origin_ts, self.origin_wall = ts, self.monotonic()
-                if self.position is None:
-                    self.position = ts
-            while not self.aborted:
-                if self.cancelled():
-                    break
-                target = self._target()
-                if ts <= target:
-                    self.until = int(min(target, 2**62))
-                    return
-                if not self.paused:
-                    wait = (ts - target) / 1e9 / self.speed if self.speed > 0 else 0.05
-                    self.cond.wait(min(max(wait, 0.001), 0.05))
-                else:
-                    self.cond.wait(0.1)
-            raise Restart
-
-    def now(self) -> int | None:
-        """The play position (capture ns), None before the first event."""
-        with self.cond:
-            t = self._target()
-        if t in (float("inf"), float("-inf")):
-            return None
-        return int(t)
-
-    def set_paused(self, paused: bool) -> None:
-        with self.cond:
-            if paused == self.paused:
-                return
-            if paused:
-                t = self._target()
-                self.position = int(t) if t not in (float("inf"), float("-inf")) else \
-                    self.position
-                self.paused = True
-            else:
-                self.paused = False
-                if self.position is not None:
-                    self.origin_ts, self.origin_wall = self.position, self.monotonic()
-            self.until = -1
-            self.cond.notify_all()
-
-    def step(self, ns: int) -> None:
-        """Pause (if playing) and move the play position ``ns`` forward."""
-        with self.cond:
-            if not self.paused:
-                self.set_paused(True)
-            if self.position is not None:
-                self.position += ns
-            self.until = -1
-            self.cond.notify_all()
-
-    def abort(self) -> None:
-        with self.cond:
-            self.aborted = True
-            self.until = -1
-            self.cond.notify_all()
-
-    def reset(self) -> None:
-        """Back to the start (a restart of the source)."""
-        with self.cond:
-            self.origin_ts = None
-            self.position = None
-            self.until = -1
-            self.aborted = False
-            self.cond.notify_all()
 
 
 class TopModel:
