@@ -301,7 +301,20 @@ def _vec_comm(node: Compare, val: _Operand, cols: RawColumns, np: Any) -> Mask:
             fits = [b for b in direct if len(b) <= c.dtype.itemsize]
             if not fits:
                 return np.zeros(len(rec), dtype=bool)
-            return np.isin(c, np.array(fits, dtype=c.dtype))
+            want = np.array(fits, dtype=c.dtype)
+            if len(fits) > 4 or c.dtype.itemsize % 8 or not c.flags.c_contiguous:
+                return np.isin(c, want)
+            # as 8-byte words, ~10x faster than isin or == on S16 (which sort or
+            # compare byte-wise); the same answer: numpy pads the shorter with NULs
+            words = c.dtype.itemsize // 8
+            w, vs = c.view(np.uint64).reshape(len(c), words), want.view(np.uint64)
+            hit = np.zeros(len(c), dtype=bool)
+            for v in vs.reshape(len(fits), words):
+                m = w[:, 0] == v[0]
+                for k in range(1, words):
+                    m &= w[:, k] == v[k]
+                hit |= m
+            return hit
 
         if op == "!=":
             return lambda rec: ~eq(rec)
