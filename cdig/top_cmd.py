@@ -25,7 +25,7 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from .probes.kernel_filter import KernelFilter
     from .probes.syscall_table import table
     from .probes.syscalls.probe import ProbeConfig
-    from .tui.feeds import LiveFeed
+    from .tui.feeds import READER_TRICKLE_GAP_S, LiveFeed
 
     if os.geteuid() != 0:
         raise CliError("live cdig top needs root (BPF); run with sudo, or read a capture "
@@ -49,7 +49,7 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
                                     io_bytes=mb << 20,
                                     filter=KernelFilter(syscalls=every),
                                     snaplen=ECHO_SNAPLEN),
-                        max_backlog_bytes=64 << 20)
+                        max_backlog_bytes=64 << 20, trickle_gap_s=READER_TRICKLE_GAP_S)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
         source.start()  # a ProbeError is worded by the loader, printed by main()

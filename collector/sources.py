@@ -137,8 +137,9 @@ class LiveSource:
 
     def __init__(self, config: ProbeConfig | None = None, tick_s: float = 0.1,
                  max_backlog_bytes: int = 1 << 30, max_drain: int = 16384,
-                 max_batch: int = 1 << 17) -> None:
+                 max_batch: int = 1 << 17, trickle_gap_s: float = TRICKLE_GAP_S) -> None:
         self.probe = SyscallProbe(config)
+        self.trickle_gap_s = trickle_gap_s  # cdig top takes batches 2/s: it waits longer
         self.max_drain = max_drain
         self.tick_s = tick_s
         self.max_backlog = max_backlog_bytes
@@ -225,9 +226,9 @@ class LiveSource:
                     held = [t for t in (held_small.oldest(), held_ext.oldest()) if t is not None]
                     if held:
                         due = (min(held) + slack - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
-                        time.sleep(min(max(due / 1e9, TRICKLE_GAP_S), self.tick_s))
+                        time.sleep(min(max(due / 1e9, self.trickle_gap_s), self.tick_s))
                     elif n:
-                        time.sleep(TRICKLE_GAP_S)
+                        time.sleep(self.trickle_gap_s)
                     else:
                         poller.wait(self.tick_s)
         except BaseException as e:  # surfaced in batches(), never lost in a thread

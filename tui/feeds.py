@@ -153,33 +153,49 @@ class ReplayFeed:
 
 
 # The event stream's batches as cdig top takes them: at most one per this many
-# seconds. A batch's cost is mostly fixed (decode, state, the model's lock); the
-# ring reader hands over a drain every few milliseconds when a quiet host makes
-# a trickle of syscalls, so taking them one by one kept the collector thread busy
-# for a few events. The drains queued meanwhile come as one batch (the source
-# joins its backlog), and a consumer that falls behind never waits. The counts
-# come from the kernel's counters; the stream's views refresh once a second.
-STREAM_PACE_S = 0.1
+# seconds. A batch's cost is mostly fixed (decode, state, the model's lock, the
+# engine's numpy calls); the ring reader hands over a drain every few
+# milliseconds when a quiet host makes a trickle of syscalls, so taking them one
+# by one kept the collector thread busy for a few events. The drains queued
+# meanwhile come as one batch (the source joins its backlog), and a consumer
+# that falls behind never waits. The counts come from the kernel's counters; the
+# stream's views refresh once a second, so two batches a second lose nothing
+# they show (0.1 s before: the idle host's fixed costs, ten times a second).
+STREAM_PACE_S = 0.5
+# the ring reader's longest sleep while it holds a trickle of records (the
+# source's default, 10 ms, serves `cdig trace`'s latency; cdig top takes them
+# every STREAM_PACE_S): fewer wakeups of the reader on a quiet host
+READER_TRICKLE_GAP_S = 0.05
 
 
 class Paced:
     """``source``'s batches, no more often than every ``interval_s`` (the
-    attributes are the source's)."""
+    attributes are the source's). A batch of ``max_batch`` records or more (the
+    consumer is behind) is followed by the next at once; ``wake()`` ends a wait
+    (quitting)."""
 
-    def __init__(self, source: Any, interval_s: float = STREAM_PACE_S) -> None:
+    def __init__(self, source: Any, interval_s: float = STREAM_PACE_S,
+                 max_batch: int = 1 << 16) -> None:
         self.source = source
         self.interval_s = interval_s
+        self.max_batch = max_batch
+        self._woken = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)
+
+    def wake(self) -> None:
+        self._woken.set()
 
     def batches(self) -> Iterator[Any]:
         for raw in self.source.batches():
             taken = time.monotonic()
             yield raw
+            if len(raw) >= self.max_batch or self._woken.is_set():
+                continue
             wait = taken + self.interval_s - time.monotonic()
             if wait > 0:  # meanwhile the reader queues its drains
-                time.sleep(wait)
+                self._woken.wait(wait)
 
 
 def _in_proc(pid: int) -> bool:
@@ -205,6 +221,7 @@ class LiveFeed:
         self.on_close = on_close
         self._closed = False
         self._close_lock = threading.Lock()
+        self._paced: Paced | None = None
 
     def run(self, model: TopModel) -> None:
         from ..collector.session import Session
@@ -213,7 +230,8 @@ class LiveFeed:
         model.begin_run(self.state)
         if model.ager is not None:  # an exit the stream dropped: /proc says it
             model.ager.proc_alive = _in_proc
-        session = Session.live(Paced(self.source), self.resolver, self.state,
+        paced = self._paced = Paced(self.source)
+        session = Session.live(paced, self.resolver, self.state,
                                sinks=lambda d: [model_sink(model)], on_batch=model.on_batch)
         try:
             session.run()
@@ -236,6 +254,8 @@ class LiveFeed:
                 return
             self._closed = True
         self.source.stop()
+        if self._paced is not None:  # the collector thread, out of its pause
+            self._paced.wake()
         try:
             self.source.close()
         finally:
