@@ -15,7 +15,20 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .collector.capture import (
+    MB,
+    CaptureRecorder,
+    CaptureWriter,
+    ReplaySource,
+    Rotation,
+    host_info,
+)
+from .collector.safe_open import aliases
+from .collector.scap import any_scap, replay_source
+from .collector.session import EventSink, LineSink, Session
 from .errors import EXIT_USAGE, CliError, replay_status
+from .probes.syscall_table import table
+from .report import shown_summary
 
 
 def check_capture_args(args: argparse.Namespace) -> None:
@@ -32,8 +45,6 @@ def check_capture_args(args: argparse.Namespace) -> None:
             raise CliError(f"{name} needs a positive number, not {v}", EXIT_USAGE)
     reads = getattr(args, "read", None) or []
     if write and reads:  # as files: symlinks, hard links, globs, rotation names
-        from .collector.safe_open import aliases
-
         if hit := aliases(write, reads, prefix=True):
             raise CliError(f"-w {write} would overwrite {hit}, a capture being read", EXIT_USAGE)
     events = getattr(args, "events", None)
@@ -48,9 +59,7 @@ def check_capture_args(args: argparse.Namespace) -> None:
                        EXIT_USAGE)
 
 
-def rotation(args: argparse.Namespace):  # -> collector.capture.Rotation
-    from .collector.capture import MB, Rotation
-
+def rotation(args: argparse.Namespace) -> Rotation:
     size = getattr(args, "file_size", None)
     return Rotation(size_bytes=int(size * MB) if size is not None else None,
                     period_s=getattr(args, "seconds", None), keep=getattr(args, "files", None),
@@ -63,9 +72,6 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
 
     ``host`` (a capture's header, when re-capturing a capture) replaces this host's
     info; the decoder's clock offset and syscall table are set at start."""
-    from .collector.capture import CaptureRecorder, CaptureWriter, host_info
-    from .probes.syscall_table import table
-
     where = os.path.dirname(os.path.abspath(args.write))
     if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK):
         # say so now, not after seconds of BPF compilation
@@ -114,9 +120,6 @@ def close_recorder(rec) -> str:
 
 def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     """A ReplaySource over capture files; each loss is reported on stderr as found."""
-    from .collector.capture import ReplaySource
-    from .collector.scap import any_scap, replay_source
-
     def report(loss) -> None:
         if not quiet:
             print(f"cdig: {loss.message()}", file=sys.stderr)
@@ -135,8 +138,6 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     ``batch_sink = True``): it then gets (batch, matched mask) instead; or a
     factory of one (``batch_sink_factory = True``), called with the syscall table.
     ``progress``: a trace_flags.Progress (-P), given the source and every batch."""
-    from .collector.session import EventSink, Session
-
     def sinks(decoder):
         more = [progress] if progress is not None else []
         if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
@@ -163,8 +164,6 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
                      select: Callable | None, chisel: Any = None) -> int:
     """``cdig trace -r FILE…``: the live session over a capture's records (with
     ``chisel``, a ``chisel_cmd.ChiselPlan``: its table at the end instead of lines)."""
-    from .collector.session import LineSink, Session
-
     src = open_replay(args.read)
     if getattr(args, "trace_flags", None) is not None:
         args.trace_flags.reading(src)  # -P reads its progress()
@@ -203,8 +202,6 @@ def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,
         if getattr(args, "trace_flags", None) is not None:
             args.trace_flags.finish(src.drops())
         c = session.counters
-        from .trace import shown_summary
-
         shown, skipped_line = shown_summary(c.matched, lines)
         print(f"cdig: {shown} events shown, {c.records} seen, {src.drops()} dropped"
               + (" (while capturing)" if src.drops() else ""), file=sys.stderr)

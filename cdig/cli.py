@@ -449,7 +449,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from .trace import dump_bpf
+    from .trace_live import dump_bpf
 
     if not args.dump_bpf:
         raise CliError("nothing to do; try --dump-bpf", EXIT_USAGE)
