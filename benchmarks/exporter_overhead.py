@@ -64,6 +64,14 @@ costs moved 10-20% between runs when each side drifted on its own.
 another metrics.bpf.c (e.g. an older commit's, from git show), loaded alone, for
 an A/B of a probe change in the same run as cdig-nolat and cdig-lat.
 
+--toggle: one loop process runs for the whole measurement (pinned to one CPU,
+timing chunks of 20,000 getppid calls) while each config is attached and
+detached around it in turn, every config window between two baseline windows
+(1.5 s each); a window's figure is the 20th percentile of its chunks, a
+config's added cost its window minus the mean of the two baselines, the
+ratios again round by round. The host's load then falls on both sides of each
+difference, seconds apart, instead of on separate processes.
+
 Run:  sudo .venv/bin/python benchmarks/exporter_overhead.py [--calls N] [--rounds R]
 """
 
@@ -451,6 +459,132 @@ def report_overhead(res: Overhead, calls: int, rounds: int) -> None:
               f"({'met' if m <= goal else 'NOT met'})")
 
 
+# --------------------------------------------------------------------------- toggle mode
+
+# One loop process for the whole run: it times chunks of getppid calls
+# (CLOCK_MONOTONIC end time, CPU ns per call) until stdin closes. A config is
+# attached and detached around it, alternating with windows where nothing is
+# attached, so every config and its baseline are measured in the same process,
+# on the same CPU, seconds apart: what the host's other load does to the loop
+# is in both sides of each difference.
+STREAM_C = r"""
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+static long long now(clockid_t c) {
+    struct timespec t;
+    clock_gettime(c, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+int main(void) {
+    const long per = 20000;
+    struct pollfd in = {.fd = 0, .events = POLLIN};
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    for (;;) {
+        long long c0 = now(CLOCK_THREAD_CPUTIME_ID);
+        for (long i = 0; i < per; i++)
+            syscall(SYS_getppid);
+        long long c1 = now(CLOCK_THREAD_CPUTIME_ID);
+        printf("%lld %.2f\n", now(CLOCK_MONOTONIC), (double)(c1 - c0) / per);
+        if (poll(&in, 1, 0) > 0)  /* stdin closed (or written): stop */
+            break;
+    }
+    fflush(stdout);
+    return 0;
+}
+"""
+
+TOGGLE_WINDOW = 1.5  # seconds measured per window (after a config has attached)
+TOGGLE_SETTLE = 0.2  # seconds left out after attaching and after detaching
+
+
+def _window_figure(chunks: list[tuple[int, float]], t0: int, t1: int) -> float | None:
+    """The 20th percentile of the chunks that ended in [t0, t1] (a chunk is ~5 ms):
+    low enough to leave out the chunks that other load preempted or whose caches
+    it disturbed, high enough not to be one lucky chunk."""
+    got = sorted(v for t, v in chunks if t0 <= t <= t1)
+    if len(got) < 10:
+        return None
+    return got[len(got) // 5]
+
+
+def toggle_overhead(work: Path, rounds: int, configs: list[str]) -> Overhead:
+    """Per config and round: its window's figure minus the mean of the baseline
+    windows just before and after it, all in one running loop process."""
+    import random
+
+    src = work / "stream.c"
+    src.write_text(STREAM_C)
+    binary = work / "getppid-stream"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
+    cpu = max(os.sched_getaffinity(0))
+    out_path = work / "chunks.txt"
+    rng = random.Random(5)
+    windows: list[tuple[str, int, int]] = []  # (config or "baseline", start, end) in ns
+    commands: dict[str, str] = {}
+    names = [c for c in configs if c != "baseline"]
+    with open(out_path, "w") as out:
+        loop = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=out,
+                                preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+
+        def measure(label: str) -> None:
+            time.sleep(TOGGLE_SETTLE)
+            t0 = time.monotonic_ns()
+            time.sleep(TOGGLE_WINDOW)
+            t1 = time.monotonic_ns()
+            if foreign_tracers(_descendants(os.getpid())):  # measured as if ours: no figure
+                t1 = t0
+            windows.append((label, t0, t1))
+
+        try:
+            measure("baseline")
+            for r in range(rounds):
+                order = list(names)
+                rng.shuffle(order)
+                for name in order:
+                    with CONFIGS[name]() as what:
+                        commands[name] = what.replace("\n", " ")
+                        measure(name)
+                    measure("baseline")
+                log(f"toggle round {r + 1}/{rounds} done")
+        finally:
+            assert loop.stdin is not None
+            loop.stdin.close()
+            loop.wait(30)
+    chunks = []
+    for line in out_path.read_text().splitlines():
+        t, v = line.split()
+        chunks.append((int(t), float(v)))
+    res = Overhead({k: [] for k in configs}, {k: [] for k in configs},
+                   {k: [] for k in configs})
+    for i, (label, t0, t1) in enumerate(windows):
+        if label == "baseline":
+            continue
+        fig = _window_figure(chunks, t0, t1)
+        before = _window_figure(chunks, *windows[i - 1][1:])
+        after = _window_figure(chunks, *windows[i + 1][1:])
+        if fig is None or before is None or after is None:
+            res.cpu[label].append(None)
+            res.wall[label].append(None)
+            res.added[label].append(None)
+            continue
+        base = (before + after) / 2
+        res.cpu[label].append(fig)
+        res.wall[label].append(fig)  # one process: no separate wall figure
+        res.added[label].append(fig - base)
+        res.cpu.setdefault("baseline", []).append(base)
+        res.wall.setdefault("baseline", []).append(base)
+        res.added.setdefault("baseline", []).append(after - before)
+    # the k-th window of every config belongs to round k (configs are shuffled
+    # within a round, so round_ratios pairs figures of the same round)
+    print("\ncommands (toggle mode: one loop process, configs attached in turn):")
+    for name in names:
+        print(f"  {name:16s} {commands.get(name, '(no run)')}")
+    return res
+
+
 # --------------------------------------------------------------------------- scrape latency
 
 
@@ -619,6 +753,9 @@ def main() -> int:
     ap.add_argument("--syscalls", type=int, default=50)
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-scrape", action="store_true")
+    ap.add_argument("--toggle", action="store_true",
+                    help="one running loop process; configs attached and detached around "
+                         "it in turn, each between two baseline windows (see toggle_overhead)")
     ap.add_argument("--configs", default=None,
                     help=f"overhead configurations (default all: {','.join(CONFIGS)}; "
                          "the -old ones with --old-tree only)")
@@ -663,7 +800,10 @@ def main() -> int:
             if bad or "baseline" not in configs:
                 print(f"--configs: unknown {bad} (or no baseline)", file=sys.stderr)
                 return 2
-            res = overhead(binary, args.calls, args.rounds, args.runs, configs)
+            if args.toggle:
+                res = toggle_overhead(Path(d), args.rounds, configs)
+            else:
+                res = overhead(binary, args.calls, args.rounds, args.runs, configs)
         report_overhead(res, args.calls, args.rounds)
     if not args.skip_scrape:
         scrape_latency(args.containers, args.syscalls)

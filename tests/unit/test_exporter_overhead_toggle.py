@@ -1,0 +1,23 @@
+"""benchmarks/exporter_overhead.py --toggle: which chunks make a window's figure."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import exporter_overhead as bench
+
+
+def test_window_figure_takes_only_the_window_s_chunks_low_percentile() -> None:
+    # 100 chunks at t = 0..99 ns: 1..100 ns/call in order; a window [40, 89]
+    chunks = [(t, float(t + 1)) for t in range(100)]
+    # 50 chunks, values 41..90: the 20th percentile is the 11th lowest, 51
+    assert bench._window_figure(chunks, 40, 89) == 51.0
+
+
+def test_window_figure_needs_enough_chunks() -> None:
+    chunks = [(t, 1.0) for t in range(100)]
+    assert bench._window_figure(chunks, 0, 8) is None  # 9 chunks
+    assert bench._window_figure(chunks, 0, 9) == 1.0  # 10 chunks
+    assert bench._window_figure(chunks, 5, 5 - 1) is None  # an emptied window (a foreign tracer)
