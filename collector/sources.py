@@ -109,6 +109,13 @@ class _Held:
         return np.concatenate([c.view(self.raw) for c in out]).view(self.slot)
 
 
+def _join(slots: list[np.ndarray]) -> np.ndarray:
+    """Slot arrays of one dtype as one, copied as raw bytes."""
+    dt = slots[0].dtype
+    raw = np.dtype((np.void, dt.itemsize))
+    return np.concatenate([np.ascontiguousarray(s).view(raw) for s in slots]).view(dt)
+
+
 class EventSource(Protocol):
     """Yields RawBatches until stopped or exhausted."""
 
@@ -146,7 +153,8 @@ class LiveSource:
         self.max_batch = max_batch
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._backlog: deque[RawBatch] = deque()
+        # each drain as its batch and the contiguous slot arrays the batch views
+        self._backlog: deque[tuple[RawBatch, np.ndarray, np.ndarray]] = deque()
         self._backlog_bytes = 0
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
@@ -207,7 +215,7 @@ class LiveSource:
                     batch = RawBatch(out_a["rec"], out_b["rec"])
                     size = batch.events.nbytes + batch.ext.nbytes
                     with self._ready:
-                        self._backlog.append(batch)
+                        self._backlog.append((batch, out_a, out_b))
                         self._backlog_bytes += size
                         self.peak_backlog_bytes = max(self.peak_backlog_bytes,
                                                       self._backlog_bytes)
@@ -267,15 +275,18 @@ class LiveSource:
         The engine's cost per batch is mostly fixed (numpy calls, one generated
         loop), so a consumer that fell behind catches up in large batches."""
         parts = [self._backlog.popleft()]
-        n = len(parts[0])
-        while self._backlog and n + len(self._backlog[0]) <= self.max_batch:
+        n = len(parts[0][0])
+        while self._backlog and n + len(self._backlog[0][0]) <= self.max_batch:
             parts.append(self._backlog.popleft())
-            n += len(parts[-1])
-        self._backlog_bytes -= sum(b.events.nbytes + b.ext.nbytes for b in parts)
+            n += len(parts[-1][0])
+        self._backlog_bytes -= sum(b.events.nbytes + b.ext.nbytes for b, _, _ in parts)
         if len(parts) == 1:
-            return parts[0]
-        return RawBatch(np.concatenate([b.events for b in parts]),
-                        np.concatenate([b.ext for b in parts]))
+            return parts[0][0]
+        # The slots joined as bytes, then viewed as records (as one drain is): the
+        # records themselves are strided views, which np.concatenate copies field by
+        # field (~90-150 ns per record against ~35, measured offline on 128k records).
+        return RawBatch(_join([a for _, a, _ in parts])["rec"],
+                        _join([x for _, _, x in parts])["rec"])
 
     def backlog_bytes(self) -> int:
         """Bytes drained from the kernel and not yet handed to the consumer."""
