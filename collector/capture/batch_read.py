@@ -4,7 +4,9 @@ plain columns handed on as numpy views of the Arrow buffers."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +17,15 @@ from ..read_ahead import read_ahead as _read_ahead
 from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_rows, _values, batch_to_raw
 from .reader import CaptureBatch
 
+_T = TypeVar("_T")
+
 _AHEAD = 2  # batches read and converted ahead of the one being processed
+# The engine's numpy calls on small arrays release the GIL; the reader thread takes it
+# and keeps it, unless it blocks, for the interpreter's switch interval (5 ms): each
+# such call of the engine then waited up to 5 ms. Shorter while a capture is read.
+_SWITCH_S = 0.0005
+
+
 def read_ahead(batches: Iterator[CaptureBatch],
                prune: Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None = None
                ) -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
@@ -32,7 +42,18 @@ def read_ahead(batches: Iterator[CaptureBatch],
                 rb, left_out = prune(rb)
             yield cb, _converted(rb) if rb.num_rows else None, left_out
 
-    return _read_ahead(converted(), _AHEAD, "cdig-capture-read")
+    return _switching(_read_ahead(converted(), _AHEAD, "cdig-capture-read"))
+
+
+def _switching(items: Iterator[_T]) -> Iterator[_T]:
+    """``items``, with the switch interval at most ``_SWITCH_S`` while they are read
+    (set back after)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, _SWITCH_S))
+    try:
+        yield from items
+    finally:
+        sys.setswitchinterval(before)
 
 
 _RECORD_FIELDS = {name: layout.RECORD[name] for name in _PLAIN_INT_COLUMNS}
