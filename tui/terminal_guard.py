@@ -86,9 +86,24 @@ class TerminalGuard:
             self.pid = None
 
 
+def _run_first() -> None:
+    """Be the first to write once the parent dies. The kernel closes the dead
+    parent's pipe (waking the guard) before it tells the shell, but on a busy
+    host the shell could still be scheduled first and print its "Killed" and
+    prompt inside the alternate screen, which the guard's reset then hides. A
+    real-time guard runs the moment it is woken; it only ever sleeps on the pipe
+    and writes once, so it takes no CPU from anyone. Without CAP_SYS_NICE (a
+    replay as a user) it stays an ordinary process."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except (OSError, AttributeError):
+        pass
+
+
 def _guard(r: int, tty: int, attrs: list | None) -> None:
     for s in _IGNORED:
         signal.signal(s, signal.SIG_IGN)
+    _run_first()
     # hold nothing of the parent's open (a pipe a caller waits on, BPF maps, files)
     lo = 0
     for fd in sorted((r, tty)):
