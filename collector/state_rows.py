@@ -25,7 +25,8 @@ from ..probes.syscalls import layout
 from .batch import EventBatch
 from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr
 from .events import Container, FdInfo, Process
-from .state import _SOCK_DOMAIN, _SOCK_TYPE, EINPROGRESS, State
+from .fd_names import SOCK_DOMAIN, SOCK_TYPE, accepted, name_socket
+from .state import EINPROGRESS, State
 
 # what a completed syscall does to the tables (State._syscall's branches)
 _LOOKUP, _OPEN, _OPENAT, _CREAT, _CLOSE, _DUP, _FCNTL, _SOCKET, _CONNECT, _BIND, _SENDTO, \
@@ -202,8 +203,8 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
     if how == _SOCKET:
         domain = _s32(a0)
         stype = _s32(a1) & 0xF
-        info = FdInfo(num=res, type=_SOCK_DOMAIN.get(domain, "other"), name="",
-                      l4proto=_SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
+        info = FdInfo(num=res, type=SOCK_DOMAIN.get(domain, "other"), name="",
+                      l4proto=SOCK_TYPE.get(stype, "") if domain in (2, 10) else "")
         set_fd(pid, info, True)
         return info
     addr = local = ""
@@ -218,14 +219,10 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
         typ = "connect" if how == _CONNECT else "bind" if how == _BIND else "sendto"
         info = _clone(fd)
         set_fd(pid, info)
-        state._address(info, typ, addr, local)
-        if how == _CONNECT and info.sip and not info.cport and info.type != "unix":
-            state._local_end(pid, info)
-        elif how == _BIND and info.sip and not info.sport:
-            state._bound_port(pid, info)
-        elif how == _SENDTO and info.sip and not info.cport and info.l4proto == "udp":
-            state._local_end(pid, info, connected=False)  # a send to an address
+        name_socket(state.procfs, pid, info, typ, addr, local)
         return info
     if how == _ACCEPT:
-        return state._accepted(pid, res, fd, addr)
+        info = accepted(state.procfs, pid, res, fd, addr)
+        set_fd(pid, info, True)
+        return info
     return fd

@@ -16,6 +16,7 @@ from typing import Any
 from ...probes.syscall_table import SyscallSpec, SyscallTable
 from ...probes.syscalls import layout
 from ..events import Container, FdInfo, Process
+from ..fd_names import fd_from_target, socket_line
 from ..state import State
 from . import blocks as B
 from . import events as E
@@ -174,8 +175,6 @@ class RecordEvents:
             if target is None:  # cdig's State cannot name it either (yet)
                 continue
             known.add(fd)
-            from ..state import fd_from_target
-
             info = fd_from_target(pid, fd, target, state.procfs)
             answer: dict[str, Any] = {"pid": pid, "fd": fd, "target": target}
             if target.startswith("/"):
@@ -369,7 +368,7 @@ class RecordEvents:
         if info is not None and info.cport and not connected:  # named by an earlier call
             return _sockaddr(info.cip or ("::" if remote[0] == 10 else "0.0.0.0"), info.cport,
                              remote[0] == 10)
-        t = st._socket_line(pid, fd)
+        t = socket_line(st.procfs, pid, fd)
         if t is None or not t[2]:
             return b""
         _, lip, lport, _, rport = t

@@ -7,7 +7,8 @@ from records import T, ext, record, sockaddr_in
 
 from cdig.collector.decode import Decoder, RawBatch
 from cdig.collector.events import HOST, Container
-from cdig.collector.state import State, fd_from_target
+from cdig.collector.fd_names import fd_from_target
+from cdig.collector.state import State
 from cdig.probes.syscalls import layout
 
 WEB = Container(id="a" * 64, name="web", runtime="podman")
