@@ -52,7 +52,8 @@ class EventBatch:
     containers: list[Container] = field(default_factory=list)
     container_origin: list[Container] | None = None  # the live objects (see session)
     _events: dict[int, Event] = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    # by name, and vector.group's groupings by ("group", key set)
+    _cache: dict[str | tuple[str, frozenset[str]], Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rec)

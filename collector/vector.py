@@ -206,7 +206,7 @@ def group(b: EventBatch, keys: frozenset[str], rel: ArgRelevance) -> tuple[np.nd
     (never seen, but possible) the exact combination of ``np.unique`` codes is used.
     """
     cache_key = ("group", keys)
-    hit = b._cache.get(cache_key)
+    hit: tuple[np.ndarray, np.ndarray] | None = b._cache.get(cache_key)
     if hit is not None:
         return hit
     n = len(b)
@@ -244,18 +244,17 @@ def sums(codes: np.ndarray, n: int, values: np.ndarray) -> list[int]:
     are exact only while every partial sum is below 2**53: checked, else reduceat)."""
     if not len(codes):
         return [0] * n
-    if values.dtype == bool:
-        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
-    vmax = int(np.abs(values).max())
-    if vmax * len(values) < 1 << 53:
-        return np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
+    if values.dtype == bool or int(np.abs(values).max()) * len(values) < 1 << 53:
+        exact: list[int] = np.bincount(codes, weights=values, minlength=n).astype(np.int64).tolist()
+        return exact
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     part = np.add.reduceat(values[order].astype(np.int64), starts)
     out = np.zeros(n, dtype=np.int64)
     out[sc[starts]] = part
-    return out.tolist()
+    summed: list[int] = out.tolist()
+    return summed
 
 
 def totals(b: EventBatch, keys: frozenset[str], rel: ArgRelevance, rows: np.ndarray | None,

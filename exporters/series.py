@@ -126,8 +126,8 @@ class Counters:
             b = base.sys.get(nr)
             out.sys[nr] = v if b is None else np.where(v >= b, v - b, v)
         for k, n in self.err.items():
-            b = base.err.get(k, 0)
-            out.err[k] = n - b if n >= b else n
+            m = base.err.get(k, 0)
+            out.err[k] = n - m if n >= m else n
         out.proc = np.where(self.proc >= base.proc, self.proc - base.proc, self.proc)
         return out
 
@@ -162,16 +162,16 @@ def per_cgroup(snap: MapSnapshot) -> dict[int, Counters]:
     for cg, nr, en, n in zip(snap.errors["cgroup_id"].tolist(), snap.errors["nr"].tolist(),
                              snap.errors["errno"].tolist(), snap.errors["count"].tolist(),
                              strict=True):
-        c = out.get(cg)
-        if c is None:
-            c = out[cg] = Counters()
-        c.err[(nr, en)] = n
+        got = out.get(cg)
+        if got is None:
+            got = out[cg] = Counters()
+        got.err[(nr, en)] = n
     for row in snap.procs.tolist():
         cg = row[0]
-        c = out.get(cg)
-        if c is None:
-            c = out[cg] = Counters()
-        c.proc = np.array(row[1:], dtype=np.uint64)
+        got = out.get(cg)
+        if got is None:
+            got = out[cg] = Counters()
+        got.proc = np.array(row[1:], dtype=np.uint64)
     return out
 
 

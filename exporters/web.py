@@ -16,7 +16,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from .basic_auth import BasicAuth
@@ -124,6 +124,10 @@ def make_app(metrics_app: WSGIApp, config: WebConfig | None = None) -> WSGIApp:
 
 
 class _ServerHandler(ServerHandler):
+    # set by _Handler.handle as WSGIRequestHandler.handle sets it: ServerHandler.close
+    # logs the request through it (typeshed leaves the attribute out)
+    request_handler: WSGIRequestHandler
+
     def log_exception(self, exc_info: Any) -> None:
         # wsgiref already ignores a plain client hang-up; over TLS it is an
         # SSLError (a Prometheus scrape that timed out): not a traceback either
@@ -134,6 +138,7 @@ class _ServerHandler(ServerHandler):
 
 class _Handler(WSGIRequestHandler):
     timeout = REQUEST_TIMEOUT
+    server: MetricsServer  # the only server it is given (typeshed: BaseServer)
 
     def handle(self) -> None:
         # WSGIRequestHandler.handle, with the ServerHandler above
@@ -144,17 +149,23 @@ class _Handler(WSGIRequestHandler):
             return
         if not self.parse_request():
             return
-        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(),
-                                 multithread=False)
+        # wfile is a socket writer, typeshed's BufferedIOBase, which is no IO[bytes];
+        # ServerHandler only writes and flushes it (as in WSGIRequestHandler.handle)
+        handler = _ServerHandler(self.rfile, cast(IO[bytes], self.wfile), self.get_stderr(),
+                                 self.get_environ(), multithread=False)
         handler.request_handler = self
-        handler.run(self.server.get_app())
+        app = self.server.get_app()
+        if app is None:  # start() sets it before it serves: not reached
+            self.send_error(503)
+            return
+        handler.run(app)
 
     def parse_request(self) -> bool:
         # "GET /" alone is HTTP/0.9: the base class would answer with a bare body,
         # no status line and no headers. Refused, with a status line.
         words = self.raw_requestline.decode("iso-8859-1").split()
         if len(words) == 2:
-            self.command, self.request_version = None, "HTTP/1.0"
+            self.command, self.request_version = "", "HTTP/1.0"
             self.requestline = " ".join(words)
             self.close_connection = True
             self.send_error(400, "HTTP/0.9 is not supported")
@@ -189,7 +200,7 @@ class MetricsServer(ThreadingMixIn, WSGIServer):
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
+        host = str(self.server_address[0])  # an IP socket's: a str (typeshed: | bytes)
         host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.ssl_context else 'http'}://{host}:{self.port}/metrics"
 
