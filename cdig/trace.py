@@ -14,7 +14,7 @@ from .capture_cmd import check_capture_args, run_trace_replay
 from .collector.fields import UnknownFieldError, format_field_list, format_field_markdown
 from .collector.fields.buffer import DOTS, set_print_mode
 from .collector.filter import Filter, compile_filter
-from .collector.filter.syntax import And, Compare, Not, Or
+from .collector.filter.tree import And, Compare, Not, Or
 from .collector.formatter import CONTAINER_FORMAT, DEFAULT_FORMAT, Formatter
 from .collector.session import renderer_for
 from .errors import EXIT_OK, EXIT_USAGE, CliError

@@ -21,9 +21,10 @@ Two optimisations read the same AST: :func:`pushdown` extracts what the kernel c
 drop early (:class:`KernelFilter`), and :func:`compile_vectorized` evaluates filters
 over raw-record fields on a whole numpy batch at once.
 
-One concept per module: ``syntax`` (AST, parser, errors), ``compile`` (AST →
-predicate), ``pushdown`` (→ KernelFilter), ``raw`` (numpy over raw records),
-``batch`` (a mask over an enriched EventBatch).
+One concept per module: ``tree`` (the AST, its operators, the AST back to text),
+``syntax`` (the parser, positioned errors), ``compile`` (AST → predicate),
+``pushdown`` (→ KernelFilter), ``raw`` (numpy over raw records), ``batch`` (a mask
+over an enriched EventBatch).
 """
 
 from ...probes.kernel_filter import KernelFilter
@@ -42,23 +43,21 @@ from .compile import (
 )
 from .pushdown import pushdown
 from .raw import VECTOR_FIELDS, Mask, RawColumns, _vec_int, _vec_isin, compile_vectorized
-from .syntax import (
+from .syntax import MAX_DEPTH, FilterError, parse
+from .tree import (
     BYTE_OPS,
     COMPARE_OPS,
     KEYWORDS,
     LIST_OPS,
-    MAX_DEPTH,
     OPERATORS,
     STRING_OPS,
     WORD_OPS,
     And,
     Compare,
     Expr,
-    FilterError,
     Not,
     Or,
     fields_used,
-    parse,
     to_text,
     walk,
 )

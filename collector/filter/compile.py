@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     pass
 
 from . import names
-from .syntax import (
-    _ARG_PREFIXES,
-    _INT_RE,
+from .syntax import _ARG_PREFIXES, _INT_RE, FilterError, _quote, hex_bytes, parse
+from .tree import (
     BYTE_OPS,
     COMPARE_OPS,
     LIST_OPS,
@@ -36,12 +35,8 @@ from .syntax import (
     And,
     Compare,
     Expr,
-    FilterError,
     Not,
-    _quote,
     fields_used,
-    hex_bytes,
-    parse,
 )
 
 if TYPE_CHECKING:

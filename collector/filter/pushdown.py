@@ -9,7 +9,7 @@ from typing import Any
 from ...probes.kernel_filter import KernelFilter
 from ..errnos import canonical_errno_name
 from .compile import parse_bool, parse_int
-from .syntax import And, Compare, Expr
+from .tree import And, Compare, Expr
 
 # --------------------------------------------------------------------------- pushdown
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from .compile import _compile_compare, _compile_string_op, _convert, _Operand, compile_expr
-from .syntax import And, Compare, Expr, Not, Or, fields_used
+from .tree import And, Compare, Expr, Not, Or, fields_used
 
 # --------------------------------------------------------------------------- vectorised
 

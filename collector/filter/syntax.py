@@ -1,14 +1,10 @@
-"""The filter language's syntax: the AST, the parser with positioned errors, and
-the AST back to text."""
+"""The filter language's syntax: the parser with positioned errors (the AST it
+builds and the AST back to text are in :mod:`.tree`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..fields import (
     UnknownFieldError,
@@ -16,26 +12,25 @@ from ..fields import (
 )
 from ..formatter import escape_text
 from . import names
-
-if TYPE_CHECKING:
-    pass
+from .tree import (
+    BARE_RE,
+    BYTE_OPS,
+    KEYWORDS,
+    LIST_OPS,
+    WORD_OPS,
+    And,
+    Compare,
+    Expr,
+    Not,
+    Or,
+)
 
 MAX_DEPTH = 100  # nesting of parentheses and 'not'; keeps recursion far from Python's limit
-
-COMPARE_OPS = ("=", "==", "!=", "<", "<=", ">", ">=")
-STRING_OPS = ("contains", "icontains", "startswith", "endswith", "glob")
-BYTE_OPS = ("bcontains", "bstartswith")  # the value is hex: bcontains 474554 (GET)
-# 'intersects': a value of the field's (several values: evt.arg.argv …) is in the list
-LIST_OPS = ("in", "intersects", "pmatch")
-WORD_OPS = (*STRING_OPS, *BYTE_OPS, *LIST_OPS, "exists")
-OPERATORS = (*COMPARE_OPS, *WORD_OPS)
-KEYWORDS = ("and", "or", "not")
 
 _WS_RE = re.compile(r"\s*")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 # a field name: a word, then sysdig's argument in brackets (proc.aname[2], evt.arg[0])
 _FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[[^\[\]\s]*\])?")
-_BARE_RE = re.compile(r"""[^\s(),="']+""")
 # A bare value, as sysdig reads one: up to a space or a parenthesis (and a comma in
 # a list); it may hold '=', ',' and quotes after its first character, and escapes.
 _BARE_VALUE_RE = re.compile(r"""[^\s()="',][^\s()]*""")
@@ -90,39 +85,6 @@ def _quote(s: str, limit: int = 40) -> str:
     return "'" + escape_text(short) + "'"
 
 
-# --------------------------------------------------------------------------- AST
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    """``field op value`` / ``field in (v, …)`` / ``field exists``. Values are raw text."""
-
-    field: str
-    op: str
-    values: tuple[str, ...] = ()
-    pos: int = dataclasses.field(default=0, compare=False)  # column of the field name
-    # column of each value
-    value_pos: tuple[int, ...] = dataclasses.field(default=(), compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    items: tuple[Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    items: tuple[Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    item: Expr
-
-
-Expr = Compare | And | Or | Not
-
-
 _FOLD_OR = 8  # an or-chain this long of equalities on one field becomes one `in`
 
 
@@ -152,23 +114,6 @@ def _fold_equalities(items: list[Expr]) -> list[Expr]:
         else:
             folded.append(e)
     return folded
-
-
-def walk(expr: Expr | None) -> Iterator[Expr]:
-    """Every node of an AST, depth first."""
-    if expr is None:
-        return
-    yield expr
-    if isinstance(expr, And | Or):
-        for item in expr.items:
-            yield from walk(item)
-    elif isinstance(expr, Not):
-        yield from walk(expr.item)
-
-
-def fields_used(expr: Expr | None) -> frozenset[str]:
-    """The field names an AST reads."""
-    return frozenset(n.field for n in walk(expr) if isinstance(n, Compare))
 
 
 # --------------------------------------------------------------------------- parser
@@ -209,7 +154,7 @@ class _Parser:
     def describe_here(self) -> str:
         if self.pos >= len(self.text):
             return "the end of the filter"
-        m = _WORD_RE.match(self.text, self.pos) or _BARE_RE.match(self.text, self.pos)
+        m = _WORD_RE.match(self.text, self.pos) or BARE_RE.match(self.text, self.pos)
         return _quote(m.group(0) if m else self.text[self.pos])
 
     # expr := or
@@ -463,46 +408,3 @@ def parse(text: str) -> Expr | None:
     Raises FilterError, and nothing else, whatever the text.
     """
     return _Parser(text).parse()
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _render_char(ch: str) -> str:
-    """One character inside "...", as sysdig 0.29.3 reads it back: \\ and \" for
-    themselves, a quote ' and anything unprintable as \\xHH bytes (UTF-8)."""
-    if ch.isprintable() and ch != "'":
-        return "\\" + ch if ch in ('"', "\\") else ch
-    cp = ord(ch)
-    if 0xDC80 <= cp <= 0xDCFF:  # an undecodable byte: \xNN, which parses back to it
-        return f"\\x{cp - 0xDC00:02x}"
-    return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
-
-
-def _render_value(v: str) -> str:
-    if _BARE_RE.fullmatch(v) and v not in KEYWORDS and v.isprintable() and "\\" not in v:
-        return v
-    return '"' + "".join(map(_render_char, v)) + '"'
-
-
-def to_text(expr: Expr | None) -> str:
-    """Render an AST back to filter text that parses to the same AST."""
-    if expr is None:
-        return ""
-    if isinstance(expr, Compare):
-        if expr.op == "exists":
-            return f"{expr.field} exists"
-        if expr.op in LIST_OPS:
-            return f"{expr.field} {expr.op} ({', '.join(map(_render_value, expr.values))})"
-        return f"{expr.field} {expr.op} {_render_value(expr.values[0])}"
-    if isinstance(expr, Not):
-        return "not " + _wrap(expr.item)
-    joiner = " and " if isinstance(expr, And) else " or "
-    return joiner.join(_wrap(item) for item in expr.items)
-
-
-def _wrap(expr: Expr) -> str:
-    text = to_text(expr)
-    return f"({text})" if isinstance(expr, And | Or) else text
-
-
