@@ -9,9 +9,9 @@ from .capture_cmd import replay_events
 from .collector.capture import open_private
 from .collector.export import EXPORT_FIELDS, columns_help, exporter
 from .collector.fields import FilterOnlyFieldError, UnknownFieldError, resolve
+from .collector.filter import compile_filter
 from .collector.safe_open import aliases
 from .errors import EXIT_OK, EXIT_USAGE, CliError, replay_status
-from .trace import _compile
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -34,7 +34,7 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.read or not args.output:
         raise CliError("export needs -r CAPTURE and -o OUT", EXIT_USAGE)
-    flt = _compile(" ".join(args.filter or []))
+    flt = compile_filter(" ".join(args.filter or []))
     to_stdout = args.output == "-"
     if to_stdout and args.format == "parquet":
         raise CliError("parquet needs a file (-o FILE); use jsonl or csv for stdout", EXIT_USAGE)

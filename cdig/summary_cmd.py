@@ -9,10 +9,10 @@ import sys
 from .capture_cmd import replay_events
 from .collector.aggregate import Aggregator, columns
 from .collector.durations import human_ns
+from .collector.filter import compile_filter
 from .collector.formatter import escape_text
 from .collector.summary import BatchAggregator
 from .errors import EXIT_USAGE, CliError, replay_status
-from .trace import _compile
 from .trace_flags import Progress
 
 
@@ -52,7 +52,7 @@ def run_summary(args: argparse.Namespace) -> int:
     if args.sort and args.sort not in {c.name for c in columns(args.by)}:
         raise CliError(f"--sort: no column {args.sort!r} in --by {args.by}; columns: "
                        + ", ".join(c.name for c in columns(args.by)), EXIT_USAGE)
-    flt = _compile(" ".join(args.filter or []))
+    flt = compile_filter(" ".join(args.filter or []))
     agg = Aggregator([args.by])
     def sink(syscalls):  # vectorised group-bys over whole batches
         return BatchAggregator(agg, syscalls)

@@ -11,6 +11,7 @@ import gc
 import os
 import sys
 
+from .collector.filter import compile_filter
 from .errors import EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError
 
 METADATA_WAIT_S = 3.0
@@ -67,11 +68,10 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
 
 
 def run_top(args: argparse.Namespace) -> int:
-    from .trace import _compile
     from .tui.views import VIEWS
 
     filter_text = " ".join(args.filter or [])
-    _compile(filter_text)  # a bad filter: CliError with the caret, before the screen
+    compile_filter(filter_text)  # a bad filter: CliError with the caret, before the screen
     if args.delay <= 0:
         raise CliError("-d needs a positive number of milliseconds", EXIT_USAGE)
     if args.view not in VIEWS:

@@ -32,12 +32,6 @@ def _filter_text(args: argparse.Namespace) -> str:
     return text
 
 
-def _compile(text: str) -> Filter:
-    """The compiled filter; a FilterError goes up to main(), which prints the
-    message, the filter and a caret under the column (cdig/errors.py)."""
-    return compile_filter(text)
-
-
 # sysdig's -pk: the pod instead of the container name
 K8S_FORMAT = (
     "*%evt.num %evt.outputtime %evt.cpu %k8s.pod.name (%container.id) "
@@ -151,7 +145,7 @@ def run_trace(args: argparse.Namespace) -> int:
         chisel = plan(args)  # -c NAME ARGS: its arguments are the first filter words
         if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
             args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
-    flt = _compile(_filter_text(args))
+    flt = compile_filter(_filter_text(args))
     _buffer_options(args)
     fmt = _formatter(args)
     if args.numevents is not None and args.numevents <= 0:

@@ -17,7 +17,7 @@ from .capture_cmd import close_recorder, open_recorder, rotation, start_recorder
 from .collector.containers import ContainerResolver
 from .collector.decode import Decoder
 from .collector.enrich import Enricher
-from .collector.filter import Filter
+from .collector.filter import Filter, compile_filter
 from .collector.scap.sink import ScapSink
 from .collector.scap.writer import ScapWriter
 from .collector.session import LineSink, Session
@@ -28,7 +28,7 @@ from .probes.kernel_filter import KernelFilter
 from .probes.syscall_table import table
 from .probes.syscalls.probe import ProbeConfig, SyscallProbe
 from .report import shown_summary
-from .trace import _compile, _filter_text, container_select, wants_enter_events, wants_scap
+from .trace import _filter_text, container_select, wants_enter_events, wants_scap
 
 # Longest start-up wait for the runtimes to name the running containers.
 METADATA_WAIT_S = 3.0
@@ -67,7 +67,7 @@ def kernel_filter(flt: Filter, resolver: ContainerResolver | None = None,
 
 def dump_bpf(filter_text: str = "") -> str:
     """``cdig probe --dump-bpf``: the probe's C with the -D defines a filter implies."""
-    flt = _compile(filter_text)
+    flt = compile_filter(filter_text)
     return SyscallProbe(ProbeConfig(filter=kernel_filter(flt))).dump()
 
 
