@@ -15,14 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .collector.capture import (
-    MB,
-    CaptureRecorder,
-    CaptureWriter,
-    ReplaySource,
-    Rotation,
-    host_info,
-)
+from .collector import capture  # names load on first use: a .scap read imports no pyarrow
 from .collector.safe_open import aliases
 from .collector.scap import any_scap, replay_source
 from .collector.session import EventSink, LineSink, Session
@@ -59,11 +52,12 @@ def check_capture_args(args: argparse.Namespace) -> None:
                        EXIT_USAGE)
 
 
-def rotation(args: argparse.Namespace) -> Rotation:
+def rotation(args: argparse.Namespace) -> capture.Rotation:
     size = getattr(args, "file_size", None)
-    return Rotation(size_bytes=int(size * MB) if size is not None else None,
-                    period_s=getattr(args, "seconds", None), keep=getattr(args, "files", None),
-                    events=getattr(args, "events", None))
+    return capture.Rotation(size_bytes=int(size * capture.MB) if size is not None else None,
+                            period_s=getattr(args, "seconds", None),
+                            keep=getattr(args, "files", None),
+                            events=getattr(args, "events", None))
 
 
 def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Callable,
@@ -78,15 +72,15 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
         why = "no such directory" if not os.path.isdir(where) else "permission denied"
         raise CliError(f"cannot write {args.write}: {why} ({where})")
     syscalls = syscalls or table()
-    header = dict(host) if host else host_info(syscalls, 0)
+    header = dict(host) if host else capture.host_info(syscalls, 0)
     for k in ("session", "session_started_ns", "file_index", "file_started_ns"):
         header.pop(k, None)
     # "snaplen": the bound of paths and argv (--string-len); "io_snaplen": of I/O data (-s)
     header.update(filter=filter_text, snaplen=getattr(args, "string_len", None),
                   io_snaplen=getattr(args, "snaplen", None))
-    writer = CaptureWriter(args.write, header, rotation(args))
-    return CaptureRecorder(writer, syscalls, live_container_of=container_of, live_procfs=procfs,
-                           snaplen=getattr(args, "string_len", None))
+    writer = capture.CaptureWriter(args.write, header, rotation(args))
+    return capture.CaptureRecorder(writer, syscalls, live_container_of=container_of,
+                                   live_procfs=procfs, snaplen=getattr(args, "string_len", None))
 
 
 def start_recorder(rec, state, decoder, source, resolver=None) -> None:
@@ -127,7 +121,7 @@ def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     # a CaptureError (one line) reaches main(), which prints it (cdig/errors.py)
     if any_scap(paths):  # a sysdig/Falco .scap: the same interface (collector.scap)
         return replay_source(paths, on_loss=report)
-    return ReplaySource(paths, on_loss=report)
+    return capture.ReplaySource(paths, on_loss=report)
 
 
 def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,

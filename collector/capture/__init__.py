@@ -39,21 +39,52 @@ record batches, readable as is by pyarrow, DuckDB, polars and pandas.
   kept. Each file starts with its own snapshot, so every file of a rotation
   set can be read alone; read together, they continue one another.
 
-Only this package knows the format (``format``: schema and conversion; ``journal``: the
+Only this package knows the format (``files``: CaptureError, Loss and the paths named,
+without pyarrow; ``format``: schema and conversion; ``journal``: the
 /proc answers; ``writer``: files and rotation; ``recorder``: the session stage;
 ``reader``: files and rotation sets; ``batch_read``: a read batch as records; ``replay``:
 the replay source). It imports neither bcc nor the
 probe loader.
 """
 
-from .format import MB, SCHEMA, CaptureError, batch_digest, host_info, rows_to_batch
-from .journal import RecordingProcFS, ReplayProcFS
-from .reader import CaptureBatch, CaptureFile, Loss, expand_paths
-from .recorder import CaptureRecorder
-from .replay import ReplaySource
-from .writer import CaptureWriter, Rotation, open_private
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are loaded on first use (PEP 562): reading a .scap needs only ``files``
+# (no pyarrow, ~90 ms of every start-up); the others import Arrow.
+_WHERE = {
+    "CaptureError": "files", "Loss": "files", "expand_paths": "files", "open_all": "files",
+    "MB": "format", "SCHEMA": "format", "batch_digest": "format", "host_info": "format",
+    "rows_to_batch": "format",
+    "RecordingProcFS": "journal", "ReplayProcFS": "journal",
+    "CaptureBatch": "reader", "CaptureFile": "reader",
+    "CaptureRecorder": "recorder",
+    "ReplaySource": "replay",
+    "CaptureWriter": "writer", "Rotation": "writer", "open_private": "writer",
+}
+
+if TYPE_CHECKING:
+    from .files import CaptureError, Loss, expand_paths, open_all
+    from .format import MB, SCHEMA, batch_digest, host_info, rows_to_batch
+    from .journal import RecordingProcFS, ReplayProcFS
+    from .reader import CaptureBatch, CaptureFile
+    from .recorder import CaptureRecorder
+    from .replay import ReplaySource
+    from .writer import CaptureWriter, Rotation, open_private
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value  # once: the next lookup is an ordinary one
+    return value
+
 
 __all__ = ["MB", "SCHEMA", "CaptureBatch", "CaptureError", "CaptureFile", "CaptureRecorder",
            "CaptureWriter", "Loss", "RecordingProcFS", "ReplayProcFS", "ReplaySource",
-           "Rotation", "batch_digest", "expand_paths", "host_info", "open_private",
+           "Rotation", "batch_digest", "expand_paths", "host_info", "open_all", "open_private",
            "rows_to_batch"]

@@ -21,6 +21,7 @@ from ..bounded import (
 )
 from ..decode import RawBatch
 from . import kernels
+from .files import CaptureError as CaptureError  # re-exported; defined without pyarrow
 
 FORMAT_NAME = "cdig-capture"
 FORMAT_VERSION = 1
@@ -81,10 +82,6 @@ def _unpacked(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[byt
         return stored, inflate(stored)  # bounded: a crafted file is not a zip bomb
     stored = meta.get(key, default)
     return stored, stored
-
-
-class CaptureError(Exception):
-    """A file that cannot be read as a capture at all. The message is one line."""
 
 
 # --------------------------------------------------------------------------- columns

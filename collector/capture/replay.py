@@ -16,9 +16,10 @@ from ..decode import RawBatch
 from ..events import HOST, Container
 from ..state import State
 from .batch_read import ArrowColumns, len2_column, read_ahead, shift_ts
+from .files import Loss, open_all
 from .format import CaptureError
 from .journal import ReplayProcFS
-from .reader import CaptureFile, Loss, open_all
+from .reader import CaptureFile
 
 
 class ReplaySource:

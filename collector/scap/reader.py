@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 
 from ...probes.syscalls import layout
-from ..capture import CaptureError, Loss
-from ..capture.reader import open_all
+from ..capture.files import CaptureError, Loss, open_all
 from ..decode import RawBatch
 from ..events import HOST, Event, FdInfo, Process
 from ..state import State
