@@ -7,6 +7,7 @@ container) ends as one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "file/socket I/O, opens, connects and execs, while the kernel's "
                          "counters count: dig then shows only those, unless in the Live "
                          "events view)")
-    tp.set_defaults(func=cmd_top)
+    tp.set_defaults(func=Lazy(".top_cmd", "run_top"))
 
     sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",
                         epilog=SUMMARY_EPILOG,
@@ -326,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("-P", "--progress", action="store_true",
                     help="print on stderr how far into the capture files the reading is, "
                          "in percent, as sysdig -P (and cdig trace -r -P)")
-    sm.set_defaults(func=cmd_summary)
+    sm.set_defaults(func=Lazy(".summary_cmd", "run_summary"))
 
     from .collector.export import columns_help
 
@@ -344,19 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="columns to export (filter field names; default: the list below)")
     ex.add_argument("--list-columns", action="store_true",
                     help="print the columns with their types and meanings, and exit")
-    ex.set_defaults(func=cmd_export)
+    ex.set_defaults(func=Lazy(".export_cmd", "run_export"))
 
     cv = sub.add_parser("convert", help="convert between cdig captures and sysdig/Falco .scap",
                         epilog=CONVERT_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_convert_arguments(cv)
-    cv.set_defaults(func=cmd_convert)
+    cv.set_defaults(func=Lazy(".convert_cmd", "run_convert"))
 
     xp = sub.add_parser("exporter", help="serve per-container metrics to Prometheus",
                         epilog=EXPORTER_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_exporter_arguments(xp)
-    xp.set_defaults(func=cmd_exporter)
+    xp.set_defaults(func=Lazy(".exporter_cmd", "run_exporter"))
 
     d = sub.add_parser("doctor", help="check that this host can run cdig, and say how to fix it")
     d.set_defaults(func=cmd_doctor)
@@ -368,8 +369,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("containers", help="list the containers on this host")
     c.add_argument("-j", "--json", action="store_true", help="JSON output")
-    c.set_defaults(func=cmd_containers)
+    c.set_defaults(func=Lazy(".containers_cmd", "run_containers"))
     return p
+
+
+class Lazy:
+    """A subcommand's ``run(args) -> int``, imported when that subcommand runs (pip's
+    command registry does the same): ``cdig --help``, a usage error or one subcommand
+    loads no other subcommand's modules. tests/unit/test_cli.py resolves every one."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module  # relative to this package
+        self.name = name
+
+    def resolve(self) -> Callable[[argparse.Namespace], int]:
+        func: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(self.module, __package__), self.name)
+        return func
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.resolve()(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -412,36 +433,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return run_trace(args)
 
 
-def cmd_top(args: argparse.Namespace) -> int:
-    from .top_cmd import run_top
-
-    return run_top(args)
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    from .summary_cmd import run_summary
-
-    return run_summary(args)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .export_cmd import run_export
-
-    return run_export(args)
-
-
-def cmd_convert(args: argparse.Namespace) -> int:
-    from .convert_cmd import run_convert
-
-    return run_convert(args)
-
-
-def cmd_exporter(args: argparse.Namespace) -> int:
-    from .exporter_cmd import run_exporter
-
-    return run_exporter(args)
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import run_doctor
 
@@ -455,12 +446,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
         raise CliError("nothing to do; try --dump-bpf", EXIT_USAGE)
     sys.stdout.write(dump_bpf(" ".join(args.filter)))
     return EXIT_OK
-
-
-def cmd_containers(args: argparse.Namespace) -> int:
-    from .containers_cmd import run_containers
-
-    return run_containers(args)
 
 
 if __name__ == "__main__":

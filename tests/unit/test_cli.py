@@ -1,5 +1,7 @@
 """The CLI's user-facing failures: one line, non-zero exit, no traceback (no root needed)."""
 
+import argparse
+import inspect
 import os
 
 import pytest
@@ -67,6 +69,17 @@ def test_internal_errors_are_one_line(capsys, monkeypatch):
     monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), boom))
     code, _, err = run(capsys, "doctor")
     assert code == cli.EXIT_ERROR and err.startswith("cdig: internal error: RuntimeError: x")
+
+
+def test_every_lazy_subcommand_resolves():
+    # cli.Lazy names its function by a string: a renamed module or function would
+    # only fail when that subcommand runs, so every one is imported here
+    choices = cli.build_parser()._subparsers._group_actions[0].choices
+    lazy = {n: p.get_default("func") for n, p in choices.items()
+            if isinstance(p.get_default("func"), cli.Lazy)}
+    assert set(lazy) == {"top", "summary", "export", "convert", "exporter", "containers"}
+    for f in lazy.values():
+        inspect.signature(f.resolve()).bind(argparse.Namespace())  # TypeError if not f(args)
 
 
 def _with(parser, func):
