@@ -114,8 +114,32 @@ class HeatRun:
         out.append(RESET + "\n")
         return "".join(out)
 
-    def row(self) -> None:
+    # the axis line under the newest row: ``ticks`` labels across, ``empty`` the
+    # colours of a cell nothing fell in
+    ticks = 10
+    empty = ""
+
+    def label(self, x: int, tick: int) -> str | None:
+        """The axis label starting at column ``x``, where ``tick`` begins; None: a blank."""
         raise NotImplementedError
+
+    def row(self) -> None:
+        """The interval's row, then the axis line (the next row's UP overwrites it)."""
+        text = [self.cells(self.empty)]
+        x = 0
+        w = self.w
+        while x < w:
+            cur, prev = math.floor(x * self.ticks / w), math.floor((x - 1) * self.ticks / w)
+            label = self.label(x, cur) if cur != prev else None
+            if label is not None:
+                text.append(label)
+                x += len(label)
+            else:
+                text.append(" ")
+                x += 1
+        text.append("\n")
+        self.freq = {}
+        self.write("".join(text))
 
 
 class SpectrogramRun(HeatRun):
@@ -131,22 +155,11 @@ class SpectrogramRun(HeatRun):
             out.append(math.floor(ll * w / 11) + 1)
         return out
 
-    def row(self) -> None:
-        text = [self.cells(fg(0) + bg(0))]
-        x = 0
-        w = self.w
-        while x < w:
-            cur, prev = math.floor(x * 11 / w), math.floor((x - 1) * 11 / w)
-            if cur != prev:
-                label = format_time(10 ** cur)
-                text.append("|" + label)
-                x += len(label) + 1
-            else:
-                text.append(" ")
-                x += 1
-        text.append("\n")
-        self.freq = {}
-        self.write("".join(text))
+    ticks = 11  # 1 ns to 100 s, log10
+    empty = fg(0) + bg(0)
+
+    def label(self, x: int, tick: int) -> str | None:
+        return "|" + format_time(10 ** tick)
 
     def table(self, delta_ns: int = 0) -> str:
         self.write(END)
@@ -166,23 +179,12 @@ class SubsecRun(HeatRun):
         return [math.floor((lua_mod(float(t) * 1000 / r, 1000) / 1000) * w)
                 for t in enter.tolist()]
 
-    def row(self) -> None:
-        text = [self.cells(bg(0) + bg(0))]
-        x = 0
-        w = self.w
-        while x < w:
-            cur, prev = math.floor(x * 10 / w), math.floor((x - 1) * 10 / w)
-            if cur != prev and x <= w - self.max_label:
-                label = "|" + lua_number(math.floor(10 * x / w) * self.refresh_ns / 10_000_000) \
-                    + "ms"
-                text.append(label)
-                x += len(label)
-            else:
-                text.append(" ")
-                x += 1
-        text.append("\n")
-        self.freq = {}
-        self.write("".join(text))
+    empty = bg(0) + bg(0)  # sysdig's: the background set twice
+
+    def label(self, x: int, tick: int) -> str | None:
+        if x > self.w - self.max_label:  # no room for the last label
+            return None
+        return "|" + lua_number(tick * self.refresh_ns / 10_000_000) + "ms"
 
     def table(self, delta_ns: int = 0) -> str:
         self.write(END + RESET + "\n" + SHOW)
