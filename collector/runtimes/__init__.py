@@ -49,25 +49,11 @@ from .metadata import (
     RuncState,
     clean_labels,
 )
-from .parsers import (
-    DOCKER_NAMESPACE,
-    NERDCTL_NAME,
-    parse_ctr_info,
-    parse_docker_inspect,
-    parse_libpod_config,
-    parse_oci_config,
-    parse_podman_inspect,
-    parse_runc_state,
-    parse_storage_containers,
-    runc_metadata,
-)
 from .transport import run_bounded, unix_http_get
 
+# the parsers of each runtime's documents are in .parsers (imported from there)
 __all__ = [
-    "DOCKER_NAMESPACE", "K8S_CONTAINER_NAME", "MAX_KEY", "MAX_LABELS", "MAX_NAME",
-    "MAX_VALUE", "NERDCTL_NAME", "POD_NAME", "POD_NAMESPACE", "POD_UID", "Metadata",
-    "RuncState", "RuntimeClient", "RuntimeStatus", "clean_labels", "parse_ctr_info",
-    "parse_docker_inspect", "parse_libpod_config", "parse_oci_config",
-    "parse_podman_inspect", "parse_runc_state", "parse_storage_containers", "probe",
-    "run_bounded", "runc_metadata", "unix_http_get",
+    "K8S_CONTAINER_NAME", "MAX_KEY", "MAX_LABELS", "MAX_NAME", "MAX_VALUE", "POD_NAME",
+    "POD_NAMESPACE", "POD_UID", "Metadata", "RuncState", "RuntimeClient", "RuntimeStatus",
+    "clean_labels", "probe", "run_bounded", "unix_http_get",
 ]

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 from ..boltdb import BoltError, BoltReader
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 # --- the facade ---------------------------------------------------------------------
 
 
+@dataclass(kw_only=True, eq=False)
 class RuntimeClient:
     """Asks the container runtimes of this host about containers.
 
@@ -45,37 +47,25 @@ class RuntimeClient:
     Thread-safe.
     """
 
-    def __init__(
-        self,
-        *,
-        runc_root: str | Iterable[str] = "/run/runc",
-        docker_socket: str = "/var/run/docker.sock",
-        docker_root: str = "/var/lib/docker",
-        podman_socket: str = "/run/podman/podman.sock",
-        podman_bin: str | None = "podman",
-        containers_storage: str = "/var/lib/containers/storage",
-        containers_run: str = "/run/containers/storage",
-        containerd_tasks: str = "/run/containerd/io.containerd.runtime.v2.task",
-        containerd_socket: str = "/run/containerd/containerd.sock",
-        containerd_db: str | None = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db",
-        ctr_bin: str | None = "ctr",
-        podman_db: str | None = "/var/lib/containers/storage/libpod/bolt_state.db",
-        layout: CgroupLayout | None = None,
-        timeout: float = 2.0,
-    ) -> None:
-        self.runc_roots = (runc_root,) if isinstance(runc_root, str) else tuple(runc_root)
-        self.docker_socket = docker_socket
-        self.docker_root = docker_root
-        self.podman_socket = podman_socket
-        self.podman_bin = podman_bin
-        self.containers_storage = containers_storage
-        self.containers_run = containers_run
-        self.containerd_tasks = containerd_tasks
-        self.containerd_socket = containerd_socket
-        self.containerd_db = containerd_db
-        self.ctr_bin = ctr_bin
-        self.podman_db = podman_db
-        self.timeout = timeout
+    runc_root: str | Iterable[str] = "/run/runc"
+    docker_socket: str = "/var/run/docker.sock"
+    docker_root: str = "/var/lib/docker"
+    podman_socket: str = "/run/podman/podman.sock"
+    podman_bin: str | None = "podman"
+    containers_storage: str = "/var/lib/containers/storage"
+    containers_run: str = "/run/containers/storage"
+    containerd_tasks: str = "/run/containerd/io.containerd.runtime.v2.task"
+    containerd_socket: str = "/run/containerd/containerd.sock"
+    containerd_db: str | None = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"
+    ctr_bin: str | None = "ctr"
+    podman_db: str | None = "/var/lib/containers/storage/libpod/bolt_state.db"
+    layout: InitVar[CgroupLayout | None] = None
+    timeout: float = 2.0
+
+    def __post_init__(self, layout: CgroupLayout | None) -> None:
+        rr = self.runc_root
+        self.runc_roots = (rr,) if isinstance(rr, str) else tuple(rr)
+        self.runc_root = self.runc_roots  # an iterator given is read once
         self._mountpoints = tuple((m.mountpoint, m.root) for m in (layout.mounts if layout else ()))
         self._lock = threading.Lock()
         self._logged: set[str] = set()
@@ -183,30 +173,35 @@ class RuntimeClient:
             self._log_once(f"{source}:{type(e).__name__}", "%s: %s", sock, e)
             return Metadata()
 
-    def _podman_cli(self, container_id: str) -> Metadata:
-        if not self.podman_bin:
+    def _cli_json(self, binary: str | None, args: list[str], container_id: str,
+                  parse: Callable[[Any], Metadata], key: str, what: str) -> Metadata:
+        """``binary args…`` run with the timeout, its JSON output parsed; empty Metadata
+        when the binary is off or absent, fails, or says more than MAX_RESPONSE.
+        ``key`` and ``what`` name it in the log."""
+        if not binary:
             return Metadata()
-        exe = shutil.which(self.podman_bin)
+        exe = shutil.which(binary)
         if exe is None:
             return Metadata()
         try:
-            rc, out, err = run_bounded(
-                [exe, "container", "inspect", "--format", "json", "--", container_id],
-                self.timeout,
-            )
+            rc, out, err = run_bounded([exe, *args], self.timeout)
         except (OSError, subprocess.SubprocessError) as e:
-            self._log_once(f"podman-cli:{type(e).__name__}", "podman inspect: %s", e)
+            self._log_once(f"{key}:{type(e).__name__}", "%s: %s", what, e)
             return Metadata()
         if rc != 0 or len(out) > MAX_RESPONSE:
-            self._log_once(
-                f"podman-cli:rc{rc}", "podman inspect %s: rc %d: %r", container_id, rc, err[:200]
-            )
+            msg = "%s %s: rc %d: %r"
+            self._log_once(f"{key}:rc{rc}", msg, what, container_id, rc, err[:200])
             return Metadata()
         try:
-            return parse_podman_inspect(json.loads(out))
+            return parse(json.loads(out))
         except ValueError as e:
-            self._log_once("podman-cli:json", "podman inspect output: %s", e)
+            self._log_once(f"{key}:json", "%s output: %s", what, e)
             return Metadata()
+
+    def _podman_cli(self, container_id: str) -> Metadata:
+        return self._cli_json(self.podman_bin,
+                              ["container", "inspect", "--format", "json", "--", container_id],
+                              container_id, parse_podman_inspect, "podman-cli", "podman inspect")
 
     def _file_source(self, path: str, parse: Callable[[Any], Metadata], key: str) -> Metadata:
         try:
@@ -316,27 +311,10 @@ class RuntimeClient:
         ]
 
     def _ctr_info(self, namespace: str, container_id: str) -> Metadata:
-        if not self.ctr_bin:
-            return Metadata()
-        exe = shutil.which(self.ctr_bin)
-        if exe is None:
-            return Metadata()
-        argv = [exe, "--address", self.containerd_socket, "-n", namespace, "containers", "info"]
-        argv += ["--", container_id]
-        try:
-            rc, out, err = run_bounded(argv, self.timeout)
-        except (OSError, subprocess.SubprocessError) as e:
-            self._log_once(f"ctr:{type(e).__name__}", "ctr containers info: %s", e)
-            return Metadata()
-        if rc != 0 or len(out) > MAX_RESPONSE:
-            msg = "ctr containers info %s: rc %d: %r"
-            self._log_once(f"ctr:rc{rc}", msg, container_id, rc, err[:200])
-            return Metadata()
-        try:
-            return parse_ctr_info(json.loads(out))
-        except ValueError as e:
-            self._log_once("ctr:json", "ctr containers info output: %s", e)
-            return Metadata()
+        args = ["--address", self.containerd_socket, "-n", namespace, "containers", "info",
+                "--", container_id]
+        return self._cli_json(self.ctr_bin, args, container_id, parse_ctr_info, "ctr",
+                              "ctr containers info")
 
     def _containerd_config(self, container_id: str) -> Metadata:
         """The task bundle's CRI annotations, completed by containerd's own

@@ -104,19 +104,9 @@ def parse_docker_inspect(doc: Any, source: str) -> Metadata:
     podman's compatible API, and docker's on-disk ``config.v2.json``)."""
     if not isinstance(doc, dict):
         return Metadata()
-    cfg = _obj(doc, "Config")
-    host = _obj(doc, "HostConfig")
-    priv = host.get("Privileged")
-    md = Metadata(
-        name=_text(doc.get("Name"), MAX_NAME).lstrip("/"),
-        image=_text(cfg.get("Image"), MAX_NAME),
-        labels=clean_labels(cfg.get("Labels")),
-        source=source,
-        privileged=priv if isinstance(priv, bool) else None,
-        mounts=_mounts_api(doc.get("Mounts")) or _mounts_v2(doc.get("MountPoints")),
-        image_id=_image_id(doc.get("Image")),
-        healthcheck=_healthcheck(cfg.get("Healthcheck")),
-    )
+    md = _inspect_metadata(doc, source)
+    md.name = md.name.lstrip("/")
+    md.mounts = md.mounts or _mounts_v2(doc.get("MountPoints"))
     return _with_pod_fields(md)
 
 
@@ -127,21 +117,27 @@ def parse_podman_inspect(doc: Any, source: str = "podman-cli") -> Metadata:
         doc = doc[0] if doc else None
     if not isinstance(doc, dict):
         return Metadata()
+    md = _inspect_metadata(doc, source)
+    md.image = _text(doc.get("ImageName"), MAX_NAME) or md.image
+    md.image_digest = _text(doc.get("ImageDigest"), MAX_NAME)
+    return _with_pod_fields(md)
+
+
+def _inspect_metadata(doc: dict[str, Any], source: str) -> Metadata:
+    """What docker's and podman's inspect documents say alike (podman's is docker's
+    shape with a few fields more)."""
     cfg = _obj(doc, "Config")
-    host = _obj(doc, "HostConfig")
-    priv = host.get("Privileged")
-    md = Metadata(
+    priv = _obj(doc, "HostConfig").get("Privileged")
+    return Metadata(
         name=_text(doc.get("Name"), MAX_NAME),
-        image=_text(doc.get("ImageName"), MAX_NAME) or _text(cfg.get("Image"), MAX_NAME),
+        image=_text(cfg.get("Image"), MAX_NAME),
         labels=clean_labels(cfg.get("Labels")),
         source=source,
         privileged=priv if isinstance(priv, bool) else None,
         mounts=_mounts_api(doc.get("Mounts")),
         image_id=_image_id(doc.get("Image")),
-        image_digest=_text(doc.get("ImageDigest"), MAX_NAME),
         healthcheck=_healthcheck(cfg.get("Healthcheck")),
     )
-    return _with_pod_fields(md)
 
 
 def parse_libpod_config(doc: Any) -> Metadata:

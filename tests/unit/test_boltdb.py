@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from cdig.collector.boltdb import BoltError, BoltReader, _fnv1a64
-from cdig.collector.runtimes import RuntimeClient, parse_libpod_config
+from cdig.collector.runtimes import RuntimeClient
+from cdig.collector.runtimes.parsers import parse_libpod_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "containers"
 PODMAN_DB = FIXTURES / "podman_bolt_state.db"

@@ -9,7 +9,7 @@ from factories import make_event
 from cdig.collector.events import HOST, Container, Process
 from cdig.collector.fields import resolve
 from cdig.collector.filter import compile_filter
-from cdig.collector.runtimes import (
+from cdig.collector.runtimes.parsers import (
     parse_docker_inspect,
     parse_libpod_config,
     parse_podman_inspect,

@@ -20,15 +20,17 @@ from cdig.collector.runtimes import (
     Metadata,
     RuntimeClient,
     clean_labels,
+    probe,
+    unix_http_get,
+)
+from cdig.collector.runtimes.parsers import (
     parse_ctr_info,
     parse_docker_inspect,
     parse_oci_config,
     parse_podman_inspect,
     parse_runc_state,
     parse_storage_containers,
-    probe,
     runc_metadata,
-    unix_http_get,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "containers"
