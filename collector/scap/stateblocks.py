@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .blocktypes import FDL_V2, PL_VERSION, UL_V2
@@ -71,24 +72,45 @@ class _Cursor:
         self.pos += n
         return v
 
-    def u16(self) -> int:
-        v: int = _U16.unpack(self.take(2))[0]
+    def num(self, st: struct.Struct) -> int:
+        """The next integer, of ``st``'s one-field format."""
+        v: int = st.unpack(self.take(st.size))[0]
         return v
+
+    def u16(self) -> int:
+        return self.num(_U16)
 
     def u32(self) -> int:
-        v: int = _U32.unpack(self.take(4))[0]
-        return v
+        return self.num(_U32)
 
     def u64(self) -> int:
-        v: int = _U64.unpack(self.take(8))[0]
-        return v
+        return self.num(_U64)
 
     def i64(self) -> int:
-        v: int = _I64.unpack(self.take(8))[0]
-        return v
+        return self.num(_I64)
 
     def lstr(self) -> bytes:
         return self.take(self.u16())
+
+
+def _entries(b: bytes, pos: int, sized: bool, min_len: int, min_left: int) -> Iterator[_Cursor]:
+    """A cursor over each entry of a list block, from ``pos`` while ``min_left`` bytes
+    are left. ``sized`` entries begin with their u32 length (one under ``min_len`` or
+    past the block ends the list) and the next starts after it, whatever the reader
+    took; an unsized one runs on to the block's end and the next starts where the
+    reader stopped."""
+    n = len(b)
+    while n - pos >= min_left:
+        if sized:
+            sub_len = _U32.unpack_from(b, pos)[0]
+            if sub_len < min_len or pos + sub_len > n:
+                return
+            yield _Cursor(b, pos + 4, pos + sub_len)
+            pos += sub_len
+        else:
+            c = _Cursor(b, pos, n)
+            yield c
+            pos = c.pos
 
 
 def _text(b: bytes) -> str:
@@ -114,18 +136,8 @@ def parse_proclist(body: memoryview, btype: int) -> list[ThreadInfo]:
     version = PL_VERSION[btype]
     b = bytes(body)
     out: list[ThreadInfo] = []
-    pos = 0
-    n = len(b)
-    while n - pos >= 4:
-        start = pos
-        if version == 9:
-            sub_len = _U32.unpack_from(b, pos)[0]
-            if sub_len < 4 or start + sub_len > n:
-                break
-            c = _Cursor(b, pos + 4, start + sub_len)
-        else:
-            sub_len = 0
-            c = _Cursor(b, pos, n)
+    sized = version == 9
+    for c in _entries(b, 0, sized, 4, 4):
         try:
             tid, pid, ptid = c.u64(), c.u64(), c.u64()
             if version >= 6:
@@ -153,7 +165,7 @@ def parse_proclist(body: memoryview, btype: int) -> list[ThreadInfo]:
                     if version >= 5:
                         c.lstr()  # root
             loginuid = -1
-            if sub_len:
+            if sized:
                 left = c.end - c.pos
                 if left > 29:  # libs >= 0.10: pidns_init_start_ts u64, tty u32 come first
                     c.take(12)
@@ -168,7 +180,6 @@ def parse_proclist(body: memoryview, btype: int) -> list[ThreadInfo]:
                               args=argv, cwd=cwd, uid=uid, gid=gid, vtid=vtid, vpid=vpid,
                               cgroups=cgroup_path(cg), flags=flags, fdlimit=fdlimit,
                               loginuid=loginuid, vmsize_kb=vmsize, vmrss_kb=vmrss))
-        pos = start + sub_len if sub_len else c.pos
     return out
 
 
@@ -218,21 +229,9 @@ def parse_fdlist(body: memoryview, btype: int) -> tuple[int, list[FdEntry]]:
     if len(b) < 8:
         return -1, []
     tid = _U64.unpack_from(b)[0]
-    pos = 8
-    n = len(b)
     out: list[FdEntry] = []
-    v2 = btype == FDL_V2
-    while n - pos >= 4:
-        start = pos
+    for c in _entries(b, 8, btype == FDL_V2, 21, 4):
         try:
-            if v2:
-                sub_len = _U32.unpack_from(b, pos)[0]
-                if sub_len < 21 or start + sub_len > n:
-                    break
-                c = _Cursor(b, pos + 4, start + sub_len)
-            else:
-                sub_len = 0
-                c = _Cursor(b, pos, n)
             fd = _I64.unpack(c.take(8))[0]
             c.u64()  # ino
             typ = c.take(1)[0]
@@ -271,7 +270,6 @@ def parse_fdlist(body: memoryview, btype: int) -> tuple[int, list[FdEntry]]:
         if e.type in ("ipv4", "ipv6"):
             e.name = sock_name(e)
         out.append(e)
-        pos = start + sub_len if sub_len else c.pos
     return tid, out
 
 
@@ -287,19 +285,8 @@ def parse_userlist(body: memoryview, btype: int) -> dict[int, str]:
     """uid -> user name from a UL block (v2: each entry has its length)."""
     b = bytes(body)
     users: dict[int, str] = {}
-    pos, n = 0, len(b)
-    v2 = btype == UL_V2
-    while n - pos >= 5:
-        start = pos
+    for c in _entries(b, 0, btype == UL_V2, 5, 5):
         try:
-            if v2:
-                sub_len = _U32.unpack_from(b, pos)[0]
-                if sub_len < 5 or start + sub_len > n:
-                    break
-                c = _Cursor(b, pos + 4, start + sub_len)
-            else:
-                sub_len = 0
-                c = _Cursor(b, pos, n)
             typ = c.take(1)[0]
             if typ == 0:
                 uid, _gid = c.u32(), c.u32()
@@ -312,6 +299,5 @@ def parse_userlist(body: memoryview, btype: int) -> dict[int, str]:
                 c.lstr()
         except ValueError:
             break
-        pos = start + sub_len if sub_len else c.pos
     return users
 
