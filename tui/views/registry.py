@@ -32,13 +32,26 @@ COMMON = {
     "syscall": "the syscall (or the syscalls, with their counts)",
 }
 
+# what the processes and containers views show of each row's syscalls (COMMON's words)
+ACTIVITY = (Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
+            Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"))
+# the I/O columns the files and directories views share, and the connections and
+# server ports views (each legend says whose bytes the rates are)
+FILE_IO = (Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
+           Col("read", "READ", "bytes"), Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"),
+           Col("ops", "OPS"))
+FILE_IO_LEGEND = {"read": "bytes read since the start",
+                  "written": "bytes written since the start"}
+NET_IO = (Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
+          Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"))
+NET_IO_LEGEND = {"proto": "tcp, udp…", "in": "bytes received since the start",
+                 "out": "bytes sent since the start"}
+
 VIEWS: dict[str, View] = {v.name: v for v in (
     View(
         "procs", "Processes", "1",
         columns=(Col("pid", "PID", "id"), Col("name", "NAME", "text", 16),
-                 Col("cpu", "CPU%", "pct"),
-                 Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
-                 Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+                 Col("cpu", "CPU%", "pct"), *ACTIVITY,
                  Col("virt", "VIRT", "bytes"), Col("res", "RES", "bytes"),
                  Col("container", "CONTAINER", "text", 16), Col("events", "SYSCALLS", "exact"),
                  Col("state", "ST", "text"),
@@ -53,9 +66,7 @@ VIEWS: dict[str, View] = {v.name: v for v in (
     ),
     View(
         "containers", "Containers", "2",
-        columns=(Col("name", "CONTAINER", "text", 20), Col("cpu", "CPU%", "pct"),
-                 Col("sc", "SC/S", "rate"), Col("err", "ERR/S", "rate"),
-                 Col("file", "FILE B/S", "brate"), Col("net", "NET B/S", "brate"),
+        columns=(Col("name", "CONTAINER", "text", 20), Col("cpu", "CPU%", "pct"), *ACTIVITY,
                  Col("pids", "PROCS"), Col("mem", "MEMORY", "bytes"),
                  Col("spark", "ACTIVITY 60s", "spark"), Col("events", "SYSCALLS", "exact"),
                  Col("stream", "STREAM%", "pct"),
@@ -103,29 +114,23 @@ VIEWS: dict[str, View] = {v.name: v for v in (
     ),
     View(
         "files", "Files", "5",
-        columns=(Col("path", "PATH", "text", 48), Col("in_rate", "IN B/S", "brate"),
-                 Col("out_rate", "OUT B/S", "brate"), Col("read", "READ", "bytes"),
-                 Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"), Col("ops", "OPS")),
+        columns=(Col("path", "PATH", "text", 48), *FILE_IO),
         sort=("ops", True),
         build=fileio.files_rows,
-        legend={"path": "the file", "in_rate": "bytes read per second",
-                "out_rate": "bytes written per second", "read": "bytes read since the start",
-                "written": "bytes written since the start", "opens": "successful opens",
+        legend={**FILE_IO_LEGEND, "path": "the file", "in_rate": "bytes read per second",
+                "out_rate": "bytes written per second", "opens": "successful opens",
                 "ops": "read/write syscalls on it (the event stream)"},
         drills=("events",),
     ),
     View(
         "conns", "Connections", "6",
-        columns=(Col("name", "CONNECTION", "text", 44), Col("proto", "L4", "text"),
-                 Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
-                 Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"),
+        columns=(Col("name", "CONNECTION", "text", 44), Col("proto", "L4", "text"), *NET_IO,
                  Col("proc", "PROCESS", "text", 16), Col("pid", "PID", "id"),
                  Col("container", "CONTAINER", "text", 16)),
         sort=("in", True),
         build=network.conns_rows,
-        legend={"name": "local → remote address:port", "proto": "tcp, udp…",
+        legend={**NET_IO_LEGEND, "name": "local → remote address:port",
                 "in_rate": "bytes received per second", "out_rate": "bytes sent per second",
-                "in": "bytes received since the start", "out": "bytes sent since the start",
                 "proc": "the process", "pid": "its pid", "container": "its container"},
         drills=("events",),
     ),
@@ -221,16 +226,13 @@ VIEWS: dict[str, View] = {v.name: v for v in (
     ),
     View(
         "dirs", "Directories", "D",
-        columns=(Col("dir", "DIRECTORY", "text", 48), Col("in_rate", "IN B/S", "brate"),
-                 Col("out_rate", "OUT B/S", "brate"), Col("read", "READ", "bytes"),
-                 Col("written", "WRITTEN", "bytes"), Col("opens", "OPENS"), Col("ops", "OPS"),
-                 Col("files", "FILES")),
+        columns=(Col("dir", "DIRECTORY", "text", 48), *FILE_IO, Col("files", "FILES")),
         sort=("ops", True),
         build=fileio.dirs_rows,
-        legend={"dir": "the directory; the files directly in it are summed (Enter: them)",
+        legend={**FILE_IO_LEGEND,
+                "dir": "the directory; the files directly in it are summed (Enter: them)",
                 "in_rate": "bytes read per second from its files",
                 "out_rate": "bytes written per second to its files",
-                "read": "bytes read since the start", "written": "bytes written since the start",
                 "opens": "successful opens of its files", "ops": "read/write syscalls on them",
                 "files": "files of it seen in the event stream"},
         drills=("files",),
@@ -238,17 +240,16 @@ VIEWS: dict[str, View] = {v.name: v for v in (
     View(
         "ports", "Server ports", "P",
         columns=(Col("port", "PORT", "id"), Col("proto", "L4", "text"), Col("conns", "CONNS"),
-                 Col("in_rate", "IN B/S", "brate"), Col("out_rate", "OUT B/S", "brate"),
-                 Col("in", "IN", "bytes"), Col("out", "OUT", "bytes"),
-                 Col("proc", "PROCESS", "text", 24), Col("container", "CONTAINER", "text", 24)),
+                 *NET_IO, Col("proc", "PROCESS", "text", 24),
+                 Col("container", "CONTAINER", "text", 24)),
         sort=("in", True),
         build=network.ports_rows,
-        legend={"port": "the server end's port (of a connection accepted here, or made "
+        legend={**NET_IO_LEGEND,
+                "port": "the server end's port (of a connection accepted here, or made "
                         "from here); Enter: its connections",
-                "proto": "tcp, udp…", "conns": "connections seen to that port",
+                "conns": "connections seen to that port",
                 "in_rate": "bytes received per second on them",
                 "out_rate": "bytes sent per second on them",
-                "in": "bytes received since the start", "out": "bytes sent since the start",
                 "proc": "the processes with the most of those connections",
                 "container": "their containers"},
         drills=("conns",),
