@@ -88,17 +88,19 @@ class Kernels:
 
 
     def gather_rows(self, dst: np.ndarray, at: int, src: np.ndarray, idx: np.ndarray,
-                    width: int) -> None:
-        """``width`` bytes of row ``idx[i]`` of ``src`` into row ``i`` of ``dst`` at byte
-        ``at``: both C-contiguous, one row per element (structured) or per first axis."""
+                    width: int, src_at: int = 0) -> None:
+        """``width`` bytes of row ``idx[i]`` of ``src`` (from its byte ``src_at``) into row
+        ``i`` of ``dst`` at byte ``at``: both C-contiguous, one row per element
+        (structured) or per first axis."""
         assert dst.flags.c_contiguous and src.flags.c_contiguous and dst.flags.writeable
         d_stride = dst.strides[0] if dst.ndim else 0
         s_stride = src.strides[0] if src.ndim else 0
-        assert at >= 0 and at + width <= d_stride and width <= s_stride
+        assert at >= 0 and at + width <= d_stride
+        assert src_at >= 0 and src_at + width <= s_stride
         assert len(idx) <= len(dst)
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        self._rows(address(dst) + at, d_stride, address(src), s_stride, len(src), address(idx),
-                   len(idx), width)
+        self._rows(address(dst) + at, d_stride, address(src) + src_at, s_stride, len(src),
+                   address(idx), len(idx), width)
 
 
 _kernels: Kernels | None = None

@@ -138,17 +138,22 @@ def _rows(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, width: int) -> np.
 
 def rows_into(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, out: np.ndarray,
               rows: np.ndarray) -> None:
-    """Row ``rows[i]`` of ``out`` (a C-contiguous (m, width) uint8 array, zeros where
-    nothing is written) gets the ``ln[i]`` bytes at ``starts[i]`` (at most width), in
-    one scatter, without an intermediate matrix of all the rows."""
-    width = out.shape[1]
+    """Row ``rows[i]`` of ``out`` (an (m, width) uint8 array whose rows are contiguous,
+    zeros where nothing is written; its rows may be apart, as the str1..str2 columns of
+    ext rows) gets the ``ln[i]`` bytes at ``starts[i]`` (at most width), in one
+    scatter, without an intermediate matrix of all the rows."""
+    assert out.dtype == _U8 and out.ndim == 2 and out.strides[1] == 1 and out.flags.writeable
     total = int(ln.sum())
-    if total:
+    if total and len(out):
+        stride = out.strides[0]
+        # the bytes from the first row's start to the last row's end, as one axis
+        flat = np.lib.stride_tricks.as_strided(
+            out, shape=((len(out) - 1) * stride + out.shape[1],), strides=(1,))
         cum = np.cumsum(ln) - ln
         rel = np.arange(total, dtype=np.int64) - np.repeat(cum, ln)
         src = np.repeat(starts, ln) + rel
-        dst = np.repeat(rows * width, ln) + rel
-        out.reshape(-1)[dst] = u8[src]
+        dst = np.repeat(rows * stride, ln) + rel
+        flat[dst] = u8[src]
 
 
 # --------------------------------------------------------------------------- codecs

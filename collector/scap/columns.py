@@ -121,9 +121,24 @@ class Columns:
             is_ext, num, shown, src = is_ext[o], num[o], shown[o], o
         ext_rows = np.flatnonzero(is_ext)
         k = len(ext_rows)
-        ext = np.zeros(k, dtype=layout.EXT_RECORD)
         kern = kernels()
-        if k:
+        xs = fast["S"] if fast is not None else None
+        srow: np.ndarray = fast["srow"] if fast is not None else np.zeros(0, np.int64)
+        if xs is not None and k and len(xs) == k and not len(slow_ext) and \
+                np.array_equal(srow[src[ext_rows] - n_slow], np.arange(k)):
+            # every row of the fast path's strings is an ext row, in order: they are
+            # the ext array (laid out so), only the record and lengths to add
+            ext = xs
+            if kern is not None:
+                kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
+            else:
+                ext["ev"] = take_records(rec, ext_rows)
+            ext["len1"] = l1[ext_rows]
+            ext["len2"] = l2[ext_rows]
+            ext["argc"] = argc[ext_rows]
+        else:
+            ext = np.zeros(k, dtype=layout.EXT_RECORD)
+        if k and ext is not xs:
             if kern is not None:  # one memcpy a row, no intermediate copy of them all
                 kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
             else:
@@ -148,12 +163,14 @@ class Columns:
                     np.uint8).reshape(len(slow_ext), layout.STR2_LEN)[at]
             from_fast = np.flatnonzero(was >= n_slow)
             if len(from_fast):
-                assert fast is not None
+                assert xs is not None
                 f = was[from_fast] - n_slow  # str1 and str2 are side by side in both
                 if kern is not None and len(from_fast) == k:  # every ext row, in order
-                    kern.gather_rows(ext, o1, fast["S"], fast["srow"][f], layout.IO_MAX)
+                    kern.gather_rows(ext, o1, xs, srow[f], layout.IO_MAX, src_at=o1)
                 else:
-                    raw8[from_fast, o1:o2 + layout.STR2_LEN] = fast["S"][fast["srow"][f]]
+                    xs8 = xs.view(np.uint8).reshape(len(xs), layout.EXT_RECORD.itemsize)
+                    raw8[from_fast, o1:o2 + layout.STR2_LEN] = \
+                        xs8[srow[f], o1:o2 + layout.STR2_LEN]
         plain_rows = np.flatnonzero(~is_ext)
         order = np.empty(n, dtype=np.int64)
         order[plain_rows] = np.arange(len(plain_rows))

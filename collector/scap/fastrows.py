@@ -24,6 +24,10 @@ from .columns import NotHere, PreColumns
 from .eventtable import PPM_SC
 from .perevent import EventPath
 
+_XFIELDS = layout.EXT_RECORD.fields
+assert _XFIELDS is not None
+_STR1_AT: int = _XFIELDS["str1"][1]  # str2 follows it (columns.py checks)
+
 # per thread as a chunk starts / after a change: (pid, comm, uid, gid, cgroup)
 Attrs = tuple[int, bytes, int, int, int]
 
@@ -135,7 +139,12 @@ class FastRows(EventPath):
         srow = np.full(m, -1, np.int64)
         srow[may] = np.arange(int(np.count_nonzero(may)))
         out["srow"] = srow
-        strs = np.zeros((int(np.count_nonzero(may)), layout.IO_MAX), np.uint8)
+        # "S" is laid out as the batch's ext rows (EXT_RECORD), the strings at str1: when
+        # every row of it becomes an ext row, in order (the common chunk), to_batch takes
+        # it as the ext array itself, with no second copy of the strings
+        xrows = np.zeros(int(np.count_nonzero(may)), dtype=layout.EXT_RECORD)
+        strs = xrows.view(np.uint8).reshape(len(xrows), layout.EXT_RECORD.itemsize)[
+            :, _STR1_AT:_STR1_AT + layout.IO_MAX]
         paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
         out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
         # parameters: the exit's first, then the enter's over them
@@ -170,7 +179,7 @@ class FastRows(EventPath):
         self.internal_events += int(np.count_nonzero(~ok))
         if not ok.all():
             out = {k: v[ok] for k, v in out.items()}
-        out["S"] = strs  # the rows srow names
+        out["S"] = xrows  # the rows srow names
         return out
 
     def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,
