@@ -43,6 +43,7 @@ from . import (
     compile_vectorized,
     fields_used,
 )
+from .raw import logical_mask
 
 Mask = Callable[[EventBatch], np.ndarray]
 
@@ -97,21 +98,8 @@ class BatchFilter:
                     return lambda b: keyed(b, first(b.cols))
         if not (used & ROW_FIELDS):
             return self._keyed(expr, used)
-        if isinstance(expr, Not):
-            inner = self._compile(expr.item)
-            return lambda b: ~inner(b)
-        if isinstance(expr, And | Or):
-            parts = [self._compile(e) for e in expr.items]
-            combine = np.logical_and if isinstance(expr, And) else np.logical_or
-
-            def combined(b: EventBatch) -> np.ndarray:
-                m = parts[0](b)
-                for p in parts[1:]:
-                    m = combine(m, p(b))
-                return m
-
-            return combined
-        assert isinstance(expr, Compare)
+        if isinstance(expr, Not | And | Or):
+            return logical_mask(expr, self._compile, np)
         return self._row_compare(expr)
 
     def _keyed(self, expr: Expr, used: frozenset[str]) -> _KeyedMask:

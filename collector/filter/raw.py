@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..events import Event, EventKind
 from ..fields import (
@@ -61,6 +61,7 @@ VECTOR_FIELDS = frozenset(
 )
 # records: a structured array of raw records, or batch.Columns (read by name alike)
 Mask = Callable[[Any], "np.ndarray"]
+_In = TypeVar("_In")  # what a mask is computed over
 _SYSCALL_KINDS = (int(EventKind.SYSCALL), int(EventKind.SYSCALL_ENTER))
 
 
@@ -83,23 +84,49 @@ def compile_vectorized(expr: Expr | None, columns: RawColumns) -> Mask | None:
     return _vec(expr, columns, np)
 
 
-def _vec(expr: Expr, cols: RawColumns, np: Any) -> Mask:
+def logical_mask(expr: Not | And | Or, child: Callable[[Expr], Callable[[_In], Any]],
+                 np: Any) -> Callable[[_In], Any]:
+    """The mask of a not/and/or node over any input (raw records, an EventBatch), from
+    the masks ``child`` compiles for its operands."""
     if isinstance(expr, Not):
-        inner = _vec(expr.item, cols, np)
-        return lambda rec: ~inner(rec)
-    if isinstance(expr, And | Or):
-        parts = [_vec(item, cols, np) for item in expr.items]
-        combine = np.logical_and if isinstance(expr, And) else np.logical_or
+        inner = child(expr.item)
+        return lambda x: ~inner(x)
+    parts = [child(item) for item in expr.items]
+    combine = np.logical_and if isinstance(expr, And) else np.logical_or
 
-        def combined(rec: Any) -> Any:
-            mask = parts[0](rec)
-            for p in parts[1:]:
-                mask = combine(mask, p(rec))
-            return mask
+    def combined(x: _In) -> Any:
+        mask = parts[0](x)
+        for p in parts[1:]:
+            mask = combine(mask, p(x))
+        return mask
 
-        return combined
-    assert isinstance(expr, Compare)
+    return combined
+
+
+def _vec(expr: Expr, cols: RawColumns, np: Any) -> Mask:
+    if isinstance(expr, Not | And | Or):
+        return logical_mask(expr, lambda e: _vec(e, cols, np), np)
     return _vec_compare(expr, cols, np)
+
+
+def _per_distinct(column: str, verdict: Callable[[Any], bool], np: Any) -> Mask:
+    """The mask of ``verdict(value)``, asked once per distinct value of ``column`` in a
+    batch and remembered across batches (up to 65,536 values, then forgotten at once)."""
+    cache: dict[Any, bool] = {}
+
+    def mask(rec: Any) -> Any:
+        uniq, inverse = np.unique(rec[column], return_inverse=True)
+        lut = np.empty(len(uniq), dtype=bool)
+        for i, v in enumerate(uniq.tolist()):
+            hit = cache.get(v)
+            if hit is None:
+                if len(cache) > 65536:
+                    cache.clear()
+                hit = cache[v] = verdict(v)
+            lut[i] = hit
+        return lut[inverse.reshape(-1)]
+
+    return mask
 
 
 def _vec_int(col: Any, op: str, x: int, np: Any) -> Any:
@@ -248,22 +275,12 @@ def _vec_res(op: str, val: _Operand, cols: RawColumns, np: Any, is_syscall: Mask
         return is_syscall
     if op not in ("=", "==", "!=", "in"):  # string tests on names: once per distinct ret
         test = _compile_string_op(_text, op, val)  # the "event" is the res text
-        cache: dict[int, bool] = {}
 
-        def by_ret(rec: Any) -> Any:
-            uniq, inverse = np.unique(rec[cols.ret], return_inverse=True)
-            lut = np.empty(len(uniq), dtype=bool)
-            for i, r in enumerate(uniq.tolist()):
-                hit = cache.get(r)
-                if hit is None:
-                    if len(cache) > 65536:
-                        cache.clear()
-                    text = errno_name(-r) if -4096 < r < 0 else "SUCCESS"
-                    hit = cache[r] = test(text)  # type: ignore[arg-type]
-                lut[i] = hit
-            return lut[inverse.reshape(-1)] & is_syscall(rec)
+        def res_test(r: int) -> bool:
+            return test(errno_name(-r) if -4096 < r < 0 else "SUCCESS")  # type: ignore[arg-type]
 
-        return by_ret
+        by_ret = _per_distinct(cols.ret, res_test, np)
+        return lambda rec: by_ret(rec) & is_syscall(rec)
     rets: set[int] = set()
     success = False
     for v in val.texts:  # already canonical errno names
@@ -329,23 +346,9 @@ def _vec_comm(node: Compare, val: _Operand, cols: RawColumns, np: Any) -> Mask:
         return lambda rec: np.asarray(test(rec[cols.comm], needle), dtype=bool)
 
     # Anything else: the per-event comparison once per distinct comm, remembered.
-    cache: dict[bytes, bool] = {}
     errors = cols.comm_errors
-
-    def by_name(rec: Any) -> Any:
-        uniq, inverse = np.unique(rec[cols.comm], return_inverse=True)
-        lut = np.empty(len(uniq), dtype=bool)
-        for i, b in enumerate(uniq.tolist()):
-            hit = cache.get(b)
-            if hit is None:
-                if len(cache) > 65536:
-                    cache.clear()
-                comm = b.split(b"\0", 1)[0].decode("utf-8", errors)
-                hit = cache[b] = pred(_probe(comm=comm))
-            lut[i] = hit
-        return lut[inverse.reshape(-1)]
-
-    return by_name
+    return _per_distinct(cols.comm, lambda b: pred(_probe(
+        comm=b.split(b"\0", 1)[0].decode("utf-8", errors))), np)
 
 
 def _comm_bytes(texts: tuple[str, ...], op: str, errors: str) -> list[bytes] | None:

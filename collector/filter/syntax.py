@@ -6,24 +6,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..fields import (
-    UnknownFieldError,
-    resolve,
-)
+from ..fields import UnknownFieldError, resolve
 from ..formatter import escape_text
 from . import names
-from .tree import (
-    BARE_RE,
-    BYTE_OPS,
-    KEYWORDS,
-    LIST_OPS,
-    WORD_OPS,
-    And,
-    Compare,
-    Expr,
-    Not,
-    Or,
-)
+from .tree import BARE_RE, BYTE_OPS, KEYWORDS, LIST_OPS, WORD_OPS, And, Compare, Expr, Not, Or
 
 MAX_DEPTH = 100  # nesting of parentheses and 'not'; keeps recursion far from Python's limit
 
