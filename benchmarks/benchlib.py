@@ -1,15 +1,25 @@
 """What the benchmarks share: a quiet-host check (the host's and a process's CPU
-ticks, other processes' CPU while a loop runs, other BPF programs loaded), and
-the small numeric and file helpers their reports use."""
+ticks, other processes' CPU while a loop runs, other BPF programs loaded), the
+small numeric and file helpers their reports use, and the parts of running one
+(what the host lacks, the report's first line, a C loop built, a child tracer
+process that reports as JSON and the signal that stops it)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shlex
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -142,4 +152,87 @@ def med(values: Iterable[float | int | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-# --------------------------------------------------------------------------- the bench
+# --------------------------------------------------------------------------- running one
+
+
+def unmet_needs(root: bool = True, tools: Iterable[str] = ()) -> str | None:
+    """What this host lacks to run a benchmark (``needs root and gcc``), else None."""
+    lacking = ["root"] if root and os.geteuid() != 0 else []
+    lacking += [t for t in tools if shutil.which(t) is None]
+    return f"needs {' and '.join(lacking)}" if lacking else None
+
+
+def host_header(repo: Path) -> str:
+    """The line a report starts with: kernel, CPUs, the load now, ``repo``'s revision."""
+    git = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    return (f"kernel {os.uname().release}, {os.cpu_count()} CPUs; load average "
+            f"{os.getloadavg()[0]:.2f} at start; git {git}")
+
+
+def compile_c(source: str, binary: Path) -> Path:
+    """``source`` built by ``gcc -O2`` into ``binary`` (the source kept next to it)."""
+    src = binary.parent / f"{binary.name}.c"
+    src.write_text(source)
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
+    return binary
+
+
+class StopSignal:
+    """SIGINT and SIGTERM noted instead of raised: a child's read loop sees ``set``
+    at its next check, drains once more and reports, rather than dying mid-report."""
+
+    def __init__(self) -> None:
+        self.set = False
+        signal.signal(signal.SIGINT, self._note)
+        signal.signal(signal.SIGTERM, self._note)
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.set = True
+
+
+def drain_until_stopped(drain: Callable[[], int], wait: Callable[[float], object],
+                        stop: StopSignal) -> None:
+    """A child's read loop: ``drain()`` (it returns how many records it read) until
+    ``stop`` is set, and once more after that (what the last syscalls wrote). After
+    a small drain it waits on the rings (``wait(seconds)``): 5 ms after a few
+    records, 100 ms after none; after a big one (the reader behind) it drains at once."""
+    while True:
+        stopping = stop.set
+        n = drain()
+        if stopping:
+            return
+        if n < 1024:
+            wait(0.1 if n == 0 else 0.005)
+
+
+class JsonChild:
+    """A child program (a tracer measured as a process of its own) that prints one
+    JSON line once it is ready and, after SIGINT, its report as its last JSON line:
+    ``result`` once ``running()`` has ended."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.result: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[dict[str, Any]]:
+        """The child runs while the block does; yields its ready line."""
+        p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        assert p.stdout is not None and p.stderr is not None  # both are pipes
+        try:
+            line = p.stdout.readline()
+            if not line.startswith("{"):
+                raise BenchError(f"{shlex.join(self.argv)} did not start: "
+                                 f"{line}{p.stderr.read()}")
+            yield json.loads(line)
+        finally:
+            p.send_signal(signal.SIGINT)
+            try:
+                out, _ = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+            lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
+            self.result = json.loads(lines[-1]) if lines else {}

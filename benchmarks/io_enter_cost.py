@@ -38,21 +38,26 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchlib import (
+    JsonChild,
+    StopSignal,
+    compile_c,
+    drain_until_stopped,
+    host_header,
+    log,
+    unmet_needs,
+)
+from exporter_overhead import LOOP_C
+from probe_overhead import measure, nothing
 
-from exporter_overhead import LOOP_C, log  # noqa: E402
-from probe_overhead import measure, nothing  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 _CALL = "            syscall(SYS_getppid);"
 _OUTER = "    for (long c = 0; c < chunks; c++) {"
@@ -74,11 +79,6 @@ WRITEV_LOOP_C = _io_loop(_BUF + "    struct iovec v[4] = {{buf, 32}, {buf + 32, 
 LOOPS = {"getppid": LOOP_C, "write": WRITE_LOOP_C, "writev": WRITEV_LOOP_C}
 
 CONFIGS = {"exit-only": (0, False), "enter": (0, True), "snap80": (80, False)}
-_STOP = [False]
-
-
-def _on_stop(signum: int, frame: Any) -> None:
-    _STOP[0] = True
 
 
 def _use_probes_of(tree: str) -> None:
@@ -102,52 +102,38 @@ def child_drain(snaplen: int, enter: bool, tree: str | None = None) -> None:
     from cdig.probes.ringbuf import RingPoller
     from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
-    signal.signal(signal.SIGINT, _on_stop)
-    signal.signal(signal.SIGTERM, _on_stop)
+    stop = StopSignal()
     probe = SyscallProbe(ProbeConfig(snaplen=snaplen, enter_events=enter))
     probe.load()
     poller = RingPoller(probe.rings)
     total = 0
-    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
-    while True:
-        stopping = _STOP[0]
+
+    def drain() -> int:
+        nonlocal total
         n = sum(len(r.drain()) for r in probe.rings)  # 2 rings before the io ring
         total += n
-        if stopping:
-            break
-        if n < 1024:
-            poller.wait(0.1 if n == 0 else 0.005)
+        return n
+
+    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
+    drain_until_stopped(drain, poller.wait, stop)
     stats = probe.stats()
     poller.close()
     probe.close()
     print(json.dumps({"records": total, "kernel": stats}), flush=True)
 
 
-class Drain:
+class Drain(JsonChild):
+    """A running ``--child`` drain with one configuration; ``result`` its report."""
+
     def __init__(self, snaplen: int, enter: bool, tree: str | None = None) -> None:
-        self.argv = [sys.executable, str(Path(__file__).resolve()), "--child",
-                     "--snaplen", str(snaplen)] + (["--enter"] if enter else []) + \
-            (["--tree", tree] if tree else [])
-        self.result: dict[str, Any] = {}
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "--child",
+                          "--snaplen", str(snaplen), *(["--enter"] if enter else []),
+                          *(["--tree", tree] if tree else [])])
 
     @contextlib.contextmanager
     def run(self) -> Iterator[str]:
-        p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            line = p.stdout.readline()
-            if not line.startswith("{"):
-                raise RuntimeError(f"the probe did not load: {line}{p.stderr.read()}")
+        with self.running():
             yield " ".join(self.argv[1:])
-        finally:
-            p.send_signal(signal.SIGINT)
-            try:
-                out, _ = p.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, _ = p.communicate()
-            lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
-            self.result = json.loads(lines[-1]) if lines else {}
 
 
 def report(loop: str, res: dict[str, Any], calls: int, rounds: int) -> None:
@@ -189,20 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child_drain(args.snaplen, args.enter, args.tree)
         return 0
-    if os.geteuid() != 0 or shutil.which("gcc") is None:
-        print("needs root (BPF) and gcc", file=sys.stderr)
+    lacking = unmet_needs(tools=["gcc"])  # root: BPF
+    if lacking:
+        print(lacking, file=sys.stderr)
         return 1
-    git = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True).stdout.strip()
-    print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs; load average "
-          f"{os.getloadavg()[0]:.2f} at start; git {git}")
+    print(host_header(HERE))
     with tempfile.TemporaryDirectory() as d:
         for loop in args.loops.split(","):
-            src = LOOPS[loop]
-            (Path(d) / "loop.c").write_text(src)
-            binary = Path(d) / f"cdig{loop}{os.getpid()}"[:15]
-            subprocess.run(["gcc", "-O2", "-o", str(binary), str(Path(d) / "loop.c")],
-                           check=True)
+            binary = compile_c(LOOPS[loop], Path(d) / f"cdig{loop}{os.getpid()}"[:15])
             drains = {k: Drain(*v) for k, v in CONFIGS.items()}
             if args.old_tree:
                 drains["snap80-old"] = Drain(80, False, args.old_tree)

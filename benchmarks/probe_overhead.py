@@ -44,10 +44,7 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,19 +52,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchlib import (
+    JsonChild,
+    StopSignal,
+    compile_c,
+    drain_until_stopped,
+    host_header,
+    log,
+    unmet_needs,
+)
 
 # the loop, the empty-program helper and the "someone else's tracer" check are
 # exporter_overhead.py's: one way of measuring per-syscall cost in benchmarks/
-from exporter_overhead import (  # noqa: E402
-    LOOP_C,
-    _descendants,
-    bcc_program,
-    foreign_tracers,
-    log,
-    run_loop,
-)
+from exporter_overhead import LOOP_C, _descendants, bcc_program, foreign_tracers, run_loop
+
+HERE = Path(__file__).resolve().parent
 
 SYS_GETPPID = 110  # x86_64
 EMPTY_RAW = ("RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n"
@@ -79,13 +78,6 @@ EMPTY_TP = ("TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }\n"
 # --------------------------------------------------------------------------- the child
 
 
-_STOP = [False]
-
-
-def _on_stop(signum: int, frame: Any) -> None:
-    _STOP[0] = True
-
-
 def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
     import numpy as np
@@ -93,8 +85,7 @@ def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
     from cdig.probes.ringbuf import RingPoller
     from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
-    signal.signal(signal.SIGINT, _on_stop)
-    signal.signal(signal.SIGTERM, _on_stop)
+    stop = StopSignal()
     config = ProbeConfig() if wakeup_ns is None else ProbeConfig(wakeup_ns=wakeup_ns)
     probe = SyscallProbe(config, pairing=pairing)
     probe.load()
@@ -102,10 +93,9 @@ def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
     poller = RingPoller(probe.rings)
     mine = comm.encode()
     total = getppid = 0
-    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
-    cpu0 = time.process_time()
-    while True:
-        stopping = _STOP[0]
+
+    def drain() -> int:
+        nonlocal total, getppid
         x = small.drain()
         y = ext.drain()
         n = len(x) + len(y)
@@ -114,10 +104,11 @@ def child_drain(pairing: str, comm: str, wakeup_ns: int | None) -> None:
             rec = x["rec"]
             getppid += int(np.count_nonzero((rec["comm"] == mine) & (rec["nr"] == SYS_GETPPID)
                                             & (rec["kind"] == 0)))
-        if stopping:
-            break
-        if n < 1024:
-            poller.wait(0.1 if n == 0 else 0.005)
+        return n
+
+    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
+    cpu0 = time.process_time()
+    drain_until_stopped(drain, poller.wait, stop)
     cpu = time.process_time() - cpu0
     stats = probe.stats()
     poller.close()
@@ -134,33 +125,17 @@ def nothing() -> Iterator[str]:
     yield "(nothing attached)"
 
 
-class Drain:
+class Drain(JsonChild):
     """A running ``--child drain`` process; ``result`` is its report after exit."""
 
     def __init__(self, pairing: str, comm: str, *extra: str) -> None:
-        self.argv = [sys.executable, str(Path(__file__).resolve()), "--child", pairing,
-                     "--comm", comm, *extra]
-        self.result: dict[str, Any] = {}
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "--child", pairing,
+                          "--comm", comm, *extra])
 
     @contextlib.contextmanager
     def run(self) -> Iterator[str]:
-        p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            line = p.stdout.readline()
-            if not line.startswith("{"):
-                raise RuntimeError(f"the probe did not load: {line}{p.stderr.read()}")
-            ready = json.loads(line)
+        with self.running() as ready:
             yield f"{' '.join(self.argv)}   (pairing: {ready['pairing']})"
-        finally:
-            p.send_signal(signal.SIGINT)
-            try:
-                out, _ = p.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, _ = p.communicate()
-            lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
-            self.result = json.loads(lines[-1]) if lines else {}
 
 
 # --------------------------------------------------------------------------- measuring
@@ -168,7 +143,7 @@ class Drain:
 
 def measure(binary: Path, calls: int, rounds: int, runs: int,
             configs: dict[str, Callable[[], contextlib.AbstractContextManager[str]]],
-            drains: dict[str, Drain]) -> dict[str, Any]:
+            drains: dict[str, JsonChild]) -> dict[str, Any]:
     """Per config, one figure per round: the lowest CPU ns/call of ``runs`` runs
     (the least disturbed by other load). Configs run in a new order each round;
     runs during which another process held tracing BPF programs are retried."""
@@ -271,11 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child_drain(args.child, args.comm, args.wakeup_ns)
         return 0
-    if os.geteuid() != 0:
-        print("needs root (BPF)", file=sys.stderr)
-        return 1
-    if shutil.which("gcc") is None:
-        print("needs gcc", file=sys.stderr)
+    lacking = unmet_needs(tools=["gcc"])  # root: BPF
+    if lacking:
+        print(lacking, file=sys.stderr)
         return 1
     comm = f"cdigppid{os.getpid()}"[:15]
     drains = {"probe-old": Drain("hash", comm, "--wakeup-ns", "0"),
@@ -294,15 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown configuration(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     configs = {k: every[k] for k in names}
-    git = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True).stdout.strip()
-    print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs; load average "
-          f"{os.getloadavg()[0]:.2f} at start; git {git}")
+    print(host_header(HERE))
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "loop.c"
-        src.write_text(LOOP_C)
-        binary = Path(d) / comm
-        subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
+        binary = compile_c(LOOP_C, Path(d) / comm)
         res = measure(binary, args.calls, args.rounds, args.runs, configs, drains)
     report(res, args.calls, args.rounds)
     print(f"load average {os.getloadavg()[0]:.2f} at end")
