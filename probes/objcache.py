@@ -4,10 +4,12 @@ bcc compiles the C with clang at every start: 1.8 of the 2.25 s from ``cdig trac
 to its first event on the reference machine, where loading the same bytecode into
 the kernel takes 20 ms. Compiled once, the object is kept (keyed by a hash of
 everything that goes into it) and later starts load it with bpf(2) directly
-(``probes/objload.py``). The first start compiles, stores the object, and loads it
-the same way, so a cold and a warm start run the same loader. The cache directory
-must belong to the user and be writable by no one else (what it holds runs in the
-kernel); otherwise it is not used. No bcc import on a warm start.
+(``probes/objload.py``). The first start compiles (in a child process,
+``objcompile``: the compiler's memory is never this process's), stores the object,
+and loads it the same way, so a cold and a warm start run the same loader. The
+cache directory must belong to the user and be writable by no one else (what it
+holds runs in the kernel); otherwise it is not used. No bcc import in this
+process, warm start or cold (only the child imports it).
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .objcompile import compile_in_child
 from .objload import (
     FORMAT,
     SENTINEL_TGID,
     CompiledObject,
     LoadedObject,
     LoadError,
-    compile_object,
     load_object,
 )
 from .private_cache import default_dir, is_private, private_dir
@@ -130,8 +132,9 @@ def load_cached(source: str, cflags: list[str], self_tgid: int | None, include_d
                 return load_object(obj, self_tgid or 0), "cache"
             except LoadError:
                 cache.drop(key)  # stale for this kernel after all: compile again
-    obj = compile_object(source, [f"-I{include_dir}", *cflags],
-                         sentinel=None if self_tgid is None else SENTINEL_TGID)
+    # in a child process: the compiler's ~190 MB never become this process's
+    obj = compile_in_child(source, [f"-I{include_dir}", *cflags],
+                           None if self_tgid is None else SENTINEL_TGID)
     if cache is not None:
         cache.put(key, obj)
     return load_object(obj, self_tgid or 0), "compiled"

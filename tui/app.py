@@ -171,7 +171,7 @@ class CdigTop(App[None]):
             self.model.note(f"kernel counters unavailable ({e}); counts from the event "
                             "stream")
             return
-        finally:  # both probes are compiled now: the compiler is not needed again
+        finally:  # both probes are loaded: if bcc compiled one here, give its compiler back
             compiler_memory.release()
         if self.model.stopping:
             counters.close()

@@ -1,6 +1,8 @@
 """Giving back the memory that compiling the BPF programs left behind.
 
-bcc compiles the probes' C with clang/LLVM inside this process, once, at start.
+A probe's C is compiled in a child process (``probes/objcompile.py``), so this
+is only for bcc's own path (``loader.compile_bpf``: an object that ``objcache``
+cannot keep), which compiles with clang/LLVM inside this process, once, at start.
 Afterwards the compiler's code stays resident (~70 MB of libLLVM's and
 libclang-cpp's executable pages, counted in cdig top's RSS) and the heap it freed
 stays in malloc's arenas; neither is used again while cdig top runs.

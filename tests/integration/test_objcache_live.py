@@ -146,3 +146,42 @@ p.close()
     assert (loaded, bcc) == ("cache", "False")
     # this process's 4321, and at most a few of whatever else shares its cgroup
     assert 4321 <= int(n) <= 4321 + 100
+
+
+def test_a_cold_start_compiles_in_a_child_process(tmp_path):
+    """An empty cache: the object is compiled by a child process, so the loading
+    process imports no bcc and maps no libLLVM/libclang (cdig top kept ~190 MB of
+    them resident when it compiled itself); the next start loads what it stored."""
+    code = f"""
+import sys
+from pathlib import Path
+from cdig.probes.metrics.config import MetricsConfig
+from cdig.probes.metrics.probe import MetricsProbe
+from cdig.probes.objcache import ObjectCache
+from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
+cache = ObjectCache(Path({str(tmp_path)!r}))
+for p in (MetricsProbe(MetricsConfig(), cache=cache), SyscallProbe(ProbeConfig(), cache=cache)):
+    p.load()
+    print(p.loaded_from, end=" ")
+    p.close()
+llvm = any("libLLVM" in ln or "libclang" in ln for ln in open("/proc/self/maps"))
+print("bcc" in sys.modules, llvm)
+"""
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stdout.split() == ["compiled", "compiled", "False", "False"]
+    assert runs[1].stdout.split() == ["cache", "cache", "False", "False"]
+    assert len(list((tmp_path / "bpf").glob("*.json"))) == 2
+
+
+def test_a_compile_error_in_the_child_is_one_line_with_clangs_reason(tmp_path):
+    from cdig.probes.loader import ProbeError, load_probe
+
+    with pytest.raises(ProbeError) as e:
+        load_probe("metrics", "int broken( {\n", lambda _: [], None, ObjectCache(tmp_path))
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("cannot load the BPF program: ") and "error" in msg, msg
+    assert not (tmp_path / "bpf").exists() or not list((tmp_path / "bpf").glob("*.json"))
