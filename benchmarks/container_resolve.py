@@ -37,6 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import unmet_needs
+
 from cdig.collector.cgroup_watch import CgroupWatcher
 from cdig.collector.cgroups import cgroup_layout
 from cdig.collector.containers import ContainerResolver
@@ -157,8 +159,9 @@ def main() -> int:
     ap.add_argument("--poll-ms", type=float, default=1.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root")
+    lacking = unmet_needs()
+    if lacking:
+        raise SystemExit(lacking)
     work = Path(tempfile.mkdtemp(prefix="cdig-resolve-"))
     wl = h.build_workload(work / "cdigwork")
     rootfs = h.build_rootfs(work / "rootfs", wl)

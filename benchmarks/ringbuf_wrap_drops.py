@@ -37,24 +37,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from benchlib import unmet_needs
 
 HERE = Path(__file__).resolve().parent
-WORKLOAD_C = HERE.parent / "tests" / "integration" / "workload.c"
-GCC_FLAGS = ["-static", "-nostdlib", "-no-pie", "-ffreestanding", "-fno-builtin",
-             "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-O2"]
-
-
-class _WordAccess:
-    """Stands in for ringbuf's ``_U64`` struct: one 8-byte load/store per access."""
-
-    def unpack_from(self, buf: Any, offset: int = 0) -> tuple[int]:
-        import numpy as np  # the producer page is mapped read-only: no ctypes view
-
-        return (int(np.frombuffer(buf, dtype=np.uint64, count=1, offset=offset)[0]),)
-
-    def pack_into(self, buf: Any, offset: int, value: int) -> None:
-        ctypes.c_uint64.from_buffer(buf, offset).value = value
+sys.path.insert(0, str(HERE.parent))
+from tests.integration.containers import build_workload  # noqa: E402 - after the path
 
 
 def one(binary: Path, work: Path, calls: int, ring_mb: int, tag: str) -> dict[str, object]:
@@ -122,14 +110,14 @@ def main() -> int:
     p.add_argument("--ring-mb", type=int, default=16)
     p.add_argument("--repeat", type=int, default=4)
     a = p.parse_args()
-    if os.geteuid() != 0:
-        print("needs root (BPF)", file=sys.stderr)
+    lacking = unmet_needs(tools=["gcc"])  # root: BPF
+    if lacking:
+        print(lacking, file=sys.stderr)
         return 1
     drops_per_run: list[int] = []
     with tempfile.TemporaryDirectory(prefix="cdig-rbdrops-") as d:
         work = Path(d)
-        binary = work / "rbdrops"
-        subprocess.run(["gcc", *GCC_FLAGS, "-o", str(binary), str(WORKLOAD_C)], check=True)
+        binary = build_workload(work / "rbdrops")
         for i in range(a.repeat):
             r = one(binary, work, a.calls, a.ring_mb, f"{i}")
             r["reader"] = "probes/ringbuf.py"
