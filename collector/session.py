@@ -123,6 +123,13 @@ class Session:
         decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
         session = cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
                       select=select, on_batch=on_batch)
+        if session.stateless and hasattr(src, "fields"):
+            # no State kept: the journal is not needed, and sinks that name the columns
+            # they read (``columns``) get only those decompressed
+            src.stateless = True
+            wanted = [getattr(s, "columns", None) for s in session.sinks]
+            if all(w is not None for w in wanted):
+                src.fields = tuple(sorted({"ctx"}.union(*(w for w in wanted if w))))
         if session._raw is not None and hasattr(src, "prune"):
             # the rows the raw prefilter drops (step 2) left out by the reader, before
             # they are converted to records (a capture's own numbers and times stay)

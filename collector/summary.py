@@ -21,6 +21,8 @@ from .fields import errno_name
 from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, totals
 
 _RECORD_VIEWS = {"syscall", "errors"}
+_RECORD_COLUMNS = ("kind", "nr", "ret", "latency_ns")
+_IO_VIEWS = {"container", "file", "conn"}
 
 
 class BatchAggregator:
@@ -33,6 +35,8 @@ class BatchAggregator:
         # the views keyed by the records alone (syscall, errors) read no process, fd or
         # container: the session then keeps no state for this sink (Session.stateless)
         self.needs_state = not set(agg.views) <= _RECORD_VIEWS
+        # and the only record fields they read: a capture's other columns stay unread
+        self.columns = _RECORD_COLUMNS if not self.needs_state else None
         self.rel = ArgRelevance(syscalls)
         reads = np.zeros(1 << 16, dtype=bool)
         writes = np.zeros(1 << 16, dtype=bool)
@@ -57,15 +61,16 @@ class BatchAggregator:
         enter = kind == layout.KIND_SYSCALL_ENTER
         failed = syscall & (ret < 0) & (ret > -4096)
         lat = np.where(syscall, rec["latency_ns"], 0).astype(np.int64)
-        nbytes = np.where(syscall & (ret > 0), ret, 0)
-        io_kind = syscall | enter
-        is_read = (nbytes > 0) & io_kind & self._reads[nr]
-        is_write = (nbytes > 0) & io_kind & self._writes[nr]
         origin = b.container_origin or b.containers
         fd_code, cont_code = b.fd_code, b.cont_code
-        fd_types = [None if f is None else f.type for f in b.fds]
-        io = is_read | is_write
         rel = self.rel
+        if _IO_VIEWS & set(views):  # the I/O columns: only the views that show bytes
+            nbytes = np.where(syscall & (ret > 0), ret, 0)
+            io_kind = syscall | enter
+            is_read = (nbytes > 0) & io_kind & self._reads[nr]
+            is_write = (nbytes > 0) & io_kind & self._writes[nr]
+            fd_types = [None if f is None else f.type for f in b.fds]
+            io = is_read | is_write
 
         if "proc" in views:
             assert cont_code is not None
@@ -107,7 +112,11 @@ class BatchAggregator:
         if "syscall" in views:
             sub = np.flatnonzero(syscall | (enter & self._no_return[nr]))
             if len(sub):
-                groups = totals(b, frozenset({KIND, NR}), rel, sub, (lat[sub], failed[sub]))
+                # keyed by (kind, nr) as one small int: kind is one of two here
+                nr_s = nr[sub].astype(np.int64)
+                key = nr_s + (int(nr_s.max()) + 1) * enter[sub]
+                groups = [(int(sub[i]), n, sums) for i, n, sums in
+                          by_key(key, (lat[sub], failed[sub]))]
                 b.materialize([g[0] for g in groups])
                 for r, n, (t, e) in groups:
                     typ = b.event(r).type
@@ -176,3 +185,28 @@ class BatchAggregator:
                 s.extra["closed_ns"] = 0
                 s.read += r_bytes
                 s.written += w_bytes
+
+
+def by_key(key: np.ndarray, values: tuple[np.ndarray, ...] = ()
+           ) -> list[tuple[int, int, list[int]]]:
+    """``vector.totals`` for rows keyed by small non-negative ints: (first row, rows,
+    the sums of each of ``values``) per key, in the order keys first appear. By
+    ``np.bincount`` (no hash, no sort of the rows): the sums are exact while every
+    partial sum is below 2**53 (checked; else added as int64)."""
+    size = int(key.max()) + 1
+    cnt = np.bincount(key, minlength=size)
+    first = np.full(size, len(key), dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)  # the last write: the first row
+    present = np.flatnonzero(cnt)
+    order = present[np.argsort(first[present], kind="stable")]
+    per = []
+    for v in values:
+        if v.dtype == bool or int(np.abs(v).max()) * len(v) < 1 << 53:
+            per.append(np.bincount(key, weights=v, minlength=size).astype(np.int64)[order])
+        else:
+            exact = np.zeros(size, dtype=np.int64)
+            np.add.at(exact, key, v.astype(np.int64))
+            per.append(exact[order])
+    per_l = [p.tolist() for p in per]
+    return [(f, c, [p[j] for p in per_l]) for j, (f, c) in
+            enumerate(zip(first[order].tolist(), cnt[order].tolist(), strict=True))]

@@ -40,7 +40,11 @@ def read_ahead(batches: Iterator[CaptureBatch],
             rb, left_out = cb.records, 0
             if prune is not None and rb.num_rows:
                 rb, left_out = prune(rb)
-            yield cb, _converted(rb) if rb.num_rows else None, left_out
+            if not rb.num_rows:
+                yield cb, None, left_out
+            else:
+                whole = rb.num_columns == len(SCHEMA)
+                yield cb, _converted(rb) if whole else _narrow(rb), left_out
 
     return _switching(_read_ahead(converted(), _AHEAD, "cdig-capture-read"))
 
@@ -77,6 +81,28 @@ def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     cols["args"] = args.T
     if raw.merged is not None:  # the comm bytes contiguous (grouped by as two words)
         cols["comm"] = np.ascontiguousarray(raw.merged["comm"])
+    raw.columns = cols
+    return raw, ctx
+
+
+def _narrow(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
+    """A batch of some columns (``CaptureFile.batches(fields)``) as records: the
+    columns read in their fields, every other field 0, every row a plain record (no
+    strings). Only for sinks that named the columns they read (``Session.replay``)."""
+    n = rb.num_rows
+    rec = np.zeros(n, dtype=layout.RECORD)
+    cols: dict[str, np.ndarray] = {}
+    names = rb.schema.names
+    for name, dt in _RECORD_FIELDS.items():
+        if name in names:
+            v = _values(rb.column(names.index(name)))
+            rec[name] = v
+            if v.dtype == dt:
+                cols[name] = v
+    ctx = _values(rb.column(names.index("ctx"))).astype(bool) if "ctx" in names else \
+        np.zeros(n, dtype=bool)
+    raw = RawBatch(rec, np.zeros(0, dtype=layout.EXT_RECORD), order=np.arange(n),
+                   merged=rec)
     raw.columns = cols
     return raw, ctx
 

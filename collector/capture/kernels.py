@@ -3,7 +3,8 @@ the numpy/zlib path it stands in for: with ``CDIG_NATIVE=0`` or no compiler the
 fallback runs, and ``tests/unit/test_native_replay.py`` checks both give the same
 bytes. The reader's thread spends most of a batch in these three loops: the batch
 digest's CRC, writing the records (one pass instead of a strided pass per field),
-and padding binary values to the probe's fixed widths."""
+and padding binary values to the probe's fixed widths; the writer combines its
+columns' CRCs into the batch's (``crc32_combine``) instead of a second pass."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def lib() -> Any:
         if so is not None:
             # typed in place: ctypes keeps each function object on the library
             native.function(so, "cdig_crc32_fold", _U32, [_P, _I64, _U32, ctypes.POINTER(_I64)])
+            native.function(so, "cdig_crc32_combine", _U32, [_U32, _U32, _I64])
             native.function(so, "cdig_rows", None, [_I64, _I64, _P, _P, _P, _I64, _P, _P, _P])
             native.function(so, "cdig_fixed", None,
                             [_I64, _P, _I64, _P, _P, _I64, _I64, _P, _I64, _I64])
@@ -58,6 +60,15 @@ def crc32(buf: Any, crc: int = 0) -> int:
     crc = so.cdig_crc32_fold(ptr, n, crc, ctypes.byref(done))
     del keep
     return zlib.crc32(memoryview(buf).cast("B")[done.value:], crc) if done.value < n else crc
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int | None:
+    """zlib's ``crc32_combine``: the CRC-32 of A then B from A's CRC, B's CRC and B's
+    length in bytes; None without the kernel (Python's zlib does not offer it)."""
+    so = lib()
+    if so is None:
+        return None
+    return int(so.cdig_crc32_combine(crc1, crc2, len2))
 
 
 def fill_rows(out: np.ndarray, columns: list[tuple[int, np.ndarray]],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..bounded import (
     first_oversized_batch,
     load_json,
 )
+from .digest import K_COLDIGEST, check_columns
 from .files import Loss
 from .format import (
     _K_DIGEST,
@@ -68,6 +69,7 @@ class CaptureFile:
     _oversized: tuple[int, str] | None = field(default=None, repr=False)  # (batch, why)
     _source: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)
+    _extra: Any = field(default=None, repr=False)  # the projected read's own file
 
     @classmethod
     def open(cls, path: str) -> CaptureFile:
@@ -137,11 +139,54 @@ class CaptureFile:
                 out.append(rows * f.type.bit_width // 8 + 64)
         return out
 
-    def batches(self) -> Iterator[CaptureBatch]:
-        """Every complete, intact batch; then ``loss`` says what could not be read."""
+    def batches(self, fields: Sequence[str] | None = None) -> Iterator[CaptureBatch]:
+        """Every complete, intact batch; then ``loss`` says what could not be read.
+
+        ``fields``: read only these columns (and ``kind``), each checked by the batch's
+        column digests (``digest``): the others are never decompressed. A file written
+        without column digests is read whole."""
         reader, src = self._reader, self._source
         if reader is None:
             return
+        check = self._check_whole
+        if fields is not None:
+            projected = self._projected(fields)
+            if projected is not None:
+                reader, src, check = projected
+        yield from self._read(reader, src, check)
+
+    def _check_whole(self, rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
+        return md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
+            rb.schema.equals(SCHEMA)
+
+    def _projected(self, fields: Sequence[str]) -> tuple[Any, Any, Any] | None:
+        """(reader, source, check) of the columns ``fields`` (and ``kind``), or None when
+        the file's batches have no column digests (a capture written before them: the
+        writer's first batch, empty, says)."""
+        want = sorted({SCHEMA.get_field_index(f) for f in (*fields, "kind")})
+        if min(want) < 0:
+            raise ValueError(f"no such column: {fields}")
+        schema = pa.schema([SCHEMA.field(i) for i in want])
+        try:
+            src = pa.OSFile(self.path)
+            reader = ipc.open_stream(src, options=ipc.IpcReadOptions(included_fields=want))
+            _, md = reader.read_next_batch_with_custom_metadata()
+        except Exception:  # any damage: the whole read finds and reports it
+            return None
+        if K_COLDIGEST not in (md or {}):
+            src.close()
+            return None
+        src.seek(0)  # from the schema again: the loop reads the first batch too
+        reader = ipc.open_stream(src, options=ipc.IpcReadOptions(included_fields=want))
+        self._extra = src
+
+        def check(rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
+            return rb.schema.equals(schema) and \
+                check_columns(rb, stored, md.get(K_COLDIGEST), want, len(SCHEMA))
+
+        return reader, src, check
+
+    def _read(self, reader: Any, src: Any, check: Any) -> Iterator[CaptureBatch]:
         end = src.tell()
         index = 0
         while True:
@@ -168,8 +213,7 @@ class CaptureFile:
             md = md or {}
             try:
                 stored, sb = _unpacked(md, _K_STATE, b"{}")
-                ok = md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
-                    rb.schema.equals(SCHEMA)
+                ok = check(rb, md, stored)
                 state = check_state(load_json(sb)) if ok else None  # bounded, checked
             except Exception:  # as above
                 ok, state = False, None
@@ -190,7 +234,7 @@ class CaptureFile:
         or a crafted file's): the decoder has no layout for them. Counted in ``skipped``."""
         if not rb.num_rows:
             return rb
-        known = self._KNOWN[_values(rb.column(SCHEMA.get_field_index("kind")))]
+        known = self._KNOWN[_values(rb.column(rb.schema.get_field_index("kind")))]
         if known.all():
             return rb
         self.skipped += int(rb.num_rows - np.count_nonzero(known))
@@ -208,8 +252,9 @@ class CaptureFile:
         return "damaged" if ends_well else "truncated"
 
     def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
+        for f in (self._source, self._extra):
+            if f is not None:
+                f.close()
 
 
 def _same_columns(schema: pa.Schema) -> bool:

@@ -72,6 +72,10 @@ class ReplaySource:
         # out before conversion, and ``left_out`` says how many of the batch last yielded
         self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
         self.left_out = 0
+        # set by Session.replay for a session that keeps no State: the only columns its
+        # sinks read (the others are not decompressed), and no /proc journal applied
+        self.fields: tuple[str, ...] | None = None
+        self.stateless = False
         self._whole = True  # the session's first batch is never pruned (evt.reltime's start)
 
     def _pruner(self) -> Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None:
@@ -137,7 +141,7 @@ class ReplaySource:
             self._cg_map[int(cg)] = int(key)
         for pid, key in state.get("pids", {}).items():
             self._pid_map[int(pid)] = int(key)
-        if "journal" in state:
+        if "journal" in state and not self.stateless:
             self.procfs.apply(state["journal"])
         if "drops" in state:
             self._drops = int(state["drops"])
@@ -165,7 +169,7 @@ class ReplaySource:
             self._restored = None
             shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
                 self.mono_to_wall_ns
-            for cb, converted, left_out in read_ahead(f.batches(), self._pruner()):
+            for cb, converted, left_out in read_ahead(f.batches(self.fields), self._pruner()):
                 self._apply(cb.state)
                 self._read_bytes = before + cb.end
                 if converted is None:

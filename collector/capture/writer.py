@@ -21,6 +21,7 @@ from ..safe_open import (
     create_private,
     same_file,
 )
+from .digest import digests
 from .format import (
     _K_DIGEST,
     _K_FORMAT,
@@ -33,7 +34,6 @@ from .format import (
     SCHEMA,
     _empty_batch,
     _pack,
-    batch_digest,
 )
 
 # --------------------------------------------------------------------------- writing
@@ -168,8 +168,8 @@ class CaptureWriter:
         assert self._writer is not None, "open() first"
         key, sb = _pack(_K_STATE, state)
         try:
-            self._writer.write_batch(rb, custom_metadata={
-                key: sb, _K_DIGEST: batch_digest(rb, sb).encode()})
+            # the whole batch's digest, and each column's (a projected read checks those)
+            self._writer.write_batch(rb, custom_metadata={key: sb, **digests(rb, sb)})
             self._file.flush()
             now = time.monotonic()
             if self.sync and rb.num_rows and now - self._synced >= SYNC_EVERY_S:

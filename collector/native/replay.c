@@ -7,6 +7,8 @@
  * cdig_fixed:      a binary column's values as zero-padded fixed-width rows.
  * cdig_crc32_fold: CRC-32 (zlib's) of a buffer by carry-less multiplication,
  *                  ~10x zlib's table CRC; 0 where the CPU lacks PCLMUL.
+ * cdig_crc32_combine: zlib's crc32_combine (the CRC of A then B from the CRCs of
+ *                  A and B and B's length): the batch digest from its columns'.
  */
 #include <stdint.h>
 #include <string.h>
@@ -166,4 +168,40 @@ API uint32_t cdig_crc32_fold(const uint8_t *buf, int64_t len, uint32_t crc, int6
     (void)buf;
     (void)len;
     return crc;
+}
+
+/* GF(2) polynomials modulo the reflected CRC-32 polynomial, as zlib 1.2.12's
+ * crc32_combine: a * b mod p, and x^(2^k * n) mod p. */
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = (uint32_t)1 << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ 0xedb88320u : b >> 1;
+    }
+    return p;
+}
+
+API uint32_t cdig_crc32_combine(uint32_t crc1, uint32_t crc2, int64_t len2)
+{
+    uint32_t x2n = (uint32_t)1 << 30; /* x^1, then x^2, x^4 ... (squared each bit) */
+    uint32_t p = (uint32_t)1 << 31;   /* x^0 */
+    uint64_t n = len2 > 0 ? (uint64_t)len2 : 0;
+    /* len2 bytes are 8 * len2 bits: start at x^8 */
+    x2n = multmodp(x2n, x2n);
+    x2n = multmodp(x2n, x2n);
+    x2n = multmodp(x2n, x2n);
+    while (n) {
+        if (n & 1)
+            p = multmodp(x2n, p);
+        n >>= 1;
+        if (n)
+            x2n = multmodp(x2n, x2n);
+    }
+    return multmodp(p, crc1) ^ crc2;
 }

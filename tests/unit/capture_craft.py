@@ -10,12 +10,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from cdig.collector.capture import batch_digest
+from cdig.collector.capture.digest import digests
 
 
 def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
-            batch: Callable | None = None, compression: str | None = "zstd") -> None:
-    """``schema_meta(meta) -> meta``; ``batch(i, rb, md) -> (rb, md)`` for each batch."""
+            batch: Callable | None = None, compression: str | None = "zstd",
+            column_digests: bool = True) -> None:
+    """``schema_meta(meta) -> meta``; ``batch(i, rb, md) -> (rb, md)`` for each batch;
+    without ``column_digests``, as a writer before them (``cdig.digest`` only)."""
     r = ipc.open_stream(pa.OSFile(str(src)))
     meta = dict(r.schema.metadata)
     if schema_meta:
@@ -35,7 +37,9 @@ def rewrite(src: Any, dst: Any, schema_meta: Callable | None = None,
             if batch:
                 rb, md = batch(i, rb, md)
             stored = md.get(b"cdig.state.z", md.get(b"cdig.state", b"{}"))
-            md[b"cdig.digest"] = batch_digest(rb, stored).encode()
+            md.update(digests(rb, stored))  # the whole batch's digest and each column's
+            if not column_digests:
+                del md[b"cdig.coldigest"]
             w.write_batch(rb, custom_metadata=md)
             i += 1
 
