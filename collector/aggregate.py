@@ -355,31 +355,31 @@ class Aggregator:
                 self.pid_files[k2] = [0, 0, 0, 1]
             else:
                 v[3] += 1
-        if fd is not None:
-            if fd.type in _FILE_TYPES:
-                k2 = (pid, fd.name)
-                v = self.pid_files.get(k2)
-                if v is None:
-                    v = self.pid_files[k2] = [0, 0, 0, 0]
-                if is_read:
-                    p.file_in += nbytes
-                    v[0] += nbytes
-                else:
-                    p.file_out += nbytes
-                    v[1] += nbytes
-                v[2] += 1
-            elif fd.type in _NET_TYPES:
-                k3 = (pid, fd.l4proto, fd.name)
-                v = self.pid_conns.get(k3)
-                if v is None:
-                    v = self.pid_conns[k3] = [0, 0, 0]
-                if is_read:
-                    p.net_in += nbytes
-                    v[0] += nbytes
-                else:
-                    p.net_out += nbytes
-                    v[1] += nbytes
-                v[2] += 1
+        if fd is None:
+            return
+        # the (process, file) row [in, out, calls, opens] or the (process, connection)
+        # row [in, out, calls], and the process's byte counters of that kind
+        table: dict[Any, list[int]]
+        key: Any  # (pid, path) or (pid, l4proto, name)
+        if fd.type in _FILE_TYPES:
+            table, key, width = self.pid_files, (pid, fd.name), 4
+            if is_read:
+                p.file_in += nbytes
+            else:
+                p.file_out += nbytes
+        elif fd.type in _NET_TYPES:
+            table, key, width = self.pid_conns, (pid, fd.l4proto, fd.name), 3
+            if is_read:
+                p.net_in += nbytes
+            else:
+                p.net_out += nbytes
+        else:
+            return
+        v = table.get(key)
+        if v is None:
+            v = table[key] = [0] * width
+        v[0 if is_read else 1] += nbytes
+        v[2] += 1
 
     def prune(self, before_ns: int) -> int:
         """Forget processes that exited, and connections closed, before
