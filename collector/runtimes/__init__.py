@@ -36,24 +36,8 @@ untrusted data: they are bounded in size and never interpreted.
 
 from .client import RuntimeClient
 from .diagnosis import RuntimeStatus, probe
-from .metadata import (
-    K8S_CONTAINER_NAME,
-    MAX_KEY,
-    MAX_LABELS,
-    MAX_NAME,
-    MAX_VALUE,
-    POD_NAME,
-    POD_NAMESPACE,
-    POD_UID,
-    Metadata,
-    RuncState,
-    clean_labels,
-)
-from .transport import run_bounded, unix_http_get
+from .metadata import Metadata
 
-# the parsers of each runtime's documents are in .parsers (imported from there)
-__all__ = [
-    "K8S_CONTAINER_NAME", "MAX_KEY", "MAX_LABELS", "MAX_NAME", "MAX_VALUE", "POD_NAME",
-    "POD_NAMESPACE", "POD_UID", "Metadata", "RuncState", "RuntimeClient", "RuntimeStatus",
-    "clean_labels", "probe", "run_bounded", "unix_http_get",
-]
+# the facade; the parsers (.parsers), the bounds and label cleaning (.metadata) and
+# the socket and child-process transport (.transport) are imported from their modules
+__all__ = ["Metadata", "RuntimeClient", "RuntimeStatus", "probe"]

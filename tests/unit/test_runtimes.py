@@ -14,15 +14,8 @@ from pathlib import Path
 import pytest
 
 from cdig.collector.cgroups import CgroupLayout, CgroupMount, parse_mountinfo
-from cdig.collector.runtimes import (
-    MAX_LABELS,
-    MAX_VALUE,
-    Metadata,
-    RuntimeClient,
-    clean_labels,
-    probe,
-    unix_http_get,
-)
+from cdig.collector.runtimes import Metadata, RuntimeClient, probe
+from cdig.collector.runtimes.metadata import MAX_LABELS, MAX_VALUE, clean_labels
 from cdig.collector.runtimes.parsers import (
     parse_ctr_info,
     parse_docker_inspect,
@@ -32,6 +25,7 @@ from cdig.collector.runtimes.parsers import (
     parse_storage_containers,
     runc_metadata,
 )
+from cdig.collector.runtimes.transport import unix_http_get
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "containers"
 PODMAN_ID = "fffa8b650dff027cf708ae6483f0b1f2538007edfc46c4c4175e92a77dfdffe0"
