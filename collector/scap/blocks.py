@@ -84,7 +84,10 @@ from .stateblocks import (
 
 _HDR = struct.Struct("<II")
 _U32 = struct.Struct("<I")
-CHUNK = 8 << 20
+# bytes of the (inflated) stream per read, one batch each: at 8 MiB a batch's ext rows
+# were ~40 MB, fresh memory every time (glibc maps blocks over 32 MB anew, and the
+# kernel zeroes each page); at 2 MiB (~15k records) they come back from the heap
+CHUNK = 2 << 20
 
 __all__ = [  # the framing, and the ids and parsers as blocks.X
     "BYTE_ORDER_MAGIC", "Block", "BlockStream", "CHUNK", "EV", "EVENT_BLOCKS", "EVF", "EVF_V2",
