@@ -70,8 +70,8 @@ class CounterReading:
         rows = np.zeros(len(procs), dtype=PROC_ROWS)
         for i, ((cg, tgid, nr), vals) in enumerate(procs.items()):
             rows[i]["cgroup_id"], rows[i]["tgid"], rows[i]["nr"] = cg, tgid, nr
-            for k, v in vals.items():
-                rows[i][k] = v
+            for col, v in vals.items():
+                rows[i][col] = v
         proc_errors = proc_errors or {}
         err = np.zeros(len(proc_errors), dtype=PROC_ERROR_ROWS)
         for i, (k, n) in enumerate(proc_errors.items()):
@@ -245,12 +245,12 @@ class KernelCounters:
             t_ns = int(row["lat_sum_ns"]) if has_lat else 0
             events += cnt
             failed += err
-            got = containers.get(c.id)
-            if got is None:
-                got = containers[c.id] = (c, {"events": 0, "errors": 0, "time": 0,
-                                              "file_in": 0, "file_out": 0, "net_in": 0,
-                                              "net_out": 0})
-            d = got[1]
+            entry = containers.get(c.id)
+            if entry is None:
+                entry = containers[c.id] = (c, {"events": 0, "errors": 0, "time": 0,
+                                                "file_in": 0, "file_out": 0, "net_in": 0,
+                                                "net_out": 0})
+            d = entry[1]
             d["events"] += cnt
             d["errors"] += err
             d["time"] += t_ns
