@@ -178,3 +178,18 @@ EXPORT void scap_gather_rows(uint8_t *dst, int64_t dst_stride, const uint8_t *sr
         memcpy(dst + i * dst_stride, src + j * src_stride, (size_t)width);
     }
 }
+
+/* Row move: for i < m, `width` bytes from src + src_idx[i] * src_stride to
+ * dst + dst_idx[i] * dst_stride (the fast path's strings into the ext rows of a
+ * batch that also has rows of the per-event path). Indexes outside
+ * [0, src_rows) or [0, dst_rows) are skipped. */
+EXPORT void scap_move_rows(uint8_t *dst, int64_t dst_stride, int64_t dst_rows,
+                           const int64_t *dst_idx, const uint8_t *src, int64_t src_stride,
+                           int64_t src_rows, const int64_t *src_idx, int64_t m, int64_t width) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t d = dst_idx[i], j = src_idx[i];
+        if (d < 0 || d >= dst_rows || j < 0 || j >= src_rows)
+            continue;
+        memcpy(dst + d * dst_stride, src + j * src_stride, (size_t)width);
+    }
+}

@@ -35,6 +35,8 @@ class Kernels:
                                 [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
         self._int = function(lib, "scap_int_param", None, [_P, _I, _P, _P, _I, _I, _I, _P, _P])
         self._rows = function(lib, "scap_gather_rows", None, [_P, _I, _P, _I, _I, _P, _I, _I])
+        self._move = function(lib, "scap_move_rows", None,
+                              [_P, _I, _I, _P, _P, _I, _I, _P, _I, _I])
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -101,6 +103,23 @@ class Kernels:
         idx = np.ascontiguousarray(idx, dtype=np.int64)
         self._rows(address(dst) + at, d_stride, address(src) + src_at, s_stride, len(src),
                    address(idx), len(idx), width)
+
+    def move_rows(self, dst: np.ndarray, at: int, dst_idx: np.ndarray, src: np.ndarray,
+                  src_at: int, src_idx: np.ndarray, width: int) -> None:
+        """``width`` bytes of row ``src_idx[i]`` of ``src`` (from its byte ``src_at``) into
+        row ``dst_idx[i]`` of ``dst`` at byte ``at``: both C-contiguous, one row per
+        element (structured) or per first axis."""
+        assert dst.flags.c_contiguous and src.flags.c_contiguous and dst.flags.writeable
+        d_stride = dst.strides[0] if dst.ndim else 0
+        s_stride = src.strides[0] if src.ndim else 0
+        assert at >= 0 and at + width <= d_stride
+        assert src_at >= 0 and src_at + width <= s_stride
+        assert len(dst_idx) == len(src_idx)
+        dst_idx = np.ascontiguousarray(dst_idx, dtype=np.int64)
+        src_idx = np.ascontiguousarray(src_idx, dtype=np.int64)
+        self._move(address(dst) + at, d_stride, len(dst), address(dst_idx),
+                   address(src) + src_at, s_stride, len(src), address(src_idx), len(src_idx),
+                   width)
 
 
 _kernels: Kernels | None = None

@@ -167,6 +167,8 @@ class Columns:
                 f = was[from_fast] - n_slow  # str1 and str2 are side by side in both
                 if kern is not None and len(from_fast) == k:  # every ext row, in order
                     kern.gather_rows(ext, o1, xs, srow[f], layout.IO_MAX, src_at=o1)
+                elif kern is not None:  # one memcpy a row, not numpy's fancy-index copy
+                    kern.move_rows(ext, o1, from_fast, xs, o1, srow[f], layout.IO_MAX)
                 else:
                     xs8 = xs.view(np.uint8).reshape(len(xs), layout.EXT_RECORD.itemsize)
                     raw8[from_fast, o1:o2 + layout.STR2_LEN] = \

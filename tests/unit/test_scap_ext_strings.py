@@ -75,3 +75,18 @@ def test_reader_ext_rows_hold_each_records_strings():
             seen += 1
     src.close()
     assert seen > 0
+
+
+def test_move_rows_places_each_source_row_at_its_destination():
+    k = kernels()
+    assert k is not None
+    src = np.random.default_rng(5).integers(0, 256, size=(40, layout.EXT_RECORD.itemsize),
+                                            dtype=np.uint8)
+    dst_idx = np.array([9, 0, 4, 7], dtype=np.int64)
+    src_idx = np.array([3, 39, 3, 12], dtype=np.int64)
+    dst = np.zeros(10, dtype=layout.EXT_RECORD)
+    k.move_rows(dst, _AT, dst_idx, src, _AT, src_idx, layout.IO_MAX)
+    got = dst.view(np.uint8).reshape(10, -1)
+    want = np.zeros_like(got)
+    want[dst_idx, _AT:_AT + layout.IO_MAX] = src[src_idx, _AT:_AT + layout.IO_MAX]
+    assert np.array_equal(got, want)  # the other rows and bytes stay zero
