@@ -410,9 +410,9 @@ class TopModel:
                 snap.pid_syscalls = _summed(mine, 3)
                 lat: dict[str, dict[int, int]] = {}
                 for t, v in mine:
-                    h = lat.setdefault(t, {})
+                    hist = lat.setdefault(t, {})
                     for b, n in v[3].items():
-                        h[b] = h.get(b, 0) + n
+                        hist[b] = hist.get(b, 0) + n
                 snap.pid_lat = lat
                 snap.pid_files = _summed(((n, v) for (pid, n), v in a.pid_files.items()
                                           if pid in want), 4)
@@ -430,9 +430,9 @@ class TopModel:
             if filtered and pid not in pids:
                 continue
             if pid not in procs:
-                s = pids.get(pid)
-                name = s.name if s else "?"
-                ppid, uid, cmd = procinfo.get(pid, (0, s.uid if s else -1, name))
+                st = pids.get(pid)
+                name = st.name if st else "?"
+                ppid, uid, cmd = procinfo.get(pid, (0, st.uid if st else -1, name))
                 procs[pid] = ProcInfoRow(pid, ppid, name, c, uid, cmd)
         counts: dict[str, int] = {}
         for p in procs.values():
@@ -450,9 +450,9 @@ class TopModel:
                               if not p.exited and p.pid not in exited)
         snap.alive_cids = alive_cids
         snap.argv = dict(self.argv)
-        for c in exited.values():
-            if c is not None and c.id not in alive_cids:
-                snap.exited_containers[c.id] = c
+        for gone in exited.values():
+            if gone is not None and gone.id not in alive_cids:
+                snap.exited_containers[gone.id] = gone
         try:
             snap.drops = int(self.drops_fn())
         except Exception:  # a source closing under us: keep the last figure

@@ -99,10 +99,10 @@ def apply_counters(snap: Snapshot, t: Any, counters: Any, scope: Scope) -> None:
         out: dict[int, list[int]] = {}
         for r in rows:
             if counters._sysname(int(r["nr"])) == scope.syscall:
-                v = out.setdefault(int(r["tgid"]), [0, 0, 0])
-                v[0] += int(r["count"])
-                v[1] += int(r["errors"])
-                v[2] += int(r["time_ns"])
+                acc = out.setdefault(int(r["tgid"]), [0, 0, 0])
+                acc[0] += int(r["count"])
+                acc[1] += int(r["errors"])
+                acc[2] += int(r["time_ns"])
         snap.syscall_pids = {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
@@ -163,7 +163,7 @@ class Refresher:
         if snap.exact:
             self._spectro(snap, sc)
         live = self.resources.live
-        cpu = {}
+        cpu: dict[int, float] = {}
         mem: dict[int, tuple[int, int]] = {}
         container_cpu: dict[str, float] = {}
         if live and req.view == "containers":
