@@ -4,6 +4,7 @@ process), F7 legend, Ctrl+F incremental search, the row text filter."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -89,8 +90,11 @@ def test_actions_on_gone_processes_and_renice():
     p = subprocess.Popen(["sleep", "30"])
     try:
         up = next(a for a in ACTIONS if a.key == "+")
+        # the child inherits this process's nice (not 0 under `nice make test`)
+        was = os.getpriority(os.PRIO_PROCESS, p.pid)
         line = run_action(up, Target(f"sleep ({p.pid})", p.pid))
-        assert line.endswith("nice 0 -> 1"), line
+        assert line.endswith(f"nice {was} -> {was + 1}"), line
+        assert os.getpriority(os.PRIO_PROCESS, p.pid) == was + 1
     finally:
         p.kill()
         p.wait()
