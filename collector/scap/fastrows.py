@@ -163,7 +163,7 @@ class FastRows(EventPath):
                 sel = key == kv
                 w, evs = who[sel], ev[sel]
                 et, npar = kv // 4096, kv % 4096
-                self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs)
+                self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs, xrows)
         # an fd the file does not give is no fd (-1), not fd 0
         by_nr = self.syscalls.by_nr
         for nr in bulk.uniq(out["nr"]).tolist():
@@ -285,7 +285,7 @@ class FastRows(EventPath):
 
     def _fill(self, u8: np.ndarray, et: int, npar: int, w: np.ndarray, evs: np.ndarray,
               lp: np.ndarray, out: dict[str, np.ndarray], args: np.ndarray, have: np.ndarray,
-              side: str, strs: np.ndarray) -> None:
+              side: str, strs: np.ndarray, xrows: np.ndarray) -> None:
         """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
         Events whose length slots or lengths overrun the event (a damaged file) give none."""
         info = E.INFO[et]
@@ -352,7 +352,12 @@ class FastRows(EventPath):
             at = 0 if which == 0 else layout.STR1_LEN
             pres = lens[:, pi] > 0
             take = pres & ((out[lcol][w] == 0) | (rank == 2))
-            strs[out["srow"][w[take]], at:at + width] = rows_[take]
+            kern = kernels()
+            if kern is not None:  # a memcpy a row into the strided ext rows
+                kern.move_rows(xrows, _STR1_AT + at, out["srow"][w[take]], rows_, 0,
+                               np.flatnonzero(take), width)
+            else:
+                strs[out["srow"][w[take]], at:at + width] = rows_[take]
             out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
             out["is_ext"][w[take]] = True
         if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
