@@ -9,9 +9,10 @@ asks ``request()`` what to build and hands back a Frame to ``show_frame``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -79,10 +80,8 @@ class MainScreen(Screen):
         self.search_text = ""
         self._gone_said: set[str] = set()
 
-    @property
-    def app(self) -> CdigTop:
-        """This screen's app: always cdig top's (typed, for its own methods)."""
-        return cast("CdigTop", super().app)
+    if TYPE_CHECKING:  # this screen's app is always cdig top's: typed for its own methods
+        app = getters.app(CdigTop)  # (Textual's way; at run time the base's property)
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -11,8 +11,10 @@ from textual.widgets import Log
 
 
 class EventsLog(Log):
-    def __init__(self, *args, max_lines: int = 5000, **kwargs) -> None:
-        super().__init__(*args, max_lines=max_lines, auto_scroll=False, **kwargs)
+    def __init__(self, *, max_lines: int = 5000, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(max_lines=max_lines, auto_scroll=False, name=name, id=id,
+                         classes=classes)
         self.last_num = -1
         self.key: object = None
         self.shown = 0
