@@ -65,6 +65,12 @@ class SourceBase:
         self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
         self.left_out = 0
         self._left = 0  # left out since the last batch yielded
+        # set by Session.replay when no State is kept and every sink names the record
+        # fields it reads (cdig summary --by syscall: kind, nr, ret, latency_ns): the
+        # bulk path then parses no argument or string the batch would carry unread
+        self.fields: tuple[str, ...] | None = None
+        self.stateless = False
+        self._want_args = self._want_strs = True  # per chunk, from ``fields``
         self.events = 0  # scap events read (sysdig's evt.num)
         self.dropped = 0  # events the capture says were lost (cdig's drop marks)
         self.drop_marks = 0

@@ -28,6 +28,11 @@ _XFIELDS = layout.EXT_RECORD.fields
 assert _XFIELDS is not None
 _STR1_AT: int = _XFIELDS["str1"][1]  # str2 follows it (columns.py checks)
 
+# the record fields (as a capture's columns) that need the bulk path's arguments, and
+# its strings (ext rows, the I/O data flag)
+_ARG_FIELDS = frozenset({"args", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"})
+_STR_FIELDS = frozenset({"flags", "len1", "len2", "argc", "pad", "str1", "str2"})
+
 # per thread as a chunk starts / after a change: (pid, comm, uid, gid, cgroup)
 Attrs = tuple[int, bytes, int, int, int]
 
@@ -120,6 +125,9 @@ class FastRows(EventPath):
             if not len(rows):
                 return None
         m = len(rows)
+        fields = self.fields  # None: every field is read
+        self._want_args = fields is None or not _ARG_FIELDS.isdisjoint(fields)
+        self._want_strs = fields is None or not _STR_FIELDS.isdisjoint(fields)
         out: dict[str, np.ndarray] = {
             "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
             "cpu": cpu[rows], "num": num[rows].copy(), "key": rows * 8 + 1,
@@ -136,6 +144,8 @@ class FastRows(EventPath):
         # str1 and str2 side by side (I/O data runs on from one into the other), one row
         # of "S" for each record of a type that has strings ("srow"; the others: -1)
         may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
+        if not self._want_strs:
+            may[:] = False
         srow = np.full(m, -1, np.int64)
         srow[may] = np.arange(int(np.count_nonzero(may)))
         out["srow"] = srow
@@ -166,7 +176,7 @@ class FastRows(EventPath):
                 self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs, xrows)
         # an fd the file does not give is no fd (-1), not fd 0
         by_nr = self.syscalls.by_nr
-        for nr in bulk.uniq(out["nr"]).tolist():
+        for nr in bulk.uniq(out["nr"]).tolist() if self._want_args else ():
             spec = by_nr.get(nr)
             if spec is None:
                 continue
@@ -310,7 +320,7 @@ class FastRows(EventPath):
                 if n >= 8:  # cdig's writer: res and the six raw arguments
                     r, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "i8")
                     out["ret"][w[pres]] = r[pres]
-                    for j in range(6):
+                    for j in range(6 if self._want_args else 0):
                         v, pj = bulk.int_param(u8, lens[:, 2 + j], starts[:, 2 + j], "u8")
                         args[w[pj], j] = v[pj]
                         have[w[pj], j] = 2
@@ -321,9 +331,9 @@ class FastRows(EventPath):
             v, pres = bulk.int_param(u8, lens_all[:, 0], starts_all[:, 0], "i8")
             out["ret"][w[pres]] = v[pres]
             return
-        amap = self._argmap.get(et, [])
-        pmap = self._pathmap.get(et, [])
-        data_pi = self._datamap.get(et, -1) if side == "exit" else -1
+        amap = self._argmap.get(et, []) if self._want_args else []
+        pmap = self._pathmap.get(et, []) if self._want_strs else []
+        data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs else -1
         need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
                    ([0] if et in self._ret_param else []) + [-1]) + 1
         n = min(npar, need, len(info.params))
