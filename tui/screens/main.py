@@ -206,7 +206,7 @@ class MainScreen(Screen):
 
     def push(self, drill: Drill, from_key: str | None = None) -> None:
         self.level.selected = from_key
-        self.levels.append(Level(drill.view, drill.scope, drill.label))
+        self.levels.append(Level(drill.view, drill.target(self.level.scope), drill.label))
         self._after_move()
 
     def action_back(self) -> None:

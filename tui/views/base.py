@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from rich.text import Text
 
@@ -40,7 +40,7 @@ class Scope:
     io: bool = False  # echo: only I/O events
     failed: bool = False
 
-    def narrow(self, **kw: Any) -> Scope:
+    def narrow(self, **kw: Unpack[Narrowing]) -> Scope:
         return replace(self, **kw)
 
     def admits(self, ev: Event) -> bool:
@@ -58,13 +58,31 @@ class Scope:
         return not self.failed or ev.failed
 
 
+class Narrowing(TypedDict, total=False):
+    """``Scope.narrow``'s arguments: what a row narrows the scope it is shown in to."""
+
+    container: str | None
+    pid: int | None
+    syscall: str | None
+    fd: str | None
+    errno: str | None
+    dir: str | None
+    port: tuple[str, int] | None
+    io: bool
+    failed: bool
+
+
 @dataclass(frozen=True)
 class Drill:
     """Where Enter on a row goes: a view, a narrower scope, a label for the crumb."""
 
     view: str
-    scope: Scope  # builders give a dict of Scope.narrow arguments; build() resolves it
+    scope: Scope | Narrowing  # builders give a Narrowing; build() resolves it
     label: str
+
+    def target(self, scope: Scope) -> Scope:
+        """The scope this drill goes to from ``scope``: its own once resolved."""
+        return self.scope if isinstance(self.scope, Scope) else scope.narrow(**self.scope)
 
 
 @dataclass(frozen=True)

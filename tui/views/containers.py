@@ -6,7 +6,7 @@ from typing import Any
 
 from ..format import human_count
 from ..resources import SHARED_KINDS
-from .base import Ctx, Drill, Row, cname, in_container, source
+from .base import Ctx, Drill, Narrowing, Row, cname, in_container, source
 
 
 def containers_rows(ctx: Ctx) -> tuple[list[Row], str]:
@@ -47,7 +47,7 @@ def containers_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "spark": ctx.history.get(cid, []), "events": ev, "image": c.image,
             "pod": f"{c.pod_namespace}/{c.pod_name}" if c.pod_name else "",
             "runtime": c.runtime, "id": c.short_id},
-            Drill("procs", dict(container=cid), cname(c)), None, cid))
+            Drill("procs", Narrowing(container=cid), cname(c)), None, cid))
     return rows, f"{len(rows)} containers · {human_count(tot)} syscalls/s · " \
                  f"{s.events} {'syscalls' if s.exact else 'events'} in all{source(ctx)}"
 
@@ -91,5 +91,5 @@ def security_rows(ctx: Ctx) -> tuple[list[Row], str]:
         v["risks"] = ", ".join(risks) if row.known else "unknown (not live)"
         v["nrisks"] = len(risks)
         risky += bool(risks)
-        rows.append(Row(cid, v, Drill("procs", dict(container=cid), cname(c)), None, cid))
+        rows.append(Row(cid, v, Drill("procs", Narrowing(container=cid), cname(c)), None, cid))
     return rows, f"{len(rows)} containers · {risky} with risks"

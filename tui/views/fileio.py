@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...collector.fields import format_time
 from ..format import human_bytes, human_ns
 from ..model import SLOW_IO_NS
-from .base import Ctx, Drill, Row, cname, in_container, sum_pids
+from .base import Ctx, Drill, Narrowing, Row, cname, in_container, sum_pids
 
 
 def _scoped_files(ctx: Ctx) -> tuple[dict, dict]:
@@ -31,7 +31,7 @@ def files_rows(ctx: Ctx) -> tuple[list[Row], str]:
         rows.append(Row(path, {"path": path, "in_rate": ctx.rate(rd, o[0]),
                                "out_rate": ctx.rate(wr, o[1]), "read": rd, "written": wr,
                                "opens": opens, "ops": ops},
-                        Drill("events", dict(fd=path), path), sc.pid, sc.container))
+                        Drill("events", Narrowing(fd=path), path), sc.pid, sc.container))
     where = f" in {sc.dir}" if sc.dir is not None else ""
     return rows, f"{len(rows)} files{where} · {human_bytes(tin)} read · " \
                  f"{human_bytes(tout)} written"
@@ -65,7 +65,7 @@ def dirs_rows(ctx: Ctx) -> tuple[list[Row], str]:
         g[6] += 1
     rows = [Row(d, {"dir": d, "in_rate": ctx.rate(g[0], g[4]), "out_rate": ctx.rate(g[1], g[5]),
                     "read": g[0], "written": g[1], "ops": g[2], "opens": g[3], "files": g[6]},
-                Drill("files", dict(dir=d), d), sc.pid, sc.container)
+                Drill("files", Narrowing(dir=d), d), sc.pid, sc.container)
             for d, g in by.items()]
     return rows, f"{len(rows)} directories · {human_bytes(sum(g[0] for g in by.values()))} " \
                  f"read · {human_bytes(sum(g[1] for g in by.values()))} written"
@@ -82,7 +82,7 @@ def slowio_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "time": format_time(x.ts_ns)[:15], "ts": x.ts_ns, "latency": x.latency_ns,
             "syscall": x.type, "bytes": x.res, "pid": x.pid, "name": x.name,
             "container": cname(x.container), "path": x.path},
-            Drill("events", dict(pid=x.pid, fd=x.path), f"{x.name} ({x.pid}) {x.path}"),
+            Drill("events", Narrowing(pid=x.pid, fd=x.path), f"{x.name} ({x.pid}) {x.path}"),
             x.pid, x.container.id))
     return rows, f"{len(rows)} file reads/writes that took {human_ns(SLOW_IO_NS)} or more " \
                  "(the latest; the event stream)"

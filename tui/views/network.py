@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..format import human_bytes
-from .base import Ctx, Drill, Row, cname, sum_pids
+from .base import Ctx, Drill, Narrowing, Row, cname, sum_pids
 
 
 def server_port(name: str) -> int | None:
@@ -36,7 +36,7 @@ def conns_rows(ctx: Ctx) -> tuple[list[Row], str]:
                 "out_rate": ctx.rate(bo, o[1]), "in": bi, "out": bo,
                 "proc": st.name if st else "", "pid": sc.pid,
                 "container": cname(st.container) if st else ""},
-                Drill("events", dict(fd=name), name), sc.pid, sc.container))
+                Drill("events", Narrowing(fd=name), name), sc.pid, sc.container))
     else:
         old_all = ctx.base.conns if ctx.base is not None else {}
         for (proto, name), (bi, bo, _ops, proc, pid, cid) in s.conns.items():
@@ -52,7 +52,7 @@ def conns_rows(ctx: Ctx) -> tuple[list[Row], str]:
                 "name": name, "proto": proto, "in_rate": ctx.rate(bi, o[0]),
                 "out_rate": ctx.rate(bo, o[1]), "in": bi, "out": bo, "proc": proc,
                 "pid": pid, "container": cname(c) if c is not None else ""},
-                Drill("events", dict(fd=name), name), pid, cid))
+                Drill("events", Narrowing(fd=name), name), pid, cid))
     return rows, f"{len(rows)} connections · {human_bytes(tin)} in · {human_bytes(tout)} out"
 
 
@@ -86,6 +86,6 @@ def ports_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "out_rate": ctx.rate(bo, oo), "in": bi, "out": bo,
             "proc": ", ".join(top[:3]) + (" …" if len(top) > 3 else ""),
             "container": ", ".join(sorted(names.get(c, c[:12]) for c in cids))},
-            Drill("conns", dict(port=(proto, port)), f"{proto} port {port}"), None,
+            Drill("conns", Narrowing(port=(proto, port)), f"{proto} port {port}"), None,
             sc.container))
     return rows, f"{len(rows)} server ports · {sum(g[4] for g in by.values())} connections"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...collector.aggregate import ProcStats
 from ...collector.fields import format_time, user_name
 from ..format import human_count
-from .base import Ctx, Drill, Row, cname, in_container, source
+from .base import Ctx, Drill, Narrowing, Row, cname, in_container, source
 
 
 def procs_rows(ctx: Ctx) -> tuple[list[Row], str]:
@@ -57,7 +57,7 @@ def procs_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "res": ctx.mem[pid][1] if pid in ctx.mem else None,
             "user": user_name(uid) if uid >= 0 else "",
             "cmd": cmd},
-            Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, c.id))
+            Drill("syscalls", Narrowing(pid=pid), f"{name} ({pid})"), pid, c.id))
     what = f" making {sc.syscall}" if sc.syscall is not None else ""
     return rows, (f"{len(rows)} processes{what} · {human_count(tot_sc)} syscalls/s · "
                   f"{human_count(tot_err)} errors/s{source(ctx)}")
@@ -89,7 +89,7 @@ def tree_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "err": ctx.rate(st.errors if st else 0, old.errors if old else 0),
             "container": cname(p.container), "order": len(rows),
             "cmd": ctx.cmdline(pid) or p.cmdline},
-            Drill("syscalls", dict(pid=pid), f"{name} ({pid})"), pid, p.container.id))
+            Drill("syscalls", Narrowing(pid=pid), f"{name} ({pid})"), pid, p.container.id))
         for child in sorted(children.get(pid, ())):
             walk(child, depth + 1)
 
@@ -124,7 +124,7 @@ def threads_rows(ctx: Ctx) -> tuple[list[Row], str]:
             "net": ctx.rate(t.net_io, o.net_io if o else 0), "events": t.events,
             "state": "exit" if t.exited_ns else "", "container": cname(t.container),
             "cmd": ctx.cmdline(t.pid) or (info.cmdline if info is not None else "")},
-            Drill("syscalls", dict(pid=t.pid), f"{t.name} ({t.pid})"), t.pid, t.container.id))
+            Drill("syscalls", Narrowing(pid=t.pid), f"{t.name} ({t.pid})"), t.pid, t.container.id))
     return rows, f"{len(rows)} threads · {human_count(tot)} events/s (the event stream)"
 
 
@@ -139,6 +139,6 @@ def execs_rows(ctx: Ctx) -> tuple[list[Row], str]:
         rows.append(Row(f"{x.ts_ns}/{x.pid}/{i}", {
             "time": format_time(x.ts_ns)[:12], "ts": x.ts_ns, "pid": x.pid,
             "user": user_name(x.uid), "container": cname(x.container), "cmd": x.cmdline},
-            Drill("syscalls", dict(pid=x.pid), f"{x.cmdline.split(' ')[0]} ({x.pid})"),
+            Drill("syscalls", Narrowing(pid=x.pid), f"{x.cmdline.split(' ')[0]} ({x.pid})"),
             x.pid, x.container.id))
     return rows, f"{len(rows)} commands run ({ctx.snap.execs_seen} in all)"

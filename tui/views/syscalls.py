@@ -7,7 +7,7 @@ from typing import Any
 
 from ...collector.aggregate import percentile
 from ...collector.fields import format_time
-from .base import Ctx, Drill, Row, cname, source, sum_pids
+from .base import Ctx, Drill, Narrowing, Row, cname, source, sum_pids
 
 # F12: one column per kernel latency bucket (base 4: 4^k < d <= 4^(k+1) ns)
 SPECTRO_LABELS = ("4n", "16n", "64n", "256n", "1u", "4u", "16u", "65u", "262u", "1m",
@@ -36,8 +36,8 @@ def syscalls_rows(ctx: Ctx) -> tuple[list[Row], str]:
         p99 = percentile(h, 0.99) if h else (slot_percentile(slots[typ], 0.99)
                                                if typ in slots else None)
         # Enter: the processes making this syscall (of a process: its events)
-        drill = Drill("events", dict(syscall=typ), typ) if sc.pid is not None else \
-            Drill("procs", dict(syscall=typ), typ)
+        drill = Drill("events", Narrowing(syscall=typ), typ) if sc.pid is not None else \
+            Drill("procs", Narrowing(syscall=typ), typ)
         rows.append(Row(typ, {"syscall": typ, "count": n, "rate": ctx.rate(n, o[0]),
                               "errors": e, "avg": t // n if n else 0,
                               "p99": p99, "time": t}, drill, sc.pid, sc.container))
@@ -85,7 +85,7 @@ def errors_rows(ctx: Ctx) -> tuple[list[Row], str]:
                 "count": n, "rate": ctx.rate(n, old_d.get((typ, errno, pid), 0)),
                 "syscall": typ, "errno": errno, "pid": pid, "name": name,
                 "container": cname(c) if c else ""},
-                Drill("events", dict(pid=pid, syscall=typ, failed=True),
+                Drill("events", Narrowing(pid=pid, syscall=typ, failed=True),
                       f"{typ} {errno} ({pid})"), pid, c.id if c else None))
         return rows, f"{len(rows)} processes · {total} failed syscalls{source(ctx)}"
     old_t = base.err_totals if base is not None else {}
@@ -112,11 +112,11 @@ def errors_rows(ctx: Ctx) -> tuple[list[Row], str]:
         if sc.errno is None:
             v = {"count": n, "rate": ctx.rate(n, o), "errno": key, "syscall": part,
                  "container": where}
-            drill = Drill("errors", dict(errno=key), key)
+            drill = Drill("errors", Narrowing(errno=key), key)
         else:
             v = {"count": n, "rate": ctx.rate(n, o), "errno": sc.errno, "syscall": key,
                  "container": where}
-            drill = Drill("errors", dict(syscall=key), key)
+            drill = Drill("errors", Narrowing(syscall=key), key)
         rows.append(Row(key, v, drill, None, sc.container))
     what = "syscalls failing with " + sc.errno if sc.errno is not None else "kinds of error"
     return rows, f"{len(rows)} {what} · {total} failed syscalls{source(ctx)}"
