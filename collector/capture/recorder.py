@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from .writer import CaptureWriter
 # --------------------------------------------------------------------------- tables
 
 
-def _container_dict(key: int, c: Container, cgroup_ids: Sequence[int] = ()) -> dict[str, Any]:
+def _container_dict(key: int, c: Container, cgroup_ids: Iterable[int] = ()) -> dict[str, Any]:
     return {"key": key, "id": c.id, "name": c.name, "runtime": c.runtime, "image": c.image,
             "labels": dict(c.labels), "cgroup_path": c.cgroup_path, "pod_name": c.pod_name,
             "pod_namespace": c.pod_namespace, "pod_uid": c.pod_uid,
@@ -29,7 +29,7 @@ def _container_dict(key: int, c: Container, cgroup_ids: Sequence[int] = ()) -> d
             "image_digest": c.image_digest, "healthcheck": list(c.healthcheck)}
 
 
-def _container_fingerprint(c: Container) -> tuple:
+def _container_fingerprint(c: Container) -> tuple[object, ...]:
     """Cheap enough per event: the resolver replaces ``labels`` (never edits it) when
     the runtime answers, so the dict's identity stands for its content."""
     return (c.id, c.name, c.runtime, c.image, id(c.labels), c.cgroup_path, c.pod_name,
@@ -70,7 +70,7 @@ class CaptureRecorder:
         self.procfs = RecordingProcFS(live_procfs or ProcFS(PROC_ROOT), self.journal)
         self._keys: dict[int, int] = {id(HOST): 0}  # id(Container) -> key
         self._tracked: list[tuple[int, Container]] = []
-        self._seen: dict[int, tuple] = {}  # key -> fingerprint last recorded
+        self._seen: dict[int, tuple[object, ...]] = {}  # key -> fingerprint last recorded
         self._queued: list[tuple[int, dict[str, Any]]] = []  # container dicts for next batch
         self._cgroup_ids: dict[int, set[int]] = {}  # key -> cgroup ids seen
         self._cg_map: dict[str, int] = {}
