@@ -267,6 +267,7 @@ class Decoder:
             num = np.arange(self.num + 1, self.num + 1 + n_total, dtype=np.uint64)
             self.num += n_total
         offset = self.offset
+        ts: np.ndarray  # uint64, or int64 when the offset is negative
         if offset >= 0:
             ts = base["ts_ns"] + np.uint64(offset)
         else:
