@@ -68,7 +68,14 @@ class Enricher:
             if spec.state:
                 state_nr[spec.nr] = True
         self.state_nr = state_nr
+        proc_nr = np.zeros(1 << 16, dtype=bool)  # state syscalls that change no fd
+        for spec in syscalls.by_nr.values():
+            proc_nr[spec.nr] = spec.state and spec.name in _TOUCH_NONE
+        self._proc_nr = proc_nr
         self._rows = RowApplier(syscalls)
+        # False when no stage reads an fd (Session: cdig summary --by proc): the rows
+        # that change only fd tables are not applied, no fd is looked up, fd codes 0
+        self.fds = True
 
     def state_rows(self, rec: Any) -> np.ndarray:
         """Records that keep the fd/process tables current (a capture keeps them).
@@ -127,11 +134,15 @@ class Enricher:
             b.cont_code = np.zeros(0, dtype=np.int64)
             return []
         rec = b.cols
-        mut = self.mutating_rows(b)
-        pid = rec["pid"].astype(np.int64)
         kind = rec["kind"]
+        if self.fds:
+            mut = self.mutating_rows(b)
+            fdnum = b.fd_numbers()
+        else:  # the process-level state rows only (exec, fork, exit, chdir …)
+            mut = (kind >= layout.KIND_EXEC) | self._proc_nr[rec["nr"]]
+            fdnum = np.full(n, -1, dtype=np.int64)
+        pid = rec["pid"].astype(np.int64)
         cg = rec["cgroup_id"]
-        fdnum = b.fd_numbers()
         runs = _run_starts(pid, cg, fdnum, kind, mut)
         if len(runs) * RUNS_PER_ROW <= n:
             return self._enrich_runs(b, runs, fdnum)

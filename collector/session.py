@@ -28,6 +28,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from ..probes.syscalls.layout import KIND_EXEC
 from .batch import EventBatch
 from .decode import Decoder
 from .enrich import Enricher
@@ -87,6 +88,11 @@ class Session:
         self.stateless = flt is None and select is None and hold is None and \
             bool(self.sinks) and \
             all(getattr(s, "needs_state", True) is False for s in self.sinks)
+        # nor a filter or selection, and the sinks read processes and containers but no
+        # fd (``needs_fds = False``, cdig summary --by proc): fd rows not applied
+        self.enricher.fds = not (flt is None and select is None and hold is None and
+                                 bool(self.sinks) and
+                                 all(getattr(s, "needs_fds", True) is False for s in self.sinks))
 
     def _container_prune(self, b: EventBatch) -> EventBatch:
         """Drop the rows of containers the filter's container terms reject, but for
@@ -123,6 +129,8 @@ class Session:
         decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
         session = cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
                       select=select, on_batch=on_batch)
+        if not session.enricher.fds and hasattr(src, "fdless"):
+            src.fdless = True  # the journal's fd answers are not asked
         if session.stateless and hasattr(src, "fields"):
             # no State kept: the journal is not needed, and sinks that name the columns
             # they read (``columns``) get only those decompressed
@@ -134,8 +142,40 @@ class Session:
             # the rows the raw prefilter drops (step 2) left out by the reader, before
             # they are converted to records (a capture's own numbers and times stay)
             raw, mutating = session._raw, session.enricher.mutating_columns
-            src.prune = lambda cols, len2: raw(cols) | mutating(cols, len2)
+            session._only_pids(flt, src)
+            kept = session._state_kept
+            if kept is None:
+                src.prune = lambda cols, len2: raw(cols) | mutating(cols, len2)
+            else:
+                src.prune = lambda cols, len2: raw(cols) | (mutating(cols, len2) & kept(cols))
         return session
+
+    def _only_pids(self, flt: Filter | None, src: Any) -> None:
+        """A filter that holds only rows of some processes (``proc.pid=``/``in``, a
+        top-level term), and sinks that read only the matched rows (``matched_only``):
+        the state rows of the other processes are left out too, but for sched records
+        and the ancestors that the shown processes inherit from (``src.state_pids``)."""
+        if flt is None or not self.sinks or not hasattr(src, "state_pids") or \
+                not all(getattr(s, "matched_only", False) for s in self.sinks):
+            return
+        want = flt.pushdown().pids
+        pids = src.state_pids(want) if want is not None else None
+        if pids is not None:
+            self._pid_set = np.array(sorted(pids), dtype=np.int64)
+
+    _pid_set: np.ndarray | None = None
+
+    @property
+    def _state_kept(self) -> Callable[[Any], np.ndarray] | None:
+        pid_set = self._pid_set
+        if pid_set is None:
+            return None
+
+        def kept(cols: Any) -> np.ndarray:
+            kept_rows: np.ndarray = (cols["kind"] >= KIND_EXEC) | np.isin(cols["pid"], pid_set)
+            return kept_rows
+
+        return kept
 
     @classmethod
     def live(cls, source: Any, resolver: Any, state: State, flt: Filter | None = None,
@@ -167,7 +207,9 @@ class Session:
         if self._raw is not None and len(b):
             # every row that changes state, addressed sendto included (not a state
             # syscall by number: glibc's send() is sendto without an address)
-            keep = self._raw(b.cols) | self.enricher.mutating_rows(b)
+            mut = self.enricher.mutating_rows(b)
+            kept = self._state_kept
+            keep = self._raw(b.cols) | (mut if kept is None else mut & kept(b.cols))
             if not keep.all():
                 b = b.take(np.flatnonzero(keep))
         if self.stateless:
@@ -252,6 +294,8 @@ class LineSink:
     """``-p``/``-j`` lines of the matched rows, written to ``out`` per batch: as one
     block of UTF-8 to its binary buffer when the renderer's compiled kernel is
     there (``BatchRenderer.encoded``), else as text."""
+
+    matched_only = True  # reads the matched rows and their objects only (Session._only_pids)
 
     def __init__(self, renderer: BatchRenderer, out: IO[str]) -> None:
         self.renderer = renderer

@@ -29,12 +29,15 @@ class BatchAggregator:
     """A session sink filling ``agg``'s summary views from whole batches."""
 
     batch_sink = True
+    matched_only = True  # reads the matched rows and their objects only (Session._only_pids)
 
     def __init__(self, agg: Aggregator, syscalls: SyscallTable) -> None:
         self.agg = agg
         # the views keyed by the records alone (syscall, errors) read no process, fd or
         # container: the session then keeps no state for this sink (Session.stateless)
         self.needs_state = not set(agg.views) <= _RECORD_VIEWS
+        # the views that show no bytes read no fd (Session: fd rows then not applied)
+        self.needs_fds = bool(_IO_VIEWS & set(agg.views))
         # and the only record fields they read: a capture's other columns stay unread
         self.columns = _RECORD_COLUMNS if not self.needs_state else None
         self.rel = ArgRelevance(syscalls)

@@ -71,6 +71,8 @@ class RecordingProcFS(ProcFS):
         return t
 
 
+_PER_PID = frozenset({"fd", "cwd", "sock"})  # questions about one process's fds
+_FD_ONLY = frozenset({"fd", "sock"})
 _STAMP_AT = {"proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}  # index of the evt.num
 
 
@@ -87,12 +89,19 @@ class ReplayProcFS(ProcFS):
         self.stamped: dict[tuple[tuple[Any, ...], int], Any] = {}
         self.at = 0
 
-    def apply(self, journal: list[list[Any]]) -> None:
+    def apply(self, journal: list[list[Any]], pids: frozenset[int] | None = None,
+              fdless: bool = False) -> None:
+        """Learn a batch's answers; with ``pids``, the fd, cwd and socket answers of
+        those processes only (a replay that applies no other process's fd rows);
+        ``fdless``: none of the fd and socket answers (a replay that looks up no fd)."""
         a = self.answers
         stamped = self.stamped
         stamped.clear()  # stamps name records of the batch this journal precedes
         for entry in journal:
             kind = entry[0]
+            if (fdless and kind in _FD_ONLY) or \
+                    (pids is not None and kind in _PER_PID and entry[1] not in pids):
+                continue
             key: tuple[Any, ...]
             value: Any
             if kind == "pids":

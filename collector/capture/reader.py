@@ -5,6 +5,7 @@ a read batch to the engine's records is ``batch_read``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zlib
 from collections.abc import Iterator, Sequence
@@ -155,11 +156,33 @@ class CaptureFile:
                 reader, src, check = projected
         yield from self._read(reader, src, check)
 
+    def scan(self, fields: Sequence[str]) -> Iterator[CaptureBatch] | None:
+        """The intact batches of the columns ``fields`` (and ``kind``), read apart from
+        ``batches`` (a pass ahead of it; ``loss`` and the counts are not touched, the
+        read stops quietly at any damage), or None when the file has no column
+        digests."""
+        if self._reader is None:
+            return None
+        projected = self._projected(fields, own=False)
+        if projected is None:
+            return None
+        reader, src, check = projected
+        alone = dataclasses.replace(self, loss=None, events=0, skipped=0, _extra=None)
+
+        def read() -> Iterator[CaptureBatch]:
+            try:
+                yield from alone._read(reader, src, check)
+            finally:
+                src.close()
+
+        return read()
+
     def _check_whole(self, rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
         return md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
             rb.schema.equals(SCHEMA)
 
-    def _projected(self, fields: Sequence[str]) -> tuple[Any, Any, Any] | None:
+    def _projected(self, fields: Sequence[str], own: bool = True
+                   ) -> tuple[Any, Any, Any] | None:
         """(reader, source, check) of the columns ``fields`` (and ``kind``), or None when
         the file's batches have no column digests (a capture written before them: the
         writer's first batch, empty, says)."""
@@ -178,7 +201,8 @@ class CaptureFile:
             return None
         src.seek(0)  # from the schema again: the loop reads the first batch too
         reader = ipc.open_stream(src, options=ipc.IpcReadOptions(included_fields=want))
-        self._extra = src
+        if own:
+            self._extra = src
 
         def check(rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
             return rb.schema.equals(schema) and \

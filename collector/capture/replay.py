@@ -12,12 +12,13 @@ import numpy as np
 import pyarrow as pa
 
 from ...probes.syscall_table import table
+from ...probes.syscalls import layout
 from ..decode import RawBatch
 from ..events import HOST, Container
 from ..state import State
 from .batch_read import ArrowColumns, len2_column, read_ahead, shift_ts
 from .files import Loss, open_all
-from .format import CaptureError
+from .format import CaptureError, _values
 from .journal import ReplayProcFS
 from .reader import CaptureFile
 
@@ -76,6 +77,8 @@ class ReplaySource:
         # sinks read (the others are not decompressed), and no /proc journal applied
         self.fields: tuple[str, ...] | None = None
         self.stateless = False
+        self.only_pids: frozenset[int] | None = None  # state_pids': the journal's others skipped
+        self.fdless = False  # set by Session.replay: no fd is looked up (the journal's skipped)
         self._whole = True  # the session's first batch is never pruned (evt.reltime's start)
 
     def _pruner(self) -> Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None:
@@ -93,6 +96,34 @@ class ReplaySource:
             return rb.filter(pa.array(keep)), int(len(keep) - np.count_nonzero(keep))
 
         return cut
+
+    def state_pids(self, pids: frozenset[int]) -> frozenset[int] | None:
+        """The processes whose state rows a replay must apply to show rows of ``pids``
+        only: those, and their ancestors by the captures' fork records (a child starts
+        with its parent's fds, working directory and image). A pass over the pid and
+        arg0 columns only; None when a file has no column digests (not scanned)."""
+        forks: dict[int, set[int]] = {}  # child -> parents (a pid can be reused)
+        for f in self.files:
+            batches = f.scan(("pid", "arg0"))
+            if batches is None:
+                return None
+            for cb in batches:
+                rb = cb.records
+                kind = _values(rb.column(rb.schema.get_field_index("kind")))
+                at = np.flatnonzero(kind == layout.KIND_FORK)
+                if len(at):
+                    child = _values(rb.column(rb.schema.get_field_index("arg0")))[at]
+                    parent = _values(rb.column(rb.schema.get_field_index("pid")))[at]
+                    for c, p in zip(child.tolist(), parent.tolist(), strict=True):
+                        forks.setdefault(c, set()).add(p)
+        keep, todo = set(pids), list(pids)
+        while todo:
+            for p in forks.get(todo.pop(), ()):
+                if p not in keep:
+                    keep.add(p)
+                    todo.append(p)
+        self.only_pids = frozenset(keep)
+        return self.only_pids
 
     # -- what State asks ------------------------------------------------------------
     def container_of(self, cgroup_id: int, pid: int) -> Container:
@@ -142,7 +173,7 @@ class ReplaySource:
         for pid, key in state.get("pids", {}).items():
             self._pid_map[int(pid)] = int(key)
         if "journal" in state and not self.stateless:
-            self.procfs.apply(state["journal"])
+            self.procfs.apply(state["journal"], self.only_pids, self.fdless)
         if "drops" in state:
             self._drops = int(state["drops"])
 
