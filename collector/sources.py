@@ -37,6 +37,13 @@ WATERMARK_SLACK_NS = 20_000_000
 # wakeup costs the reader and the consumer a pass of fixed costs, and records wait
 # for the watermark anyway. A burst fills a default ring in no less than ~0.1 s.
 TRICKLE_GAP_S = 0.01
+# Between drains of a storm (a drain of 1024 records or more that emptied every ring)
+# the reader waits this long: records read straight after the probe wrote them are
+# still in the producing CPU's cache, and copying them out cost ~2x more per record
+# (a getppid storm read by LiveSource's rings: ~220-320 ns per record read eagerly,
+# ~115-145 with a 2-5 ms wait between drains; /tmp harness, 2 M records). A default
+# ring holds ~80 ms of such a storm.
+STORM_GAP_S = 0.003
 # the ring reader thread's nice relative to the process (benchmarks/trace_throughput.py:
 # the -w storm drops in the kernel when it waits for the CPU behind the consumer)
 READER_NICE = -10
@@ -138,9 +145,11 @@ class LiveSource:
 
     def __init__(self, config: ProbeConfig | None = None, tick_s: float = 0.1,
                  max_backlog_bytes: int = 1 << 30, max_drain: int = 16384,
-                 max_batch: int = 1 << 17, trickle_gap_s: float = TRICKLE_GAP_S) -> None:
+                 max_batch: int = 1 << 17, trickle_gap_s: float = TRICKLE_GAP_S,
+                 storm_gap_s: float = STORM_GAP_S) -> None:
         self.probe = SyscallProbe(config)
         self.trickle_gap_s = trickle_gap_s  # cdig top takes batches 2/s: it waits longer
+        self.storm_gap_s = storm_gap_s
         self.max_drain = max_drain
         self.tick_s = tick_s
         self.max_backlog = max_backlog_bytes
@@ -221,7 +230,11 @@ class LiveSource:
                     break
                 if stopping:
                     continue
-                if n < 1024:
+                if n >= 1024:
+                    if len(a) < self.max_drain and len(b) < self.max_drain // 4 and \
+                            len(c) < self.max_drain:  # nothing left in the rings
+                        time.sleep(self.storm_gap_s)
+                else:
                     # few records: sleep until the oldest held one is older than the
                     # mark (no wakeup per commit of a trickle), or wait for the
                     # kernel's wakeup when nothing is drained or held
