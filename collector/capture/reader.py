@@ -177,6 +177,41 @@ class CaptureFile:
 
         return read()
 
+    def forks(self) -> list[tuple[int, int]] | None:
+        """(child tid, parent pid) of each fork record of the intact batches, or None
+        when the file has no column digests. A pass over the ``kind`` column; the pid
+        and arg0 columns are decoded only for the batches that hold fork records (their
+        messages read undecoded alongside, each one decoded alone), all checked."""
+        kinds = self.scan(())
+        if kinds is None:
+            return None
+        want = sorted(SCHEMA.get_field_index(f) for f in ("kind", "pid", "arg0"))
+        schema = pa.schema([SCHEMA.field(i) for i in want])
+        out: list[tuple[int, int]] = []
+        with pa.OSFile(self.path) as src:
+            messages = ipc.MessageReader.open_stream(src)
+            head = messages.read_next_message().serialize().to_pybytes()  # the schema
+            for cb in kinds:
+                msg = messages.read_next_message()  # cb's, not decoded
+                rb = cb.records
+                kind = _values(rb.column(rb.schema.get_field_index("kind")))
+                if not (kind == layout.KIND_FORK).any():
+                    continue
+                one = ipc.open_stream(pa.BufferReader(head + msg.serialize().to_pybytes()),
+                                      options=ipc.IpcReadOptions(included_fields=want))
+                rb, md = one.read_next_batch_with_custom_metadata()
+                md = md or {}
+                stored, _ = _unpacked(md, _K_STATE, b"{}")
+                if not (rb.schema.equals(schema) and check_columns(
+                        rb, stored, md.get(K_COLDIGEST), want, len(SCHEMA))):
+                    break  # damage: the read reports it; nothing after it is replayed
+                kind = _values(rb.column(rb.schema.get_field_index("kind")))
+                at = np.flatnonzero(kind == layout.KIND_FORK)
+                child = _values(rb.column(rb.schema.get_field_index("arg0")))[at]
+                parent = _values(rb.column(rb.schema.get_field_index("pid")))[at]
+                out += zip(child.tolist(), parent.tolist(), strict=True)
+        return out
+
     def _check_whole(self, rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
         return md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
             rb.schema.equals(SCHEMA)

@@ -12,13 +12,12 @@ import numpy as np
 import pyarrow as pa
 
 from ...probes.syscall_table import table
-from ...probes.syscalls import layout
 from ..decode import RawBatch
 from ..events import HOST, Container
 from ..state import State
 from .batch_read import ArrowColumns, len2_column, read_ahead, shift_ts
 from .files import Loss, open_all
-from .format import CaptureError, _values
+from .format import CaptureError
 from .journal import ReplayProcFS
 from .reader import CaptureFile
 
@@ -100,22 +99,15 @@ class ReplaySource:
     def state_pids(self, pids: frozenset[int]) -> frozenset[int] | None:
         """The processes whose state rows a replay must apply to show rows of ``pids``
         only: those, and their ancestors by the captures' fork records (a child starts
-        with its parent's fds, working directory and image). A pass over the pid and
-        arg0 columns only; None when a file has no column digests (not scanned)."""
+        with its parent's fds, working directory and image). A pass over the kind
+        column (``CaptureFile.forks``); None when a file has no column digests."""
         forks: dict[int, set[int]] = {}  # child -> parents (a pid can be reused)
         for f in self.files:
-            batches = f.scan(("pid", "arg0"))
-            if batches is None:
+            pairs = f.forks()
+            if pairs is None:
                 return None
-            for cb in batches:
-                rb = cb.records
-                kind = _values(rb.column(rb.schema.get_field_index("kind")))
-                at = np.flatnonzero(kind == layout.KIND_FORK)
-                if len(at):
-                    child = _values(rb.column(rb.schema.get_field_index("arg0")))[at]
-                    parent = _values(rb.column(rb.schema.get_field_index("pid")))[at]
-                    for c, p in zip(child.tolist(), parent.tolist(), strict=True):
-                        forks.setdefault(c, set()).add(p)
+            for c, p in pairs:
+                forks.setdefault(c, set()).add(p)
         keep, todo = set(pids), list(pids)
         while todo:
             for p in forks.get(todo.pop(), ()):
