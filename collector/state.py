@@ -12,7 +12,7 @@ import copy
 import posixpath
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from . import procfs
 from .decode import AT_FDCWD
@@ -28,6 +28,16 @@ EINPROGRESS = 115
 _FD_SINCE_MAX = 1 << 20  # creation times kept for close (then forgotten, all at once)
 _EXEC_CALLS = frozenset({"execve", "execveat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2", "creat", "memfd_create"})
+
+
+class Sighting(Protocol):
+    """What ``State.process`` reads of an event: an Event, or state_rows' stand-in row."""
+
+    pid: int
+    comm: str
+    cgroup_id: int
+    uid: int
+    ts_ns: int
 
 
 class State:
@@ -109,7 +119,7 @@ class State:
             old, _ = self.procs.popitem(last=False)
             self.fds.pop(old, None)
 
-    def process(self, ev: Event) -> Process:
+    def process(self, ev: Sighting) -> Process:
         """The Process of an event's tgid, created on first sight."""
         p = self.procs.get(ev.pid)
         if p is None:
