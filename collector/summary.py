@@ -17,6 +17,7 @@ from ..probes.syscall_table import SyscallTable
 from ..probes.syscalls import layout
 from .aggregate import _FILE_TYPES, _NET_TYPES, _NO_RETURN, READS, WRITES, Aggregator, _Stats
 from .batch import EventBatch
+from .events import Container
 from .fields import errno_name
 from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, totals
 
@@ -157,7 +158,7 @@ class BatchAggregator:
                     ev.proc.cmdline if ev.proc is not None else ev.comm] += 1
 
     def _io(self, b: EventBatch, sub: np.ndarray, nbytes: np.ndarray, is_read: np.ndarray,
-            origin: list) -> None:
+            origin: list[Container]) -> None:
         agg, views = self.agg, self.agg.views
         fd_code, cont_code = b.fd_code, b.cont_code
         assert fd_code is not None and cont_code is not None

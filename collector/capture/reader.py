@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,9 @@ class CaptureFile:
             same = _same_columns(reader.schema)
         except Exception as e:  # damaged bytes surface as any error type
             if head[:4] == b"\xff\xff\xff\xff":  # an Arrow stream cut inside its schema
-                f = cls(path, {}, {}, size, _source=src)
-                f.loss = Loss(path, 0, size, f._cause())
-                return f
+                cut = cls(path, {}, {}, size, _source=src)
+                cut.loss = Loss(path, 0, size, cut._cause())
+                return cut
             raise CaptureError(f"{path}: not a cdig capture ({_one_line(e)})") from None
         if meta.get(_K_FORMAT) != FORMAT_NAME.encode():
             raise CaptureError(f"{path}: not a cdig capture (an Arrow stream without cdig "
@@ -140,11 +140,14 @@ class CaptureFile:
                 out.append(rows * f.type.bit_width // 8 + 64)
         return out
 
-    def batches(self, fields: Sequence[str] | None = None) -> Iterator[CaptureBatch]:
+    def batches(self, fields: Sequence[str] | None = None,
+                widen: Callable[[pa.RecordBatch], bool] | None = None
+                ) -> Iterator[CaptureBatch]:
         """Every complete, intact batch; then ``loss`` says what could not be read.
 
         ``fields``: read only these columns (and ``kind``), each checked by the batch's
-        column digests (``digest``): the others are never decompressed. A file written
+        column digests (``digest``): the others are never decompressed; but a batch
+        for which ``widen(those columns)`` is true is read whole. A file written
         without column digests is read whole."""
         reader, src = self._reader, self._source
         if reader is None:
@@ -154,6 +157,9 @@ class CaptureFile:
             projected = self._projected(fields)
             if projected is not None:
                 reader, src, check = projected
+                if widen is not None:
+                    reader, check = _Widening(reader, self.path, widen), \
+                        _either(check, self._check_whole)
         yield from self._read(reader, src, check)
 
     def scan(self, fields: Sequence[str]) -> Iterator[CaptureBatch] | None:
@@ -314,6 +320,39 @@ class CaptureFile:
         for f in (self._source, self._extra):
             if f is not None:
                 f.close()
+
+
+class _Widening:
+    """A projected stream reader whose batches are read whole where ``widen`` says:
+    each batch's message is read undecoded alongside (a second file handle) and,
+    when wanted, decoded alone with every column."""
+
+    def __init__(self, narrow: Any, path: str, widen: Callable[[pa.RecordBatch], bool]
+                 ) -> None:
+        self.narrow, self.widen = narrow, widen
+        self.src = pa.OSFile(path)
+        self.messages = ipc.MessageReader.open_stream(self.src)
+        self.head = self.messages.read_next_message().serialize().to_pybytes()  # the schema
+
+    def read_next_batch_with_custom_metadata(self) -> tuple[pa.RecordBatch, Any]:
+        try:
+            rb, md = self.narrow.read_next_batch_with_custom_metadata()
+            msg = self.messages.read_next_message()  # this batch's, not decoded
+        except BaseException:
+            self.src.close()
+            raise
+        if rb.num_rows and self.widen(rb):
+            whole = ipc.open_stream(pa.BufferReader(self.head + msg.serialize().to_pybytes()))
+            return whole.read_next_batch_with_custom_metadata()
+        return rb, md
+
+
+def _either(projected: Callable[..., bool], whole: Callable[..., bool]) -> Callable[..., bool]:
+    """The check of a batch read by some columns, or whole."""
+    def check(rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
+        return (whole if rb.num_columns == len(SCHEMA) else projected)(rb, md, stored)
+
+    return check
 
 
 def _same_columns(schema: pa.Schema) -> bool:
