@@ -343,7 +343,7 @@ class _Widening:
             raise
         if rb.num_rows and self.widen(rb):
             whole = ipc.open_stream(pa.BufferReader(self.head + msg.serialize().to_pybytes()))
-            return whole.read_next_batch_with_custom_metadata()
+            rb, md = whole.read_next_batch_with_custom_metadata()
         return rb, md
 
 
