@@ -42,6 +42,11 @@ _TOUCH_NONE = frozenset({"execve", "execveat", "clone", "clone3", "fork", "vfork
                          "exit_group", "chdir", "fchdir"})
 
 
+# the record columns an enrichment without fds reads of rows that change no process
+# (a capture's others are read only for batches with such rows: Session.replay)
+PROCESS_COLUMNS = ("ctx", "num", "ts_ns", "kind", "nr", "pid", "cgroup_id", "uid", "comm")
+
+
 class Enricher:
     """Applies a batch's state changes to ``state`` and fills the batch's code columns."""
 
@@ -81,6 +86,12 @@ class Enricher:
         """Records that keep the fd/process tables current (a capture keeps them).
         ``rec``: records, or an EventBatch's ``cols``."""
         return (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
+
+    def process_rows(self, rec: Any) -> np.ndarray:
+        """Rows that change a process (sched records, exec, chdir, clone …): what an
+        enrichment without fds applies (``fds = False``)."""
+        rows: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._proc_nr[rec["nr"]]
+        return rows
 
     def mutating_rows(self, b: EventBatch) -> np.ndarray:
         """Rows whose State.update() changes state (sched records included)."""
@@ -139,7 +150,7 @@ class Enricher:
             mut = self.mutating_rows(b)
             fdnum = b.fd_numbers()
         else:  # the process-level state rows only (exec, fork, exit, chdir …)
-            mut = (kind >= layout.KIND_EXEC) | self._proc_nr[rec["nr"]]
+            mut = self.process_rows(rec)
             fdnum = np.full(n, -1, dtype=np.int64)
         pid = rec["pid"].astype(np.int64)
         cg = rec["cgroup_id"]

@@ -31,7 +31,7 @@ import numpy as np
 from ..probes.syscalls.layout import KIND_EXEC
 from .batch import EventBatch
 from .decode import Decoder
-from .enrich import Enricher
+from .enrich import PROCESS_COLUMNS, Enricher
 from .events import Event
 from .filter import Filter
 from .filter.batch import BatchFilter
@@ -129,15 +129,22 @@ class Session:
         decoder = Decoder(src.syscalls, src.mono_to_wall_ns)
         session = cls(src, decoder, state, batch_filter(flt, decoder.table), sinks(decoder),
                       select=select, on_batch=on_batch)
+        wanted = [getattr(s, "columns", None) for s in session.sinks]
+        named = all(w is not None for w in wanted)
         if not session.enricher.fds and hasattr(src, "fdless"):
             src.fdless = True  # the journal's fd answers are not asked
+            if named and hasattr(src, "widen"):
+                # the columns the enrichment of processes reads, and the sinks'; a batch
+                # with process-level state rows (exec, fork …) is read whole
+                src.fields = tuple(sorted({*PROCESS_COLUMNS}.union(*(w for w in wanted if w))))
+                src.widen = lambda cols: bool(session.enricher.process_rows(cols).any())
         if session.stateless and hasattr(src, "fields"):
             # no State kept: the journal is not needed, and sinks that name the columns
             # they read (``columns``) get only those decompressed
             src.stateless = True
-            wanted = [getattr(s, "columns", None) for s in session.sinks]
-            if all(w is not None for w in wanted):
+            if named:
                 src.fields = tuple(sorted({"ctx"}.union(*(w for w in wanted if w))))
+                src.widen = None  # no state: no batch needs more
         if session._raw is not None and hasattr(src, "prune"):
             # the rows the raw prefilter drops (step 2) left out by the reader, before
             # they are converted to records (a capture's own numbers and times stay)

@@ -23,6 +23,8 @@ from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, total
 
 _RECORD_VIEWS = {"syscall", "errors"}
 _RECORD_COLUMNS = ("kind", "nr", "ret", "latency_ns")
+_VIEW_COLUMNS = {"syscall": _RECORD_COLUMNS, "errors": _RECORD_COLUMNS,
+                 "proc": (*_RECORD_COLUMNS, "pid", "comm"), "user": ("kind", "uid")}
 _IO_VIEWS = {"container", "file", "conn"}
 
 
@@ -39,8 +41,9 @@ class BatchAggregator:
         self.needs_state = not set(agg.views) <= _RECORD_VIEWS
         # the views that show no bytes read no fd (Session: fd rows then not applied)
         self.needs_fds = bool(_IO_VIEWS & set(agg.views))
-        # and the only record fields they read: a capture's other columns stay unread
-        self.columns = _RECORD_COLUMNS if not self.needs_state else None
+        # and the only record fields they read (None: any): a capture's others stay unread
+        self.columns = None if self.needs_fds else \
+            tuple(sorted({c for v in agg.views for c in _VIEW_COLUMNS[v]}))
         self.rel = ArgRelevance(syscalls)
         reads = np.zeros(1 << 16, dtype=bool)
         writes = np.zeros(1 << 16, dtype=bool)

@@ -99,9 +99,13 @@ def _narrow(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
             rec[name] = v
             if v.dtype == dt:
                 cols[name] = v
+    if "comm" in names:
+        rec["comm"] = ArrowColumns(rb)["comm"]
+        cols["comm"] = np.ascontiguousarray(rec["comm"])
     ctx = _values(rb.column(names.index("ctx"))).astype(bool) if "ctx" in names else \
         np.zeros(n, dtype=bool)
-    raw = RawBatch(rec, np.zeros(0, dtype=layout.EXT_RECORD), order=np.arange(n),
+    num = _values(rb.column(names.index("num"))).copy() if "num" in names else None
+    raw = RawBatch(rec, np.zeros(0, dtype=layout.EXT_RECORD), order=np.arange(n), num=num,
                    merged=rec)
     raw.columns = cols
     return raw, ctx
@@ -118,7 +122,7 @@ class ArrowColumns:
     def __getitem__(self, name: str) -> np.ndarray:
         a = self._c.get(name)
         if a is None:
-            col = self.rb.column(SCHEMA.get_field_index(name))
+            col = self.rb.column(self.rb.schema.get_field_index(name))  # maybe some columns
             if name == "comm":
                 a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
             else:

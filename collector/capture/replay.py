@@ -75,10 +75,16 @@ class ReplaySource:
         # set by Session.replay for a session that keeps no State: the only columns its
         # sinks read (the others are not decompressed), and no /proc journal applied
         self.fields: tuple[str, ...] | None = None
+        # with ``fields``: (record columns) -> whether a batch must be read whole
+        self.widen: Callable[[Any], bool] | None = None
         self.stateless = False
         self.only_pids: frozenset[int] | None = None  # state_pids': the journal's others skipped
         self.fdless = False  # set by Session.replay: no fd is looked up (the journal's skipped)
         self._whole = True  # the session's first batch is never pruned (evt.reltime's start)
+
+    def _widener(self) -> Callable[[pa.RecordBatch], bool] | None:
+        widen = self.widen
+        return None if widen is None else lambda rb: widen(ArrowColumns(rb))
 
     def _pruner(self) -> Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]] | None:
         prune = self.prune
@@ -192,7 +198,8 @@ class ReplaySource:
             self._restored = None
             shift = int(f.header.get("mono_to_wall_ns", self.mono_to_wall_ns)) - \
                 self.mono_to_wall_ns
-            for cb, converted, left_out in read_ahead(f.batches(self.fields), self._pruner()):
+            for cb, converted, left_out in read_ahead(f.batches(self.fields, self._widener()),
+                                                     self._pruner()):
                 self._apply(cb.state)
                 self._read_bytes = before + cb.end
                 if converted is None:

@@ -41,9 +41,9 @@ def damaged_base(tmp_path_factory):
     return d, path.read_bytes(), ends, good
 
 
-def _read(path, fields=FIELDS):
+def _read(path, fields=FIELDS, widen=None):
     f = CaptureFile.open(str(path))
-    got = [cb.records for cb in f.batches(fields)]
+    got = [cb.records for cb in f.batches(fields, widen)]
     f.close()
     return got, f.loss
 
@@ -54,6 +54,13 @@ def test_only_the_columns_asked_are_read_and_they_equal_the_whole_read(damaged_b
     assert loss is None and len(got) == len(good)
     for rb, whole in zip(got, good, strict=True):
         assert rb.schema.names == [n for n in whole.schema.names if n in FIELDS]
+        assert rb.equals(whole.select(rb.schema.names))
+    # batches widened: read whole, the same as a whole read
+    seen = []
+    got, loss = _read(d / "c.cdig", widen=lambda rb: seen.append(rb) or len(seen) % 2 == 0)
+    assert loss is None and len(got) == len(good)
+    assert {rb.num_columns for rb in got if rb.num_rows} == {len(FIELDS), good[0].num_columns}
+    for rb, whole in zip(got, good, strict=True):
         assert rb.equals(whole.select(rb.schema.names))
 
 
@@ -67,14 +74,22 @@ def test_flipped_byte_never_returns_damaged_columns(damaged_base, pos, bit):
     buf[pos] ^= 1 << bit
     p = d / f"pflip{os.getpid()}.cdig"
     p.write_bytes(bytes(buf))
+    # every other batch read whole (``widen``: a batch with process-level state rows)
+    odd = {"n": 0}
+
+    def widen(rb):
+        odd["n"] += 1
+        return odd["n"] % 2 == 0
+
     try:
-        got, loss = _read(p)
+        got, loss = _read(p, widen=widen if bit % 2 else None)
     except CaptureError:
         assert pos < ends[0]  # the header (schema + first empty batch) was hit
         return
     assert len(got) >= sum(1 for e in ends if e <= pos)
     for rb, whole in zip(got, good, strict=False):
         assert rb.equals(whole.select(rb.schema.names))  # never a damaged column
+        assert rb.num_columns in (len(FIELDS), whole.num_columns)
     if len(got) < len(good):
         assert loss is not None
 
