@@ -193,3 +193,72 @@ EXPORT void scap_move_rows(uint8_t *dst, int64_t dst_stride, int64_t dst_rows,
         memcpy(dst + d * dst_stride, src + j * src_stride, (size_t)width);
     }
 }
+
+/* Whether event k's slots and first n_all parameters lie within it (scap_params'
+ * ok), and the length and offset of parameter j < n_all when asked. */
+static int params_fit(const uint8_t *buf, int64_t n, int64_t lp, int64_t end, int64_t npar,
+                      int64_t n_all, int64_t slot, int64_t want, int64_t *len_j,
+                      int64_t *at_j) {
+    int64_t at = lp + npar * slot, lim = end < n ? end : n;
+    if (lp < 0 || at > lim)
+        return 0;
+    for (int64_t j = 0; j < n_all; j++) {
+        int64_t ln = slot == 4 ? (int64_t)rd32(buf + lp + 4 * j) : (int64_t)rd16(buf + lp + 2 * j);
+        if (j == want) {
+            *len_j = ln;
+            *at_j = at;
+        }
+        at += ln;
+    }
+    return at <= lim;
+}
+
+/* The syscall number of each of m fast records before any parameter is parsed (the
+ * reader's prune: collector/scap/fastrows.py _pruned is the reference): its exit
+ * event x[i] (or -1) first, then its enter e[i] (or -1) over it, each only when its
+ * slots and first parameters lie within the event. A generic exit gives
+ * sc_nr[its u16 PPM_SC id] (-1 without the parameter), a generic enter its u16
+ * native id (where present), any other type nr_of[type]. Per event: etype, lp (its
+ * length slots), npar (taken as at most 4095), end. Per type: nr_of, large (u32
+ * slots), ncap (parameters checked: min(npar, ncap)). -1 where no side is readable. */
+EXPORT void scap_prune_nr(const uint8_t *buf, int64_t n, const int64_t *x, const int64_t *e,
+                          int64_t m, const int64_t *etype, const int64_t *lp,
+                          const int64_t *npar, const int64_t *end, int64_t n_types,
+                          const int64_t *nr_of, const int8_t *large, const int64_t *ncap,
+                          const int64_t *sc_nr, int64_t generic_e, int64_t generic_x,
+                          int64_t *nr) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t v = -1;
+        for (int side = 0; side < 2; side++) {
+            int64_t k = side == 0 ? x[i] : e[i];
+            if (k < 0)
+                continue;
+            int64_t t = etype[k];
+            if (t < 0 || t >= n_types)
+                continue;
+            /* as the reference, which groups events by min(npar, 4095) */
+            int64_t np_ = npar[k] < 4095 ? npar[k] : 4095, slot = large[t] ? 4 : 2;
+            int64_t n_all = np_ < ncap[t] ? np_ : ncap[t];
+            int64_t want = t == generic_x ? 0 : (t == generic_e ? 1 : -1);
+            int64_t ln = 0, at = 0;
+            if (!params_fit(buf, n, lp[k], end[k], np_, n_all, slot, want, &ln, &at))
+                continue;
+            if (t == generic_x) {
+                if (n_all < 1)
+                    continue;
+                if (ln >= 2 && at >= 0 && at + 2 <= n) {
+                    int64_t sc = rd16(buf + at);
+                    v = sc_nr[sc < 1023 ? sc : 1023];
+                } else {
+                    v = -1;
+                }
+            } else if (t == generic_e) {
+                if (n_all >= 2 && ln >= 2 && at >= 0 && at + 2 <= n)
+                    v = rd16(buf + at);
+            } else {
+                v = nr_of[t];
+            }
+        }
+        nr[i] = v;
+    }
+}

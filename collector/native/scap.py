@@ -14,7 +14,7 @@ import numpy as np
 from . import address, function, load
 
 __all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "Kernels",
-           "kernels"]
+           "PruneTables", "kernels"]
 
 CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
@@ -37,6 +37,9 @@ class Kernels:
         self._rows = function(lib, "scap_gather_rows", None, [_P, _I, _P, _I, _I, _P, _I, _I])
         self._move = function(lib, "scap_move_rows", None,
                               [_P, _I, _I, _P, _P, _I, _I, _P, _I, _I])
+        self._prune_nr = function(lib, "scap_prune_nr", None,
+                                  [_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I,
+                                   _I, _P])
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -120,6 +123,41 @@ class Kernels:
         self._move(address(dst) + at, d_stride, len(dst), address(dst_idx),
                    address(src) + src_at, s_stride, len(src), address(src_idx), len(src_idx),
                    width)
+
+    def prune_nr(self, u8: np.ndarray, x: np.ndarray, e: np.ndarray, etype: np.ndarray,
+                 lp: np.ndarray, npar: np.ndarray, end: np.ndarray, tables: PruneTables
+                 ) -> np.ndarray:
+        """The syscall number of each fast record from its exit event ``x`` and enter
+        ``e`` (event indexes, -1: none), before its parameters are parsed; -1 where no
+        side is readable (see scap.c)."""
+        m = len(x)
+        x = np.ascontiguousarray(x, dtype=np.int64)
+        e = np.ascontiguousarray(e, dtype=np.int64)
+        cols = [np.ascontiguousarray(c, dtype=np.int64) for c in (etype, lp, npar, end)]
+        n_ev = len(cols[0])
+        assert all(len(c) == n_ev for c in cols)
+        assert not len(x) or (int(x.max()) < n_ev and int(e.max()) < n_ev)
+        out = np.empty(m, dtype=np.int64)
+        t = tables
+        self._prune_nr(address(u8), len(u8), address(x), address(e), m,
+                       *(address(c) for c in cols), len(t.nr_of), address(t.nr_of),
+                       address(t.large), address(t.ncap), address(t.sc_nr), t.generic_e,
+                       t.generic_x, address(out))
+        return out
+
+
+class PruneTables:
+    """Per event type, what ``prune_nr`` reads: its syscall number, u32 length slots,
+    how many parameters are checked; the PPM_SC id -> number table (1024 entries)."""
+
+    def __init__(self, nr_of: np.ndarray, large: np.ndarray, ncap: np.ndarray,
+                 sc_nr: np.ndarray, generic_e: int, generic_x: int) -> None:
+        self.nr_of = np.ascontiguousarray(nr_of, dtype=np.int64)
+        self.large = np.ascontiguousarray(large, dtype=np.int8)
+        self.ncap = np.ascontiguousarray(ncap, dtype=np.int64)
+        self.sc_nr = np.ascontiguousarray(sc_nr, dtype=np.int64)
+        assert len(self.nr_of) == len(self.large) == len(self.ncap) and len(self.sc_nr) == 1024
+        self.generic_e, self.generic_x = generic_e, generic_x
 
 
 _kernels: Kernels | None = None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...probes.syscalls import layout
-from ..native.scap import kernels
+from ..native.scap import PruneTables, kernels
 from . import blocks as B
 from . import bulk
 from . import events as E
@@ -238,6 +238,41 @@ class FastRows(EventPath):
         Each row's syscall number as ``_fill`` would find it: from the event type, or
         a generic event's parameters; -1 where no side is readable (no record)."""
         ent = np.where(is_enter[rows], rows, enter_of[rows])
+        k = kernels()
+        if k is not None:  # scap.c: one loop, the same numbers
+            nr = k.prune_nr(u8, np.where(is_enter[rows], -1, rows), ent, etype, lp, nparams,
+                            self._evend, self._prune_tables())
+        else:
+            nr = self._prune_nr(u8, rows, etype, is_enter, ent, lp, nparams)
+        none = nr < 0
+        if none.any():  # as _fast_rows would: not a record
+            self.internal_events += int(np.count_nonzero(none))
+            rows, ent, nr = rows[~none], ent[~none], nr[~none]
+            if not len(rows):
+                return rows
+        lat = np.where((ent >= 0) & ~is_enter[rows], ts[rows] - ts[np.maximum(ent, 0)], 0)
+        pre = PreColumns({
+            "nr": nr, "tid": tid[rows], "latency_ns": lat,
+            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+        }, lambda: self._thread_only(tid[rows], rows, base, changes))
+        return self._kept(pre, rows, ts)
+
+    def _prune_tables(self) -> PruneTables:
+        t: PruneTables | None = getattr(self, "_ptables", None)
+        if t is None:
+            ncap = [8 if info.id == E.GENERIC_X else max(len(info.params), 1)
+                    for info in E.INFO]
+            t = self._ptables = PruneTables(self._nr_of, np.array([i.large for i in E.INFO]),
+                                            np.array(ncap), self._sc_nr, E.GENERIC_E,
+                                            E.GENERIC_X)
+        return t
+
+    def _prune_nr(self, u8: np.ndarray, rows: np.ndarray, etype: np.ndarray,
+                  is_enter: np.ndarray, ent: np.ndarray, lp: np.ndarray, nparams: np.ndarray
+                  ) -> np.ndarray:
+        """Each row's syscall number as ``_fill`` would find it: from the event type, or
+        a generic event's parameters; -1 where no side is readable (no record). The
+        reference of scap.c's ``scap_prune_nr``."""
         nr = np.full(len(rows), -1, np.int64)
         for side in ("exit", "enter"):
             who = np.flatnonzero(~is_enter[rows]) if side == "exit" else np.flatnonzero(ent >= 0)
@@ -262,17 +297,10 @@ class FastRows(EventPath):
                         nr[w[pres]] = v[pres]
                 else:
                     nr[w] = self._nr_of[et]
-        none = nr < 0
-        if none.any():  # as _fast_rows would: not a record
-            self.internal_events += int(np.count_nonzero(none))
-            rows, ent, nr = rows[~none], ent[~none], nr[~none]
-            if not len(rows):
-                return rows
-        lat = np.where((ent >= 0) & ~is_enter[rows], ts[rows] - ts[np.maximum(ent, 0)], 0)
-        pre = PreColumns({
-            "nr": nr, "tid": tid[rows], "latency_ns": lat,
-            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
-        }, lambda: self._thread_only(tid[rows], rows, base, changes))
+        return nr
+
+    def _kept(self, pre: PreColumns, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """The rows the prefilter keeps (the rest counted in ``_left``)."""
         assert self.prune is not None
         try:
             keep = np.array(self.prune(pre, np.ones(len(rows), np.int64)),  # len2: as if

@@ -140,17 +140,24 @@ def test_blocks_and_headers_are_the_numpy_ones(chunk: int,
     assert damaged >= 10  # the variants do reach the damaged-block paths
 
 
-def _read(path: Path) -> tuple[str, dict]:
+def _read(path: Path, prune: bool = False) -> tuple[str, dict]:
     h = hashlib.sha256()
     losses: list[str] = []
     src = ScapSource([str(path)], on_loss=lambda loss: losses.append(loss.message()))
+    if prune:  # a prefilter on the syscall numbers the reader finds before parsing
+        def keep(pre: columns.PreColumns, _len2: np.ndarray) -> np.ndarray:
+            nr = pre["nr"]
+            h.update(np.ascontiguousarray(nr, dtype=np.int64).tobytes())
+            return np.asarray(nr % 3 == 0)
+
+        src.prune = keep
     for b in src.batches():
         for part in (b.events, b.ext, b.order, b.num, b.ctx, b.merged):
             if isinstance(part, np.ndarray):
                 h.update(np.ascontiguousarray(part).tobytes())
     src.close()
     st = src.files[0].stream
-    info = {"events": src.events, "records": src.records, "losses": losses,
+    info = {"events": src.events, "records": src.records, "losses": losses, "left": src._left,
             "skipped_blocks": src.skipped_blocks, "skipped_events": src.skipped_events,
             "internal": src.internal_events, "stop": (st.stop, st.stop_detail)}
     return h.hexdigest(), info
@@ -183,6 +190,25 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
             assert sum(v for k, v in info["skipped_events"].items() if k >= 1000) == 30
             seen_skip += 1
     assert seen_loss >= 30 and seen_skip >= 5
+
+
+@pytest.mark.parametrize("chunk", [4096, B.CHUNK])
+def test_pruned_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a prefilter: the syscall numbers scap_prune_nr finds before any parameter
+    is parsed, the rows kept and left out, are _prune_nr's (the numpy reference)."""
+    monkeypatch.setattr(B, "CHUNK", chunk)
+    pruned = 0
+    for name, data in VARIANTS:
+        path = tmp_path / f"{name}.scap"
+        path.write_bytes(data)
+        native = _read(path, prune=True)
+        with monkeypatch.context() as m:
+            m.setattr(fastrows, "kernels", lambda: None)  # only the prune's numbers
+            ref = _read(path, prune=True)
+        assert native == ref, name
+        pruned += native[1]["internal"] > 0
+    assert pruned >= 5
 
 
 @pytest.mark.parametrize("ptype", ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"])
