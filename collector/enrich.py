@@ -157,11 +157,18 @@ class Enricher:
         runs = _run_starts(pid, cg, fdnum, kind, mut)
         if len(runs) * RUNS_PER_ROW <= n:
             return self._enrich_runs(b, runs, fdnum)
-        pid_code, _, n_pids = factorize(pid)
+        sched = kind >= layout.KIND_EXEC
+        pid_code: np.ndarray | None = None
+        n_pids = 0
+        if sched.any():
+            pid_code, _, n_pids = factorize(pid)
         # processes change only at sched records (exec gives a new Process) and
         # cgroup moves (in the key): a segment per exec/fork/exit of the process
-        k_ps = (pid << 24) | _segments(pid_code, n_pids, kind >= layout.KIND_EXEC)
-        if cg[0] == cg.min() == cg.max():
+        k_ps = pid << 24 if pid_code is None else (pid << 24) | _segments(pid_code, n_pids, sched)
+        hit = None if pid_code is not None else _pairs(pid, cg)
+        if hit is not None:  # no sched record: (process, cgroup) by one hash, checked
+            p_inv, p_first = hit
+        elif cg[0] == cg.min() == cg.max():
             p_inv, p_first, _ = factorize(k_ps)
         else:
             cg_code, _, n_cg = factorize(cg)
@@ -178,7 +185,11 @@ class Enricher:
             # an fd's name changes only at a state row that touches that fd (or all
             # of the process's fds): a segment per such row of the (process, fd)
             touched, every = self._touches(b, mut, fdnum)
-            seg_every = _segments(pid_code, n_pids, every) if every.any() else None
+            seg_every = None
+            if every.any():
+                if pid_code is None:
+                    pid_code, _, n_pids = factorize(pid)
+                seg_every = _segments(pid_code, n_pids, every)
             f_inv, f_first = _fd_groups(pid, fdnum, has_fd, touched, seg_every)
             ordered[f_first] = True
         rows = np.flatnonzero(ordered).tolist()
@@ -242,6 +253,22 @@ def _run_starts(pid: np.ndarray, cg: np.ndarray, fdnum: np.ndarray, kind: np.nda
         (kind[1:] == kind[:-1]) & ~mut[1:] & ~mut[:-1]
     starts = np.flatnonzero(~same) + 1
     return np.concatenate(([0], starts)) if len(starts) else np.zeros(1, dtype=np.int64)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _pairs(pid: np.ndarray, cg: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(group per row, first row of each group) of rows equal on (pid, cgroup), the
+    groups numbered in order of first sight (as ``factorize`` of the pair), by one
+    hash of both; None on a hash collision (never seen: the caller groups exactly)."""
+    with np.errstate(over="ignore"):
+        h = (pid.astype(np.uint64) * _MIX) ^ cg.astype(np.uint64, copy=False)
+    inv, first, _ = factorize(h)
+    rep = first[inv]
+    if np.array_equal(pid[rep], pid) and np.array_equal(cg[rep], cg):
+        return inv, first
+    return None
 
 
 def _intern(objs: list, table: list) -> np.ndarray:
