@@ -14,7 +14,8 @@ import pyarrow as pa
 from ...probes.syscalls import layout
 from ..decode import RawBatch
 from ..read_ahead import read_ahead as _read_ahead
-from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_rows, _values, batch_to_raw
+from . import kernels
+from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_into, _fixed_rows, _values, batch_to_raw
 from .reader import CaptureBatch
 
 _T = TypeVar("_T")
@@ -61,6 +62,7 @@ def _switching(items: Iterator[_T]) -> Iterator[_T]:
 
 
 _RECORD_FIELDS = {name: layout.RECORD[name] for name in _PLAIN_INT_COLUMNS}
+_OFFSET = {name: int(layout.RECORD.fields[name][1]) for name in _PLAIN_INT_COLUMNS}
 
 
 def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
@@ -96,11 +98,15 @@ def _narrow(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     for name, dt in _RECORD_FIELDS.items():
         if name in names:
             v = _values(rb.column(names.index(name)))
-            rec[name] = v
-            if v.dtype == dt:
-                cols[name] = v
+            cols[name] = v if v.dtype == dt else v.astype(dt)
+    # every column into the records in one pass (the kernel), else field by field
+    if not kernels.fill_rows(rec, [(_OFFSET[k], v) for k, v in cols.items()]):
+        for k, v in cols.items():
+            rec[k] = v
     if "comm" in names:
-        rec["comm"] = ArrowColumns(rb)["comm"]
+        col = rb.column(names.index("comm"))
+        if not _fixed_into(rec, "comm", col, layout.COMM_LEN, None):  # the kernel's pad
+            rec["comm"] = ArrowColumns(rb)["comm"]
         cols["comm"] = np.ascontiguousarray(rec["comm"])
     ctx = _values(rb.column(names.index("ctx"))).astype(bool) if "ctx" in names else \
         np.zeros(n, dtype=bool)
@@ -124,7 +130,12 @@ class ArrowColumns:
         if a is None:
             col = self.rb.column(self.rb.schema.get_field_index(name))  # maybe some columns
             if name == "comm":
-                a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
+                a = np.empty(len(col), dtype=f"S{layout.COMM_LEN}")
+                bufs = col.buffers()
+                offs = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1,
+                                     offset=col.offset * 4)
+                if not (len(col) and kernels.fill_fixed(a, 0, layout.COMM_LEN, offs, bufs[2])):
+                    a = _fixed_rows(col, layout.COMM_LEN).view(f"S{layout.COMM_LEN}").reshape(-1)
             else:
                 a = _values(col)
             self._c[name] = a
