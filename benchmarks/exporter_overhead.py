@@ -23,6 +23,13 @@ configurations interleaved round by round (medians reported):
   cdig-nolat       cdig exporter --no-latency
   cdig-lat         cdig exporter (latency: task-local storage pairing)
   cdig-lat-hash    cdig exporter --pairing hash (latency through a tid hash)
+  probe-lat        the shipped metrics probe alone, latency on (no exporter
+                   process, no scrapes)
+  bpftrace-lat     bpftrace doing latency mode's work: each syscall's time in a
+                   hist() per (cgroup, syscall), the enter time in a tid map
+  lat1..lat5, lat5-row
+                   bench-only programs, latency mode's work piece by piece
+                   (exporter_breakdown.py): the cost breakdown
 
 Each cdig configuration is the real CLI, scraped once a second meanwhile
 (as Prometheus would). A run's figure is the loop's CPU time per call in its
@@ -97,6 +104,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+import exporter_breakdown as breakdown  # noqa: E402 - after the path
+
 from tests.cdig_cli import cdig_command  # noqa: E402 - after the path
 
 LOOP_C = r"""
@@ -166,14 +175,14 @@ def bcc_program(text: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bpftrace() -> Iterator[str]:
-    p = subprocess.Popen(["bpftrace", "-e", BPFTRACE], stdout=subprocess.PIPE,
+def bpftrace(script: str = BPFTRACE) -> Iterator[str]:
+    p = subprocess.Popen(["bpftrace", "-e", script], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         line = p.stdout.readline().decode()  # "Attaching 1 probe..."
         if "Attaching" not in line:
             raise RuntimeError(f"bpftrace did not attach: {line!r}")
-        yield f"bpftrace -e '{BPFTRACE}'"
+        yield f"bpftrace -e '{script}'"
     finally:
         p.send_signal(signal.SIGINT)
         threading.Thread(target=p.stdout.read, daemon=True).start()  # the map it prints
@@ -239,7 +248,9 @@ def probe_variant(path: Path, latency: bool) -> Iterator[str]:
         def source(self) -> str:
             return path.read_text()
 
-    p = Variant(MetricsConfig(latency=latency))
+    # pairing "task": a variant that does not build with task storage fails here
+    # rather than falling back to the tid hash unnoticed, as "auto" would
+    p = Variant(MetricsConfig(latency=latency, pairing="task" if latency else "auto"))
     p.load()
     try:
         yield f"the metrics probe of {path} alone, latency={latency}"
@@ -255,11 +266,15 @@ CONFIGS = {
     "floor-raw-both": lambda: bcc_program(EMPTY_RAW_BOTH),
     "floor-raw-exit": lambda: bcc_program(EMPTY_RAW_EXIT),
     "bpftrace": lambda: bpftrace(),
+    "bpftrace-lat": lambda: bpftrace(breakdown.BPFTRACE_LAT),
     "cdig-nolat": lambda: exporter("--no-latency"),
     "cdig-lat": lambda: exporter(),
     "cdig-lat-hash": lambda: exporter("--pairing", "hash"),
     "cdig-nolat-old": lambda: exporter("--no-latency", old=True),
     "cdig-lat-old": lambda: exporter(old=True),
+    # the shipped probe alone (no exporter process, no scrapes)
+    "probe-lat": lambda: probe_variant(REPO / "probes" / "metrics" / "program.bpf.c", True),
+    **breakdown.configs(),  # lat1..lat5, lat5-row: latency mode's cost, piece by piece
 }
 # --old-tree: the environment that runs that tree's cdig (python -m cdig over a link tree)
 OLD_TREE: dict = {"env": None, "cwd": None}
@@ -510,13 +525,15 @@ def _window_figure(chunks: list[tuple[int, float]], t0: int, t1: int) -> float |
     return got[len(got) // 5]
 
 
-def toggle_overhead(work: Path, rounds: int, configs: list[str]) -> Overhead:
+def toggle_overhead(work: Path, rounds: int, configs: list[str],
+                    pingpong: bool = False) -> Overhead:
     """Per config and round: its window's figure minus the mean of the baseline
-    windows just before and after it, all in one running loop process."""
+    windows just before and after it, all in one running loop process (the
+    getppid stream, or with ``pingpong`` a pipe ping-pong: ns per round trip)."""
     import random
 
     src = work / "stream.c"
-    src.write_text(STREAM_C)
+    src.write_text(breakdown.PINGPONG_C if pingpong else STREAM_C)
     binary = work / "getppid-stream"
     subprocess.run(["gcc", "-O2", "-o", str(binary), str(src)], check=True)
     cpu = max(os.sched_getaffinity(0))
@@ -756,6 +773,10 @@ def main() -> int:
     ap.add_argument("--toggle", action="store_true",
                     help="one running loop process; configs attached and detached around "
                          "it in turn, each between two baseline windows (see toggle_overhead)")
+    ap.add_argument("--pingpong", action="store_true",
+                    help="with --toggle: the loop is a pipe ping-pong between two processes "
+                         "on one CPU (figures: wall ns per round trip of 4 syscalls and 2 "
+                         "context switches), where a sched_switch program costs")
     ap.add_argument("--configs", default=None,
                     help=f"overhead configurations (default all: {','.join(CONFIGS)}; "
                          "the -old ones with --old-tree only)")
@@ -801,9 +822,11 @@ def main() -> int:
                 print(f"--configs: unknown {bad} (or no baseline)", file=sys.stderr)
                 return 2
             if args.toggle:
-                res = toggle_overhead(Path(d), args.rounds, configs)
+                res = toggle_overhead(Path(d), args.rounds, configs, args.pingpong)
             else:
                 res = overhead(binary, args.calls, args.rounds, args.runs, configs)
+        if args.pingpong:
+            print("\n(--pingpong: every figure below is wall ns per ping-pong round trip)")
         report_overhead(res, args.calls, args.rounds)
     if not args.skip_scrape:
         scrape_latency(args.containers, args.syscalls)

@@ -21,3 +21,28 @@ def test_window_figure_needs_enough_chunks() -> None:
     assert bench._window_figure(chunks, 0, 8) is None  # 9 chunks
     assert bench._window_figure(chunks, 0, 9) == 1.0  # 10 chunks
     assert bench._window_figure(chunks, 5, 5 - 1) is None  # an emptied window (a foreign tracer)
+
+
+def test_pingpong_loop_prints_round_trips_until_stdin_closes(tmp_path: Path) -> None:
+    # the --pingpong loop, built and run as toggle_overhead runs it: one
+    # "<monotonic ns> <ns per round trip>" line per chunk, and it ends (with its
+    # child) once stdin closes
+    import shutil
+    import subprocess
+    import time
+
+    import pytest
+
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed (the benchmark builds its loops with it)")
+    src = tmp_path / "pp.c"
+    src.write_text(bench.breakdown.PINGPONG_C)
+    subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "pp"), str(src)], check=True)
+    p = subprocess.Popen([str(tmp_path / "pp")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    time.sleep(0.3)
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.close()
+    assert p.wait(10) == 0
+    out = p.stdout.read()
+    lines = [line.split() for line in out.decode().splitlines()]
+    assert lines and all(len(f) == 2 and int(f[0]) > 0 and float(f[1]) > 0 for f in lines)
