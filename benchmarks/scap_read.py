@@ -14,11 +14,13 @@ F.scap, each of these runs ``--repeat`` times (medians; process start included):
   files     ``cdig summary -r F.scap --by file`` vs ``sysdig -r F.scap -c topfiles_bytes``
 
 Rates are the file's scap events (enter + exit, sysdig's ``evt.num``) per second
-of wall time; the ratio is cdig's rate over sysdig's. Every cdig runs as installed
-would: its modules byte-compiled first (``pip install`` compiles them; an editable
-install under PYTHONDONTWRITEBYTECODE=1 would compile ~150 modules at every start,
-about 0.25 s), with a private cache directory for its compiled C kernels
-(``collector/native``; the kernels are built by the first run, before the timed ones).
+of wall time; the ratio is cdig's rate over sysdig's. The commands of a step run in
+turns (cdig, sysdig, the baseline's cdig; ``--repeat`` rounds), so a change in the
+host's load falls on each alike; their CPU seconds (user + system) are printed too.
+Every cdig runs as installed would: its modules byte-compiled first (``pip install``
+compiles them; an editable install under PYTHONDONTWRITEBYTECODE=1 would compile ~150
+modules at every start, about 0.25 s), with a private cache directory for its compiled
+C kernels (``collector/native``; built by an untimed run of each tree first).
 Also reported: the reader alone (``ScapSource.batches()`` in a process of its own),
 and ``cdig convert`` itself.
 
@@ -38,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -88,16 +91,32 @@ class Cdig:
 def timed(cmd: list[str], repeat: int, env: dict[str, str] | None = None
           ) -> tuple[float, str]:
     """Median wall seconds of ``cmd`` over ``repeat`` runs, and its last stdout."""
-    print("  $ " + shlex.join(cmd), flush=True)
-    times, out = [], ""
+    return rounds([(cmd, env)], repeat)[0][::2]
+
+
+def rounds(cmds: list[tuple[list[str], dict[str, str] | None]], repeat: int
+           ) -> list[tuple[float, float, str]]:
+    """Per command: (median wall seconds, median CPU seconds (user + system of the
+    process), its last stdout), the commands run in turn ``repeat`` times (a round
+    each), so that a change in the host's load falls on all of them alike."""
+    for cmd, _ in cmds:
+        print("  $ " + shlex.join(cmd), flush=True)
+    walls: list[list[float]] = [[] for _ in cmds]
+    cpus: list[list[float]] = [[] for _ in cmds]
+    outs = [""] * len(cmds)
     for _ in range(repeat):
-        t0 = time.monotonic()
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/")
-        times.append(time.monotonic() - t0)
-        if r.returncode:
-            sys.exit(f"{shlex.join(cmd)} failed: {r.stderr}")
-        out = r.stdout
-    return statistics.median(times), out
+        for i, (cmd, env) in enumerate(cmds):
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.monotonic()
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/")
+            walls[i].append(time.monotonic() - t0)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[i].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+            if r.returncode:
+                sys.exit(f"{shlex.join(cmd)} failed: {r.stderr}")
+            outs[i] = r.stdout
+    return [(statistics.median(w), statistics.median(c), o)
+            for w, c, o in zip(walls, cpus, outs, strict=True)]
 
 
 _READER = """
@@ -174,35 +193,51 @@ def main() -> int:
             print(f"  note: {got['dropped']} events dropped while capturing", flush=True)
         print("convert:", flush=True)
         t_conv, _ = timed(cdig("convert", str(cap), str(scap)), 1, cdig.env)
-    t_read, events, records = reader_alone(scap, a.repeat, cdig.env)
-    t_read_base = reader_alone(scap, a.repeat, base.env)[0] if base else None
+    small = str(ROOT / "tests" / "fixtures" / "scap" / "cat_write.scap")
+    for tree in (cdig, base) if base is not None else (cdig,):  # builds its C kernels
+        subprocess.run(tree("trace", "-r", small, "-p", FMT), env=tree.env, cwd="/",
+                       capture_output=True, check=True)
+        reader_alone(Path(small), 1, tree.env)
+    mine_r, base_r = [], []
+    for _ in range(a.repeat):  # in turns, one process each
+        mine_r.append(reader_alone(scap, 1, cdig.env))
+        if base is not None:
+            base_r.append(reader_alone(scap, 1, base.env))
+    t_read = statistics.median(r[0] for r in mine_r)
+    events, records = mine_r[0][1], mine_r[0][2]
+    t_read_base = statistics.median(r[0] for r in base_r) if base_r else None
     print(f"  {events} scap events, {records} cdig records, {scap.stat().st_size} bytes",
           flush=True)
 
     rows = []
 
     def pair(name: str, mine: list[str], theirs: list[str]) -> tuple[str, str]:
-        t_c, out_c = timed(cdig(*mine), a.repeat, cdig.env)
-        t_s, out_s = timed([sysdig, *theirs], a.repeat)
+        cmds = [(cdig(*mine), cdig.env), ([sysdig, *theirs], None)]
+        if base is not None:
+            cmds.append((base(*mine), base.env))
+        got = rounds(cmds, a.repeat)
+        (t_c, c_c, out_c), (t_s, c_s, out_s) = got[0], got[1]
         row = {"what": name, "cdig_s": t_c, "sysdig_s": t_s,
                "cdig_events_per_s": events / t_c, "sysdig_events_per_s": events / t_s,
-               "ratio": t_s / t_c}
+               "ratio": t_s / t_c, "cdig_cpu_s": c_c, "sysdig_cpu_s": c_s}
         if base is not None:
-            t_b, out_b = timed(base(*mine), a.repeat, base.env)
+            t_b, c_b, out_b = got[2]
             if out_b != out_c:
                 sys.exit(f"{name}: the baseline's output differs from this tree's")
             row.update(baseline_s=t_b, baseline_events_per_s=events / t_b,
-                       baseline_ratio=t_s / t_b)
+                       baseline_ratio=t_s / t_b, baseline_cpu_s=c_b)
         rows.append(row)
         return out_c, out_s
 
     print("runs:", flush=True)
     # the fixed cost of a start: the same filter on a 345-event sample capture
-    small = str(ROOT / "tests" / "fixtures" / "scap" / "cat_write.scap")
-    t_start = timed(cdig("trace", "-r", small, "-p", FMT, SELECTIVE), a.repeat, cdig.env)[0]
-    t_start_s = timed([sysdig, "-r", small, "-p", FMT, SELECTIVE], a.repeat)[0]
-    t_start_b = timed(base("trace", "-r", small, "-p", FMT, SELECTIVE), a.repeat,
-                      base.env)[0] if base else None
+    start = [(cdig("trace", "-r", small, "-p", FMT, SELECTIVE), cdig.env),
+             ([sysdig, "-r", small, "-p", FMT, SELECTIVE], None)]
+    if base is not None:
+        start.append((base("trace", "-r", small, "-p", FMT, SELECTIVE), base.env))
+    got = rounds(start, a.repeat)
+    t_start, t_start_s = got[0][0], got[1][0]
+    t_start_b = got[2][0] if base else None
     c_out, s_out = pair("trace -r, selective filter",
                         ["trace", "-r", str(scap), "-p", FMT, SELECTIVE],
                         ["-r", str(scap), "-p", FMT, SELECTIVE])
@@ -235,6 +270,19 @@ def main() -> int:
             line += (f" {r['baseline_events_per_s']:14,.0f} {r['baseline_ratio']:12.2f} "
                      f"{r['baseline_s'] / r['cdig_s']:13.2f}")
         print(line)
+    print("\nCPU seconds (user + system of the process; medians): less moved by the "
+          "host's other load than wall time\n")
+    head = f"{'':42} {'cdig CPU':>12} {'sysdig CPU':>12} {'cdig/sysdig':>12}"
+    if base is not None:
+        head += f" {'baseline CPU':>14} {'after/before':>13}"
+    print(head)
+    for r in rows:
+        line = (f"{r['what']:42} {r['cdig_cpu_s']:11.3f}s {r['sysdig_cpu_s']:11.3f}s "
+                f"{r['sysdig_cpu_s'] / r['cdig_cpu_s']:12.2f}")
+        if base is not None:
+            line += f" {r['baseline_cpu_s']:13.3f}s {r['baseline_cpu_s'] / r['cdig_cpu_s']:13.2f}"
+        print(line)
+    print()
     line = f"{'ScapSource.batches() alone':42} {events / t_read:12,.0f}"
     if t_read_base is not None:
         line += f" {'':12} {'':12} {events / t_read_base:14,.0f} {'':12} " \
