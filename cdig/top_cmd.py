@@ -26,7 +26,7 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
     from .probes.kernel_filter import KernelFilter
     from .probes.syscall_table import table
     from .probes.syscalls.probe import ProbeConfig
-    from .tui.feeds import READER_TRICKLE_GAP_S, LiveFeed
+    from .tui.feeds import READER_TICK_S, READER_TRICKLE_GAP_S, LiveFeed
 
     if os.geteuid() != 0:
         raise CliError("live cdig top needs root (BPF); run with sudo, or read a capture "
@@ -50,7 +50,8 @@ def _feed_live(args: argparse.Namespace):  # -> (LiveFeed, cleanup)
                                     io_bytes=mb << 20,
                                     filter=KernelFilter(syscalls=every),
                                     snaplen=ECHO_SNAPLEN),
-                        max_backlog_bytes=64 << 20, trickle_gap_s=READER_TRICKLE_GAP_S)
+                        max_backlog_bytes=64 << 20, trickle_gap_s=READER_TRICKLE_GAP_S,
+                        tick_s=READER_TICK_S)
     print("cdig: loading the BPF probe…", file=sys.stderr, flush=True)
     try:
         source.start()  # a ProbeError is worded by the loader, printed by main()

@@ -162,10 +162,15 @@ class ReplayFeed:
 # stream's views refresh once a second, so two batches a second lose nothing
 # they show (0.1 s before: the idle host's fixed costs, ten times a second).
 STREAM_PACE_S = 0.5
-# the ring reader's longest sleep while it holds a trickle of records (the
-# source's default, 10 ms, serves `cdig trace`'s latency; cdig top takes them
-# every STREAM_PACE_S): fewer wakeups of the reader on a quiet host
-READER_TRICKLE_GAP_S = 0.05
+# The ring reader's sleep while it holds a trickle of records, and its longest
+# wait for the kernel (the source's defaults, 10 and 100 ms, serve `cdig trace`'s
+# latency). cdig top takes the drains every STREAM_PACE_S, so draining more often
+# than twice as often only costs wakeups: 0.05 s was ~22 wakeups a second of the
+# reader on an idle host (0.0075 CPU-s/s, 'voluntary_ctxt_switches' of the thread).
+# A trickle is under 1,024 records a drain by definition (more: no sleep), so a
+# ring holds thousands of such sleeps. Quitting waits for at most one of them.
+READER_TRICKLE_GAP_S = 0.25
+READER_TICK_S = 0.25
 
 
 class Paced:
