@@ -76,3 +76,48 @@ async def test_move_to_key_and_the_cursor_kept_on_its_row():
         await pilot.pause()
         assert table.selected_key() == "3" and table.cursor_row == 0
         assert isinstance(table, DataTable)
+
+
+def drawn(table: ViewTable) -> list[str]:
+    """The table's lines as painted (the header first)."""
+    return [table.render_line(y).text.strip() for y in range(table.row_count + 1)]
+
+
+async def test_a_changed_cell_is_the_only_cell_rendered_again():
+    """DataTable re-rendered every cell on screen (the header's too) after any
+    update_cell; here one changed cell costs one cell render, and only its row is
+    repainted."""
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(ViewTable)
+        table.apply(data([("1", "a"), ("2", "b"), ("3", "c")]))
+        await pilot.pause()
+        assert drawn(table)[1:] == ["1      a", "2      b", "3      c"]
+        n0 = table.cell_renders
+        table.apply(data([("1", "a"), ("2", "B"), ("3", "c")]))
+        await pilot.pause()
+        assert drawn(table)[1:] == ["1      a", "2      B", "3      c"]
+        assert table.cell_renders - n0 == 1
+        assert table.get_row_at(1)[1].plain == "B"
+        n1 = table.cell_renders
+        table.apply(data([("1", "a"), ("2", "B"), ("3", "c")]))  # nothing changed
+        await pilot.pause()
+        assert table.cell_renders == n1
+
+
+async def test_cells_kept_from_before_are_drawn_at_their_new_places():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(ViewTable)
+        table.apply(data([("1", "a"), ("2", "b"), ("3", "c")]))
+        await pilot.pause()
+        drawn(table)
+        table.apply(data([("3", "c"), ("1", "A"), ("2", "b")]))
+        await pilot.pause()
+        assert drawn(table)[1:] == ["3      c", "1      A", "2      b"]
+        table.apply(data([("2", "b"), ("4", "d")]))  # two gone, one new
+        await pilot.pause()
+        assert drawn(table)[1:] == ["2      b", "4      d"]
+        table.apply(data([("1", "a"), ("2", "b"), ("4", "d")]))  # one back, as before
+        await pilot.pause()
+        assert drawn(table)[1:] == ["1      a", "2      b", "4      d"]
