@@ -165,8 +165,8 @@ class CaptureFile:
     def scan(self, fields: Sequence[str]) -> Iterator[CaptureBatch] | None:
         """The intact batches of the columns ``fields`` (and ``kind``), read apart from
         ``batches`` (a pass ahead of it; ``loss`` and the counts are not touched, the
-        read stops quietly at any damage), or None when the file has no column
-        digests."""
+        read stops quietly at any damage, each batch's ``state`` is left {}), or None
+        when the file has no column digests."""
         if self._reader is None:
             return None
         projected = self._projected(fields, own=False)
@@ -177,7 +177,7 @@ class CaptureFile:
 
         def read() -> Iterator[CaptureBatch]:
             try:
-                yield from alone._read(reader, src, check)
+                yield from alone._read(reader, src, check, states=False)
             finally:
                 src.close()
 
@@ -251,7 +251,10 @@ class CaptureFile:
 
         return reader, src, check
 
-    def _read(self, reader: Any, src: Any, check: Any) -> Iterator[CaptureBatch]:
+    def _read(self, reader: Any, src: Any, check: Any, states: bool = True
+              ) -> Iterator[CaptureBatch]:
+        """The batches of ``reader``, each checked by ``check``; without ``states``
+        (a scan ahead) their state metadata is checked by the digest but not parsed."""
         end = src.tell()
         index = 0
         while True:
@@ -279,7 +282,8 @@ class CaptureFile:
             try:
                 stored, sb = _unpacked(md, _K_STATE, b"{}")
                 ok = check(rb, md, stored)
-                state = check_state(load_json(sb)) if ok else None  # bounded, checked
+                # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
+                state = (check_state(load_json(sb)) if states else {}) if ok else None
             except Exception:  # as above
                 ok, state = False, None
             if not ok or not isinstance(state, dict):
