@@ -62,7 +62,9 @@ def _switching(items: Iterator[_T]) -> Iterator[_T]:
 
 
 _RECORD_FIELDS = {name: layout.RECORD[name] for name in _PLAIN_INT_COLUMNS}
-_OFFSET = {name: int(layout.RECORD.fields[name][1]) for name in _PLAIN_INT_COLUMNS}
+_FIELDS = layout.RECORD.fields
+assert _FIELDS is not None  # RECORD is a structured dtype (numpy's stubs allow None)
+_OFFSET = {name: int(_FIELDS[name][1]) for name in _PLAIN_INT_COLUMNS}
 
 
 def _converted(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
