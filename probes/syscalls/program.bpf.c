@@ -190,13 +190,28 @@ static __always_inline int process_selected(__u32 tgid)
  * container's first process into its cgroup), so it is checked every time */
 static __always_inline int selected(__u32 tgid, __u64 cgroup)
 {
-    if (!process_selected(tgid))
-        return 0;
 #ifdef FILTER_CGROUP
     if (!filter_cgroup.lookup(&cgroup))
         return 0;
 #endif
-    return 1;
+    return process_selected(tgid);
+}
+
+/* An ext record's arguments and its first string (if the call has one), the
+ * other string fields empty. */
+static __always_inline void ext_args(struct cdig_event_ext *x, const __u64 *args,
+                                     struct cdig_sysinfo *si)
+{
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        x->ev.args[i] = args[i];
+    x->len1 = 0;
+    x->len2 = 0;
+    x->argc = 0;
+    x->pad = 0;
+    if (si->str1_arg < 6)
+        x->len1 = bpf_probe_read_user_str(x->str1, sizeof(x->str1),
+                                          (void *)args[si->str1_arg & 7]);
 }
 
 #if SNAPLEN > 0
@@ -374,16 +389,7 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
         return;
     }
     fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
-    #pragma unroll
-    for (int i = 0; i < 6; i++)
-        x->ev.args[i] = args[i];
-    x->len1 = 0;
-    x->len2 = 0;
-    x->argc = 0;
-    x->pad = 0;
-    if (si->str1_arg < 6)
-        x->len1 = bpf_probe_read_user_str(x->str1, sizeof(x->str1),
-                                          (void *)args[si->str1_arg & 7]);
+    ext_args(x, args, si);
     const char *const *argv = (const char *const *)args[si->str1_arg == 0 ? 1 : 2];
     __u32 off = 0;
     #pragma unroll
@@ -536,18 +542,9 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     x->ev.ts_ns = now;
     x->ev.latency_ns = now - f->ts;
     x->ev.ret = ret;
-    #pragma unroll
-    for (int i = 0; i < 6; i++)
-        x->ev.args[i] = f->args[i];
-    x->len1 = 0;
-    x->len2 = 0;
-    x->argc = 0;
-    x->pad = 0;
     /* Strings are read at exit: the kernel has filled output addresses
      * (accept, recvfrom) and the input strings are still in place. */
-    if (si->str1_arg < 6)
-        x->len1 = bpf_probe_read_user_str(x->str1, sizeof(x->str1),
-                                          (void *)f->args[si->str1_arg & 7]);
+    ext_args(x, f->args, si);
     if (si->str2_arg < 6) {
         x->len2 = bpf_probe_read_user_str(x->str2, sizeof(x->str2),
                                           (void *)f->args[si->str2_arg & 7]);
@@ -693,6 +690,28 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
     return 0;
 }
 
+/* A fork or exit record in the events ring, filled but for its arguments; 0 when
+ * the ring is full (counted). sched_submit() sends it. */
+static __always_inline struct cdig_event *sched_event(__u64 pid_tgid, __u64 cgroup,
+                                                      __u32 kind, __u64 *now)
+{
+    struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        count(CDIG_STAT_DROP_EVENTS);
+        return 0;
+    }
+    *now = bpf_ktime_get_ns();
+    fill(e, pid_tgid, cgroup, 0, kind, *now);
+    return e;
+}
+
+static __always_inline int sched_submit(struct cdig_event *e, __u64 now)
+{
+    events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
+    count(CDIG_STAT_SEEN);
+    return 0;
+}
+
 TRACEPOINT_PROBE(sched, sched_process_fork)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -709,18 +728,13 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
     }
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
-    struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
-    if (!e) {
-        count(CDIG_STAT_DROP_EVENTS);
+    __u64 now;
+    struct cdig_event *e = sched_event(pid_tgid, cgroup, CDIG_KIND_FORK, &now);
+    if (!e)
         return 0;
-    }
-    __u64 now = bpf_ktime_get_ns();
-    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_FORK, now);
     e->args[0] = args->child_pid;
     e->args[1] = args->parent_pid;
-    events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
-    count(CDIG_STAT_SEEN);
-    return 0;
+    return sched_submit(e, now);
 }
 
 TRACEPOINT_PROBE(sched, sched_process_exit)
@@ -733,16 +747,11 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 #endif
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
-    struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
-    if (!e) {
-        count(CDIG_STAT_DROP_EVENTS);
+    __u64 now;
+    struct cdig_event *e = sched_event(pid_tgid, cgroup, CDIG_KIND_EXIT, &now);
+    if (!e)
         return 0;
-    }
-    __u64 now = bpf_ktime_get_ns();
-    fill(e, pid_tgid, cgroup, 0, CDIG_KIND_EXIT, now);
-    events.ringbuf_submit(e, wakeup(RING_EVENTS, now));
-    count(CDIG_STAT_SEEN);
-    return 0;
+    return sched_submit(e, now);
 }
 
 TRACEPOINT_PROBE(sched, sched_process_free)
