@@ -11,6 +11,7 @@ bulk path parses any parameter.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,24 @@ assert _FIELDS is not None
 _STR1_AT: int = _FIELDS["str1"][1]  # str2 follows it: one copy for both
 _EV_AT: int = _FIELDS["ev"][1]
 assert _FIELDS["str2"][1] == _STR1_AT + layout.STR1_LEN
+
+
+# (record field, Columns list / fast-path column) of the one-value fields, both producers
+_SCALARS = (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"), ("ret", "ret"),
+            ("pid", "pid"), ("tid", "tid"), ("uid", "uid"), ("gid", "gid"), ("nr", "nr"),
+            ("kind", "kind"), ("flags", "flags"), ("cpu", "cpu"), ("comm", "comm"))
+
+
+def _ext_heads(ext: np.ndarray, rec: np.ndarray, ext_rows: np.ndarray, l1: np.ndarray,
+               l2: np.ndarray, argc: np.ndarray, kern: Any) -> None:
+    """The record and string lengths of each ext row (its strings are put apart)."""
+    if kern is not None:  # one memcpy a row, no intermediate copy of them all
+        kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
+    else:
+        ext["ev"] = take_records(rec, ext_rows)
+    ext["len1"] = l1[ext_rows]
+    ext["len2"] = l2[ext_rows]
+    ext["argc"] = argc[ext_rows]
 
 
 class Columns:
@@ -75,20 +94,9 @@ class Columns:
         slow_ext = np.array(self.ext_row, dtype=np.int64)  # slow rows with strings
         if n_slow:
             sl = slice(0, n_slow)
-            rec["ts_ns"][sl] = self.ts
-            rec["latency_ns"][sl] = self.lat
-            rec["cgroup_id"][sl] = self.cg
-            rec["ret"][sl] = self.ret
+            for name, col in _SCALARS:
+                rec[name][sl] = getattr(self, col)
             rec["args"][sl] = np.array(self.args, dtype=np.uint64).reshape(n_slow, 6)
-            rec["pid"][sl] = self.pid
-            rec["tid"][sl] = self.tid
-            rec["uid"][sl] = self.uid
-            rec["gid"][sl] = self.gid
-            rec["nr"][sl] = self.nr
-            rec["kind"][sl] = self.kind
-            rec["flags"][sl] = self.flags
-            rec["cpu"][sl] = self.cpu
-            rec["comm"][sl] = self.comm
             num[sl] = self.num
             shown[sl] = self.shown
             key[sl] = self.key if len(self.key) == n_slow else np.arange(n_slow)
@@ -100,10 +108,7 @@ class Columns:
         if n_fast:
             assert fast is not None
             fl = slice(n_slow, n)
-            for name, col in (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"),
-                              ("ret", "ret"), ("pid", "pid"), ("tid", "tid"), ("uid", "uid"),
-                              ("gid", "gid"), ("nr", "nr"), ("kind", "kind"), ("cpu", "cpu"),
-                              ("comm", "comm"), ("flags", "flags")):
+            for name, col in _SCALARS:
                 rec[name][fl] = fast[col]
             rec["args"][fl] = fast["args"]
             num[fl] = fast["num"]
@@ -129,23 +134,11 @@ class Columns:
             # every row of the fast path's strings is an ext row, in order: they are
             # the ext array (laid out so), only the record and lengths to add
             ext = xs
-            if kern is not None:
-                kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
-            else:
-                ext["ev"] = take_records(rec, ext_rows)
-            ext["len1"] = l1[ext_rows]
-            ext["len2"] = l2[ext_rows]
-            ext["argc"] = argc[ext_rows]
+            _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
         else:
             ext = np.zeros(k, dtype=layout.EXT_RECORD)
         if k and ext is not xs:
-            if kern is not None:  # one memcpy a row, no intermediate copy of them all
-                kern.gather_rows(ext, _EV_AT, rec, ext_rows, layout.RECORD.itemsize)
-            else:
-                ext["ev"] = take_records(rec, ext_rows)
-            ext["len1"] = l1[ext_rows]
-            ext["len2"] = l2[ext_rows]
-            ext["argc"] = argc[ext_rows]
+            _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
             # the strings straight into their rows of ext (one copy each)
             raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
             o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
