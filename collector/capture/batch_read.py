@@ -15,7 +15,8 @@ from ...probes.syscalls import layout
 from ..decode import RawBatch
 from ..read_ahead import read_ahead as _read_ahead
 from . import kernels
-from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_into, _fixed_rows, _values, batch_to_raw
+from .digest import _values
+from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_into, _fixed_rows, batch_to_raw
 from .reader import CaptureBatch
 
 _T = TypeVar("_T")

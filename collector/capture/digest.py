@@ -54,8 +54,11 @@ def _pieces(col: pa.Array) -> list[Any]:
 
 
 def _values(col: pa.Array) -> np.ndarray:
-    """A primitive column's values buffer as numpy (format._values; here to keep this
-    module free of the record layout)."""
+    """A primitive column's values buffer as numpy (nulls hold whatever was written).
+    Here, not in format.py, which imports this module: this one stays free of the
+    record layout."""
+    if not len(col):
+        return np.zeros(0, dtype=np.dtype(col.type.to_pandas_dtype()))
     if pa.types.is_boolean(col.type):
         if col.null_count:
             return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False))

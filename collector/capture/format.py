@@ -21,6 +21,7 @@ from ..bounded import (
 )
 from ..decode import RawBatch
 from . import kernels
+from .digest import K_DIGEST, _values
 from .digest import batch_digest as batch_digest  # re-exported: the format's digest
 from .files import CaptureError as CaptureError  # re-exported; defined without pyarrow
 
@@ -60,9 +61,20 @@ SCHEMA = pa.schema([
 ])
 _PLAIN_INT_COLUMNS = tuple(n for n, dt in _PLAIN if dt.kind in "iu" and dt.subdtype is None)
 _EXT_INT_COLUMNS = tuple(n for n, dt in _EXT_ONLY if dt.kind in "iu")
-_K_FORMAT, _K_VERSION = b"cdig.format", b"cdig.version"
-_K_HEADER, _K_SNAPSHOT, _K_STATE, _K_DIGEST = (b"cdig.header", b"cdig.snapshot", b"cdig.state",
-                                               b"cdig.digest")
+
+
+class K:
+    """The capture's metadata keys: the schema's (format, version, header, snapshot)
+    and each batch's (state, digest; the column digests are digest.K_COLDIGEST)."""
+
+    FORMAT = b"cdig.format"
+    VERSION = b"cdig.version"
+    HEADER = b"cdig.header"
+    SNAPSHOT = b"cdig.snapshot"
+    STATE = b"cdig.state"
+    DIGEST = K_DIGEST
+
+
 _STREAM_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 _PACK_OVER = 4096  # JSON metadata longer than this is stored zlib-compressed, key + ".z"
 
@@ -139,22 +151,6 @@ def _fixed_rows(col: pa.Array, width: int, rows: np.ndarray | None = None) -> np
         dst = np.repeat(np.arange(m, dtype=np.int64) * width, lens) + rel
         out.reshape(-1)[dst] = data[src]
     return out
-
-
-def _values(col: pa.Array) -> np.ndarray:
-    """A primitive column's values buffer as numpy (nulls hold whatever was written)."""
-    if not len(col):
-        return np.zeros(0, dtype=np.dtype(col.type.to_pandas_dtype()))
-    if pa.types.is_boolean(col.type):
-        if col.null_count:
-            return np.asarray(col.fill_null(False).to_numpy(zero_copy_only=False))
-        # the bits as bytes (Arrow's to_numpy of a bool column is ~10x slower)
-        bits = np.frombuffer(col.buffers()[1], dtype=np.uint8)
-        return np.unpackbits(bits, count=col.offset + len(col),
-                             bitorder="little")[col.offset:].view(bool)
-    dt = np.dtype(col.type.to_pandas_dtype())
-    return np.frombuffer(col.buffers()[1], dtype=dt, count=len(col),
-                         offset=col.offset * dt.itemsize)
 
 
 def comm_column(comm: np.ndarray) -> pa.Array:

@@ -25,22 +25,16 @@ from ..bounded import (
     first_oversized_batch,
     load_json,
 )
-from .digest import K_COLDIGEST, check_columns
+from .digest import K_COLDIGEST, _values, check_columns
 from .files import Loss
 from .format import (
-    _K_DIGEST,
-    _K_FORMAT,
-    _K_HEADER,
-    _K_SNAPSHOT,
-    _K_STATE,
-    _K_VERSION,
     _STREAM_EOS,
     FORMAT_NAME,
     FORMAT_VERSION,
     SCHEMA,
     CaptureError,
+    K,
     _unpacked,
-    _values,
     batch_digest,
 )
 
@@ -97,21 +91,21 @@ class CaptureFile:
                 cut.loss = Loss(path, 0, size, cut._cause())
                 return cut
             raise CaptureError(f"{path}: not a cdig capture ({_one_line(e)})") from None
-        if meta.get(_K_FORMAT) != FORMAT_NAME.encode():
+        if meta.get(K.FORMAT) != FORMAT_NAME.encode():
             raise CaptureError(f"{path}: not a cdig capture (an Arrow stream without cdig "
                                "metadata)")
-        version = meta.get(_K_VERSION, b"?").decode("ascii", "replace")
+        version = meta.get(K.VERSION, b"?").decode("ascii", "replace")
         if version != str(FORMAT_VERSION):
             raise CaptureError(f"{path}: capture format version {version} is not supported "
                                f"(this cdig reads version {FORMAT_VERSION})")
-        hb = meta.get(_K_HEADER, b"")
-        stored = meta.get(_K_SNAPSHOT + b".z", meta.get(_K_SNAPSHOT, b""))
+        hb = meta.get(K.HEADER, b"")
+        stored = meta.get(K.SNAPSHOT + b".z", meta.get(K.SNAPSHOT, b""))
         digest = f"{zlib.crc32(stored, zlib.crc32(hb)):08x}".encode()
-        if meta.get(_K_DIGEST) != digest or not same:
+        if meta.get(K.DIGEST) != digest or not same:
             raise CaptureError(f"{path}: damaged capture header (checksum mismatch)")
         try:
             header = check_header(load_json(hb))
-            snapshot = check_snapshot(load_json(_unpacked(meta, _K_SNAPSHOT, b"")[1]))
+            snapshot = check_snapshot(load_json(_unpacked(meta, K.SNAPSHOT, b"")[1]))
         except MetadataError as e:
             raise CaptureError(f"{path}: damaged capture header ({e})") from None
         try:  # what each batch declares it inflates to, before Arrow inflates it
@@ -207,7 +201,7 @@ class CaptureFile:
                                       options=ipc.IpcReadOptions(included_fields=want))
                 rb, md = one.read_next_batch_with_custom_metadata()
                 md = md or {}
-                stored, _ = _unpacked(md, _K_STATE, b"{}")
+                stored, _ = _unpacked(md, K.STATE, b"{}")
                 if not (rb.schema.equals(schema) and check_columns(
                         rb, stored, md.get(K_COLDIGEST), want, len(SCHEMA))):
                     break  # damage: the read reports it; nothing after it is replayed
@@ -219,7 +213,7 @@ class CaptureFile:
         return out
 
     def _check_whole(self, rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
-        return md.get(_K_DIGEST) == batch_digest(rb, stored).encode() and \
+        return md.get(K.DIGEST) == batch_digest(rb, stored).encode() and \
             rb.schema.equals(SCHEMA)
 
     def _projected(self, fields: Sequence[str], own: bool = True
@@ -280,7 +274,7 @@ class CaptureFile:
                 return
             md = md or {}
             try:
-                stored, sb = _unpacked(md, _K_STATE, b"{}")
+                stored, sb = _unpacked(md, K.STATE, b"{}")
                 ok = check(rb, md, stored)
                 # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
                 state = (check_state(load_json(sb)) if states else {}) if ok else None

@@ -23,15 +23,10 @@ from ..safe_open import (
 )
 from .digest import digests
 from .format import (
-    _K_DIGEST,
-    _K_FORMAT,
-    _K_HEADER,
-    _K_SNAPSHOT,
-    _K_STATE,
-    _K_VERSION,
     FORMAT_NAME,
     FORMAT_VERSION,
     SCHEMA,
+    K,
     _empty_batch,
     _pack,
 )
@@ -128,10 +123,10 @@ class CaptureWriter:
         self._identity[name] = st
         header = dict(self.header, file_index=self.index, file_started_ns=int(now * 1e9))
         hb = json.dumps(header, separators=(",", ":")).encode()
-        skey, sb = _pack(_K_SNAPSHOT, snapshot)
-        meta = {_K_FORMAT: FORMAT_NAME.encode(), _K_VERSION: str(FORMAT_VERSION).encode(),
-                _K_HEADER: hb, skey: sb,
-                _K_DIGEST: f"{zlib.crc32(sb, zlib.crc32(hb)):08x}".encode()}
+        skey, sb = _pack(K.SNAPSHOT, snapshot)
+        meta = {K.FORMAT: FORMAT_NAME.encode(), K.VERSION: str(FORMAT_VERSION).encode(),
+                K.HEADER: hb, skey: sb,
+                K.DIGEST: f"{zlib.crc32(sb, zlib.crc32(hb)):08x}".encode()}
         self._file = f
         self._writer = ipc.new_stream(f, SCHEMA.with_metadata(meta), options=self.options)
         self._opened_at = now
@@ -166,7 +161,7 @@ class CaptureWriter:
         if self._failed is not None:
             raise self._failed
         assert self._writer is not None, "open() first"
-        key, sb = _pack(_K_STATE, state)
+        key, sb = _pack(K.STATE, state)
         try:
             # the whole batch's digest, and each column's (a projected read checks those)
             self._writer.write_batch(rb, custom_metadata={key: sb, **digests(rb, sb)})
