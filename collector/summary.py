@@ -10,6 +10,7 @@ Aggregator's dicts in the order the keys first appear — so ties sort as before
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,15 @@ _VIEW_COLUMNS = {"syscall": _RECORD_COLUMNS, "errors": _RECORD_COLUMNS,
                  "proc": (*_RECORD_COLUMNS, "pid", "comm"), "user": ("kind", "uid")}
 _IO_VIEWS = {"container", "file", "conn"}
 
+
+def _count(table: dict[Any, _Stats], key: Any, events: int, time_ns: int, errors: int) -> None:
+    """Add a group's events, time and errors to its row of a summary table."""
+    s = table.get(key)
+    if s is None:
+        s = table[key] = _Stats()
+    s.events += events
+    s.time_ns += time_ns
+    s.errors += errors
 
 class BatchAggregator:
     """A session sink filling ``agg``'s summary views from whole batches."""
@@ -85,13 +95,7 @@ class BatchAggregator:
             b.materialize([g[0] for g in groups])  # the Events of one row per group, at once
             for r, n, (t, e) in groups:
                 ev = b.event(r)
-                key = (origin[cont_code[r]].name, ev.pid, ev.comm)
-                s = agg.procs.get(key)
-                if s is None:
-                    s = agg.procs[key] = _Stats()
-                s.events += n
-                s.time_ns += t
-                s.errors += e
+                _count(agg.procs, (origin[cont_code[r]].name, ev.pid, ev.comm), n, t, e)
         if "container" in views:
             assert fd_code is not None and cont_code is not None
             ftype = np.array([t_ in _FILE_TYPES for t_ in fd_types], dtype=bool)[fd_code]
@@ -126,13 +130,7 @@ class BatchAggregator:
                           by_key(key, (lat[sub], failed[sub]))]
                 b.materialize([g[0] for g in groups])
                 for r, n, (t, e) in groups:
-                    typ = b.event(r).type
-                    s = agg.syscalls.get(typ)
-                    if s is None:
-                        s = agg.syscalls[typ] = _Stats()
-                    s.events += n
-                    s.time_ns += t
-                    s.errors += e
+                    _count(agg.syscalls, b.event(r).type, n, t, e)
         if ("file" in views or "conn" in views) and io.any():
             assert fd_code is not None
             sub = np.flatnonzero(io & (fd_code > 0))
