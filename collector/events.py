@@ -62,6 +62,15 @@ class Container:
 HOST = Container(id="host", name="host", runtime="host")
 
 
+
+def sock_name(cip: str, cport: int, sip: str, sport: int) -> str:
+    """sysdig's fd.name of a socket: ``cip:cport->sip:sport``, or ``sip:sport`` for a
+    server socket with no client end yet; IPv6 addresses as sysdig prints them (no
+    brackets). One rule for the live state and the .scap reader's fd lists."""
+    if cip or cport:
+        return f"{cip}:{cport}->{sip}:{sport}"
+    return f"{sip}:{sport}"
+
 @dataclass(slots=True)
 class FdInfo:
     """What a file descriptor refers to. Produced by ``collector.state``.

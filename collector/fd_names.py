@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 
 from .decode import split_addr
-from .events import FdInfo
+from .events import FdInfo, sock_name
 from .procfs import ProcFS
 
 SOCK_DOMAIN = {1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink"}
@@ -170,6 +170,4 @@ def _same_ip(a: str, b: str) -> bool:
 
 
 def _sock_name(info: FdInfo) -> str:
-    if info.cip or info.cport:
-        return f"{info.cip}:{info.cport}->{info.sip}:{info.sport}"
-    return f"{info.sip}:{info.sport}"
+    return sock_name(info.cip, info.cport, info.sip, info.sport)

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..events import sock_name
 from .blocktypes import FDL_V2, PL_VERSION, UL_V2
 
 _U16, _U32, _U64, _I64 = (struct.Struct(f) for f in ("<H", "<I", "<Q", "<q"))
@@ -268,17 +269,14 @@ def parse_fdlist(body: memoryview, btype: int) -> tuple[int, list[FdEntry]]:
         except ValueError:
             break
         if e.type in ("ipv4", "ipv6"):
-            e.name = sock_name(e)
+            e.name = fd_sock_name(e)
         out.append(e)
     return tid, out
 
 
-def sock_name(e: FdEntry) -> str:
-    """sysdig's fd.name of a socket: ``cip:cport->sip:sport``, or ``sip:sport`` for a
-    server socket; IPv6 addresses as sysdig prints them (no brackets)."""
-    if e.cip or e.cport:
-        return f"{e.cip}:{e.cport}->{e.sip}:{e.sport}"
-    return f"{e.sip}:{e.sport}"
+def fd_sock_name(e: FdEntry) -> str:
+    """sysdig's fd.name of an fd list's socket (``events.sock_name``)."""
+    return sock_name(e.cip, e.cport, e.sip, e.sport)
 
 
 def parse_userlist(body: memoryview, btype: int) -> dict[int, str]:
