@@ -25,7 +25,8 @@ from .trace_flags import timetype_format
 __all__ = ["K8S_FORMAT", "run_trace", "shown_summary", "wants_enter_events"]
 
 
-def _filter_text(args: argparse.Namespace) -> str:
+def args_filter(args: argparse.Namespace) -> str:
+    """The filter of the command line, with --failed folded in."""
     text = " ".join(args.filter or [])
     if getattr(args, "failed", False):
         text = f"evt.failed=true and ({text})" if text.strip() else "evt.failed=true"
@@ -144,8 +145,8 @@ def run_trace(args: argparse.Namespace) -> int:
             return done
         chisel = plan(args)  # -c NAME ARGS: its arguments are the first filter words
         if chisel is not None:  # from here on "the filter" is the chisel's AND the user's
-            args.filter, args.failed = [chisel.filter_text(_filter_text(args))], False
-    flt = compile_filter(_filter_text(args))
+            args.filter, args.failed = [chisel.filter_text(args_filter(args))], False
+    flt = compile_filter(args_filter(args))
     _buffer_options(args)
     fmt = _formatter(args)
     if args.numevents is not None and args.numevents <= 0:
@@ -163,7 +164,7 @@ def run_trace(args: argparse.Namespace) -> int:
                            "only (cdig convert turns one into .scap)", EXIT_USAGE)
     if args.read:  # a capture: no root, no BPF, the same pipeline
         select = container_select(args.container) if args.container else None
-        return run_trace_replay(args, flt, fmt, _filter_text(args), select, chisel)
+        return run_trace_replay(args, flt, fmt, args_filter(args), select, chisel)
     if os.geteuid() != 0:
         raise CliError("live tracing needs root (BPF); run with sudo")
     mb = args.buffer_mb

@@ -28,7 +28,7 @@ from .probes.kernel_filter import KernelFilter
 from .probes.syscall_table import table
 from .probes.syscalls.probe import ProbeConfig, SyscallProbe
 from .report import shown_summary
-from .trace import _filter_text, container_select, wants_enter_events, wants_scap
+from .trace import args_filter, container_select, wants_enter_events, wants_scap
 
 # Longest start-up wait for the runtimes to name the running containers.
 METADATA_WAIT_S = 3.0
@@ -97,7 +97,7 @@ def run_live(args: argparse.Namespace, flt: Filter, fmt: Any, chisel: Any) -> in
                           compress=args.write.lower().endswith(".gz"), rotation=rotation(args))
         scap.drop_counter = source.drops  # marked in the file as sysdig's drop events
     elif args.write:  # -w: the recorder keeps what State learns from /proc and runtimes
-        rec = open_recorder(args, _filter_text(args), resolver.resolve)
+        rec = open_recorder(args, args_filter(args), resolver.resolve)
         state = State(container_of=rec.container_of, procfs=rec.procfs)
     select = container_select(args.container) if args.container else None
 
