@@ -85,7 +85,8 @@ class Enricher:
     def state_rows(self, rec: Any) -> np.ndarray:
         """Records that keep the fd/process tables current (a capture keeps them).
         ``rec``: records, or an EventBatch's ``cols``."""
-        return (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
+        rows: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self.state_nr[rec["nr"]]
+        return rows
 
     def process_rows(self, rec: Any) -> np.ndarray:
         """Rows that change a process (sched records, exec, chdir, clone …): what an
@@ -96,7 +97,7 @@ class Enricher:
     def mutating_rows(self, b: EventBatch) -> np.ndarray:
         """Rows whose State.update() changes state (sched records included)."""
         rec = b.cols
-        mut = (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
+        mut: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
         sends = self._addressed[rec["nr"]] & (b.ext_row >= 0)
         if sends.any():
             rows = np.flatnonzero(sends)
@@ -107,8 +108,9 @@ class Enricher:
         """:meth:`mutating_rows` over record columns (``cols["kind"]``, ``cols["nr"]``)
         and each row's ``len2`` (<= 0 for a record without strings)."""
         nr = cols["nr"]
-        return (cols["kind"] >= layout.KIND_EXEC) | self._mutating[nr] | \
+        mut: np.ndarray = (cols["kind"] >= layout.KIND_EXEC) | self._mutating[nr] | \
             (self._addressed[nr] & (len2 > 0))
+        return mut
 
     def _touches(self, b: EventBatch, mut: np.ndarray,
                  fdnum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +225,7 @@ class Enricher:
         them read (``_run_starts``): each run's first row applied in order, every other
         row takes its run's objects. No sort: a storm of one process's syscalls costs a
         few passes over its columns."""
-        rows = runs.tolist()
+        rows: list[int] = runs.tolist()
         p_objs, f_objs, c_objs = self._rows.apply(self.state, b, rows, fdnum)
         procs, fds, conts = b.procs, b.fds, b.containers
         o_proc = _intern(p_objs, procs)
@@ -271,7 +273,7 @@ def _pairs(pid: np.ndarray, cg: np.ndarray) -> tuple[np.ndarray, np.ndarray] | N
     return None
 
 
-def _intern(objs: list, table: list) -> np.ndarray:
+def _intern(objs: list[Any], table: list[Any]) -> np.ndarray:
     """Each object's index in ``table`` (by identity), the distinct objects appended
     to ``table`` in order of first sight."""
     if not objs:
