@@ -49,9 +49,10 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import CLK_TCK, background_cpu, proc_ticks
+
 ROOT = Path(__file__).resolve().parent.parent
 CDIG = Path(sys.executable).parent / "cdig"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def sh(*args: str, **kw) -> str:
@@ -59,9 +60,8 @@ def sh(*args: str, **kw) -> str:
 
 
 def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        rest = f.read().rsplit(b")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
+    """CPU seconds (user + system, all threads) of ``pid`` so far."""
+    return proc_ticks(pid) / CLK_TCK
 
 
 def top_pid(session: str) -> int:
@@ -94,14 +94,7 @@ def wait_screen(session: str, pattern: str, timeout: float = 40) -> str:
 
 def busy_others(pid: int, seconds: float = 1.0) -> float:
     """CPUs' worth of work done meanwhile by everything but ``pid``."""
-    def total() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + v[4]  # all, idle + iowait
-    (a0, i0), c0 = total(), cpu_s(pid)
-    time.sleep(seconds)
-    (a1, i1), c1 = total(), cpu_s(pid)
-    return ((a1 - a0) - (i1 - i0)) / TICK / seconds - (c1 - c0) / seconds
+    return background_cpu([pid], seconds)
 
 
 def wait_quiet(pid: int, limit: float = 0.15, timeout: float = 300) -> float:
