@@ -112,14 +112,33 @@ def after_command(text: str) -> list[str]:
     return rows[i + 1 : j]
 
 
-@pytest.mark.parametrize("sig, code, said", [
-    ("TERM", 143, []), ("HUP", 129, []), ("INT", 130, []),  # cdig top ends itself
-    ("KILL", 137, ["Killed"]),  # the shell's word; the terminal guard restored the modes
-])
-def test_a_signal_gives_the_terminal_back(pane, sig, code, said):
-    pid = start(pane, f"{CDIG} top -r c.cdig --speed 0.1")
+@pytest.mark.parametrize("sig, code", [("TERM", 143), ("HUP", 129), ("INT", 130)])
+def test_a_signal_gives_the_terminal_back(pane, sig, code):
+    pid = start(pane, f"{CDIG} top -r c.cdig --speed 0.1")  # cdig top ends itself
     subprocess.run(["kill", f"-{sig}", str(pid)], check=True)
-    assert after_command(ended(pane, code)) == said  # no traceback
+    assert after_command(ended(pane, code)) == []  # no traceback
+
+
+def test_sigkill_gives_the_terminal_back(pane, tmp_path):
+    """SIGKILL wakes the terminal guard (its pipe closes) and the shell (its child
+    exited) at once. The guard, real-time, usually writes first; when the shell wins,
+    its "Killed" line and prompt land in the alternate screen the guard then leaves
+    (tui/terminal_guard.py), so those lines are not what is asserted. What the user
+    gets either way is: the modes given back, the shell's status 137, and a shell
+    that answers on the main screen."""
+    pid = start(pane, f"{CDIG} top -r c.cdig --speed 0.1; echo $? > status")
+    subprocess.run(["kill", "-KILL", str(pid)], check=True)
+    wait_modes(pane, "0 0", "the terminal given back")
+    status = tmp_path / "status"
+    deadline = time.monotonic() + 20
+    while not (status.exists() and status.read_text().endswith("\n")):
+        assert time.monotonic() < deadline, "the shell wrote no exit status"
+        time.sleep(0.1)
+    assert status.read_text() == "137\n"
+    tmux("send-keys", "-t", pane, "echo ANSWERS", "Enter")
+    text = wait_for(pane, lambda s: "\nANSWERS" in s, 20, "the shell answering")
+    assert text.rstrip().splitlines()[-1] == "READY$", text
+    assert "Traceback" not in text, text
 
 
 def test_a_real_sigbus_gives_the_terminal_back(pane):
