@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -436,6 +437,25 @@ def round_ratios(added: dict[str, list[float | None]], num: str, den: str) -> li
     return out
 
 
+def median_interval(xs: list[float], level: float = 0.95) -> tuple[float, float] | None:
+    """The distribution-free interval of the median of ``xs`` (order statistics:
+    the k-th smallest and k-th largest, k the largest with P(Binomial(n, 1/2) < k)
+    on each side <= (1 - level) / 2); None when n is too small for ``level``
+    (n < 6 at 95 %). Assumes nothing about the rounds' distribution, so every
+    config's ratio gets the same rule."""
+    n = len(xs)
+    tail, k, p = (1.0 - level) / 2, 0, 0.0
+    while k < n // 2:
+        p += math.comb(n, k) / 2**n  # P(X <= k)
+        if p > tail:
+            break
+        k += 1
+    if k == 0:
+        return None
+    got = sorted(xs)
+    return got[k - 1], got[n - k]
+
+
 # (config, reference, goal): the goals of issue 14, and the same ratios for --old-tree
 GOALS = [("cdig-nolat", "floor-exit", 1.2), ("cdig-lat", "bpftrace", 1.0),
          ("cdig-nolat-old", "floor-exit", 1.2), ("cdig-lat-old", "bpftrace", 1.0)]
@@ -472,6 +492,14 @@ def report_overhead(res: Overhead, calls: int, rounds: int) -> None:
         print(f"goal {k} <= {goal}x {ref}: {m:.2f}x (per round {min(rs):.2f}..{max(rs):.2f}, "
               f"{len(rs)} rounds: {' '.join(f'{x:.2f}' for x in rs)}) "
               f"({'met' if m <= goal else 'NOT met'})")
+        ci = median_interval(rs)
+        if ci is None:
+            print(f"  {k}: too few rounds for a 95 % interval of the median (>= 6)")
+        else:
+            lo, hi = ci
+            shown = ("met" if hi <= goal else "NOT met" if lo > goal
+                     else "undecided at this noise")
+            print(f"  {k}: 95 % interval of the median ratio {lo:.2f}..{hi:.2f}: {shown}")
 
 
 # --------------------------------------------------------------------------- toggle mode

@@ -46,3 +46,13 @@ def test_pingpong_loop_prints_round_trips_until_stdin_closes(tmp_path: Path) -> 
     out = p.stdout.read()
     lines = [line.split() for line in out.decode().splitlines()]
     assert lines and all(len(f) == 2 and int(f[0]) > 0 and float(f[1]) > 0 for f in lines)
+
+
+def test_median_interval_is_the_order_statistics_binomial_rule() -> None:
+    # n = 5: even (min, max) covers the median with 93.75 % only
+    assert bench.median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None
+    # n = 6: (min, max) at 1 - 2/64 = 96.9 %
+    assert bench.median_interval([1.61, 1.10, 1.33, 1.41, 0.97, 1.09]) == (0.97, 1.61)
+    # n = 12: the 3rd smallest and the 3rd largest (98.1 %)
+    xs = [float(x) for x in range(12, 0, -1)]
+    assert bench.median_interval(xs) == (3.0, 10.0)
