@@ -13,12 +13,16 @@ computed straight from their column.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
 from ..probes.syscall_table import SyscallTable
 from ..probes.syscalls import layout
 from .batch import EventBatch, factorize
+from .events import FdInfo
 from .fields import base_name
 
 # Row attributes a field can depend on (besides the row-level columns).
@@ -180,7 +184,7 @@ def _columns(b: EventBatch, keys: Iterable[str], rel: ArgRelevance) -> list[np.n
         elif k == PROC:
             out.append(_need(b.proc_code))
         elif k == FD:
-            out.append(_need(b.fd_code))
+            out.append(_fd_values(b))
         elif k == CONT:
             out.append(_need(b.cont_code))
         elif k == CGROUP:
@@ -190,6 +194,31 @@ def _columns(b: EventBatch, keys: Iterable[str], rel: ArgRelevance) -> list[np.n
         else:
             out.append(rec[k])
     return out
+
+
+_FD_VALUE = attrgetter(*(f.name for f in fields(FdInfo)))
+
+
+def _fd_values(b: EventBatch) -> np.ndarray:
+    """The fd code of each row, FdInfos of equal fields under one code (the first's):
+    every fd field reads the FdInfo's fields alone, and each open makes an FdInfo of
+    its own, so 20,000 opens of one file would be 20,000 groups (Events built, lines
+    formatted) of one value. Other types of fd objects keep their own code."""
+    hit: np.ndarray | None = b._cache.get("fd_values")
+    if hit is not None:
+        return hit
+    code = _need(b.fd_code)
+    fds = b.fds
+    if len(fds) <= 2:
+        b._cache["fd_values"] = code
+        return code
+    seen: dict[Any, int] = {}
+    canon = [seen.setdefault(_FD_VALUE(fd) if type(fd) is FdInfo else (id(fd),), i)
+             for i, fd in enumerate(fds)]
+    if len(seen) < len(fds):
+        code = np.asarray(canon, dtype=np.int64)[code]
+    b._cache["fd_values"] = code
+    return code
 
 
 def _need(col: np.ndarray | None) -> np.ndarray:
