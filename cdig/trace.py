@@ -22,7 +22,7 @@ from .probes.syscalls.layout import IO_MAX
 from .report import shown_summary
 from .trace_flags import timetype_format
 
-__all__ = ["K8S_FORMAT", "run_trace", "shown_summary", "wants_enter_events"]
+__all__ = ["K8S_FORMAT", "args_filter", "run_trace", "shown_summary", "wants_enter_events"]
 
 
 def args_filter(args: argparse.Namespace) -> str:

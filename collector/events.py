@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class EventKind(enum.IntEnum):
@@ -62,14 +62,27 @@ class Container:
 HOST = Container(id="host", name="host", runtime="host")
 
 
+class SocketEnds(Protocol):
+    """A socket's two ends with sysdig's meaning (an FdInfo, a .scap fd list entry)."""
 
-def sock_name(cip: str, cport: int, sip: str, sport: int) -> str:
+    @property
+    def cip(self) -> str: ...
+    @property
+    def cport(self) -> int: ...
+    @property
+    def sip(self) -> str: ...
+    @property
+    def sport(self) -> int: ...
+
+
+def sock_name(s: SocketEnds) -> str:
     """sysdig's fd.name of a socket: ``cip:cport->sip:sport``, or ``sip:sport`` for a
     server socket with no client end yet; IPv6 addresses as sysdig prints them (no
     brackets). One rule for the live state and the .scap reader's fd lists."""
-    if cip or cport:
-        return f"{cip}:{cport}->{sip}:{sport}"
-    return f"{sip}:{sport}"
+    if s.cip or s.cport:
+        return f"{s.cip}:{s.cport}->{s.sip}:{s.sport}"
+    return f"{s.sip}:{s.sport}"
+
 
 @dataclass(slots=True)
 class FdInfo:

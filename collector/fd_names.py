@@ -81,7 +81,7 @@ def accepted(procfs: ProcFS, pid: int, res: int, lst: FdInfo | None, addr: str) 
         if target:
             info = fd_from_target(pid, res, target, procfs)
             info.local_is_client = False
-    info.name = _sock_name(info)
+    info.name = sock_name(info)
     return info
 
 
@@ -118,7 +118,7 @@ def _address(info: FdInfo, typ: str, addr: str, local: str) -> None:
     elif typ == "connect" and not same_peer:
         # a new peer: whatever local end the socket had shown is not this one's
         info.cip, info.cport = "", 0
-    info.name = _sock_name(info)
+    info.name = sock_name(info)
 
 
 def _local_end(procfs: ProcFS, pid: int, info: FdInfo, connected: bool = True) -> None:
@@ -143,7 +143,7 @@ def _local_end(procfs: ProcFS, pid: int, info: FdInfo, connected: bool = True) -
     elif not lport or rport != info.sport or not _same_ip(rip, info.sip):
         return
     info.cip, info.cport = lip, lport
-    info.name = _sock_name(info)
+    info.name = sock_name(info)
 
 
 def _bound_port(procfs: ProcFS, pid: int, info: FdInfo) -> None:
@@ -167,7 +167,3 @@ def _same_ip(a: str, b: str) -> bool:
     if isinstance(y, ipaddress.IPv6Address) and y.ipv4_mapped:
         y = y.ipv4_mapped
     return x == y
-
-
-def _sock_name(info: FdInfo) -> str:
-    return sock_name(info.cip, info.cport, info.sip, info.sport)

@@ -38,6 +38,7 @@ def _count(table: dict[Any, _Stats], key: Any, events: int, time_ns: int, errors
     s.time_ns += time_ns
     s.errors += errors
 
+
 class BatchAggregator:
     """A session sink filling ``agg``'s summary views from whole batches."""
 

@@ -22,6 +22,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
+from ..events import sock_name
 from ..native.scap import CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER, kernels
 from ..read_ahead import read_ahead as _read_ahead
 from .blocktypes import (
@@ -75,7 +76,6 @@ from .stateblocks import (
     MachineInfo,
     ThreadInfo,
     cgroup_path,
-    fd_sock_name,
     parse_fdlist,
     parse_machine_info,
     parse_proclist,
@@ -98,7 +98,7 @@ __all__ = [  # the framing, and the ids and parsers as blocks.X
     "IL_INT", "IL_V2", "L4PROTO", "L4PROTO_ID", "MI", "MI_INT", "MachineInfo", "PL_V9",
     "PL_VERSION", "SHB", "SHB_MAGIC_BYTES", "STATE_ONLY", "ScapError", "StreamAt", "ThreadInfo",
     "UL", "UL_INT", "UL_V2", "cgroup_path", "is_scap", "parse_fdlist", "parse_machine_info",
-    "parse_proclist", "parse_userlist", "read_ahead", "fd_sock_name",
+    "parse_proclist", "parse_userlist", "read_ahead", "sock_name",
 ]
 
 def _chain(buf: bytes) -> tuple[np.ndarray, int]:

@@ -191,7 +191,7 @@ class ScapSource(ChunkPath):
                 if e.local_is_client and e.type in ("ipv4", "ipv6") and e.cport in server_ports:
                     e.cip, e.cport, e.sip, e.sport = e.sip, e.sport, e.cip, e.cport
                     e.local_is_client = False
-                    e.name = B.fd_sock_name(e)
+                    e.name = B.sock_name(e)
         for tid, fds in self.fdlists.items():
             th = self.threads.get(tid)
             pid = th.pid if th is not None else tid

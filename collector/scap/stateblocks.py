@@ -269,14 +269,9 @@ def parse_fdlist(body: memoryview, btype: int) -> tuple[int, list[FdEntry]]:
         except ValueError:
             break
         if e.type in ("ipv4", "ipv6"):
-            e.name = fd_sock_name(e)
+            e.name = sock_name(e)
         out.append(e)
     return tid, out
-
-
-def fd_sock_name(e: FdEntry) -> str:
-    """sysdig's fd.name of an fd list's socket (``events.sock_name``)."""
-    return sock_name(e.cip, e.cport, e.sip, e.sport)
 
 
 def parse_userlist(body: memoryview, btype: int) -> dict[int, str]:
