@@ -262,3 +262,44 @@ EXPORT void scap_prune_nr(const uint8_t *buf, int64_t n, const int64_t *x, const
         nr[i] = v;
     }
 }
+
+/* A string parameter of m events into rows of dst (bulk.str_param, then a row move,
+ * in one pass): the bytes at starts[i], at most min(lens[i], width - 1), cut at the
+ * first NUL (a trailing NUL counted in the stored length included), go to
+ * dst + dst_idx[i] * dst_stride, the rest of the row's `width` bytes zeroed;
+ * slen[i] gets the string's length (no NUL). Out-of-range rows or bytes outside
+ * buf give an empty string, and dst_idx[i] outside [0, dst_rows) writes nothing. */
+EXPORT void scap_str_into(const uint8_t *buf, int64_t n, const int64_t *lens,
+                          const int64_t *starts, int64_t m, int64_t width, uint8_t *dst,
+                          int64_t dst_stride, int64_t dst_rows, const int64_t *dst_idx,
+                          int64_t *slen) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t ln = lens[i] < width - 1 ? lens[i] : width - 1, at = starts[i];
+        if (ln < 0 || at < 0 || at + ln > n)
+            ln = 0;
+        const uint8_t *q = buf + at;
+        const uint8_t *z = ln ? memchr(q, 0, (size_t)ln) : NULL;
+        int64_t s = z ? (int64_t)(z - q) : ln;
+        slen[i] = s;
+        int64_t d = dst_idx[i];
+        if (d < 0 || d >= dst_rows)
+            continue;
+        uint8_t *row = dst + d * dst_stride;
+        memcpy(row, q, (size_t)s);
+        memset(row + s, 0, (size_t)(width - s));
+    }
+}
+
+/* I/O data of m events into rows of dst (bulk.rows_into): min(ln[i], width) bytes
+ * at starts[i] to dst + dst_idx[i] * dst_stride; the rest of the row untouched.
+ * Rows or bytes out of range are skipped. */
+EXPORT void scap_bytes_into(const uint8_t *buf, int64_t n, const int64_t *ln,
+                            const int64_t *starts, int64_t m, int64_t width, uint8_t *dst,
+                            int64_t dst_stride, int64_t dst_rows, const int64_t *dst_idx) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t l = ln[i] < width ? ln[i] : width, at = starts[i], d = dst_idx[i];
+        if (l <= 0 || at < 0 || at + l > n || d < 0 || d >= dst_rows)
+            continue;
+        memcpy(dst + d * dst_stride, buf + at, (size_t)l);
+    }
+}

@@ -37,6 +37,10 @@ class Kernels:
         self._rows = function(lib, "scap_gather_rows", None, [_P, _I, _P, _I, _I, _P, _I, _I])
         self._move = function(lib, "scap_move_rows", None,
                               [_P, _I, _I, _P, _P, _I, _I, _P, _I, _I])
+        self._str = function(lib, "scap_str_into", None,
+                             [_P, _I, _P, _P, _I, _I, _P, _I, _I, _P, _P])
+        self._bytes = function(lib, "scap_bytes_into", None,
+                               [_P, _I, _P, _P, _I, _I, _P, _I, _I, _P])
         self._prune_nr = function(lib, "scap_prune_nr", None,
                                   [_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I,
                                    _I, _P])
@@ -123,6 +127,37 @@ class Kernels:
         self._move(address(dst) + at, d_stride, len(dst), address(dst_idx),
                    address(src) + src_at, s_stride, len(src), address(src_idx), len(src_idx),
                    width)
+
+    def str_into(self, u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, dst: np.ndarray,
+                 at: int, dst_idx: np.ndarray, width: int) -> np.ndarray:
+        """A string parameter (``bulk.str_param``'s rows and lengths) written straight
+        into row ``dst_idx[i]`` of ``dst`` at byte ``at``, ``width`` bytes (zero-padded);
+        returns the strings' lengths (no NUL)."""
+        m = len(lens)
+        assert dst.flags.c_contiguous and dst.flags.writeable and u8.flags.c_contiguous
+        d_stride = dst.strides[0] if dst.ndim else 0
+        assert at >= 0 and at + width <= d_stride and len(dst_idx) == m and width >= 1
+        lens = np.ascontiguousarray(lens, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        dst_idx = np.ascontiguousarray(dst_idx, dtype=np.int64)
+        slen = np.empty(m, dtype=np.int64)
+        self._str(address(u8), len(u8), address(lens), address(starts), m, width,
+                  address(dst) + at, d_stride, len(dst), address(dst_idx), address(slen))
+        return slen
+
+    def bytes_into(self, u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, dst: np.ndarray,
+                   at: int, dst_idx: np.ndarray, width: int) -> None:
+        """``bulk.rows_into``: ``min(ln[i], width)`` bytes at ``starts[i]`` into row
+        ``dst_idx[i]`` of ``dst`` at byte ``at`` (the rest of the row untouched)."""
+        m = len(ln)
+        assert dst.flags.c_contiguous and dst.flags.writeable and u8.flags.c_contiguous
+        d_stride = dst.strides[0] if dst.ndim else 0
+        assert at >= 0 and at + width <= d_stride and len(dst_idx) == m
+        ln = np.ascontiguousarray(ln, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        dst_idx = np.ascontiguousarray(dst_idx, dtype=np.int64)
+        self._bytes(address(u8), len(u8), address(ln), address(starts), m, width,
+                    address(dst) + at, d_stride, len(dst), address(dst_idx))
 
     def prune_nr(self, u8: np.ndarray, x: np.ndarray, e: np.ndarray, etype: np.ndarray,
                  lp: np.ndarray, npar: np.ndarray, end: np.ndarray, tables: PruneTables

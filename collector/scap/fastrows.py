@@ -385,18 +385,19 @@ class FastRows(EventPath):
             if pi >= n or which > 1:
                 continue
             width = bulk.STR_WIDTH[which]
-            rows_, slen = bulk.str_param(u8, lens[:, pi], starts[:, pi], width)
             lcol = "l1" if which == 0 else "l2"
             at = 0 if which == 0 else layout.STR1_LEN
             pres = lens[:, pi] > 0
             take = pres & ((out[lcol][w] == 0) | (rank == 2))
             kern = kernels()
-            if kern is not None:  # a memcpy a row into the strided ext rows
-                kern.move_rows(xrows, _STR1_AT + at, out["srow"][w[take]], rows_, 0,
-                               np.flatnonzero(take), width)
+            if kern is not None:  # scap.c: straight into the strided ext rows, one pass
+                slen = kern.str_into(u8, lens[take, pi], starts[take, pi], xrows,
+                                     _STR1_AT + at, out["srow"][w[take]], width)
             else:
+                rows_, slen = bulk.str_param(u8, lens[:, pi], starts[:, pi], width)
                 strs[out["srow"][w[take]], at:at + width] = rows_[take]
-            out[lcol][w[take]] = (slen[take] + 1).astype(np.int16)
+                slen = slen[take]
+            out[lcol][w[take]] = (slen + 1).astype(np.int16)
             out["is_ext"][w[take]] = True
         if 0 <= data_pi < n:  # the data: str1 on into str2, as the probe writes it
             dlen = np.minimum(lens[:, data_pi], layout.IO_MAX).astype(np.int64)
@@ -404,7 +405,12 @@ class FastRows(EventPath):
             had = out["is_ext"][ww]
             if had.any():  # a string written before: the data replaces it
                 strs[out["srow"][ww[had]]] = 0
-            bulk.rows_into(u8, dlen, starts[:, data_pi], strs, out["srow"][ww])
+            kern = kernels()
+            if kern is not None:  # scap.c: a memcpy per row
+                kern.bytes_into(u8, dlen, starts[:, data_pi], xrows, _STR1_AT,
+                                out["srow"][ww], layout.IO_MAX)
+            else:
+                bulk.rows_into(u8, dlen, starts[:, data_pi], strs, out["srow"][ww])
             out["l1"][ww] = dlen.astype(np.int16)
             out["l2"][ww] = 0
             out["flags"][ww] |= layout.FLAG_IO_DATA
