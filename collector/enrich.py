@@ -167,7 +167,8 @@ class Enricher:
         # processes change only at sched records (exec gives a new Process) and
         # cgroup moves (in the key): a segment per exec/fork/exit of the process
         k_ps = pid << 24 if pid_code is None else (pid << 24) | _segments(pid_code, n_pids, sched)
-        hit = None if pid_code is not None else _pairs(pid, cg)
+        hit = None if pid_code is not None else \
+            _pairs(pid if self.fds else rec["pid"], cg, exact=not self.fds)
         if hit is not None:  # no sched record: (process, cgroup) by one hash, checked
             p_inv, p_first = hit
         elif cg[0] == cg.min() == cg.max():
@@ -260,10 +261,20 @@ def _run_starts(pid: np.ndarray, cg: np.ndarray, fdnum: np.ndarray, kind: np.nda
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _pairs(pid: np.ndarray, cg: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _pairs(pid: np.ndarray, cg: np.ndarray, exact: bool = False
+           ) -> tuple[np.ndarray, np.ndarray] | None:
     """(group per row, first row of each group) of rows equal on (pid, cgroup), the
     groups numbered in order of first sight (as ``factorize`` of the pair), by one
-    hash of both; None on a hash collision (never seen: the caller groups exactly)."""
+    hash of both; None on a hash collision (never seen: the caller groups exactly).
+    ``exact`` (the enrichment without fds, cdig summary): both columns straight into
+    render.c's hash table, which compares the keys (no numpy hash passes, no check
+    pass), when compiled."""
+    if exact and len(pid) >= 4096:
+        from .native.render import assembler
+
+        asm = assembler()
+        if asm is not None:
+            return asm.group([pid, cg], len(pid))
     with np.errstate(over="ignore"):
         h = (pid.astype(np.uint64) * _MIX) ^ cg.astype(np.uint64, copy=False)
     inv, first, _ = factorize(h)

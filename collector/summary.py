@@ -20,13 +20,14 @@ from .aggregate import _FILE_TYPES, _NET_TYPES, _NO_RETURN, READS, WRITES, Aggre
 from .batch import EventBatch
 from .events import Container
 from .fields import errno_name
-from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, totals
+from .vector import COMM, CONT, FD, KIND, NR, PID, RET, UID, ArgRelevance, sums, totals
 
 _RECORD_VIEWS = {"syscall", "errors"}
 _RECORD_COLUMNS = ("kind", "nr", "ret", "latency_ns")
 _VIEW_COLUMNS = {"syscall": _RECORD_COLUMNS, "errors": _RECORD_COLUMNS,
                  "proc": (*_RECORD_COLUMNS, "pid", "comm"), "user": ("kind", "uid")}
 _IO_VIEWS = {"container", "file", "conn"}
+_NATIVE_MIN = 4096  # rows: below, the numpy group-by (batch.factorize's bound too)
 
 
 def _count(table: dict[Any, _Stats], key: Any, events: int, time_ns: int, errors: int) -> None:
@@ -92,11 +93,7 @@ class BatchAggregator:
 
         if "proc" in views:
             assert cont_code is not None
-            groups = totals(b, frozenset({CONT, PID, COMM}), rel, None, (lat, failed))
-            b.materialize([g[0] for g in groups])  # the Events of one row per group, at once
-            for r, n, (t, e) in groups:
-                ev = b.event(r)
-                _count(agg.procs, (origin[cont_code[r]].name, ev.pid, ev.comm), n, t, e)
+            self._procs(b, cont_code, origin, lat, failed)
         if "container" in views:
             assert fd_code is not None and cont_code is not None
             ftype = np.array([t_ in _FILE_TYPES for t_ in fd_types], dtype=bool)[fd_code]
@@ -158,6 +155,38 @@ class BatchAggregator:
             for ev in b.events(np.flatnonzero(kind == layout.KIND_EXEC)):
                 agg.users[ev.uid].extra["commands"][
                     ev.proc.cmdline if ev.proc is not None else ev.comm] += 1
+
+    def _procs(self, b: EventBatch, cont_code: np.ndarray, origin: list[Container],
+               lat: np.ndarray, failed: np.ndarray) -> None:
+        """The proc view: rows by (container, pid, comm). The key is the container's
+        code and two record columns, so the groups come from render.c's exact hash
+        (``cdig_group_rows``) over those columns, and each group's pid and comm from
+        its first row's columns (what its Event would carry: ``Decoder._comm``)
+        without building Events; ``vector.totals`` when the kernel is not compiled."""
+        agg = self.agg
+        rec = b.cols
+        from .native.render import assembler
+
+        asm = assembler() if len(b) >= _NATIVE_MIN else None
+        if asm is None:
+            groups = totals(b, frozenset({CONT, PID, COMM}), self.rel, None, (lat, failed))
+            b.materialize([g[0] for g in groups])  # the Events of one row per group, at once
+            for r, n, (t, e) in groups:
+                ev = b.event(r)
+                _count(agg.procs, (origin[cont_code[r]].name, ev.pid, ev.comm), n, t, e)
+            return
+        words = rec["comm"].view("<u8").reshape(-1, 2)
+        pid = rec["pid"]
+        codes, first = asm.group([cont_code, pid, words[:, 0], words[:, 1]], len(b))
+        k = len(first)  # codes in order of first sight: ``first`` ascends, as totals'
+        cnt = np.bincount(codes, minlength=k).tolist()
+        t_l = sums(codes, k, lat)
+        e_l = sums(codes, k, failed)
+        comm_of = b.decoder._comm
+        names = [c.name for c in origin]
+        for c, p, cb, n, t, e in zip(cont_code[first].tolist(), pid[first].tolist(),
+                                     rec["comm"][first].tolist(), cnt, t_l, e_l, strict=True):
+            _count(agg.procs, (names[c], p, comm_of(cb)), n, t, e)
 
     def _io(self, b: EventBatch, sub: np.ndarray, nbytes: np.ndarray, is_read: np.ndarray,
             origin: list[Container]) -> None:
