@@ -47,6 +47,9 @@ class ProbeConfig:
     # an enter record for every syscall (sysdig's '>'): a call that blocks is seen
     # while it blocks. Off, only execve/exit have one and the rest cost nothing more
     enter_events: bool = False
+    # sys_enter as a classic tracepoint instead of a raw one (program.bpf.c:
+    # enter_args); only benchmarks/probe_overhead.py sets it, to compare
+    classic_enter: bool = False
     filter: KernelFilter = field(default_factory=KernelFilter)
 
 
@@ -115,6 +118,8 @@ class SyscallProbe:
             flags.append("-DPAIR_HASH")
         if cfg.enter_events:
             flags.append("-DENTER_EVENTS")
+        if cfg.classic_enter:
+            flags.append("-DENTER_TP")
         if flt.pids is not None:
             flags.append("-DFILTER_PID")
         if flt.cgroup_ids is not None:

@@ -1,8 +1,8 @@
 /* cdig syscall probe: one record per completed syscall, plus process
  * lifecycle records. Tracepoints only (no kprobes on hosts without
- * CONFIG_KPROBES), and only tracepoint arguments, user memory and helpers:
- * no kernel struct is dereferenced, so headers that do not match the running
- * kernel are fine.
+ * CONFIG_KPROBES), and only tracepoint arguments, user memory, helpers and
+ * the user register frame (whose layout is the ABI's): no kernel struct is
+ * dereferenced, so headers that do not match the running kernel are fine.
  *
  * Configured with -D defines by probe.py (SyscallProbe.cflags):
  *   SELF_TGID          cdig's own process, never traced (output feeds back)
@@ -15,6 +15,8 @@
  *   ENTER_EVENTS       an enter record for every syscall (sysdig's '>'), so one
  *                      that blocks is seen while it blocks; without it only the
  *                      calls that may never return (execve, exit) have one
+ *   ENTER_TP           a classic tracepoint for sys_enter (what other
+ *                      architectures use; benchmarks/probe_overhead.py compares)
  *   PAIR_HASH          pair enter/exit through a tid-keyed hash instead of
  *                      task-local storage (kernels < 5.11 or without BTF;
  *                      also what benchmarks/probe_overhead.py compares against)
@@ -413,9 +415,39 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
     count(CDIG_STAT_SEEN);
 }
 
+/* The syscall's six arguments, as the kernel's syscall_get_arguments() reads
+ * them. A raw tracepoint's context is (struct pt_regs *regs, long id), with no
+ * copy of the arguments into a trace buffer first, which costs a classic
+ * tracepoint program ~50 ns more a syscall (benchmarks/probe_overhead.py:
+ * probe-task vs probe-task-tp); the price is reading the user register frame,
+ * on x86_64 one bpf_probe_read_kernel of r10..di (a layout fixed by the ABI:
+ * uapi/asm/ptrace.h), done only for the calls that are recorded. Other
+ * architectures, and ENTER_TP (the benchmark's comparison), use the classic
+ * tracepoint. */
+#if defined(__x86_64__) && !defined(ENTER_TP)
+#define RAW_ENTER 1
+static __always_inline void enter_args(__u64 *out, struct pt_regs *regs)
+{
+    __u64 r[8] = {}; /* r10 r9 r8 ax cx dx si di */
+    bpf_probe_read_kernel(r, sizeof(r), &regs->r10);
+    out[0] = r[7];
+    out[1] = r[6];
+    out[2] = r[5];
+    out[3] = r[0];
+    out[4] = r[2];
+    out[5] = r[1];
+}
+#endif
+
+#ifdef RAW_ENTER
+RAW_TRACEPOINT_PROBE(sys_enter)
+{
+    long id = (long)ctx->args[1];
+#else
 TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 {
     long id = args->id;
+#endif
     if (id < 0 || id >= NR_SYSCALLS)
         return 0;
     __u32 nr = id;
@@ -457,9 +489,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 #endif
     f->ts = bpf_ktime_get_ns();
     f->nr = nr;
+#ifdef RAW_ENTER
+    enter_args(f->args, (struct pt_regs *)ctx->args[0]);
+#else
     #pragma unroll
     for (int i = 0; i < 6; i++)
         f->args[i] = args->args[i];
+#endif
 #if defined(ENTER_EVENTS) && !defined(FILTER_FAILED)
     /* a plain record (the exit still carries the arguments and the strings);
      * none when only failed calls are wanted: an enter event never failed */
