@@ -129,6 +129,7 @@ class RowApplier:
         container_of = state._container
         lookup = state.fd
         set_fd = state._set_fd
+        close_fd = state._close_fd
         fds = state.fds
         grace = state.exit_grace_ns
         slow_rows = [rows[j] for j in np.flatnonzero(how_a == _SLOW_KIND).tolist()]
@@ -165,14 +166,24 @@ class RowApplier:
                 res = ret_l[j]
                 if how and (res >= 0 or (res == -EINPROGRESS and how == _CONNECT)):
                     state.now_ns = ts
-                    fd = _change(state, how, pid, proc, fd, res, a0_l[j], a1_l[j], a2_l[j],
-                                 strs.get(j), flags_l[j], fds, set_fd, lat_l[j])
+                    if how == _CLOSE:  # the common change, without _change's call
+                        close_fd(pid, _s32(a0_l[j]), lat_l[j])
+                    else:
+                        fd = _change(state, how, pid, proc, fd, res, a0_l[j], a1_l[j],
+                                     a2_l[j], strs.get(j), flags_l[j], fds, set_fd, lat_l[j])
             if ts - state._last_sweep > grace:
                 state._sweep(ts)
             add_proc(proc)
             add_fd(fd)
             add_cont(cont)
         return o_proc, o_fd, o_cont
+
+
+# an open's absolute path (its record's bytes and length) -> State._abspath's name: the
+# same file opened again (a workload's 20,000 opens of one path) is decoded and
+# normalised once
+_ABS_PATHS_MAX = 4096
+_abs_paths: dict[tuple[bytes, int], str] = {}
 
 
 def _s32(v: int) -> int:
@@ -199,8 +210,15 @@ def _change(state: State, how: int, pid: int, proc: Process, fd: FdInfo | None, 
             dirfd, oflags = _s32(a0), a2
         else:
             dirfd, oflags = AT_FDCWD, (a1 if how == _OPEN else 0)
-        path = _cstr(ext[0], ext[1]) if ext is not None else ""
-        path = state._abspath(proc, dirfd, path)
+        key = (ext[0], ext[1]) if ext is not None else (b"", 0)
+        path = _abs_paths.get(key)
+        if path is None:
+            given = _cstr(ext[0], ext[1]) if ext is not None else ""
+            path = state._abspath(proc, dirfd, given)
+            if given.startswith("/"):  # its name depends on nothing else: kept
+                if len(_abs_paths) >= _ABS_PATHS_MAX:
+                    _abs_paths.clear()
+                _abs_paths[key] = path
         info = FdInfo(num=res, type="directory" if how != _CREAT and oflags & O_DIRECTORY
                       else "file", name=path)
         set_fd(pid, info, True)
