@@ -137,6 +137,7 @@ def _check_busybox() -> str | None:
 
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
 DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_PIDFILE = "/var/run/docker.pid"
 
 
 def _answers(argv: Sequence[str], timeout: float = 10) -> bool:
@@ -146,12 +147,36 @@ def _answers(argv: Sequence[str], timeout: float = 10) -> bool:
         return False
 
 
+def _clear_stale_pidfile(path: str, name: str) -> None:
+    """Remove ``path`` when the pid it names is not a live ``name``: a daemon
+    killed without cleanup (OOM, a reboot without tmpfs /run) leaves its pid
+    file, and dockerd then refuses to start ("pid file found")."""
+    try:
+        pid = int(Path(path).read_text().strip() or "0")
+    except (OSError, ValueError):
+        pid = 0
+    if not os.path.exists(path):
+        return
+    try:
+        alive = Path(f"/proc/{pid}/comm").read_text().strip() == name[:15]
+    except OSError:
+        alive = False
+    if not alive:
+        Path(path).unlink(missing_ok=True)
+
+
 def _start_daemon(
-    name: str, argv: Sequence[str], probe: Sequence[str], timeout: float
+    name: str,
+    argv: Sequence[str],
+    probe: Sequence[str],
+    timeout: float,
+    pidfile: str | None = None,
 ) -> str | None:
     """Start ``argv`` detached unless ``probe`` already succeeds; None once it does."""
     if _answers(probe):
         return None
+    if pidfile:
+        _clear_stale_pidfile(pidfile, name)
     log_path = Path(tempfile.gettempdir()) / f"cdig-test-{name}.log"
     with open(log_path, "ab") as log:
         subprocess.Popen(
@@ -204,7 +229,7 @@ def ensure_dockerd() -> str | None:
         "--iptables=false",
         "--ip-masq=false",
     ]
-    return _start_daemon("dockerd", argv, [docker_cli(), "version"], 60)
+    return _start_daemon("dockerd", argv, [docker_cli(), "version"], 60, DOCKER_PIDFILE)
 
 
 def _check_lxc() -> str | None:

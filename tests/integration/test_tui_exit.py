@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from .containers import require
-from .test_tui_tmux import CDIG, H, W, screen, tmux, wait_for
+from .test_tui_tmux import CDIG, TMUX, H, W, screen, tmux, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def pane(tmp_path):
     try:
         yield name
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", name], capture_output=True)
 
 
 def modes(pane: str) -> str:

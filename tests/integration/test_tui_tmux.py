@@ -15,6 +15,8 @@ The tests type into a tmux pane like a person would and read the screen with
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import subprocess
 import sys
@@ -39,9 +41,26 @@ CDIG = Path(sys.executable).parent / "cdig"
 W, H = 140, 40
 
 
+# The tests' own tmux server (a private socket, no config file) that stays up
+# with no sessions: on the default server, killing a test's last session makes
+# the server exit, and the next test's new-session, racing that exit, failed
+# with "server exited unexpectedly".
+TMUX = ["tmux", "-L", f"cdig-tests-{os.getpid()}", "-f", os.devnull]
+_server: list[bool] = []
+
+
+def _stop_server() -> None:
+    subprocess.run([*TMUX, "kill-server"], capture_output=True, timeout=10)
+
+
 def tmux(*args: str) -> str:
+    if not _server:
+        subprocess.run([*TMUX, "start-server", ";", "set-option", "-s", "exit-empty", "off"],
+                       check=True, capture_output=True, text=True, timeout=10)
+        atexit.register(_stop_server)
+        _server.append(True)
     return subprocess.run(
-        ["tmux", *args], check=True, capture_output=True, text=True, timeout=10
+        [*TMUX, *args], check=True, capture_output=True, text=True, timeout=10
     ).stdout
 
 
@@ -95,7 +114,7 @@ def session():
     try:
         yield name
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", name], capture_output=True)
 
 
 def test_top_live_in_tmux(session, podman_container):
