@@ -14,6 +14,7 @@
  * .scap is little-endian).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -302,4 +303,82 @@ EXPORT void scap_bytes_into(const uint8_t *buf, int64_t n, const int64_t *ln,
             continue;
         memcpy(dst + d * dst_stride, buf + at, (size_t)l);
     }
+}
+
+/* Enter/exit pairing of n events (collector/scap/chunk.py pair_numpy is the
+ * reference): among the events with part[k], each one's previous event of the same
+ * thread (tid) in order; where that is an enter (even type) and this event its exit
+ * (type + 1), enter_of[k] = that event and paired[it] = 1. first_of / last_of mark
+ * the first and the last part event of each thread; the other events get -1 / 0.
+ * A thread -> last event hash table (open addressing, grown by doubling). Returns
+ * 0, or -1 when memory runs out (the outputs are then unusable). */
+EXPORT int64_t scap_pair(const int64_t *tid, const int64_t *etype, const int8_t *part,
+                         int64_t n, int64_t *enter_of, int8_t *paired, int8_t *first_of,
+                         int8_t *last_of) {
+    int64_t size = 256, used = 0;
+    int64_t *key = malloc((size_t)size * sizeof *key), *val = malloc((size_t)size * sizeof *val);
+    if (!key || !val) {
+        free(key);
+        free(val);
+        return -1;
+    }
+    for (int64_t i = 0; i < size; i++)
+        val[i] = -1;
+    for (int64_t k = 0; k < n; k++) {
+        enter_of[k] = -1;
+        paired[k] = first_of[k] = last_of[k] = 0;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        if (!part[k])
+            continue;
+        if (2 * (used + 1) > size) {  /* keep the load under one half */
+            int64_t ns = size * 2;
+            int64_t *nk = malloc((size_t)ns * sizeof *nk), *nv = malloc((size_t)ns * sizeof *nv);
+            if (!nk || !nv) {
+                free(nk);
+                free(nv);
+                free(key);
+                free(val);
+                return -1;
+            }
+            for (int64_t i = 0; i < ns; i++)
+                nv[i] = -1;
+            for (int64_t i = 0; i < size; i++) {
+                if (val[i] < 0)
+                    continue;
+                uint64_t h = ((uint64_t)key[i] * 0x9E3779B97F4A7C15ull) & (uint64_t)(ns - 1);
+                while (nv[h] >= 0)
+                    h = (h + 1) & (uint64_t)(ns - 1);
+                nk[h] = key[i];
+                nv[h] = val[i];
+            }
+            free(key);
+            free(val);
+            key = nk;
+            val = nv;
+            size = ns;
+        }
+        int64_t t = tid[k];
+        uint64_t h = ((uint64_t)t * 0x9E3779B97F4A7C15ull) & (uint64_t)(size - 1);
+        while (val[h] >= 0 && key[h] != t)
+            h = (h + 1) & (uint64_t)(size - 1);
+        if (val[h] < 0) {
+            key[h] = t;
+            first_of[k] = 1;
+            used++;
+        } else {
+            int64_t a = val[h];
+            if ((etype[a] & 1) == 0 && etype[k] == etype[a] + 1) {
+                enter_of[k] = a;
+                paired[a] = 1;
+            }
+        }
+        val[h] = k;
+    }
+    for (int64_t i = 0; i < size; i++)
+        if (val[i] >= 0)
+            last_of[val[i]] = 1;
+    free(key);
+    free(val);
+    return 0;
 }

@@ -41,6 +41,7 @@ class Kernels:
                              [_P, _I, _P, _P, _I, _I, _P, _I, _I, _P, _P])
         self._bytes = function(lib, "scap_bytes_into", None,
                                [_P, _I, _P, _P, _I, _I, _P, _I, _I, _P])
+        self._pair = function(lib, "scap_pair", _I, [_P, _P, _P, _I, _P, _P, _P, _P])
         self._prune_nr = function(lib, "scap_prune_nr", None,
                                   [_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I,
                                    _I, _P])
@@ -55,16 +56,36 @@ class Kernels:
                         address(out[2:]))
         return starts[:k], int(out[0]), int(out[1]), int(out[2])
 
-    def headers(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int
-                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(block row of each event, its header columns) for blocks ``blks[first:]``."""
+    def headers(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int,
+                scratch: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(block row of each event, its header columns) for blocks ``blks[first:]``.
+
+        With ``scratch`` (an int64 array of at least 12 x the blocks, see
+        ``header_scratch``) the columns are views into it, valid until it is used
+        again: the reader's per-chunk columns (~3 MB) then reuse pages already mapped,
+        where fresh arrays cost a page fault per 4 KiB at every chunk."""
         b = np.ascontiguousarray(blks, dtype=np.int64)
         cap = max(len(b) - first, 0)
-        row = np.empty(cap, dtype=np.int64)
-        cols = {name: np.empty(cap, dtype=np.int64) for name in HEADER_COLUMNS}
+        ncols = len(HEADER_COLUMNS) + 1
+        if scratch is not None and scratch.dtype == np.int64 and scratch.flags.c_contiguous \
+                and scratch.flags.writeable and scratch.size >= ncols * cap:
+            mat = scratch.reshape(-1)[:ncols * cap].reshape(ncols, cap)
+        else:
+            mat = np.empty((ncols, cap), dtype=np.int64)
+        row = mat[0]
+        cols = {name: mat[1 + i] for i, name in enumerate(HEADER_COLUMNS)}
         m = self._headers(address(u8), len(u8), address(b), first, len(b), evf_bit, address(row),
                           *(address(cols[name]) for name in HEADER_COLUMNS))
         return row[:m], {k: v[:m] for k, v in cols.items()}
+
+    @staticmethod
+    def header_scratch(scratch: np.ndarray | None, nblocks: int) -> np.ndarray:
+        """``scratch`` when it holds ``headers``' columns for ``nblocks`` blocks, else a
+        new one with room to spare (kept by the caller for the next chunk)."""
+        need = (len(HEADER_COLUMNS) + 1) * nblocks
+        if scratch is not None and scratch.size >= need:
+            return scratch
+        return np.empty(need + need // 4 + 1024, dtype=np.int64)
 
 
     def params(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int, n_all: int,
@@ -158,6 +179,24 @@ class Kernels:
         dst_idx = np.ascontiguousarray(dst_idx, dtype=np.int64)
         self._bytes(address(u8), len(u8), address(ln), address(starts), m, width,
                     address(dst) + at, d_stride, len(dst), address(dst_idx))
+
+    def pair(self, tid: np.ndarray, etype: np.ndarray, part: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(enter_of, paired, first_of, last_of) of events with thread ``tid`` and type
+        ``etype``, pairing among those where ``part`` (see scap.c ``scap_pair``); None
+        when the kernel ran out of memory."""
+        n = len(tid)
+        tid = np.ascontiguousarray(tid, dtype=np.int64)
+        etype = np.ascontiguousarray(etype, dtype=np.int64)
+        part8 = np.ascontiguousarray(part, dtype=np.int8)
+        assert len(etype) == n and len(part8) == n
+        enter_of = np.empty(n, dtype=np.int64)
+        flags = np.empty((3, n), dtype=np.int8)
+        if self._pair(address(tid), address(etype), address(part8), n, address(enter_of),
+                      address(flags[0]), address(flags[1]), address(flags[2])) != 0:
+            return None
+        b = flags.view(bool)
+        return enter_of, b[0], b[1], b[2]
 
     def prune_nr(self, u8: np.ndarray, x: np.ndarray, e: np.ndarray, etype: np.ndarray,
                  lp: np.ndarray, npar: np.ndarray, end: np.ndarray, tables: PruneTables

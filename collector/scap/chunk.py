@@ -15,6 +15,7 @@ import struct
 import numpy as np
 
 from ..decode import RawBatch
+from ..native.scap import kernels
 from . import bulk, headers
 from . import events as E
 from .base import CDIG_FD_EVENT, FD_INTRO
@@ -22,6 +23,31 @@ from .columns import Columns
 from .fastrows import Attrs, FastRows
 
 _U16 = struct.Struct("<H")
+
+
+def pair_numpy(tid: np.ndarray, etype: np.ndarray, part: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(enter_of, paired, first_of, last_of): among the events where ``part``, each
+    exit's enter (its thread's previous event, when that is an enter of its type - 1;
+    else -1), the enters so paired, and each thread's first and last event. By a
+    stable sort by thread, then neighbours; the reference of scap.c ``scap_pair``."""
+    n = len(tid)
+    is_enter = etype % 2 == 0
+    ix = np.flatnonzero(part)
+    o = ix[np.argsort(tid[ix], kind="stable")]
+    a, b = o[:-1], o[1:]
+    same = tid[a] == tid[b]
+    m = same & is_enter[a] & (etype[b] == etype[a] + 1)
+    enter_of = np.full(n, -1, dtype=np.int64)
+    enter_of[b[m]] = a[m]
+    paired = np.zeros(n, dtype=bool)
+    paired[a[m]] = True
+    first_of = np.zeros(n, dtype=bool)
+    last_of = np.zeros(n, dtype=bool)
+    if len(o):
+        first_of[o[np.concatenate([[True], ~same])]] = True
+        last_of[o[np.concatenate([~same, [True]])]] = True
+    return enter_of, paired, first_of, last_of
 
 
 class ChunkPath(FastRows):
@@ -33,7 +59,10 @@ class ChunkPath(FastRows):
         if not len(arr):
             return None
         u8 = np.frombuffer(buf, dtype=np.uint8)
-        rows, h = headers.read(u8, blks, first)
+        k_ = kernels()
+        if k_ is not None:  # the columns in reused pages: every use below copies them
+            self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None), len(blks))
+        rows, h = headers.read(u8, blks, first, getattr(self, "_hscratch", None))
         if len(rows) < len(arr):  # not event blocks, or too short for an event header
             bad = np.ones(len(arr), dtype=bool)
             bad[rows - first] = False
@@ -87,20 +116,10 @@ class ChunkPath(FastRows):
         is_enter = etype % 2 == 0
         container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
         # pair each exit with its thread's previous event when that is its enter
-        part = np.flatnonzero((cat > 0) & ~container)
-        o = part[np.argsort(tid[part], kind="stable")]
-        a, b = o[:-1], o[1:]
-        same = tid[a] == tid[b]
-        m = same & is_enter[a] & (etype[b] == etype[a] + 1)
-        enter_of = np.full(n, -1, dtype=np.int64)
-        enter_of[b[m]] = a[m]
-        paired = np.zeros(n, dtype=bool)
-        paired[a[m]] = True
-        first_of = np.zeros(n, dtype=bool)
-        last_of = np.zeros(n, dtype=bool)
-        if len(o):
-            first_of[o[np.concatenate([[True], ~same])]] = True
-            last_of[o[np.concatenate([~same, [True]])]] = True
+        part = (cat > 0) & ~container
+        got = k_.pair(tid, etype, part) if k_ is not None else None
+        enter_of, paired, first_of, last_of = got if got is not None else \
+            pair_numpy(tid, etype, part)
         cols = Columns()
         override = np.zeros(n, dtype=bool)
         # enters left pending by the previous chunk

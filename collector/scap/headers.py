@@ -49,11 +49,13 @@ def numpy_headers(u8: np.ndarray, blks: np.ndarray, first: int
     return row + first, cols
 
 
-def read(u8: np.ndarray, blks: np.ndarray, first: int
+def read(u8: np.ndarray, blks: np.ndarray, first: int, scratch: np.ndarray | None = None
          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(the block row of each event, its header columns) of blocks ``blks[first:]``
-    (rows of type, body start, body end, stream offset) in the chunk ``u8``."""
+    (rows of type, body start, body end, stream offset) in the chunk ``u8``. With
+    ``scratch`` (``Kernels.header_scratch``) the C kernel's columns are views into it,
+    valid until the next call with it."""
     k = kernels()
     if k is None:
         return numpy_headers(u8, blks, first)
-    return k.headers(u8, blks, first, EVF_BLOCK)
+    return k.headers(u8, blks, first, EVF_BLOCK, scratch)
