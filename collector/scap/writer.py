@@ -160,9 +160,18 @@ class ScapWriter(RecordEvents):
         entries: list[bytes] = []
         procs = {p.pid: _Proc.of(p) for p in state.procs.values()}
         fd_tables = state.fds
+        base = np.concatenate([raw.events, raw.ext["ev"]]) if len(raw.ext) else raw.events
         if self._primed is not None:  # the tables before the batch, and the processes
             primed, fd_tables = self._primed  # the batch made known (seen first there)
             self._primed = None
+            # but not those the batch forks: their FORK records introduce them. Listed
+            # already (under the name of the batch's execve), the child lacks the mark
+            # its own clone exit gives it in sysdig 0.29.3 (PPM_CL_CLONE_INVERTED), so
+            # the parent's clone return rebuilds it from the parent, and every later
+            # event of the child shows the parent's name.
+            forked = base["args"][base["kind"] == layout.KIND_FORK, 0] & 0xFFFFFFFF
+            for child in forked.tolist():
+                procs.pop(child, None)
             procs = {**procs, **primed}
         self._procs.update(procs)
         for pid, wp in self._procs.items():
@@ -170,7 +179,6 @@ class ScapWriter(RecordEvents):
             self._threads.add(pid)
             self._comm[pid] = wp.name.encode()[:layout.COMM_LEN]
         # threads of the first batch, so that sysdig names them from the start
-        base = np.concatenate([raw.events, raw.ext["ev"]]) if len(raw.ext) else raw.events
         for pid, tid in set(zip(base["pid"].tolist(), base["tid"].tolist(), strict=True)):
             if tid not in self._threads and pid in self._procs:
                 entries.append(self._pl_entry(tid, pid, self._procs[pid]))

@@ -452,3 +452,54 @@ def test_udp_and_unix_connects_and_udp_sends_carry_their_tuple(tmp_path):
     (send,) = [v for t, v in evs if E.INFO[t].name == "sendto" and E.INFO[t].enter]
     assert send[2] == bytes([2, 0, 0, 0, 0]) + struct.pack("<H", 0xA002) + \
         bytes([10, 0, 0, 53]) + struct.pack("<H", 53)
+
+
+
+def test_a_process_the_first_batch_forks_keeps_its_name_in_sysdig(tmp_path):
+    """A batch sink writes the first file's process list from the State after the
+    first batch. A process that batch forked and exec'd was listed (under its new
+    name) and then introduced again by its FORK record; sysdig 0.29.3 then rebuilt it
+    from the parent at the parent's (hidden) vfork return, and every later event of
+    the child had the parent's name (a live capture: 2 of 300 events read back)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("sysdig")
+    assert exe, "sysdig is not installed (scripts/setup.sh installs it)"
+    t = iter(range(1_000_000, 10**9, 10_000))
+    plain, exts, hidden = [], [], []
+
+    def p(name, hide=False, **kw):
+        plain.append(record(name, ts=next(t), cgroup=0, **kw))
+        hidden.append(hide)
+
+    def x(name, **kw):
+        exts.append(ext(name, ts=next(t), cgroup=0, **kw))
+        hidden.append(False)
+
+    p(None, kind=layout.KIND_FORK, pid=300, args=(301, 300), comm=b"hostd")
+    x("execve", kind=layout.KIND_SYSCALL_ENTER, pid=301, str1=b"/bin/kid\0", str2=b"kid\0",
+      argc=1, len2=4, comm=b"hostd")
+    x(None, kind=layout.KIND_EXEC, pid=301, str1=b"/bin/kid\0", args=(301,), comm=b"kid")
+    x("execve", pid=301, str1=b"/bin/kid\0", ret=0, comm=b"kid", latency=20_000)
+    for _ in range(2):
+        p("getppid", pid=301, ret=300, comm=b"kid")
+    # vfork's caller returns after the child's execve; kept for state only
+    p("vfork", hide=True, pid=300, ret=301, comm=b"hostd", latency=90_000)
+    for _ in range(3):
+        p("getppid", pid=301, ret=300, comm=b"kid")
+    raw = RawBatch(np.concatenate(plain), np.concatenate(exts))
+    raw.ctx = np.array(hidden)
+    before, after = _state(), _state()
+    after.procs[301] = Process(pid=301, ppid=300, name="kid", exe="/bin/kid", cgroup_id=0)
+    path = tmp_path / "fork.scap"
+    w = ScapWriter(str(path), T, 0, hostname="h", ncpus=1)
+    w.prime(before)  # as ScapSink does before its first batch
+    w.write(raw, after, after=True)
+    w.close()
+    r = subprocess.run([exe, "-r", str(path), "-p", "%proc.name %evt.type", "evt.dir=<"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("kid getppid") == 5, r.stdout
+    src = ScapSource([str(path)])
+    assert sum(len(b) for b in src.batches()) == len(raw) and src.losses == []
