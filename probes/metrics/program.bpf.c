@@ -71,6 +71,70 @@ static __always_inline void mcount(__u32 idx)
         (*v)++;
 }
 
+#ifndef LATENCY
+/* Without LATENCY, the cgroup of the running task, cached per CPU with the
+ * task it was read for: bpf_get_current_cgroup_id() walks task -> css_set ->
+ * cgroup -> kernfs node at every call (the cache took 24 ns off a getppid
+ * here, benchmarks/exporter_overhead.py --toggle), and a CPU mostly runs the
+ * same task from one syscall to the next. A
+ * task's cgroup changes only when it is moved (cgroup:cgroup_attach_task,
+ * after the move, before the mover's write returns), and a task pointer names
+ * another task only after a fork reused its memory (sched_process_fork, before
+ * the child first runs): both bump `cggen`, and a cache entry of an older
+ * generation is read again. So every call made after the move is counted in
+ * the new cgroup; one racing with the move itself, on another CPU, may count
+ * in either (the helper would see the new one from the moment the task's
+ * css_set changed, a little before the tracepoint). v1-only moves do not
+ * change the v2 cgroup the helper reads; they bump the generation too
+ * (harmless). Not with LATENCY: its cgroup is the one a call *entered* in,
+ * and test_exporter_live.py's whole-life comparison with bpftrace's sys_enter
+ * counts, which runc's move of its init task (busy in syscalls meanwhile)
+ * crosses, failed 1 run in 2 with the cache at entry: a call entered between
+ * the css_set change and the tracepoint counted in the old cgroup. */
+BPF_ARRAY(cggen, __u64, 1);
+
+static __always_inline __u64 cg_gen(void)
+{
+    __u32 zero = 0;
+    __u64 *g = cggen.lookup(&zero);
+    return g ? *g : 0;
+}
+
+static __always_inline void cg_gen_bump(void)
+{
+    __u32 zero = 0;
+    __u64 *g = cggen.lookup(&zero);
+    if (g)
+        lock_xadd(g, 1); /* atomic: two bumps at once still leave a new value */
+}
+
+RAW_TRACEPOINT_PROBE(cgroup_attach_task)
+{
+    cg_gen_bump();
+    return 0;
+}
+
+/* the cgroup of `task` (bpf_get_current_task()) from a cache entry (its task,
+ * generation and cgroup fields), the entry refreshed if stale; 1 in *miss then.
+ * The generation is read before the cgroup: a move in between leaves the
+ * entry stale, never wrong. */
+static __always_inline __u64 cached_cgroup(__u64 *c_task, __u64 *c_gen, __u64 *c_cg,
+                                           __u64 task, int *miss)
+{
+    __u64 gen = cg_gen();
+    if (*c_task == task && *c_gen == gen) {
+        *miss = 0;
+        return *c_cg;
+    }
+    __u64 cg = bpf_get_current_cgroup_id();
+    *c_task = task;
+    *c_gen = gen;
+    *c_cg = cg;
+    *miss = 1;
+    return cg;
+}
+#endif /* !LATENCY */
+
 /* exit and exit_group never reach sys_exit: they are counted at entry. With
  * LATENCY in the raw sys_enter program, which runs for every syscall anyway;
  * without, at sched_process_exit (HAVE_TASK_PT_REGS) or else on their own
@@ -329,7 +393,8 @@ static __always_inline void top_comm_set(__u32 tgid)
 
 #ifndef LATENCY
 /* Counting without a hash lookup (record.h): a cgroup's row in `slotrows`,
- * found through a per-CPU cache of the last cgroup seen, else `cgroup -> slot`.
+ * found through a per-CPU cache of the last task seen (its cgroup and slot:
+ * cached_cgroup() above), else `cgroup -> slot`.
  * A slot is claimed by inserting into `slotowner` (BPF_NOEXIST: one CPU wins)
  * at up to CDIG_SLOT_PROBES places from the cgroup id's hash; userspace frees
  * the slot of a cgroup that is gone (probes/metrics/maps.py: zeroes its row,
@@ -360,22 +425,25 @@ static __always_inline __u32 claim_slot(__u64 cg)
     return s ? *s : CDIG_SLOT_NONE;
 }
 
-/* the current cgroup's row in `slotrows`, or 0: count in the `syscalls` hash */
-static __always_inline struct cdig_slotrow *slot_row(__u64 cg)
+/* the current task's cgroup in *cgp, and its row in `slotrows`, or 0: count
+ * in the `syscalls` hash */
+static __always_inline struct cdig_slotrow *slot_row(__u64 *cgp)
 {
     __u32 zero = 0;
-    __u32 slot;
     struct cdig_slotcache *c = slotcache.lookup(&zero);
-    if (c && c->cgroup_id == cg) {
-        slot = c->slot;
-    } else {
-        __u32 *s = cgslot.lookup(&cg);
-        slot = s ? *s : claim_slot(cg);
-        if (c) {
-            c->cgroup_id = cg;
-            c->slot = slot;
-        }
+    if (!c) {
+        *cgp = bpf_get_current_cgroup_id();
+        return 0;
     }
+    __u64 was = c->cgroup_id;
+    int miss;
+    __u64 cg = cached_cgroup(&c->task, &c->gen, &c->cgroup_id, bpf_get_current_task(), &miss);
+    *cgp = cg;
+    if (miss && cg != was) { /* another cgroup than the last task's */
+        __u32 *s = cgslot.lookup(&cg);
+        c->slot = s ? *s : claim_slot(cg);
+    }
+    __u32 slot = c->slot;
     if (slot >= SLOTS_MAX)
         return 0;
     return slotrows.lookup(&slot);
@@ -511,8 +579,8 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 {
     long id = entry_of(regs_nr((struct pt_regs *)ctx->args[0]));
     long ret = (long)ctx->args[1];
-    __u64 cg = bpf_get_current_cgroup_id();
-    struct cdig_slotrow *row = slot_row(cg);
+    __u64 cg;
+    struct cdig_slotrow *row = slot_row(&cg);
 #endif
     if (id < 0 || id >= NR_SYSCALLS)
         return 0;
@@ -618,6 +686,9 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
  * too: the tracepoint cannot tell them apart without reading task_struct. */
 TRACEPOINT_PROBE(sched, sched_process_fork)
 {
+#ifndef LATENCY
+    cg_gen_bump(); /* the child's task may reuse a cached task's memory */
+#endif
     struct cdig_procstat *p = procstat();
     if (p)
         p->forks++;

@@ -40,9 +40,12 @@ struct cdig_slotrow {
     __u64 count[SLOT_NRS]; /* calls by syscall number */
 };
 
-/* the last (cgroup, slot) looked up on this CPU: consecutive syscalls on a CPU
- * are mostly from the same cgroup, so `cgslot` is rarely read */
+/* the last task seen on this CPU, its cgroup and slot: consecutive syscalls on
+ * a CPU are mostly the same task's, so neither its cgroup id nor `cgslot` is
+ * read again until a task is moved or forked (`gen`, program.bpf.c) */
 struct cdig_slotcache {
+    __u64 task;      /* bpf_get_current_task() */
+    __u64 gen;       /* cggen when cgroup_id was read */
     __u64 cgroup_id;
     __u32 slot;
     __u32 pad;
@@ -82,6 +85,6 @@ _Static_assert(sizeof(struct cdig_mkey) == 16, "cdig_mkey size");
 _Static_assert(sizeof(struct cdig_sysstat) == 32, "cdig_sysstat size");
 _Static_assert(sizeof(struct cdig_latstat) == 8 * (1 + CDIG_LAT_SLOTS), "cdig_latstat size");
 _Static_assert(sizeof(struct cdig_procstat) == 24, "cdig_procstat size");
-_Static_assert(sizeof(struct cdig_slotcache) == 16, "cdig_slotcache size");
+_Static_assert(sizeof(struct cdig_slotcache) == 32, "cdig_slotcache size");
 
 #endif

@@ -1,8 +1,8 @@
 """The metrics probe's count array (without latency): a row of per-syscall
 counters for each cgroup that holds a slot (``record.h``: ``cdig_slotrow``).
 
-The program finds a cgroup's slot through a per-CPU cache of the last cgroup
-seen, else the ``cgslot`` hash, and claims a free one on the cgroup's first
+The program finds a cgroup's slot through a per-CPU cache of the last task
+seen (its cgroup and slot), else the ``cgslot`` hash, and claims a free one on the cgroup's first
 call; a cgroup that found none (``SLOT_NONE``) and a syscall number beyond the
 row are counted in the ``syscalls`` hash, like every error and byte count, so
 a count is exact either way. Here: the rows read as (cgroup, syscall, count)
