@@ -178,8 +178,16 @@ class Session:
         if pid_set is None:
             return None
 
+        few = pid_set.tolist() if len(pid_set) <= 8 else None
+
         def kept(cols: Any) -> np.ndarray:
-            kept_rows: np.ndarray = (cols["kind"] >= KIND_EXEC) | np.isin(cols["pid"], pid_set)
+            pid = cols["pid"]
+            kept_rows: np.ndarray = cols["kind"] >= KIND_EXEC
+            if few is None:
+                kept_rows |= np.isin(pid, pid_set)
+            else:  # a compare per pid: np.isin of a 16k batch cost ~20x one compare
+                for p in few:
+                    kept_rows |= pid == p
             return kept_rows
 
         return kept

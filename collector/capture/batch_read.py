@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +17,7 @@ from ..read_ahead import read_ahead as _read_ahead
 from . import kernels
 from .digest import _values
 from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_into, _fixed_rows, batch_to_raw
+from .journal import stamped_only
 from .reader import CaptureBatch
 
 _T = TypeVar("_T")
@@ -38,17 +39,73 @@ def read_ahead(batches: Iterator[CaptureBatch],
     this one. ``prune`` (a checked batch -> the rows to convert, how many left out)
     runs on the thread."""
     def converted() -> Iterator[tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]]:
+        group: list[tuple[CaptureBatch, pa.RecordBatch, int]] = []
+        rows = 0
         for cb in batches:
             rb, left_out = cb.records, 0
             if prune is not None and rb.num_rows:
                 rb, left_out = prune(rb)
-            if not rb.num_rows:
-                yield cb, None, left_out
-            else:
-                whole = rb.num_columns == len(SCHEMA)
-                yield cb, _converted(rb) if whole else _narrow(rb), left_out
+            if prune is None or rb.num_columns != len(SCHEMA):
+                yield _one(cb, rb, left_out)
+                continue
+            if group and (rows + rb.num_rows > _GROUP_ROWS or len(group) >= _GROUP_BATCHES
+                          or not _joins(cb.state)):
+                yield _joined(group)
+                group, rows = [], 0
+            group.append((cb, rb, left_out))
+            rows += rb.num_rows
+            if rows >= _GROUP_ROWS:
+                yield _joined(group)
+                group, rows = [], 0
+        if group:
+            yield _joined(group)
 
     return _switching(_read_ahead(converted(), _AHEAD, "cdig-capture-read"))
+
+
+# A pruned batch keeps a few rows of its 16k (a selective trace -r: ~20), and each
+# batch costs the engine a fixed ~2 ms (its numpy calls, the conversion): consecutive
+# pruned batches are joined into one of up to this many rows, or batches.
+_GROUP_ROWS = 16384
+_GROUP_BATCHES = 64
+
+
+def _one(cb: CaptureBatch, rb: pa.RecordBatch, left_out: int
+         ) -> tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]:
+    if not rb.num_rows:
+        return cb, None, left_out
+    whole = rb.num_columns == len(SCHEMA)
+    return cb, _converted(rb) if whole else _narrow(rb), left_out
+
+
+def _joins(state: dict[str, Any]) -> bool:
+    """Whether a batch with ``state`` can join the batches before it: its state is
+    applied before their records then, so it may hold only /proc answers that name
+    the record asking (which no earlier record can be given) and the live session's
+    drop count (read when the replay ends)."""
+    return set(state) <= {"journal", "drops"} and stamped_only(state.get("journal", []))
+
+
+def _joined(group: list[tuple[CaptureBatch, pa.RecordBatch, int]]
+            ) -> tuple[CaptureBatch, tuple[RawBatch, np.ndarray] | None, int]:
+    """Consecutive pruned batches as one: the first one's state with every journal
+    after it appended (and the last drop count), their kept rows in file order, the
+    rows left out summed. Its ``records`` are the kept rows (not the file's batch)."""
+    if len(group) == 1:
+        return _one(*group[0])
+    first = group[0][0]
+    state = dict(first.state)
+    journal = list(state.get("journal", []))
+    for cb, _, _ in group[1:]:
+        journal += cb.state.get("journal", [])
+        if "drops" in cb.state:
+            state["drops"] = cb.state["drops"]
+    if journal:
+        state["journal"] = journal
+    kept = [rb for _, rb, _ in group if rb.num_rows]
+    rb = pa.concat_batches(kept) if len(kept) > 1 else kept[0] if kept else group[0][1]
+    cb = CaptureBatch(rb, state, group[-1][0].end)
+    return _one(cb, rb, sum(left for _, _, left in group))
 
 
 def _switching(items: Iterator[_T]) -> Iterator[_T]:

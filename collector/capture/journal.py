@@ -76,6 +76,17 @@ _FD_ONLY = frozenset({"fd", "sock"})
 _STAMP_AT = {"proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}  # index of the evt.num
 
 
+def stamped_only(journal: list[list[Any]]) -> bool:
+    """Whether every answer of ``journal`` names the record that asked (its evt.num):
+    then applying it together with the journals of the batches before it gives each
+    of their records the same answers (``ReplayProcFS.apply`` keeps every stamp)."""
+    for entry in journal:
+        i = _STAMP_AT.get(entry[0]) if entry else None
+        if i is None or len(entry) <= i or not isinstance(entry[i], int):
+            return False
+    return True
+
+
 class ReplayProcFS(ProcFS):
     """Answers from a capture's journal: what the live state was told — the answer
     given to the very record asking (``at``) when the journal says, else the latest;

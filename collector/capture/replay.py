@@ -209,7 +209,7 @@ class ReplaySource:
                 raw.ctx = ctx if ctx.any() else None
                 if shift:
                     shift_ts(raw, shift)
-                self.records += cb.records.num_rows
+                self.records += len(raw) + left_out  # batches joined: rows kept + left out
                 yield raw
                 if self._stop:
                     break
