@@ -60,7 +60,7 @@ class ChunkPath(FastRows):
             return None
         u8 = np.frombuffer(buf, dtype=np.uint8)
         k_ = kernels()
-        if k_ is not None:  # the columns in reused pages: every use below copies them
+        if k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
             self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None), len(blks))
         rows, h = headers.read(u8, blks, first, getattr(self, "_hscratch", None))
         if len(rows) < len(arr):  # not event blocks, or too short for an event header
@@ -68,7 +68,7 @@ class ChunkPath(FastRows):
             bad[rows - first] = False
             for t, c in zip(*np.unique(arr[bad, 0], return_counts=True), strict=True):
                 self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
-        s, e, p, etype, dflags = h["s"], h["e"], h["p"], h["etype"], h["dflags"]
+        e, p, etype, dflags = h["e"], h["p"], h["etype"], h["dflags"]
         v2 = h["v2"].astype(bool)
         fdev = (etype == CDIG_FD_EVENT) & v2
         for k in np.flatnonzero(fdev).tolist():
@@ -92,12 +92,14 @@ class ChunkPath(FastRows):
         idx = np.flatnonzero(valid)
         if not len(idx):
             return None
-        s, e, p, lp = s[idx], e[idx], p[idx], lp[idx]
-        etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+        cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
+        if len(idx) < len(valid):  # else every event is kept (the common chunk): no copies
+            e, p, lp, elen = e[idx], p[idx], lp[idx], elen[idx]
+            etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+            cpu, ts, tid = cpu[idx], ts[idx], tid[idx]
         # where each event's parameters must end: its length, within its block
-        evend = np.minimum(p + elen[idx], e)
+        evend = np.minimum(p + elen, e)
         self._evend = evend
-        cpu, ts, tid = h["cpu"][idx], h["ts"][idx], h["tid"][idx]
         n = len(idx)
         timed = ts[ts > 0]  # a container event may have none
         if len(timed):
