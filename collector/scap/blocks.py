@@ -14,6 +14,7 @@ The block type ids are in ``blocktypes``, the state block parsers in
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -290,18 +291,44 @@ class BlockStream:
         buf = self._rest
         self._rest = b""
         base = self.offset
+        inp = self.inp
+        # a plain file's incomplete last block is read again with the next chunk (its
+        # stream offset is its file offset) rather than joined to it: ``buf + more``
+        # copied each 2 MiB chunk holding the GIL, which the parsing thread then waited for
+        reread = inp.gz is None and not inp.pending and _seekable(inp.f)
+        k = kernels()
         while True:
-            more = self.inp.read(CHUNK)
-            if more:
-                buf = buf + more if buf else more
+            if reread and buf and not inp.eof:
+                inp.f.seek(-len(buf), os.SEEK_CUR)
+                whole = inp.f.read(len(buf) + CHUNK)
+                more = whole[len(buf):len(buf) + 1]
+                if not more:
+                    inp.eof = True
+                    inp.f.seek(len(buf) - len(whole), os.SEEK_CUR)  # where it was
+                else:
+                    buf = whole
+            else:
+                more = inp.read(CHUNK)
+                if more:
+                    buf = buf + more if buf else more
             n = len(buf)
-            st, pos = self._blocks(buf, base)
-            if len(st):
-                w32 = np.frombuffer(buf, dtype="<u4", count=n // 4)  # blocks are 4-aligned
-                btype = w32[st >> 2].astype(np.int64)
-                blen_a = w32[(st >> 2) + 1].astype(np.int64)
-                self.through = base + pos
-                yield buf, np.stack([btype, st + 8, st + blen_a - 4, base + st], axis=1)
+            if k is not None:  # the chain and its table in one C loop
+                rows, pos, status, bad_len = k.chain_rows(buf, base)
+                if status == CHAIN_BAD_LENGTH:
+                    self._damaged(f"bad block length {bad_len} at offset {base + pos}")
+                elif status == CHAIN_BAD_TRAILER:
+                    self._damaged(f"block trailer mismatch at offset {base + pos}")
+                if len(rows):
+                    self.through = base + pos
+                    yield buf, rows
+            else:
+                st, pos = self._blocks(buf, base)
+                if len(st):
+                    w32 = np.frombuffer(buf, dtype="<u4", count=n // 4)  # blocks: 4-aligned
+                    btype = w32[st >> 2].astype(np.int64)
+                    blen_a = w32[(st >> 2) + 1].astype(np.int64)
+                    self.through = base + pos
+                    yield buf, np.stack([btype, st + 8, st + blen_a - 4, base + st], axis=1)
             if self.stop:
                 self.offset = base + pos
                 return
@@ -384,6 +411,13 @@ class StreamAt:
 
 
 _T = TypeVar("_T")
+
+
+def _seekable(f: BinaryIO) -> bool:
+    try:
+        return bool(f.seekable())
+    except (OSError, ValueError):
+        return False
 
 
 def read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:

@@ -140,6 +140,52 @@ def test_blocks_and_headers_are_the_numpy_ones(chunk: int,
     assert damaged >= 10  # the variants do reach the damaged-block paths
 
 
+class _Pipe:
+    """A file that cannot seek (a pipe): BlockStream.chunks joins each incomplete
+    last block to the next read instead of reading it again."""
+
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._f = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("chunk", [4096, 65536])
+def test_chunks_read_again_are_the_joined_ones(chunk: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain seekable file's incomplete last block, read again from the file with the
+    next chunk (no ``buf + more`` copy), gives the chunks, block tables, stop reasons
+    and offsets that joining the bytes gives; with the C block table and without."""
+    for name, data in VARIANTS:
+        if data[:2] == b"\x1f\x8b":
+            continue
+        for kern in (True, False):
+            with monkeypatch.context() as m:
+                if not kern:
+                    m.setattr(B, "kernels", lambda: None)
+                m.setattr(B, "CHUNK", chunk)
+                got = []
+                for f in (None, _Pipe(data)):
+                    import io
+
+                    s = B.BlockStream(io.BytesIO(data) if f is None else f)  # type: ignore[arg-type]
+                    s.read_header()
+                    out = [(buf, blks.copy(), s.offset, s.through) for buf, blks in s.chunks()]
+                    got.append((out, s.stop, s.stop_detail, s.offset, s.unread))
+            a, b = got
+            assert a[1:] == b[1:], name
+            assert len(a[0]) == len(b[0]), name
+            for (b1, k1, o1, t1), (b2, k2, o2, t2) in zip(a[0], b[0], strict=True):
+                assert b1 == b2 and o1 == o2 and t1 == t2, name
+                assert np.array_equal(k1, k2), name
+
+
 def _read(path: Path, prune: bool = False) -> tuple[str, dict]:
     h = hashlib.sha256()
     losses: list[str] = []
