@@ -16,6 +16,7 @@ would have attached to them is exactly process, fd and container.
 from __future__ import annotations
 
 import copy
+import posixpath
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -26,7 +27,7 @@ from .batch import EventBatch
 from .decode import AT_FDCWD, O_DIRECTORY, _cstr, sockaddr
 from .events import Container, FdInfo, Process
 from .fd_names import SOCK_DOMAIN, SOCK_TYPE, accepted, name_socket
-from .state import EINPROGRESS, State
+from .state import _FD_SINCE_MAX, EINPROGRESS, State
 
 # what a completed syscall does to the tables (State._syscall's branches)
 _LOOKUP, _OPEN, _OPENAT, _CREAT, _CLOSE, _DUP, _FCNTL, _SOCKET, _CONNECT, _BIND, _SENDTO, \
@@ -100,21 +101,28 @@ class RowApplier:
             built = np.fromiter((i in b._events for i in rows), dtype=bool, count=len(rows))
             how_a[built] = _SLOW_KIND
         xs = b.ext_row[idx]
-        ext_sel = np.flatnonzero(xs >= 0)
+        args = rec["args"][idx]
+        cg_a = rec["cgroup_id"][idx]
+        ts_a = b.ts[idx]
+        runs = _pair_runs(how_a, rec["pid"][idx], cg_a, rec["ret"][idx], args, fdnum[idx],
+                          rec["latency_ns"][idx], ts_a, xs, b.ext)
+        run_l: list[int] = [] if runs is None else runs[0].tolist()
+        # the strings of the rows applied one by one and of each run's first open
+        ext_sel = np.flatnonzero((xs >= 0) if runs is None else (xs >= 0) & runs[2])
         strs: dict[int, tuple[bytes, int, bytes, int]] = {}
+        ext = b.ext
         if len(ext_sel):
             xi = xs[ext_sel]
-            ext = b.ext
             cols = zip(ext["str1"][xi].tolist(), ext["len1"][xi].tolist(),
                        ext["str2"][xi].tolist(), ext["len2"][xi].tolist(), strict=True)
             strs = dict(zip(ext_sel.tolist(), cols, strict=True))
-        args = rec["args"][idx]
         pid_l = rec["pid"][idx].tolist()
         ret_l = rec["ret"][idx].tolist()
         a0_l = args[:, 0].tolist()
         a1_l = args[:, 1].tolist()
         a2_l = args[:, 2].tolist()
         fd_l = fdnum[idx].tolist()
+        ts_l: list[int] = b.ts[idx].tolist()
         lat_l = rec["latency_ns"][idx].tolist()
         flags_l = rec["flags"][idx].tolist()
         row = _Row()
@@ -138,11 +146,72 @@ class RowApplier:
         events = b._events
         update = state.update
         comm_b_l = rec["comm"][idx].tolist()
+        run_ts: list[int] = [] if runs is None else runs[1].tolist()
+        fd_since = state._fd_since
+        max_fds = state.max_fds
+        skip = 0
         for j, (how, i, pid, cg, uid, ts, comm_b) in enumerate(zip(
-                how_a.tolist(), rows, pid_l, rec["cgroup_id"][idx].tolist(),
-                rec["uid"][idx].tolist(), b.ts[idx].tolist(), comm_b_l, strict=True)):
+                how_a.tolist(), rows, pid_l, cg_a.tolist(),
+                rec["uid"][idx].tolist(), ts_a.tolist(), comm_b_l, strict=True)):
+            if skip:  # a row of a run applied with the run's first
+                skip -= 1
+                continue
             if stamped is not None:
                 stamped.at = num_l[j]
+            if run_l and run_l[j]:
+                # a run of opens of one path, each followed by its own close
+                # (_pair_runs): every row gets the same process and container, and the
+                # opens one fd (FdInfos are compared by value: vector._fd_values); of
+                # the opens' table changes, what the closes leave (the number gone, and
+                # its creation time). When the path is absolute (its name depends on no
+                # state), the table has room (no eviction) and no row of the run is due
+                # for a sweep; else the rows are applied one by one as any.
+                nrun = run_l[j]
+                table = fds.get(pid)
+                ext_j = strs[j]
+                key = (ext_j[0], ext_j[1])
+                path = _abs_paths.get(key)
+                if path is None:
+                    given = _cstr(ext_j[0], ext_j[1])
+                    if given.startswith("/"):
+                        path = posixpath.normpath(given)  # State._abspath's, for these
+                        if len(_abs_paths) >= _ABS_PATHS_MAX:
+                            _abs_paths.clear()
+                        _abs_paths[key] = path
+                if path is not None and run_ts[j] - state._last_sweep <= grace and \
+                        (table is None or len(table) < max_fds):
+                    proc = procs_get(pid)
+                    if proc is None or (proc.cgroup_id != cg and cg):
+                        row.pid, row.comm, row.cgroup_id, row.uid, row.ts_ns = (
+                            pid, comm_of(comm_b), cg, uid, ts)
+                        proc = process(row)
+                    res = ret_l[j]
+                    oflags = a2_l[j] if how == _OPENAT else a1_l[j] if how == _OPEN else 0
+                    info = FdInfo(res, "directory" if how != _CREAT and oflags & O_DIRECTORY
+                                  else "file", path)
+                    if table is None:
+                        fds[pid] = {}
+                    else:
+                        table.pop(res, None)
+                    if len(fd_since) > _FD_SINCE_MAX:
+                        fd_since.clear()
+                    fd_since.pop((pid, res), None)
+                    last = j + nrun - 1
+                    state.now_ns = ts_l[last]
+                    if stamped is not None:
+                        stamped.at = num_l[last]
+                    o_proc.extend([proc] * nrun)
+                    o_fd.extend([info] * nrun)
+                    if proc.cgroup_id == cg:
+                        o_cont.extend([proc.container] * nrun)
+                    else:
+                        o_cont.extend([container_of(cg, pid) for _ in range(nrun)])
+                    skip = nrun - 1
+                    continue
+                for jj in range(j + 2, j + nrun, 2):  # one by one: their opens' strings
+                    x = int(xs[jj])
+                    strs[jj] = (ext["str1"][x].tolist(), int(ext["len1"][x]),
+                                ext["str2"][x].tolist(), int(ext["len2"][x]))
             if how == _SLOW_KIND:
                 ev = update(events[i])
                 add_proc(ev.proc)
@@ -177,6 +246,64 @@ class RowApplier:
             add_fd(fd)
             add_cont(cont)
         return o_proc, o_fd, o_cont
+
+
+def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray,
+               args: np.ndarray, fdnum: np.ndarray, lat: np.ndarray, ts: np.ndarray,
+               xs: np.ndarray, ext: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Runs of open+close pairs among the applied rows, or None without any.
+
+    A pair: a successful open (open, openat, creat: its path in an ext row, no fd read)
+    whose next applied row is the close of the fd it made, by the same process in the
+    same cgroup, that succeeded and that State._close_fd applies (not entered before
+    the open: the close-race rule); the close reads the open's fd and takes it away
+    again. A run: pairs one after the other whose opens are of one path, flags and
+    result. Returns (per row: the run's row count at its first row, else 0; per row:
+    the latest time of the rows of the run it starts; per row: False for the rows of a
+    run but its first, which are not looked at one by one)."""
+    n = len(how)
+    if n < 2 or ext is None:
+        return None
+    ret = ret.astype(np.int64, copy=False)
+    res = ret[:-1]
+    op = (how[:-1] >= _OPEN) & (how[:-1] <= _CREAT) & (how[1:] == _CLOSE)
+    if not op.any():
+        return None
+    lat = lat.astype(np.int64, copy=False)
+    ts = ts.astype(np.int64, copy=False)
+    lat2, ts2 = lat[1:], ts[1:]
+    raced = (lat2 > 0) & (lat2 < ts2) & (ts2 - lat2 < ts[:-1])
+    a0 = args[:, 0].astype(np.int64)
+    pair = op & (res >= 0) & (res < 1 << 31) & (ret[1:] >= 0) & (pid[:-1] == pid[1:]) & \
+        (cg[:-1] == cg[1:]) & (fdnum[:-1] < 0) & (fdnum[1:] == res) & \
+        ((a0[1:] & 0xFFFFFFFF) == res) & (xs[:-1] >= 0) & ~raced
+    at = np.flatnonzero(pair)
+    if not len(at):
+        return None
+    # the open's flags as _change reads them (openat: arg 2, open: arg 1, creat: none)
+    h = how[at]
+    oflags = np.where(h == _OPENAT, args[at, 2].astype(np.int64),
+                      np.where(h == _OPEN, args[at, 1].astype(np.int64), 0)) & O_DIRECTORY
+    x = xs[at]
+    s1, l1 = ext["str1"][x], ext["len1"][x]
+    same = (at[1:] == at[:-1] + 2) & (pid[at[1:]] == pid[at[:-1]]) & \
+        (cg[at[1:]] == cg[at[:-1]]) & (ret[at[1:]] == ret[at[:-1]]) & (h[1:] == h[:-1]) & \
+        (oflags[1:] == oflags[:-1]) & (l1[1:] == l1[:-1]) & (s1[1:] == s1[:-1])
+    first = np.ones(len(at), dtype=bool)
+    first[1:] = ~same
+    starts = at[first]
+    k = np.flatnonzero(first)
+    count = np.diff(np.append(k, len(at)))  # pairs per run
+    run = np.zeros(n, dtype=np.int64)
+    run[starts] = 2 * count
+    last_ts = np.zeros(n, dtype=np.int64)
+    span_ts = np.maximum(ts[at], ts[at + 1])  # per pair
+    last_ts[starts] = np.maximum.reduceat(span_ts, k)
+    look = np.ones(n, dtype=bool)
+    look[at[~first]] = False
+    look[at + 1] = False
+    return run, last_ts, look
 
 
 # an open's absolute path (its record's bytes and length) -> State._abspath's name: the
