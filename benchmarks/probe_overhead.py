@@ -16,9 +16,12 @@ CPU and wall), in one run, configurations interleaved round by round:
                and -DENTER_TP
   probe-hash   the hash pairing with today's rate-limited wake-ups
   probe-task   cdig's probe as ``cdig trace -w /dev/null`` loads it:
-               enter/exit paired through task-local storage, the reader
+               enter/exit paired through a per-CPU slot naming its task (carried
+               into task-local storage when the task is switched out mid-call), the reader
                woken at most once a millisecond per ring, sys_enter a raw
                tracepoint that reads the arguments from the register frame
+  probe-task-only  the same with task-local storage at both hooks instead of
+               the per-CPU slot (-DPAIR_TASK_ONLY: the probe until 2026-12-06)
   probe-task-tp  the same with sys_enter a classic tracepoint (-DENTER_TP:
                the kernel copies the arguments into a trace buffer first; the
                probe until 2026-12-03)
@@ -250,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="rounds (configs interleaved)")
     ap.add_argument("--configs",
                     default="baseline,empty-raw,empty-tp,probe-old,probe-hash,probe-task,"
-                            "probe-task-tp")
-    ap.add_argument("--child", choices=("task", "hash"), help=argparse.SUPPRESS)
+                            "probe-task-only,probe-task-tp")
+    ap.add_argument("--child", choices=("task", "task-only", "hash"), help=argparse.SUPPRESS)
     ap.add_argument("--comm", help=argparse.SUPPRESS)
     ap.add_argument("--wakeup-ns", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--enter-tp", action="store_true", help=argparse.SUPPRESS)
@@ -266,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     comm = f"cdigppid{os.getpid()}"[:15]
     drains = {"probe-old": Drain("hash", comm, "--wakeup-ns", "0", "--enter-tp"),
               "probe-hash": Drain("hash", comm), "probe-task": Drain("task", comm),
+              "probe-task-only": Drain("task-only", comm),
               "probe-task-tp": Drain("task", comm, "--enter-tp")}
     every = {
         "baseline": nothing,
@@ -274,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "probe-old": drains["probe-old"].run,
         "probe-hash": drains["probe-hash"].run,
         "probe-task": drains["probe-task"].run,
+        "probe-task-only": drains["probe-task-only"].run,
         "probe-task-tp": drains["probe-task-tp"].run,
     }
     names = [c for c in args.configs.split(",") if c]

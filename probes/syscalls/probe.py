@@ -64,8 +64,11 @@ class SyscallProbe:
     """The syscall + process-lifecycle probe (``program.bpf.c``).
 
     ``pairing`` says where a syscall's enter waits for its exit: ``task``
-    (task-local storage, kernel >= 5.11 with BTF) or ``hash`` (a tid-keyed
-    hash, about 3x the per-syscall cost: ``benchmarks/probe_overhead.py``).
+    (its CPU's slot, carried into task-local storage when the task is switched
+    out mid-call; kernel >= 5.11 with BTF), ``task-only`` (task storage at both
+    hooks, the probe until 2026-12-06: what ``benchmarks/probe_overhead.py``
+    compares against) or ``hash`` (a tid-keyed hash, about 3x the per-syscall
+    cost).
     ``auto`` picks task storage where the kernel has it, and falls back to
     the hash if the kernel refuses the program anyway.
     """
@@ -73,7 +76,7 @@ class SyscallProbe:
     def __init__(self, config: ProbeConfig | None = None, syscalls: SyscallTable | None = None,
                  self_tgid: int | None = None, pairing: str = "auto",
                  cache: objcache.ObjectCache | None | bool = True) -> None:
-        if pairing not in ("auto", "task", "hash"):
+        if pairing not in ("auto", "task", "task-only", "hash"):
             raise ProbeError(f"unknown enter/exit pairing {pairing!r}")
         self.config = config or ProbeConfig()
         if not 0 <= self.config.snaplen <= layout.IO_MAX:
@@ -116,6 +119,8 @@ class SyscallProbe:
         ]
         if self.pairing == "hash":
             flags.append("-DPAIR_HASH")
+        elif self.pairing == "task-only":
+            flags.append("-DPAIR_TASK_ONLY")
         if cfg.enter_events:
             flags.append("-DENTER_EVENTS")
         if cfg.classic_enter:
@@ -177,7 +182,7 @@ class SyscallProbe:
         try:
             self._obj = self._load()
         except ProbeError:
-            if self.pairing != "task" or self._want_pairing == "task":
+            if self.pairing == "hash" or self._want_pairing != "auto":
                 raise
             self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
             self._obj = self._load()

@@ -67,11 +67,35 @@ BPF_TASK_STORAGE(inflight, struct inflight);
 
 /* the current thread's in-flight syscall, or NULL (bcc's map calls cannot
  * sit in macros, hence functions) */
+#if !defined(PAIR_HASH) && !defined(PAIR_TASK_ONLY)
+/* Cheaper than task storage at both hooks (a helper call each): the call in
+ * flight on each CPU in a per-CPU slot that names its task (an inlined array
+ * lookup), which a task switched out mid-call carries into its task storage
+ * (sched_switch below), where the exit finds it on any CPU. The slot also
+ * keeps its task's selection (`sel`), so task storage is reached once per
+ * switch-in, not per call. The slot is empty or the running task's: programs
+ * run with preemption off and a task leaves its CPU only through
+ * sched_switch, which empties it. The metrics probe does the same
+ * (probes/metrics/program.bpf.c, lat_cpu). */
+#define PAIR_CPU 1
+struct inflight_cpu {
+    struct inflight f;
+    __u64 task; /* bpf_get_current_task() of the slot's task; 0: none */
+};
+BPF_PERCPU_ARRAY(inflight_cpu, struct inflight_cpu, 1);
+#endif
+
 static __always_inline struct inflight *inflight_get(__u32 tid)
 {
 #ifdef PAIR_HASH
     return inflight.lookup(&tid);
 #else
+#ifdef PAIR_CPU
+    __u32 zero = 0;
+    struct inflight_cpu *c = inflight_cpu.lookup(&zero);
+    if (c && c->task == bpf_get_current_task())
+        return &c->f; /* its call (or none: ts 0) is here, not in its storage */
+#endif
     return inflight.task_storage_get(bpf_get_current_task_btf(), 0, 0);
 #endif
 }
@@ -366,9 +390,10 @@ static __always_inline void emit_io(struct inflight *f, __u64 pid_tgid, __u64 cg
 }
 #endif
 
-static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 cgroup,
+static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid,
                                        __u32 nr, struct cdig_sysinfo *si, __u64 now)
 {
+    __u64 cgroup = bpf_get_current_cgroup_id();
     if (!(si->flags & CDIG_SYS_ARGV)) {
         struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
         if (!e) {
@@ -415,6 +440,30 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid, __u64 
     count(CDIG_STAT_SEEN);
 }
 
+#ifdef PAIR_CPU
+/* Before sys_enter in this file: programs attach in source order, so no call
+ * sits in a CPU's slot while its task is switched out unseen. Runs in the
+ * context of the task switched out (prev), before the switch. */
+RAW_TRACEPOINT_PROBE(sched_switch)
+{
+    __u32 zero = 0;
+    struct inflight_cpu *c = inflight_cpu.lookup(&zero);
+    if (!c || !c->task)
+        return 0;
+    if (c->f.ts && c->task == bpf_get_current_task()) {
+        struct inflight *f = inflight.task_storage_get(bpf_get_current_task_btf(), 0,
+                                                       BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (f)
+            *f = c->f;
+        else
+            count(CDIG_STAT_DROP_INFLIGHT);
+    }
+    c->f.ts = 0;
+    c->task = 0;
+    return 0;
+}
+#endif
+
 /* The syscall's six arguments, as the kernel's syscall_get_arguments() reads
  * them. A raw tracepoint's context is (struct pt_regs *regs, long id), with no
  * copy of the arguments into a trace buffer first, which costs a classic
@@ -459,6 +508,29 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     struct inflight slot = {};
     struct inflight *f = &slot;
 #else
+#ifdef PAIR_CPU
+    __u32 zero = 0;
+    struct inflight_cpu *c = inflight_cpu.lookup(&zero);
+    if (!c)
+        return 0;
+    __u64 task = bpf_get_current_task();
+    if (c->task != task) {
+        /* the first call since the task came onto this CPU: its selection is
+         * kept in its storage (no memory for a new thread's: unrecorded, counted) */
+        struct inflight *s = inflight.task_storage_get(bpf_get_current_task_btf(), 0,
+                                                       BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!s) {
+            count(CDIG_STAT_DROP_INFLIGHT);
+            return 0;
+        }
+        if (!s->sel)
+            s->sel = process_selected(pid_tgid >> 32) ? SEL_YES : SEL_NO;
+        c->f.sel = s->sel;
+        c->f.ts = 0;
+        c->task = task;
+    }
+    struct inflight *f = &c->f;
+#else
     /* no memory for a new thread's slot: that syscall goes unrecorded (counted) */
     struct inflight *f = inflight.task_storage_get(bpf_get_current_task_btf(), 0,
                                                    BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -468,10 +540,12 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     }
     if (!f->sel)
         f->sel = process_selected(pid_tgid >> 32) ? SEL_YES : SEL_NO;
+#endif
     if (f->sel != SEL_YES)
         return 0;
-    __u64 cgroup = bpf_get_current_cgroup_id();
 #ifdef FILTER_CGROUP
+    /* else not read here: the exit (or an enter record) reads it when it is sent */
+    __u64 cgroup = bpf_get_current_cgroup_id();
     if (!filter_cgroup.lookup(&cgroup))
         return 0;
 #endif
@@ -500,10 +574,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     /* a plain record (the exit still carries the arguments and the strings);
      * none when only failed calls are wanted: an enter event never failed */
     if (!(si->flags & CDIG_SYS_ENTER))
-        emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
+        emit_enter(f->args, pid_tgid, nr, si, f->ts);
 #endif
     if (si->flags & CDIG_SYS_ENTER) {
-        emit_enter(f->args, pid_tgid, cgroup, nr, si, f->ts);
+        emit_enter(f->args, pid_tgid, nr, si, f->ts);
         if (!(si->flags & CDIG_SYS_ARGV)) {
             f->ts = 0; /* exit/exit_group never return */
             return 0;
@@ -780,6 +854,14 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 #ifdef PAIR_HASH
     __u32 tid = (__u32)pid_tgid;
     inflight.delete(&tid); /* a thread killed inside a syscall never exits it */
+#endif
+#ifdef PAIR_CPU
+    __u32 zero = 0;
+    struct inflight_cpu *c = inflight_cpu.lookup(&zero);
+    if (c && c->task == bpf_get_current_task()) {
+        c->f.ts = 0; /* nothing to carry into the storage of a task that is going */
+        c->task = 0;
+    }
 #endif
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
