@@ -5,10 +5,13 @@ a read batch to the engine's records is ``batch_read``."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +68,7 @@ class CaptureFile:
     _source: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)
     _extra: Any = field(default=None, repr=False)  # the projected read's own file
+    _schema_end: int = field(default=0, repr=False)  # where the first batch starts
 
     @classmethod
     def open(cls, path: str) -> CaptureFile:
@@ -83,6 +87,7 @@ class CaptureFile:
             head = f.read(8)
         try:
             reader = ipc.open_stream(src)
+            schema_end = src.tell() if src is not None else 0
             meta = reader.schema.metadata or {}
             same = _same_columns(reader.schema)
         except Exception as e:  # damaged bytes surface as any error type
@@ -114,7 +119,7 @@ class CaptureFile:
         except OSError as e:
             raise CaptureError(f"{path}: {e.strerror or e}") from None
         return cls(path, header, snapshot, size, _source=src, _reader=reader,
-                   _oversized=oversized)
+                   _oversized=oversized, _schema_end=schema_end)
 
     _WIDTH = {"comm": layout.COMM_LEN, "str1": layout.STR1_LEN, "str2": layout.STR2_LEN}
 
@@ -141,20 +146,20 @@ class CaptureFile:
 
         ``fields``: read only these columns (and ``kind``), each checked by the batch's
         column digests (``digest``): the others are never decompressed; but a batch
-        for which ``widen(those columns)`` is true is read whole. A file written
-        without column digests is read whole."""
-        reader, src = self._reader, self._source
-        if reader is None:
+        for which ``widen(those columns)`` is true is read whole (``widen`` runs on the
+        decoding threads, batches in any order: a function of the columns only). A
+        file written without column digests is read whole."""
+        if self._reader is None:
             return
-        check = self._check_whole
+        src = self._source
+        read = _Decoding(None, self._check_whole)
         if fields is not None:
             projected = self._projected(fields)
             if projected is not None:
-                reader, src, check = projected
+                src, read = projected
                 if widen is not None:
-                    reader, check = _Widening(reader, self.path, widen), \
-                        _either(check, self._check_whole)
-        yield from self._read(reader, src, check)
+                    read = _Decoding(read.want, read.check, widen, self._check_whole)
+        yield from self._read(src, read)
 
     def scan(self, fields: Sequence[str]) -> Iterator[CaptureBatch] | None:
         """The intact batches of the columns ``fields`` (and ``kind``), read apart from
@@ -166,16 +171,16 @@ class CaptureFile:
         projected = self._projected(fields, own=False)
         if projected is None:
             return None
-        reader, src, check = projected
+        src, read = projected
         alone = dataclasses.replace(self, loss=None, events=0, skipped=0, _extra=None)
 
-        def read() -> Iterator[CaptureBatch]:
+        def batches() -> Iterator[CaptureBatch]:
             try:
-                yield from alone._read(reader, src, check, states=False)
+                yield from alone._read(src, read, states=False)
             finally:
                 src.close()
 
-        return read()
+        return batches()
 
     def forks(self) -> list[tuple[int, int]] | None:
         """(child tid, parent pid) of each fork record of the intact batches, or None
@@ -217,10 +222,10 @@ class CaptureFile:
             rb.schema.equals(SCHEMA)
 
     def _projected(self, fields: Sequence[str], own: bool = True
-                   ) -> tuple[Any, Any, Any] | None:
-        """(reader, source, check) of the columns ``fields`` (and ``kind``), or None when
-        the file's batches have no column digests (a capture written before them: the
-        writer's first batch, empty, says)."""
+                   ) -> tuple[Any, _Decoding] | None:
+        """(a file handle of its own, the decoding) of the columns ``fields`` (and
+        ``kind``), or None when the file's batches have no column digests (a capture
+        written before them: the writer's first batch, empty, says)."""
         want = sorted({SCHEMA.get_field_index(f) for f in (*fields, "kind")})
         if min(want) < 0:
             raise ValueError(f"no such column: {fields}")
@@ -234,8 +239,6 @@ class CaptureFile:
         if K_COLDIGEST not in (md or {}):
             src.close()
             return None
-        src.seek(0)  # from the schema again: the loop reads the first batch too
-        reader = ipc.open_stream(src, options=ipc.IpcReadOptions(included_fields=want))
         if own:
             self._extra = src
 
@@ -243,65 +246,131 @@ class CaptureFile:
             return rb.schema.equals(schema) and \
                 check_columns(rb, stored, md.get(K_COLDIGEST), want, len(SCHEMA))
 
-        return reader, src, check
+        return src, _Decoding(want, check)
 
-    def _read(self, reader: Any, src: Any, check: Any, states: bool = True
+    def _read(self, src: Any, read: _Decoding, states: bool = True
               ) -> Iterator[CaptureBatch]:
-        """The batches of ``reader``, each checked by ``check``; without ``states``
-        (a scan ahead) their state metadata is checked by the digest but not parsed."""
-        end = src.tell()
-        index = 0
-        while True:
-            if self._oversized is not None and index == self._oversized[0]:
-                # declares more than a capture batch can hold: never inflated
-                self.loss = Loss(self.path, self.events, self.size - end, "damaged",
+        """The batches of the stream in ``src``, in file order, each decoded and checked
+        by ``read``; the first that fails to read, decode or check ends the read
+        (``loss``). Without ``states`` (a scan ahead) their state metadata is checked
+        by the digest but not parsed."""
+        heavy = read.want is None or read.widen is not None
+        items = self._in_parallel(src, read, states) if heavy and _PARALLEL else \
+            self._in_turn(src, read, states)
+        for item, at, stop in items:
+            if item is _OVERSIZED:
+                self.loss = Loss(self.path, self.events, self.size - at, "damaged",
                                  self.skipped)
                 return
-            index += 1
-            try:
-                rb, md = reader.read_next_batch_with_custom_metadata()
-            except StopIteration:
-                tail = self.size - end
+            if item is _ENDED:
+                tail = self.size - at
                 if tail != len(_STREAM_EOS):  # no end marker: the writer did not close
                     self.loss = Loss(self.path, self.events, max(0, tail), self._cause(),
                                      self.skipped)
                 elif self.skipped:
                     self.loss = Loss(self.path, self.events, 0, "skipped", self.skipped)
                 return
-            except Exception:  # damaged bytes surface as any error type
-                self.loss = Loss(self.path, self.events, self.size - end, self._cause(),
+            if item is None:  # damaged bytes, or a batch its digest says is not intact
+                self.loss = Loss(self.path, self.events, self.size - at, self._cause(),
                                  self.skipped)
                 return
-            md = md or {}
-            try:
-                stored, sb = _unpacked(md, K.STATE, b"{}")
-                ok = check(rb, md, stored)
-                # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
-                state = (check_state(load_json(sb)) if states else {}) if ok else None
-            except Exception:  # as above
-                ok, state = False, None
-            if not ok or not isinstance(state, dict):
-                self.loss = Loss(self.path, self.events, self.size - end, self._cause(),
-                                 self.skipped)
-                return
-            rb = self._known_kinds(rb)
-            end = src.tell()
+            rb, state, skipped = item
+            self.skipped += skipped
             self.events += rb.num_rows
-            yield CaptureBatch(rb, state, end)
+            yield CaptureBatch(rb, state, stop)
 
-    _KNOWN = np.zeros(256, dtype=bool)  # per kind byte: one this reader knows
-    _KNOWN[[v for k, v in vars(layout).items() if k.startswith("KIND_")]] = True
+    def _in_turn(self, src: Any, read: _Decoding, states: bool) -> Iterator[tuple[Any, int, int]]:
+        """(each batch decoded and checked, or None, or a marker; where its message
+        starts; where it ends), read by the stream reader on this thread: a read of a
+        few columns, whose batches cost less to decode than to hand to another thread.
+        With ``read.widen``, each batch's message is read undecoded alongside (a file
+        handle of its own) and decoded whole where wanted."""
+        side = None
+        try:
+            src.seek(0)
+            reader = ipc.open_stream(src, options=read.options)
+            if read.widen is not None:
+                side = pa.OSFile(self.path)
+                messages = ipc.MessageReader.open_stream(side)
+                head = messages.read_next_message().serialize().to_pybytes()
+        except Exception:  # the file changed since it was opened
+            if side is not None:
+                side.close()
+            yield None, 0, 0
+            return
+        index = 0
+        try:
+            while True:
+                at = src.tell()
+                if self._oversized is not None and index == self._oversized[0]:
+                    yield _OVERSIZED, at, at  # declares more than a capture batch can hold
+                    return
+                index += 1
+                check = None
+                try:
+                    rb, md = reader.read_next_batch_with_custom_metadata()
+                    if side is not None:
+                        msg = messages.read_next_message()  # this batch's, not decoded
+                        if rb.num_rows and read.widen is not None and read.widen(rb):
+                            rb, md = _decoded(head, msg, _WHOLE)
+                            check = read.whole
+                except StopIteration:
+                    yield _ENDED, at, at
+                    return
+                except Exception:  # damaged bytes surface as any error type
+                    yield None, at, at
+                    return
+                yield read.checked(rb, md, states, check), at, src.tell()
+        finally:
+            if side is not None:
+                side.close()
 
-    def _known_kinds(self, rb: pa.RecordBatch) -> pa.RecordBatch:
-        """``rb`` without records of a kind this reader does not know (a newer writer's
-        or a crafted file's): the decoder has no layout for them. Counted in ``skipped``."""
-        if not rb.num_rows:
-            return rb
-        known = self._KNOWN[_values(rb.column(rb.schema.get_field_index("kind")))]
-        if known.all():
-            return rb
-        self.skipped += int(rb.num_rows - np.count_nonzero(known))
-        return rb.filter(pa.array(known))
+    def _in_parallel(self, src: Any, read: _Decoding, states: bool
+                     ) -> Iterator[tuple[Any, int, int]]:
+        """As ``_in_turn``, each message read here undecoded, one after the other as the
+        stream reader reads them, and decoded and checked on the decoding threads
+        (``_decoder``), up to ``_DEPTH`` ahead; yielded in file order."""
+        end = self._schema_end
+        try:
+            src.seek(0)
+            head = src.read(end)  # the schema message, as the stream reader read it
+            messages = ipc.MessageReader.open_stream(src)
+        except Exception:  # the file changed since it was opened
+            yield None, 0, 0
+            return
+        pool = _decoder()
+        pending: collections.deque[tuple[Any, int, int]] = collections.deque()
+        index = 0  # of the next message read
+        more = True
+        try:
+            while True:
+                while more and len(pending) < _DEPTH:
+                    at = end
+                    if self._oversized is not None and index == self._oversized[0]:
+                        pending.append((_OVERSIZED, at, at))  # never inflated
+                        more = False
+                        break
+                    index += 1
+                    try:
+                        msg = messages.read_next_message()
+                    except StopIteration:
+                        pending.append((_ENDED, at, at))
+                        more = False
+                        break
+                    except Exception:  # damaged bytes surface as any error type
+                        pending.append((None, at, at))
+                        more = False
+                        break
+                    end = src.tell()
+                    pending.append((pool.submit(read, head, msg, states), at, end))
+                if not pending:
+                    return
+                item, at, stop = pending.popleft()
+                yield (item.result() if isinstance(item, Future) else item), at, stop
+        finally:
+            for item, _, _ in pending:
+                if isinstance(item, Future):
+                    item.cancel()
 
     def _cause(self) -> str:
         """A file the writer closed ends with the stream's end marker: damage inside
@@ -320,37 +389,105 @@ class CaptureFile:
                 f.close()
 
 
-class _Widening:
-    """A projected stream reader whose batches are read whole where ``widen`` says:
-    each batch's message is read undecoded alongside (a second file handle) and,
-    when wanted, decoded alone with every column."""
+class _Decoding:
+    """How one batch is decoded and checked: the columns ``want`` (None: all), checked
+    by ``check``; with ``widen``, a batch for which ``widen(those columns)`` is true is
+    decoded again with every column (from the same bytes) and checked by ``whole``."""
 
-    def __init__(self, narrow: Any, path: str, widen: Callable[[pa.RecordBatch], bool]
-                 ) -> None:
-        self.narrow, self.widen = narrow, widen
-        self.src = pa.OSFile(path)
-        self.messages = ipc.MessageReader.open_stream(self.src)
-        self.head = self.messages.read_next_message().serialize().to_pybytes()  # the schema
+    def __init__(self, want: list[int] | None, check: Callable[..., bool],
+                 widen: Callable[[pa.RecordBatch], bool] | None = None,
+                 whole: Callable[..., bool] | None = None) -> None:
+        self.want, self.check, self.widen, self.whole = want, check, widen, whole
+        self.options = ipc.IpcReadOptions(included_fields=want, use_threads=False) \
+            if want is not None else _WHOLE
 
-    def read_next_batch_with_custom_metadata(self) -> tuple[pa.RecordBatch, Any]:
+    def __call__(self, head: bytes, msg: Any, states: bool
+                 ) -> tuple[pa.RecordBatch, dict[str, Any], int] | None:
+        """The batch of the message ``msg`` (after the schema message ``head``), as
+        ``checked`` says, on a decoding thread."""
         try:
-            rb, md = self.narrow.read_next_batch_with_custom_metadata()
-            msg = self.messages.read_next_message()  # this batch's, not decoded
-        except BaseException:
-            self.src.close()
-            raise
-        if rb.num_rows and self.widen(rb):
-            whole = ipc.open_stream(pa.BufferReader(self.head + msg.serialize().to_pybytes()))
-            rb, md = whole.read_next_batch_with_custom_metadata()
-        return rb, md
+            data = _stream_of_one(head, msg)
+            rb, md = _decoded(data, None, self.options)
+            check = None
+            if self.widen is not None and rb.num_rows and self.widen(rb):
+                rb, md = _decoded(data, None, _WHOLE)
+                check = self.whole
+        except Exception:  # damaged bytes surface as any error type
+            return None
+        return self.checked(rb, md, states, check)
+
+    def checked(self, rb: pa.RecordBatch, md: Any, states: bool,
+                check: Callable[..., bool] | None = None
+                ) -> tuple[pa.RecordBatch, dict[str, Any], int] | None:
+        """(the batch, its state, records of unknown kinds left out), or None when its
+        digest says it is not intact."""
+        try:
+            md = md or {}
+            stored, sb = _unpacked(md, K.STATE, b"{}")
+            ok = (check or self.check)(rb, md, stored)
+            # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
+            state = (check_state(load_json(sb)) if states else {}) if ok else None
+        except Exception:  # as above
+            return None
+        if not ok or not isinstance(state, dict):
+            return None
+        rb, skipped = _known_kinds(rb)
+        return rb, state, skipped
 
 
-def _either(projected: Callable[..., bool], whole: Callable[..., bool]) -> Callable[..., bool]:
-    """The check of a batch read by some columns, or whole."""
-    def check(rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
-        return (whole if rb.num_columns == len(SCHEMA) else projected)(rb, md, stored)
+def _stream_of_one(head: bytes, msg: Any) -> pa.Buffer:
+    """The schema message ``head``, then the message ``msg``: a stream of one batch."""
+    sink = pa.BufferOutputStream()
+    sink.write(head)
+    msg.serialize_to(sink)
+    return sink.getvalue()
 
-    return check
+
+def _decoded(head: Any, msg: Any, options: Any) -> tuple[pa.RecordBatch, Any]:
+    """(batch, custom metadata) of the message ``msg`` after the schema message
+    ``head`` (``msg`` None: ``head`` is both, ``_stream_of_one``'s)."""
+    data = head if msg is None else _stream_of_one(head, msg)
+    result: tuple[pa.RecordBatch, Any] = ipc.open_stream(
+        pa.BufferReader(data), options=options).read_next_batch_with_custom_metadata()
+    return result
+
+
+# Arrow's decompression and the digest's CRC release the GIL: batches are decoded and
+# checked on this many threads at once (Arrow's own pool, per buffer, spread one batch
+# no faster on 2 CPUs than one thread: ``use_threads=False``), up to _DEPTH in flight
+_WORKERS = 2
+_PARALLEL = True  # tests compare both ways of reading
+_DEPTH = 4
+_WHOLE = ipc.IpcReadOptions(use_threads=False)
+_OVERSIZED, _ENDED, _BROKEN = object(), object(), object()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _decoder() -> ThreadPoolExecutor:
+    """The decoding threads, shared by every read (started at the first)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cdig-capture-decode")
+        return _pool
+
+
+_KNOWN = np.zeros(256, dtype=bool)  # per kind byte: one this reader knows
+_KNOWN[[v for k, v in vars(layout).items() if k.startswith("KIND_")]] = True
+
+
+def _known_kinds(rb: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    """``rb`` without records of a kind this reader does not know (a newer writer's
+    or a crafted file's: the decoder has no layout for them), and how many they were
+    (``skipped``)."""
+    if not rb.num_rows:
+        return rb, 0
+    known = _KNOWN[_values(rb.column(rb.schema.get_field_index("kind")))]
+    if known.all():
+        return rb, 0
+    return rb.filter(pa.array(known)), int(rb.num_rows - np.count_nonzero(known))
+
 
 
 def _same_columns(schema: pa.Schema) -> bool:
