@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
+from itertools import islice
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -149,13 +150,9 @@ class RowApplier:
         run_ts: list[int] = [] if runs is None else runs[1].tolist()
         fd_since = state._fd_since
         max_fds = state.max_fds
-        skip = 0
-        for j, (how, i, pid, cg, uid, ts, comm_b) in enumerate(zip(
-                how_a.tolist(), rows, pid_l, cg_a.tolist(),
-                rec["uid"][idx].tolist(), ts_a.tolist(), comm_b_l, strict=True)):
-            if skip:  # a row of a run applied with the run's first
-                skip -= 1
-                continue
+        items = enumerate(zip(how_a.tolist(), rows, pid_l, cg_a.tolist(),
+                              rec["uid"][idx].tolist(), ts_a.tolist(), comm_b_l, strict=True))
+        for j, (how, i, pid, cg, uid, ts, comm_b) in items:
             if stamped is not None:
                 stamped.at = num_l[j]
             if run_l and run_l[j]:
@@ -206,7 +203,7 @@ class RowApplier:
                         o_cont.extend([proc.container] * nrun)
                     else:
                         o_cont.extend([container_of(cg, pid) for _ in range(nrun)])
-                    skip = nrun - 1
+                    next(islice(items, nrun - 1, nrun - 1), None)  # the run's other rows
                     continue
                 for jj in range(j + 2, j + nrun, 2):  # one by one: their opens' strings
                     x = int(xs[jj])

@@ -198,6 +198,108 @@ EXPORT void scap_int_param(const uint8_t *buf, int64_t n, const int64_t *lens,
     }
 }
 
+/* The generic exit events of rows w[0:m] (fastrows._fill's GENERIC_X branch, its
+ * reference): per event i, its first n parameters' lengths and offsets at lens/starts
+ * + i * stride. Parameter 0 (u16 PPM_SC id) gives sc_nr[min(id, 1023)], or -1 when it
+ * is shorter than 2 bytes, as the syscall number of row w[i] if that row has none
+ * yet (nr[w[i]] < 0); with n >= 8 (cdig's writer: res and the six raw arguments)
+ * parameter 1 is the result (ret[w[i]]) and, with want_args, parameters 2-7 the
+ * arguments (args[w[i]][j], have[w[i]][j] = 2), each only where at least 8 bytes. */
+EXPORT void scap_generic_exit(const uint8_t *buf, int64_t n_buf, const int64_t *lens,
+                              const int64_t *starts, int64_t stride, int64_t m, int64_t n,
+                              const int64_t *w, const int64_t *sc_nr, int64_t want_args,
+                              int64_t *nr, int64_t *ret, int64_t *args, int8_t *have) {
+    for (int64_t i = 0; i < m; i++) {
+        const int64_t *ln = lens + i * stride, *st = starts + i * stride;
+        int64_t row = w[i];
+        if (n >= 1) {
+            int64_t v = -1;
+            if (ln[0] >= 2 && st[0] >= 0 && st[0] + 2 <= n_buf) {
+                int64_t sc = rd16(buf + st[0]);
+                v = sc_nr[sc < 1023 ? sc : 1023];
+            }
+            if (nr[row] < 0)
+                nr[row] = v;
+        }
+        if (n < 8)
+            continue;
+        if (ln[1] >= 8 && st[1] >= 0 && st[1] + 8 <= n_buf)
+            ret[row] = rd64(buf + st[1]);
+        if (!want_args)
+            continue;
+        for (int j = 0; j < 6; j++) {
+            if (ln[2 + j] >= 8 && st[2 + j] >= 0 && st[2 + j] + 8 <= n_buf) {
+                args[row * 6 + j] = rd64(buf + st[2 + j]);
+                have[row * 6 + j] = 2;
+            }
+        }
+    }
+}
+
+/* scap_params then scap_generic_exit for m generic exit events of npar parameters
+ * (slot bytes a length), event i's length slots at lp[i], ending by end[i]: its
+ * first min(npar, 8) parameters are checked as scap_params checks them and read where
+ * they lie (no lens/starts rows made), into row w[i]. ok[i]: they fit. */
+EXPORT void scap_generic_exit_at(const uint8_t *buf, int64_t n_buf, const int64_t *lp,
+                                 const int64_t *end, int64_t m, int64_t npar, int64_t slot,
+                                 const int64_t *w, const int64_t *sc_nr, int64_t want_args,
+                                 int64_t *nr, int64_t *ret, int64_t *args, int8_t *have,
+                                 int8_t *ok) {
+    int64_t n = npar < 8 ? npar : 8;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t ln[8], st[8];
+        int64_t at = lp[i] + npar * slot, lim = end[i] < n_buf ? end[i] : n_buf;
+        ok[i] = 0;
+        if (lp[i] < 0 || at > lim)
+            continue;
+        const uint8_t *q = buf + lp[i];
+        for (int64_t j = 0; j < n; j++) {
+            ln[j] = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
+            st[j] = at;
+            at += ln[j];
+        }
+        if (at > lim)
+            continue;
+        ok[i] = 1;
+        scap_generic_exit(buf, n_buf, ln, st, 8, 1, n, w + i, sc_nr, want_args, nr, ret, args,
+                          have);
+    }
+}
+
+/* Fast records into rows [at, at + m) of a record array (probes.layout.RECORD, `stride`
+ * bytes a row; off[] its fields' byte offsets: ts_ns, latency_ns, cgroup_id, ret, args,
+ * pid, tid, uid, gid, nr, kind, flags, cpu, comm): one pass writing each row once, in
+ * place of a strided numpy assignment per field. Values are cast as numpy casts them
+ * (to the field's width, modulo). comm: 16 bytes a row as given. */
+EXPORT void scap_pack_records(uint8_t *rec, int64_t stride, int64_t at, int64_t m,
+                              const int64_t *off, const int64_t *ts, const int64_t *lat,
+                              const int64_t *cg, const int64_t *ret, const int64_t *args,
+                              const int64_t *pid, const int64_t *tid, const int64_t *uid,
+                              const int64_t *gid, const int64_t *nr, const int64_t *kind,
+                              const uint8_t *flags, const int64_t *cpu, const uint8_t *comm) {
+    for (int64_t i = 0; i < m; i++) {
+        uint8_t *r = rec + (at + i) * stride;
+        uint64_t u64;
+        uint32_t u32;
+        uint16_t u16;
+        uint8_t u8;
+        u64 = (uint64_t)ts[i]; memcpy(r + off[0], &u64, 8);
+        u64 = (uint64_t)lat[i]; memcpy(r + off[1], &u64, 8);
+        u64 = (uint64_t)cg[i]; memcpy(r + off[2], &u64, 8);
+        memcpy(r + off[3], &ret[i], 8);
+        memcpy(r + off[4], &args[6 * i], 48);
+        u32 = (uint32_t)pid[i]; memcpy(r + off[5], &u32, 4);
+        u32 = (uint32_t)tid[i]; memcpy(r + off[6], &u32, 4);
+        u32 = (uint32_t)uid[i]; memcpy(r + off[7], &u32, 4);
+        u32 = (uint32_t)gid[i]; memcpy(r + off[8], &u32, 4);
+        u16 = (uint16_t)nr[i]; memcpy(r + off[9], &u16, 2);
+        u8 = (uint8_t)kind[i]; r[off[10]] = u8;
+        r[off[11]] = flags[i];
+        u32 = (uint32_t)cpu[i]; memcpy(r + off[12], &u32, 4);
+        memcpy(r + off[13], comm + 16 * i, 16);
+    }
+}
+
 /* Row gather: for i < m, `width` bytes from src + idx[i] * src_stride to
  * dst + i * dst_stride (the records of a batch into their ext rows, one memcpy
  * each, where numpy's fancy index makes an intermediate copy of all the rows).

@@ -8,6 +8,7 @@ same columns (tests/unit/test_scap_native.py).
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,12 @@ class Kernels:
         self._chain = function(lib, "scap_chain", _I, [ctypes.c_char_p, _I, _P, _I, _P, _P, _P])
         self._chain_rows = function(lib, "scap_chain_rows", _I,
                                     [ctypes.c_char_p, _I, _I, _P, _I, _P, _P, _P])
+        self._generic_exit = function(lib, "scap_generic_exit", None,
+                                      [_P, _I, _P, _P, _I, _I, _I, _P, _P, _I, _P, _P, _P, _P])
+        self._pack = function(lib, "scap_pack_records", None, [_P, _I, _I, _I, *([_P] * 15)])
+        self._generic_exit_at = function(lib, "scap_generic_exit_at", None,
+                                         [_P, _I, _P, _P, _I, _I, _I, _P, _P, _I, _P, _P, _P,
+                                          _P, _P])
         self._headers = function(lib, "scap_headers", _I,
                                  [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
         self._params = function(lib, "scap_params", _I,
@@ -128,6 +135,106 @@ class Kernels:
                   address(out), address(present))
         return out, present.view(bool)
 
+
+    def generic_exit(self, u8: np.ndarray, lens: np.ndarray, starts: np.ndarray, n: int,
+                     w: np.ndarray, sc_nr: np.ndarray, want_args: bool, nr: np.ndarray,
+                     ret: np.ndarray, args: np.ndarray, have: np.ndarray) -> None:
+        """fastrows._fill's generic exit events into rows ``w`` of ``nr``, ``ret``, and
+        (``want_args``) ``args``/``have`` (m x 6, int64 / int8): ``lens``/``starts`` are
+        (m, >= n) rows of their first parameters (see scap.c ``scap_generic_exit``)."""
+        m = len(w)
+        if not m:
+            return
+        lens = np.ascontiguousarray(lens, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        assert lens.shape == starts.shape and lens.shape[0] == m and lens.shape[1] >= n
+        for a, dt in ((nr, np.int64), (ret, np.int64), (args, np.int64), (have, np.int8)):
+            assert a.dtype == dt and a.flags.c_contiguous and a.flags.writeable
+        assert args.shape == have.shape == (len(nr), 6) and len(ret) == len(nr)
+        w = np.ascontiguousarray(w, dtype=np.int64)
+        assert not len(w) or (0 <= int(w.min()) and int(w.max()) < len(nr))
+        sc = np.ascontiguousarray(sc_nr, dtype=np.int64)
+        assert len(sc) >= 1024
+        self._generic_exit(address(u8), len(u8), address(lens), address(starts), lens.shape[1],
+                           m, n, address(w), address(sc), int(want_args), address(nr),
+                           address(ret), address(args), address(have))
+
+    def generic_exit_at(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int,
+                        slot: int, w: np.ndarray, sc_nr: np.ndarray, want_args: bool,
+                        nr: np.ndarray, ret: np.ndarray, args: np.ndarray, have: np.ndarray
+                        ) -> np.ndarray:
+        """``params`` and ``generic_exit`` in one loop for generic exit events whose
+        length slots are at ``lp`` (``npar`` of ``slot`` bytes), ending by ``end``: into
+        rows ``w``; returns which events' parameters fit (the others give nothing)."""
+        m = len(w)
+        ok = np.zeros(m, dtype=np.int8)
+        if not m:
+            return ok.view(bool)
+        lp = np.ascontiguousarray(lp, dtype=np.int64)
+        end = np.ascontiguousarray(end, dtype=np.int64)
+        w = np.ascontiguousarray(w, dtype=np.int64)
+        assert len(lp) == len(end) == m and 0 <= npar and slot in (2, 4)
+        for a, dt in ((nr, np.int64), (ret, np.int64), (args, np.int64), (have, np.int8)):
+            assert a.dtype == dt and a.flags.c_contiguous and a.flags.writeable
+        assert args.shape == have.shape == (len(nr), 6) and len(ret) == len(nr)
+        assert 0 <= int(w.min()) and int(w.max()) < len(nr)
+        sc = np.ascontiguousarray(sc_nr, dtype=np.int64)
+        assert len(sc) >= 1024
+        self._generic_exit_at(address(u8), len(u8), address(lp), address(end), m, npar, slot,
+                              address(w), address(sc), int(want_args), address(nr),
+                              address(ret), address(args), address(have), address(ok))
+        return ok.view(bool)
+
+    # the record fields pack_records writes, in scap_pack_records' order
+    PACKED = ("ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid", "gid",
+              "nr", "kind", "flags", "cpu", "comm")
+
+    _PACK_TYPES = {"ts_ns": "<u8", "latency_ns": "<u8", "cgroup_id": "<u8", "ret": "<i8",
+                   "args": "<u8", "pid": "<u4", "tid": "<u4", "uid": "<u4", "gid": "<u4",
+                   "nr": "<u2", "kind": "|u1", "flags": "|u1", "cpu": "<u4", "comm": "|S16"}
+
+    def _packed_offsets(self, dt: np.dtype) -> np.ndarray | None:
+        """The byte offsets of PACKED's fields in record dtype ``dt``, or None when its
+        layout is not the one scap_pack_records writes (checked once per dtype)."""
+        cache: dict[Any, np.ndarray | None] = self.__dict__.setdefault("_pack_off", {})
+        if dt in cache:
+            return cache[dt]
+        f = dt.fields
+        ok = f is not None and tuple(f) == self.PACKED and f["args"][0].shape == (6,) and \
+            all(f[k][0].base.str == v for k, v in self._PACK_TYPES.items())
+        off = np.array([f[k][1] for k in self.PACKED], dtype=np.int64) if ok and f else None
+        cache[dt] = off
+        return off
+
+    def pack_records(self, rec: np.ndarray, at: int, cols: dict[str, np.ndarray],
+                     names: tuple[str, ...]) -> bool:
+        """The fast records' columns (``cols[names[k]]`` for record field PACKED[k]) into
+        rows ``at``.. of ``rec`` (a C-contiguous probes.layout.RECORD array): every
+        field written in one pass over the rows. False (nothing written) when the
+        layout is not the one the kernel knows."""
+        m = len(cols[names[0]])
+        off = self._packed_offsets(rec.dtype)
+        if off is None or not rec.flags.c_contiguous or at < 0 or at + m > len(rec):
+            return False
+        arrs: list[np.ndarray] = []
+        for k, name in zip(self.PACKED, names, strict=True):
+            c = cols[name]
+            if k == "comm":
+                a = np.ascontiguousarray(c, dtype="S16")
+            elif k == "flags":
+                a = np.ascontiguousarray(c, dtype=np.uint8)
+            elif k == "args":
+                a = np.ascontiguousarray(c).view(np.int64)
+                if a.shape != (m, 6):
+                    return False
+            else:
+                a = np.ascontiguousarray(c).astype(np.int64, copy=False)
+            if len(a) != m:
+                return False
+            arrs.append(a)
+        self._pack(address(rec), rec.dtype.itemsize, at, m, address(off),
+                   *(address(a) for a in arrs))
+        return True
 
     def gather_rows(self, dst: np.ndarray, at: int, src: np.ndarray, idx: np.ndarray,
                     width: int, src_at: int = 0) -> None:

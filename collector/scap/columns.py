@@ -33,6 +33,12 @@ _SCALARS = (("ts_ns", "ts"), ("latency_ns", "lat"), ("cgroup_id", "cg"), ("ret",
             ("kind", "kind"), ("flags", "flags"), ("cpu", "cpu"), ("comm", "comm"))
 
 
+# the fast path's column of each field Kernels.pack_records writes, in its order
+_PACKED = tuple("args" if f == "args" else dict(_SCALARS)[f]
+                for f in ("ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid",
+                          "gid", "nr", "kind", "flags", "cpu", "comm"))
+
+
 def _ext_heads(ext: np.ndarray, rec: np.ndarray, ext_rows: np.ndarray, l1: np.ndarray,
                l2: np.ndarray, argc: np.ndarray, kern: Any) -> None:
     """The record and string lengths of each ext row (its strings are put apart)."""
@@ -108,9 +114,11 @@ class Columns:
         if n_fast:
             assert fast is not None
             fl = slice(n_slow, n)
-            for name, col in _SCALARS:
-                rec[name][fl] = fast[col]
-            rec["args"][fl] = fast["args"]
+            kern = kernels()
+            if kern is None or not kern.pack_records(rec, n_slow, fast, _PACKED):
+                for name, col in _SCALARS:
+                    rec[name][fl] = fast[col]
+                rec["args"][fl] = fast["args"]
             num[fl] = fast["num"]
             shown[fl] = fast["shown"]
             key[fl] = fast["key"]

@@ -327,6 +327,14 @@ class FastRows(EventPath):
         """Parameters of events ``evs`` (type ``et``, ``npar`` parameters) into rows ``w``.
         Events whose length slots or lengths overrun the event (a damaged file) give none."""
         info = E.INFO[et]
+        kern = kernels()
+        if et == E.GENERIC_X and kern is not None and 0 < npar <= 4096 and \
+                out["nr"].flags.c_contiguous:
+            # scap.c: the parameters checked and read where they lie, one loop
+            kern.generic_exit_at(u8, lp[evs], self._evend[evs], npar, 4 if info.large else 2,
+                                 w, self._sc_nr, self._want_args, out["nr"], out["ret"], args,
+                                 have)
+            return
         ok, lens_all, starts_all = self._readable(u8, et, npar, evs, lp)
         if not ok.all():
             w, evs = w[ok], evs[ok]
@@ -339,6 +347,10 @@ class FastRows(EventPath):
                 if n >= 2:
                     v, pres = bulk.int_param(u8, lens[:, 1], starts[:, 1], "u2")
                     out["nr"][w[pres]] = v[pres]
+            elif (kern := kernels()) is not None and out["nr"].flags.c_contiguous:
+                # scap.c: the syscall, result and six arguments of each event, one loop
+                kern.generic_exit(u8, lens_all, starts_all, n, w, self._sc_nr, self._want_args,
+                                  out["nr"], out["ret"], args, have)
             else:
                 if n >= 1:
                     sc, pres = bulk.int_param(u8, lens[:, 0], starts[:, 0], "u2")

@@ -286,3 +286,106 @@ def test_gather_rows_is_numpys_fancy_index() -> None:
     assert np.array_equal(dst, want)
     with pytest.raises(AssertionError):  # a row that does not fit is refused, not written
         k.gather_rows(dst, 30, src, idx, 40)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 8])
+def test_generic_exit_is_the_numpy_branch(n: int) -> None:
+    """scap.c scap_generic_exit against fastrows._fill's numpy branch for generic exit
+    events: the syscall (PPM_SC id -> nr, only into rows without one), the result and
+    the six raw arguments (cdig's writer), parameters short or absent now and then,
+    with and without arguments wanted."""
+    rng = np.random.default_rng(n)
+    buf = rng.integers(0, 256, 4096, dtype=np.uint8)
+    m, rows = 300, 400
+    lens = rng.choice([0, 1, 2, 4, 8, 8, 8, 9], size=(m, max(n, 1))).astype(np.int64)
+    starts = rng.integers(0, 4096 - 8, size=(m, max(n, 1))).astype(np.int64)
+    w = rng.choice(rows, m, replace=False).astype(np.int64)
+    sc_nr = rng.integers(-1, 500, 1024).astype(np.int64)
+    nr0 = np.where(rng.random(rows) < 0.2, 5, -1).astype(np.int64)
+    k = native_scap.kernels()
+    assert k is not None
+    for want in (True, False):
+        got = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
+               np.zeros((rows, 6), np.int8)]
+        k.generic_exit(buf, lens, starts, n, w, sc_nr, want, *got)
+        nr, ret, args, have = [a.copy() for a in (nr0, got[1] * 0, got[2] * 0, got[3] * 0)]
+        ln, st = lens[:, :n], starts[:, :n]
+        if n >= 1:
+            sc, pres = bulk.numpy_int_param(buf, ln[:, 0], st[:, 0], "u2")
+            v = np.where(pres, sc_nr[np.clip(sc, 0, 1023)], -1)
+            unset = nr[w] < 0
+            nr[w[unset]] = v[unset]
+        if n >= 8:
+            r, pres = bulk.numpy_int_param(buf, ln[:, 1], st[:, 1], "i8")
+            ret[w[pres]] = r[pres]
+            for j in range(6 if want else 0):
+                v, pj = bulk.numpy_int_param(buf, ln[:, 2 + j], st[:, 2 + j], "u8")
+                args[w[pj], j] = v[pj]
+                have[w[pj], j] = 2
+        for a, b in zip(got, (nr, ret, args, have), strict=True):
+            assert np.array_equal(a, b), (n, want)
+        if n >= 8:
+            assert have.any() == want and (ret != 0).any()
+
+
+def test_pack_records_is_numpys_field_assignment() -> None:
+    """scap.c scap_pack_records writes what ``rec[field][rows] = column`` per field
+    writes (numpy's casts: modulo the field's width), rows before and after untouched."""
+    from cdig.probes.syscalls import layout
+
+    rng = np.random.default_rng(5)
+    m, at = 257, 11
+    big = np.iinfo(np.int64)
+    cols = {c: rng.integers(big.min, big.max, m, dtype=np.int64)
+            for c in ("ts", "lat", "ret", "pid", "tid", "uid", "gid", "nr", "kind", "cpu")}
+    cols["cg"] = rng.integers(0, np.iinfo(np.uint64).max, m, dtype=np.uint64)
+    cols["flags"] = rng.integers(0, 256, m).astype(np.uint8)
+    cols["args"] = rng.integers(0, np.iinfo(np.uint64).max, (m, 6), dtype=np.uint64)
+    cols["comm"] = np.array([bytes(rng.integers(1, 256, rng.integers(0, 17)).astype(np.uint8))
+                             for _ in range(m)], dtype="S16")
+    fill = rng.integers(0, 256, (m + 2 * at) * layout.RECORD.itemsize).astype(np.uint8)
+    got = fill.copy().view(layout.RECORD)
+    want = fill.copy().view(layout.RECORD)
+    k = native_scap.kernels()
+    assert k is not None and k.pack_records(got, at, cols, columns._PACKED)
+    sl = slice(at, at + m)
+    for name, col in columns._SCALARS:  # what to_batch does without the kernel
+        want[name][sl] = cols[col]
+    want["args"][sl] = cols["args"]
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("npar,slot", [(1, 2), (2, 2), (7, 2), (8, 2), (9, 2), (8, 4)])
+def test_generic_exit_at_is_params_then_generic_exit(npar: int, slot: int) -> None:
+    """scap_generic_exit_at (the parameters checked and read where they lie) gives what
+    scap_params' rows, then scap_generic_exit on the events that fit, give: events
+    whose slots or lengths overrun them (random lengths, ends and starts) give none."""
+    rng = np.random.default_rng(npar * 10 + slot)
+    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
+    m, rows = 500, 600
+    lp = rng.integers(-8, len(buf) - 64, m).astype(np.int64)
+    end = np.minimum(lp + rng.integers(0, 120, m), len(buf) + 8).astype(np.int64)
+    for i in range(0, m, 3):  # lengths that fit: 0, 2, 8 or 9 bytes a parameter
+        if lp[i] >= 0:
+            lens = rng.choice([0, 2, 8, 8, 9], npar)
+            for j, ln in enumerate(lens):
+                buf[lp[i] + slot * j: lp[i] + slot * j + slot] = np.frombuffer(
+                    int(ln).to_bytes(slot, "little"), np.uint8)
+            end[i] = lp[i] + npar * slot + int(lens[:8].sum()) + int(rng.integers(0, 3))
+    w = rng.choice(rows, m, replace=False).astype(np.int64)
+    sc_nr = rng.integers(-1, 500, 1024).astype(np.int64)
+    nr0 = np.where(rng.random(rows) < 0.2, 5, -1).astype(np.int64)
+    k = native_scap.kernels()
+    assert k is not None
+    for want in (True, False):
+        got = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
+               np.zeros((rows, 6), np.int8)]
+        ok = k.generic_exit_at(buf, lp, end, npar, slot, w, sc_nr, want, *got)
+        ref = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
+               np.zeros((rows, 6), np.int8)]
+        n = min(npar, 8)
+        ok_p, lens, starts = k.params(buf, lp, end, npar, n, slot)
+        k.generic_exit(buf, lens, starts, n, w[ok_p], sc_nr, want, *ref)
+        assert np.array_equal(ok, ok_p) and ok.any() and not ok.all()
+        for a, b in zip(got, ref, strict=True):
+            assert np.array_equal(a, b), (npar, slot, want)
