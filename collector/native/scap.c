@@ -266,6 +266,35 @@ EXPORT void scap_generic_exit_at(const uint8_t *buf, int64_t n_buf, const int64_
     }
 }
 
+/* fastrows._fill's generic enter events (scap_params' check of their first n_all
+ * parameters, then the u16 native id of parameter 1, where it has 2 bytes, as the
+ * syscall number of row w[i]), in one loop; ok[i]: the parameters fit. */
+EXPORT void scap_generic_enter_at(const uint8_t *buf, int64_t n_buf, const int64_t *lp,
+                                  const int64_t *end, int64_t m, int64_t npar, int64_t n_all,
+                                  int64_t slot, const int64_t *w, int64_t *nr, int8_t *ok) {
+    for (int64_t i = 0; i < m; i++) {
+        int64_t at = lp[i] + npar * slot, lim = end[i] < n_buf ? end[i] : n_buf;
+        int64_t ln1 = 0, st1 = 0;
+        ok[i] = 0;
+        if (lp[i] < 0 || at > lim)
+            continue;
+        const uint8_t *q = buf + lp[i];
+        for (int64_t j = 0; j < n_all; j++) {
+            int64_t ln = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
+            if (j == 1) {
+                ln1 = ln;
+                st1 = at;
+            }
+            at += ln;
+        }
+        if (at > lim)
+            continue;
+        ok[i] = 1;
+        if (n_all >= 2 && ln1 >= 2 && st1 + 2 <= n_buf)
+            nr[w[i]] = rd16(buf + st1);
+    }
+}
+
 /* Fast records into rows [at, at + m) of a record array (probes.layout.RECORD, `stride`
  * bytes a row; off[] its fields' byte offsets: ts_ns, latency_ns, cgroup_id, ret, args,
  * pid, tid, uid, gid, nr, kind, flags, cpu, comm): one pass writing each row once, in

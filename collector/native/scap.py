@@ -38,6 +38,8 @@ class Kernels:
         self._generic_exit_at = function(lib, "scap_generic_exit_at", None,
                                          [_P, _I, _P, _P, _I, _I, _I, _P, _P, _I, _P, _P, _P,
                                           _P, _P])
+        self._generic_enter_at = function(lib, "scap_generic_enter_at", None,
+                                          [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
         self._headers = function(lib, "scap_headers", _I,
                                  [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
         self._params = function(lib, "scap_params", _I,
@@ -183,6 +185,25 @@ class Kernels:
         self._generic_exit_at(address(u8), len(u8), address(lp), address(end), m, npar, slot,
                               address(w), address(sc), int(want_args), address(nr),
                               address(ret), address(args), address(have), address(ok))
+        return ok.view(bool)
+
+    def generic_enter_at(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int,
+                         n_all: int, slot: int, w: np.ndarray, nr: np.ndarray) -> np.ndarray:
+        """``params`` of the first ``n_all`` parameters and the native id (parameter 1)
+        as ``nr`` of rows ``w``, for generic enter events, in one loop; returns which
+        events' parameters fit."""
+        m = len(w)
+        ok = np.zeros(m, dtype=np.int8)
+        if not m:
+            return ok.view(bool)
+        lp = np.ascontiguousarray(lp, dtype=np.int64)
+        end = np.ascontiguousarray(end, dtype=np.int64)
+        w = np.ascontiguousarray(w, dtype=np.int64)
+        assert len(lp) == len(end) == m and 0 <= n_all <= npar and slot in (2, 4)
+        assert nr.dtype == np.int64 and nr.flags.c_contiguous and nr.flags.writeable
+        assert 0 <= int(w.min()) and int(w.max()) < len(nr)
+        self._generic_enter_at(address(u8), len(u8), address(lp), address(end), m, npar, n_all,
+                               slot, address(w), address(nr), address(ok))
         return ok.view(bool)
 
     # the record fields pack_records writes, in scap_pack_records' order

@@ -115,7 +115,7 @@ class ChunkPath(FastRows):
         for k in np.flatnonzero(etype == E.PROCINFO_E).tolist():
             self._procinfo(buf, int(ts[k]), int(tid[k]), int(lp[k]), int(nparams[k]),
                            int(evend[k]))
-        is_enter = etype % 2 == 0
+        is_enter = (etype & 1) == 0
         container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
         # pair each exit with its thread's previous event when that is its enter
         part = (cat > 0) & ~container

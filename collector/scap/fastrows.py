@@ -335,6 +335,12 @@ class FastRows(EventPath):
                                  w, self._sc_nr, self._want_args, out["nr"], out["ret"], args,
                                  have)
             return
+        if et == E.GENERIC_E and kern is not None and 0 < npar <= 4096 and \
+                out["nr"].flags.c_contiguous:  # scap.c: the same, the native id
+            kern.generic_enter_at(u8, lp[evs], self._evend[evs], npar,
+                                  min(npar, max(len(info.params), 1)), 4 if info.large else 2,
+                                  w, out["nr"])
+            return
         ok, lens_all, starts_all = self._readable(u8, et, npar, evs, lp)
         if not ok.all():
             w, evs = w[ok], evs[ok]

@@ -389,3 +389,36 @@ def test_generic_exit_at_is_params_then_generic_exit(npar: int, slot: int) -> No
         assert np.array_equal(ok, ok_p) and ok.any() and not ok.all()
         for a, b in zip(got, ref, strict=True):
             assert np.array_equal(a, b), (npar, slot, want)
+
+
+@pytest.mark.parametrize("npar,slot", [(1, 2), (2, 2), (3, 2), (2, 4)])
+def test_generic_enter_at_is_params_then_the_native_id(npar: int, slot: int) -> None:
+    """scap_generic_enter_at gives fastrows._fill's numpy branch for generic enter
+    events: scap_params' check of the first min(npar, 2) parameters, then the u16 of
+    parameter 1 (where it has 2 bytes) as the row's syscall number."""
+    rng = np.random.default_rng(npar * 7 + slot)
+    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
+    m, rows = 500, 600
+    lp = rng.integers(-8, len(buf) - 64, m).astype(np.int64)
+    end = np.minimum(lp + rng.integers(0, 40, m), len(buf) + 8).astype(np.int64)
+    for i in range(0, m, 3):
+        if lp[i] >= 0:
+            lens = rng.choice([0, 1, 2, 2, 3], npar)
+            for j, ln in enumerate(lens):
+                buf[lp[i] + slot * j: lp[i] + slot * j + slot] = np.frombuffer(
+                    int(ln).to_bytes(slot, "little"), np.uint8)
+            end[i] = lp[i] + npar * slot + int(lens[:2].sum()) + int(rng.integers(0, 3))
+    w = rng.choice(rows, m, replace=False).astype(np.int64)
+    nr0 = rng.integers(-1, 400, rows).astype(np.int64)
+    k = native_scap.kernels()
+    assert k is not None
+    n_all = min(npar, 2)
+    got = nr0.copy()
+    ok = k.generic_enter_at(buf, lp, end, npar, n_all, slot, w, got)
+    ref = nr0.copy()
+    ok_p, lens, starts = k.params(buf, lp, end, npar, n_all, slot)
+    if n_all >= 2:
+        v, pres = bulk.numpy_int_param(buf, lens[:, 1], starts[:, 1], "u2")
+        ref[w[ok_p][pres]] = v[pres]
+    assert np.array_equal(ok, ok_p) and ok.any() and not ok.all()
+    assert np.array_equal(got, ref)
