@@ -149,6 +149,15 @@ class BpfMap:
         raw_keys, raw_vals = self._read_batch() if self._batch_ok else self._read_walk()
         return raw_keys, self._sum_cpus(raw_vals)
 
+    def read_cpus(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, values) of every entry now, each CPU's value apart: values of
+        shape (entries, ``ncpus``) (one column for a map that is not per-CPU)."""
+        keys, raw = self._read_batch() if self._batch_ok else self._read_walk()
+        n = len(raw) // (self.ncpus * self._vstride)
+        rows = raw[: n * self.ncpus * self._vstride].reshape(n * self.ncpus, self._vstride)
+        vals = rows[:, : self.value.itemsize].copy().view(self.value).reshape(n, self.ncpus)
+        return keys, vals
+
     def _sum_cpus(self, raw: np.ndarray) -> np.ndarray:
         n = len(raw) // (self.ncpus * self._vstride)
         if n == 0:

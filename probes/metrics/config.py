@@ -7,6 +7,7 @@ import os
 import platform
 from dataclasses import dataclass
 
+from ..btf import Btf, BtfError
 from ..syscall_table import SyscallTable
 
 
@@ -35,6 +36,11 @@ class Features:
     no_prealloc: bool = False  # non-preallocated hash maps in tracing programs (6.1+)
     task_storage: bool = False  # task-local storage + BTF (5.11+): cheap latency pairing
     task_pt_regs: bool = False  # bpf_task_pt_regs + BTF (5.15+): no typed hooks without latency
+    # byte offsets of task_struct.cgroups, css_set.dfl_cgrp, cgroup.kn and
+    # kernfs_node.id in the running kernel (its BTF): the probe reads the task's
+    # cgroup id through bpf_get_current_task_btf() with them, as the helper
+    # bpf_get_current_cgroup_id() does, without the helper call (None: the helper)
+    cgroup_chain: tuple[int, int, int, int] | None = None
 
     @classmethod
     def detect(cls, tracefs: str | None = None, release: str | None = None) -> Features:
@@ -56,7 +62,29 @@ class Features:
             no_prealloc=_kernel_at_least(6, 1, release),
             task_storage=_kernel_at_least(5, 11, release) and btf,
             task_pt_regs=_kernel_at_least(5, 15, release) and btf,
+            cgroup_chain=cgroup_chain() if btf and _kernel_at_least(5, 11, release) else None,
         )
+
+
+# the loads of bpf_get_current_cgroup_id(): task_dfl_cgroup(current)->kn->id
+CGROUP_CHAIN = (("task_struct", "cgroups"), ("css_set", "dfl_cgrp"), ("cgroup", "kn"),
+                ("kernfs_node", "id"))
+
+
+def cgroup_chain(btf: Btf | None = None) -> tuple[int, int, int, int] | None:
+    """The offsets of ``CGROUP_CHAIN`` in the kernel's BTF: three pointers, then the
+    8-byte id; None if any is missing or of another shape (the helper is used)."""
+    try:
+        b = btf or Btf.kernel()
+        offs = []
+        for i, (struct_name, field) in enumerate(CGROUP_CHAIN):
+            off, size = b.field(struct_name, field)
+            if size != 8 or b.is_pointer(struct_name, field) != (i < 3):
+                return None
+            offs.append(off)
+    except BtfError:
+        return None
+    return offs[0], offs[1], offs[2], offs[3]
 
 
 @dataclass
@@ -66,6 +94,10 @@ class MetricsConfig:
     latency: bool = True
     syscalls_max: int = 16384  # (cgroup, syscall) pairs
     latency_max: int = 16384  # (cgroup, syscall) pairs with a histogram
+    # (cgroup, syscall) histograms cached per CPU in front of the latency hash
+    # (a power of two; 0: none): 168 bytes each per CPU
+    latcache_max: int = 2048
+    deadcg_max: int = 4096  # forgotten cgroups whose cache entries may be taken over
     errors_max: int = 8192  # (cgroup, syscall, errno) triples
     procs_max: int = 4096  # cgroups with exec/fork/exit activity
     sockio_max: int = 16384  # threads inside a syscall that moved socket bytes
@@ -112,6 +144,9 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         # preallocated, the latency map costs capacity x 152 bytes x CPUs: on
         # kernels that cannot allocate on demand its capacity is kept small
         cap = config.latency_max if features.no_prealloc else min(config.latency_max, 4096)
+        if config.latcache_max & (config.latcache_max - 1):
+            raise ValueError(f"latcache_max {config.latcache_max} is not a power of two")
+        flags += [f"-DLAT_CACHE_MAX={config.latcache_max}", f"-DDEADCG_MAX={config.deadcg_max}"]
         flags += ["-DLATENCY", f"-DLATENCY_MAX={cap}",
                   "-DLAT_MAP_FLAGS=" + ("BPF_F_NO_PREALLOC" if features.no_prealloc else "0")]
         if task_storage:
@@ -122,4 +157,9 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         flags.append("-DHAVE_GROUP_DEAD")
     if features.task_pt_regs:
         flags.append("-DHAVE_TASK_PT_REGS")
+    if features.cgroup_chain is not None:
+        flags += ["-DCGROUP_CHAIN"] + [
+            f"-DOFF_{name.upper()}={off}" for name, off in
+            zip(("task_cgroups", "css_set_dfl_cgrp", "cgroup_kn", "kernfs_node_id"),
+                features.cgroup_chain, strict=True)]
     return flags

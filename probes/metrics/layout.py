@@ -30,6 +30,9 @@ SYSSTAT = np.dtype([(f, "<u8") for f in SYSSTAT_FIELDS])
 # struct cdig_latstat
 LATSTAT = np.dtype([("sum_ns", "<u8"), ("slots", "<u8", (LAT_SLOTS,))])
 
+# struct cdig_latent: one entry of the per-CPU histogram cache (cgroup_id 0: free)
+LATENT = np.dtype([("cgroup_id", "<u8"), ("nr", "<u4"), ("checked", "<u4"), *LATSTAT.descr])
+
 SLOT_NONE = 0xFFFFFFFF  # CDIG_SLOT_NONE: in `cgslot`, a cgroup that found no free slot
 
 

@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .layout import LAT_SLOTS, LATSTAT, MKEY, MSTAT_NAMES, PROCSTAT, SYSSTAT, SYSSTAT_FIELDS
+from .layout import (
+    LAT_SLOTS,
+    LATENT,
+    LATSTAT,
+    MKEY,
+    MSTAT_NAMES,
+    PROCSTAT,
+    SYSSTAT,
+    SYSSTAT_FIELDS,
+)
 from .slots import SlotCounts
 
 
@@ -120,6 +129,11 @@ class MapReader(Protocol):
 class MetricsMaps:
     """``MapReader`` over the loaded probe's maps (by fd; see ``bpf_syscall``)."""
 
+    # the histogram cache's maps (latency mode; None: none)
+    latcache: Any = None
+    deadcg: Any = None
+    deadgen: Any = None
+
     def __init__(self, fds: Mapping[str, int], latency: bool,
                  slot_nrs: int | None = None) -> None:
         from ..bpf_syscall import BpfMap  # unit tests of the layout need no bpf(2)
@@ -129,6 +143,15 @@ class MetricsMaps:
         self.slots = SlotCounts(fds, slot_nrs) if slot_nrs and "slotrows" in fds else None
         self.syscalls = BpfMap(fds["syscalls"], MKEY, SYSSTAT)
         self.lat = BpfMap(fds["latency"], MKEY, LATSTAT) if latency else None
+        # with latency, the histograms' per-CPU cache (record.h: cdig_latent)
+        self.latcache = BpfMap(fds["latcache"], np.dtype("<u4"), LATENT) if (
+            latency and "latcache" in fds) else None
+        self.deadcg = BpfMap(fds["deadcg"], np.dtype("<u8"), np.dtype("<u1")) if (
+            self.latcache is not None) else None
+        self.deadgen = BpfMap(fds["deadgen"], np.dtype("<u4"), np.dtype("<u4")) if (
+            self.latcache is not None) else None
+        self._dead: set[int] = set()  # forgotten cgroups that may still hold cache entries
+        self._cache_held = 0
         self.errors = BpfMap(fds["errors"], MKEY, np.dtype("<u8"))
         self.procs = BpfMap(fds["procs"], np.dtype("<u8"), PROCSTAT)
         self.mstats = BpfMap(fds["mstats"], np.dtype("<u4"), np.dtype("<u8"))
@@ -161,12 +184,16 @@ class MetricsMaps:
             # errors, bytes and untimed calls. One row per key of either map.
             lk, lv = self.lat.read()
             lat_n = len(lk)
+            if self.latcache is not None:  # and the histograms cached per CPU
+                ck, cv = self._cached()
+                lk, lv = np.concatenate([lk, ck]), np.concatenate([lv, cv])
             rows, keys = _union(k, v, lk, latency=True)
-            if lat_n:
+            if len(lk):
                 at = np.searchsorted(keys, lk.view("V16"))
-                rows["lat_sum_ns"][at] = lv["sum_ns"]
-                rows["lat_slots"][at] = lv["slots"]
-                rows["count"][at] += lv["slots"].sum(axis=1, dtype=np.uint64)
+                # a pair may be in both (the hash on one CPU, the cache on another)
+                np.add.at(rows["lat_sum_ns"], at, lv["sum_ns"])
+                np.add.at(rows["lat_slots"], at, lv["slots"])
+                np.add.at(rows["count"], at, lv["slots"].sum(axis=1, dtype=np.uint64))
         ek, ev = self.errors.read()
         err = np.zeros(len(ek), dtype=ERROR_ROWS)
         err["cgroup_id"], err["nr"], err["errno"], err["count"] = (
@@ -182,16 +209,50 @@ class MetricsMaps:
         maps = [
             MapUsage("syscalls", sys_n, self.syscalls.capacity),
             *([MapUsage("latency", lat_n, self.lat.capacity)] if self.lat is not None else []),
+            *([MapUsage("latency_cache", self._cache_held,
+                        self.latcache.capacity * self.latcache.ncpus)]
+              if self.latcache is not None else []),
             MapUsage("errors", len(err), self.errors.capacity),
             MapUsage("procs", len(pr), self.procs.capacity),
             *slot_usage,
         ]
         return MapSnapshot(self.latency, rows, err, pr, drops, maps)
 
+    def _cached(self) -> tuple[np.ndarray, np.ndarray]:
+        """(MKEY keys, LATSTAT values) of the histogram cache's held entries, every
+        CPU's copy of an entry under its own key, summed by key; the entries of
+        forgotten cgroups left out (their series are gone)."""
+        assert self.latcache is not None
+        _, per = self.latcache.read_cpus()
+        flat = per.reshape(-1)
+        held = flat[flat["cgroup_id"] != 0]
+        if self._dead:
+            dead = np.isin(held["cgroup_id"], np.fromiter(self._dead, dtype=np.uint64))
+            # a forgotten cgroup no entry holds any more needs no filter
+            self._dead &= set(held["cgroup_id"][dead].tolist())
+            held = held[~dead]
+        self._cache_held = len(held)
+        keys = np.zeros(len(held), dtype=MKEY)
+        keys["cgroup_id"], keys["nr"] = held["cgroup_id"], held["nr"]
+        uniq, inv = np.unique(keys.view("V16"), return_inverse=True)
+        sums = np.zeros(len(uniq), dtype=LATSTAT)
+        np.add.at(sums["sum_ns"], inv, held["sum_ns"])
+        np.add.at(sums["slots"], inv, held["slots"])
+        return uniq.view(MKEY).reshape(len(uniq)), sums
+
     def forget(self, cgroup_ids: Collection[int]) -> None:
         ids = np.fromiter(cgroup_ids, dtype=np.uint64)
         if not len(ids):
             return
+        if self.latcache is not None and self.deadcg is not None and self.deadgen is not None:
+            # their cache entries are left out of reads from now on, and may be
+            # taken over: listed in `deadcg`, then a new generation so that the
+            # program looks its entries' holders up again
+            self._dead.update(ids.tolist())
+            self.deadcg.update(ids, np.ones(len(ids), dtype=np.uint8))
+            _, gen = self.deadgen.read()
+            nxt = (int(gen[0]) + 1 if len(gen) else 1) & 0xFFFFFFFF
+            self.deadgen.update(np.zeros(1, dtype=np.uint32), np.array([nxt], dtype=np.uint32))
         for m in (self.syscalls, self.errors, self.lat):
             if m is None:
                 continue

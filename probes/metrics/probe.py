@@ -4,6 +4,8 @@ when the object cannot be kept), its class array filled, its maps handed to
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..bpf_syscall import BpfMap
@@ -63,6 +65,12 @@ class MetricsProbe:
         try:
             self._compile()
         except ProbeError:
+            if self.features.cgroup_chain is not None:
+                # the BTF-typed loads refused (a kernel whose verifier does not
+                # walk them): the helper reads the same id
+                self.features = dataclasses.replace(self.features, cgroup_chain=None)
+                self.load()
+                return
             if self.pairing != "task" or self.config.pairing == "task":
                 raise
             self.pairing = "hash"  # task storage refused (older kernel, no BTF): fall back
@@ -73,7 +81,9 @@ class MetricsProbe:
             BpfMap(self.map_fd("sysclass"), np.dtype(np.uint32), np.dtype(np.uint8)).update(
                 nrs, classes[nrs])
             names = ["syscalls", "errors", "procs", "mstats"]
-            names += ["latency"] if self.config.latency else ["slotrows", "cgslot", "slotowner"]
+            names += (["latency"] + (["latcache", "deadcg", "deadgen"]
+                                     if self.config.latcache_max else [])
+                      if self.config.latency else ["slotrows", "cgslot", "slotowner"])
             fds = {name: self.map_fd(name) for name in names}
             self.maps = MetricsMaps(fds, latency=self.config.latency,
                                     slot_nrs=config.slot_nrs(self.table))

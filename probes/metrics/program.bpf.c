@@ -3,7 +3,9 @@
  * Nothing is sent to userspace per event: every syscall exit bumps per-CPU
  * counters keyed by (cgroup id, syscall number), and the exporter reads the
  * maps when Prometheus scrapes. Tracepoints only, tracepoint arguments and
- * helpers only (no kernel struct is dereferenced), like the syscall probe.
+ * helpers only, like the syscall probe; the one kernel struct read (with
+ * CGROUP_CHAIN: the task's cgroup id) is read through a BTF-typed pointer at
+ * offsets from the running kernel's own BTF, never from the installed headers.
  *
  * Configured with -D defines by config.py (cflags) through probe.py:
  *   NR_SYSCALLS                size of the sysclass array
@@ -12,6 +14,8 @@
  *   LAT_MAP_FLAGS              BPF_F_NO_PREALLOC for the latency map where the
  *                              kernel allows it in tracing programs (>= 6.1)
  *   LATENCY                    pair sys_enter/sys_exit and keep a histogram
+ *   LAT_CACHE_MAX, DEADCG_MAX  the histograms' per-CPU cache (entries, a power
+ *                              of two; 0: none) and the forgotten cgroups it lists
  *   LAT_TASK_STORAGE           ... pairing through task-local storage (cheap;
  *                              kernel >= 5.11 with BTF), else a tid hash
  *   SOCK_SPLIT                 sock:sock_{send,recv}_length exist (>= 6.3):
@@ -22,6 +26,9 @@
  *   HAVE_TASK_PT_REGS          bpf_task_pt_regs() (>= 5.15 with BTF): without
  *                              LATENCY, the few calls whose number sys_exit does
  *                              not see are found without typed sys_enter_* hooks
+ *   CGROUP_CHAIN, OFF_*        the running kernel's offsets (its BTF, config.py)
+ *                              of the fields bpf_get_current_cgroup_id() reads:
+ *                              the cgroup id is read without the helper call
  *
  * Why these hooks:
  * - raw_syscalls:sys_exit carries the syscall id and the return value, so
@@ -70,6 +77,31 @@ static __always_inline void mcount(__u32 idx)
     if (v)
         (*v)++;
 }
+
+/* The cgroup-v2 id of the running task, as bpf_get_current_cgroup_id() reads
+ * it: task_dfl_cgroup(current)->kn->id, i.e. current->cgroups (its css_set,
+ * which a move between cgroups replaces) -> dfl_cgrp -> kn -> id. With
+ * CGROUP_CHAIN these are four loads through the BTF-typed task pointer, at
+ * the offsets of the running kernel's BTF (config.py): the verifier checks
+ * each against that BTF (a wrong offset is refused at load), and the JIT
+ * inlines them, where the helper is a call (and, inside, rcu_read_lock and
+ * unlock: more calls; a call and its return cost here, with retpolines and
+ * the return thunk). The same read as the helper's, at the same moment, so a
+ * move is seen exactly when the helper would see it. `task` is
+ * bpf_get_current_task_btf() (a u64 here so that bcc leaves the loads alone;
+ * the verifier still knows what it points to). */
+#ifdef CGROUP_CHAIN
+static __always_inline __u64 task_cgroup_id(__u64 task)
+{
+    __u64 cset = *(__u64 *)(task + OFF_TASK_CGROUPS);
+    __u64 cgrp = *(__u64 *)(cset + OFF_CSS_SET_DFL_CGRP);
+    __u64 kn = *(__u64 *)(cgrp + OFF_CGROUP_KN);
+    return *(__u64 *)(kn + OFF_KERNFS_NODE_ID);
+}
+#define current_cgroup_id() task_cgroup_id((__u64)bpf_get_current_task_btf())
+#else
+#define current_cgroup_id() bpf_get_current_cgroup_id()
+#endif
 
 #ifndef LATENCY
 /* Without LATENCY, the cgroup of the running task, cached per CPU with the
@@ -126,7 +158,7 @@ static __always_inline __u64 cached_cgroup(__u64 *c_task, __u64 *c_gen, __u64 *c
         *miss = 0;
         return *c_cg;
     }
-    __u64 cg = bpf_get_current_cgroup_id();
+    __u64 cg = current_cgroup_id();
     *c_task = task;
     *c_gen = gen;
     *c_cg = cg;
@@ -143,7 +175,7 @@ static __always_inline __u64 cached_cgroup(__u64 *c_task, __u64 *c_gen, __u64 *c
  * entry: ~25 ns a call, benchmarks/exporter_overhead.py floor-exit-typed). */
 static __always_inline int count_entry(__u32 nr)
 {
-    struct cdig_mkey key = {.cgroup_id = bpf_get_current_cgroup_id(), .nr = nr, .errno_ = 0};
+    struct cdig_mkey key = {.cgroup_id = current_cgroup_id(), .nr = nr, .errno_ = 0};
     struct cdig_sysstat zero = {};
     struct cdig_sysstat *v = syscalls.lookup_or_try_init(&key, &zero);
     if (v)
@@ -215,6 +247,71 @@ BPF_HASH(lat_start, __u32, struct lat_start, INFLIGHT_MAX);
 BPF_F_TABLE("percpu_hash", struct cdig_mkey, struct cdig_latstat, latency, LATENCY_MAX,
             LAT_MAP_FLAGS);
 
+#if LAT_CACHE_MAX > 0
+/* The histograms' per-CPU cache in front of `latency` (record.h: struct
+ * cdig_latent): a call whose (cgroup, syscall) holds one of its set's two
+ * entries on this CPU is timed there, with two inlined array lookups where
+ * the hash costs a call into the kernel's hash table (~40 ns a call here: this
+ * program with an array by syscall number in place of the hash, measured with
+ * exporter_overhead.py --toggle --variant). Userspace lists forgotten cgroups in
+ * `deadcg` and bumps `deadgen`; an entry held by a cgroup is checked against
+ * `deadcg` at most once per generation, when another pair wants it. */
+BPF_PERCPU_ARRAY(latcache, struct cdig_latent, LAT_CACHE_MAX);
+BPF_TABLE("lru_hash", __u64, __u8, deadcg, DEADCG_MAX);
+BPF_ARRAY(deadgen, __u32, 1);
+
+static __always_inline int lat_entry_free(struct cdig_latent *e, __u32 gen)
+{
+    __u64 holder = e->cgroup_id;
+    if (holder == 0)
+        return 1;
+    if (e->checked == gen)
+        return 0;
+    if (deadcg.lookup(&holder))
+        return 1;
+    e->checked = gen; /* alive at this generation: not looked up again until the next */
+    return 0;
+}
+
+static __always_inline struct cdig_latstat *lat_take(struct cdig_latent *e, __u64 cg, __u32 nr,
+                                                     __u32 gen)
+{
+    __builtin_memset(&e->l, 0, sizeof(e->l));
+    e->nr = nr;
+    e->checked = gen;
+    /* the values and number before the key (stores are seen in order on x86):
+     * a reader that sees the new key sees them */
+    __asm__ __volatile__("" ::: "memory");
+    e->cgroup_id = cg;
+    return &e->l;
+}
+
+static __always_inline struct cdig_latstat *lat_cached(__u64 cg, __u32 nr)
+{
+    __u32 i = (__u32)(((cg ^ ((__u64)nr << 48)) * 0x9E3779B97F4A7C15ull) >> 32) &
+              (LAT_CACHE_MAX - 1);
+    __u32 j = i ^ 1;
+    struct cdig_latent *a = latcache.lookup(&i);
+    if (!a)
+        return 0;
+    if (a->cgroup_id == cg && a->nr == nr)
+        return &a->l;
+    struct cdig_latent *b = latcache.lookup(&j);
+    if (!b)
+        return 0;
+    if (b->cgroup_id == cg && b->nr == nr)
+        return &b->l;
+    __u32 zero = 0;
+    __u32 *g = deadgen.lookup(&zero);
+    __u32 gen = g ? *g : 0;
+    if (lat_entry_free(a, gen))
+        return lat_take(a, cg, nr, gen);
+    if (lat_entry_free(b, gen))
+        return lat_take(b, cg, nr, gen);
+    return 0;
+}
+#endif
+
 /* Raw tracepoints: their context is the tracepoint's own arguments,
  * (struct pt_regs *regs, long id) here and (regs, long ret) at exit, with
  * no copy into a trace buffer first (a classic tracepoint program costs
@@ -235,10 +332,16 @@ RAW_TRACEPOINT_PROBE(sys_enter)
         mcount(CDIG_MSTAT_LAT_NOSTORE);
         return 0;
     }
+#ifdef CGROUP_CHAIN
+    __u64 task = (__u64)bpf_get_current_task_btf();
+    c->task = task;
+    c->s.cgroup_id = task_cgroup_id(task);
+#else
     c->task = bpf_get_current_task();
-    c->s.ts = bpf_ktime_get_ns();
-    c->s.nr = id;
     c->s.cgroup_id = bpf_get_current_cgroup_id();
+#endif
+    c->s.nr = id;
+    c->s.ts = bpf_ktime_get_ns();
 #else
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct lat_start s = {.ts = bpf_ktime_get_ns(), .nr = id,
@@ -548,7 +651,10 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     __u32 cpu_key = 0;
     struct lat_cpu *here = lat_cpu.lookup(&cpu_key);
     struct lat_start *s;
-    if (here && here->s.ts && here->task == bpf_get_current_task())
+    /* a call in this CPU's slot is the running task's: every switch empties
+     * the slot (sched_switch above), so a slot still full at an exit was
+     * filled by this task's enter on this CPU, with no switch since */
+    if (here && here->s.ts)
         s = &here->s; /* the task stayed on this CPU */
     else
         s = lat_start.task_storage_get(bpf_get_current_task_btf(), 0, 0);
@@ -621,8 +727,15 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     __u32 slot = d <= 1 ? 0 : log2_u64(d - 1) / 2;
     if (slot > CDIG_LAT_SLOTS - 1)
         slot = CDIG_LAT_SLOTS - 1;
-    struct cdig_latstat lzero = {};
-    struct cdig_latstat *l = latency.lookup_or_try_init(&key, &lzero);
+#if LAT_CACHE_MAX > 0
+    struct cdig_latstat *l = lat_cached(cg, nr);
+#else
+    struct cdig_latstat *l = 0;
+#endif
+    if (!l) {
+        struct cdig_latstat lzero = {};
+        l = latency.lookup_or_try_init(&key, &lzero);
+    }
     if (l) {
         l->sum_ns += d;
         l->slots[slot & 31]++;
@@ -665,7 +778,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 static __always_inline struct cdig_procstat *procstat(void)
 {
-    __u64 cg = bpf_get_current_cgroup_id();
+    __u64 cg = current_cgroup_id();
     struct cdig_procstat zero = {};
     struct cdig_procstat *p = procs.lookup_or_try_init(&cg, &zero);
     if (!p)

@@ -75,6 +75,25 @@ struct cdig_latstat {
     __u64 slots[CDIG_LAT_SLOTS];
 };
 
+/* `latcache` (LATENCY, LAT_CACHE_MAX > 0): a per-CPU direct-mapped cache of
+ * histograms in front of the `latency` hash, two ways per set: an entry of
+ * `latcache` is a (cgroup, syscall) pair's histogram on that CPU, found at the
+ * index its hash gives (or the next, i ^ 1) and updated in place, without the
+ * hash's lookup (a call into the kernel's hash table code). The first pair to
+ * come to a free entry keeps it while its cgroup lives (the entry of a cgroup
+ * userspace has forgotten, listed in `deadcg`, is taken over, zeroed); a pair
+ * finding both ways held goes to the `latency` hash. Each CPU's copy of an
+ * entry has its own key: userspace reads every CPU's copy
+ * (maps.py) and adds them to the hash's values. A key is written after its
+ * zeroed values and never changes while its cgroup lives, so a reader sees
+ * an entry either free, or held with its own values. */
+struct cdig_latent {
+    __u64 cgroup_id; /* 0: free */
+    __u32 nr;
+    __u32 checked; /* `deadgen` when the holder was last found alive */
+    struct cdig_latstat l;
+};
+
 struct cdig_procstat {
     __u64 execs; /* sched_process_exec */
     __u64 forks; /* sched_process_fork: new tasks, threads included */
@@ -86,5 +105,6 @@ _Static_assert(sizeof(struct cdig_sysstat) == 32, "cdig_sysstat size");
 _Static_assert(sizeof(struct cdig_latstat) == 8 * (1 + CDIG_LAT_SLOTS), "cdig_latstat size");
 _Static_assert(sizeof(struct cdig_procstat) == 24, "cdig_procstat size");
 _Static_assert(sizeof(struct cdig_slotcache) == 32, "cdig_slotcache size");
+_Static_assert(sizeof(struct cdig_latent) == 16 + 8 * (1 + CDIG_LAT_SLOTS), "cdig_latent size");
 
 #endif
