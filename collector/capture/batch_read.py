@@ -209,8 +209,11 @@ def len2_column(rb: pa.RecordBatch) -> np.ndarray:
     """Each row's len2, 0 for a record without strings (a null len2)."""
     col = rb.column(SCHEMA.get_field_index("len2"))
     v = _values(col).astype(np.int64)
-    if col.null_count:
-        v = np.where(np.asarray(col.is_valid().to_numpy(zero_copy_only=False)), v, 0)
+    if col.null_count:  # the validity bits as bytes (is_valid().to_numpy() cost ~2x)
+        bits = np.frombuffer(col.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(bits, count=col.offset + len(col),
+                              bitorder="little")[col.offset:].view(bool)
+        v = np.where(valid, v, 0)
     return v
 
 
