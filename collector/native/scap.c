@@ -295,6 +295,47 @@ EXPORT void scap_generic_enter_at(const uint8_t *buf, int64_t n_buf, const int64
     }
 }
 
+/* The columns fastrows._fast_rows makes first for its m records (rows: each one's
+ * event, its exit or a lone enter), in one pass (the numpy lines are the reference):
+ * ts, tid, cpu, num of the event; key = row * 8 + 1; kind (kind_enter for an enter,
+ * else kind_exit); shown = !(dflags & state_only); ent = the row's enter (the row
+ * itself for an enter, enter_of[row] for an exit: -1 when none); lat = ts - the
+ * enter's ts for a paired exit, else 0; srow = the record's index among those whose
+ * event or enter is of a type with strings (has_str[type]), else -1. Returns that
+ * count. */
+EXPORT int64_t scap_fast_base(int64_t m, const int64_t *rows, const int8_t *is_enter,
+                              const int64_t *enter_of, const int64_t *ts, const int64_t *tid,
+                              const int64_t *cpu, const int64_t *num, const int64_t *dflags,
+                              const int64_t *etype, int64_t n_types, const int8_t *has_str,
+                              int64_t state_only, int64_t kind_enter, int64_t kind_exit,
+                              int64_t *o_ts, int64_t *o_lat, int64_t *o_tid, int64_t *o_cpu,
+                              int64_t *o_num, int64_t *o_key, int64_t *o_kind, int8_t *o_shown,
+                              int64_t *o_ent, int64_t *o_srow) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = rows[i];
+        int en = is_enter[r] != 0;
+        int64_t e = en ? r : enter_of[r];
+        o_ts[i] = ts[r];
+        o_tid[i] = tid[r];
+        o_cpu[i] = cpu[r];
+        o_num[i] = num[r];
+        o_key[i] = r * 8 + 1;
+        o_kind[i] = en ? kind_enter : kind_exit;
+        o_shown[i] = (dflags[r] & state_only) == 0;
+        o_ent[i] = e;
+        o_lat[i] = (e >= 0 && !en) ? ts[r] - ts[e] : 0;
+        int64_t t = etype[r];
+        int may = t >= 0 && t < n_types && has_str[t];
+        if (!may && e >= 0) {
+            int64_t te = etype[e];
+            may = te >= 0 && te < n_types && has_str[te];
+        }
+        o_srow[i] = may ? k++ : -1;
+    }
+    return k;
+}
+
 /* Fast records into rows [at, at + m) of a record array (probes.layout.RECORD, `stride`
  * bytes a row; off[] its fields' byte offsets: ts_ns, latency_ns, cgroup_id, ret, args,
  * pid, tid, uid, gid, nr, kind, flags, cpu, comm): one pass writing each row once, in

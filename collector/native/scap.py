@@ -40,6 +40,9 @@ class Kernels:
                                           _P, _P])
         self._generic_enter_at = function(lib, "scap_generic_enter_at", None,
                                           [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
+        self._fast_base = function(lib, "scap_fast_base", _I,
+                                   [_I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I, _P, _I, _I, _I,
+                                    *([_P] * 10)])
         self._headers = function(lib, "scap_headers", _I,
                                  [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
         self._params = function(lib, "scap_params", _I,
@@ -205,6 +208,36 @@ class Kernels:
         self._generic_enter_at(address(u8), len(u8), address(lp), address(end), m, npar, n_all,
                                slot, address(w), address(nr), address(ok))
         return ok.view(bool)
+
+    def fast_base(self, rows: np.ndarray, is_enter: np.ndarray, enter_of: np.ndarray,
+                  ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray, num: np.ndarray,
+                  dflags: np.ndarray, etype: np.ndarray, has_str: np.ndarray,
+                  state_only: int, kind_enter: int, kind_exit: int
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
+        """fastrows._fast_rows' first columns of the records of events ``rows`` (see
+        scap.c ``scap_fast_base``): ({ts, lat, tid, cpu, num, key, kind, shown}, ent,
+        srow, the count of rows with strings)."""
+        m = len(rows)
+        n = len(etype)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        assert not m or (0 <= int(rows.min()) and int(rows.max()) < n)
+        ev = [np.ascontiguousarray(a, dtype=np.int64) for a in (enter_of, ts, tid, cpu, num,
+                                                                 dflags, etype)]
+        assert all(len(a) == n for a in ev) and len(is_enter) == n
+        en = np.ascontiguousarray(is_enter, dtype=np.bool_).view(np.int8)
+        hs = np.ascontiguousarray(has_str, dtype=np.bool_).view(np.int8)
+        cols = {c: np.empty(m, dtype=np.int64) for c in ("ts", "lat", "tid", "cpu", "num", "key",
+                                                          "kind")}
+        shown = np.empty(m, dtype=np.int8)
+        ent = np.empty(m, dtype=np.int64)
+        srow = np.empty(m, dtype=np.int64)
+        k = self._fast_base(m, address(rows), address(en), *(address(a) for a in ev[:6]),
+                            address(ev[6]), len(hs), address(hs), state_only, kind_enter,
+                            kind_exit, *(address(cols[c]) for c in ("ts", "lat", "tid", "cpu",
+                                                                    "num", "key", "kind")),
+                            address(shown), address(ent), address(srow))
+        cols["shown"] = shown.view(np.bool_)
+        return cols, ent, srow, int(k)
 
     # the record fields pack_records writes, in scap_pack_records' order
     PACKED = ("ts_ns", "latency_ns", "cgroup_id", "ret", "args", "pid", "tid", "uid", "gid",

@@ -99,6 +99,7 @@ class FastRows(EventPath):
         self._has_str = np.zeros(n, dtype=bool)
         for i in (*(i for i, pm in self._pathmap.items() if pm), *self._datamap):
             self._has_str[i] = True
+        self._no_str = np.zeros(n, dtype=bool)  # when no string field is read
         self._sc_nr = np.full(1024, -1, dtype=np.int64)  # PPM_SC id -> x86_64 nr
         for sc, name in PPM_SC.items():
             spec = self.syscalls.by_name.get(name)
@@ -128,35 +129,45 @@ class FastRows(EventPath):
         fields = self.fields  # None: every field is read
         self._want_args = fields is None or not _ARG_FIELDS.isdisjoint(fields)
         self._want_strs = fields is None or not _STR_FIELDS.isdisjoint(fields)
-        out: dict[str, np.ndarray] = {
-            "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
-            "cpu": cpu[rows], "num": num[rows].copy(), "key": rows * 8 + 1,
-            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+        kern = kernels()
+        if kern is not None:  # scap.c: the columns below (the numpy lines), in one pass
+            out, ent, srow, n_str = kern.fast_base(
+                rows, is_enter, enter_of, ts, tid, cpu, num, dflags, etype,
+                self._has_str if self._want_strs else self._no_str, B.STATE_ONLY,
+                layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL)
+        else:
+            out = {
+                "ts": ts[rows], "lat": np.zeros(m, np.int64), "tid": tid[rows],
+                "cpu": cpu[rows], "num": num[rows].copy(), "key": rows * 8 + 1,
+                "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER,
+                                 layout.KIND_SYSCALL),
+                "shown": (dflags[rows] & B.STATE_ONLY) == 0,
+            }
+            ent = np.where(is_enter[rows], rows, enter_of[rows])  # each row's enter, or -1
+            # str1 and str2 side by side (I/O data runs on from one into the other), one
+            # row of "S" for each record of a type that has strings ("srow"; others: -1)
+            may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
+            if not self._want_strs:
+                may[:] = False
+            n_str = int(np.count_nonzero(may))
+            srow = np.full(m, -1, np.int64)
+            srow[may] = np.arange(n_str)
+            paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
+            out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
+        out.update({
             "ret": np.zeros(m, np.int64), "nr": np.full(m, -1, np.int64),
-            "args": np.zeros((m, 6), np.uint64), "shown": (dflags[rows] & B.STATE_ONLY) == 0,
-            "is_ext": np.zeros(m, bool),
+            "args": np.zeros((m, 6), np.uint64), "is_ext": np.zeros(m, bool),
             "l1": np.zeros(m, np.int16), "l2": np.zeros(m, np.int16),
-            "flags": np.zeros(m, np.uint8),
-        }
+            "flags": np.zeros(m, np.uint8), "srow": srow,
+        })
         args = out["args"].view(np.int64)
         have = np.zeros((m, 6), dtype=np.int8)  # 2: from the enter, 1: from the exit
-        ent = np.where(is_enter[rows], rows, enter_of[rows])  # the enter of each row, or -1
-        # str1 and str2 side by side (I/O data runs on from one into the other), one row
-        # of "S" for each record of a type that has strings ("srow"; the others: -1)
-        may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
-        if not self._want_strs:
-            may[:] = False
-        srow = np.full(m, -1, np.int64)
-        srow[may] = np.arange(int(np.count_nonzero(may)))
-        out["srow"] = srow
         # "S" is laid out as the batch's ext rows (EXT_RECORD), the strings at str1: when
         # every row of it becomes an ext row, in order (the common chunk), to_batch takes
         # it as the ext array itself, with no second copy of the strings
-        xrows = np.zeros(int(np.count_nonzero(may)), dtype=layout.EXT_RECORD)
+        xrows = np.zeros(n_str, dtype=layout.EXT_RECORD)
         strs = xrows.view(np.uint8).reshape(len(xrows), layout.EXT_RECORD.itemsize)[
             :, _STR1_AT:_STR1_AT + layout.IO_MAX]
-        paired_rows = np.flatnonzero((ent >= 0) & ~is_enter[rows])
-        out["lat"][paired_rows] = ts[rows[paired_rows]] - ts[ent[paired_rows]]
         # parameters: the exit's first, then the enter's over them
         for side in ("exit", "enter"):
             if side == "exit":
