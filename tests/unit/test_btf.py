@@ -117,3 +117,26 @@ def test_running_kernel():
     assert offs is not None
     for (struct_name, field), off in zip(CGROUP_CHAIN, offs, strict=True):
         assert b.field(struct_name, field) == (off, 8)
+
+
+def test_probe_falls_back_to_the_helper_when_the_chain_is_refused(monkeypatch):
+    from cdig.probes.loader import ProbeError
+    from cdig.probes.metrics.probe import MetricsProbe
+
+    f = Features(task_storage=True, cgroup_chain=(2376, 112, 256, 96))
+    p = MetricsProbe(MetricsConfig(), table(), f, cache=False)
+    tried: list[bool] = []
+
+    def compile_once() -> None:
+        chain = "-DCGROUP_CHAIN" in p.cflags()
+        tried.append(chain)
+        if chain:
+            raise ProbeError("cannot load the BPF program: R1 invalid mem access")
+        raise ProbeError("stop here")  # without the chain (no kernel here: fails too)
+
+    monkeypatch.setattr(p, "_compile", compile_once)
+    with pytest.raises(ProbeError, match="stop here"):
+        p.load()
+    # then without it (and, that failing too, without task storage: the tid hash)
+    assert tried == [True, False, False] and p.features.cgroup_chain is None
+    assert p.pairing == "hash"
