@@ -70,6 +70,11 @@ class SourceBase:
         # bulk path then parses no argument or string the batch would carry unread
         self.fields: tuple[str, ...] | None = None
         self.stateless = False
+        # False when nothing reads the I/O data of read/write … records (no filter term,
+        # field or sink that reads evt.buffer / evt.arg.data / evt.args of them): the bulk
+        # path then copies none, and such records are plain, not ext rows of 768 bytes of
+        # data each. For a session to set; the records are otherwise the same
+        self.want_data = True
         self._want_args = self._want_strs = True  # per chunk, from ``fields``
         self.events = 0  # scap events read (sysdig's evt.num)
         self.dropped = 0  # events the capture says were lost (cdig's drop marks)

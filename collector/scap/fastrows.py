@@ -100,6 +100,9 @@ class FastRows(EventPath):
         for i in (*(i for i, pm in self._pathmap.items() if pm), *self._datamap):
             self._has_str[i] = True
         self._no_str = np.zeros(n, dtype=bool)  # when no string field is read
+        self._has_path = np.zeros(n, dtype=bool)  # when no I/O data is (want_data)
+        for i in (i for i, pm in self._pathmap.items() if pm):
+            self._has_path[i] = True
         self._sc_nr = np.full(1024, -1, dtype=np.int64)  # PPM_SC id -> x86_64 nr
         for sc, name in PPM_SC.items():
             spec = self.syscalls.by_name.get(name)
@@ -133,7 +136,8 @@ class FastRows(EventPath):
         if kern is not None:  # scap.c: the columns below (the numpy lines), in one pass
             out, ent, srow, n_str = kern.fast_base(
                 rows, is_enter, enter_of, ts, tid, cpu, num, dflags, etype,
-                self._has_str if self._want_strs else self._no_str, B.STATE_ONLY,
+                (self._has_str if self.want_data else self._has_path) if self._want_strs
+                else self._no_str, B.STATE_ONLY,
                 layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL)
         else:
             out = {
@@ -146,7 +150,8 @@ class FastRows(EventPath):
             ent = np.where(is_enter[rows], rows, enter_of[rows])  # each row's enter, or -1
             # str1 and str2 side by side (I/O data runs on from one into the other), one
             # row of "S" for each record of a type that has strings ("srow"; others: -1)
-            may = self._has_str[etype[rows]] | ((ent >= 0) & self._has_str[etype[ent]])
+            has = self._has_str if self.want_data else self._has_path
+            may = has[etype[rows]] | ((ent >= 0) & has[etype[ent]])
             if not self._want_strs:
                 may[:] = False
             n_str = int(np.count_nonzero(may))
@@ -390,7 +395,8 @@ class FastRows(EventPath):
             return
         amap = self._argmap.get(et, []) if self._want_args else []
         pmap = self._pathmap.get(et, []) if self._want_strs else []
-        data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs else -1
+        data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs and \
+            self.want_data else -1
         need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
                    ([0] if et in self._ret_param else []) + [-1]) + 1
         n = min(npar, need, len(info.params))

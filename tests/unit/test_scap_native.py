@@ -422,3 +422,38 @@ def test_generic_enter_at_is_params_then_the_native_id(npar: int, slot: int) -> 
         ref[w[ok_p][pres]] = v[pres]
     assert np.array_equal(ok, ok_p) and ok.any() and not ok.all()
     assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_without_data_the_records_are_the_same(native: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``want_data = False`` (nothing reads I/O data): every record the same but for
+    the I/O data flag of the bulk path's (the per-event path's keep their data), and
+    the ext rows of the others (paths, addresses, those data) the same rows, in order."""
+    from cdig.probes.syscalls import layout
+
+    if not native:
+        for mod in (B, headers, fastrows, bulk, columns):
+            monkeypatch.setattr(mod, "kernels", lambda: None)
+    io = np.uint8(layout.FLAG_IO_DATA)
+    dropped = 0
+    for path in SAMPLES:
+        got = []
+        for want in (True, False):
+            src = ScapSource([str(path)])
+            src.want_data = want
+            got.append([(b.merged.copy(), b.ext.copy()) for b in src.batches()])
+            src.close()
+        assert len(got[0]) == len(got[1]), path.name
+        for (m1, x1), (m2, x2) in zip(*got, strict=True):
+            lost = ((m1["flags"] & io) != 0) & ((m2["flags"] & io) == 0)
+            dropped += int(np.count_nonzero(lost))
+            f1 = m1.copy()
+            f1["flags"][lost] &= ~io
+            assert f1.tobytes() == m2.tobytes(), path.name
+            # the ext rows of the records that lost their data are the ones gone
+            lost_recs = {r.tobytes() for r in m1[lost]}
+            gone = np.array([r.tobytes() in lost_recs for r in x1["ev"]], dtype=bool)
+            assert int(np.count_nonzero(gone)) == int(np.count_nonzero(lost)), path.name
+            assert x1[~gone].tobytes() == x2.tobytes(), path.name
+    assert dropped > 100  # the samples' bulk path does carry I/O data
