@@ -95,8 +95,9 @@ class MetricsConfig:
     syscalls_max: int = 16384  # (cgroup, syscall) pairs
     latency_max: int = 16384  # (cgroup, syscall) pairs with a histogram
     # (cgroup, syscall) histograms cached per CPU in front of the latency hash
-    # (a power of two; 0: none): 168 bytes each per CPU
-    latcache_max: int = 2048
+    # (a power of two; 0: none; None: latcache_entries() for this host's CPUs):
+    # 168 bytes each per CPU, and every scrape reads every CPU's copy
+    latcache_max: int | None = None
     deadcg_max: int = 4096  # forgotten cgroups whose cache entries may be taken over
     errors_max: int = 8192  # (cgroup, syscall, errno) triples
     procs_max: int = 4096  # cgroups with exec/fork/exit activity
@@ -108,6 +109,26 @@ class MetricsConfig:
     # the `syscalls` hash); a row is 8 bytes per syscall number per CPU
     slots_max: int = 128
     cgslot_max: int = 4096  # cgroups with a slot, or marked as refused one
+
+
+LATCACHE_PER_CPU = 2048  # the histogram cache's entries per CPU, at most
+LATCACHE_TOTAL = 16384  # ... and over all CPUs: a scrape reads them all (~0.5 us each)
+
+
+def latcache_entries(config: MetricsConfig, cpus: int | None = None) -> int:
+    """The histogram cache's entries per CPU: ``config.latcache_max`` if set, else
+    the largest power of two up to LATCACHE_PER_CPU with at most LATCACHE_TOTAL
+    over the possible CPUs (2048 up to 8 CPUs, 256 at 64), at least 64."""
+    if config.latcache_max is not None:
+        return config.latcache_max
+    if cpus is None:
+        from ..bpf_syscall import possible_cpus
+
+        cpus = possible_cpus()
+    n = LATCACHE_PER_CPU
+    while n > 64 and n * max(cpus, 1) > LATCACHE_TOTAL:
+        n //= 2
+    return n
 
 
 def slot_nrs(table: SyscallTable) -> int:
@@ -144,9 +165,10 @@ def cflags(config: MetricsConfig, features: Features, table: SyscallTable,
         # preallocated, the latency map costs capacity x 152 bytes x CPUs: on
         # kernels that cannot allocate on demand its capacity is kept small
         cap = config.latency_max if features.no_prealloc else min(config.latency_max, 4096)
-        if config.latcache_max & (config.latcache_max - 1):
-            raise ValueError(f"latcache_max {config.latcache_max} is not a power of two")
-        flags += [f"-DLAT_CACHE_MAX={config.latcache_max}", f"-DDEADCG_MAX={config.deadcg_max}"]
+        cache = latcache_entries(config)
+        if cache & (cache - 1):
+            raise ValueError(f"latcache_max {cache} is not a power of two")
+        flags += [f"-DLAT_CACHE_MAX={cache}", f"-DDEADCG_MAX={config.deadcg_max}"]
         flags += ["-DLATENCY", f"-DLATENCY_MAX={cap}",
                   "-DLAT_MAP_FLAGS=" + ("BPF_F_NO_PREALLOC" if features.no_prealloc else "0")]
         if task_storage:

@@ -82,7 +82,7 @@ class MetricsProbe:
                 nrs, classes[nrs])
             names = ["syscalls", "errors", "procs", "mstats"]
             names += (["latency"] + (["latcache", "deadcg", "deadgen"]
-                                     if self.config.latcache_max else [])
+                                     if config.latcache_entries(self.config) else [])
                       if self.config.latency else ["slotrows", "cgslot", "slotowner"])
             fds = {name: self.map_fd(name) for name in names}
             self.maps = MetricsMaps(fds, latency=self.config.latency,

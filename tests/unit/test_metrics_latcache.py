@@ -11,7 +11,7 @@ from importlib import resources
 import numpy as np
 from test_metrics_slots import FakeMap
 
-from cdig.probes.metrics.config import Features, MetricsConfig, cflags
+from cdig.probes.metrics.config import Features, MetricsConfig, cflags, latcache_entries
 from cdig.probes.metrics.layout import LAT_SLOTS, LATENT, LATSTAT, MKEY, SYSSTAT
 from cdig.probes.metrics.maps import MetricsMaps
 from cdig.probes.syscall_table import table
@@ -83,9 +83,18 @@ def test_layout_matches_header():
     assert LATENT.itemsize == 16 + 8 * (1 + LAT_SLOTS)
     m = re.search(r"sizeof\(struct cdig_latent\) == 16 \+ 8 \* \(1 \+ CDIG_LAT_SLOTS\)", h)
     assert m is not None
-    flags = cflags(MetricsConfig(), Features(), T, False)
-    assert "-DLAT_CACHE_MAX=2048" in flags
+    flags = cflags(MetricsConfig(latcache_max=1024), Features(), T, False)
+    assert "-DLAT_CACHE_MAX=1024" in flags
     assert "-DLAT_CACHE_MAX=0" in cflags(MetricsConfig(latcache_max=0), Features(), T, False)
+    auto = cflags(MetricsConfig(), Features(), T, False)
+    assert f"-DLAT_CACHE_MAX={latcache_entries(MetricsConfig())}" in auto
+
+
+def test_cache_size_follows_the_cpus():
+    c = MetricsConfig()
+    assert [latcache_entries(c, n) for n in (1, 2, 8, 9, 16, 64, 256, 1024)] == [
+        2048, 2048, 2048, 1024, 1024, 256, 64, 64]
+    assert latcache_entries(MetricsConfig(latcache_max=8), 64) == 8
 
 
 def test_cpus_copies_and_the_hash_are_summed_by_key():
