@@ -1,7 +1,7 @@
 """A capture's batches decoded and checked on the decoding threads
-(``CaptureFile._in_parallel``, whole reads and reads widened per batch) give what the
-stream reader read in turn gives: the same batches, ends and ``Loss`` for every
-damaged or cut file."""
+(``CaptureFile._in_parallel``: whole reads, and reads widened per batch, which it can
+do though only whole reads take it) give what the stream reader read in turn gives:
+the same batches, ends and ``Loss`` for every damaged or cut file."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _widen(rb):  # a function of the columns only, as the session's
 
 
 def _read(path, parallel, fields, monkeypatch):
-    monkeypatch.setattr(capture_reader, "_PARALLEL", parallel)
+    monkeypatch.setattr(capture_reader, "_parallel", lambda read: parallel)
     monkeypatch.setattr(capture_reader, "_DEPTH", 3)
     try:
         f = CaptureFile.open(str(path))
