@@ -13,7 +13,6 @@ a skip, when CI=true.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -24,43 +23,12 @@ from cdig.probes.metrics.layout import slot_upper_ns
 from cdig.probes.metrics.probe import MetricsProbe
 from cdig.probes.syscall_table import table
 
+from .blocking import stay_block_hop
 from .containers import cgroup2_mountpoint, require
 
 pytestmark = pytest.mark.integration
 
 GETPPID, SLEEPS, SLEEP_S, HOPS = 5000, 20, 0.002, 200
-
-
-def _workload() -> None:
-    """In the child: GETPPID getppid calls (no switch), SLEEPS sleeps of 2 ms
-    (each switches out), and HOPS reads by a second thread, each blocked while
-    the main thread sleeps 2 ms and moves that thread to the other CPU, then
-    woken by a write, which it acknowledges."""
-    for _ in range(GETPPID):
-        os.getppid()
-    for _ in range(SLEEPS):
-        time.sleep(SLEEP_S)  # clock_nanosleep
-    cpus = sorted(os.sched_getaffinity(0))
-    r, w = os.pipe()
-    ack_r, ack_w = os.pipe()
-    tid: list[int] = []
-
-    def reader() -> None:
-        tid.append(threading.get_native_id())
-        os.write(ack_w, b"r")
-        for _ in range(HOPS):
-            os.read(r, 1)
-            os.write(ack_w, b"a")
-
-    t = threading.Thread(target=reader)
-    t.start()
-    os.read(ack_r, 1)
-    for i in range(HOPS):
-        time.sleep(SLEEP_S)  # the reader is blocked in its read by now (most times)
-        os.sched_setaffinity(tid[0], {cpus[i % len(cpus)]})
-        os.write(w, b"x")
-        os.read(ack_r, 1)
-    t.join()
 
 
 def _run_in(d: Path) -> None:
@@ -71,7 +39,7 @@ def _run_in(d: Path) -> None:
         try:
             os.close(w)
             os.read(r, 1)  # entered before the move: counted in the parent's cgroup
-            _workload()
+            stay_block_hop(GETPPID, SLEEPS, SLEEP_S, HOPS)
             code = 0
         finally:
             os._exit(code)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -23,42 +22,12 @@ from cdig.probes.ringbuf import RingPoller
 from cdig.probes.syscall_table import table
 from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
+from .blocking import stay_block_hop
 from .containers import require
 
 pytestmark = pytest.mark.integration
 
 GETPPID, SLEEPS, SLEEP_S, HOPS = 5000, 20, 0.002, 200
-
-
-def _workload(r: int, w: int, ack_r: int, ack_w: int) -> int:
-    """GETPPID getppid calls (no switch), SLEEPS sleeps of 2 ms (each switches
-    out), and HOPS one-byte reads of ``r`` by a second thread, each blocked while
-    this thread sleeps 2 ms and moves that thread to another CPU, then woken by
-    a write, which it acknowledges. Returns the reader's tid."""
-    for _ in range(GETPPID):
-        os.getppid()
-    for _ in range(SLEEPS):
-        time.sleep(SLEEP_S)  # clock_nanosleep
-    cpus = sorted(os.sched_getaffinity(0))
-    tid: list[int] = []
-
-    def reader() -> None:
-        tid.append(threading.get_native_id())
-        os.write(ack_w, b"r")
-        for _ in range(HOPS):
-            os.read(r, 1)
-            os.write(ack_w, b"a")
-
-    t = threading.Thread(target=reader)
-    t.start()
-    os.read(ack_r, 1)
-    for i in range(HOPS):
-        time.sleep(SLEEP_S)  # the reader is blocked in its read by now
-        os.sched_setaffinity(tid[0], {cpus[i % len(cpus)]})
-        os.write(w, b"x")
-        os.read(ack_r, 1)
-    t.join()
-    return tid[0]
 
 
 def _records(pairing: str) -> tuple[np.ndarray, int, int, int]:
@@ -88,22 +57,20 @@ def _records(pairing: str) -> tuple[np.ndarray, int, int, int]:
 
         t = threading.Thread(target=drain)
         t.start()
-        r, w = os.pipe()
-        ack_r, ack_w = os.pipe()
         report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                os.write(report_w, str(_workload(r, w, ack_r, ack_w)).encode())
+                tid, fd = stay_block_hop(GETPPID, SLEEPS, SLEEP_S, HOPS)
+                os.write(report_w, f"{tid} {fd}".encode())
                 code = 0
             finally:
                 os._exit(code)
         os.close(report_w)
         assert os.waitpid(pid, 0)[1] == 0
-        reader = int(os.read(report_r, 32))
-        for fd in (r, w, ack_r, ack_w, report_r):
-            os.close(fd)
+        reader, r = (int(x) for x in os.read(report_r, 64).split())
+        os.close(report_r)
         # the child's records were in the ring when each of its calls returned:
         # the drain stops at the first empty drain after this
         stop.set()
