@@ -124,14 +124,39 @@ def open_replay(paths: list[str], quiet: bool = False):  # -> ReplaySource
     return capture.ReplaySource(paths, on_loss=report)
 
 
+# the fields that never read an I/O call's data (evt.buffer, evt.args, evt.info,
+# evt.arg.data … do): a filter of only these, and sinks that read none (``want_data``
+# of replay_events), let a .scap read copy no read/write data (ScapSource.want_data)
+_NO_DATA_PREFIXES = ("proc.", "thread.", "fd.", "container.", "k8s.", "user.", "group.")
+_NO_DATA_EVT = frozenset((
+    "evt.num", "evt.time", "evt.time.s", "evt.outputtime", "evt.datetime", "evt.datetime.s",
+    "evt.rawtime", "evt.rawtime.s", "evt.rawtime.ns", "evt.reltime", "evt.reltime.s",
+    "evt.reltime.ns", "evt.deltatime", "evt.deltatime.s", "evt.deltatime.ns", "evt.latency",
+    "evt.latency.s", "evt.latency.ns", "evt.latency.human", "evt.type", "evt.category",
+    "evt.dir", "evt.cpu", "evt.res", "evt.rawres", "evt.failed", "evt.is_io",
+    "evt.is_io_read", "evt.is_io_write", "evt.io_dir", "evt.is_wait", "evt.count",
+    "evt.count.error", "evt.count.error.file", "evt.count.error.net",
+    "evt.count.error.memory", "evt.count.error.other", "evt.count.exit"))
+
+
+def reads_data(flt) -> bool:
+    """Whether the filter may read an I/O call's data (any field not known not to)."""
+    if flt is None:
+        return False
+    return not all(f in _NO_DATA_EVT or f.startswith(_NO_DATA_PREFIXES) for f in flt.fields)
+
+
 def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False,
-                  max_events: int | None = None, progress: Any = None) -> tuple[Any, Any]:
+                  max_events: int | None = None, progress: Any = None,
+                  want_data: bool = True) -> tuple[Any, Any]:
     """Run a replay session: every shown event passing ``flt`` goes to ``on_event``.
 
     Returns (counters, source). ``on_event`` may also be a batch sink (it has
     ``batch_sink = True``): it then gets (batch, matched mask) instead; or a
     factory of one (``batch_sink_factory = True``), called with the syscall table.
-    ``progress``: a trace_flags.Progress (-P), given the source and every batch."""
+    ``progress``: a trace_flags.Progress (-P), given the source and every batch.
+    ``want_data=False``: ``on_event`` reads no I/O data; if the filter reads none
+    either, a .scap source copies none (the events are otherwise the same)."""
     def sinks(decoder):
         more = [progress] if progress is not None else []
         if getattr(on_event, "batch_sink_factory", False):  # built for the capture's syscalls
@@ -142,6 +167,8 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     src = open_replay(paths, quiet)
     if progress is not None:
         progress.source = src
+    if not want_data and not reads_data(flt) and hasattr(src, "want_data"):
+        src.want_data = False
     session = Session.replay(src, flt, sinks)
     gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:

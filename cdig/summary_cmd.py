@@ -59,7 +59,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
     sink.batch_sink_factory = True  # type: ignore[attr-defined]
     progress = Progress() if getattr(args, "progress", False) else None  # -P
-    counters, src = replay_events(args.read, flt, sink, progress=progress)
+    # no summary view reads an I/O call's data (only its byte counts)
+    counters, src = replay_events(args.read, flt, sink, progress=progress, want_data=False)
     table = agg.table(args.by, sort=args.sort, top=args.top)
     if args.json:
         out = {"view": args.by, "events": agg.events, "rows": table.rows,
