@@ -184,12 +184,31 @@ def add_exporter_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the BPF program as it would be compiled, and exit")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser: its epilog may end with text made only when its help is
+    printed (``epilog_tail``), so building the parser imports no module for it."""
+
+    epilog_tail: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.epilog_tail is not None:
+            self.epilog = (self.epilog or "") + self.epilog_tail()
+            self.epilog_tail = None
+        return super().format_help()
+
+
+def _export_columns() -> str:
+    from .collector.export import columns_help
+
+    return columns_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cdig", description="System-level syscall tracing and monitoring for container hosts.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"cdig {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("trace", help="print a live, filtered event stream (like sysdig)",
                        epilog=TRACE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -329,11 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "in percent, as sysdig -P (and cdig trace -r -P)")
     sm.set_defaults(func=Lazy(".summary_cmd", "run_summary"))
 
-    from .collector.export import columns_help
-
     ex = sub.add_parser("export", help="a capture as Parquet, JSON lines or CSV",
-                        epilog=EXPORT_EPILOG + "\n\n" + columns_help(),
+                        epilog=EXPORT_EPILOG + "\n\n",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.epilog_tail = _export_columns  # the columns' table: imports the fields' modules
     ex.add_argument("filter", nargs="*", help="filter expression (sysdig syntax)")
     ex.add_argument("-r", "--read", metavar="FILE", action="append",
                     help="capture file (repeatable, globs allowed)")
