@@ -81,6 +81,11 @@ class Cdig:
             self.cmd = [sys.executable, "-m", "cdig"]
             self.env["PYTHONPATH"] = str(links)
             src = tree
+            # the package's own modules (cdig/*.py) are imported by their links' paths:
+            # their byte code goes beside the links (the folders' is the tree's)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "-l",
+                            str(links / "cdig")], check=False, capture_output=True,
+                           env=self.env)
         subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"/\.venv/|/\.git/",
                         str(src)], check=False, capture_output=True, env=self.env)
 
