@@ -14,6 +14,13 @@ One run (no root, no BPF):
    selective filter, and ``cdig summary -r FILE`` (--by proc and syscall);
 3. prints records/s and the ratios to the floor.
 
+``--columns`` (with ``--read FILE``) instead measures the file column by column:
+each column's batches written alone as the writer writes them (zstd level 1), their
+bytes and the time to read them back on one thread (best of 3), and the same for the
+column stored at the narrowest unsigned width its values' range in each batch needs
+(num and ts_ns as deltas from the row before): what a per-column transform could
+save on the decoding threads.
+
 With ``--against DIR`` (a checkout of another commit, e.g. ``git worktree add``),
 each cdig command runs ``--runs`` times from this tree and from DIR's, interleaved
 (the order alternating each round), and the medians are compared on the same file.
@@ -23,6 +30,7 @@ in-process -w stage, put DIR's package first with PYTHONPATH).
 
 Run:  .venv/bin/python benchmarks/replay_engine.py [--records 10000000] [--keep DIR]
           [--read FILE] [--against DIR] [--tree DIR] [--runs 3]
+      .venv/bin/python benchmarks/replay_engine.py --read FILE --columns
 """
 
 from __future__ import annotations
@@ -158,6 +166,85 @@ def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
     return time.process_time() - t0, rec.written + rec.context
 
 
+def _narrowed(name: str, col):  # -> np.ndarray | None
+    """``col``'s values at the narrowest unsigned width their range needs (the
+    monotone num and ts_ns as deltas from the row before), or None (not an integer
+    column)."""
+    import pyarrow as pa
+
+    if not pa.types.is_integer(col.type) or not len(col):
+        return None
+    x = col.fill_null(0).to_numpy()
+    if name in ("num", "ts_ns"):
+        d = np.zeros_like(x)
+        np.subtract(x[1:], x[:-1], out=d[1:])  # wraps: lossless with a cumsum back
+        x = d
+    lo = x.min()
+    span = int(x.max()) - int(lo)
+    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if span <= np.iinfo(dt).max:
+            return (x - lo).astype(dt)
+    return None
+
+
+def column_costs(cap: Path) -> None:
+    """--columns: per column, stored bytes and one-thread read time, as stored and
+    narrowed (``_narrowed``)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    with ipc.open_stream(pa.memory_map(str(cap))) as stream:
+        schema = stream.schema
+        batches = [b for b in stream if b.num_rows]
+    opts = ipc.IpcWriteOptions(compression=pa.Codec("zstd", 1))
+    one = ipc.IpcReadOptions(use_threads=False)
+
+    def cost(arrays: list) -> tuple[int, float]:
+        sch = pa.schema([pa.field("c", arrays[0].type)])
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, sch, options=opts) as w:
+            for a in arrays:
+                w.write_batch(pa.RecordBatch.from_arrays([a], schema=sch))
+        buf = sink.getvalue()
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            with ipc.open_stream(buf, options=one) as r:
+                for _b in r:
+                    pass
+            best = min(best, time.perf_counter() - t0)
+        return buf.size, best
+
+    rows = []
+    for i, f in enumerate(schema):
+        cols = [b.column(i) for b in batches]
+        raw = sum(x.size for c in cols for x in c.buffers() if x is not None)
+        size, t = cost(cols)
+        narrow = [_narrowed(f.name, c) for c in cols]
+        nsize = nt = None
+        width = ""
+        if all(x is not None for x in narrow):
+            w = max(x.dtype.itemsize for x in narrow if x is not None)
+            width = f"u{8 * w}"
+            nsize, nt = cost([pa.array(x.astype(f"u{w}")) for x in narrow if x is not None])
+        rows.append((f.name, raw, size, t, width, nsize, nt))
+    total, total_t = sum(r[2] for r in rows), sum(r[3] for r in rows)
+    print(f"{len(batches)} batches, {sum(b.num_rows for b in batches):,} records; "
+          "each column alone, zstd level 1, read back on one thread (best of 3)")
+    print(f"{'column':11} {'raw MB':>7} {'zstd MB':>8} {'share':>6} {'read ms':>8} "
+          f"{'share':>6}  {'narrow':>6} {'zstd MB':>8} {'read ms':>8}")
+    for name, raw, size, t, width, nsize, nt in sorted(rows, key=lambda r: -r[3]):
+        line = (f"{name:11} {raw / 1e6:7.1f} {size / 1e6:8.2f} {100 * size / total:5.1f}% "
+                f"{t * 1e3:8.1f} {100 * t / total_t:5.1f}%")
+        if nsize is not None and nt is not None:
+            line += f"  {width:>6} {nsize / 1e6:8.2f} {nt * 1e3:8.1f}"
+        print(line)
+    n_t = sum(r[6] if r[6] is not None else r[3] for r in rows)
+    n_b = sum(r[5] if r[5] is not None else r[2] for r in rows)
+    print(f"{'total':11} {'':7} {total / 1e6:8.2f} {'':6} {total_t * 1e3:8.1f} {'':6}  "
+          f"{'':6} {n_b / 1e6:8.2f} {n_t * 1e3:8.1f}  (narrowed where it applies)")
+
+
 def package_tree(checkout: Path, into: Path) -> Path:
     """``checkout`` laid out as the installed package (pyproject's package-dir), for
     PYTHONPATH: cdig/ itself, the other folders linked in as its subpackages."""
@@ -202,6 +289,8 @@ def main() -> int:
     ap.add_argument("--against", metavar="DIR", help="also run each command from this "
                     "checkout, interleaved, and compare medians")
     ap.add_argument("--runs", type=int, default=1, help="runs of each command (median)")
+    ap.add_argument("--columns", action="store_true", help="with --read: each column's "
+                    "stored bytes and read time, as stored and narrowed (no cdig runs)")
     ap.add_argument("--tree", metavar="DIR", help="run this checkout's cdig (laid out as "
                     "the package, like --against's) instead of the installed one")
     a = ap.parse_args()
@@ -211,6 +300,14 @@ def main() -> int:
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="cdig-replay-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     cap = Path(a.read) if a.read else tmp / "big.cdig"
+    if a.columns:
+        if not a.read:
+            sys.exit("--columns measures an existing capture: give --read FILE")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        column_costs(cap)
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+              f"command: {sys.executable} benchmarks/replay_engine.py --read {a.read} --columns")
+        return 0
     py = sys.executable
     cdig = [py, "-m", "cdig"]
     load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
