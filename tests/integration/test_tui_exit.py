@@ -164,12 +164,57 @@ def test_a_damaged_capture_exits_3_with_one_line(pane, tmp_path):
     assert len(out) == 1 and out[0].startswith("cdig: capture truncated after "), out
 
 
+def _long_capture(path: Path, seconds: int = 60, batches_per_s: int = 4) -> None:
+    """A capture of ``seconds`` s of one process's getppid calls in many small
+    batches, written by the real recorder: a replay's read-ahead (a few batches)
+    stays far behind its end."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
+    import numpy as np
+    from records import T, record
+
+    from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
+    from cdig.collector.decode import Decoder, RawBatch
+    from cdig.collector.events import HOST
+    from cdig.collector.session import Session
+    from cdig.collector.state import State
+    from cdig.probes.syscalls import layout
+
+    per, step = 200, 10**9 // batches_per_s
+    one = record("getppid", ret=1, pid=4242, comm=b"looper")
+    bs = []
+    for b in range(seconds * batches_per_s):
+        ev = np.repeat(one, per)
+        ev["ts_ns"] = 10**12 + b * step + np.arange(per) * (step // per)
+        bs.append(RawBatch(ev, np.zeros(0, dtype=layout.EXT_RECORD)))
+
+    class Src:
+        def batches(self):
+            return iter(bs)
+
+        def stop(self):
+            pass
+
+        def drops(self):
+            return 0
+
+    writer = CaptureWriter(str(path), host_info(T, 0), sync=False)
+    rec = CaptureRecorder(writer, T, live_container_of=lambda cg, pid: HOST, flush_rows=per)
+    state = State(container_of=rec.container_of, procfs=rec.procfs)
+    dec = Decoder(T, 1_700_000_000_000_000_000)
+    rec.start(state, dec)
+    Session(Src(), dec, state, None, [rec]).run()
+    rec.close()
+
+
 def test_a_capture_cut_while_replayed(pane, tmp_path):
     """The replay reads, not maps, the file: cut under it, it is damage (exit 3),
     not a SIGBUS."""
-    start(pane, f"{CDIG} top -r c.cdig --speed 1")
-    with open(tmp_path / "c.cdig", "r+b") as f:  # at ~3 s of the 6 s capture: ahead of the replay
-        f.truncate(CAPTURE.stat().st_size // 2)
+    cap = tmp_path / "c.cdig"
+    _long_capture(cap)
+    size = cap.stat().st_size
+    start(pane, f"{CDIG} top -r c.cdig --speed 8")
+    with open(cap, "r+b") as f:  # at ~30 s of the 60 s capture: far ahead of the replay
+        f.truncate(size // 2)
     wait_for(pane, lambda s: "capture truncated" in s, 30, "the cut noticed")
     tmux("send-keys", "-t", pane, "q")
     text = ended(pane, 3)
