@@ -25,31 +25,41 @@ static inline int64_t rd64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); retu
 
 enum { CHAIN_OK = 0, CHAIN_BAD_LENGTH = 1, CHAIN_BAD_TRAILER = 2 };
 
+/* The length of the block at buf[pos:n], or 0 where the chain stops there: the
+ * block is incomplete (*status stays CHAIN_OK: more bytes may complete it), has an
+ * impossible length (CHAIN_BAD_LENGTH) or a trailer that does not repeat its length
+ * (CHAIN_BAD_TRAILER; *bad_len then the length word). The one check of both walks. */
+static inline uint32_t chain_next(const uint8_t *buf, int64_t n, int64_t pos,
+                                  int64_t *status, int64_t *bad_len) {
+    if (pos + 12 > n)
+        return 0;
+    uint32_t blen = rd32(buf + pos + 4);
+    if (blen < 12 || (blen & 3)) {
+        *status = CHAIN_BAD_LENGTH;
+        *bad_len = blen;
+        return 0;
+    }
+    if (pos + (int64_t)blen > n)
+        return 0;
+    if (rd32(buf + pos + blen - 4) != blen) {
+        *status = CHAIN_BAD_TRAILER;
+        *bad_len = blen;
+        return 0;
+    }
+    return blen;
+}
+
 /* The blocks of buf[0:n] that follow each other from offset 0: their start
  * offsets into starts[] (at most cap), the count returned. Stops before the
- * first block that is incomplete (*status CHAIN_OK: more bytes may complete it),
- * has an impossible length (CHAIN_BAD_LENGTH) or a trailer that does not repeat
- * its length (CHAIN_BAD_TRAILER); *end is the offset after the last block given,
- * *bad_len the length word of the block stopped at. */
+ * first block that chain_next refuses; *end is the offset after the last block
+ * given, *bad_len the length word of the block stopped at. */
 EXPORT int64_t scap_chain(const uint8_t *buf, int64_t n, int64_t *starts, int64_t cap,
                           int64_t *end, int64_t *status, int64_t *bad_len) {
     int64_t pos = 0, k = 0;
+    uint32_t blen;
     *status = CHAIN_OK;
     *bad_len = 0;
-    while (pos + 12 <= n && k < cap) {
-        uint32_t blen = rd32(buf + pos + 4);
-        if (blen < 12 || (blen & 3)) {
-            *status = CHAIN_BAD_LENGTH;
-            *bad_len = blen;
-            break;
-        }
-        if (pos + (int64_t)blen > n)
-            break;
-        if (rd32(buf + pos + blen - 4) != blen) {
-            *status = CHAIN_BAD_TRAILER;
-            *bad_len = blen;
-            break;
-        }
+    while (k < cap && (blen = chain_next(buf, n, pos, status, bad_len)) != 0) {
         starts[k++] = pos;
         pos += blen;
     }
@@ -63,22 +73,10 @@ EXPORT int64_t scap_chain(const uint8_t *buf, int64_t n, int64_t *starts, int64_
 EXPORT int64_t scap_chain_rows(const uint8_t *buf, int64_t n, int64_t base, int64_t *rows,
                                int64_t cap, int64_t *end, int64_t *status, int64_t *bad_len) {
     int64_t pos = 0, k = 0;
+    uint32_t blen;
     *status = CHAIN_OK;
     *bad_len = 0;
-    while (pos + 12 <= n && k < cap) {
-        uint32_t blen = rd32(buf + pos + 4);
-        if (blen < 12 || (blen & 3)) {
-            *status = CHAIN_BAD_LENGTH;
-            *bad_len = blen;
-            break;
-        }
-        if (pos + (int64_t)blen > n)
-            break;
-        if (rd32(buf + pos + blen - 4) != blen) {
-            *status = CHAIN_BAD_TRAILER;
-            *bad_len = blen;
-            break;
-        }
+    while (k < cap && (blen = chain_next(buf, n, pos, status, bad_len)) != 0) {
         int64_t *r = rows + 4 * k++;
         r[0] = rd32(buf + pos);
         r[1] = pos + 8;
