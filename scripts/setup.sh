@@ -73,3 +73,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     fi
     echo "$want" > "$stamp"
 fi
+# cdig's own modules compiled to byte code here: with PYTHONDONTWRITEBYTECODE set (as
+# on these machines) Python never writes it, so every start compiled ~150 modules again
+# (`cdig trace -r` of a 345-event .scap: 0.19 -> 0.12 s). compileall skips what is up
+# to date, and Python does not use a .pyc whose source changed since.
+"$venv/bin/python" -m compileall -q -j 0 cdig collector probes tui exporters > /dev/null
