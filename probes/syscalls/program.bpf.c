@@ -80,7 +80,8 @@ BPF_TASK_STORAGE(inflight, struct inflight);
 #define PAIR_CPU 1
 struct inflight_cpu {
     struct inflight f;
-    __u64 task; /* bpf_get_current_task() of the slot's task; 0: none */
+    __u64 task; /* bpf_get_current_task() of the task that claimed the slot since the
+                 * last switch (so the running one); 0: unclaimed */
 };
 BPF_PERCPU_ARRAY(inflight_cpu, struct inflight_cpu, 1);
 #endif
@@ -93,8 +94,10 @@ static __always_inline struct inflight *inflight_get(__u32 tid)
 #ifdef PAIR_CPU
     __u32 zero = 0;
     struct inflight_cpu *c = inflight_cpu.lookup(&zero);
-    if (c && c->task == bpf_get_current_task())
-        return &c->f; /* its call (or none: ts 0) is here, not in its storage */
+    /* claimed: by the running task, since no switch emptied it (and its call, or
+     * none: ts 0, is here, not in its storage); no helper call to ask which task */
+    if (c && c->task)
+        return &c->f;
 #endif
     return inflight.task_storage_get(bpf_get_current_task_btf(), 0, 0);
 #endif
@@ -513,8 +516,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     struct inflight_cpu *c = inflight_cpu.lookup(&zero);
     if (!c)
         return 0;
-    __u64 task = bpf_get_current_task();
-    if (c->task != task) {
+    if (!c->task) {
         /* the first call since the task came onto this CPU: its selection is
          * kept in its storage (no memory for a new thread's: unrecorded, counted) */
         struct inflight *s = inflight.task_storage_get(bpf_get_current_task_btf(), 0,
@@ -527,7 +529,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
             s->sel = process_selected(pid_tgid >> 32) ? SEL_YES : SEL_NO;
         c->f.sel = s->sel;
         c->f.ts = 0;
-        c->task = task;
+        c->task = bpf_get_current_task();
     }
     struct inflight *f = &c->f;
 #else
@@ -858,7 +860,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 #ifdef PAIR_CPU
     __u32 zero = 0;
     struct inflight_cpu *c = inflight_cpu.lookup(&zero);
-    if (c && c->task == bpf_get_current_task()) {
+    if (c && c->task) {
         c->f.ts = 0; /* nothing to carry into the storage of a task that is going */
         c->task = 0;
     }
