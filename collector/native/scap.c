@@ -140,6 +140,45 @@ EXPORT int64_t scap_headers(const uint8_t *buf, int64_t n, const int64_t *blks, 
     return m;
 }
 
+/* Whether an event's npar length slots of `slot` bytes (2, or 4 for large-payload
+ * types) at lp and its first n_all parameters lie within it (before end and the
+ * buffer's n bytes): the one check of every parameter walk here. params_into gives the
+ * n_all lengths and value offsets (ln, st: written even when they do not fit);
+ * params_fit the length and offset of parameter `want` alone. */
+static inline int params_into(const uint8_t *buf, int64_t n, int64_t lp, int64_t end,
+                              int64_t npar, int64_t n_all, int64_t slot, int64_t *ln,
+                              int64_t *st) {
+    int64_t at = lp + npar * slot, lim = end < n ? end : n;
+    if (lp < 0 || at > lim)
+        return 0;
+    const uint8_t *q = buf + lp;
+    for (int64_t j = 0; j < n_all; j++) {
+        ln[j] = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
+        st[j] = at;
+        at += ln[j];
+    }
+    return at <= lim;
+}
+
+/* Whether event k's slots and first n_all parameters lie within it (scap_params'
+ * ok), and the length and offset of parameter j < n_all when asked. */
+static int params_fit(const uint8_t *buf, int64_t n, int64_t lp, int64_t end, int64_t npar,
+                      int64_t n_all, int64_t slot, int64_t want, int64_t *len_j,
+                      int64_t *at_j) {
+    int64_t at = lp + npar * slot, lim = end < n ? end : n;
+    if (lp < 0 || at > lim)
+        return 0;
+    for (int64_t j = 0; j < n_all; j++) {
+        int64_t ln = slot == 4 ? (int64_t)rd32(buf + lp + 4 * j) : (int64_t)rd16(buf + lp + 2 * j);
+        if (j == want) {
+            *len_j = ln;
+            *at_j = at;
+        }
+        at += ln;
+    }
+    return at <= lim;
+}
+
 /* The first n_all parameters of m events that have npar length slots of `slot`
  * bytes each (2, or 4 for large-payload types), starting at lp[i], and must end
  * by end[i]: ok[i] says whether the slots and those parameters lie within the
@@ -150,21 +189,9 @@ EXPORT int64_t scap_params(const uint8_t *buf, int64_t n, const int64_t *lp, con
                            int64_t *lens, int64_t *starts) {
     int64_t k = 0;
     for (int64_t i = 0; i < m; i++) {
-        int64_t at = lp[i] + npar * slot, lim = end[i] < n ? end[i] : n;
-        ok[i] = 0;
-        if (lp[i] < 0 || at > lim)
-            continue;
-        int64_t *ln = lens + k * n_all, *st = starts + k * n_all;
-        const uint8_t *q = buf + lp[i];
-        for (int64_t j = 0; j < n_all; j++) {
-            ln[j] = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
-            st[j] = at;
-            at += ln[j];
-        }
-        if (at > lim)
-            continue;
-        ok[i] = 1;
-        k++;
+        ok[i] = (int8_t)params_into(buf, n, lp[i], end[i], npar, n_all, slot,
+                                    lens + k * n_all, starts + k * n_all);
+        k += ok[i];
     }
     return k;
 }
@@ -246,19 +273,9 @@ EXPORT void scap_generic_exit_at(const uint8_t *buf, int64_t n_buf, const int64_
     int64_t n = npar < 8 ? npar : 8;
     for (int64_t i = 0; i < m; i++) {
         int64_t ln[8], st[8];
-        int64_t at = lp[i] + npar * slot, lim = end[i] < n_buf ? end[i] : n_buf;
-        ok[i] = 0;
-        if (lp[i] < 0 || at > lim)
+        ok[i] = (int8_t)params_into(buf, n_buf, lp[i], end[i], npar, n, slot, ln, st);
+        if (!ok[i])
             continue;
-        const uint8_t *q = buf + lp[i];
-        for (int64_t j = 0; j < n; j++) {
-            ln[j] = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
-            st[j] = at;
-            at += ln[j];
-        }
-        if (at > lim)
-            continue;
-        ok[i] = 1;
         scap_generic_exit(buf, n_buf, ln, st, 8, 1, n, w + i, sc_nr, want_args, nr, ret, args,
                           have);
     }
@@ -271,23 +288,11 @@ EXPORT void scap_generic_enter_at(const uint8_t *buf, int64_t n_buf, const int64
                                   const int64_t *end, int64_t m, int64_t npar, int64_t n_all,
                                   int64_t slot, const int64_t *w, int64_t *nr, int8_t *ok) {
     for (int64_t i = 0; i < m; i++) {
-        int64_t at = lp[i] + npar * slot, lim = end[i] < n_buf ? end[i] : n_buf;
         int64_t ln1 = 0, st1 = 0;
-        ok[i] = 0;
-        if (lp[i] < 0 || at > lim)
+        ok[i] = (int8_t)params_fit(buf, n_buf, lp[i], end[i], npar, n_all, slot, 1, &ln1,
+                                   &st1);
+        if (!ok[i])
             continue;
-        const uint8_t *q = buf + lp[i];
-        for (int64_t j = 0; j < n_all; j++) {
-            int64_t ln = slot == 4 ? (int64_t)rd32(q + 4 * j) : (int64_t)rd16(q + 2 * j);
-            if (j == 1) {
-                ln1 = ln;
-                st1 = at;
-            }
-            at += ln;
-        }
-        if (at > lim)
-            continue;
-        ok[i] = 1;
         if (n_all >= 2 && ln1 >= 2 && st1 + 2 <= n_buf)
             nr[w[i]] = rd16(buf + st1);
     }
@@ -396,25 +401,6 @@ EXPORT void scap_move_rows(uint8_t *dst, int64_t dst_stride, int64_t dst_rows,
             continue;
         memcpy(dst + d * dst_stride, src + j * src_stride, (size_t)width);
     }
-}
-
-/* Whether event k's slots and first n_all parameters lie within it (scap_params'
- * ok), and the length and offset of parameter j < n_all when asked. */
-static int params_fit(const uint8_t *buf, int64_t n, int64_t lp, int64_t end, int64_t npar,
-                      int64_t n_all, int64_t slot, int64_t want, int64_t *len_j,
-                      int64_t *at_j) {
-    int64_t at = lp + npar * slot, lim = end < n ? end : n;
-    if (lp < 0 || at > lim)
-        return 0;
-    for (int64_t j = 0; j < n_all; j++) {
-        int64_t ln = slot == 4 ? (int64_t)rd32(buf + lp + 4 * j) : (int64_t)rd16(buf + lp + 2 * j);
-        if (j == want) {
-            *len_j = ln;
-            *at_j = at;
-        }
-        at += ln;
-    }
-    return at <= lim;
 }
 
 /* The syscall number of each of m fast records before any parameter is parsed (the
