@@ -65,11 +65,9 @@ BPF_HASH(inflight, __u32, struct inflight, INFLIGHT_MAX);
 BPF_TASK_STORAGE(inflight, struct inflight);
 #endif
 
-/* the current thread's in-flight syscall, or NULL (bcc's map calls cannot
- * sit in macros, hence functions) */
 #if !defined(PAIR_HASH) && !defined(PAIR_TASK_ONLY)
 /* Cheaper than task storage at both hooks (a helper call each): the call in
- * flight on each CPU in a per-CPU slot that names its task (an inlined array
+ * flight on each CPU in a per-CPU slot claimed by its task (an inlined array
  * lookup), which a task switched out mid-call carries into its task storage
  * (sched_switch below), where the exit finds it on any CPU. The slot also
  * keeps its task's selection (`sel`), so task storage is reached once per
@@ -86,6 +84,8 @@ struct inflight_cpu {
 BPF_PERCPU_ARRAY(inflight_cpu, struct inflight_cpu, 1);
 #endif
 
+/* the current thread's in-flight syscall, or NULL (bcc's map calls cannot
+ * sit in macros, hence functions) */
 static __always_inline struct inflight *inflight_get(__u32 tid)
 {
 #ifdef PAIR_HASH
