@@ -175,14 +175,11 @@ class Kernels:
         ok = np.zeros(m, dtype=np.int8)
         if not m:
             return ok.view(bool)
-        lp = np.ascontiguousarray(lp, dtype=np.int64)
-        end = np.ascontiguousarray(end, dtype=np.int64)
-        w = np.ascontiguousarray(w, dtype=np.int64)
-        assert len(lp) == len(end) == m and 0 <= npar and slot in (2, 4)
+        lp, end, w = _event_rows(lp, end, w, len(nr))
+        assert 0 <= npar and slot in (2, 4)
         for a, dt in ((nr, np.int64), (ret, np.int64), (args, np.int64), (have, np.int8)):
             assert a.dtype == dt and a.flags.c_contiguous and a.flags.writeable
         assert args.shape == have.shape == (len(nr), 6) and len(ret) == len(nr)
-        assert 0 <= int(w.min()) and int(w.max()) < len(nr)
         sc = np.ascontiguousarray(sc_nr, dtype=np.int64)
         assert len(sc) >= 1024
         self._generic_exit_at(address(u8), len(u8), address(lp), address(end), m, npar, slot,
@@ -199,12 +196,9 @@ class Kernels:
         ok = np.zeros(m, dtype=np.int8)
         if not m:
             return ok.view(bool)
-        lp = np.ascontiguousarray(lp, dtype=np.int64)
-        end = np.ascontiguousarray(end, dtype=np.int64)
-        w = np.ascontiguousarray(w, dtype=np.int64)
-        assert len(lp) == len(end) == m and 0 <= n_all <= npar and slot in (2, 4)
+        lp, end, w = _event_rows(lp, end, w, len(nr))
+        assert 0 <= n_all <= npar and slot in (2, 4)
         assert nr.dtype == np.int64 and nr.flags.c_contiguous and nr.flags.writeable
-        assert 0 <= int(w.min()) and int(w.max()) < len(nr)
         self._generic_enter_at(address(u8), len(u8), address(lp), address(end), m, npar, n_all,
                                slot, address(w), address(nr), address(ok))
         return ok.view(bool)
@@ -419,3 +413,15 @@ def kernels() -> Kernels | None:
         lib = load("scap")
         _kernels = Kernels(lib) if lib is not None else None
     return _kernels
+
+
+def _event_rows(lp: np.ndarray, end: np.ndarray, w: np.ndarray, n_rows: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-event arguments of the ``*_at`` loops as they take them (contiguous
+    int64): each event's length slots ``lp``, its end ``end`` and its row ``w`` of a
+    table of ``n_rows`` (events given: at least one)."""
+    lp = np.ascontiguousarray(lp, dtype=np.int64)
+    end = np.ascontiguousarray(end, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    assert len(lp) == len(end) == len(w) and 0 <= int(w.min()) and int(w.max()) < n_rows
+    return lp, end, w
