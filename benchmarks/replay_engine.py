@@ -29,7 +29,7 @@ each cdig command runs ``--runs`` times from this tree and from DIR's, interleav
 in-process -w stage, put DIR's package first with PYTHONPATH).
 
 Run:  .venv/bin/python benchmarks/replay_engine.py [--records 10000000] [--keep DIR]
-          [--read FILE] [--against DIR] [--tree DIR] [--runs 3]
+          [--compress lz4|zstd] [--read FILE] [--against DIR] [--tree DIR] [--runs 3]
       .venv/bin/python benchmarks/replay_engine.py --read FILE --columns
 """
 
@@ -132,8 +132,10 @@ def synth(n: int, state_pct: float, seed: int = 1):  # -> Iterator[RawBatch]
         yield RawBatch(ev, ex)
 
 
-def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
-    """The -w stage over synthetic records; (CPU seconds, records)."""
+def write_capture(path: Path, n: int, state_pct: float,
+                  compress: str | None = None) -> tuple[float, int]:
+    """The -w stage over synthetic records (``compress``: the writer's codec, None its
+    default); (CPU seconds, records)."""
     from records import T
 
     from cdig.collector.capture import CaptureRecorder, CaptureWriter, host_info
@@ -144,7 +146,8 @@ def write_capture(path: Path, n: int, state_pct: float) -> tuple[float, int]:
 
     conts = {100 + i: Container(id=f"{i:x}" * 64, name=f"svc{i}", runtime="podman")
              for i in range(4)}
-    writer = CaptureWriter(str(path), host_info(T, 0))
+    writer = CaptureWriter(str(path), host_info(T, 0),
+                           **({"compression": compress} if compress else {}))
     rec = CaptureRecorder(writer, T, live_container_of=lambda cg, pid: conts.get(cg, HOST))
     state = State(container_of=rec.container_of, procfs=rec.procfs)
     dec = Decoder(T, 1_700_000_000_000_000_000)
@@ -284,6 +287,8 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=10_000_000)
     ap.add_argument("--state-pct", type=float, default=2.0)
     ap.add_argument("--keep", help="keep the capture in this directory")
+    ap.add_argument("--compress", choices=("lz4", "zstd"), help="the written capture's "
+                    "codec (cdig trace -w --compress; default: the writer's, lz4)")
     ap.add_argument("--read", metavar="FILE", help="time this capture (made by an earlier "
                     "--keep run) instead of writing one")
     ap.add_argument("--against", metavar="DIR", help="also run each command from this "
@@ -323,7 +328,7 @@ def main() -> int:
             with ipc.open_stream(str(cap)) as stream:
                 n = sum(b.num_rows for b in stream)
         else:
-            cpu, n = write_capture(cap, a.records, a.state_pct)
+            cpu, n = write_capture(cap, a.records, a.state_pct, a.compress)
         print(f"capture: {n:,} records, {cap.stat().st_size / 1e6:.0f} MB "
               f"({cap.stat().st_size / n:.1f} B/record)")
         if cpu:

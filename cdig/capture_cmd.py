@@ -78,7 +78,8 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
     # "snaplen": the bound of paths and argv (--string-len); "io_snaplen": of I/O data (-s)
     header.update(filter=filter_text, snaplen=getattr(args, "string_len", None),
                   io_snaplen=getattr(args, "snaplen", None))
-    writer = capture.CaptureWriter(args.write, header, rotation(args))
+    writer = capture.CaptureWriter(args.write, header, rotation(args),
+                                   compression=getattr(args, "compress", None) or "lz4")
     return capture.CaptureRecorder(writer, syscalls, live_container_of=container_of,
                                    live_procfs=procfs, snaplen=getattr(args, "string_len", None))
 

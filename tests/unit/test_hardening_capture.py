@@ -246,18 +246,19 @@ import sys
 sys.path[:0] = [sys.argv[1]]
 from capture_craft import rewrite, zero_batch
 rows = int(sys.argv[4])
-rewrite(sys.argv[2], sys.argv[3],
+rewrite(sys.argv[2], sys.argv[3], compression=sys.argv[5],
         batch=lambda i, rb, md: (zero_batch(rb.schema, rows) if i == 2 else rb, md))
 """
 
 
-def test_a_batch_that_inflates_past_its_bounds_is_never_inflated(plain, tmp_path):
-    # Arrow's own zstd: 4 M rows of zeros in a few hundred kB (crafted in a child,
-    # so this process stays small for the measured one)
+@pytest.mark.parametrize("codec", ["zstd", "lz4"])
+def test_a_batch_that_inflates_past_its_bounds_is_never_inflated(plain, tmp_path, codec):
+    # Arrow's own zstd (or lz4, the writer's default): 4 M rows of zeros in a few
+    # hundred kB (crafted in a child, so this process stays small for the measured one)
     bomb = tmp_path / "rows.cdig"
     here = os.path.dirname(os.path.abspath(__file__))
     subprocess.run([sys.executable, "-c", CRAFT_ROWS, here, str(plain), str(bomb),
-                    str(4 << 20)], check=True, timeout=300)
+                    str(4 << 20), codec], check=True, timeout=300)
     assert bomb.stat().st_size < 4 << 20
     code, err, rss = _run_measured(["trace", "-r", str(bomb), "-p", "%evt.num"])
     assert code == 3 and "internal error" not in err, err
@@ -266,7 +267,7 @@ def test_a_batch_that_inflates_past_its_bounds_is_never_inflated(plain, tmp_path
     # a batch as big as a capture's can be (400 k rows, under the bound) still reads
     big = tmp_path / "big.cdig"
     subprocess.run([sys.executable, "-c", CRAFT_ROWS, here, str(plain), str(big),
-                    str(400_000)], check=True, timeout=300)
+                    str(400_000), codec], check=True, timeout=300)
     f = CaptureFile.open(str(big))
     assert sum(b.records.num_rows for b in f.batches()) > 400_000 and f.loss is None
     f.close()
