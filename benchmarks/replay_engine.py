@@ -257,7 +257,19 @@ def package_tree(checkout: Path, into: Path) -> Path:
         (top / entry.name).symlink_to(entry.resolve())
     for sub in ("probes", "collector", "tui", "exporters"):
         (top / sub).symlink_to((checkout / sub).resolve())
+    compiled(checkout, into)
     return into
+
+
+def compiled(checkout: Path, into: Path) -> None:
+    """Each module's bytecode written beside it, as an install writes it: a run then
+    reads it instead of compiling every module again (which it does where nothing
+    writes bytecode: PYTHONDONTWRITEBYTECODE=1 here, ~0.08 s of each cdig run)."""
+    import compileall
+
+    for sub in ("cdig", "probes", "collector", "tui", "exporters"):
+        compileall.compile_dir(str(checkout / sub), quiet=2)
+    compileall.compile_dir(str(into / "cdig"), maxlevels=0, quiet=2)  # its own links
 
 
 def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
@@ -329,6 +341,8 @@ def main() -> int:
                 n = sum(b.num_rows for b in stream)
         else:
             cpu, n = write_capture(cap, a.records, a.state_pct, a.compress)
+        if old or new:
+            print("trees: bytecode compiled before the runs (as installed)")
         print(f"capture: {n:,} records, {cap.stat().st_size / 1e6:.0f} MB "
               f"({cap.stat().st_size / n:.1f} B/record)")
         if cpu:

@@ -185,8 +185,10 @@ class CaptureFile:
     def forks(self) -> list[tuple[int, int]] | None:
         """(child tid, parent pid) of each fork record of the intact batches, or None
         when the file has no column digests. A pass over the ``kind`` column; the pid
-        and arg0 columns are decoded only for the batches that hold fork records (their
-        messages read undecoded alongside, each one decoded alone), all checked."""
+        and arg0 columns are decoded only for the batches that hold fork records (each
+        one's message read again from where the pass found it, decoded alone), all
+        checked. (Reading every message alongside read the file twice: 35 ms of the
+        83 ms pass over a 354 MB lz4 capture.)"""
         kinds = self.scan(())
         if kinds is None:
             return None
@@ -196,12 +198,15 @@ class CaptureFile:
         with pa.OSFile(self.path) as src:
             messages = ipc.MessageReader.open_stream(src)
             head = messages.read_next_message().serialize().to_pybytes()  # the schema
+            start = self._schema_end  # of the next batch's message
             for cb in kinds:
-                msg = messages.read_next_message()  # cb's, not decoded
+                begin, start = start, cb.end
                 rb = cb.records
                 kind = _values(rb.column(rb.schema.get_field_index("kind")))
                 if not (kind == layout.KIND_FORK).any():
                     continue
+                src.seek(begin)
+                msg = ipc.MessageReader.open_stream(src).read_next_message()  # cb's
                 one = ipc.open_stream(pa.BufferReader(head + msg.serialize().to_pybytes()),
                                       options=ipc.IpcReadOptions(included_fields=want))
                 rb, md = one.read_next_batch_with_custom_metadata()
@@ -422,7 +427,11 @@ class _Decoding:
         digest says it is not intact."""
         try:
             md = md or {}
-            stored, sb = _unpacked(md, K.STATE, b"{}")
+            if states:
+                stored, sb = _unpacked(md, K.STATE, b"{}")
+            else:  # a scan ahead: the stored bytes for the digest, never inflated
+                packed = K.STATE + b".z"
+                stored = sb = md[packed] if packed in md else md.get(K.STATE, b"{}")
             ok = (check or self.check)(rb, md, stored)
             # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
             state = (check_state(load_json(sb)) if states else {}) if ok else None

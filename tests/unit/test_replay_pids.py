@@ -111,3 +111,22 @@ def test_summary_without_fds_equals_the_full_enrichment(tmp_path, seed):
         s.run()
         tables.append([agg.table(v).rows for v in ("proc", "user", "syscall")])
     assert tables[0] == tables[1] and tables[0][0]
+
+
+@pytest.mark.parametrize("flush_rows", [20, 1000])
+def test_forks_are_the_fork_records_of_the_whole_read(tmp_path, flush_rows):
+    """``CaptureFile.forks`` (a pass over the kind column, each batch holding forks read
+    again from where the pass found it) lists what a whole read's fork records say."""
+    from cdig.collector.capture import CaptureFile
+
+    p = tmp_path / "f.cdig"
+    live_capture(p, _forking(), flush_rows=flush_rows)
+    f = CaptureFile.open(str(p))
+    want = []
+    for cb in f.batches():
+        rb = cb.records.to_pydict()
+        want += [(a, pid) for k, a, pid in zip(rb["kind"], rb["arg0"], rb["pid"], strict=True)
+                 if k == layout.KIND_FORK]
+    assert want == [(80, 50), (90, 80)]
+    assert f.forks() == want
+    f.close()
