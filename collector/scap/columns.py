@@ -192,16 +192,21 @@ class NotHere(KeyError):
 
 class PreColumns:
     """The columns of fast records the raw prefilter reads, before their parameters
-    are parsed: syscall number, kind, thread, latency, and (made when first read) the
-    thread's process, comm and ids. Any other column: NotHere."""
+    are parsed: syscall number, kind, and (made when first read) thread, latency
+    (``lazy``: one function a column) and the thread's process, comm and ids
+    (``threads``: all of them at once). Any other column: NotHere."""
 
     def __init__(self, cols: dict[str, np.ndarray],
-                 threads: Callable[[], dict[str, np.ndarray]]) -> None:
+                 threads: Callable[[], dict[str, np.ndarray]],
+                 lazy: dict[str, Callable[[], np.ndarray]] | None = None) -> None:
         self._c = cols
         self._threads: Callable[[], dict[str, np.ndarray]] | None = threads
+        self._lazy = lazy or {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         a = self._c.get(name)
+        if a is None and name in self._lazy:
+            a = self._c[name] = self._lazy.pop(name)()
         if a is None and self._threads is not None:
             self._c.update(self._threads())
             self._threads = None

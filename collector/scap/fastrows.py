@@ -253,24 +253,30 @@ class FastRows(EventPath):
 
         Each row's syscall number as ``_fill`` would find it: from the event type, or
         a generic event's parameters; -1 where no side is readable (no record)."""
-        ent = np.where(is_enter[rows], rows, enter_of[rows])
+        ie = is_enter[rows]
+        ent = np.where(ie, rows, enter_of[rows])
         k = kernels()
         if k is not None:  # scap.c: one loop, the same numbers
-            nr = k.prune_nr(u8, np.where(is_enter[rows], -1, rows), ent, etype, lp, nparams,
+            nr = k.prune_nr(u8, np.where(ie, -1, rows), ent, etype, lp, nparams,
                             self._evend, self._prune_tables())
         else:
             nr = self._prune_nr(u8, rows, etype, is_enter, ent, lp, nparams)
         none = nr < 0
         if none.any():  # as _fast_rows would: not a record
             self.internal_events += int(np.count_nonzero(none))
-            rows, ent, nr = rows[~none], ent[~none], nr[~none]
+            keep = ~none
+            rows, ent, nr, ie = rows[keep], ent[keep], nr[keep], ie[keep]
             if not len(rows):
                 return rows
-        lat = np.where((ent >= 0) & ~is_enter[rows], ts[rows] - ts[np.maximum(ent, 0)], 0)
+        r, e = rows, ent  # the columns the filter does not read are not made (lazy)
         pre = PreColumns({
-            "nr": nr, "tid": tid[rows], "latency_ns": lat,
-            "kind": np.where(is_enter[rows], layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
-        }, lambda: self._thread_only(tid[rows], rows, base, changes))
+            "nr": nr,
+            "kind": np.where(ie, layout.KIND_SYSCALL_ENTER, layout.KIND_SYSCALL),
+        }, lambda: self._thread_only(tid[r], r, base, changes), lazy={
+            "tid": lambda: tid[r],
+            "latency_ns": lambda: np.where((e >= 0) & ~is_enter[r], ts[r] - ts[np.maximum(e, 0)],
+                                           0),
+        })
         return self._kept(pre, rows, ts)
 
     def _prune_tables(self) -> PruneTables:
