@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import os
 import shutil
 import stat
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
+
+try:  # the interpreter's own SHA-256: hashlib's loads OpenSSL's (~2 ms of every start)
+    from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import sha256
 
 from ...probes.private_cache import default_dir, is_private, private_dir
 
@@ -59,13 +61,16 @@ def _key(source: bytes, cc: str) -> str:
         ident = f"{real}:{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         ident = real
-    h = hashlib.sha256(source)
+    h = sha256(source)
     for part in (ident, " ".join(CFLAGS), os.uname().machine):
         h.update(b"\0\1" + part.encode())
-    return h.hexdigest()[:24]
+    return str(h.hexdigest())[:24]
 
 
 def _compile(src: Path, out_dir: Path, target: Path, cc: str) -> bool:
+    import subprocess  # here: a start that finds its kernels compiled needs neither
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-", suffix=".so")
     os.close(fd)
     try:
