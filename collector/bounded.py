@@ -86,6 +86,25 @@ def _max_depth(raw: bytes) -> int:
     return int(np.cumsum(steps, dtype=np.int32).max()) if len(steps) else 0
 
 
+def _scanned(raw: bytes) -> tuple[bool, int]:
+    """(whether ASCII JSON text ``raw`` holds a run of 19 digits anywhere, its deepest
+    nesting if valid JSON or -1: not counted), by numpy on the text's bytes where
+    long enough (the regexes cost ~85 us a batch state of 7 kB, this ~30 us): with
+    no backslash in the text (no escapes), every quote opens or closes a string, so
+    a bracket is outside strings where an even number of quotes precede it."""
+    if len(raw) < 4096:  # not worth numpy
+        return _LONG_DIGITS.search(raw) is not None, -1
+    a = np.frombuffer(raw, dtype=np.uint8)
+    others = np.flatnonzero((a - np.uint8(48)) > 9)  # not a digit
+    if not len(others) or int(np.diff(others, prepend=-1, append=len(a)).max()) > 19:
+        return True, -1
+    if b"\\" in raw:
+        return False, _max_depth(raw)
+    steps = _BRACKET[a]
+    steps[(np.cumsum(a == 34, dtype=np.int32) & 1).astype(bool)] = 0  # in strings
+    return False, int(np.cumsum(steps, dtype=np.int32).max())
+
+
 def load_json(raw: bytes) -> Any:
     """JSON with 64-bit integers and at most MAX_DEPTH levels; MetadataError else.
 
@@ -94,7 +113,11 @@ def load_json(raw: bytes) -> Any:
     scanner, and the depth is counted on the text's brackets; else each integer
     and container is checked in Python."""
     # ASCII (as the writer's JSON is): no other encoding's bytes to mistake for quotes
-    fast = isinstance(raw, bytes) and raw.isascii() and _LONG_DIGITS.search(raw) is None
+    fast = isinstance(raw, bytes) and raw.isascii()
+    depth = -1
+    if fast:
+        long_digits, depth = _scanned(raw)
+        fast = not long_digits
     try:
         obj = json.loads(raw) if fast else json.loads(raw, parse_int=_int)
     except MetadataError:
@@ -103,7 +126,6 @@ def load_json(raw: bytes) -> Any:
         raise MetadataError("metadata nested too deep") from None
     except (ValueError, TypeError) as e:
         raise MetadataError(f"bad JSON ({str(e).splitlines()[0][:80]})") from None
-    depth = _max_depth(raw) if fast else -1
     if depth > MAX_DEPTH or (depth < 0 and not _depth_ok(obj)):
         raise MetadataError("metadata nested too deep")
     return obj

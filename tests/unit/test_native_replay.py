@@ -167,3 +167,29 @@ def test_journal_fast_path_accepts_what_the_full_check_accepts(entries):
             bounded._journal_entry(e)
 
     assert _outcome(bounded._journal, entries)[0] == _outcome(full, entries)[0]
+
+
+@pytest.mark.parametrize("run", [18, 19, 25])
+@pytest.mark.parametrize("where", ["start", "middle", "end", "string"])
+def test_a_run_of_digits_long_enough_takes_the_checked_parse(run, where):
+    """Without a backslash (quotes counted by numpy) and with one (the regexes):
+    brackets in strings never count, and an integer of 19+ digits is range-checked."""
+    for esc in ("", "\\\\"):
+        filler = '"' + ("]]}}" + esc + "[[") * 700 + '"'
+        big = "1" * run
+        if where == "string":
+            raw = f'["{big}", {filler}]'
+        elif where == "start":
+            raw = f'{big}' if run > 4096 else f'[{big}, {filler}]'
+        elif where == "middle":
+            raw = f'[{filler}, {big}, {filler}]'
+        else:
+            raw = f'[{filler}, {big}]'
+        assert len(raw) > 4096
+        assert _outcome(bounded.load_json, raw.encode()) == _outcome(_checked, raw.encode())
+        deep = ("[" * 33 + f'{filler}, {big}' + "]" * 33).encode()
+        assert _outcome(bounded.load_json, deep) == _outcome(_checked, deep)
+        assert _outcome(bounded.load_json, deep)[0] == "error"
+    too_big = "9" * 25
+    with pytest.raises(bounded.MetadataError, match="64-bit"):
+        bounded.load_json(f'[{too_big}, "{"x" * 5000}"]'.encode())
