@@ -313,14 +313,19 @@ def _ref(b: bytes, pos: int) -> int:
     return target
 
 
-def _structs(b: bytes, pos: int, size: int) -> list[bytes]:
+def _pairs(b: bytes, pos: int) -> list[list[int]]:
+    """The vector of 16-byte structs (two int64 each: a field node's length and null
+    count, a buffer's offset and length) at ``pos``, as [[first, second] ...] (one
+    numpy read: a capture's batch has ~100 buffers)."""
     if not pos:
         return []
     v = _ref(b, pos)
     n = _u32(b, v)
-    if v + 4 + n * size > len(b):
+    if v + 4 + n * 16 > len(b):
         raise MetadataError("bad Arrow message header")
-    return [b[v + 4 + k * size: v + 4 + (k + 1) * size] for k in range(n)]
+    pairs: list[list[int]] = np.frombuffer(b, dtype="<i8", count=2 * n,
+                                           offset=v + 4).reshape(n, 2).tolist()
+    return pairs
 
 
 _MAX_BODY = 1 << 40  # no capture batch comes near; lseek past a file system limit is EINVAL
@@ -380,16 +385,15 @@ def _scan(f: Any, buffer_limits: Any, max_rows: int, state: list[int]
             rows = _i64(meta, p) if p else 0
             if not 0 <= rows <= max_rows:
                 return index, f"a batch of {rows} rows (at most {max_rows})"
-            for node in _structs(meta, _field(meta, rb, 1), 16):
-                if not 0 <= _i64(node, 0) <= rows:
+            for node_length, _ in _pairs(meta, _field(meta, rb, 1)):
+                if not 0 <= node_length <= rows:
                     return index, "a column longer than its batch"
-            buffers = _structs(meta, _field(meta, rb, 2), 16)
+            buffers = _pairs(meta, _field(meta, rb, 2))
             limits = buffer_limits(rows)
             compressed = bool(_field(meta, rb, 3))
             if len(buffers) != len(limits):
                 return index, "a batch with other columns than a capture's"
-            for k, (buf, limit) in enumerate(zip(buffers, limits, strict=True)):
-                off, length = _i64(buf, 0), _i64(buf, 8)
+            for k, ((off, length), limit) in enumerate(zip(buffers, limits, strict=True)):
                 if off < 0 or length < 0 or off + length > body_len:
                     return index, "a buffer outside its batch"
                 declared = length
@@ -398,7 +402,7 @@ def _scan(f: Any, buffer_limits: Any, max_rows: int, state: list[int]
                     prefix = f.read(8)
                     if len(prefix) < 8:
                         return None  # cut here: the reader says so
-                    declared = _i64(prefix, 0)
+                    declared = int.from_bytes(prefix, "little", signed=True)
                     if declared == -1:  # stored uncompressed
                         declared = length - 8
                 if not 0 <= declared <= limit:

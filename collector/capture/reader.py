@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import os
 import threading
 import zlib
@@ -124,20 +125,10 @@ class CaptureFile:
     _WIDTH = {"comm": layout.COMM_LEN, "str1": layout.STR1_LEN, "str2": layout.STR2_LEN}
 
     @classmethod
-    def _buffer_limits(cls, rows: int) -> list[int]:
+    def _buffer_limits(cls, rows: int) -> tuple[int, ...]:
         """The largest each Arrow buffer of a capture batch of ``rows`` rows can be
         (validity, then values, or offsets and data), with padding to spare."""
-        bits = (rows + 7) // 8 + 64
-        out = []
-        for f in SCHEMA:
-            out.append(bits)
-            if pa.types.is_binary(f.type):
-                out += [(rows + 1) * 4 + 64, rows * cls._WIDTH[f.name] + 64]
-            elif pa.types.is_boolean(f.type):
-                out.append(bits)
-            else:
-                out.append(rows * f.type.bit_width // 8 + 64)
-        return out
+        return _buffer_limits(rows)
 
     def batches(self, fields: Sequence[str] | None = None,
                 widen: Callable[[pa.RecordBatch], bool] | None = None
@@ -504,6 +495,21 @@ def _known_kinds(rb: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
         return rb, 0
     return rb.filter(pa.array(known)), int(rb.num_rows - np.count_nonzero(known))
 
+
+
+@functools.lru_cache(maxsize=64)  # per batch of the scan (their row counts repeat)
+def _buffer_limits(rows: int) -> tuple[int, ...]:
+    bits = (rows + 7) // 8 + 64
+    out = []
+    for f in SCHEMA:
+        out.append(bits)
+        if pa.types.is_binary(f.type):
+            out += [(rows + 1) * 4 + 64, rows * CaptureFile._WIDTH[f.name] + 64]
+        elif pa.types.is_boolean(f.type):
+            out.append(bits)
+        else:
+            out.append(rows * f.type.bit_width // 8 + 64)
+    return tuple(out)
 
 
 def _same_columns(schema: pa.Schema) -> bool:
