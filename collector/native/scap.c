@@ -100,6 +100,36 @@ static int kind_of(int64_t t) {
     }
 }
 
+/* The event header of block b (a row of 4 int64: type, body start, body end, stream
+ * offset) of buf[0:n], when it is an event block whose body holds its cpuid, flags and
+ * event header: its columns at index m of the outputs (see scap_headers); else 0. */
+static inline int header_at(const uint8_t *buf, int64_t n, const int64_t *b, int64_t evf_bit,
+                            int64_t m, int64_t *s_out, int64_t *e_out, int64_t *p_out,
+                            int64_t *v2_out, int64_t *etype, int64_t *flags, int64_t *nparams,
+                            int64_t *elen, int64_t *cpu, int64_t *ts, int64_t *tid) {
+    int kind = kind_of(b[0]);
+    int64_t s = b[1], e = b[2];
+    if (!(kind & 1))
+        return 0;
+    int v2 = (kind & 2) != 0, hasf = (kind & 4) != 0;
+    int64_t need = 2 + 4 * hasf + (v2 ? 26 : 22);
+    if (e - s < need || s < 0 || e > n)
+        return 0;
+    int64_t p = s + 2 + 4 * hasf;
+    s_out[m] = s;
+    e_out[m] = e;
+    p_out[m] = p;
+    v2_out[m] = v2;
+    cpu[m] = rd16(buf + s);
+    flags[m] = hasf ? ((int64_t)rd32(buf + s + 2) | evf_bit) : 0;
+    ts[m] = rd64(buf + p);
+    tid[m] = rd64(buf + p + 8);
+    elen[m] = rd32(buf + p + 16);
+    etype[m] = rd16(buf + p + 20);
+    nparams[m] = v2 ? (int64_t)rd32(buf + p + 22) : -1;
+    return 1;
+}
+
 /* The event headers of the blocks blks[first:nb] (rows of 4 int64: type, body
  * start, body end, stream offset). An event block whose body holds its cpuid,
  * flags and event header gives one row of the outputs (its block row in
@@ -113,30 +143,67 @@ EXPORT int64_t scap_headers(const uint8_t *buf, int64_t n, const int64_t *blks, 
                             int64_t *ts, int64_t *tid) {
     int64_t m = 0;
     for (int64_t i = first; i < nb; i++) {
-        const int64_t *b = blks + 4 * i;
-        int kind = kind_of(b[0]);
-        int64_t s = b[1], e = b[2];
-        if (!(kind & 1))
+        if (header_at(buf, n, blks + 4 * i, evf_bit, m, s_out, e_out, p_out, v2_out, etype,
+                      flags, nparams, elen, cpu, ts, tid))
+            row[m++] = i;
+    }
+    return m;
+}
+
+/* scap_headers, and in the same loop what chunk.py's ChunkPath._chunk derives from each
+ * event's header (its numpy lines are the reference): lp = p + 26 (v2) or 22, where the
+ * length slots start; evend = min(p + elen, e), where the parameters must end; cat =
+ * cat_lut[etype] (0 past n_types); is_enter = etype even; part = cat > 0 and not a
+ * container event (k[4], k[5]). stats (int64[8]): [0] the events _chunk must take its
+ * general path for (v1 headers; k[0] fd events of v2 blocks; k[1] flag bits set; types
+ * >= n_types), [1] cat 0, [2] type k[2] (drop), [3] type k[3] (procinfo), [4] container
+ * events, [5] events with ts > 0, [6] and [7] their least and greatest ts. */
+EXPORT int64_t scap_headers_cls(const uint8_t *buf, int64_t n, const int64_t *blks,
+                                int64_t first, int64_t nb, int64_t evf_bit, int64_t *row,
+                                int64_t *s_out, int64_t *e_out, int64_t *p_out,
+                                int64_t *v2_out, int64_t *etype, int64_t *flags,
+                                int64_t *nparams, int64_t *elen, int64_t *cpu, int64_t *ts,
+                                int64_t *tid, const int8_t *cat_lut, int64_t n_types,
+                                const int64_t *k, int64_t *lp, int64_t *evend, int8_t *cat,
+                                int8_t *is_enter, int8_t *part, int64_t *stats) {
+    int64_t m = 0, general = 0, cat0 = 0, drop = 0, pinfo = 0, cont = 0, timed = 0;
+    int64_t lo = 0, hi = 0;
+    for (int64_t i = first; i < nb; i++) {
+        if (!header_at(buf, n, blks + 4 * i, evf_bit, m, s_out, e_out, p_out, v2_out, etype,
+                       flags, nparams, elen, cpu, ts, tid))
             continue;
-        int v2 = (kind & 2) != 0, hasf = (kind & 4) != 0;
-        int64_t need = 2 + 4 * hasf + (v2 ? 26 : 22);
-        if (e - s < need || s < 0 || e > n)
-            continue;
-        int64_t p = s + 2 + 4 * hasf;
         row[m] = i;
-        s_out[m] = s;
-        e_out[m] = e;
-        p_out[m] = p;
-        v2_out[m] = v2;
-        cpu[m] = rd16(buf + s);
-        flags[m] = hasf ? ((int64_t)rd32(buf + s + 2) | evf_bit) : 0;
-        ts[m] = rd64(buf + p);
-        tid[m] = rd64(buf + p + 8);
-        elen[m] = rd32(buf + p + 16);
-        etype[m] = rd16(buf + p + 20);
-        nparams[m] = v2 ? (int64_t)rd32(buf + p + 22) : -1;
+        int64_t t = etype[m], p = p_out[m], end = p + elen[m];
+        int v2 = v2_out[m] != 0;
+        general += !v2 || (t == k[0]) || (flags[m] & k[1]) != 0 || t >= n_types;
+        lp[m] = p + (v2 ? 26 : 22);
+        evend[m] = end < e_out[m] ? end : e_out[m];
+        int8_t c = t >= 0 && t < n_types ? cat_lut[t] : 0;
+        int is_cont = t == k[4] || t == k[5];
+        cat[m] = c;
+        is_enter[m] = (t & 1) == 0;
+        part[m] = c > 0 && !is_cont;
+        cat0 += c == 0;
+        drop += t == k[2];
+        pinfo += t == k[3];
+        cont += is_cont;
+        int64_t v = ts[m];
+        if (v > 0) {
+            if (!timed++ || v < lo)
+                lo = v;
+            if (timed == 1 || v > hi)
+                hi = v;
+        }
         m++;
     }
+    stats[0] = general;
+    stats[1] = cat0;
+    stats[2] = drop;
+    stats[3] = pinfo;
+    stats[4] = cont;
+    stats[5] = timed;
+    stats[6] = lo;
+    stats[7] = hi;
     return m;
 }
 

@@ -45,6 +45,9 @@ class Kernels:
                                     *([_P] * 10)])
         self._headers = function(lib, "scap_headers", _I,
                                  [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
+        self._headers_cls = function(lib, "scap_headers_cls", _I,
+                                     [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS)),
+                                      _P, _I, _P, *([_P] * 6)])
         self._params = function(lib, "scap_params", _I,
                                 [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
         self._int = function(lib, "scap_int_param", None, [_P, _I, _P, _P, _I, _I, _I, _P, _P])
@@ -102,11 +105,49 @@ class Kernels:
                           *(address(cols[name]) for name in HEADER_COLUMNS))
         return row[:m], {k: v[:m] for k, v in cols.items()}
 
+    def headers_cls(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int,
+                    cat_lut: np.ndarray, k: np.ndarray, scratch: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray],
+                               np.ndarray]:
+        """``headers``, and in the same loop (see scap.c ``scap_headers_cls``) the
+        columns lp, evend (int64), cat, is_enter, part (bool) of each event and the
+        chunk's counts (int64[8]). ``k``: int64[6] of the fd event type, the flag bits
+        of cdig's fd introductions, the drop, procinfo and two container event types.
+        ``scratch`` (``header_scratch`` of HEADER_COLUMNS + 5 columns) as for
+        ``headers``."""
+        b = np.ascontiguousarray(blks, dtype=np.int64)
+        cap = max(len(b) - first, 0)
+        ncols = len(HEADER_COLUMNS) + 1
+        nwords = (ncols + 2) * cap + (3 * cap + 7) // 8  # + lp, evend; 3 int8 columns
+        if scratch is not None and scratch.dtype == np.int64 and scratch.flags.c_contiguous \
+                and scratch.flags.writeable and scratch.size >= nwords:
+            flat = scratch.reshape(-1)[:nwords]
+        else:
+            flat = np.empty(nwords, dtype=np.int64)
+        mat = flat[:(ncols + 2) * cap].reshape(ncols + 2, cap)
+        small = flat[(ncols + 2) * cap:].view(np.int8)[:3 * cap].reshape(3, cap)
+        row = mat[0]
+        cols = {name: mat[1 + i] for i, name in enumerate(HEADER_COLUMNS)}
+        lut = np.ascontiguousarray(cat_lut, dtype=np.int8)
+        kk = np.ascontiguousarray(k, dtype=np.int64)
+        assert len(kk) == 6
+        stats = np.zeros(8, dtype=np.int64)
+        lp, evend = mat[ncols], mat[ncols + 1]
+        m = self._headers_cls(address(u8), len(u8), address(b), first, len(b), evf_bit,
+                              address(row), *(address(cols[name]) for name in HEADER_COLUMNS),
+                              address(lut), len(lut), address(kk), address(lp), address(evend),
+                              address(small[0]), address(small[1]), address(small[2]),
+                              address(stats))
+        sb = small.view(np.bool_)
+        extra = {"lp": lp[:m], "evend": evend[:m], "cat": small[0, :m],
+                 "is_enter": sb[1, :m], "part": sb[2, :m]}
+        return row[:m], {k_: v[:m] for k_, v in cols.items()}, extra, stats
+
     @staticmethod
     def header_scratch(scratch: np.ndarray | None, nblocks: int) -> np.ndarray:
         """``scratch`` when it holds ``headers``' columns for ``nblocks`` blocks, else a
         new one with room to spare (kept by the caller for the next chunk)."""
-        need = (len(HEADER_COLUMNS) + 1) * nblocks
+        need = (len(HEADER_COLUMNS) + 3) * nblocks + (3 * nblocks + 7) // 8  # headers_cls'
         if scratch is not None and scratch.size >= need:
             return scratch
         return np.empty(need + need // 4 + 1024, dtype=np.int64)

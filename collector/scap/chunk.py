@@ -18,11 +18,14 @@ from ..decode import RawBatch
 from ..native.scap import kernels
 from . import bulk, headers
 from . import events as E
-from .base import CDIG_FD_EVENT, FD_INTRO
+from .base import CDIG_FD_EVENT, EVF_BLOCK, FD_INTRO
 from .columns import Columns
 from .fastrows import Attrs, FastRows
 
 _U16 = struct.Struct("<H")
+# what scap.c scap_headers_cls tells apart (Kernels.headers_cls' ``k``)
+_CLS_TYPES = np.array([CDIG_FD_EVENT, FD_INTRO, E.DROP_E, E.PROCINFO_E, E.CONTAINER_E,
+                       E.CONTAINER_JSON_2_E], dtype=np.int64)
 
 
 def pair_numpy(tid: np.ndarray, etype: np.ndarray, part: np.ndarray
@@ -60,65 +63,85 @@ class ChunkPath(FastRows):
             return None
         u8 = np.frombuffer(buf, dtype=np.uint8)
         k_ = kernels()
+        cls: dict[str, np.ndarray] | None = None
         if k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
             self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None), len(blks))
-        rows, h = headers.read(u8, blks, first, getattr(self, "_hscratch", None))
+            rows, h, cls, stats = k_.headers_cls(u8, blks, first, EVF_BLOCK, self._cat,
+                                                 _CLS_TYPES, self._hscratch)
+            if stats[0]:  # fd events, fd introductions, unknown types, v1: the numpy lines
+                cls = None
+        else:
+            rows, h = headers.read(u8, blks, first, None)
         if len(rows) < len(arr):  # not event blocks, or too short for an event header
             bad = np.ones(len(arr), dtype=bool)
             bad[rows - first] = False
             for t, c in zip(*np.unique(arr[bad, 0], return_counts=True), strict=True):
                 self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
         e, p, etype, dflags = h["e"], h["p"], h["etype"], h["dflags"]
-        v2 = h["v2"].astype(bool)
-        fdev = (etype == CDIG_FD_EVENT) & v2
-        for k in np.flatnonzero(fdev).tolist():
-            self._fd_answer(buf, int(p[k]), int(e[k]))
-        intro = (dflags & FD_INTRO) != 0
-        unknown = (etype >= E.MAX) & ~fdev
-        if unknown.any():
-            for t, c in zip(*np.unique(etype[unknown], return_counts=True), strict=True):
-                self.skipped_events[int(t)] = self.skipped_events.get(int(t), 0) + int(c)
-        valid = ~fdev & ~intro & ~unknown
-        lp = p + np.where(v2, 26, 22)
-        nparams, elen = h["nparams"].copy(), h["elen"]  # nparams: v1's counted below
-        for k in np.flatnonzero(valid & ~v2).tolist():  # old captures: count the parameters
-            end = min(int(p[k] + elen[k]), int(e[k]))
-            n_ = E.v1_nparams(buf, int(lp[k]), end, len(E.INFO[int(etype[k])].params))
-            if n_ < 0:
-                valid[k] = False
-                t = int(etype[k])
-                self.skipped_events[t] = self.skipped_events.get(t, 0) + 1
-            nparams[k] = n_
-        idx = np.flatnonzero(valid)
-        if not len(idx):
-            return None
-        cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
-        if len(idx) < len(valid):  # else every event is kept (the common chunk): no copies
-            e, p, lp, elen = e[idx], p[idx], lp[idx], elen[idx]
-            etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
-            cpu, ts, tid = cpu[idx], ts[idx], tid[idx]
-        # where each event's parameters must end: its length, within its block
-        evend = np.minimum(p + elen, e)
+        if cls is not None:  # the common chunk: every event kept, its columns made in C
+            lp, evend, cat, is_enter, part = (cls["lp"], cls["evend"], cls["cat"],
+                                              cls["is_enter"], cls["part"])
+            nparams, elen = h["nparams"], h["elen"]
+            cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
+            if not len(etype):
+                return None
+            n_timed, n_cat0, n_drop, n_pinfo = (int(stats[5]), int(stats[1]), int(stats[2]),
+                                                int(stats[3]))
+            lo_hi: tuple[int, int] | None = (int(stats[6]), int(stats[7])) if n_timed else None
+        else:
+            v2 = h["v2"].astype(bool)
+            fdev = (etype == CDIG_FD_EVENT) & v2
+            for k in np.flatnonzero(fdev).tolist():
+                self._fd_answer(buf, int(p[k]), int(e[k]))
+            intro = (dflags & FD_INTRO) != 0
+            unknown = (etype >= E.MAX) & ~fdev
+            if unknown.any():
+                for t, c in zip(*np.unique(etype[unknown], return_counts=True), strict=True):
+                    self.skipped_events[int(t)] = self.skipped_events.get(int(t), 0) + int(c)
+            valid = ~fdev & ~intro & ~unknown
+            lp = p + np.where(v2, 26, 22)
+            nparams, elen = h["nparams"].copy(), h["elen"]  # nparams: v1's counted below
+            for k in np.flatnonzero(valid & ~v2).tolist():  # old captures: count parameters
+                end = min(int(p[k] + elen[k]), int(e[k]))
+                n_ = E.v1_nparams(buf, int(lp[k]), end, len(E.INFO[int(etype[k])].params))
+                if n_ < 0:
+                    valid[k] = False
+                    t = int(etype[k])
+                    self.skipped_events[t] = self.skipped_events.get(t, 0) + 1
+                nparams[k] = n_
+            idx = np.flatnonzero(valid)
+            if not len(idx):
+                return None
+            cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
+            if len(idx) < len(valid):  # else every event is kept (the common chunk): no copies
+                e, p, lp, elen = e[idx], p[idx], lp[idx], elen[idx]
+                etype, nparams, dflags = etype[idx], nparams[idx], dflags[idx]
+                cpu, ts, tid = cpu[idx], ts[idx], tid[idx]
+            # where each event's parameters must end: its length, within its block
+            evend = np.minimum(p + elen, e)
+            timed = ts[ts > 0]  # a container event may have none
+            lo_hi = (int(timed.min()), int(timed.max())) if len(timed) else None
+            cat = self._cat[etype]
+            n_cat0 = int(np.count_nonzero(cat == 0))
+            n_drop = n_pinfo = 1  # looked for below
+            is_enter = (etype & 1) == 0
+            container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
+            part = (cat > 0) & ~container
         self._evend = evend
-        n = len(idx)
-        timed = ts[ts > 0]  # a container event may have none
-        if len(timed):
-            lo, hi = int(timed.min()), int(timed.max())
+        n = len(etype)
+        if lo_hi is not None:
+            lo, hi = lo_hi
             self.span = (lo, hi) if self.span is None else (min(self.span[0], lo),
                                                             max(self.span[1], hi))
         num = self.events + 1 + np.arange(n, dtype=np.int64)
         self.events += n
-        cat = self._cat[etype]
-        self.internal_events += int(np.count_nonzero(cat == 0))
-        for k in np.flatnonzero(etype == E.DROP_E).tolist():
+        self.internal_events += n_cat0
+        for k in np.flatnonzero(etype == E.DROP_E).tolist() if n_drop else ():
             self._drop_mark(buf, int(lp[k]), int(nparams[k]), int(evend[k]))
-        for k in np.flatnonzero(etype == E.PROCINFO_E).tolist():
+        for k in np.flatnonzero(etype == E.PROCINFO_E).tolist() if n_pinfo else ():
             self._procinfo(buf, int(ts[k]), int(tid[k]), int(lp[k]), int(nparams[k]),
                            int(evend[k]))
-        is_enter = (etype & 1) == 0
-        container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
         # pair each exit with its thread's previous event when that is its enter
-        part = (cat > 0) & ~container
         got = k_.pair(tid, etype, part) if k_ is not None else None
         enter_of, paired, first_of, last_of = got if got is not None else \
             pair_numpy(tid, etype, part)
@@ -137,7 +160,7 @@ class ChunkPath(FastRows):
                     del self._pending[t]
                     self._key = k * 8
                     self._enter_only(pend, cols)
-        carry = is_enter & ~paired & last_of & (cat > 0) & ~container & \
+        carry = is_enter & ~paired & last_of & part & \
             (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
         slow = ((cat == 2) | override) & ~carry
         # the threads as the chunk starts, for the fast rows (the slow path changes them)

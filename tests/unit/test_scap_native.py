@@ -136,8 +136,45 @@ def test_blocks_and_headers_are_the_numpy_ones(chunk: int,
             for col in headers.HEADER_COLUMNS:
                 assert np.array_equal(cols_n[col].astype(np.int64),
                                       cols_p[col].astype(np.int64)), (name, col)
+            for first in {0, min(3, len(k1) - 1)}:
+                _check_headers_cls(u8, k1, first, name)
         damaged += native[-1][2] == "damaged"
     assert damaged >= 10  # the variants do reach the damaged-block paths
+
+
+def _check_headers_cls(u8: np.ndarray, blks: np.ndarray, first: int, name: str) -> None:
+    """scap_headers_cls: scap_headers' rows and columns, and chunk.py's numpy lines for
+    its other columns and counts (a random category table; a small one, so that some
+    types fall past it)."""
+    from cdig.collector.scap.base import EVF_BLOCK
+    from cdig.collector.scap.chunk import _CLS_TYPES
+
+    k = native_scap.kernels()
+    assert k is not None
+    rows_p, h = headers.numpy_headers(u8, blks, first)
+    rng = np.random.default_rng(len(blks) + first)
+    for n_types in (400, 4200):
+        lut = rng.integers(0, 3, n_types).astype(np.int8)
+        rows, cols, x, stats = k.headers_cls(u8, blks, first, EVF_BLOCK, lut, _CLS_TYPES)
+        assert np.array_equal(rows, rows_p), name
+        for col in headers.HEADER_COLUMNS:
+            assert np.array_equal(cols[col], h[col].astype(np.int64)), (name, col)
+        et, v2, p, e = h["etype"], h["v2"].astype(bool), h["p"], h["e"]
+        cat = np.where(et < n_types, lut[np.minimum(et, n_types - 1)], 0)
+        cont = (et == _CLS_TYPES[4]) | (et == _CLS_TYPES[5])
+        assert np.array_equal(x["lp"], p + np.where(v2, 26, 22)), name
+        assert np.array_equal(x["evend"], np.minimum(p + h["elen"], e)), name
+        assert np.array_equal(x["cat"], cat) and x["cat"].dtype == np.int8, name
+        assert np.array_equal(x["is_enter"], (et & 1) == 0), name
+        assert np.array_equal(x["part"], (cat > 0) & ~cont), name
+        general = ~v2 | (et == _CLS_TYPES[0]) | ((h["dflags"] & _CLS_TYPES[1]) != 0) | \
+            (et >= n_types)
+        ts = h["ts"][h["ts"] > 0]
+        want = [np.count_nonzero(general), np.count_nonzero(cat == 0),
+                np.count_nonzero(et == _CLS_TYPES[2]), np.count_nonzero(et == _CLS_TYPES[3]),
+                np.count_nonzero(cont), len(ts), ts.min() if len(ts) else 0,
+                ts.max() if len(ts) else 0]
+        assert stats.tolist() == [int(v) for v in want], name
 
 
 class _Pipe:
