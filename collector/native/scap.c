@@ -157,7 +157,9 @@ EXPORT int64_t scap_headers(const uint8_t *buf, int64_t n, const int64_t *blks, 
  * container event (k[4], k[5]). stats (int64[8]): [0] the events _chunk must take its
  * general path for (v1 headers; k[0] fd events of v2 blocks; k[1] flag bits set; types
  * >= n_types), [1] cat 0, [2] type k[2] (drop), [3] type k[3] (procinfo), [4] container
- * events, [5] events with ts > 0, [6] and [7] their least and greatest ts. */
+ * events, [5] events with ts > 0, [6] and [7] their least and greatest ts. With lean,
+ * only etype, flags, nparams, cpu, ts and tid of the scap_headers columns are written
+ * (row, s, e, p, v2 and elen are not: less to write when the chunk needs none of them). */
 EXPORT int64_t scap_headers_cls(const uint8_t *buf, int64_t n, const int64_t *blks,
                                 int64_t first, int64_t nb, int64_t evf_bit, int64_t *row,
                                 int64_t *s_out, int64_t *e_out, int64_t *p_out,
@@ -165,19 +167,34 @@ EXPORT int64_t scap_headers_cls(const uint8_t *buf, int64_t n, const int64_t *bl
                                 int64_t *nparams, int64_t *elen, int64_t *cpu, int64_t *ts,
                                 int64_t *tid, const int8_t *cat_lut, int64_t n_types,
                                 const int64_t *k, int64_t *lp, int64_t *evend, int8_t *cat,
-                                int8_t *is_enter, int8_t *part, int64_t *stats) {
+                                int8_t *is_enter, int8_t *part, int64_t *stats,
+                                int64_t lean) {
     int64_t m = 0, general = 0, cat0 = 0, drop = 0, pinfo = 0, cont = 0, timed = 0;
     int64_t lo = 0, hi = 0;
     for (int64_t i = first; i < nb; i++) {
-        if (!header_at(buf, n, blks + 4 * i, evf_bit, m, s_out, e_out, p_out, v2_out, etype,
-                       flags, nparams, elen, cpu, ts, tid))
+        int64_t h[11]; /* one event's scap_headers columns, in their order */
+        if (!header_at(buf, n, blks + 4 * i, evf_bit, 0, h, h + 1, h + 2, h + 3, h + 4, h + 5,
+                       h + 6, h + 7, h + 8, h + 9, h + 10))
             continue;
-        row[m] = i;
-        int64_t t = etype[m], p = p_out[m], end = p + elen[m];
-        int v2 = v2_out[m] != 0;
-        general += !v2 || (t == k[0]) || (flags[m] & k[1]) != 0 || t >= n_types;
+        if (!lean) {
+            row[m] = i;
+            s_out[m] = h[0];
+            e_out[m] = h[1];
+            p_out[m] = h[2];
+            v2_out[m] = h[3];
+            elen[m] = h[7];
+        }
+        etype[m] = h[4];
+        flags[m] = h[5];
+        nparams[m] = h[6];
+        cpu[m] = h[8];
+        ts[m] = h[9];
+        tid[m] = h[10];
+        int64_t t = h[4], p = h[2], end = p + h[7];
+        int v2 = h[3] != 0;
+        general += !v2 || (t == k[0]) || (h[5] & k[1]) != 0 || t >= n_types;
         lp[m] = p + (v2 ? 26 : 22);
-        evend[m] = end < e_out[m] ? end : e_out[m];
+        evend[m] = end < h[1] ? end : h[1];
         int8_t c = t >= 0 && t < n_types ? cat_lut[t] : 0;
         int is_cont = t == k[4] || t == k[5];
         cat[m] = c;
@@ -187,7 +204,7 @@ EXPORT int64_t scap_headers_cls(const uint8_t *buf, int64_t n, const int64_t *bl
         drop += t == k[2];
         pinfo += t == k[3];
         cont += is_cont;
-        int64_t v = ts[m];
+        int64_t v = h[9];
         if (v > 0) {
             if (!timed++ || v < lo)
                 lo = v;

@@ -21,6 +21,9 @@ CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
 HEADER_COLUMNS = ("s", "e", "p", "v2", "etype", "dflags", "nparams", "elen", "cpu", "ts", "tid")
 
+# the header columns scap_headers_cls writes when lean
+_LEAN = ("etype", "dflags", "nparams", "cpu", "ts", "tid")
+
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
 
@@ -47,7 +50,7 @@ class Kernels:
                                  [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS))])
         self._headers_cls = function(lib, "scap_headers_cls", _I,
                                      [_P, _I, _P, _I, _I, _I, _P, *([_P] * len(HEADER_COLUMNS)),
-                                      _P, _I, _P, *([_P] * 6)])
+                                      _P, _I, _P, *([_P] * 6), _I])
         self._params = function(lib, "scap_params", _I,
                                 [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
         self._int = function(lib, "scap_int_param", None, [_P, _I, _P, _P, _I, _I, _I, _P, _P])
@@ -106,15 +109,17 @@ class Kernels:
         return row[:m], {k: v[:m] for k, v in cols.items()}
 
     def headers_cls(self, u8: np.ndarray, blks: np.ndarray, first: int, evf_bit: int,
-                    cat_lut: np.ndarray, k: np.ndarray, scratch: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray],
+                    cat_lut: np.ndarray, k: np.ndarray, scratch: np.ndarray | None = None,
+                    lean: bool = False
+                    ) -> tuple[np.ndarray | None, dict[str, np.ndarray], dict[str, np.ndarray],
                                np.ndarray]:
         """``headers``, and in the same loop (see scap.c ``scap_headers_cls``) the
         columns lp, evend (int64), cat, is_enter, part (bool) of each event and the
-        chunk's counts (int64[8]). ``k``: int64[6] of the fd event type, the flag bits
-        of cdig's fd introductions, the drop, procinfo and two container event types.
-        ``scratch`` (``header_scratch`` of HEADER_COLUMNS + 5 columns) as for
-        ``headers``."""
+        chunk's counts (int64[9]: scap_headers_cls' eight, then the number of events).
+        ``k``: int64[6] of the fd event type, the flag bits of cdig's fd introductions,
+        the drop, procinfo and two container event types. ``scratch``
+        (``header_scratch``) as for ``headers``. ``lean``: no block rows (None) and of
+        the header columns only etype, dflags, nparams, cpu, ts, tid."""
         b = np.ascontiguousarray(blks, dtype=np.int64)
         cap = max(len(b) - first, 0)
         ncols = len(HEADER_COLUMNS) + 1
@@ -131,16 +136,19 @@ class Kernels:
         lut = np.ascontiguousarray(cat_lut, dtype=np.int8)
         kk = np.ascontiguousarray(k, dtype=np.int64)
         assert len(kk) == 6
-        stats = np.zeros(8, dtype=np.int64)
+        stats = np.zeros(9, dtype=np.int64)
         lp, evend = mat[ncols], mat[ncols + 1]
         m = self._headers_cls(address(u8), len(u8), address(b), first, len(b), evf_bit,
                               address(row), *(address(cols[name]) for name in HEADER_COLUMNS),
                               address(lut), len(lut), address(kk), address(lp), address(evend),
                               address(small[0]), address(small[1]), address(small[2]),
-                              address(stats))
+                              address(stats), int(lean))
+        stats[8] = m
         sb = small.view(np.bool_)
         extra = {"lp": lp[:m], "evend": evend[:m], "cat": small[0, :m],
                  "is_enter": sb[1, :m], "part": sb[2, :m]}
+        if lean:
+            return None, {k_: cols[k_][:m] for k_ in _LEAN}, extra, stats
         return row[:m], {k_: v[:m] for k_, v in cols.items()}, extra, stats
 
     @staticmethod

@@ -64,24 +64,28 @@ class ChunkPath(FastRows):
         u8 = np.frombuffer(buf, dtype=np.uint8)
         k_ = kernels()
         cls: dict[str, np.ndarray] | None = None
+        scratch = None
         if k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
-            self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None), len(blks))
-            rows, h, cls, stats = k_.headers_cls(u8, blks, first, EVF_BLOCK, self._cat,
-                                                 _CLS_TYPES, self._hscratch)
-            if stats[0]:  # fd events, fd introductions, unknown types, v1: the numpy lines
+            scratch = self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None),
+                                                         len(blks))
+            _, h, cls, stats = k_.headers_cls(u8, blks, first, EVF_BLOCK, self._cat,
+                                              _CLS_TYPES, scratch, lean=True)
+            # fd events, fd introductions, unknown types, v1, blocks that are not events:
+            # the whole header columns, and the numpy lines
+            if stats[0] or stats[8] < len(arr):
                 cls = None
-        else:
-            rows, h = headers.read(u8, blks, first, None)
-        if len(rows) < len(arr):  # not event blocks, or too short for an event header
-            bad = np.ones(len(arr), dtype=bool)
-            bad[rows - first] = False
-            for t, c in zip(*np.unique(arr[bad, 0], return_counts=True), strict=True):
-                self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
-        e, p, etype, dflags = h["e"], h["p"], h["etype"], h["dflags"]
+        if cls is None:
+            rows, h = headers.read(u8, blks, first, scratch)
+            if len(rows) < len(arr):  # not event blocks, or too short for an event header
+                bad = np.ones(len(arr), dtype=bool)
+                bad[rows - first] = False
+                for t, c in zip(*np.unique(arr[bad, 0], return_counts=True), strict=True):
+                    self.skipped_blocks[int(t)] = self.skipped_blocks.get(int(t), 0) + int(c)
+        etype, dflags = h["etype"], h["dflags"]
         if cls is not None:  # the common chunk: every event kept, its columns made in C
             lp, evend, cat, is_enter, part = (cls["lp"], cls["evend"], cls["cat"],
                                               cls["is_enter"], cls["part"])
-            nparams, elen = h["nparams"], h["elen"]
+            nparams = h["nparams"]
             cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
             if not len(etype):
                 return None
@@ -89,6 +93,7 @@ class ChunkPath(FastRows):
                                                 int(stats[3]))
             lo_hi: tuple[int, int] | None = (int(stats[6]), int(stats[7])) if n_timed else None
         else:
+            e, p = h["e"], h["p"]
             v2 = h["v2"].astype(bool)
             fdev = (etype == CDIG_FD_EVENT) & v2
             for k in np.flatnonzero(fdev).tolist():

@@ -174,7 +174,16 @@ def _check_headers_cls(u8: np.ndarray, blks: np.ndarray, first: int, name: str) 
                 np.count_nonzero(et == _CLS_TYPES[2]), np.count_nonzero(et == _CLS_TYPES[3]),
                 np.count_nonzero(cont), len(ts), ts.min() if len(ts) else 0,
                 ts.max() if len(ts) else 0]
-        assert stats.tolist() == [int(v) for v in want], name
+        assert stats.tolist() == [int(v) for v in want] + [len(rows_p)], name
+        # lean: the same counts and columns, of the header columns only some
+        none, lean, x2, stats2 = k.headers_cls(u8, blks, first, EVF_BLOCK, lut, _CLS_TYPES,
+                                               lean=True)
+        assert none is None and stats2.tolist() == stats.tolist(), name
+        assert set(lean) == {"etype", "dflags", "nparams", "cpu", "ts", "tid"}, name
+        for col, a in lean.items():
+            assert np.array_equal(a, h[col].astype(np.int64)), (name, col)
+        for col, a in x2.items():
+            assert np.array_equal(a, x[col]), (name, col)
 
 
 class _Pipe:
