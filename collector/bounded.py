@@ -272,7 +272,7 @@ def check_snapshot(s: Any) -> dict[str, Any]:
 
 
 # -- the Arrow stream's own compression --------------------------------------------------
-# Arrow inflates a zstd batch to the sizes the batch declares, before cdig sees a byte
+# Arrow inflates a batch (lz4 or zstd) to the sizes the batch declares, before cdig sees a byte
 # of it: a 49 kB stream declaring 50 M rows of zeros took 1.6 GB. So the declarations
 # are read first (the stream's message headers and the 8-byte length that prefixes
 # each compressed buffer) and a batch whose declared sizes exceed what its row count

@@ -4,7 +4,7 @@
 contents in schema order (each: null count, validity bits, values or offsets and
 data). It is computed on the values (not the file bytes), so the writer and the
 reader compute it the same way; a flipped bit anywhere in a batch is caught even
-where zstd and Arrow's own checks would not notice.
+where the codec's (lz4, zstd) and Arrow's own checks would not notice.
 
 ``cdig.coldigest`` makes the same check possible for a reader that reads only some
 columns (``pyarrow.ipc.IpcReadOptions(included_fields=...)``: the other columns'
