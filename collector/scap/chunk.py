@@ -92,6 +92,7 @@ class ChunkPath(FastRows):
             n_timed, n_cat0, n_drop, n_pinfo = (int(stats[5]), int(stats[1]), int(stats[2]),
                                                 int(stats[3]))
             lo_hi: tuple[int, int] | None = (int(stats[6]), int(stats[7])) if n_timed else None
+            no_cont = not stats[4]  # no container events
         else:
             e, p = h["e"], h["p"]
             v2 = h["v2"].astype(bool)
@@ -132,6 +133,7 @@ class ChunkPath(FastRows):
             is_enter = (etype & 1) == 0
             container = (etype == E.CONTAINER_E) | (etype == E.CONTAINER_JSON_2_E)
             part = (cat > 0) & ~container
+            no_cont = False
         self._evend = evend
         n = len(etype)
         if lo_hi is not None:
@@ -169,7 +171,10 @@ class ChunkPath(FastRows):
             (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
         slow = ((cat == 2) | override) & ~carry
         # the threads as the chunk starts, for the fast rows (the slow path changes them)
-        utids = bulk.uniq(tid[cat > 0]).tolist()
+        if no_cont:  # part is cat > 0: its threads are those of first_of, one event each
+            utids = np.sort(tid[first_of]).tolist()
+        else:
+            utids = bulk.uniq(tid[cat > 0]).tolist()
         base = {t: self._thread(t) for t in utids}
         base_attrs = {t: (th.pid, th.comm, th.uid, th.gid, th.cgroup) for t, th in base.items()}
         changes: list[tuple[int, int, Attrs]] = []

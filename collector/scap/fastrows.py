@@ -462,13 +462,22 @@ class FastRows(EventPath):
         """pid, comm, uid, gid, cgroup of each fast row: its thread as of that row."""
         tids = fast["tid"]
         uniq = bulk.uniq(tids)
-        inv = np.searchsorted(uniq, tids)  # np.unique's inverse, without its sort
         attrs = [base.get(int(t)) or self._attrs(int(t)) for t in uniq.tolist()]
-        pid = np.array([a[0] for a in attrs], dtype=np.int64)[inv]
-        comm = np.array([a[1] for a in attrs], dtype=f"S{layout.COMM_LEN}")[inv]
-        uid = np.array([a[2] for a in attrs], dtype=np.int64)[inv]
-        gid = np.array([a[3] for a in attrs], dtype=np.int64)[inv]
-        cg = np.array([a[4] for a in attrs], dtype=np.uint64)[inv]
+        comm_t = f"S{layout.COMM_LEN}"
+        if len(attrs) == 1:  # one thread (a storm's chunk): its values, no gather by row
+            (a,), n = attrs, len(tids)
+            pid = np.full(n, a[0], dtype=np.int64)
+            comm = np.full(n, a[1], dtype=comm_t)
+            uid = np.full(n, a[2], dtype=np.int64)
+            gid = np.full(n, a[3], dtype=np.int64)
+            cg = np.full(n, a[4], dtype=np.uint64)
+        else:
+            inv = np.searchsorted(uniq, tids)  # np.unique's inverse, without its sort
+            pid = np.array([a[0] for a in attrs], dtype=np.int64)[inv]
+            comm = np.array([a[1] for a in attrs], dtype=comm_t)[inv]
+            uid = np.array([a[2] for a in attrs], dtype=np.int64)[inv]
+            gid = np.array([a[3] for a in attrs], dtype=np.int64)[inv]
+            cg = np.array([a[4] for a in attrs], dtype=np.uint64)[inv]
         if changes:  # as-of: the last change of the row's thread at or before the row
             changes.sort(key=lambda c: (c[0], c[1]))
             ct = np.array([c[0] for c in changes], dtype=np.int64)
