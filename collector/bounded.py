@@ -268,6 +268,11 @@ def check_snapshot(s: Any) -> dict[str, Any]:
     for k, v in argv.items():
         _need(_is_int_key(k) and isinstance(v, list) and len(v) >= 2 and isinstance(v[1], list),
               "snapshot argv")
+    since = s.get("fd_since", [])
+    _need(isinstance(since, list), "snapshot fd_since")
+    for v in since:
+        _need(isinstance(v, list) and len(v) == 3 and all(type(x) is int for x in v),
+              "snapshot fd_since")
     return cast("dict[str, Any]", s)  # checked above
 
 

@@ -340,6 +340,9 @@ class State:
             "argv": {str(k): [v[0], v[1]] for k, v in self._argv.items()},
             "exited": {str(k): v for k, v in self._exited.items()},
             "last_sweep": self._last_sweep,
+            # the creation times closes are checked against (_close_fd): without them a
+            # file read alone would apply a close that live kept, and lose the fd's name
+            "fd_since": [[pid, num, ns] for (pid, num), ns in self._fd_since.items()],
         }
 
     def restore(self, snap: dict[str, Any], container: Callable[[int], Container]) -> None:
@@ -360,6 +363,7 @@ class State:
         self._argv = {int(k): (v[0], list(v[1])) for k, v in snap.get("argv", {}).items()}
         self._exited = {int(k): v for k, v in snap.get("exited", {}).items()}
         self._last_sweep = snap.get("last_sweep", 0)
+        self._fd_since = {(v[0], v[1]): v[2] for v in snap.get("fd_since", [])}  # absent before
 
 
 def _fd_list(info: FdInfo) -> list[Any]:

@@ -43,7 +43,8 @@ BOMB = b"".join(c.compress(b" " * (1 << 20)) for _ in range(1536)) + c.flush()  
 
 KEYS = ["containers", "cgroups", "pids", "journal", "drops", "key", "id", "name", "runtime",
         "image", "labels", "cgroup_path", "pod_name", "pod_namespace", "pod_uid", "cgroup_ids",
-        "processes", "fds", "pid", "ppid", "args", "parent_of", "argv", "exited", "session",
+        "processes", "fds", "fd_since", "pid", "ppid", "args", "parent_of", "argv", "exited",
+        "session",
         "file_index", "mono_to_wall_ns", "syscall_arch", "session_started_ns",
         "fd", "proc", "sock", "dir", "cwd"]
 scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
