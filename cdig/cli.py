@@ -278,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", dest="write_format", choices=("cdig", "scap"),
                    help="with -w: the capture's format (default: by FILE's extension, cdig)")
     t.add_argument("--compress", choices=("lz4", "zstd"), default="lz4",
-                   help="with -w: the .cdig capture's Arrow compression: lz4 (default; read "
-                        "back ~2.4x faster) or zstd (files ~2.7x smaller)")
+                   help="with -w: the .cdig capture's Arrow compression: lz4 (default; less "
+                        "CPU to write and to read back) or zstd (files ~2.7x smaller)")
     t.add_argument("-r", "--read", metavar="FILE", action="append",
                    help="read a capture instead of tracing live (no root needed); repeat it "
                         "or use a glob for a rotation set")

@@ -2,7 +2,7 @@
 
 Format (``cdig-capture`` version 1): an Arrow IPC **stream** of compressed record
 batches, readable as is by pyarrow, DuckDB, polars and pandas. The batches' Arrow
-IPC compression is LZ4_FRAME by default (``cdig trace -w``; read back ~2.4x faster)
+IPC compression is LZ4_FRAME by default (``cdig trace -w``; decompressed ~2.4x faster)
 or ZSTD (``--compress zstd``: files ~2.7x smaller); a reader reads both, batch by
 batch (captures written before lz4 are zstd).
 
