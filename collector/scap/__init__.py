@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .blocks import is_scap
+from .blocktypes import is_scap
 
 
 def any_scap(paths: Sequence[str]) -> bool:

@@ -53,6 +53,7 @@ from .blocktypes import (
     UL,
     UL_INT,
     UL_V2,
+    is_scap,
 )
 from .stateblocks import (
     FD_DIRECTORY,
@@ -144,20 +145,6 @@ def _chain(buf: bytes) -> tuple[np.ndarray, int]:
 
 class ScapError(Exception):
     """A file that is not a readable .scap at all. The message is one line."""
-
-
-def is_scap(path: str) -> bool:
-    """True if ``path`` starts with a .scap section header, plain or gzip-compressed."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            if head[:2] == GZIP_MAGIC:
-                f.seek(0)
-                d = zlib.decompressobj(wbits=31)
-                head = d.decompress(f.read(4096), 4)
-    except (OSError, zlib.error):
-        return False
-    return head[:4] == SHB_MAGIC_BYTES
 
 
 class _Input:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 SHB = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -23,3 +24,18 @@ EVENT_BLOCKS = {EV: (False, False), EV_INT: (False, False), EV_V2: (True, False)
                 EV_V2_LARGE: (True, False), EVF: (False, True), EVF_V2: (True, True),
                 EVF_V2_LARGE: (True, True)}
 STATE_ONLY = 1  # EVF flag SCAP_DF_STATE_ONLY: apply the event's effects, do not show it
+
+
+# here, not in blocks: any_scap() runs on every -r, and a .cdig read imports no more
+def is_scap(path: str) -> bool:
+    """True if ``path`` starts with a .scap section header, plain or gzip-compressed."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head[:2] == GZIP_MAGIC:
+                f.seek(0)
+                d = zlib.decompressobj(wbits=31)
+                head = d.decompress(f.read(4096), 4)
+    except (OSError, zlib.error):
+        return False
+    return head[:4] == SHB_MAGIC_BYTES
