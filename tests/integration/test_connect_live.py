@@ -108,10 +108,14 @@ def test_nonblocking_connects_are_named_on_every_later_event(podman_container, t
         assert e["fd.name"] == names[e["fd.num"]], e
     # the ports the kernel chose are the ones the listener saw
     assert sorted(e["fd.cport"] for e in connects) == sorted(peers)
-    # the first record had the local port (handshake inside connect); the second had
-    # the address without it (SYN dropped): its port came from /proc/PID/net/tcp
+    # the second connect's SYN was dropped (backlog full): its record has the address
+    # without the port, which came from /proc/PID/net/tcp. The first one's handshake
+    # mostly completes inside connect (loopback's softirq runs as connect sends the SYN)
+    # and its record then carries the port; on a loaded host the softirq can run later
+    # (ksoftirqd), after connect's exit, and it is the /proc case too: both are right
     a, b = connects
-    assert f"local=127.0.0.1:{a['fd.cport']} " in a["evt.info"], a
+    assert (f"local=127.0.0.1:{a['fd.cport']} " in a["evt.info"]
+            or "local=127.0.0.1:0 " in a["evt.info"]), a
     assert "local=127.0.0.1:0 " in b["evt.info"] and b["fd.cport"] > 0, b
 
     later = [e for e in r.events if e["evt.num"] > connects[0]["evt.num"]
