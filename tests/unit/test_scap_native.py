@@ -334,6 +334,33 @@ def test_gather_rows_is_numpys_fancy_index() -> None:
         k.gather_rows(dst, 30, src, idx, 40)
 
 
+def _exit_outputs(nr0: np.ndarray) -> list[np.ndarray]:
+    """Fresh (nr, ret, args, have) rows for scap_generic_exit*: nr from ``nr0``."""
+    rows = len(nr0)
+    return [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
+            np.zeros((rows, 6), np.int8)]
+
+
+def _param_events(rng: np.random.Generator, m: int, npar: int, slot: int, span: int,
+                  lens_from: list[int], read: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(buf, lp, end) of ``m`` events with ``npar`` length slots of ``slot`` bytes:
+    random starts, ends and lengths (overrunning now and then), and every third event
+    whose slots fit given lengths from ``lens_from`` and an end just past its first
+    ``read`` parameters (0-2 bytes more)."""
+    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
+    lp = rng.integers(-8, len(buf) - 64, m).astype(np.int64)
+    end = np.minimum(lp + rng.integers(0, span, m), len(buf) + 8).astype(np.int64)
+    for i in range(0, m, 3):
+        if lp[i] >= 0:
+            lens = rng.choice(lens_from, npar)
+            for j, ln in enumerate(lens):
+                buf[lp[i] + slot * j: lp[i] + slot * j + slot] = np.frombuffer(
+                    int(ln).to_bytes(slot, "little"), np.uint8)
+            end[i] = lp[i] + npar * slot + int(lens[:read].sum()) + int(rng.integers(0, 3))
+    return buf, lp, end
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 8])
 def test_generic_exit_is_the_numpy_branch(n: int) -> None:
     """scap.c scap_generic_exit against fastrows._fill's numpy branch for generic exit
@@ -351,8 +378,7 @@ def test_generic_exit_is_the_numpy_branch(n: int) -> None:
     k = native_scap.kernels()
     assert k is not None
     for want in (True, False):
-        got = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
-               np.zeros((rows, 6), np.int8)]
+        got = _exit_outputs(nr0)
         k.generic_exit(buf, lens, starts, n, w, sc_nr, want, *got)
         nr, ret, args, have = [a.copy() for a in (nr0, got[1] * 0, got[2] * 0, got[3] * 0)]
         ln, st = lens[:, :n], starts[:, :n]
@@ -407,28 +433,17 @@ def test_generic_exit_at_is_params_then_generic_exit(npar: int, slot: int) -> No
     scap_params' rows, then scap_generic_exit on the events that fit, give: events
     whose slots or lengths overrun them (random lengths, ends and starts) give none."""
     rng = np.random.default_rng(npar * 10 + slot)
-    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
     m, rows = 500, 600
-    lp = rng.integers(-8, len(buf) - 64, m).astype(np.int64)
-    end = np.minimum(lp + rng.integers(0, 120, m), len(buf) + 8).astype(np.int64)
-    for i in range(0, m, 3):  # lengths that fit: 0, 2, 8 or 9 bytes a parameter
-        if lp[i] >= 0:
-            lens = rng.choice([0, 2, 8, 8, 9], npar)
-            for j, ln in enumerate(lens):
-                buf[lp[i] + slot * j: lp[i] + slot * j + slot] = np.frombuffer(
-                    int(ln).to_bytes(slot, "little"), np.uint8)
-            end[i] = lp[i] + npar * slot + int(lens[:8].sum()) + int(rng.integers(0, 3))
+    buf, lp, end = _param_events(rng, m, npar, slot, 120, [0, 2, 8, 8, 9], 8)
     w = rng.choice(rows, m, replace=False).astype(np.int64)
     sc_nr = rng.integers(-1, 500, 1024).astype(np.int64)
     nr0 = np.where(rng.random(rows) < 0.2, 5, -1).astype(np.int64)
     k = native_scap.kernels()
     assert k is not None
     for want in (True, False):
-        got = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
-               np.zeros((rows, 6), np.int8)]
+        got = _exit_outputs(nr0)
         ok = k.generic_exit_at(buf, lp, end, npar, slot, w, sc_nr, want, *got)
-        ref = [nr0.copy(), np.zeros(rows, np.int64), np.zeros((rows, 6), np.int64),
-               np.zeros((rows, 6), np.int8)]
+        ref = _exit_outputs(nr0)
         n = min(npar, 8)
         ok_p, lens, starts = k.params(buf, lp, end, npar, n, slot)
         k.generic_exit(buf, lens, starts, n, w[ok_p], sc_nr, want, *ref)
@@ -443,17 +458,8 @@ def test_generic_enter_at_is_params_then_the_native_id(npar: int, slot: int) -> 
     events: scap_params' check of the first min(npar, 2) parameters, then the u16 of
     parameter 1 (where it has 2 bytes) as the row's syscall number."""
     rng = np.random.default_rng(npar * 7 + slot)
-    buf = rng.integers(0, 256, 1 << 16, dtype=np.uint8)
     m, rows = 500, 600
-    lp = rng.integers(-8, len(buf) - 64, m).astype(np.int64)
-    end = np.minimum(lp + rng.integers(0, 40, m), len(buf) + 8).astype(np.int64)
-    for i in range(0, m, 3):
-        if lp[i] >= 0:
-            lens = rng.choice([0, 1, 2, 2, 3], npar)
-            for j, ln in enumerate(lens):
-                buf[lp[i] + slot * j: lp[i] + slot * j + slot] = np.frombuffer(
-                    int(ln).to_bytes(slot, "little"), np.uint8)
-            end[i] = lp[i] + npar * slot + int(lens[:2].sum()) + int(rng.integers(0, 3))
+    buf, lp, end = _param_events(rng, m, npar, slot, 40, [0, 1, 2, 2, 3], 2)
     w = rng.choice(rows, m, replace=False).astype(np.int64)
     nr0 = rng.integers(-1, 400, rows).astype(np.int64)
     k = native_scap.kernels()
