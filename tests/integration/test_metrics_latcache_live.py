@@ -12,9 +12,6 @@ failure, not a skip, when CI=true.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -23,7 +20,7 @@ from cdig.probes.metrics.probe import MetricsProbe
 from cdig.probes.syscall_table import table
 
 from .containers import cgroup2_mountpoint, require
-from .test_metrics_slots_live import _getppid_in, _rmdir
+from .test_metrics_slots_live import Cgroups
 
 pytestmark = pytest.mark.integration
 
@@ -38,28 +35,17 @@ def test_tiny_cache_hash_and_takeover_exact():
     nr = table().nr("getppid")
     probe = MetricsProbe(MetricsConfig(latency=True, latcache_max=CACHE))
     probe.load()
-    made: list[Path] = []
+    cgroups = Cgroups(root, "cdiglatc")
     try:
         maps = probe.maps
         assert maps is not None and maps.latcache is not None
-        tag = f"cdiglatc-{os.getpid()}"
-
-        def cgroup(i: int) -> tuple[Path, int]:
-            d = root / f"{tag}-{i}"
-            d.mkdir()
-            made.append(d)
-            return d, d.stat().st_ino  # the cgroup id the program sees
 
         def counts() -> dict[int, tuple[int, int]]:
             s = maps.read().syscalls
             return {int(r["cgroup_id"]): (int(r["count"]), int(r["lat_slots"].sum()))
                     for r in s if int(r["nr"]) == nr}
 
-        ids = {}
-        for i in range(40):
-            d, cg = cgroup(i)
-            _getppid_in(d, 100 + i)
-            ids[cg] = 100 + i
+        ids = cgroups.calls(range(40), 100)
         got = counts()
         # every call timed (the histogram's total is the count), wherever it was kept
         assert {cg: got.get(cg) for cg in ids} == {cg: (n, n) for cg, n in ids.items()}
@@ -75,19 +61,13 @@ def test_tiny_cache_hash_and_takeover_exact():
         _, per = maps.latcache.read_cpus()
         holders = {int(c) for c in np.unique(per["cgroup_id"]) if c}
         gone = sorted(holders & set(ids)) or [sorted(ids)[0]]
-        for d in [d for d in made if d.stat().st_ino in gone]:
-            _rmdir(d)
-            made.remove(d)
+        cgroups.remove(gone)
         maps.forget(sorted(holders | set(gone)))
         _, gen = maps.deadgen.read()
         assert int(gen[0]) == 1
         got = counts()
         assert not set(got) & set(gone)
-        fresh = {}
-        for i in range(40, 50):
-            d, cg = cgroup(i)
-            _getppid_in(d, 200 + i)
-            fresh[cg] = 200 + i
+        fresh = cgroups.calls(range(40, 50), 200)
         got = counts()
         assert {cg: got.get(cg) for cg in fresh} == {cg: (n, n) for cg, n in fresh.items()}
         kept = {cg: n for cg, n in ids.items() if cg not in gone}
@@ -95,5 +75,4 @@ def test_tiny_cache_hash_and_takeover_exact():
         assert not set(got) & set(gone)
     finally:
         probe.close()
-        for d in made:
-            _rmdir(d)
+        cgroups.close()

@@ -56,6 +56,41 @@ def _rmdir(d: Path) -> None:
     d.rmdir()
 
 
+class Cgroups:
+    """cgroups of one test under the cgroup2 mount, made the way runc makes one (a
+    mkdir, a process moved in), removed again at ``close``."""
+
+    def __init__(self, root: Path, tag: str) -> None:
+        self.root, self.tag = root, f"{tag}-{os.getpid()}"
+        self.made: list[Path] = []
+
+    def make(self, i: int) -> tuple[Path, int]:
+        d = self.root / f"{self.tag}-{i}"
+        d.mkdir()
+        self.made.append(d)
+        return d, d.stat().st_ino  # the cgroup id the program sees
+
+    def calls(self, which: range, base: int) -> dict[int, int]:
+        """A cgroup for each ``i`` of ``which``, in which ``base + i`` getppid calls
+        run: cgroup id -> calls."""
+        ids = {}
+        for i in which:
+            d, cg = self.make(i)
+            _getppid_in(d, base + i)
+            ids[cg] = base + i
+        return ids
+
+    def remove(self, ids: set[int] | list[int]) -> None:
+        """The cgroups made here whose ids are ``ids``, gone."""
+        for d in [d for d in self.made if d.stat().st_ino in ids]:
+            _rmdir(d)
+            self.made.remove(d)
+
+    def close(self) -> None:
+        for d in self.made:
+            _rmdir(d)
+
+
 def test_slots_overflow_free_and_reuse_exact():
     require("root", "bpf", "bcc", "tracefs")
     root = cgroup2_mountpoint()
@@ -64,17 +99,10 @@ def test_slots_overflow_free_and_reuse_exact():
     nr = table().nr("getppid")
     probe = MetricsProbe(MetricsConfig(latency=False, slots_max=SLOTS))
     probe.load()
-    made: list[Path] = []
+    cgroups = Cgroups(root, "cdigslots")
     try:
         maps = probe.maps
         assert maps is not None and maps.slots is not None
-        tag = f"cdigslots-{os.getpid()}"
-
-        def cgroup(i: int) -> tuple[Path, int]:
-            d = root / f"{tag}-{i}"
-            d.mkdir()
-            made.append(d)
-            return d, d.stat().st_ino  # the cgroup id the program sees
 
         def counts() -> dict[int, int]:
             s = maps.read().syscalls
@@ -85,11 +113,7 @@ def test_slots_overflow_free_and_reuse_exact():
             return dict(zip(k.tolist(), v.tolist(), strict=True))
 
         # more cgroups than slots: some are refused one, all exact
-        ids = {}
-        for i in range(40):
-            d, cg = cgroup(i)
-            _getppid_in(d, 100 + i)
-            ids[cg] = 100 + i
+        ids = cgroups.calls(range(40), 100)
         got = counts()
         assert {cg: got.get(cg) for cg in ids} == ids
         slots = slot_of()
@@ -108,15 +132,13 @@ def test_slots_overflow_free_and_reuse_exact():
         # cgroups may try again, and a new cgroup counts exactly from zero
         gone = sorted(held)[0]
         freed = slots[gone]
-        d_gone = next(d for d in made if d.stat().st_ino == gone)
-        _rmdir(d_gone)
-        made.remove(d_gone)
+        cgroups.remove([gone])
         maps.forget([gone])
         after = slot_of()
         assert gone not in after and SLOT_NONE not in after.values()
         _, rows = maps.slots.rows.read()
         assert int(rows["count"][freed].sum()) == 0
-        d, cg = cgroup(99)
+        d, cg = cgroups.make(99)
         _getppid_in(d, 77)
         got = counts()
         assert got.get(cg) == 77 and gone not in got
@@ -125,5 +147,4 @@ def test_slots_overflow_free_and_reuse_exact():
         assert slot_of().get(cg, SLOT_NONE) != SLOT_NONE  # a slot was free again
     finally:
         probe.close()
-        for d in made:
-            _rmdir(d)
+        cgroups.close()
