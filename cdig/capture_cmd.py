@@ -79,7 +79,7 @@ def open_recorder(args: argparse.Namespace, filter_text: str, container_of: Call
     header.update(filter=filter_text, snaplen=getattr(args, "string_len", None),
                   io_snaplen=getattr(args, "snaplen", None))
     writer = capture.CaptureWriter(args.write, header, rotation(args),
-                                   compression=getattr(args, "compress", None) or "lz4")
+                                   compression=getattr(args, "compress", None) or capture.CODECS[0])
     return capture.CaptureRecorder(writer, syscalls, live_container_of=container_of,
                                    live_procfs=procfs, snaplen=getattr(args, "string_len", None))
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .collector.capture import CODECS
 
 # cdig does no linear algebra: OpenBLAS's worker threads (one per core, started when
 # numpy loads) would only spin beside the ring reader under load
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ".scap to stdout, flushed per batch")
     t.add_argument("--format", dest="write_format", choices=("cdig", "scap"),
                    help="with -w: the capture's format (default: by FILE's extension, cdig)")
-    t.add_argument("--compress", choices=("lz4", "zstd"), default="lz4",
+    t.add_argument("--compress", choices=CODECS, default=CODECS[0],
                    help="with -w: the .cdig capture's Arrow compression: lz4 (default; less "
                         "CPU to write and to read back) or zstd (files ~2.7x smaller)")
     t.add_argument("-r", "--read", metavar="FILE", action="append",

@@ -55,6 +55,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# the Arrow IPC codecs a capture's batches can be written with (any Arrow reader reads
+# both; so does cdig, whichever a file's batches use): the first is the default. Here,
+# not in writer.py, so that the command line names them without importing Arrow.
+CODECS = ("lz4", "zstd")
+
 # Names are loaded on first use (PEP 562): reading a .scap needs only ``files``
 # (no pyarrow, ~90 ms of every start-up); the others import Arrow.
 _WHERE = {
@@ -87,7 +92,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["MB", "SCHEMA", "CaptureBatch", "CaptureError", "CaptureFile", "CaptureRecorder",
-           "CaptureWriter", "Loss", "RecordingProcFS", "ReplayProcFS", "ReplaySource",
-           "Rotation", "batch_digest", "expand_paths", "host_info", "open_all", "open_private",
-           "rows_to_batch"]
+__all__ = ["CODECS", "MB", "SCHEMA", "CaptureBatch", "CaptureError", "CaptureFile",
+           "CaptureRecorder", "CaptureWriter", "Loss", "RecordingProcFS", "ReplayProcFS",
+           "ReplaySource", "Rotation", "batch_digest", "expand_paths", "host_info", "open_all",
+           "open_private", "rows_to_batch"]

@@ -21,6 +21,7 @@ from ..safe_open import (
     create_private,
     same_file,
 )
+from . import CODECS
 from .digest import digests
 from .format import (
     FORMAT_NAME,
@@ -58,11 +59,6 @@ def open_private(path: str) -> Any:
     return create_private(path)[0]
 
 
-# the Arrow IPC codecs a capture's batches can be written with (any Arrow reader reads
-# both; so does cdig, whichever a file's batches use): the first is the default
-CODECS = ("lz4", "zstd")
-
-
 class CaptureWriter:
     """Writes capture files: one Arrow stream per file, rotated per ``Rotation``.
 
@@ -72,7 +68,7 @@ class CaptureWriter:
     """
 
     def __init__(self, path: str, header: dict[str, Any], rotation: Rotation | None = None,
-                 clock: Callable[[], float] = time.time, compression: str = "lz4",
+                 clock: Callable[[], float] = time.time, compression: str = CODECS[0],
                  compression_level: int = 1, sync: bool = True) -> None:
         self.base = path
         self.rotation = rotation or Rotation()

@@ -11,8 +11,7 @@ from capture_craft import rewrite
 from test_capture import batches, live_capture
 
 from cdig.cli import build_parser, main
-from cdig.collector.capture import CaptureFile, CaptureWriter
-from cdig.collector.capture.writer import CODECS
+from cdig.collector.capture import CODECS, CaptureFile, CaptureWriter
 
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
