@@ -88,13 +88,18 @@ def _pack(key: bytes, obj: Any) -> tuple[bytes, bytes]:
     return key, raw
 
 
+def _stored(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[bytes, bool]:
+    """(stored bytes, whether they are deflated) of a metadata value written by _pack."""
+    if key + b".z" in meta:
+        return meta[key + b".z"], True
+    return meta.get(key, default), False
+
+
 def _unpacked(meta: dict[bytes, bytes], key: bytes, default: bytes) -> tuple[bytes, bytes]:
     """(stored bytes, JSON bytes) of a metadata value written by _pack."""
-    if key + b".z" in meta:
-        stored = meta[key + b".z"]
-        return stored, inflate(stored)  # bounded: a crafted file is not a zip bomb
-    stored = meta.get(key, default)
-    return stored, stored
+    stored, packed = _stored(meta, key, default)
+    # bounded: a crafted file is not a zip bomb
+    return stored, inflate(stored) if packed else stored
 
 
 # --------------------------------------------------------------------------- columns

@@ -38,6 +38,7 @@ from .format import (
     SCHEMA,
     CaptureError,
     K,
+    _stored,
     _unpacked,
     batch_digest,
 )
@@ -105,7 +106,7 @@ class CaptureFile:
             raise CaptureError(f"{path}: capture format version {version} is not supported "
                                f"(this cdig reads version {FORMAT_VERSION})")
         hb = meta.get(K.HEADER, b"")
-        stored = meta.get(K.SNAPSHOT + b".z", meta.get(K.SNAPSHOT, b""))
+        stored = _stored(meta, K.SNAPSHOT, b"")[0]
         digest = f"{zlib.crc32(stored, zlib.crc32(hb)):08x}".encode()
         if meta.get(K.DIGEST) != digest or not same:
             raise CaptureError(f"{path}: damaged capture header (checksum mismatch)")
@@ -116,19 +117,11 @@ class CaptureFile:
             raise CaptureError(f"{path}: damaged capture header ({e})") from None
         try:  # what each batch declares it inflates to, before Arrow inflates it
             with open(path, "rb") as fh:
-                oversized = first_oversized_batch(fh, cls._buffer_limits)
+                oversized = first_oversized_batch(fh, _buffer_limits)
         except OSError as e:
             raise CaptureError(f"{path}: {e.strerror or e}") from None
         return cls(path, header, snapshot, size, _source=src, _reader=reader,
                    _oversized=oversized, _schema_end=schema_end)
-
-    _WIDTH = {"comm": layout.COMM_LEN, "str1": layout.STR1_LEN, "str2": layout.STR2_LEN}
-
-    @classmethod
-    def _buffer_limits(cls, rows: int) -> tuple[int, ...]:
-        """The largest each Arrow buffer of a capture batch of ``rows`` rows can be
-        (validity, then values, or offsets and data), with padding to spare."""
-        return _buffer_limits(rows)
 
     def batches(self, fields: Sequence[str] | None = None,
                 widen: Callable[[pa.RecordBatch], bool] | None = None
@@ -202,7 +195,7 @@ class CaptureFile:
                                       options=ipc.IpcReadOptions(included_fields=want))
                 rb, md = one.read_next_batch_with_custom_metadata()
                 md = md or {}
-                stored, _ = _unpacked(md, K.STATE, b"{}")
+                stored = _stored(md, K.STATE, b"{}")[0]  # for the digest: not inflated
                 if not (rb.schema.equals(schema) and check_columns(
                         rb, stored, md.get(K_COLDIGEST), want, len(SCHEMA))):
                     break  # damage: the read reports it; nothing after it is replayed
@@ -421,8 +414,7 @@ class _Decoding:
             if states:
                 stored, sb = _unpacked(md, K.STATE, b"{}")
             else:  # a scan ahead: the stored bytes for the digest, never inflated
-                packed = K.STATE + b".z"
-                stored = sb = md[packed] if packed in md else md.get(K.STATE, b"{}")
+                stored = sb = _stored(md, K.STATE, b"{}")[0]
             ok = (check or self.check)(rb, md, stored)
             # bounded, checked (a scan ahead reads no state: its bytes are in the digest)
             state = (check_state(load_json(sb)) if states else {}) if ok else None
@@ -497,14 +489,19 @@ def _known_kinds(rb: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
 
 
 
+_WIDTH = {"comm": layout.COMM_LEN, "str1": layout.STR1_LEN, "str2": layout.STR2_LEN}
+
+
 @functools.lru_cache(maxsize=64)  # per batch of the scan (their row counts repeat)
 def _buffer_limits(rows: int) -> tuple[int, ...]:
+    """The largest each Arrow buffer of a capture batch of ``rows`` rows can be
+    (validity, then values, or offsets and data), with padding to spare."""
     bits = (rows + 7) // 8 + 64
     out = []
     for f in SCHEMA:
         out.append(bits)
         if pa.types.is_binary(f.type):
-            out += [(rows + 1) * 4 + 64, rows * CaptureFile._WIDTH[f.name] + 64]
+            out += [(rows + 1) * 4 + 64, rows * _WIDTH[f.name] + 64]
         elif pa.types.is_boolean(f.type):
             out.append(bits)
         else:
