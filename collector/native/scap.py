@@ -14,8 +14,9 @@ import numpy as np
 
 from . import address, function, load
 
-__all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "Kernels",
-           "PruneTables", "kernels"]
+__all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "STAT_CAT0",
+           "STAT_CONTAINER", "STAT_DROP", "STAT_EVENTS", "STAT_GENERAL", "STAT_PROCINFO",
+           "STAT_TIMED", "STAT_TS_HI", "STAT_TS_LO", "Kernels", "PruneTables", "kernels"]
 
 CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
@@ -23,6 +24,13 @@ HEADER_COLUMNS = ("s", "e", "p", "v2", "etype", "dflags", "nparams", "elen", "cp
 
 # the header columns scap_headers_cls writes when lean
 _LEAN = ("etype", "dflags", "nparams", "cpu", "ts", "tid")
+
+# the slots of headers_cls' counts (int64[9]; scap.c scap_headers_cls writes 0-7): the
+# events that need the general path, of category 0, drop marks, procinfo events,
+# container events, events with a time (ts > 0), their least and greatest time, and
+# the events read
+(STAT_GENERAL, STAT_CAT0, STAT_DROP, STAT_PROCINFO, STAT_CONTAINER, STAT_TIMED, STAT_TS_LO,
+ STAT_TS_HI, STAT_EVENTS) = range(9)
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -136,14 +144,14 @@ class Kernels:
         lut = np.ascontiguousarray(cat_lut, dtype=np.int8)
         kk = np.ascontiguousarray(k, dtype=np.int64)
         assert len(kk) == 6
-        stats = np.zeros(9, dtype=np.int64)
+        stats = np.zeros(STAT_EVENTS + 1, dtype=np.int64)
         lp, evend = mat[ncols], mat[ncols + 1]
         m = self._headers_cls(address(u8), len(u8), address(b), first, len(b), evf_bit,
                               address(row), *(address(cols[name]) for name in HEADER_COLUMNS),
                               address(lut), len(lut), address(kk), address(lp), address(evend),
                               address(small[0]), address(small[1]), address(small[2]),
                               address(stats), int(lean))
-        stats[8] = m
+        stats[STAT_EVENTS] = m
         sb = small.view(np.bool_)
         extra = {"lp": lp[:m], "evend": evend[:m], "cat": small[0, :m],
                  "is_enter": sb[1, :m], "part": sb[2, :m]}

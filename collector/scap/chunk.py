@@ -15,6 +15,7 @@ import struct
 import numpy as np
 
 from ..decode import RawBatch
+from ..native import scap as ns
 from ..native.scap import kernels
 from . import bulk, headers
 from . import events as E
@@ -72,7 +73,7 @@ class ChunkPath(FastRows):
                                               _CLS_TYPES, scratch, lean=True)
             # fd events, fd introductions, unknown types, v1, blocks that are not events:
             # the whole header columns, and the numpy lines
-            if stats[0] or stats[8] < len(arr):
+            if stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr):
                 cls = None
         if cls is None:
             rows, h = headers.read(u8, blks, first, scratch)
@@ -89,10 +90,13 @@ class ChunkPath(FastRows):
             cpu, ts, tid = h["cpu"], h["ts"], h["tid"]
             if not len(etype):
                 return None
-            n_timed, n_cat0, n_drop, n_pinfo = (int(stats[5]), int(stats[1]), int(stats[2]),
-                                                int(stats[3]))
-            lo_hi: tuple[int, int] | None = (int(stats[6]), int(stats[7])) if n_timed else None
-            no_cont = not stats[4]  # no container events
+            n_timed, n_cat0, n_drop, n_pinfo = (int(stats[ns.STAT_TIMED]),
+                                                int(stats[ns.STAT_CAT0]),
+                                                int(stats[ns.STAT_DROP]),
+                                                int(stats[ns.STAT_PROCINFO]))
+            lo_hi: tuple[int, int] | None = (int(stats[ns.STAT_TS_LO]),
+                                             int(stats[ns.STAT_TS_HI])) if n_timed else None
+            no_cont = not stats[ns.STAT_CONTAINER]  # no container events
         else:
             e, p = h["e"], h["p"]
             v2 = h["v2"].astype(bool)
