@@ -171,6 +171,7 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     if not want_data and not reads_data(flt) and hasattr(src, "want_data"):
         src.want_data = False
     session = Session.replay(src, flt, sinks)
+    unread = _prune_unread(session, src) if max_events is None else []
     gc.freeze()  # the State's objects live long and form no cycles: see trace.py
     try:
         session.run(max_events=max_events)
@@ -179,7 +180,37 @@ def replay_events(paths: list[str], flt, on_event: Callable, quiet: bool = False
     finally:
         gc.unfreeze()
         src.close()
+    for sink in unread:
+        sink.add_unread(src.left_shown)
     return session.counters, src
+
+
+def _prune_unread(session: Session, src: Any) -> list[Any]:
+    """No filter, and every sink reads only some rows beyond counting them all
+    (``rows_read``: cdig summary --by file, the I/O calls): a .scap source leaves the
+    others out, as for a filter's prefilter, but for the rows that change state; the
+    sinks then count them (``add_unread``, after the run). The sinks so told (or none)."""
+    sinks = session.sinks
+    if session.filter is not None or session.select is not None or session.hold is not None \
+            or not sinks or getattr(src, "prune", True) is not None or \
+            not hasattr(src, "left_shown") or session.stateless:
+        return []
+    reads: list[Callable[[Any], Any]] = []
+    for s in sinks:
+        r = getattr(s, "rows_read", None)
+        if r is None:
+            return []
+        reads.append(r)
+    mutating = session.enricher.mutating_columns
+
+    def prune(cols: Any, len2: Any) -> Any:
+        keep = mutating(cols, len2)
+        for r in reads:
+            keep = keep | r(cols)
+        return keep
+
+    src.prune = prune
+    return list(sinks)
 
 
 def run_trace_replay(args: argparse.Namespace, flt, fmt: Any, filter_text: str,

@@ -27,6 +27,8 @@ _RECORD_COLUMNS = ("kind", "nr", "ret", "latency_ns")
 _VIEW_COLUMNS = {"syscall": _RECORD_COLUMNS, "errors": _RECORD_COLUMNS,
                  "proc": (*_RECORD_COLUMNS, "pid", "comm"), "user": ("kind", "uid")}
 _IO_VIEWS = {"container", "file", "conn"}
+# the views that read no row but I/O calls' (beyond counting every row: ``events``)
+_IO_ROW_VIEWS = {"file"}
 _NATIVE_MIN = 4096  # rows: below, the numpy group-by (batch.factorize's bound too)
 
 
@@ -56,6 +58,9 @@ class BatchAggregator:
         # and the only record fields they read (None: any): a capture's others stay unread
         self.columns = None if self.needs_fds else \
             tuple(sorted({c for v in agg.views for c in _VIEW_COLUMNS[v]}))
+        # views of I/O rows only: the rows they read, by the record's syscall (a reader may
+        # leave the others out, but for those that change state; ``add_unread``)
+        self.rows_read = self._io_rows if set(agg.views) <= _IO_ROW_VIEWS else None
         self.rel = ArgRelevance(syscalls)
         reads = np.zeros(1 << 16, dtype=bool)
         writes = np.zeros(1 << 16, dtype=bool)
@@ -65,6 +70,17 @@ class BatchAggregator:
             writes[spec.nr] = spec.name in WRITES
             no_return[spec.nr] = spec.name in _NO_RETURN
         self._reads, self._writes, self._no_return = reads, writes, no_return
+
+    def _io_rows(self, cols: Any) -> np.ndarray:
+        """The rows of read and write calls: all that the I/O-only views read."""
+        nr = cols["nr"]
+        io: np.ndarray = self._reads[nr] | self._writes[nr]
+        return io
+
+    def add_unread(self, n: int) -> None:
+        """Count ``n`` matched rows the reader left out (``rows_read``): they are in
+        ``events``, and in no view of I/O rows."""
+        self.agg.events += n
 
     def __call__(self, b: EventBatch, matched: np.ndarray) -> None:
         rows = np.flatnonzero(matched)

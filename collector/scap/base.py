@@ -65,6 +65,10 @@ class SourceBase:
         self.prune: Callable[[Any, np.ndarray], np.ndarray] | None = None
         self.left_out = 0
         self._left = 0  # left out since the last batch yielded
+        # of all those left out, the records of events shown (not SCAP_DF_STATE_ONLY): what
+        # a sink that counts every shown record but reads only some (cdig summary --by
+        # file: ``replay_events``) adds for the rows it was not given
+        self.left_shown = 0
         # set by Session.replay when no State is kept and every sink names the record
         # fields it reads (cdig summary --by syscall: kind, nr, ret, latency_ns): the
         # bulk path then parses no argument or string the batch would carry unread

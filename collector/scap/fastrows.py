@@ -125,7 +125,7 @@ class FastRows(EventPath):
             return None
         if self.prune is not None:
             rows = self._pruned(u8, rows, etype, is_enter, enter_of, ts, tid, lp, nparams,
-                                base, changes)
+                                base, changes, dflags)
             if not len(rows):
                 return None
         m = len(rows)
@@ -246,7 +246,7 @@ class FastRows(EventPath):
     def _pruned(self, u8: np.ndarray, rows: np.ndarray, etype: np.ndarray,
                 is_enter: np.ndarray, enter_of: np.ndarray, ts: np.ndarray, tid: np.ndarray,
                 lp: np.ndarray, nparams: np.ndarray, base: dict[int, Attrs],
-                changes: list[tuple[int, int, Attrs]]) -> np.ndarray:
+                changes: list[tuple[int, int, Attrs]], dflags: np.ndarray) -> np.ndarray:
         """``rows`` (fast records) without those the session's raw prefilter drops and
         that change no state (``prune``), decided on the few columns it reads before
         the parameters are parsed; counted in ``_left`` (the session's records seen).
@@ -277,7 +277,7 @@ class FastRows(EventPath):
             "latency_ns": lambda: np.where((e >= 0) & ~is_enter[r], ts[r] - ts[np.maximum(e, 0)],
                                            0),
         })
-        return self._kept(pre, rows, ts)
+        return self._kept(pre, rows, ts, dflags)
 
     def _prune_tables(self) -> PruneTables:
         t: PruneTables | None = getattr(self, "_ptables", None)
@@ -321,8 +321,10 @@ class FastRows(EventPath):
                     nr[w] = self._nr_of[et]
         return nr
 
-    def _kept(self, pre: PreColumns, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
-        """The rows the prefilter keeps (the rest counted in ``_left``)."""
+    def _kept(self, pre: PreColumns, rows: np.ndarray, ts: np.ndarray, dflags: np.ndarray
+              ) -> np.ndarray:
+        """The rows the prefilter keeps (the rest counted in ``_left``, and those of shown
+        events in ``left_shown``)."""
         assert self.prune is not None
         try:
             keep = np.array(self.prune(pre, np.ones(len(rows), np.int64)),  # len2: as if
@@ -332,7 +334,11 @@ class FastRows(EventPath):
         keep[-1] = True  # every chunk yields a batch: it carries the count left out
         if not self.records:  # the session's first batch: its first time (evt.reltime's 0)
             keep[int(np.argmin(ts[rows]))] = True
-        self._left += int(len(keep) - np.count_nonzero(keep))
+        n_left = int(len(keep) - np.count_nonzero(keep))
+        self._left += n_left
+        if n_left:
+            left = rows[~keep]
+            self.left_shown += n_left - int(np.count_nonzero(dflags[left] & B.STATE_ONLY))
         kept: np.ndarray = rows[keep]
         return kept
 
