@@ -17,7 +17,7 @@ from ..read_ahead import read_ahead as _read_ahead
 from . import kernels
 from .digest import _values
 from .format import _PLAIN_INT_COLUMNS, SCHEMA, _fixed_into, _fixed_rows, batch_to_raw
-from .journal import stamped_only
+from .journal import join_journals, stamped_only
 from .reader import CaptureBatch
 
 _T = TypeVar("_T")
@@ -95,13 +95,12 @@ def _joined(group: list[tuple[CaptureBatch, pa.RecordBatch, int]]
         return _one(*group[0])
     first = group[0][0]
     state = dict(first.state)
-    journal = list(state.get("journal", []))
+    journals = [j for cb, _, _ in group if (j := cb.state.get("journal"))]
     for cb, _, _ in group[1:]:
-        journal += cb.state.get("journal", [])
         if "drops" in cb.state:
             state["drops"] = cb.state["drops"]
-    if journal:
-        state["journal"] = journal
+    if journals:
+        state["journal"] = join_journals(journals)
     kept = [rb for _, rb, _ in group if rb.num_rows]
     rb = pa.concat_batches(kept) if len(kept) > 1 else kept[0] if kept else group[0][1]
     cb = CaptureBatch(rb, state, group[-1][0].end)

@@ -3,7 +3,10 @@ recorded with the record number at which it was asked, and answered back on repl
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
+
+import numpy as np
 
 from ..procfs import ProcFS, ProcInfo
 
@@ -76,10 +79,73 @@ _FD_ONLY = frozenset({"fd", "sock"})
 _STAMP_AT = {"proc": 3, "fd": 4, "cwd": 3, "dir": 3, "sock": 4}  # index of the evt.num
 
 
-def stamped_only(journal: list[list[Any]]) -> bool:
+class FdJournal:
+    """A batch's journal of stamped fd answers only, as columns: what json.loads makes
+    of the state text the writer wrote for it, read by ``kernels.fd_journal`` without
+    making ~1000 objects a batch (``reader.parse_state``). ``cols`` (5, m): each entry's
+    pid, fd, answer's start and end in ``text`` (-1: null; the answer is ASCII without
+    escapes, its text is its value) and the evt.num of the record that asked. It reads
+    as the list of its entries (``["fd", pid, fd, answer, at]``)."""
+
+    __slots__ = ("cols", "text")
+
+    def __init__(self, cols: np.ndarray, text: bytes) -> None:
+        self.cols, self.text = cols, text
+
+    def __len__(self) -> int:
+        return int(self.cols.shape[1])
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self.entries(self.cols))
+
+    def entries(self, cols: np.ndarray) -> list[list[Any]]:
+        """The entries of some of the columns (``cols``: a selection of ``self.cols``)."""
+        text = self.text
+        return [["fd", p, f, None if s < 0 else text[s:e].decode("ascii"), at]
+                for p, f, s, e, at in cols.T.tolist()]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FdJournal | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared as a list, and as mutable
+
+    def __repr__(self) -> str:
+        return f"FdJournal({list(self)!r})"
+
+    @staticmethod
+    def concat(parts: Sequence[FdJournal]) -> FdJournal:
+        """The journals one after the other (their texts joined, the answers moved)."""
+        if len(parts) == 1:
+            return parts[0]
+        cols = [p.cols.copy() for p in parts]
+        at = 0
+        for p, c in zip(parts, cols, strict=True):
+            if at:
+                ans = c[2:4]
+                ans[ans >= 0] += at
+            at += len(p.text)
+        return FdJournal(np.concatenate(cols, axis=1), b"".join(p.text for p in parts))
+
+
+def join_journals(journals: Sequence[Any]) -> Any:
+    """Journals (lists or ``FdJournal``) one after the other: an FdJournal when all
+    are, else the list of all their entries."""
+    if all(isinstance(j, FdJournal) for j in journals):
+        return FdJournal.concat(journals)
+    out: list[Any] = []
+    for j in journals:
+        out += j
+    return out
+
+
+def stamped_only(journal: Any) -> bool:
     """Whether every answer of ``journal`` names the record that asked (its evt.num):
     then applying it together with the journals of the batches before it gives each
     of their records the same answers (``ReplayProcFS.apply`` keeps every stamp)."""
+    if isinstance(journal, FdJournal):
+        return True
     for entry in journal:
         i = _STAMP_AT.get(entry[0]) if entry else None
         if i is None or len(entry) <= i or not isinstance(entry[i], int):
@@ -100,14 +166,18 @@ class ReplayProcFS(ProcFS):
         self.stamped: dict[tuple[tuple[Any, ...], int], Any] = {}
         self.at = 0
 
-    def apply(self, journal: list[list[Any]], pids: frozenset[int] | None = None,
+    def apply(self, journal: Any, pids: frozenset[int] | None = None,
               fdless: bool = False) -> None:
-        """Learn a batch's answers; with ``pids``, the fd, cwd and socket answers of
-        those processes only (a replay that applies no other process's fd rows);
-        ``fdless``: none of the fd and socket answers (a replay that looks up no fd)."""
+        """Learn a batch's answers (a list of entries or an ``FdJournal``); with
+        ``pids``, the fd, cwd and socket answers of those processes only (a replay that
+        applies no other process's fd rows); ``fdless``: none of the fd and socket
+        answers (a replay that looks up no fd)."""
         a = self.answers
         stamped = self.stamped
         stamped.clear()  # stamps name records of the batch this journal precedes
+        if isinstance(journal, FdJournal):
+            self._apply_fds(journal, pids, fdless)
+            return
         for entry in journal:
             kind = entry[0]
             if (fdless and kind in _FD_ONLY) or \
@@ -134,9 +204,34 @@ class ReplayProcFS(ProcFS):
             i = _STAMP_AT[kind]
             if len(entry) > i and isinstance(entry[i], int):
                 stamped[key, entry[i]] = value
+        self._bound()
+
+    def _bound(self) -> None:
+        a = self.answers
         if len(a) > 1 << 20:  # bounded, as the live tables are
             for k in list(a)[: len(a) // 2]:
                 del a[k]
+
+    _pid_list: tuple[frozenset[int] | None, np.ndarray] = (None, np.zeros(0, np.int64))
+
+    def _apply_fds(self, journal: FdJournal, pids: frozenset[int] | None,
+                   fdless: bool) -> None:
+        """``apply`` of an FdJournal: the same answers, in the same order, learnt for
+        the entries the loop over its entries would not skip (picked by numpy)."""
+        if fdless or not len(journal):
+            return
+        cols = journal.cols
+        if pids is not None:
+            if self._pid_list[0] is not pids:
+                self._pid_list = (pids, np.array(sorted(pids), dtype=np.int64))
+            cols = cols[:, np.isin(cols[0], self._pid_list[1])]
+        a = self.answers
+        stamped = self.stamped
+        for _, pid, fd, value, at in journal.entries(cols):
+            key = ("fd", pid, fd)
+            a[key] = value
+            stamped[key, at] = value
+        self._bound()
 
     def _get(self, key: tuple[Any, ...], default: Any = None) -> Any:
         hit = self.stamped.get((key, self.at), _MISSING)

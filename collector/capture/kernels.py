@@ -34,6 +34,8 @@ def lib() -> Any:
             native.function(so, "cdig_rows", None, [_I64, _I64, _P, _P, _P, _I64, _P, _P, _P])
             native.function(so, "cdig_fixed", None,
                             [_I64, _P, _I64, _P, _P, _I64, _I64, _P, _I64, _I64])
+            native.function(so, "cdig_fd_journal", _I64,
+                            [ctypes.c_char_p, _I64, _I64, _P, _P, _P, _P, _P, _P])
         _lib = so
     return _lib
 
@@ -121,3 +123,25 @@ def fill_fixed(out: np.ndarray, at: int, width: int, offsets: np.ndarray, data: 
                   dlen, width, out.ctypes.data, out.dtype.itemsize, at)
     del keep
     return True
+
+
+def fd_journal(text: bytes) -> tuple[np.ndarray, int | None] | None:
+    """A batch state ``text`` that is only stamped fd answers (``cdig_fd_journal`` says
+    which), as (a (5, m) int64 array: each entry's pid, fd, answer start and end in
+    ``text`` (-1: null) and asking record's number; the drop count or None), else None:
+    json reads it, as it does everywhere without the kernel."""
+    so = lib()
+    if so is None or not isinstance(text, bytes):
+        return None
+    cap = len(text) // 17 + 1  # the shortest entry, ["fd",0,0,null,0], and its comma
+    cols = np.empty((5, cap), dtype=np.int64)
+    ans = np.empty(2 * cap, dtype=np.int64)
+    extra = np.zeros(2, dtype=np.int64)
+    c = cols.ctypes.data
+    m = so.cdig_fd_journal(text, len(text), cap, c, c + 8 * cap, c + 32 * cap, ans.ctypes.data,
+                           extra.ctypes.data, extra.ctypes.data + 8)
+    if m < 0:
+        return None
+    cols[2, :m] = ans[0:2 * m:2]
+    cols[3, :m] = ans[1:2 * m:2]
+    return cols[:, :m], int(extra[0]) if extra[1] else None

@@ -9,6 +9,9 @@
  *                  ~10x zlib's table CRC; 0 where the CPU lacks PCLMUL.
  * cdig_crc32_combine: zlib's crc32_combine (the CRC of A then B from the CRCs of
  *                  A and B and B's length): the batch digest from its columns'.
+ * cdig_fd_journal: a batch state that is only a journal of stamped fd answers (the
+ *                  common state: json.loads built ~1000 objects a batch for it) as
+ *                  columns; anything else is left to json (collector/capture/journal.py).
  */
 #include <stdint.h>
 #include <string.h>
@@ -204,4 +207,96 @@ API uint32_t cdig_crc32_combine(uint32_t crc1, uint32_t crc2, int64_t len2)
             x2n = multmodp(x2n, x2n);
     }
     return multmodp(p, crc1) ^ crc2;
+}
+
+/* A JSON integer as json.loads reads it (-?(0|[1-9][0-9]*)), of at most 18 digits (so
+ * it fits 64 bits, as bounded.load_json's fast path asks), at s[*i]; 0 if not one. */
+static int json_int(const uint8_t *s, int64_t n, int64_t *i, int64_t *out)
+{
+    int64_t j = *i, v = 0, digits = 0;
+    int neg = 0;
+    if (j < n && s[j] == '-') {
+        neg = 1;
+        j++;
+    }
+    if (j >= n || s[j] < '0' || s[j] > '9')
+        return 0;
+    if (s[j] == '0' && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9')
+        return 0; /* a leading zero: not JSON */
+    while (j < n && s[j] >= '0' && s[j] <= '9') {
+        if (++digits > 18)
+            return 0;
+        v = v * 10 + (s[j] - '0');
+        j++;
+    }
+    if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E'))
+        return 0; /* a float */
+    *out = neg ? -v : v;
+    *i = j;
+    return 1;
+}
+
+static int lit(const uint8_t *s, int64_t n, int64_t *i, const char *t)
+{
+    int64_t k = (int64_t)strlen(t);
+    if (*i + k > n || memcmp(s + *i, t, (size_t)k) != 0)
+        return 0;
+    *i += k;
+    return 1;
+}
+
+/* The state text s (n bytes) when it is exactly, as the writer's json.dumps writes it
+ * (no spaces): {"journal":[E,...]} or {"journal":[E,...],"drops":INT}, every E being
+ * ["fd",INT,INT,A,INT] (pid, fd, answer, the asking record's number) with A null or a
+ * string of printable ASCII without a quote or backslash (no escapes: its text is its
+ * value). Entry k's numbers go to pid[k], fd[k], at[k]; its answer's text is
+ * s[ans[2k], ans[2k+1]) (both -1: null). *drops: the drop count, if given (*has_drops
+ * set). Returns the entries (at most cap), or -1: not this shape (json reads it). */
+API int64_t cdig_fd_journal(const uint8_t *s, int64_t n, int64_t cap, int64_t *pid,
+                            int64_t *fd, int64_t *at, int64_t *ans, int64_t *drops,
+                            int64_t *has_drops)
+{
+    int64_t i = 0, k = 0;
+    *has_drops = 0;
+    if (!lit(s, n, &i, "{\"journal\":["))
+        return -1;
+    for (;;) {
+        if (k >= cap)
+            return -1;
+        if (!lit(s, n, &i, "[\"fd\",") || !json_int(s, n, &i, &pid[k]) || !lit(s, n, &i, ",") ||
+            !json_int(s, n, &i, &fd[k]) || !lit(s, n, &i, ","))
+            return -1;
+        if (lit(s, n, &i, "null")) {
+            ans[2 * k] = ans[2 * k + 1] = -1;
+        } else {
+            if (i >= n || s[i] != '"')
+                return -1;
+            int64_t start = ++i;
+            while (i < n && s[i] != '"') {
+                if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '\\')
+                    return -1;
+                i++;
+            }
+            if (i >= n)
+                return -1;
+            ans[2 * k] = start;
+            ans[2 * k + 1] = i++;
+        }
+        if (!lit(s, n, &i, ",") || !json_int(s, n, &i, &at[k]) || !lit(s, n, &i, "]"))
+            return -1;
+        k++;
+        if (lit(s, n, &i, ","))
+            continue;
+        if (!lit(s, n, &i, "]"))
+            return -1;
+        break;
+    }
+    if (lit(s, n, &i, ",\"drops\":")) {
+        if (!json_int(s, n, &i, drops))
+            return -1;
+        *has_drops = 1;
+    }
+    if (!lit(s, n, &i, "}") || i != n)
+        return -1;
+    return k;
 }
