@@ -495,46 +495,122 @@ EXPORT void scap_move_rows(uint8_t *dst, int64_t dst_stride, int64_t dst_rows,
  * native id (where present), any other type nr_of[type]. Per event: etype, lp (its
  * length slots), npar (taken as at most 4095), end. Per type: nr_of, large (u32
  * slots), ncap (parameters checked: min(npar, ncap)). -1 where no side is readable. */
+static inline int64_t prune_nr_at(const uint8_t *buf, int64_t n, int64_t x, int64_t e,
+                                  const int64_t *etype, const int64_t *lp,
+                                  const int64_t *npar, const int64_t *end, int64_t n_types,
+                                  const int64_t *nr_of, const int8_t *large,
+                                  const int64_t *ncap, const int64_t *sc_nr,
+                                  int64_t generic_e, int64_t generic_x) {
+    int64_t v = -1;
+    for (int side = 0; side < 2; side++) {
+        int64_t k = side == 0 ? x : e;
+        if (k < 0)
+            continue;
+        int64_t t = etype[k];
+        if (t < 0 || t >= n_types)
+            continue;
+        /* as the reference, which groups events by min(npar, 4095) */
+        int64_t np_ = npar[k] < 4095 ? npar[k] : 4095, slot = large[t] ? 4 : 2;
+        int64_t n_all = np_ < ncap[t] ? np_ : ncap[t];
+        int64_t want = t == generic_x ? 0 : (t == generic_e ? 1 : -1);
+        int64_t ln = 0, at = 0;
+        if (!params_fit(buf, n, lp[k], end[k], np_, n_all, slot, want, &ln, &at))
+            continue;
+        if (t == generic_x) {
+            if (n_all < 1)
+                continue;
+            if (ln >= 2 && at >= 0 && at + 2 <= n) {
+                int64_t sc = rd16(buf + at);
+                v = sc_nr[sc < 1023 ? sc : 1023];
+            } else {
+                v = -1;
+            }
+        } else if (t == generic_e) {
+            if (n_all >= 2 && ln >= 2 && at >= 0 && at + 2 <= n)
+                v = rd16(buf + at);
+        } else {
+            v = nr_of[t];
+        }
+    }
+    return v;
+}
+
 EXPORT void scap_prune_nr(const uint8_t *buf, int64_t n, const int64_t *x, const int64_t *e,
                           int64_t m, const int64_t *etype, const int64_t *lp,
                           const int64_t *npar, const int64_t *end, int64_t n_types,
                           const int64_t *nr_of, const int8_t *large, const int64_t *ncap,
                           const int64_t *sc_nr, int64_t generic_e, int64_t generic_x,
                           int64_t *nr) {
+    for (int64_t i = 0; i < m; i++)
+        nr[i] = prune_nr_at(buf, n, x[i], e[i], etype, lp, npar, end, n_types, nr_of, large,
+                            ncap, sc_nr, generic_e, generic_x);
+}
+
+/* The fast records of a chunk's m events that the reader's prune keeps, when the prune
+ * is a function of the syscall number and the kind alone (fastrows.py _fast_rows and
+ * _pruned with _kept are the reference): the events of cat 1 not handled by the
+ * per-event path that are exits or unpaired enters, in order, each with its number as
+ * scap_prune_nr gives it (from itself when an exit, and its enter e = enter_of[i]);
+ * those without one (-1) are counted in stats[2] (internal) and left out; of the
+ * others, the kept are those where keep_x[nr] (exits) or keep_e[nr] (enters) is set,
+ * and the last one and, with first_ts, the first of least ts (the session's first
+ * time), always. The rows go to rows[] (room for m); stats[0] the records left out,
+ * stats[1] those of them whose event is shown (dflags without state_only). Returns the
+ * number of rows kept, or -1 at a number >= n_lut (the tables' size): not decided. */
+EXPORT int64_t scap_prune_rows(const uint8_t *buf, int64_t n, int64_t m, const int64_t *etype,
+                               const int8_t *is_enter, const int8_t *cat,
+                               const int8_t *handled, const int64_t *enter_of,
+                               const int8_t *paired, const int64_t *lp, const int64_t *npar,
+                               const int64_t *end, int64_t n_types, const int64_t *nr_of,
+                               const int8_t *large, const int64_t *ncap, const int64_t *sc_nr,
+                               int64_t generic_e, int64_t generic_x, const int8_t *keep_x,
+                               const int8_t *keep_e, int64_t n_lut, const int64_t *dflags,
+                               int64_t state_only, const int64_t *ts, int64_t first_ts,
+                               int64_t *rows, int64_t *stats) {
+    int64_t c = 0, internal = 0, last = -1, least = -1, least_ts = 0;
+    /* pass 1: every candidate row in rows[], its keep bit in the sign (rows are >= 0) */
     for (int64_t i = 0; i < m; i++) {
-        int64_t v = -1;
-        for (int side = 0; side < 2; side++) {
-            int64_t k = side == 0 ? x[i] : e[i];
-            if (k < 0)
-                continue;
-            int64_t t = etype[k];
-            if (t < 0 || t >= n_types)
-                continue;
-            /* as the reference, which groups events by min(npar, 4095) */
-            int64_t np_ = npar[k] < 4095 ? npar[k] : 4095, slot = large[t] ? 4 : 2;
-            int64_t n_all = np_ < ncap[t] ? np_ : ncap[t];
-            int64_t want = t == generic_x ? 0 : (t == generic_e ? 1 : -1);
-            int64_t ln = 0, at = 0;
-            if (!params_fit(buf, n, lp[k], end[k], np_, n_all, slot, want, &ln, &at))
-                continue;
-            if (t == generic_x) {
-                if (n_all < 1)
-                    continue;
-                if (ln >= 2 && at >= 0 && at + 2 <= n) {
-                    int64_t sc = rd16(buf + at);
-                    v = sc_nr[sc < 1023 ? sc : 1023];
-                } else {
-                    v = -1;
-                }
-            } else if (t == generic_e) {
-                if (n_all >= 2 && ln >= 2 && at >= 0 && at + 2 <= n)
-                    v = rd16(buf + at);
-            } else {
-                v = nr_of[t];
-            }
+        if (cat[i] != 1 || handled[i])
+            continue;
+        int ie = is_enter[i] != 0;
+        if (ie && paired[i])
+            continue;
+        int64_t nr = prune_nr_at(buf, n, ie ? -1 : i, ie ? i : enter_of[i], etype, lp, npar,
+                                 end, n_types, nr_of, large, ncap, sc_nr, generic_e,
+                                 generic_x);
+        if (nr < 0) {
+            internal++;
+            continue;
         }
-        nr[i] = v;
+        if (nr >= n_lut)
+            return -1;
+        int keep = ie ? keep_e[nr] : keep_x[nr];
+        if (first_ts && (least < 0 || ts[i] < least_ts)) {
+            least = c;
+            least_ts = ts[i];
+        }
+        last = c;
+        rows[c++] = keep ? i : ~i;
     }
+    if (last >= 0 && rows[last] < 0)
+        rows[last] = ~rows[last];
+    if (least >= 0 && rows[least] < 0)
+        rows[least] = ~rows[least];
+    /* pass 2: the kept, in place */
+    int64_t k = 0, left = 0, left_shown = 0;
+    for (int64_t j = 0; j < c; j++) {
+        int64_t r = rows[j];
+        if (r >= 0) {
+            rows[k++] = r;
+        } else {
+            left++;
+            left_shown += (dflags[~r] & state_only) == 0;
+        }
+    }
+    stats[0] = left;
+    stats[1] = left_shown;
+    stats[2] = internal;
+    return k;
 }
 
 /* A string parameter of m events into rows of dst (bulk.str_param, then a row move,

@@ -73,6 +73,9 @@ class Kernels:
         self._prune_nr = function(lib, "scap_prune_nr", None,
                                   [_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I,
                                    _I, _P])
+        self._prune_rows = function(lib, "scap_prune_rows", _I,
+                                    [_P, _I, _I, *([_P] * 9), _I, _P, _P, _P, _P, _I, _I, _P,
+                                     _P, _I, _P, _I, _P, _I, _P, _P])
 
     def chain(self, buf: bytes) -> tuple[np.ndarray, int, int, int]:
         """(block start offsets, offset after the last, status, length word of the block
@@ -442,6 +445,41 @@ class Kernels:
                        address(t.large), address(t.ncap), address(t.sc_nr), t.generic_e,
                        t.generic_x, address(out))
         return out
+
+
+    def prune_rows(self, u8: np.ndarray, etype: np.ndarray, is_enter: np.ndarray,
+                   cat: np.ndarray, handled: np.ndarray, enter_of: np.ndarray,
+                   paired: np.ndarray, lp: np.ndarray, npar: np.ndarray, end: np.ndarray,
+                   tables: PruneTables, keep_x: np.ndarray, keep_e: np.ndarray,
+                   dflags: np.ndarray, state_only: int, ts: np.ndarray, first_ts: bool
+                   ) -> tuple[np.ndarray, int, int, int] | None:
+        """(the fast records' event rows a prune of the syscall number and kind alone
+        keeps, the records it left out, those of them of shown events, the records
+        without a number), for a chunk's events (see scap.c ``scap_prune_rows``;
+        ``keep_x``/``keep_e``: int8 by number, for exits and enter-only records); None
+        when a record's number is past the tables."""
+        m = len(etype)
+        i64: list[np.ndarray] = [np.ascontiguousarray(c, dtype=np.int64)
+                                 for c in (etype, enter_of, lp, npar, end, dflags, ts)]
+        i8: list[np.ndarray] = [np.ascontiguousarray(c).view(np.int8)
+                                for c in (is_enter, cat, handled, paired)]
+        assert all(len(c) == m for c in i64) and all(len(c) == m for c in i8)
+        assert len(keep_x) == len(keep_e)
+        kx = np.ascontiguousarray(keep_x).view(np.int8)
+        ke = np.ascontiguousarray(keep_e).view(np.int8)
+        rows = np.empty(m, dtype=np.int64)
+        stats = np.zeros(3, dtype=np.int64)
+        t = tables
+        k = self._prune_rows(address(u8), len(u8), m, address(i64[0]), address(i8[0]),
+                             address(i8[1]), address(i8[2]), address(i64[1]), address(i8[3]),
+                             address(i64[2]), address(i64[3]), address(i64[4]), len(t.nr_of),
+                             address(t.nr_of), address(t.large), address(t.ncap),
+                             address(t.sc_nr), t.generic_e, t.generic_x, address(kx),
+                             address(ke), len(kx), address(i64[5]), state_only,
+                             address(i64[6]), int(first_ts), address(rows), address(stats))
+        if k < 0:
+            return None
+        return rows[:k], int(stats[0]), int(stats[1]), int(stats[2])
 
 
 class PruneTables:

@@ -33,6 +33,9 @@ _STR1_AT: int = _XFIELDS["str1"][1]  # str2 follows it (columns.py checks)
 _ARG_FIELDS = frozenset({"args", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"})
 _STR_FIELDS = frozenset({"flags", "len1", "len2", "argc", "pad", "str1", "str2"})
 
+# the syscall numbers the prune's tables cover (scap_prune_rows): x86_64's are below 512
+_LUT_NRS = 1024
+
 # per thread as a chunk starts / after a change: (pid, comm, uid, gid, cgroup)
 Attrs = tuple[int, bytes, int, int, int]
 
@@ -117,22 +120,35 @@ class FastRows(EventPath):
                    base: dict[int, Attrs], changes: list[tuple[int, int, Attrs]]
                    ) -> dict[str, np.ndarray] | None:
         """The records of the fast event types, column-wise (thread columns added later)."""
-        fast = (cat == 1) & ~handled
-        exits = fast & ~is_enter
-        lone = fast & is_enter & ~paired  # enter-only
-        rows = np.flatnonzero(exits | lone)
-        if not len(rows):
-            return None
-        if self.prune is not None:
-            rows = self._pruned(u8, rows, etype, is_enter, enter_of, ts, tid, lp, nparams,
-                                base, changes, dflags)
+        kern = kernels()
+        lut = self._prune_lut() if self.prune is not None and kern is not None else None
+        got = kern.prune_rows(u8, etype, is_enter, cat, handled, enter_of, paired, lp, nparams,
+                              self._evend, self._prune_tables(), lut[0], lut[1], dflags,
+                              B.STATE_ONLY, ts, not self.records) \
+            if lut is not None and kern is not None else None
+        if got is not None:  # scap.c: the rows below and what _pruned keeps of them
+            rows, n_left, n_shown, n_none = got
+            self.internal_events += n_none
+            self._left += n_left
+            self.left_shown += n_shown
             if not len(rows):
                 return None
+        else:
+            fast = (cat == 1) & ~handled
+            exits = fast & ~is_enter
+            lone = fast & is_enter & ~paired  # enter-only
+            rows = np.flatnonzero(exits | lone)
+            if not len(rows):
+                return None
+            if self.prune is not None:
+                rows = self._pruned(u8, rows, etype, is_enter, enter_of, ts, tid, lp, nparams,
+                                    base, changes, dflags)
+                if not len(rows):
+                    return None
         m = len(rows)
         fields = self.fields  # None: every field is read
         self._want_args = fields is None or not _ARG_FIELDS.isdisjoint(fields)
         self._want_strs = fields is None or not _STR_FIELDS.isdisjoint(fields)
-        kern = kernels()
         if kern is not None:  # scap.c: the columns below (the numpy lines), in one pass
             out, ent, srow, n_str = kern.fast_base(
                 rows, is_enter, enter_of, ts, tid, cpu, num, dflags, etype,
@@ -278,6 +294,39 @@ class FastRows(EventPath):
                                            0),
         })
         return self._kept(pre, rows, ts, dflags)
+
+    def _prune_lut(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(keep by syscall number of exits, of enter-only records), int8[_LUT_NRS] each,
+        when the prune reads no column but the number and the kind (else None: it
+        reads the thread, latency …, or a column not known before the parameters, and
+        ``_pruned`` asks it chunk by chunk). Found by asking it once about every number
+        and both kinds; kept while ``prune`` is the same function. A chunk with a
+        number past the tables (a generic enter's odd native id) takes ``_pruned``."""
+        prune = self.prune
+        got = getattr(self, "_lut", None)
+        if got is not None and got[0] is prune:
+            lut: tuple[np.ndarray, np.ndarray] | None = got[1]
+            return lut
+        lut = None
+        if prune is not None:
+            nr = np.tile(np.arange(_LUT_NRS, dtype=np.int64), 2)
+            kind = np.repeat(np.array([layout.KIND_SYSCALL, layout.KIND_SYSCALL_ENTER],
+                                      dtype=nr.dtype), _LUT_NRS)
+
+            def other() -> Any:
+                raise NotHere("")
+
+            cols = PreColumns({"nr": nr, "kind": kind}, other,
+                              lazy={"tid": other, "latency_ns": other})
+            try:
+                keep = np.array(prune(cols, np.ones(len(nr), np.int64)), dtype=bool)
+            except NotHere:
+                keep = None
+            if keep is not None and keep.shape == nr.shape:
+                k8 = keep.view(np.int8)
+                lut = (k8[:_LUT_NRS].copy(), k8[_LUT_NRS:].copy())
+        self._lut = (prune, lut)
+        return lut
 
     def _prune_tables(self) -> PruneTables:
         t: PruneTables | None = getattr(self, "_ptables", None)
