@@ -30,7 +30,7 @@ from ..bounded import (
     load_json,
 )
 from . import kernels
-from .digest import K_COLDIGEST, _values, check_columns
+from .digest import K_COLDIGEST, _values, check_columns, decoded_digest, decoding_plan
 from .files import Loss
 from .format import (
     _STREAM_EOS,
@@ -41,7 +41,6 @@ from .format import (
     K,
     _stored,
     _unpacked,
-    batch_digest,
 )
 from .journal import FdJournal
 
@@ -209,8 +208,9 @@ class CaptureFile:
         return out
 
     def _check_whole(self, rb: pa.RecordBatch, md: dict[bytes, bytes], stored: bytes) -> bool:
-        return md.get(K.DIGEST) == batch_digest(rb, stored).encode() and \
-            rb.schema.equals(SCHEMA)
+        # the schema first: the digest's plan is the capture schema's
+        return rb.schema.equals(SCHEMA) and \
+            md.get(K.DIGEST) == decoded_digest(rb, stored, _PLAN).encode()
 
     def _projected(self, fields: Sequence[str], own: bool = True
                    ) -> tuple[Any, _Decoding] | None:
@@ -488,6 +488,7 @@ def _decoder() -> ThreadPoolExecutor:
         return _pool
 
 
+_PLAN = decoding_plan(SCHEMA)  # each column's kind, for the whole batch's digest
 _KNOWN = np.zeros(256, dtype=bool)  # per kind byte: one this reader knows
 _KNOWN[[v for k, v in vars(layout).items() if k.startswith("KIND_")]] = True
 # every kind up to this one is known: a batch whose greatest kind is at most this holds
