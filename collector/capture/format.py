@@ -21,7 +21,7 @@ from ..bounded import (
 )
 from ..decode import RawBatch
 from . import kernels
-from .digest import K_DIGEST, _values
+from .digest import K_DIGEST, _validity, _values
 from .digest import batch_digest as batch_digest  # re-exported: the format's digest
 from .files import CaptureError as CaptureError  # re-exported; defined without pyarrow
 
@@ -295,8 +295,8 @@ def batch_to_raw(rb: pa.RecordBatch) -> tuple[RawBatch, np.ndarray]:
     col = rb.column
     idx = _INDEX
     len1 = col(idx["len1"])
-    is_ext = np.asarray(len1.is_valid().to_numpy(zero_copy_only=False)) if len1.null_count \
-        else np.ones(n, dtype=bool)
+    # the bitmap's bits (Array.is_valid imports pyarrow.compute, ~21 ms, at its first call)
+    is_ext = _validity(len1) if len1.null_count else np.ones(n, dtype=bool)
     ext_rows = np.flatnonzero(is_ext)
     plain_rows = np.flatnonzero(~is_ext)
     n_plain = len(plain_rows)
