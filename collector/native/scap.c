@@ -495,44 +495,56 @@ EXPORT void scap_move_rows(uint8_t *dst, int64_t dst_stride, int64_t dst_rows,
  * native id (where present), any other type nr_of[type]. Per event: etype, lp (its
  * length slots), npar (taken as at most 4095), end. Per type: nr_of, large (u32
  * slots), ncap (parameters checked: min(npar, ncap)). -1 where no side is readable. */
+/* What event k says of its record's syscall number, before any parameter is parsed
+ * (one side of scap_prune_nr): -2 nothing (its slots or first parameters do not lie
+ * within it, a type past the tables, a generic enter without its id, a generic exit
+ * without parameters), -1 none (a generic exit without its PPM_SC id), else the number:
+ * sc_nr[its u16 PPM_SC id] (generic exit), its u16 native id (generic enter), nr_of[t]. */
+static inline int64_t prune_side(const uint8_t *buf, int64_t n, int64_t k,
+                                 const int64_t *etype, const int64_t *lp,
+                                 const int64_t *npar, const int64_t *end, int64_t n_types,
+                                 const int64_t *nr_of, const int8_t *large,
+                                 const int64_t *ncap, const int64_t *sc_nr,
+                                 int64_t generic_e, int64_t generic_x) {
+    int64_t t = etype[k];
+    if (t < 0 || t >= n_types)
+        return -2;
+    /* as the reference, which groups events by min(npar, 4095) */
+    int64_t np_ = npar[k] < 4095 ? npar[k] : 4095, slot = large[t] ? 4 : 2;
+    int64_t n_all = np_ < ncap[t] ? np_ : ncap[t];
+    int64_t want = t == generic_x ? 0 : (t == generic_e ? 1 : -1);
+    int64_t ln = 0, at = 0;
+    if (!params_fit(buf, n, lp[k], end[k], np_, n_all, slot, want, &ln, &at))
+        return -2;
+    if (t == generic_x) {
+        if (n_all < 1)
+            return -2;
+        if (ln >= 2 && at >= 0 && at + 2 <= n) {
+            int64_t sc = rd16(buf + at);
+            return sc_nr[sc < 1023 ? sc : 1023];
+        }
+        return -1;
+    }
+    if (t == generic_e)
+        return n_all >= 2 && ln >= 2 && at >= 0 && at + 2 <= n ? (int64_t)rd16(buf + at) : -2;
+    return nr_of[t];
+}
+
+/* A record's number: its enter's (e >= 0) where that says one, else its exit's (x),
+ * else -1; the exit is not read when the enter decides (the reference takes the exit's,
+ * then the enter's over it). */
 static inline int64_t prune_nr_at(const uint8_t *buf, int64_t n, int64_t x, int64_t e,
                                   const int64_t *etype, const int64_t *lp,
                                   const int64_t *npar, const int64_t *end, int64_t n_types,
                                   const int64_t *nr_of, const int8_t *large,
                                   const int64_t *ncap, const int64_t *sc_nr,
                                   int64_t generic_e, int64_t generic_x) {
-    int64_t v = -1;
-    for (int side = 0; side < 2; side++) {
-        int64_t k = side == 0 ? x : e;
-        if (k < 0)
-            continue;
-        int64_t t = etype[k];
-        if (t < 0 || t >= n_types)
-            continue;
-        /* as the reference, which groups events by min(npar, 4095) */
-        int64_t np_ = npar[k] < 4095 ? npar[k] : 4095, slot = large[t] ? 4 : 2;
-        int64_t n_all = np_ < ncap[t] ? np_ : ncap[t];
-        int64_t want = t == generic_x ? 0 : (t == generic_e ? 1 : -1);
-        int64_t ln = 0, at = 0;
-        if (!params_fit(buf, n, lp[k], end[k], np_, n_all, slot, want, &ln, &at))
-            continue;
-        if (t == generic_x) {
-            if (n_all < 1)
-                continue;
-            if (ln >= 2 && at >= 0 && at + 2 <= n) {
-                int64_t sc = rd16(buf + at);
-                v = sc_nr[sc < 1023 ? sc : 1023];
-            } else {
-                v = -1;
-            }
-        } else if (t == generic_e) {
-            if (n_all >= 2 && ln >= 2 && at >= 0 && at + 2 <= n)
-                v = rd16(buf + at);
-        } else {
-            v = nr_of[t];
-        }
-    }
-    return v;
+    int64_t v = e >= 0 ? prune_side(buf, n, e, etype, lp, npar, end, n_types, nr_of, large,
+                                    ncap, sc_nr, generic_e, generic_x) : -2;
+    if (v == -2 && x >= 0)
+        v = prune_side(buf, n, x, etype, lp, npar, end, n_types, nr_of, large, ncap, sc_nr,
+                       generic_e, generic_x);
+    return v == -2 ? -1 : v;
 }
 
 EXPORT void scap_prune_nr(const uint8_t *buf, int64_t n, const int64_t *x, const int64_t *e,
