@@ -25,9 +25,13 @@ CPU and wall), in one run, configurations interleaved round by round:
   probe-task-tp  the same with sys_enter a classic tracepoint (-DENTER_TP:
                the kernel copies the arguments into a trace buffer first; the
                probe until 2026-12-03)
+  probe-helpers  probe-task with the helpers reading the task's ids, cgroup,
+               credentials and name (task_reads=False: no -DTASK_READS; the
+               probe until 2026-12-07)
 
-The probe configurations are a child process that loads
-``probes.loader.SyscallProbe`` (default ring sizes, no kernel filter, as
+The probe configurations are a child process that loads this tree's (the one
+this script is in: a link tree of it first on the children's PYTHONPATH, as
+installed) ``probes.loader.SyscallProbe`` (default ring sizes, no kernel filter, as
 ``cdig trace`` builds it) and drains both rings with ``probes/ringbuf.py``
 in bulk, counting records and nothing else (no decode): the kernel side and
 the cheapest consumer, so the figure is the probe's own cost. It reports
@@ -75,6 +79,7 @@ from benchlib import (
 from exporter_overhead import LOOP_C, _descendants, bcc_program, foreign_tracers, run_loop
 
 HERE = Path(__file__).resolve().parent
+TREE_ENV = "CDIG_PROBE_OVERHEAD_TREE"  # the link tree the children import cdig from
 
 SYS_GETPPID = 110  # x86_64
 EMPTY_RAW = ("RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }\n"
@@ -86,18 +91,27 @@ EMPTY_TP = ("TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }\n"
 # --------------------------------------------------------------------------- the child
 
 
-def child_drain(pairing: str, comm: str, wakeup_ns: int | None, classic_enter: bool) -> None:
+def child_drain(pairing: str, comm: str, wakeup_ns: int | None, classic_enter: bool,
+                task_reads: bool) -> None:
     """cdig's probe and bulk ring reader, no decode; one JSON line at the end."""
+    # exporter_overhead put this tree's root first on sys.path, where cdig/ holds
+    # only the top package: its subpackages would come from wherever cdig is
+    # installed. The parent's link tree (on PYTHONPATH) is this tree as installed.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.parent]
     import numpy as np
 
+    import cdig.probes.syscalls.probe as probe_module
     from cdig.probes.ringbuf import RingPoller
     from cdig.probes.syscalls.probe import ProbeConfig, SyscallProbe
 
+    tree = os.environ.get(TREE_ENV, "")
+    if not tree or not probe_module.__file__.startswith(tree):
+        raise SystemExit(f"the probe comes from {probe_module.__file__}, not this tree")
     stop = StopSignal()
     config = ProbeConfig(classic_enter=classic_enter)
     if wakeup_ns is not None:
         config.wakeup_ns = wakeup_ns
-    probe = SyscallProbe(config, pairing=pairing)
+    probe = SyscallProbe(config, pairing=pairing, task_reads=task_reads)
     probe.load()
     small, ext, _io = probe.rings  # no snaplen: the io ring stays empty
     poller = RingPoller(probe.rings)
@@ -116,7 +130,8 @@ def child_drain(pairing: str, comm: str, wakeup_ns: int | None, classic_enter: b
                                             & (rec["kind"] == 0)))
         return n
 
-    print(json.dumps({"ready": True, "pairing": probe.pairing}), flush=True)
+    print(json.dumps({"ready": True, "pairing": probe.pairing,
+                      "task_reads": probe.task_offsets is not None}), flush=True)
     cpu0 = time.process_time()
     drain_until_stopped(drain, poller.wait, stop)
     cpu = time.process_time() - cpu0
@@ -145,7 +160,8 @@ class Drain(JsonChild):
     @contextlib.contextmanager
     def run(self) -> Iterator[str]:
         with self.running() as ready:
-            yield f"{' '.join(self.argv)}   (pairing: {ready['pairing']})"
+            yield (f"{' '.join(self.argv)}   (pairing: {ready['pairing']}, "
+                   f"task reads: {ready['task_reads']})")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -233,6 +249,10 @@ def report(res: dict[str, Any], calls: int, rounds: int) -> None:
         saved = med["probe-task-tp"] - med["probe-task"]
         print(f"  a raw sys_enter reading the register frame instead of the classic "
               f"tracepoint: {saved:.0f} ns less per syscall")
+    if "probe-helpers" in med and "probe-task" in med:
+        saved = med["probe-helpers"] - med["probe-task"]
+        print(f"  the task's fields read through its BTF pointer instead of four helpers: "
+              f"{saved:.0f} ns less per syscall")
     if "empty-raw" in med and "probe-task" in med:
         print(f"  probe-task above its hooks' floor (empty-raw): "
               f"{med['probe-task'] - med['empty-raw']:.0f} ns per syscall")
@@ -258,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--comm", help=argparse.SUPPRESS)
     ap.add_argument("--wakeup-ns", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--enter-tp", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--helpers", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child_drain(args.child, args.comm, args.wakeup_ns, args.enter_tp)
+        child_drain(args.child, args.comm, args.wakeup_ns, args.enter_tp, not args.helpers)
         return 0
     lacking = unmet_needs(tools=["gcc"])  # root: BPF
     if lacking:
@@ -270,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     drains = {"probe-old": Drain("hash", comm, "--wakeup-ns", "0", "--enter-tp"),
               "probe-hash": Drain("hash", comm), "probe-task": Drain("task", comm),
               "probe-task-only": Drain("task-only", comm),
-              "probe-task-tp": Drain("task", comm, "--enter-tp")}
+              "probe-task-tp": Drain("task", comm, "--enter-tp"),
+              "probe-helpers": Drain("task", comm, "--helpers")}
     every = {
         "baseline": nothing,
         "empty-raw": lambda: bcc_program(EMPTY_RAW),
@@ -280,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "probe-task": drains["probe-task"].run,
         "probe-task-only": drains["probe-task-only"].run,
         "probe-task-tp": drains["probe-task-tp"].run,
+        "probe-helpers": drains["probe-helpers"].run,
     }
     names = [c for c in args.configs.split(",") if c]
     unknown = [c for c in names if c not in every]
@@ -289,6 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     configs = {k: every[k] for k in names}
     print(host_header(HERE))
     with tempfile.TemporaryDirectory() as d:
+        sys.path.insert(0, str(HERE.parent / "scripts"))
+        from typecheck import link_tree
+
+        link_tree(HERE.parent, Path(d) / "tree")
+        os.environ[TREE_ENV] = str(Path(d) / "tree")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(d) / "tree"), os.environ.get("PYTHONPATH")) if p)
         binary = compile_c(LOOP_C, Path(d) / comm)
         res = measure(binary, args.calls, args.rounds, args.runs, configs, drains)
     report(res, args.calls, args.rounds)

@@ -41,6 +41,9 @@ class Features:
     # cgroup id through bpf_get_current_task_btf() with them, as the helper
     # bpf_get_current_cgroup_id() does, without the helper call (None: the helper)
     cgroup_chain: tuple[int, int, int, int] | None = None
+    # the -D offsets (name, byte offset) at which the syscall probe reads the task's
+    # ids, cgroup, credentials and name (``TASK_READS``); None: its helpers
+    task_reads: tuple[tuple[str, int], ...] | None = None
 
     @classmethod
     def detect(cls, tracefs: str | None = None, release: str | None = None) -> Features:
@@ -56,13 +59,20 @@ class Features:
             except OSError:
                 return ""
 
+        kernel_btf = None
+        if btf and _kernel_at_least(5, 11, release):
+            try:
+                kernel_btf = Btf.kernel()
+            except BtfError:
+                pass
         return cls(
             sock_split=bool(fmt("sock/sock_send_length")) and bool(fmt("sock/sock_recv_length")),
             group_dead="group_dead" in fmt("sched/sched_process_exit"),
             no_prealloc=_kernel_at_least(6, 1, release),
             task_storage=_kernel_at_least(5, 11, release) and btf,
             task_pt_regs=_kernel_at_least(5, 15, release) and btf,
-            cgroup_chain=cgroup_chain() if btf and _kernel_at_least(5, 11, release) else None,
+            cgroup_chain=cgroup_chain(kernel_btf) if kernel_btf else None,
+            task_reads=task_reads(kernel_btf) if kernel_btf else None,
         )
 
 
@@ -85,6 +95,39 @@ def cgroup_chain(btf: Btf | None = None) -> tuple[int, int, int, int] | None:
     except BtfError:
         return None
     return offs[0], offs[1], offs[2], offs[3]
+
+
+# what the syscall probe's TASK_READS reads (probes/syscalls/program.bpf.c,
+# cur_task): define name, (struct, field), size, whether it is a pointer
+TASK_READS = (
+    ("TASK_PID", ("task_struct", "pid"), 4, False),
+    ("TASK_TGID", ("task_struct", "tgid"), 4, False),
+    ("TASK_CRED", ("task_struct", "cred"), 8, True),
+    ("CRED_UID", ("cred", "uid"), 4, False),
+    ("CRED_GID", ("cred", "gid"), 4, False),
+    ("TASK_COMM", ("task_struct", "comm"), 16, False),
+)
+
+
+def task_reads(btf: Btf | None = None) -> tuple[tuple[str, int], ...] | None:
+    """The offsets of ``TASK_READS`` and of the cgroup chain in the kernel's BTF, as
+    (define name, offset) pairs; None if any is missing or of another shape (the
+    probe calls the helpers)."""
+    try:
+        b = btf or Btf.kernel()
+        chain = cgroup_chain(b)
+        if chain is None:
+            return None
+        out = list(zip(("TASK_CGROUPS", "CSS_SET_DFL_CGRP", "CGROUP_KN", "KERNFS_NODE_ID"),
+                       chain, strict=True))
+        for name, (struct_name, field), size, pointer in TASK_READS:
+            off, got = b.field(struct_name, field)
+            if got != size or b.is_pointer(struct_name, field) != pointer:
+                return None
+            out.append((name, off))
+    except BtfError:
+        return None
+    return tuple(out)
 
 
 @dataclass

@@ -1,8 +1,10 @@
 /* cdig syscall probe: one record per completed syscall, plus process
  * lifecycle records. Tracepoints only (no kprobes on hosts without
- * CONFIG_KPROBES), and only tracepoint arguments, user memory, helpers and
- * the user register frame (whose layout is the ABI's): no kernel struct is
- * dereferenced, so headers that do not match the running kernel are fine.
+ * CONFIG_KPROBES), and only tracepoint arguments, user memory, helpers, the
+ * user register frame (whose layout is the ABI's) and, with TASK_READS, a few
+ * fields of the current task at the offsets of the running kernel's BTF (never
+ * of the headers bcc compiles against, so headers that do not match the
+ * running kernel are fine).
  *
  * Configured with -D defines by probe.py (SyscallProbe.cflags):
  *   SELF_TGID          cdig's own process, never traced (output feeds back)
@@ -12,6 +14,10 @@
  *   NR_CONNECT         connect(2)'s number, for the local-address capture
  *   FILTER_PID, FILTER_CGROUP, FILTER_SYSCALL, FILTER_FAILED  pushdown
  *   SNAPLEN            bytes of I/O buffers to copy (sysdig's -s; 0: none)
+ *   TASK_READS, OFF_*  read the task's ids, cgroup, credentials and name through
+ *                      the BTF-typed task pointer at the running kernel's offsets
+ *                      (its BTF; probe.py: task_offsets) instead of one helper
+ *                      each (see cur_task below)
  *   ENTER_EVENTS       an enter record for every syscall (sysdig's '>'), so one
  *                      that blocks is seen while it blocks; without it only the
  *                      calls that may never return (execve, exit) have one
@@ -181,10 +187,83 @@ static __always_inline __u64 wakeup(__u32 ring, __u64 now)
 #define RING_EXT 1
 #define RING_IO 2
 
-static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgroup,
-                                 __u32 nr, __u8 kind, __u64 now)
+/* What a record says of the task that made it: its ids, cgroup, credentials and
+ * name. With TASK_READS these are loads through the BTF-typed task pointer
+ * (bpf_get_current_task_btf(), kept as a u64 so that bcc leaves the loads
+ * alone; the verifier still knows what it points to) at the offsets of the
+ * running kernel's BTF (probe.py: task_offsets), which the verifier checks
+ * against that same BTF: a wrong offset is refused at load, never read, and
+ * probe.py then loads the helpers' version. Each helper is a call, and a call
+ * and its return cost ~30 ns here (retpolines and the return thunk): the
+ * four of a record (ids, cgroup, uid/gid, comm) were ~100 ns of the ~250 the
+ * probe added to a getppid call (benchmarks/probe_overhead.py). The loads are
+ * the helpers' own reads, at the same moment, so the values are the same:
+ *   bpf_get_current_pid_tgid()   tgid << 32 | pid
+ *   bpf_get_current_cgroup_id()  cgroups (the css_set) -> dfl_cgrp -> kn -> id
+ *                                (as probes/metrics/program.bpf.c reads it)
+ *   bpf_get_current_uid_gid()    cred -> gid << 32 | uid; the helper maps them
+ *                                into the initial user namespace, where ids map
+ *                                to themselves
+ *   bpf_get_current_comm()       comm, copied as strscpy_pad copies it: the
+ *                                bytes up to the first NUL (15 at most), then
+ *                                zeros (task_comm) */
+#ifdef TASK_READS
+static __always_inline __u64 cur_task(void)
 {
-    __u64 uid_gid = bpf_get_current_uid_gid();
+    return (__u64)bpf_get_current_task_btf();
+}
+
+static __always_inline __u64 task_pid_tgid(__u64 task)
+{
+    return (__u64)*(__u32 *)(task + OFF_TASK_TGID) << 32 | *(__u32 *)(task + OFF_TASK_PID);
+}
+
+static __always_inline __u64 task_cgroup_id(__u64 task)
+{
+    __u64 cset = *(__u64 *)(task + OFF_TASK_CGROUPS);
+    __u64 cgrp = *(__u64 *)(cset + OFF_CSS_SET_DFL_CGRP);
+    __u64 kn = *(__u64 *)(cgrp + OFF_CGROUP_KN);
+    return *(__u64 *)(kn + OFF_KERNFS_NODE_ID);
+}
+
+static __always_inline __u64 task_uid_gid(__u64 task)
+{
+    __u64 cred = *(__u64 *)(task + OFF_TASK_CRED);
+    return (__u64)*(__u32 *)(cred + OFF_CRED_GID) << 32 | *(__u32 *)(cred + OFF_CRED_UID);
+}
+
+/* the bytes of w (little-endian) before its first zero byte, as a mask (all
+ * ones: none is zero). A byte's top bit is set in z iff the byte is zero. */
+static __always_inline __u64 before_nul(__u64 w)
+{
+    __u64 lo7 = 0x7F7F7F7F7F7F7F7FULL;
+    __u64 z = ~(((w & lo7) + lo7) | w | lo7);
+    if (!z)
+        return ~0ULL;
+    return ((z & -z) >> 7) - 1;
+}
+
+static __always_inline void task_comm(__u64 task, char *comm)
+{
+    __u64 w0 = *(__u64 *)(task + OFF_TASK_COMM);
+    __u64 w1 = *(__u64 *)(task + OFF_TASK_COMM + 8) & 0x00FFFFFFFFFFFFFFULL; /* 15 at most */
+    __u64 k0 = before_nul(w0);
+    *(__u64 *)&comm[0] = w0 & k0;
+    *(__u64 *)&comm[8] = k0 == ~0ULL ? w1 & before_nul(w1) : 0;
+}
+#else
+#define cur_task() 0
+#define task_pid_tgid(task) bpf_get_current_pid_tgid()
+#define task_cgroup_id(task) bpf_get_current_cgroup_id()
+#define task_uid_gid(task) bpf_get_current_uid_gid()
+#define task_comm(task, comm) bpf_get_current_comm(comm, CDIG_COMM_LEN)
+#endif
+
+/* `task`: cur_task() */
+static __always_inline void fill(struct cdig_event *e, __u64 task, __u64 pid_tgid,
+                                 __u64 cgroup, __u32 nr, __u8 kind, __u64 now)
+{
+    __u64 uid_gid = task_uid_gid(task);
     e->ts_ns = now;
     e->latency_ns = 0;
     e->cgroup_id = cgroup;
@@ -197,7 +276,7 @@ static __always_inline void fill(struct cdig_event *e, __u64 pid_tgid, __u64 cgr
     e->kind = kind;
     e->flags = 0;
     e->cpu = bpf_get_smp_processor_id();
-    bpf_get_current_comm(&e->comm, sizeof(e->comm));
+    task_comm(task, e->comm);
 }
 
 /* Process-level filters; the syscall filter is separate. The first two
@@ -344,15 +423,16 @@ static __always_inline void io_data(struct cdig_event_ext *x, const __u64 *args,
 }
 
 /* An I/O call without strings: a record of the io ring. */
-static __always_inline void emit_io(struct inflight *f, __u64 pid_tgid, __u64 cgroup,
-                                    __u32 nr, long ret, struct cdig_sysinfo *si, __u64 now)
+static __always_inline void emit_io(struct inflight *f, __u64 task, __u64 pid_tgid,
+                                    __u64 cgroup, __u32 nr, long ret,
+                                    struct cdig_sysinfo *si, __u64 now)
 {
     struct cdig_event_io *x = events_io.ringbuf_reserve(sizeof(*x));
     if (!x) {
         count(CDIG_STAT_DROP_IO);
         return;
     }
-    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
+    fill(&x->ev, task, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
     x->ev.latency_ns = now - f->ts;
     x->ev.ret = ret;
     #pragma unroll
@@ -396,14 +476,15 @@ static __always_inline void emit_io(struct inflight *f, __u64 pid_tgid, __u64 cg
 static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid,
                                        __u32 nr, struct cdig_sysinfo *si, __u64 now)
 {
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 task = cur_task();
+    __u64 cgroup = task_cgroup_id(task);
     if (!(si->flags & CDIG_SYS_ARGV)) {
         struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
         if (!e) {
             count(CDIG_STAT_DROP_EVENTS);
             return;
         }
-        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
+        fill(e, task, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
         #pragma unroll
         for (int i = 0; i < 6; i++)
             e->args[i] = args[i];
@@ -418,7 +499,7 @@ static __always_inline void emit_enter(const __u64 *args, __u64 pid_tgid,
         count(CDIG_STAT_DROP_EXT);
         return;
     }
-    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
+    fill(&x->ev, task, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL_ENTER, now);
     ext_args(x, args, si);
     const char *const *argv = (const char *const *)args[si->str1_arg == 0 ? 1 : 2];
     __u32 off = 0;
@@ -547,7 +628,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
         return 0;
 #ifdef FILTER_CGROUP
     /* else not read here: the exit (or an enter record) reads it when it is sent */
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 cgroup = task_cgroup_id(cur_task());
     if (!filter_cgroup.lookup(&cgroup))
         return 0;
 #endif
@@ -601,7 +682,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
  * from the in-flight slot. */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 task = cur_task();
+    __u64 pid_tgid = task_pid_tgid(task);
     __u32 tid = (__u32)pid_tgid;
     struct inflight *f = inflight_get(tid);
     if (!f || !f->ts)
@@ -617,7 +699,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     if (ret >= 0 && !(si->flags & CDIG_SYS_STATE))
         goto out;
 #endif
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 cgroup = task_cgroup_id(task);
     if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT
 #if SNAPLEN > 0
         && !(si->flags & CDIG_SYS_IO)
@@ -628,7 +710,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
             count(CDIG_STAT_DROP_EVENTS);
             goto out;
         }
-        fill(e, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
+        fill(e, task, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
         e->ts_ns = now;
         e->latency_ns = now - f->ts;
         e->ret = ret;
@@ -641,7 +723,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     }
 #if SNAPLEN > 0
     if (si->str1_arg == CDIG_NO_ARG && si->addr_arg == CDIG_NO_ARG && nr != NR_CONNECT) {
-        emit_io(f, pid_tgid, cgroup, nr, ret, si, now); /* the only other case left */
+        emit_io(f, task, pid_tgid, cgroup, nr, ret, si, now); /* the only other case left */
         goto out;
     }
 #endif
@@ -650,7 +732,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         count(CDIG_STAT_DROP_EXT);
         goto out;
     }
-    fill(&x->ev, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
+    fill(&x->ev, task, pid_tgid, cgroup, nr, CDIG_KIND_SYSCALL, now);
     x->ev.ts_ns = now;
     x->ev.latency_ns = now - f->ts;
     x->ev.ret = ret;
@@ -780,8 +862,9 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 
 TRACEPOINT_PROBE(sched, sched_process_exec)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 task = cur_task();
+    __u64 pid_tgid = task_pid_tgid(task);
+    __u64 cgroup = task_cgroup_id(task);
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
     struct cdig_event_ext *x = events_ext.ringbuf_reserve(sizeof(*x));
@@ -790,7 +873,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
         return 0;
     }
     __u64 now = bpf_ktime_get_ns();
-    fill(&x->ev, pid_tgid, cgroup, 0, CDIG_KIND_EXEC, now);
+    fill(&x->ev, task, pid_tgid, cgroup, 0, CDIG_KIND_EXEC, now);
     x->ev.args[0] = args->old_pid;
     x->len2 = 0;
     x->argc = 0;
@@ -804,8 +887,8 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 
 /* A fork or exit record in the events ring, filled but for its arguments; 0 when
  * the ring is full (counted). sched_submit() sends it. */
-static __always_inline struct cdig_event *sched_event(__u64 pid_tgid, __u64 cgroup,
-                                                      __u32 kind, __u64 *now)
+static __always_inline struct cdig_event *sched_event(__u64 task, __u64 pid_tgid,
+                                                      __u64 cgroup, __u32 kind, __u64 *now)
 {
     struct cdig_event *e = events.ringbuf_reserve(sizeof(*e));
     if (!e) {
@@ -813,7 +896,7 @@ static __always_inline struct cdig_event *sched_event(__u64 pid_tgid, __u64 cgro
         return 0;
     }
     *now = bpf_ktime_get_ns();
-    fill(e, pid_tgid, cgroup, 0, kind, *now);
+    fill(e, task, pid_tgid, cgroup, 0, kind, *now);
     return e;
 }
 
@@ -826,8 +909,9 @@ static __always_inline int sched_submit(struct cdig_event *e, __u64 now)
 
 TRACEPOINT_PROBE(sched, sched_process_fork)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 task = cur_task();
+    __u64 pid_tgid = task_pid_tgid(task);
+    __u64 cgroup = task_cgroup_id(task);
     __u32 parent = pid_tgid >> 32;
     if (parent == SELF_TGID || ignored.lookup(&parent)) {
         /* a new task of cdig or of one of its helpers. Entries are tids;
@@ -841,7 +925,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
     __u64 now;
-    struct cdig_event *e = sched_event(pid_tgid, cgroup, CDIG_KIND_FORK, &now);
+    struct cdig_event *e = sched_event(task, pid_tgid, cgroup, CDIG_KIND_FORK, &now);
     if (!e)
         return 0;
     e->args[0] = args->child_pid;
@@ -851,8 +935,9 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
 
 TRACEPOINT_PROBE(sched, sched_process_exit)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u64 task = cur_task();
+    __u64 pid_tgid = task_pid_tgid(task);
+    __u64 cgroup = task_cgroup_id(task);
 #ifdef PAIR_HASH
     __u32 tid = (__u32)pid_tgid;
     inflight.delete(&tid); /* a thread killed inside a syscall never exits it */
@@ -868,7 +953,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     if (!selected(pid_tgid >> 32, cgroup))
         return 0;
     __u64 now;
-    struct cdig_event *e = sched_event(pid_tgid, cgroup, CDIG_KIND_EXIT, &now);
+    struct cdig_event *e = sched_event(task, pid_tgid, cgroup, CDIG_KIND_EXIT, &now);
     if (!e)
         return 0;
     return sched_submit(e, now);

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from cdig.probes.btf import VMLINUX, Btf, BtfError
-from cdig.probes.metrics.config import CGROUP_CHAIN, Features, MetricsConfig, cflags, cgroup_chain
+from cdig.probes.metrics.config import (
+    CGROUP_CHAIN,
+    TASK_READS,
+    Features,
+    MetricsConfig,
+    cflags,
+    cgroup_chain,
+    task_reads,
+)
 from cdig.probes.syscall_table import table
 
 
@@ -140,3 +148,51 @@ def test_probe_falls_back_to_the_helper_when_the_chain_is_refused(monkeypatch):
     # then without it (and, that failing too, without task storage: the tid hash)
     assert tried == [True, False, False] and p.features.cgroup_chain is None
     assert p.pairing == "hash"
+
+
+def test_task_reads_need_every_field():
+    assert task_reads(Btf(_sample())) is None
+
+
+@pytest.mark.skipif(not VMLINUX.exists(), reason="no kernel BTF")
+def test_task_reads_of_the_running_kernel():
+    b = Btf.kernel()
+    offs = task_reads(b)
+    assert offs is not None
+    got = dict(offs)
+    assert [got[n] for n in ("TASK_CGROUPS", "CSS_SET_DFL_CGRP", "CGROUP_KN",
+                             "KERNFS_NODE_ID")] == list(cgroup_chain(b) or ())
+    for name, (struct_name, field), size, _pointer in TASK_READS:
+        assert b.field(struct_name, field) == (got[name], size)
+
+
+def test_syscall_probe_task_read_defines():
+    from cdig.probes.syscalls.probe import SyscallProbe
+
+    p = SyscallProbe(pairing="task", self_tgid=1, task_reads=False)
+    assert p.task_offsets is None and "-DTASK_READS" not in p.cflags()
+    p.task_offsets = (("TASK_PID", 1264), ("TASK_COMM", 1752))
+    flags = p.cflags()
+    assert "-DTASK_READS" in flags
+    assert "-DOFF_TASK_PID=1264" in flags and "-DOFF_TASK_COMM=1752" in flags
+
+
+def test_syscall_probe_falls_back_to_the_helpers_when_the_reads_are_refused(monkeypatch):
+    from cdig.probes.loader import ProbeError
+    from cdig.probes.syscalls.probe import SyscallProbe
+
+    p = SyscallProbe(pairing="task", self_tgid=1, task_reads=False, cache=False)
+    p.task_offsets = (("TASK_PID", 1264),)
+    tried: list[bool] = []
+
+    def load_once() -> None:
+        reads = "-DTASK_READS" in p.cflags()
+        tried.append(reads)
+        if reads:
+            raise ProbeError("cannot load the BPF program: R1 invalid mem access")
+        raise ProbeError("stop here")  # with the helpers (no kernel here: fails too)
+
+    monkeypatch.setattr(p, "_load", load_once)
+    with pytest.raises(ProbeError, match="stop here"):
+        p.load()
+    assert tried == [True, False] and p.task_offsets is None
