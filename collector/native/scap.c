@@ -565,8 +565,7 @@ EXPORT void scap_prune_nr(const uint8_t *buf, int64_t n, const int64_t *x, const
  * scap_prune_nr gives it (from itself when an exit, and its enter e = enter_of[i]);
  * those without one (-1) are counted in stats[2] (internal) and left out; of the
  * others, the kept are those where keep_x[nr] (exits) or keep_e[nr] (enters) is set,
- * and the last one and, with first_ts, the first of least ts (the session's first
- * time), always. The rows go to rows[] (room for m); stats[0] the records left out,
+ * and, with first_ts, the first of least ts (the session's first time), always. The rows go to rows[] (room for m); stats[0] the records left out,
  * stats[1] those of them whose event is shown (dflags without state_only). Returns the
  * number of rows kept, or -1 at a number >= n_lut (the tables' size): not decided. */
 EXPORT int64_t scap_prune_rows(const uint8_t *buf, int64_t n, int64_t m, const int64_t *etype,
@@ -579,7 +578,7 @@ EXPORT int64_t scap_prune_rows(const uint8_t *buf, int64_t n, int64_t m, const i
                                const int8_t *keep_e, int64_t n_lut, const int64_t *dflags,
                                int64_t state_only, const int64_t *ts, int64_t first_ts,
                                int64_t *rows, int64_t *stats) {
-    int64_t c = 0, internal = 0, last = -1, least = -1, least_ts = 0;
+    int64_t c = 0, internal = 0, least = -1, least_ts = 0;
     /* pass 1: every candidate row in rows[], its keep bit in the sign (rows are >= 0) */
     for (int64_t i = 0; i < m; i++) {
         if (cat[i] != 1 || handled[i])
@@ -601,11 +600,8 @@ EXPORT int64_t scap_prune_rows(const uint8_t *buf, int64_t n, int64_t m, const i
             least = c;
             least_ts = ts[i];
         }
-        last = c;
         rows[c++] = keep ? i : ~i;
     }
-    if (last >= 0 && rows[last] < 0)
-        rows[last] = ~rows[last];
     if (least >= 0 && rows[least] < 0)
         rows[least] = ~rows[least];
     /* pass 2: the kept, in place */

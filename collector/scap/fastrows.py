@@ -380,7 +380,6 @@ class FastRows(EventPath):
                             dtype=bool)  # addressed (kept); a copy: the last row is set
         except NotHere:  # the filter reads a column not known yet (evt.res): keep all
             return rows
-        keep[-1] = True  # every chunk yields a batch: it carries the count left out
         if not self.records:  # the session's first batch: its first time (evt.reltime's 0)
             keep[int(np.argmin(ts[rows]))] = True
         n_left = int(len(keep) - np.count_nonzero(keep))

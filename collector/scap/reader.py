@@ -279,7 +279,7 @@ class ScapSource(ChunkPath):
                         break
             if not self._stop:
                 self._flush_pending(cols)
-                if len(cols):
+                if len(cols) or self._left:  # (a batch of none: the records left out)
                     yield self._emit_batch(cols)
             st = f.at
             if st.stop:
