@@ -117,26 +117,44 @@ class Bench:
         # start without it (cold) and with it (warm), and no run sees an older one
         self.cache = self.work / "cache"
         os.environ["CDIG_CACHE_DIR"] = str(self.cache)
-        self.old_env: dict[str, str] | None = None
-        if args.old_tree:  # another checkout's cdig: python -m cdig over a link tree of it
-            sys.path.insert(0, str(REPO / "scripts"))
-            from typecheck import link_tree
+        # another checkout's cdig: python -m cdig over a link tree of it (--old-tree for
+        # the -old configurations; --tree for the others and the probe children)
+        self.old_env = self._tree_env(args.old_tree, "old") if args.old_tree else None
+        self.new_env = self._tree_env(args.tree, "new") if args.tree else None
+        for flag, tree in (("tree", args.tree), ("old-tree", args.old_tree)):
+            if tree:
+                self.commands[flag] = f"cdig imported from {Path(tree).resolve()}"
 
-            link_tree(Path(args.old_tree).resolve(), self.work / "old")
-            self.old_env = dict(os.environ, PYTHONPATH=str(self.work / "old"))
-            # python -m puts its cwd first on sys.path: run it where no cdig/ is, and
-            # check that the old tree's modules are the ones imported
-            where = subprocess.run(
-                [sys.executable, "-c", "import cdig.collector.session as s; print(s.__file__)"],
-                env=self.old_env, cwd=self.work, capture_output=True, text=True, check=True)
-            if not where.stdout.startswith(str(self.work / "old")):
-                raise BenchError(f"--old-tree: cdig imports from {where.stdout.strip()}")
+    def _tree_env(self, tree: str, name: str) -> dict[str, str]:
+        """The environment that imports cdig from ``tree`` (laid out as installed)."""
+        sys.path.insert(0, str(REPO / "scripts"))
+        from typecheck import link_tree
+
+        link_tree(Path(tree).resolve(), self.work / name)
+        env = dict(os.environ, PYTHONPATH=str(self.work / name))
+        # python -m puts its cwd first on sys.path: run it where no cdig/ is, and
+        # check that the tree's modules are the ones imported
+        where = subprocess.run(
+            [sys.executable, "-c", "import cdig.collector.session as s, cdig.probes.ringbuf as r;"
+             " print(s.__file__, r.__file__)"],
+            env=env, cwd=self.work, capture_output=True, text=True, check=True)
+        if any(not f.startswith(str(self.work / name)) for f in where.stdout.split()):
+            flag = "--old-tree" if name == "old" else "--tree"
+            raise BenchError(f"{flag}: cdig imports from {where.stdout.strip()}")
+        return env
+
+    def cdig_env(self, old: bool) -> dict[str, Any]:
+        """``env`` and ``cwd`` for a cdig process (``old``: the --old-tree's)."""
+        env = self.old_env if old else self.new_env
+        return {"env": env, "cwd": self.work if env is not None else None}
 
     def cdig_argv(self, old: bool) -> list[str]:
         """The command that runs cdig (``old``: the --old-tree's)."""
         if old:
             if self.old_env is None:
                 raise BenchError("the -old configurations need --old-tree DIR")
+            return [sys.executable, "-m", "cdig"]
+        if self.new_env is not None:
             return [sys.executable, "-m", "cdig"]
         return [self.cdig]
 
@@ -306,7 +324,7 @@ class Bench:
                                           "wb") as fo:
             t_spawn = time.perf_counter()
             p = self.spawn(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
-                           env=self.old_env if old else None, cwd=self.work if old else None)
+                           **self.cdig_env(old))
         try:
             self._wait_cdig_ready(p, err)
             ready_s = time.perf_counter() - t_spawn
@@ -408,7 +426,8 @@ class Bench:
         err = self.outdir / f"{mode}.err"
         self.record(label, argv)
         with open(err, "wb") as fe:
-            p = self.spawn(argv, stdout=subprocess.PIPE, stderr=fe, stdin=subprocess.DEVNULL)
+            p = self.spawn(argv, stdout=subprocess.PIPE, stderr=fe, stdin=subprocess.DEVNULL,
+                           env=self.new_env)
         return p, err
 
     def _read_json(self, p: subprocess.Popen, err: Path, timeout: float) -> dict[str, Any]:
@@ -542,8 +561,7 @@ class Bench:
                 self.quiet()
                 t0 = time.perf_counter()
                 p = self.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL, env=self.old_env if old else None,
-                               cwd=self.work if old else None)
+                               stdin=subprocess.DEVNULL, **self.cdig_env(old))
                 assert p.stdout is not None
                 r, _, _ = select.select([p.stdout], [], [], 120)
                 line = p.stdout.readline() if r else b""
@@ -564,7 +582,7 @@ class Bench:
             bargv = [sys.executable, str(Path(__file__).resolve()), "--child", "startup",
                      "--comm", self.comm]
             self.record("ttfe-breakdown", bargv)
-            for key, env in (("breakdown", None), ("breakdown_pyc", self._pyc_env())):
+            for key, env in (("breakdown", self.new_env), ("breakdown_pyc", self._pyc_env())):
                 if env is not None:  # fill the bytecode cache first
                     subprocess.run(bargv, env=env, check=True, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
@@ -579,7 +597,7 @@ class Bench:
     def _pyc_env(self) -> dict[str, str]:
         """This environment sets PYTHONDONTWRITEBYTECODE, so cdig's own modules are
         compiled at every start; a private cache dir shows what .pyc files save."""
-        env = dict(os.environ)
+        env = dict(self.new_env or os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(self.work / "pycache")
         return env
@@ -674,6 +692,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile-batch", type=int, default=1024,
                    help="records per batch for the per-stage profile")
     p.add_argument("--profile-top", type=int, default=15)
+    p.add_argument("--tree", metavar="DIR",
+                   help="a checkout (e.g. a git archive of HEAD) run by the configurations "
+                        "without -old and imported by the probe children (default: the "
+                        "installed cdig)")
     p.add_argument("--old-tree", metavar="DIR",
                    help="a checkout of another cdig (e.g. git worktree add DIR COMMIT), run by "
                         "the -old configurations")
