@@ -373,11 +373,12 @@ class FastRows(EventPath):
     def _kept(self, pre: PreColumns, rows: np.ndarray, ts: np.ndarray, dflags: np.ndarray
               ) -> np.ndarray:
         """The rows the prefilter keeps (the rest counted in ``_left``, and those of shown
-        events in ``left_shown``)."""
+        events in ``left_shown``; ``_left`` rides on the next batch yielded, or on a
+        batch of no records at the file's end: ``ScapSource.batches``)."""
         assert self.prune is not None
         try:
             keep = np.array(self.prune(pre, np.ones(len(rows), np.int64)),  # len2: as if
-                            dtype=bool)  # addressed (kept); a copy: the last row is set
+                            dtype=bool)  # addressed (kept); a copy: a row may be set
         except NotHere:  # the filter reads a column not known yet (evt.res): keep all
             return rows
         if not self.records:  # the session's first batch: its first time (evt.reltime's 0)
