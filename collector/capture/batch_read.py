@@ -204,22 +204,27 @@ class ArrowColumns:
         return int(self.rb.num_rows)
 
 
-try:  # Arrow's take, called without importing pyarrow.compute (~21 ms: it wraps every
-    # function); RecordBatch.take imports it at the first call
-    from pyarrow._compute import TakeOptions as _TakeOptions
-    from pyarrow._compute import call_function as _call_function
-except ImportError:  # pragma: no cover - a pyarrow without the private module
-    _call_function = None
+_take: Any = None  # (call_function, TakeOptions) of pyarrow._compute, once loaded
 
 
 def take_rows(rb: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
-    """``rb.take(rows)``: the same batch, by the same Arrow kernel (bounds checked)."""
+    """``rb.take(rows)``: the same batch, by the same Arrow kernel (bounds checked),
+    called through pyarrow._compute (~4 ms to import, at the first call) without
+    importing pyarrow.compute (~21 ms: it wraps every function), which
+    RecordBatch.take does at its first call."""
+    global _take
+    if _take is None:
+        try:
+            from pyarrow._compute import TakeOptions, call_function
+            _take = (call_function, TakeOptions(boundscheck=True))
+        except ImportError:  # pragma: no cover - a pyarrow without the private module
+            _take = ()
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     # from the buffer, not pa.array: that imports numpy.ma (~7 ms) at its first call
     idx = pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
-    if _call_function is None:
+    if not _take:
         return rb.take(idx)
-    out: pa.RecordBatch = _call_function("take", [rb, idx], _TakeOptions(boundscheck=True))
+    out: pa.RecordBatch = _take[0]("take", [rb, idx], _take[1])
     return out
 
 
