@@ -336,6 +336,25 @@ def _pairs(b: bytes, pos: int) -> list[list[int]]:
 _MAX_BODY = 1 << 40  # no capture batch comes near; lseek past a file system limit is EINVAL
 
 
+def batch_buffers(meta: bytes) -> tuple[int, list[list[int]]] | None:
+    """(body length, [offset, length] of each buffer) of the Arrow message whose
+    flatbuffer metadata is ``meta``, when it is a record batch with a body in bounds;
+    None for any other message (or MetadataError: not a message header)."""
+    msg = _ref(meta, 0)
+    p = _field(meta, msg, 3)
+    body_len = _i64(meta, p) if p else 0
+    p = _field(meta, msg, 1)
+    if not 0 <= body_len <= _MAX_BODY or (meta[p] if p else 0) != _HEADER_RECORD_BATCH:
+        return None
+    p = _field(meta, msg, 2)
+    if not p:
+        return None
+    buffers = _pairs(meta, _field(meta, _ref(meta, p), 2))
+    if any(off < 0 or length < 0 or off + length > body_len for off, length in buffers):
+        return None
+    return body_len, buffers
+
+
 def first_oversized_batch(f: Any, buffer_limits: Any, max_rows: int = MAX_BATCH_ROWS
                           ) -> tuple[int, str] | None:
     """(index, reason) of the first record batch of the Arrow stream in the binary
