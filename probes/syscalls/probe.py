@@ -96,6 +96,7 @@ class SyscallProbe:
         features = Features.detect() if pairing == "auto" or task_reads else Features()
         # (define, offset) pairs of TASK_READS, or None: the helpers
         self.task_offsets = features.task_reads if task_reads else None
+        self.task_pt_regs = features.task_pt_regs  # with them, the arguments through it
         if pairing == "auto":
             pairing = "task" if features.task_storage else "hash"
         self.pairing = pairing
@@ -147,6 +148,8 @@ class SyscallProbe:
         if self.task_offsets is not None:
             flags.append("-DTASK_READS")
             flags += [f"-DOFF_{name}={off}" for name, off in self.task_offsets]
+            if self.task_pt_regs:
+                flags.append("-DTASK_PT_REGS")
         return flags
 
     def io_ring_bytes(self) -> int:

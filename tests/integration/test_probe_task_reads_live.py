@@ -4,8 +4,10 @@ cgroup, uid/gid and comm come from loads through the BTF-typed task pointer
 probes are loaded at once and see the same calls of a child that renames its
 threads (prctl, short names after long ones, names cut at 15 bytes, a byte
 that is not ASCII, another thread's name through /proc), forks a grandchild
-that changes its uid and gid, and exits: every record of theirs carries the
-same values in both, comm byte for byte (its padding too).
+that changes its uid and gid and execs, and exits: every record of theirs carries the
+same values in both, comm byte for byte (its padding too), and the same
+arguments (with TASK_PT_REGS sys_enter reads them through bpf_task_pt_regs), in
+every exit record and, with enter events, every enter record.
 
 Needs root, BPF, bcc and the kernel's BTF: a failure, not a skip, when CI=true
 (a kernel without BTF skips: the probe then uses the helpers anyway).
@@ -79,7 +81,10 @@ def _workload(report_w: int) -> None:
         os.setresuid(1234, 1234, 1234)
         for _ in range(CALLS):
             os.getppid()
-        os._exit(0)
+        try:
+            os.execv("/bin/true", ["true"])  # an execve's enter record and an exec record
+        finally:
+            os._exit(1)
     os.write(report_w, str(pid).encode())
     os.waitpid(pid, 0)
 
@@ -94,13 +99,14 @@ def _key(rec: np.ndarray) -> Counter:
     return Counter(rows)
 
 
-def test_task_reads_give_the_helpers_values() -> None:
+@pytest.mark.parametrize("enter_events", [False, True])
+def test_task_reads_give_the_helpers_values(enter_events: bool) -> None:
     require("root", "bpf", "bcc", "tracefs")
     if not VMLINUX.exists():
         pytest.skip("no kernel BTF: the probe reads through the helpers")
     # self_tgid 0: this process and its children are traced
-    probes = [SyscallProbe(ProbeConfig(), pairing="task", self_tgid=0, task_reads=reads,
-                           cache=False) for reads in (True, False)]
+    probes = [SyscallProbe(ProbeConfig(enter_events=enter_events), pairing="task", self_tgid=0,
+                           task_reads=reads, cache=False) for reads in (True, False)]
     try:
         for p in probes:
             p.load()
@@ -148,13 +154,14 @@ def test_task_reads_give_the_helpers_values() -> None:
             p.close()
     reads, helpers = (recs[np.isin(recs["pid"], [pid, grandchild])]
                       for recs in (np.concatenate(g) for g in got))
-    assert len(reads) > 8 * CALLS * len(NAMES)
+    assert len(reads) > 3 * CALLS * (len(NAMES) + 1)  # the renamed threads alone
     assert _key(reads) == _key(helpers)
     # and the values are the ones set: names as the kernel keeps them, ids changed
     comms = set(np.char.rstrip(reads["comm"], b"\0").tolist())
     assert {b"x", b"tr15-padded-cut", b"tr-longer-than-", b"ab", b"tr\xffz", b"t",
             b"tr-renamed", b"tr-creds"} <= comms
-    creds = reads[(reads["pid"] == grandchild) & (reads["nr"] == table().nr("getppid"))]
+    creds = reads[(reads["pid"] == grandchild) & (reads["nr"] == table().nr("getppid"))
+                  & (reads["kind"] == layout.KIND_SYSCALL)]
     assert len(creds) == CALLS and set(creds["uid"].tolist()) == {1234}
     assert set(creds["gid"].tolist()) == {4321}
     assert set(reads[reads["pid"] == pid]["uid"].tolist()) == {os.getuid()}
