@@ -228,6 +228,8 @@ class ChunkPath(FastRows):
                                tid, cpu, num, dflags, lp, nparams, base_attrs, changes)
         if fast is not None:
             self._thread_columns(fast, base_attrs, changes)
+        if len(cols) and self.prune is not None and self.records:
+            self._prune_slow(cols)  # (not the session's first batch: its first time)
         if not len(cols) and fast is None:
             return None
         batch, shown = cols.to_batch(fast)

@@ -83,6 +83,28 @@ class Columns:
     def __len__(self) -> int:
         return len(self.ts)
 
+    # the per-record lists (one entry a record) and the per-ext-entry ones (ext_row's)
+    _RECORD_LISTS = ("ts", "lat", "cg", "ret", "args", "pid", "tid", "uid", "gid", "nr",
+                     "kind", "flags", "cpu", "comm", "num", "shown", "key")
+    _EXT_LISTS = ("s1", "s2", "l1", "l2", "argc", "pad")
+
+    def keep_only(self, keep: list[bool]) -> None:
+        """Leave out the records where ``keep`` is False (and their ext entries)."""
+        new_row: list[int] = []
+        at = 0
+        for k in keep:
+            new_row.append(at if k else -1)
+            at += k
+        for name in self._RECORD_LISTS:
+            old = getattr(self, name)
+            if len(old) == len(keep):  # key may be unused (empty)
+                setattr(self, name, [v for v, k in zip(old, keep, strict=True) if k])
+        ext = [j for j, r in enumerate(self.ext_row) if keep[r]]
+        for name in self._EXT_LISTS:
+            old = getattr(self, name)
+            setattr(self, name, [old[j] for j in ext])
+        self.ext_row = [new_row[self.ext_row[j]] for j in ext]
+
     def to_batch(self, fast: dict[str, np.ndarray] | None = None
                  ) -> tuple[RawBatch, np.ndarray]:
         """These records, merged with the fast path's (``fast``) by position."""

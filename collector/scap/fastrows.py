@@ -20,7 +20,7 @@ from ..native.scap import PruneTables, kernels
 from . import blocks as B
 from . import bulk
 from . import events as E
-from .columns import NotHere, PreColumns
+from .columns import Columns, NotHere, PreColumns
 from .eventtable import PPM_SC
 from .perevent import EventPath
 
@@ -294,6 +294,41 @@ class FastRows(EventPath):
                                            0),
         })
         return self._kept(pre, rows, ts, dflags)
+
+    def _prune_slow(self, cols: Columns) -> None:
+        """Leave out the per-event path's records that the prune rejects (of fast types
+        paired across a chunk end, enters left pending …), as the bulk path leaves out
+        its own, and count them alike: by the prune's tables (``_prune_lut``), else by
+        asking it about their columns (NotHere: all kept)."""
+        n = len(cols)
+        kern = kernels()
+        lut = self._prune_lut() if kern is not None else None
+        if lut is not None:
+            keep_x, keep_e = lut
+            n_lut = len(keep_x)
+            keep = [kind >= layout.KIND_EXEC or not 0 <= nr < n_lut or
+                    bool((keep_e if kind == layout.KIND_SYSCALL_ENTER else keep_x)[nr])
+                    for kind, nr in zip(cols.kind, cols.nr, strict=True)]
+        else:
+            assert self.prune is not None
+            c = cols
+            pre = PreColumns({"nr": np.array(c.nr, np.int64), "kind": np.array(c.kind, np.int64)},
+                             lambda: {"pid": np.array(c.pid, np.int64),
+                                      "comm": np.array(c.comm, dtype=f"S{layout.COMM_LEN}"),
+                                      "uid": np.array(c.uid, np.int64),
+                                      "gid": np.array(c.gid, np.int64),
+                                      "cgroup_id": np.array(c.cg, np.uint64)},
+                             lazy={"tid": lambda: np.array(c.tid, np.int64),
+                                   "latency_ns": lambda: np.array(c.lat, np.int64)})
+            try:
+                keep = np.asarray(self.prune(pre, np.ones(n, np.int64)), dtype=bool).tolist()
+            except NotHere:
+                return
+        left = n - sum(keep)
+        if left:
+            self.left_shown += sum(s for s, k in zip(cols.shown, keep, strict=True) if not k)
+            self._left += left
+            cols.keep_only(keep)
 
     def _prune_lut(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(keep by syscall number of exits, of enter-only records), int8[_LUT_NRS] each,
