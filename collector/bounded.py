@@ -336,6 +336,13 @@ def _pairs(b: bytes, pos: int) -> list[list[int]]:
 _MAX_BODY = 1 << 40  # no capture batch comes near; lseek past a file system limit is EINVAL
 
 
+def message_body_length(meta: bytes) -> int:
+    """The body length an Arrow message's flatbuffer metadata ``meta`` declares (0 when
+    it declares none); MetadataError if ``meta`` is not a message header."""
+    p = _field(meta, _ref(meta, 0), 3)
+    return _i64(meta, p) if p else 0
+
+
 def batch_buffers(meta: bytes) -> tuple[int, list[list[int]]] | None:
     """(body length, [offset, length] of each buffer) of the Arrow message whose
     flatbuffer metadata is ``meta``, when it is a record batch with a body in bounds;

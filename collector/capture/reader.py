@@ -30,6 +30,7 @@ from ..bounded import (
     check_state,
     first_oversized_batch,
     load_json,
+    message_body_length,
 )
 from . import kernels
 from .digest import K_COLDIGEST, _values, check_columns, decoded_digest, decoding_plan
@@ -409,14 +410,17 @@ class CaptureFile:
 
     def _in_parallel(self, src: Any, read: _Decoding, states: bool
                      ) -> Iterator[tuple[Any, int, int]]:
-        """As ``_in_turn``, each message read here undecoded, one after the other as the
-        stream reader reads them, and decoded and checked on the decoding threads
-        (``_decoder``), up to ``_DEPTH`` ahead; yielded in file order."""
+        """As ``_in_turn``, each message found here (its length from its header, as
+        the stream reader reads it: ``_message_length``) and read, decoded and checked
+        on the decoding threads (``_decoder``, ``_Decoding.read_at``: the file's bytes
+        read there, straight after the schema message's), up to ``_DEPTH`` ahead;
+        yielded in file order. (Reading each message here with Arrow's MessageReader
+        copied every body on this thread, and again to put the schema before it.)"""
         end = self._schema_end
         try:
             src.seek(0)
             head = src.read(end)  # the schema message, as the stream reader read it
-            messages = ipc.MessageReader.open_stream(src)
+            fd = os.dup(src.fileno())  # this read's own: closed once no thread reads it
         except Exception:  # the file changed since it was opened
             yield None, 0, 0
             return
@@ -434,25 +438,25 @@ class CaptureFile:
                         break
                     index += 1
                     try:
-                        msg = messages.read_next_message()
-                    except StopIteration:
-                        pending.append((_ENDED, at, at))
-                        more = False
-                        break
+                        total = _message_length(fd, at)
                     except Exception:  # damaged bytes surface as any error type
-                        pending.append((None, at, at))
+                        total = None
+                    if not total:
+                        pending.append((_ENDED if total == 0 else None, at, at))
                         more = False
                         break
-                    end = src.tell()
-                    pending.append((pool.submit(read, head, msg, states), at, end))
+                    end = at + total
+                    pending.append((pool.submit(read.read_at, head, fd, at, total, states),
+                                    at, end))
                 if not pending:
                     return
                 item, at, stop = pending.popleft()
                 yield (item.result() if isinstance(item, Future) else item), at, stop
         finally:
             for item, _, _ in pending:
-                if isinstance(item, Future):
-                    item.cancel()
+                if isinstance(item, Future) and not item.cancel():
+                    item.exception()  # running: wait, it reads from fd
+            os.close(fd)
 
     def _cause(self) -> str:
         """A file the writer closed ends with the stream's end marker: damage inside
@@ -483,12 +487,33 @@ class _Decoding:
         self.options = ipc.IpcReadOptions(included_fields=want, use_threads=False) \
             if want is not None else _WHOLE
 
+    def read_at(self, head: bytes, fd: int, at: int, total: int, states: bool
+                ) -> tuple[pa.RecordBatch, dict[str, Any], int] | None:
+        """``__call__`` of the message of ``total`` bytes at ``at`` of the file ``fd``,
+        read here (None as for damage where the file holds fewer)."""
+        try:
+            data = np.empty(len(head) + total, dtype=np.uint8)
+            data[:len(head)] = np.frombuffer(head, dtype=np.uint8)
+            if os.preadv(fd, [data.data[len(head):]], at) != total:
+                return None
+        except Exception:  # the file changed since it was opened
+            return None
+        return self._of(pa.py_buffer(data), states)
+
     def __call__(self, head: bytes, msg: Any, states: bool
                  ) -> tuple[pa.RecordBatch, dict[str, Any], int] | None:
         """The batch of the message ``msg`` (after the schema message ``head``), as
         ``checked`` says, on a decoding thread."""
         try:
             data = _stream_of_one(head, msg)
+        except Exception:  # damaged bytes surface as any error type
+            return None
+        return self._of(data, states)
+
+    def _of(self, data: Any, states: bool
+            ) -> tuple[pa.RecordBatch, dict[str, Any], int] | None:
+        """The batch of the stream of one batch ``data``, as ``checked`` says."""
+        try:
             rb, md = _decoded(data, None, self.options)
             check = None
             if self.widen is not None and rb.num_rows and self.widen(rb):
@@ -532,6 +557,29 @@ def parse_state(text: bytes) -> dict[str, Any]:
     if drops is not None:
         state["drops"] = drops
     return state
+
+
+def _message_length(fd: int, at: int) -> int | None:
+    """The bytes of the Arrow stream message at ``at`` of the file ``fd`` (its header,
+    metadata and body, as its header declares them), 0 where the stream ends there
+    (its end marker, or the file's end), or None where it is cut or damaged before its
+    body (the stream reader fails there; reading the body is the decoding's)."""
+    pre = os.pread(fd, 8, at)
+    if len(pre) < 4:
+        return None if pre else 0
+    if pre[:4] == _CONTINUED:
+        if len(pre) < 8:
+            return None
+        size, hdr = int.from_bytes(pre[4:8], "little", signed=True), 8
+    else:  # the pre-1.0 format without the continuation marker
+        size, hdr = int.from_bytes(pre[:4], "little", signed=True), 4
+    if size <= 0:
+        return 0 if size == 0 else None
+    meta = os.pread(fd, size, at + hdr)
+    if len(meta) < size:
+        return None
+    body = message_body_length(meta)
+    return hdr + size + body if body >= 0 else None
 
 
 def _stream_of_one(head: bytes, msg: Any) -> pa.Buffer:
