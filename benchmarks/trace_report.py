@@ -67,14 +67,26 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _code_line(meta: dict[str, Any]) -> str:
+    """Which code ran: the script's checkout, or the trees given (a git archive
+    carries no .git, so its commit is whatever the caller named it)."""
+    trees = [f"{flag} {meta[key]}" for flag, key in (("--tree", "tree"), ("--old-tree", "old_tree"))
+             if meta.get(key)]
+    head = meta.get("git_head")
+    line = f"code: git {head}" if head else "code: the script's own tree (no git metadata)"
+    if meta.get("git_modified"):
+        line += f" + uncommitted changes in {', '.join(meta['git_modified'])}"
+    if trees:
+        line += "; configurations run from " + ", ".join(trees)
+    return line
+
+
 def render(meta: dict[str, Any], summary: dict[str, Any], results: dict[str, Any],
            commands: dict[str, str]) -> str:
     L: list[str] = []
     L.append(f"cdig trace throughput — {meta['date']}, {meta['nproc']} vCPU, "
              f"kernel {meta['kernel']}, {meta['cpu']}")
-    L.append(f"code: git {meta['git_head']}"
-             + (f" + uncommitted changes in {', '.join(meta['git_modified'])}"
-                if meta["git_modified"] else ""))
+    L.append(_code_line(meta))
     L.append(f"workload: {meta['calls']:,} x getppid() in a static C loop "
              f"('{meta['comm']}'), median of {meta['repeat']} runs; "
              f"fixed exit cost {meta['fixed_us']:.0f} us subtracted")

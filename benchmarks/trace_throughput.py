@@ -645,6 +645,7 @@ def meta_info(args: argparse.Namespace, fixed_ns: int) -> dict[str, Any]:
              .splitlines() if line]
     return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "git_head": git("rev-parse", "--short", "HEAD"), "git_modified": dirty,
+            "tree": args.tree, "old_tree": args.old_tree,
             "nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu,
             "python": platform.python_version(), "bpftrace": bt.strip(),
             "calls": args.calls, "repeat": args.repeat, "comm": args.comm,
