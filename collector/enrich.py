@@ -196,14 +196,11 @@ class Enricher:
                 seg_every = _segments(pid_code, n_pids, every)
             f_inv, f_first = _fd_groups(pid, fdnum, has_fd, touched, seg_every)
             ordered[f_first] = True
-        rows = np.flatnonzero(ordered).tolist()
-        p_objs, f_objs, c_objs = self._rows.apply(self.state, b, rows, fdnum)
-        o_proc = _intern(p_objs, procs)
-        o_cont = _intern(c_objs, conts)
-        fds.clear()  # None first again: fd code 0 is no fd
-        o_fd = _intern([None, *f_objs], fds)[1:]
+        row_a = np.flatnonzero(ordered)
+        rows = row_a.tolist()
+        o_proc, o_fd, o_cont = self._apply(b, rows, row_a, fdnum)
         pos = np.full(n, -1, dtype=np.int64)
-        pos[rows] = np.arange(len(rows))
+        pos[row_a] = np.arange(len(rows))
         # every row: its group's first row's objects; ordered rows: their own
         first_pos = pos[p_first][p_inv]
         proc_code = o_proc[first_pos]
@@ -222,18 +219,28 @@ class Enricher:
         return rows
 
 
+    def _apply(self, b: EventBatch, rows: list[int], row_a: np.ndarray,
+               fdnum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Apply ``rows`` (``row_a``: the same as an array) to the state: each row's
+        proc, fd and container codes, the objects appended to ``b``'s tables."""
+        p_objs, f_objs, c_objs, reps = self._rows.apply(self.state, b, rows, fdnum, row_a)
+        o_proc = _intern(p_objs, b.procs)
+        o_cont = _intern(c_objs, b.containers)
+        fds = b.fds
+        fds.clear()  # None first again: fd code 0 is no fd
+        o_fd = _intern([None, *f_objs], fds)[1:]
+        if reps is not None:  # entries standing for runs of rows
+            rep = np.asarray(reps, dtype=np.int64)
+            o_proc, o_fd, o_cont = o_proc.repeat(rep), o_fd.repeat(rep), o_cont.repeat(rep)
+        return o_proc, o_fd, o_cont
+
     def _enrich_runs(self, b: EventBatch, runs: np.ndarray, fdnum: np.ndarray) -> list[int]:
         """``enrich`` when the batch is long runs of rows that read what the row before
         them read (``_run_starts``): each run's first row applied in order, every other
         row takes its run's objects. No sort: a storm of one process's syscalls costs a
         few passes over its columns."""
         rows: list[int] = runs.tolist()
-        p_objs, f_objs, c_objs = self._rows.apply(self.state, b, rows, fdnum)
-        procs, fds, conts = b.procs, b.fds, b.containers
-        o_proc = _intern(p_objs, procs)
-        o_cont = _intern(c_objs, conts)
-        fds.clear()  # None first again: fd code 0 is no fd
-        o_fd = _intern([None, *f_objs], fds)[1:]
+        o_proc, o_fd, o_cont = self._apply(b, rows, runs.astype(np.int64, copy=False), fdnum)
         start = np.zeros(len(b), dtype=np.int64)
         start[runs[1:]] = 1
         run = np.cumsum(start)  # each row's run, an index into ``rows``

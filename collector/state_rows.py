@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from itertools import islice
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -78,18 +77,25 @@ class RowApplier:
         self._how = how
         self._enter = enter
 
-    def apply(self, state: State, b: EventBatch, rows: list[int],
-              fdnum: np.ndarray) -> tuple[list[Process | None], list[FdInfo | None],
-                                          list[Container]]:
-        """Apply ``rows`` of ``b`` (ascending) to ``state``: the process, fd and
-        container each row gets, in three lists."""
+    def apply(self, state: State, b: EventBatch, rows: list[int], fdnum: np.ndarray,
+              idx: np.ndarray | None = None, pairs: bool = True
+              ) -> tuple[list[Process | None], list[FdInfo | None], list[Container],
+                         list[int] | None]:
+        """Apply ``rows`` of ``b`` (ascending; ``idx``: the same as an int64 array, if
+        the caller has it) to ``state``: the process, fd and container the rows get,
+        in three lists, and how many rows each entry stands for (None: one each). A
+        run of open+close pairs (``_pair_runs``) is one entry for all its rows; none
+        when ``pairs`` is false."""
         o_proc: list[Process | None] = []
         o_fd: list[FdInfo | None] = []
         o_cont: list[Container] = []
-        if not rows:
-            return o_proc, o_fd, o_cont
+        if idx is None:
+            if not rows:
+                return o_proc, o_fd, o_cont, None
+            idx = np.asarray(rows, dtype=np.int64)
+        elif not len(idx):
+            return o_proc, o_fd, o_cont, None
         add_proc, add_fd, add_cont = o_proc.append, o_fd.append, o_cont.append
-        idx = np.asarray(rows, dtype=np.int64)
         rec = b.cols
         kind_a = rec["kind"][idx]
         nr_a = rec["nr"][idx]
@@ -99,40 +105,67 @@ class RowApplier:
         en = kind_a == layout.KIND_SYSCALL_ENTER
         how_a[en] = self._enter[nr_a[en]]
         if b._events:  # rows already built as Events: update those
-            built = np.fromiter((i in b._events for i in rows), dtype=bool, count=len(rows))
+            built = np.fromiter((i in b._events for i in idx.tolist()), dtype=bool,
+                                count=len(idx))
             how_a[built] = _SLOW_KIND
         xs = b.ext_row[idx]
         args = rec["args"][idx]
         cg_a = rec["cgroup_id"][idx]
         ts_a = b.ts[idx]
-        runs = _pair_runs(how_a, rec["pid"][idx], cg_a, rec["ret"][idx], args, fdnum[idx],
-                          rec["latency_ns"][idx], ts_a, xs, b.ext)
-        run_l: list[int] = [] if runs is None else runs[0].tolist()
-        # the strings of the rows applied one by one and of each run's first open
-        ext_sel = np.flatnonzero((xs >= 0) if runs is None else (xs >= 0) & runs[2])
-        strs: dict[int, tuple[bytes, int, bytes, int]] = {}
-        ext = b.ext
-        if len(ext_sel):
-            xi = xs[ext_sel]
-            cols = zip(ext["str1"][xi].tolist(), ext["len1"][xi].tolist(),
-                       ext["str2"][xi].tolist(), ext["len2"][xi].tolist(), strict=True)
-            strs = dict(zip(ext_sel.tolist(), cols, strict=True))
-        pid_l = rec["pid"][idx].tolist()
-        ret_l = rec["ret"][idx].tolist()
-        a0_l = args[:, 0].tolist()
-        a1_l = args[:, 1].tolist()
-        a2_l = args[:, 2].tolist()
-        fd_l = fdnum[idx].tolist()
-        ts_l: list[int] = b.ts[idx].tolist()
-        lat_l = rec["latency_ns"][idx].tolist()
-        flags_l = rec["flags"][idx].tolist()
-        row = _Row()
-        comm_of = b.decoder._comm
+        pid_a = rec["pid"][idx]
+        ret_a = rec["ret"][idx]
+        fd_a = fdnum[idx]
+        lat_a = rec["latency_ns"][idx]
+        runs = _pair_runs(how_a, pid_a, cg_a, ret_a, args, fd_a, lat_a, ts_a, xs,
+                          b.ext) if pairs else None
         procfs = state.procfs
         # a recording or replaying /proc: say who asks (hasattr: isinstance of a
         # runtime protocol costs ~6 us a batch)
         stamped = cast(_Stamped, procfs) if hasattr(procfs, "at") else None
-        num_l: list[int] = b.num[idx].tolist() if stamped is not None else []
+        num_a = b.num[idx] if stamped is not None else None
+        o_rep: list[int] | None = None
+        run_l: list[int] = []
+        run_ts: list[int] = []
+        last_ts: list[int] = []
+        last_num: list[int] = []
+        vis: np.ndarray | None = None  # the rows looked at, as positions in idx
+        if runs is not None:
+            # only the rows looked at one by one and each run's first: a run's other
+            # rows are not turned into Python
+            vis = np.flatnonzero(runs[2])
+            run_n = runs[0][vis]
+            run_l = run_n.tolist()
+            run_ts = runs[1][vis].tolist()
+            last = vis + np.maximum(run_n, 1) - 1
+            last_ts = ts_a[last].tolist()
+            if num_a is not None:
+                last_num = num_a[last].tolist()
+            o_rep = []
+        sel: Any = slice(None) if vis is None else vis
+        sub = idx if vis is None else idx[vis]
+        rows_v: list[int] = sub.tolist()
+        how_v = how_a[sel]
+        xs_v = xs[sel]
+        # the strings of the rows applied one by one and of each run's first open
+        ext_sel = np.flatnonzero(xs_v >= 0)
+        strs: dict[int, tuple[bytes, int, bytes, int]] = {}
+        ext = b.ext
+        if len(ext_sel):
+            xi = xs_v[ext_sel]
+            cols = zip(ext["str1"][xi].tolist(), ext["len1"][xi].tolist(),
+                       ext["str2"][xi].tolist(), ext["len2"][xi].tolist(), strict=True)
+            strs = dict(zip(ext_sel.tolist(), cols, strict=True))
+        args_v = args[sel]
+        ret_l = ret_a[sel].tolist()
+        a0_l = args_v[:, 0].tolist()
+        a1_l = args_v[:, 1].tolist()
+        a2_l = args_v[:, 2].tolist()
+        fd_l = fd_a[sel].tolist()
+        lat_l = lat_a[sel].tolist()
+        flags_l = rec["flags"][sub].tolist()
+        num_l: list[int] = num_a[sel].tolist() if num_a is not None else []
+        row = _Row()
+        comm_of = b.decoder._comm
         process = state.process
         procs_get = state.procs.get  # a known process in its cgroup: what process() returns
         container_of = state._container
@@ -141,18 +174,18 @@ class RowApplier:
         close_fd = state._close_fd
         fds = state.fds
         grace = state.exit_grace_ns
-        slow_rows = [rows[j] for j in np.flatnonzero(how_a == _SLOW_KIND).tolist()]
+        slow_rows = [rows_v[j] for j in np.flatnonzero(how_v == _SLOW_KIND).tolist()]
         if slow_rows:
             b.materialize(slow_rows)
         events = b._events
         update = state.update
-        comm_b_l = rec["comm"][idx].tolist()
-        run_ts: list[int] = [] if runs is None else runs[1].tolist()
         fd_since = state._fd_since
         max_fds = state.max_fds
-        items = enumerate(zip(how_a.tolist(), rows, pid_l, cg_a.tolist(),
-                              rec["uid"][idx].tolist(), ts_a.tolist(), comm_b_l, strict=True))
-        for j, (how, i, pid, cg, uid, ts, comm_b) in items:
+        add_rep = o_rep.append if o_rep is not None else None
+        items = zip(how_v.tolist(), rows_v, pid_a[sel].tolist(), cg_a[sel].tolist(),
+                    rec["uid"][sub].tolist(), ts_a[sel].tolist(), rec["comm"][sub].tolist(),
+                    strict=True)
+        for j, (how, i, pid, cg, uid, ts, comm_b) in enumerate(items):
             if stamped is not None:
                 stamped.at = num_l[j]
             if run_l and run_l[j]:
@@ -175,6 +208,7 @@ class RowApplier:
                         if len(_abs_paths) >= _ABS_PATHS_MAX:
                             _abs_paths.clear()
                         _abs_paths[key] = path
+                assert add_rep is not None and vis is not None
                 if path is not None and run_ts[j] - state._last_sweep <= grace and \
                         (table is None or len(table) < max_fds):
                     proc = procs_get(pid)
@@ -193,27 +227,35 @@ class RowApplier:
                     if len(fd_since) > _FD_SINCE_MAX:
                         fd_since.clear()
                     fd_since.pop((pid, res), None)
-                    last = j + nrun - 1
-                    state.now_ns = ts_l[last]
+                    state.now_ns = last_ts[j]
                     if stamped is not None:
-                        stamped.at = num_l[last]
-                    o_proc.extend([proc] * nrun)
-                    o_fd.extend([info] * nrun)
+                        stamped.at = last_num[j]
                     if proc.cgroup_id == cg:
-                        o_cont.extend([proc.container] * nrun)
+                        add_proc(proc)
+                        add_fd(info)
+                        add_cont(proc.container)
+                        add_rep(nrun)
                     else:
+                        o_proc.extend([proc] * nrun)
+                        o_fd.extend([info] * nrun)
                         o_cont.extend([container_of(cg, pid) for _ in range(nrun)])
-                    next(islice(items, nrun - 1, nrun - 1), None)  # the run's other rows
+                        o_rep.extend([1] * nrun)  # type: ignore[union-attr]
                     continue
-                for jj in range(j + 2, j + nrun, 2):  # one by one: their opens' strings
-                    x = int(xs[jj])
-                    strs[jj] = (ext["str1"][x].tolist(), int(ext["len1"][x]),
-                                ext["str2"][x].tolist(), int(ext["len2"][x]))
+                # one by one, as any rows
+                at = int(vis[j])
+                p_r, f_r, c_r, _ = self.apply(state, b, [], fdnum, idx[at:at + nrun], False)
+                o_proc.extend(p_r)
+                o_fd.extend(f_r)
+                o_cont.extend(c_r)
+                o_rep.extend([1] * nrun)  # type: ignore[union-attr]
+                continue
             if how == _SLOW_KIND:
                 ev = update(events[i])
                 add_proc(ev.proc)
                 add_fd(ev.fd)
                 add_cont(ev.container)
+                if add_rep is not None:
+                    add_rep(1)
                 continue
             proc = procs_get(pid)
             if proc is None or (proc.cgroup_id != cg and cg):  # State.process's other cases
@@ -242,7 +284,9 @@ class RowApplier:
             add_proc(proc)
             add_fd(fd)
             add_cont(cont)
-        return o_proc, o_fd, o_cont
+            if add_rep is not None:
+                add_rep(1)
+        return o_proc, o_fd, o_cont, o_rep
 
 
 def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray,
@@ -283,10 +327,11 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
     oflags = np.where(h == _OPENAT, args[at, 2].astype(np.int64),
                       np.where(h == _OPEN, args[at, 1].astype(np.int64), 0)) & O_DIRECTORY
     x = xs[at]
-    s1, l1 = ext["str1"][x], ext["len1"][x]
+    l1 = ext["len1"][x]
     same = (at[1:] == at[:-1] + 2) & (pid[at[1:]] == pid[at[:-1]]) & \
         (cg[at[1:]] == cg[at[:-1]]) & (ret[at[1:]] == ret[at[:-1]]) & (h[1:] == h[:-1]) & \
-        (oflags[1:] == oflags[:-1]) & (l1[1:] == l1[:-1]) & (s1[1:] == s1[:-1])
+        (oflags[1:] == oflags[:-1]) & (l1[1:] == l1[:-1])
+    same &= _same_paths(ext, x, l1)
     first = np.ones(len(at), dtype=bool)
     first[1:] = ~same
     starts = at[first]
@@ -301,6 +346,27 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
     look[at[~first]] = False
     look[at + 1] = False
     return run, last_ts, look
+
+
+def _same_paths(ext: np.ndarray, x: np.ndarray, l1: np.ndarray) -> np.ndarray:
+    """Per pair of ext rows ``x[k]``, ``x[k + 1]`` of equal ``len1`` (``l1``): whether
+    their str1 holds the same path, i.e. the same first ``len1`` bytes (all a path is
+    read from: decode._cstr). Only the bytes up to the longest ``len1`` are gathered,
+    not the whole field (a record's path is a few bytes of its 896)."""
+    width = ext.dtype["str1"].itemsize
+    top = min(int(l1.max(initial=0)), width)
+    if ext.ndim != 1 or not ext.flags.c_contiguous:
+        s1 = ext["str1"][x]  # every byte: the same where the prefixes are
+        same: np.ndarray = s1[1:] == s1[:-1]
+        return same
+    off: int = ext.dtype.fields["str1"][1]  # type: ignore[index]
+    raw = ext.view(np.uint8).reshape(len(ext), ext.itemsize)[:, off:off + top][x]
+    # bytes past a row's own len1 are not its path: masked out (the rows compared
+    # have equal len1, so one mask per pair)
+    mask = np.arange(top) < l1[:, None]
+    raw = np.where(mask, raw, 0)
+    same = (raw[1:] == raw[:-1]).all(axis=1)
+    return same
 
 
 # an open's absolute path (its record's bytes and length) -> State._abspath's name: the
