@@ -306,20 +306,19 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
     n = len(how)
     if n < 2 or ext is None:
         return None
-    ret = ret.astype(np.int64, copy=False)
-    res = ret[:-1]
-    op = (how[:-1] >= _OPEN) & (how[:-1] <= _CREAT) & (how[1:] == _CLOSE)
-    if not op.any():
+    # the opens followed by a close: the other conditions asked of those only
+    c = np.flatnonzero((how[:-1] >= _OPEN) & (how[:-1] <= _CREAT) & (how[1:] == _CLOSE))
+    if not len(c):
         return None
-    lat = lat.astype(np.int64, copy=False)
-    ts = ts.astype(np.int64, copy=False)
-    lat2, ts2 = lat[1:], ts[1:]
-    raced = (lat2 > 0) & (lat2 < ts2) & (ts2 - lat2 < ts[:-1])
-    a0 = args[:, 0].astype(np.int64)
-    pair = op & (res >= 0) & (res < 1 << 31) & (ret[1:] >= 0) & (pid[:-1] == pid[1:]) & \
-        (cg[:-1] == cg[1:]) & (fdnum[:-1] < 0) & (fdnum[1:] == res) & \
-        ((a0[1:] & 0xFFFFFFFF) == res) & (xs[:-1] >= 0) & ~raced
-    at = np.flatnonzero(pair)
+    c1 = c + 1
+    res = ret[c].astype(np.int64, copy=False)
+    lat2 = lat[c1].astype(np.int64, copy=False)
+    ts2 = ts[c1].astype(np.int64, copy=False)
+    raced = (lat2 > 0) & (lat2 < ts2) & (ts2 - lat2 < ts[c].astype(np.int64, copy=False))
+    pair = (res >= 0) & (res < 1 << 31) & (ret[c1] >= 0) & (pid[c] == pid[c1]) & \
+        (cg[c] == cg[c1]) & (fdnum[c] < 0) & (fdnum[c1] == res) & \
+        ((args[c1, 0].astype(np.int64) & 0xFFFFFFFF) == res) & (xs[c] >= 0) & ~raced
+    at = c[pair]
     if not len(at):
         return None
     # the open's flags as _change reads them (openat: arg 2, open: arg 1, creat: none)
@@ -328,9 +327,10 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
                       np.where(h == _OPEN, args[at, 1].astype(np.int64), 0)) & O_DIRECTORY
     x = xs[at]
     l1 = ext["len1"][x]
-    same = (at[1:] == at[:-1] + 2) & (pid[at[1:]] == pid[at[:-1]]) & \
-        (cg[at[1:]] == cg[at[:-1]]) & (ret[at[1:]] == ret[at[:-1]]) & (h[1:] == h[:-1]) & \
-        (oflags[1:] == oflags[:-1]) & (l1[1:] == l1[:-1])
+    p_at, cg_at, ret_at = pid[at], cg[at], ret[at]
+    same = (at[1:] == at[:-1] + 2) & (p_at[1:] == p_at[:-1]) & (cg_at[1:] == cg_at[:-1]) & \
+        (ret_at[1:] == ret_at[:-1]) & (h[1:] == h[:-1]) & (oflags[1:] == oflags[:-1]) & \
+        (l1[1:] == l1[:-1])
     same &= _same_paths(ext, x, l1)
     first = np.ones(len(at), dtype=bool)
     first[1:] = ~same
@@ -340,7 +340,7 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
     run = np.zeros(n, dtype=np.int64)
     run[starts] = 2 * count
     last_ts = np.zeros(n, dtype=np.int64)
-    span_ts = np.maximum(ts[at], ts[at + 1])  # per pair
+    span_ts = np.maximum(ts[at], ts[at + 1]).astype(np.int64, copy=False)  # per pair
     last_ts[starts] = np.maximum.reduceat(span_ts, k)
     look = np.ones(n, dtype=bool)
     look[at[~first]] = False
@@ -349,24 +349,33 @@ def _pair_runs(how: np.ndarray, pid: np.ndarray, cg: np.ndarray, ret: np.ndarray
 
 
 def _same_paths(ext: np.ndarray, x: np.ndarray, l1: np.ndarray) -> np.ndarray:
-    """Per pair of ext rows ``x[k]``, ``x[k + 1]`` of equal ``len1`` (``l1``): whether
-    their str1 holds the same path, i.e. the same first ``len1`` bytes (all a path is
-    read from: decode._cstr). Only the bytes up to the longest ``len1`` are gathered,
-    not the whole field (a record's path is a few bytes of its 896)."""
+    """Per pair of ext rows ``x[k]``, ``x[k + 1]`` whose ``len1`` (``l1``) is equal:
+    whether their str1 holds the same path, i.e. the same first ``len1`` bytes (all a
+    path is read from: decode._cstr). Only the 8-byte words up to the longest ``len1``
+    are gathered, not the whole field (a record's path is a few bytes of its 896)."""
     width = ext.dtype["str1"].itemsize
-    top = min(int(l1.max(initial=0)), width)
-    if ext.ndim != 1 or not ext.flags.c_contiguous:
-        s1 = ext["str1"][x]  # every byte: the same where the prefixes are
-        same: np.ndarray = s1[1:] == s1[:-1]
-        return same
+    n1 = np.clip(l1.astype(np.int64), 0, width)  # the bytes _cstr reads
+    top = int(n1.max(initial=0))
+    nw = (top + 7) // 8
     off: int = ext.dtype.fields["str1"][1]  # type: ignore[index]
-    raw = ext.view(np.uint8).reshape(len(ext), ext.itemsize)[:, off:off + top][x]
-    # bytes past a row's own len1 are not its path: masked out (the rows compared
-    # have equal len1, so one mask per pair)
-    mask = np.arange(top) < l1[:, None]
-    raw = np.where(mask, raw, 0)
-    same = (raw[1:] == raw[:-1]).all(axis=1)
+    if ext.ndim != 1 or not ext.flags.c_contiguous or off + 8 * nw > ext.itemsize:
+        s1 = ext["str1"][x]  # every byte: the same where the prefixes are
+        whole: np.ndarray = s1[1:] == s1[:-1]
+        return whole
+    same = np.ones(max(len(x) - 1, 0), dtype=bool)
+    if not nw:  # no path bytes (all empty)
+        return same
+    raw = np.take(ext.view(np.uint8).reshape(len(ext), ext.itemsize)[:, off:off + 8 * nw],
+                  x, axis=0)
+    words = raw.view("<u8")
+    for w in range(nw):  # bytes past a row's len1 are not its path: masked out
+        col = words[:, w] & _PREFIX_MASK[np.clip(n1 - 8 * w, 0, 8)]
+        same &= col[1:] == col[:-1]
     return same
+
+
+# the low k bytes of a little-endian word, k = 0..8
+_PREFIX_MASK = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 # an open's absolute path (its record's bytes and length) -> State._abspath's name: the
