@@ -13,6 +13,8 @@
  * from the file. Little-endian hosts only (the loader builds for this machine;
  * .scap is little-endian).
  */
+#define _POSIX_C_SOURCE 200809L /* pthread's */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -738,4 +740,153 @@ EXPORT int64_t scap_pair(const int64_t *tid, const int64_t *etype, const int8_t 
     free(key);
     free(val);
     return 0;
+}
+
+/* One chunk's C pass after its chain (collector/scap/chunk.py ChunkPath._chunk with
+ * first 0): scap_headers_cls of its nb block rows, lean (stats[0-7]; stats[8]: the
+ * events), then, when every row is an event the common path takes (stats[0] == 0, as
+ * many events as rows), scap_pair of them. Returns 1 when paired, 0 when not asked, -1
+ * when memory ran out. */
+static int64_t cls_pair(const uint8_t *buf, int64_t n, const int64_t *rows, int64_t nb,
+                        int64_t evf_bit, int64_t *etype, int64_t *flags, int64_t *nparams,
+                        int64_t *cpu, int64_t *ts, int64_t *tid, const int8_t *cat_lut,
+                        int64_t n_types, const int64_t *k, int64_t *lp, int64_t *evend,
+                        int8_t *cat, int8_t *is_enter, int8_t *part, int64_t *stats,
+                        int64_t *enter_of, int8_t *paired, int8_t *first_of,
+                        int8_t *last_of) {
+    for (int i = 0; i < 9; i++)
+        stats[i] = 0;
+    int64_t m = scap_headers_cls(buf, n, rows, 0, nb, evf_bit, NULL, NULL, NULL, NULL, NULL,
+                                 etype, flags, nparams, NULL, cpu, ts, tid, cat_lut, n_types, k,
+                                 lp, evend, cat, is_enter, part, stats, 1);
+    stats[8] = m;
+    if (stats[0] != 0 || m != nb)
+        return 0;
+    return scap_pair(tid, etype, part, m, enter_of, paired, first_of, last_of) == 0 ? 1 : -1;
+}
+
+/* A worker thread that runs cls_pair of one chunk while the caller (the parsing thread,
+ * in Python) works on the chunk before: started by scap_async_start, its result taken
+ * by scap_async_wait. A thread of C alone: it never takes Python's GIL, so it never
+ * waits for the parsing thread to let it go (a Python thread did, at each return from
+ * C, and the parsing then waited for it in turn). The arguments' buffers must stay
+ * alive until the wait. One job at a time. */
+struct scap_async {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state; /* 0 idle, 1 a job to run, 2 done, 3 quit */
+    int64_t result;
+    const uint8_t *buf;
+    int64_t n, nb, evf_bit, n_types;
+    const int64_t *rows, *k;
+    const int8_t *cat_lut;
+    int64_t *cols[10];  /* etype flags nparams cpu ts tid lp evend stats enter_of */
+    int8_t *small[6];   /* cat is_enter part paired first_of last_of */
+};
+
+static void *async_main(void *arg) {
+    struct scap_async *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (a->state != 1 && a->state != 3)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->state == 3)
+            break;
+        pthread_mutex_unlock(&a->mu);
+        int64_t r = cls_pair(a->buf, a->n, a->rows, a->nb, a->evf_bit, a->cols[0], a->cols[1],
+                             a->cols[2], a->cols[3], a->cols[4], a->cols[5], a->cat_lut,
+                             a->n_types, a->k, a->cols[6], a->cols[7], a->small[0], a->small[1],
+                             a->small[2], a->cols[8], a->cols[9], a->small[3], a->small[4],
+                             a->small[5]);
+        pthread_mutex_lock(&a->mu);
+        a->result = r;
+        a->state = 2;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* A new worker (NULL when no thread could be made: the caller runs cls_pair itself). */
+EXPORT void *scap_async_new(void) {
+    struct scap_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a);
+        return NULL;
+    }
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return NULL;
+    }
+    if (pthread_create(&a->th, NULL, async_main, a) != 0) {
+        pthread_cond_destroy(&a->cv);
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* Hand the worker cls_pair of one chunk (the arguments as cls_pair's, cols and small in
+ * its order); -1 when it has a job not yet waited for. */
+EXPORT int64_t scap_async_start(void *h, const uint8_t *buf, int64_t n, const int64_t *rows,
+                                int64_t nb, int64_t evf_bit, const int8_t *cat_lut,
+                                int64_t n_types, const int64_t *k, int64_t **cols,
+                                int8_t **small) {
+    struct scap_async *a = h;
+    pthread_mutex_lock(&a->mu);
+    if (a->state == 1) {
+        pthread_mutex_unlock(&a->mu);
+        return -1;
+    }
+    a->buf = buf;
+    a->n = n;
+    a->rows = rows;
+    a->nb = nb;
+    a->evf_bit = evf_bit;
+    a->cat_lut = cat_lut;
+    a->n_types = n_types;
+    a->k = k;
+    for (int i = 0; i < 10; i++)
+        a->cols[i] = cols[i];
+    for (int i = 0; i < 6; i++)
+        a->small[i] = small[i];
+    a->state = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+/* The result of the job last started (cls_pair's), once it is done; -2 when none was
+ * started. */
+EXPORT int64_t scap_async_wait(void *h) {
+    struct scap_async *a = h;
+    pthread_mutex_lock(&a->mu);
+    while (a->state == 1)
+        pthread_cond_wait(&a->cv, &a->mu);
+    int64_t r = a->state == 2 ? a->result : -2;
+    a->state = 0;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+/* Stop the worker (after its job, if one runs) and free it. */
+EXPORT void scap_async_free(void *h) {
+    struct scap_async *a = h;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    while (a->state == 1)
+        pthread_cond_wait(&a->cv, &a->mu);
+    a->state = 3;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
 }

@@ -16,7 +16,8 @@ from . import address, function, load
 
 __all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "STAT_CAT0",
            "STAT_CONTAINER", "STAT_DROP", "STAT_EVENTS", "STAT_GENERAL", "STAT_PROCINFO",
-           "STAT_TIMED", "STAT_TS_HI", "STAT_TS_LO", "Kernels", "PruneTables", "kernels"]
+           "STAT_TIMED", "STAT_TS_HI", "STAT_TS_LO", "AsyncPass", "Kernels", "Pairing", "Pre",
+           "PruneTables", "kernels"]
 
 CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
@@ -70,6 +71,11 @@ class Kernels:
         self._bytes = function(lib, "scap_bytes_into", None,
                                [_P, _I, _P, _P, _I, _I, _P, _I, _I, _P])
         self._pair = function(lib, "scap_pair", _I, [_P, _P, _P, _I, _P, _P, _P, _P])
+        self._async_new = function(lib, "scap_async_new", _P, [])
+        self._async_start = function(lib, "scap_async_start", _I,
+                                     [_P, ctypes.c_char_p, _I, _P, _I, _I, _P, _I, _P, _P, _P])
+        self._async_wait = function(lib, "scap_async_wait", _I, [_P])
+        self._async_free = function(lib, "scap_async_free", None, [_P])
         self._prune_nr = function(lib, "scap_prune_nr", None,
                                   [_P, _I, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I,
                                    _I, _P])
@@ -407,6 +413,12 @@ class Kernels:
         self._bytes(address(u8), len(u8), address(ln), address(starts), m, width,
                     address(dst) + at, d_stride, len(dst), address(dst_idx))
 
+    def async_pass(self) -> AsyncPass | None:
+        """A worker thread of C for chunks' header pass (``AsyncPass``), or None when
+        none could be made."""
+        h = self._async_new()
+        return AsyncPass(self, h) if h else None
+
     def pair(self, tid: np.ndarray, etype: np.ndarray, part: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """(enter_of, paired, first_of, last_of) of events with thread ``tid`` and type
@@ -520,3 +532,84 @@ def _event_rows(lp: np.ndarray, end: np.ndarray, w: np.ndarray, n_rows: int
     w = np.ascontiguousarray(w, dtype=np.int64)
     assert len(lp) == len(end) == len(w) and 0 <= int(w.min()) and int(w.max()) < n_rows
     return lp, end, w
+
+
+# AsyncPass' result: header columns (lean), headers_cls' extra columns, its counts
+# (int64[9]), the pairing (enter_of, paired, first_of, last_of) or None
+Pairing = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Pre = tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, Pairing | None]
+
+
+class AsyncPass:
+    """scap.c's worker thread (``scap_async_*``): ``start`` hands it a chunk's header
+    pass (``Kernels.headers_cls`` of every block row, lean, then ``pair`` when every
+    row is an event of the common path: stats[STAT_GENERAL] 0 and as many events as
+    rows), which runs while the caller goes on; ``wait`` gives its columns. The
+    thread is C alone: it never takes the GIL. The columns of a job are in one of
+    ``SLOTS`` sets of arrays taken in turn: valid until that set is used again (the
+    job ``SLOTS`` starts later). The caller keeps the buffer and rows alive until the
+    wait (``_busy`` holds them too)."""
+
+    SLOTS = 3
+
+    def __init__(self, k: Kernels, handle: int) -> None:
+        self._k = k
+        self._h: int | None = handle
+        self._slots: list[dict[str, Any] | None] = [None] * self.SLOTS
+        self._next = 0
+        self._busy: tuple[Any, ...] | None = None  # the running job's inputs and slot
+
+    def start(self, buf: bytes, rows: np.ndarray, cat_lut: np.ndarray, k: np.ndarray,
+              evf_bit: int) -> None:
+        assert self._h is not None and self._busy is None
+        i = self._next
+        self._next = (i + 1) % self.SLOTS
+        nb = len(rows)
+        slot = self._slots[i]
+        if slot is None or slot["cap"] < nb:
+            cap = nb + nb // 4 + 1024
+            cols = np.empty((10, cap), dtype=np.int64)  # 6 header columns, lp, evend,
+            small = np.empty((6, cap), dtype=np.int8)  # stats (its first 9), enter_of
+            slot = self._slots[i] = {
+                "cap": cap, "cols": cols, "small": small,
+                "cp": np.array([address(cols[j]) for j in range(10)], dtype=np.uint64),
+                "sp": np.array([address(small[j]) for j in range(6)], dtype=np.uint64)}
+        r = np.ascontiguousarray(rows, dtype=np.int64)
+        lut = np.ascontiguousarray(cat_lut, dtype=np.int8)
+        kk = np.ascontiguousarray(k, dtype=np.int64)
+        assert r.ndim == 2 and r.shape[1] == 4 and len(kk) == 6
+        self._busy = (buf, r, lut, kk, slot)
+        if self._k._async_start(self._h, buf, len(buf), address(r), nb, evf_bit, address(lut),
+                                len(lut), address(kk), address(slot["cp"]),
+                                address(slot["sp"])) != 0:
+            raise RuntimeError("scap_async_start: a job was running")
+
+    def wait(self) -> Pre | None:
+        """The columns of the job last started (None if none was, or its pairing ran
+        out of memory: the caller then makes them itself)."""
+        if self._busy is None or self._h is None:
+            return None
+        r = self._k._async_wait(self._h)
+        slot = self._busy[4]
+        self._busy = None
+        if r < 0 and r != -1:
+            return None
+        cols, small = slot["cols"], slot["small"]
+        stats = cols[8, :STAT_EVENTS + 1]
+        m = int(stats[STAT_EVENTS])
+        h = {name: cols[i, :m] for i, name in enumerate(_LEAN)}
+        sb = small.view(np.bool_)
+        extra = {"lp": cols[6, :m], "evend": cols[7, :m], "cat": small[0, :m],
+                 "is_enter": sb[1, :m], "part": sb[2, :m]}
+        pairing = (cols[9, :m], sb[3, :m], sb[4, :m], sb[5, :m]) if r == 1 else None
+        return h, extra, stats, pairing
+
+    def close(self) -> None:
+        """Stop the thread (after the job it runs) and free it."""
+        if self._h is not None:
+            self._k._async_free(self._h)
+            self._h = None
+            self._busy = None
+
+    def __del__(self) -> None:  # a source never closed: no thread left behind
+        self.close()

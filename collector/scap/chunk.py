@@ -54,11 +54,45 @@ def pair_numpy(tid: np.ndarray, etype: np.ndarray, part: np.ndarray
     return enter_of, paired, first_of, last_of
 
 
+# headers_cls' columns, its columns of the common path, its counts, and the pairing
+# (native.scap.AsyncPass)
+_Pair = ns.Pairing
+_Pre = ns.Pre
+
+
 class ChunkPath(FastRows):
     """One chunk's events: headers, pairing, and the two paths."""
 
-    def _chunk(self, buf: bytes, blks: np.ndarray, first: int) -> RawBatch | None:
-        """The events of one decompressed chunk as one RawBatch (see the module doc)."""
+    _ahead: ns.AsyncPass | None = None
+
+    def ahead_start(self, buf: bytes, blks: np.ndarray) -> bool:
+        """Start the C pass of a whole chunk (what ``_chunk`` with ``first`` 0 takes from
+        C: header columns, counts, pairing) on scap.c's worker thread, to run while the
+        caller parses the chunk before (``ahead_wait`` gives it); False without the C
+        kernels or a thread (``_chunk`` then makes it itself)."""
+        k_ = kernels()
+        if k_ is None or not len(blks):
+            return False
+        if self._ahead is None:
+            self._ahead = k_.async_pass()
+            if self._ahead is None:
+                return False
+        self._ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK)
+        return True
+
+    def ahead_wait(self) -> _Pre | None:
+        """The C pass ``ahead_start`` started, once done (None if none runs)."""
+        return self._ahead.wait() if self._ahead is not None else None
+
+    def ahead_close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
+
+    def _chunk(self, buf: bytes, blks: np.ndarray, first: int, pre: _Pre | None = None
+               ) -> RawBatch | None:
+        """The events of one decompressed chunk as one RawBatch (see the module doc);
+        ``pre``: its C pass from ``ahead_wait`` (when ``first`` is 0), else made here."""
         arr = blks[first:]
         if not len(arr):
             return None
@@ -66,7 +100,12 @@ class ChunkPath(FastRows):
         k_ = kernels()
         cls: dict[str, np.ndarray] | None = None
         scratch = None
-        if k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
+        got: _Pair | None = None
+        if pre is not None:
+            h, cls, stats, got = pre
+            if stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr):
+                cls = None
+        elif k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
             scratch = self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None),
                                                          len(blks))
             _, h, cls, stats = k_.headers_cls(u8, blks, first, EVF_BLOCK, self._cat,
@@ -153,7 +192,8 @@ class ChunkPath(FastRows):
             self._procinfo(buf, int(ts[k]), int(tid[k]), int(lp[k]), int(nparams[k]),
                            int(evend[k]))
         # pair each exit with its thread's previous event when that is its enter
-        got = k_.pair(tid, etype, part) if k_ is not None else None
+        if got is None or cls is None:
+            got = k_.pair(tid, etype, part) if k_ is not None else None
         enter_of, paired, first_of, last_of = got if got is not None else \
             pair_numpy(tid, etype, part)
         cols = Columns()

@@ -39,6 +39,7 @@ from ...probes.syscalls import layout
 from ..capture.files import CaptureError, Loss, open_all
 from ..decode import RawBatch
 from ..events import HOST, Event, FdInfo, Process
+from ..native.scap import kernels
 from ..state import State
 from . import blocks as B
 from .chunk import ChunkPath
@@ -103,13 +104,18 @@ class ScapFile:
             self.f.close()
             raise CaptureError(str(e)) from None
         self.at = B.StreamAt()  # the stream as of the chunk last taken from ``chunks``
+        self.ahead: ChunkPath | None = None  # what runs each chunk's C pass ahead
+        self.pre: Any = None  # the chunk last taken: its C pass made ahead, if any
         self.chunks = self._chunks()
 
     def _chunks(self) -> Generator[tuple[bytes, np.ndarray], None, None]:
-        """The stream's chunks, a gzip file's inflated ahead on a thread; ``at`` follows
-        the caller. A plain file's are read here: its chunks cost a read (the GIL
-        released) and one C loop, and a reading thread only made the parsing wait for
-        the GIL at each hand-over (the 4.4 M-event benchmark ran ~10 % longer)."""
+        """The stream's chunks, a gzip file's inflated ahead on a thread; ``at`` (and
+        ``pre``) follow the caller. A plain file's are read here: its chunks cost a read
+        (the GIL released) and one C loop, and a reading thread only made the parsing
+        wait for the GIL at each hand-over (the 4.4 M-event benchmark ran ~10 % longer).
+        With ``ahead`` (ScapSource: its ChunkPath), each chunk's C pass runs on scap.c's
+        thread of C alone while the caller parses the chunk before: chunk N+1 is read
+        and chained here, its pass started, then chunk N (its pass done) given out."""
         st = self.stream
 
         def produce() -> Generator[tuple[bytes | None, np.ndarray | None, B.StreamAt],
@@ -120,13 +126,33 @@ class ScapFile:
 
         ahead = produce() if st.inp.gz is None else B.read_ahead(produce())
         assert isinstance(ahead, Generator)  # closing it joins the thread
+        path = self.ahead
+        started = False
         try:
-            for buf, blks, at in ahead:
-                self.at = at
+            if path is None:
+                for buf, blks, at in ahead:
+                    self.at = at
+                    if buf is None or blks is None:
+                        return
+                    yield buf, blks
+                return
+            item = next(ahead, None)
+            started = item is not None and item[0] is not None and \
+                path.ahead_start(item[0], item[1])
+            while item is not None:
+                buf, blks, at = item
                 if buf is None or blks is None:
+                    self.at = at
                     return
+                item = next(ahead, None)  # the next chunk read while this one's pass runs
+                pre = path.ahead_wait() if started else None
+                started = item is not None and item[0] is not None and \
+                    path.ahead_start(item[0], item[1])
+                self.at, self.pre = at, pre
                 yield buf, blks
         finally:
+            if started and path is not None:  # its buffers live until the thread is done
+                path.ahead_wait()
             ahead.close()
 
     def close(self) -> None:
@@ -156,6 +182,9 @@ class ScapSource(ChunkPath):
         super().__init__()
         self._pending_chunk: tuple[bytes, np.ndarray, int] | None = None
         self._fast_plan()
+        if kernels() is not None:  # each chunk's C pass on scap.c's thread
+            for f in files:
+                f.ahead = self
         self._read_state(files[0])
         self.header: dict[str, Any] = {
             "format": "scap", "hostname": self.machine.hostname, "ncpus": self.machine.num_cpus,
@@ -262,6 +291,7 @@ class ScapSource(ChunkPath):
     def close(self) -> None:
         for f in self.files:
             f.close()
+        self.ahead_close()
 
     def batches(self) -> Iterator[RawBatch]:
         for i, f in enumerate(self.files):
@@ -301,7 +331,7 @@ class ScapSource(ChunkPath):
         buf, blks, first = chunk
         it = f.chunks  # the same generator: it holds the bytes of a block cut by a chunk end
         while True:
-            raw = self._chunk(buf, blks, first)
+            raw = self._chunk(buf, blks, first, f.pre if not first else None)
             if raw is not None:
                 yield raw
             if self._stop:
