@@ -157,16 +157,17 @@ class Enricher:
             fdnum = np.full(n, -1, dtype=np.int64)
         pid = rec["pid"].astype(np.int64)
         cg = rec["cgroup_id"]
-        runs = _run_starts(pid, cg, fdnum, kind, mut)
-        if len(runs) * RUNS_PER_ROW <= n:
-            return self._enrich_runs(b, runs, fdnum)
-        if len(runs) == n and mut.all():
+        if mut.all():
             # every row a state row (a filter's prefilter left only opens and closes):
-            # each is applied and gets its own objects, no group is looked at
+            # each is applied and gets its own objects, no group is looked at (and
+            # each row starts a run of its own: never the runs path)
             row_a = np.arange(n, dtype=np.int64)
             rows = row_a.tolist()
             b.proc_code, b.fd_code, b.cont_code = self._apply(b, rows, row_a, fdnum)
             return rows
+        runs = _run_starts(pid, cg, fdnum, kind, mut)
+        if len(runs) * RUNS_PER_ROW <= n:
+            return self._enrich_runs(b, runs, fdnum)
         sched = kind >= layout.KIND_EXEC
         pid_code: np.ndarray | None = None
         n_pids = 0

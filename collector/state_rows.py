@@ -97,8 +97,12 @@ class RowApplier:
             return o_proc, o_fd, o_cont, None
         add_proc, add_fd, add_cont = o_proc.append, o_fd.append, o_cont.append
         rec = b.cols
-        kind_a = rec["kind"][idx]
-        nr_a = rec["nr"][idx]
+        # every row of the batch (rows ascend, each once): its columns as they are, read
+        # only, not a copy of each
+        whole = len(idx) == len(b)
+        pick: Any = (lambda a: a) if whole else (lambda a: a[idx])
+        kind_a = pick(rec["kind"])
+        nr_a = pick(rec["nr"])
         how_a = np.full(len(idx), _SLOW_KIND, dtype=np.int8)  # sched records: update()
         sc = kind_a == layout.KIND_SYSCALL
         how_a[sc] = self._how[nr_a[sc]]
@@ -108,21 +112,21 @@ class RowApplier:
             built = np.fromiter((i in b._events for i in idx.tolist()), dtype=bool,
                                 count=len(idx))
             how_a[built] = _SLOW_KIND
-        xs = b.ext_row[idx]
-        args = rec["args"][idx]
-        cg_a = rec["cgroup_id"][idx]
-        ts_a = b.ts[idx]
-        pid_a = rec["pid"][idx]
-        ret_a = rec["ret"][idx]
-        fd_a = fdnum[idx]
-        lat_a = rec["latency_ns"][idx]
+        xs = pick(b.ext_row)
+        args = pick(rec["args"])
+        cg_a = pick(rec["cgroup_id"])
+        ts_a = pick(b.ts)
+        pid_a = pick(rec["pid"])
+        ret_a = pick(rec["ret"])
+        fd_a = pick(fdnum)
+        lat_a = pick(rec["latency_ns"])
         runs = _pair_runs(how_a, pid_a, cg_a, ret_a, args, fd_a, lat_a, ts_a, xs,
                           b.ext) if pairs else None
         procfs = state.procfs
         # a recording or replaying /proc: say who asks (hasattr: isinstance of a
         # runtime protocol costs ~6 us a batch)
         stamped = cast(_Stamped, procfs) if hasattr(procfs, "at") else None
-        num_a = b.num[idx] if stamped is not None else None
+        num_a = pick(b.num) if stamped is not None else None
         o_rep: list[int] | None = None
         run_l: list[int] = []
         run_ts: list[int] = []
@@ -144,6 +148,7 @@ class RowApplier:
         sel: Any = slice(None) if vis is None else vis
         sub = idx if vis is None else idx[vis]
         rows_v: list[int] = sub.tolist()
+        by_row = sel if whole else sub  # a column's rows looked at
         how_v = how_a[sel]
         xs_v = xs[sel]
         # the strings of the rows applied one by one and of each run's first open
@@ -162,7 +167,7 @@ class RowApplier:
         a2_l = args_v[:, 2].tolist()
         fd_l = fd_a[sel].tolist()
         lat_l = lat_a[sel].tolist()
-        flags_l = rec["flags"][sub].tolist()
+        flags_l = rec["flags"][by_row].tolist()
         num_l: list[int] = num_a[sel].tolist() if num_a is not None else []
         row = _Row()
         comm_of = b.decoder._comm
@@ -183,7 +188,7 @@ class RowApplier:
         max_fds = state.max_fds
         add_rep = o_rep.append if o_rep is not None else None
         items = zip(how_v.tolist(), rows_v, pid_a[sel].tolist(), cg_a[sel].tolist(),
-                    rec["uid"][sub].tolist(), ts_a[sel].tolist(), rec["comm"][sub].tolist(),
+                    rec["uid"][by_row].tolist(), ts_a[sel].tolist(), rec["comm"][by_row].tolist(),
                     strict=True)
         for j, (how, i, pid, cg, uid, ts, comm_b) in enumerate(items):
             if stamped is not None:
