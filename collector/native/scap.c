@@ -771,6 +771,7 @@ static int64_t cls_pair(const uint8_t *buf, int64_t n, const int64_t *rows, int6
  * waits for the parsing thread to let it go (a Python thread did, at each return from
  * C, and the parsing then waited for it in turn). The arguments' buffers must stay
  * alive until the wait. One job at a time. */
+#define PRUNE_WORDS 17
 struct scap_async {
     pthread_t th;
     pthread_mutex_t mu;
@@ -783,7 +784,44 @@ struct scap_async {
     const int8_t *cat_lut;
     int64_t *cols[10];  /* etype flags nparams cpu ts tid lp evend stats enter_of */
     int8_t *small[6];   /* cat is_enter part paired first_of last_of */
+    int64_t pr[PRUNE_WORDS]; /* the prune's (see async_prune); pr[0] 0: none */
 };
+
+/* After a paired cls_pair, the fast records a prune of the syscall number and kind
+ * keeps (scap_prune_rows, first_ts 0) with `handled` the events the caller's chunk
+ * step takes out of the fast rows before it knows the enters left pending by the
+ * chunk before: those of the slow types and the enters carried to the next chunk
+ * (chunk.py: slow | carry without `override`). pr: [1, nr_of, n_nr, large, ncap,
+ * sc_nr, generic_e, generic_x, keep_x, keep_e, n_lut, state_only, procexit_e,
+ * procexit_old_e, handled (int8[m]), rows (int64[m]), out (int64[4]: left, left shown,
+ * internal, the rows or -1 when a number is past the tables)]. */
+static void async_prune(const uint8_t *buf, int64_t n, int64_t m, const int64_t *pr,
+                        const int64_t *etype, const int64_t *lp, const int64_t *npar,
+                        const int64_t *end, const int64_t *dflags, const int64_t *ts,
+                        const int8_t *cat, const int8_t *is_enter, const int8_t *part,
+                        const int8_t *paired, const int8_t *last_of,
+                        const int64_t *enter_of) {
+    int8_t *handled = (int8_t *)(intptr_t)pr[14];
+    int64_t *out = (int64_t *)(intptr_t)pr[16];
+    for (int64_t i = 0; i < m; i++) {
+        int64_t t = etype[i];
+        int carry = is_enter[i] && !paired[i] && last_of[i] && part[i] && t != pr[12] &&
+                    t != pr[13];
+        handled[i] = cat[i] == 2 || carry;
+    }
+    int64_t st[3] = {0, 0, 0};
+    int64_t k = scap_prune_rows(buf, n, m, etype, is_enter, cat, handled, enter_of, paired,
+                                lp, npar, end, pr[2], (const int64_t *)(intptr_t)pr[1],
+                                (const int8_t *)(intptr_t)pr[3],
+                                (const int64_t *)(intptr_t)pr[4],
+                                (const int64_t *)(intptr_t)pr[5], pr[6], pr[7],
+                                (const int8_t *)(intptr_t)pr[8], (const int8_t *)(intptr_t)pr[9],
+                                pr[10], dflags, pr[11], ts, 0, (int64_t *)(intptr_t)pr[15], st);
+    out[0] = st[0];
+    out[1] = st[1];
+    out[2] = st[2];
+    out[3] = k;
+}
 
 static void *async_main(void *arg) {
     struct scap_async *a = arg;
@@ -799,6 +837,14 @@ static void *async_main(void *arg) {
                              a->n_types, a->k, a->cols[6], a->cols[7], a->small[0], a->small[1],
                              a->small[2], a->cols[8], a->cols[9], a->small[3], a->small[4],
                              a->small[5]);
+        if (a->pr[0]) {
+            int64_t *out = (int64_t *)(intptr_t)a->pr[16];
+            out[3] = -2; /* not made */
+            if (r == 1)
+                async_prune(a->buf, a->n, a->cols[8][8], a->pr, a->cols[0], a->cols[6],
+                            a->cols[2], a->cols[7], a->cols[1], a->cols[4], a->small[0],
+                            a->small[1], a->small[2], a->small[3], a->small[5], a->cols[9]);
+        }
         pthread_mutex_lock(&a->mu);
         a->result = r;
         a->state = 2;
@@ -832,11 +878,12 @@ EXPORT void *scap_async_new(void) {
 }
 
 /* Hand the worker cls_pair of one chunk (the arguments as cls_pair's, cols and small in
- * its order); -1 when it has a job not yet waited for. */
+ * its order), then async_prune when pr (its words; NULL or pr[0] 0: none); -1 when it
+ * has a job not yet waited for. */
 EXPORT int64_t scap_async_start(void *h, const uint8_t *buf, int64_t n, const int64_t *rows,
                                 int64_t nb, int64_t evf_bit, const int8_t *cat_lut,
                                 int64_t n_types, const int64_t *k, int64_t **cols,
-                                int8_t **small) {
+                                int8_t **small, const int64_t *pr) {
     struct scap_async *a = h;
     pthread_mutex_lock(&a->mu);
     if (a->state == 1) {
@@ -855,6 +902,8 @@ EXPORT int64_t scap_async_start(void *h, const uint8_t *buf, int64_t n, const in
         a->cols[i] = cols[i];
     for (int i = 0; i < 6; i++)
         a->small[i] = small[i];
+    for (int i = 0; i < PRUNE_WORDS; i++)
+        a->pr[i] = pr ? pr[i] : 0;
     a->state = 1;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);

@@ -17,7 +17,7 @@ from . import address, function, load
 __all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "STAT_CAT0",
            "STAT_CONTAINER", "STAT_DROP", "STAT_EVENTS", "STAT_GENERAL", "STAT_PROCINFO",
            "STAT_TIMED", "STAT_TS_HI", "STAT_TS_LO", "AsyncPass", "Kernels", "Pairing", "Pre",
-           "PruneTables", "kernels"]
+           "PruneArgs", "PruneTables", "Pruned", "kernels"]
 
 CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
@@ -73,7 +73,8 @@ class Kernels:
         self._pair = function(lib, "scap_pair", _I, [_P, _P, _P, _I, _P, _P, _P, _P])
         self._async_new = function(lib, "scap_async_new", _P, [])
         self._async_start = function(lib, "scap_async_start", _I,
-                                     [_P, ctypes.c_char_p, _I, _P, _I, _I, _P, _I, _P, _P, _P])
+                                     [_P, ctypes.c_char_p, _I, _P, _I, _I, _P, _I, _P, _P, _P,
+                                      _P])
         self._async_wait = function(lib, "scap_async_wait", _I, [_P])
         self._async_free = function(lib, "scap_async_free", None, [_P])
         self._prune_nr = function(lib, "scap_prune_nr", None,
@@ -537,7 +538,25 @@ def _event_rows(lp: np.ndarray, end: np.ndarray, w: np.ndarray, n_rows: int
 # AsyncPass' result: header columns (lean), headers_cls' extra columns, its counts
 # (int64[9]), the pairing (enter_of, paired, first_of, last_of) or None
 Pairing = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-Pre = tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, Pairing | None]
+Pre = tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, Pairing | None,
+            "Pruned | None"]
+
+
+class Pruned:
+    """What AsyncPass made of a prune (``prune_rows`` of the chunk with ``handled`` the
+    slow events and the enters carried to the next chunk, first_ts off): ``got`` as
+    prune_rows gives it (None: a number past the tables), for the prune whose exit
+    table is ``keep_x``."""
+
+    def __init__(self, keep_x: np.ndarray, got: tuple[np.ndarray, int, int, int] | None
+                 ) -> None:
+        self.keep_x = keep_x
+        self.got = got
+
+
+# AsyncPass.start's prune: the tables, keep_x, keep_e, the state-only flag bit, and the
+# two procexit enter types (never carried)
+PruneArgs = tuple["PruneTables", np.ndarray, np.ndarray, int, int, int]
 
 
 class AsyncPass:
@@ -560,7 +579,9 @@ class AsyncPass:
         self._busy: tuple[Any, ...] | None = None  # the running job's inputs and slot
 
     def start(self, buf: bytes, rows: np.ndarray, cat_lut: np.ndarray, k: np.ndarray,
-              evf_bit: int) -> None:
+              evf_bit: int, prune: PruneArgs | None = None) -> None:
+        """Start the pass of one chunk; with ``prune``, ``prune_rows`` too once the
+        chunk is paired (``Pruned``)."""
         assert self._h is not None and self._busy is None
         i = self._next
         self._next = (i + 1) % self.SLOTS
@@ -573,15 +594,30 @@ class AsyncPass:
             slot = self._slots[i] = {
                 "cap": cap, "cols": cols, "small": small,
                 "cp": np.array([address(cols[j]) for j in range(10)], dtype=np.uint64),
-                "sp": np.array([address(small[j]) for j in range(6)], dtype=np.uint64)}
+                "sp": np.array([address(small[j]) for j in range(6)], dtype=np.uint64),
+                "handled": np.empty(cap, dtype=np.int8), "prows": np.empty(cap, np.int64),
+                "pout": np.zeros(4, dtype=np.int64), "pr": np.zeros(17, dtype=np.int64)}
         r = np.ascontiguousarray(rows, dtype=np.int64)
         lut = np.ascontiguousarray(cat_lut, dtype=np.int8)
         kk = np.ascontiguousarray(k, dtype=np.int64)
         assert r.ndim == 2 and r.shape[1] == 4 and len(kk) == 6
-        self._busy = (buf, r, lut, kk, slot)
+        pr = slot["pr"]
+        pr[0] = 0
+        keep: tuple[Any, ...] = ()
+        if prune is not None:
+            t, keep_x, keep_e, state_only, px1, px2 = prune
+            kx = np.ascontiguousarray(keep_x).view(np.int8)
+            ke = np.ascontiguousarray(keep_e).view(np.int8)
+            assert len(kx) == len(ke)
+            pr[:] = [1, address(t.nr_of), len(t.nr_of), address(t.large), address(t.ncap),
+                     address(t.sc_nr), t.generic_e, t.generic_x, address(kx), address(ke),
+                     len(kx), state_only, px1, px2, address(slot["handled"]),
+                     address(slot["prows"]), address(slot["pout"])]
+            keep = (t, kx, ke, keep_x)
+        self._busy = (buf, r, lut, kk, slot, keep)
         if self._k._async_start(self._h, buf, len(buf), address(r), nb, evf_bit, address(lut),
                                 len(lut), address(kk), address(slot["cp"]),
-                                address(slot["sp"])) != 0:
+                                address(slot["sp"]), address(pr)) != 0:
             raise RuntimeError("scap_async_start: a job was running")
 
     def wait(self) -> Pre | None:
@@ -590,7 +626,7 @@ class AsyncPass:
         if self._busy is None or self._h is None:
             return None
         r = self._k._async_wait(self._h)
-        slot = self._busy[4]
+        slot, keep = self._busy[4], self._busy[5]
         self._busy = None
         if r < 0 and r != -1:
             return None
@@ -602,7 +638,15 @@ class AsyncPass:
         extra = {"lp": cols[6, :m], "evend": cols[7, :m], "cat": small[0, :m],
                  "is_enter": sb[1, :m], "part": sb[2, :m]}
         pairing = (cols[9, :m], sb[3, :m], sb[4, :m], sb[5, :m]) if r == 1 else None
-        return h, extra, stats, pairing
+        pruned = None
+        if keep and r == 1:
+            out = slot["pout"]
+            n_rows = int(out[3])
+            if n_rows != -2:  # made
+                pruned = Pruned(keep[3], None if n_rows < 0 else
+                                (slot["prows"][:n_rows], int(out[0]), int(out[1]),
+                                 int(out[2])))
+        return h, extra, stats, pairing, pruned
 
     def close(self) -> None:
         """Stop the thread (after the job it runs) and free it."""

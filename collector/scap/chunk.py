@@ -17,6 +17,7 @@ import numpy as np
 from ..decode import RawBatch
 from ..native import scap as ns
 from ..native.scap import kernels
+from . import blocks as B
 from . import bulk, headers
 from . import events as E
 from .base import CDIG_FD_EVENT, EVF_BLOCK, FD_INTRO
@@ -77,7 +78,13 @@ class ChunkPath(FastRows):
             self._ahead = k_.async_pass()
             if self._ahead is None:
                 return False
-        self._ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK)
+        # the prune's tables once _fast_rows made them (the prune is asked nothing here)
+        made = self.__dict__.get("_lut")
+        lut = made[1] if made is not None and self.prune is not None and \
+            made[0] is self.prune else None
+        prune = (self._prune_tables(), lut[0], lut[1], B.STATE_ONLY, E.PROCEXIT_E,
+                 E.PROCEXIT_OLD_E) if lut is not None else None
+        self._ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK, prune)
         return True
 
     def ahead_wait(self) -> _Pre | None:
@@ -101,8 +108,9 @@ class ChunkPath(FastRows):
         cls: dict[str, np.ndarray] | None = None
         scratch = None
         got: _Pair | None = None
+        pruned: ns.Pruned | None = None
         if pre is not None:
-            h, cls, stats, got = pre
+            h, cls, stats, got, pruned = pre
             if stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr):
                 cls = None
         elif k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
@@ -264,8 +272,12 @@ class ChunkPath(FastRows):
             self._pending[t] = (ei, int(ts[k]), int(cpu[k]), params, int(num[k]),
                                 int(dflags[k]), t)
         self.events = int(num[-1])
-        fast = self._fast_rows(u8, etype, is_enter, cat, slow | carry, enter_of, paired, ts,
-                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes)
+        handled = slow | carry
+        kept = self._pruned_ahead(pruned, u8, etype, is_enter, cat, override & ~carry,
+                                  enter_of, paired, lp, nparams, dflags, ts) \
+            if pruned is not None and cls is not None else None
+        fast = self._fast_rows(u8, etype, is_enter, cat, handled, enter_of, paired, ts,
+                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes, kept)
         if fast is not None:
             self._thread_columns(fast, base_attrs, changes)
         if len(cols) and self.prune is not None and self.records:
@@ -274,6 +286,34 @@ class ChunkPath(FastRows):
             return None
         batch, shown = cols.to_batch(fast)
         return self._finish_batch(batch, shown)
+
+    def _pruned_ahead(self, pruned: ns.Pruned, u8: np.ndarray, etype: np.ndarray,
+                      is_enter: np.ndarray, cat: np.ndarray, override: np.ndarray,
+                      enter_of: np.ndarray, paired: np.ndarray, lp: np.ndarray,
+                      nparams: np.ndarray, dflags: np.ndarray, ts: np.ndarray
+                      ) -> tuple[np.ndarray, int, int, int] | None:
+        """What ``prune_rows`` gives for this chunk, from the one made ahead (``pruned``,
+        whose ``handled`` lacked ``override``: the exits of enters the chunk before left
+        pending): its rows and counts less those of the ``override`` events (a record's
+        row and counts are its own: first_ts aside, which is why the session's first
+        batch takes none). None where it does not apply: ``_fast_rows`` makes it."""
+        lut = self._prune_lut() if self.prune is not None and self.records else None
+        k_ = kernels()
+        if lut is None or lut[0] is not pruned.keep_x or pruned.got is None or k_ is None:
+            return None
+        rows, left, shown, none = pruned.got
+        ov = override & (cat == 1)
+        if ov.any():
+            fix = k_.prune_rows(u8, etype, is_enter, cat, ~ov, enter_of, paired, lp, nparams,
+                                self._evend, self._prune_tables(), lut[0], lut[1], dflags,
+                                B.STATE_ONLY, ts, False)
+            if fix is None:
+                return None
+            o_rows, o_left, o_shown, o_none = fix
+            if len(o_rows):
+                rows = rows[~np.isin(rows, o_rows)]
+            left, shown, none = left - o_left, shown - o_shown, none - o_none
+        return rows, left, shown, none
 
     def _finish_batch(self, raw: RawBatch, shown: np.ndarray) -> RawBatch:
         hidden = ~shown

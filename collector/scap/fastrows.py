@@ -117,14 +117,20 @@ class FastRows(EventPath):
                    cat: np.ndarray, handled: np.ndarray, enter_of: np.ndarray,
                    paired: np.ndarray, ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray,
                    num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray,
-                   base: dict[int, Attrs], changes: list[tuple[int, int, Attrs]]
+                   base: dict[int, Attrs], changes: list[tuple[int, int, Attrs]],
+                   kept: tuple[np.ndarray, int, int, int] | None = None
                    ) -> dict[str, np.ndarray] | None:
-        """The records of the fast event types, column-wise (thread columns added later)."""
+        """The records of the fast event types, column-wise (thread columns added later).
+        ``kept``: what ``prune_rows`` gives for the chunk, made ahead (ChunkPath)."""
         kern = kernels()
-        lut = self._prune_lut() if self.prune is not None and kern is not None else None
-        got = kern.prune_rows(u8, etype, is_enter, cat, handled, enter_of, paired, lp, nparams,
-                              self._evend, self._prune_tables(), lut[0], lut[1], dflags,
-                              B.STATE_ONLY, ts, not self.records) \
+        if kern is None:
+            kept = None
+        lut = self._prune_lut() if self.prune is not None and kern is not None and \
+            kept is None else None
+        got = kept if kept is not None else \
+            kern.prune_rows(u8, etype, is_enter, cat, handled, enter_of, paired, lp, nparams,
+                            self._evend, self._prune_tables(), lut[0], lut[1], dflags,
+                            B.STATE_ONLY, ts, not self.records) \
             if lut is not None and kern is not None else None
         if got is not None:  # scap.c: the rows below and what _pruned keeps of them
             rows, n_left, n_shown, n_none = got
