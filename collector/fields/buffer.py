@@ -16,8 +16,6 @@ untrusted (whatever a process wrote) and never reach the terminal as they are.
 
 from __future__ import annotations
 
-import base64
-
 DOTS, ASCII, HEX, HEX_ASCII, BASE64 = "dots", "ascii", "hex", "hexascii", "base64"
 MODES = (DOTS, ASCII, HEX, HEX_ASCII, BASE64)
 
@@ -73,5 +71,7 @@ def render(data: bytes, mode: str | None = None) -> str:
     if mode == ASCII:
         return "\n" + data.translate(None, _DROP).decode("ascii")
     if mode == BASE64:
+        import base64  # here: only -b asks
+
         return base64.b64encode(data).decode("ascii")
     return _hex_lines(data, mode == HEX_ASCII)

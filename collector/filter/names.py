@@ -16,7 +16,6 @@ read from cdig's argument of that event (``path``), see :func:`arg_alias`.
 
 from __future__ import annotations
 
-import difflib
 import functools
 
 # the sched records' event types (collector.decode) and the arguments they carry
@@ -94,5 +93,7 @@ def suggest_arg(name: str) -> str | None:
 
 
 def _closest(name: str, known: frozenset[str] | set[str]) -> str | None:
+    import difflib  # here: only an unknown name asks (~0.5 ms of every start)
+
     close = difflib.get_close_matches(name.lower(), sorted(known), n=1, cutoff=0.6)
     return close[0] if close else None
