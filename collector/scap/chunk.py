@@ -10,6 +10,7 @@ waits in ``_pending``. Records keep the order of their events (``key``).
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import numpy as np
@@ -75,6 +76,8 @@ class ChunkPath(FastRows):
         if k_ is None or not len(blks):
             return False
         if self._ahead is None:
+            if len(os.sched_getaffinity(0)) < 2:  # one CPU: a thread would only take turns
+                return False
             self._ahead = k_.async_pass()
             if self._ahead is None:
                 return False

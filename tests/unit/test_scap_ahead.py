@@ -206,3 +206,21 @@ def test_files_read_one_after_another_are_those_without_the_pass(
         _no_ahead(m)
         assert got == read()
     assert got[1] > 0 and len(got[2]) == 1
+
+
+def test_one_cpu_reads_without_the_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one CPU to run on, no worker thread (it could only take turns with the
+    parsing) and the same batches."""
+    import os
+
+    name, data = max(VARIANTS, key=lambda v: len(v[1]) if v[1][:2] != b"\x1f\x8b" else 0)
+    path = tmp_path / f"{name}.scap"
+    path.write_bytes(data)
+    both = _read(path)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    src = ScapSource([str(path)])
+    for _ in src.batches():
+        pass
+    assert src._ahead is None
+    src.close()
+    assert _read(path) == both
