@@ -294,6 +294,12 @@ def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
     return dt, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
 
 
+def slot_order(r: int, old: object) -> list:
+    """The slots of a round, ``None`` standing for the --tree one: A B B A, so
+    each slot goes first and second equally often in every round (``r`` unused)."""
+    return [None] if old is None else [None, old, old, None]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=10_000_000)
@@ -353,6 +359,8 @@ def main() -> int:
         t_floor = statistics.median(timed([py, "-c", floor_code, str(cap)])[0]
                                     for _ in range(a.runs))
         t_start, _ = timed([*cdig, "trace", "-r", str(cap), "-n", "1"], new)
+        if old is not None:  # both slots warmed alike before any timed run
+            timed([*cdig, "trace", "-r", str(cap), "-n", "1"], old)
         commands = (
             (f"cdig trace -r FILE '{SELECTIVE}'", ["trace", "-r", str(cap), SELECTIVE]),
             ("cdig summary -r FILE --by proc", ["summary", "-r", str(cap)]),
@@ -360,10 +368,16 @@ def main() -> int:
         new_t: dict[str, list[float]] = {label: [] for label, _ in commands}
         old_t: dict[str, list[float]] = {label: [] for label, _ in commands}
         lasts: dict[str, str] = {}
-        for r in range(a.runs):
-            for label, args in commands:
-                order = [None, old] if r % 2 == 0 else [old, None]
-                for tree in order:
+        for label, args in commands:
+            # each command's runs together, after one untimed run from each slot:
+            # a run right after another command cost ~0.1 s more (0.93x / 1.16x with
+            # the trees swapped, 0.87x for one archive in both slots, CPU 1.31 vs
+            # 1.07 s), and the rounds were command by command, so the slot put first
+            # always took it. Then A B B A each round: each slot first equally often.
+            for tree in (new, old) if old is not None else (new,):
+                timed([*cdig, *args], tree)
+            for r in range(a.runs):
+                for tree in slot_order(r, old):
                     if tree is None:
                         dt, lasts[label] = timed([*cdig, *args], new)
                         new_t[label].append(dt)
@@ -381,7 +395,8 @@ def main() -> int:
                 before = statistics.median(old_t[label])
                 line += f" {before:8.2f} {before / dt:7.2f}x"
             print(line)
-        print(f"(medians of {a.runs}; cdig start-up, trace -r -n 1: {t_start:.2f} s, "
+        print(f"(medians of {a.runs * (2 if old is not None else 1)}, A B B A, after a warm run"
+              f"; cdig start-up, trace -r -n 1: {t_start:.2f} s, "
               "included above)")
         print(f"\nCPU seconds (user+sys, all threads; medians) — less moved by other load "
               f"than the wall clock (load average {load0} at the start, "
