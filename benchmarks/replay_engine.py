@@ -294,9 +294,9 @@ def timed(cmd: list[str], tree: Path | None = None) -> tuple[float, str]:
     return dt, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
 
 
-def slot_order(r: int, old: object) -> list:
+def slot_order(old: object) -> list:
     """The slots of a round, ``None`` standing for the --tree one: A B B A, so
-    each slot goes first and second equally often in every round (``r`` unused)."""
+    each slot goes first and second equally often in every round."""
     return [None] if old is None else [None, old, old, None]
 
 
@@ -376,8 +376,8 @@ def main() -> int:
             # always took it. Then A B B A each round: each slot first equally often.
             for tree in (new, old) if old is not None else (new,):
                 timed([*cdig, *args], tree)
-            for r in range(a.runs):
-                for tree in slot_order(r, old):
+            for _ in range(a.runs):
+                for tree in slot_order(old):
                     if tree is None:
                         dt, lasts[label] = timed([*cdig, *args], new)
                         new_t[label].append(dt)

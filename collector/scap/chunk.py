@@ -56,12 +56,6 @@ def pair_numpy(tid: np.ndarray, etype: np.ndarray, part: np.ndarray
     return enter_of, paired, first_of, last_of
 
 
-# headers_cls' columns, its columns of the common path, its counts, and the pairing
-# (native.scap.AsyncPass)
-_Pair = ns.Pairing
-_Pre = ns.Pre
-
-
 class ChunkPath(FastRows):
     """One chunk's events: headers, pairing, and the two paths."""
 
@@ -90,7 +84,7 @@ class ChunkPath(FastRows):
         self._ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK, prune)
         return True
 
-    def ahead_wait(self) -> _Pre | None:
+    def ahead_wait(self) -> ns.Pre | None:
         """The C pass ``ahead_start`` started, once done (None if none runs)."""
         return self._ahead.wait() if self._ahead is not None else None
 
@@ -99,7 +93,7 @@ class ChunkPath(FastRows):
             self._ahead.close()
             self._ahead = None
 
-    def _chunk(self, buf: bytes, blks: np.ndarray, first: int, pre: _Pre | None = None
+    def _chunk(self, buf: bytes, blks: np.ndarray, first: int, pre: ns.Pre | None = None
                ) -> RawBatch | None:
         """The events of one decompressed chunk as one RawBatch (see the module doc);
         ``pre``: its C pass from ``ahead_wait`` (when ``first`` is 0), else made here."""
@@ -110,21 +104,19 @@ class ChunkPath(FastRows):
         k_ = kernels()
         cls: dict[str, np.ndarray] | None = None
         scratch = None
-        got: _Pair | None = None
+        got: ns.Pairing | None = None
         pruned: ns.Pruned | None = None
         if pre is not None:
             h, cls, stats, got, pruned = pre
-            if stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr):
-                cls = None
         elif k_ is not None:  # the columns in reused pages (valid for this chunk: none is kept)
             scratch = self._hscratch = k_.header_scratch(getattr(self, "_hscratch", None),
                                                          len(blks))
             _, h, cls, stats = k_.headers_cls(u8, blks, first, EVF_BLOCK, self._cat,
                                               _CLS_TYPES, scratch, lean=True)
-            # fd events, fd introductions, unknown types, v1, blocks that are not events:
-            # the whole header columns, and the numpy lines
-            if stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr):
-                cls = None
+        # fd events, fd introductions, unknown types, v1, blocks that are not events: the
+        # whole header columns, and the numpy lines
+        if cls is not None and (stats[ns.STAT_GENERAL] or stats[ns.STAT_EVENTS] < len(arr)):
+            cls = None
         if cls is None:
             rows, h = headers.read(u8, blks, first, scratch)
             if len(rows) < len(arr):  # not event blocks, or too short for an event header
