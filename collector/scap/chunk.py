@@ -66,23 +66,36 @@ class ChunkPath(FastRows):
         C: header columns, counts, pairing) on scap.c's worker thread, to run while the
         caller parses the chunk before (``ahead_wait`` gives it); False without the C
         kernels or a thread (``_chunk`` then makes it itself)."""
-        k_ = kernels()
-        if k_ is None or not len(blks):
+        ahead = self.ahead_pass() if len(blks) else None
+        if ahead is None:
             return False
+        ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK, self.ahead_prune())
+        return True
+
+    def ahead_pass(self) -> ns.AsyncPass | None:
+        """scap.c's worker thread (made at the first call); None without the C kernels,
+        a thread, or a second CPU (on one CPU a thread would only take turns)."""
         if self._ahead is None:
-            if len(os.sched_getaffinity(0)) < 2:  # one CPU: a thread would only take turns
-                return False
+            k_ = kernels()
+            if k_ is None or len(os.sched_getaffinity(0)) < 2:
+                return None
             self._ahead = k_.async_pass()
-            if self._ahead is None:
-                return False
-        # the prune's tables once _fast_rows made them (the prune is asked nothing here)
+        return self._ahead
+
+    def ahead_prune(self) -> ns.PruneArgs | None:
+        """The prune's tables for a pass made ahead, once ``_fast_rows`` made them (the
+        prune is asked nothing here), else None."""
         made = self.__dict__.get("_lut")
         lut = made[1] if made is not None and self.prune is not None and \
             made[0] is self.prune else None
-        prune = (self._prune_tables(), lut[0], lut[1], B.STATE_ONLY, E.PROCEXIT_E,
-                 E.PROCEXIT_OLD_E) if lut is not None else None
-        self._ahead.start(buf, blks, self._cat, _CLS_TYPES, EVF_BLOCK, prune)
-        return True
+        return (self._prune_tables(), lut[0], lut[1], B.STATE_ONLY, E.PROCEXIT_E,
+                E.PROCEXIT_OLD_E) if lut is not None else None
+
+    @staticmethod
+    def ahead_args() -> tuple[np.ndarray, int]:
+        """What a pass made ahead is given beside the chunk: the types headers_cls tells
+        apart, the flag bit of EVF blocks."""
+        return _CLS_TYPES, EVF_BLOCK
 
     def ahead_wait(self) -> ns.Pre | None:
         """The C pass ``ahead_start`` started, once done (None if none runs)."""
