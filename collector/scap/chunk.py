@@ -91,12 +91,6 @@ class ChunkPath(FastRows):
         return (self._prune_tables(), lut[0], lut[1], B.STATE_ONLY, E.PROCEXIT_E,
                 E.PROCEXIT_OLD_E) if lut is not None else None
 
-    @staticmethod
-    def ahead_args() -> tuple[np.ndarray, int]:
-        """What a pass made ahead is given beside the chunk: the types headers_cls tells
-        apart, the flag bit of EVF blocks."""
-        return _CLS_TYPES, EVF_BLOCK
-
     def ahead_wait(self) -> ns.Pre | None:
         """The C pass ``ahead_start`` started, once done (None if none runs)."""
         return self._ahead.wait() if self._ahead is not None else None
