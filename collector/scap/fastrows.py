@@ -123,15 +123,13 @@ class FastRows(EventPath):
         """The records of the fast event types, column-wise (thread columns added later).
         ``kept``: what ``prune_rows`` gives for the chunk, made ahead (ChunkPath)."""
         kern = kernels()
-        if kern is None:
-            kept = None
-        lut = self._prune_lut() if self.prune is not None and kern is not None and \
-            kept is None else None
-        got = kept if kept is not None else \
-            kern.prune_rows(u8, etype, is_enter, cat, handled, enter_of, paired, lp, nparams,
-                            self._evend, self._prune_tables(), lut[0], lut[1], dflags,
-                            B.STATE_ONLY, ts, not self.records) \
-            if lut is not None and kern is not None else None
+        got = kept if kern is not None else None
+        if got is None and kern is not None and self.prune is not None:
+            lut = self._prune_lut()
+            if lut is not None:
+                got = kern.prune_rows(u8, etype, is_enter, cat, handled, enter_of, paired, lp,
+                                      nparams, self._evend, self._prune_tables(), lut[0],
+                                      lut[1], dflags, B.STATE_ONLY, ts, not self.records)
         if got is not None:  # scap.c: the rows below and what _pruned keeps of them
             rows, n_left, n_shown, n_none = got
             self.internal_events += n_none

@@ -115,7 +115,8 @@ class ScapFile:
         wait for the GIL at each hand-over (the 4.4 M-event benchmark ran ~10 % longer).
         With ``ahead`` (ScapSource: its ChunkPath), each chunk's C pass runs on scap.c's
         thread of C alone while the caller parses the chunk before: chunk N+1 is read
-        and chained here, its pass started, then chunk N (its pass done) given out."""
+        and chained here, its pass started, then chunk N (its pass done) given out
+        (without ``ahead`` or a thread, the same steps without the pass)."""
         st = self.stream
 
         def produce() -> Generator[tuple[bytes | None, np.ndarray | None, B.StreamAt],
@@ -127,27 +128,23 @@ class ScapFile:
         ahead = produce() if st.inp.gz is None else B.read_ahead(produce())
         assert isinstance(ahead, Generator)  # closing it joins the thread
         path = self.ahead
+
+        def start(item: tuple[bytes | None, np.ndarray | None, B.StreamAt] | None) -> bool:
+            return path is not None and item is not None and item[0] is not None and \
+                item[1] is not None and path.ahead_start(item[0], item[1])
+
         started = False
         try:
-            if path is None:
-                for buf, blks, at in ahead:
-                    self.at = at
-                    if buf is None or blks is None:
-                        return
-                    yield buf, blks
-                return
             item = next(ahead, None)
-            started = item is not None and item[0] is not None and \
-                path.ahead_start(item[0], item[1])
+            started = start(item)
             while item is not None:
                 buf, blks, at = item
                 if buf is None or blks is None:
                     self.at = at
                     return
                 item = next(ahead, None)  # the next chunk read while this one's pass runs
-                pre = path.ahead_wait() if started else None
-                started = item is not None and item[0] is not None and \
-                    path.ahead_start(item[0], item[1])
+                pre = path.ahead_wait() if started and path is not None else None
+                started = start(item)
                 self.at, self.pre = at, pre
                 yield buf, blks
         finally:
