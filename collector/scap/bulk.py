@@ -7,6 +7,8 @@ each gathered with one fancy-indexing operation instead of a Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ...probes.syscalls import layout
@@ -159,7 +161,8 @@ def rows_into(u8: np.ndarray, ln: np.ndarray, starts: np.ndarray, out: np.ndarra
 # --------------------------------------------------------------------------- codecs
 
 
-def open_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+def numpy_open_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+    """``open_flags_from_ppm``'s reference: a select and a where per flag."""
     acc = v & 3
     out = np.select([acc == 2, acc == 3], [1, 2], 0).astype(np.int64)
     for ppm, linux in E._PPM_O:
@@ -167,11 +170,37 @@ def open_flags_from_ppm(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def clone_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+def numpy_clone_flags_from_ppm(v: np.ndarray) -> np.ndarray:
+    """``clone_flags_from_ppm``'s reference: a where per flag."""
     out = np.zeros(len(v), dtype=np.int64)
     for ppm, linux in E._PPM_CL:
         out |= np.where(v & ppm, linux, 0)
     return out
+
+
+def _by_bytes(ref: Callable[[np.ndarray], np.ndarray], flags: list[tuple[int, int]]
+              ) -> Callable[[np.ndarray], np.ndarray]:
+    """``ref``, a map of flag bits (``flags``: its (bit, value) pairs) that is an OR over
+    the bytes of its value (each output bit depends on one byte; ``ref(0)`` is 0), as
+    one table lookup per byte: the 12 to 22 wheres of ``ref`` on a chunk's 15,000
+    opens took ~0.13 ms a call. The tables are ``ref``'s own, made at the first call."""
+    nbytes = max(bit.bit_length() - 1 for bit, _ in flags) // 8 + 1
+    tables: list[np.ndarray] = []
+
+    def by_bytes(v: np.ndarray) -> np.ndarray:
+        if not tables:
+            tables.extend(ref(np.arange(256, dtype=np.int64) << (8 * i))
+                          for i in range(nbytes))
+        out: np.ndarray = tables[0][v & 0xFF]
+        for i in range(1, nbytes):
+            out |= tables[i][(v >> (8 * i)) & 0xFF]
+        return out
+
+    return by_bytes
+
+
+open_flags_from_ppm = _by_bytes(numpy_open_flags_from_ppm, E._PPM_O)
+clone_flags_from_ppm = _by_bytes(numpy_clone_flags_from_ppm, E._PPM_CL)
 
 
 def fcntl_cmd_from_ppm(v: np.ndarray) -> np.ndarray:

@@ -165,10 +165,11 @@ class Columns:
             # the ext array (laid out so), only the record and lengths to add
             ext = xs
             _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
-        else:
-            ext = np.zeros(k, dtype=layout.EXT_RECORD)
+        else:  # every byte is written below (a row's strings are a slow or a fast one's)
+            ext = np.empty(k, dtype=layout.EXT_RECORD)
         if k and ext is not xs:
             _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
+            ext["pad"] = 0
             # the strings straight into their rows of ext (one copy each)
             raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
             o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
