@@ -24,18 +24,26 @@ _EXTRA_ARGS = ("local", "filename", "old_pid", "child_tid", "parent_tid", "argv"
 
 
 @functools.cache
-def _tables() -> tuple[frozenset[str], dict[str, str], frozenset[str],
-                       dict[tuple[str, str], str]]:
-    """(event types, sysdig name -> cdig name, argument names, (type, sysdig arg) -> cdig arg)."""
+def _types() -> tuple[frozenset[str], dict[str, str]]:
+    """(event types, sysdig name -> cdig name): all ``evt.type = NAME`` asks. Apart from
+    the arguments' tables (:func:`_args`): those parse both syscall tables (~2 ms of the
+    start of every filter naming an event type)."""
     from ...probes.syscall_numbers import AARCH64, X86_64
-    from ...probes.syscall_table import table
-    from ..scap.events import NAME_ALIAS, PARAM_ALIAS, SCAP_NAME
+    from ..scap.events import NAME_ALIAS
     from ..scap.eventtable import EVENTS, PPM_SC
 
     cdig_types = set(X86_64.values()) | set(AARCH64.values()) | set(_SCHED_TYPES)
     sysdig_types = {e[0] for e in EVENTS} | {n for n in PPM_SC.values() if n.isidentifier()}
     alias = {s: c for s, c in NAME_ALIAS.items() if s != c and c in cdig_types}
-    types = frozenset(cdig_types | sysdig_types)
+    return frozenset(cdig_types | sysdig_types), alias
+
+
+@functools.cache
+def _args() -> tuple[frozenset[str], dict[tuple[str, str], str]]:
+    """(argument names, (type, sysdig arg) -> cdig arg): what ``evt.arg.NAME`` asks."""
+    from ...probes.syscall_table import table
+    from ..scap.events import PARAM_ALIAS, SCAP_NAME
+    from ..scap.eventtable import EVENTS
 
     cdig_args: dict[str, set[str]] = {}
     for arch in ("x86_64", "aarch64"):
@@ -61,13 +69,13 @@ def _tables() -> tuple[frozenset[str], dict[str, str], frozenset[str],
             found = [c for c in maybe.get(param, ()) if c in have]
             if found:
                 arg_alias[typ, param] = found[0]
-    return types, alias, frozenset(args), arg_alias
+    return frozenset(args), arg_alias
 
 
 def event_type(name: str) -> str | None:
     """cdig's name for event type ``name`` (itself, or what a sysdig alias means);
     None if neither cdig nor sysdig knows it."""
-    types, alias, _, _ = _tables()
+    types, alias = _types()
     if name in alias:
         return alias[name]
     return name if name in types else None
@@ -75,21 +83,22 @@ def event_type(name: str) -> str | None:
 
 def arg_known(name: str) -> bool:
     """Whether some event of cdig or of sysdig has an argument called ``name``."""
-    return name in _tables()[2]
+    return name in _args()[0]
 
 
 def arg_alias(event_type: str, name: str) -> str | None:
     """cdig's argument of ``event_type`` that sysdig calls ``name`` (open's ``name`` is
     cdig's ``path``), when cdig's event has no argument of that name itself."""
-    return _tables()[3].get((event_type, name))
+    return _args()[1].get((event_type, name))
 
 
 def suggest_type(name: str) -> str | None:
-    return _closest(name, _tables()[0] | set(_tables()[1]))
+    types, alias = _types()
+    return _closest(name, types | set(alias))
 
 
 def suggest_arg(name: str) -> str | None:
-    return _closest(name, _tables()[2])
+    return _closest(name, _args()[0])
 
 
 def _closest(name: str, known: frozenset[str] | set[str]) -> str | None:
