@@ -205,9 +205,13 @@ class FastRows(EventPath):
                 continue
             et_ev = etype[ev]
             key = et_ev * 4096 + np.minimum(nparams[ev], 4095)
-            for kv in bulk.uniq(key).tolist():
-                sel = key == kv
-                w, evs = who[sel], ev[sel]
+            kvs = bulk.uniq(key).tolist()
+            for kv in kvs:
+                if len(kvs) == 1:  # one type (a storm's chunk): all of them, no selection
+                    w, evs = who, ev
+                else:  # by index: a boolean mask of mixed types took ~6x longer
+                    sel = np.flatnonzero(key == kv)
+                    w, evs = who[sel], ev[sel]
                 et, npar = kv // 4096, kv % 4096
                 self._fill(u8, et, npar, w, evs, lp, out, args, have, side, strs, xrows)
         # an fd the file does not give is no fd (-1), not fd 0
