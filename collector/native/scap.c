@@ -384,6 +384,105 @@ EXPORT void scap_generic_enter_at(const uint8_t *buf, int64_t n_buf, const int64
     }
 }
 
+/* An integer parameter as scap_int_param reads it: 1 and its value where its length ln
+ * holds `size` bytes at `at` within the buffer, else 0. */
+static inline int int_at(const uint8_t *buf, int64_t n, int64_t ln, int64_t at, int64_t size,
+                         int64_t is_signed, int64_t *v) {
+    if (ln < size || at < 0 || at + size > n)
+        return 0;
+    const uint8_t *q = buf + at;
+    switch (size) {
+    case 1: *v = is_signed ? (int64_t)(int8_t)q[0] : (int64_t)q[0]; break;
+    case 2: *v = is_signed ? (int64_t)(int16_t)rd16(q) : (int64_t)rd16(q); break;
+    case 4: *v = is_signed ? (int64_t)(int32_t)rd32(q) : (int64_t)rd32(q); break;
+    default: *v = rd64(q); break;
+    }
+    return 1;
+}
+
+/* A flag or command codec of collector/scap/bulk.py: kind 1, cn tables of 256 (the OR
+ * of table i at byte i of v: ByteCodec); kind 2, a table of cn at v clipped to
+ * [0, cn - 1] (LutCodec); else v itself. */
+static inline int64_t codec_of(int64_t v, int64_t kind, int64_t cn, const int64_t *t) {
+    if (kind == 1) {
+        int64_t o = 0;
+        for (int64_t i = 0; i < cn; i++)
+            o |= t[256 * i + ((v >> (8 * i)) & 0xFF)];
+        return o;
+    }
+    if (kind == 2)
+        return t[v < 0 ? 0 : v >= cn ? cn - 1 : v];
+    return v;
+}
+
+#define FILL_MAX_PARAMS 64
+/* fastrows._fill of m events of one fast type (not generic) and side, in one loop (its
+ * numpy and kernel lines after _readable are the reference). Event i: its npar length
+ * slots of `slot` bytes at lp[i], ending by end[i], its first n_all parameters checked
+ * as scap_params checks them (ok[i]; the others give nothing), then of its row
+ * r = w[i]: nr[r] = nr_val; with ret_size (n_use >= 1), parameter 0 as scap_int_param
+ * reads it (ret_size bytes, ret_signed) into ret[r] where present; per amap entry
+ * (6 words: pi, size, signed, ai, codec kind, codec length; its table at codecs[j]),
+ * where pi < n_use, the parameter is present and have[r][ai] < rank: args[r][ai] = its
+ * value through the codec, have[r][ai] = rank; per pmap entry (4 words: pi, l column
+ * 0 or 1, width, byte offset in the ext row) where pi < n_use, its length > 0 and the
+ * row's l column is 0 or rank is 2: the string as scap_str_into writes it (into ext row
+ * srow[r] when 0 <= srow[r] < x_rows), l[r] = its length + 1, is_ext[r] = 1. */
+EXPORT void scap_fill_at(const uint8_t *buf, int64_t n_buf, const int64_t *lp,
+                         const int64_t *end, int64_t m, int64_t npar, int64_t n_all,
+                         int64_t slot, int64_t n_use, const int64_t *w, int64_t nr_val,
+                         int64_t *nr, int64_t ret_size, int64_t ret_signed, int64_t *ret,
+                         int64_t n_amap, const int64_t *amap, const int64_t *codecs,
+                         int64_t rank, int64_t *args, int8_t *have, int64_t n_pmap,
+                         const int64_t *pmap, int16_t *l1, int16_t *l2, int8_t *is_ext,
+                         const int64_t *srow, uint8_t *xrows, int64_t x_stride,
+                         int64_t x_rows, int8_t *ok) {
+    if (n_all > FILL_MAX_PARAMS)
+        n_all = FILL_MAX_PARAMS; /* (the caller keeps it within) */
+    for (int64_t i = 0; i < m; i++) {
+        int64_t ln[FILL_MAX_PARAMS], st[FILL_MAX_PARAMS], v;
+        ok[i] = (int8_t)params_into(buf, n_buf, lp[i], end[i], npar, n_all, slot, ln, st);
+        if (!ok[i])
+            continue;
+        int64_t r = w[i];
+        nr[r] = nr_val;
+        if (n_use < 1)
+            continue;
+        if (ret_size && int_at(buf, n_buf, ln[0], st[0], ret_size, ret_signed, &v))
+            ret[r] = v;
+        for (int64_t j = 0; j < n_amap; j++) {
+            const int64_t *a = amap + 6 * j;
+            int64_t pi = a[0], ai = a[3];
+            if (pi >= n_use || have[r * 6 + ai] >= rank ||
+                !int_at(buf, n_buf, ln[pi], st[pi], a[1], a[2], &v))
+                continue;
+            args[r * 6 + ai] = codec_of(v, a[4], a[5], (const int64_t *)(intptr_t)codecs[j]);
+            have[r * 6 + ai] = (int8_t)rank;
+        }
+        for (int64_t j = 0; j < n_pmap; j++) {
+            const int64_t *p = pmap + 4 * j;
+            int64_t pi = p[0], width = p[2];
+            int16_t *lc = p[1] ? l2 : l1;
+            if (pi >= n_use || ln[pi] <= 0 || (lc[r] != 0 && rank != 2))
+                continue;
+            int64_t sl = ln[pi] < width - 1 ? ln[pi] : width - 1, at = st[pi];
+            if (sl < 0 || at < 0 || at + sl > n_buf)
+                sl = 0;
+            const uint8_t *q = buf + at;
+            const uint8_t *z = sl ? memchr(q, 0, (size_t)sl) : NULL;
+            int64_t s = z ? (int64_t)(z - q) : sl;
+            int64_t d = srow[r];
+            if (d >= 0 && d < x_rows) {
+                uint8_t *row = xrows + d * x_stride + p[3];
+                memcpy(row, q, (size_t)s);
+                memset(row + s, 0, (size_t)(width - s));
+            }
+            lc[r] = (int16_t)(s + 1);
+            is_ext[r] = 1;
+        }
+    }
+}
+
 /* The columns fastrows._fast_rows makes first for its m records (rows: each one's
  * event, its exit or a lone enter), in one pass (the numpy lines are the reference):
  * ts, tid, cpu, num of the event; key = row * 8 + 1; kind (kind_enter for an enter,

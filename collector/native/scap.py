@@ -17,7 +17,7 @@ from . import address, function, load
 __all__ = ["CHAIN_BAD_LENGTH", "CHAIN_BAD_TRAILER", "CHAIN_OK", "HEADER_COLUMNS", "STAT_CAT0",
            "STAT_CONTAINER", "STAT_DROP", "STAT_EVENTS", "STAT_GENERAL", "STAT_PROCINFO",
            "STAT_TIMED", "STAT_TS_HI", "STAT_TS_LO", "AsyncPass", "Kernels", "Pairing", "Pre",
-           "PruneArgs", "PruneTables", "Pruned", "kernels"]
+           "FILL_MAX_PARAMS", "FillPlan", "PruneArgs", "PruneTables", "Pruned", "kernels"]
 
 CHAIN_OK, CHAIN_BAD_LENGTH, CHAIN_BAD_TRAILER = 0, 1, 2
 # scap_headers' output columns, in its argument order (after ``row``)
@@ -52,6 +52,9 @@ class Kernels:
                                           _P, _P])
         self._generic_enter_at = function(lib, "scap_generic_enter_at", None,
                                           [_P, _I, _P, _P, _I, _I, _I, _I, _P, _P, _P])
+        self._fill_at = function(lib, "scap_fill_at", None,
+                                 [_P, _I, _P, _P, _I, _I, _I, _I, _I, _P, _I, _P, _I, _I, _P, _I,
+                                  _P, _P, _I, _P, _P, _I, _P, _P, _P, _P, _P, _P, _I, _I, _P])
         self._fast_base = function(lib, "scap_fast_base", _I,
                                    [_I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I, _P, _I, _I, _I,
                                     *([_P] * 10)])
@@ -252,6 +255,40 @@ class Kernels:
         self._generic_exit_at(address(u8), len(u8), address(lp), address(end), m, npar, slot,
                               address(w), address(sc), int(want_args), address(nr),
                               address(ret), address(args), address(have), address(ok))
+        return ok.view(bool)
+
+    def fill_at(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int, n_all: int,
+                slot: int, n_use: int, w: np.ndarray, nr_val: int, ret_param: tuple[int, int],
+                plan: FillPlan, rank: int, out: dict[str, np.ndarray], args: np.ndarray,
+                have: np.ndarray, xrows: np.ndarray) -> np.ndarray:
+        """fastrows._fill of events of one fast type and side (``plan``: its argument and
+        path maps) in one loop (scap.c ``scap_fill_at``): ``params``' check of their
+        first ``n_all`` parameters (events ``lp``, ``end``), then into rows ``w`` of the
+        fast columns ``out`` (nr, ret, l1, l2, is_ext, srow), ``args``/``have`` and the
+        ext rows ``xrows``; ``ret_param``: (bytes, signed) of the result, (0, 0) for
+        none. Returns which events' parameters fit (the others give nothing)."""
+        m = len(w)
+        ok = np.zeros(m, dtype=np.int8)
+        if not m:
+            return ok.view(bool)
+        nr, ret, l1, l2, is_ext, srow = (out["nr"], out["ret"], out["l1"], out["l2"],
+                                         out["is_ext"], out["srow"])
+        lp, end, w = _event_rows(lp, end, w, len(nr))
+        assert 0 <= npar and 0 < n_all <= FILL_MAX_PARAMS and slot in (2, 4)
+        for a, dt in ((nr, np.int64), (ret, np.int64), (args, np.int64), (have, np.int8),
+                      (l1, np.int16), (l2, np.int16), (is_ext, np.bool_), (srow, np.int64)):
+            assert a.dtype == dt and a.flags.c_contiguous and a.flags.writeable
+        assert args.shape == have.shape == (len(nr), 6)
+        assert len(ret) == len(l1) == len(l2) == len(is_ext) == len(srow) == len(nr)
+        assert xrows.ndim == 1 and xrows.flags.c_contiguous and xrows.flags.writeable
+        assert plan.width_ok(xrows.itemsize)
+        self._fill_at(address(u8), len(u8), address(lp), address(end), m, npar, n_all, slot,
+                      n_use, address(w), nr_val, address(nr), ret_param[0], ret_param[1],
+                      address(ret), len(plan.amap), address(plan.amap), address(plan.codecs),
+                      rank, address(args), address(have), len(plan.pmap), address(plan.pmap),
+                      address(l1), address(l2), address(is_ext), address(srow),
+                      address(xrows) if len(xrows) else 0, xrows.itemsize, len(xrows),
+                      address(ok))
         return ok.view(bool)
 
     def generic_enter_at(self, u8: np.ndarray, lp: np.ndarray, end: np.ndarray, npar: int,
@@ -533,6 +570,34 @@ def _event_rows(lp: np.ndarray, end: np.ndarray, w: np.ndarray, n_rows: int
     w = np.ascontiguousarray(w, dtype=np.int64)
     assert len(lp) == len(end) == len(w) and 0 <= int(w.min()) and int(w.max()) < n_rows
     return lp, end, w
+
+
+FILL_MAX_PARAMS = 64  # scap.c's FILL_MAX_PARAMS
+
+
+class FillPlan:
+    """What ``Kernels.fill_at`` writes of one fast type and side: its argument map
+    (per entry: parameter, bytes, signed, argument, codec kind, codec length), each
+    entry's codec table (``tables``: kept alive here; ``codecs``: their addresses, 0
+    for none) and its path map (per entry: parameter, l column 0/1, width, byte offset
+    in the ext row)."""
+
+    def __init__(self, amap: list[tuple[int, int, int, int, int, int]],
+                 tables: list[np.ndarray | None], pmap: list[tuple[int, int, int, int]]) -> None:
+        self.amap = np.array(amap, dtype=np.int64).reshape(len(amap), 6)
+        self.tables = [None if t is None else np.ascontiguousarray(t, dtype=np.int64)
+                       for t in tables]
+        self.codecs = np.array([0 if t is None else address(t) for t in self.tables] or [0],
+                               dtype=np.int64)
+        self.pmap = np.array(pmap, dtype=np.int64).reshape(len(pmap), 4)
+        for (_pi, _size, _signed, ai, kind, cn), t in zip(amap, self.tables, strict=True):
+            assert 0 <= ai < 6 and kind in (0, 1, 2)
+            assert kind == 0 or (t is not None and t.size == (256 * cn if kind == 1 else cn))
+
+    def width_ok(self, itemsize: int) -> bool:
+        """Whether every path entry's bytes lie within an ext row of ``itemsize``."""
+        return all(0 <= at and at + width <= itemsize for _pi, _l, width, at in
+                   self.pmap.tolist())
 
 
 # AsyncPass' result: header columns (lean), headers_cls' extra columns, its counts

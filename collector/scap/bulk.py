@@ -178,37 +178,58 @@ def numpy_clone_flags_from_ppm(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _by_bytes(ref: Callable[[np.ndarray], np.ndarray], flags: list[tuple[int, int]]
-              ) -> Callable[[np.ndarray], np.ndarray]:
+class ByteCodec:
     """``ref``, a map of flag bits (``flags``: its (bit, value) pairs) that is an OR over
     the bytes of its value (each output bit depends on one byte; ``ref(0)`` is 0), as
     one table lookup per byte: the 12 to 22 wheres of ``ref`` on a chunk's 15,000
-    opens took ~0.13 ms a call. The tables are ``ref``'s own, made at the first call."""
-    nbytes = max(bit.bit_length() - 1 for bit, _ in flags) // 8 + 1
-    tables: list[np.ndarray] = []
+    opens took ~0.13 ms a call. The tables are ``ref``'s own, made at the first use;
+    scap.c's ``codec_of`` reads them as they are (kind 1)."""
 
-    def by_bytes(v: np.ndarray) -> np.ndarray:
-        if not tables:
-            tables.extend(ref(np.arange(256, dtype=np.int64) << (8 * i))
-                          for i in range(nbytes))
-        out: np.ndarray = tables[0][v & 0xFF]
-        for i in range(1, nbytes):
-            out |= tables[i][(v >> (8 * i)) & 0xFF]
+    def __init__(self, ref: Callable[[np.ndarray], np.ndarray], flags: list[tuple[int, int]]
+                 ) -> None:
+        self.ref = ref
+        self.nbytes = max(bit.bit_length() - 1 for bit, _ in flags) // 8 + 1
+        self._tables: np.ndarray | None = None
+
+    def tables(self) -> np.ndarray:
+        """(nbytes, 256) int64: row i maps byte i of a value."""
+        if self._tables is None:
+            self._tables = np.stack([self.ref(np.arange(256, dtype=np.int64) << (8 * i))
+                                     for i in range(self.nbytes)]).astype(np.int64)
+        return self._tables
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        t = self.tables()
+        out: np.ndarray = t[0][v & 0xFF]
+        for i in range(1, self.nbytes):
+            out |= t[i][(v >> (8 * i)) & 0xFF]
         return out
 
-    return by_bytes
+
+class LutCodec:
+    """A command number's map as a table, at the value clipped to the table
+    (scap.c's ``codec_of``, kind 2)."""
+
+    def __init__(self, lut: np.ndarray) -> None:
+        self.lut = np.ascontiguousarray(lut, dtype=np.int64)
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.lut[np.clip(v, 0, len(self.lut) - 1)]
+        return out
 
 
-open_flags_from_ppm = _by_bytes(numpy_open_flags_from_ppm, E._PPM_O)
-clone_flags_from_ppm = _by_bytes(numpy_clone_flags_from_ppm, E._PPM_CL)
+open_flags_from_ppm = ByteCodec(numpy_open_flags_from_ppm, E._PPM_O)
+clone_flags_from_ppm = ByteCodec(numpy_clone_flags_from_ppm, E._PPM_CL)
 
 
-def fcntl_cmd_from_ppm(v: np.ndarray) -> np.ndarray:
+def _fcntl_lut() -> np.ndarray:
     lut = np.full(64, 0xFFFF, dtype=np.int64)
     for k, val in E._PPM_FCNTL.items():
         lut[k] = val
-    out: np.ndarray = lut[np.clip(v, 0, 63)]
-    return out
+    return lut
+
+
+fcntl_cmd_from_ppm = LutCodec(_fcntl_lut())
 
 
 CODECS = {"oflags": open_flags_from_ppm, "cflags": clone_flags_from_ppm}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...probes.syscalls import layout
-from ..native.scap import PruneTables, kernels
+from ..native.scap import FILL_MAX_PARAMS, FillPlan, PruneTables, kernels
 from . import blocks as B
 from . import bulk
 from . import events as E
@@ -461,6 +461,19 @@ class FastRows(EventPath):
                                   min(npar, max(len(info.params), 1)), 4 if info.large else 2,
                                   w, out["nr"])
             return
+        plan = self._fill_plan(et, side) if kern is not None else None
+        if plan is not None and 0 < npar <= 4096 and out["nr"].flags.c_contiguous:
+            # scap.c: the lines below (the parameters checked, the result, arguments and
+            # paths written where they go) in one loop
+            assert kern is not None
+            need, ret_param, data_pi = plan[1], plan[2], plan[3]
+            n_use = min(npar, need, len(info.params))
+            if not 0 <= data_pi < n_use:  # (the I/O data: below)
+                kern.fill_at(u8, lp[evs], self._evend[evs], npar, min(npar, len(info.params)),
+                             4 if info.large else 2, n_use, w, int(self._nr_of[et]),
+                             ret_param if side == "exit" else (0, 0), plan[0],
+                             2 if side == "enter" else 1, out, args, have, xrows)
+                return
         ok, lens_all, starts_all = self._readable(u8, et, npar, evs, lp)
         if not ok.all():
             w, evs = w[ok], evs[ok]
@@ -554,6 +567,51 @@ class FastRows(EventPath):
             out["l2"][ww] = 0
             out["flags"][ww] |= layout.FLAG_IO_DATA
             out["is_ext"][ww] = True
+
+    def _fill_plan(self, et: int, side: str) -> tuple[FillPlan, int, tuple[int, int], int] | None:
+        """(what ``Kernels.fill_at`` writes of events of type ``et`` on ``side``, the
+        parameters ``_fill`` reads (``need``), the result's (bytes, signed), the I/O
+        data's parameter or -1), for the fields read now; None where ``_fill``'s own
+        lines run: generic types, types with no parameters, more than the loop reads,
+        a codec it does not know."""
+        key = (et, side, self._want_args, self._want_strs, self.want_data)
+        plans: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_fill_plans", {})
+        if key in plans:
+            got: tuple[FillPlan, int, tuple[int, int], int] | None = plans[key]
+            return got
+        info = E.INFO[et]
+        plan = None
+        if et not in (E.GENERIC_E, E.GENERIC_X) and info.params and \
+                len(info.params) <= FILL_MAX_PARAMS:
+            amap_ = self._argmap.get(et, []) if self._want_args else []
+            pmap_ = self._pathmap.get(et, []) if self._want_strs else []
+            data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs and \
+                self.want_data else -1
+            need = max([x[0] for x in amap_] + [x[0] for x in pmap_] + [data_pi] +
+                       ([0] if et in self._ret_param else []) + [-1]) + 1
+            amap: list[tuple[int, int, int, int, int, int]] = []
+            tables: list[np.ndarray | None] = []
+            for pi, pt, ai, _kind, codec in amap_:
+                if codec is None:
+                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 0, 0))
+                    tables.append(None)
+                elif isinstance(codec, bulk.ByteCodec):
+                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 1, codec.nbytes))
+                    tables.append(codec.tables())
+                elif isinstance(codec, bulk.LutCodec):
+                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 2, len(codec.lut)))
+                    tables.append(codec.lut)
+                else:
+                    break
+            else:
+                pmap = [(pi, which, bulk.STR_WIDTH[which],
+                         _STR1_AT + (0 if which == 0 else layout.STR1_LEN))
+                        for pi, which in pmap_ if which <= 1]
+                rp = self._ret_param.get(et)
+                plan = (FillPlan(amap, tables, pmap), need,
+                        (int(rp[1]), int(rp[0] == "i")) if rp is not None else (0, 0), data_pi)
+        plans[key] = plan
+        return plan
 
     def _thread_columns(self, fast: dict[str, np.ndarray], base: dict[int, Attrs],
                         changes: list[tuple[int, int, Attrs]]) -> None:

@@ -285,6 +285,53 @@ def test_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
     assert seen_loss >= 30 and seen_skip >= 5
 
 
+@pytest.mark.parametrize("want_data", [True, False])
+def test_fill_at_is_the_lines_it_replaces(want_data: bool, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """scap_fill_at (a fast type's parameters, result, arguments with their codecs and
+    paths, in one loop) gives the batches _fill's own lines give with the other kernels,
+    on every sample and damaged variant, read in small chunks and the reader's own,
+    with and without I/O data (the types with data then take it too), and with the
+    fields a trace of no argument and of no string reads."""
+    used = 0
+    orig = native_scap.Kernels.fill_at
+
+    def counted(self: native_scap.Kernels, *a: object, **k: object) -> np.ndarray:
+        nonlocal used
+        used += 1
+        return orig(self, *a, **k)  # type: ignore[arg-type]
+
+    for chunk in (4096, B.CHUNK):
+        monkeypatch.setattr(B, "CHUNK", chunk)
+        for name, data in VARIANTS:
+            path = tmp_path / f"{name}.scap"
+            path.write_bytes(data)
+            for fields in (None, ("nr", "str1", "str2", "len1", "len2"), ("args", "nr")):
+                def read(path: Path = path, fields: tuple[str, ...] | None = fields
+                         ) -> tuple[str, dict]:
+                    src = ScapSource([str(path)])
+                    src.want_data = want_data
+                    src.fields = fields
+                    h = hashlib.sha256()
+                    for b in src.batches():
+                        for part in (b.events, b.ext, b.order, b.num, b.ctx, b.merged):
+                            if isinstance(part, np.ndarray):
+                                h.update(np.ascontiguousarray(part).tobytes())
+                    src.close()
+                    return h.hexdigest(), {"records": src.records, "left": src._left,
+                                           "internal": src.internal_events,
+                                           "skipped": src.skipped_events}
+
+                with monkeypatch.context() as m:
+                    m.setattr(native_scap.Kernels, "fill_at", counted)
+                    got = read()
+                with monkeypatch.context() as m:
+                    m.setattr(fastrows.FastRows, "_fill_plan", lambda self, et, side: None)
+                    ref = read()
+                assert got == ref, (name, chunk, fields)
+    assert used > 1000
+
+
 @pytest.mark.parametrize("chunk", [4096, B.CHUNK])
 def test_pruned_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
