@@ -1,7 +1,9 @@
 """What a .scap read's start leaves unbuilt: a summary imports no line renderer
 (collector.render), a filter naming event types builds no argument tables (both syscall
 tables parsed: filter.names._args), and cdig's parser has only the arguments of the
-command run (cli.build_parser); each is still there where it is used."""
+command run (cli.build_parser); each is still there where it is used. The collector
+stays off while a command's modules load (cli.loading), and cdig's own command line
+exits with its objects frozen (cli.main)."""
 
 from __future__ import annotations
 
@@ -58,3 +60,49 @@ def test_event_types_build_no_argument_tables(tmp_path: Path) -> None:
     assert got["code"] == 0 and out2 and got["args"] == 1
     got, _, err = _run(tmp_path, "trace", "-r", cap, "evt.arg.pth exists")
     assert got["code"] != 0 and "evt.arg.path" in err
+
+
+_EXIT = """
+import atexit, gc, sys
+from cdig import cli
+out, how = sys.argv[1], sys.argv[2]
+# registered before main(): runs after what main() registers (reverse order)
+atexit.register(lambda: open(out, "w").write(str(gc.get_freeze_count())))
+sys.argv = ["cdig", *sys.argv[3:]]
+sys.exit(cli.main() if how == "entry" else cli.main(sys.argv[1:]))
+"""
+
+
+def test_the_process_exits_with_its_objects_frozen(tmp_path: Path) -> None:
+    # cdig's own command line (main() without argv: the console script, python -m cdig)
+    # leaves the exit's collections nothing to look at; a caller's main(argv) does not
+    cap = str(FIXTURES / "cat_write.scap")
+    counts = {}
+    for how in ("entry", "call"):
+        out = tmp_path / how
+        r = subprocess.run([sys.executable, "-c", _EXIT, str(out), how, "summary", "-r", cap,
+                            "--by", "file"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "fd.name" in r.stdout
+        counts[how] = int(out.read_text())
+    assert counts["entry"] > 10_000 and counts["call"] == 0
+
+
+def test_loading_collects_nothing_and_freezes_what_it_made() -> None:
+    import gc
+
+    from cdig.cli import loading
+
+    assert gc.isenabled()
+    try:
+        with loading():
+            assert not gc.isenabled()
+            made = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+        gc.unfreeze()
+        gc.disable()  # a caller's choice stays
+        with loading():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
