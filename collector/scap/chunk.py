@@ -193,7 +193,7 @@ class ChunkPath(FastRows):
             lo, hi = lo_hi
             self.span = (lo, hi) if self.span is None else (min(self.span[0], lo),
                                                             max(self.span[1], hi))
-        num = self.events + 1 + np.arange(n, dtype=np.int64)
+        num = np.arange(self.events + 1, self.events + 1 + n, dtype=np.int64)
         self.events += n
         self.internal_events += n_cat0
         for k in np.flatnonzero(etype == E.DROP_E).tolist() if n_drop else ():
@@ -208,6 +208,7 @@ class ChunkPath(FastRows):
             pair_numpy(tid, etype, part)
         cols = Columns()
         override = np.zeros(n, dtype=bool)
+        overrides = False  # (most chunks: none; their masks below skip it)
         # enters left pending by the previous chunk
         if self._pending:
             for k in np.flatnonzero(first_of).tolist():
@@ -216,14 +217,14 @@ class ChunkPath(FastRows):
                 if pend is None:
                     continue
                 if not is_enter[k] and etype[k] == pend[0].id + 1:
-                    override[k] = True  # its exit: the slow path pairs them
+                    override[k] = overrides = True  # its exit: the slow path pairs them
                 else:
                     del self._pending[t]
                     self._key = k * 8
                     self._enter_only(pend, cols)
         carry = is_enter & ~paired & last_of & part & \
             (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
-        slow = ((cat == 2) | override) & ~carry
+        slow = (((cat == 2) | override) if overrides else (cat == 2)) & ~carry
         # the threads as the chunk starts, for the fast rows (the slow path changes them)
         if no_cont:  # part is cat > 0: its threads are those of first_of, one event each
             utids = np.sort(tid[first_of]).tolist()
@@ -275,7 +276,8 @@ class ChunkPath(FastRows):
                                 int(dflags[k]), t)
         self.events = int(num[-1])
         handled = slow | carry
-        kept = self._pruned_ahead(pruned, u8, etype, is_enter, cat, override & ~carry,
+        kept = self._pruned_ahead(pruned, u8, etype, is_enter, cat,
+                                  override & ~carry if overrides else None,
                                   enter_of, paired, lp, nparams, dflags, ts) \
             if pruned is not None and cls is not None else None
         fast = self._fast_rows(u8, etype, is_enter, cat, handled, enter_of, paired, ts,
@@ -290,22 +292,23 @@ class ChunkPath(FastRows):
         return self._finish_batch(batch, shown)
 
     def _pruned_ahead(self, pruned: ns.Pruned, u8: np.ndarray, etype: np.ndarray,
-                      is_enter: np.ndarray, cat: np.ndarray, override: np.ndarray,
+                      is_enter: np.ndarray, cat: np.ndarray, override: np.ndarray | None,
                       enter_of: np.ndarray, paired: np.ndarray, lp: np.ndarray,
                       nparams: np.ndarray, dflags: np.ndarray, ts: np.ndarray
                       ) -> tuple[np.ndarray, int, int, int] | None:
         """What ``prune_rows`` gives for this chunk, from the one made ahead (``pruned``,
         whose ``handled`` lacked ``override``: the exits of enters the chunk before left
-        pending): its rows and counts less those of the ``override`` events (a record's
-        row and counts are its own: first_ts aside, which is why the session's first
-        batch takes none). None where it does not apply: ``_fast_rows`` makes it."""
+        pending; None: none): its rows and counts less those of the ``override`` events
+        (a record's row and counts are its own: first_ts aside, which is why the
+        session's first batch takes none). None where it does not apply: ``_fast_rows``
+        makes it."""
         lut = self._prune_lut() if self.prune is not None and self.records else None
         k_ = kernels()
         if lut is None or lut[0] is not pruned.keep_x or pruned.got is None or k_ is None:
             return None
         rows, left, shown, none = pruned.got
-        ov = override & (cat == 1)
-        if ov.any():
+        ov = override & (cat == 1) if override is not None else None
+        if ov is not None and ov.any():
             fix = k_.prune_rows(u8, etype, is_enter, cat, ~ov, enter_of, paired, lp, nparams,
                                 self._evend, self._prune_tables(), lut[0], lut[1], dflags,
                                 B.STATE_ONLY, ts, False)
