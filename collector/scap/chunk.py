@@ -281,7 +281,8 @@ class ChunkPath(FastRows):
                                   enter_of, paired, lp, nparams, dflags, ts) \
             if pruned is not None and cls is not None else None
         fast = self._fast_rows(u8, etype, is_enter, cat, handled, enter_of, paired, ts,
-                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes, kept)
+                               tid, cpu, num, dflags, lp, nparams, base_attrs, changes, kept,
+                               len(cols.ext_row))
         if fast is not None:
             self._thread_columns(fast, base_attrs, changes)
         if len(cols) and self.prune is not None and self.records:

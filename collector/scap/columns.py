@@ -159,15 +159,36 @@ class Columns:
         kern = kernels()
         xs = fast["S"] if fast is not None else None
         srow: np.ndarray = fast["srow"] if fast is not None else np.zeros(0, np.int64)
-        if xs is not None and k and len(xs) == k and not len(slow_ext) and \
-                np.array_equal(srow[src[ext_rows] - n_slow], np.arange(k)):
+        ns = len(slow_ext)
+        base = fast.get("S_base") if fast is not None else None
+        was = src[ext_rows]
+        if xs is not None and k and len(xs) == k and not ns and \
+                np.array_equal(srow[was - n_slow], np.arange(k)):
             # every row of the fast path's strings is an ext row, in order: they are
             # the ext array (laid out so), only the record and lengths to add
-            ext = xs
+            ext, laid = xs, True
             _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
+        elif xs is not None and base is not None and ns and len(xs) + ns == k and \
+                len(base) >= k and bool((was[:ns] < n_slow).all()) and \
+                np.array_equal(srow[was[ns:] - n_slow], np.arange(len(xs))):
+            # the per-event path's ext rows first (the exit of an enter the chunk before
+            # left pending: the chunk's first events), then every row of the fast path's
+            # strings in order: the ext array is those with them in the spare rows
+            # before (zeroed), where a copy of all moved ~900 bytes a row for one
+            ext, laid = base[len(base) - k:], True
+            _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
+            raw8 = ext[:ns].view(np.uint8).reshape(ns, layout.EXT_RECORD.itemsize)
+            at = np.searchsorted(slow_ext, was[:ns])
+            raw8[:, _STR1_AT:_STR1_AT + layout.STR1_LEN] = np.frombuffer(
+                b"".join(b.ljust(layout.STR1_LEN, b"\0") for b in self.s1),
+                np.uint8).reshape(ns, layout.STR1_LEN)[at]
+            o2 = _STR1_AT + layout.STR1_LEN
+            raw8[:, o2:o2 + layout.STR2_LEN] = np.frombuffer(
+                b"".join(b.ljust(layout.STR2_LEN, b"\0") for b in self.s2),
+                np.uint8).reshape(ns, layout.STR2_LEN)[at]
         else:  # every byte is written below (a row's strings are a slow or a fast one's)
-            ext = np.empty(k, dtype=layout.EXT_RECORD)
-        if k and ext is not xs:
+            ext, laid = np.empty(k, dtype=layout.EXT_RECORD), False
+        if k and not laid:
             _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
             ext["pad"] = 0
             # the strings straight into their rows of ext (one copy each)
@@ -175,7 +196,6 @@ class Columns:
             o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
             s1v = raw8[:, o1:o1 + layout.STR1_LEN]
             s2v = raw8[:, o2:o2 + layout.STR2_LEN]
-            was = src[ext_rows]
             from_slow = np.flatnonzero(was < n_slow)
             if len(from_slow):  # their place among the slow ext rows (in row order)
                 at = np.searchsorted(slow_ext, was[from_slow])

@@ -118,10 +118,11 @@ class FastRows(EventPath):
                    paired: np.ndarray, ts: np.ndarray, tid: np.ndarray, cpu: np.ndarray,
                    num: np.ndarray, dflags: np.ndarray, lp: np.ndarray, nparams: np.ndarray,
                    base: dict[int, Attrs], changes: list[tuple[int, int, Attrs]],
-                   kept: tuple[np.ndarray, int, int, int] | None = None
+                   kept: tuple[np.ndarray, int, int, int] | None = None, spare: int = 0
                    ) -> dict[str, np.ndarray] | None:
         """The records of the fast event types, column-wise (thread columns added later).
-        ``kept``: what ``prune_rows`` gives for the chunk, made ahead (ChunkPath)."""
+        ``kept``: what ``prune_rows`` gives for the chunk, made ahead (ChunkPath);
+        ``spare``: ext rows to leave before the strings' (the per-event path's so far)."""
         kern = kernels()
         got = kept if kern is not None else None
         if got is None and kern is not None and self.prune is not None:
@@ -190,7 +191,10 @@ class FastRows(EventPath):
         # "S" is laid out as the batch's ext rows (EXT_RECORD), the strings at str1: when
         # every row of it becomes an ext row, in order (the common chunk), to_batch takes
         # it as the ext array itself, with no second copy of the strings
-        xrows = np.zeros(n_str, dtype=layout.EXT_RECORD)
+        # (after ``spare`` rows: those of the per-event path's records that come before
+        # them, the exit of an enter the chunk before left pending, go there: no copy)
+        xbase = np.zeros(n_str + spare if n_str else 0, dtype=layout.EXT_RECORD)
+        xrows = xbase[len(xbase) - n_str:]
         strs = xrows.view(np.uint8).reshape(len(xrows), layout.EXT_RECORD.itemsize)[
             :, _STR1_AT:_STR1_AT + layout.IO_MAX]
         # parameters: the exit's first, then the enter's over them
@@ -230,6 +234,7 @@ class FastRows(EventPath):
         if not ok.all():
             out = {k: v[ok] for k, v in out.items()}
         out["S"] = xrows  # the rows srow names
+        out["S_base"] = xbase  # (its spare rows before them)
         return out
 
     def _readable(self, u8: np.ndarray, et: int, npar: int, evs: np.ndarray, lp: np.ndarray,

@@ -332,6 +332,48 @@ def test_fill_at_is_the_lines_it_replaces(want_data: bool, tmp_path: Path,
     assert used > 1000
 
 
+def test_ext_rows_laid_after_the_slow_ones_are_the_copied_ones(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The ext array made of the fast path's string rows with the per-event path's
+    ext rows in the spare rows before them (an exit of an enter left pending by the
+    chunk before) is the one to_batch copies row by row without the spare rows: the
+    same batches on every sample and damaged variant, in small chunks (many pending
+    exits) and the reader's own."""
+    laid = 0
+    real_to_batch = columns.Columns.to_batch
+
+    def counting(self: columns.Columns, fast: dict | None = None) -> tuple:
+        nonlocal laid
+        got = real_to_batch(self, fast)
+        base = fast.get("S_base") if fast is not None else None
+        laid += base is not None and len(self.ext_row) > 0 and \
+            np.shares_memory(got[0].ext, base)
+        return got
+
+    def no_spare(self: fastrows.FastRows, *a: object, **k: object) -> dict | None:
+        out = real_fast_rows(self, *a, **k)  # type: ignore[arg-type]
+        if out is not None:
+            out.pop("S_base")
+        return out
+
+    real_fast_rows = fastrows.FastRows._fast_rows
+    for chunk in (4096, B.CHUNK):
+        monkeypatch.setattr(B, "CHUNK", chunk)
+        for name, data in VARIANTS:
+            path = tmp_path / f"{name}.scap"
+            path.write_bytes(data)
+            for prune in (False, True):
+                with monkeypatch.context() as m:
+                    m.setattr(columns.Columns, "to_batch", counting)
+                    got = _read(path, prune=prune)
+                with monkeypatch.context() as m:
+                    m.setattr(fastrows.FastRows, "_fast_rows", no_spare)
+                    ref = _read(path, prune=prune)
+                assert got == ref, (name, chunk, prune)
+    assert laid >= 100, laid
+
+
 @pytest.mark.parametrize("chunk", [4096, B.CHUNK])
 def test_pruned_batches_are_the_numpy_ones(chunk: int, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
