@@ -211,7 +211,11 @@ class SyscallSpec:
         return NO_ARG
 
 
-def _parse(nr: int, name: str, text: str | None) -> SyscallSpec:
+@cache
+def _parse_args(text: str | None) -> tuple[tuple[ArgSpec, ...], tuple[int, ...], int, bool]:
+    """A spec's arguments, the indexes of its paths, its sockaddr's (or NO_ARG) and
+    whether that one's length is a pointer: once per text (x86_64's 362 syscalls have
+    93; the table is made at every start)."""
     if text is None:  # unknown to the table: show three raw arguments
         args = tuple(ArgSpec(i, f"arg{i}", "hex") for i in range(3))
     else:
@@ -222,6 +226,11 @@ def _parse(nr: int, name: str, text: str | None) -> SyscallSpec:
         )
     paths = tuple(a.index for a in args if a.kind == "path")
     addr = next((a for a in args if a.kind in ("addr", "addrp")), None)
+    return args, paths, addr.index if addr else NO_ARG, bool(addr and addr.kind == "addrp")
+
+
+def _parse(nr: int, name: str, text: str | None) -> SyscallSpec:
+    args, paths, addr_arg, addr_len_ptr = _parse_args(text)
     return SyscallSpec(
         nr=nr,
         name=name,
@@ -229,8 +238,8 @@ def _parse(nr: int, name: str, text: str | None) -> SyscallSpec:
         state=name in STATE_SYSCALLS,
         enter=name in ENTER_SYSCALLS,
         path_args=paths,
-        addr_arg=addr.index if addr else NO_ARG,
-        addr_len_ptr=bool(addr and addr.kind == "addrp"),
+        addr_arg=addr_arg,
+        addr_len_ptr=addr_len_ptr,
         io=IO_BUFFERS.get(name, ""),
     )
 

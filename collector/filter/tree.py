@@ -35,16 +35,22 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class And:
+    """``a and b …`` (a docstring: without one, dataclass makes one by inspect.signature)."""
+
     items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
+    """``a or b …``."""
+
     items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """``not a``."""
+
     item: Expr
 
 
