@@ -56,6 +56,13 @@ def pair_numpy(tid: np.ndarray, etype: np.ndarray, part: np.ndarray
     return enter_of, paired, first_of, last_of
 
 
+def _without(mask: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``mask`` with the rows ``at`` set False (a copy)."""
+    out = mask.copy()
+    out[at] = False
+    return out
+
+
 class ChunkPath(FastRows):
     """One chunk's events: headers, pairing, and the two paths."""
 
@@ -222,9 +229,14 @@ class ChunkPath(FastRows):
                     del self._pending[t]
                     self._key = k * 8
                     self._enter_only(pend, cols)
-        carry = is_enter & ~paired & last_of & part & \
-            (etype != E.PROCEXIT_E) & (etype != E.PROCEXIT_OLD_E)
-        slow = (((cat == 2) | override) if overrides else (cat == 2)) & ~carry
+        # the enters whose exit may come in the next chunk: among each thread's last
+        # event (a few a chunk: looked at by index, not by masks of the whole chunk)
+        last = np.flatnonzero(last_of)
+        et_l = etype[last]
+        carry_at = last[is_enter[last] & ~paired[last] & part[last] &
+                        (et_l != E.PROCEXIT_E) & (et_l != E.PROCEXIT_OLD_E)]
+        slow = ((cat == 2) | override) if overrides else (cat == 2)
+        slow[carry_at] = False
         # the threads as the chunk starts, for the fast rows (the slow path changes them)
         if no_cont:  # part is cat > 0: its threads are those of first_of, one event each
             utids = np.sort(tid[first_of]).tolist()
@@ -263,7 +275,7 @@ class ChunkPath(FastRows):
                 th = self._thread(t)
                 changes.append((t, k, (th.pid, th.comm, th.uid, th.gid, th.cgroup)))
         # enters whose exit may come in the next chunk
-        for k in np.flatnonzero(carry).tolist():
+        for k in carry_at.tolist():
             t = int(tid[k])
             et = int(etype[k])
             ei = info[et]
@@ -275,9 +287,10 @@ class ChunkPath(FastRows):
             self._pending[t] = (ei, int(ts[k]), int(cpu[k]), params, int(num[k]),
                                 int(dflags[k]), t)
         self.events = int(num[-1])
-        handled = slow | carry
+        handled = slow.copy()
+        handled[carry_at] = True
         kept = self._pruned_ahead(pruned, u8, etype, is_enter, cat,
-                                  override & ~carry if overrides else None,
+                                  _without(override, carry_at) if overrides else None,
                                   enter_of, paired, lp, nparams, dflags, ts) \
             if pruned is not None and cls is not None else None
         fast = self._fast_rows(u8, etype, is_enter, cat, handled, enter_of, paired, ts,
