@@ -23,7 +23,6 @@ import codecs
 import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -54,16 +53,19 @@ class Source(Protocol):
     def drops(self) -> int: ...
 
 
-@dataclass
 class Counters:
     """What the session saw: ``records`` from the source, ``events`` enriched,
-    ``matched`` by the filter (and passed to the sinks)."""
+    ``matched`` by the filter (and passed to the sinks). A plain class, not a dataclass
+    (~0.3 ms to make at every start): only read and counted up."""
 
-    records: int = 0
-    events: int = 0
-    matched: int = 0
-    batches: int = 0
-    first_event_at: float | None = None  # time.monotonic() of the first matched event
+    __slots__ = ("batches", "events", "first_event_at", "matched", "records")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.events = 0
+        self.matched = 0
+        self.batches = 0
+        self.first_event_at: float | None = None  # time.monotonic() of the first matched event
 
 
 class Session:
