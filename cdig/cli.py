@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
 
 from . import __version__
 from .collector.capture import CODECS
@@ -205,11 +206,47 @@ def add_exporter_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the BPF program as it would be compiled, and exit")
 
 
+def _help_width() -> int:
+    """The width argparse's HelpFormatter takes when given none: shutil's
+    get_terminal_size() columns (COLUMNS, else sys.__stdout__'s terminal, else 80) less
+    2, found as shutil documents it without importing shutil (its bz2 and lzma: ~1.3 ms
+    of every start; argparse makes a formatter for every add_argument)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        out = sys.__stdout__
+        try:
+            size = os.get_terminal_size(out.fileno()).columns if out is not None else 0
+        except (AttributeError, ValueError, OSError):  # closed, detached, not a terminal
+            size = 0
+        columns = size or 80
+    return columns - 2
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's formatter, its width found by :func:`_help_width`."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _help_width() if width is None else width)
+
+
+class _RawHelp(argparse.RawDescriptionHelpFormatter, _Help):
+    """argparse's RawDescriptionHelpFormatter, its width found by :func:`_help_width`."""
+
+
 class _Parser(argparse.ArgumentParser):
     """A subcommand's parser: its epilog may end with text made only when its help is
     printed (``epilog_tail``), so building the parser imports no module for it."""
 
     epilog_tail: Callable[[], str] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def format_help(self) -> str:
         if self.epilog_tail is not None:
@@ -389,33 +426,33 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
 
     p = argparse.ArgumentParser(
         prog="cdig", description="System-level syscall tracing and monitoring for container hosts.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_RawHelp)
     p.add_argument("--version", action="version", version=f"cdig {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("trace", help="print a live, filtered event stream (like sysdig)",
-                       epilog=TRACE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=TRACE_EPILOG, formatter_class=_RawHelp)
     if full("trace"):
         add_trace_arguments(t)
     t.set_defaults(func=cmd_trace)
 
     tp = sub.add_parser("top", help="interactive TUI: containers, processes, syscalls … "
                         "(like csysdig)", epilog=TOP_EPILOG,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=_RawHelp)
     if full("top"):
         add_top_arguments(tp)
     tp.set_defaults(func=Lazy(".top_cmd", "run_top"))
 
     sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",
                         epilog=SUMMARY_EPILOG,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=_RawHelp)
     if full("summary"):
         add_summary_arguments(sm)
     sm.set_defaults(func=Lazy(".summary_cmd", "run_summary"))
 
     ex = sub.add_parser("export", help="a capture as Parquet, JSON lines or CSV",
                         epilog=EXPORT_EPILOG + "\n\n",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=_RawHelp)
     ex.epilog_tail = _export_columns  # the columns' table: imports the fields' modules
     if full("export"):
         add_export_arguments(ex)
@@ -423,14 +460,14 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
 
     cv = sub.add_parser("convert", help="convert between cdig captures and sysdig/Falco .scap",
                         epilog=CONVERT_EPILOG,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=_RawHelp)
     if full("convert"):
         add_convert_arguments(cv)
     cv.set_defaults(func=Lazy(".convert_cmd", "run_convert"))
 
     xp = sub.add_parser("exporter", help="serve per-container metrics to Prometheus",
                         epilog=EXPORTER_EPILOG,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=_RawHelp)
     if full("exporter"):
         add_exporter_arguments(xp)
     xp.set_defaults(func=Lazy(".exporter_cmd", "run_exporter"))

@@ -126,3 +126,43 @@ def test_parser_of_one_command_has_the_others_empty(capsys):
         with pytest.raises(SystemExit):
             cli.build_parser().parse_args(argv)
         assert capsys.readouterr() == got
+
+
+def test_help_width_is_shutils(monkeypatch):
+    # the parsers' formatters take this width (argparse's default would import shutil)
+    import fcntl
+    import pty
+    import shutil
+    import struct
+    import sys as _sys
+    import termios
+
+    for columns in (None, "100", "37", "0", "-5", "x"):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        assert cli._help_width() == shutil.get_terminal_size().columns - 2, columns
+        master, slave = pty.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 123, 0, 0))
+            with open(slave, "w", closefd=False) as tty:
+                monkeypatch.setattr(_sys, "__stdout__", tty)
+                assert cli._help_width() == shutil.get_terminal_size().columns - 2, columns
+                monkeypatch.setattr(_sys, "__stdout__", None)
+                assert cli._help_width() == shutil.get_terminal_size().columns - 2, columns
+        finally:
+            os.close(master)
+            os.close(slave)
+    for columns in (None, "60"):  # every help text as argparse's own formatters make it
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        p = cli.build_parser()
+        for q in (p, *p._subparsers._group_actions[0].choices.values()):
+            ours = q.format_help(), q.format_usage()
+            q.formatter_class = argparse.RawDescriptionHelpFormatter \
+                if issubclass(q.formatter_class, argparse.RawDescriptionHelpFormatter) \
+                else argparse.HelpFormatter
+            assert (q.format_help(), q.format_usage()) == ours

@@ -80,3 +80,33 @@ def test_compile_error_falls_back(kernel: Path) -> None:
 
 def test_missing_kernel_is_none(kernel: Path) -> None:
     assert native.load("nosuch") is None
+
+
+def test_which_finds_what_shutil_which_finds(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # native._which is shutil.which without importing shutil at every start
+    import shutil
+
+    bins = [tmp_path / n for n in ("a", "b", "c")]
+    for d in bins:
+        d.mkdir()
+    (bins[0] / "tool").write_text("")  # not executable
+    (bins[1] / "tool").write_text("")
+    (bins[1] / "tool").chmod(0o755)
+    (bins[2] / "tool").mkdir()  # a directory
+    (bins[2] / "only").write_text("")
+    (bins[2] / "only").chmod(0o700)
+    monkeypatch.chdir(bins[2])
+    paths = [os.pathsep.join(map(str, bins)), os.pathsep.join(map(str, bins[::-1])),
+             f"{bins[2]}{os.pathsep}{os.pathsep}{bins[1]}", "", str(bins[0])]
+    cmds = ["tool", "only", "nope", str(bins[1] / "tool"), str(bins[0] / "tool"),
+            str(bins[2] / "tool"), "./only", "cc", "gcc", "sh"]
+    for path in [*paths, None]:
+        if path is None:
+            monkeypatch.delenv("PATH", raising=False)
+        else:
+            monkeypatch.setenv("PATH", path)
+        for cmd in cmds:
+            assert native._which(cmd) == shutil.which(cmd), (path, cmd)
+    monkeypatch.setenv("PATH", os.pathsep.join(map(str, bins)))
+    assert native._which("tool") == str(bins[1] / "tool")

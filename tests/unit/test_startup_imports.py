@@ -1,5 +1,7 @@
 """A .scap read loads no module that only an unknown name's suggestion (difflib), the
-fd.*proto fields (socket) or -b (base64) need: each is imported where it is used."""
+fd.*proto fields (socket) or -b (base64) need: each is imported where it is used; nor
+shutil (with its bz2 and lzma): argparse's help width and the C compiler's lookup
+(collector.native) are found without it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scap"
-LAZY = ("difflib", "socket", "base64")
+LAZY = ("difflib", "socket", "base64", "shutil")
 
 _RUN = """
 import json, sys
