@@ -514,8 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the interpreter's exit passes the collector over every object left (numpy's,
         # cdig's modules, the state: ~15 ms of a trace -r of a small capture) to find
         # garbage the exit frees anyway; frozen (after the other exit handlers: run in
-        # reverse order of registration), none is looked at. Files are closed, and
-        # stdout and stderr flushed, before (as with any exit).
+        # reverse order of registration), none is looked at. What is left in reference
+        # cycles then is not finalized, as after os._exit: the commands close their
+        # files and sources themselves; stdout and stderr are still flushed.
         atexit.register(gc.freeze)
     words = sys.argv[1:] if argv is None else argv
     with loading():
