@@ -430,47 +430,27 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     p.add_argument("--version", action="version", version=f"cdig {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("trace", help="print a live, filtered event stream (like sysdig)",
-                       epilog=TRACE_EPILOG, formatter_class=_RawHelp)
-    if full("trace"):
-        add_trace_arguments(t)
-    t.set_defaults(func=cmd_trace)
-
-    tp = sub.add_parser("top", help="interactive TUI: containers, processes, syscalls … "
-                        "(like csysdig)", epilog=TOP_EPILOG,
-                        formatter_class=_RawHelp)
-    if full("top"):
-        add_top_arguments(tp)
-    tp.set_defaults(func=Lazy(".top_cmd", "run_top"))
-
-    sm = sub.add_parser("summary", help="top-N tables of a capture (sysdig chisels)",
-                        epilog=SUMMARY_EPILOG,
-                        formatter_class=_RawHelp)
-    if full("summary"):
-        add_summary_arguments(sm)
-    sm.set_defaults(func=Lazy(".summary_cmd", "run_summary"))
-
-    ex = sub.add_parser("export", help="a capture as Parquet, JSON lines or CSV",
-                        epilog=EXPORT_EPILOG + "\n\n",
-                        formatter_class=_RawHelp)
-    ex.epilog_tail = _export_columns  # the columns' table: imports the fields' modules
-    if full("export"):
-        add_export_arguments(ex)
-    ex.set_defaults(func=Lazy(".export_cmd", "run_export"))
-
-    cv = sub.add_parser("convert", help="convert between cdig captures and sysdig/Falco .scap",
-                        epilog=CONVERT_EPILOG,
-                        formatter_class=_RawHelp)
-    if full("convert"):
-        add_convert_arguments(cv)
-    cv.set_defaults(func=Lazy(".convert_cmd", "run_convert"))
-
-    xp = sub.add_parser("exporter", help="serve per-container metrics to Prometheus",
-                        epilog=EXPORTER_EPILOG,
-                        formatter_class=_RawHelp)
-    if full("exporter"):
-        add_exporter_arguments(xp)
-    xp.set_defaults(func=Lazy(".exporter_cmd", "run_exporter"))
+    # the subcommands with arguments of their own: (name, help, epilog, their arguments,
+    # what runs them), in cdig --help's order
+    for name, help_, epilog, add, func in (
+            ("trace", "print a live, filtered event stream (like sysdig)", TRACE_EPILOG,
+             add_trace_arguments, cmd_trace),
+            ("top", "interactive TUI: containers, processes, syscalls … (like csysdig)",
+             TOP_EPILOG, add_top_arguments, Lazy(".top_cmd", "run_top")),
+            ("summary", "top-N tables of a capture (sysdig chisels)", SUMMARY_EPILOG,
+             add_summary_arguments, Lazy(".summary_cmd", "run_summary")),
+            ("export", "a capture as Parquet, JSON lines or CSV", EXPORT_EPILOG + "\n\n",
+             add_export_arguments, Lazy(".export_cmd", "run_export")),
+            ("convert", "convert between cdig captures and sysdig/Falco .scap",
+             CONVERT_EPILOG, add_convert_arguments, Lazy(".convert_cmd", "run_convert")),
+            ("exporter", "serve per-container metrics to Prometheus", EXPORTER_EPILOG,
+             add_exporter_arguments, Lazy(".exporter_cmd", "run_exporter"))):
+        sp = sub.add_parser(name, help=help_, epilog=epilog, formatter_class=_RawHelp)
+        if name == "export":  # the columns' table: imports the fields' modules
+            sp.epilog_tail = _export_columns
+        if full(name):
+            add(sp)
+        sp.set_defaults(func=func)
 
     d = sub.add_parser("doctor", help="check that this host can run cdig, and say how to fix it")
     d.set_defaults(func=cmd_doctor)

@@ -400,6 +400,25 @@ static inline int int_at(const uint8_t *buf, int64_t n, int64_t ln, int64_t at, 
     return 1;
 }
 
+/* One string parameter as scap_str_into writes it: the bytes at `at`, at most
+ * min(ln, width - 1), cut at the first NUL, to row (when not NULL), the rest of its
+ * `width` bytes zeroed; out-of-range bytes give an empty string. Returns its length. */
+static inline int64_t str_to_row(const uint8_t *buf, int64_t n, int64_t ln, int64_t at,
+                                 int64_t width, uint8_t *row) {
+    if (ln > width - 1)
+        ln = width - 1;
+    if (ln < 0 || at < 0 || at + ln > n)
+        ln = 0;
+    const uint8_t *q = buf + at;
+    const uint8_t *z = ln ? memchr(q, 0, (size_t)ln) : NULL;
+    int64_t s = z ? (int64_t)(z - q) : ln;
+    if (row) {
+        memcpy(row, q, (size_t)s);
+        memset(row + s, 0, (size_t)(width - s));
+    }
+    return s;
+}
+
 /* A flag or command codec of collector/scap/bulk.py: kind 1, cn tables of 256 (the OR
  * of table i at byte i of v: ByteCodec); kind 2, a table of cn at v clipped to
  * [0, cn - 1] (LutCodec); else v itself. */
@@ -465,18 +484,9 @@ EXPORT void scap_fill_at(const uint8_t *buf, int64_t n_buf, const int64_t *lp,
             int16_t *lc = p[1] ? l2 : l1;
             if (pi >= n_use || ln[pi] <= 0 || (lc[r] != 0 && rank != 2))
                 continue;
-            int64_t sl = ln[pi] < width - 1 ? ln[pi] : width - 1, at = st[pi];
-            if (sl < 0 || at < 0 || at + sl > n_buf)
-                sl = 0;
-            const uint8_t *q = buf + at;
-            const uint8_t *z = sl ? memchr(q, 0, (size_t)sl) : NULL;
-            int64_t s = z ? (int64_t)(z - q) : sl;
             int64_t d = srow[r];
-            if (d >= 0 && d < x_rows) {
-                uint8_t *row = xrows + d * x_stride + p[3];
-                memcpy(row, q, (size_t)s);
-                memset(row + s, 0, (size_t)(width - s));
-            }
+            int64_t s = str_to_row(buf, n_buf, ln[pi], st[pi], width,
+                                   d >= 0 && d < x_rows ? xrows + d * x_stride + p[3] : NULL);
             lc[r] = (int16_t)(s + 1);
             is_ext[r] = 1;
         }
@@ -733,19 +743,9 @@ EXPORT void scap_str_into(const uint8_t *buf, int64_t n, const int64_t *lens,
                           int64_t dst_stride, int64_t dst_rows, const int64_t *dst_idx,
                           int64_t *slen) {
     for (int64_t i = 0; i < m; i++) {
-        int64_t ln = lens[i] < width - 1 ? lens[i] : width - 1, at = starts[i];
-        if (ln < 0 || at < 0 || at + ln > n)
-            ln = 0;
-        const uint8_t *q = buf + at;
-        const uint8_t *z = ln ? memchr(q, 0, (size_t)ln) : NULL;
-        int64_t s = z ? (int64_t)(z - q) : ln;
-        slen[i] = s;
         int64_t d = dst_idx[i];
-        if (d < 0 || d >= dst_rows)
-            continue;
-        uint8_t *row = dst + d * dst_stride;
-        memcpy(row, q, (size_t)s);
-        memset(row + s, 0, (size_t)(width - s));
+        slen[i] = str_to_row(buf, n, lens[i], starts[i], width,
+                             d >= 0 && d < dst_rows ? dst + d * dst_stride : NULL);
     }
 }
 

@@ -515,12 +515,7 @@ class FastRows(EventPath):
             v, pres = bulk.int_param(u8, lens_all[:, 0], starts_all[:, 0], "i8")
             out["ret"][w[pres]] = v[pres]
             return
-        amap = self._argmap.get(et, []) if self._want_args else []
-        pmap = self._pathmap.get(et, []) if self._want_strs else []
-        data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs and \
-            self.want_data else -1
-        need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
-                   ([0] if et in self._ret_param else []) + [-1]) + 1
+        amap, pmap, data_pi, need = self._maps(et, side)
         n = min(npar, need, len(info.params))
         if n <= 0:
             return
@@ -573,6 +568,19 @@ class FastRows(EventPath):
             out["flags"][ww] |= layout.FLAG_IO_DATA
             out["is_ext"][ww] = True
 
+    def _maps(self, et: int, side: str
+              ) -> tuple[list[tuple[int, str, int, str, Any]], list[tuple[int, int]], int, int]:
+        """What ``_fill`` reads of type ``et`` on ``side`` for the fields read now: its
+        argument map, path map, I/O data parameter (-1: none), and how many parameters
+        that takes."""
+        amap = self._argmap.get(et, []) if self._want_args else []
+        pmap = self._pathmap.get(et, []) if self._want_strs else []
+        data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs and \
+            self.want_data else -1
+        need = max([x[0] for x in amap] + [x[0] for x in pmap] + [data_pi] +
+                   ([0] if et in self._ret_param else []) + [-1]) + 1
+        return amap, pmap, data_pi, need
+
     def _fill_plan(self, et: int, side: str) -> tuple[FillPlan, int, tuple[int, int], int] | None:
         """(what ``Kernels.fill_at`` writes of events of type ``et`` on ``side``, the
         parameters ``_fill`` reads (``need``), the result's (bytes, signed), the I/O
@@ -588,12 +596,7 @@ class FastRows(EventPath):
         plan = None
         if et not in (E.GENERIC_E, E.GENERIC_X) and info.params and \
                 len(info.params) <= FILL_MAX_PARAMS:
-            amap_ = self._argmap.get(et, []) if self._want_args else []
-            pmap_ = self._pathmap.get(et, []) if self._want_strs else []
-            data_pi = self._datamap.get(et, -1) if side == "exit" and self._want_strs and \
-                self.want_data else -1
-            need = max([x[0] for x in amap_] + [x[0] for x in pmap_] + [data_pi] +
-                       ([0] if et in self._ret_param else []) + [-1]) + 1
+            amap_, pmap_, data_pi, need = self._maps(et, side)
             amap: list[tuple[int, int, int, int, int, int]] = []
             tables: list[np.ndarray | None] = []
             for pi, pt, ai, _kind, codec in amap_:
