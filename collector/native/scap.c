@@ -282,6 +282,23 @@ EXPORT int64_t scap_params(const uint8_t *buf, int64_t n, const int64_t *lp, con
     return k;
 }
 
+/* An integer parameter: 1 and its `size`-byte little-endian value (sign-extended when
+ * is_signed; a u64 keeps its bits) where its length ln holds `size` bytes at `at`
+ * within the buffer, else 0. */
+static inline int int_at(const uint8_t *buf, int64_t n, int64_t ln, int64_t at, int64_t size,
+                         int64_t is_signed, int64_t *v) {
+    if (ln < size || at < 0 || at + size > n)
+        return 0;
+    const uint8_t *q = buf + at;
+    switch (size) {
+    case 1: *v = is_signed ? (int64_t)(int8_t)q[0] : (int64_t)q[0]; break;
+    case 2: *v = is_signed ? (int64_t)(int16_t)rd16(q) : (int64_t)rd16(q); break;
+    case 4: *v = is_signed ? (int64_t)(int32_t)rd32(q) : (int64_t)rd32(q); break;
+    default: *v = rd64(q); break;
+    }
+    return 1;
+}
+
 /* An integer parameter of m events: the `size`-byte little-endian value at
  * starts[i] where lens[i] >= size (present[i] = 1), sign-extended when is_signed,
  * else 0 (present[i] = 0); a u64 keeps its bits. Out-of-buffer reads (never, after
@@ -290,22 +307,9 @@ EXPORT void scap_int_param(const uint8_t *buf, int64_t n, const int64_t *lens,
                            const int64_t *starts, int64_t m, int64_t size, int64_t is_signed,
                            int64_t *out, int8_t *present) {
     for (int64_t i = 0; i < m; i++) {
-        int64_t at = starts[i];
-        if (lens[i] < size || at < 0 || at + size > n) {
-            out[i] = 0;
-            present[i] = 0;
-            continue;
-        }
-        const uint8_t *q = buf + at;
-        int64_t v;
-        switch (size) {
-        case 1: v = is_signed ? (int64_t)(int8_t)q[0] : (int64_t)q[0]; break;
-        case 2: v = is_signed ? (int64_t)(int16_t)rd16(q) : (int64_t)rd16(q); break;
-        case 4: v = is_signed ? (int64_t)(int32_t)rd32(q) : (int64_t)rd32(q); break;
-        default: v = rd64(q); break;
-        }
+        int64_t v = 0;
+        present[i] = (int8_t)int_at(buf, n, lens[i], starts[i], size, is_signed, &v);
         out[i] = v;
-        present[i] = 1;
     }
 }
 
@@ -382,22 +386,6 @@ EXPORT void scap_generic_enter_at(const uint8_t *buf, int64_t n_buf, const int64
         if (n_all >= 2 && ln1 >= 2 && st1 + 2 <= n_buf)
             nr[w[i]] = rd16(buf + st1);
     }
-}
-
-/* An integer parameter as scap_int_param reads it: 1 and its value where its length ln
- * holds `size` bytes at `at` within the buffer, else 0. */
-static inline int int_at(const uint8_t *buf, int64_t n, int64_t ln, int64_t at, int64_t size,
-                         int64_t is_signed, int64_t *v) {
-    if (ln < size || at < 0 || at + size > n)
-        return 0;
-    const uint8_t *q = buf + at;
-    switch (size) {
-    case 1: *v = is_signed ? (int64_t)(int8_t)q[0] : (int64_t)q[0]; break;
-    case 2: *v = is_signed ? (int64_t)(int16_t)rd16(q) : (int64_t)rd16(q); break;
-    case 4: *v = is_signed ? (int64_t)(int32_t)rd32(q) : (int64_t)rd32(q); break;
-    default: *v = rd64(q); break;
-    }
-    return 1;
 }
 
 /* One string parameter as scap_str_into writes it: the bytes at `at`, at most

@@ -177,15 +177,8 @@ class Columns:
             # before (zeroed), where a copy of all moved ~900 bytes a row for one
             ext, laid = base[len(base) - k:], True
             _ext_heads(ext, rec, ext_rows, l1, l2, argc, kern)
-            raw8 = ext[:ns].view(np.uint8).reshape(ns, layout.EXT_RECORD.itemsize)
-            at = np.searchsorted(slow_ext, was[:ns])
-            raw8[:, _STR1_AT:_STR1_AT + layout.STR1_LEN] = np.frombuffer(
-                b"".join(b.ljust(layout.STR1_LEN, b"\0") for b in self.s1),
-                np.uint8).reshape(ns, layout.STR1_LEN)[at]
-            o2 = _STR1_AT + layout.STR1_LEN
-            raw8[:, o2:o2 + layout.STR2_LEN] = np.frombuffer(
-                b"".join(b.ljust(layout.STR2_LEN, b"\0") for b in self.s2),
-                np.uint8).reshape(ns, layout.STR2_LEN)[at]
+            self._slow_strings(ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize),
+                               slice(0, ns), np.searchsorted(slow_ext, was[:ns]))
         else:  # every byte is written below (a row's strings are a slow or a fast one's)
             ext, laid = np.empty(k, dtype=layout.EXT_RECORD), False
         if k and not laid:
@@ -194,17 +187,9 @@ class Columns:
             # the strings straight into their rows of ext (one copy each)
             raw8 = ext.view(np.uint8).reshape(k, layout.EXT_RECORD.itemsize)
             o1, o2 = _STR1_AT, _STR1_AT + layout.STR1_LEN
-            s1v = raw8[:, o1:o1 + layout.STR1_LEN]
-            s2v = raw8[:, o2:o2 + layout.STR2_LEN]
             from_slow = np.flatnonzero(was < n_slow)
             if len(from_slow):  # their place among the slow ext rows (in row order)
-                at = np.searchsorted(slow_ext, was[from_slow])
-                s1v[from_slow] = np.frombuffer(
-                    b"".join(b.ljust(layout.STR1_LEN, b"\0") for b in self.s1),
-                    np.uint8).reshape(len(slow_ext), layout.STR1_LEN)[at]
-                s2v[from_slow] = np.frombuffer(
-                    b"".join(b.ljust(layout.STR2_LEN, b"\0") for b in self.s2),
-                    np.uint8).reshape(len(slow_ext), layout.STR2_LEN)[at]
+                self._slow_strings(raw8, from_slow, np.searchsorted(slow_ext, was[from_slow]))
             from_fast = np.flatnonzero(was >= n_slow)
             if len(from_fast):
                 assert xs is not None
@@ -227,6 +212,18 @@ class Columns:
         if hasattr(raw, "merged"):  # the records in decoding order already: no merge
             raw.merged = rec
         return raw, shown
+
+
+    def _slow_strings(self, raw8: np.ndarray, rows: np.ndarray | slice, at: np.ndarray
+                      ) -> None:
+        """The strings of the per-event path's ext entries ``at`` (their order among
+        them) into ``rows`` of ``raw8`` (the ext array's bytes), each field padded."""
+        o2 = _STR1_AT + layout.STR1_LEN
+        for strs, o, width in ((self.s1, _STR1_AT, layout.STR1_LEN),
+                               (self.s2, o2, layout.STR2_LEN)):
+            raw8[rows, o:o + width] = np.frombuffer(
+                b"".join(b.ljust(width, b"\0") for b in strs),
+                np.uint8).reshape(len(strs), width)[at]
 
 
 class NotHere(KeyError):

@@ -599,18 +599,17 @@ class FastRows(EventPath):
             amap_, pmap_, data_pi, need = self._maps(et, side)
             amap: list[tuple[int, int, int, int, int, int]] = []
             tables: list[np.ndarray | None] = []
-            for pi, pt, ai, _kind, codec in amap_:
+            for pi, pt, ai, _kind, codec in amap_:  # (codec kind, its length, its table)
                 if codec is None:
-                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 0, 0))
-                    tables.append(None)
+                    kind, cn, table = 0, 0, None
                 elif isinstance(codec, bulk.ByteCodec):
-                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 1, codec.nbytes))
-                    tables.append(codec.tables())
+                    kind, cn, table = 1, codec.nbytes, codec.tables()
                 elif isinstance(codec, bulk.LutCodec):
-                    amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, 2, len(codec.lut)))
-                    tables.append(codec.lut)
+                    kind, cn, table = 2, len(codec.lut), codec.lut
                 else:
                     break
+                amap.append((pi, int(pt[1]), int(pt[0] == "i"), ai, kind, cn))
+                tables.append(table)
             else:
                 pmap = [(pi, which, bulk.STR_WIDTH[which],
                          _STR1_AT + (0 if which == 0 else layout.STR1_LEN))
